@@ -1,0 +1,519 @@
+//! Whole-spec rules, all checked in one pass.
+//!
+//! Parsing only checks a spec's shape. These rules need the whole spec: unique ids and names,
+//! known and acyclic types, bounds that fit their prefixes, names that are valid Rust, values that
+//! fit their tags. Every problem is reported (not just the first) with the span of the offending
+//! text, so a maintainer fixes a spec in one round.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
+
+use crate::diagnostic::Diagnostic;
+use crate::model::{Direction, Field, IntTy, Protocol, Ty, TypeDef};
+use crate::names::{is_keyword, is_pascal_case, is_snake_case, GENERATED_NAMES};
+use crate::parse::SpecFile;
+use crate::span::{key_span, value_span, Spanned};
+
+/// The largest bound any length may declare (64 MiB).
+pub const MAX_BOUND: u64 = 64 << 20;
+
+/// The largest frame a protocol may declare (16 MiB).
+pub const MAX_FRAME: u32 = 16 << 20;
+
+/// Checks every rule; returns every problem found, in source order.
+pub fn validate(spec: &SpecFile) -> Vec<Diagnostic> {
+    let mut v = Validator { file: &spec.name, source: &spec.source, protocol: &spec.protocol, out: Vec::new() };
+    v.protocol_header();
+    v.types();
+    v.states();
+    v.cycles();
+    v.out.sort_by_key(|d| (d.span.start, d.rule));
+    v.out.dedup();
+    v.out
+}
+
+struct Validator<'a> {
+    file: &'a str,
+    source: &'a str,
+    protocol: &'a Protocol,
+    out: Vec<Diagnostic>,
+}
+
+impl<'a> Validator<'a> {
+    fn push(&mut self, span: Range<usize>, rule: &'static str, message: String, label: &str, help: Option<String>) {
+        let mut d = Diagnostic::new(self.file, span, rule, message).label(label);
+        d.help = help;
+        self.out.push(d);
+    }
+
+    /// The span of `key`'s value inside `element`, else the element's own span.
+    fn at(&self, element: &Range<usize>, key: &str) -> Range<usize> {
+        value_span(self.source, element, key).unwrap_or_else(|| element.clone())
+    }
+
+    /// The span of a top-level `key:` of the whole file.
+    fn top(&self, key: &str) -> Range<usize> {
+        let whole = self.source.find("Protocol").unwrap_or(0)..self.source.len();
+        key_span(self.source, &whole, key).unwrap_or(0..0)
+    }
+
+    fn protocol_header(&mut self) {
+        let p = self.protocol;
+        if !is_snake_case(&p.name) || is_keyword(&p.name) {
+            let span = self.top("name");
+            self.push(
+                span,
+                "invalid-name",
+                format!("protocol name `{}` must be snake_case and not a Rust keyword", p.name),
+                "not a module name",
+                Some("use lowercase letters, digits and underscores, e.g. \"tilegame\"".into()),
+            );
+        }
+        if p.version == 0 {
+            let span = self.top("version");
+            self.push(span, "invalid-version", "protocol version must be at least 1".into(), "zero", None);
+        }
+        if p.max_frame == 0 || p.max_frame > MAX_FRAME {
+            let span = self.top("max_frame");
+            self.push(
+                span,
+                "bound-too-large",
+                format!("max_frame {} must be between 1 and {MAX_FRAME}", p.max_frame),
+                "out of range",
+                Some("frames are buffered whole; keep them small".into()),
+            );
+        }
+    }
+
+    fn type_name_ok(&mut self, name: &str, span: Range<usize>, what: &str) {
+        if is_keyword(name) || (what != "variant" && GENERATED_NAMES.contains(&name)) {
+            self.push(
+                span,
+                "reserved-word",
+                format!("{what} name `{name}` is reserved"),
+                "reserved",
+                Some("pick another name; the generated code uses this one".into()),
+            );
+        } else if !is_pascal_case(name) {
+            self.push(
+                span,
+                "invalid-name",
+                format!("{what} name `{name}` must be PascalCase"),
+                "not PascalCase",
+                Some(format!("e.g. `{}`", crate::names::to_pascal_case(&crate::names::to_snake_case(name)))),
+            );
+        }
+    }
+
+    fn types(&mut self) {
+        let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
+        for def in &self.protocol.types {
+            let name_span = self.at(&def.span, "name");
+            let name = def.name();
+            self.type_name_ok(name, name_span.clone(), def.kind());
+            if seen.insert(name, def.kind()).is_some() {
+                self.push(
+                    name_span.clone(),
+                    "duplicate-name",
+                    format!("type `{name}` is declared twice"),
+                    "declared again here",
+                    Some("rename one of them".into()),
+                );
+            }
+            match &def.node {
+                TypeDef::Struct { fields, presence, floats, .. } => {
+                    self.fields(name, fields, *presence, *floats);
+                }
+                TypeDef::Enum { tag, variants, .. } => {
+                    if variants.is_empty() {
+                        self.push(name_span, "empty-type", format!("enum `{name}` has no variants"), "empty", None);
+                    }
+                    let mut names = BTreeSet::new();
+                    let mut values = BTreeMap::new();
+                    for var in variants {
+                        self.variant(name, &var.span, &var.name, var.value, *tag, &mut names, &mut values);
+                    }
+                }
+                TypeDef::Union { tag, variants, .. } => {
+                    if variants.is_empty() {
+                        self.push(name_span, "empty-type", format!("union `{name}` has no variants"), "empty", None);
+                    }
+                    let mut names = BTreeSet::new();
+                    let mut values = BTreeMap::new();
+                    for var in variants {
+                        self.variant(name, &var.span, &var.name, var.value, *tag, &mut names, &mut values);
+                        if seen.contains_key(var.name.as_str())
+                            || self.protocol.types.iter().any(|t| t.name() == var.name)
+                        {
+                            let span = self.at(&var.span, "name");
+                            self.push(
+                                span,
+                                "duplicate-name",
+                                format!("union variant `{}` clashes with a type of the same name", var.name),
+                                "clashes",
+                                Some("each union variant becomes a struct of its name".into()),
+                            );
+                        }
+                        self.fields(&var.name, &var.fields, var.presence, var.floats);
+                    }
+                }
+                TypeDef::Flags { repr, bits, .. } => {
+                    let mut names = BTreeSet::new();
+                    let mut used = BTreeMap::new();
+                    for bit in bits {
+                        let span = self.at(&bit.span, "name");
+                        self.field_name_ok(&bit.name, span.clone(), "flag");
+                        if !names.insert(bit.name.as_str()) {
+                            self.push(span, "duplicate-name", format!("flag `{}` is declared twice in `{name}`", bit.name), "again", None);
+                        }
+                        let bit_span = self.at(&bit.span, "bit");
+                        if bit.bit >= repr.bits() {
+                            self.push(
+                                bit_span,
+                                "value-overflow",
+                                format!("bit {} does not fit in {} ({} bits)", bit.bit, repr.rust(), repr.bits()),
+                                "too large",
+                                Some(format!("use a bit below {} or a wider repr", repr.bits())),
+                            );
+                        } else if let Some(other) = used.insert(bit.bit, bit.name.clone()) {
+                            self.push(bit_span, "duplicate-value", format!("bit {} is already used by `{other}`", bit.bit), "again", None);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn variant<'s>(
+        &mut self,
+        owner: &str,
+        span: &Range<usize>,
+        name: &'s str,
+        value: u64,
+        tag: IntTy,
+        names: &mut BTreeSet<&'s str>,
+        values: &mut BTreeMap<u64, String>,
+    ) {
+        let name_span = self.at(span, "name");
+        self.type_name_ok(name, name_span.clone(), "variant");
+        if !names.insert(name) {
+            self.push(name_span, "duplicate-name", format!("variant `{name}` is declared twice in `{owner}`"), "again", None);
+        }
+        let value_span = self.at(span, "value");
+        if value > tag.max() {
+            self.push(
+                value_span,
+                "value-overflow",
+                format!("value {value} of `{owner}::{name}` does not fit its tag type {}", tag.rust()),
+                "too large",
+                Some(format!("values must be at most {}", tag.max())),
+            );
+        } else if let Some(other) = values.insert(value, name.to_owned()) {
+            self.push(
+                value_span,
+                "duplicate-value",
+                format!("value {value} of `{owner}::{name}` is already used by `{other}`"),
+                "again",
+                None,
+            );
+        }
+    }
+
+    fn field_name_ok(&mut self, name: &str, span: Range<usize>, what: &str) {
+        if is_keyword(name) {
+            self.push(
+                span,
+                "reserved-word",
+                format!("{what} name `{name}` is a Rust keyword"),
+                "keyword",
+                Some(format!("try a descriptive name such as `{name}_kind`")),
+            );
+        } else if !is_snake_case(name) {
+            self.push(
+                span,
+                "invalid-name",
+                format!("{what} name `{name}` must be snake_case"),
+                "not snake_case",
+                Some(format!("e.g. `{}`", crate::names::to_snake_case(name).replace("__", "_"))),
+            );
+        }
+    }
+
+    fn fields(&mut self, owner: &str, fields: &[Spanned<Field>], presence: bool, floats: bool) {
+        let mut names = BTreeSet::new();
+        let mut options = 0usize;
+        for (index, field) in fields.iter().enumerate() {
+            let name_span = self.at(&field.span, "name");
+            self.field_name_ok(&field.name, name_span.clone(), "field");
+            if !names.insert(field.name.as_str()) {
+                self.push(
+                    name_span,
+                    "duplicate-name",
+                    format!("field `{}` is declared twice in `{owner}`", field.name),
+                    "again",
+                    Some("rename one of them".into()),
+                );
+            }
+            let ty_span = self.at(&field.span, "ty");
+            if let Ty::Magic(text) = &field.ty {
+                if index != 0 {
+                    self.push(
+                        ty_span.clone(),
+                        "magic-position",
+                        format!("magic in `{owner}.{}` must be the first field", field.name),
+                        "not first",
+                        Some("move it to the top of the field list".into()),
+                    );
+                }
+                if text.is_empty() || text.len() > 16 || !text.bytes().all(|b| b.is_ascii_graphic()) {
+                    self.push(
+                        ty_span.clone(),
+                        "magic-invalid",
+                        "magic must be 1..=16 printable ASCII characters".into(),
+                        "here",
+                        None,
+                    );
+                }
+            }
+            if let Ty::Option(inner) = &field.ty {
+                options += 1;
+                if matches!(**inner, Ty::Option(_)) {
+                    self.push(ty_span.clone(), "nested-option", "an option of an option is ambiguous".into(), "here", None);
+                }
+            }
+            self.ty(owner, &field.name, &field.ty, ty_span, floats);
+        }
+        if presence && options > 64 {
+            self.push(
+                fields[0].span.clone(),
+                "presence-overflow",
+                format!("`{owner}` has {options} option fields; a presence mask holds at most 64"),
+                "too many",
+                None,
+            );
+        }
+    }
+
+    fn ty(&mut self, owner: &str, field: &str, ty: &Ty, span: Range<usize>, floats: bool) {
+        let bound = |s: &mut Self, max: u64, prefix_max: u64, prefix: &str| {
+            if max == 0 {
+                s.push(
+                    span.clone(),
+                    "bound-zero",
+                    format!("`{owner}.{field}` has a maximum of 0"),
+                    "zero",
+                    Some("a bound must allow at least one element".into()),
+                );
+            } else if max > prefix_max {
+                s.push(
+                    span.clone(),
+                    "bound-overflow",
+                    format!("`{owner}.{field}` allows {max} but its {prefix} prefix holds at most {prefix_max}"),
+                    "does not fit",
+                    Some("lower the bound or use a wider `len:`".into()),
+                );
+            } else if max > MAX_BOUND {
+                s.push(
+                    span.clone(),
+                    "bound-too-large",
+                    format!("`{owner}.{field}` allows {max}, more than the limit of {MAX_BOUND}"),
+                    "too large",
+                    None,
+                );
+            }
+        };
+        match ty {
+            Ty::F32 | Ty::F64 if !floats => self.push(
+                span,
+                "float-not-allowed",
+                format!("`{owner}.{field}` is a float, but `{owner}` does not allow floats"),
+                "float",
+                Some("use fixed-point integers, or set `floats: true` on the struct if you must".into()),
+            ),
+            Ty::String { max, len } | Ty::Bytes { max, len } => bound(self, u64::from(*max), len.max(), len.name()),
+            Ty::List { of, max, len } => {
+                bound(self, u64::from(*max), len.max(), len.name());
+                if matches!(**of, Ty::Magic(_)) {
+                    self.push(span.clone(), "magic-position", "magic cannot be a list item".into(), "here", None);
+                }
+                self.ty(owner, field, of, span, floats);
+            }
+            Ty::Array { of, len } => {
+                bound(self, u64::from(*len), u64::from(u16::MAX), "array");
+                self.ty(owner, field, of, span, floats);
+            }
+            Ty::Option(inner) => self.ty(owner, field, inner, span, floats),
+            Ty::Compressed { of, max } => {
+                bound(self, u64::from(*max), MAX_BOUND, "inflated-size");
+                self.ty(owner, field, of, span, floats);
+            }
+            Ty::Ref(name) => {
+                if !self.protocol.types.iter().any(|t| t.name() == name) {
+                    let known: Vec<&str> = self.protocol.types.iter().map(|t| t.name()).collect();
+                    let close = known.iter().find(|k| k.eq_ignore_ascii_case(name) || similar(k, name));
+                    self.push(
+                        span,
+                        "unknown-type",
+                        format!("`{owner}.{field}` refers to unknown type `{name}`"),
+                        "not declared",
+                        Some(match close {
+                            Some(k) => format!("did you mean `{k}`?"),
+                            None => "declare it under `types:`".into(),
+                        }),
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn states(&mut self) {
+        let mut state_names = BTreeSet::new();
+        for state in &self.protocol.states {
+            let name_span = self.at(&state.span, "name");
+            self.type_name_ok(&state.name, name_span.clone(), "state");
+            if !state_names.insert(state.name.as_str()) {
+                self.push(name_span, "duplicate-name", format!("state `{}` is declared twice", state.name), "again", None);
+            }
+            let mut packet_names: BTreeMap<&str, ()> = BTreeMap::new();
+            for direction in Direction::ALL {
+                let mut ids: BTreeMap<u32, &str> = BTreeMap::new();
+                for packet in state.packets(direction) {
+                    let id_span = self.at(&packet.span, "id");
+                    if packet.id > 255 {
+                        self.push(
+                            id_span.clone(),
+                            "value-overflow",
+                            format!("packet id {} of `{}` does not fit in one byte", packet.id, packet.name),
+                            "too large",
+                            Some("packet ids are 0..=255 per state and direction".into()),
+                        );
+                    } else if let Some(other) = ids.insert(packet.id, &packet.name) {
+                        self.push(
+                            id_span,
+                            "duplicate-id",
+                            format!("packet id {:#04x} is already used by {other}", packet.id),
+                            "duplicate id",
+                            Some(format!(
+                                "pick an id that is not used in {}/{}",
+                                crate::names::to_snake_case(&state.name),
+                                direction.key()
+                            )),
+                        );
+                    }
+                    let pname_span = self.at(&packet.span, "name");
+                    self.type_name_ok(&packet.name, pname_span.clone(), "packet");
+                    if packet_names.insert(&packet.name, ()).is_some() {
+                        self.push(
+                            pname_span.clone(),
+                            "duplicate-name",
+                            format!("packet `{}` is declared twice in state `{}`", packet.name, state.name),
+                            "again",
+                            None,
+                        );
+                    }
+                    if self.protocol.types.iter().any(|t| t.name() == packet.name) {
+                        self.push(
+                            pname_span,
+                            "duplicate-name",
+                            format!("packet `{}` has the name of a shared type", packet.name),
+                            "clashes",
+                            Some("packets and shared types share one namespace per state module".into()),
+                        );
+                    }
+                    self.fields(&packet.name, &packet.fields, packet.presence, packet.floats);
+                }
+            }
+        }
+    }
+
+    /// Struct and union types must not contain themselves, directly or through other types:
+    /// such a type has no finite Rust layout and lets hostile input recurse without bound.
+    fn cycles(&mut self) {
+        let graph: BTreeMap<&str, Vec<&str>> = self
+            .protocol
+            .types
+            .iter()
+            .map(|t| {
+                let mut refs = Vec::new();
+                match &t.node {
+                    TypeDef::Struct { fields, .. } => fields.iter().for_each(|f| collect_refs(&f.ty, &mut refs)),
+                    TypeDef::Union { variants, .. } => {
+                        variants.iter().flat_map(|v| v.fields.iter()).for_each(|f| collect_refs(&f.ty, &mut refs))
+                    }
+                    _ => {}
+                }
+                (t.name(), refs)
+            })
+            .collect();
+        let mut reported = BTreeSet::new();
+        for def in &self.protocol.types {
+            let start = def.name();
+            let mut path = vec![start];
+            if let Some(cycle) = find_cycle(&graph, start, &mut path, &mut BTreeSet::new()) {
+                let mut members: Vec<&str> = cycle.clone();
+                members.sort_unstable();
+                if reported.insert(members) {
+                    let span = self.at(&def.span, "name");
+                    self.push(
+                        span,
+                        "cyclic-type",
+                        format!("type `{start}` contains itself: {}", cycle.join(" → ")),
+                        "recursive",
+                        Some("wire types must be finite; break the cycle (e.g. refer by id)".into()),
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn collect_refs<'t>(ty: &'t Ty, out: &mut Vec<&'t str>) {
+    match ty {
+        Ty::Ref(name) => out.push(name),
+        Ty::List { of, .. } | Ty::Array { of, .. } | Ty::Option(of) | Ty::Compressed { of, .. } => collect_refs(of, out),
+        _ => {}
+    }
+}
+
+fn find_cycle<'g>(
+    graph: &BTreeMap<&'g str, Vec<&'g str>>,
+    target: &'g str,
+    path: &mut Vec<&'g str>,
+    visited: &mut BTreeSet<&'g str>,
+) -> Option<Vec<&'g str>> {
+    let current = *path.last()?;
+    for &next in graph.get(current).map(Vec::as_slice).unwrap_or(&[]) {
+        if next == target {
+            let mut cycle = path.clone();
+            cycle.push(next);
+            return Some(cycle);
+        }
+        if visited.insert(next) {
+            path.push(next);
+            if let Some(c) = find_cycle(graph, target, path, visited) {
+                return Some(c);
+            }
+            path.pop();
+        }
+    }
+    None
+}
+
+/// Whether two names differ by at most one edit (for "did you mean" hints).
+fn similar(a: &str, b: &str) -> bool {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    if a.len().abs_diff(b.len()) > 1 {
+        return false;
+    }
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(ca != cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()] <= 1
+}

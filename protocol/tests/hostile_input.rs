@@ -1,0 +1,122 @@
+//! Decoding hostile bytes never panics and never allocates past the spec's declared bounds.
+//!
+//! A counting global allocator measures the peak memory of each decode. Random bodies are fed to
+//! every state and direction; crafted bodies claim huge lengths and carry an inflate bomb.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::io::Write;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use proptest::prelude::*;
+use tilegame_protocol::frame::decode_frame;
+use tilegame_protocol::v1::{handshake, login, map_transfer, play};
+use tilegame_protocol::DecodeError;
+
+struct Counting;
+
+static CURRENT: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let now = CURRENT.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+        PEAK.fetch_max(now, Ordering::Relaxed);
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        CURRENT.fetch_sub(layout.size(), Ordering::Relaxed);
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+/// The most any single decode may allocate: the largest declared bound (a 64 KiB map chunk,
+/// inflated, plus its compressed form) with room for bookkeeping; tests run in parallel, so the
+/// peak includes other threads' small allocations.
+const DECODE_BUDGET: usize = 4 << 20;
+
+fn peak_during(f: impl FnOnce()) -> usize {
+    let base = CURRENT.load(Ordering::Relaxed);
+    PEAK.store(base, Ordering::Relaxed);
+    f();
+    PEAK.load(Ordering::Relaxed).saturating_sub(base)
+}
+
+fn decode_everywhere(id: u8, body: &[u8]) {
+    let _ = handshake::ToServer::decode(id, body);
+    let _ = handshake::ToClient::decode(id, body);
+    let _ = login::ToServer::decode(id, body);
+    let _ = login::ToClient::decode(id, body);
+    let _ = map_transfer::ToServer::decode(id, body);
+    let _ = map_transfer::ToClient::decode(id, body);
+    let _ = play::ToServer::decode(id, body);
+    let _ = play::ToClient::decode(id, body);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn random_bodies_never_panic(id in 0u8..8, body in proptest::collection::vec(any::<u8>(), 0..256)) {
+        let peak = peak_during(|| decode_everywhere(id, &body));
+        prop_assert!(peak <= DECODE_BUDGET, "decode allocated {peak} bytes");
+    }
+
+    #[test]
+    fn random_streams_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
+        let mut rest = bytes.as_slice();
+        while let Ok(Some(frame)) = decode_frame(rest, tilegame_protocol::v1::MAX_FRAME) {
+            decode_everywhere(frame.id, frame.body);
+            rest = &rest[frame.wire_len..];
+        }
+    }
+}
+
+#[test]
+fn huge_list_count_is_rejected_before_allocating() {
+    // Snapshot: tick 0, ack 0, players count = u32::MAX as a varint.
+    let body = [0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0x0f];
+    let mut result = None;
+    let peak = peak_during(|| result = Some(play::ToClient::decode(0, &body)));
+    let err = result.unwrap().unwrap_err();
+    assert!(peak < 1 << 20, "allocated {peak} bytes");
+    match err {
+        DecodeError::Parse { packet, field, message, .. } => {
+            assert_eq!(packet, "Snapshot");
+            assert_eq!(field.as_deref(), Some("players"));
+            assert!(message.contains("exceeds the maximum of 1024"), "{message}");
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[test]
+fn inflate_bomb_is_rejected_within_its_bound() {
+    // A JoinRequest whose profile inflates to 10 MB of zeros (limit: 4096 bytes).
+    let mut enc = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+    enc.write_all(&vec![0u8; 10_000_000]).unwrap();
+    let bomb = enc.finish().unwrap();
+    let mut body = vec![3, b'b', b'o', b'b'];
+    let mut len = bomb.len();
+    loop {
+        let byte = (len & 0x7f) as u8;
+        len >>= 7;
+        body.push(if len == 0 { byte } else { byte | 0x80 });
+        if len == 0 {
+            break;
+        }
+    }
+    body.extend_from_slice(&bomb);
+    let mut result = None;
+    let peak = peak_during(|| result = Some(login::ToServer::decode(0, &body)));
+    let err = result.unwrap().unwrap_err();
+    assert!(peak < 256 * 1024, "inflating allocated {peak} bytes");
+    let text = err.to_string();
+    assert!(text.contains("JoinRequest") && text.contains("profile"), "{text}");
+    assert!(
+        text.contains("inflates past the maximum of 4096") || text.contains("exceeds the maximum"),
+        "{text}"
+    );
+}
