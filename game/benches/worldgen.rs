@@ -1,0 +1,33 @@
+//! World generation + run-length encoding throughput.
+//!
+//! The original Python game took 1.9 s to generate a 192² map; the target here is ≤ 2 ms.
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use tilegame_game::{generate, MapSize, Theme};
+
+const SEED: &str = "benchSEED0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTU";
+
+fn worldgen(c: &mut Criterion) {
+    let mut group = c.benchmark_group("worldgen");
+    for side in [192u16, 1024] {
+        let size = MapSize::Custom {
+            width: side,
+            height: side,
+        };
+        group.bench_function(format!("generate+rle {side}x{side}"), |b| {
+            b.iter(|| {
+                let map = generate(black_box(SEED), Theme::Default, size).expect("valid size");
+                black_box(map.to_rle())
+            })
+        });
+    }
+    group.bench_function("generate 192x192", |b| {
+        b.iter(|| generate(black_box(SEED), Theme::Default, MapSize::Large).expect("valid size"))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, worldgen);
+criterion_main!(benches);

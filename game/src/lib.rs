@@ -1,0 +1,55 @@
+//! tilegame's rules: tiles, the map and its codecs, seeded world generation, players, movement
+//! and the tick.
+//!
+//! This crate is the single source of truth for the game's simulation, shared by the server (which
+//! is authoritative) and the client (which predicts and reconciles). It is deterministic: integer
+//! and fixed-point arithmetic only, no I/O, no wall clock, no unseeded randomness, and no
+//! `HashMap` iteration order in any state or hash. Same inputs → same bytes → same hashes, on
+//! any machine.
+//!
+//! Modules, bottom-up: [`hash`] (FNV-1a 64), [`rng`] (SplitMix64, seeds), [`noise`] (integer
+//! Perlin), [`tile`] (kinds and attributes), [`coords`] (units and conversions), [`dynatile`]
+//! (changed-tile bits), [`rle`] (layer codecs), [`map`], [`theme`] (height bands),
+//! [`worldgen`], [`movement`] (the shared movement step), [`player`] (players and inputs),
+//! [`breaking`] (shovel rules) and [`world`] (the tick). The public API is re-exported here.
+
+pub mod breaking;
+pub mod coords;
+pub mod dynatile;
+pub mod hash;
+pub mod map;
+pub mod movement;
+pub mod noise;
+pub mod player;
+pub mod rle;
+pub mod rng;
+pub mod theme;
+pub mod tile;
+pub mod world;
+pub mod worldgen;
+
+pub use breaking::{break_ticks, check_break, in_reach, BreakError, REACH_TILES, SHOVEL_STRENGTH};
+pub use coords::{
+    map_origin_px, px_to_subpx, px_to_tile, subpx_to_px, subpx_to_tile, tile_center_px, tile_to_px,
+    SUBPX, TICK_RATE, TILE_SIZE,
+};
+pub use dynatile::DynLayer;
+pub use hash::{fnv1a64, StableHasher};
+pub use map::{Map, MapError, MapSize, RleMap, MAX_SIDE};
+pub use movement::{
+    clamp_intent, position_bounds, step_movement, top_speed_at, MoveState, ACCEL, ACCEL_TICKS,
+    DECEL, DECEL_TICKS, DIAGONAL_NUM, PLAYER_HALF_SIZE_PX, TOP_SPEED, TOP_SPEED_PX_PER_S,
+};
+pub use noise::Perlin;
+pub use player::{
+    validate_name, Action, Breaking, Input, Item, NameError, Player, PlayerId, MAX_HEALTH,
+    NAME_MAX_CHARS,
+};
+pub use rle::{
+    decode_dynatiles, decode_tiles, encode_dynatiles, encode_tiles, RleError, MAX_CELLS,
+};
+pub use rng::{random_seed, SplitMix64, SEED_ALPHABET, SEED_LEN};
+pub use theme::{Band, Theme};
+pub use tile::{Tile, TileAttrs, ALL_TILES, TILE_COUNT};
+pub use world::{damage_period_ticks, Event, World, WorldError, BROKEN_TILE};
+pub use worldgen::{generate, height_map, BASE_PERIOD, HEIGHT_SCALE, OCTAVES, SPAWN_TILE};

@@ -1,0 +1,233 @@
+//! Seeded world generation: seed + theme + size → the same map, byte for byte, everywhere.
+//!
+//! Algorithm (all integer arithmetic, see [`crate::noise`] and [`crate::rng`]):
+//! 1. `rng = SplitMix64(FNV-1a 64(seed bytes))`.
+//! 2. For each of [`OCTAVES`] octaves `o = 0, 1, …`, in order: a [`Perlin`] field is shuffled
+//!    from `rng`, then an x offset and a y offset are drawn as `rng.below(2^24)` (16.16 units,
+//!    so up to 256 lattice cells; this moves the lattice points off the map centre).
+//! 3. Tile `(x, y)` samples octave `o` at the tile's centre relative to the map centre:
+//!    `X = ((x − w/2) · 2 + 1) · step_o / 2 + offset_x` (likewise `Y`), where
+//!    `step_o = (ONE / BASE_PERIOD) << o`: the first octave's cells span [`BASE_PERIOD`] tiles.
+//!    Because coordinates are relative to the centre, the same seed gives the same terrain
+//!    around the spawn whatever the map size.
+//! 4. `sum = Σ_o noise_o >> o` (persistence ½), `height = sum · HEIGHT_SCALE >> 16`.
+//! 5. The theme maps each height to a tile ([`Theme::tile_for_height`]).
+//! 6. The (up to) four tiles around the map centre become grass: a safe spawn, never breakable
+//!    or lethal, whatever the theme.
+
+use crate::map::{Map, MapError, MapSize};
+use crate::noise::{Perlin, ONE};
+use crate::rng::SplitMix64;
+use crate::theme::Theme;
+use crate::tile::Tile;
+
+/// Number of noise octaves.
+pub const OCTAVES: u32 = 4;
+/// Tiles per lattice cell in the first (coarsest) octave.
+pub const BASE_PERIOD: i64 = 48;
+/// Multiplier from the 16.16 octave sum to height units.
+pub const HEIGHT_SCALE: i64 = 3200;
+/// The tile the spawn area is set to.
+pub const SPAWN_TILE: Tile = Tile::Grass;
+
+/// The raw height of every tile, row-major, for a `width` × `height` map.
+pub fn height_map(seed: &str, width: u16, height: u16) -> Result<Vec<i32>, MapError> {
+    let (w, h) = MapSize::Custom { width, height }.dimensions()?;
+    let (w, h) = (usize::from(w), usize::from(h));
+    let mut rng = SplitMix64::from_seed_str(seed);
+    let mut sum = vec![0i32; w * h];
+    for o in 0..OCTAVES {
+        let field = Perlin::new(&mut rng);
+        let off_x = rng.below(1 << 24) as i64;
+        let off_y = rng.below(1 << 24) as i64;
+        let step = (ONE / BASE_PERIOD) << o;
+        let x0 = ((-((w / 2) as i64)) * 2 + 1) * step / 2 + off_x;
+        let y0 = ((-((h / 2) as i64)) * 2 + 1) * step / 2 + off_y;
+        field.add_octave(&mut sum, w, x0, y0, step, o);
+    }
+    for v in &mut sum {
+        *v = ((i64::from(*v) * HEIGHT_SCALE) >> 16) as i32;
+    }
+    Ok(sum)
+}
+
+/// Generates the map for `seed`, `theme` and `size`; errors on a side outside 1..=1024.
+pub fn generate(seed: &str, theme: Theme, size: MapSize) -> Result<Map, MapError> {
+    let (w, h) = size.dimensions()?;
+    let heights = height_map(seed, w, h)?;
+    let tiles = heights.iter().map(|&v| theme.tile_for_height(v)).collect();
+    let mut map = Map::from_tiles(w, h, tiles)?;
+    for (x, y) in map.spawn_tiles() {
+        map.set(x, y, SPAWN_TILE)?;
+    }
+    Ok(map)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tile::ALL_TILES;
+
+    const SEED: &str = "tilegameTESTseed0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKL";
+
+    fn histogram(map: &Map) -> Vec<(Tile, usize)> {
+        ALL_TILES
+            .iter()
+            .map(|&t| (t, map.tiles().iter().filter(|&&u| u == t).count()))
+            .filter(|&(_, n)| n > 0)
+            .collect()
+    }
+
+    /// A one-character-per-tile picture of the map, for snapshots a person can read.
+    fn picture(map: &Map) -> String {
+        let mut s = String::new();
+        for row in map.tiles().chunks(usize::from(map.width())) {
+            for t in row {
+                s.push(match t {
+                    Tile::Void => ' ',
+                    Tile::Grass => '"',
+                    Tile::Plains => ',',
+                    Tile::Dirt => '.',
+                    Tile::Cobblestone => '#',
+                    Tile::Sand => ':',
+                    Tile::CobblestoneStairs => '=',
+                    Tile::Firestone => '%',
+                    Tile::Water => '~',
+                    Tile::Lava => '^',
+                });
+            }
+            s.push('\n');
+        }
+        s
+    }
+
+    #[test]
+    fn same_seed_same_map() {
+        for theme in Theme::ALL {
+            let a = generate(SEED, theme, MapSize::Small).unwrap();
+            let b = generate(SEED, theme, MapSize::Small).unwrap();
+            assert_eq!(a, b);
+            assert_eq!(a.to_rle(), b.to_rle());
+        }
+        let c = generate("other", Theme::Default, MapSize::Small).unwrap();
+        assert_ne!(c, generate(SEED, Theme::Default, MapSize::Small).unwrap());
+    }
+
+    #[test]
+    fn sizes_and_rejection() {
+        let m = generate(
+            SEED,
+            Theme::Default,
+            MapSize::Custom {
+                width: 7,
+                height: 3,
+            },
+        )
+        .unwrap();
+        assert_eq!((m.width(), m.height(), m.tiles().len()), (7, 3, 21));
+        let m = generate(
+            "",
+            Theme::Hell,
+            MapSize::Custom {
+                width: 1,
+                height: 1,
+            },
+        )
+        .unwrap();
+        assert_eq!(m.tiles(), &[SPAWN_TILE]);
+        for (width, height) in [(0, 5), (5, 0), (1025, 5), (5, 1025)] {
+            assert_eq!(
+                generate(SEED, Theme::Default, MapSize::Custom { width, height }),
+                Err(MapError::InvalidSize {
+                    width: u32::from(width),
+                    height: u32::from(height)
+                })
+            );
+        }
+    }
+
+    #[test]
+    fn spawn_is_safe_in_every_theme_and_many_seeds() {
+        for i in 0..50u64 {
+            let seed = crate::rng::random_seed(i);
+            for theme in Theme::ALL {
+                let size = MapSize::Custom {
+                    width: 8 + (i as u16 % 5),
+                    height: 8 + (i as u16 % 3),
+                };
+                let m = generate(&seed, theme, size).unwrap();
+                assert!(m.spawn_tiles().len() == 4);
+                for (x, y) in m.spawn_tiles() {
+                    let t = m.get(x, y).unwrap();
+                    assert!(!t.is_breakable() && !t.is_lethal(), "{seed} {theme:?}");
+                }
+                assert_eq!(m.tile_at_subpx(0, 0), Some(SPAWN_TILE));
+            }
+        }
+    }
+
+    #[test]
+    fn centre_terrain_does_not_depend_on_map_size() {
+        let small = height_map(SEED, 64, 64).unwrap();
+        let large = height_map(SEED, 192, 192).unwrap();
+        // Small tile (x, y) is large tile (x + 64, y + 64).
+        for y in 0..64 {
+            for x in 0..64 {
+                assert_eq!(small[y * 64 + x], large[(y + 64) * 192 + x + 64]);
+            }
+        }
+    }
+
+    #[test]
+    fn themes_look_like_their_names() {
+        let share = |m: &Map, ts: &[Tile]| {
+            m.tiles().iter().filter(|t| ts.contains(t)).count() * 100 / m.tiles().len()
+        };
+        let size = MapSize::Large;
+        let d = generate(SEED, Theme::Default, size).unwrap();
+        assert!(
+            share(&d, &[Tile::Grass, Tile::Plains]) > 30,
+            "{:?}",
+            histogram(&d)
+        );
+        let h = generate(SEED, Theme::Hell, size).unwrap();
+        assert!(
+            share(&h, &[Tile::Firestone, Tile::Lava, Tile::Cobblestone]) > 70,
+            "{:?}",
+            histogram(&h)
+        );
+        let i = generate(SEED, Theme::Islands, size).unwrap();
+        assert!(share(&i, &[Tile::Water]) > 50, "{:?}", histogram(&i));
+        assert!(
+            share(&i, &[Tile::Sand, Tile::Grass]) > 10,
+            "{:?}",
+            histogram(&i)
+        );
+        let hi = generate(SEED, Theme::HellIslands, size).unwrap();
+        assert!(share(&hi, &[Tile::Lava]) > 50, "{:?}", histogram(&hi));
+    }
+
+    #[test]
+    fn snapshot_hashes_per_theme() {
+        for theme in Theme::ALL {
+            let m = generate(SEED, theme, MapSize::Small).unwrap();
+            let rle = m.to_rle();
+            let report = format!(
+                "theme: {}\nsize: {}x{}\nmap_hash: {:016x}\nrle_tiles_len: {}\nrle_tiles_hash: {:016x}\nrle_dynatiles_hash: {:016x}\nhistogram: {:?}\n\n{}",
+                theme.name(),
+                m.width(),
+                m.height(),
+                m.hash(),
+                rle.tiles.len(),
+                crate::hash::fnv1a64(&rle.tiles),
+                crate::hash::fnv1a64(&rle.dynatiles),
+                histogram(&m),
+                picture(&m),
+            );
+            insta::assert_snapshot!(
+                format!("worldgen_{}", theme.name().replace(' ', "_")),
+                report
+            );
+        }
+    }
+}
