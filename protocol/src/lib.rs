@@ -6,6 +6,8 @@
 //! a byte stream into `[length][id][body]` frames, and the replay-file container
 //! ([`replay_file`]) whose records are generated from `spec/replay.ron` the same way.
 
+#[cfg(feature = "game")]
+pub mod convert;
 pub mod frame;
 pub mod wire;
 

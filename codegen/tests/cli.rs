@@ -1,0 +1,219 @@
+//! The `tilegame-protocol` binary: exit codes and output of each subcommand.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_tilegame-protocol"))
+}
+
+fn repo(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(rel)
+}
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/compat")
+        .join(name)
+}
+
+fn run(args: &[&std::ffi::OsStr]) -> Output {
+    bin().args(args).output().expect("run tilegame-protocol")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A file in the temp dir unique to this test process and `name`.
+fn temp_file(name: &str, contents: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("tilegame-cli-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join(name);
+    std::fs::write(&path, contents).expect("write temp file");
+    path
+}
+
+#[test]
+fn check_valid_file_exits_0() {
+    let spec = repo("protocol/spec/tilegame.ron");
+    let out = run(&["check".as_ref(), spec.as_os_str()]);
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.starts_with("ok: "), "{stdout}");
+    assert!(stdout.contains("(tilegame v1, hash 0x"), "{stdout}");
+}
+
+#[test]
+fn check_invalid_file_exits_1_with_position() {
+    let bad = temp_file(
+        "bad.ron",
+        "Protocol(\n    name: \"bad\",\n    version: 1,\n    states: [\n        State(name: \"A\", to_server: [\n            Packet(id: 0, name: \"P\", fields: [(name: \"a\", ty: Nope)]),\n        ]),\n    ],\n)\n",
+    );
+    let out = run(&["check".as_ref(), bad.as_os_str()]);
+    assert_eq!(out.status.code(), Some(1), "stdout: {}", text(&out.stdout));
+    let stderr = text(&out.stderr);
+    let prefix = format!("{}:", bad.display());
+    let at = stderr
+        .find(&prefix)
+        .unwrap_or_else(|| panic!("no file name in: {stderr}"));
+    let rest = &stderr[at + prefix.len()..];
+    let mut parts = rest.splitn(3, ':');
+    let line = parts.next().unwrap_or("");
+    let col = parts.next().unwrap_or("");
+    assert!(
+        line.parse::<u32>().is_ok() && col.parse::<u32>().is_ok(),
+        "no line:column in: {stderr}"
+    );
+    assert_eq!(line, "6", "{stderr}");
+}
+
+#[test]
+fn check_reports_every_file() {
+    let good = repo("protocol/spec/replay.ron");
+    let bad = temp_file("syntax.ron", "Protocol(name: \"x\", version: )\n");
+    let out = run(&["check".as_ref(), good.as_os_str(), bad.as_os_str()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stdout).contains("ok: "), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stderr).contains("syntax.ron:1:"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn missing_file_is_an_io_error() {
+    let out = run(&["hash".as_ref(), "/nonexistent/spec.ron".as_ref()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("cannot read"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn usage_error_exits_2() {
+    let out = run(&["frobnicate".as_ref()]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn diff_compatible_exits_0() {
+    let out = run(&[
+        "diff".as_ref(),
+        fixture("base.ron").as_os_str(),
+        fixture("compatible.ron").as_os_str(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.lines().all(|l| !l.starts_with("breaking:")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("compatible: play/to_client/Pong: packet 0x01 renamed to `Echo`"),
+        "{stdout}"
+    );
+    assert!(
+        stdout
+            .trim_end()
+            .ends_with("3 change(s): 0 breaking, 3 compatible"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn diff_breaking_exits_1() {
+    let out = run(&[
+        "diff".as_ref(),
+        fixture("base.ron").as_os_str(),
+        fixture("breaking.ron").as_os_str(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("breaking: play/to_client/Snapshot.tick: type changed"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("breaking: play/to_client/Pong: packet renumbered 0x01 → 0x02"),
+        "{stdout}"
+    );
+    assert!(
+        stdout
+            .trim_end()
+            .ends_with("2 change(s): 2 breaking, 0 compatible"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn diff_of_identical_specs_exits_0() {
+    let spec = repo("protocol/spec/tilegame.ron");
+    let out = run(&["diff".as_ref(), spec.as_os_str(), spec.as_os_str()]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        text(&out.stdout).trim(),
+        "0 change(s): 0 breaking, 0 compatible"
+    );
+}
+
+#[test]
+fn hash_prints_16_hex_digits() {
+    let spec = repo("protocol/spec/tilegame.ron");
+    let out = run(&["hash".as_ref(), spec.as_os_str()]);
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = text(&out.stdout);
+    let hash = stdout.trim_end();
+    assert_eq!(stdout, format!("{hash}\n"));
+    let digits = hash
+        .strip_prefix("0x")
+        .unwrap_or_else(|| panic!("no 0x: {hash}"));
+    assert_eq!(digits.len(), 16, "{hash}");
+    assert!(
+        digits
+            .chars()
+            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()),
+        "{hash}"
+    );
+}
+
+#[test]
+fn doc_writes_markdown() {
+    let spec = repo("protocol/spec/tilegame.ron");
+    let out = run(&["doc".as_ref(), spec.as_os_str()]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out.stdout).starts_with("<!-- @generated by tilegame-protocol doc"));
+
+    let target = std::env::temp_dir().join(format!("tilegame-cli-doc-{}.md", std::process::id()));
+    let out = run(&[
+        "doc".as_ref(),
+        spec.as_os_str(),
+        "-o".as_ref(),
+        target.as_os_str(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let written = std::fs::read_to_string(&target).expect("doc output");
+    assert!(written.contains("Snapshot"));
+    let _ = std::fs::remove_file(target);
+}
+
+#[test]
+fn dissector_writes_lua_with_port() {
+    let spec = repo("protocol/spec/tilegame.ron");
+    let out = run(&[
+        "dissector".as_ref(),
+        spec.as_os_str(),
+        "--port".as_ref(),
+        "4242".as_ref(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let lua = text(&out.stdout);
+    assert!(lua.starts_with("-- @generated by tilegame-protocol dissector"));
+    assert!(
+        lua.contains("Pref.uint(\"TCP port\", 4242,"),
+        "port not used"
+    );
+}

@@ -1,0 +1,203 @@
+//! Server settings: defaults, an optional RON file, and command-line flags on top.
+//!
+//! Everything a host may want to change lives in [`ServerConfig`]; `--config FILE` loads a RON
+//! file (unknown keys are an error naming the key), and flags given on the command line override
+//! what the file says.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+use tilegame_game::{MapSize, Theme};
+
+/// Everything the server can be told.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address to listen on.
+    pub bind: SocketAddr,
+    /// Human-readable server name shown to clients.
+    pub name: String,
+    /// Player limit (1..=1024).
+    pub max_players: u32,
+    /// Simulation ticks per second (1..=120).
+    pub tps: u32,
+    /// World seed; empty = random.
+    pub seed: String,
+    /// World theme.
+    pub theme: ThemeName,
+    /// Map size: `small`, `medium`, `large` or `WxH`.
+    pub size: String,
+    /// Seconds a new connection has to finish the handshake and login.
+    pub handshake_timeout_secs: u64,
+    /// Seconds a playing client may stay silent before it is dropped.
+    pub idle_timeout_secs: u64,
+    /// Frames a client may have queued before it is dropped as too slow.
+    pub max_queued_frames: usize,
+    /// Stop this many seconds after the last player leaves (`None`: run until stopped).
+    pub exit_when_empty_secs: Option<u64>,
+    /// Send an (empty) snapshot at least this often, in ticks, so idle clients see the clock.
+    pub heartbeat_ticks: u32,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            bind: SocketAddr::from(([0, 0, 0, 0], 35000)),
+            name: "tilegame server".to_owned(),
+            max_players: 10,
+            tps: 20,
+            seed: String::new(),
+            theme: ThemeName::Default,
+            size: "medium".to_owned(),
+            handshake_timeout_secs: 10,
+            idle_timeout_secs: 10,
+            max_queued_frames: 256,
+            exit_when_empty_secs: None,
+            heartbeat_ticks: 20,
+        }
+    }
+}
+
+/// Theme names as written in configs and flags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum ThemeName {
+    /// Water, sand, grass, stone hills.
+    Default,
+    /// Firestone and lava.
+    Hell,
+    /// Islands in water.
+    Islands,
+    /// Islands in lava.
+    HellIslands,
+}
+
+impl From<ThemeName> for Theme {
+    fn from(t: ThemeName) -> Theme {
+        match t {
+            ThemeName::Default => Theme::Default,
+            ThemeName::Hell => Theme::Hell,
+            ThemeName::Islands => Theme::Islands,
+            ThemeName::HellIslands => Theme::HellIslands,
+        }
+    }
+}
+
+/// Problems with a configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid RON for this schema.
+    #[error("{path}:{position}: {message}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// line:column.
+        position: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A value is out of range.
+    #[error("invalid {key}: {message}")]
+    Invalid {
+        /// The setting.
+        key: &'static str,
+        /// Why.
+        message: String,
+    },
+}
+
+impl ServerConfig {
+    /// Loads a RON config file (missing keys take their defaults).
+    pub fn load(path: &Path) -> Result<ServerConfig, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
+        ron::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.display().to_string(),
+            position: format!("{}:{}", e.span.start.line, e.span.start.col),
+            message: e.code.to_string(),
+        })
+    }
+
+    /// Checks ranges; returns the map size to generate.
+    pub fn validate(&self) -> Result<MapSize, ConfigError> {
+        if !(1..=1024).contains(&self.max_players) {
+            return Err(ConfigError::Invalid { key: "max_players", message: "must be 1..=1024".into() });
+        }
+        if !(1..=120).contains(&self.tps) {
+            return Err(ConfigError::Invalid { key: "tps", message: "must be 1..=120".into() });
+        }
+        if self.name.len() > 64 {
+            return Err(ConfigError::Invalid { key: "name", message: "at most 64 bytes".into() });
+        }
+        if self.max_queued_frames == 0 {
+            return Err(ConfigError::Invalid { key: "max_queued_frames", message: "must be at least 1".into() });
+        }
+        if !self.seed.is_empty()
+            && (self.seed.len() > 64 || !self.seed.bytes().all(|b| b.is_ascii_alphanumeric()))
+        {
+            return Err(ConfigError::Invalid { key: "seed", message: "up to 64 characters of [0-9a-zA-Z]".into() });
+        }
+        let size = parse_size(&self.size).map_err(|message| ConfigError::Invalid { key: "size", message })?;
+        size.dimensions().map_err(|e| ConfigError::Invalid { key: "size", message: e.to_string() })?;
+        Ok(size)
+    }
+
+    /// The tick period.
+    pub fn tick_period(&self) -> Duration {
+        Duration::from_nanos(1_000_000_000 / u64::from(self.tps.max(1)))
+    }
+}
+
+/// Parses `small`, `medium`, `large` or `WxH`.
+pub fn parse_size(text: &str) -> Result<MapSize, String> {
+    match text.to_ascii_lowercase().as_str() {
+        "small" => Ok(MapSize::Small),
+        "medium" => Ok(MapSize::Medium),
+        "large" => Ok(MapSize::Large),
+        other => {
+            let (w, h) = other.split_once('x').ok_or_else(|| format!("{text:?} is not small, medium, large or WxH"))?;
+            let w: u16 = w.trim().parse().map_err(|_| format!("bad width in {text:?}"))?;
+            let h: u16 = h.trim().parse().map_err(|_| format!("bad height in {text:?}"))?;
+            Ok(MapSize::Custom { width: w, height: h })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse() {
+        assert_eq!(parse_size("small"), Ok(MapSize::Small));
+        assert_eq!(parse_size("100x50"), Ok(MapSize::Custom { width: 100, height: 50 }));
+        assert!(parse_size("huge").is_err());
+    }
+
+    #[test]
+    fn ron_config_with_unknown_key_names_it() {
+        let err = ron::from_str::<ServerConfig>("(max_player: 3)").unwrap_err();
+        assert!(err.to_string().contains("max_player"), "{err}");
+        let ok: ServerConfig = ron::from_str("(max_players: 3, theme: hell-islands)").unwrap();
+        assert_eq!(ok.max_players, 3);
+        assert_eq!(ok.theme, ThemeName::HellIslands);
+    }
+
+    #[test]
+    fn out_of_range_values_are_refused() {
+        let c = ServerConfig { tps: 0, ..ServerConfig::default() };
+        assert!(c.validate().is_err());
+        let c = ServerConfig { size: "2000x10".into(), ..ServerConfig::default() };
+        assert!(c.validate().is_err());
+    }
+}

@@ -1,0 +1,230 @@
+//! tilegame-server: the authoritative dedicated server, as a library and a binary.
+//!
+//! [`Server::bind`] generates the world and listens; [`Server::run`] accepts connections (each
+//! served by [`session`]) and runs the fixed-rate simulation ([`sim`]) until shutdown. The client
+//! embeds the same server on localhost through [`ServerHandle::start`], which runs it on its own
+//! thread and runtime.
+
+pub mod config;
+pub mod replication;
+pub mod session;
+pub mod sim;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch, Semaphore};
+use tracing::{info, warn};
+
+pub use config::{ConfigError, ServerConfig};
+pub use sim::TickStats;
+
+/// Errors that stop the server from starting.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// World generation failed.
+    #[error("cannot generate the world: {0}")]
+    World(#[from] tilegame_game::MapError),
+    /// The address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The runtime could not be started.
+    #[error("cannot start the server runtime: {0}")]
+    Runtime(std::io::Error),
+}
+
+/// A bound server, ready to run.
+pub struct Server {
+    listener: TcpListener,
+    config: ServerConfig,
+    sim: sim::Sim,
+    seed: String,
+}
+
+impl Server {
+    /// Validates the config, generates the world and binds the listener.
+    pub async fn bind(config: ServerConfig) -> Result<Server, ServerError> {
+        let size = config.validate()?;
+        let seed = if config.seed.is_empty() {
+            let entropy = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64)
+                ^ u64::from(std::process::id()).rotate_left(32);
+            tilegame_game::random_seed(entropy)
+        } else {
+            config.seed.clone()
+        };
+        let theme = config.theme.into();
+        let map = tilegame_game::generate(&seed, theme, size)?;
+        let world = tilegame_game::World::new(map);
+        let listener =
+            TcpListener::bind(config.bind).await.map_err(|source| ServerError::Bind { addr: config.bind, source })?;
+        let sim = sim::Sim::new(world, seed.clone(), theme, config.max_players as usize, config.heartbeat_ticks);
+        Ok(Server { listener, config, sim, seed })
+    }
+
+    /// The address actually bound (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().unwrap_or(self.config.bind)
+    }
+
+    /// The world seed in use.
+    pub fn seed(&self) -> &str {
+        &self.seed
+    }
+
+    /// Shared tick statistics.
+    pub fn stats(&self) -> Arc<Mutex<TickStats>> {
+        self.sim.stats()
+    }
+
+    /// Serves until `shutdown` completes (or the server empties, with `exit_when_empty_secs`).
+    pub async fn run(self, shutdown: impl Future<Output = ()>) {
+        let Server { listener, config, sim, .. } = self;
+        let (commands_tx, commands_rx) = mpsc::channel(4096);
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let session_config = Arc::new(session::SessionConfig {
+            server_name: config.name.clone(),
+            tps: config.tps,
+            max_players: config.max_players,
+            handshake_timeout: Duration::from_secs(config.handshake_timeout_secs),
+            idle_timeout: Duration::from_secs(config.idle_timeout_secs),
+            max_queued_frames: config.max_queued_frames,
+            stats: sim.stats(),
+        });
+        let sim_task = tokio::spawn(sim.run(
+            commands_rx,
+            config.tick_period(),
+            config.exit_when_empty_secs.map(Duration::from_secs),
+            stop_rx,
+        ));
+        // Connections that have not joined yet are limited, so a flood cannot exhaust memory.
+        let pending = Arc::new(Semaphore::new(config.max_players as usize * 2 + 64));
+        tokio::pin!(shutdown);
+        tokio::pin!(sim_task);
+        loop {
+            tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, peer)) => {
+                        let Ok(permit) = Arc::clone(&pending).try_acquire_owned() else {
+                            warn!(%peer, "too many connections; refusing");
+                            continue;
+                        };
+                        let session_config = Arc::clone(&session_config);
+                        let commands = commands_tx.clone();
+                        tokio::spawn(async move {
+                            session::serve(stream, peer, session_config, commands).await;
+                            drop(permit);
+                        });
+                    }
+                    Err(e) => {
+                        warn!("accept failed: {e}");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                },
+                _ = &mut shutdown => {
+                    info!("shutting down");
+                    let _ = stop_tx.send(true);
+                    let _ = (&mut sim_task).await;
+                    break;
+                }
+                _ = &mut sim_task => break,
+            }
+        }
+        // Give sessions a moment to deliver their kick messages.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A server running on its own thread (for embedding in the client and in tests).
+pub struct ServerHandle {
+    addr: SocketAddr,
+    seed: String,
+    stats: Arc<Mutex<TickStats>>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl ServerHandle {
+    /// Starts a server on a new thread with its own runtime; returns once it listens.
+    pub fn start(config: ServerConfig) -> Result<ServerHandle, ServerError> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("tilegame-server")
+            .enable_all()
+            .build()
+            .map_err(ServerError::Runtime)?;
+        let server = runtime.block_on(Server::bind(config))?;
+        let addr = server.local_addr();
+        let seed = server.seed().to_owned();
+        let stats = server.stats();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("tilegame-server".into())
+            .spawn(move || {
+                runtime.block_on(server.run(async {
+                    let _ = stopped.await;
+                }));
+            })
+            .map_err(ServerError::Runtime)?;
+        Ok(ServerHandle { addr, seed, stats, stop: Some(stop), thread: Some(thread) })
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The world seed.
+    pub fn seed(&self) -> &str {
+        &self.seed
+    }
+
+    /// A copy of the tick statistics.
+    pub fn stats(&self) -> TickStats {
+        self.stats.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// Clears the recorded tick durations (to measure a window).
+    pub fn reset_tick_times(&self) {
+        if let Ok(mut s) = self.stats.lock() {
+            s.tick_micros.clear();
+        }
+    }
+
+    /// Whether the server thread has ended (e.g. it emptied with `exit_when_empty_secs`).
+    pub fn is_finished(&self) -> bool {
+        self.thread.as_ref().is_none_or(|t| t.is_finished())
+    }
+
+    /// Stops the server, kicking everyone with a reason, and waits for it.
+    pub fn shutdown(mut self) {
+        self.stop_and_join();
+    }
+
+    fn stop_and_join(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for ServerHandle {
+    fn drop(&mut self) {
+        self.stop_and_join();
+    }
+}

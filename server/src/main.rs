@@ -1,0 +1,126 @@
+//! `tilegame-server`: runs the dedicated server from flags and an optional RON config.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use tilegame_server::config::ThemeName;
+use tilegame_server::{Server, ServerConfig};
+
+/// The tilegame dedicated server (authoritative, fixed tick rate).
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// RON config file; flags override it.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Address to listen on [default: 0.0.0.0:35000].
+    #[arg(long)]
+    bind: Option<SocketAddr>,
+    /// Player limit [default: 10].
+    #[arg(long)]
+    max_players: Option<u32>,
+    /// Ticks per second [default: 20].
+    #[arg(long)]
+    tps: Option<u32>,
+    /// World seed (up to 64 of [0-9a-zA-Z]; random when empty).
+    #[arg(long)]
+    seed: Option<String>,
+    /// World theme.
+    #[arg(long, value_enum)]
+    theme: Option<ThemeName>,
+    /// Map size: small, medium, large or WxH (up to 1024x1024).
+    #[arg(long)]
+    size: Option<String>,
+    /// Server name shown to players.
+    #[arg(long)]
+    name: Option<String>,
+    /// Seconds allowed for handshake and login.
+    #[arg(long)]
+    handshake_timeout: Option<u64>,
+    /// Seconds a playing client may stay silent.
+    #[arg(long)]
+    idle_timeout: Option<u64>,
+    /// Stop this many seconds after the last player leaves.
+    #[arg(long)]
+    exit_when_empty: Option<u64>,
+}
+
+impl Args {
+    fn into_config(self) -> Result<ServerConfig, tilegame_server::ConfigError> {
+        let mut c = match &self.config {
+            Some(path) => ServerConfig::load(path)?,
+            None => ServerConfig::default(),
+        };
+        if let Some(v) = self.bind {
+            c.bind = v;
+        }
+        if let Some(v) = self.max_players {
+            c.max_players = v;
+        }
+        if let Some(v) = self.tps {
+            c.tps = v;
+        }
+        if let Some(v) = self.seed {
+            c.seed = v;
+        }
+        if let Some(v) = self.theme {
+            c.theme = v;
+        }
+        if let Some(v) = self.size {
+            c.size = v;
+        }
+        if let Some(v) = self.name {
+            c.name = v;
+        }
+        if let Some(v) = self.handshake_timeout {
+            c.handshake_timeout_secs = v;
+        }
+        if let Some(v) = self.idle_timeout {
+            c.idle_timeout_secs = v;
+        }
+        if self.exit_when_empty.is_some() {
+            c.exit_when_empty_secs = self.exit_when_empty;
+        }
+        Ok(c)
+    }
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let config = match Args::parse().into_config() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async {
+        let server = match Server::bind(config).await {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        println!("tilegame-server listening on {} (seed {})", server.local_addr(), server.seed());
+        server
+            .run(async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await;
+        ExitCode::SUCCESS
+    })
+}

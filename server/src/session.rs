@@ -1,0 +1,299 @@
+//! One client connection: handshake → login → map transfer → play.
+//!
+//! A session owns its socket and nothing else. It checks every packet against the state it is
+//! in (a packet of another state cannot even be decoded: ids are per state), enforces the
+//! handshake and idle timeouts, and talks to the simulation only through [`Command`]s, tagged
+//! with the player id the simulation gave it — so no packet can act for another player. Any
+//! malformed input ends this session alone, with the reason logged and, where possible, sent.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tilegame_protocol::convert::input_from_wire;
+use tilegame_protocol::frame::{FrameDecoder, FrameEncoder, FrameError};
+use tilegame_protocol::v1::{self, handshake, login, map_transfer, play, DisconnectReason, RejectReason};
+use tilegame_protocol::{DecodeError, EncodeError, Packet};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::{timeout, Instant};
+use tracing::{debug, info, warn};
+
+use crate::sim::{Command, Frame, Kick};
+
+/// Settings a session needs.
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    /// Server name for the welcome.
+    pub server_name: String,
+    /// Tick rate for the welcome.
+    pub tps: u32,
+    /// Player limit for the welcome.
+    pub max_players: u32,
+    /// Time allowed for handshake + login.
+    pub handshake_timeout: Duration,
+    /// Silence allowed in play.
+    pub idle_timeout: Duration,
+    /// Outgoing queue bound (frames).
+    pub max_queued_frames: usize,
+    /// The simulation's statistics (player count for the welcome).
+    pub stats: Arc<std::sync::Mutex<crate::sim::TickStats>>,
+}
+
+/// Why a session ended abnormally.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    /// The socket failed.
+    #[error("socket error: {0}")]
+    Io(#[from] std::io::Error),
+    /// The peer was silent too long.
+    #[error("timed out during {0}")]
+    Timeout(&'static str),
+    /// The byte stream is not valid framing.
+    #[error("bad framing: {0}")]
+    Frame(#[from] FrameError),
+    /// A packet did not decode in the current state.
+    #[error("bad packet: {0}")]
+    Decode(#[from] DecodeError),
+    /// A packet could not be encoded.
+    #[error("{0}")]
+    Encode(#[from] EncodeError),
+    /// The peer closed the connection.
+    #[error("connection closed by peer during {0}")]
+    Closed(&'static str),
+    /// The handshake or login was refused.
+    #[error("refused: {0}")]
+    Refused(String),
+    /// The simulation is gone (shutting down).
+    #[error("server is shutting down")]
+    Shutdown,
+}
+
+struct Conn {
+    reader: OwnedReadHalf,
+    writer: OwnedWriteHalf,
+    decoder: FrameDecoder,
+    encoder: FrameEncoder,
+    out: Vec<u8>,
+    read_buf: Vec<u8>,
+}
+
+impl Conn {
+    /// Reads until one complete frame is buffered and decodes it with `decode`.
+    async fn read_packet<T>(
+        &mut self,
+        stage: &'static str,
+        deadline: Instant,
+        decode: fn(u8, &[u8]) -> Result<T, DecodeError>,
+    ) -> Result<T, SessionError> {
+        loop {
+            if let Some(frame) = self.decoder.next_frame()? {
+                return Ok(decode(frame.id, frame.body)?);
+            }
+            let n = tokio::time::timeout_at(deadline, self.reader.read_buf(&mut self.read_buf))
+                .await
+                .map_err(|_| SessionError::Timeout(stage))??;
+            if n == 0 {
+                return Err(SessionError::Closed(stage));
+            }
+            self.decoder.extend(&self.read_buf);
+            self.read_buf.clear();
+        }
+    }
+
+    async fn send<P: Packet>(&mut self, packet: &P) -> Result<(), SessionError> {
+        self.out.clear();
+        self.encoder.encode(packet, &mut self.out)?;
+        self.writer.write_all(&self.out).await?;
+        Ok(())
+    }
+}
+
+/// Serves one connection to its end; logs how it ended.
+pub async fn serve(stream: TcpStream, peer: SocketAddr, config: Arc<SessionConfig>, sim: mpsc::Sender<Command>) {
+    let _ = stream.set_nodelay(true);
+    let (reader, writer) = stream.into_split();
+    let mut conn = Conn {
+        reader,
+        writer,
+        decoder: FrameDecoder::new(v1::MAX_FRAME),
+        encoder: FrameEncoder::new(),
+        out: Vec::with_capacity(4096),
+        read_buf: Vec::with_capacity(8192),
+    };
+    match run(&mut conn, &config, &sim).await {
+        Ok(reason) => info!(%peer, ?reason, "connection closed"),
+        Err(e) => {
+            warn!(%peer, "dropping client: {e}");
+            if matches!(e, SessionError::Decode(_) | SessionError::Frame(_)) {
+                let kick = play::Kick { reason: DisconnectReason::ProtocolError, message: truncate(&e.to_string(), 256) };
+                let _ = timeout(Duration::from_millis(200), conn.send(&kick)).await;
+            }
+        }
+    }
+    let _ = conn.writer.shutdown().await;
+}
+
+fn truncate(text: &str, max: usize) -> String {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_owned()
+}
+
+async fn run(conn: &mut Conn, config: &SessionConfig, sim: &mpsc::Sender<Command>) -> Result<DisconnectReason, SessionError> {
+    let deadline = Instant::now() + config.handshake_timeout;
+
+    // Handshake.
+    let hello = match conn.read_packet("handshake", deadline, handshake::ToServer::decode).await {
+        Ok(handshake::ToServer::ClientHello(hello)) => hello,
+        Err(SessionError::Decode(DecodeError::Parse { message, .. })) if message.contains("magic") => {
+            let reject = handshake::Reject {
+                reason: RejectReason::BadMagic,
+                server_version: v1::PROTOCOL_VERSION,
+                server_hash: v1::SPEC_HASH,
+            };
+            let _ = conn.send(&reject).await;
+            return Err(SessionError::Refused("wrong magic: not a tilegame client".into()));
+        }
+        Err(e) => return Err(e),
+    };
+    let refusal = if hello.protocol_version != v1::PROTOCOL_VERSION {
+        Some(RejectReason::VersionMismatch)
+    } else if hello.spec_hash != v1::SPEC_HASH {
+        Some(RejectReason::SpecMismatch)
+    } else {
+        None
+    };
+    if let Some(reason) = refusal {
+        conn.send(&handshake::Reject { reason, server_version: v1::PROTOCOL_VERSION, server_hash: v1::SPEC_HASH }).await?;
+        return Err(SessionError::Refused(format!(
+            "client protocol v{} hash {:#018x}, server v{} hash {:#018x}",
+            hello.protocol_version,
+            hello.spec_hash,
+            v1::PROTOCOL_VERSION,
+            v1::SPEC_HASH
+        )));
+    }
+    let players = config.stats.lock().map_or(0, |s| s.players as u32);
+    conn.send(&handshake::ServerWelcome {
+        server_name: truncate(&config.server_name, 64),
+        tick_rate: config.tps.min(255) as u8,
+        players,
+        max_players: config.max_players,
+    })
+    .await?;
+
+    // Login.
+    let login::ToServer::JoinRequest(request) = conn.read_packet("login", deadline, login::ToServer::decode).await?;
+    let (frames_tx, mut frames_rx) = mpsc::channel::<Frame>(config.max_queued_frames);
+    let (kick_tx, mut kick_rx) = oneshot::channel::<Kick>();
+    let (reply_tx, reply_rx) = oneshot::channel();
+    sim.send(Command::Join {
+        name: request.name.clone(),
+        color: request.profile.color & 0x00ff_ffff,
+        reply: reply_tx,
+        frames: frames_tx,
+        kick: kick_tx,
+    })
+    .await
+    .map_err(|_| SessionError::Shutdown)?;
+    let joined = match reply_rx.await.map_err(|_| SessionError::Shutdown)? {
+        Ok(joined) => joined,
+        Err((reason, message)) => {
+            conn.send(&login::JoinRejected { reason, message: truncate(&message, 256) }).await?;
+            return Err(SessionError::Refused(message));
+        }
+    };
+    let id = joined.id;
+    let result = play_session(conn, config, sim, joined, &mut frames_rx, &mut kick_rx).await;
+    let reason = match &result {
+        Ok(reason) => *reason,
+        Err(SessionError::Timeout(_)) => DisconnectReason::Timeout,
+        Err(SessionError::Decode(_) | SessionError::Frame(_)) => DisconnectReason::ProtocolError,
+        Err(_) => DisconnectReason::Quit,
+    };
+    let _ = sim.send(Command::Leave { id, reason }).await;
+    result
+}
+
+async fn play_session(
+    conn: &mut Conn,
+    config: &SessionConfig,
+    sim: &mpsc::Sender<Command>,
+    joined: crate::sim::Joined,
+    frames_rx: &mut mpsc::Receiver<Frame>,
+    kick_rx: &mut oneshot::Receiver<Kick>,
+) -> Result<DisconnectReason, SessionError> {
+    let id = joined.id;
+    conn.send(&login::JoinAccepted {
+        player_id: id.0,
+        spawn: v1::Position { x: joined.spawn.0, y: joined.spawn.1 },
+        tick: joined.tick,
+    })
+    .await?;
+
+    // Map transfer.
+    let transfer = &joined.transfer;
+    conn.send(&transfer.begin).await?;
+    for chunk in &transfer.chunks {
+        conn.send(chunk).await?;
+    }
+    conn.send(&map_transfer::MapEnd { checksum: transfer.checksum, players: joined.players }).await?;
+    debug!(player = id.0, bytes = transfer.begin.total_bytes, "map sent");
+
+    // Play.
+    let mut idle_deadline = Instant::now() + config.idle_timeout;
+    let mut last_seq = 0u32;
+    let mut batch = Vec::with_capacity(16 * 1024);
+    loop {
+        while let Some(frame) = conn.decoder.next_frame()? {
+            idle_deadline = Instant::now() + config.idle_timeout;
+            match play::ToServer::decode(frame.id, frame.body)? {
+                play::ToServer::Input(input) => {
+                    if input.seq <= last_seq {
+                        continue; // stale or replayed: ignore
+                    }
+                    last_seq = input.seq;
+                    sim.send(Command::Input { id, input: input_from_wire(&input) }).await.map_err(|_| SessionError::Shutdown)?;
+                }
+                play::ToServer::Ping(ping) => {
+                    conn.send(&play::Pong { nonce: ping.nonce }).await?;
+                }
+                play::ToServer::Disconnect(d) => return Ok(d.reason),
+            }
+        }
+        tokio::select! {
+            read = conn.reader.read_buf(&mut conn.read_buf) => {
+                if read? == 0 {
+                    return Ok(DisconnectReason::Quit);
+                }
+                conn.decoder.extend(&conn.read_buf);
+                conn.read_buf.clear();
+            }
+            frame = frames_rx.recv() => {
+                let Some(frame) = frame else { return Err(SessionError::Shutdown) };
+                batch.clear();
+                batch.extend_from_slice(&frame);
+                while batch.len() < 64 * 1024 {
+                    match frames_rx.try_recv() {
+                        Ok(f) => batch.extend_from_slice(&f),
+                        Err(_) => break,
+                    }
+                }
+                timeout(config.idle_timeout, conn.writer.write_all(&batch)).await.map_err(|_| SessionError::Timeout("write"))??;
+            }
+            kick = &mut *kick_rx => {
+                let (reason, message) = kick.map_err(|_| SessionError::Shutdown)?;
+                let _ = timeout(Duration::from_secs(1), conn.send(&play::Kick { reason, message: truncate(&message, 256) })).await;
+                return Ok(reason);
+            }
+            _ = tokio::time::sleep_until(idle_deadline) => {
+                return Err(SessionError::Timeout("play (idle)"));
+            }
+        }
+    }
+}
