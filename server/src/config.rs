@@ -119,8 +119,10 @@ pub enum ConfigError {
 impl ServerConfig {
     /// Loads a RON config file (missing keys take their defaults).
     pub fn load(path: &Path) -> Result<ServerConfig, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
         ron::from_str(&text).map_err(|e| ConfigError::Parse {
             path: path.display().to_string(),
             position: format!("{}:{}", e.span.start.line, e.span.start.col),
@@ -131,24 +133,45 @@ impl ServerConfig {
     /// Checks ranges; returns the map size to generate.
     pub fn validate(&self) -> Result<MapSize, ConfigError> {
         if !(1..=1024).contains(&self.max_players) {
-            return Err(ConfigError::Invalid { key: "max_players", message: "must be 1..=1024".into() });
+            return Err(ConfigError::Invalid {
+                key: "max_players",
+                message: "must be 1..=1024".into(),
+            });
         }
         if !(1..=120).contains(&self.tps) {
-            return Err(ConfigError::Invalid { key: "tps", message: "must be 1..=120".into() });
+            return Err(ConfigError::Invalid {
+                key: "tps",
+                message: "must be 1..=120".into(),
+            });
         }
         if self.name.len() > 64 {
-            return Err(ConfigError::Invalid { key: "name", message: "at most 64 bytes".into() });
+            return Err(ConfigError::Invalid {
+                key: "name",
+                message: "at most 64 bytes".into(),
+            });
         }
         if self.max_queued_frames == 0 {
-            return Err(ConfigError::Invalid { key: "max_queued_frames", message: "must be at least 1".into() });
+            return Err(ConfigError::Invalid {
+                key: "max_queued_frames",
+                message: "must be at least 1".into(),
+            });
         }
         if !self.seed.is_empty()
             && (self.seed.len() > 64 || !self.seed.bytes().all(|b| b.is_ascii_alphanumeric()))
         {
-            return Err(ConfigError::Invalid { key: "seed", message: "up to 64 characters of [0-9a-zA-Z]".into() });
+            return Err(ConfigError::Invalid {
+                key: "seed",
+                message: "up to 64 characters of [0-9a-zA-Z]".into(),
+            });
         }
-        let size = parse_size(&self.size).map_err(|message| ConfigError::Invalid { key: "size", message })?;
-        size.dimensions().map_err(|e| ConfigError::Invalid { key: "size", message: e.to_string() })?;
+        let size = parse_size(&self.size).map_err(|message| ConfigError::Invalid {
+            key: "size",
+            message,
+        })?;
+        size.dimensions().map_err(|e| ConfigError::Invalid {
+            key: "size",
+            message: e.to_string(),
+        })?;
         Ok(size)
     }
 
@@ -165,10 +188,21 @@ pub fn parse_size(text: &str) -> Result<MapSize, String> {
         "medium" => Ok(MapSize::Medium),
         "large" => Ok(MapSize::Large),
         other => {
-            let (w, h) = other.split_once('x').ok_or_else(|| format!("{text:?} is not small, medium, large or WxH"))?;
-            let w: u16 = w.trim().parse().map_err(|_| format!("bad width in {text:?}"))?;
-            let h: u16 = h.trim().parse().map_err(|_| format!("bad height in {text:?}"))?;
-            Ok(MapSize::Custom { width: w, height: h })
+            let (w, h) = other
+                .split_once('x')
+                .ok_or_else(|| format!("{text:?} is not small, medium, large or WxH"))?;
+            let w: u16 = w
+                .trim()
+                .parse()
+                .map_err(|_| format!("bad width in {text:?}"))?;
+            let h: u16 = h
+                .trim()
+                .parse()
+                .map_err(|_| format!("bad height in {text:?}"))?;
+            Ok(MapSize::Custom {
+                width: w,
+                height: h,
+            })
         }
     }
 }
@@ -180,7 +214,13 @@ mod tests {
     #[test]
     fn sizes_parse() {
         assert_eq!(parse_size("small"), Ok(MapSize::Small));
-        assert_eq!(parse_size("100x50"), Ok(MapSize::Custom { width: 100, height: 50 }));
+        assert_eq!(
+            parse_size("100x50"),
+            Ok(MapSize::Custom {
+                width: 100,
+                height: 50
+            })
+        );
         assert!(parse_size("huge").is_err());
     }
 
@@ -195,9 +235,15 @@ mod tests {
 
     #[test]
     fn out_of_range_values_are_refused() {
-        let c = ServerConfig { tps: 0, ..ServerConfig::default() };
+        let c = ServerConfig {
+            tps: 0,
+            ..ServerConfig::default()
+        };
         assert!(c.validate().is_err());
-        let c = ServerConfig { size: "2000x10".into(), ..ServerConfig::default() };
+        let c = ServerConfig {
+            size: "2000x10".into(),
+            ..ServerConfig::default()
+        };
         assert!(c.validate().is_err());
     }
 }

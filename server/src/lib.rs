@@ -69,9 +69,25 @@ impl Server {
         let map = tilegame_game::generate(&seed, theme, size)?;
         let world = tilegame_game::World::new(map);
         let listener =
-            TcpListener::bind(config.bind).await.map_err(|source| ServerError::Bind { addr: config.bind, source })?;
-        let sim = sim::Sim::new(world, seed.clone(), theme, config.max_players as usize, config.heartbeat_ticks);
-        Ok(Server { listener, config, sim, seed })
+            TcpListener::bind(config.bind)
+                .await
+                .map_err(|source| ServerError::Bind {
+                    addr: config.bind,
+                    source,
+                })?;
+        let sim = sim::Sim::new(
+            world,
+            seed.clone(),
+            theme,
+            config.max_players as usize,
+            config.heartbeat_ticks,
+        );
+        Ok(Server {
+            listener,
+            config,
+            sim,
+            seed,
+        })
     }
 
     /// The address actually bound (useful with port 0).
@@ -91,7 +107,12 @@ impl Server {
 
     /// Serves until `shutdown` completes (or the server empties, with `exit_when_empty_secs`).
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
-        let Server { listener, config, sim, .. } = self;
+        let Server {
+            listener,
+            config,
+            sim,
+            ..
+        } = self;
         let (commands_tx, commands_rx) = mpsc::channel(4096);
         let (stop_tx, stop_rx) = watch::channel(false);
         let session_config = Arc::new(session::SessionConfig {
@@ -178,7 +199,13 @@ impl ServerHandle {
                 }));
             })
             .map_err(ServerError::Runtime)?;
-        Ok(ServerHandle { addr, seed, stats, stop: Some(stop), thread: Some(thread) })
+        Ok(ServerHandle {
+            addr,
+            seed,
+            stats,
+            stop: Some(stop),
+            thread: Some(thread),
+        })
     }
 
     /// The address it listens on.

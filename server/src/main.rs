@@ -115,7 +115,11 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        println!("tilegame-server listening on {} (seed {})", server.local_addr(), server.seed());
+        println!(
+            "tilegame-server listening on {} (seed {})",
+            server.local_addr(),
+            server.seed()
+        );
         server
             .run(async {
                 let _ = tokio::signal::ctrl_c().await;

@@ -29,7 +29,10 @@ impl Quantized {
         let m = &p.motion;
         Quantized {
             pos: (m.x.div_euclid(SUBPX), m.y.div_euclid(SUBPX)),
-            vel: (m.vx * TICK_RATE as i32 / SUBPX, m.vy * TICK_RATE as i32 / SUBPX),
+            vel: (
+                m.vx * TICK_RATE as i32 / SUBPX,
+                m.vy * TICK_RATE as i32 / SUBPX,
+            ),
             health: p.health,
         }
     }
@@ -98,7 +101,10 @@ impl ClientView {
                         position: None,
                         dx: (dx != 0).then_some(dx),
                         dy: (dy != 0).then_some(dy),
-                        velocity: (now.vel != was.vel).then_some(Position { x: now.vel.0, y: now.vel.1 }),
+                        velocity: (now.vel != was.vel).then_some(Position {
+                            x: now.vel.0,
+                            y: now.vel.1,
+                        }),
                         health: (now.health != was.health).then_some(now.health),
                         color: None,
                     });
@@ -109,10 +115,16 @@ impl ClientView {
                     out.push(PlayerDelta {
                         id: r.id,
                         name: Some(r.name.clone()),
-                        position: Some(Position { x: now.pos.0, y: now.pos.1 }),
+                        position: Some(Position {
+                            x: now.pos.0,
+                            y: now.pos.1,
+                        }),
                         dx: None,
                         dy: None,
-                        velocity: (now.vel != (0, 0)).then_some(Position { x: now.vel.0, y: now.vel.1 }),
+                        velocity: (now.vel != (0, 0)).then_some(Position {
+                            x: now.vel.0,
+                            y: now.vel.1,
+                        }),
                         health: Some(now.health),
                         color: Some(r.color),
                     });
@@ -120,8 +132,11 @@ impl ClientView {
                 }
             }
         }
-        let heartbeat_due = self.last_sent.is_none_or(|t| tick.wrapping_sub(t) >= heartbeat_ticks.max(1));
-        let send = !out.is_empty() || !tiles.is_empty() || ack_seq != self.last_ack || heartbeat_due;
+        let heartbeat_due = self
+            .last_sent
+            .is_none_or(|t| tick.wrapping_sub(t) >= heartbeat_ticks.max(1));
+        let send =
+            !out.is_empty() || !tiles.is_empty() || ack_seq != self.last_ack || heartbeat_due;
         if send {
             self.last_sent = Some(tick);
             self.last_ack = ack_seq;
@@ -135,7 +150,16 @@ mod tests {
     use super::*;
 
     fn replica(id: u32, x: i32) -> Option<Replica> {
-        Some(Replica { id, name: format!("p{id}"), color: 0xff0000, state: Quantized { pos: (x, 0), vel: (0, 0), health: 100 } })
+        Some(Replica {
+            id,
+            name: format!("p{id}"),
+            color: 0xff0000,
+            state: Quantized {
+                pos: (x, 0),
+                vel: (0, 0),
+                health: 100,
+            },
+        })
     }
 
     #[test]
@@ -145,10 +169,16 @@ mod tests {
         assert!(view.diff(1, 0, &[replica(5, 10)], &[], 20, &mut out));
         assert_eq!(out[0].name.as_deref(), Some("p5"));
         assert!(view.diff(2, 0, &[replica(5, 27)], &[], 20, &mut out));
-        assert_eq!((out[0].dx, out[0].dy, out[0].name.clone()), (Some(17), None, None));
+        assert_eq!(
+            (out[0].dx, out[0].dy, out[0].name.clone()),
+            (Some(17), None, None)
+        );
         assert!(!view.diff(3, 0, &[replica(5, 27)], &[], 20, &mut out));
         assert!(out.is_empty());
-        assert!(view.diff(23, 0, &[replica(5, 27)], &[], 20, &mut out), "heartbeat");
+        assert!(
+            view.diff(23, 0, &[replica(5, 27)], &[], 20, &mut out),
+            "heartbeat"
+        );
     }
 
     #[test]

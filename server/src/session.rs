@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use tilegame_protocol::convert::input_from_wire;
 use tilegame_protocol::frame::{FrameDecoder, FrameEncoder, FrameError};
-use tilegame_protocol::v1::{self, handshake, login, map_transfer, play, DisconnectReason, RejectReason};
+use tilegame_protocol::v1::{
+    self, handshake, login, map_transfer, play, DisconnectReason, RejectReason,
+};
 use tilegame_protocol::{DecodeError, EncodeError, Packet};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -112,7 +114,12 @@ impl Conn {
 }
 
 /// Serves one connection to its end; logs how it ended.
-pub async fn serve(stream: TcpStream, peer: SocketAddr, config: Arc<SessionConfig>, sim: mpsc::Sender<Command>) {
+pub async fn serve(
+    stream: TcpStream,
+    peer: SocketAddr,
+    config: Arc<SessionConfig>,
+    sim: mpsc::Sender<Command>,
+) {
     let _ = stream.set_nodelay(true);
     let (reader, writer) = stream.into_split();
     let mut conn = Conn {
@@ -127,8 +134,18 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, config: Arc<SessionConfi
         Ok(reason) => info!(%peer, ?reason, "connection closed"),
         Err(e) => {
             warn!(%peer, "dropping client: {e}");
-            if matches!(e, SessionError::Decode(_) | SessionError::Frame(_)) {
-                let kick = play::Kick { reason: DisconnectReason::ProtocolError, message: truncate(&e.to_string(), 256) };
+            let reason = match e {
+                SessionError::Decode(_) | SessionError::Frame(_) => {
+                    Some(DisconnectReason::ProtocolError)
+                }
+                SessionError::Timeout(_) => Some(DisconnectReason::Timeout),
+                _ => None,
+            };
+            if let Some(reason) = reason {
+                let kick = play::Kick {
+                    reason,
+                    message: truncate(&e.to_string(), 256),
+                };
                 let _ = timeout(Duration::from_millis(200), conn.send(&kick)).await;
             }
         }
@@ -144,20 +161,31 @@ fn truncate(text: &str, max: usize) -> String {
     text[..end].to_owned()
 }
 
-async fn run(conn: &mut Conn, config: &SessionConfig, sim: &mpsc::Sender<Command>) -> Result<DisconnectReason, SessionError> {
+async fn run(
+    conn: &mut Conn,
+    config: &SessionConfig,
+    sim: &mpsc::Sender<Command>,
+) -> Result<DisconnectReason, SessionError> {
     let deadline = Instant::now() + config.handshake_timeout;
 
     // Handshake.
-    let hello = match conn.read_packet("handshake", deadline, handshake::ToServer::decode).await {
+    let hello = match conn
+        .read_packet("handshake", deadline, handshake::ToServer::decode)
+        .await
+    {
         Ok(handshake::ToServer::ClientHello(hello)) => hello,
-        Err(SessionError::Decode(DecodeError::Parse { message, .. })) if message.contains("magic") => {
+        Err(SessionError::Decode(DecodeError::Parse { message, .. }))
+            if message.contains("magic") =>
+        {
             let reject = handshake::Reject {
                 reason: RejectReason::BadMagic,
                 server_version: v1::PROTOCOL_VERSION,
                 server_hash: v1::SPEC_HASH,
             };
             let _ = conn.send(&reject).await;
-            return Err(SessionError::Refused("wrong magic: not a tilegame client".into()));
+            return Err(SessionError::Refused(
+                "wrong magic: not a tilegame client".into(),
+            ));
         }
         Err(e) => return Err(e),
     };
@@ -169,7 +197,12 @@ async fn run(conn: &mut Conn, config: &SessionConfig, sim: &mpsc::Sender<Command
         None
     };
     if let Some(reason) = refusal {
-        conn.send(&handshake::Reject { reason, server_version: v1::PROTOCOL_VERSION, server_hash: v1::SPEC_HASH }).await?;
+        conn.send(&handshake::Reject {
+            reason,
+            server_version: v1::PROTOCOL_VERSION,
+            server_hash: v1::SPEC_HASH,
+        })
+        .await?;
         return Err(SessionError::Refused(format!(
             "client protocol v{} hash {:#018x}, server v{} hash {:#018x}",
             hello.protocol_version,
@@ -188,7 +221,9 @@ async fn run(conn: &mut Conn, config: &SessionConfig, sim: &mpsc::Sender<Command
     .await?;
 
     // Login.
-    let login::ToServer::JoinRequest(request) = conn.read_packet("login", deadline, login::ToServer::decode).await?;
+    let login::ToServer::JoinRequest(request) = conn
+        .read_packet("login", deadline, login::ToServer::decode)
+        .await?;
     let (frames_tx, mut frames_rx) = mpsc::channel::<Frame>(config.max_queued_frames);
     let (kick_tx, mut kick_rx) = oneshot::channel::<Kick>();
     let (reply_tx, reply_rx) = oneshot::channel();
@@ -204,7 +239,11 @@ async fn run(conn: &mut Conn, config: &SessionConfig, sim: &mpsc::Sender<Command
     let joined = match reply_rx.await.map_err(|_| SessionError::Shutdown)? {
         Ok(joined) => joined,
         Err((reason, message)) => {
-            conn.send(&login::JoinRejected { reason, message: truncate(&message, 256) }).await?;
+            conn.send(&login::JoinRejected {
+                reason,
+                message: truncate(&message, 256),
+            })
+            .await?;
             return Err(SessionError::Refused(message));
         }
     };
@@ -231,7 +270,10 @@ async fn play_session(
     let id = joined.id;
     conn.send(&login::JoinAccepted {
         player_id: id.0,
-        spawn: v1::Position { x: joined.spawn.0, y: joined.spawn.1 },
+        spawn: v1::Position {
+            x: joined.spawn.0,
+            y: joined.spawn.1,
+        },
         tick: joined.tick,
     })
     .await?;
@@ -242,8 +284,16 @@ async fn play_session(
     for chunk in &transfer.chunks {
         conn.send(chunk).await?;
     }
-    conn.send(&map_transfer::MapEnd { checksum: transfer.checksum, players: joined.players }).await?;
-    debug!(player = id.0, bytes = transfer.begin.total_bytes, "map sent");
+    conn.send(&map_transfer::MapEnd {
+        checksum: transfer.checksum,
+        players: joined.players,
+    })
+    .await?;
+    debug!(
+        player = id.0,
+        bytes = transfer.begin.total_bytes,
+        "map sent"
+    );
 
     // Play.
     let mut idle_deadline = Instant::now() + config.idle_timeout;
@@ -258,7 +308,12 @@ async fn play_session(
                         continue; // stale or replayed: ignore
                     }
                     last_seq = input.seq;
-                    sim.send(Command::Input { id, input: input_from_wire(&input) }).await.map_err(|_| SessionError::Shutdown)?;
+                    sim.send(Command::Input {
+                        id,
+                        input: input_from_wire(&input),
+                    })
+                    .await
+                    .map_err(|_| SessionError::Shutdown)?;
                 }
                 play::ToServer::Ping(ping) => {
                     conn.send(&play::Pong { nonce: ping.nonce }).await?;
@@ -275,7 +330,12 @@ async fn play_session(
                 conn.read_buf.clear();
             }
             frame = frames_rx.recv() => {
-                let Some(frame) = frame else { return Err(SessionError::Shutdown) };
+                let Some(frame) = frame else {
+                    // The simulation dropped us; it says why on the kick channel.
+                    let (reason, message) = kick_rx.try_recv().map_err(|_| SessionError::Shutdown)?;
+                    let _ = timeout(Duration::from_secs(1), conn.send(&play::Kick { reason, message: truncate(&message, 256) })).await;
+                    return Ok(reason);
+                };
                 batch.clear();
                 batch.extend_from_slice(&frame);
                 while batch.len() < 64 * 1024 {

@@ -118,7 +118,13 @@ pub struct Sim {
 
 impl Sim {
     /// A loop over a generated world.
-    pub fn new(world: World, seed: String, theme: game::Theme, max_players: usize, heartbeat_ticks: u32) -> Sim {
+    pub fn new(
+        world: World,
+        seed: String,
+        theme: game::Theme,
+        max_players: usize,
+        heartbeat_ticks: u32,
+    ) -> Sim {
         Sim {
             world,
             seed,
@@ -147,7 +153,13 @@ impl Sim {
 
     fn handle(&mut self, command: Command) {
         match command {
-            Command::Join { name, color, reply, frames, kick } => {
+            Command::Join {
+                name,
+                color,
+                reply,
+                frames,
+                kick,
+            } => {
                 let result = self.join(name, color, frames, kick);
                 if let Err(Err((_, kick))) = reply.send(result).map_err(|r| r.map(|j| j.id)) {
                     // The connection vanished before the answer; undo the join.
@@ -177,15 +189,27 @@ impl Sim {
             return Err((JoinError::InvalidName, e.to_string()));
         }
         if self.clients.values().any(|c| c.name == name) {
-            return Err((JoinError::NameTaken, format!("the name {name:?} is already taken")));
+            return Err((
+                JoinError::NameTaken,
+                format!("the name {name:?} is already taken"),
+            ));
         }
         if self.clients.len() >= self.max_players {
-            return Err((JoinError::ServerFull, format!("the server is full ({} players)", self.max_players)));
+            return Err((
+                JoinError::ServerFull,
+                format!("the server is full ({} players)", self.max_players),
+            ));
         }
         let id = PlayerId(self.next_id);
         self.next_id += 1;
-        let player = self.world.add_player(id, &name).map_err(|e| (JoinError::InvalidName, e.to_string()))?;
-        let spawn = (player.motion.x.div_euclid(game::SUBPX), player.motion.y.div_euclid(game::SUBPX));
+        let player = self
+            .world
+            .add_player(id, &name)
+            .map_err(|e| (JoinError::InvalidName, e.to_string()))?;
+        let spawn = (
+            player.motion.x.div_euclid(game::SUBPX),
+            player.motion.y.div_euclid(game::SUBPX),
+        );
         let slot = match self.slots.iter().position(Option::is_none) {
             Some(free) => free,
             None => {
@@ -204,8 +228,20 @@ impl Sim {
                 t
             }
         };
-        let players = self.clients.iter().map(|(pid, c)| PlayerInfo { id: pid.0, name: c.name.clone() }).collect();
-        let joined_frame = self.frame(&play::PlayerJoined { player: PlayerInfo { id: id.0, name: name.clone() } });
+        let players = self
+            .clients
+            .iter()
+            .map(|(pid, c)| PlayerInfo {
+                id: pid.0,
+                name: c.name.clone(),
+            })
+            .collect();
+        let joined_frame = self.frame(&play::PlayerJoined {
+            player: PlayerInfo {
+                id: id.0,
+                name: name.clone(),
+            },
+        });
         for c in self.clients.values() {
             if let Some(f) = &joined_frame {
                 let _ = c.frames.try_send(f.clone());
@@ -214,9 +250,23 @@ impl Sim {
         info!(player = id.0, %name, "player joined");
         self.clients.insert(
             id,
-            Client { slot, name, color, frames, kick: Some(kick), view: ClientView::default(), inputs: VecDeque::new() },
+            Client {
+                slot,
+                name,
+                color,
+                frames,
+                kick: Some(kick),
+                view: ClientView::default(),
+                inputs: VecDeque::new(),
+            },
         );
-        Ok(Joined { id, spawn, tick: self.world.tick as u32, transfer, players })
+        Ok(Joined {
+            id,
+            spawn,
+            tick: self.world.tick as u32,
+            transfer,
+            players,
+        })
     }
 
     fn frame<P: tilegame_protocol::Packet>(&mut self, packet: &P) -> Option<Frame> {
@@ -232,7 +282,9 @@ impl Sim {
 
     /// Removes a player; `kick` tells its connection why (when the loop decided it).
     fn remove(&mut self, id: PlayerId, reason: DisconnectReason, kick: Option<String>) {
-        let Some(mut client) = self.clients.remove(&id) else { return };
+        let Some(mut client) = self.clients.remove(&id) else {
+            return;
+        };
         self.world.remove_player(id);
         self.slots[client.slot] = None;
         for c in self.clients.values_mut() {
@@ -252,13 +304,19 @@ impl Sim {
     /// Runs one tick: inputs, simulation, snapshots.
     pub fn tick(&mut self) {
         let started = Instant::now();
-        let inputs: Vec<(PlayerId, game::Input)> =
-            self.clients.iter_mut().filter_map(|(id, c)| c.inputs.pop_front().map(|i| (*id, i))).collect();
+        let inputs: Vec<(PlayerId, game::Input)> = self
+            .clients
+            .iter_mut()
+            .filter_map(|(id, c)| c.inputs.pop_front().map(|i| (*id, i)))
+            .collect();
         let events = self.world.tick(&inputs);
         let mut tiles = Vec::new();
         for e in &events {
             if let Event::TileBroken { x, y, tile, .. } = e {
-                tiles.push(TileChange { pos: TilePos { x: *x, y: *y }, tile: tile.id() });
+                tiles.push(TileChange {
+                    pos: TilePos { x: *x, y: *y },
+                    tile: tile.id(),
+                });
             }
         }
         if !tiles.is_empty() {
@@ -266,7 +324,12 @@ impl Sim {
         }
         for (id, c) in &self.clients {
             if let Some(p) = self.world.player(*id) {
-                self.slots[c.slot] = Some(Replica { id: id.0, name: c.name.clone(), color: c.color, state: Quantized::of(p) });
+                self.slots[c.slot] = Some(Replica {
+                    id: id.0,
+                    name: c.name.clone(),
+                    color: c.color,
+                    state: Quantized::of(p),
+                });
             }
         }
         let tick = self.world.tick as u32;
@@ -274,10 +337,22 @@ impl Sim {
         let mut gone = Vec::new();
         for (id, c) in self.clients.iter_mut() {
             let ack = self.world.player(*id).map_or(0, |p| p.last_input_seq);
-            if !c.view.diff(tick, ack, &self.slots, &tiles, self.heartbeat_ticks, &mut self.deltas) {
+            if !c.view.diff(
+                tick,
+                ack,
+                &self.slots,
+                &tiles,
+                self.heartbeat_ticks,
+                &mut self.deltas,
+            ) {
                 continue;
             }
-            let snapshot = play::Snapshot { tick, ack_seq: ack, players: std::mem::take(&mut self.deltas), tiles: tiles.clone() };
+            let snapshot = play::Snapshot {
+                tick,
+                ack_seq: ack,
+                players: std::mem::take(&mut self.deltas),
+                tiles: tiles.clone(),
+            };
             let mut out = Vec::with_capacity(16 + snapshot.players.len() * 5);
             if let Err(e) = self.encoder.encode(&snapshot, &mut out) {
                 warn!("cannot encode snapshot: {e}");
@@ -290,8 +365,15 @@ impl Sim {
             }
         }
         for id in slow {
-            warn!(player = id.0, "client cannot keep up with snapshots; dropping it");
-            self.remove(id, DisconnectReason::TooSlow, Some("your connection could not keep up".into()));
+            warn!(
+                player = id.0,
+                "client cannot keep up with snapshots; dropping it"
+            );
+            self.remove(
+                id,
+                DisconnectReason::TooSlow,
+                Some("your connection could not keep up".into()),
+            );
             if let Ok(mut s) = self.stats.lock() {
                 s.dropped_slow += 1;
             }
@@ -356,6 +438,9 @@ impl Sim {
             }
         }
         debug!("simulation loop stopping");
-        self.kick_all(DisconnectReason::ServerShutdown, "the server is shutting down");
+        self.kick_all(
+            DisconnectReason::ServerShutdown,
+            "the server is shutting down",
+        );
     }
 }

@@ -1,0 +1,362 @@
+//! A minimal protocol-level test client and helpers for end-to-end tests.
+//!
+//! The client speaks the real protocol over a real blocking TCP socket on loopback, using only
+//! the generated packet types and the frame codec — the same bytes a real client sends — plus
+//! [`TestClient::send_raw`] for deliberately hostile input. Every read has a timeout, so a test
+//! that waits for something that never comes fails instead of hanging.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use tilegame_game as game;
+use tilegame_protocol::convert::{input_to_wire, MapAssembler};
+use tilegame_protocol::frame::{FrameDecoder, FrameEncoder};
+use tilegame_protocol::v1::{self, handshake, login, map_transfer, play};
+use tilegame_protocol::{DecodeError, Packet};
+use tilegame_server::{ServerConfig, ServerHandle};
+
+/// How long any single wait may take before the test fails.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// What went wrong talking to the server.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// Socket error.
+    #[error("io: {0}")]
+    Io(#[from] std::io::Error),
+    /// The server closed the connection.
+    #[error("connection closed")]
+    Closed,
+    /// Nothing arrived in time.
+    #[error("timed out waiting for {0}")]
+    Timeout(&'static str),
+    /// A packet did not decode.
+    #[error("decode: {0}")]
+    Decode(#[from] DecodeError),
+    /// Bad framing from the server.
+    #[error("frame: {0}")]
+    Frame(#[from] tilegame_protocol::FrameError),
+    /// The handshake was refused.
+    #[error("rejected: {0:?}")]
+    Rejected(handshake::Reject),
+    /// The join was refused.
+    #[error("join rejected: {0:?}")]
+    JoinRejected(login::JoinRejected),
+    /// Something unexpected.
+    #[error("{0}")]
+    Unexpected(String),
+}
+
+/// A server config for tests: loopback, ephemeral port, small seeded map.
+pub fn test_config() -> ServerConfig {
+    ServerConfig {
+        bind: "127.0.0.1:0".parse().expect("valid address"),
+        seed: "testseed".into(),
+        size: "small".into(),
+        ..ServerConfig::default()
+    }
+}
+
+/// Starts a server with `config` on its own thread.
+pub fn start_server(config: ServerConfig) -> ServerHandle {
+    ServerHandle::start(config).expect("server starts")
+}
+
+/// A player as this client has been told about it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Seen {
+    /// Name.
+    pub name: String,
+    /// Position in pixels.
+    pub pos: (i32, i32),
+    /// Health.
+    pub health: u8,
+}
+
+/// A protocol-level client.
+pub struct TestClient {
+    stream: TcpStream,
+    decoder: FrameDecoder,
+    encoder: FrameEncoder,
+    buf: Vec<u8>,
+    /// Our player id after joining.
+    pub id: u32,
+    /// The map received at join.
+    pub map: Option<game::Map>,
+    /// Players seen in snapshots, by id.
+    pub players: std::collections::BTreeMap<u32, Seen>,
+    /// Tiles changed since join, as reported.
+    pub tile_changes: Vec<v1::TileChange>,
+    /// Last snapshot tick.
+    pub tick: u32,
+    /// Last acknowledged input.
+    pub ack_seq: u32,
+    /// Players reported as left.
+    pub left: Vec<(u32, v1::DisconnectReason)>,
+    /// Kick received, if any.
+    pub kicked: Option<play::Kick>,
+    seq: u32,
+}
+
+impl TestClient {
+    /// Opens a TCP connection.
+    pub fn connect(addr: SocketAddr) -> Result<TestClient, ClientError> {
+        let stream = TcpStream::connect_timeout(&addr, WAIT)?;
+        stream.set_nodelay(true)?;
+        Ok(TestClient {
+            stream,
+            decoder: FrameDecoder::new(v1::MAX_FRAME),
+            encoder: FrameEncoder::new(),
+            buf: vec![0; 64 * 1024],
+            id: 0,
+            map: None,
+            players: Default::default(),
+            tile_changes: Vec::new(),
+            tick: 0,
+            ack_seq: 0,
+            left: Vec::new(),
+            kicked: None,
+            seq: 0,
+        })
+    }
+
+    /// Sends one packet.
+    pub fn send<P: Packet>(&mut self, packet: &P) -> Result<(), ClientError> {
+        let mut out = Vec::new();
+        self.encoder
+            .encode(packet, &mut out)
+            .map_err(|e| ClientError::Unexpected(e.to_string()))?;
+        self.stream.write_all(&out)?;
+        Ok(())
+    }
+
+    /// Sends raw bytes (for hostile-input tests).
+    pub fn send_raw(&mut self, bytes: &[u8]) -> Result<(), ClientError> {
+        self.stream.write_all(bytes)?;
+        Ok(())
+    }
+
+    /// Receives the next packet, decoded with `decode`.
+    pub fn recv<T>(
+        &mut self,
+        what: &'static str,
+        decode: fn(u8, &[u8]) -> Result<T, DecodeError>,
+    ) -> Result<T, ClientError> {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(frame) = self.decoder.next_frame()? {
+                return Ok(decode(frame.id, frame.body)?);
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(ClientError::Timeout(what));
+            }
+            self.stream.set_read_timeout(Some(left))?;
+            match self.stream.read(&mut self.buf) {
+                Ok(0) => return Err(ClientError::Closed),
+                Ok(n) => self.decoder.extend(&self.buf[..n]),
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    return Err(ClientError::Timeout(what))
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+                    return Err(ClientError::Closed)
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Sends a hello with the given version and hash; returns the welcome.
+    pub fn hello_with(
+        &mut self,
+        version: u32,
+        hash: u64,
+    ) -> Result<handshake::ServerWelcome, ClientError> {
+        self.send(&handshake::ClientHello {
+            protocol_version: version,
+            spec_hash: hash,
+        })?;
+        match self.recv("welcome", handshake::ToClient::decode)? {
+            handshake::ToClient::ServerWelcome(w) => Ok(w),
+            handshake::ToClient::Reject(r) => Err(ClientError::Rejected(r)),
+        }
+    }
+
+    /// Handshake + login + map transfer with `name`.
+    pub fn join(addr: SocketAddr, name: &str) -> Result<TestClient, ClientError> {
+        let mut c = TestClient::connect(addr)?;
+        c.hello_with(v1::PROTOCOL_VERSION, v1::SPEC_HASH)?;
+        c.login(name, 0x3366cc)?;
+        Ok(c)
+    }
+
+    /// Login and map transfer (after the handshake).
+    pub fn login(&mut self, name: &str, color: u32) -> Result<(), ClientError> {
+        self.send(&login::JoinRequest {
+            name: name.into(),
+            profile: v1::Profile {
+                color,
+                locale: "en".into(),
+            },
+        })?;
+        match self.recv("join answer", login::ToClient::decode)? {
+            login::ToClient::JoinAccepted(a) => self.id = a.player_id,
+            login::ToClient::JoinRejected(r) => return Err(ClientError::JoinRejected(r)),
+        }
+        let map_transfer::ToClient::MapBegin(begin) =
+            self.recv("map begin", map_transfer::ToClient::decode)?
+        else {
+            return Err(ClientError::Unexpected("expected MapBegin".into()));
+        };
+        let mut assembler =
+            MapAssembler::new(begin).map_err(|e| ClientError::Unexpected(e.to_string()))?;
+        loop {
+            match self.recv("map chunk", map_transfer::ToClient::decode)? {
+                map_transfer::ToClient::MapChunk(c) => assembler
+                    .push(c)
+                    .map_err(|e| ClientError::Unexpected(e.to_string()))?,
+                map_transfer::ToClient::MapEnd(end) => {
+                    for p in end.players {
+                        self.players.insert(
+                            p.id,
+                            Seen {
+                                name: p.name,
+                                ..Seen::default()
+                            },
+                        );
+                    }
+                    self.map = Some(
+                        assembler
+                            .finish(end.checksum)
+                            .map_err(|e| ClientError::Unexpected(e.to_string()))?,
+                    );
+                    return Ok(());
+                }
+                other => return Err(ClientError::Unexpected(format!("unexpected {other:?}"))),
+            }
+        }
+    }
+
+    /// Sends an input with movement intent and an action; returns its sequence number.
+    pub fn input(
+        &mut self,
+        move_x: i8,
+        move_y: i8,
+        action: game::Action,
+    ) -> Result<u32, ClientError> {
+        self.seq += 1;
+        let input = game::Input {
+            seq: self.seq,
+            move_x,
+            move_y,
+            item: game::Item::Shovel,
+            action,
+        };
+        let wire = input_to_wire(&input, self.tick);
+        self.send(&wire)?;
+        Ok(self.seq)
+    }
+
+    /// Receives play packets until a snapshot arrives; applies it and returns it.
+    pub fn snapshot(&mut self) -> Result<play::Snapshot, ClientError> {
+        loop {
+            match self.recv("snapshot", play::ToClient::decode)? {
+                play::ToClient::Snapshot(s) => {
+                    self.apply(&s);
+                    return Ok(s);
+                }
+                play::ToClient::PlayerJoined(j) => {
+                    self.players.entry(j.player.id).or_default().name = j.player.name;
+                }
+                play::ToClient::PlayerLeft(l) => {
+                    self.players.remove(&l.id);
+                    self.left.push((l.id, l.reason));
+                }
+                play::ToClient::Pong(_) => {}
+                play::ToClient::Kick(k) => {
+                    self.kicked = Some(k);
+                    return Err(ClientError::Closed);
+                }
+            }
+        }
+    }
+
+    fn apply(&mut self, s: &play::Snapshot) {
+        self.tick = s.tick;
+        self.ack_seq = s.ack_seq;
+        for d in &s.players {
+            let p = self.players.entry(d.id).or_default();
+            if let Some(n) = &d.name {
+                p.name.clone_from(n);
+            }
+            if let Some(pos) = &d.position {
+                p.pos = (pos.x, pos.y);
+            }
+            p.pos.0 += d.dx.unwrap_or(0);
+            p.pos.1 += d.dy.unwrap_or(0);
+            if let Some(h) = d.health {
+                p.health = h;
+            }
+        }
+        self.tile_changes.extend(s.tiles.iter().cloned());
+    }
+
+    /// Receives snapshots until `done` holds (or the wait runs out).
+    pub fn until(
+        &mut self,
+        what: &'static str,
+        mut done: impl FnMut(&TestClient) -> bool,
+    ) -> Result<(), ClientError> {
+        let deadline = Instant::now() + WAIT;
+        while !done(self) {
+            if Instant::now() > deadline {
+                return Err(ClientError::Timeout(what));
+            }
+            self.snapshot()?;
+        }
+        Ok(())
+    }
+
+    /// Whether the server has closed this connection (reads until EOF or the wait runs out).
+    pub fn closed_within(&mut self, wait: Duration) -> bool {
+        let deadline = Instant::now() + wait;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            let _ = self.stream.set_read_timeout(Some(left));
+            match self.stream.read(&mut self.buf) {
+                Ok(0) => return true,
+                Ok(n) => {
+                    self.decoder.extend(&self.buf[..n]);
+                    while let Ok(Some(f)) = self.decoder.next_frame() {
+                        if let Ok(play::ToClient::Kick(k)) = play::ToClient::decode(f.id, f.body) {
+                            self.kicked = Some(k);
+                        }
+                    }
+                }
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    return false
+                }
+                Err(_) => return true,
+            }
+        }
+    }
+
+    /// Our own position as reported by the server.
+    pub fn own_pos(&self) -> Option<(i32, i32)> {
+        self.players.get(&self.id).map(|p| p.pos)
+    }
+}
