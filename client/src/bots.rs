@@ -1,0 +1,278 @@
+//! Headless bots: seeded random walks that also break tiles, over real connections.
+//!
+//! A bot is one task: it joins, then every local tick (20 per second) decides an input from its
+//! own seeded generator, predicts it and sends it, while applying the server's packets to its own
+//! managers. Bots are what the load benchmark and the end-to-end tests drive; they measure what a
+//! player would see (snapshots per second, ping, bytes each way, prediction error).
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tilegame_game::{self as game, Action, SplitMix64, SUBPX};
+use tilegame_protocol::convert::input_to_wire;
+use tilegame_protocol::v1::{play, DisconnectReason};
+use tokio::sync::watch;
+
+use crate::net::ping::PingTracker;
+use crate::net::{ByteCounters, ConnectError, ConnectOptions, Connection, ConnectionState, FrameObserver};
+use crate::play::PlayState;
+
+/// How a bot behaves.
+#[derive(Debug, Clone)]
+pub struct BotOptions {
+    /// Where and as whom to connect.
+    pub connect: ConnectOptions,
+    /// Seed of the bot's decisions.
+    pub seed: u64,
+    /// Walk around (false: stand still, like an idle player).
+    pub walk: bool,
+    /// Break tiles now and then.
+    pub break_tiles: bool,
+    /// Local tick period (50 ms = 20 ticks/s).
+    pub tick: Duration,
+}
+
+impl BotOptions {
+    /// A walking, breaking bot.
+    pub fn new(connect: ConnectOptions, seed: u64) -> Self {
+        BotOptions { connect, seed, walk: true, break_tiles: true, tick: Duration::from_millis(50) }
+    }
+}
+
+/// What a bot reports while it runs.
+#[derive(Debug, Clone)]
+pub struct BotStatus {
+    /// Connection state.
+    pub state: ConnectionState,
+    /// Detail of the last failure.
+    pub detail: String,
+    /// Latest round-trip time.
+    pub ping: Option<Duration>,
+    /// Players known.
+    pub players: usize,
+    /// Latest server tick.
+    pub tick: u32,
+    /// Snapshots received.
+    pub snapshots: u64,
+    /// Inputs sent.
+    pub inputs: u64,
+    /// Tiles this bot broke (acknowledged break actions).
+    pub tiles_broken: u64,
+    /// Largest local prediction error seen, in pixels.
+    pub max_prediction_error_px: i32,
+    /// The socket's counters.
+    pub counters: ByteCounters,
+    /// Latest state hashes (world, players).
+    pub hashes: (u64, u64),
+}
+
+impl Default for BotStatus {
+    fn default() -> Self {
+        BotStatus {
+            state: ConnectionState::Idle,
+            detail: String::new(),
+            ping: None,
+            players: 0,
+            tick: 0,
+            snapshots: 0,
+            inputs: 0,
+            tiles_broken: 0,
+            max_prediction_error_px: 0,
+            counters: ByteCounters::new(),
+            hashes: (0, 0),
+        }
+    }
+}
+
+/// The bot's decision-making: a seeded random walk with occasional tile breaking.
+#[derive(Debug)]
+pub struct Brain {
+    rng: SplitMix64,
+    dir: (i8, i8),
+    ticks_left: u32,
+    walk: bool,
+    break_tiles: bool,
+}
+
+impl Brain {
+    /// A brain seeded with `seed`.
+    pub fn new(seed: u64, walk: bool, break_tiles: bool) -> Self {
+        Brain { rng: SplitMix64::new(seed), dir: (0, 0), ticks_left: 0, walk, break_tiles }
+    }
+
+    /// Decides this tick's movement (and queues actions) from the current state.
+    pub fn decide(&mut self, state: &mut PlayState) -> (i8, i8) {
+        let Some(me) = state.players.local().cloned() else { return (0, 0) };
+        if me.health == 0 {
+            if state.actions.is_empty() {
+                state.actions.push(Action::Respawn);
+            }
+            return (0, 0);
+        }
+        if !state.actions.is_empty() {
+            return (0, 0); // stand still while breaking so the tile stays in reach
+        }
+        if self.break_tiles && self.rng.below(40) == 0 {
+            if let Some(tile) = self.breakable_near(state) {
+                state.actions.push(Action::Break { x: tile.0, y: tile.1 });
+                return (0, 0);
+            }
+        }
+        if !self.walk {
+            return (0, 0);
+        }
+        if self.ticks_left == 0 {
+            self.dir = (self.rng.below(3) as i8 - 1, self.rng.below(3) as i8 - 1);
+            self.ticks_left = 10 + self.rng.below(50) as u32;
+            // Drift back towards the centre when far out, so bots stay together.
+            let (x, y) = state.players.prediction().pos_px();
+            if x.abs() > 600.0 {
+                self.dir.0 = if x > 0.0 { -1 } else { 1 };
+            }
+            if y.abs() > 600.0 {
+                self.dir.1 = if y > 0.0 { -1 } else { 1 };
+            }
+        }
+        self.ticks_left -= 1;
+        self.dir
+    }
+
+    fn breakable_near(&mut self, state: &PlayState) -> Option<(u16, u16)> {
+        let map = state.world.map()?;
+        let s = state.players.prediction().state();
+        let (cx, cy) = game::subpx_to_tile(map.width(), map.height(), s.x, s.y)?;
+        let mut found = Vec::new();
+        for dy in -2i32..=2 {
+            for dx in -2i32..=2 {
+                let (x, y) = (i32::from(cx) + dx, i32::from(cy) + dy);
+                if x < 0 || y < 0 {
+                    continue;
+                }
+                let (x, y) = (x as u16, y as u16);
+                if map.get(x, y).is_some_and(|t| t.attrs().breakable) && game::in_reach(map, &s, x, y) {
+                    found.push((x, y));
+                }
+            }
+        }
+        if found.is_empty() {
+            None
+        } else {
+            Some(found[self.rng.below(found.len() as u64) as usize])
+        }
+    }
+}
+
+/// Runs one bot until `stop` turns true or the connection ends; `status` is updated as it goes.
+pub async fn run_bot(
+    options: BotOptions,
+    status: Arc<Mutex<BotStatus>>,
+    mut stop: watch::Receiver<bool>,
+    observer: Option<Box<dyn FrameObserver>>,
+) -> Result<(), ConnectError> {
+    let counters = status.lock().map(|s| s.counters.clone()).unwrap_or_default();
+    let set = |f: &mut dyn FnMut(&mut BotStatus)| {
+        if let Ok(mut s) = status.lock() {
+            f(&mut s);
+        }
+    };
+    let mut report = |state: ConnectionState| set(&mut |s| s.state = state.clone());
+    let (mut conn, joined) = match Connection::connect(&options.connect, counters, observer, &mut report).await {
+        Ok(ok) => ok,
+        Err(e) => {
+            set(&mut |s| {
+                s.state = e.state.clone();
+                s.detail.clone_from(&e.detail);
+            });
+            return Err(e);
+        }
+    };
+    let mut play = PlayState::new();
+    play.join(&joined, &options.connect.name);
+    let mut brain = Brain::new(options.seed, options.walk, options.break_tiles);
+    let mut ticker = tokio::time::interval(options.tick);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut ping = PingTracker::new();
+    let mut last_ping = Instant::now() - Duration::from_secs(10);
+    let mut was_active = false;
+    let mut snapshots = 0u64;
+    let mut inputs = 0u64;
+    let result = loop {
+        tokio::select! {
+            packet = conn.recv() => {
+                let packet = match packet {
+                    Ok(p) => p,
+                    Err(e) => break Err(e),
+                };
+                match &packet {
+                    play::ToClient::Pong(p) => {
+                        if let Some(rtt) = ping.pong(p.nonce, Instant::now()) {
+                            set(&mut |s| s.ping = Some(rtt));
+                        }
+                    }
+                    play::ToClient::Kick(k) => {
+                        break Err(ConnectError::new(ConnectionState::Disconnected, format!("{}: {}", k.reason.name(), k.message)));
+                    }
+                    play::ToClient::Snapshot(_) => snapshots += 1,
+                    _ => {}
+                }
+                play.apply(&packet);
+                let (players, tick, err, broken, hashes) = (
+                    play.players.len(),
+                    play.players.tick(),
+                    play.players.prediction().max_error_px(),
+                    play.actions.acknowledged(),
+                    play.state_hash(),
+                );
+                set(&mut |s| {
+                    s.players = players;
+                    s.tick = tick;
+                    s.snapshots = snapshots;
+                    s.max_prediction_error_px = err;
+                    s.tiles_broken = broken;
+                    s.hashes = hashes;
+                });
+            }
+            _ = ticker.tick() => {
+                let (mx, my) = brain.decide(&mut play);
+                let input = play.next_input(mx, my);
+                let active = PlayState::is_active(&input);
+                if active || was_active {
+                    if let Err(e) = conn.send(&input_to_wire(&input, play.players.tick())).await {
+                        break Err(e);
+                    }
+                    inputs += 1;
+                    set(&mut |s| s.inputs = inputs);
+                }
+                was_active = active;
+                let now = Instant::now();
+                if now.duration_since(last_ping) >= Duration::from_secs(1) && ping.due(now, Duration::from_secs(1)) {
+                    last_ping = now;
+                    let nonce = ping.sent(now);
+                    if let Err(e) = conn.send(&play::Ping { nonce }).await {
+                        break Err(e);
+                    }
+                }
+            }
+            changed = stop.changed() => {
+                if changed.is_err() || *stop.borrow() {
+                    conn.disconnect(DisconnectReason::Quit).await;
+                    break Ok(());
+                }
+            }
+        }
+    };
+    set(&mut |s| match &result {
+        Ok(()) => s.state = ConnectionState::Disconnected,
+        Err(e) => {
+            s.state = e.state.clone();
+            s.detail.clone_from(&e.detail);
+        }
+    });
+    result
+}
+
+/// Position of the local player in whole pixels from a prediction state.
+pub fn predicted_px(state: &PlayState) -> (i32, i32) {
+    let s = state.players.prediction().state();
+    (s.x.div_euclid(SUBPX), s.y.div_euclid(SUBPX))
+}

@@ -1,0 +1,112 @@
+//! `tilegame`: the game client.
+//!
+//! With no arguments it hosts a server on localhost and joins it in a window. `--connect` joins
+//! another server; `--headless` runs without a window (one idle client, or `--bots N`).
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+
+/// The tilegame client.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// Server to join, HOST:PORT (default: host one on localhost).
+    #[arg(long)]
+    connect: Option<String>,
+    /// Player name (1..=16 of [A-Za-z0-9_-]).
+    #[arg(long, default_value = "player")]
+    name: String,
+    /// Run without a window.
+    #[arg(long)]
+    headless: bool,
+    /// Headless: run this many walking bots instead of one idle client.
+    #[arg(long, default_value_t = 0)]
+    bots: usize,
+    /// Stop after this many seconds.
+    #[arg(long)]
+    seconds: Option<f64>,
+    /// Seed for the bots' decisions.
+    #[arg(long, default_value_t = 1)]
+    bot_seed: u64,
+    /// When hosting: world seed (random when empty).
+    #[arg(long, default_value = "")]
+    seed: String,
+    /// When hosting: map size (small, medium, large or WxH).
+    #[arg(long, default_value = "medium")]
+    size: String,
+    /// Seconds allowed for connecting.
+    #[arg(long, default_value_t = 60)]
+    connect_timeout: u64,
+    /// Seconds of server silence allowed in play.
+    #[arg(long, default_value_t = 10)]
+    play_timeout: u64,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .init();
+    let args = Args::parse();
+    // Host a server on localhost unless told where to connect.
+    let hosted = match &args.connect {
+        Some(_) => None,
+        None => {
+            let config = tilegame_server::ServerConfig {
+                bind: "127.0.0.1:0".parse().expect("a valid literal address"),
+                seed: args.seed.clone(),
+                size: args.size.clone(),
+                max_players: 1024,
+                exit_when_empty_secs: Some(5),
+                ..tilegame_server::ServerConfig::default()
+            };
+            match tilegame_server::ServerHandle::start(config) {
+                Ok(h) => Some(h),
+                Err(e) => {
+                    eprintln!("error: cannot host a server: {e}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+    };
+    let address = match (&args.connect, &hosted) {
+        (Some(a), _) => a.clone(),
+        (None, Some(h)) => h.addr().to_string(),
+        (None, None) => unreachable!("a server is hosted when no address is given"),
+    };
+    if !args.headless {
+        eprintln!("note: the windowed client is not available in this build; running headless");
+    }
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let statuses = runtime.block_on(tilegame_client::headless::run(tilegame_client::headless::HeadlessOptions {
+        address,
+        name: args.name,
+        bots: args.bots,
+        seconds: args.seconds,
+        seed: args.bot_seed,
+        print_status: true,
+        observer: None,
+        connect_timeout: Duration::from_secs(args.connect_timeout),
+        play_timeout: Duration::from_secs(args.play_timeout),
+    }));
+    drop(hosted);
+    let failed: Vec<_> = statuses
+        .iter()
+        .filter(|s| s.state.is_terminal() && s.state != tilegame_client::net::ConnectionState::Disconnected)
+        .collect();
+    for f in &failed {
+        eprintln!("error: {} {}", f.state.message(), f.detail);
+    }
+    if failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}

@@ -1,0 +1,375 @@
+//! The player list: remote players with interpolation, and the predicted local player.
+//!
+//! Remote players are drawn between their last two server positions (interpolation by a factor
+//! the renderer supplies). The local player moves at once with the same `game::step_movement`
+//! the server runs (prediction); each snapshot tells which input the server has processed
+//! (`ack_seq`) and where the player really is, and the client replays its unacknowledged inputs
+//! from there (reconciliation). Only server-given state enters the state hash, so replays of the
+//! same frames hash the same whatever the local timing was.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use tilegame_game::{self as game, Map, MoveState, SUBPX, TICK_RATE};
+use tilegame_protocol::v1::play;
+
+/// A player as the server describes it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RemotePlayer {
+    /// Player id.
+    pub id: u32,
+    /// Name.
+    pub name: String,
+    /// Body colour 0xRRGGBB.
+    pub color: u32,
+    /// Position in pixels at the latest snapshot.
+    pub pos: (i32, i32),
+    /// Position at the snapshot before (for interpolation).
+    pub prev_pos: (i32, i32),
+    /// Velocity in px/s.
+    pub vel: (i32, i32),
+    /// Health 0..=100.
+    pub health: u8,
+    /// Whether a position has been received.
+    pub placed: bool,
+}
+
+/// Inputs applied locally but not yet acknowledged, and the predicted state.
+#[derive(Debug, Clone, Default)]
+pub struct Prediction {
+    state: MoveState,
+    pending: VecDeque<game::Input>,
+    last_error_px: i32,
+    max_error_px: i32,
+}
+
+/// Most unacknowledged inputs kept (5 s at 20 ticks/s); older ones are dropped.
+const MAX_PENDING: usize = 100;
+
+impl Prediction {
+    /// The predicted state (sub-pixels).
+    pub fn state(&self) -> MoveState {
+        self.state
+    }
+
+    /// Predicted position in (fractional) pixels.
+    pub fn pos_px(&self) -> (f32, f32) {
+        (self.state.x as f32 / SUBPX as f32, self.state.y as f32 / SUBPX as f32)
+    }
+
+    /// Distance in pixels between prediction and the server at the last reconciliation.
+    pub fn last_error_px(&self) -> i32 {
+        self.last_error_px
+    }
+
+    /// Largest such distance seen.
+    pub fn max_error_px(&self) -> i32 {
+        self.max_error_px
+    }
+
+    /// Inputs not yet acknowledged.
+    pub fn pending(&self) -> usize {
+        self.pending.len()
+    }
+}
+
+/// Everyone in the game, as this client knows it.
+#[derive(Debug, Clone, Default)]
+pub struct PlayerManager {
+    players: BTreeMap<u32, RemotePlayer>,
+    names: BTreeMap<String, u32>,
+    local_id: Option<u32>,
+    tick: u32,
+    ack_seq: u32,
+    prediction: Prediction,
+    anomalies: u64,
+}
+
+fn server_state(p: &RemotePlayer) -> MoveState {
+    MoveState {
+        x: p.pos.0 * SUBPX + SUBPX / 2,
+        y: p.pos.1 * SUBPX + SUBPX / 2,
+        vx: p.vel.0 * SUBPX / TICK_RATE as i32,
+        vy: p.vel.1 * SUBPX / TICK_RATE as i32,
+    }
+}
+
+impl PlayerManager {
+    /// An empty list.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets who we are and where we spawn.
+    pub fn set_local(&mut self, id: u32, name: &str, spawn: (i32, i32)) {
+        self.local_id = Some(id);
+        let p = self.players.entry(id).or_insert_with(|| RemotePlayer {
+            id,
+            name: name.to_owned(),
+            color: 0,
+            pos: spawn,
+            prev_pos: spawn,
+            vel: (0, 0),
+            health: game::MAX_HEALTH,
+            placed: true,
+        });
+        self.names.insert(p.name.clone(), id);
+        self.prediction = Prediction { state: server_state(p), ..Prediction::default() };
+    }
+
+    /// Adds players listed at join (names only; positions come with the first snapshot).
+    pub fn add_listed(&mut self, id: u32, name: &str) {
+        self.players.entry(id).or_insert_with(|| RemotePlayer {
+            id,
+            name: name.to_owned(),
+            color: 0,
+            pos: (0, 0),
+            prev_pos: (0, 0),
+            vel: (0, 0),
+            health: game::MAX_HEALTH,
+            placed: false,
+        });
+        self.names.insert(name.to_owned(), id);
+    }
+
+    /// Applies one server packet; `map` is used to reconcile the local prediction.
+    pub fn apply(&mut self, packet: &play::ToClient, map: Option<&Map>) {
+        match packet {
+            play::ToClient::Snapshot(s) => {
+                self.tick = s.tick;
+                self.ack_seq = s.ack_seq;
+                for p in self.players.values_mut() {
+                    p.prev_pos = p.pos;
+                }
+                for d in &s.players {
+                    let known = self.players.contains_key(&d.id);
+                    if !known && (d.name.is_none() || d.position.is_none()) {
+                        self.anomalies += 1;
+                        continue;
+                    }
+                    let p = self.players.entry(d.id).or_insert_with(|| RemotePlayer {
+                        id: d.id,
+                        name: String::new(),
+                        color: 0,
+                        pos: (0, 0),
+                        prev_pos: (0, 0),
+                        vel: (0, 0),
+                        health: game::MAX_HEALTH,
+                        placed: false,
+                    });
+                    if let Some(name) = &d.name {
+                        if *name != p.name {
+                            self.names.remove(&p.name);
+                            p.name.clone_from(name);
+                        }
+                        self.names.insert(name.clone(), d.id);
+                    }
+                    if let Some(pos) = &d.position {
+                        p.pos = (pos.x, pos.y);
+                        if !p.placed {
+                            p.prev_pos = p.pos;
+                        }
+                        p.placed = true;
+                    }
+                    p.pos.0 = p.pos.0.wrapping_add(d.dx.unwrap_or(0));
+                    p.pos.1 = p.pos.1.wrapping_add(d.dy.unwrap_or(0));
+                    if let Some(v) = &d.velocity {
+                        p.vel = (v.x, v.y);
+                    } else if d.position.is_some() {
+                        p.vel = (0, 0);
+                    }
+                    if let Some(h) = d.health {
+                        p.health = h.min(game::MAX_HEALTH);
+                    }
+                    if let Some(c) = d.color {
+                        p.color = c & 0xff_ffff;
+                    }
+                }
+                if let Some(map) = map {
+                    self.reconcile(map);
+                }
+            }
+            play::ToClient::PlayerJoined(j) => self.add_listed(j.player.id, &j.player.name),
+            play::ToClient::PlayerLeft(l) => {
+                if let Some(p) = self.players.remove(&l.id) {
+                    self.names.remove(&p.name);
+                }
+            }
+            play::ToClient::Pong(_) | play::ToClient::Kick(_) => {}
+        }
+    }
+
+    /// Applies a local input at once (prediction); call once per local tick.
+    pub fn predict(&mut self, map: &Map, input: game::Input) {
+        if self.local().is_some_and(|p| p.health == 0) {
+            return;
+        }
+        self.prediction.state = game::step_movement(map, &self.prediction.state, input.move_x, input.move_y);
+        if self.prediction.pending.len() == MAX_PENDING {
+            self.prediction.pending.pop_front();
+        }
+        self.prediction.pending.push_back(input);
+    }
+
+    /// Re-bases the prediction on the server's state and replays unacknowledged inputs.
+    fn reconcile(&mut self, map: &Map) {
+        let Some(local) = self.local().cloned() else { return };
+        let ack = self.ack_seq;
+        while self.prediction.pending.front().is_some_and(|i| i.seq <= ack) {
+            self.prediction.pending.pop_front();
+        }
+        let mut state = server_state(&local);
+        // How far off were we for the acknowledged input? Compare before replaying the rest.
+        let predicted_then = self.prediction.pending.iter().fold(state, |s, i| game::step_movement(map, &s, i.move_x, i.move_y));
+        let err = (predicted_then.x - self.prediction.state.x).abs().max((predicted_then.y - self.prediction.state.y).abs()) / SUBPX;
+        self.prediction.last_error_px = err;
+        self.prediction.max_error_px = self.prediction.max_error_px.max(err);
+        if local.health > 0 {
+            for i in &self.prediction.pending {
+                state = game::step_movement(map, &state, i.move_x, i.move_y);
+            }
+        }
+        self.prediction.state = state;
+    }
+
+    /// Our own player, once joined.
+    pub fn local(&self) -> Option<&RemotePlayer> {
+        self.local_id.and_then(|id| self.players.get(&id))
+    }
+
+    /// Our id.
+    pub fn local_id(&self) -> Option<u32> {
+        self.local_id
+    }
+
+    /// The prediction of the local player.
+    pub fn prediction(&self) -> &Prediction {
+        &self.prediction
+    }
+
+    /// A player by id.
+    pub fn get(&self, id: u32) -> Option<&RemotePlayer> {
+        self.players.get(&id)
+    }
+
+    /// A player by name.
+    pub fn by_name(&self, name: &str) -> Option<&RemotePlayer> {
+        self.names.get(name).and_then(|id| self.players.get(id))
+    }
+
+    /// All players in id order.
+    pub fn iter(&self) -> impl Iterator<Item = &RemotePlayer> {
+        self.players.values()
+    }
+
+    /// How many players.
+    pub fn len(&self) -> usize {
+        self.players.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.players.is_empty()
+    }
+
+    /// Position of a player between its last two snapshots (`alpha` 0 = previous, 1 = latest).
+    pub fn interpolated(&self, id: u32, alpha: f32) -> Option<(f32, f32)> {
+        let p = self.players.get(&id)?;
+        let a = alpha.clamp(0.0, 1.0);
+        Some((
+            p.prev_pos.0 as f32 + (p.pos.0 - p.prev_pos.0) as f32 * a,
+            p.prev_pos.1 as f32 + (p.pos.1 - p.prev_pos.1) as f32 * a,
+        ))
+    }
+
+    /// Latest server tick applied.
+    pub fn tick(&self) -> u32 {
+        self.tick
+    }
+
+    /// Last input sequence the server acknowledged.
+    pub fn ack_seq(&self) -> u32 {
+        self.ack_seq
+    }
+
+    /// Deltas for unknown players without a first-sight record (ignored).
+    pub fn anomalies(&self) -> u64 {
+        self.anomalies
+    }
+
+    /// Stable hash of the server-given state: every player in id order, the tick and the ack.
+    pub fn state_hash(&self) -> u64 {
+        let mut h = tilegame_game::StableHasher::default();
+        h.write_u32(self.tick);
+        h.write_u32(self.ack_seq);
+        h.write_u32(self.local_id.unwrap_or(0));
+        h.write_u32(self.players.len() as u32);
+        for p in self.players.values() {
+            h.write_u32(p.id);
+            h.write_str(&p.name);
+            h.write_u32(p.color);
+            h.write_i32(p.pos.0);
+            h.write_i32(p.pos.1);
+            h.write_i32(p.vel.0);
+            h.write_i32(p.vel.1);
+            h.write_u8(p.health);
+            h.write_bool(p.placed);
+        }
+        h.finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tilegame_protocol::v1::{PlayerDelta, Position};
+
+    fn delta(id: u32) -> PlayerDelta {
+        PlayerDelta { id, name: None, position: None, dx: None, dy: None, velocity: None, health: None, color: None }
+    }
+
+    fn snap(tick: u32, ack: u32, players: Vec<PlayerDelta>) -> play::ToClient {
+        play::ToClient::Snapshot(play::Snapshot { tick, ack_seq: ack, players, tiles: vec![] })
+    }
+
+    #[test]
+    fn first_sight_then_deltas_and_lookup_by_name() {
+        let mut m = PlayerManager::new();
+        let first = PlayerDelta { name: Some("bob".into()), position: Some(Position { x: 10, y: 20 }), health: Some(90), ..delta(2) };
+        m.apply(&snap(1, 0, vec![first]), None);
+        m.apply(&snap(2, 0, vec![PlayerDelta { dx: Some(5), ..delta(2) }]), None);
+        let bob = m.by_name("bob").unwrap();
+        assert_eq!((bob.pos, bob.health), ((15, 20), 90));
+        assert_eq!(m.interpolated(2, 0.5), Some((12.5, 20.0)));
+        m.apply(&snap(3, 0, vec![PlayerDelta { dx: Some(1), ..delta(9) }]), None);
+        assert_eq!(m.anomalies(), 1);
+    }
+
+    #[test]
+    fn prediction_matches_the_server_when_inputs_are_applied_in_step() {
+        let map = Map::new(64, 64, tilegame_game::Tile::Grass).unwrap();
+        let mut world = tilegame_game::World::new(map.clone());
+        world.add_player(game::PlayerId(1), "me").unwrap();
+        let spawn = world.player(game::PlayerId(1)).unwrap().motion;
+        let mut m = PlayerManager::new();
+        m.set_local(1, "me", (spawn.x.div_euclid(SUBPX), spawn.y.div_euclid(SUBPX)));
+        for seq in 1..=30u32 {
+            let input = game::Input { seq, move_x: 1, move_y: i8::from(seq > 10), ..game::Input::default() };
+            m.predict(&map, input);
+            world.tick(&[(game::PlayerId(1), input)]);
+            let p = world.player(game::PlayerId(1)).unwrap();
+            let q = crate::managers::players::tests::quantize(p);
+            let d = PlayerDelta { position: Some(Position { x: q.0, y: q.1 }), velocity: Some(Position { x: q.2, y: q.3 }), ..delta(1) };
+            m.apply(&snap(seq, seq, vec![d]), Some(&map));
+            assert!(m.prediction().last_error_px() <= 1, "error {} at {seq}", m.prediction().last_error_px());
+        }
+    }
+
+    pub(crate) fn quantize(p: &game::Player) -> (i32, i32, i32, i32) {
+        (
+            p.motion.x.div_euclid(SUBPX),
+            p.motion.y.div_euclid(SUBPX),
+            p.motion.vx * TICK_RATE as i32 / SUBPX,
+            p.motion.vy * TICK_RATE as i32 / SUBPX,
+        )
+    }
+}
