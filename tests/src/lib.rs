@@ -5,6 +5,8 @@
 //! [`TestClient::send_raw`] for deliberately hostile input. Every read has a timeout, so a test
 //! that waits for something that never comes fails instead of hanging.
 
+pub mod proxy;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};

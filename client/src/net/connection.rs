@@ -264,13 +264,22 @@ impl Connection {
         Ok(())
     }
 
-    /// Leaves politely.
+    /// Leaves politely: says why, closes our side, and reads (and counts) whatever the server
+    /// still sends until it closes too (bounded to half a second).
     pub async fn disconnect(&mut self, reason: v1::DisconnectReason) {
         let _ = self.send(&play::Disconnect { reason }).await;
-        let _ = tokio::time::timeout(Duration::from_millis(200), async {
-            let _ = (&mut self.stream).shutdown().await;
+        let _ = tokio::time::timeout(Duration::from_millis(500), async {
+            let _ = self.stream.shutdown().await;
+            loop {
+                self.buf.clear();
+                match self.stream.read_buf(&mut self.buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {}
+                }
+            }
         })
         .await;
+        self.buf.clear();
     }
 
     /// The byte counters of this connection's socket.
