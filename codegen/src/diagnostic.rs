@@ -35,8 +35,20 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     /// A diagnostic with no label or help yet.
-    pub fn new(file: &str, span: Range<usize>, rule: &'static str, message: impl Into<String>) -> Self {
-        Diagnostic { file: file.to_owned(), span, rule, message: message.into(), label: String::new(), help: None }
+    pub fn new(
+        file: &str,
+        span: Range<usize>,
+        rule: &'static str,
+        message: impl Into<String>,
+    ) -> Self {
+        Diagnostic {
+            file: file.to_owned(),
+            span,
+            rule,
+            message: message.into(),
+            label: String::new(),
+            help: None,
+        }
     }
 
     /// Sets the label under the span.
@@ -60,7 +72,13 @@ impl Diagnostic {
     /// Renders the diagnostic with the source line and a caret underline.
     pub fn render(&self, source: &str) -> String {
         let mut out = String::new();
-        let _ = writeln!(out, "{}: {}: {}", self.location(source), self.rule, self.message);
+        let _ = writeln!(
+            out,
+            "{}: {}: {}",
+            self.location(source),
+            self.rule,
+            self.message
+        );
         let (line, col) = line_col(source, self.span.start);
         if let Some(text) = source.lines().nth(line - 1) {
             let gutter = line.to_string().len();
@@ -73,7 +91,12 @@ impl Diagnostic {
                 .get(self.span.clone())
                 .map_or(1, |s| s.lines().next().unwrap_or("").chars().count())
                 .clamp(1, line_chars.saturating_sub(start_chars).max(1));
-            let _ = write!(out, "{pad} | {}{}", " ".repeat(start_chars), "^".repeat(span_chars));
+            let _ = write!(
+                out,
+                "{pad} | {}{}",
+                " ".repeat(start_chars),
+                "^".repeat(span_chars)
+            );
             if !self.label.is_empty() {
                 let _ = write!(out, " {}", self.label);
             }
@@ -88,5 +111,9 @@ impl Diagnostic {
 
 /// Renders several diagnostics for one source, separated by blank lines.
 pub fn render_all(diagnostics: &[Diagnostic], source: &str) -> String {
-    diagnostics.iter().map(|d| d.render(source)).collect::<Vec<_>>().join("\n")
+    diagnostics
+        .iter()
+        .map(|d| d.render(source))
+        .collect::<Vec<_>>()
+        .join("\n")
 }

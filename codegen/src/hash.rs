@@ -16,29 +16,55 @@ use crate::span::Spanned;
 /// The canonical text the hash is computed over (one declaration per line).
 pub fn normalized(p: &Protocol) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "protocol {} v{} endian={:?} max_frame={}", p.name, p.version, p.endian, p.max_frame);
+    let _ = writeln!(
+        out,
+        "protocol {} v{} endian={:?} max_frame={}",
+        p.name, p.version, p.endian, p.max_frame
+    );
     for t in &p.types {
         match &t.node {
-            TypeDef::Struct { name, presence, floats, fields, .. } => {
+            TypeDef::Struct {
+                name,
+                presence,
+                floats,
+                fields,
+                ..
+            } => {
                 let _ = writeln!(out, "struct {name} presence={presence} floats={floats}");
                 write_fields(&mut out, fields);
             }
-            TypeDef::Enum { name, tag, variants, .. } => {
+            TypeDef::Enum {
+                name,
+                tag,
+                variants,
+                ..
+            } => {
                 let _ = writeln!(out, "enum {name} tag={tag:?}");
                 for v in variants {
                     let _ = writeln!(out, "  variant {}={}", v.name, v.value);
                 }
             }
-            TypeDef::Flags { name, repr, bits, .. } => {
+            TypeDef::Flags {
+                name, repr, bits, ..
+            } => {
                 let _ = writeln!(out, "flags {name} repr={repr:?}");
                 for b in bits {
                     let _ = writeln!(out, "  bit {}={}", b.name, b.bit);
                 }
             }
-            TypeDef::Union { name, tag, variants, .. } => {
+            TypeDef::Union {
+                name,
+                tag,
+                variants,
+                ..
+            } => {
                 let _ = writeln!(out, "union {name} tag={tag:?}");
                 for v in variants {
-                    let _ = writeln!(out, "  variant {}={} presence={} floats={}", v.name, v.value, v.presence, v.floats);
+                    let _ = writeln!(
+                        out,
+                        "  variant {}={} presence={} floats={}",
+                        v.name, v.value, v.presence, v.floats
+                    );
                     write_fields(&mut out, &v.fields);
                 }
             }
@@ -66,7 +92,11 @@ pub fn normalized(p: &Protocol) -> String {
 
 fn write_fields(out: &mut String, fields: &[Spanned<Field>]) {
     for f in fields {
-        let _ = writeln!(out, "    field {}: {:?} endian={:?}", f.name, f.ty, f.endian);
+        let _ = writeln!(
+            out,
+            "    field {}: {:?} endian={:?}",
+            f.name, f.ty, f.endian
+        );
     }
 }
 

@@ -58,7 +58,11 @@ pub fn load_str(name: &str, source: &str) -> Result<SpecFile, SpecErrors> {
     if diagnostics.is_empty() {
         Ok(spec)
     } else {
-        Err(SpecErrors { file: name.to_owned(), source: source.to_owned(), diagnostics })
+        Err(SpecErrors {
+            file: name.to_owned(),
+            source: source.to_owned(),
+            diagnostics,
+        })
     }
 }
 
@@ -70,7 +74,12 @@ pub fn load(path: &Path) -> Result<SpecFile, SpecErrors> {
         Err(e) => Err(SpecErrors {
             file: name.clone(),
             source: String::new(),
-            diagnostics: vec![Diagnostic::new(&name, 0..0, "io", format!("cannot read spec file: {e}"))],
+            diagnostics: vec![Diagnostic::new(
+                &name,
+                0..0,
+                "io",
+                format!("cannot read spec file: {e}"),
+            )],
         }),
     }
 }
@@ -109,7 +118,11 @@ pub struct Builder {
 
 impl Default for Builder {
     fn default() -> Self {
-        Builder { runtime: "crate::wire".to_owned(), out_dir: None, cargo_directives: true }
+        Builder {
+            runtime: "crate::wire".to_owned(),
+            out_dir: None,
+            cargo_directives: true,
+        }
     }
 }
 
@@ -151,10 +164,21 @@ impl Builder {
                 println!("cargo:rerun-if-changed={}", path.display());
             }
             let spec = load(path)?;
-            let code = rust::generate(&spec, &rust::Options { runtime: self.runtime.clone() })
-                .map_err(|message| BuildError::Emit { file: spec.name.clone(), message })?;
+            let code = rust::generate(
+                &spec,
+                &rust::Options {
+                    runtime: self.runtime.clone(),
+                },
+            )
+            .map_err(|message| BuildError::Emit {
+                file: spec.name.clone(),
+                message,
+            })?;
             let target = out_dir.join(format!("{}.rs", spec.protocol.name));
-            std::fs::write(&target, code).map_err(|source| BuildError::Io { path: target.clone(), source })?;
+            std::fs::write(&target, code).map_err(|source| BuildError::Io {
+                path: target.clone(),
+                source,
+            })?;
             written.push(target);
         }
         Ok(written)

@@ -52,6 +52,7 @@ pub enum Endian {
 
 /// A shared type declaration.
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub enum TypeDef {
     /// A record of fields, in wire order.
     Struct {

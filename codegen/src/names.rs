@@ -2,16 +2,30 @@
 
 /// Words Rust reserves (strict and reserved keywords, 2021 edition and later).
 pub const RUST_KEYWORDS: &[&str] = &[
-    "as", "async", "await", "break", "const", "continue", "crate", "dyn", "else", "enum", "extern", "false", "fn",
-    "for", "gen", "if", "impl", "in", "let", "loop", "match", "mod", "move", "mut", "pub", "ref", "return", "self",
-    "Self", "static", "struct", "super", "trait", "true", "type", "unsafe", "use", "where", "while", "abstract",
-    "become", "box", "do", "final", "macro", "override", "priv", "try", "typeof", "unsized", "virtual", "yield",
+    "as", "async", "await", "break", "const", "continue", "crate", "dyn", "else", "enum", "extern",
+    "false", "fn", "for", "gen", "if", "impl", "in", "let", "loop", "match", "mod", "move", "mut",
+    "pub", "ref", "return", "self", "Self", "static", "struct", "super", "trait", "true", "type",
+    "unsafe", "use", "where", "while", "abstract", "become", "box", "do", "final", "macro",
+    "override", "priv", "try", "typeof", "unsized", "virtual", "yield",
 ];
 
 /// Names the generated code itself uses, which a spec must not take.
 pub const GENERATED_NAMES: &[&str] = &[
-    "Packet", "State", "ToServer", "ToClient", "Option", "Vec", "String", "Result", "Some", "None", "Ok", "Err",
-    "Box", "DecodeError", "EncodeError",
+    "Packet",
+    "State",
+    "ToServer",
+    "ToClient",
+    "Option",
+    "Vec",
+    "String",
+    "Result",
+    "Some",
+    "None",
+    "Ok",
+    "Err",
+    "Box",
+    "DecodeError",
+    "EncodeError",
 ];
 
 /// Whether `word` is a Rust keyword.
@@ -22,7 +36,8 @@ pub fn is_keyword(word: &str) -> bool {
 /// `PascalCase`: starts with an ASCII capital, then ASCII letters and digits.
 pub fn is_pascal_case(name: &str) -> bool {
     let mut chars = name.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_uppercase()) && chars.all(|c| c.is_ascii_alphanumeric())
+    matches!(chars.next(), Some(c) if c.is_ascii_uppercase())
+        && chars.all(|c| c.is_ascii_alphanumeric())
 }
 
 /// `snake_case`: starts with a lowercase ASCII letter, then lowercase letters, digits and `_`.
@@ -61,7 +76,9 @@ pub fn to_pascal_case(name: &str) -> String {
         .filter(|p| !p.is_empty())
         .map(|p| {
             let mut chars = p.chars();
-            chars.next().map_or(String::new(), |c| c.to_ascii_uppercase().to_string() + chars.as_str())
+            chars.next().map_or(String::new(), |c| {
+                c.to_ascii_uppercase().to_string() + chars.as_str()
+            })
         })
         .collect()
 }

@@ -31,7 +31,9 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options { runtime: "crate::wire".to_owned() }
+        Options {
+            runtime: "crate::wire".to_owned(),
+        }
     }
 }
 
@@ -47,29 +49,48 @@ pub fn generate(spec: &SpecFile, options: &Options) -> Result<String, String> {
 }
 
 fn numbered(text: &str) -> String {
-    text.lines().enumerate().map(|(i, l)| format!("{:4} {l}\n", i + 1)).collect()
+    text.lines()
+        .enumerate()
+        .map(|(i, l)| format!("{:4} {l}\n", i + 1))
+        .collect()
 }
 
 /// Generates the Rust text before formatting (useful when debugging the emitter).
 pub fn generate_unformatted(spec: &SpecFile, options: &Options) -> String {
     let p = &spec.protocol;
-    let mut e = Emitter { p, rt: options.runtime.clone(), out: String::new(), codec: String::new(), floats: float_types(p) };
+    let mut e = Emitter {
+        p,
+        rt: options.runtime.clone(),
+        out: String::new(),
+        codec: String::new(),
+        floats: float_types(p),
+    };
     e.header(spec);
     for t in &p.types {
         e.type_def(&t.node);
     }
     let shared_codec = std::mem::take(&mut e.codec);
     let mut out = std::mem::take(&mut e.out);
-    let _ = write!(out, "#[doc(hidden)] #[allow(clippy::all, unused_variables)] mod __codec {{ #[allow(unused_imports)] use super::*; {shared_codec} }}\n");
+    let _ = writeln!(out, "#[doc(hidden)] #[allow(clippy::all, unused_variables)] mod __codec {{ #[allow(unused_imports)] use super::*; {shared_codec} }}");
     for state in &p.states {
         let module = to_snake_case(&state.name);
-        let _ = write!(out, "{}pub mod {module} {{ #[allow(unused_imports)] use super::*;\n", doc_attr(&state.doc));
+        let _ = writeln!(
+            out,
+            "{}pub mod {module} {{ #[allow(unused_imports)] use super::*;",
+            doc_attr(&state.doc)
+        );
         for d in Direction::ALL {
             for packet in state.packets(d) {
-                e.record(&packet.name, &packet.doc, &packet.fields, packet.presence, None);
-                let _ = write!(
+                e.record(
+                    &packet.name,
+                    &packet.doc,
+                    &packet.fields,
+                    packet.presence,
+                    None,
+                );
+                let _ = writeln!(
                     e.out,
-                    "impl Packet for {name} {{ const ID: u8 = {id:#04x}; const NAME: &'static str = \"{name}\"; const STATE: State = State::{state}; const DIRECTION: {rt}::Direction = {rt}::Direction::{dir}; }}\n",
+                    "impl Packet for {name} {{ const ID: u8 = {id:#04x}; const NAME: &'static str = \"{name}\"; const STATE: State = State::{state}; const DIRECTION: {rt}::Direction = {rt}::Direction::{dir}; }}",
                     name = packet.name,
                     id = packet.id,
                     state = state.name,
@@ -104,19 +125,26 @@ fn doc_attr(doc: &str) -> String {
 }
 
 fn endian_attr(endian: Endian, default: Endian) -> &'static str {
-    match if endian == Endian::Default { default } else { endian } {
+    match if endian == Endian::Default {
+        default
+    } else {
+        endian
+    } {
         Endian::Little => "little",
         _ => "big",
     }
 }
 
 fn len_path(rt: &str, len: LenTy) -> String {
-    format!("{rt}::Len::{}", match len {
-        LenTy::Var => "Var",
-        LenTy::U8 => "U8",
-        LenTy::U16 => "U16",
-        LenTy::U32 => "U32",
-    })
+    format!(
+        "{rt}::Len::{}",
+        match len {
+            LenTy::Var => "Var",
+            LenTy::U8 => "U8",
+            LenTy::U16 => "U16",
+            LenTy::U32 => "U32",
+        }
+    )
 }
 
 /// Names of types that contain floats (no `Eq` for them).
@@ -127,7 +155,9 @@ fn float_types(p: &Protocol) -> BTreeSet<String> {
         for t in &p.types {
             let fields: Vec<&Spanned<Field>> = match &t.node {
                 TypeDef::Struct { fields, .. } => fields.iter().collect(),
-                TypeDef::Union { variants, .. } => variants.iter().flat_map(|v| v.fields.iter()).collect(),
+                TypeDef::Union { variants, .. } => {
+                    variants.iter().flat_map(|v| v.fields.iter()).collect()
+                }
                 _ => Vec::new(),
             };
             if fields.iter().any(|f| ty_has_float(&f.ty, &set)) {
@@ -151,7 +181,9 @@ fn ty_has_float(ty: &Ty, floats: &BTreeSet<String>) -> bool {
     match ty {
         Ty::F32 | Ty::F64 => true,
         Ty::Ref(n) => floats.contains(n),
-        Ty::List { of, .. } | Ty::Array { of, .. } | Ty::Option(of) | Ty::Compressed { of, .. } => ty_has_float(of, floats),
+        Ty::List { of, .. } | Ty::Array { of, .. } | Ty::Option(of) | Ty::Compressed { of, .. } => {
+            ty_has_float(of, floats)
+        }
         _ => false,
     }
 }
@@ -184,7 +216,17 @@ fn rust_ty(ty: &Ty) -> String {
 fn is_plain(ty: &Ty) -> bool {
     matches!(
         ty,
-        Ty::U8 | Ty::U16 | Ty::U32 | Ty::U64 | Ty::I8 | Ty::I16 | Ty::I32 | Ty::I64 | Ty::F32 | Ty::F64 | Ty::Ref(_)
+        Ty::U8
+            | Ty::U16
+            | Ty::U32
+            | Ty::U64
+            | Ty::I8
+            | Ty::I16
+            | Ty::I32
+            | Ty::I64
+            | Ty::F32
+            | Ty::F64
+            | Ty::Ref(_)
     )
 }
 
@@ -199,14 +241,30 @@ impl Emitter<'_> {
             Ty::VarU64 => format!("{rt}::read_var_u64(r, e, ())"),
             Ty::VarI32 => format!("{rt}::read_var_i32(r, e, ())"),
             Ty::VarI64 => format!("{rt}::read_var_i64(r, e, ())"),
-            Ty::String { max, len } => format!("{rt}::read_string(r, e, {}, {max})", len_path(rt, *len)),
-            Ty::Bytes { max, len } => format!("{rt}::read_bytes(r, e, {}, {max})", len_path(rt, *len)),
-            Ty::List { of, max, len } => {
-                format!("{rt}::read_list(r, e, {}, {max}, |r, e| {})", len_path(rt, *len), self.read_expr(of))
+            Ty::String { max, len } => {
+                format!("{rt}::read_string(r, e, {}, {max})", len_path(rt, *len))
             }
-            Ty::Array { of, len } => format!("{rt}::read_array(r, e, {len}, |r, e| {})", self.read_expr(of)),
-            Ty::Option(inner) => format!("{rt}::read_option(r, e, |r, e| {})", self.read_expr(inner)),
-            Ty::Compressed { of, max } => format!("{rt}::read_compressed(r, e, {max}, |r, e| {})", self.read_expr(of)),
+            Ty::Bytes { max, len } => {
+                format!("{rt}::read_bytes(r, e, {}, {max})", len_path(rt, *len))
+            }
+            Ty::List { of, max, len } => {
+                format!(
+                    "{rt}::read_list(r, e, {}, {max}, |r, e| {})",
+                    len_path(rt, *len),
+                    self.read_expr(of)
+                )
+            }
+            Ty::Array { of, len } => format!(
+                "{rt}::read_array(r, e, {len}, |r, e| {})",
+                self.read_expr(of)
+            ),
+            Ty::Option(inner) => {
+                format!("{rt}::read_option(r, e, |r, e| {})", self.read_expr(inner))
+            }
+            Ty::Compressed { of, max } => format!(
+                "{rt}::read_compressed(r, e, {max}, |r, e| {})",
+                self.read_expr(of)
+            ),
             _ => "unreachable!()".into(),
         }
     }
@@ -221,23 +279,48 @@ impl Emitter<'_> {
             Ty::VarU64 => format!("{rt}::write_var_u64(v, w, e, ())"),
             Ty::VarI32 => format!("{rt}::write_var_i32(v, w, e, ())"),
             Ty::VarI64 => format!("{rt}::write_var_i64(v, w, e, ())"),
-            Ty::String { max, len } => format!("{rt}::write_string(v, w, e, {}, {max})", len_path(rt, *len)),
-            Ty::Bytes { max, len } => format!("{rt}::write_bytes(v, w, e, {}, {max})", len_path(rt, *len)),
-            Ty::List { of, max, len } => {
-                format!("{rt}::write_list(v, w, e, {}, {max}, |v, w, e| {})", len_path(rt, *len), self.write_expr(of))
+            Ty::String { max, len } => {
+                format!("{rt}::write_string(v, w, e, {}, {max})", len_path(rt, *len))
             }
-            Ty::Array { of, len } => format!("{rt}::write_array(v, w, e, {len}, |v, w, e| {})", self.write_expr(of)),
-            Ty::Option(inner) => format!("{rt}::write_option(v, w, e, |v, w, e| {})", self.write_expr(inner)),
+            Ty::Bytes { max, len } => {
+                format!("{rt}::write_bytes(v, w, e, {}, {max})", len_path(rt, *len))
+            }
+            Ty::List { of, max, len } => {
+                format!(
+                    "{rt}::write_list(v, w, e, {}, {max}, |v, w, e| {})",
+                    len_path(rt, *len),
+                    self.write_expr(of)
+                )
+            }
+            Ty::Array { of, len } => format!(
+                "{rt}::write_array(v, w, e, {len}, |v, w, e| {})",
+                self.write_expr(of)
+            ),
+            Ty::Option(inner) => format!(
+                "{rt}::write_option(v, w, e, |v, w, e| {})",
+                self.write_expr(inner)
+            ),
             Ty::Compressed { of, max } => {
-                format!("{rt}::write_compressed(v, w, e, {max}, |v, w, e| {})", self.write_expr(of))
+                format!(
+                    "{rt}::write_compressed(v, w, e, {max}, |v, w, e| {})",
+                    self.write_expr(of)
+                )
             }
             _ => "unreachable!()".into(),
         }
     }
 
     fn derives(&self, name: &str, copy: bool) -> String {
-        let eq = if self.floats.contains(name) { "" } else { ", Eq" };
-        let copy = if copy { ", Copy, Hash, PartialOrd, Ord" } else { "" };
+        let eq = if self.floats.contains(name) {
+            ""
+        } else {
+            ", Eq"
+        };
+        let copy = if copy {
+            ", Copy, Hash, PartialOrd, Ord"
+        } else {
+            ""
+        };
         format!("#[derive(Debug, Clone, PartialEq{eq}{copy}, ::serde::Serialize, ::serde::Deserialize)]\n")
     }
 
@@ -268,8 +351,16 @@ impl Emitter<'_> {
         for s in &p.states {
             let _ = write!(self.out, "{}{},", doc_attr(&s.doc), s.name);
         }
-        let names: Vec<String> = p.states.iter().map(|s| format!("State::{n} => \"{n}\"", n = s.name)).collect();
-        let all: Vec<String> = p.states.iter().map(|s| format!("State::{}", s.name)).collect();
+        let names: Vec<String> = p
+            .states
+            .iter()
+            .map(|s| format!("State::{n} => \"{n}\"", n = s.name))
+            .collect();
+        let all: Vec<String> = p
+            .states
+            .iter()
+            .map(|s| format!("State::{}", s.name))
+            .collect();
         let _ = write!(
             self.out,
             "}}\nimpl State {{ /// Every state in order.\npub const ALL: [State; {}] = [{}];\n/// The state's name.\npub fn name(self) -> &'static str {{ match self {{ {} }} }} }}\n",
@@ -287,8 +378,19 @@ impl Emitter<'_> {
 
     fn type_def(&mut self, def: &TypeDef) {
         match def {
-            TypeDef::Struct { name, doc, presence, fields, .. } => self.record(name, doc, fields, *presence, None),
-            TypeDef::Enum { name, doc, tag, variants } => {
+            TypeDef::Struct {
+                name,
+                doc,
+                presence,
+                fields,
+                ..
+            } => self.record(name, doc, fields, *presence, None),
+            TypeDef::Enum {
+                name,
+                doc,
+                tag,
+                variants,
+            } => {
                 let endian = endian_attr(Endian::Default, self.p.endian);
                 let _ = write!(
                     self.out,
@@ -300,9 +402,18 @@ impl Emitter<'_> {
                 for v in variants {
                     let _ = write!(self.out, "{}{} = {},", doc_attr(&v.doc), v.name, v.value);
                 }
-                let all: Vec<String> = variants.iter().map(|v| format!("{name}::{}", v.name)).collect();
-                let names: Vec<String> = variants.iter().map(|v| format!("{name}::{n} => \"{n}\"", n = v.name)).collect();
-                let from: Vec<String> = variants.iter().map(|v| format!("{} => Some({name}::{}),", v.value, v.name)).collect();
+                let all: Vec<String> = variants
+                    .iter()
+                    .map(|v| format!("{name}::{}", v.name))
+                    .collect();
+                let names: Vec<String> = variants
+                    .iter()
+                    .map(|v| format!("{name}::{n} => \"{n}\"", n = v.name))
+                    .collect();
+                let from: Vec<String> = variants
+                    .iter()
+                    .map(|v| format!("{} => Some({name}::{}),", v.value, v.name))
+                    .collect();
                 let _ = write!(
                     self.out,
                     "}}\nimpl {name} {{ /// Every value in declaration order.\npub const ALL: [{name}; {n}] = [{all}];\n\
@@ -316,24 +427,49 @@ impl Emitter<'_> {
                     tag = tag.rust()
                 );
             }
-            TypeDef::Flags { name, doc, repr, bits } => self.flags(name, doc, *repr, bits),
-            TypeDef::Union { name, doc, tag, variants } => {
+            TypeDef::Flags {
+                name,
+                doc,
+                repr,
+                bits,
+            } => self.flags(name, doc, *repr, bits),
+            TypeDef::Union {
+                name,
+                doc,
+                tag,
+                variants,
+            } => {
                 for v in variants.iter().filter(|v| !v.fields.is_empty()) {
                     self.record(&v.name, &v.doc, &v.fields, v.presence, None);
                 }
                 let endian = endian_attr(Endian::Default, self.p.endian);
-                let _ = write!(self.out, "{}#[::binrw::binrw]\n#[brw({endian})]\n{}pub enum {name} {{", doc_attr(doc), self.derives(name, false));
+                let _ = write!(
+                    self.out,
+                    "{}#[::binrw::binrw]\n#[brw({endian})]\n{}pub enum {name} {{",
+                    doc_attr(doc),
+                    self.derives(name, false)
+                );
                 for v in variants {
                     let magic = format!("{}{}", v.value, tag.rust());
                     if v.fields.is_empty() {
-                        let _ = write!(self.out, "{}#[brw(magic = {magic})] {},", doc_attr(&v.doc), v.name);
+                        let _ = write!(
+                            self.out,
+                            "{}#[brw(magic = {magic})] {},",
+                            doc_attr(&v.doc),
+                            v.name
+                        );
                     } else {
-                        let _ = write!(self.out, "{}#[brw(magic = {magic})] {n}({n}),", doc_attr(&v.doc), n = v.name);
+                        let _ = write!(
+                            self.out,
+                            "{}#[brw(magic = {magic})] {n}({n}),",
+                            doc_attr(&v.doc),
+                            n = v.name
+                        );
                     }
                 }
                 self.out.push_str("}\n");
                 for v in variants.iter().filter(|v| !v.fields.is_empty()) {
-                    let _ = write!(self.out, "impl From<{n}> for {name} {{ fn from(v: {n}) -> Self {{ {name}::{n}(v) }} }}\n", n = v.name);
+                    let _ = writeln!(self.out, "impl From<{n}> for {name} {{ fn from(v: {n}) -> Self {{ {name}::{n}(v) }} }}", n = v.name);
                 }
             }
         }
@@ -350,7 +486,13 @@ impl Emitter<'_> {
             doc_attr(doc)
         );
         for b in bits {
-            let _ = write!(self.out, "{}pub const {}: Self = Self {{ bits: 1 << {} }};\n", doc_attr(&b.doc), to_screaming_case(&b.name), b.bit);
+            let _ = writeln!(
+                self.out,
+                "{}pub const {}: Self = Self {{ bits: 1 << {} }};",
+                doc_attr(&b.doc),
+                to_screaming_case(&b.name),
+                b.bit
+            );
         }
         let _ = write!(
             self.out,
@@ -366,19 +508,47 @@ impl Emitter<'_> {
     }
 
     /// A struct (shared type, packet or union variant).
-    fn record(&mut self, name: &str, doc: &str, fields: &[Spanned<Field>], presence: bool, _unused: Option<()>) {
+    fn record(
+        &mut self,
+        name: &str,
+        doc: &str,
+        fields: &[Spanned<Field>],
+        presence: bool,
+        _unused: Option<()>,
+    ) {
         let endian = endian_attr(Endian::Default, self.p.endian);
         let magic = match fields.first().map(|f| &f.ty) {
             Some(Ty::Magic(text)) => format!(", magic = b{text:?}"),
             _ => String::new(),
         };
-        let _ = write!(self.out, "{}#[::binrw::binrw]\n#[brw({endian}{magic})]\n{}pub struct {name} {{", doc_attr(doc), self.derives(name, false));
-        let options: Vec<&str> = fields.iter().filter(|f| matches!(f.ty, Ty::Option(_))).map(|f| f.name.as_str()).collect();
-        let mask_ty = if presence { presence_width(options.len()) } else { None };
+        let _ = write!(
+            self.out,
+            "{}#[::binrw::binrw]\n#[brw({endian}{magic})]\n{}pub struct {name} {{",
+            doc_attr(doc),
+            self.derives(name, false)
+        );
+        let options: Vec<&str> = fields
+            .iter()
+            .filter(|f| matches!(f.ty, Ty::Option(_)))
+            .map(|f| f.name.as_str())
+            .collect();
+        let mask_ty = if presence {
+            presence_width(options.len())
+        } else {
+            None
+        };
         if let Some(mask) = mask_ty {
-            let calc: Vec<String> =
-                options.iter().enumerate().map(|(i, f)| format!("(({}::from({f}.is_some())) << {i})", mask.rust())).collect();
-            let _ = write!(self.out, "#[br(temp)] #[bw(calc = {})] presence_mask: {},", calc.join(" | "), mask.rust());
+            let calc: Vec<String> = options
+                .iter()
+                .enumerate()
+                .map(|(i, f)| format!("(({}::from({f}.is_some())) << {i})", mask.rust()))
+                .collect();
+            let _ = write!(
+                self.out,
+                "#[br(temp)] #[bw(calc = {})] presence_mask: {},",
+                calc.join(" | "),
+                mask.rust()
+            );
         }
         let mut option_index = 0;
         let snake = to_snake_case(name);
@@ -390,7 +560,11 @@ impl Emitter<'_> {
             let ty = rust_ty(&field.ty);
             let mut attrs = doc_attr(&field.doc);
             if field.endian != Endian::Default {
-                let _ = write!(attrs, "#[brw({})]", endian_attr(field.endian, self.p.endian));
+                let _ = write!(
+                    attrs,
+                    "#[brw({})]",
+                    endian_attr(field.endian, self.p.endian)
+                );
             }
             let reader = format!("read_{snake}_{fname}");
             let writer = format!("write_{snake}_{fname}");
@@ -428,10 +602,17 @@ impl Emitter<'_> {
         self.out.push_str("}\n");
     }
 
-    fn direction_enum(&mut self, state: &str, d: Direction, packets: &[Spanned<crate::model::Packet>]) {
+    fn direction_enum(
+        &mut self,
+        state: &str,
+        d: Direction,
+        packets: &[Spanned<crate::model::Packet>],
+    ) {
         let rt = &self.rt;
         let enum_name = d.type_name();
-        let floats = packets.iter().any(|p| p.fields.iter().any(|f| ty_has_float(&f.ty, &self.floats)));
+        let floats = packets
+            .iter()
+            .any(|p| p.fields.iter().any(|f| ty_has_float(&f.ty, &self.floats)));
         let eq = if floats { "" } else { ", Eq" };
         let who = match d {
             Direction::ToServer => "client sends",
@@ -446,14 +627,36 @@ impl Emitter<'_> {
         }
         let decode: Vec<String> = packets
             .iter()
-            .map(|p| format!("{n}::ID => {rt}::decode_body::<{n}>({n}::NAME, body).map(Self::{n}),", n = p.name))
+            .map(|p| {
+                format!(
+                    "{n}::ID => {rt}::decode_body::<{n}>({n}::NAME, body).map(Self::{n}),",
+                    n = p.name
+                )
+            })
             .collect();
-        let ids: Vec<String> = packets.iter().map(|p| format!("Self::{n}(_) => {n}::ID,", n = p.name)).collect();
-        let names: Vec<String> = packets.iter().map(|p| format!("Self::{n}(_) => {n}::NAME,", n = p.name)).collect();
-        let encodes: Vec<String> =
-            packets.iter().map(|p| format!("Self::{n}(p) => {rt}::encode_body(p, {n}::NAME, out),", n = p.name)).collect();
+        let ids: Vec<String> = packets
+            .iter()
+            .map(|p| format!("Self::{n}(_) => {n}::ID,", n = p.name))
+            .collect();
+        let names: Vec<String> = packets
+            .iter()
+            .map(|p| format!("Self::{n}(_) => {n}::NAME,", n = p.name))
+            .collect();
+        let encodes: Vec<String> = packets
+            .iter()
+            .map(|p| {
+                format!(
+                    "Self::{n}(p) => {rt}::encode_body(p, {n}::NAME, out),",
+                    n = p.name
+                )
+            })
+            .collect();
         let (ids, names, encodes) = if packets.is_empty() {
-            ("_ => 0,".to_owned(), "_ => \"\",".to_owned(), "_ => Ok(()),".to_owned())
+            (
+                "_ => 0,".to_owned(),
+                "_ => \"\",".to_owned(),
+                "_ => Ok(()),".to_owned(),
+            )
         } else {
             (ids.join(" "), names.join(" "), encodes.join(" "))
         };
@@ -471,7 +674,11 @@ impl Emitter<'_> {
             decode = decode.join(" "),
         );
         for p in packets {
-            let _ = write!(self.out, "impl From<{n}> for {enum_name} {{ fn from(p: {n}) -> Self {{ Self::{n}(p) }} }}\n", n = p.name);
+            let _ = writeln!(
+                self.out,
+                "impl From<{n}> for {enum_name} {{ fn from(p: {n}) -> Self {{ Self::{n}(p) }} }}",
+                n = p.name
+            );
         }
     }
 }
@@ -485,15 +692,20 @@ fn tests(p: &Protocol) -> String {
     for t in &p.types {
         match &t.node {
             TypeDef::Struct { name, fields, .. } => {
-                let _ = write!(out, "pub fn arb_{}() -> impl Strategy<Value = {name}> {{ {} }}\n", to_snake_case(name), struct_strategy(name, fields));
+                let _ = writeln!(
+                    out,
+                    "pub fn arb_{}() -> impl Strategy<Value = {name}> {{ {} }}",
+                    to_snake_case(name),
+                    struct_strategy(name, fields)
+                );
                 roundtrips.push((name.clone(), format!("arb_{}", to_snake_case(name))));
             }
             TypeDef::Enum { name, .. } => {
-                let _ = write!(out, "pub fn arb_{}() -> impl Strategy<Value = {name}> {{ ::proptest::sample::select({name}::ALL.to_vec()) }}\n", to_snake_case(name));
+                let _ = writeln!(out, "pub fn arb_{}() -> impl Strategy<Value = {name}> {{ ::proptest::sample::select({name}::ALL.to_vec()) }}", to_snake_case(name));
                 roundtrips.push((name.clone(), format!("arb_{}", to_snake_case(name))));
             }
             TypeDef::Flags { name, repr, .. } => {
-                let _ = write!(out, "pub fn arb_{}() -> impl Strategy<Value = {name}> {{ any::<{r}>().prop_map({name}::from_bits_truncate) }}\n", to_snake_case(name), r = repr.rust());
+                let _ = writeln!(out, "pub fn arb_{}() -> impl Strategy<Value = {name}> {{ any::<{r}>().prop_map({name}::from_bits_truncate) }}", to_snake_case(name), r = repr.rust());
                 roundtrips.push((name.clone(), format!("arb_{}", to_snake_case(name))));
             }
             TypeDef::Union { name, variants, .. } => {
@@ -502,11 +714,21 @@ fn tests(p: &Protocol) -> String {
                     if v.fields.is_empty() {
                         arms.push(format!("Just({name}::{}).boxed()", v.name));
                     } else {
-                        let _ = write!(out, "pub fn arb_{}() -> impl Strategy<Value = {n}> {{ {} }}\n", to_snake_case(&v.name), struct_strategy(&v.name, &v.fields), n = v.name);
-                        arms.push(format!("arb_{}().prop_map({name}::{}).boxed()", to_snake_case(&v.name), v.name));
+                        let _ = writeln!(
+                            out,
+                            "pub fn arb_{}() -> impl Strategy<Value = {n}> {{ {} }}",
+                            to_snake_case(&v.name),
+                            struct_strategy(&v.name, &v.fields),
+                            n = v.name
+                        );
+                        arms.push(format!(
+                            "arb_{}().prop_map({name}::{}).boxed()",
+                            to_snake_case(&v.name),
+                            v.name
+                        ));
                     }
                 }
-                let _ = write!(out, "pub fn arb_{}() -> impl Strategy<Value = {name}> {{ ::proptest::strategy::Union::new(vec![{}]) }}\n", to_snake_case(name), arms.join(", "));
+                let _ = writeln!(out, "pub fn arb_{}() -> impl Strategy<Value = {name}> {{ ::proptest::strategy::Union::new(vec![{}]) }}", to_snake_case(name), arms.join(", "));
                 roundtrips.push((name.clone(), format!("arb_{}", to_snake_case(name))));
             }
         }
@@ -516,7 +738,12 @@ fn tests(p: &Protocol) -> String {
         for d in Direction::ALL {
             for pk in s.packets(d) {
                 let f = format!("arb_{module}_{}", to_snake_case(&pk.name));
-                let _ = write!(out, "pub fn {f}() -> impl Strategy<Value = {module}::{n}> {{ {} }}\n", struct_strategy(&format!("{module}::{}", pk.name), &pk.fields), n = pk.name);
+                let _ = writeln!(
+                    out,
+                    "pub fn {f}() -> impl Strategy<Value = {module}::{n}> {{ {} }}",
+                    struct_strategy(&format!("{module}::{}", pk.name), &pk.fields),
+                    n = pk.name
+                );
                 roundtrips.push((format!("{module}::{}", pk.name), f));
             }
         }
@@ -524,9 +751,9 @@ fn tests(p: &Protocol) -> String {
     out.push_str("}\n#[cfg(test)]\n#[allow(clippy::all)]\nmod roundtrip {\nuse super::*;\nuse ::proptest::prelude::*;\nproptest! {\n#![proptest_config(ProptestConfig::with_cases(64))]\n");
     for (ty, f) in &roundtrips {
         let test = f.trim_start_matches("arb_");
-        let _ = write!(
+        let _ = writeln!(
             out,
-            "#[test] fn {test}(v in strategies::{f}()) {{ let mut buf = ::std::vec::Vec::new(); ::binrw::BinWrite::write_options(&v, &mut ::binrw::io::NoSeek::new(&mut buf), ::binrw::Endian::Big, ()).unwrap(); let mut c = ::std::io::Cursor::new(buf.as_slice()); let back = <{ty} as ::binrw::BinRead>::read_options(&mut c, ::binrw::Endian::Big, ()).unwrap(); prop_assert_eq!(c.position() as usize, buf.len()); prop_assert_eq!(v, back); }}\n"
+            "#[test] fn {test}(v in strategies::{f}()) {{ let mut buf = ::std::vec::Vec::new(); ::binrw::BinWrite::write_options(&v, &mut ::binrw::io::NoSeek::new(&mut buf), ::binrw::Endian::Big, ()).unwrap(); let mut c = ::std::io::Cursor::new(buf.as_slice()); let back = <{ty} as ::binrw::BinRead>::read_options(&mut c, ::binrw::Endian::Big, ()).unwrap(); prop_assert_eq!(c.position() as usize, buf.len()); prop_assert_eq!(v, back); }}"
         );
     }
     out.push_str("}\n}\n");
@@ -534,7 +761,10 @@ fn tests(p: &Protocol) -> String {
 }
 
 fn struct_strategy(path: &str, fields: &[Spanned<Field>]) -> String {
-    let fields: Vec<&Spanned<Field>> = fields.iter().filter(|f| !matches!(f.ty, Ty::Magic(_))).collect();
+    let fields: Vec<&Spanned<Field>> = fields
+        .iter()
+        .filter(|f| !matches!(f.ty, Ty::Magic(_)))
+        .collect();
     if fields.is_empty() {
         return format!("Just({path} {{}})");
     }
@@ -555,7 +785,10 @@ fn struct_strategy(path: &str, fields: &[Spanned<Field>]) -> String {
         pattern.push(')');
     }
     let names: Vec<&str> = fields.iter().map(|f| f.name.as_str()).collect();
-    format!("{strategy}.prop_map(|{pattern}| {path} {{ {} }})", names.join(", "))
+    format!(
+        "{strategy}.prop_map(|{pattern}| {path} {{ {} }})",
+        names.join(", ")
+    )
 }
 
 fn ty_strategy(ty: &Ty) -> String {
@@ -563,9 +796,19 @@ fn ty_strategy(ty: &Ty) -> String {
         Ty::F32 => "(-1.0e6f32..1.0e6f32)".into(),
         Ty::F64 => "(-1.0e9f64..1.0e9f64)".into(),
         Ty::String { max, .. } => format!("\"[a-zA-Z0-9_ é]{{0,{}}}\"", (max / 2).min(24)),
-        Ty::Bytes { max, .. } => format!("::proptest::collection::vec(any::<u8>(), 0..={})", (*max).min(64)),
-        Ty::List { of, max, .. } => format!("::proptest::collection::vec({}, 0..={})", ty_strategy(of), (*max).min(4)),
-        Ty::Array { of, len } => format!("::proptest::collection::vec({}, {len}..={len})", ty_strategy(of)),
+        Ty::Bytes { max, .. } => format!(
+            "::proptest::collection::vec(any::<u8>(), 0..={})",
+            (*max).min(64)
+        ),
+        Ty::List { of, max, .. } => format!(
+            "::proptest::collection::vec({}, 0..={})",
+            ty_strategy(of),
+            (*max).min(4)
+        ),
+        Ty::Array { of, len } => format!(
+            "::proptest::collection::vec({}, {len}..={len})",
+            ty_strategy(of)
+        ),
         Ty::Option(inner) => format!("::proptest::option::of({})", ty_strategy(inner)),
         Ty::Ref(name) => format!("arb_{}()", to_snake_case(name)),
         Ty::Compressed { of, .. } => ty_strategy(of),

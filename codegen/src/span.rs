@@ -64,7 +64,11 @@ pub fn offset_of_position(text: &str, line: usize, col: usize) -> usize {
     let mut offset = 0;
     for (index, l) in text.split_inclusive('\n').enumerate() {
         if index + 1 == line {
-            let col_bytes: usize = l.chars().take(col.saturating_sub(1)).map(char::len_utf8).sum();
+            let col_bytes: usize = l
+                .chars()
+                .take(col.saturating_sub(1))
+                .map(char::len_utf8)
+                .sum();
             return offset + col_bytes;
         }
         offset += l.len();
@@ -121,7 +125,9 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Spanned<T> {
         match raw.into_rust::<T>() {
             Ok(value) => {
                 let span = match base {
-                    Some(base) => base + start_in_text..base + text.trim_end().len().max(start_in_text),
+                    Some(base) => {
+                        base + start_in_text..base + text.trim_end().len().max(start_in_text)
+                    }
                     None => 0..0,
                 };
                 Ok(Spanned { node: value, span })

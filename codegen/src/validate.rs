@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 
 use crate::diagnostic::Diagnostic;
-use crate::model::{Direction, Field, IntTy, Protocol, Ty, TypeDef};
+use crate::model::{Direction, Endian, Field, IntTy, LenTy, Protocol, Ty, TypeDef};
 use crate::names::{is_keyword, is_pascal_case, is_snake_case, GENERATED_NAMES};
 use crate::parse::SpecFile;
 use crate::span::{key_span, value_span, Spanned};
@@ -22,7 +22,12 @@ pub const MAX_FRAME: u32 = 16 << 20;
 
 /// Checks every rule; returns every problem found, in source order.
 pub fn validate(spec: &SpecFile) -> Vec<Diagnostic> {
-    let mut v = Validator { file: &spec.name, source: &spec.source, protocol: &spec.protocol, out: Vec::new() };
+    let mut v = Validator {
+        file: &spec.name,
+        source: &spec.source,
+        protocol: &spec.protocol,
+        out: Vec::new(),
+    };
     v.protocol_header();
     v.types();
     v.states();
@@ -40,7 +45,14 @@ struct Validator<'a> {
 }
 
 impl<'a> Validator<'a> {
-    fn push(&mut self, span: Range<usize>, rule: &'static str, message: String, label: &str, help: Option<String>) {
+    fn push(
+        &mut self,
+        span: Range<usize>,
+        rule: &'static str,
+        message: String,
+        label: &str,
+        help: Option<String>,
+    ) {
         let mut d = Diagnostic::new(self.file, span, rule, message).label(label);
         d.help = help;
         self.out.push(d);
@@ -51,10 +63,22 @@ impl<'a> Validator<'a> {
         value_span(self.source, element, key).unwrap_or_else(|| element.clone())
     }
 
-    /// The span of a top-level `key:` of the whole file.
+    /// The span of the value of a top-level `key:` of the whole file (else of the key).
     fn top(&self, key: &str) -> Range<usize> {
-        let whole = self.source.find("Protocol").unwrap_or(0)..self.source.len();
-        key_span(self.source, &whole, key).unwrap_or(0..0)
+        // The first `Protocol` that is not inside a `//` comment opens the top-level struct.
+        let start = self
+            .source
+            .match_indices("Protocol")
+            .map(|(i, _)| i)
+            .find(|&i| {
+                let line_start = self.source[..i].rfind('\n').map_or(0, |n| n + 1);
+                !self.source[line_start..i].contains("//")
+            })
+            .unwrap_or(0);
+        let whole = start..self.source.len();
+        value_span(self.source, &whole, key)
+            .or_else(|| key_span(self.source, &whole, key))
+            .unwrap_or(0..0)
     }
 
     fn protocol_header(&mut self) {
@@ -64,21 +88,33 @@ impl<'a> Validator<'a> {
             self.push(
                 span,
                 "invalid-name",
-                format!("protocol name `{}` must be snake_case and not a Rust keyword", p.name),
+                format!(
+                    "protocol name `{}` must be snake_case and not a Rust keyword",
+                    p.name
+                ),
                 "not a module name",
                 Some("use lowercase letters, digits and underscores, e.g. \"tilegame\"".into()),
             );
         }
         if p.version == 0 {
             let span = self.top("version");
-            self.push(span, "invalid-version", "protocol version must be at least 1".into(), "zero", None);
+            self.push(
+                span,
+                "invalid-version",
+                "protocol version must be at least 1".into(),
+                "zero",
+                None,
+            );
         }
         if p.max_frame == 0 || p.max_frame > MAX_FRAME {
             let span = self.top("max_frame");
             self.push(
                 span,
                 "bound-too-large",
-                format!("max_frame {} must be between 1 and {MAX_FRAME}", p.max_frame),
+                format!(
+                    "max_frame {} must be between 1 and {MAX_FRAME}",
+                    p.max_frame
+                ),
                 "out of range",
                 Some("frames are buffered whole; keep them small".into()),
             );
@@ -100,7 +136,10 @@ impl<'a> Validator<'a> {
                 "invalid-name",
                 format!("{what} name `{name}` must be PascalCase"),
                 "not PascalCase",
-                Some(format!("e.g. `{}`", crate::names::to_pascal_case(&crate::names::to_snake_case(name)))),
+                Some(format!(
+                    "e.g. `{}`",
+                    crate::names::to_pascal_case(&crate::names::to_snake_case(name))
+                )),
             );
         }
     }
@@ -121,27 +160,60 @@ impl<'a> Validator<'a> {
                 );
             }
             match &def.node {
-                TypeDef::Struct { fields, presence, floats, .. } => {
+                TypeDef::Struct {
+                    fields,
+                    presence,
+                    floats,
+                    ..
+                } => {
                     self.fields(name, fields, *presence, *floats);
                 }
                 TypeDef::Enum { tag, variants, .. } => {
                     if variants.is_empty() {
-                        self.push(name_span, "empty-type", format!("enum `{name}` has no variants"), "empty", None);
+                        self.push(
+                            name_span,
+                            "empty-type",
+                            format!("enum `{name}` has no variants"),
+                            "empty",
+                            None,
+                        );
                     }
                     let mut names = BTreeSet::new();
                     let mut values = BTreeMap::new();
                     for var in variants {
-                        self.variant(name, &var.span, &var.name, var.value, *tag, &mut names, &mut values);
+                        self.variant(
+                            name,
+                            &var.span,
+                            &var.name,
+                            var.value,
+                            *tag,
+                            &mut names,
+                            &mut values,
+                        );
                     }
                 }
                 TypeDef::Union { tag, variants, .. } => {
                     if variants.is_empty() {
-                        self.push(name_span, "empty-type", format!("union `{name}` has no variants"), "empty", None);
+                        self.push(
+                            name_span,
+                            "empty-type",
+                            format!("union `{name}` has no variants"),
+                            "empty",
+                            None,
+                        );
                     }
                     let mut names = BTreeSet::new();
                     let mut values = BTreeMap::new();
                     for var in variants {
-                        self.variant(name, &var.span, &var.name, var.value, *tag, &mut names, &mut values);
+                        self.variant(
+                            name,
+                            &var.span,
+                            &var.name,
+                            var.value,
+                            *tag,
+                            &mut names,
+                            &mut values,
+                        );
                         if seen.contains_key(var.name.as_str())
                             || self.protocol.types.iter().any(|t| t.name() == var.name)
                         {
@@ -149,7 +221,10 @@ impl<'a> Validator<'a> {
                             self.push(
                                 span,
                                 "duplicate-name",
-                                format!("union variant `{}` clashes with a type of the same name", var.name),
+                                format!(
+                                    "union variant `{}` clashes with a type of the same name",
+                                    var.name
+                                ),
                                 "clashes",
                                 Some("each union variant becomes a struct of its name".into()),
                             );
@@ -164,19 +239,36 @@ impl<'a> Validator<'a> {
                         let span = self.at(&bit.span, "name");
                         self.field_name_ok(&bit.name, span.clone(), "flag");
                         if !names.insert(bit.name.as_str()) {
-                            self.push(span, "duplicate-name", format!("flag `{}` is declared twice in `{name}`", bit.name), "again", None);
+                            self.push(
+                                span,
+                                "duplicate-name",
+                                format!("flag `{}` is declared twice in `{name}`", bit.name),
+                                "again",
+                                None,
+                            );
                         }
                         let bit_span = self.at(&bit.span, "bit");
                         if bit.bit >= repr.bits() {
                             self.push(
                                 bit_span,
                                 "value-overflow",
-                                format!("bit {} does not fit in {} ({} bits)", bit.bit, repr.rust(), repr.bits()),
+                                format!(
+                                    "bit {} does not fit in {} ({} bits)",
+                                    bit.bit,
+                                    repr.rust(),
+                                    repr.bits()
+                                ),
                                 "too large",
                                 Some(format!("use a bit below {} or a wider repr", repr.bits())),
                             );
                         } else if let Some(other) = used.insert(bit.bit, bit.name.clone()) {
-                            self.push(bit_span, "duplicate-value", format!("bit {} is already used by `{other}`", bit.bit), "again", None);
+                            self.push(
+                                bit_span,
+                                "duplicate-value",
+                                format!("bit {} is already used by `{other}`", bit.bit),
+                                "again",
+                                None,
+                            );
                         }
                     }
                 }
@@ -198,14 +290,23 @@ impl<'a> Validator<'a> {
         let name_span = self.at(span, "name");
         self.type_name_ok(name, name_span.clone(), "variant");
         if !names.insert(name) {
-            self.push(name_span, "duplicate-name", format!("variant `{name}` is declared twice in `{owner}`"), "again", None);
+            self.push(
+                name_span,
+                "duplicate-name",
+                format!("variant `{name}` is declared twice in `{owner}`"),
+                "again",
+                None,
+            );
         }
         let value_span = self.at(span, "value");
         if value > tag.max() {
             self.push(
                 value_span,
                 "value-overflow",
-                format!("value {value} of `{owner}::{name}` does not fit its tag type {}", tag.rust()),
+                format!(
+                    "value {value} of `{owner}::{name}` does not fit its tag type {}",
+                    tag.rust()
+                ),
                 "too large",
                 Some(format!("values must be at most {}", tag.max())),
             );
@@ -235,7 +336,10 @@ impl<'a> Validator<'a> {
                 "invalid-name",
                 format!("{what} name `{name}` must be snake_case"),
                 "not snake_case",
-                Some(format!("e.g. `{}`", crate::names::to_snake_case(name).replace("__", "_"))),
+                Some(format!(
+                    "e.g. `{}`",
+                    crate::names::to_snake_case(name).replace("__", "_")
+                )),
             );
         }
     }
@@ -266,11 +370,16 @@ impl<'a> Validator<'a> {
                         Some("move it to the top of the field list".into()),
                     );
                 }
-                if text.is_empty() || text.len() > 16 || !text.bytes().all(|b| b.is_ascii_graphic()) {
+                if text.is_empty() || text.len() > 16 || !text.bytes().all(|b| b.is_ascii_graphic())
+                {
                     self.push(
                         ty_span.clone(),
                         "magic-invalid",
-                        "magic must be 1..=16 printable ASCII characters".into(),
+                        format!(
+                            "magic {text:?} in `{owner}.{}` must be 1..=16 ASCII characters \
+                             without spaces or control characters",
+                            field.name
+                        ),
                         "here",
                         None,
                     );
@@ -279,8 +388,39 @@ impl<'a> Validator<'a> {
             if let Ty::Option(inner) = &field.ty {
                 options += 1;
                 if matches!(**inner, Ty::Option(_)) {
-                    self.push(ty_span.clone(), "nested-option", "an option of an option is ambiguous".into(), "here", None);
+                    self.push(
+                        ty_span.clone(),
+                        "nested-option",
+                        "an option of an option is ambiguous".into(),
+                        "here",
+                        None,
+                    );
                 }
+            }
+            if field.endian != Endian::Default && !endian_applies(&field.ty) {
+                let span = self.at(&field.span, "endian");
+                let (why, help) = match &field.ty {
+                    Ty::Ref(name) => (
+                        format!("`{name}` is a named type with its own byte order"),
+                        "remove `endian:`; a named type uses the protocol's `endian:` (a struct's \
+                         fields may set their own)",
+                    ),
+                    other => (
+                        format!("{} has no byte order", crate::wire::describe(other)),
+                        "remove `endian:`; it applies only to U16..I64, F32/F64 and U16/U32 length \
+                         prefixes, and to lists, arrays, options and compressed values of them",
+                    ),
+                };
+                self.push(
+                    span,
+                    "endian-not-applicable",
+                    format!(
+                        "`endian: {:?}` has no effect on `{owner}.{}`: {why}",
+                        field.endian, field.name
+                    ),
+                    "no byte order here",
+                    Some(help.into()),
+                );
             }
             self.ty(owner, &field.name, &field.ty, ty_span, floats);
         }
@@ -295,8 +435,22 @@ impl<'a> Validator<'a> {
         }
     }
 
+    /// Magic is a fixed header: it may only be a field of its own, never inside another type.
+    fn nested_magic(&mut self, inner: &Ty, what: &str, span: &Range<usize>) {
+        if matches!(inner, Ty::Magic(_)) {
+            self.push(
+                span.clone(),
+                "magic-position",
+                format!("magic cannot be {what}"),
+                "here",
+                Some("make the magic the first field of the struct or packet".into()),
+            );
+        }
+    }
+
     fn ty(&mut self, owner: &str, field: &str, ty: &Ty, span: Range<usize>, floats: bool) {
-        let bound = |s: &mut Self, max: u64, prefix_max: u64, prefix: &str| {
+        // `limit` completes "… but {limit} at most {prefix_max}".
+        let bound = |s: &mut Self, max: u64, prefix_max: u64, limit: &str| {
             if max == 0 {
                 s.push(
                     span.clone(),
@@ -309,9 +463,13 @@ impl<'a> Validator<'a> {
                 s.push(
                     span.clone(),
                     "bound-overflow",
-                    format!("`{owner}.{field}` allows {max} but its {prefix} prefix holds at most {prefix_max}"),
+                    format!("`{owner}.{field}` allows {max} but {limit} at most {prefix_max}"),
                     "does not fit",
-                    Some("lower the bound or use a wider `len:`".into()),
+                    Some(if limit.starts_with("its") {
+                        "lower the bound or use a wider `len:`".into()
+                    } else {
+                        "lower the length, or use a List with a count prefix".into()
+                    }),
                 );
             } else if max > MAX_BOUND {
                 s.push(
@@ -329,40 +487,49 @@ impl<'a> Validator<'a> {
                 "float-not-allowed",
                 format!("`{owner}.{field}` is a float, but `{owner}` does not allow floats"),
                 "float",
-                Some("use fixed-point integers, or set `floats: true` on the struct if you must".into()),
+                Some(
+                    "use fixed-point integers, or set `floats: true` on the struct if you must"
+                        .into(),
+                ),
             ),
-            Ty::String { max, len } | Ty::Bytes { max, len } => bound(self, u64::from(*max), len.max(), len.name()),
+            Ty::String { max, len } | Ty::Bytes { max, len } => {
+                bound(self, u64::from(*max), len.max(), &prefix_words(*len))
+            }
             Ty::List { of, max, len } => {
-                bound(self, u64::from(*max), len.max(), len.name());
-                if matches!(**of, Ty::Magic(_)) {
-                    self.push(span.clone(), "magic-position", "magic cannot be a list item".into(), "here", None);
-                }
+                bound(self, u64::from(*max), len.max(), &prefix_words(*len));
+                self.nested_magic(of, "a list item", &span);
                 self.ty(owner, field, of, span, floats);
             }
             Ty::Array { of, len } => {
-                bound(self, u64::from(*len), u64::from(u16::MAX), "array");
+                bound(self, u64::from(*len), u64::from(u16::MAX), "an array holds");
+                self.nested_magic(of, "an array item", &span);
                 self.ty(owner, field, of, span, floats);
             }
-            Ty::Option(inner) => self.ty(owner, field, inner, span, floats),
+            Ty::Option(inner) => {
+                self.nested_magic(inner, "optional", &span);
+                self.ty(owner, field, inner, span, floats)
+            }
             Ty::Compressed { of, max } => {
-                bound(self, u64::from(*max), MAX_BOUND, "inflated-size");
+                // The inflated size has no prefix of its own: only the global limit applies.
+                bound(self, u64::from(*max), u64::MAX, "");
+                self.nested_magic(of, "compressed", &span);
                 self.ty(owner, field, of, span, floats);
             }
-            Ty::Ref(name) => {
-                if !self.protocol.types.iter().any(|t| t.name() == name) {
-                    let known: Vec<&str> = self.protocol.types.iter().map(|t| t.name()).collect();
-                    let close = known.iter().find(|k| k.eq_ignore_ascii_case(name) || similar(k, name));
-                    self.push(
-                        span,
-                        "unknown-type",
-                        format!("`{owner}.{field}` refers to unknown type `{name}`"),
-                        "not declared",
-                        Some(match close {
-                            Some(k) => format!("did you mean `{k}`?"),
-                            None => "declare it under `types:`".into(),
-                        }),
-                    );
-                }
+            Ty::Ref(name) if !self.protocol.types.iter().any(|t| t.name() == name) => {
+                let known: Vec<&str> = self.protocol.types.iter().map(|t| t.name()).collect();
+                let close = known
+                    .iter()
+                    .find(|k| k.eq_ignore_ascii_case(name) || similar(k, name));
+                self.push(
+                    span,
+                    "unknown-type",
+                    format!("`{owner}.{field}` refers to unknown type `{name}`"),
+                    "not declared",
+                    Some(match close {
+                        Some(k) => format!("did you mean `{k}`?"),
+                        None => "declare it under `types:`".into(),
+                    }),
+                );
             }
             _ => {}
         }
@@ -374,7 +541,13 @@ impl<'a> Validator<'a> {
             let name_span = self.at(&state.span, "name");
             self.type_name_ok(&state.name, name_span.clone(), "state");
             if !state_names.insert(state.name.as_str()) {
-                self.push(name_span, "duplicate-name", format!("state `{}` is declared twice", state.name), "again", None);
+                self.push(
+                    name_span,
+                    "duplicate-name",
+                    format!("state `{}` is declared twice", state.name),
+                    "again",
+                    None,
+                );
             }
             let mut packet_names: BTreeMap<&str, ()> = BTreeMap::new();
             for direction in Direction::ALL {
@@ -385,7 +558,10 @@ impl<'a> Validator<'a> {
                         self.push(
                             id_span.clone(),
                             "value-overflow",
-                            format!("packet id {} of `{}` does not fit in one byte", packet.id, packet.name),
+                            format!(
+                                "packet id {} of `{}` does not fit in one byte",
+                                packet.id, packet.name
+                            ),
                             "too large",
                             Some("packet ids are 0..=255 per state and direction".into()),
                         );
@@ -408,7 +584,10 @@ impl<'a> Validator<'a> {
                         self.push(
                             pname_span.clone(),
                             "duplicate-name",
-                            format!("packet `{}` is declared twice in state `{}`", packet.name, state.name),
+                            format!(
+                                "packet `{}` is declared twice in state `{}`",
+                                packet.name, state.name
+                            ),
                             "again",
                             None,
                         );
@@ -419,7 +598,10 @@ impl<'a> Validator<'a> {
                             "duplicate-name",
                             format!("packet `{}` has the name of a shared type", packet.name),
                             "clashes",
-                            Some("packets and shared types share one namespace per state module".into()),
+                            Some(
+                                "packets and shared types share one namespace per state module"
+                                    .into(),
+                            ),
                         );
                     }
                     self.fields(&packet.name, &packet.fields, packet.presence, packet.floats);
@@ -438,10 +620,13 @@ impl<'a> Validator<'a> {
             .map(|t| {
                 let mut refs = Vec::new();
                 match &t.node {
-                    TypeDef::Struct { fields, .. } => fields.iter().for_each(|f| collect_refs(&f.ty, &mut refs)),
-                    TypeDef::Union { variants, .. } => {
-                        variants.iter().flat_map(|v| v.fields.iter()).for_each(|f| collect_refs(&f.ty, &mut refs))
+                    TypeDef::Struct { fields, .. } => {
+                        fields.iter().for_each(|f| collect_refs(&f.ty, &mut refs))
                     }
+                    TypeDef::Union { variants, .. } => variants
+                        .iter()
+                        .flat_map(|v| v.fields.iter())
+                        .for_each(|f| collect_refs(&f.ty, &mut refs)),
                     _ => {}
                 }
                 (t.name(), refs)
@@ -453,7 +638,9 @@ impl<'a> Validator<'a> {
             let mut path = vec![start];
             if let Some(cycle) = find_cycle(&graph, start, &mut path, &mut BTreeSet::new()) {
                 let mut members: Vec<&str> = cycle.clone();
+                // The path ends where it starts; dedup so every rotation of a cycle is one key.
                 members.sort_unstable();
+                members.dedup();
                 if reported.insert(members) {
                     let span = self.at(&def.span, "name");
                     self.push(
@@ -461,7 +648,9 @@ impl<'a> Validator<'a> {
                         "cyclic-type",
                         format!("type `{start}` contains itself: {}", cycle.join(" → ")),
                         "recursive",
-                        Some("wire types must be finite; break the cycle (e.g. refer by id)".into()),
+                        Some(
+                            "wire types must be finite; break the cycle (e.g. refer by id)".into(),
+                        ),
                     );
                 }
             }
@@ -469,10 +658,38 @@ impl<'a> Validator<'a> {
     }
 }
 
+/// How a length prefix limits a bound, for messages: "its U8 prefix holds".
+fn prefix_words(len: LenTy) -> String {
+    format!("its {} prefix holds", len.name())
+}
+
+/// Whether a field's `endian:` changes any bytes of `ty`: fixed-width integers and floats wider
+/// than a byte, and U16/U32 length prefixes, directly or inside a list, array, option or
+/// compressed value. A named type keeps its own byte order, so `Ref` is not affected.
+fn endian_applies(ty: &Ty) -> bool {
+    match ty {
+        Ty::U16 | Ty::U32 | Ty::U64 | Ty::I16 | Ty::I32 | Ty::I64 | Ty::F32 | Ty::F64 => true,
+        Ty::String { len, .. } | Ty::Bytes { len, .. } => matches!(len, LenTy::U16 | LenTy::U32),
+        Ty::List { of, len, .. } => matches!(len, LenTy::U16 | LenTy::U32) || endian_applies(of),
+        Ty::Array { of, .. } | Ty::Option(of) | Ty::Compressed { of, .. } => endian_applies(of),
+        Ty::U8
+        | Ty::I8
+        | Ty::Bool
+        | Ty::VarU32
+        | Ty::VarU64
+        | Ty::VarI32
+        | Ty::VarI64
+        | Ty::Ref(_)
+        | Ty::Magic(_) => false,
+    }
+}
+
 fn collect_refs<'t>(ty: &'t Ty, out: &mut Vec<&'t str>) {
     match ty {
         Ty::Ref(name) => out.push(name),
-        Ty::List { of, .. } | Ty::Array { of, .. } | Ty::Option(of) | Ty::Compressed { of, .. } => collect_refs(of, out),
+        Ty::List { of, .. } | Ty::Array { of, .. } | Ty::Option(of) | Ty::Compressed { of, .. } => {
+            collect_refs(of, out)
+        }
         _ => {}
     }
 }
@@ -511,7 +728,9 @@ fn similar(a: &str, b: &str) -> bool {
     for (i, ca) in a.iter().enumerate() {
         let mut cur = vec![i + 1; b.len() + 1];
         for (j, cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(ca != cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
+            cur[j + 1] = (prev[j] + usize::from(ca != cb))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
         }
         prev = cur;
     }

@@ -72,12 +72,19 @@ pub fn describe(ty: &Ty) -> String {
         Ty::VarI64 => "varint i64 (zigzag LEB128, 1–10 B)".into(),
         Ty::String { max, len } => format!("UTF-8 string (≤ {max} B, {} length)", len_word(*len)),
         Ty::Bytes { max, len } => format!("bytes (≤ {max} B, {} length)", len_word(*len)),
-        Ty::List { of, max, len } => format!("list of {} (≤ {max}, {} count)", describe(of), len_word(*len)),
+        Ty::List { of, max, len } => format!(
+            "list of {} (≤ {max}, {} count)",
+            describe(of),
+            len_word(*len)
+        ),
         Ty::Array { of, len } => format!("{len} × {}", describe(of)),
         Ty::Option(inner) => format!("optional {}", describe(inner)),
         Ty::Ref(name) => name.clone(),
         Ty::Magic(text) => format!("magic \"{text}\""),
-        Ty::Compressed { of, max } => format!("zlib-compressed {} (≤ {max} B inflated, varint length)", describe(of)),
+        Ty::Compressed { of, max } => format!(
+            "zlib-compressed {} (≤ {max} B inflated, varint length)",
+            describe(of)
+        ),
     }
 }
 
@@ -116,11 +123,19 @@ fn size_range_depth(spec: &Protocol, ty: &Ty, presence: bool, depth: u32) -> (u6
         Ty::List { of, max, len } => {
             let (lo, hi) = len_size(*len, u64::from(*max));
             let (_, item_hi) = size_range_depth(spec, of, false, depth + 1);
-            (lo, item_hi.and_then(|i| i.checked_mul(u64::from(*max))).and_then(|b| b.checked_add(hi)))
+            (
+                lo,
+                item_hi
+                    .and_then(|i| i.checked_mul(u64::from(*max)))
+                    .and_then(|b| b.checked_add(hi)),
+            )
         }
         Ty::Array { of, len } => {
             let (item_lo, item_hi) = size_range_depth(spec, of, false, depth + 1);
-            (item_lo * u64::from(*len), item_hi.and_then(|i| i.checked_mul(u64::from(*len))))
+            (
+                item_lo * u64::from(*len),
+                item_hi.and_then(|i| i.checked_mul(u64::from(*len))),
+            )
         }
         Ty::Option(inner) => {
             let (_, hi) = size_range_depth(spec, inner, false, depth + 1);
@@ -128,12 +143,19 @@ fn size_range_depth(spec: &Protocol, ty: &Ty, presence: bool, depth: u32) -> (u6
             (tag, hi.map(|h| h + tag))
         }
         Ty::Magic(text) => fixed(text.len() as u64),
-        Ty::Compressed { max, .. } => (1, Some(varint_len(compressed_limit(*max)) + compressed_limit(*max))),
+        Ty::Compressed { max, .. } => (
+            1,
+            Some(varint_len(compressed_limit(*max)) + compressed_limit(*max)),
+        ),
         Ty::Ref(name) => match spec.types.iter().find(|t| t.name() == name) {
             None => (0, None),
             Some(def) => match &def.node {
-                TypeDef::Enum { tag, .. } | TypeDef::Flags { repr: tag, .. } => fixed(u64::from(tag.bits() / 8)),
-                TypeDef::Struct { presence, fields, .. } => fields_range(spec, fields, *presence, depth),
+                TypeDef::Enum { tag, .. } | TypeDef::Flags { repr: tag, .. } => {
+                    fixed(u64::from(tag.bits() / 8))
+                }
+                TypeDef::Struct {
+                    presence, fields, ..
+                } => fields_range(spec, fields, *presence, depth),
                 TypeDef::Union { tag, variants, .. } => {
                     let tag_bytes = u64::from(tag.bits() / 8);
                     let mut lo = u64::MAX;
@@ -146,7 +168,10 @@ fn size_range_depth(spec: &Protocol, ty: &Ty, presence: bool, depth: u32) -> (u6
                             _ => None,
                         };
                     }
-                    (tag_bytes + if lo == u64::MAX { 0 } else { lo }, hi.map(|h| h + tag_bytes))
+                    (
+                        tag_bytes + if lo == u64::MAX { 0 } else { lo },
+                        hi.map(|h| h + tag_bytes),
+                    )
                 }
             },
         },
@@ -160,8 +185,15 @@ pub fn fields_range(
     presence: bool,
     depth: u32,
 ) -> (u64, Option<u64>) {
-    let options = fields.iter().filter(|f| matches!(f.ty, Ty::Option(_))).count();
-    let mask = if presence { presence_width(options).map_or(0, |t| u64::from(t.bits() / 8)) } else { 0 };
+    let options = fields
+        .iter()
+        .filter(|f| matches!(f.ty, Ty::Option(_)))
+        .count();
+    let mask = if presence {
+        presence_width(options).map_or(0, |t| u64::from(t.bits() / 8))
+    } else {
+        0
+    };
     let mut lo = mask;
     let mut hi = Some(mask);
     for f in fields {

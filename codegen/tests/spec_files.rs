@@ -3,7 +3,9 @@
 use std::path::Path;
 
 fn spec(name: &str) -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../protocol/spec").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../protocol/spec")
+        .join(name)
 }
 
 #[test]
