@@ -59,12 +59,18 @@ pub fn input_from_wire(i: &play::Input) -> game::Input {
     let axis = |neg: bool, pos: bool| i8::from(pos) - i8::from(neg);
     game::Input {
         seq: i.seq,
-        move_x: axis(b.contains(v1::Buttons::LEFT), b.contains(v1::Buttons::RIGHT)),
+        move_x: axis(
+            b.contains(v1::Buttons::LEFT),
+            b.contains(v1::Buttons::RIGHT),
+        ),
         move_y: axis(b.contains(v1::Buttons::UP), b.contains(v1::Buttons::DOWN)),
         item: item_from_wire(i.item),
         action: match &i.action {
             v1::Action::Idle => game::Action::None,
-            v1::Action::Break(b) => game::Action::Break { x: b.tile.x, y: b.tile.y },
+            v1::Action::Break(b) => game::Action::Break {
+                x: b.tile.x,
+                y: b.tile.y,
+            },
             v1::Action::Respawn => game::Action::Respawn,
         },
     }
@@ -84,7 +90,9 @@ pub fn input_to_wire(i: &game::Input, ack_tick: u32) -> play::Input {
         item: item_to_wire(i.item),
         action: match i.action {
             game::Action::None => v1::Action::Idle,
-            game::Action::Break { x, y } => v1::Action::Break(v1::Break { tile: v1::TilePos { x, y } }),
+            game::Action::Break { x, y } => v1::Action::Break(v1::Break {
+                tile: v1::TilePos { x, y },
+            }),
             game::Action::Respawn => v1::Action::Respawn,
         },
     }
@@ -140,21 +148,36 @@ pub enum MapTransferError {
 }
 
 /// Encodes a map into transfer packets.
-pub fn map_to_transfer(map: &game::Map, seed: &str, theme: game::Theme) -> Result<MapTransfer, MapTransferError> {
+pub fn map_to_transfer(
+    map: &game::Map,
+    seed: &str,
+    theme: game::Theme,
+) -> Result<MapTransfer, MapTransferError> {
     let rle = map.to_rle();
-    let payload = MapPayload { tiles: rle.tiles, dynatiles: rle.dynatiles };
+    let payload = MapPayload {
+        tiles: rle.tiles,
+        dynatiles: rle.dynatiles,
+    };
     let mut bytes = Vec::new();
-    encode_body(&payload, "MapPayload", &mut bytes).map_err(|e| MapTransferError::Invalid(e.message))?;
+    encode_body(&payload, "MapPayload", &mut bytes)
+        .map_err(|e| MapTransferError::Invalid(e.message))?;
     if bytes.len() > MAX_MAP_BYTES {
         return Err(MapTransferError::TooLarge(bytes.len() as u64));
     }
     let chunks: Vec<map_transfer::MapChunk> = bytes
         .chunks(CHUNK_BYTES)
         .enumerate()
-        .map(|(index, data)| map_transfer::MapChunk { index: index as u32, data: data.to_vec() })
+        .map(|(index, data)| map_transfer::MapChunk {
+            index: index as u32,
+            data: data.to_vec(),
+        })
         .collect();
     let checksum = game::fnv1a64(&bytes);
-    let seed = if seed.len() > 64 { seed[..64].to_owned() } else { seed.to_owned() };
+    let seed = if seed.len() > 64 {
+        seed[..64].to_owned()
+    } else {
+        seed.to_owned()
+    };
     Ok(MapTransfer {
         begin: map_transfer::MapBegin {
             width: map.width(),
@@ -183,16 +206,28 @@ impl MapAssembler {
         if begin.total_bytes as usize > MAX_MAP_BYTES {
             return Err(MapTransferError::TooLarge(u64::from(begin.total_bytes)));
         }
-        if !(1..=game::MAX_SIDE).contains(&begin.width) || !(1..=game::MAX_SIDE).contains(&begin.height) {
-            return Err(MapTransferError::Invalid(format!("map size {}x{} is out of range", begin.width, begin.height)));
+        if !(1..=game::MAX_SIDE).contains(&begin.width)
+            || !(1..=game::MAX_SIDE).contains(&begin.height)
+        {
+            return Err(MapTransferError::Invalid(format!(
+                "map size {}x{} is out of range",
+                begin.width, begin.height
+            )));
         }
-        Ok(MapAssembler { bytes: Vec::with_capacity((begin.total_bytes as usize).min(1 << 20)), begin, next: 0 })
+        Ok(MapAssembler {
+            bytes: Vec::with_capacity((begin.total_bytes as usize).min(1 << 20)),
+            begin,
+            next: 0,
+        })
     }
 
     /// Adds the next chunk.
     pub fn push(&mut self, chunk: map_transfer::MapChunk) -> Result<(), MapTransferError> {
         if chunk.index != self.next {
-            return Err(MapTransferError::OutOfOrder { expected: self.next, got: chunk.index });
+            return Err(MapTransferError::OutOfOrder {
+                expected: self.next,
+                got: chunk.index,
+            });
         }
         if self.bytes.len() + chunk.data.len() > self.begin.total_bytes as usize {
             return Err(MapTransferError::Overflow(self.begin.total_bytes));
@@ -219,16 +254,27 @@ impl MapAssembler {
     /// Checks the checksum and decodes the map.
     pub fn finish(self, checksum: u64) -> Result<game::Map, MapTransferError> {
         if self.bytes.len() != self.begin.total_bytes as usize || self.next != self.begin.chunks {
-            return Err(MapTransferError::Incomplete { expected: self.begin.total_bytes, got: self.bytes.len() });
+            return Err(MapTransferError::Incomplete {
+                expected: self.begin.total_bytes,
+                got: self.bytes.len(),
+            });
         }
         let actual = game::fnv1a64(&self.bytes);
         if actual != checksum {
-            return Err(MapTransferError::Checksum { expected: checksum, actual });
+            return Err(MapTransferError::Checksum {
+                expected: checksum,
+                actual,
+            });
         }
-        let payload: MapPayload =
-            decode_body("MapPayload", &self.bytes).map_err(|e| MapTransferError::Invalid(e.to_string()))?;
-        game::Map::from_rle(self.begin.width, self.begin.height, &payload.tiles, &payload.dynatiles)
-            .map_err(|e| MapTransferError::Invalid(e.to_string()))
+        let payload: MapPayload = decode_body("MapPayload", &self.bytes)
+            .map_err(|e| MapTransferError::Invalid(e.to_string()))?;
+        game::Map::from_rle(
+            self.begin.width,
+            self.begin.height,
+            &payload.tiles,
+            &payload.dynatiles,
+        )
+        .map_err(|e| MapTransferError::Invalid(e.to_string()))
     }
 }
 
@@ -255,17 +301,29 @@ mod tests {
         let t = map_to_transfer(&map, "abc", game::Theme::Hell).unwrap();
         let mut a = MapAssembler::new(t.begin.clone()).unwrap();
         if t.chunks.len() > 1 {
-            assert!(matches!(a.push(t.chunks[1].clone()), Err(MapTransferError::OutOfOrder { .. })));
+            assert!(matches!(
+                a.push(t.chunks[1].clone()),
+                Err(MapTransferError::OutOfOrder { .. })
+            ));
         }
         for c in t.chunks {
             a.push(c).unwrap();
         }
-        assert!(matches!(a.finish(t.checksum ^ 1), Err(MapTransferError::Checksum { .. })));
+        assert!(matches!(
+            a.finish(t.checksum ^ 1),
+            Err(MapTransferError::Checksum { .. })
+        ));
     }
 
     #[test]
     fn inputs_convert_both_ways() {
-        let i = game::Input { seq: 7, move_x: -1, move_y: 1, item: game::Item::Gun, action: game::Action::Break { x: 3, y: 9 } };
+        let i = game::Input {
+            seq: 7,
+            move_x: -1,
+            move_y: 1,
+            item: game::Item::Gun,
+            action: game::Action::Break { x: 3, y: 9 },
+        };
         assert_eq!(input_from_wire(&input_to_wire(&i, 5)), i);
     }
 }

@@ -66,7 +66,11 @@ pub fn decode_frame(buf: &[u8], max: u32) -> Result<Option<FrameRef<'_>>, FrameE
     if buf.len() < total {
         return Ok(None);
     }
-    Ok(Some(FrameRef { id: buf[prefix], body: &buf[prefix + 1..total], wire_len: total }))
+    Ok(Some(FrameRef {
+        id: buf[prefix],
+        body: &buf[prefix + 1..total],
+        wire_len: total,
+    }))
 }
 
 /// Appends a frame holding `id` and `body` to `out`; returns its wire length.
@@ -99,7 +103,11 @@ impl FrameEncoder {
     }
 
     /// Appends the frame of one packet to `out`; returns the wire length.
-    pub fn encode<P: crate::v1::Packet>(&mut self, packet: &P, out: &mut Vec<u8>) -> Result<usize, EncodeError> {
+    pub fn encode<P: crate::v1::Packet>(
+        &mut self,
+        packet: &P,
+        out: &mut Vec<u8>,
+    ) -> Result<usize, EncodeError> {
         self.scratch.clear();
         encode_body(packet, P::NAME, &mut self.scratch)?;
         self.check(P::NAME)?;
@@ -125,7 +133,10 @@ impl FrameEncoder {
         if self.scratch.len() + 1 > max {
             return Err(EncodeError {
                 packet: name,
-                message: format!("frame of {} bytes exceeds the maximum of {max}", self.scratch.len() + 1),
+                message: format!(
+                    "frame of {} bytes exceeds the maximum of {max}",
+                    self.scratch.len() + 1
+                ),
             });
         }
         Ok(())
@@ -143,7 +154,11 @@ pub struct FrameDecoder {
 impl FrameDecoder {
     /// A decoder accepting frames up to `max` bytes.
     pub fn new(max: u32) -> Self {
-        FrameDecoder { buf: Vec::with_capacity(4096), start: 0, max }
+        FrameDecoder {
+            buf: Vec::with_capacity(4096),
+            start: 0,
+            max,
+        }
     }
 
     /// Appends bytes read from the stream.
@@ -171,7 +186,11 @@ impl FrameDecoder {
                 self.start += frame.wire_len;
                 let end = self.start;
                 let body_start = end - frame.body.len();
-                Ok(Some(FrameRef { id: frame.id, body: &self.buf[body_start..end], wire_len: frame.wire_len }))
+                Ok(Some(FrameRef {
+                    id: frame.id,
+                    body: &self.buf[body_start..end],
+                    wire_len: frame.wire_len,
+                }))
             }
         }
     }
@@ -206,9 +225,18 @@ mod tests {
     #[test]
     fn hostile_lengths_are_errors() {
         assert_eq!(decode_frame(&[0x00], 10), Err(FrameError::Empty));
-        assert_eq!(decode_frame(&[0xff, 0xff, 0xff, 0xff, 0x7f], 10), Err(FrameError::TooLong { len: 127, max: 10 }));
-        assert_eq!(decode_frame(&[0x0b], 10), Err(FrameError::TooLong { len: 11, max: 10 }));
+        assert_eq!(
+            decode_frame(&[0xff, 0xff, 0xff, 0xff, 0x7f], 10),
+            Err(FrameError::TooLong { len: 127, max: 10 })
+        );
+        assert_eq!(
+            decode_frame(&[0x0b], 10),
+            Err(FrameError::TooLong { len: 11, max: 10 })
+        );
         assert_eq!(decode_frame(&[0x80, 0x80], u32::MAX), Ok(None));
-        assert_eq!(decode_frame(&[0x80, 0x80, 0x80, 0x80, 0x80, 0x01], u32::MAX), Err(FrameError::BadLength));
+        assert_eq!(
+            decode_frame(&[0x80, 0x80, 0x80, 0x80, 0x80, 0x01], u32::MAX),
+            Err(FrameError::BadLength)
+        );
     }
 }

@@ -162,7 +162,13 @@ pub fn read_len<R: Read + Seek>(r: &mut R, e: Endian, len: Len, max: u32) -> Bin
 
 /// Writes a length prefix after checking it against `max`.
 #[inline]
-pub fn write_len<W: Write + Seek>(w: &mut W, e: Endian, len: Len, n: usize, max: u32) -> BinResult<()> {
+pub fn write_len<W: Write + Seek>(
+    w: &mut W,
+    e: Endian,
+    len: Len,
+    n: usize,
+    max: u32,
+) -> BinResult<()> {
     if n as u64 > u64::from(max) {
         return Err(fail(w, format!("length {n} exceeds the maximum of {max}")));
     }
@@ -191,7 +197,13 @@ pub fn read_bytes<R: Read + Seek>(r: &mut R, e: Endian, len: Len, max: u32) -> B
 
 /// Writes length-prefixed bytes of at most `max`.
 #[inline]
-pub fn write_bytes<W: Write + Seek>(v: &[u8], w: &mut W, e: Endian, len: Len, max: u32) -> BinResult<()> {
+pub fn write_bytes<W: Write + Seek>(
+    v: &[u8],
+    w: &mut W,
+    e: Endian,
+    len: Len,
+    max: u32,
+) -> BinResult<()> {
     write_len(w, e, len, v.len(), max)?;
     w.write_all(v)?;
     Ok(())
@@ -202,13 +214,21 @@ pub fn write_bytes<W: Write + Seek>(v: &[u8], w: &mut W, e: Endian, len: Len, ma
 pub fn read_string<R: Read + Seek>(r: &mut R, e: Endian, len: Len, max: u32) -> BinResult<String> {
     let start = r.stream_position()?;
     let bytes = read_bytes(r, e, len, max)?;
-    String::from_utf8(bytes)
-        .map_err(|err| binrw::Error::AssertFail { pos: start, message: format!("string is not UTF-8: {err}") })
+    String::from_utf8(bytes).map_err(|err| binrw::Error::AssertFail {
+        pos: start,
+        message: format!("string is not UTF-8: {err}"),
+    })
 }
 
 /// Writes a length-prefixed UTF-8 string of at most `max` bytes.
 #[inline]
-pub fn write_string<W: Write + Seek>(v: &str, w: &mut W, e: Endian, len: Len, max: u32) -> BinResult<()> {
+pub fn write_string<W: Write + Seek>(
+    v: &str,
+    w: &mut W,
+    e: Endian,
+    len: Len,
+    max: u32,
+) -> BinResult<()> {
     write_bytes(v.as_bytes(), w, e, len, max)
 }
 
@@ -273,7 +293,10 @@ pub fn write_array<W: Write + Seek, T>(
     mut item: impl FnMut(&T, &mut W, Endian) -> BinResult<()>,
 ) -> BinResult<()> {
     if v.len() != n {
-        return Err(fail(w, format!("array must have exactly {n} items, has {}", v.len())));
+        return Err(fail(
+            w,
+            format!("array must have exactly {n} items, has {}", v.len()),
+        ));
     }
     for x in v {
         item(x, w, e)?;
@@ -361,16 +384,22 @@ pub fn read_compressed<R: Read + Seek, T>(
     let n = read_len(r, e, Len::Var, compressed_limit(max))?;
     let packed = read_exact_vec(r, n)?;
     let mut inflated = Vec::with_capacity((max as usize).min(n.saturating_mul(4)).min(1 << 20));
-    let at = |message: String| binrw::Error::AssertFail { pos: start, message };
+    let at = |message: String| binrw::Error::AssertFail {
+        pos: start,
+        message,
+    };
     flate2::read::ZlibDecoder::new(packed.as_slice())
         .take(u64::from(max) + 1)
         .read_to_end(&mut inflated)
         .map_err(|err| at(format!("compressed data is corrupt: {err}")))?;
     if inflated.len() > max as usize {
-        return Err(at(format!("compressed data inflates past the maximum of {max} bytes")));
+        return Err(at(format!(
+            "compressed data inflates past the maximum of {max} bytes"
+        )));
     }
     let mut cursor = std::io::Cursor::new(inflated.as_slice());
-    let value = inner(&mut cursor, e).map_err(|err| at(format!("inside compressed data: {err}")))?;
+    let value =
+        inner(&mut cursor, e).map_err(|err| at(format!("inside compressed data: {err}")))?;
     if (cursor.position() as usize) != inflated.len() {
         return Err(at(format!(
             "compressed data has {} bytes left over after its value",
@@ -391,7 +420,13 @@ pub fn write_compressed<W: Write + Seek, T>(
     let mut plain = Vec::new();
     inner(v, &mut binrw::io::NoSeek::new(&mut plain), e)?;
     if plain.len() > max as usize {
-        return Err(fail(w, format!("value is {} bytes, more than the maximum of {max} for compression", plain.len())));
+        return Err(fail(
+            w,
+            format!(
+                "value is {} bytes, more than the maximum of {max} for compression",
+                plain.len()
+            ),
+        ));
     }
     let mut encoder = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
     encoder.write_all(&plain)?;
@@ -401,18 +436,27 @@ pub fn write_compressed<W: Write + Seek, T>(
 
 /// Reads a fixed-width value with `BinRead` (used inside list, option and compressed helpers).
 #[inline]
-pub fn read_plain<R: Read + Seek, T: for<'a> BinRead<Args<'a> = ()>>(r: &mut R, e: Endian) -> BinResult<T> {
+pub fn read_plain<R: Read + Seek, T: for<'a> BinRead<Args<'a> = ()>>(
+    r: &mut R,
+    e: Endian,
+) -> BinResult<T> {
     T::read_options(r, e, ())
 }
 
 /// Writes a value with `BinWrite` (used inside list, option and compressed helpers).
 #[inline]
-pub fn write_plain<W: Write + Seek, T: for<'a> BinWrite<Args<'a> = ()>>(v: &T, w: &mut W, e: Endian) -> BinResult<()> {
+pub fn write_plain<W: Write + Seek, T: for<'a> BinWrite<Args<'a> = ()>>(
+    v: &T,
+    w: &mut W,
+    e: Endian,
+) -> BinResult<()> {
     v.write_options(w, e, ())
 }
 
 /// Which way a packet travels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum Direction {
     /// Client to server.
     ToServer,
@@ -481,9 +525,8 @@ pub fn explain(err: &binrw::Error, body_len: usize) -> (Option<String>, u64, Str
         binrw::Error::Backtrace(bt) => {
             for frame in bt.frames.iter().rev() {
                 let text = match frame {
-                    binrw::error::BacktraceFrame::Full { message, .. } | binrw::error::BacktraceFrame::Message(message) => {
-                        message.as_ref()
-                    }
+                    binrw::error::BacktraceFrame::Full { message, .. }
+                    | binrw::error::BacktraceFrame::Message(message) => message.as_ref(),
                     binrw::error::BacktraceFrame::Custom(_) => continue,
                 };
                 if let Some(rest) = text.split("field '").nth(1) {
@@ -513,15 +556,26 @@ pub fn explain(err: &binrw::Error, body_len: usize) -> (Option<String>, u64, Str
 
 /// Decodes a whole packet body; any bytes left over are an error.
 #[inline]
-pub fn decode_body<T: for<'a> BinRead<Args<'a> = ()>>(packet: &'static str, body: &[u8]) -> Result<T, DecodeError> {
+pub fn decode_body<T: for<'a> BinRead<Args<'a> = ()>>(
+    packet: &'static str,
+    body: &[u8],
+) -> Result<T, DecodeError> {
     let mut cursor = std::io::Cursor::new(body);
     let value = T::read_options(&mut cursor, Endian::Big, ()).map_err(|err| {
         let (field, offset, message) = explain(&err, body.len());
-        DecodeError::Parse { packet, field, offset, message }
+        DecodeError::Parse {
+            packet,
+            field,
+            offset,
+            message,
+        }
     })?;
     let used = cursor.position() as usize;
     if used != body.len() {
-        return Err(DecodeError::Leftover { packet, extra: body.len() - used });
+        return Err(DecodeError::Leftover {
+            packet,
+            extra: body.len() - used,
+        });
     }
     Ok(value)
 }
@@ -535,5 +589,8 @@ pub fn encode_body<T: for<'a> BinWrite<Args<'a> = ()>>(
 ) -> Result<(), EncodeError> {
     value
         .write_options(&mut binrw::io::NoSeek::new(out), Endian::Big, ())
-        .map_err(|err| EncodeError { packet, message: explain(&err, 0).2 })
+        .map_err(|err| EncodeError {
+            packet,
+            message: explain(&err, 0).2,
+        })
 }

@@ -83,7 +83,12 @@ fn huge_list_count_is_rejected_before_allocating() {
     let err = result.unwrap().unwrap_err();
     assert!(peak < 1 << 20, "allocated {peak} bytes");
     match err {
-        DecodeError::Parse { packet, field, message, .. } => {
+        DecodeError::Parse {
+            packet,
+            field,
+            message,
+            ..
+        } => {
             assert_eq!(packet, "Snapshot");
             assert_eq!(field.as_deref(), Some("players"));
             assert!(message.contains("exceeds the maximum of 1024"), "{message}");
@@ -114,7 +119,10 @@ fn inflate_bomb_is_rejected_within_its_bound() {
     let err = result.unwrap().unwrap_err();
     assert!(peak < 256 * 1024, "inflating allocated {peak} bytes");
     let text = err.to_string();
-    assert!(text.contains("JoinRequest") && text.contains("profile"), "{text}");
+    assert!(
+        text.contains("JoinRequest") && text.contains("profile"),
+        "{text}"
+    );
     assert!(
         text.contains("inflates past the maximum of 4096") || text.contains("exceeds the maximum"),
         "{text}"
