@@ -39,6 +39,8 @@ pub struct ServerConfig {
     pub exit_when_empty_secs: Option<u64>,
     /// Send an (empty) snapshot at least this often, in ticks, so idle clients see the clock.
     pub heartbeat_ticks: u32,
+    /// Replicate only players within this many tiles of each client (0 = everyone).
+    pub view_radius_tiles: u32,
 }
 
 impl Default for ServerConfig {
@@ -56,13 +58,14 @@ impl Default for ServerConfig {
             max_queued_frames: 256,
             exit_when_empty_secs: None,
             heartbeat_ticks: 20,
+            view_radius_tiles: 40,
         }
     }
 }
 
 /// Theme names as written in configs and flags.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "kebab-case")]
+#[serde(rename_all = "snake_case")]
 pub enum ThemeName {
     /// Water, sand, grass, stone hills.
     Default,
@@ -228,7 +231,7 @@ mod tests {
     fn ron_config_with_unknown_key_names_it() {
         let err = ron::from_str::<ServerConfig>("(max_player: 3)").unwrap_err();
         assert!(err.to_string().contains("max_player"), "{err}");
-        let ok: ServerConfig = ron::from_str("(max_players: 3, theme: hell-islands)").unwrap();
+        let ok: ServerConfig = ron::from_str("(max_players: 3, theme: hell_islands)").unwrap();
         assert_eq!(ok.max_players, 3);
         assert_eq!(ok.theme, ThemeName::HellIslands);
     }

@@ -75,13 +75,14 @@ impl Server {
                     addr: config.bind,
                     source,
                 })?;
-        let sim = sim::Sim::new(
+        let mut sim = sim::Sim::new(
             world,
             seed.clone(),
             theme,
             config.max_players as usize,
             config.heartbeat_ticks,
         );
+        sim.set_view_radius(config.view_radius_tiles);
         Ok(Server {
             listener,
             config,

@@ -70,8 +70,11 @@ impl ClientView {
         }
     }
 
-    /// Builds the deltas for this tick into `out`; returns whether a snapshot should be sent
-    /// (anything changed, the ack moved, or the heartbeat is due).
+    /// Builds the deltas for this tick into `out` and the players that left the view into
+    /// `gone`; returns whether a snapshot should be sent (anything changed, the ack moved, or the
+    /// heartbeat is due). Only players within `view` (centre and Chebyshev radius in pixels) are
+    /// replicated.
+    #[allow(clippy::too_many_arguments)]
     pub fn diff(
         &mut self,
         tick: u32,
@@ -79,15 +82,27 @@ impl ClientView {
         slots: &[Option<Replica>],
         tiles: &[TileChange],
         heartbeat_ticks: u32,
+        view: Option<((i32, i32), i32)>,
         out: &mut Vec<PlayerDelta>,
+        gone: &mut Vec<u32>,
     ) -> bool {
         out.clear();
+        gone.clear();
         if self.known.len() < slots.len() {
             self.known.resize(slots.len(), None);
         }
         for (slot, replica) in slots.iter().enumerate() {
             let Some(r) = replica else { continue };
             let known = &mut self.known[slot];
+            if let Some(((cx, cy), radius)) = view {
+                let (x, y) = r.state.pos;
+                if (x - cx).abs() > radius || (y - cy).abs() > radius {
+                    if let Some((id, _)) = known.take() {
+                        gone.push(id);
+                    }
+                    continue;
+                }
+            }
             match known {
                 Some((id, was)) if *id == r.id => {
                     if *was == r.state {
@@ -135,8 +150,11 @@ impl ClientView {
         let heartbeat_due = self
             .last_sent
             .is_none_or(|t| tick.wrapping_sub(t) >= heartbeat_ticks.max(1));
-        let send =
-            !out.is_empty() || !tiles.is_empty() || ack_seq != self.last_ack || heartbeat_due;
+        let send = !out.is_empty()
+            || !gone.is_empty()
+            || !tiles.is_empty()
+            || ack_seq != self.last_ack
+            || heartbeat_due;
         if send {
             self.last_sent = Some(tick);
             self.last_ack = ack_seq;
@@ -165,18 +183,18 @@ mod tests {
     #[test]
     fn first_sight_then_deltas_then_nothing() {
         let mut view = ClientView::default();
-        let mut out = Vec::new();
-        assert!(view.diff(1, 0, &[replica(5, 10)], &[], 20, &mut out));
+        let (mut out, mut gone) = (Vec::new(), Vec::new());
+        assert!(view.diff(1, 0, &[replica(5, 10)], &[], 20, None, &mut out, &mut gone));
         assert_eq!(out[0].name.as_deref(), Some("p5"));
-        assert!(view.diff(2, 0, &[replica(5, 27)], &[], 20, &mut out));
+        assert!(view.diff(2, 0, &[replica(5, 27)], &[], 20, None, &mut out, &mut gone));
         assert_eq!(
             (out[0].dx, out[0].dy, out[0].name.clone()),
             (Some(17), None, None)
         );
-        assert!(!view.diff(3, 0, &[replica(5, 27)], &[], 20, &mut out));
+        assert!(!view.diff(3, 0, &[replica(5, 27)], &[], 20, None, &mut out, &mut gone));
         assert!(out.is_empty());
         assert!(
-            view.diff(23, 0, &[replica(5, 27)], &[], 20, &mut out),
+            view.diff(23, 0, &[replica(5, 27)], &[], 20, None, &mut out, &mut gone),
             "heartbeat"
         );
     }
@@ -184,9 +202,52 @@ mod tests {
     #[test]
     fn a_reused_slot_is_a_new_player() {
         let mut view = ClientView::default();
-        let mut out = Vec::new();
-        view.diff(1, 0, &[replica(5, 10)], &[], 20, &mut out);
-        view.diff(2, 0, &[replica(6, 10)], &[], 20, &mut out);
+        let (mut out, mut gone) = (Vec::new(), Vec::new());
+        view.diff(1, 0, &[replica(5, 10)], &[], 20, None, &mut out, &mut gone);
+        view.diff(2, 0, &[replica(6, 10)], &[], 20, None, &mut out, &mut gone);
         assert_eq!(out[0].name.as_deref(), Some("p6"));
+    }
+
+    #[test]
+    fn players_leaving_the_view_are_gone_and_return_with_a_full_record() {
+        let mut view = ClientView::default();
+        let (mut out, mut gone) = (Vec::new(), Vec::new());
+        let centre = Some(((0, 0), 100));
+        view.diff(
+            1,
+            0,
+            &[replica(5, 10)],
+            &[],
+            20,
+            centre,
+            &mut out,
+            &mut gone,
+        );
+        assert!(view.diff(
+            2,
+            0,
+            &[replica(5, 500)],
+            &[],
+            20,
+            centre,
+            &mut out,
+            &mut gone
+        ));
+        assert_eq!((out.len(), gone.as_slice()), (0, &[5u32][..]));
+        view.diff(
+            3,
+            0,
+            &[replica(5, 50)],
+            &[],
+            20,
+            centre,
+            &mut out,
+            &mut gone,
+        );
+        assert_eq!(
+            out[0].position.as_ref().map(|p| p.x),
+            Some(50),
+            "a full record on re-entry"
+        );
     }
 }

@@ -113,6 +113,8 @@ pub struct Sim {
     transfer: Option<Arc<MapTransfer>>,
     encoder: FrameEncoder,
     deltas: Vec<tilegame_protocol::v1::PlayerDelta>,
+    gone: Vec<u32>,
+    view_radius_px: Option<i32>,
     stats: Arc<Mutex<TickStats>>,
 }
 
@@ -137,8 +139,15 @@ impl Sim {
             transfer: None,
             encoder: FrameEncoder::new(),
             deltas: Vec::new(),
+            gone: Vec::new(),
+            view_radius_px: None,
             stats: Arc::new(Mutex::new(TickStats::default())),
         }
+    }
+
+    /// Replicates only players within `tiles` tiles of each client (0 = everyone).
+    pub fn set_view_radius(&mut self, tiles: u32) {
+        self.view_radius_px = (tiles > 0).then(|| (tiles as i32).saturating_mul(game::TILE_SIZE));
     }
 
     /// Shared tick statistics.
@@ -334,16 +343,22 @@ impl Sim {
         }
         let tick = self.world.tick as u32;
         let mut slow = Vec::new();
-        let mut gone = Vec::new();
+        let mut closed = Vec::new();
         for (id, c) in self.clients.iter_mut() {
             let ack = self.world.player(*id).map_or(0, |p| p.last_input_seq);
+            let view = match (self.view_radius_px, &self.slots[c.slot]) {
+                (Some(radius), Some(me)) => Some((me.state.pos, radius)),
+                _ => None,
+            };
             if !c.view.diff(
                 tick,
                 ack,
                 &self.slots,
                 &tiles,
                 self.heartbeat_ticks,
+                view,
                 &mut self.deltas,
+                &mut self.gone,
             ) {
                 continue;
             }
@@ -352,16 +367,18 @@ impl Sim {
                 ack_seq: ack,
                 players: std::mem::take(&mut self.deltas),
                 tiles: tiles.clone(),
+                gone: std::mem::take(&mut self.gone),
             };
             let mut out = Vec::with_capacity(16 + snapshot.players.len() * 5);
             if let Err(e) = self.encoder.encode(&snapshot, &mut out) {
                 warn!("cannot encode snapshot: {e}");
             }
             self.deltas = snapshot.players;
+            self.gone = snapshot.gone;
             match c.frames.try_send(out) {
                 Ok(()) => {}
                 Err(mpsc::error::TrySendError::Full(_)) => slow.push(*id),
-                Err(mpsc::error::TrySendError::Closed(_)) => gone.push(*id),
+                Err(mpsc::error::TrySendError::Closed(_)) => closed.push(*id),
             }
         }
         for id in slow {
@@ -378,7 +395,7 @@ impl Sim {
                 s.dropped_slow += 1;
             }
         }
-        for id in gone {
+        for id in closed {
             self.remove(id, DisconnectReason::Quit, None);
         }
         let micros = started.elapsed().as_micros().min(u128::from(u32::MAX)) as u32;

@@ -33,8 +33,14 @@ pub struct Proxy {
 impl Proxy {
     /// Forwards connections on a new loopback port to `target`, delaying each direction by `delay`.
     pub fn start(target: SocketAddr, delay: Duration) -> Proxy {
-        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
-        let listener = runtime.block_on(TcpListener::bind("127.0.0.1:0")).expect("bind proxy");
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let listener = runtime
+            .block_on(TcpListener::bind("127.0.0.1:0"))
+            .expect("bind proxy");
         let addr = listener.local_addr().expect("proxy address");
         let counts = Arc::new(ProxyCounts::default());
         let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
@@ -63,7 +69,12 @@ impl Proxy {
                 }
             });
         });
-        Proxy { addr, counts, stop: Some(stop), thread: Some(thread) }
+        Proxy {
+            addr,
+            counts,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
     }
 
     /// The address clients connect to.
@@ -73,7 +84,10 @@ impl Proxy {
 
     /// Bytes forwarded (upstream, downstream).
     pub fn counts(&self) -> (u64, u64) {
-        (self.counts.upstream.load(Ordering::SeqCst), self.counts.downstream.load(Ordering::SeqCst))
+        (
+            self.counts.upstream.load(Ordering::SeqCst),
+            self.counts.downstream.load(Ordering::SeqCst),
+        )
     }
 }
 
@@ -102,9 +116,16 @@ async fn pipe(
             match from.read(&mut buf).await {
                 Ok(0) | Err(_) => break,
                 Ok(n) => {
-                    let counter = if upstream { &counts.upstream } else { &counts.downstream };
+                    let counter = if upstream {
+                        &counts.upstream
+                    } else {
+                        &counts.downstream
+                    };
                     counter.fetch_add(n as u64, Ordering::SeqCst);
-                    if tx.send((Instant::now() + delay, buf[..n].to_vec())).is_err() {
+                    if tx
+                        .send((Instant::now() + delay, buf[..n].to_vec()))
+                        .is_err()
+                    {
                         break;
                     }
                 }

@@ -5,7 +5,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tilegame_client::bots::{run_bot, BotOptions, BotStatus};
-use tilegame_client::net::{ByteCounters, ConnectOptions, Connection, ConnectionHandler, ConnectionState, NetEvent};
+use tilegame_client::net::{
+    ByteCounters, ConnectOptions, Connection, ConnectionHandler, ConnectionState, NetEvent,
+};
 use tilegame_client::play::PlayState;
 use tilegame_game::{Action, Tile};
 use tilegame_protocol::convert::input_to_wire;
@@ -17,7 +19,11 @@ use tilegame_tests::{start_server, test_config};
 use tokio::sync::watch;
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime")
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
 }
 
 /// A connected client with its managers.
@@ -29,9 +35,14 @@ struct Player {
 impl Player {
     async fn join(addr: &str, name: &str) -> Player {
         let mut conn_state = |_s: ConnectionState| {};
-        let (conn, joined) = Connection::connect(&ConnectOptions::new(addr, name), ByteCounters::new(), None, &mut conn_state)
-            .await
-            .expect("join");
+        let (conn, joined) = Connection::connect(
+            &ConnectOptions::new(addr, name),
+            ByteCounters::new(),
+            None,
+            &mut conn_state,
+        )
+        .await
+        .expect("join");
         let mut play = PlayState::new();
         play.join(&joined, name);
         Player { conn, play }
@@ -40,13 +51,19 @@ impl Player {
     /// Sends one input and applies packets until the next snapshot.
     async fn step(&mut self, mx: i8, my: i8) {
         let input = self.play.next_input(mx, my);
-        self.conn.send(&input_to_wire(&input, self.play.players.tick())).await.expect("send");
+        self.conn
+            .send(&input_to_wire(&input, self.play.players.tick()))
+            .await
+            .expect("send");
         self.pump_snapshot().await;
     }
 
     async fn pump_snapshot(&mut self) {
         loop {
-            let p = tokio::time::timeout(Duration::from_secs(10), self.conn.recv()).await.expect("in time").expect("packet");
+            let p = tokio::time::timeout(Duration::from_secs(10), self.conn.recv())
+                .await
+                .expect("in time")
+                .expect("packet");
             self.play.apply(&p);
             if matches!(p, play::ToClient::Snapshot(_)) {
                 return;
@@ -57,7 +74,11 @@ impl Player {
 
 #[test]
 fn two_clients_see_each_others_moves_and_tile_breaks() {
-    let server = start_server(ServerConfig { theme: ThemeName::Hell, tps: 40, ..test_config() });
+    let server = start_server(ServerConfig {
+        theme: ThemeName::Hell,
+        tps: 40,
+        ..test_config()
+    });
     let addr = server.addr().to_string();
     runtime().block_on(async {
         let mut a = Player::join(&addr, "anna").await;
@@ -79,7 +100,10 @@ fn two_clients_see_each_others_moves_and_tile_breaks() {
                 break;
             }
         }
-        assert!(b.play.players.get(a_id).unwrap().pos.1 >= start.1 + 100, "ben saw anna walk down");
+        assert!(
+            b.play.players.get(a_id).unwrap().pos.1 >= start.1 + 100,
+            "ben saw anna walk down"
+        );
 
         // Anna stops, then breaks a tile within reach; Ben's world shows it.
         for _ in 0..10 {
@@ -88,12 +112,15 @@ fn two_clients_see_each_others_moves_and_tile_breaks() {
         let target = {
             let map = a.play.world.map().unwrap();
             let s = a.play.players.prediction().state();
-            let (cx, cy) = tilegame_game::subpx_to_tile(map.width(), map.height(), s.x, s.y).unwrap();
+            let (cx, cy) =
+                tilegame_game::subpx_to_tile(map.width(), map.height(), s.x, s.y).unwrap();
             let mut found = None;
             'outer: for dy in -2i32..=2 {
                 for dx in -2i32..=2 {
                     let (x, y) = ((i32::from(cx) + dx) as u16, (i32::from(cy) + dy) as u16);
-                    if map.get(x, y).is_some_and(|t| t.attrs().breakable) && tilegame_game::in_reach(map, &s, x, y) {
+                    if map.get(x, y).is_some_and(|t| t.attrs().breakable)
+                        && tilegame_game::in_reach(map, &s, x, y)
+                    {
                         found = Some((x, y));
                         break 'outer;
                     }
@@ -124,8 +151,16 @@ fn two_clients_see_each_others_moves_and_tile_breaks() {
             }
             b.step(0, 0).await;
         }
-        assert_eq!(b.play.world.map().unwrap().get(x, y), Some(Tile::Dirt), "ben saw the break");
-        assert_eq!(a.play.world.map_digest(), b.play.world.map_digest(), "both worlds agree");
+        assert_eq!(
+            b.play.world.map().unwrap().get(x, y),
+            Some(Tile::Dirt),
+            "ben saw the break"
+        );
+        assert_eq!(
+            a.play.world.map_digest(),
+            b.play.world.map_digest(),
+            "both worlds agree"
+        );
     });
 }
 
@@ -136,7 +171,8 @@ fn prediction_stays_within_a_tile_under_100ms_latency() {
     let status = Arc::new(Mutex::new(BotStatus::default()));
     let (stop_tx, stop_rx) = watch::channel(false);
     runtime().block_on(async {
-        let mut options = BotOptions::new(ConnectOptions::new(proxy.addr().to_string(), "laggy"), 7);
+        let mut options =
+            BotOptions::new(ConnectOptions::new(proxy.addr().to_string(), "laggy"), 7);
         options.break_tiles = false;
         let bot = tokio::spawn(run_bot(options, Arc::clone(&status), stop_rx, None));
         tokio::time::sleep(Duration::from_secs(6)).await;
@@ -145,14 +181,25 @@ fn prediction_stays_within_a_tile_under_100ms_latency() {
     });
     let s = status.lock().unwrap().clone();
     assert!(s.snapshots > 40, "received snapshots ({})", s.snapshots);
-    assert!(s.ping.is_some_and(|p| p >= Duration::from_millis(90)), "ping reflects the latency: {:?}", s.ping);
-    assert!(s.max_prediction_error_px <= 32, "prediction error {} px exceeds one tile", s.max_prediction_error_px);
+    assert!(
+        s.ping.is_some_and(|p| p >= Duration::from_millis(90)),
+        "ping reflects the latency: {:?}",
+        s.ping
+    );
+    assert!(
+        s.max_prediction_error_px <= 32,
+        "prediction error {} px exceeds one tile",
+        s.max_prediction_error_px
+    );
 }
 
 #[test]
 fn the_client_reports_disconnected_when_the_server_stops() {
     let server = start_server(test_config());
-    let handler = ConnectionHandler::spawn(ConnectOptions::new(server.addr().to_string(), "leftover"), None);
+    let handler = ConnectionHandler::spawn(
+        ConnectOptions::new(server.addr().to_string(), "leftover"),
+        None,
+    );
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut joined = false;
     while !joined && Instant::now() < deadline {
@@ -172,7 +219,10 @@ fn the_client_reports_disconnected_when_the_server_stops() {
     }
     let (state, detail) = last.expect("a final state");
     assert_eq!(state, ConnectionState::Disconnected);
-    assert!(detail.contains("ServerShutdown") && detail.contains("shutting down"), "{detail}");
+    assert!(
+        detail.contains("ServerShutdown") && detail.contains("shutting down"),
+        "{detail}"
+    );
     assert_eq!(state.message(), "Disconnected from the server.");
 }
 
@@ -192,23 +242,50 @@ fn connect_error(address: &str) -> ConnectionState {
 
 #[test]
 fn bad_addresses_give_the_matching_state() {
-    assert_eq!(connect_error("localhost:99999"), ConnectionState::InvalidHost);
+    assert_eq!(
+        connect_error("localhost:99999"),
+        ConnectionState::InvalidHost
+    );
     assert_eq!(connect_error("no port here"), ConnectionState::InvalidHost);
     // A port nobody listens on (bound then released).
-    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let free = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
     assert_eq!(connect_error(&free.to_string()), ConnectionState::Refused);
 }
 
 #[test]
 fn name_taken_and_server_full_reach_the_player() {
-    let server = start_server(ServerConfig { max_players: 1, ..test_config() });
+    let server = start_server(ServerConfig {
+        max_players: 1,
+        ..test_config()
+    });
     let addr = server.addr().to_string();
     runtime().block_on(async {
         let _first = Player::join(&addr, "only").await;
-        let taken = Connection::connect(&ConnectOptions::new(addr.clone(), "only"), ByteCounters::new(), None, &mut |_| {}).await;
-        assert_eq!(taken.err().map(|e| e.state), Some(ConnectionState::NameTaken));
-        let full = Connection::connect(&ConnectOptions::new(addr.clone(), "second"), ByteCounters::new(), None, &mut |_| {}).await;
-        assert_eq!(full.err().map(|e| e.state), Some(ConnectionState::ServerFull));
+        let taken = Connection::connect(
+            &ConnectOptions::new(addr.clone(), "only"),
+            ByteCounters::new(),
+            None,
+            &mut |_| {},
+        )
+        .await;
+        assert_eq!(
+            taken.err().map(|e| e.state),
+            Some(ConnectionState::NameTaken)
+        );
+        let full = Connection::connect(
+            &ConnectOptions::new(addr.clone(), "second"),
+            ByteCounters::new(),
+            None,
+            &mut |_| {},
+        )
+        .await;
+        assert_eq!(
+            full.err().map(|e| e.state),
+            Some(ConnectionState::ServerFull)
+        );
     });
 }
 
@@ -220,7 +297,12 @@ fn byte_counters_equal_the_bytes_on_the_wire() {
     let counters = status.lock().unwrap().counters.clone();
     let (stop_tx, stop_rx) = watch::channel(false);
     runtime().block_on(async {
-        let bot = tokio::spawn(run_bot(BotOptions::new(ConnectOptions::new(proxy.addr().to_string(), "counter"), 3), Arc::clone(&status), stop_rx, None));
+        let bot = tokio::spawn(run_bot(
+            BotOptions::new(ConnectOptions::new(proxy.addr().to_string(), "counter"), 3),
+            Arc::clone(&status),
+            stop_rx,
+            None,
+        ));
         tokio::time::sleep(Duration::from_secs(3)).await;
         let _ = stop_tx.send(true);
         let _ = bot.await;

@@ -416,6 +416,7 @@ fn a_packet_aimed_at_another_player_drops_only_the_offender() {
             color: None,
         }],
         tiles: vec![],
+        gone: vec![],
     };
     let mut body = Vec::new();
     tilegame_protocol::wire::encode_body(&forged, "Snapshot", &mut body).unwrap();

@@ -53,7 +53,10 @@ impl Prediction {
 
     /// Predicted position in (fractional) pixels.
     pub fn pos_px(&self) -> (f32, f32) {
-        (self.state.x as f32 / SUBPX as f32, self.state.y as f32 / SUBPX as f32)
+        (
+            self.state.x as f32 / SUBPX as f32,
+            self.state.y as f32 / SUBPX as f32,
+        )
     }
 
     /// Distance in pixels between prediction and the server at the last reconciliation.
@@ -113,7 +116,10 @@ impl PlayerManager {
             placed: true,
         });
         self.names.insert(p.name.clone(), id);
-        self.prediction = Prediction { state: server_state(p), ..Prediction::default() };
+        self.prediction = Prediction {
+            state: server_state(p),
+            ..Prediction::default()
+        };
     }
 
     /// Adds players listed at join (names only; positions come with the first snapshot).
@@ -184,6 +190,13 @@ impl PlayerManager {
                         p.color = c & 0xff_ffff;
                     }
                 }
+                for id in &s.gone {
+                    if Some(*id) == self.local_id {
+                        self.anomalies += 1;
+                    } else if let Some(p) = self.players.get_mut(id) {
+                        p.placed = false;
+                    }
+                }
                 if let Some(map) = map {
                     self.reconcile(map);
                 }
@@ -203,7 +216,8 @@ impl PlayerManager {
         if self.local().is_some_and(|p| p.health == 0) {
             return;
         }
-        self.prediction.state = game::step_movement(map, &self.prediction.state, input.move_x, input.move_y);
+        self.prediction.state =
+            game::step_movement(map, &self.prediction.state, input.move_x, input.move_y);
         if self.prediction.pending.len() == MAX_PENDING {
             self.prediction.pending.pop_front();
         }
@@ -212,15 +226,27 @@ impl PlayerManager {
 
     /// Re-bases the prediction on the server's state and replays unacknowledged inputs.
     fn reconcile(&mut self, map: &Map) {
-        let Some(local) = self.local().cloned() else { return };
+        let Some(local) = self.local().cloned() else {
+            return;
+        };
         let ack = self.ack_seq;
-        while self.prediction.pending.front().is_some_and(|i| i.seq <= ack) {
+        while self
+            .prediction
+            .pending
+            .front()
+            .is_some_and(|i| i.seq <= ack)
+        {
             self.prediction.pending.pop_front();
         }
         let mut state = server_state(&local);
         // How far off were we for the acknowledged input? Compare before replaying the rest.
-        let predicted_then = self.prediction.pending.iter().fold(state, |s, i| game::step_movement(map, &s, i.move_x, i.move_y));
-        let err = (predicted_then.x - self.prediction.state.x).abs().max((predicted_then.y - self.prediction.state.y).abs()) / SUBPX;
+        let predicted_then = self.prediction.pending.iter().fold(state, |s, i| {
+            game::step_movement(map, &s, i.move_x, i.move_y)
+        });
+        let err = (predicted_then.x - self.prediction.state.x)
+            .abs()
+            .max((predicted_then.y - self.prediction.state.y).abs())
+            / SUBPX;
         self.prediction.last_error_px = err;
         self.prediction.max_error_px = self.prediction.max_error_px.max(err);
         if local.health > 0 {
@@ -324,23 +350,63 @@ mod tests {
     use tilegame_protocol::v1::{PlayerDelta, Position};
 
     fn delta(id: u32) -> PlayerDelta {
-        PlayerDelta { id, name: None, position: None, dx: None, dy: None, velocity: None, health: None, color: None }
+        PlayerDelta {
+            id,
+            name: None,
+            position: None,
+            dx: None,
+            dy: None,
+            velocity: None,
+            health: None,
+            color: None,
+        }
     }
 
     fn snap(tick: u32, ack: u32, players: Vec<PlayerDelta>) -> play::ToClient {
-        play::ToClient::Snapshot(play::Snapshot { tick, ack_seq: ack, players, tiles: vec![] })
+        play::ToClient::Snapshot(play::Snapshot {
+            tick,
+            ack_seq: ack,
+            players,
+            tiles: vec![],
+            gone: vec![],
+        })
     }
 
     #[test]
     fn first_sight_then_deltas_and_lookup_by_name() {
         let mut m = PlayerManager::new();
-        let first = PlayerDelta { name: Some("bob".into()), position: Some(Position { x: 10, y: 20 }), health: Some(90), ..delta(2) };
+        let first = PlayerDelta {
+            name: Some("bob".into()),
+            position: Some(Position { x: 10, y: 20 }),
+            health: Some(90),
+            ..delta(2)
+        };
         m.apply(&snap(1, 0, vec![first]), None);
-        m.apply(&snap(2, 0, vec![PlayerDelta { dx: Some(5), ..delta(2) }]), None);
+        m.apply(
+            &snap(
+                2,
+                0,
+                vec![PlayerDelta {
+                    dx: Some(5),
+                    ..delta(2)
+                }],
+            ),
+            None,
+        );
         let bob = m.by_name("bob").unwrap();
         assert_eq!((bob.pos, bob.health), ((15, 20), 90));
         assert_eq!(m.interpolated(2, 0.5), Some((12.5, 20.0)));
-        m.apply(&snap(3, 0, vec![PlayerDelta { dx: Some(1), ..delta(9) }]), None);
+        m.apply(
+            &snap(
+                3,
+                0,
+                vec![PlayerDelta {
+                    dx: Some(1),
+                    ..delta(9)
+                }],
+            ),
+            None,
+        );
         assert_eq!(m.anomalies(), 1);
     }
 
@@ -351,16 +417,33 @@ mod tests {
         world.add_player(game::PlayerId(1), "me").unwrap();
         let spawn = world.player(game::PlayerId(1)).unwrap().motion;
         let mut m = PlayerManager::new();
-        m.set_local(1, "me", (spawn.x.div_euclid(SUBPX), spawn.y.div_euclid(SUBPX)));
+        m.set_local(
+            1,
+            "me",
+            (spawn.x.div_euclid(SUBPX), spawn.y.div_euclid(SUBPX)),
+        );
         for seq in 1..=30u32 {
-            let input = game::Input { seq, move_x: 1, move_y: i8::from(seq > 10), ..game::Input::default() };
+            let input = game::Input {
+                seq,
+                move_x: 1,
+                move_y: i8::from(seq > 10),
+                ..game::Input::default()
+            };
             m.predict(&map, input);
             world.tick(&[(game::PlayerId(1), input)]);
             let p = world.player(game::PlayerId(1)).unwrap();
             let q = crate::managers::players::tests::quantize(p);
-            let d = PlayerDelta { position: Some(Position { x: q.0, y: q.1 }), velocity: Some(Position { x: q.2, y: q.3 }), ..delta(1) };
+            let d = PlayerDelta {
+                position: Some(Position { x: q.0, y: q.1 }),
+                velocity: Some(Position { x: q.2, y: q.3 }),
+                ..delta(1)
+            };
             m.apply(&snap(seq, seq, vec![d]), Some(&map));
-            assert!(m.prediction().last_error_px() <= 1, "error {} at {seq}", m.prediction().last_error_px());
+            assert!(
+                m.prediction().last_error_px() <= 1,
+                "error {} at {seq}",
+                m.prediction().last_error_px()
+            );
         }
     }
 

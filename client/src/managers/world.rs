@@ -74,7 +74,10 @@ impl WorldManager {
             return;
         }
         if let (Some(old_tile), Some(old_changed)) = old {
-            self.cells_sum = self.cells_sum.wrapping_sub(mix(index, old_tile, old_changed)).wrapping_add(mix(index, tile, true));
+            self.cells_sum = self
+                .cells_sum
+                .wrapping_sub(mix(index, old_tile, old_changed))
+                .wrapping_add(mix(index, tile, true));
         }
         self.changes_applied += 1;
     }
@@ -128,15 +131,28 @@ mod tests {
     use tilegame_protocol::v1::TilePos;
 
     fn snapshot(tick: u32, tiles: Vec<TileChange>) -> play::ToClient {
-        play::ToClient::Snapshot(play::Snapshot { tick, ack_seq: 0, players: vec![], tiles })
+        play::ToClient::Snapshot(play::Snapshot {
+            tick,
+            ack_seq: 0,
+            players: vec![],
+            tiles,
+            gone: vec![],
+        })
     }
 
     #[test]
     fn incremental_hash_equals_a_fresh_load() {
-        let map = tilegame_game::generate("h", Theme::Default, tilegame_game::MapSize::Small).unwrap();
+        let map =
+            tilegame_game::generate("h", Theme::Default, tilegame_game::MapSize::Small).unwrap();
         let mut live = WorldManager::new();
         live.load(map.clone(), "h", Theme::Default, 0);
-        live.apply(&snapshot(5, vec![TileChange { pos: TilePos { x: 3, y: 4 }, tile: Tile::Dirt.id() }]));
+        live.apply(&snapshot(
+            5,
+            vec![TileChange {
+                pos: TilePos { x: 3, y: 4 },
+                tile: Tile::Dirt.id(),
+            }],
+        ));
         let mut changed = map;
         changed.change(3, 4, Tile::Dirt).unwrap();
         let mut fresh = WorldManager::new();
@@ -148,9 +164,26 @@ mod tests {
     #[test]
     fn hostile_changes_are_counted_not_applied() {
         let mut w = WorldManager::new();
-        w.load(tilegame_game::Map::new(4, 4, Tile::Grass).unwrap(), "", Theme::Default, 0);
+        w.load(
+            tilegame_game::Map::new(4, 4, Tile::Grass).unwrap(),
+            "",
+            Theme::Default,
+            0,
+        );
         let before = w.map_digest();
-        w.apply(&snapshot(1, vec![TileChange { pos: TilePos { x: 40, y: 4 }, tile: 3 }, TileChange { pos: TilePos { x: 1, y: 1 }, tile: 200 }]));
+        w.apply(&snapshot(
+            1,
+            vec![
+                TileChange {
+                    pos: TilePos { x: 40, y: 4 },
+                    tile: 3,
+                },
+                TileChange {
+                    pos: TilePos { x: 1, y: 1 },
+                    tile: 200,
+                },
+            ],
+        ));
         assert_eq!(w.map_digest(), before);
         assert_eq!(w.change_counts(), (0, 2));
     }
