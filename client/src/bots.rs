@@ -14,7 +14,9 @@ use tilegame_protocol::v1::{play, DisconnectReason};
 use tokio::sync::watch;
 
 use crate::net::ping::PingTracker;
-use crate::net::{ByteCounters, ConnectError, ConnectOptions, Connection, ConnectionState, FrameObserver};
+use crate::net::{
+    ByteCounters, ConnectError, ConnectOptions, Connection, ConnectionState, FrameObserver,
+};
 use crate::play::PlayState;
 
 /// How a bot behaves.
@@ -35,7 +37,13 @@ pub struct BotOptions {
 impl BotOptions {
     /// A walking, breaking bot.
     pub fn new(connect: ConnectOptions, seed: u64) -> Self {
-        BotOptions { connect, seed, walk: true, break_tiles: true, tick: Duration::from_millis(50) }
+        BotOptions {
+            connect,
+            seed,
+            walk: true,
+            break_tiles: true,
+            tick: Duration::from_millis(50),
+        }
     }
 }
 
@@ -97,12 +105,20 @@ pub struct Brain {
 impl Brain {
     /// A brain seeded with `seed`.
     pub fn new(seed: u64, walk: bool, break_tiles: bool) -> Self {
-        Brain { rng: SplitMix64::new(seed), dir: (0, 0), ticks_left: 0, walk, break_tiles }
+        Brain {
+            rng: SplitMix64::new(seed),
+            dir: (0, 0),
+            ticks_left: 0,
+            walk,
+            break_tiles,
+        }
     }
 
     /// Decides this tick's movement (and queues actions) from the current state.
     pub fn decide(&mut self, state: &mut PlayState) -> (i8, i8) {
-        let Some(me) = state.players.local().cloned() else { return (0, 0) };
+        let Some(me) = state.players.local().cloned() else {
+            return (0, 0);
+        };
         if me.health == 0 {
             if state.actions.is_empty() {
                 state.actions.push(Action::Respawn);
@@ -114,7 +130,10 @@ impl Brain {
         }
         if self.break_tiles && self.rng.below(40) == 0 {
             if let Some(tile) = self.breakable_near(state) {
-                state.actions.push(Action::Break { x: tile.0, y: tile.1 });
+                state.actions.push(Action::Break {
+                    x: tile.0,
+                    y: tile.1,
+                });
                 return (0, 0);
             }
         }
@@ -149,7 +168,9 @@ impl Brain {
                     continue;
                 }
                 let (x, y) = (x as u16, y as u16);
-                if map.get(x, y).is_some_and(|t| t.attrs().breakable) && game::in_reach(map, &s, x, y) {
+                if map.get(x, y).is_some_and(|t| t.attrs().breakable)
+                    && game::in_reach(map, &s, x, y)
+                {
                     found.push((x, y));
                 }
             }
@@ -169,23 +190,27 @@ pub async fn run_bot(
     mut stop: watch::Receiver<bool>,
     observer: Option<Box<dyn FrameObserver>>,
 ) -> Result<(), ConnectError> {
-    let counters = status.lock().map(|s| s.counters.clone()).unwrap_or_default();
+    let counters = status
+        .lock()
+        .map(|s| s.counters.clone())
+        .unwrap_or_default();
     let set = |f: &mut dyn FnMut(&mut BotStatus)| {
         if let Ok(mut s) = status.lock() {
             f(&mut s);
         }
     };
     let mut report = |state: ConnectionState| set(&mut |s| s.state = state.clone());
-    let (mut conn, joined) = match Connection::connect(&options.connect, counters, observer, &mut report).await {
-        Ok(ok) => ok,
-        Err(e) => {
-            set(&mut |s| {
-                s.state = e.state.clone();
-                s.detail.clone_from(&e.detail);
-            });
-            return Err(e);
-        }
-    };
+    let (mut conn, joined) =
+        match Connection::connect(&options.connect, counters, observer, &mut report).await {
+            Ok(ok) => ok,
+            Err(e) => {
+                set(&mut |s| {
+                    s.state = e.state.clone();
+                    s.detail.clone_from(&e.detail);
+                });
+                return Err(e);
+            }
+        };
     let mut play = PlayState::new();
     play.join(&joined, &options.connect.name);
     let mut brain = Brain::new(options.seed, options.walk, options.break_tiles);

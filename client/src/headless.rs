@@ -40,25 +40,49 @@ pub async fn run(mut options: HeadlessOptions) -> Vec<BotStatus> {
     let mut statuses = Vec::with_capacity(count);
     let mut tasks = Vec::with_capacity(count);
     for i in 0..count {
-        let name = if options.bots == 0 { options.name.clone() } else { format!("{}{}", options.name, i + 1) };
+        let name = if options.bots == 0 {
+            options.name.clone()
+        } else {
+            format!("{}{}", options.name, i + 1)
+        };
         let mut connect = ConnectOptions::new(options.address.clone(), name);
         connect.color = 0x40_80_c0 ^ (i as u32).wrapping_mul(0x9e_37_79) & 0xff_ffff;
         connect.connect_timeout = options.connect_timeout;
         connect.play_timeout = options.play_timeout;
-        let mut bot = BotOptions::new(connect, options.seed.wrapping_add(i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        let mut bot = BotOptions::new(
+            connect,
+            options
+                .seed
+                .wrapping_add(i as u64)
+                .wrapping_mul(0x9e37_79b9_7f4a_7c15),
+        );
         if options.bots == 0 {
             bot.walk = false;
             bot.break_tiles = false;
         }
         let status = Arc::new(Mutex::new(BotStatus::default()));
         statuses.push(Arc::clone(&status));
-        let observer = if i == 0 { options.observer.take() } else { None };
-        tasks.push(tokio::spawn(run_bot(bot, status, stop_rx.clone(), observer)));
+        let observer = if i == 0 {
+            options.observer.take()
+        } else {
+            None
+        };
+        tasks.push(tokio::spawn(run_bot(
+            bot,
+            status,
+            stop_rx.clone(),
+            observer,
+        )));
     }
     let started = Instant::now();
-    let deadline = options.seconds.map(|s| started + Duration::from_secs_f64(s.max(0.0)));
+    let deadline = options
+        .seconds
+        .map(|s| started + Duration::from_secs_f64(s.max(0.0)));
     let mut meter = RateMeter::default();
-    let mut second = tokio::time::interval_at(tokio::time::Instant::now() + Duration::from_secs(1), Duration::from_secs(1));
+    let mut second = tokio::time::interval_at(
+        tokio::time::Instant::now() + Duration::from_secs(1),
+        Duration::from_secs(1),
+    );
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
     loop {
@@ -66,7 +90,9 @@ pub async fn run(mut options: HeadlessOptions) -> Vec<BotStatus> {
         if all_done || deadline.is_some_and(|d| Instant::now() >= d) {
             break;
         }
-        let sleep_until = deadline.map_or(Duration::from_secs(3600), |d| d.saturating_duration_since(Instant::now()));
+        let sleep_until = deadline.map_or(Duration::from_secs(3600), |d| {
+            d.saturating_duration_since(Instant::now())
+        });
         tokio::select! {
             _ = second.tick() => {
                 let snapshot: Vec<BotStatus> = statuses.iter().filter_map(|s| s.lock().ok().map(|s| s.clone())).collect();
@@ -85,23 +111,38 @@ pub async fn run(mut options: HeadlessOptions) -> Vec<BotStatus> {
     for t in tasks {
         let _ = tokio::time::timeout(Duration::from_secs(5), t).await;
     }
-    statuses.iter().filter_map(|s| s.lock().ok().map(|s| s.clone())).collect()
+    statuses
+        .iter()
+        .filter_map(|s| s.lock().ok().map(|s| s.clone()))
+        .collect()
 }
 
 /// One status line: state, ping, kB/min in/out, totals, players.
 pub fn status_line(elapsed: u64, bots: &[BotStatus], meter: &RateMeter) -> String {
     let rates = meter.rates();
-    let connected = bots.iter().filter(|b| b.state == ConnectionState::Success).count();
+    let connected = bots
+        .iter()
+        .filter(|b| b.state == ConnectionState::Success)
+        .count();
     let state = if bots.len() == 1 {
         bots[0].state.name().to_owned()
     } else {
         format!("{connected}/{} connected", bots.len())
     };
-    let pings: Vec<f64> = bots.iter().filter_map(|b| b.ping.map(|p| p.as_secs_f64() * 1000.0)).collect();
-    let ping = if pings.is_empty() { "-".to_owned() } else { format!("{:.1}ms", pings.iter().sum::<f64>() / pings.len() as f64) };
+    let pings: Vec<f64> = bots
+        .iter()
+        .filter_map(|b| b.ping.map(|p| p.as_secs_f64() * 1000.0))
+        .collect();
+    let ping = if pings.is_empty() {
+        "-".to_owned()
+    } else {
+        format!("{:.1}ms", pings.iter().sum::<f64>() / pings.len() as f64)
+    };
     let players = bots.iter().map(|b| b.players).max().unwrap_or(0);
     let tick = bots.iter().map(|b| b.tick).max().unwrap_or(0);
-    let (mb_out, mb_in): (f64, f64) = bots.iter().fold((0.0, 0.0), |a, b| (a.0 + b.counters.mb_sent(), a.1 + b.counters.mb_received()));
+    let (mb_out, mb_in): (f64, f64) = bots.iter().fold((0.0, 0.0), |a, b| {
+        (a.0 + b.counters.mb_sent(), a.1 + b.counters.mb_received())
+    });
     format!(
         "[{elapsed:>4}s] state={state} ping={ping} in={:.2}kB/min out={:.2}kB/min total in={:.3}MB out={:.3}MB players={players} tick={tick}",
         rates.kb_received_per_min, rates.kb_sent_per_min, mb_in, mb_out

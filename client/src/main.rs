@@ -46,7 +46,9 @@ struct Args {
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
         .init();
     let args = Args::parse();
     // Host a server on localhost unless told where to connect.
@@ -85,21 +87,25 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let statuses = runtime.block_on(tilegame_client::headless::run(tilegame_client::headless::HeadlessOptions {
-        address,
-        name: args.name,
-        bots: args.bots,
-        seconds: args.seconds,
-        seed: args.bot_seed,
-        print_status: true,
-        observer: None,
-        connect_timeout: Duration::from_secs(args.connect_timeout),
-        play_timeout: Duration::from_secs(args.play_timeout),
-    }));
+    let statuses = runtime.block_on(tilegame_client::headless::run(
+        tilegame_client::headless::HeadlessOptions {
+            address,
+            name: args.name,
+            bots: args.bots,
+            seconds: args.seconds,
+            seed: args.bot_seed,
+            print_status: true,
+            observer: None,
+            connect_timeout: Duration::from_secs(args.connect_timeout),
+            play_timeout: Duration::from_secs(args.play_timeout),
+        },
+    ));
     drop(hosted);
     let failed: Vec<_> = statuses
         .iter()
-        .filter(|s| s.state.is_terminal() && s.state != tilegame_client::net::ConnectionState::Disconnected)
+        .filter(|s| {
+            s.state.is_terminal() && s.state != tilegame_client::net::ConnectionState::Disconnected
+        })
         .collect();
     for f in &failed {
         eprintln!("error: {} {}", f.state.message(), f.detail);

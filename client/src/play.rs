@@ -32,7 +32,8 @@ impl PlayState {
 
     /// Installs what the server sent at join.
     pub fn join(&mut self, joined: &Joined, name: &str) {
-        self.world.load(joined.map.clone(), &joined.seed, joined.theme, joined.tick);
+        self.world
+            .load(joined.map.clone(), &joined.seed, joined.theme, joined.tick);
         for p in &joined.players {
             self.players.add_listed(p.id, &p.name);
         }
@@ -66,7 +67,13 @@ impl PlayState {
             (Action::None, Some((x, y))) => Action::Break { x, y },
             (a, _) => a,
         };
-        let input = game::Input { seq: self.seq, move_x, move_y, item: self.item, action };
+        let input = game::Input {
+            seq: self.seq,
+            move_x,
+            move_y,
+            item: self.item,
+            action,
+        };
         if let Some(map) = self.world.map() {
             self.players.predict(map, input);
         }

@@ -38,7 +38,10 @@ impl ActionQueue {
         if matches!(action, Action::None) || self.entries.len() >= 64 {
             return false;
         }
-        self.entries.push_back(Entry { action, first_seq: None });
+        self.entries.push_back(Entry {
+            action,
+            first_seq: None,
+        });
         true
     }
 
@@ -65,7 +68,9 @@ impl ActionQueue {
                 Action::None | Action::Respawn => Some(true),
                 Action::Break { x, y } => match map.get(x, y) {
                     None => Some(false),
-                    Some(tile) if !tile.attrs().breakable => Some(tile == Tile::Dirt && map.is_dynamic(x, y) == Some(true)),
+                    Some(tile) if !tile.attrs().breakable => {
+                        Some(tile == Tile::Dirt && map.is_dynamic(x, y) == Some(true))
+                    }
                     Some(tile) => {
                         let needed = tilegame_game::break_ticks(tile).unwrap_or(0);
                         (ack_seq.saturating_sub(first) > needed + BREAK_SLACK).then_some(false)
@@ -119,7 +124,11 @@ mod tests {
         q.push(Action::Break { x: 1, y: 1 });
         assert_eq!(q.current(5), Action::Respawn);
         q.acknowledge(4, &map);
-        assert_eq!(q.len(), 2, "not acknowledged before its input was processed");
+        assert_eq!(
+            q.len(),
+            2,
+            "not acknowledged before its input was processed"
+        );
         q.acknowledge(5, &map);
         assert_eq!(q.current(6), Action::Break { x: 1, y: 1 });
         q.acknowledge(10, &map);

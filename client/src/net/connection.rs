@@ -22,7 +22,14 @@ use super::state::{ConnectError, ConnectionState};
 /// Sees every frame that crosses the socket (the replay recorder implements this).
 pub trait FrameObserver: Send {
     /// One frame: `frame` is the packet id followed by the body; `wire_len` includes the length prefix.
-    fn frame(&mut self, direction: Direction, state: State, tick: u32, frame: &[u8], wire_len: usize);
+    fn frame(
+        &mut self,
+        direction: Direction,
+        state: State,
+        tick: u32,
+        frame: &[u8],
+        wire_len: usize,
+    );
 }
 
 /// How to connect.
@@ -98,9 +105,17 @@ impl Connection {
         progress: &mut (dyn FnMut(ConnectionState) + Send),
     ) -> Result<(Connection, Joined), ConnectError> {
         progress(ConnectionState::Pending);
-        match tokio::time::timeout(options.connect_timeout, Self::join(options, counters, observer, progress)).await {
+        match tokio::time::timeout(
+            options.connect_timeout,
+            Self::join(options, counters, observer, progress),
+        )
+        .await
+        {
             Ok(result) => result,
-            Err(_) => Err(ConnectError::new(ConnectionState::Timeout, format!("no answer within {:?}", options.connect_timeout))),
+            Err(_) => Err(ConnectError::new(
+                ConnectionState::Timeout,
+                format!("no answer within {:?}", options.connect_timeout),
+            )),
         }
     }
 
@@ -112,10 +127,18 @@ impl Connection {
     ) -> Result<(Connection, Joined), ConnectError> {
         let addrs: Vec<_> = tokio::net::lookup_host(&options.address)
             .await
-            .map_err(|e| ConnectError::new(ConnectionState::InvalidHost, format!("{}: {e}", options.address)))?
+            .map_err(|e| {
+                ConnectError::new(
+                    ConnectionState::InvalidHost,
+                    format!("{}: {e}", options.address),
+                )
+            })?
             .collect();
         if addrs.is_empty() {
-            return Err(ConnectError::new(ConnectionState::InvalidHost, format!("{} has no address", options.address)));
+            return Err(ConnectError::new(
+                ConnectionState::InvalidHost,
+                format!("{} has no address", options.address),
+            ));
         }
         let mut last_err = None;
         let mut stream = None;
@@ -131,7 +154,12 @@ impl Connection {
         let stream = match (stream, last_err) {
             (Some(s), _) => s,
             (None, Some(e)) => return Err(e.into()),
-            (None, None) => return Err(ConnectError::new(ConnectionState::Error, "no address to connect to")),
+            (None, None) => {
+                return Err(ConnectError::new(
+                    ConnectionState::Error,
+                    "no address to connect to",
+                ))
+            }
         };
         let _ = stream.set_nodelay(true);
         let mut conn = Connection {
@@ -146,7 +174,11 @@ impl Connection {
             observer,
         };
 
-        conn.send(&handshake::ClientHello { protocol_version: v1::PROTOCOL_VERSION, spec_hash: v1::SPEC_HASH }).await?;
+        conn.send(&handshake::ClientHello {
+            protocol_version: v1::PROTOCOL_VERSION,
+            spec_hash: v1::SPEC_HASH,
+        })
+        .await?;
         let welcome = match conn.read(handshake::ToClient::decode).await? {
             handshake::ToClient::ServerWelcome(w) => w,
             handshake::ToClient::Reject(r) => {
@@ -165,36 +197,57 @@ impl Connection {
         };
 
         conn.state = State::Login;
-        let profile = v1::Profile { color: options.color & 0xff_ffff, locale: "en".into() };
-        conn.send(&login::JoinRequest { name: options.name.clone(), profile }).await?;
+        let profile = v1::Profile {
+            color: options.color & 0xff_ffff,
+            locale: "en".into(),
+        };
+        conn.send(&login::JoinRequest {
+            name: options.name.clone(),
+            profile,
+        })
+        .await?;
         let accepted = match conn.read(login::ToClient::decode).await? {
             login::ToClient::JoinAccepted(a) => a,
             login::ToClient::JoinRejected(r) => {
-                return Err(ConnectError::new(ConnectionState::from_join_error(r.reason), r.message))
+                return Err(ConnectError::new(
+                    ConnectionState::from_join_error(r.reason),
+                    r.message,
+                ))
             }
         };
 
         conn.state = State::MapTransfer;
         progress(ConnectionState::GettingData(0.0));
-        let map_transfer::ToClient::MapBegin(begin) = conn.read(map_transfer::ToClient::decode).await? else {
-            return Err(ConnectError::new(ConnectionState::ServerFailure, "expected the map to begin"));
+        let map_transfer::ToClient::MapBegin(begin) =
+            conn.read(map_transfer::ToClient::decode).await?
+        else {
+            return Err(ConnectError::new(
+                ConnectionState::ServerFailure,
+                "expected the map to begin",
+            ));
         };
         let (seed, theme) = (begin.seed.clone(), theme_from_wire(begin.theme));
-        let mut assembler = MapAssembler::new(begin).map_err(|e| ConnectError::new(ConnectionState::ServerFailure, e.to_string()))?;
+        let mut assembler = MapAssembler::new(begin)
+            .map_err(|e| ConnectError::new(ConnectionState::ServerFailure, e.to_string()))?;
         let (map, players) = loop {
             match conn.read(map_transfer::ToClient::decode).await? {
                 map_transfer::ToClient::MapChunk(chunk) => {
-                    assembler.push(chunk).map_err(|e| ConnectError::new(ConnectionState::ServerFailure, e.to_string()))?;
+                    assembler.push(chunk).map_err(|e| {
+                        ConnectError::new(ConnectionState::ServerFailure, e.to_string())
+                    })?;
                     progress(ConnectionState::GettingData(assembler.progress()));
                 }
                 map_transfer::ToClient::MapEnd(end) => {
-                    let map = assembler
-                        .finish(end.checksum)
-                        .map_err(|e| ConnectError::new(ConnectionState::ServerFailure, e.to_string()))?;
+                    let map = assembler.finish(end.checksum).map_err(|e| {
+                        ConnectError::new(ConnectionState::ServerFailure, e.to_string())
+                    })?;
                     break (map, end.players);
                 }
                 map_transfer::ToClient::MapBegin(_) => {
-                    return Err(ConnectError::new(ConnectionState::ServerFailure, "the map began twice"))
+                    return Err(ConnectError::new(
+                        ConnectionState::ServerFailure,
+                        "the map began twice",
+                    ))
                 }
             }
         };
@@ -216,20 +269,32 @@ impl Connection {
     }
 
     /// Reads one frame and decodes it with `decode` (no timeout: the join has one overall).
-    async fn read<T>(&mut self, decode: fn(u8, &[u8]) -> Result<T, DecodeError>) -> Result<T, ConnectError> {
+    async fn read<T>(
+        &mut self,
+        decode: fn(u8, &[u8]) -> Result<T, DecodeError>,
+    ) -> Result<T, ConnectError> {
         loop {
             if let Some(frame) = self.decoder.next_frame().map_err(bad_server)? {
                 if let Some(o) = &mut self.observer {
                     let mut bytes = Vec::with_capacity(frame.body.len() + 1);
                     bytes.push(frame.id);
                     bytes.extend_from_slice(frame.body);
-                    o.frame(Direction::ToClient, self.state, self.tick, &bytes, frame.wire_len);
+                    o.frame(
+                        Direction::ToClient,
+                        self.state,
+                        self.tick,
+                        &bytes,
+                        frame.wire_len,
+                    );
                 }
                 return decode(frame.id, frame.body).map_err(bad_server);
             }
             let n = self.stream.read_buf(&mut self.buf).await?;
             if n == 0 {
-                return Err(ConnectError::new(ConnectionState::Disconnected, "the server closed the connection"));
+                return Err(ConnectError::new(
+                    ConnectionState::Disconnected,
+                    "the server closed the connection",
+                ));
             }
             self.decoder.extend(&self.buf);
             self.buf.clear();
@@ -242,7 +307,12 @@ impl Connection {
         let timeout = self.play_timeout;
         let packet = tokio::time::timeout(timeout, self.read(play::ToClient::decode))
             .await
-            .map_err(|_| ConnectError::new(ConnectionState::Timeout, format!("nothing from the server for {timeout:?}")))??;
+            .map_err(|_| {
+                ConnectError::new(
+                    ConnectionState::Timeout,
+                    format!("nothing from the server for {timeout:?}"),
+                )
+            })??;
         if let play::ToClient::Snapshot(s) = &packet {
             self.tick = s.tick;
         }
@@ -258,7 +328,13 @@ impl Connection {
             .map_err(|e| ConnectError::new(ConnectionState::Error, e.to_string()))?;
         if let Some(o) = &mut self.observer {
             let payload_start = self.out.len() - encoded_payload_len(&self.out);
-            o.frame(Direction::ToServer, self.state, self.tick, &self.out[payload_start..], wire_len);
+            o.frame(
+                Direction::ToServer,
+                self.state,
+                self.tick,
+                &self.out[payload_start..],
+                wire_len,
+            );
         }
         self.stream.write_all(&self.out).await?;
         Ok(())
@@ -295,10 +371,16 @@ impl Connection {
 
 /// Length of the id + body of a single encoded frame in `frame` (skipping its varint prefix).
 fn encoded_payload_len(frame: &[u8]) -> usize {
-    let prefix = frame.iter().position(|b| b & 0x80 == 0).map_or(frame.len(), |i| i + 1);
+    let prefix = frame
+        .iter()
+        .position(|b| b & 0x80 == 0)
+        .map_or(frame.len(), |i| i + 1);
     frame.len() - prefix
 }
 
 fn bad_server(e: impl std::fmt::Display) -> ConnectError {
-    ConnectError::new(ConnectionState::ServerFailure, format!("the server sent bad data: {e}"))
+    ConnectError::new(
+        ConnectionState::ServerFailure,
+        format!("the server sent bad data: {e}"),
+    )
 }

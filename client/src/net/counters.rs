@@ -86,7 +86,11 @@ impl<S> CountingStream<S> {
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for CountingStream<S> {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         let before = buf.filled().len();
         let result = Pin::new(&mut self.inner).poll_read(cx, buf);
         let n = buf.filled().len() - before;
@@ -96,7 +100,11 @@ impl<S: AsyncRead + Unpin> AsyncRead for CountingStream<S> {
 }
 
 impl<S: AsyncWrite + Unpin> AsyncWrite for CountingStream<S> {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         let result = Pin::new(&mut self.inner).poll_write(cx, buf);
         if let Poll::Ready(Ok(n)) = &result {
             self.counters.add_sent(*n as u64);
@@ -122,7 +130,9 @@ pub struct RateMeter {
 
 impl Default for RateMeter {
     fn default() -> Self {
-        RateMeter { samples: VecDeque::from([(0, 0, 0)]) }
+        RateMeter {
+            samples: VecDeque::from([(0, 0, 0)]),
+        }
     }
 }
 
@@ -156,7 +166,12 @@ impl RateMeter {
         let (Some(first), Some(last)) = (self.samples.front(), self.samples.back()) else {
             return Rates::default();
         };
-        let prev = self.samples.len().checked_sub(2).and_then(|i| self.samples.get(i)).unwrap_or(first);
+        let prev = self
+            .samples
+            .len()
+            .checked_sub(2)
+            .and_then(|i| self.samples.get(i))
+            .unwrap_or(first);
         let span = (last.0 - first.0).max(1) as f64;
         Rates {
             sent_per_sec: last.1 - prev.1,

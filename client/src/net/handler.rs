@@ -54,22 +54,44 @@ pub struct ConnectionHandler {
 
 impl ConnectionHandler {
     /// Starts connecting in the background.
-    pub fn spawn(options: ConnectOptions, observer: Option<Box<dyn FrameObserver>>) -> ConnectionHandler {
+    pub fn spawn(
+        options: ConnectOptions,
+        observer: Option<Box<dyn FrameObserver>>,
+    ) -> ConnectionHandler {
         let (events_tx, events) = std_mpsc::channel();
         let (commands, commands_rx) = mpsc::unbounded_channel();
         let counters = ByteCounters::new();
         let thread_counters = counters.clone();
-        let thread = std::thread::Builder::new().name("tilegame-net".into()).spawn(move || {
-            let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-                Ok(r) => r,
-                Err(e) => {
-                    let _ = events_tx.send(NetEvent::State(ConnectionState::Error, format!("cannot start the network: {e}")));
-                    return;
-                }
-            };
-            runtime.block_on(run(options, observer, thread_counters, events_tx, commands_rx));
-        });
-        ConnectionHandler { events, commands, counters, thread: thread.ok() }
+        let thread = std::thread::Builder::new()
+            .name("tilegame-net".into())
+            .spawn(move || {
+                let runtime = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(r) => r,
+                    Err(e) => {
+                        let _ = events_tx.send(NetEvent::State(
+                            ConnectionState::Error,
+                            format!("cannot start the network: {e}"),
+                        ));
+                        return;
+                    }
+                };
+                runtime.block_on(run(
+                    options,
+                    observer,
+                    thread_counters,
+                    events_tx,
+                    commands_rx,
+                ));
+            });
+        ConnectionHandler {
+            events,
+            commands,
+            counters,
+            thread: thread.ok(),
+        }
     }
 
     /// Every event that arrived since the last call (never blocks).
@@ -121,13 +143,14 @@ async fn run(
     let mut report = |state: ConnectionState| {
         let _ = events.send(NetEvent::State(state, String::new()));
     };
-    let (mut conn, joined) = match Connection::connect(&options, counters, observer, &mut report).await {
-        Ok(ok) => ok,
-        Err(e) => {
-            let _ = events.send(NetEvent::State(e.state, e.detail));
-            return;
-        }
-    };
+    let (mut conn, joined) =
+        match Connection::connect(&options, counters, observer, &mut report).await {
+            Ok(ok) => ok,
+            Err(e) => {
+                let _ = events.send(NetEvent::State(e.state, e.detail));
+                return;
+            }
+        };
     let _ = events.send(NetEvent::Joined(Box::new(joined)));
     let result = play_loop(&mut conn, &events, &mut commands).await;
     let (state, detail) = match result {

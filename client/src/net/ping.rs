@@ -72,7 +72,10 @@ mod tests {
         let mut p = PingTracker::new();
         let n = p.sent(t0);
         assert_eq!(p.pong(n + 1, t0 + Duration::from_millis(5)), None);
-        assert_eq!(p.pong(n, t0 + Duration::from_millis(7)), Some(Duration::from_millis(7)));
+        assert_eq!(
+            p.pong(n, t0 + Duration::from_millis(7)),
+            Some(Duration::from_millis(7))
+        );
         assert_eq!(p.last(), Some(Duration::from_millis(7)));
         assert!(p.due(t0, Duration::from_secs(1)));
     }

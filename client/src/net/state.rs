@@ -58,7 +58,9 @@ impl ConnectionState {
             ConnectionState::NameTaken => "That name is already taken on this server.".into(),
             ConnectionState::ServerFull => "The server is full.".into(),
             ConnectionState::ServerFailure => "The server failed.".into(),
-            ConnectionState::VersionMismatch => "Version mismatch: the server runs a different protocol.".into(),
+            ConnectionState::VersionMismatch => {
+                "Version mismatch: the server runs a different protocol.".into()
+            }
             ConnectionState::Error => "An error occurred.".into(),
         }
     }
@@ -85,7 +87,13 @@ impl ConnectionState {
 
     /// Whether this state ends the connection.
     pub fn is_terminal(&self) -> bool {
-        !matches!(self, ConnectionState::Idle | ConnectionState::Pending | ConnectionState::GettingData(_) | ConnectionState::Success)
+        !matches!(
+            self,
+            ConnectionState::Idle
+                | ConnectionState::Pending
+                | ConnectionState::GettingData(_)
+                | ConnectionState::Success
+        )
     }
 
     /// The state for a socket error.
@@ -95,7 +103,9 @@ impl ConnectionState {
             ConnectionRefused => ConnectionState::Refused,
             TimedOut | WouldBlock => ConnectionState::Timeout,
             HostUnreachable | NetworkUnreachable | AddrNotAvailable => ConnectionState::NoRoute,
-            ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof => ConnectionState::Disconnected,
+            ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof => {
+                ConnectionState::Disconnected
+            }
             InvalidInput => ConnectionState::InvalidHost,
             _ => ConnectionState::Error,
         }
@@ -142,7 +152,10 @@ pub struct ConnectError {
 impl ConnectError {
     /// A state with a detail.
     pub fn new(state: ConnectionState, detail: impl Into<String>) -> Self {
-        ConnectError { state, detail: detail.into() }
+        ConnectError {
+            state,
+            detail: detail.into(),
+        }
     }
 }
 
