@@ -32,6 +32,9 @@ pub struct BotOptions {
     pub break_tiles: bool,
     /// Local tick period (50 ms = 20 ticks/s).
     pub tick: Duration,
+    /// How far from the centre the bot wanders, in pixels; it first walks to a random point
+    /// within this square, then walks randomly inside it.
+    pub roam_px: i32,
 }
 
 impl BotOptions {
@@ -43,6 +46,7 @@ impl BotOptions {
             walk: true,
             break_tiles: true,
             tick: Duration::from_millis(50),
+            roam_px: 600,
         }
     }
 }
@@ -100,17 +104,25 @@ pub struct Brain {
     ticks_left: u32,
     walk: bool,
     break_tiles: bool,
+    roam_px: i32,
+    target: Option<(i32, i32)>,
 }
 
 impl Brain {
-    /// A brain seeded with `seed`.
-    pub fn new(seed: u64, walk: bool, break_tiles: bool) -> Self {
+    /// A brain seeded with `seed` that wanders within `roam_px` of the centre.
+    pub fn new(seed: u64, walk: bool, break_tiles: bool, roam_px: i32) -> Self {
+        let mut rng = SplitMix64::new(seed);
+        let roam = roam_px.max(1);
+        let span = 2 * roam as u64 + 1;
+        let target = Some((rng.below(span) as i32 - roam, rng.below(span) as i32 - roam));
         Brain {
-            rng: SplitMix64::new(seed),
+            rng,
             dir: (0, 0),
             ticks_left: 0,
             walk,
             break_tiles,
+            roam_px: roam,
+            target,
         }
     }
 
@@ -140,15 +152,25 @@ impl Brain {
         if !self.walk {
             return (0, 0);
         }
+        let (x, y) = state.players.prediction().pos_px();
+        if let Some((tx, ty)) = self.target {
+            // First walk out to a random point, so bots spread over their roaming square.
+            let (dx, dy) = (tx as f32 - x, ty as f32 - y);
+            if dx.abs() < 24.0 && dy.abs() < 24.0 {
+                self.target = None;
+            } else {
+                return (axis(dx), axis(dy));
+            }
+        }
         if self.ticks_left == 0 {
             self.dir = (self.rng.below(3) as i8 - 1, self.rng.below(3) as i8 - 1);
             self.ticks_left = 10 + self.rng.below(50) as u32;
-            // Drift back towards the centre when far out, so bots stay together.
-            let (x, y) = state.players.prediction().pos_px();
-            if x.abs() > 600.0 {
+            // Turn back when outside the roaming square.
+            let roam = self.roam_px as f32;
+            if x.abs() > roam {
                 self.dir.0 = if x > 0.0 { -1 } else { 1 };
             }
-            if y.abs() > 600.0 {
+            if y.abs() > roam {
                 self.dir.1 = if y > 0.0 { -1 } else { 1 };
             }
         }
@@ -183,6 +205,16 @@ impl Brain {
     }
 }
 
+fn axis(d: f32) -> i8 {
+    if d > 12.0 {
+        1
+    } else if d < -12.0 {
+        -1
+    } else {
+        0
+    }
+}
+
 /// Runs one bot until `stop` turns true or the connection ends; `status` is updated as it goes.
 pub async fn run_bot(
     options: BotOptions,
@@ -213,7 +245,12 @@ pub async fn run_bot(
         };
     let mut play = PlayState::new();
     play.join(&joined, &options.connect.name);
-    let mut brain = Brain::new(options.seed, options.walk, options.break_tiles);
+    let mut brain = Brain::new(
+        options.seed,
+        options.walk,
+        options.break_tiles,
+        options.roam_px,
+    );
     let mut ticker = tokio::time::interval(options.tick);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut ping = PingTracker::new();

@@ -15,7 +15,9 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use criterion::Criterion;
-use tilegame_protocol::v1::{map_transfer, play, Packet as _, PlayerDelta, Position, TileChange, TilePos};
+use tilegame_protocol::v1::{
+    map_transfer, play, Packet as _, PlayerDelta, Position, TileChange, TilePos,
+};
 use tilegame_protocol::wire;
 
 // ---------------------------------------------------------------------------------------------
@@ -23,7 +25,7 @@ use tilegame_protocol::wire;
 // ---------------------------------------------------------------------------------------------
 
 /// A typical snapshot: 10 moving players (id, dx, dy), one of them with a new velocity and
-/// health, and 2 tile changes.
+/// health, 2 tile changes, nobody leaving the view radius.
 fn sample_snapshot() -> play::Snapshot {
     let players = (0..10u32)
         .map(|i| {
@@ -47,9 +49,16 @@ fn sample_snapshot() -> play::Snapshot {
         ack_seq: 4_021,
         players,
         tiles: vec![
-            TileChange { pos: TilePos { x: 317, y: 92 }, tile: 0 },
-            TileChange { pos: TilePos { x: 318, y: 92 }, tile: 5 },
+            TileChange {
+                pos: TilePos { x: 317, y: 92 },
+                tile: 0,
+            },
+            TileChange {
+                pos: TilePos { x: 318, y: 92 },
+                tile: 5,
+            },
         ],
+        gone: Vec::new(),
     }
 }
 
@@ -89,7 +98,10 @@ fn sample_map_bytes(len: usize) -> Vec<u8> {
 }
 
 fn sample_map_chunk() -> map_transfer::MapChunk {
-    map_transfer::MapChunk { index: 7, data: sample_map_bytes(16 * 1024) }
+    map_transfer::MapChunk {
+        index: 7,
+        data: sample_map_bytes(16 * 1024),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -116,6 +128,7 @@ mod hand {
 
     pub const PLAYERS_MAX: usize = 1024;
     pub const TILES_MAX: usize = 4096;
+    pub const GONE_MAX: usize = 1024;
     pub const NAME_MAX: usize = 16;
     pub const CHUNK_DATA_MAX: usize = 65536;
     pub const CHUNK_PLAIN_MAX: usize = 65540;
@@ -203,11 +216,22 @@ mod hand {
             out.extend_from_slice(&t.pos.y.to_be_bytes());
             out.push(t.tile);
         }
+        if s.gone.len() > GONE_MAX {
+            return Err(Error::TooLong);
+        }
+        put_var(out, s.gone.len() as u32);
+        for &id in &s.gone {
+            put_var(out, id);
+        }
         Ok(())
     }
 
     /// Appends a map chunk body to `out`, compressing through `packed` (a reused buffer).
-    pub fn encode_map_chunk(c: &map_transfer::MapChunk, out: &mut Vec<u8>, packed: &mut Vec<u8>) -> Result<()> {
+    pub fn encode_map_chunk(
+        c: &map_transfer::MapChunk,
+        out: &mut Vec<u8>,
+        packed: &mut Vec<u8>,
+    ) -> Result<()> {
         put_var(out, c.index);
         if c.data.len() > CHUNK_DATA_MAX {
             return Err(Error::TooLong);
@@ -228,7 +252,8 @@ mod hand {
             return Err(Error::TooLong);
         }
         packed.clear();
-        let mut encoder = flate2::write::ZlibEncoder::new(&mut *packed, flate2::Compression::default());
+        let mut encoder =
+            flate2::write::ZlibEncoder::new(&mut *packed, flate2::Compression::default());
         encoder.write_all(&len[..n]).map_err(|_| Error::Corrupt)?;
         encoder.write_all(&c.data).map_err(|_| Error::Corrupt)?;
         encoder.finish().map_err(|_| Error::Corrupt)?;
@@ -307,7 +332,10 @@ mod hand {
 
         #[inline]
         fn position(&mut self) -> Result<Position> {
-            Ok(Position { x: self.zigzag()?, y: self.zigzag()? })
+            Ok(Position {
+                x: self.zigzag()?,
+                y: self.zigzag()?,
+            })
         }
 
         #[inline]
@@ -324,13 +352,46 @@ mod hand {
             } else {
                 None
             };
-            let position = if mask & 2 != 0 { Some(self.position()?) } else { None };
-            let dx = if mask & 4 != 0 { Some(self.zigzag()?) } else { None };
-            let dy = if mask & 8 != 0 { Some(self.zigzag()?) } else { None };
-            let velocity = if mask & 16 != 0 { Some(self.position()?) } else { None };
-            let health = if mask & 32 != 0 { Some(self.u8()?) } else { None };
-            let color = if mask & 64 != 0 { Some(u32::from_be_bytes(self.array()?)) } else { None };
-            Ok(PlayerDelta { id, name, position, dx, dy, velocity, health, color })
+            let position = if mask & 2 != 0 {
+                Some(self.position()?)
+            } else {
+                None
+            };
+            let dx = if mask & 4 != 0 {
+                Some(self.zigzag()?)
+            } else {
+                None
+            };
+            let dy = if mask & 8 != 0 {
+                Some(self.zigzag()?)
+            } else {
+                None
+            };
+            let velocity = if mask & 16 != 0 {
+                Some(self.position()?)
+            } else {
+                None
+            };
+            let health = if mask & 32 != 0 {
+                Some(self.u8()?)
+            } else {
+                None
+            };
+            let color = if mask & 64 != 0 {
+                Some(u32::from_be_bytes(self.array()?))
+            } else {
+                None
+            };
+            Ok(PlayerDelta {
+                id,
+                name,
+                position,
+                dx,
+                dy,
+                velocity,
+                health,
+                color,
+            })
         }
 
         #[inline]
@@ -358,12 +419,26 @@ mod hand {
         for _ in 0..n {
             let [x0, x1, y0, y1, tile] = r.array::<5>()?;
             tiles.push(TileChange {
-                pos: TilePos { x: u16::from_be_bytes([x0, x1]), y: u16::from_be_bytes([y0, y1]) },
+                pos: TilePos {
+                    x: u16::from_be_bytes([x0, x1]),
+                    y: u16::from_be_bytes([y0, y1]),
+                },
                 tile,
             });
         }
+        let n = r.len(GONE_MAX)?;
+        let mut gone = Vec::with_capacity(n);
+        for _ in 0..n {
+            gone.push(r.var()?);
+        }
         r.finish()?;
-        Ok(play::Snapshot { tick, ack_seq, players, tiles })
+        Ok(play::Snapshot {
+            tick,
+            ack_seq,
+            players,
+            tiles,
+            gone,
+        })
     }
 
     /// Decodes a map chunk body, inflating through `plain` (a reused buffer).
@@ -393,7 +468,11 @@ mod hand {
 // The operations compared
 // ---------------------------------------------------------------------------------------------
 
-fn gen_encode<T: for<'a> wire::BinWrite<Args<'a> = ()>>(v: &T, name: &'static str, out: &mut Vec<u8>) {
+fn gen_encode<T: for<'a> wire::BinWrite<Args<'a> = ()>>(
+    v: &T,
+    name: &'static str,
+    out: &mut Vec<u8>,
+) {
     out.clear();
     wire::encode_body(v, name, out).unwrap();
 }
@@ -409,12 +488,18 @@ fn check_agreement() -> (Vec<u8>, Vec<u8>) {
     gen_encode(&snap, "Snapshot", &mut gen);
     let mut hand_bytes = Vec::new();
     hand::encode_snapshot(&snap, &mut hand_bytes).unwrap();
-    assert_eq!(gen, hand_bytes, "snapshot: generated and hand-written encoders disagree");
+    assert_eq!(
+        gen, hand_bytes,
+        "snapshot: generated and hand-written encoders disagree"
+    );
     let from_gen: play::Snapshot = gen_decode("Snapshot", &gen);
     let from_hand = hand::decode_snapshot(&gen).unwrap();
     assert_eq!(from_gen, from_hand, "snapshot: decoders disagree");
     assert_eq!(from_gen, snap);
-    assert_eq!(play::ToClient::decode(play::Snapshot::ID, &gen).unwrap(), play::ToClient::Snapshot(snap.clone()));
+    assert_eq!(
+        play::ToClient::decode(play::Snapshot::ID, &gen).unwrap(),
+        play::ToClient::Snapshot(snap.clone())
+    );
     // Every truncation and a trailing byte are errors for both.
     for cut in 0..gen.len() {
         assert!(wire::decode_body::<play::Snapshot>("Snapshot", &gen[..cut]).is_err());
@@ -427,9 +512,13 @@ fn check_agreement() -> (Vec<u8>, Vec<u8>) {
     // A richer snapshot (names, positions, colours) round-trips identically too.
     let mut rich = snap.clone();
     rich.players[0].name = Some("Alice_01".into());
-    rich.players[0].position = Some(Position { x: i32::MIN, y: i32::MAX });
+    rich.players[0].position = Some(Position {
+        x: i32::MIN,
+        y: i32::MAX,
+    });
     rich.players[0].color = Some(0x00ff_8800);
     rich.tick = u32::MAX;
+    rich.gone = vec![12, 300, u32::MAX];
     let (mut a, mut b) = (Vec::new(), Vec::new());
     gen_encode(&rich, "Snapshot", &mut a);
     hand::encode_snapshot(&rich, &mut b).unwrap();
@@ -442,7 +531,10 @@ fn check_agreement() -> (Vec<u8>, Vec<u8>) {
     gen_encode(&chunk, "MapChunk", &mut cgen);
     let (mut chand, mut packed, mut plain) = (Vec::new(), Vec::new(), Vec::new());
     hand::encode_map_chunk(&chunk, &mut chand, &mut packed).unwrap();
-    assert_eq!(cgen, chand, "map chunk: generated and hand-written encoders disagree");
+    assert_eq!(
+        cgen, chand,
+        "map chunk: generated and hand-written encoders disagree"
+    );
     let from_gen: map_transfer::MapChunk = gen_decode("MapChunk", &cgen);
     let from_hand = hand::decode_map_chunk(&cgen, &mut plain).unwrap();
     assert_eq!(from_gen, from_hand, "map chunk: decoders disagree");
@@ -475,11 +567,15 @@ fn bench_snapshot(c: &mut Criterion, body: &[u8]) {
             black_box(out.len())
         })
     });
-    g.bench_function("decode/generated", |b| b.iter(|| gen_decode::<play::Snapshot>("Snapshot", black_box(body))));
+    g.bench_function("decode/generated", |b| {
+        b.iter(|| gen_decode::<play::Snapshot>("Snapshot", black_box(body)))
+    });
     g.bench_function("decode/generated-ToClient", |b| {
         b.iter(|| play::ToClient::decode(play::Snapshot::ID, black_box(body)).unwrap())
     });
-    g.bench_function("decode/hand-written", |b| b.iter(|| hand::decode_snapshot(black_box(body)).unwrap()));
+    g.bench_function("decode/hand-written", |b| {
+        b.iter(|| hand::decode_snapshot(black_box(body)).unwrap())
+    });
     g.finish();
 }
 
@@ -516,7 +612,12 @@ fn bench_map_chunk(c: &mut Criterion, body: &[u8]) {
 // ---------------------------------------------------------------------------------------------
 
 /// Median ns per call of `gen` and `hand`, over `runs` interleaved runs of `iters` calls each.
-fn measure_pair(iters: u32, runs: usize, mut gen: impl FnMut(), mut hand: impl FnMut()) -> (f64, f64) {
+fn measure_pair(
+    iters: u32,
+    runs: usize,
+    mut gen: impl FnMut(),
+    mut hand: impl FnMut(),
+) -> (f64, f64) {
     let time = |f: &mut dyn FnMut()| {
         let start = Instant::now();
         for _ in 0..iters {
@@ -568,7 +669,10 @@ fn print_table(snap_body: &[u8], chunk_body: &[u8]) {
         200_000,
         RUNS,
         || {
-            black_box(gen_decode::<play::Snapshot>("Snapshot", black_box(snap_body)));
+            black_box(gen_decode::<play::Snapshot>(
+                "Snapshot",
+                black_box(snap_body),
+            ));
         },
         || {
             black_box(hand::decode_snapshot(black_box(snap_body)).unwrap());
@@ -588,25 +692,47 @@ fn print_table(snap_body: &[u8], chunk_body: &[u8]) {
             black_box(out2.len());
         },
     );
-    rows.push((format!("MapChunk 16 KiB ({} B)", chunk_body.len()), "encode", g, h));
+    rows.push((
+        format!("MapChunk 16 KiB ({} B)", chunk_body.len()),
+        "encode",
+        g,
+        h,
+    ));
     let (g, h) = measure_pair(
         4_000,
         RUNS,
         || {
-            black_box(gen_decode::<map_transfer::MapChunk>("MapChunk", black_box(chunk_body)));
+            black_box(gen_decode::<map_transfer::MapChunk>(
+                "MapChunk",
+                black_box(chunk_body),
+            ));
         },
         || {
             black_box(hand::decode_map_chunk(black_box(chunk_body), &mut scratch).unwrap());
         },
     );
-    rows.push((format!("MapChunk 16 KiB ({} B)", chunk_body.len()), "decode", g, h));
+    rows.push((
+        format!("MapChunk 16 KiB ({} B)", chunk_body.len()),
+        "decode",
+        g,
+        h,
+    ));
 
     println!();
     println!("generated vs hand-written (median of {RUNS} timed runs, ns per packet; targets: decode <= 1.10x, encode <= 1.00x)");
-    println!("| {:<24} | {:<6} | {:>13} | {:>16} | {:>6} |", "packet", "op", "generated ns", "hand-written ns", "ratio");
-    println!("|{:-<26}|{:-<8}|{:->15}|{:->18}|{:->8}|", "", "", "", "", "");
+    println!(
+        "| {:<24} | {:<6} | {:>13} | {:>16} | {:>6} |",
+        "packet", "op", "generated ns", "hand-written ns", "ratio"
+    );
+    println!(
+        "|{:-<26}|{:-<8}|{:->15}|{:->18}|{:->8}|",
+        "", "", "", "", ""
+    );
     for (packet, op, g, h) in rows {
-        println!("| {packet:<24} | {op:<6} | {g:>13.1} | {h:>16.1} | {:>5.2}x |", g / h);
+        println!(
+            "| {packet:<24} | {op:<6} | {g:>13.1} | {h:>16.1} | {:>5.2}x |",
+            g / h
+        );
     }
 }
 

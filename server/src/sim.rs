@@ -219,10 +219,20 @@ impl Sim {
             player.motion.x.div_euclid(game::SUBPX),
             player.motion.y.div_euclid(game::SUBPX),
         );
+        // Reserve the slot now: ticks fill it, but another join may come before the next tick.
+        let replica = Replica {
+            id: id.0,
+            name: name.clone(),
+            color,
+            state: Quantized::of(player),
+        };
         let slot = match self.slots.iter().position(Option::is_none) {
-            Some(free) => free,
+            Some(free) => {
+                self.slots[free] = Some(replica);
+                free
+            }
             None => {
-                self.slots.push(None);
+                self.slots.push(Some(replica));
                 self.slots.len() - 1
             }
         };
@@ -459,5 +469,90 @@ impl Sim {
             DisconnectReason::ServerShutdown,
             "the server is shutting down",
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tilegame_protocol::frame::decode_frame;
+
+    fn sim() -> Sim {
+        let map =
+            game::generate("simtest", game::Theme::Default, game::MapSize::Small).expect("map");
+        Sim::new(
+            World::new(map),
+            "simtest".into(),
+            game::Theme::Default,
+            10,
+            20,
+        )
+    }
+
+    fn join(sim: &mut Sim, name: &str) -> (mpsc::Receiver<Frame>, oneshot::Receiver<Kick>) {
+        let (frames, rx) = mpsc::channel(64);
+        let (kick, kick_rx) = oneshot::channel();
+        let (reply, mut reply_rx) = oneshot::channel();
+        sim.handle(Command::Join {
+            name: name.into(),
+            color: 1,
+            reply,
+            frames,
+            kick,
+        });
+        assert!(reply_rx.try_recv().expect("answered").is_ok());
+        (rx, kick_rx)
+    }
+
+    fn snapshot(rx: &mut mpsc::Receiver<Frame>) -> play::Snapshot {
+        loop {
+            let frame = rx.try_recv().expect("a frame");
+            let f = decode_frame(&frame, 1 << 20)
+                .expect("frame")
+                .expect("complete");
+            if let Ok(play::ToClient::Snapshot(s)) = play::ToClient::decode(f.id, f.body) {
+                return s;
+            }
+        }
+    }
+
+    #[test]
+    fn players_joining_in_the_same_tick_get_their_own_slots() {
+        let mut sim = sim();
+        let mut clients: Vec<_> = ["a", "b", "c"].iter().map(|n| join(&mut sim, n)).collect();
+        sim.tick();
+        for (rx, _) in &mut clients {
+            let s = snapshot(rx);
+            let mut ids: Vec<u32> = s.players.iter().map(|d| d.id).collect();
+            ids.sort_unstable();
+            assert_eq!(ids, vec![1, 2, 3], "everyone sees everyone on first sight");
+        }
+        let slots: Vec<usize> = sim.clients.values().map(|c| c.slot).collect();
+        assert_eq!(slots, vec![0, 1, 2]);
+    }
+
+    #[test]
+    fn a_full_queue_drops_the_slow_client_with_a_reason() {
+        let mut sim = sim();
+        let (_rx, mut kick) = {
+            let (frames, rx) = mpsc::channel(1);
+            let (kick, kick_rx) = oneshot::channel();
+            let (reply, _reply_rx) = oneshot::channel();
+            sim.handle(Command::Join {
+                name: "slow".into(),
+                color: 1,
+                reply,
+                frames,
+                kick,
+            });
+            (rx, kick_rx)
+        };
+        // The first snapshot fills the queue of one; the heartbeat 20 ticks later does not fit.
+        for _ in 0..25 {
+            sim.tick();
+        }
+        let (reason, _) = kick.try_recv().expect("kicked");
+        assert_eq!(reason, DisconnectReason::TooSlow);
+        assert_eq!(sim.player_count(), 0);
     }
 }

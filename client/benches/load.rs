@@ -1,0 +1,389 @@
+//! Load and bandwidth benchmark: real headless clients against a real server on loopback.
+//!
+//! `cargo bench -p tilegame-client --bench load [-- --clients 10,100,1000 --seconds 30 --scenario-seconds 10]`
+//!
+//! The server runs in a child process (this executable started with `--serve`), so its memory
+//! per client is measured alone and its tick timings come from its own counters; the clients run
+//! here, all in one runtime. Two tables are printed:
+//!
+//! 1. Load: for each N, server tick work p50/p99/max, snapshots received per client per second,
+//!    bytes per player per tick in each direction, clients dropped, server memory per client.
+//! 2. Bandwidth against the original game, per client, side by side, for 1/5/10 players standing
+//!    still, 10 moving and 10 breaking tiles. The original's figures are its measured ones
+//!    (ORIGINAL.md) where they exist. Its state does not depend on movement, so "10 moving" uses
+//!    its 10-player figure; "10 breaking" is modelled: every state resends all players (288 B)
+//!    plus the run-length dynatile layer (~1.18 B per broken tile, from its 160 B → 1,344 B at
+//!    1,000 broken), 10 states per second plus one extra state per break; its client sends
+//!    639 B/s plus 64 B per break.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tilegame_client::bots::{run_bot, BotOptions, BotStatus};
+use tilegame_client::net::{ConnectOptions, ConnectionState};
+use tokio::sync::watch;
+
+/// Original game, per client (ORIGINAL.md): (players, client→server B/s, server→client B/s, states/s).
+const ORIGINAL_STILL: [(usize, f64, f64, f64); 3] = [
+    (1, 639.0, 2235.0, 9.98),
+    (5, 638.0, 2872.0, 9.97),
+    (10, 639.0, 3834.0, 9.98),
+];
+
+struct ServerChild {
+    child: Child,
+    stdin: ChildStdin,
+    lines: std::io::Lines<BufReader<std::process::ChildStdout>>,
+    addr: String,
+}
+
+impl ServerChild {
+    fn start(size: &str, theme: &str) -> ServerChild {
+        let exe = std::env::current_exe().expect("own executable");
+        let mut child = Command::new(exe)
+            .args(["--serve", size, theme])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start the server child");
+        let stdin = child.stdin.take().expect("stdin");
+        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let addr = lines
+            .next()
+            .and_then(Result::ok)
+            .expect("server address line");
+        ServerChild {
+            child,
+            stdin,
+            lines,
+            addr,
+        }
+    }
+
+    fn ask(&mut self, command: &str) -> String {
+        writeln!(self.stdin, "{command}").expect("command");
+        self.stdin.flush().expect("flush");
+        self.lines.next().and_then(Result::ok).unwrap_or_default()
+    }
+
+    fn rss_kb(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .unwrap_or(0)
+    }
+}
+
+impl Drop for ServerChild {
+    fn drop(&mut self) {
+        let _ = writeln!(self.stdin, "quit");
+        let _ = self.child.wait();
+    }
+}
+
+/// The `--serve` mode: a server that answers `reset`, `stats` and `quit` on stdin.
+fn serve(size: &str, theme: &str) {
+    let theme = match theme {
+        "hell" => tilegame_server::config::ThemeName::Hell,
+        _ => tilegame_server::config::ThemeName::Default,
+    };
+    let config = tilegame_server::ServerConfig {
+        bind: "127.0.0.1:0".parse().expect("address"),
+        seed: "loadbench".into(),
+        size: size.into(),
+        theme,
+        max_players: 1024,
+        max_queued_frames: 256,
+        idle_timeout_secs: 30,
+        ..tilegame_server::ServerConfig::default()
+    };
+    let server = tilegame_server::ServerHandle::start(config).expect("server starts");
+    println!("{}", server.addr());
+    let _ = std::io::stdout().flush();
+    for line in std::io::stdin().lines() {
+        let Ok(line) = line else { break };
+        match line.trim() {
+            "reset" => {
+                server.reset_tick_times();
+                println!("ok");
+            }
+            "stats" => {
+                let s = server.stats();
+                let mut t = s.tick_micros.clone();
+                t.sort_unstable();
+                let pct = |p: f64| {
+                    t.get(((t.len() as f64 - 1.0) * p).round() as usize)
+                        .copied()
+                        .unwrap_or(0)
+                };
+                println!(
+                    "{} {} {} {} {} {}",
+                    pct(0.5),
+                    pct(0.99),
+                    t.last().copied().unwrap_or(0),
+                    s.dropped_slow,
+                    s.players,
+                    t.len()
+                );
+            }
+            _ => break,
+        }
+        let _ = std::io::stdout().flush();
+    }
+    server.shutdown();
+}
+
+struct Fleet {
+    statuses: Vec<Arc<Mutex<BotStatus>>>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<Result<(), tilegame_client::net::ConnectError>>>,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Totals {
+    sent: u64,
+    received: u64,
+    snapshots: u64,
+    connected: usize,
+    tiles: u64,
+}
+
+impl Fleet {
+    fn spawn(
+        rt: &tokio::runtime::Runtime,
+        addr: &str,
+        n: usize,
+        walk: bool,
+        breaks: bool,
+        roam_px: i32,
+    ) -> Fleet {
+        let (stop, stop_rx) = watch::channel(false);
+        let mut statuses = Vec::new();
+        let mut tasks = Vec::new();
+        for i in 0..n {
+            let mut connect = ConnectOptions::new(addr.to_owned(), format!("bot{i}"));
+            connect.play_timeout = Duration::from_secs(30);
+            let mut o = BotOptions::new(connect, 1000 + i as u64);
+            o.walk = walk;
+            o.break_tiles = breaks;
+            o.roam_px = roam_px;
+            let status = Arc::new(Mutex::new(BotStatus::default()));
+            statuses.push(Arc::clone(&status));
+            tasks.push(rt.spawn(run_bot(o, status, stop_rx.clone(), None)));
+            if i % 50 == 49 {
+                std::thread::sleep(Duration::from_millis(20)); // don't overrun the listen backlog
+            }
+        }
+        Fleet {
+            statuses,
+            stop,
+            tasks,
+        }
+    }
+
+    fn totals(&self) -> Totals {
+        let mut t = Totals::default();
+        for s in &self.statuses {
+            let s = s.lock().expect("status");
+            t.sent += s.counters.sent();
+            t.received += s.counters.received();
+            t.snapshots += s.snapshots;
+            t.tiles += s.tiles_broken;
+            t.connected += usize::from(s.state == ConnectionState::Success);
+        }
+        t
+    }
+
+    fn wait_connected(&self, n: usize, limit: Duration) -> bool {
+        let until = Instant::now() + limit;
+        while Instant::now() < until {
+            if self.totals().connected >= n {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        false
+    }
+
+    fn stop(self, rt: &tokio::runtime::Runtime) {
+        let _ = self.stop.send(true);
+        for t in self.tasks {
+            let _ = rt.block_on(async { tokio::time::timeout(Duration::from_secs(10), t).await });
+        }
+    }
+}
+
+fn arg(args: &[String], name: &str) -> Option<String> {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("--serve") {
+        serve(
+            args.get(2).map_or("medium", String::as_str),
+            args.get(3).map_or("default", String::as_str),
+        );
+        return;
+    }
+    let clients: Vec<usize> = arg(&args, "--clients")
+        .unwrap_or_else(|| "10,100,1000".into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    let seconds: f64 = arg(&args, "--seconds")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(30.0);
+    let scenario_seconds: f64 = arg(&args, "--scenario-seconds")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10.0);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+
+    println!("\n== Load: N clients in one process, one server (child process), {seconds:.0} s at 20 ticks/s ==");
+    println!(
+        "{:>6} | {:>9} {:>9} {:>9} | {:>12} | {:>10} {:>10} | {:>7} | {:>10}",
+        "N",
+        "tick p50",
+        "tick p99",
+        "tick max",
+        "snaps/cl/s",
+        "B/pl/tick↓",
+        "B/pl/tick↑",
+        "dropped",
+        "server KB/cl"
+    );
+    let mut n10_tick_p50 = None;
+    for &n in &clients {
+        // A 512×512 map gives 1,000 wandering bots room to spread beyond each other's view.
+        let mut server = ServerChild::start(if n >= 500 { "512x512" } else { "large" }, "default");
+        let rss_before = server.rss_kb();
+        let roam = if n >= 500 { 7000 } else { 2500 };
+        let fleet = Fleet::spawn(&rt, &server.addr, n, true, true, roam);
+        let all = fleet.wait_connected(n, Duration::from_secs(120));
+        std::thread::sleep(Duration::from_secs(if n >= 500 { 15 } else { 3 })); // spread out
+        let rss_after = server.rss_kb();
+        server.ask("reset");
+        let t0 = fleet.totals();
+        let started = Instant::now();
+        std::thread::sleep(Duration::from_secs_f64(seconds));
+        let t1 = fleet.totals();
+        let elapsed = started.elapsed().as_secs_f64();
+        let stats = server.ask("stats");
+        let f: Vec<u64> = stats
+            .split_whitespace()
+            .filter_map(|v| v.parse().ok())
+            .collect();
+        let (p50, p99, max, dropped_slow) = (
+            f.first().copied().unwrap_or(0),
+            f.get(1).copied().unwrap_or(0),
+            f.get(2).copied().unwrap_or(0),
+            f.get(3).copied().unwrap_or(0),
+        );
+        let connected_end = fleet.totals().connected;
+        let dropped = (n - connected_end.min(n)) as u64;
+        let ticks = elapsed * 20.0;
+        let per = |bytes: u64| bytes as f64 / n as f64 / ticks;
+        println!(
+            "{:>6} | {:>7}µs {:>7}µs {:>7}µs | {:>12.2} | {:>10.1} {:>10.1} | {:>7} | {:>10.0}{}",
+            n,
+            p50,
+            p99,
+            max,
+            (t1.snapshots - t0.snapshots) as f64 / n as f64 / elapsed,
+            per(t1.received - t0.received),
+            per(t1.sent - t0.sent),
+            format!("{dropped} ({dropped_slow} slow)"),
+            rss_after.saturating_sub(rss_before) as f64 / n as f64,
+            if all { "" } else { "  (not all connected)" }
+        );
+        if n == 10 {
+            n10_tick_p50 = Some(p50);
+        }
+        fleet.stop(&rt);
+    }
+    if let Some(p50) = n10_tick_p50 {
+        println!("server CPU per tick at N = 10: {p50} µs of work (target < 1,000 µs); original: ~2.3% of a core per client");
+    }
+
+    println!("\n== Bandwidth per client against the original ({scenario_seconds:.0} s each) ==");
+    println!(
+        "{:<22} | {:>9} {:>9} {:>7} | {:>9} {:>9} {:>7} | {:>7} {:>7} | {:>9}",
+        "scenario",
+        "ours ↑B/s",
+        "orig ↑B/s",
+        "ratio",
+        "ours ↓B/s",
+        "orig ↓B/s",
+        "ratio",
+        "ours st/s",
+        "orig st/s",
+        "↓B/pl/snap"
+    );
+    let scenarios: [(&str, usize, bool, bool); 5] = [
+        ("1 standing still", 1, false, false),
+        ("5 standing still", 5, false, false),
+        ("10 standing still", 10, false, false),
+        ("10 moving", 10, true, false),
+        ("10 breaking tiles", 10, false, true),
+    ];
+    for (name, n, walk, breaks) in scenarios {
+        let server = ServerChild::start("large", if breaks { "hell" } else { "default" });
+        let fleet = Fleet::spawn(&rt, &server.addr, n, walk, breaks, 400);
+        fleet.wait_connected(n, Duration::from_secs(30));
+        std::thread::sleep(Duration::from_secs(3));
+        let t0 = fleet.totals();
+        let started = Instant::now();
+        std::thread::sleep(Duration::from_secs_f64(scenario_seconds));
+        let t1 = fleet.totals();
+        let secs = started.elapsed().as_secs_f64();
+        let up = (t1.sent - t0.sent) as f64 / n as f64 / secs;
+        let down = (t1.received - t0.received) as f64 / n as f64 / secs;
+        let states = (t1.snapshots - t0.snapshots) as f64 / n as f64 / secs;
+        let per_player_snapshot = if states > 0.0 {
+            down / states / n as f64
+        } else {
+            0.0
+        };
+        let (orig_up, orig_down, orig_states) = match ORIGINAL_STILL.iter().find(|o| o.0 == n) {
+            Some(&(_, up, down, st)) if !breaks => (up, down, st),
+            _ => {
+                // Model of the original for breaking (see the module doc).
+                let breaks_per_s = (t1.tiles - t0.tiles) as f64 / secs;
+                let broken_avg = t0.tiles as f64 + breaks_per_s * secs / 2.0;
+                let state = 288.0 + 1.18 * broken_avg;
+                (
+                    639.0 + 64.0 * breaks_per_s / n as f64,
+                    (9.98 + breaks_per_s) * state,
+                    9.98,
+                )
+            }
+        };
+        println!(
+            "{:<22} | {:>9.0} {:>9.0} {:>6.1}% | {:>9.0} {:>9.0} {:>6.1}% | {:>7.2} {:>7.2} | {:>9.2}",
+            name,
+            up,
+            orig_up,
+            100.0 * up / orig_up,
+            down,
+            orig_down,
+            100.0 * down / orig_down,
+            states,
+            orig_states,
+            per_player_snapshot
+        );
+        fleet.stop(&rt);
+        drop(server);
+    }
+    println!("\ntargets: standing still ≤ 5% of the original's bytes; 10 moving: ≤ 50% downstream at 20 states/s (≤ 8 B per moving player per snapshot); upstream ≤ 50%");
+}

@@ -1,0 +1,8 @@
+//! Frames of the map_transfer state, to client direction: `map_transfer::ToClient::decode` on each body.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    tilegame_fuzz::fuzz_direction!(data, map_transfer::ToClient);
+});

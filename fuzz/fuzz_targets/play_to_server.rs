@@ -1,0 +1,8 @@
+//! Frames of the play state, to server direction: `play::ToServer::decode` on each body.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    tilegame_fuzz::fuzz_direction!(data, play::ToServer);
+});
