@@ -12,3 +12,5 @@ pub mod headless;
 pub mod managers;
 pub mod net;
 pub mod play;
+#[cfg(feature = "render")]
+pub mod render;

@@ -145,7 +145,11 @@ pub fn generate_atlas() -> Image {
     }
     for stage in 0..CRACK_STAGES {
         let (cx, cy) = crack_cell(stage);
-        img.blit(&paint_crack(stage), u32::from(cx) * CELL, u32::from(cy) * CELL);
+        img.blit(
+            &paint_crack(stage),
+            u32::from(cx) * CELL,
+            u32::from(cy) * CELL,
+        );
     }
     img
 }
@@ -244,7 +248,7 @@ pub fn paint_tile(tile: Tile) -> Image {
     match tile {
         Tile::Void => fill(&mut img, |x, y| {
             let n = fbm(x, y, seed);
-            let star = hash(x, y, seed) % 97 == 0;
+            let star = hash(x, y, seed).is_multiple_of(97);
             if star {
                 [70, 70, 90]
             } else {
@@ -252,16 +256,24 @@ pub fn paint_tile(tile: Tile) -> Image {
             }
         }),
         Tile::Grass => {
-            fill(&mut img, |x, y| shade([72, 146, 56], 0.82 + 0.3 * fbm(x, y, seed)));
+            fill(&mut img, |x, y| {
+                shade([72, 146, 56], 0.82 + 0.3 * fbm(x, y, seed))
+            });
             blades(&mut img, seed, 46, [112, 190, 78], [46, 108, 38]);
         }
         Tile::Plains => {
-            fill(&mut img, |x, y| shade([150, 174, 84], 0.88 + 0.22 * fbm(x, y, seed)));
+            fill(&mut img, |x, y| {
+                shade([150, 174, 84], 0.88 + 0.22 * fbm(x, y, seed))
+            });
             blades(&mut img, seed, 16, [176, 196, 104], [118, 140, 64]);
             for i in 0..4 {
                 let fx = hash(i, 9, seed) % CELL;
                 let fy = hash(i, 10, seed) % CELL;
-                let petal = if i % 2 == 0 { [240, 220, 90] } else { [235, 235, 235] };
+                let petal = if i % 2 == 0 {
+                    [240, 220, 90]
+                } else {
+                    [235, 235, 235]
+                };
                 img.put(fx, fy, opaque(petal));
                 img.put((fx + 1) % CELL, fy, opaque(shade(petal, 0.85)));
             }
@@ -311,15 +323,15 @@ pub fn paint_tile(tile: Tile) -> Image {
             [v, v, v.saturating_add(4)]
         }),
         Tile::Firestone => fill(&mut img, |x, y| {
-            let (d1, d2, i) = voronoi(x, y, 6, seed);
+            let (d1, d2, i) = voronoi(x, y, 5, seed);
             let vein = d2 - d1;
-            if vein < 1.0 {
-                [255, 170, 50]
-            } else if vein < 2.2 {
-                [214, 88, 24]
+            if vein < 0.7 {
+                [255, 168, 54]
+            } else if vein < 1.5 {
+                [184, 66, 26]
             } else {
-                let v = 0.8 + 0.3 * fbm(x, y, seed) + 0.1 * rnd(i, 3, seed);
-                shade([98, 38, 32], v)
+                let v = 0.78 + 0.3 * fbm(x, y, seed) + 0.12 * rnd(i, 3, seed);
+                shade([92, 36, 30], v * (0.85 + 0.15 * (d1 / 10.0).min(1.0)))
             }
         }),
         Tile::Water => fill(&mut img, |x, y| {
@@ -339,15 +351,16 @@ pub fn paint_tile(tile: Tile) -> Image {
             }
         }),
         Tile::Lava => fill(&mut img, |x, y| {
-            let n = tnoise(x, y, 8, CELL, seed) * 0.7 + tnoise(x, y, 4, CELL, seed ^ 9) * 0.3;
-            if n > 0.68 {
-                [255, 214, 90]
-            } else if n > 0.52 {
-                mix([236, 110, 24], [255, 190, 60], (n - 0.52) / 0.16)
-            } else if n < 0.22 {
-                [128, 34, 12]
+            // Periodic in x (period 32) so the shader can scroll it.
+            let n = tnoise(x, y, 16, CELL, seed) * 0.5
+                + tnoise(x, y, 8, CELL, seed ^ 9) * 0.3
+                + tnoise(x, y, 4, CELL, seed ^ 3) * 0.2;
+            if n > 0.66 {
+                mix([255, 170, 50], [255, 228, 128], (n - 0.66) / 0.2)
+            } else if n < 0.3 {
+                mix([112, 28, 10], [170, 44, 12], n / 0.3)
             } else {
-                mix([176, 48, 14], [230, 96, 22], (n - 0.22) / 0.3)
+                mix([186, 52, 14], [240, 120, 30], (n - 0.3) / 0.36)
             }
         }),
     }
@@ -369,7 +382,11 @@ fn blades(img: &mut Image, seed: u32, count: u32, light: [u8; 3], dark: [u8; 3])
         let by = hash(i, 2, seed) % CELL;
         let len = 2 + hash(i, 3, seed) % 3;
         let lean = (hash(i, 4, seed) % 3) as i32 - 1;
-        let color = if hash(i, 5, seed) % 3 == 0 { dark } else { light };
+        let color = if hash(i, 5, seed).is_multiple_of(3) {
+            dark
+        } else {
+            light
+        };
         for k in 0..len {
             let x = (bx as i32 + if k == len - 1 { lean } else { 0 }).rem_euclid(CELL as i32);
             let y = (by + CELL - k) % CELL;
@@ -453,7 +470,11 @@ fn paint_icons(img: &mut Image) {
     let dark = [40u8, 42, 48, 255];
     for x in 3..29u32 {
         for y in 10..15u32 {
-            img.put(gx + x, gy + y, if y == 10 { [120, 124, 134, 255] } else { metal });
+            img.put(
+                gx + x,
+                gy + y,
+                if y == 10 { [120, 124, 134, 255] } else { metal },
+            );
         }
     }
     for x in 3..14u32 {
@@ -505,7 +526,10 @@ mod tests {
             assert_ne!(cell.1, CRACK_ROW, "{tile:?} uses the crack row");
             seen.push(cell);
             let img = paint_tile(tile);
-            assert!(img.data.chunks(4).all(|p| p[3] == 255), "{tile:?} not opaque");
+            assert!(
+                img.data.chunks(4).all(|p| p[3] == 255),
+                "{tile:?} not opaque"
+            );
         }
     }
 
@@ -514,7 +538,10 @@ mod tests {
         for (i, a) in ALL_TILES.iter().enumerate() {
             for b in &ALL_TILES[i + 1..] {
                 let (ca, cb) = (tile_average_color(*a), tile_average_color(*b));
-                assert!(dist(ca, cb) > 12.0, "{a:?} {ca:?} too close to {b:?} {cb:?}");
+                assert!(
+                    dist(ca, cb) > 12.0,
+                    "{a:?} {ca:?} too close to {b:?} {cb:?}"
+                );
             }
             // Not a flat colour: a pattern.
             let img = paint_tile(*a);
@@ -534,7 +561,11 @@ mod tests {
             let mut diff = 0u32;
             for y in 0..CELL {
                 let (a, b) = (img.get(0, y), img.get(CELL - 1, y));
-                diff += a.iter().zip(b).map(|(&p, q)| u32::from(p.abs_diff(q))).sum::<u32>();
+                diff += a
+                    .iter()
+                    .zip(b)
+                    .map(|(&p, q)| u32::from(p.abs_diff(q)))
+                    .sum::<u32>();
             }
             assert!(diff / CELL < 90, "{tile:?} seam too visible: {diff}");
         }

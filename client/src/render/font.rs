@@ -219,7 +219,11 @@ mod tests {
     #[test]
     fn glyphs_are_distinct_and_non_empty() {
         for (i, g) in GLYPHS.iter().enumerate().skip(1) {
-            assert!(g.iter().any(|&c| c != 0), "glyph {} is empty", i as u8 + FIRST);
+            assert!(
+                g.iter().any(|&c| c != 0),
+                "glyph {} is empty",
+                i as u8 + FIRST
+            );
             for (j, h) in GLYPHS.iter().enumerate().skip(i + 1) {
                 assert_ne!(
                     g,
@@ -270,7 +274,10 @@ mod tests {
         let mut img = Image::new(128, 48);
         rasterize_into(&mut img, (0, 0));
         let i = u32::from(b'A' - FIRST);
-        let (gx, gy) = ((i % GRID_COLUMNS) * GRID_CELL, (i / GRID_COLUMNS) * GRID_CELL);
+        let (gx, gy) = (
+            (i % GRID_COLUMNS) * GRID_CELL,
+            (i / GRID_COLUMNS) * GRID_CELL,
+        );
         for y in 0..GLYPH_H {
             for x in 0..GLYPH_W {
                 assert_eq!(img.get(gx + x, gy + y)[3] == 255, glyph_pixel('A', x, y));

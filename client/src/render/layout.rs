@@ -197,7 +197,7 @@ impl View {
 
 const WHITE: [u8; 4] = [240, 240, 240, 255];
 const SHADOW: [u8; 4] = [0, 0, 0, 170];
-const PANEL: [u8; 4] = [8, 10, 16, 170];
+const PANEL: [u8; 4] = [8, 10, 16, 185];
 const ACCENT: [u8; 4] = [250, 210, 70, 255];
 
 /// Sprites in painting order, with drawing helpers.
@@ -252,7 +252,7 @@ impl Batch {
 
     /// Text with a one-font-pixel drop shadow, for legibility on any background.
     fn text_shadowed(&mut self, x: f32, y: f32, text: &str, scale: f32, color: [u8; 4]) -> f32 {
-        let d = scale.max(1.0);
+        let d = scale.clamp(1.0, 2.0);
         self.text(x + d, y + d, text, scale, SHADOW);
         self.text(x, y, text, scale, color)
     }
@@ -309,7 +309,14 @@ fn draw_breaking(b: &mut Batch, v: &View, x: u16, y: u16, stage: u8) {
         [u32::from(cx) * CELL, u32::from(cy) * CELL, CELL, CELL],
         [255, 255, 255, 255],
     );
-    b.frame(sx, sy, side, side, 1.0_f32.max(v.zoom), [255, 255, 255, 140]);
+    b.frame(
+        sx,
+        sy,
+        side,
+        side,
+        1.0_f32.max(v.zoom),
+        [255, 255, 255, 140],
+    );
 }
 
 fn draw_players(b: &mut Batch, v: &View, players: &[DrawPlayer]) {
@@ -341,7 +348,13 @@ fn draw_players(b: &mut Batch, v: &View, players: &[DrawPlayer]) {
         b.rect(x - t, y - t, side + 2.0 * t, side + 2.0 * t, outline);
         b.rect(x, y, side, side, body);
         b.rect(x, y, side, (side / 4.0).round(), shade(body, 1.25));
-        b.rect(x, y + side - (side / 6.0).round(), side, (side / 6.0).round(), shade(body, 0.75));
+        b.rect(
+            x,
+            y + side - (side / 6.0).round(),
+            side,
+            (side / 6.0).round(),
+            shade(body, 0.75),
+        );
         let eye = (side / 6.0).round().max(1.0);
         let ey = y + side * 0.35;
         b.rect(x + side * 0.25, ey, eye, eye, [20, 20, 24, 255]);
@@ -366,8 +379,14 @@ fn draw_players(b: &mut Batch, v: &View, players: &[DrawPlayer]) {
         let th = GLYPH_H as f32 * TEXT_SCALE;
         let pad = 3.0;
         let tx = (sx - tw / 2.0).round();
-        let ty = (bar_y - 4.0 - pad - th).round();
-        b.rect(tx - pad, ty - pad, tw + 2.0 * pad, th + 2.0 * pad - 2.0, [0, 0, 0, 140]);
+        let ty = (bar_y - 6.0 - pad - th).round();
+        b.rect(
+            tx - pad,
+            ty - pad,
+            tw + 2.0 * pad,
+            th + 2.0 * pad - 2.0,
+            [0, 0, 0, 140],
+        );
         let color = if p.local { ACCENT } else { WHITE };
         b.text(tx, ty, &name, TEXT_SCALE, color);
     }
@@ -409,7 +428,14 @@ fn draw_hud(b: &mut Batch, hud: &Hud, size: [f32; 2]) {
     let (x0, y0) = (8.0, 8.0);
     let panel_h = pad * 2.0 + line * (lines.len() as f32 + 1.0) - (line - GLYPH_H as f32 * s);
     b.rect(x0, y0, widest + pad * 2.0, panel_h, PANEL);
-    b.frame(x0, y0, widest + pad * 2.0, panel_h, 1.0, [255, 255, 255, 40]);
+    b.frame(
+        x0,
+        y0,
+        widest + pad * 2.0,
+        panel_h,
+        1.0,
+        [255, 255, 255, 40],
+    );
 
     let (x, mut y) = (x0 + pad, y0 + pad);
     b.text_shadowed(x, y, "HP", s, [255, 120, 110, 255]);
@@ -475,7 +501,7 @@ fn draw_hud(b: &mut Batch, hud: &Hud, size: [f32; 2]) {
 fn centered_panel(b: &mut Batch, size: [f32; 2], w: f32, h: f32, border: [u8; 4]) -> (f32, f32) {
     let x = ((size[0] - w) / 2.0).round();
     let y = ((size[1] - h) / 2.0).round();
-    b.rect(x, y, w, h, [12, 14, 22, 235]);
+    b.rect(x, y, w, h, [12, 14, 22, 245]);
     b.frame(x, y, w, h, 2.0, border);
     (x, y)
 }
@@ -499,7 +525,7 @@ fn draw_overlay(b: &mut Batch, overlay: &Overlay, size: [f32; 2]) {
                 .fold(font::text_width("Connecting", s * 2.0), f32::max)
                 .max(320.0)
                 + 48.0;
-            let h = 40.0 + line * 2.0 + line * lines.len() as f32 + 40.0;
+            let h = 20.0 + line * 2.0 + line * lines.len() as f32 + 36.0;
             let (_, y) = centered_panel(b, size, w, h, [120, 170, 255, 255]);
             centered_text(b, size, y + 20.0, "Connecting", s * 2.0, WHITE);
             let mut ty = y + 20.0 + line * 2.0;
@@ -511,7 +537,11 @@ fn draw_overlay(b: &mut Batch, overlay: &Overlay, size: [f32; 2]) {
             let bx = ((size[0] - bw) / 2.0).round();
             match progress {
                 Some(p) => {
-                    let p = if p.is_finite() { p.clamp(0.0, 1.0) } else { 0.0 };
+                    let p = if p.is_finite() {
+                        p.clamp(0.0, 1.0)
+                    } else {
+                        0.0
+                    };
                     b.bar(bx, ty + 6.0, bw, 12.0, p, [90, 150, 255, 255]);
                 }
                 None => b.rect(bx, ty + 11.0, bw, 2.0, [90, 150, 255, 120]),
@@ -520,14 +550,23 @@ fn draw_overlay(b: &mut Batch, overlay: &Overlay, size: [f32; 2]) {
         Overlay::Dead => {
             b.rect(0.0, 0.0, size[0], size[1], [90, 0, 0, 140]);
             let y = (size[1] / 2.0 - 50.0).round();
+            b.rect(0.0, y - 24.0, size[0], 120.0, [0, 0, 0, 150]);
             centered_text(b, size, y, "You died", s * 3.0, [255, 90, 80, 255]);
-            centered_text(b, size, y + 50.0, "Press R to respawn", s, WHITE);
+            centered_text(b, size, y + 62.0, "Press R to respawn", s, WHITE);
         }
         Overlay::Paused => {
             b.rect(0.0, 0.0, size[0], size[1], [0, 0, 0, 150]);
             let y = (size[1] / 2.0 - 40.0).round();
+            b.rect(0.0, y - 24.0, size[0], 120.0, [0, 0, 0, 130]);
             centered_text(b, size, y, "Paused", s * 3.0, WHITE);
-            centered_text(b, size, y + 50.0, "Press Esc to resume", s, [200, 210, 230, 255]);
+            centered_text(
+                b,
+                size,
+                y + 62.0,
+                "Press Esc to resume",
+                s,
+                [200, 210, 230, 255],
+            );
         }
         Overlay::PlayerList(names) => {
             let title = format!("Players ({})", names.len());
@@ -537,11 +576,19 @@ fn draw_overlay(b: &mut Batch, overlay: &Overlay, size: [f32; 2]) {
                 .fold(font::text_width(&title, s), f32::max)
                 + 64.0;
             let w = w.max(260.0);
-            let shown = names.len().min(((size[1] - 120.0) / line).max(1.0) as usize);
+            let shown = names
+                .len()
+                .min(((size[1] - 120.0) / line).max(1.0) as usize);
             let h = 24.0 + line * 1.6 + line * shown as f32 + 16.0;
             let (x, y) = centered_panel(b, size, w, h, [200, 200, 210, 200]);
             centered_text(b, size, y + 14.0, &title, s, ACCENT);
-            b.rect(x + 12.0, y + 14.0 + line + 2.0, w - 24.0, 1.0, [255, 255, 255, 60]);
+            b.rect(
+                x + 12.0,
+                y + 14.0 + line + 2.0,
+                w - 24.0,
+                1.0,
+                [255, 255, 255, 60],
+            );
             let mut ty = y + 24.0 + line * 1.6 - 4.0;
             for n in names.iter().take(shown) {
                 b.text_shadowed(x + 24.0, ty, n, s, WHITE);
@@ -628,10 +675,12 @@ mod tests {
         assert!(f.tiles.iter().all(|t| t.cell[2] == TILE_FLAG_SCROLL));
         let mut s = scene(&map);
         s.zoom = 2.0;
-        s.camera = [16.0, 16.0];
         let f = build_frame(&s, 320, 320);
-        // 5 tiles wide centred on a tile centre: 6 partly visible per side.
+        // 5 tiles wide, from the middle of a tile to the middle of another: 6 per side.
         assert_eq!(f.tiles.len(), 36);
+        s.camera = [16.0, 16.0];
+        // Shifted by half a tile: edges fall on tile boundaries, exactly 5 per side.
+        assert_eq!(build_frame(&s, 320, 320).tiles.len(), 25);
         // Far outside the map: nothing.
         s.camera = [1.0e6, 0.0];
         assert!(build_frame(&s, 320, 320).tiles.is_empty());
@@ -664,7 +713,10 @@ mod tests {
         let s = world_to_screen(p, [10.0, 20.0], 1.5, size);
         let back = screen_to_world(s, [10.0, 20.0], 1.5, size);
         assert!((back[0] - p[0]).abs() < 1e-3 && (back[1] - p[1]).abs() < 1e-3);
-        assert_eq!(world_to_screen([10.0, 20.0], [10.0, 20.0], 3.0, size), [400.0, 300.0]);
+        assert_eq!(
+            world_to_screen([10.0, 20.0], [10.0, 20.0], 3.0, size),
+            [400.0, 300.0]
+        );
     }
 
     #[test]

@@ -12,13 +12,15 @@
 //!   every visible map tile**, and one for every sprite (players, name tags, bars, HUD, text);
 //! - [`gpu`] finds an adapter and a device (Vulkan, GL, or Mesa's software rasterisers);
 //! - [`offscreen`] renders to RGBA bytes or a PNG without a window (tests, CI, replay export);
-//! - [`window`] runs a winit window loop and feeds input to a [`window::FrameSource`].
+//! - [`window`] runs a winit window loop and feeds input to a [`window::FrameSource`];
+//! - [`demo`] builds a ready-made scene for examples and smoke tests.
 //!
 //! Rendering is deterministic: it reads the scene and nothing else (no clock, no randomness;
 //! animations follow [`Hud::tick`]). It must never own game state, talk to the network, or panic
 //! when no GPU or display exists: those are [`RenderError`]s.
 
 pub mod atlas;
+pub mod demo;
 pub mod font;
 pub mod gpu;
 pub mod layout;
@@ -28,7 +30,8 @@ pub mod window;
 
 use tilegame_game::Map;
 
-pub use offscreen::{render_to_png, render_to_rgba, OffscreenRenderer};
+pub use offscreen::{render_to_png, render_to_rgba, write_png, OffscreenRenderer};
+pub use pipeline::FrameStats;
 pub use window::{run_window, FrameSource, InputState, Key, WindowOptions};
 
 /// Everything one frame shows. Borrows the map; everything else is owned and small.

@@ -1,0 +1,235 @@
+//! Rendering without a window: a scene to RGBA bytes or to a PNG file.
+//!
+//! Why: tests, CI, screenshots and replay export need pixels without a display. The same
+//! [`Renderer`] as the window draws into an `Rgba8Unorm` texture, which is copied into a
+//! mappable buffer (rows padded to wgpu's 256-byte alignment, then unpadded) and read back.
+//! No clock, no randomness: the same scene gives the same bytes on the same driver.
+
+use std::path::Path;
+use std::sync::mpsc;
+
+use super::gpu;
+use super::pipeline::{FrameStats, Renderer};
+use super::{RenderError, Scene};
+
+/// The colour format of offscreen targets (bytes come back as straight RGBA).
+pub const OFFSCREEN_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Rgba8Unorm;
+
+/// A headless device with the renderer's pipelines, reusable across frames
+/// (create once when rendering many images, e.g. exporting a replay).
+pub struct OffscreenRenderer {
+    device: wgpu::Device,
+    queue: wgpu::Queue,
+    renderer: Renderer,
+    adapter: String,
+    last_stats: FrameStats,
+}
+
+impl OffscreenRenderer {
+    /// Finds an adapter (hardware, then software) and builds the pipelines.
+    pub fn new() -> Result<Self, RenderError> {
+        let instance = gpu::headless_instance();
+        let adapter = gpu::request_adapter(&instance, None)?;
+        let (device, queue) = gpu::request_device(&adapter)?;
+        let renderer = Renderer::new(&device, &queue, OFFSCREEN_FORMAT);
+        Ok(Self {
+            device,
+            queue,
+            renderer,
+            adapter: gpu::describe(&adapter),
+            last_stats: FrameStats::default(),
+        })
+    }
+
+    /// The adapter in use, for logs ("llvmpipe (LLVM 15.0.6, 256 bits) (Vulkan, Cpu, ...)").
+    pub fn adapter(&self) -> &str {
+        &self.adapter
+    }
+
+    /// What the last [`Self::render`] drew (instances and draw calls).
+    pub fn last_stats(&self) -> FrameStats {
+        self.last_stats
+    }
+
+    /// Renders `scene` at `width` × `height`; returns `width * height * 4` RGBA bytes, row-major.
+    pub fn render(
+        &mut self,
+        scene: &Scene,
+        width: u32,
+        height: u32,
+    ) -> Result<Vec<u8>, RenderError> {
+        let (rgba, stats) = render_with(
+            &self.device,
+            &self.queue,
+            &mut self.renderer,
+            scene,
+            width,
+            height,
+        )?;
+        self.last_stats = stats;
+        Ok(rgba)
+    }
+}
+
+/// Renders `scene` into a fresh texture on an existing device and reads it back.
+/// `renderer` must have been created for [`OFFSCREEN_FORMAT`].
+pub(crate) fn render_with(
+    device: &wgpu::Device,
+    queue: &wgpu::Queue,
+    renderer: &mut Renderer,
+    scene: &Scene,
+    width: u32,
+    height: u32,
+) -> Result<(Vec<u8>, FrameStats), RenderError> {
+    let max = device.limits().max_texture_dimension_2d;
+    if width == 0 || height == 0 || width > max || height > max {
+        return Err(RenderError::InvalidSize { width, height, max });
+    }
+    let extent = wgpu::Extent3d {
+        width,
+        height,
+        depth_or_array_layers: 1,
+    };
+    let texture = device.create_texture(&wgpu::TextureDescriptor {
+        label: Some("tilegame offscreen target"),
+        size: extent,
+        mip_level_count: 1,
+        sample_count: 1,
+        dimension: wgpu::TextureDimension::D2,
+        format: OFFSCREEN_FORMAT,
+        usage: wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::COPY_SRC,
+        view_formats: &[],
+    });
+    let view = texture.create_view(&wgpu::TextureViewDescriptor::default());
+    let stats = renderer.render(device, queue, &view, scene, width, height);
+
+    let unpadded = width * 4;
+    let align = wgpu::COPY_BYTES_PER_ROW_ALIGNMENT;
+    let padded = unpadded.div_ceil(align) * align;
+    let buffer = device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some("tilegame readback"),
+        size: u64::from(padded) * u64::from(height),
+        usage: wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::MAP_READ,
+        mapped_at_creation: false,
+    });
+    let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
+        label: Some("tilegame readback copy"),
+    });
+    encoder.copy_texture_to_buffer(
+        wgpu::TexelCopyTextureInfo {
+            texture: &texture,
+            mip_level: 0,
+            origin: wgpu::Origin3d::ZERO,
+            aspect: wgpu::TextureAspect::All,
+        },
+        wgpu::TexelCopyBufferInfo {
+            buffer: &buffer,
+            layout: wgpu::TexelCopyBufferLayout {
+                offset: 0,
+                bytes_per_row: Some(padded),
+                rows_per_image: Some(height),
+            },
+        },
+        extent,
+    );
+    queue.submit(Some(encoder.finish()));
+
+    let slice = buffer.slice(..);
+    let (tx, rx) = mpsc::channel();
+    slice.map_async(wgpu::MapMode::Read, move |r| {
+        let _ = tx.send(r);
+    });
+    device
+        .poll(wgpu::PollType::wait_indefinitely())
+        .map_err(|e| RenderError::Readback(e.to_string()))?;
+    rx.recv()
+        .map_err(|e| RenderError::Readback(e.to_string()))?
+        .map_err(|e| RenderError::Readback(e.to_string()))?;
+    let mut out = Vec::with_capacity((unpadded * height) as usize);
+    {
+        let data = slice
+            .get_mapped_range()
+            .map_err(|e| RenderError::Readback(e.to_string()))?;
+        for row in data.chunks(padded as usize).take(height as usize) {
+            out.extend_from_slice(&row[..unpadded as usize]);
+        }
+    }
+    buffer.unmap();
+    Ok((out, stats))
+}
+
+/// Renders `scene` offscreen at `width` × `height` and returns RGBA bytes (row-major).
+///
+/// Creates a device each call; use [`OffscreenRenderer`] to render many frames.
+pub fn render_to_rgba(scene: &Scene, width: u32, height: u32) -> Result<Vec<u8>, RenderError> {
+    OffscreenRenderer::new()?.render(scene, width, height)
+}
+
+/// Renders `scene` offscreen and writes it to `path` as a PNG.
+pub fn render_to_png(
+    scene: &Scene,
+    width: u32,
+    height: u32,
+    path: impl AsRef<Path>,
+) -> Result<(), RenderError> {
+    let rgba = render_to_rgba(scene, width, height)?;
+    write_png(path, width, height, &rgba)
+}
+
+/// Encodes RGBA bytes as a PNG in memory.
+pub fn encode_png(width: u32, height: u32, rgba: &[u8]) -> Result<Vec<u8>, RenderError> {
+    if rgba.len() != (width as usize) * (height as usize) * 4 {
+        return Err(RenderError::Png(format!(
+            "{} bytes given for {width}x{height} RGBA",
+            rgba.len()
+        )));
+    }
+    let mut out = Vec::new();
+    {
+        let mut enc = png::Encoder::new(&mut out, width, height);
+        enc.set_color(png::ColorType::Rgba);
+        enc.set_depth(png::BitDepth::Eight);
+        let mut w = enc
+            .write_header()
+            .map_err(|e| RenderError::Png(e.to_string()))?;
+        w.write_image_data(rgba)
+            .map_err(|e| RenderError::Png(e.to_string()))?;
+        w.finish().map_err(|e| RenderError::Png(e.to_string()))?;
+    }
+    Ok(out)
+}
+
+/// Writes RGBA bytes to `path` as a PNG (creating parent folders).
+pub fn write_png(
+    path: impl AsRef<Path>,
+    width: u32,
+    height: u32,
+    rgba: &[u8],
+) -> Result<(), RenderError> {
+    let path = path.as_ref();
+    let bytes = encode_png(width, height, rgba)?;
+    let io = |source| RenderError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(io)?;
+    }
+    std::fs::write(path, bytes).map_err(io)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn png_round_trip_header() {
+        let rgba = vec![255u8; 3 * 2 * 4];
+        let bytes = encode_png(3, 2, &rgba).unwrap();
+        assert_eq!(&bytes[1..4], b"PNG");
+        let decoder = png::Decoder::new(std::io::Cursor::new(bytes));
+        let reader = decoder.read_info().unwrap();
+        assert_eq!((reader.info().width, reader.info().height), (3, 2));
+        assert!(encode_png(3, 3, &rgba).is_err());
+    }
+}

@@ -1,0 +1,531 @@
+//! The window loop: winit 0.30 events in, frames out.
+//!
+//! Why it is shaped this way: the game loop (live play, replay viewer) owns its state and
+//! implements [`FrameSource`]; this module owns the window, the surface and the GPU, collects
+//! input into an [`InputState`] per frame, calls [`FrameSource::update`] with the frame's `dt`,
+//! then draws [`FrameSource::scene`]. The scene may borrow from the source (the map), so no
+//! copies or `Arc`s are needed. `dt` is the only clock read in the renderer.
+//!
+//! Robustness: no display gives [`RenderError::NoDisplay`] (not a panic); the surface uses Fifo
+//! (vsync) and is reconfigured on resize or when outdated, recreated when lost; GL gets the
+//! display handle. For tests and CI, [`WindowOptions::exit_after_frames`] closes the window by
+//! itself and [`WindowOptions::screenshot`] saves one frame as a PNG (re-rendered offscreen on
+//! the window's own device, so it shows exactly what the frame drew).
+//!
+//! winit allows one event loop per process: call [`run_window`] once and drive menus and
+//! screens through the [`FrameSource`].
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use winit::application::ApplicationHandler;
+use winit::dpi::PhysicalSize;
+use winit::event::{ElementState, MouseButton, MouseScrollDelta, WindowEvent};
+use winit::event_loop::{ActiveEventLoop, ControlFlow, EventLoop};
+use winit::keyboard::{KeyCode, PhysicalKey};
+use winit::window::{Window, WindowId};
+
+use super::layout::screen_to_world;
+use super::offscreen::{self, OFFSCREEN_FORMAT};
+use super::pipeline::Renderer;
+use super::{gpu, RenderError, Scene};
+
+/// The game side of the window loop.
+pub trait FrameSource {
+    /// Advances by one frame with the input collected since the previous one.
+    /// `dt_seconds` is the wall time since the previous frame (0 on the first, at most 0.25).
+    fn update(&mut self, input: &InputState, dt_seconds: f32);
+    /// What to draw now (called right after [`Self::update`]); may borrow from `self`.
+    fn scene(&self) -> Scene<'_>;
+    /// Returning true closes the window; [`run_window`] then returns `Ok(())`.
+    fn should_exit(&self) -> bool {
+        false
+    }
+}
+
+/// Keys reported as presses (once per press; held keys repeat nothing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Key {
+    /// Escape: pause menu / back.
+    Escape,
+    /// Tab: player list.
+    Tab,
+    /// M: map screen.
+    M,
+    /// 1: first hotbar slot (shovel).
+    Digit1,
+    /// 2: second hotbar slot (gun).
+    Digit2,
+    /// R: respawn.
+    R,
+    /// Enter: confirm in menus.
+    Enter,
+    /// Backspace: delete in text fields.
+    Backspace,
+    /// F2: screenshot (left to the game to act on).
+    F2,
+}
+
+/// Input for one frame.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct InputState {
+    /// W or ↑ held.
+    pub up: bool,
+    /// S or ↓ held.
+    pub down: bool,
+    /// A or ← held.
+    pub left: bool,
+    /// D or → held.
+    pub right: bool,
+    /// Cursor position in window pixels, while inside the window.
+    pub mouse_screen: Option<[f32; 2]>,
+    /// Cursor position in world pixels (through the previous frame's camera and zoom).
+    pub mouse_world: Option<[f32; 2]>,
+    /// Left button held.
+    pub mouse_left: bool,
+    /// Right button held.
+    pub mouse_right: bool,
+    /// Left button went down during this frame.
+    pub mouse_left_pressed: bool,
+    /// Keys pressed during this frame, in order.
+    pub keys_pressed: Vec<Key>,
+    /// Text typed during this frame (for name, host and seed fields).
+    pub text: String,
+    /// Wheel movement this frame in lines (positive = away from the user, e.g. zoom in).
+    pub scroll: f32,
+    /// Drawable size in pixels.
+    pub window_size: [u32; 2],
+    /// Whether the window has keyboard focus.
+    pub focused: bool,
+    /// The user asked to close the window: this is the last update; the loop ends after it.
+    pub close_requested: bool,
+    /// Frame number, from 1.
+    pub frame: u64,
+}
+
+/// How the window runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WindowOptions {
+    /// Window title.
+    pub title: String,
+    /// Initial inner size in physical pixels.
+    pub size: [u32; 2],
+    /// Close by itself after this many frames (tests, CI, benchmarks).
+    pub exit_after_frames: Option<u32>,
+    /// Save one frame as a PNG here.
+    pub screenshot: Option<PathBuf>,
+    /// Which frame (from 1) to save; default: the last one if `exit_after_frames` is set,
+    /// otherwise the first.
+    pub screenshot_frame: Option<u32>,
+}
+
+impl Default for WindowOptions {
+    fn default() -> Self {
+        Self {
+            title: "tilegame".to_string(),
+            size: [1280, 720],
+            exit_after_frames: None,
+            screenshot: None,
+            screenshot_frame: None,
+        }
+    }
+}
+
+/// Opens a window and runs the frame loop until the source asks to exit, the user closes the
+/// window, or `exit_after_frames` is reached. Blocks the calling (main) thread.
+pub fn run_window<S: FrameSource>(
+    source: &mut S,
+    options: WindowOptions,
+) -> Result<(), RenderError> {
+    check_display()?;
+    let event_loop = EventLoop::new().map_err(|e| match e {
+        winit::error::EventLoopError::RecreationAttempt => {
+            RenderError::Window("the window event loop can only be created once per process".into())
+        }
+        other => RenderError::NoDisplay(other.to_string()),
+    })?;
+    event_loop.set_control_flow(ControlFlow::Poll);
+    let mut app = App {
+        source,
+        options,
+        gfx: None,
+        input: InputState::default(),
+        held: Held::default(),
+        last_frame: None,
+        frames: 0,
+        last_view: ([0.0; 2], 1.0),
+        error: None,
+    };
+    let run = event_loop.run_app(&mut app);
+    if let Some(e) = app.error.take() {
+        return Err(e);
+    }
+    run.map_err(|e| RenderError::Window(e.to_string()))
+}
+
+/// Fails early, with a clear message, when no display server is configured.
+fn check_display() -> Result<(), RenderError> {
+    if cfg!(all(
+        unix,
+        not(target_os = "macos"),
+        not(target_os = "android")
+    )) {
+        let set = |v: &str| std::env::var_os(v).is_some_and(|s| !s.is_empty());
+        if !set("DISPLAY") && !set("WAYLAND_DISPLAY") && !set("WAYLAND_SOCKET") {
+            return Err(RenderError::NoDisplay(
+                "neither DISPLAY nor WAYLAND_DISPLAY is set".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[derive(Default)]
+struct Held {
+    w: bool,
+    a: bool,
+    s: bool,
+    d: bool,
+    up: bool,
+    down: bool,
+    left: bool,
+    right: bool,
+}
+
+struct Gfx {
+    window: Arc<Window>,
+    instance: wgpu::Instance,
+    surface: wgpu::Surface<'static>,
+    device: wgpu::Device,
+    queue: wgpu::Queue,
+    config: wgpu::SurfaceConfiguration,
+    renderer: Renderer,
+    /// Pipelines for the offscreen format, created on the first screenshot.
+    shot_renderer: Option<Renderer>,
+}
+
+struct App<'s, S: FrameSource> {
+    source: &'s mut S,
+    options: WindowOptions,
+    gfx: Option<Gfx>,
+    input: InputState,
+    held: Held,
+    last_frame: Option<Instant>,
+    frames: u32,
+    last_view: ([f32; 2], f32),
+    error: Option<RenderError>,
+}
+
+impl<S: FrameSource> App<'_, S> {
+    fn fail(&mut self, event_loop: &ActiveEventLoop, e: RenderError) {
+        if self.error.is_none() {
+            self.error = Some(e);
+        }
+        event_loop.exit();
+    }
+
+    fn create_gfx(&self, event_loop: &ActiveEventLoop) -> Result<Gfx, RenderError> {
+        let [w, h] = self.options.size.map(|v| v.max(1));
+        let attrs = Window::default_attributes()
+            .with_title(self.options.title.clone())
+            .with_inner_size(PhysicalSize::new(w, h));
+        let window = Arc::new(
+            event_loop
+                .create_window(attrs)
+                .map_err(|e| RenderError::Window(e.to_string()))?,
+        );
+        let mut desc = wgpu::InstanceDescriptor::new_with_display_handle_from_env(Box::new(
+            event_loop.owned_display_handle(),
+        ));
+        desc.backends = gpu::backends();
+        let instance = wgpu::Instance::new(desc);
+        let surface = instance
+            .create_surface(window.clone())
+            .map_err(|e| RenderError::Surface(e.to_string()))?;
+        let adapter = gpu::request_adapter(&instance, Some(&surface))?;
+        let (device, queue) = gpu::request_device(&adapter)?;
+        eprintln!("tilegame: rendering on {}", gpu::describe(&adapter));
+        let caps = surface.get_capabilities(&adapter);
+        // Prefer a non-sRGB format (colours are authored as sRGB bytes); the shader handles
+        // sRGB targets too.
+        let format = caps
+            .formats
+            .iter()
+            .copied()
+            .find(|f| !f.is_srgb())
+            .or_else(|| caps.formats.first().copied())
+            .ok_or_else(|| RenderError::Surface("the surface supports no format".into()))?;
+        let size = window.inner_size();
+        let max = device.limits().max_texture_dimension_2d;
+        let mut config = surface
+            .get_default_config(
+                &adapter,
+                size.width.clamp(1, max),
+                size.height.clamp(1, max),
+            )
+            .ok_or_else(|| RenderError::Surface("surface not supported by the adapter".into()))?;
+        config.format = format;
+        config.present_mode = wgpu::PresentMode::Fifo;
+        surface.configure(&device, &config);
+        let renderer = Renderer::new(&device, &queue, format);
+        Ok(Gfx {
+            window,
+            instance,
+            surface,
+            device,
+            queue,
+            config,
+            renderer,
+            shot_renderer: None,
+        })
+    }
+
+    fn resize(&mut self, size: PhysicalSize<u32>) {
+        if let Some(g) = &mut self.gfx {
+            if size.width > 0 && size.height > 0 {
+                let max = g.device.limits().max_texture_dimension_2d;
+                g.config.width = size.width.min(max);
+                g.config.height = size.height.min(max);
+                g.surface.configure(&g.device, &g.config);
+            }
+        }
+    }
+
+    fn on_key(&mut self, code: KeyCode, pressed: bool, repeat: bool) {
+        let h = &mut self.held;
+        match code {
+            KeyCode::KeyW => h.w = pressed,
+            KeyCode::KeyA => h.a = pressed,
+            KeyCode::KeyS => h.s = pressed,
+            KeyCode::KeyD => h.d = pressed,
+            KeyCode::ArrowUp => h.up = pressed,
+            KeyCode::ArrowDown => h.down = pressed,
+            KeyCode::ArrowLeft => h.left = pressed,
+            KeyCode::ArrowRight => h.right = pressed,
+            _ => {}
+        }
+        if !pressed || repeat && code != KeyCode::Backspace {
+            return;
+        }
+        let key = match code {
+            KeyCode::Escape => Key::Escape,
+            KeyCode::Tab => Key::Tab,
+            KeyCode::KeyM => Key::M,
+            KeyCode::Digit1 | KeyCode::Numpad1 => Key::Digit1,
+            KeyCode::Digit2 | KeyCode::Numpad2 => Key::Digit2,
+            KeyCode::KeyR => Key::R,
+            KeyCode::Enter | KeyCode::NumpadEnter => Key::Enter,
+            KeyCode::Backspace => Key::Backspace,
+            KeyCode::F2 => Key::F2,
+            _ => return,
+        };
+        self.input.keys_pressed.push(key);
+    }
+
+    /// One frame: update the source, draw its scene, present, maybe screenshot.
+    fn frame(&mut self, event_loop: &ActiveEventLoop) {
+        let Some(g) = &mut self.gfx else { return };
+        let now = Instant::now();
+        let dt = self
+            .last_frame
+            .map_or(0.0, |t| now.duration_since(t).as_secs_f32().min(0.25));
+        self.last_frame = Some(now);
+        self.frames += 1;
+
+        let size = [g.config.width, g.config.height];
+        let fsize = size.map(|v| v as f32);
+        let h = &self.held;
+        self.input.up = h.w || h.up;
+        self.input.down = h.s || h.down;
+        self.input.left = h.a || h.left;
+        self.input.right = h.d || h.right;
+        self.input.window_size = size;
+        self.input.frame = u64::from(self.frames);
+        self.input.mouse_world = self
+            .input
+            .mouse_screen
+            .map(|p| screen_to_world(p, self.last_view.0, self.last_view.1, fsize));
+        self.source.update(&self.input, dt);
+        self.input.keys_pressed.clear();
+        self.input.text.clear();
+        self.input.scroll = 0.0;
+        self.input.mouse_left_pressed = false;
+        if self.source.should_exit() {
+            event_loop.exit();
+            return;
+        }
+
+        let scene = self.source.scene();
+        self.last_view = (scene.camera, scene.zoom);
+        let mut reconfigure = false;
+        let acquired = match g.surface.get_current_texture() {
+            wgpu::CurrentSurfaceTexture::Success(t) => Ok(t),
+            wgpu::CurrentSurfaceTexture::Suboptimal(t) => {
+                reconfigure = true;
+                Ok(t)
+            }
+            other => Err(other),
+        };
+        match acquired {
+            Ok(t) => {
+                let view = t
+                    .texture
+                    .create_view(&wgpu::TextureViewDescriptor::default());
+                g.renderer
+                    .render(&g.device, &g.queue, &view, &scene, size[0], size[1]);
+                g.window.pre_present_notify();
+                g.queue.present(t);
+            }
+            Err(wgpu::CurrentSurfaceTexture::Outdated) => reconfigure = true,
+            Err(wgpu::CurrentSurfaceTexture::Lost) => {
+                match g.instance.create_surface(g.window.clone()) {
+                    Ok(s) => {
+                        g.surface = s;
+                        reconfigure = true;
+                    }
+                    Err(e) => {
+                        let e = RenderError::Surface(format!("surface lost: {e}"));
+                        drop(scene);
+                        self.fail(event_loop, e);
+                        return;
+                    }
+                }
+            }
+            Err(wgpu::CurrentSurfaceTexture::Validation) => {
+                drop(scene);
+                self.fail(
+                    event_loop,
+                    RenderError::Surface("validation error acquiring the frame".into()),
+                );
+                return;
+            }
+            // Timeout, occluded: skip this frame and try again on the next one.
+            Err(_) => {}
+        }
+        if reconfigure {
+            g.surface.configure(&g.device, &g.config);
+        }
+
+        let shot_frame = self
+            .options
+            .screenshot_frame
+            .or(self.options.exit_after_frames)
+            .unwrap_or(1)
+            .max(1);
+        let mut result = Ok(());
+        if let Some(path) = self
+            .options
+            .screenshot
+            .as_ref()
+            .filter(|_| self.frames == shot_frame)
+        {
+            let r = g
+                .shot_renderer
+                .get_or_insert_with(|| Renderer::new(&g.device, &g.queue, OFFSCREEN_FORMAT));
+            result = offscreen::render_with(&g.device, &g.queue, r, &scene, size[0], size[1])
+                .and_then(|(rgba, _)| offscreen::write_png(path, size[0], size[1], &rgba));
+        }
+        drop(scene);
+        if let Err(e) = result {
+            self.fail(event_loop, e);
+            return;
+        }
+        if self
+            .options
+            .exit_after_frames
+            .is_some_and(|n| self.frames >= n)
+        {
+            event_loop.exit();
+        }
+    }
+}
+
+impl<S: FrameSource> ApplicationHandler for App<'_, S> {
+    fn resumed(&mut self, event_loop: &ActiveEventLoop) {
+        if self.gfx.is_some() {
+            return;
+        }
+        match self.create_gfx(event_loop) {
+            Ok(g) => {
+                self.input.focused = true;
+                g.window.request_redraw();
+                self.gfx = Some(g);
+            }
+            Err(e) => self.fail(event_loop, e),
+        }
+    }
+
+    fn window_event(&mut self, event_loop: &ActiveEventLoop, _id: WindowId, event: WindowEvent) {
+        match event {
+            WindowEvent::CloseRequested => {
+                self.input.close_requested = true;
+                self.source.update(&self.input, 0.0);
+                event_loop.exit();
+            }
+            WindowEvent::Resized(size) => self.resize(size),
+            WindowEvent::Focused(f) => {
+                self.input.focused = f;
+                if !f {
+                    self.held = Held::default();
+                    self.input.mouse_left = false;
+                    self.input.mouse_right = false;
+                }
+            }
+            WindowEvent::KeyboardInput { event, .. } => {
+                let pressed = event.state == ElementState::Pressed;
+                if let PhysicalKey::Code(code) = event.physical_key {
+                    self.on_key(code, pressed, event.repeat);
+                }
+                if pressed {
+                    if let Some(t) = &event.text {
+                        self.input
+                            .text
+                            .extend(t.chars().filter(|c| !c.is_control()));
+                    }
+                }
+            }
+            WindowEvent::CursorMoved { position, .. } => {
+                self.input.mouse_screen = Some([position.x as f32, position.y as f32]);
+            }
+            WindowEvent::CursorLeft { .. } => self.input.mouse_screen = None,
+            WindowEvent::MouseInput { state, button, .. } => {
+                let down = state == ElementState::Pressed;
+                match button {
+                    MouseButton::Left => {
+                        self.input.mouse_left = down;
+                        self.input.mouse_left_pressed |= down;
+                    }
+                    MouseButton::Right => self.input.mouse_right = down,
+                    _ => {}
+                }
+            }
+            WindowEvent::MouseWheel { delta, .. } => {
+                self.input.scroll += match delta {
+                    MouseScrollDelta::LineDelta(_, y) => y,
+                    MouseScrollDelta::PixelDelta(p) => p.y as f32 / 40.0,
+                };
+            }
+            WindowEvent::RedrawRequested => self.frame(event_loop),
+            _ => {}
+        }
+    }
+
+    fn about_to_wait(&mut self, _event_loop: &ActiveEventLoop) {
+        if let Some(g) = &self.gfx {
+            g.window.request_redraw();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_options() {
+        let o = WindowOptions::default();
+        assert_eq!(o.size, [1280, 720]);
+        assert!(o.exit_after_frames.is_none() && o.screenshot.is_none());
+    }
+}
