@@ -13,7 +13,9 @@ use tilegame_protocol::convert::input_to_wire;
 use tilegame_protocol::v1::{play, DisconnectReason};
 use tokio::sync::watch;
 
+use crate::keyframe::Keyframe;
 use crate::net::ping::PingTracker;
+use crate::net::recorder::SharedRecorder;
 use crate::net::{
     ByteCounters, ConnectError, ConnectOptions, Connection, ConnectionState, FrameObserver,
 };
@@ -220,7 +222,7 @@ pub async fn run_bot(
     options: BotOptions,
     status: Arc<Mutex<BotStatus>>,
     mut stop: watch::Receiver<bool>,
-    observer: Option<Box<dyn FrameObserver>>,
+    recorder: Option<SharedRecorder>,
 ) -> Result<(), ConnectError> {
     let counters = status
         .lock()
@@ -232,17 +234,25 @@ pub async fn run_bot(
         }
     };
     let mut report = |state: ConnectionState| set(&mut |s| s.state = state.clone());
-    let (mut conn, joined) =
-        match Connection::connect(&options.connect, counters, observer, &mut report).await {
-            Ok(ok) => ok,
-            Err(e) => {
-                set(&mut |s| {
-                    s.state = e.state.clone();
-                    s.detail.clone_from(&e.detail);
-                });
-                return Err(e);
-            }
-        };
+    let (mut conn, joined) = match Connection::connect(
+        &options.connect,
+        counters,
+        recorder
+            .clone()
+            .map(|r| Box::new(r) as Box<dyn FrameObserver>),
+        &mut report,
+    )
+    .await
+    {
+        Ok(ok) => ok,
+        Err(e) => {
+            set(&mut |s| {
+                s.state = e.state.clone();
+                s.detail.clone_from(&e.detail);
+            });
+            return Err(e);
+        }
+    };
     let mut play = PlayState::new();
     play.join(&joined, &options.connect.name);
     let mut brain = Brain::new(
@@ -278,6 +288,10 @@ pub async fn run_bot(
                     _ => {}
                 }
                 play.apply(&packet);
+                if let (Some(r), play::ToClient::Snapshot(s)) = (&recorder, &packet) {
+                    let hashes = play.state_hash();
+                    r.with(|r| r.tick(s.tick, hashes, || Keyframe::capture(&play).map(|k| k.to_bytes()).unwrap_or_default()));
+                }
                 let (players, tick, err, broken, hashes) = (
                     play.players.len(),
                     play.players.tick(),
@@ -323,6 +337,13 @@ pub async fn run_bot(
             }
         }
     };
+    if let Some(r) = &recorder {
+        let reason = match &result {
+            Ok(()) => "the player left".to_owned(),
+            Err(e) => e.to_string(),
+        };
+        r.with(|r| r.finish(&reason));
+    }
     set(&mut |s| match &result {
         Ok(()) => s.state = ConnectionState::Disconnected,
         Err(e) => {

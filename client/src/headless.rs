@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 use crate::bots::{run_bot, BotOptions, BotStatus};
-use crate::net::{ConnectOptions, ConnectionState, FrameObserver, RateMeter};
+use crate::net::recorder::SharedRecorder;
+use crate::net::{ConnectOptions, ConnectionState, RateMeter};
 
 /// What to run.
 pub struct HeadlessOptions {
@@ -25,8 +26,8 @@ pub struct HeadlessOptions {
     pub seed: u64,
     /// Print a status line per second to stdout.
     pub print_status: bool,
-    /// Observer for the first client's frames (the replay recorder).
-    pub observer: Option<Box<dyn FrameObserver>>,
+    /// Recorder for the first client's session.
+    pub recorder: Option<SharedRecorder>,
     /// Connect and play timeouts.
     pub connect_timeout: Duration,
     /// Silence allowed in play.
@@ -62,8 +63,8 @@ pub async fn run(mut options: HeadlessOptions) -> Vec<BotStatus> {
         }
         let status = Arc::new(Mutex::new(BotStatus::default()));
         statuses.push(Arc::clone(&status));
-        let observer = if i == 0 {
-            options.observer.take()
+        let recorder = if i == 0 {
+            options.recorder.take()
         } else {
             None
         };
@@ -71,7 +72,7 @@ pub async fn run(mut options: HeadlessOptions) -> Vec<BotStatus> {
             bot,
             status,
             stop_rx.clone(),
-            observer,
+            recorder,
         )));
     }
     let started = Instant::now();

@@ -9,6 +9,7 @@
 
 pub mod bots;
 pub mod headless;
+pub mod keyframe;
 pub mod managers;
 pub mod net;
 pub mod play;

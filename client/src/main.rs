@@ -30,6 +30,12 @@ struct Args {
     /// Seed for the bots' decisions.
     #[arg(long, default_value_t = 1)]
     bot_seed: u64,
+    /// Record the session (every frame, tick hashes, keyframes) to this replay file.
+    #[arg(long)]
+    record: Option<std::path::PathBuf>,
+    /// Ticks between keyframes in the recording.
+    #[arg(long, default_value_t = tilegame_client::net::recorder::DEFAULT_KEYFRAME_INTERVAL)]
+    keyframe_interval: u32,
     /// When hosting: world seed (random when empty).
     #[arg(long, default_value = "")]
     seed: String,
@@ -80,6 +86,23 @@ fn main() -> ExitCode {
     if !args.headless {
         eprintln!("note: the windowed client is not available in this build; running headless");
     }
+    let recorder = match &args.record {
+        None => None,
+        Some(path) => {
+            let name = if args.bots == 0 {
+                args.name.clone()
+            } else {
+                format!("{}1", args.name)
+            };
+            match tilegame_client::net::recorder::create(path, &name, args.keyframe_interval) {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    eprintln!("error: cannot record to {}: {e}", path.display());
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+    };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {
@@ -95,7 +118,7 @@ fn main() -> ExitCode {
             seconds: args.seconds,
             seed: args.bot_seed,
             print_status: true,
-            observer: None,
+            recorder,
             connect_timeout: Duration::from_secs(args.connect_timeout),
             play_timeout: Duration::from_secs(args.play_timeout),
         },

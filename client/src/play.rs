@@ -30,6 +30,15 @@ impl PlayState {
         Self::default()
     }
 
+    /// A state made of existing managers (e.g. restored from a keyframe).
+    pub fn from_managers(world: WorldManager, players: PlayerManager) -> Self {
+        PlayState {
+            world,
+            players,
+            ..PlayState::default()
+        }
+    }
+
     /// Installs what the server sent at join.
     pub fn join(&mut self, joined: &Joined, name: &str) {
         self.world

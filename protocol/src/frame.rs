@@ -178,6 +178,11 @@ impl FrameDecoder {
         self.buf.len() - self.start
     }
 
+    /// The wire length of the next frame if it is complete, `Ok(None)` when more bytes are needed.
+    pub fn next_frame_len(&self) -> Result<Option<usize>, FrameError> {
+        Ok(decode_frame(&self.buf[self.start..], self.max)?.map(|f| f.wire_len))
+    }
+
     /// The next complete frame, `Ok(None)` when more bytes are needed.
     pub fn next_frame(&mut self) -> Result<Option<FrameRef<'_>>, FrameError> {
         match decode_frame(&self.buf[self.start..], self.max)? {

@@ -9,6 +9,8 @@
 #[cfg(feature = "game")]
 pub mod convert;
 pub mod frame;
+pub mod recorder;
+pub mod replay_file;
 pub mod wire;
 
 /// The tilegame protocol, version 1, generated from `spec/tilegame.ron`.

@@ -41,6 +41,8 @@ pub struct ServerConfig {
     pub heartbeat_ticks: u32,
     /// Replicate only players within this many tiles of each client (0 = everyone).
     pub view_radius_tiles: u32,
+    /// Write one replay file per connection into this folder.
+    pub record_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for ServerConfig {
@@ -59,6 +61,7 @@ impl Default for ServerConfig {
             exit_when_empty_secs: None,
             heartbeat_ticks: 20,
             view_radius_tiles: 40,
+            record_dir: None,
         }
     }
 }

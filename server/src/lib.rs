@@ -6,6 +6,7 @@
 //! thread and runtime.
 
 pub mod config;
+pub mod recording;
 pub mod replication;
 pub mod session;
 pub mod sim;
@@ -123,6 +124,7 @@ impl Server {
             handshake_timeout: Duration::from_secs(config.handshake_timeout_secs),
             idle_timeout: Duration::from_secs(config.idle_timeout_secs),
             max_queued_frames: config.max_queued_frames,
+            record_dir: config.record_dir.clone(),
             stats: sim.stats(),
         });
         let sim_task = tokio::spawn(sim.run(

@@ -45,6 +45,9 @@ struct Args {
     /// Stop this many seconds after the last player leaves.
     #[arg(long)]
     exit_when_empty: Option<u64>,
+    /// Record every connection into this folder (one replay file each).
+    #[arg(long)]
+    record_dir: Option<PathBuf>,
 }
 
 impl Args {
@@ -79,6 +82,9 @@ impl Args {
         }
         if let Some(v) = self.idle_timeout {
             c.idle_timeout_secs = v;
+        }
+        if self.record_dir.is_some() {
+            c.record_dir = self.record_dir;
         }
         if self.exit_when_empty.is_some() {
             c.exit_when_empty_secs = self.exit_when_empty;

@@ -15,7 +15,7 @@ use tilegame_protocol::frame::{FrameDecoder, FrameEncoder, FrameError};
 use tilegame_protocol::v1::{
     self, handshake, login, map_transfer, play, DisconnectReason, RejectReason,
 };
-use tilegame_protocol::{DecodeError, EncodeError, Packet};
+use tilegame_protocol::{DecodeError, Direction, EncodeError, Packet, State};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
@@ -23,6 +23,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::{timeout, Instant};
 use tracing::{debug, info, warn};
 
+use crate::recording::SessionRecorder;
 use crate::sim::{Command, Frame, Kick};
 
 /// Settings a session needs.
@@ -40,6 +41,8 @@ pub struct SessionConfig {
     pub idle_timeout: Duration,
     /// Outgoing queue bound (frames).
     pub max_queued_frames: usize,
+    /// Write one replay file per connection into this folder.
+    pub record_dir: Option<std::path::PathBuf>,
     /// The simulation's statistics (player count for the welcome).
     pub stats: Arc<std::sync::Mutex<crate::sim::TickStats>>,
 }
@@ -80,6 +83,9 @@ struct Conn {
     encoder: FrameEncoder,
     out: Vec<u8>,
     read_buf: Vec<u8>,
+    /// The protocol state, for the recording.
+    state: State,
+    recording: Option<SessionRecorder>,
 }
 
 impl Conn {
@@ -92,6 +98,15 @@ impl Conn {
     ) -> Result<T, SessionError> {
         loop {
             if let Some(frame) = self.decoder.next_frame()? {
+                if let Some(r) = &mut self.recording {
+                    let wire = frame.wire_len;
+                    r.frame(
+                        Direction::ToServer,
+                        self.state,
+                        &[&[frame.id][..], frame.body].concat(),
+                        wire,
+                    );
+                }
                 return Ok(decode(frame.id, frame.body)?);
             }
             let n = tokio::time::timeout_at(deadline, self.reader.read_buf(&mut self.read_buf))
@@ -108,6 +123,9 @@ impl Conn {
     async fn send<P: Packet>(&mut self, packet: &P) -> Result<(), SessionError> {
         self.out.clear();
         self.encoder.encode(packet, &mut self.out)?;
+        if let Some(r) = &mut self.recording {
+            r.frames(Direction::ToClient, self.state, &self.out);
+        }
         self.writer.write_all(&self.out).await?;
         Ok(())
     }
@@ -129,6 +147,11 @@ pub async fn serve(
         encoder: FrameEncoder::new(),
         out: Vec::with_capacity(4096),
         read_buf: Vec::with_capacity(8192),
+        state: State::Handshake,
+        recording: config
+            .record_dir
+            .as_deref()
+            .map(|dir| SessionRecorder::new(dir, peer)),
     };
     match run(&mut conn, &config, &sim).await {
         Ok(reason) => info!(%peer, ?reason, "connection closed"),
@@ -151,6 +174,9 @@ pub async fn serve(
         }
     }
     let _ = conn.writer.shutdown().await;
+    if let Some(r) = &mut conn.recording {
+        r.finish("connection closed");
+    }
 }
 
 fn truncate(text: &str, max: usize) -> String {
@@ -221,9 +247,13 @@ async fn run(
     .await?;
 
     // Login.
+    conn.state = State::Login;
     let login::ToServer::JoinRequest(request) = conn
         .read_packet("login", deadline, login::ToServer::decode)
         .await?;
+    if let Some(r) = &mut conn.recording {
+        r.start(&request.name);
+    }
     let (frames_tx, mut frames_rx) = mpsc::channel::<Frame>(config.max_queued_frames);
     let (kick_tx, mut kick_rx) = oneshot::channel::<Kick>();
     let (reply_tx, reply_rx) = oneshot::channel();
@@ -279,6 +309,7 @@ async fn play_session(
     .await?;
 
     // Map transfer.
+    conn.state = State::MapTransfer;
     let transfer = &joined.transfer;
     conn.send(&transfer.begin).await?;
     for chunk in &transfer.chunks {
@@ -296,12 +327,21 @@ async fn play_session(
     );
 
     // Play.
+    conn.state = State::Play;
     let mut idle_deadline = Instant::now() + config.idle_timeout;
     let mut last_seq = 0u32;
     let mut batch = Vec::with_capacity(16 * 1024);
     loop {
         while let Some(frame) = conn.decoder.next_frame()? {
             idle_deadline = Instant::now() + config.idle_timeout;
+            if let Some(r) = &mut conn.recording {
+                r.frame(
+                    Direction::ToServer,
+                    State::Play,
+                    &[&[frame.id][..], frame.body].concat(),
+                    frame.wire_len,
+                );
+            }
             match play::ToServer::decode(frame.id, frame.body)? {
                 play::ToServer::Input(input) => {
                     if input.seq <= last_seq {
@@ -343,6 +383,9 @@ async fn play_session(
                         Ok(f) => batch.extend_from_slice(&f),
                         Err(_) => break,
                     }
+                }
+                if let Some(r) = &mut conn.recording {
+                    r.frames(Direction::ToClient, State::Play, &batch);
                 }
                 timeout(config.idle_timeout, conn.writer.write_all(&batch)).await.map_err(|_| SessionError::Timeout("write"))??;
             }

@@ -13,7 +13,7 @@ use tilegame_game::{self as game, Map, MoveState, SUBPX, TICK_RATE};
 use tilegame_protocol::v1::play;
 
 /// A player as the server describes it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RemotePlayer {
     /// Player id.
     pub id: u32,
@@ -120,6 +120,33 @@ impl PlayerManager {
             state: server_state(p),
             ..Prediction::default()
         };
+    }
+
+    /// Rebuilds a manager from saved players (a keyframe); the prediction restarts from the
+    /// local player's saved state.
+    pub fn restore(
+        players: Vec<RemotePlayer>,
+        local_id: Option<u32>,
+        tick: u32,
+        ack_seq: u32,
+    ) -> PlayerManager {
+        let mut m = PlayerManager {
+            local_id,
+            tick,
+            ack_seq,
+            ..PlayerManager::default()
+        };
+        for p in players {
+            m.names.insert(p.name.clone(), p.id);
+            m.players.insert(p.id, p);
+        }
+        if let Some(local) = m.local() {
+            m.prediction = Prediction {
+                state: server_state(local),
+                ..Prediction::default()
+            };
+        }
+        m
     }
 
     /// Adds players listed at join (names only; positions come with the first snapshot).

@@ -9,14 +9,14 @@
 use std::time::Duration;
 
 use tilegame_game as game;
-use tilegame_protocol::convert::{theme_from_wire, MapAssembler};
 use tilegame_protocol::frame::{FrameDecoder, FrameEncoder};
-use tilegame_protocol::v1::{self, handshake, login, map_transfer, play, PlayerInfo, State};
+use tilegame_protocol::v1::{self, handshake, login, play, PlayerInfo, State};
 use tilegame_protocol::{DecodeError, Direction, Packet};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::counters::{ByteCounters, CountingStream};
+use super::join::{JoinAssembler, JoinStep};
 use super::state::{ConnectError, ConnectionState};
 
 /// Sees every frame that crosses the socket (the replay recorder implements this).
@@ -179,102 +179,52 @@ impl Connection {
             spec_hash: v1::SPEC_HASH,
         })
         .await?;
-        let welcome = match conn.read(handshake::ToClient::decode).await? {
-            handshake::ToClient::ServerWelcome(w) => w,
-            handshake::ToClient::Reject(r) => {
-                return Err(ConnectError::new(
-                    ConnectionState::from_reject(r.reason),
-                    format!(
-                        "{}: server protocol v{} ({:#018x}), ours v{} ({:#018x})",
-                        r.reason.name(),
-                        r.server_version,
-                        r.server_hash,
-                        v1::PROTOCOL_VERSION,
-                        v1::SPEC_HASH
-                    ),
-                ))
-            }
-        };
-
-        conn.state = State::Login;
-        let profile = v1::Profile {
-            color: options.color & 0xff_ffff,
-            locale: "en".into(),
-        };
-        conn.send(&login::JoinRequest {
-            name: options.name.clone(),
-            profile,
-        })
-        .await?;
-        let accepted = match conn.read(login::ToClient::decode).await? {
-            login::ToClient::JoinAccepted(a) => a,
-            login::ToClient::JoinRejected(r) => {
-                return Err(ConnectError::new(
-                    ConnectionState::from_join_error(r.reason),
-                    r.message,
-                ))
-            }
-        };
-
-        conn.state = State::MapTransfer;
-        progress(ConnectionState::GettingData(0.0));
-        let map_transfer::ToClient::MapBegin(begin) =
-            conn.read(map_transfer::ToClient::decode).await?
-        else {
-            return Err(ConnectError::new(
-                ConnectionState::ServerFailure,
-                "expected the map to begin",
-            ));
-        };
-        let (seed, theme) = (begin.seed.clone(), theme_from_wire(begin.theme));
-        let mut assembler = MapAssembler::new(begin)
-            .map_err(|e| ConnectError::new(ConnectionState::ServerFailure, e.to_string()))?;
-        let (map, players) = loop {
-            match conn.read(map_transfer::ToClient::decode).await? {
-                map_transfer::ToClient::MapChunk(chunk) => {
-                    assembler.push(chunk).map_err(|e| {
-                        ConnectError::new(ConnectionState::ServerFailure, e.to_string())
-                    })?;
-                    progress(ConnectionState::GettingData(assembler.progress()));
+        let mut join = JoinAssembler::new();
+        let joined = loop {
+            let (id, body) = conn.read_frame().await?;
+            match join.feed(id, &body)? {
+                JoinStep::Welcomed => {
+                    conn.state = State::Login;
+                    let profile = v1::Profile {
+                        color: options.color & 0xff_ffff,
+                        locale: "en".into(),
+                    };
+                    conn.send(&login::JoinRequest {
+                        name: options.name.clone(),
+                        profile,
+                    })
+                    .await?;
                 }
-                map_transfer::ToClient::MapEnd(end) => {
-                    let map = assembler.finish(end.checksum).map_err(|e| {
-                        ConnectError::new(ConnectionState::ServerFailure, e.to_string())
-                    })?;
-                    break (map, end.players);
+                JoinStep::Accepted => {
+                    conn.state = State::MapTransfer;
+                    progress(ConnectionState::GettingData(0.0));
                 }
-                map_transfer::ToClient::MapBegin(_) => {
-                    return Err(ConnectError::new(
-                        ConnectionState::ServerFailure,
-                        "the map began twice",
-                    ))
-                }
+                JoinStep::Progress(p) => progress(ConnectionState::GettingData(p)),
+                JoinStep::Done(joined) => break *joined,
             }
         };
         conn.state = State::Play;
-        conn.tick = accepted.tick;
+        conn.tick = joined.tick;
         progress(ConnectionState::Success);
-        let joined = Joined {
-            player_id: accepted.player_id,
-            spawn: (accepted.spawn.x, accepted.spawn.y),
-            tick: accepted.tick,
-            map,
-            seed,
-            theme,
-            players,
-            server_name: welcome.server_name,
-            tick_rate: welcome.tick_rate,
-        };
         Ok((conn, joined))
     }
 
-    /// Reads one frame and decodes it with `decode` (no timeout: the join has one overall).
-    async fn read<T>(
-        &mut self,
-        decode: fn(u8, &[u8]) -> Result<T, DecodeError>,
-    ) -> Result<T, ConnectError> {
+    /// Reads one frame (packet id and body), showing it to the observer.
+    async fn read_frame(&mut self) -> Result<(u8, Vec<u8>), ConnectError> {
+        let (id, body) = self.read_raw().await?;
+        Ok((id, body.to_vec()))
+    }
+
+    /// Reads one frame; the body borrows the connection's buffer.
+    async fn read_raw(&mut self) -> Result<(u8, &[u8]), ConnectError> {
         loop {
-            if let Some(frame) = self.decoder.next_frame().map_err(bad_server)? {
+            // Checked twice to keep the borrow of the decoder inside one branch.
+            if self.decoder.next_frame_len().map_err(bad_server)?.is_some() {
+                let frame = self
+                    .decoder
+                    .next_frame()
+                    .map_err(bad_server)?
+                    .ok_or_else(|| bad_server("frame vanished"))?;
                 if let Some(o) = &mut self.observer {
                     let mut bytes = Vec::with_capacity(frame.body.len() + 1);
                     bytes.push(frame.id);
@@ -287,7 +237,7 @@ impl Connection {
                         frame.wire_len,
                     );
                 }
-                return decode(frame.id, frame.body).map_err(bad_server);
+                return Ok((frame.id, frame.body));
             }
             let n = self.stream.read_buf(&mut self.buf).await?;
             if n == 0 {
@@ -299,6 +249,15 @@ impl Connection {
             self.decoder.extend(&self.buf);
             self.buf.clear();
         }
+    }
+
+    /// Reads one frame and decodes it with `decode`.
+    async fn read<T>(
+        &mut self,
+        decode: fn(u8, &[u8]) -> Result<T, DecodeError>,
+    ) -> Result<T, ConnectError> {
+        let (id, body) = self.read_raw().await?;
+        decode(id, body).map_err(bad_server)
     }
 
     /// The next packet from the server in play; times out after the play timeout of silence.

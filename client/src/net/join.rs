@@ -1,0 +1,146 @@
+//! The join sequence as a pure state machine: server packets in, the joined world out.
+//!
+//! Live connections feed it frames from the socket; replay feeds it recorded frames. Either way
+//! the same code decides what each frame means in each state (handshake → login → map transfer
+//! → play) and turns refusals into player-visible states.
+
+use tilegame_game as game;
+use tilegame_protocol::convert::{theme_from_wire, MapAssembler};
+use tilegame_protocol::v1::{handshake, login, map_transfer, State};
+
+use super::connection::Joined;
+use super::state::{ConnectError, ConnectionState};
+
+/// What a frame did to the join.
+#[derive(Debug)]
+pub enum JoinStep {
+    /// The handshake succeeded: send the join request now.
+    Welcomed,
+    /// Accepted: the map follows.
+    Accepted,
+    /// Map download progress, 0..=1.
+    Progress(f32),
+    /// The join is complete.
+    Done(Box<Joined>),
+}
+
+/// Consumes server frames until the client is in play.
+#[derive(Debug)]
+pub struct JoinAssembler {
+    state: State,
+    server_name: String,
+    tick_rate: u8,
+    accepted: Option<login::JoinAccepted>,
+    map: Option<(MapAssembler, String, game::Theme)>,
+}
+
+impl Default for JoinAssembler {
+    fn default() -> Self {
+        JoinAssembler {
+            state: State::Handshake,
+            server_name: String::new(),
+            tick_rate: 0,
+            accepted: None,
+            map: None,
+        }
+    }
+}
+
+fn failure(e: impl std::fmt::Display) -> ConnectError {
+    ConnectError::new(
+        ConnectionState::ServerFailure,
+        format!("the server sent bad data: {e}"),
+    )
+}
+
+impl JoinAssembler {
+    /// A join that has not started.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The protocol state the next server frame belongs to.
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// Feeds one server frame (packet id and body).
+    pub fn feed(&mut self, id: u8, body: &[u8]) -> Result<JoinStep, ConnectError> {
+        match self.state {
+            State::Handshake => match handshake::ToClient::decode(id, body).map_err(failure)? {
+                handshake::ToClient::ServerWelcome(w) => {
+                    self.server_name = w.server_name;
+                    self.tick_rate = w.tick_rate;
+                    self.state = State::Login;
+                    Ok(JoinStep::Welcomed)
+                }
+                handshake::ToClient::Reject(r) => Err(ConnectError::new(
+                    ConnectionState::from_reject(r.reason),
+                    format!(
+                        "{}: server protocol v{} ({:#018x}), ours v{} ({:#018x})",
+                        r.reason.name(),
+                        r.server_version,
+                        r.server_hash,
+                        tilegame_protocol::PROTOCOL_VERSION,
+                        tilegame_protocol::SPEC_HASH
+                    ),
+                )),
+            },
+            State::Login => match login::ToClient::decode(id, body).map_err(failure)? {
+                login::ToClient::JoinAccepted(a) => {
+                    self.accepted = Some(a);
+                    self.state = State::MapTransfer;
+                    Ok(JoinStep::Accepted)
+                }
+                login::ToClient::JoinRejected(r) => Err(ConnectError::new(
+                    ConnectionState::from_join_error(r.reason),
+                    r.message,
+                )),
+            },
+            State::MapTransfer => {
+                match map_transfer::ToClient::decode(id, body).map_err(failure)? {
+                    map_transfer::ToClient::MapBegin(begin) => {
+                        if self.map.is_some() {
+                            return Err(failure("the map began twice"));
+                        }
+                        let (seed, theme) = (begin.seed.clone(), theme_from_wire(begin.theme));
+                        self.map = Some((MapAssembler::new(begin).map_err(failure)?, seed, theme));
+                        Ok(JoinStep::Progress(0.0))
+                    }
+                    map_transfer::ToClient::MapChunk(chunk) => {
+                        let (assembler, _, _) = self
+                            .map
+                            .as_mut()
+                            .ok_or_else(|| failure("a map chunk before the map began"))?;
+                        assembler.push(chunk).map_err(failure)?;
+                        Ok(JoinStep::Progress(assembler.progress()))
+                    }
+                    map_transfer::ToClient::MapEnd(end) => {
+                        let (assembler, seed, theme) = self
+                            .map
+                            .take()
+                            .ok_or_else(|| failure("the map ended before it began"))?;
+                        let map = assembler.finish(end.checksum).map_err(failure)?;
+                        let accepted = self
+                            .accepted
+                            .take()
+                            .ok_or_else(|| failure("a map before the join was accepted"))?;
+                        self.state = State::Play;
+                        Ok(JoinStep::Done(Box::new(Joined {
+                            player_id: accepted.player_id,
+                            spawn: (accepted.spawn.x, accepted.spawn.y),
+                            tick: accepted.tick,
+                            map,
+                            seed,
+                            theme,
+                            players: end.players,
+                            server_name: std::mem::take(&mut self.server_name),
+                            tick_rate: self.tick_rate,
+                        })))
+                    }
+                }
+            }
+            State::Play => Err(failure("the join is already complete")),
+        }
+    }
+}

@@ -1,0 +1,111 @@
+//! Server-side recording: one replay file per connection (`--record-dir`).
+//!
+//! Frames seen before the player's name is known are held in memory (a handful: the handshake
+//! and the join request), then the file is created as `<dir>/<unix ms>-<port>-<name>.tgr` and
+//! everything goes through the protocol's [`Recorder`]. The server does not run the client's
+//! managers, so these files hold frames only (no tick hashes); `tilegame-replay verify` replays
+//! them and reports that there was nothing to compare.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use tilegame_protocol::frame::decode_frame;
+use tilegame_protocol::recorder::Recorder;
+use tilegame_protocol::v1::{self, play};
+use tilegame_protocol::{Direction, State};
+use tracing::warn;
+
+/// Frames held before the file exists, at most.
+const MAX_PENDING: usize = 64;
+
+/// Records one connection.
+pub struct SessionRecorder {
+    dir: PathBuf,
+    peer: SocketAddr,
+    pending: Vec<(Direction, State, Vec<u8>, usize)>,
+    recorder: Option<Recorder>,
+    tick: u32,
+    failed: bool,
+}
+
+impl SessionRecorder {
+    /// A recorder that will write into `dir` once the player is named.
+    pub fn new(dir: &Path, peer: SocketAddr) -> Self {
+        SessionRecorder {
+            dir: dir.to_owned(),
+            peer,
+            pending: Vec::new(),
+            recorder: None,
+            tick: 0,
+            failed: false,
+        }
+    }
+
+    /// Records one frame (`frame` = id + body).
+    pub fn frame(&mut self, direction: Direction, state: State, frame: &[u8], wire_len: usize) {
+        if state == State::Play && direction == Direction::ToClient && frame.first() == Some(&0) {
+            if let Ok(play::ToClient::Snapshot(s)) = play::ToClient::decode(frame[0], &frame[1..]) {
+                self.tick = s.tick;
+            }
+        }
+        match &mut self.recorder {
+            Some(r) => r.frame(direction, state, self.tick, frame, wire_len),
+            None if !self.failed && self.pending.len() < MAX_PENDING => {
+                self.pending
+                    .push((direction, state, frame.to_vec(), wire_len));
+            }
+            None => {}
+        }
+    }
+
+    /// Records every frame in a buffer of whole frames.
+    pub fn frames(&mut self, direction: Direction, state: State, mut bytes: &[u8]) {
+        while let Ok(Some(f)) = decode_frame(bytes, v1::MAX_FRAME) {
+            let payload = &bytes[f.wire_len - f.body.len() - 1..f.wire_len];
+            self.frame(direction, state, payload, f.wire_len);
+            bytes = &bytes[f.wire_len..];
+        }
+    }
+
+    /// Creates the file now that the player's name is known, and writes what was held.
+    pub fn start(&mut self, player_name: &str) {
+        let ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis());
+        let safe: String = player_name
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+            .take(16)
+            .collect();
+        let path = self
+            .dir
+            .join(format!("{ms}-{}-{safe}.tgr", self.peer.port()));
+        let software = format!("tilegame-server {}", env!("CARGO_PKG_VERSION"));
+        match Recorder::create(
+            &path,
+            tilegame_protocol::replay_format::Recorder::Server,
+            &software,
+            player_name,
+            0,
+        ) {
+            Ok(mut r) => {
+                for (direction, state, frame, wire_len) in self.pending.drain(..) {
+                    r.frame(direction, state, 0, &frame, wire_len);
+                }
+                self.recorder = Some(r);
+            }
+            Err(e) => {
+                warn!(path = %path.display(), "cannot record this connection: {e}");
+                self.failed = true;
+                self.pending.clear();
+            }
+        }
+    }
+
+    /// Ends the file with a reason.
+    pub fn finish(&mut self, reason: &str) {
+        if let Some(r) = &mut self.recorder {
+            r.finish(reason);
+        }
+    }
+}
