@@ -7,6 +7,8 @@
 //! - [`bots`] and [`headless`]: seeded headless bots and the `--headless` runner;
 //! - `render` (feature `render`, on by default): the wgpu/winit renderer.
 
+#[cfg(feature = "render")]
+pub mod app;
 pub mod bots;
 pub mod headless;
 pub mod keyframe;

@@ -42,6 +42,12 @@ struct Args {
     /// When hosting: map size (small, medium, large or WxH).
     #[arg(long, default_value = "medium")]
     size: String,
+    /// Window: close after this many frames (for tests and CI).
+    #[arg(long)]
+    frames: Option<u32>,
+    /// Window: save a frame (the last with --frames) as PNG.
+    #[arg(long)]
+    screenshot: Option<std::path::PathBuf>,
     /// Seconds allowed for connecting.
     #[arg(long, default_value_t = 60)]
     connect_timeout: u64,
@@ -83,9 +89,6 @@ fn main() -> ExitCode {
         (None, Some(h)) => h.addr().to_string(),
         (None, None) => unreachable!("a server is hosted when no address is given"),
     };
-    if !args.headless {
-        eprintln!("note: the windowed client is not available in this build; running headless");
-    }
     let recorder = match &args.record {
         None => None,
         Some(path) => {
@@ -103,6 +106,9 @@ fn main() -> ExitCode {
             }
         }
     };
+    if !args.headless {
+        return run_window(&args, address, recorder, hosted);
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {
@@ -138,4 +144,44 @@ fn main() -> ExitCode {
     } else {
         ExitCode::FAILURE
     }
+}
+
+#[cfg(feature = "render")]
+fn run_window(
+    args: &Args,
+    address: String,
+    recorder: Option<tilegame_client::net::recorder::SharedRecorder>,
+    hosted: Option<tilegame_server::ServerHandle>,
+) -> ExitCode {
+    let mut connect = tilegame_client::net::ConnectOptions::new(address, args.name.clone());
+    connect.connect_timeout = Duration::from_secs(args.connect_timeout);
+    connect.play_timeout = Duration::from_secs(args.play_timeout);
+    let options = tilegame_client::app::AppOptions {
+        frames: args.frames,
+        screenshot: args.screenshot.clone(),
+    };
+    let result = tilegame_client::app::run(connect, recorder, options);
+    drop(hosted);
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(tilegame_client::render::RenderError::NoDisplay(detail)) => {
+            eprintln!("error: no display to open a window on ({detail}); run with --headless to play without one");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(not(feature = "render"))]
+fn run_window(
+    _args: &Args,
+    _address: String,
+    _recorder: Option<tilegame_client::net::recorder::SharedRecorder>,
+    _hosted: Option<tilegame_server::ServerHandle>,
+) -> ExitCode {
+    eprintln!("error: this build has no renderer (feature `render`); run with --headless");
+    ExitCode::FAILURE
 }
