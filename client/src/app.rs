@@ -212,10 +212,8 @@ impl FrameSource for GameApp {
                 Key::Digit2 => self.item = Item::Gun,
                 Key::Tab => self.show_list = !self.show_list,
                 Key::Escape => self.paused = !self.paused,
-                Key::R => {
-                    if self.play.players.local().is_some_and(|p| p.health == 0) {
-                        self.play.actions.push(Action::Respawn);
-                    }
+                Key::R if self.play.players.local().is_some_and(|p| p.health == 0) => {
+                    self.play.actions.push(Action::Respawn);
                 }
                 _ => {}
             }

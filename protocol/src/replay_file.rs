@@ -420,7 +420,7 @@ mod tests {
             let mut r = ReplayReader::new(&data[..cut]).unwrap();
             let n = r.records().len();
             assert!(n < full || cut == data.len());
-            assert!(n % 2 == 0, "whole chunks only");
+            assert!(n.is_multiple_of(2), "whole chunks only");
         }
     }
 
