@@ -37,16 +37,26 @@ fn read_u8<R: Read>(r: &mut R) -> BinResult<u8> {
     Ok(b[0])
 }
 
-/// Reads a LEB128 unsigned integer of at most `max_bytes` bytes that fits in `bits` bits.
-#[inline]
+/// Reads a LEB128 unsigned integer that fits in `bits` bits; one-byte values take the fast path.
+#[inline(always)]
 fn read_leb<R: Read + Seek>(r: &mut R, bits: u32) -> BinResult<u64> {
-    let mut value = 0u64;
-    let mut shift = 0u32;
+    let first = read_u8(r)?;
+    if first & 0x80 == 0 {
+        return Ok(u64::from(first));
+    }
+    read_leb_tail(r, bits, first)
+}
+
+/// The rest of a multi-byte LEB128 value.
+#[inline(never)]
+fn read_leb_tail<R: Read + Seek>(r: &mut R, bits: u32, first: u8) -> BinResult<u64> {
+    let mut value = u64::from(first & 0x7f);
+    let mut shift = 7u32;
     loop {
         let byte = read_u8(r)?;
         let part = u64::from(byte & 0x7f);
-        if shift >= bits || (shift > 0 && bits - shift < 7 && part >> (bits - shift) != 0) {
-            return Err(fail(r, format!("varint does not fit in {bits} bits")));
+        if shift >= bits || (bits - shift < 7 && part >> (bits - shift) != 0) {
+            return Err(varint_overflow(r, bits));
         }
         value |= part << shift;
         if byte & 0x80 == 0 {
@@ -56,23 +66,28 @@ fn read_leb<R: Read + Seek>(r: &mut R, bits: u32) -> BinResult<u64> {
     }
 }
 
-#[inline]
+#[cold]
+fn varint_overflow<S: Seek>(s: &mut S, bits: u32) -> binrw::Error {
+    fail(s, format!("varint does not fit in {bits} bits"))
+}
+
+/// Writes a LEB128 value one byte at a time (no variable-length copies).
+#[inline(always)]
 fn write_leb<W: Write>(w: &mut W, mut value: u64) -> BinResult<()> {
-    let mut buf = [0u8; 10];
-    let mut n = 0;
-    loop {
-        let byte = (value & 0x7f) as u8;
+    while value >= 0x80 {
+        w.write_all(&[(value as u8) | 0x80])?;
         value >>= 7;
-        if value == 0 {
-            buf[n] = byte;
-            n += 1;
-            break;
-        }
-        buf[n] = byte | 0x80;
-        n += 1;
     }
-    w.write_all(&buf[..n])?;
+    w.write_all(&[value as u8])?;
     Ok(())
+}
+
+/// Adds "While parsing field …" context to an error from a hand-shaped reader, as the derive
+/// does, so [`explain`] can name the field.
+#[cold]
+pub fn in_field(err: binrw::Error, context: &'static str) -> binrw::Error {
+    use binrw::error::ContextExt;
+    err.with_context(binrw::error::BacktraceFrame::Message(context.into()))
 }
 
 /// Reads a LEB128 `u32`.
@@ -415,10 +430,10 @@ pub fn write_compressed<W: Write + Seek, T>(
     w: &mut W,
     e: Endian,
     max: u32,
-    inner: impl FnOnce(&T, &mut binrw::io::NoSeek<&mut Vec<u8>>, Endian) -> BinResult<()>,
+    inner: impl FnOnce(&T, &mut VecSink<'_>, Endian) -> BinResult<()>,
 ) -> BinResult<()> {
     let mut plain = Vec::new();
-    inner(v, &mut binrw::io::NoSeek::new(&mut plain), e)?;
+    inner(v, &mut VecSink::new(&mut plain), e)?;
     if plain.len() > max as usize {
         return Err(fail(
             w,
@@ -580,6 +595,60 @@ pub fn decode_body<T: for<'a> BinRead<Args<'a> = ()>>(
     Ok(value)
 }
 
+/// A writer that appends to a `Vec<u8>`; its position is the number of bytes appended. It
+/// answers position queries only (all the generated writers need) and keeps no state of its
+/// own, so encoding costs no more than pushing bytes.
+pub struct VecSink<'a> {
+    vec: &'a mut Vec<u8>,
+    start: usize,
+}
+
+impl<'a> VecSink<'a> {
+    /// Appends to `vec`.
+    #[inline]
+    pub fn new(vec: &'a mut Vec<u8>) -> Self {
+        let start = vec.len();
+        VecSink { vec, start }
+    }
+}
+
+impl Write for VecSink<'_> {
+    #[inline]
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.vec.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    #[inline]
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.vec.extend_from_slice(buf);
+        Ok(())
+    }
+
+    #[inline]
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Seek for VecSink<'_> {
+    #[inline]
+    fn seek(&mut self, pos: SeekFrom) -> std::io::Result<u64> {
+        match pos {
+            SeekFrom::Current(0) => Ok((self.vec.len() - self.start) as u64),
+            _ => Err(std::io::Error::new(
+                std::io::ErrorKind::Unsupported,
+                "an append-only sink cannot seek",
+            )),
+        }
+    }
+
+    #[inline]
+    fn stream_position(&mut self) -> std::io::Result<u64> {
+        Ok((self.vec.len() - self.start) as u64)
+    }
+}
+
 /// Appends a packet body to `out`.
 #[inline]
 pub fn encode_body<T: for<'a> BinWrite<Args<'a> = ()>>(
@@ -588,7 +657,7 @@ pub fn encode_body<T: for<'a> BinWrite<Args<'a> = ()>>(
     out: &mut Vec<u8>,
 ) -> Result<(), EncodeError> {
     value
-        .write_options(&mut binrw::io::NoSeek::new(out), Endian::Big, ())
+        .write_options(&mut VecSink::new(out), Endian::Big, ())
         .map_err(|err| EncodeError {
             packet,
             message: explain(&err, 0).2,
