@@ -1,0 +1,138 @@
+//! `verify` throughput on a 10-player recording: ticks per second through the managers.
+//!
+//! Records bot 1 of 10 headless bots against an embedded server for `TILEGAME_BENCH_SECONDS`
+//! (default 20) — or reads `TILEGAME_BENCH_FILE` — then times the whole `verify` (container
+//! decode, engine, hashing) and the engine alone over records already decoded, and prints a
+//! table: ticks/s (target ≥ 100,000), frames/s, file bytes vs wire bytes.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use tilegame_protocol::replay_file::ReplayReader;
+use tilegame_replay::cmd::verify::{verify, VerifyOptions};
+use tilegame_replay::engine::Engine;
+use tilegame_replay::ReplayFile;
+
+fn record(path: &Path, seconds: f64) {
+    let server = tilegame_server::ServerHandle::start(tilegame_server::ServerConfig {
+        bind: "127.0.0.1:0".parse().expect("literal address"),
+        seed: "bench".into(),
+        size: "small".into(),
+        max_players: 16,
+        ..Default::default()
+    })
+    .expect("server");
+    let recorder = tilegame_client::net::recorder::create(path, "bot1", 1200).expect("recording");
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(tilegame_client::headless::run(
+        tilegame_client::headless::HeadlessOptions {
+            address: server.addr().to_string(),
+            name: "bot".into(),
+            bots: 10,
+            seconds: Some(seconds),
+            seed: 1,
+            print_status: false,
+            recorder: Some(recorder),
+            connect_timeout: Duration::from_secs(30),
+            play_timeout: Duration::from_secs(10),
+        },
+    ));
+    server.shutdown();
+}
+
+fn main() {
+    // `cargo test --benches` runs this with `--bench`-less args; keep that quick.
+    if std::env::args().any(|a| a == "--test" || a == "--list") {
+        return;
+    }
+    let path = match std::env::var_os("TILEGAME_BENCH_FILE") {
+        Some(p) => PathBuf::from(p),
+        None => {
+            let seconds = std::env::var("TILEGAME_BENCH_SECONDS")
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(20.0);
+            let path = std::env::temp_dir().join(format!("tgr-bench-{}.tgr", std::process::id()));
+            eprintln!(
+                "recording 10 bots for {seconds} s into {} …",
+                path.display()
+            );
+            record(&path, seconds);
+            path
+        }
+    };
+    let file = ReplayFile::open(&path).expect("the recording opens");
+    let options = VerifyOptions {
+        out_dir: None,
+        no_timing: true,
+    };
+    let first = verify(&file, &options, false).expect("verify");
+    assert_eq!(first.exit_code(), 0, "{}", first.render());
+    print!("{}", first.render());
+
+    // Whole verify: container + decode + managers + hashes.
+    let runs = 20u32;
+    let started = Instant::now();
+    for _ in 0..runs {
+        let r = verify(&file, &options, false).expect("verify");
+        assert_eq!(r.digest, first.digest);
+    }
+    let whole = started.elapsed() / runs;
+
+    // Engine alone, over records decoded beforehand.
+    let mut reader = ReplayReader::new(&file.data).expect("header");
+    let header = reader.header().clone();
+    let records = reader.records();
+    let started = Instant::now();
+    for _ in 0..runs {
+        let mut engine = Engine::new(&header);
+        for r in &records {
+            let _ = engine.feed(r).expect("replays");
+        }
+        assert_eq!(engine.counts().snapshots, first.snapshots);
+    }
+    let engine_only = started.elapsed() / runs;
+
+    let ticks = first.snapshots as f64;
+    let frames = (first.frames.0 + first.frames.1) as f64;
+    let (file_bytes, wire_bytes) = first.bytes;
+    println!();
+    println!(
+        "recording: {} ticks, {} frames, 10 players",
+        first.snapshots, frames
+    );
+    println!(
+        "bytes: file {file_bytes} vs wire {wire_bytes} ({:.2}x: record framing, tick hashes, keyframes)",
+        file_bytes as f64 / wire_bytes.max(1) as f64
+    );
+    println!(
+        "{:<28} {:>12} {:>14} {:>14} {:>12}",
+        "measure", "time/run", "ticks/s", "frames/s", "MB/s (file)"
+    );
+    for (name, t) in [
+        ("verify (whole file)", whole),
+        ("engine only (decoded)", engine_only),
+    ] {
+        let s = t.as_secs_f64().max(1e-12);
+        println!(
+            "{:<28} {:>10.3}ms {:>14.0} {:>14.0} {:>12.1}",
+            name,
+            s * 1000.0,
+            ticks / s,
+            frames / s,
+            file_bytes as f64 / s / 1e6
+        );
+    }
+    let ticks_per_s = ticks / whole.as_secs_f64().max(1e-12);
+    println!(
+        "target ≥ 100,000 ticks/s through verify: {}",
+        if ticks_per_s >= 100_000.0 {
+            "met"
+        } else {
+            "NOT met"
+        }
+    );
+    if std::env::var_os("TILEGAME_BENCH_FILE").is_none() {
+        let _ = std::fs::remove_file(&path);
+    }
+}

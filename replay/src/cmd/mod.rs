@@ -1,0 +1,119 @@
+//! The commands of `tilegame-replay`, one module each, as library functions.
+//!
+//! Each command writes its report to a writer and returns the process exit status, so the
+//! binary stays a thin clap wrapper and tests can snapshot exactly what a user sees.
+
+pub mod diff;
+pub mod dump;
+pub mod info;
+pub mod play;
+pub mod stats;
+pub mod verify;
+
+use tilegame_protocol::replay_file::ReplayError;
+use tilegame_protocol::replay_format::Record;
+
+use crate::tool::{Progress, ReplayFile, ToolError};
+
+/// How a file's records ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Tail {
+    /// An End record: the recording finished cleanly.
+    Ended {
+        /// Frames the recorder says it wrote.
+        frames: u64,
+        /// Why it ended.
+        reason: String,
+    },
+    /// The last chunk is torn (the recorder was killed mid-write); everything before it is read.
+    Cut {
+        /// The reader's message, with the chunk's offset.
+        message: String,
+    },
+    /// Every chunk is whole but there is no End record (killed between two chunks).
+    Unfinished {
+        /// File size: where the records stop.
+        offset: u64,
+    },
+}
+
+impl Tail {
+    /// One line for people.
+    pub fn describe(&self) -> String {
+        match self {
+            Tail::Ended { frames, reason } => {
+                format!("cleanly ({reason:?}; {frames} frames)")
+            }
+            Tail::Cut { message } => format!("cut: {message}"),
+            Tail::Unfinished { offset } => {
+                format!("cut: no end record; the last whole chunk ends at offset {offset}")
+            }
+        }
+    }
+
+    /// Whether the recording ended cleanly.
+    pub fn is_clean(&self) -> bool {
+        matches!(self, Tail::Ended { .. })
+    }
+}
+
+/// Whether to go on reading records.
+pub enum Flow {
+    /// Read the next record.
+    Continue,
+    /// Stop here.
+    Stop,
+}
+
+/// Reads every record of `file`, calling `f` with each and its chunk's offset.
+///
+/// A torn last chunk ends the records with [`Tail::Cut`]; a corrupt chunk (bad checksum or
+/// structure) is an error naming its offset. `f` returning [`Flow::Stop`] ends early.
+pub fn scan(
+    file: &ReplayFile,
+    check_protocol: bool,
+    label: &str,
+    mut f: impl FnMut(&Record, u64) -> Result<Flow, ToolError>,
+) -> Result<Tail, ToolError> {
+    let mut reader = file.reader(check_protocol)?;
+    let progress = Progress::new(reader.len(), label);
+    let mut end = None;
+    let mut n = 0u64;
+    let tail = loop {
+        match reader.try_next() {
+            Ok(Some(record)) => {
+                n += 1;
+                if n.is_multiple_of(4096) {
+                    progress.set(reader.position());
+                }
+                if let Record::End(e) = &record {
+                    end = Some(Tail::Ended {
+                        frames: e.frames,
+                        reason: e.reason.clone(),
+                    });
+                }
+                if let Flow::Stop = f(&record, reader.chunk_offset())? {
+                    break end.unwrap_or(Tail::Unfinished {
+                        offset: reader.position() as u64,
+                    });
+                }
+            }
+            Ok(None) => {
+                break end.unwrap_or(Tail::Unfinished {
+                    offset: reader.position() as u64,
+                })
+            }
+            Err(e @ ReplayError::Truncated { .. }) => {
+                break Tail::Cut {
+                    message: e.to_string(),
+                }
+            }
+            Err(e) => {
+                progress.finish();
+                return Err(file.file_error(e));
+            }
+        }
+    };
+    progress.finish();
+    Ok(tail)
+}

@@ -1,0 +1,20 @@
+//! tilegame-replay: the deterministic replay engine and the `tilegame-replay` tool.
+//!
+//! A `.tgr` file (written by the recorder in `tilegame-protocol`) holds every frame of one
+//! connection plus the recorder's state hashes and keyframes. This crate replays those frames
+//! through the client's own join state machine and managers on a virtual clock ([`engine`]),
+//! and builds the commands on top ([`cmd`]): `info`, `dump`, `stats`, `verify`, `diff`, `play`.
+//!
+//! - [`engine`]: records in, managers' state out; verification of tick hashes; seeking;
+//! - [`packets`]: decoding a frame by its recorded state and direction;
+//! - [`state`]: printable states and field-by-field differences;
+//! - [`tool`]: files, errors and exit codes, progress, formatting.
+
+pub mod cmd;
+pub mod engine;
+pub mod packets;
+pub mod state;
+pub mod tool;
+
+pub use engine::{Engine, EngineError, TickOutcome};
+pub use tool::{ReplayFile, ToolError};

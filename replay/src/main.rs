@@ -1,0 +1,168 @@
+//! `tilegame-replay`: inspect, check and compare tilegame recordings (`.tgr`).
+//!
+//! Exit status: 0 success; 1 a replay diverged or two recordings differ; 2 the file cannot be
+//! read, is corrupt, or is of another format version or protocol.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use tilegame_protocol::replay_format::FrameDirection;
+use tilegame_replay::cmd::{self, dump::Format};
+use tilegame_replay::{ReplayFile, ToolError};
+
+/// Inspect, verify and compare tilegame replay files.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Direction filter: `in` = to the client, `out` = to the server.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum Dir {
+    /// Server to client.
+    In,
+    /// Client to server.
+    Out,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Header, duration, ticks, frames and bytes per direction, players, keyframes, how it ended.
+    Info {
+        /// The replay file.
+        file: PathBuf,
+    },
+    /// One line per frame, decoded.
+    Dump {
+        /// The replay file.
+        file: PathBuf,
+        /// Only frames recorded at this tick or later.
+        #[arg(long)]
+        from: Option<u32>,
+        /// Only frames recorded at this tick or earlier.
+        #[arg(long)]
+        to: Option<u32>,
+        /// Only this packet kind (case-insensitive), e.g. snapshot.
+        #[arg(long)]
+        kind: Option<String>,
+        /// Only this direction.
+        #[arg(long, value_enum)]
+        dir: Option<Dir>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Stop after this many frames.
+        #[arg(long)]
+        limit: Option<usize>,
+    },
+    /// Bytes per packet kind and direction, rates, biggest frames, traffic over time.
+    Stats {
+        /// The replay file.
+        file: PathBuf,
+    },
+    /// Replay through the client's managers and check every recorded tick hash.
+    Verify {
+        /// The replay file.
+        file: PathBuf,
+        /// Where to write the states on divergence (default: FILE_STEM.verify/ beside the file).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Leave out the throughput line (for byte-identical output).
+        #[arg(long)]
+        no_timing: bool,
+    },
+    /// The first divergent tick and field between two recordings.
+    Diff {
+        /// First recording.
+        a: PathBuf,
+        /// Second recording.
+        b: PathBuf,
+    },
+    /// Replay up to a tick (seeking from the nearest keyframe) and show the state.
+    Play {
+        /// The replay file.
+        file: PathBuf,
+        /// The tick to stop at.
+        #[arg(long)]
+        until: u32,
+        /// Print the managers' state as JSON.
+        #[arg(long)]
+        print_state: bool,
+    },
+}
+
+fn open(path: &Path) -> Result<ReplayFile, ToolError> {
+    ReplayFile::open(path)
+}
+
+fn run(command: Command, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, ToolError> {
+    match command {
+        Command::Info { file } => cmd::info::run(&open(&file)?, out),
+        Command::Dump {
+            file,
+            from,
+            to,
+            kind,
+            dir,
+            format,
+            limit,
+        } => {
+            let options = cmd::dump::DumpOptions {
+                from,
+                to,
+                kind,
+                dir: dir.map(|d| match d {
+                    Dir::In => FrameDirection::ToClient,
+                    Dir::Out => FrameDirection::ToServer,
+                }),
+                format,
+                limit,
+            };
+            cmd::dump::run(&open(&file)?, &options, out, err)
+        }
+        Command::Stats { file } => cmd::stats::run(&open(&file)?, out, err),
+        Command::Verify {
+            file,
+            out: out_dir,
+            no_timing,
+        } => {
+            let options = cmd::verify::VerifyOptions { out_dir, no_timing };
+            cmd::verify::run(&open(&file)?, &options, out)
+        }
+        Command::Diff { a, b } => cmd::diff::run(&open(&a)?, &open(&b)?, out),
+        Command::Play {
+            file,
+            until,
+            print_state,
+        } => cmd::play::run(&open(&file)?, until, print_state, out),
+    }
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut err = std::io::stderr();
+    let result = run(args.command, &mut out, &mut err);
+    let flushed = out.flush();
+    match result {
+        Ok(code) => {
+            if let Err(e) = flushed {
+                if e.kind() != std::io::ErrorKind::BrokenPipe {
+                    eprintln!("error: cannot write the output: {e}");
+                    return ExitCode::from(1);
+                }
+            }
+            ExitCode::from(code)
+        }
+        Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}

@@ -1,0 +1,366 @@
+//! Printable views of the managers' state and field-by-field differences between two states.
+//!
+//! `play --print-state` prints a [`StateView`]; `verify` writes the recorded and replayed views
+//! and a [`StateDiff`] when a tick diverges; `diff` reports the first differing field between
+//! two recordings. Hashes say *that* two states differ; this module says *where*: which tiles
+//! and which player's which field.
+
+use serde::{Deserialize, Serialize};
+use tilegame_client::managers::RemotePlayer;
+use tilegame_client::play::PlayState;
+
+/// The two managers' state hashes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateHashes {
+    /// `WorldManager::state_hash`.
+    pub world: u64,
+    /// `PlayerManager::state_hash`.
+    pub players: u64,
+}
+
+impl StateHashes {
+    /// The hashes of a play state.
+    pub fn of(play: &PlayState) -> Self {
+        let (world, players) = play.state_hash();
+        StateHashes { world, players }
+    }
+}
+
+impl std::fmt::Display for StateHashes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "world {:#018x} players {:#018x}",
+            self.world, self.players
+        )
+    }
+}
+
+/// The managers' state, as JSON for people and tools.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StateView {
+    /// Latest server tick applied (world manager).
+    pub tick: u32,
+    /// World state hash (hex).
+    pub world_hash: String,
+    /// Players state hash (hex).
+    pub players_hash: String,
+    /// The map's digest (the world hash without size and tick; hex).
+    pub world_digest: String,
+    /// Map width and height in tiles (0×0 before the map arrived).
+    pub map_size: (u16, u16),
+    /// World seed.
+    pub seed: String,
+    /// Tiles changed since the map was generated (the dynatile layer's set bits).
+    pub changed_tiles: usize,
+    /// The local player's id.
+    pub local_id: Option<u32>,
+    /// Tick of the latest snapshot the player manager applied.
+    pub players_tick: u32,
+    /// Last input the server acknowledged.
+    pub ack_seq: u32,
+    /// Every player in id order, with all fields.
+    pub players: Vec<RemotePlayer>,
+}
+
+/// Tiles whose changed bit is set.
+pub fn changed_tiles(play: &PlayState) -> usize {
+    play.world.map().map_or(0, |m| {
+        let layer = m.dynatiles();
+        (0..layer.len())
+            .filter(|&i| layer.get(i).unwrap_or(false))
+            .count()
+    })
+}
+
+impl StateView {
+    /// Captures a play state.
+    pub fn of(play: &PlayState) -> Self {
+        let hashes = StateHashes::of(play);
+        StateView {
+            tick: play.world.tick(),
+            world_hash: format!("{:#018x}", hashes.world),
+            players_hash: format!("{:#018x}", hashes.players),
+            world_digest: format!("{:#018x}", play.world.map_digest()),
+            map_size: play.world.map().map_or((0, 0), |m| (m.width(), m.height())),
+            seed: play.world.seed().to_owned(),
+            changed_tiles: changed_tiles(play),
+            local_id: play.players.local_id(),
+            players_tick: play.players.tick(),
+            ack_seq: play.players.ack_seq(),
+            players: play.players.iter().cloned().collect(),
+        }
+    }
+}
+
+/// One tile that differs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TileDiff {
+    /// Column.
+    pub x: u16,
+    /// Row.
+    pub y: u16,
+    /// Tile on the expected (recorded / first) side, with its changed bit.
+    pub expected: (String, bool),
+    /// Tile on the actual (replayed / second) side, with its changed bit.
+    pub actual: (String, bool),
+}
+
+/// One player field that differs (`field` = `"present"` when only one side has the player).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlayerFieldDiff {
+    /// Player id.
+    pub id: u32,
+    /// Player name (from whichever side has it).
+    pub name: String,
+    /// Field name (`name`, `color`, `pos`, `prev_pos`, `vel`, `health`, `placed`, `present`).
+    pub field: String,
+    /// Expected value (JSON).
+    pub expected: serde_json::Value,
+    /// Actual value (JSON).
+    pub actual: serde_json::Value,
+}
+
+/// Most tile differences listed (the total is always counted).
+pub const MAX_TILE_DIFFS: usize = 64;
+
+/// Where two states differ.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct StateDiff {
+    /// Differences of scalar fields (tick, map size, seed, local id, ack, players tick):
+    /// `(field, expected, actual)`.
+    pub meta: Vec<(String, String, String)>,
+    /// Differing tiles (at most [`MAX_TILE_DIFFS`]).
+    pub tiles: Vec<TileDiff>,
+    /// How many tiles differ in all.
+    pub tiles_differing: usize,
+    /// Differing player fields, in player id order.
+    pub players: Vec<PlayerFieldDiff>,
+}
+
+impl StateDiff {
+    /// Whether the states are equal in every compared field.
+    pub fn is_empty(&self) -> bool {
+        self.meta.is_empty() && self.tiles_differing == 0 && self.players.is_empty()
+    }
+
+    /// Whether the world part (map, tiles, world tick) differs.
+    pub fn world_differs(&self) -> bool {
+        self.tiles_differing > 0
+            || self
+                .meta
+                .iter()
+                .any(|(f, _, _)| matches!(f.as_str(), "tick" | "map_size" | "seed"))
+    }
+
+    /// Whether the players part differs.
+    pub fn players_differ(&self) -> bool {
+        !self.players.is_empty()
+            || self
+                .meta
+                .iter()
+                .any(|(f, _, _)| matches!(f.as_str(), "local_id" | "ack_seq" | "players_tick"))
+    }
+
+    /// Up to `max` lines describing the differences, first ones first (`a`, `b` name the sides),
+    /// e.g. `player 2 "bot2" pos: recorded [1,2], replayed [1,3]`.
+    pub fn describe(&self, a: &str, b: &str, max: usize) -> Vec<String> {
+        let mut lines = Vec::new();
+        for (f, x, y) in &self.meta {
+            lines.push(format!("{f}: {a} {x}, {b} {y}"));
+        }
+        if self.tiles_differing > 0 {
+            lines.push(format!("{} tiles differ", self.tiles_differing));
+        }
+        for t in &self.tiles {
+            let changed = |c: bool| if c { " (changed)" } else { "" };
+            lines.push(format!(
+                "tile ({}, {}): {a} {}{}, {b} {}{}",
+                t.x,
+                t.y,
+                t.expected.0,
+                changed(t.expected.1),
+                t.actual.0,
+                changed(t.actual.1)
+            ));
+        }
+        for p in &self.players {
+            lines.push(format!(
+                "player {} {:?} {}: {a} {}, {b} {}",
+                p.id, p.name, p.field, p.expected, p.actual
+            ));
+        }
+        if lines.len() > max {
+            let more = lines.len() - max;
+            lines.truncate(max);
+            lines.push(format!("… and {more} more"));
+        }
+        lines
+    }
+
+    /// One line naming the first difference.
+    pub fn first(&self) -> Option<String> {
+        self.describe("expected", "replayed", 2)
+            .into_iter()
+            .find(|l| !l.ends_with("tiles differ"))
+    }
+}
+
+fn json<T: Serialize>(v: &T) -> serde_json::Value {
+    serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
+}
+
+/// Compares two states field by field (`expected` first).
+pub fn diff(expected: &PlayState, actual: &PlayState) -> StateDiff {
+    let mut d = StateDiff::default();
+    let mut meta = |field: &str, a: String, b: String| {
+        if a != b {
+            d.meta.push((field.to_owned(), a, b));
+        }
+    };
+    let size = |p: &PlayState| {
+        p.world.map().map_or("none".to_owned(), |m| {
+            format!("{}x{}", m.width(), m.height())
+        })
+    };
+    meta(
+        "tick",
+        expected.world.tick().to_string(),
+        actual.world.tick().to_string(),
+    );
+    meta("map_size", size(expected), size(actual));
+    meta(
+        "seed",
+        expected.world.seed().to_owned(),
+        actual.world.seed().to_owned(),
+    );
+    meta(
+        "local_id",
+        format!("{:?}", expected.players.local_id()),
+        format!("{:?}", actual.players.local_id()),
+    );
+    meta(
+        "players_tick",
+        expected.players.tick().to_string(),
+        actual.players.tick().to_string(),
+    );
+    meta(
+        "ack_seq",
+        expected.players.ack_seq().to_string(),
+        actual.players.ack_seq().to_string(),
+    );
+    if let (Some(a), Some(b)) = (expected.world.map(), actual.world.map()) {
+        if a.width() == b.width() && a.height() == b.height() && a.width() > 0 {
+            let w = usize::from(a.width());
+            let (da, db) = (a.dynatiles(), b.dynatiles());
+            for (i, (ta, tb)) in a.tiles().iter().zip(b.tiles()).enumerate() {
+                let (ca, cb) = (da.get(i).unwrap_or(false), db.get(i).unwrap_or(false));
+                if ta != tb || ca != cb {
+                    d.tiles_differing += 1;
+                    if d.tiles.len() < MAX_TILE_DIFFS {
+                        d.tiles.push(TileDiff {
+                            x: (i % w) as u16,
+                            y: (i / w) as u16,
+                            expected: (format!("{ta:?}"), ca),
+                            actual: (format!("{tb:?}"), cb),
+                        });
+                    }
+                }
+            }
+        }
+    }
+    let mut ids: Vec<u32> = expected
+        .players
+        .iter()
+        .chain(actual.players.iter())
+        .map(|p| p.id)
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    for id in ids {
+        match (expected.players.get(id), actual.players.get(id)) {
+            (Some(a), Some(b)) => player_fields(a, b, &mut d.players),
+            (a, b) => d.players.push(PlayerFieldDiff {
+                id,
+                name: a.or(b).map(|p| p.name.clone()).unwrap_or_default(),
+                field: "present".into(),
+                expected: json(&a.is_some()),
+                actual: json(&b.is_some()),
+            }),
+        }
+    }
+    d
+}
+
+fn player_fields(a: &RemotePlayer, b: &RemotePlayer, out: &mut Vec<PlayerFieldDiff>) {
+    let mut field = |name: &str, x: serde_json::Value, y: serde_json::Value| {
+        if x != y {
+            out.push(PlayerFieldDiff {
+                id: a.id,
+                name: a.name.clone(),
+                field: name.to_owned(),
+                expected: x,
+                actual: y,
+            });
+        }
+    };
+    field("name", json(&a.name), json(&b.name));
+    field("color", json(&a.color), json(&b.color));
+    field("pos", json(&a.pos), json(&b.pos));
+    field("prev_pos", json(&a.prev_pos), json(&b.prev_pos));
+    field("vel", json(&a.vel), json(&b.vel));
+    field("health", json(&a.health), json(&b.health));
+    field("placed", json(&a.placed), json(&b.placed));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tilegame_game::{generate, MapSize, Theme, Tile};
+
+    fn state() -> PlayState {
+        let mut play = PlayState::new();
+        let map = generate("d", Theme::Default, MapSize::Small).unwrap();
+        play.world.load(map, "d", Theme::Default, 3);
+        play.players.set_local(1, "me", (10, 10));
+        play.players.add_listed(2, "other");
+        play
+    }
+
+    #[test]
+    fn equal_states_have_an_empty_diff() {
+        let (a, b) = (state(), state());
+        let d = diff(&a, &b);
+        assert!(d.is_empty(), "{d:?}");
+        assert_eq!(StateView::of(&a), StateView::of(&b));
+    }
+
+    #[test]
+    fn tiles_and_player_fields_are_named() {
+        let a = state();
+        let mut b = state();
+        let kf = tilegame_client::keyframe::Keyframe::capture(&b).unwrap();
+        let mut players = kf.players.clone();
+        players[1].health = 40;
+        b.players = tilegame_client::managers::PlayerManager::restore(
+            players,
+            kf.local_id,
+            kf.players_tick,
+            kf.ack_seq,
+        );
+        let mut map = b.world.map().unwrap().clone();
+        map.change(5, 6, Tile::Lava).unwrap();
+        b.world.load(map, "d", Theme::Default, 3);
+        let d = diff(&a, &b);
+        assert_eq!(d.tiles_differing, 1);
+        assert_eq!((d.tiles[0].x, d.tiles[0].y), (5, 6));
+        assert_eq!(d.tiles[0].actual, ("Lava".to_owned(), true));
+        assert_eq!(d.players.len(), 1);
+        assert_eq!(
+            (d.players[0].id, d.players[0].field.as_str()),
+            (2, "health")
+        );
+        assert!(d.world_differs() && d.players_differ());
+        assert!(d.first().unwrap().starts_with("tile (5, 6)"));
+    }
+}

@@ -1,0 +1,245 @@
+//! What every command shares: opening a file, the tool's errors and exit codes, progress.
+//!
+//! Commands must fail the same way whatever went wrong with a file: one line naming the file,
+//! the offset and the reason, and exit status 2 (1 is reserved for "the replay diverged").
+//! The progress bar only appears when stderr is a terminal, so that piped output and tests see
+//! exactly the same bytes every time.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use tilegame_protocol::replay_file::{read_file, ReplayError, ReplayReader};
+
+use crate::engine::{EngineError, SeekError};
+
+/// Largest file the tool reads (4 GiB).
+pub const MAX_FILE_BYTES: u64 = 4 << 30;
+
+/// Files smaller than this get no progress bar.
+const PROGRESS_MIN_BYTES: usize = 1 << 20;
+
+/// Exit status for a file that cannot be read, is corrupt, or is of another version/protocol.
+pub const EXIT_BAD_FILE: u8 = 2;
+
+/// Exit status for a replay that diverged (or two recordings that differ).
+pub const EXIT_DIVERGED: u8 = 1;
+
+/// Why a command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ToolError {
+    /// The file could not be opened or read.
+    #[error("{path}: {source}")]
+    Open {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: ReplayError,
+    },
+    /// The file's header, version, protocol or a chunk is bad.
+    #[error("{path}: {source}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: ReplayError,
+    },
+    /// A record could not be replayed.
+    #[error("{path}: at chunk offset {offset}: {source}")]
+    Engine {
+        /// The file.
+        path: PathBuf,
+        /// Offset of the chunk holding the record.
+        offset: u64,
+        /// Why.
+        source: EngineError,
+    },
+    /// Seeking failed.
+    #[error("{path}: {source}")]
+    Seek {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: SeekError,
+    },
+    /// An output file could not be written.
+    #[error("cannot write {path}: {source}")]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Writing to stdout failed.
+    #[error("cannot write the output: {0}")]
+    Output(#[from] std::io::Error),
+    /// The command line asks for something impossible.
+    #[error("{0}")]
+    Usage(String),
+}
+
+impl ToolError {
+    /// The process exit status for this error.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            ToolError::Write { .. } | ToolError::Output(_) => 1,
+            _ => EXIT_BAD_FILE,
+        }
+    }
+
+    /// Whether this is a broken pipe on stdout (e.g. `dump | head`), which is not a failure.
+    pub fn is_broken_pipe(&self) -> bool {
+        matches!(self, ToolError::Output(e) if e.kind() == std::io::ErrorKind::BrokenPipe)
+    }
+}
+
+/// A replay file read into memory.
+#[derive(Debug)]
+pub struct ReplayFile {
+    /// Where it came from (for messages).
+    pub path: PathBuf,
+    /// Its bytes.
+    pub data: Vec<u8>,
+}
+
+impl ReplayFile {
+    /// Reads a file (bounded by [`MAX_FILE_BYTES`]).
+    pub fn open(path: &Path) -> Result<Self, ToolError> {
+        let data = read_file(path, MAX_FILE_BYTES).map_err(|source| ToolError::Open {
+            path: path.to_owned(),
+            source,
+        })?;
+        Ok(ReplayFile {
+            path: path.to_owned(),
+            data,
+        })
+    }
+
+    /// Wraps bytes already in memory.
+    pub fn from_bytes(path: impl Into<PathBuf>, data: Vec<u8>) -> Self {
+        ReplayFile {
+            path: path.into(),
+            data,
+        }
+    }
+
+    /// A reader over the file; `check_protocol` also refuses other protocols.
+    pub fn reader(&self, check_protocol: bool) -> Result<ReplayReader<'_>, ToolError> {
+        let reader = ReplayReader::new(&self.data).map_err(|e| self.file_error(e))?;
+        if check_protocol {
+            reader.check_protocol().map_err(|e| self.file_error(e))?;
+        }
+        Ok(reader)
+    }
+
+    /// Wraps a container error with this file's path.
+    pub fn file_error(&self, source: ReplayError) -> ToolError {
+        ToolError::File {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    /// Wraps an engine error with this file's path and the chunk's offset.
+    pub fn engine_error(&self, offset: u64, source: EngineError) -> ToolError {
+        ToolError::Engine {
+            path: self.path.clone(),
+            offset,
+            source,
+        }
+    }
+}
+
+/// A progress bar over a file's bytes, drawn only when stderr is a terminal.
+pub struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl Progress {
+    /// A bar for `len` bytes labelled `what` (hidden for small files or when not a terminal).
+    pub fn new(len: usize, what: &str) -> Self {
+        let bar = (len >= PROGRESS_MIN_BYTES && std::io::stderr().is_terminal()).then(|| {
+            let bar = indicatif::ProgressBar::new(len as u64);
+            if let Ok(style) = indicatif::ProgressStyle::with_template(
+                "{msg} [{bar:40}] {binary_bytes}/{binary_total_bytes} ({eta})",
+            ) {
+                bar.set_style(style.progress_chars("=> "));
+            }
+            bar.set_message(what.to_owned());
+            bar
+        });
+        Progress { bar }
+    }
+
+    /// Moves the bar to `pos` bytes.
+    pub fn set(&self, pos: usize) {
+        if let Some(b) = &self.bar {
+            b.set_position(pos as u64);
+        }
+    }
+
+    /// Removes the bar.
+    pub fn finish(&self) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+    }
+}
+
+/// Formats a byte count with thousands separators.
+pub fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Formats milliseconds since 1970 as a UTC date and time (`YYYY-MM-DD hh:mm:ss.mmm UTC`).
+pub fn utc_date(unix_ms: u64) -> String {
+    let secs = unix_ms / 1000;
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}.{:03} UTC",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        unix_ms % 1000
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_and_numbers() {
+        assert_eq!(utc_date(0), "1970-01-01 00:00:00.000 UTC");
+        assert_eq!(utc_date(951_782_400_123), "2000-02-29 00:00:00.123 UTC");
+        assert_eq!(utc_date(1_764_078_612_345), "2025-11-25 13:50:12.345 UTC");
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(1234), "1,234");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+    }
+
+    #[test]
+    fn missing_files_are_exit_2() {
+        let e = ReplayFile::open(Path::new("/nonexistent/x.tgr")).unwrap_err();
+        assert_eq!(e.exit_code(), EXIT_BAD_FILE);
+        assert!(e.to_string().starts_with("/nonexistent/x.tgr: i/o error"));
+    }
+}
