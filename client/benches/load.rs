@@ -265,10 +265,10 @@ fn main() {
     );
     let mut n10_tick_p50 = None;
     for &n in &clients {
-        // A 512×512 map gives 1,000 wandering bots room to spread beyond each other's view.
-        let mut server = ServerChild::start(if n >= 500 { "512x512" } else { "large" }, "default");
+        // Bots roam a Large map (192², ±3,072 px) and spread beyond each other's view.
+        let mut server = ServerChild::start("large", "default");
         let rss_before = server.rss_kb();
-        let roam = if n >= 500 { 7000 } else { 2500 };
+        let roam = if n >= 500 { 2900 } else { 2500 };
         let fleet = Fleet::spawn(&rt, &server.addr, n, true, true, roam);
         let all = fleet.wait_connected(n, Duration::from_secs(120));
         std::thread::sleep(Duration::from_secs(if n >= 500 { 15 } else { 3 })); // spread out

@@ -19,14 +19,24 @@ fn cpu_seconds() -> f64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     let after = stat.rsplit(')').next().unwrap_or("");
     let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
     // Fields 14 and 15 (utime, stime) are at indexes 11 and 12 after the command name.
     (ticks(11) + ticks(12)) / 100.0
 }
 
 fn session(addr: &str, seconds: f64, record: Option<&std::path::Path>) -> (f64, u64, u64) {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
-    let recorder = record.map(|p| tilegame_client::net::recorder::create(p, "rec1", 1200).expect("recording file"));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let recorder = record
+        .map(|p| tilegame_client::net::recorder::create(p, "rec1", 1200).expect("recording file"));
     let before = cpu_seconds();
     let statuses = rt.block_on(run(HeadlessOptions {
         address: addr.to_owned(),
@@ -40,8 +50,12 @@ fn session(addr: &str, seconds: f64, record: Option<&std::path::Path>) -> (f64, 
         play_timeout: Duration::from_secs(10),
     }));
     let cpu = cpu_seconds() - before;
-    let wire = statuses.first().map_or(0, |s| s.counters.sent() + s.counters.received());
-    let file = record.and_then(|p| std::fs::metadata(p).ok()).map_or(0, |m| m.len());
+    let wire = statuses
+        .first()
+        .map_or(0, |s| s.counters.sent() + s.counters.received());
+    let file = record
+        .and_then(|p| std::fs::metadata(p).ok())
+        .map_or(0, |m| m.len());
     (cpu, wire, file)
 }
 
@@ -61,14 +75,23 @@ fn main() {
         let _ = std::io::stdin().read_line(&mut line);
         return;
     }
-    let seconds: f64 = args.iter().position(|a| a == "--seconds").and_then(|i| args.get(i + 1)).and_then(|s| s.parse().ok()).unwrap_or(15.0);
+    let seconds: f64 = args
+        .iter()
+        .position(|a| a == "--seconds")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(15.0);
     let mut child = Command::new(std::env::current_exe().expect("exe"))
         .arg("--serve")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
         .expect("server child");
-    let addr = BufReader::new(child.stdout.take().expect("stdout")).lines().next().and_then(Result::ok).expect("address");
+    let addr = BufReader::new(child.stdout.take().expect("stdout"))
+        .lines()
+        .next()
+        .and_then(Result::ok)
+        .expect("address");
     let dir = std::env::temp_dir().join(format!("tilegame-record-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let path = dir.join("bench.tgr");
@@ -77,7 +100,14 @@ fn main() {
     let (cpu_rec, wire, file) = session(&addr, seconds, Some(&path));
 
     // The recorder alone: a typical 40-byte snapshot frame, written and flushed as one chunk.
-    let mut r = Recorder::create(&dir.join("micro.tgr"), tilegame_protocol::replay_format::Recorder::Client, "bench", "micro", 0).expect("file");
+    let mut r = Recorder::create(
+        &dir.join("micro.tgr"),
+        tilegame_protocol::replay_format::Recorder::Client,
+        "bench",
+        "micro",
+        0,
+    )
+    .expect("file");
     let frame = [0u8; 40];
     let n = 20_000;
     let started = Instant::now();
@@ -89,9 +119,18 @@ fn main() {
 
     println!("\n== Recording cost (10 headless bots, {seconds:.0} s each run; bot 1 records) ==");
     println!("client CPU without recording: {cpu_plain:.3} s");
-    println!("client CPU with recording:    {cpu_rec:.3} s  ({:+.1}%)", 100.0 * (cpu_rec - cpu_plain) / cpu_plain.max(1e-9));
-    println!("recorder per frame (encode + checksum + write + flush): {:.0} ns", per_frame);
-    println!("recorded session: {wire} wire bytes -> {file} file bytes ({:.2}x)", file as f64 / wire.max(1) as f64);
+    println!(
+        "client CPU with recording:    {cpu_rec:.3} s  ({:+.1}%)",
+        100.0 * (cpu_rec - cpu_plain) / cpu_plain.max(1e-9)
+    );
+    println!(
+        "recorder per frame (encode + checksum + write + flush): {:.0} ns",
+        per_frame
+    );
+    println!(
+        "recorded session: {wire} wire bytes -> {file} file bytes ({:.2}x)",
+        file as f64 / wire.max(1) as f64
+    );
     let _ = child.stdin.take().map(|mut s| writeln!(s, "quit"));
     let _ = child.wait();
     let _ = std::fs::remove_dir_all(&dir);

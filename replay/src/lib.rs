@@ -3,7 +3,8 @@
 //! A `.tgr` file (written by the recorder in `tilegame-protocol`) holds every frame of one
 //! connection plus the recorder's state hashes and keyframes. This crate replays those frames
 //! through the client's own join state machine and managers on a virtual clock ([`engine`]),
-//! and builds the commands on top ([`cmd`]): `info`, `dump`, `stats`, `verify`, `diff`, `play`.
+//! and builds the commands on top ([`cmd`]): `info`, `dump`, `stats`, `verify`, `diff`, `play`,
+//! and (feature `view`, on by default) `view`, which plays a file in a window.
 //!
 //! - [`engine`]: records in, managers' state out; verification of tick hashes; seeking;
 //! - [`packets`]: decoding a frame by its recorded state and direction;
@@ -15,6 +16,8 @@ pub mod engine;
 pub mod packets;
 pub mod state;
 pub mod tool;
+#[cfg(feature = "view")]
+pub mod view;
 
 pub use engine::{Engine, EngineError, TickOutcome};
 pub use tool::{ReplayFile, ToolError};

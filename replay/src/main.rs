@@ -93,6 +93,25 @@ enum Command {
         #[arg(long)]
         print_state: bool,
     },
+    /// Plays the file in a window: Esc pauses, 1/2 halve/double the speed, R restarts,
+    /// M skips 10 s ahead, Tab lists players.
+    #[cfg(feature = "view")]
+    View {
+        /// The replay file.
+        file: PathBuf,
+        /// Playback speed (1 = real time).
+        #[arg(long, default_value_t = 1.0)]
+        speed: f64,
+        /// Start at this tick.
+        #[arg(long)]
+        from: Option<u32>,
+        /// Close after this many frames.
+        #[arg(long)]
+        frames: Option<u32>,
+        /// Save a frame (the last with --frames) as PNG.
+        #[arg(long)]
+        screenshot: Option<PathBuf>,
+    },
 }
 
 fn open(path: &Path) -> Result<ReplayFile, ToolError> {
@@ -139,6 +158,22 @@ fn run(command: Command, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8,
             until,
             print_state,
         } => cmd::play::run(&open(&file)?, until, print_state, out),
+        #[cfg(feature = "view")]
+        Command::View {
+            file,
+            speed,
+            from,
+            frames,
+            screenshot,
+        } => tilegame_replay::view::run(
+            &open(&file)?,
+            tilegame_replay::view::ViewOptions {
+                speed,
+                from,
+                frames,
+                screenshot,
+            },
+        ),
     }
 }
 

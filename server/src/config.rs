@@ -60,7 +60,7 @@ impl Default for ServerConfig {
             max_queued_frames: 256,
             exit_when_empty_secs: None,
             heartbeat_ticks: 20,
-            view_radius_tiles: 40,
+            view_radius_tiles: 24,
             record_dir: None,
         }
     }

@@ -60,6 +60,54 @@ pub struct ClientView {
     last_sent: Option<u32>,
     /// Last input sequence acknowledged.
     last_ack: u32,
+    /// Slots whose player this client currently knows (with a view radius).
+    known_slots: Vec<usize>,
+    /// Scratch list of slots to look at this tick.
+    scratch: Vec<usize>,
+}
+
+/// Player slots bucketed by position, so a client's view only looks at nearby players.
+#[derive(Debug, Default)]
+pub struct SlotGrid {
+    cell_px: i32,
+    cells: std::collections::BTreeMap<(i32, i32), Vec<usize>>,
+}
+
+impl SlotGrid {
+    /// Buckets every occupied slot into square cells of `cell_px` pixels.
+    pub fn build(&mut self, slots: &[Option<Replica>], cell_px: i32) {
+        self.cell_px = cell_px.max(1);
+        for cell in self.cells.values_mut() {
+            cell.clear();
+        }
+        for (slot, r) in slots.iter().enumerate() {
+            if let Some(r) = r {
+                let key = (
+                    r.state.pos.0.div_euclid(self.cell_px),
+                    r.state.pos.1.div_euclid(self.cell_px),
+                );
+                self.cells.entry(key).or_default().push(slot);
+            }
+        }
+    }
+
+    /// Appends the slots in cells overlapping the square of `radius` around `centre`.
+    pub fn query(&self, centre: (i32, i32), radius: i32, out: &mut Vec<usize>) {
+        let c = self.cell_px;
+        let (x0, x1) = (
+            (centre.0 - radius).div_euclid(c),
+            (centre.0 + radius).div_euclid(c),
+        );
+        let (y0, y1) = (
+            (centre.1 - radius).div_euclid(c),
+            (centre.1 + radius).div_euclid(c),
+        );
+        for x in x0..=x1 {
+            for (_, cell) in self.cells.range((x, y0)..=(x, y1)) {
+                out.extend_from_slice(cell);
+            }
+        }
+    }
 }
 
 impl ClientView {
@@ -83,6 +131,7 @@ impl ClientView {
         tiles: &[TileChange],
         heartbeat_ticks: u32,
         view: Option<((i32, i32), i32)>,
+        grid: Option<&SlotGrid>,
         out: &mut Vec<PlayerDelta>,
         gone: &mut Vec<u32>,
     ) -> bool {
@@ -91,8 +140,24 @@ impl ClientView {
         if self.known.len() < slots.len() {
             self.known.resize(slots.len(), None);
         }
-        for (slot, replica) in slots.iter().enumerate() {
-            let Some(r) = replica else { continue };
+        // With a view and a grid, look only at nearby slots and at those already known (to
+        // notice them leaving); otherwise at every slot.
+        let mut candidates = std::mem::take(&mut self.scratch);
+        candidates.clear();
+        match (view, grid) {
+            (Some((centre, radius)), Some(grid)) => {
+                grid.query(centre, radius, &mut candidates);
+                candidates.extend_from_slice(&self.known_slots);
+                candidates.sort_unstable();
+                candidates.dedup();
+            }
+            _ => candidates.extend(0..slots.len()),
+        }
+        self.known_slots.clear();
+        for &slot in &candidates {
+            let Some(Some(r)) = slots.get(slot) else {
+                continue;
+            };
             let known = &mut self.known[slot];
             if let Some(((cx, cy), radius)) = view {
                 let (x, y) = r.state.pos;
@@ -106,6 +171,7 @@ impl ClientView {
             match known {
                 Some((id, was)) if *id == r.id => {
                     if *was == r.state {
+                        self.known_slots.push(slot);
                         continue;
                     }
                     let now = r.state;
@@ -124,6 +190,7 @@ impl ClientView {
                         color: None,
                     });
                     *was = now;
+                    self.known_slots.push(slot);
                 }
                 _ => {
                     let now = r.state;
@@ -144,9 +211,11 @@ impl ClientView {
                         color: Some(r.color),
                     });
                     *known = Some((r.id, now));
+                    self.known_slots.push(slot);
                 }
             }
         }
+        self.scratch = candidates;
         let heartbeat_due = self
             .last_sent
             .is_none_or(|t| tick.wrapping_sub(t) >= heartbeat_ticks.max(1));
@@ -180,21 +249,32 @@ mod tests {
         })
     }
 
+    /// Runs a diff without a view.
+    fn diff(
+        view: &mut ClientView,
+        tick: u32,
+        slots: &[Option<Replica>],
+        out: &mut Vec<PlayerDelta>,
+    ) -> bool {
+        let mut gone = Vec::new();
+        view.diff(tick, 0, slots, &[], 20, None, None, out, &mut gone)
+    }
+
     #[test]
     fn first_sight_then_deltas_then_nothing() {
         let mut view = ClientView::default();
-        let (mut out, mut gone) = (Vec::new(), Vec::new());
-        assert!(view.diff(1, 0, &[replica(5, 10)], &[], 20, None, &mut out, &mut gone));
+        let mut out = Vec::new();
+        assert!(diff(&mut view, 1, &[replica(5, 10)], &mut out));
         assert_eq!(out[0].name.as_deref(), Some("p5"));
-        assert!(view.diff(2, 0, &[replica(5, 27)], &[], 20, None, &mut out, &mut gone));
+        assert!(diff(&mut view, 2, &[replica(5, 27)], &mut out));
         assert_eq!(
             (out[0].dx, out[0].dy, out[0].name.clone()),
             (Some(17), None, None)
         );
-        assert!(!view.diff(3, 0, &[replica(5, 27)], &[], 20, None, &mut out, &mut gone));
+        assert!(!diff(&mut view, 3, &[replica(5, 27)], &mut out));
         assert!(out.is_empty());
         assert!(
-            view.diff(23, 0, &[replica(5, 27)], &[], 20, None, &mut out, &mut gone),
+            diff(&mut view, 23, &[replica(5, 27)], &mut out),
             "heartbeat"
         );
     }
@@ -202,9 +282,9 @@ mod tests {
     #[test]
     fn a_reused_slot_is_a_new_player() {
         let mut view = ClientView::default();
-        let (mut out, mut gone) = (Vec::new(), Vec::new());
-        view.diff(1, 0, &[replica(5, 10)], &[], 20, None, &mut out, &mut gone);
-        view.diff(2, 0, &[replica(6, 10)], &[], 20, None, &mut out, &mut gone);
+        let mut out = Vec::new();
+        diff(&mut view, 1, &[replica(5, 10)], &mut out);
+        diff(&mut view, 2, &[replica(6, 10)], &mut out);
         assert_eq!(out[0].name.as_deref(), Some("p6"));
     }
 
@@ -220,6 +300,7 @@ mod tests {
             &[],
             20,
             centre,
+            None,
             &mut out,
             &mut gone,
         );
@@ -230,6 +311,7 @@ mod tests {
             &[],
             20,
             centre,
+            None,
             &mut out,
             &mut gone
         ));
@@ -241,6 +323,7 @@ mod tests {
             &[],
             20,
             centre,
+            None,
             &mut out,
             &mut gone,
         );
@@ -249,5 +332,65 @@ mod tests {
             Some(50),
             "a full record on re-entry"
         );
+    }
+
+    #[test]
+    fn the_grid_finds_the_same_players_as_a_full_scan() {
+        let slots: Vec<Option<Replica>> = (0..200u32)
+            .map(|i| {
+                let mut r = replica(i + 1, (i as i32 * 97) % 4000 - 2000)?;
+                r.state.pos.1 = (i as i32 * 53) % 3000 - 1500;
+                Some(r)
+            })
+            .collect();
+        let mut grid = SlotGrid::default();
+        grid.build(&slots, 768);
+        for centre in [(0, 0), (1500, -900), (-2000, 1400)] {
+            let view = Some((centre, 768));
+            let (mut a, mut b) = (ClientView::default(), ClientView::default());
+            let (mut out_a, mut out_b, mut gone) = (Vec::new(), Vec::new(), Vec::new());
+            a.diff(1, 0, &slots, &[], 20, view, None, &mut out_a, &mut gone);
+            b.diff(
+                1,
+                0,
+                &slots,
+                &[],
+                20,
+                view,
+                Some(&grid),
+                &mut out_b,
+                &mut gone,
+            );
+            let ids = |v: &Vec<PlayerDelta>| v.iter().map(|d| d.id).collect::<Vec<_>>();
+            assert_eq!(ids(&out_a), ids(&out_b));
+            assert!(!out_a.is_empty());
+            // Moving everyone far away: both report the same players gone.
+            let far: Vec<Option<Replica>> = slots
+                .iter()
+                .map(|r| {
+                    r.clone().map(|mut r| {
+                        r.state.pos.0 += 100_000;
+                        r
+                    })
+                })
+                .collect();
+            grid.build(&far, 768);
+            let (mut gone_a, mut gone_b) = (Vec::new(), Vec::new());
+            a.diff(2, 0, &far, &[], 20, view, None, &mut out_a, &mut gone_a);
+            b.diff(
+                2,
+                0,
+                &far,
+                &[],
+                20,
+                view,
+                Some(&grid),
+                &mut out_b,
+                &mut gone_b,
+            );
+            assert_eq!(gone_a, gone_b);
+            assert_eq!(gone_a.len(), ids(&out_a).len().max(gone_a.len()));
+            grid.build(&slots, 768);
+        }
     }
 }

@@ -19,7 +19,7 @@ use tilegame_protocol::v1::{play, DisconnectReason, JoinError, PlayerInfo, TileC
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, warn};
 
-use crate::replication::{ClientView, Quantized, Replica};
+use crate::replication::{ClientView, Quantized, Replica, SlotGrid};
 
 /// Inputs a player may have waiting; older ones are dropped past this.
 const INPUT_QUEUE: usize = 8;
@@ -115,6 +115,7 @@ pub struct Sim {
     deltas: Vec<tilegame_protocol::v1::PlayerDelta>,
     gone: Vec<u32>,
     view_radius_px: Option<i32>,
+    grid: SlotGrid,
     stats: Arc<Mutex<TickStats>>,
 }
 
@@ -141,6 +142,7 @@ impl Sim {
             deltas: Vec::new(),
             gone: Vec::new(),
             view_radius_px: None,
+            grid: SlotGrid::default(),
             stats: Arc::new(Mutex::new(TickStats::default())),
         }
     }
@@ -352,6 +354,10 @@ impl Sim {
             }
         }
         let tick = self.world.tick as u32;
+        if let Some(radius) = self.view_radius_px {
+            self.grid.build(&self.slots, radius.max(256));
+        }
+        let grid = self.view_radius_px.map(|_| &self.grid);
         let mut slow = Vec::new();
         let mut closed = Vec::new();
         for (id, c) in self.clients.iter_mut() {
@@ -367,6 +373,7 @@ impl Sim {
                 &tiles,
                 self.heartbeat_ticks,
                 view,
+                grid,
                 &mut self.deltas,
                 &mut self.gone,
             ) {
