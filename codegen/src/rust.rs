@@ -135,6 +135,15 @@ fn endian_attr(endian: Endian, default: Endian) -> &'static str {
     }
 }
 
+/// The `binrw::Endian` variant name for a field's byte order.
+fn endian_variant(endian: Endian, default: Endian) -> &'static str {
+    if endian_attr(endian, default) == "little" {
+        "Little"
+    } else {
+        "Big"
+    }
+}
+
 fn len_path(rt: &str, len: LenTy) -> String {
     format!(
         "{rt}::Len::{}",
@@ -564,11 +573,7 @@ impl Emitter<'_> {
         magic: Option<&str>,
     ) {
         let rt = self.rt.clone();
-        let struct_endian = if endian_attr(Endian::Default, self.p.endian) == "little" {
-            "Little"
-        } else {
-            "Big"
-        };
+        let struct_endian = endian_variant(Endian::Default, self.p.endian);
         let mut body = String::new();
         let _ = write!(
             body,
@@ -597,11 +602,7 @@ impl Emitter<'_> {
                 Endian::Default => String::new(),
                 other => format!(
                     "let e = ::binrw::Endian::{}; ",
-                    if endian_attr(other, self.p.endian) == "little" {
-                        "Little"
-                    } else {
-                        "Big"
-                    }
+                    endian_variant(other, self.p.endian)
                 ),
             };
             let stmt = match (&field.ty, mask) {
@@ -637,11 +638,7 @@ impl Emitter<'_> {
         magic: Option<&str>,
     ) {
         let rt = self.rt.clone();
-        let struct_endian = if endian_attr(Endian::Default, self.p.endian) == "little" {
-            "Little"
-        } else {
-            "Big"
-        };
+        let struct_endian = endian_variant(Endian::Default, self.p.endian);
         let known: u64 = if options >= 64 {
             u64::MAX
         } else {
@@ -680,11 +677,7 @@ impl Emitter<'_> {
                 Endian::Default => String::new(),
                 other => format!(
                     "let e = ::binrw::Endian::{}; ",
-                    if endian_attr(other, self.p.endian) == "little" {
-                        "Little"
-                    } else {
-                        "Big"
-                    }
+                    endian_variant(other, self.p.endian)
                 ),
             };
             let value = match &field.ty {
