@@ -162,7 +162,8 @@ impl Sim {
         self.clients.len()
     }
 
-    fn handle(&mut self, command: Command) {
+    /// Applies one command now (the loop does this for every command before each tick).
+    pub fn handle(&mut self, command: Command) {
         match command {
             Command::Join {
                 name,
