@@ -64,6 +64,10 @@ pub struct ClientView {
     known_slots: Vec<usize>,
     /// Scratch list of slots to look at this tick.
     scratch: Vec<usize>,
+    /// Per slot, the last diff that looked at it (so a slot in both lists is handled once).
+    seen: Vec<u32>,
+    /// Counts diffs, for `seen`.
+    epoch: u32,
 }
 
 /// Player slots bucketed by position, so a client's view only looks at nearby players.
@@ -139,6 +143,12 @@ impl ClientView {
         gone.clear();
         if self.known.len() < slots.len() {
             self.known.resize(slots.len(), None);
+            self.seen.resize(slots.len(), 0);
+        }
+        self.epoch = self.epoch.wrapping_add(1);
+        if self.epoch == 0 {
+            self.seen.iter_mut().for_each(|s| *s = u32::MAX);
+            self.epoch = 1;
         }
         // With a view and a grid, look only at nearby slots and at those already known (to
         // notice them leaving); otherwise at every slot.
@@ -148,13 +158,14 @@ impl ClientView {
             (Some((centre, radius)), Some(grid)) => {
                 grid.query(centre, radius, &mut candidates);
                 candidates.extend_from_slice(&self.known_slots);
-                candidates.sort_unstable();
-                candidates.dedup();
             }
             _ => candidates.extend(0..slots.len()),
         }
         self.known_slots.clear();
         for &slot in &candidates {
+            if std::mem::replace(&mut self.seen[slot], self.epoch) == self.epoch {
+                continue;
+            }
             let Some(Some(r)) = slots.get(slot) else {
                 continue;
             };
@@ -361,7 +372,11 @@ mod tests {
                 &mut out_b,
                 &mut gone,
             );
-            let ids = |v: &Vec<PlayerDelta>| v.iter().map(|d| d.id).collect::<Vec<_>>();
+            let ids = |v: &Vec<PlayerDelta>| {
+                let mut ids: Vec<u32> = v.iter().map(|d| d.id).collect();
+                ids.sort_unstable();
+                ids
+            };
             assert_eq!(ids(&out_a), ids(&out_b));
             assert!(!out_a.is_empty());
             // Moving everyone far away: both report the same players gone.
@@ -388,6 +403,8 @@ mod tests {
                 &mut out_b,
                 &mut gone_b,
             );
+            gone_a.sort_unstable();
+            gone_b.sort_unstable();
             assert_eq!(gone_a, gone_b);
             assert_eq!(gone_a.len(), ids(&out_a).len().max(gone_a.len()));
             grid.build(&slots, 768);

@@ -356,7 +356,7 @@ impl Sim {
         }
         let tick = self.world.tick as u32;
         if let Some(radius) = self.view_radius_px {
-            self.grid.build(&self.slots, radius.max(256));
+            self.grid.build(&self.slots, (radius / 2).max(128));
         }
         let grid = self.view_radius_px.map(|_| &self.grid);
         let mut slow = Vec::new();
