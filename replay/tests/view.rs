@@ -1,0 +1,42 @@
+//! `view` plays the fixture in a real window under Xvfb, saves a frame and exits by itself.
+
+#![cfg(feature = "view")]
+
+use std::path::Path;
+use std::process::Command;
+
+#[test]
+fn view_plays_the_fixture_in_a_window() {
+    if Command::new("xvfb-run").arg("--help").output().is_err() {
+        if std::env::var_os("TILEGAME_SKIP_GPU_TESTS").is_some() {
+            eprintln!("skipped: xvfb-run is not installed (TILEGAME_SKIP_GPU_TESTS is set)");
+            return;
+        }
+        panic!("xvfb-run is not installed: install xvfb and xauth (see .ci/run) or set TILEGAME_SKIP_GPU_TESTS=1");
+    }
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/small.tgr");
+    let dir = std::env::temp_dir().join(format!("tilegame-view-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let shot = dir.join("view.png");
+    let output = Command::new("timeout")
+        .args(["120", "xvfb-run", "-a", "-s", "-screen 0 1280x1024x24"])
+        .arg(env!("CARGO_BIN_EXE_tilegame-replay"))
+        .arg("view")
+        .arg(&fixture)
+        .args(["--speed", "8", "--frames", "40", "--screenshot"])
+        .arg(&shot)
+        .env("XDG_RUNTIME_DIR", &dir)
+        .output()
+        .expect("run the viewer");
+    assert!(
+        output.status.success(),
+        "viewer failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let size = std::fs::metadata(&shot).map(|m| m.len()).unwrap_or(0);
+    assert!(
+        size > 10_000,
+        "a screenshot of the replayed world was written ({size} bytes)"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
