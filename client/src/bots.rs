@@ -76,8 +76,6 @@ pub struct BotStatus {
     pub max_prediction_error_px: i32,
     /// The socket's counters.
     pub counters: ByteCounters,
-    /// Latest state hashes (world, players).
-    pub hashes: (u64, u64),
 }
 
 impl Default for BotStatus {
@@ -93,7 +91,6 @@ impl Default for BotStatus {
             tiles_broken: 0,
             max_prediction_error_px: 0,
             counters: ByteCounters::new(),
-            hashes: (0, 0),
         }
     }
 }
@@ -292,12 +289,11 @@ pub async fn run_bot(
                     let hashes = play.state_hash();
                     r.with(|r| r.tick(s.tick, hashes, || Keyframe::capture(&play).map(|k| k.to_bytes()).unwrap_or_default()));
                 }
-                let (players, tick, err, broken, hashes) = (
+                let (players, tick, err, broken) = (
                     play.players.len(),
                     play.players.tick(),
                     play.players.prediction().max_error_px(),
                     play.actions.acknowledged(),
-                    play.state_hash(),
                 );
                 set(&mut |s| {
                     s.players = players;
@@ -305,7 +301,6 @@ pub async fn run_bot(
                     s.snapshots = snapshots;
                     s.max_prediction_error_px = err;
                     s.tiles_broken = broken;
-                    s.hashes = hashes;
                 });
             }
             _ = ticker.tick() => {

@@ -29,8 +29,11 @@ pub struct RemotePlayer {
     pub vel: (i32, i32),
     /// Health 0..=100.
     pub health: u8,
-    /// Whether a position has been received.
+    /// Whether a position has been received (and the player is within view).
     pub placed: bool,
+    /// Tick of the snapshot that last changed this player (`prev_pos` is from before it).
+    #[serde(default)]
+    pub moved_at: u32,
 }
 
 /// Inputs applied locally but not yet acknowledged, and the predicted state.
@@ -114,6 +117,7 @@ impl PlayerManager {
             vel: (0, 0),
             health: game::MAX_HEALTH,
             placed: true,
+            moved_at: 0,
         });
         self.names.insert(p.name.clone(), id);
         self.prediction = Prediction {
@@ -160,6 +164,7 @@ impl PlayerManager {
             vel: (0, 0),
             health: game::MAX_HEALTH,
             placed: false,
+            moved_at: 0,
         });
         self.names.insert(name.to_owned(), id);
     }
@@ -170,9 +175,8 @@ impl PlayerManager {
             play::ToClient::Snapshot(s) => {
                 self.tick = s.tick;
                 self.ack_seq = s.ack_seq;
-                for p in self.players.values_mut() {
-                    p.prev_pos = p.pos;
-                }
+                // Only players in this snapshot move; `prev_pos`/`moved_at` record where each was
+                // before its latest delta, so a snapshot costs O(deltas), not O(players known).
                 for d in &s.players {
                     let known = self.players.contains_key(&d.id);
                     if !known && (d.name.is_none() || d.position.is_none()) {
@@ -188,7 +192,10 @@ impl PlayerManager {
                         vel: (0, 0),
                         health: game::MAX_HEALTH,
                         placed: false,
+                        moved_at: 0,
                     });
+                    p.prev_pos = p.pos;
+                    p.moved_at = s.tick;
                     if let Some(name) = &d.name {
                         if *name != p.name {
                             self.names.remove(&p.name);
@@ -327,6 +334,9 @@ impl PlayerManager {
     /// Position of a player between its last two snapshots (`alpha` 0 = previous, 1 = latest).
     pub fn interpolated(&self, id: u32, alpha: f32) -> Option<(f32, f32)> {
         let p = self.players.get(&id)?;
+        if p.moved_at != self.tick {
+            return Some((p.pos.0 as f32, p.pos.1 as f32));
+        }
         let a = alpha.clamp(0.0, 1.0);
         Some((
             p.prev_pos.0 as f32 + (p.pos.0 - p.prev_pos.0) as f32 * a,
