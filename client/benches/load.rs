@@ -175,8 +175,9 @@ impl Fleet {
             let status = Arc::new(Mutex::new(BotStatus::default()));
             statuses.push(Arc::clone(&status));
             tasks.push(rt.spawn(run_bot(o, status, stop_rx.clone(), None)));
-            if i % 50 == 49 {
-                std::thread::sleep(Duration::from_millis(20)); // don't overrun the listen backlog
+            if i % 10 == 9 {
+                // Join at up to ~200 per second, as players arrive, not as one burst.
+                std::thread::sleep(Duration::from_millis(50));
             }
         }
         Fleet {
