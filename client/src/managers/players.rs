@@ -36,6 +36,23 @@ pub struct RemotePlayer {
     pub moved_at: u32,
 }
 
+impl RemotePlayer {
+    /// A player known by name only, not yet placed on the map.
+    pub fn unplaced(id: u32, name: &str) -> Self {
+        RemotePlayer {
+            id,
+            name: name.to_owned(),
+            color: 0,
+            pos: (0, 0),
+            prev_pos: (0, 0),
+            vel: (0, 0),
+            health: game::MAX_HEALTH,
+            placed: false,
+            moved_at: 0,
+        }
+    }
+}
+
 /// Inputs applied locally but not yet acknowledged, and the predicted state.
 #[derive(Debug, Clone, Default)]
 pub struct Prediction {
@@ -109,15 +126,10 @@ impl PlayerManager {
     pub fn set_local(&mut self, id: u32, name: &str, spawn: (i32, i32)) {
         self.local_id = Some(id);
         let p = self.players.entry(id).or_insert_with(|| RemotePlayer {
-            id,
-            name: name.to_owned(),
-            color: 0,
             pos: spawn,
             prev_pos: spawn,
-            vel: (0, 0),
-            health: game::MAX_HEALTH,
             placed: true,
-            moved_at: 0,
+            ..RemotePlayer::unplaced(id, name)
         });
         self.names.insert(p.name.clone(), id);
         self.prediction = Prediction {
@@ -155,17 +167,9 @@ impl PlayerManager {
 
     /// Adds players listed at join (names only; positions come with the first snapshot).
     pub fn add_listed(&mut self, id: u32, name: &str) {
-        self.players.entry(id).or_insert_with(|| RemotePlayer {
-            id,
-            name: name.to_owned(),
-            color: 0,
-            pos: (0, 0),
-            prev_pos: (0, 0),
-            vel: (0, 0),
-            health: game::MAX_HEALTH,
-            placed: false,
-            moved_at: 0,
-        });
+        self.players
+            .entry(id)
+            .or_insert_with(|| RemotePlayer::unplaced(id, name));
         self.names.insert(name.to_owned(), id);
     }
 
@@ -183,17 +187,10 @@ impl PlayerManager {
                         self.anomalies += 1;
                         continue;
                     }
-                    let p = self.players.entry(d.id).or_insert_with(|| RemotePlayer {
-                        id: d.id,
-                        name: String::new(),
-                        color: 0,
-                        pos: (0, 0),
-                        prev_pos: (0, 0),
-                        vel: (0, 0),
-                        health: game::MAX_HEALTH,
-                        placed: false,
-                        moved_at: 0,
-                    });
+                    let p = self
+                        .players
+                        .entry(d.id)
+                        .or_insert_with(|| RemotePlayer::unplaced(d.id, ""));
                     p.prev_pos = p.pos;
                     p.moved_at = s.tick;
                     if let Some(name) = &d.name {
