@@ -100,6 +100,72 @@ struct Client {
     inputs: VecDeque<game::Input>,
 }
 
+/// Clients from which snapshot building is spread over threads.
+const PARALLEL_FROM: usize = 128;
+
+/// Buffers one snapshot builder reuses from client to client.
+#[derive(Default)]
+struct Scratch {
+    encoder: FrameEncoder,
+    deltas: Vec<tilegame_protocol::v1::PlayerDelta>,
+    gone: Vec<u32>,
+}
+
+/// What every client's snapshot this tick is built from (shared read-only between threads).
+struct SnapshotContext<'a> {
+    tick: u32,
+    tiles: &'a [TileChange],
+    slots: &'a [Option<Replica>],
+    world: &'a World,
+    heartbeat_ticks: u32,
+    view_radius_px: Option<i32>,
+    grid: Option<&'a SlotGrid>,
+}
+
+/// Builds the snapshot frame of each client that has something to receive this tick.
+fn build_snapshots(
+    clients: &mut [(PlayerId, &mut Client)],
+    ctx: &SnapshotContext<'_>,
+    scratch: &mut Scratch,
+) -> Vec<(PlayerId, Frame)> {
+    let mut frames = Vec::with_capacity(clients.len());
+    for (id, c) in clients.iter_mut() {
+        let ack = ctx.world.player(*id).map_or(0, |p| p.last_input_seq);
+        let view = match (ctx.view_radius_px, &ctx.slots[c.slot]) {
+            (Some(radius), Some(me)) => Some((me.state.pos, radius)),
+            _ => None,
+        };
+        if !c.view.diff(
+            ctx.tick,
+            ack,
+            ctx.slots,
+            ctx.tiles,
+            ctx.heartbeat_ticks,
+            view,
+            ctx.grid,
+            &mut scratch.deltas,
+            &mut scratch.gone,
+        ) {
+            continue;
+        }
+        let snapshot = play::Snapshot {
+            tick: ctx.tick,
+            ack_seq: ack,
+            players: std::mem::take(&mut scratch.deltas),
+            tiles: ctx.tiles.to_vec(),
+            gone: std::mem::take(&mut scratch.gone),
+        };
+        let mut out = Vec::with_capacity(16 + snapshot.players.len() * 5);
+        if let Err(e) = scratch.encoder.encode(&snapshot, &mut out) {
+            warn!("cannot encode snapshot: {e}");
+        }
+        scratch.deltas = snapshot.players;
+        scratch.gone = snapshot.gone;
+        frames.push((*id, out));
+    }
+    frames
+}
+
 /// The loop's state.
 pub struct Sim {
     world: World,
@@ -112,8 +178,7 @@ pub struct Sim {
     next_id: u32,
     transfer: Option<Arc<MapTransfer>>,
     encoder: FrameEncoder,
-    deltas: Vec<tilegame_protocol::v1::PlayerDelta>,
-    gone: Vec<u32>,
+    scratch: Scratch,
     view_radius_px: Option<i32>,
     grid: SlotGrid,
     stats: Arc<Mutex<TickStats>>,
@@ -139,8 +204,7 @@ impl Sim {
             next_id: 1,
             transfer: None,
             encoder: FrameEncoder::new(),
-            deltas: Vec::new(),
-            gone: Vec::new(),
+            scratch: Scratch::default(),
             view_radius_px: None,
             grid: SlotGrid::default(),
             stats: Arc::new(Mutex::new(TickStats::default())),
@@ -358,45 +422,52 @@ impl Sim {
         if let Some(radius) = self.view_radius_px {
             self.grid.build(&self.slots, (radius / 2).max(128));
         }
-        let grid = self.view_radius_px.map(|_| &self.grid);
+        let ctx = SnapshotContext {
+            tick,
+            tiles: &tiles,
+            slots: &self.slots,
+            world: &self.world,
+            heartbeat_ticks: self.heartbeat_ticks,
+            view_radius_px: self.view_radius_px,
+            grid: self.view_radius_px.map(|_| &self.grid),
+        };
+        let mut clients: Vec<(PlayerId, &mut Client)> =
+            self.clients.iter_mut().map(|(id, c)| (*id, c)).collect();
+        // Snapshots are independent per client: build them on several threads for big servers.
+        let workers = if clients.len() >= PARALLEL_FROM {
+            std::thread::available_parallelism()
+                .map_or(1, |n| n.get())
+                .clamp(1, 4)
+        } else {
+            1
+        };
+        let frames: Vec<(PlayerId, Frame)> = if workers > 1 {
+            let per = clients.len().div_ceil(workers);
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = clients
+                    .chunks_mut(per)
+                    .map(|chunk| {
+                        scope.spawn(|| build_snapshots(chunk, &ctx, &mut Scratch::default()))
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .flat_map(|h| h.join().unwrap_or_default())
+                    .collect()
+            })
+        } else {
+            build_snapshots(&mut clients, &ctx, &mut self.scratch)
+        };
         let mut slow = Vec::new();
         let mut closed = Vec::new();
-        for (id, c) in self.clients.iter_mut() {
-            let ack = self.world.player(*id).map_or(0, |p| p.last_input_seq);
-            let view = match (self.view_radius_px, &self.slots[c.slot]) {
-                (Some(radius), Some(me)) => Some((me.state.pos, radius)),
-                _ => None,
-            };
-            if !c.view.diff(
-                tick,
-                ack,
-                &self.slots,
-                &tiles,
-                self.heartbeat_ticks,
-                view,
-                grid,
-                &mut self.deltas,
-                &mut self.gone,
-            ) {
+        for (id, frame) in frames {
+            let Some(c) = self.clients.get(&id) else {
                 continue;
-            }
-            let snapshot = play::Snapshot {
-                tick,
-                ack_seq: ack,
-                players: std::mem::take(&mut self.deltas),
-                tiles: tiles.clone(),
-                gone: std::mem::take(&mut self.gone),
             };
-            let mut out = Vec::with_capacity(16 + snapshot.players.len() * 5);
-            if let Err(e) = self.encoder.encode(&snapshot, &mut out) {
-                warn!("cannot encode snapshot: {e}");
-            }
-            self.deltas = snapshot.players;
-            self.gone = snapshot.gone;
-            match c.frames.try_send(out) {
+            match c.frames.try_send(frame) {
                 Ok(()) => {}
-                Err(mpsc::error::TrySendError::Full(_)) => slow.push(*id),
-                Err(mpsc::error::TrySendError::Closed(_)) => closed.push(*id),
+                Err(mpsc::error::TrySendError::Full(_)) => slow.push(id),
+                Err(mpsc::error::TrySendError::Closed(_)) => closed.push(id),
             }
         }
         for id in slow {
