@@ -1,13 +1,14 @@
-//! The Rust emitter: one `#[binrw]` type per shared type and packet, with serde derives.
+//! The Rust emitter: one binrw type per shared type and packet, with serde derives.
 //!
 //! Output shape (pulled in with `include!` from `OUT_DIR`):
 //! - constants `PROTOCOL_NAME`, `PROTOCOL_VERSION`, `SPEC_HASH`, `MAX_FRAME`;
 //! - shared types at the top level; one module per connection state holding its packets, a
 //!   `Packet` impl on each (`ID`, `NAME`, `STATE`, `DIRECTION`) and the `ToServer` / `ToClient`
 //!   enums that decode a body by packet id;
-//! - private `__codec` modules with one reader and one writer per field that needs more than a
-//!   fixed-width read: they call the bounded runtime (`crate::wire` by default) so every length is
-//!   checked before anything is allocated;
+//! - records (structs, packets, union variants) as plain structs with hand-shaped `BinRead` /
+//!   `BinWrite` impls that read and write field by field through the bounded runtime
+//!   (`crate::wire` by default), so every length is checked before anything is allocated;
+//!   enums, flag sets and unions use binrw's derive;
 //! - under `cfg(test)`: a proptest strategy for every type and a write → read round-trip test for
 //!   each, so every generated type is covered without hand-written tests.
 //!
@@ -62,16 +63,13 @@ pub fn generate_unformatted(spec: &SpecFile, options: &Options) -> String {
         p,
         rt: options.runtime.clone(),
         out: String::new(),
-        codec: String::new(),
         floats: float_types(p),
     };
     e.header(spec);
     for t in &p.types {
         e.type_def(&t.node);
     }
-    let shared_codec = std::mem::take(&mut e.codec);
     let mut out = std::mem::take(&mut e.out);
-    let _ = writeln!(out, "#[doc(hidden)] #[allow(clippy::all, unused_variables)] mod __codec {{ #[allow(unused_imports)] use super::*; {shared_codec} }}");
     for state in &p.states {
         let module = to_snake_case(&state.name);
         let _ = writeln!(
@@ -81,13 +79,7 @@ pub fn generate_unformatted(spec: &SpecFile, options: &Options) -> String {
         );
         for d in Direction::ALL {
             for packet in state.packets(d) {
-                e.record(
-                    &packet.name,
-                    &packet.doc,
-                    &packet.fields,
-                    packet.presence,
-                    None,
-                );
+                e.record(&packet.name, &packet.doc, &packet.fields, packet.presence);
                 let _ = writeln!(
                     e.out,
                     "impl Packet for {name} {{ const ID: u8 = {id:#04x}; const NAME: &'static str = \"{name}\"; const STATE: State = State::{state}; const DIRECTION: {rt}::Direction = {rt}::Direction::{dir}; }}",
@@ -100,9 +92,8 @@ pub fn generate_unformatted(spec: &SpecFile, options: &Options) -> String {
             }
             e.direction_enum(&state.name, d, state.packets(d));
         }
-        let codec = std::mem::take(&mut e.codec);
         out.push_str(&std::mem::take(&mut e.out));
-        let _ = write!(out, "#[doc(hidden)] #[allow(clippy::all, unused_variables)] mod __codec {{ #[allow(unused_imports)] use super::*; {codec} }}\n}}\n");
+        out.push_str("}\n");
     }
     out.push_str(&tests(p));
     out
@@ -112,7 +103,6 @@ struct Emitter<'a> {
     p: &'a Protocol,
     rt: String,
     out: String,
-    codec: String,
     floats: BTreeSet<String>,
 }
 
@@ -393,7 +383,7 @@ impl Emitter<'_> {
                 presence,
                 fields,
                 ..
-            } => self.record(name, doc, fields, *presence, None),
+            } => self.record(name, doc, fields, *presence),
             TypeDef::Enum {
                 name,
                 doc,
@@ -449,7 +439,7 @@ impl Emitter<'_> {
                 variants,
             } => {
                 for v in variants.iter().filter(|v| !v.fields.is_empty()) {
-                    self.record(&v.name, &v.doc, &v.fields, v.presence, None);
+                    self.record(&v.name, &v.doc, &v.fields, v.presence);
                 }
                 let endian = endian_attr(Endian::Default, self.p.endian);
                 let _ = write!(
@@ -517,14 +507,7 @@ impl Emitter<'_> {
     }
 
     /// A struct (shared type, packet or union variant).
-    fn record(
-        &mut self,
-        name: &str,
-        doc: &str,
-        fields: &[Spanned<Field>],
-        presence: bool,
-        _unused: Option<()>,
-    ) {
+    fn record(&mut self, name: &str, doc: &str, fields: &[Spanned<Field>], presence: bool) {
         let magic_text = match fields.first().map(|f| &f.ty) {
             Some(Ty::Magic(text)) => Some(text.clone()),
             _ => None,

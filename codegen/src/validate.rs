@@ -169,51 +169,19 @@ impl<'a> Validator<'a> {
                     self.fields(name, fields, *presence, *floats);
                 }
                 TypeDef::Enum { tag, variants, .. } => {
-                    if variants.is_empty() {
-                        self.push(
-                            name_span,
-                            "empty-type",
-                            format!("enum `{name}` has no variants"),
-                            "empty",
-                            None,
-                        );
-                    }
-                    let mut names = BTreeSet::new();
-                    let mut values = BTreeMap::new();
-                    for var in variants {
-                        self.variant(
-                            name,
-                            &var.span,
-                            &var.name,
-                            var.value,
-                            *tag,
-                            &mut names,
-                            &mut values,
-                        );
-                    }
+                    let items: Vec<_> = variants
+                        .iter()
+                        .map(|v| (v.span.clone(), v.name.as_str(), v.value))
+                        .collect();
+                    self.tagged(name, "enum", name_span, *tag, &items);
                 }
                 TypeDef::Union { tag, variants, .. } => {
-                    if variants.is_empty() {
-                        self.push(
-                            name_span,
-                            "empty-type",
-                            format!("union `{name}` has no variants"),
-                            "empty",
-                            None,
-                        );
-                    }
-                    let mut names = BTreeSet::new();
-                    let mut values = BTreeMap::new();
+                    let items: Vec<_> = variants
+                        .iter()
+                        .map(|v| (v.span.clone(), v.name.as_str(), v.value))
+                        .collect();
+                    self.tagged(name, "union", name_span, *tag, &items);
                     for var in variants {
-                        self.variant(
-                            name,
-                            &var.span,
-                            &var.name,
-                            var.value,
-                            *tag,
-                            &mut names,
-                            &mut values,
-                        );
                         if seen.contains_key(var.name.as_str())
                             || self.protocol.types.iter().any(|t| t.name() == var.name)
                         {
@@ -273,6 +241,32 @@ impl<'a> Validator<'a> {
                     }
                 }
             }
+        }
+    }
+
+    /// The rules shared by enums and unions: at least one variant, unique names and values
+    /// that fit the tag.
+    fn tagged(
+        &mut self,
+        owner: &str,
+        kind: &str,
+        name_span: Range<usize>,
+        tag: IntTy,
+        items: &[(Range<usize>, &str, u64)],
+    ) {
+        if items.is_empty() {
+            self.push(
+                name_span,
+                "empty-type",
+                format!("{kind} `{owner}` has no variants"),
+                "empty",
+                None,
+            );
+        }
+        let mut names = BTreeSet::new();
+        let mut values = BTreeMap::new();
+        for (span, name, value) in items {
+            self.variant(owner, span, name, *value, tag, &mut names, &mut values);
         }
     }
 

@@ -237,9 +237,9 @@ impl Sim {
                 kick,
             } => {
                 let result = self.join(name, color, frames, kick);
-                if let Err(Err((_, kick))) = reply.send(result).map_err(|r| r.map(|j| j.id)) {
-                    // The connection vanished before the answer; undo the join.
-                    let _ = kick;
+                if let Err(Ok(joined)) = reply.send(result) {
+                    // The connection vanished before the answer: undo the join.
+                    self.remove(joined.id, DisconnectReason::Quit, None);
                 }
             }
             Command::Input { id, input } => {
@@ -608,6 +608,24 @@ mod tests {
         }
         let slots: Vec<usize> = sim.clients.values().map(|c| c.slot).collect();
         assert_eq!(slots, vec![0, 1, 2]);
+    }
+
+    #[test]
+    fn a_join_whose_connection_vanished_is_undone() {
+        let mut sim = sim();
+        let (frames, _rx) = mpsc::channel(8);
+        let (kick, _kick_rx) = oneshot::channel();
+        let (reply, reply_rx) = oneshot::channel();
+        drop(reply_rx);
+        sim.handle(Command::Join {
+            name: "ghost".into(),
+            color: 1,
+            reply,
+            frames,
+            kick,
+        });
+        assert_eq!(sim.player_count(), 0);
+        assert!(sim.world.players.is_empty());
     }
 
     #[test]
