@@ -14,6 +14,10 @@ use crate::names::{is_keyword, is_pascal_case, is_snake_case, GENERATED_NAMES};
 use crate::parse::SpecFile;
 use crate::span::{key_span, value_span, Spanned};
 
+mod tables;
+
+pub use tables::int_range;
+
 /// The largest bound any length may declare (64 MiB).
 pub const MAX_BOUND: u64 = 64 << 20;
 
@@ -31,6 +35,8 @@ pub fn validate(spec: &SpecFile) -> Vec<Diagnostic> {
     v.protocol_header();
     v.types();
     v.states();
+    v.constants();
+    v.properties();
     v.cycles();
     v.out.sort_by_key(|d| (d.span.start, d.rule));
     v.out.dedup();

@@ -85,7 +85,7 @@ impl<W: Write> ReplayWriter<W> {
     pub fn new(mut out: W, header: &FileHeader) -> Result<Self, ReplayError> {
         let mut bytes = Vec::with_capacity(128);
         encode_body(header, "FileHeader", &mut bytes)
-            .map_err(|e| ReplayError::Encode(e.message))?;
+            .map_err(|e| ReplayError::Encode(e.to_string()))?;
         out.write_all(&bytes)?;
         out.flush()?;
         Ok(ReplayWriter {
@@ -99,7 +99,7 @@ impl<W: Write> ReplayWriter<W> {
     /// Appends a record to the current chunk (written on the next [`flush`](Self::flush)).
     pub fn push(&mut self, record: &Record) -> Result<(), ReplayError> {
         encode_body(record, "Record", &mut self.chunk)
-            .map_err(|e| ReplayError::Encode(e.message))?;
+            .map_err(|e| ReplayError::Encode(e.to_string()))?;
         self.records += 1;
         if self.chunk.len() as u32 >= MAX_CHUNK / 2 {
             self.flush()?;
@@ -119,7 +119,7 @@ impl<W: Write> ReplayWriter<W> {
         };
         let mut head = Vec::with_capacity(CHUNK_HEADER_LEN);
         encode_body(&header, "ChunkHeader", &mut head)
-            .map_err(|e| ReplayError::Encode(e.message))?;
+            .map_err(|e| ReplayError::Encode(e.to_string()))?;
         self.out.write_all(&head)?;
         self.out.write_all(&self.chunk)?;
         self.out.flush()?;

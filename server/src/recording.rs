@@ -9,10 +9,10 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use tilegame_protocol::frame::decode_frame;
+use tilegame_protocol::frame::{frames, FrameRef};
 use tilegame_protocol::recorder::Recorder;
 use tilegame_protocol::v1::{self, play};
-use tilegame_protocol::{Direction, State};
+use tilegame_protocol::{AnyPacket, Direction, State};
 use tracing::warn;
 
 /// Frames held before the file exists, at most.
@@ -41,29 +41,31 @@ impl SessionRecorder {
         }
     }
 
-    /// Records one frame (`frame` = id + body).
-    pub fn frame(&mut self, direction: Direction, state: State, frame: &[u8], wire_len: usize) {
-        if state == State::Play && direction == Direction::ToClient && frame.first() == Some(&0) {
-            if let Ok(play::ToClient::Snapshot(s)) = play::ToClient::decode(frame[0], &frame[1..]) {
+    /// Records one frame.
+    pub fn frame(&mut self, direction: Direction, state: State, frame: FrameRef<'_>) {
+        let snapshot_id = <play::Snapshot as v1::Packet>::ID;
+        if state == State::Play && direction == Direction::ToClient && frame.id() == snapshot_id {
+            if let Ok(AnyPacket::PlayToClient(play::ToClient::Snapshot(s))) =
+                v1::decode(state, direction, frame.id(), frame.payload())
+            {
                 self.tick = s.tick;
             }
         }
+        let (bytes, wire_len) = (frame.packet_bytes(), frame.wire_len());
         match &mut self.recorder {
-            Some(r) => r.frame(direction, state, self.tick, frame, wire_len),
+            Some(r) => r.frame(direction, state, self.tick, bytes, wire_len),
             None if !self.failed && self.pending.len() < MAX_PENDING => {
                 self.pending
-                    .push((direction, state, frame.to_vec(), wire_len));
+                    .push((direction, state, bytes.to_vec(), wire_len));
             }
             None => {}
         }
     }
 
     /// Records every frame in a buffer of whole frames.
-    pub fn frames(&mut self, direction: Direction, state: State, mut bytes: &[u8]) {
-        while let Ok(Some(f)) = decode_frame(bytes, v1::MAX_FRAME) {
-            let payload = &bytes[f.wire_len - f.body.len() - 1..f.wire_len];
-            self.frame(direction, state, payload, f.wire_len);
-            bytes = &bytes[f.wire_len..];
+    pub fn frames(&mut self, direction: Direction, state: State, bytes: &[u8]) {
+        for f in frames(bytes, v1::MAX_FRAME) {
+            self.frame(direction, state, f);
         }
     }
 
