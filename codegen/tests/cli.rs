@@ -217,3 +217,37 @@ fn dissector_writes_lua_with_port() {
         "port not used"
     );
 }
+
+/// `check` on a spec with five problems (two of them syntax errors) prints all five in file
+/// order, each `file:line:column: rule: message`, and exits 1.
+#[test]
+fn check_reports_every_problem_in_file_order() {
+    let bad = fixture_file("five_problems.ron");
+    let out = run(&["check".as_ref(), bad.as_os_str()]);
+    assert_eq!(out.status.code(), Some(1), "stdout: {}", text(&out.stdout));
+    let stderr = text(&out.stderr);
+    let prefix = format!("{}:", bad.display());
+    let heads: Vec<String> = stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix(&prefix))
+        .filter(|l| l.contains(": "))
+        .map(|l| l.split(": ").take(2).collect::<Vec<_>>().join(": "))
+        .collect();
+    assert_eq!(
+        heads,
+        [
+            "3:15: syntax",
+            "6:29: unknown-type",
+            "10:13: syntax",
+            "11:29: bound-zero",
+            "17:24: duplicate-id",
+        ],
+        "{stderr}"
+    );
+}
+
+fn fixture_file(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
