@@ -1089,3 +1089,215 @@ impl Differ<'_> {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Consequences: what a change means beyond the wire bytes.
+
+/// One change to the generated Rust API.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ApiChange {
+    /// An item disappeared and one appeared in its place (same parent, one of each).
+    Renamed {
+        /// The old path, e.g. `play::Input.dir`.
+        from: String,
+        /// The new path.
+        to: String,
+    },
+    /// An item no longer exists.
+    Removed(String),
+    /// A new item.
+    Added(String),
+}
+
+impl fmt::Display for ApiChange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ApiChange::Renamed { from, to } => write!(f, "renamed `{from}` → `{to}`"),
+            ApiChange::Removed(path) => write!(f, "removed `{path}`"),
+            ApiChange::Added(path) => write!(f, "added `{path}`"),
+        }
+    }
+}
+
+/// What a spec change means for deployed peers, code and recordings, besides the wire class.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Consequences {
+    /// The old spec's hash (exchanged in the handshake, stored in recordings).
+    pub old_hash: u64,
+    /// The new spec's hash.
+    pub new_hash: u64,
+    /// Whether any wire change is breaking.
+    pub wire_breaking: bool,
+    /// Changes to the generated Rust items (and so to their serde/JSON names).
+    pub api: Vec<ApiChange>,
+}
+
+impl Consequences {
+    /// Whether the spec hash changed.
+    pub fn hash_changed(&self) -> bool {
+        self.old_hash != self.new_hash
+    }
+}
+
+impl fmt::Display for Consequences {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.hash_changed() {
+            writeln!(
+                f,
+                "spec hash: {:#018x} → {:#018x}: peers built from the old spec are refused at the \
+                 handshake (SpecMismatch); deploy the server and the clients together",
+                self.old_hash, self.new_hash
+            )?;
+        } else {
+            writeln!(
+                f,
+                "spec hash: unchanged ({:#018x}): old and new peers accept each other",
+                self.old_hash
+            )?;
+        }
+        if self.api.is_empty() {
+            writeln!(f, "Rust API: unchanged")?;
+        } else {
+            let removed = self
+                .api
+                .iter()
+                .filter(|c| !matches!(c, ApiChange::Added(_)))
+                .count();
+            writeln!(
+                f,
+                "Rust API: {} change(s){}:",
+                self.api.len(),
+                if removed > 0 {
+                    "; code naming a renamed or removed item no longer compiles, and serde/JSON \
+                     names follow the Rust names (replay `dump --format json` output changes)"
+                } else {
+                    ""
+                }
+            )?;
+            for change in &self.api {
+                writeln!(f, "  {change}")?;
+            }
+        }
+        let recordings = match (self.hash_changed(), self.wire_breaking) {
+            (false, _) => "old .tgr files replay as before".to_owned(),
+            (true, false) => format!(
+                "old .tgr files record spec hash {:#018x} and are refused by `tilegame-replay` \
+                 (WrongProtocol), although their frames would still decode byte for byte",
+                self.old_hash
+            ),
+            (true, true) => format!(
+                "old .tgr files record spec hash {:#018x} and are refused by `tilegame-replay` \
+                 (WrongProtocol); their frames would no longer decode either",
+                self.old_hash
+            ),
+        };
+        writeln!(f, "recordings: {recordings}")
+    }
+}
+
+/// The consequences of going from `old` to `new`, given their wire `changes` (from [`diff`]).
+pub fn consequences(old: &SpecFile, new: &SpecFile, changes: &[Change]) -> Consequences {
+    Consequences {
+        old_hash: crate::hash::spec_hash(&old.protocol),
+        new_hash: crate::hash::spec_hash(&new.protocol),
+        wire_breaking: is_breaking(changes),
+        api: api_changes(&old.protocol, &new.protocol),
+    }
+}
+
+/// Every generated Rust item of a spec, as `path → parent path` (`""` for the crate module).
+fn api_items(p: &Protocol) -> std::collections::BTreeMap<String, String> {
+    let mut items = std::collections::BTreeMap::new();
+    let fields = |items: &mut std::collections::BTreeMap<String, String>,
+                  owner: &str,
+                  fs: &[Spanned<Field>]| {
+        for f in fs {
+            items.insert(format!("{owner}.{}", f.name), owner.to_owned());
+        }
+    };
+    for t in &p.types {
+        let name = t.name().to_owned();
+        items.insert(name.clone(), String::new());
+        match &t.node {
+            TypeDef::Struct { fields: fs, .. } => fields(&mut items, &name, fs),
+            TypeDef::Enum { variants, .. } => {
+                for v in variants {
+                    items.insert(format!("{name}::{}", v.name), name.clone());
+                }
+            }
+            TypeDef::Flags { bits, .. } => {
+                for b in bits {
+                    let konst = crate::names::to_screaming_case(&b.name);
+                    items.insert(format!("{name}::{konst}"), name.clone());
+                }
+            }
+            TypeDef::Union { variants, .. } => {
+                for v in variants {
+                    items.insert(format!("{name}::{}", v.name), name.clone());
+                    items.insert(v.name.clone(), String::new());
+                    fields(&mut items, &v.name, &v.fields);
+                }
+            }
+        }
+    }
+    for s in &p.states {
+        let module = to_snake_case(&s.name);
+        items.insert(format!("State::{}", s.name), "State".into());
+        items.insert(module.clone(), String::new());
+        for dir in Direction::ALL {
+            for packet in s.packets(dir) {
+                let path = format!("{module}::{}", packet.name);
+                items.insert(path.clone(), module.clone());
+                items.insert(
+                    format!("{module}::{}::{}", dir.type_name(), packet.name),
+                    format!("{module}::{}", dir.type_name()),
+                );
+                fields(&mut items, &path, &packet.fields);
+            }
+        }
+    }
+    items
+}
+
+/// The Rust items removed, renamed and added from `old` to `new`; an item whose parent was
+/// itself removed or renamed is not listed again.
+fn api_changes(old: &Protocol, new: &Protocol) -> Vec<ApiChange> {
+    let (o, n) = (api_items(old), api_items(new));
+    let gone: Vec<(&String, &String)> = o.iter().filter(|(k, _)| !n.contains_key(*k)).collect();
+    let came: Vec<(&String, &String)> = n.iter().filter(|(k, _)| !o.contains_key(*k)).collect();
+    let gone_set: BTreeSet<&str> = gone.iter().map(|(k, _)| k.as_str()).collect();
+    let came_set: BTreeSet<&str> = came.iter().map(|(k, _)| k.as_str()).collect();
+    let gone: Vec<_> = gone
+        .into_iter()
+        .filter(|(_, parent)| !gone_set.contains(parent.as_str()))
+        .collect();
+    let came: Vec<_> = came
+        .into_iter()
+        .filter(|(_, parent)| !came_set.contains(parent.as_str()))
+        .collect();
+    let mut out = Vec::new();
+    let mut used = BTreeSet::new();
+    for (path, parent) in &gone {
+        let same_parent_gone = gone.iter().filter(|(_, p)| p == parent).count();
+        let candidates: Vec<&&String> = came
+            .iter()
+            .filter(|(_, p)| p == parent)
+            .map(|(k, _)| k)
+            .collect();
+        if same_parent_gone == 1 && candidates.len() == 1 {
+            used.insert(candidates[0].as_str());
+            out.push(ApiChange::Renamed {
+                from: (*path).clone(),
+                to: (**candidates[0]).clone(),
+            });
+        } else {
+            out.push(ApiChange::Removed((*path).clone()));
+        }
+    }
+    for (path, _) in &came {
+        if !used.contains(path.as_str()) {
+            out.push(ApiChange::Added((*path).clone()));
+        }
+    }
+    out
+}

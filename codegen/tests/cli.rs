@@ -117,11 +117,24 @@ fn diff_compatible_exits_0() {
         "{stdout}"
     );
     assert!(
-        stdout
-            .trim_end()
-            .ends_with("3 change(s): 0 breaking, 3 compatible"),
+        stdout.contains("3 change(s): 0 breaking, 3 compatible\n"),
         "{stdout}"
     );
+    // A wire-compatible rename still changes the hash, the Rust API and recordings.
+    assert!(
+        stdout.contains("spec hash: 0x") && stdout.contains("refused at the handshake"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("  renamed `play::Pong` → `play::Echo`"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("recordings: old .tgr files record spec hash")
+            && stdout.contains("would still decode byte for byte"),
+        "{stdout}"
+    );
+    insta::assert_snapshot!(stdout);
 }
 
 #[test]
@@ -142,11 +155,66 @@ fn diff_breaking_exits_1() {
         "{stdout}"
     );
     assert!(
-        stdout
-            .trim_end()
-            .ends_with("2 change(s): 2 breaking, 0 compatible"),
+        stdout.contains("2 change(s): 2 breaking, 0 compatible\n"),
         "{stdout}"
     );
+    assert!(
+        stdout.contains("their frames would no longer decode either"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn diff_invalid_input_exits_2_and_reports_both_files() {
+    let bad = temp_file(
+        "diff-bad.ron",
+        "Protocol(\n    name: \"bad\"\n    version: 1,\n)\n",
+    );
+    let out = run(&[
+        "diff".as_ref(),
+        bad.as_os_str(),
+        fixture("base.ron").as_os_str(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(&format!("{}:2:16: syntax:", bad.display())),
+        "{stderr}"
+    );
+    assert!(text(&out.stdout).is_empty());
+    // A missing file is an I/O error: also 2.
+    let out = run(&[
+        "diff".as_ref(),
+        fixture("base.ron").as_os_str(),
+        "/nonexistent/spec.ron".as_ref(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn diff_field_rename_reports_hash_api_and_recordings() {
+    let base = std::fs::read_to_string(fixture("base.ron")).expect("fixture");
+    assert!(
+        base.contains("(name: \"nonce\", ty: U32"),
+        "fixture changed"
+    );
+    let renamed = temp_file(
+        "diff-rename.ron",
+        &base.replacen("(name: \"nonce\", ty: U32", "(name: \"token\", ty: U32", 1),
+    );
+    let out = run(&[
+        "diff".as_ref(),
+        fixture("base.ron").as_os_str(),
+        renamed.as_os_str(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("renamed `play::Pong.nonce` → `play::Pong.token`"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("serde/JSON names follow"), "{stdout}");
+    assert!(stdout.contains("SpecMismatch"), "{stdout}");
 }
 
 #[test]
@@ -154,9 +222,15 @@ fn diff_of_identical_specs_exits_0() {
     let spec = repo("protocol/spec/tilegame.ron");
     let out = run(&["diff".as_ref(), spec.as_os_str(), spec.as_os_str()]);
     assert_eq!(out.status.code(), Some(0));
-    assert_eq!(
-        text(&out.stdout).trim(),
-        "0 change(s): 0 breaking, 0 compatible"
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.starts_with("0 change(s): 0 breaking, 0 compatible\nspec hash: unchanged (0x"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("Rust API: unchanged\n"), "{stdout}");
+    assert!(
+        stdout.ends_with("recordings: old .tgr files replay as before\n"),
+        "{stdout}"
     );
 }
 
