@@ -1,5 +1,8 @@
 //! Compatibility between two versions of a spec.
 //!
+//! Encodings come from the resolved layout ([`crate::layout`]); this module erases their names
+//! into a `Shape` and compares shapes.
+//!
 //! A spec edit can silently split the player base: a renumbered packet or a raised bound decodes
 //! fine on one build and fails on the other. [`diff`] compares two specs and classifies every
 //! change as [`Compatibility::Compatible`] (peers built from either spec still understand each
@@ -12,7 +15,8 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
-use crate::model::{Direction, Endian, Field, IntTy, LenTy, Protocol, State, Ty, TypeDef};
+use crate::layout::{self, Encoding};
+use crate::model::{Direction, Endian, Field, LenTy, Protocol, State, Ty, TypeDef};
 use crate::names::to_snake_case;
 use crate::parse::SpecFile;
 use crate::span::Spanned;
@@ -142,30 +146,20 @@ struct Body {
 }
 
 fn is_little(field: Endian, protocol: Endian) -> bool {
-    match field {
-        Endian::Little => true,
-        Endian::Big => false,
-        Endian::Default => protocol == Endian::Little,
-    }
-}
-
-fn int_prefix(tag: IntTy, little: bool) -> Prefix {
-    let bytes = (tag.bits() / 8) as u8;
-    Prefix::Fixed {
-        bytes,
-        little: little && bytes > 1,
-    }
+    layout::field_little(field, protocol)
 }
 
 fn len_prefix(len: LenTy, little: bool) -> Prefix {
-    match len {
-        LenTy::Var => Prefix::Var,
-        LenTy::U8 => Prefix::Fixed {
-            bytes: 1,
-            little: false,
+    prefix_shape(layout::prefix(len, little))
+}
+
+fn prefix_shape(p: layout::Prefix) -> Prefix {
+    match p {
+        layout::Prefix::Var => Prefix::Var,
+        layout::Prefix::Fixed(i) => Prefix::Fixed {
+            bytes: i.bytes,
+            little: i.little,
         },
-        LenTy::U16 => Prefix::Fixed { bytes: 2, little },
-        LenTy::U32 => Prefix::Fixed { bytes: 4, little },
     }
 }
 
@@ -173,120 +167,111 @@ fn find_type<'p>(p: &'p Protocol, name: &str) -> Option<&'p TypeDef> {
     p.types.iter().find(|t| t.name() == name).map(|t| &**t)
 }
 
+/// The shape of one value of `ty`: its resolved encoding ([`layout::encoding`]) with names erased.
 fn shape(p: &Protocol, ty: &Ty, little: bool, depth: u32) -> Shape {
+    encoding_shape(p, &layout::encoding(p, ty, little), depth)
+}
+
+fn encoding_shape(p: &Protocol, e: &Encoding, depth: u32) -> Shape {
     if depth > 32 {
         return Shape::Unknown("too deep".into());
     }
-    let int = |signed: bool, bytes: u8| Shape::Int {
-        signed,
-        bytes,
-        little: little && bytes > 1,
-    };
-    match ty {
-        Ty::U8 => int(false, 1),
-        Ty::U16 => int(false, 2),
-        Ty::U32 => int(false, 4),
-        Ty::U64 => int(false, 8),
-        Ty::I8 => int(true, 1),
-        Ty::I16 => int(true, 2),
-        Ty::I32 => int(true, 4),
-        Ty::I64 => int(true, 8),
-        Ty::F32 => Shape::Float { bytes: 4, little },
-        Ty::F64 => Shape::Float { bytes: 8, little },
-        Ty::Bool => Shape::Bool,
-        Ty::VarU32 => Shape::Var {
-            signed: false,
-            wide: false,
+    let inner = |of: &Encoding| Box::new(encoding_shape(p, of, depth + 1));
+    match e {
+        Encoding::Int(i) => Shape::Int {
+            signed: i.signed,
+            bytes: i.bytes,
+            little: i.little,
         },
-        Ty::VarU64 => Shape::Var {
-            signed: false,
-            wide: true,
+        Encoding::Float { bytes, little } => Shape::Float {
+            bytes: *bytes,
+            little: *little,
         },
-        Ty::VarI32 => Shape::Var {
-            signed: true,
-            wide: false,
+        Encoding::Bool => Shape::Bool,
+        Encoding::Var { signed, wide } => Shape::Var {
+            signed: *signed,
+            wide: *wide,
         },
-        Ty::VarI64 => Shape::Var {
-            signed: true,
-            wide: true,
-        },
-        Ty::String { max, len } => Shape::Blob {
-            utf8: true,
+        Encoding::Blob { utf8, max, len } => Shape::Blob {
+            utf8: *utf8,
             max: *max,
-            len: len_prefix(*len, little),
+            len: prefix_shape(*len),
         },
-        Ty::Bytes { max, len } => Shape::Blob {
-            utf8: false,
+        Encoding::List { of, max, len } => Shape::List {
+            of: inner(of),
             max: *max,
-            len: len_prefix(*len, little),
+            len: prefix_shape(*len),
         },
-        Ty::List { of, max, len } => Shape::List {
-            of: Box::new(shape(p, of, little, depth + 1)),
-            max: *max,
-            len: len_prefix(*len, little),
-        },
-        Ty::Array { of, len } => Shape::Array {
-            of: Box::new(shape(p, of, little, depth + 1)),
+        Encoding::Array { of, len } => Shape::Array {
+            of: inner(of),
             len: *len,
         },
-        Ty::Option(inner) => Shape::Option(Box::new(shape(p, inner, little, depth + 1))),
-        Ty::Magic(text) => Shape::Magic(text.clone()),
-        Ty::Compressed { of, max } => Shape::Compressed {
-            of: Box::new(shape(p, of, little, depth + 1)),
+        // Presence byte or mask bit is the body's business (`Body::mask`).
+        Encoding::Option { of, .. } => Shape::Option(inner(of)),
+        Encoding::Magic(text) => Shape::Magic(text.clone()),
+        Encoding::Compressed { of, max, .. } => Shape::Compressed {
+            of: inner(of),
             max: *max,
         },
-        Ty::Ref(name) => match find_type(p, name) {
+        Encoding::Named(name) => match find_type(p, name) {
             None => Shape::Unknown(name.clone()),
-            Some(def) => def_shape(p, def, little, depth + 1),
+            Some(def) => def_shape(p, def, depth + 1),
         },
+        Encoding::Unknown(name) => Shape::Unknown(name.clone()),
     }
 }
 
-/// The shape of a type definition; `little` is the byte order of the referring field (tags).
-fn def_shape(p: &Protocol, def: &TypeDef, little: bool, depth: u32) -> Shape {
-    match def {
-        TypeDef::Struct {
-            presence, fields, ..
-        } => Shape::Struct(body(p, fields, *presence, depth)),
-        TypeDef::Enum { tag, variants, .. } => {
-            let mut values: Vec<u64> = variants.iter().map(|v| v.value).collect();
+/// The shape of a type definition, from its [`layout::TypeLayout`].
+fn def_shape(p: &Protocol, def: &TypeDef, depth: u32) -> Shape {
+    let int = |i: layout::Int| Prefix::Fixed {
+        bytes: i.bytes,
+        little: i.little,
+    };
+    match layout::type_layout(p, def) {
+        layout::TypeLayout::Struct(b) => Shape::Struct(body_shape(p, &b, depth)),
+        layout::TypeLayout::Enum { tag, variants } => {
+            let mut values: Vec<u64> = variants.iter().map(|v| v.0).collect();
             values.sort_unstable();
             Shape::Enum {
-                tag: int_prefix(*tag, little),
+                tag: int(tag),
                 values,
             }
         }
-        TypeDef::Flags { repr, bits, .. } => {
-            let mut bits: Vec<u32> = bits.iter().map(|b| b.bit).collect();
+        layout::TypeLayout::Flags { repr, bits } => {
+            let mut bits: Vec<u32> = bits.iter().map(|b| b.0).collect();
             bits.sort_unstable();
             Shape::Flags {
-                repr: int_prefix(*repr, little),
+                repr: int(repr),
                 bits,
             }
         }
-        TypeDef::Union { tag, variants, .. } => {
+        layout::TypeLayout::Union { tag, variants } => {
             let mut vs: Vec<(u64, Body)> = variants
                 .iter()
-                .map(|v| (v.value, body(p, &v.fields, v.presence, depth)))
+                .map(|v| (v.value, body_shape(p, &v.body, depth)))
                 .collect();
             vs.sort_by_key(|(value, _)| *value);
             Shape::Union {
-                tag: int_prefix(*tag, little),
+                tag: int(tag),
                 variants: vs,
             }
         }
     }
 }
 
-fn body(p: &Protocol, fields: &[Spanned<Field>], presence: bool, depth: u32) -> Body {
-    let has_options = fields.iter().any(|f| matches!(f.ty, Ty::Option(_)));
+fn body_shape(p: &Protocol, b: &layout::Body, depth: u32) -> Body {
     Body {
-        mask: presence && has_options,
-        fields: fields
+        mask: b.mask.is_some(),
+        fields: b
+            .fields
             .iter()
-            .map(|f| shape(p, &f.ty, is_little(f.endian, p.endian), depth + 1))
+            .map(|f| encoding_shape(p, &f.encoding, depth + 1))
             .collect(),
     }
+}
+
+fn body(p: &Protocol, fields: &[Spanned<Field>], presence: bool, depth: u32) -> Body {
+    body_shape(p, &layout::body(p, fields, presence), depth)
 }
 
 fn field_shape(p: &Protocol, f: &Field) -> Shape {
@@ -423,11 +408,10 @@ impl Differ<'_> {
                 self.typedef(&path, t, n);
                 continue;
             }
-            let old_shape = def_shape(old, t, is_little(Endian::Default, old.endian), 0);
-            let renamed = added.iter().position(|n| {
-                n.kind() == t.kind()
-                    && def_shape(new, n, is_little(Endian::Default, new.endian), 0) == old_shape
-            });
+            let old_shape = def_shape(old, t, 0);
+            let renamed = added
+                .iter()
+                .position(|n| n.kind() == t.kind() && def_shape(new, n, 0) == old_shape);
             match renamed {
                 Some(i) => {
                     let n = added.remove(i);

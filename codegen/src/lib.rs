@@ -15,6 +15,7 @@ pub mod diagnostic;
 pub mod dissector;
 pub mod docs;
 pub mod hash;
+pub mod layout;
 pub mod model;
 pub mod names;
 pub mod parse;
