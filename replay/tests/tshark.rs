@@ -230,3 +230,193 @@ fn a_corrupted_frame_is_reported_malformed() {
     assert_eq!(got.malformed.len(), 1, "{:#?}", got.malformed);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// The names of a recording's frames in one direction, in order.
+fn recorded_names_in(file: &ReplayFile, to_server: bool) -> Vec<String> {
+    let mut reader = file.reader(true).expect("a readable recording");
+    let mut names = Vec::new();
+    while let Some(record) = reader.try_next().expect("whole chunks") {
+        if let Record::Frame(frame) = record {
+            let dir = frame.direction == tilegame_protocol::replay_format::FrameDirection::ToServer;
+            if dir == to_server {
+                let packet = tilegame_replay::packets::decode(&frame).expect("decodes");
+                names.push(packet.name().to_owned());
+            }
+        }
+    }
+    names
+}
+
+/// A real capture on the loopback interface (`dumpcap`) of four bots joining and playing: every
+/// TCP payload belongs to a named PDU, nothing is malformed, and the recorded bot's conversation
+/// is named exactly as its own recording, direction by direction (the two directions interleave
+/// differently on the wire and in the recorder). The capture is stopped after the session, so
+/// its last few milliseconds may be missing: what it has must match the recording from the
+/// start, and cover nearly all of it.
+#[test]
+fn live_loopback_capture_is_named_frame_by_frame() {
+    use std::collections::BTreeMap;
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let tshark = tshark();
+    let dir = scratch("tshark-loopback");
+    let lua = dissector(&dir);
+    let server = common::server("loopback", None);
+    let port = server.addr().port();
+    let pcap = dir.join("loopback.pcapng");
+    let mut dumpcap = Command::new("dumpcap")
+        .args(["-i", "lo", "-f", &format!("tcp port {port}"), "-w"])
+        .arg(&pcap)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("dumpcap (installed with tshark) starts");
+    // Wait until it captures: dumpcap names its file once the interface is open.
+    let mut stderr = BufReader::new(dumpcap.stderr.take().expect("piped"));
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        let n = stderr.read_line(&mut line).expect("read dumpcap's stderr");
+        seen.push_str(&line);
+        assert!(n > 0, "dumpcap exited before capturing: {seen}");
+        if line.starts_with("File:") {
+            break;
+        }
+    }
+    let recording = dir.join("bot1.tgr");
+    common::record_bots(server.addr().to_string(), &recording, 4, 3.0, 20);
+    server.shutdown();
+    // SIGINT makes dumpcap write out what it has and exit.
+    let killed = Command::new("kill")
+        .args(["-INT", &dumpcap.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let status = dumpcap.wait().expect("dumpcap exits");
+    assert!(status.success() || status.code().is_none(), "{status:?}");
+
+    let out = Command::new(tshark)
+        .arg("-X")
+        .arg(format!("lua_script:{}", lua.display()))
+        .arg("-r")
+        .arg(&pcap)
+        .args([
+            "-2",
+            "-T",
+            "fields",
+            "-E",
+            "occurrence=a",
+            "-E",
+            "aggregator=,",
+        ])
+        .args([
+            "-e",
+            "frame.number",
+            "-e",
+            "tcp.stream",
+            "-e",
+            "tcp.dstport",
+        ])
+        .args(["-e", "tilegame.packet", "-e", "tcp.reassembled_in"])
+        .args(["-e", "tcp.analysis.retransmission", "-e", "_ws.malformed"])
+        .args([
+            "-e",
+            "_ws.expert.severity",
+            "-e",
+            "tilegame.login.join_request.name",
+        ])
+        .args(["-Y", "tcp.len > 0"])
+        .output()
+        .expect("run tshark");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Per (stream, to_server): the PDU names, and frames whose bytes no PDU claimed.
+    let mut names: BTreeMap<(String, bool), Vec<String>> = BTreeMap::new();
+    let mut unclaimed: BTreeMap<(String, bool), Vec<String>> = BTreeMap::new();
+    let mut bot1_stream = None;
+    let mut payload_frames = 0;
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let cols: Vec<&str> = line.split('\t').collect();
+        let [frame, stream, dst, packets, reassembled_in, retransmission, bad, severity, join_name] =
+            cols[..]
+        else {
+            panic!("unexpected tshark line: {line:?}");
+        };
+        payload_frames += 1;
+        assert!(bad.is_empty(), "frame {frame} is malformed");
+        assert!(
+            !severity_is_error(severity),
+            "frame {frame} has an error: {line}"
+        );
+        if join_name == "bot1" {
+            bot1_stream = Some(stream.to_owned());
+        }
+        let key = (stream.to_owned(), dst == port.to_string());
+        if !retransmission.is_empty() {
+            continue; // TCP does not hand a retransmitted segment to the dissector again
+        }
+        if packets.is_empty() && reassembled_in.is_empty() {
+            unclaimed
+                .entry(key.clone())
+                .or_default()
+                .push(frame.to_owned());
+        } else if let Some(frames) = unclaimed.get(&key) {
+            panic!("frames {frames:?} carry bytes no PDU claims (before frame {frame})");
+        }
+        let list = names.entry(key).or_default();
+        list.extend(
+            packets
+                .split(',')
+                .filter(|p| !p.is_empty())
+                .map(str::to_owned),
+        );
+    }
+    assert!(
+        payload_frames > 100,
+        "a real session: {payload_frames} frames"
+    );
+    let bot1 = bot1_stream.expect("bot1's JoinRequest is in the capture");
+    let file = ReplayFile::open(&recording).expect("the recording");
+    for to_server in [true, false] {
+        let expected = recorded_names_in(&file, to_server);
+        let got = names
+            .get(&(bot1.clone(), to_server))
+            .cloned()
+            .unwrap_or_default();
+        assert!(
+            expected.starts_with(&got),
+            "to_server={to_server}: the capture's names are not the recording's: {got:?} vs {expected:?}"
+        );
+        assert!(
+            got.len() * 10 >= expected.len() * 9,
+            "to_server={to_server}: the capture has {} of {} frames",
+            got.len(),
+            expected.len()
+        );
+    }
+    for ((stream, to_server), list) in &names {
+        if *to_server {
+            assert_eq!(
+                list.first().map(String::as_str),
+                Some("ClientHello"),
+                "{stream}"
+            );
+        } else {
+            assert!(list.iter().any(|n| n == "MapEnd"), "{stream}: {list:?}");
+        }
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Whether a comma-separated list of tshark expert severities holds an error (PI_ERROR is
+/// 0x00800000; tshark prints severities in decimal).
+fn severity_is_error(severities: &str) -> bool {
+    severities
+        .split(',')
+        .filter_map(|s| s.trim().parse::<u64>().ok())
+        .any(|s| s >= 0x0080_0000)
+}
