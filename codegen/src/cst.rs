@@ -76,6 +76,9 @@ pub fn blank(bytes: &mut [u8], range: Range<usize>) {
     }
 }
 
+/// Deepest bracket nesting the scan follows (ron's own limit is 128).
+const MAX_DEPTH: usize = 100;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Tok {
     Open(u8),
@@ -504,6 +507,30 @@ impl Parser<'_> {
     fn group(&mut self, open: u8) -> bool {
         let open_index = self.pos;
         let open_span = self.tokens[open_index].span.clone();
+        if self.stack.len() >= MAX_DEPTH {
+            // Hostile nesting: report once, then skip the group without recursing.
+            self.error(
+                open_span,
+                format!("brackets nested deeper than {MAX_DEPTH}"),
+                "too deep",
+            );
+            let mut depth = 0usize;
+            while let Some(t) = self.peek() {
+                match t.kind {
+                    Tok::Open(_) => depth += 1,
+                    Tok::Close(_) => {
+                        depth -= 1;
+                        if depth == 0 {
+                            self.pos += 1;
+                            break;
+                        }
+                    }
+                    _ => {}
+                }
+                self.pos += 1;
+            }
+            return false;
+        }
         self.pos += 1;
         self.stack.push((open, open_index));
         let close = closer(open);
@@ -755,9 +782,11 @@ impl Parser<'_> {
                     let colon = self.tokens.get(i + 1)?;
                     let value = self.tokens.get(i + 2)?;
                     if colon.kind == Tok::Colon && value.kind == Tok::Str && value.span.len() >= 2 {
-                        return Some(
-                            self.source[value.span.start + 1..value.span.end - 1].to_owned(),
-                        );
+                        // `get`: an unterminated string may end inside a character.
+                        return self
+                            .source
+                            .get(value.span.start + 1..value.span.end - 1)
+                            .map(str::to_owned);
                     }
                 }
                 _ => {}

@@ -851,3 +851,66 @@ fn damaged_real_spec_never_panics() {
         }
     }
 }
+
+/// Hostile nesting is reported, not followed into a stack overflow.
+#[test]
+fn deep_nesting_is_an_error_not_a_crash() {
+    let src = format!(
+        "Protocol(name: \"bad\", version: 1, doc: {}{})",
+        "[".repeat(100_000),
+        "]".repeat(100_000)
+    );
+    let e = load_err(&src);
+    assert!(!e.diagnostics.is_empty());
+    let unclosed = format!(
+        "Protocol(name: \"bad\", version: 1, doc: {}",
+        "(".repeat(50_000)
+    );
+    let _ = load_err(&unclosed);
+}
+
+/// Random damage to the real spec (80 seeded variants of 1 to 4 edits each) never panics and always
+/// reports something in range.
+#[test]
+fn randomly_damaged_spec_never_panics() {
+    let spec = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../protocol/spec/tilegame.ron"
+    ))
+    .expect("read spec");
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    const PIECES: &[&str] = &[
+        "(", ")", "[", "]", ",", ":", "\"", "é", "/*", "//", "0x", "-", "r#\"", "U8", " ",
+    ];
+    for _ in 0..80 {
+        let mut text = spec.clone();
+        for _ in 0..(1 + next() % 4) {
+            let mut at = (next() % text.len() as u64) as usize;
+            while !text.is_char_boundary(at) {
+                at -= 1;
+            }
+            match next() % 3 {
+                0 => {
+                    let end = text[at..].chars().next().map_or(at, |c| at + c.len_utf8());
+                    text.replace_range(at..end, "");
+                }
+                _ => text.insert_str(at, PIECES[(next() % PIECES.len() as u64) as usize]),
+            }
+        }
+        if let Err(e) = load_str(FILE, &text) {
+            for d in &e.diagnostics {
+                assert!(
+                    d.span.start <= text.len() && d.span.end <= text.len(),
+                    "{d:?}"
+                );
+                let _ = d.render(&text);
+            }
+        }
+    }
+}
