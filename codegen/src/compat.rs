@@ -1114,6 +1114,9 @@ pub struct Consequences {
     pub wire_breaking: bool,
     /// Changes to the generated Rust items (and so to their serde/JSON names).
     pub api: Vec<ApiChange>,
+    /// The spec declares a file format (no connection states, like `replay.ron`), not a
+    /// connection protocol: no handshake exchanges its hash, and "recordings" means its files.
+    pub file_format: bool,
 }
 
 impl Consequences {
@@ -1125,7 +1128,13 @@ impl Consequences {
 
 impl fmt::Display for Consequences {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.hash_changed() {
+        if self.file_format && self.hash_changed() {
+            writeln!(
+                f,
+                "spec hash: {:#018x} → {:#018x} (a file format: no handshake exchanges it)",
+                self.old_hash, self.new_hash
+            )?;
+        } else if self.hash_changed() {
             writeln!(
                 f,
                 "spec hash: {:#018x} → {:#018x}: peers built from the old spec are refused at the \
@@ -1162,6 +1171,15 @@ impl fmt::Display for Consequences {
                 writeln!(f, "  {change}")?;
             }
         }
+        if self.file_format {
+            let files = if self.wire_breaking {
+                "files written in the old format no longer read as written; bump the format \
+                 version so that readers refuse them with a clear error"
+            } else {
+                "files written in the old format still read byte for byte"
+            };
+            return writeln!(f, "files: {files}");
+        }
         let recordings = match (self.hash_changed(), self.wire_breaking) {
             (false, _) => "old .tgr files replay as before".to_owned(),
             (true, false) => format!(
@@ -1186,6 +1204,7 @@ pub fn consequences(old: &SpecFile, new: &SpecFile, changes: &[Change]) -> Conse
         new_hash: crate::hash::spec_hash(&new.protocol),
         wire_breaking: is_breaking(changes),
         api: api_changes(&old.protocol, &new.protocol),
+        file_format: old.protocol.states.is_empty() && new.protocol.states.is_empty(),
     }
 }
 

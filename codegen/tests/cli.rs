@@ -325,3 +325,39 @@ fn fixture_file(name: &str) -> PathBuf {
         .join("tests/fixtures")
         .join(name)
 }
+
+/// A file format (no states, like `replay.ron`) gets consequences for its files, not for
+/// handshakes and recordings.
+#[test]
+fn diff_of_a_file_format_speaks_of_files() {
+    let spec = repo("protocol/spec/replay.ron");
+    let text = std::fs::read_to_string(&spec).expect("replay.ron");
+    assert!(
+        text.contains("(name: \"tick\", ty: VarU32, doc: \"The tick.\")"),
+        "fixture changed"
+    );
+    let widened = temp_file(
+        "replay-widened.ron",
+        &text.replacen(
+            "(name: \"tick\", ty: VarU32, doc: \"The tick.\")",
+            "(name: \"tick\", ty: VarU64, doc: \"The tick.\")",
+            1,
+        ),
+    );
+    let out = run(&["diff".as_ref(), spec.as_os_str(), widened.as_os_str()]);
+    assert_eq!(out.status.code(), Some(1), "{}", text_of(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("(a file format: no handshake exchanges it)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("files: files written in the old format no longer read"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("SpecMismatch"), "{stdout}");
+}
+
+fn text_of(out: &Output) -> String {
+    format!("{}{}", text(&out.stdout), text(&out.stderr))
+}
