@@ -508,6 +508,84 @@ pub fn encoding(p: &Protocol, ty: &Ty, little: bool) -> Encoding {
     }
 }
 
+impl Int {
+    /// `u16 big-endian`, `i8`, ...
+    pub fn describe(&self) -> String {
+        let bits = u32::from(self.bytes) * 8;
+        let sign = if self.signed { 'i' } else { 'u' };
+        match (self.bytes, self.little) {
+            (1, _) => format!("{sign}{bits}"),
+            (_, true) => format!("{sign}{bits} little-endian"),
+            (_, false) => format!("{sign}{bits} big-endian"),
+        }
+    }
+}
+
+impl Prefix {
+    /// `varint` or the integer's description.
+    pub fn describe(&self) -> String {
+        match self {
+            Prefix::Var => "varint".to_owned(),
+            Prefix::Fixed(i) => i.describe(),
+        }
+    }
+}
+
+impl Encoding {
+    /// One line saying how the value travels, for generated docs: `VarU32 (LEB128, 1 to 5
+    /// bytes)`, `UTF-8, at most 16 bytes, behind a u8 length`, ...
+    pub fn describe(&self) -> String {
+        match self {
+            Encoding::Int(i) => i.describe(),
+            Encoding::Float { bytes, little } => format!(
+                "f{} {}",
+                u32::from(*bytes) * 8,
+                if *little {
+                    "little-endian"
+                } else {
+                    "big-endian"
+                }
+            ),
+            Encoding::Bool => "one byte, 0 or 1".to_owned(),
+            Encoding::Var { signed, wide } => {
+                let (name, most) = if *wide { ("64", 10) } else { ("32", 5) };
+                if *signed {
+                    format!("VarI{name} (zigzag, then LEB128, 1 to {most} bytes)")
+                } else {
+                    format!("VarU{name} (LEB128, 1 to {most} bytes)")
+                }
+            }
+            Encoding::Blob { utf8, max, len } => format!(
+                "{}, at most {max} bytes, behind a {} length",
+                if *utf8 { "UTF-8" } else { "bytes" },
+                len.describe()
+            ),
+            Encoding::List { of, max, len } => format!(
+                "at most {max} items behind a {} count, each {}",
+                len.describe(),
+                of.describe()
+            ),
+            Encoding::Array { of, len } => format!("exactly {len} items, each {}", of.describe()),
+            Encoding::Option { of, bit: None } => {
+                format!("a presence byte (0 or 1), then {}", of.describe())
+            }
+            Encoding::Option { of, bit: Some(b) } => {
+                format!(
+                    "present when bit {b} of the presence mask is set: {}",
+                    of.describe()
+                )
+            }
+            Encoding::Magic(text) => format!("the ASCII bytes {text:?}"),
+            Encoding::Compressed { of, max, limit } => format!(
+                "a zlib stream behind a varint length (at most {limit} bytes), inflating to at \
+                 most {max} bytes of {}",
+                of.describe()
+            ),
+            Encoding::Named(name) | Encoding::Unknown(name) => format!("`{name}`"),
+        }
+    }
+}
+
 /// Hashes, checksums, ids and colours read best in hex; other numbers in decimal.
 ///
 /// The rule goes by the field's name: a name that is or ends in `hash`, `checksum`, `id`,
@@ -564,6 +642,33 @@ mod tests {
                 ("Begin", None),
                 ("End", Some(2)),
                 ("Tick", None),
+            ]
+        );
+    }
+
+    #[test]
+    fn encodings_describe_themselves() {
+        let l = layout(
+            r#"Protocol(name: "t", version: 1, types: [
+                Struct(name: "S", presence: true, fields: [
+                    (name: "a", ty: VarU32),
+                    (name: "b", ty: String(max: 16, len: U8)),
+                    (name: "c", ty: Option(U16)),
+                    (name: "d", ty: List(of: I32, max: 4, len: U16), endian: Little),
+                ]),
+            ])"#,
+        );
+        let TypeLayout::Struct(body) = &l.types[0].def else {
+            panic!("struct")
+        };
+        let words: Vec<String> = body.fields.iter().map(|f| f.encoding.describe()).collect();
+        assert_eq!(
+            words,
+            [
+                "VarU32 (LEB128, 1 to 5 bytes)",
+                "UTF-8, at most 16 bytes, behind a u8 length",
+                "present when bit 0 of the presence mask is set: u16 big-endian",
+                "at most 4 items behind a u16 little-endian count, each i32 little-endian",
             ]
         );
     }

@@ -287,11 +287,12 @@ fn live_loopback_capture_is_named_frame_by_frame() {
     let recording = dir.join("bot1.tgr");
     common::record_bots(server.addr().to_string(), &recording, 4, 3.0, 20);
     server.shutdown();
-    // SIGINT makes dumpcap write out what it has and exit.
-    let killed = Command::new("kill")
-        .args(["-INT", &dumpcap.id().to_string()])
+    // SIGINT makes dumpcap write out what it has and exit (`kill` is a shell builtin, so this
+    // needs no procps).
+    let killed = Command::new("sh")
+        .args(["-c", &format!("kill -INT {}", dumpcap.id())])
         .status()
-        .expect("kill");
+        .expect("sh");
     assert!(killed.success());
     let status = dumpcap.wait().expect("dumpcap exits");
     assert!(status.success() || status.code().is_none(), "{status:?}");
