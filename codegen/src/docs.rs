@@ -261,8 +261,8 @@ fn spec_section(out: &mut String, spec: &SpecFile) {
             out,
             "Every frame is `[length: VarU32][packet id: u8][body]`. `length` counts the packet \
              id and the body and is at most {max} (so the length prefix takes 1–{prefix} bytes); \
-             a peer that receives a longer frame closes the connection. The packet id selects the \
-             body among the packets of the current state in the frame's direction.\n",
+             a longer or empty frame is a protocol error. The packet id selects the body among the \
+             packets of the current state in the frame's direction.\n",
             max = p.max_frame,
             prefix = wire::varint_len(u64::from(p.max_frame)),
         );
@@ -482,7 +482,8 @@ fn type_section(out: &mut String, p: &Protocol, def: &Spanned<TypeDef>) {
         TypeDef::Flags { repr, bits, .. } => {
             let _ = writeln!(
                 out,
-                "A {} bit set ({}); bit 0 is the least significant.\n",
+                "A {} bit set ({}); bit 0 is the least significant. A bit that is not listed \
+                 must be 0: any other is a decode error.\n",
                 int_words(*repr),
                 bytes_words(size)
             );
@@ -602,7 +603,8 @@ fn layout(out: &mut String, p: &Protocol, fields: &[Spanned<Field>], presence: b
             out,
             "Presence mask (`presence: true`): optional fields have no presence byte of their own. \
              The {} at the start holds one bit per optional field ({}); a set bit means the field \
-             follows in its place, a clear bit means it is absent and takes no bytes.\n",
+             follows in its place, a clear bit means it is absent and takes no bytes. Bits with no \
+             field must be 0 (a decode error otherwise).\n",
             mask.rust(),
             bits.join(", ")
         );

@@ -165,7 +165,8 @@ impl Validator<'_> {
                 let props_span = self.at(&v.span, "props");
                 for (key, value) in &v.props {
                     let Some(ty) = declared.get(key.as_str()) else {
-                        let close = declared.keys().find(|k| super::similar(k, key));
+                        let names: Vec<&str> = declared.keys().copied().collect();
+                        let close = crate::diagnostic::closest(key, &names);
                         self.push(
                             props_span.clone(),
                             "unknown-property",
