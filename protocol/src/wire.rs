@@ -326,20 +326,28 @@ pub fn read_bits<R: Read + Seek, T: Tag>(r: &mut R, e: Endian, known: u64) -> Bi
 /// Reads a length prefix and checks it against `max` before anything is allocated.
 #[inline]
 pub fn read_len<R: Read + Seek>(r: &mut R, e: Endian, len: Len, max: u32) -> BinResult<usize> {
-    let (n, width): (u64, u64) = match len {
-        Len::Var => {
-            let start = r.stream_position()?;
-            let n = read_leb(r, 32)?;
-            (n, r.stream_position()?.saturating_sub(start))
-        }
-        Len::U8 => (u64::from(read_u8(r)?), 1),
-        Len::U16 => (u64::from(u16::read_options(r, e, ())?), 2),
-        Len::U32 => (u64::from(u32::read_options(r, e, ())?), 4),
+    let n: u64 = match len {
+        Len::Var => read_leb(r, 32)?,
+        Len::U8 => u64::from(read_u8(r)?),
+        Len::U16 => u64::from(u16::read_options(r, e, ())?),
+        Len::U32 => u64::from(u32::read_options(r, e, ())?),
     };
     if n > u64::from(max) {
-        return Err(fail(r, width, FieldError::TooLong { len: n, max }));
+        return Err(too_long(r, len, n, max));
     }
     Ok(n as usize)
+}
+
+/// The error for a length over its bound, at the start of the prefix just read.
+#[cold]
+fn too_long<S: Seek>(s: &mut S, len: Len, n: u64, max: u32) -> binrw::Error {
+    let width = match len {
+        Len::Var => (64 - u64::from(n.leading_zeros())).div_ceil(7).max(1),
+        Len::U8 => 1,
+        Len::U16 => 2,
+        Len::U32 => 4,
+    };
+    fail(s, width, FieldError::TooLong { len: n, max })
 }
 
 /// Writes a length prefix after checking it against `max`.
@@ -394,9 +402,11 @@ pub fn write_bytes<W: Write + Seek>(
 /// Reads a length-prefixed UTF-8 string of at most `max` bytes.
 #[inline]
 pub fn read_string<R: Read + Seek>(r: &mut R, e: Endian, len: Len, max: u32) -> BinResult<String> {
-    let start = r.stream_position()?;
     let bytes = read_bytes(r, e, len, max)?;
-    String::from_utf8(bytes).map_err(|_| error_at(start, FieldError::BadUtf8))
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok(text),
+        Err(err) => Err(fail(r, err.as_bytes().len() as u64, FieldError::BadUtf8)),
+    }
 }
 
 /// Writes a length-prefixed UTF-8 string of at most `max` bytes.

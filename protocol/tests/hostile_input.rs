@@ -4,8 +4,8 @@
 //! every state and direction; crafted bodies claim huge lengths and carry an inflate bomb.
 
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 use std::io::Write;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use proptest::prelude::*;
 use tilegame_protocol::frame::decode_frame;
@@ -14,17 +14,28 @@ use tilegame_protocol::{DecodeError, FieldError};
 
 struct Counting;
 
-static CURRENT: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
+thread_local! {
+    /// Bytes this thread holds, and the most it held since the last reset. Per thread, so that
+    /// tests running in parallel do not count each other's allocations.
+    static CURRENT: Cell<isize> = const { Cell::new(0) };
+    static PEAK: Cell<isize> = const { Cell::new(0) };
+}
+
+fn account(delta: isize) {
+    let _ = CURRENT.try_with(|c| {
+        let now = c.get() + delta;
+        c.set(now);
+        let _ = PEAK.try_with(|p| p.set(p.get().max(now)));
+    });
+}
 
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let now = CURRENT.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-        PEAK.fetch_max(now, Ordering::Relaxed);
+        account(layout.size() as isize);
         unsafe { System.alloc(layout) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        CURRENT.fetch_sub(layout.size(), Ordering::Relaxed);
+        account(-(layout.size() as isize));
         unsafe { System.dealloc(ptr, layout) }
     }
 }
@@ -33,15 +44,15 @@ unsafe impl GlobalAlloc for Counting {
 static ALLOC: Counting = Counting;
 
 /// The most any single decode may allocate: the largest declared bound (a 64 KiB map chunk,
-/// inflated, plus its compressed form) with room for bookkeeping; tests run in parallel, so the
-/// peak includes other threads' small allocations.
+/// inflated, plus its compressed form) with room for bookkeeping.
 const DECODE_BUDGET: usize = 4 << 20;
 
+/// The most this thread allocated on top of what it held while running `f`.
 fn peak_during(f: impl FnOnce()) -> usize {
-    let base = CURRENT.load(Ordering::Relaxed);
-    PEAK.store(base, Ordering::Relaxed);
+    let base = CURRENT.with(Cell::get);
+    PEAK.with(|p| p.set(base));
     f();
-    PEAK.load(Ordering::Relaxed).saturating_sub(base)
+    (PEAK.with(Cell::get) - base).max(0) as usize
 }
 
 fn decode_everywhere(id: u8, body: &[u8]) {
