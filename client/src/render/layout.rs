@@ -163,7 +163,10 @@ pub fn build_frame(scene: &Scene, width: u32, height: u32) -> Frame {
         draw_breaking(&mut b, &view, x, y, stage);
     }
     draw_players(&mut b, &view, &scene.players);
-    draw_hud(&mut b, &scene.hud, size);
+    // With the UI layer on top, the HUD and menus are its job: draw the world only.
+    if scene.overlay != Some(Overlay::UiLayer) {
+        draw_hud(&mut b, &scene.hud, size);
+    }
     if let Some(overlay) = &scene.overlay {
         draw_overlay(&mut b, overlay, size);
     }
@@ -595,6 +598,7 @@ fn draw_overlay(b: &mut Batch, overlay: &Overlay, size: [f32; 2]) {
                 ty += line;
             }
         }
+        Overlay::UiLayer => {}
         Overlay::Error(message) => {
             b.rect(0.0, 0.0, size[0], size[1], [0, 0, 0, 170]);
             let lines = font::wrap(message, max_chars.min(56));
