@@ -105,4 +105,29 @@ mod tests {
         }
         assert!(!has_glyph(&faces, '鬱'));
     }
+
+    #[cfg(feature = "render")]
+    #[test]
+    fn egui_renders_every_message_of_every_language() {
+        use crate::ui::i18n::{message_ids, Localizer};
+        let ctx = egui::Context::default();
+        install(&ctx);
+        // Fonts are loaded at the start of a pass.
+        let mut output = ctx.run_pass(egui::RawInput::default(), |_| {});
+        output.textures_delta.clear();
+        let font = egui::FontId::proportional(18.0);
+        let keys = message_ids(LANGUAGES[0].1);
+        for (code, _) in LANGUAGES {
+            let l = Localizer::new(code).unwrap();
+            for key in &keys {
+                let text = l.text(key);
+                let ok = ctx.fonts_mut(|f| f.has_glyphs(&font, &text));
+                assert!(
+                    ok,
+                    "{code}: {key}: {text:?} has characters egui cannot draw"
+                );
+            }
+        }
+        assert!(ctx.fonts_mut(|f| f.has_glyphs(&font, "Connecting…")));
+    }
 }

@@ -492,41 +492,71 @@ pub fn hud(ctx: &egui::Context, view: &HudView, i18n: &Localizer) -> bool {
                 });
         });
     // Bottom: the hotbar (slot 1 the shovel; the unfinished gun is kept out).
-    egui::Area::new(egui::Id::unique("hotbar"))
-        .anchor(Align2::CENTER_BOTTOM, [0.0, -12.0])
-        .interactable(false)
-        .show(ctx, |ui| {
-            ui.horizontal(|ui| {
-                for slot in 0..HOTBAR_SLOTS {
-                    let selected = slot == view.hotbar_slot;
-                    egui::Frame::new()
-                        .fill(Color32::from_black_alpha(if selected { 200 } else { 140 }))
-                        .stroke(egui::Stroke::new(
-                            if selected { 3.0 } else { 1.0 },
-                            if selected {
-                                Color32::from_rgb(255, 220, 90)
-                            } else {
-                                Color32::GRAY
-                            },
-                        ))
-                        .corner_radius(6)
-                        .inner_margin(egui::Margin::same(4))
-                        .show(ui, |ui| {
-                            ui.set_min_size(egui::vec2(56.0, 56.0));
-                            ui.vertical_centered(|ui| {
-                                ui.label(RichText::new((slot + 1).to_string()).small().color(DIM));
-                                if slot == 0 {
-                                    ui.label(
-                                        RichText::new(i18n.text("hotbar-shovel"))
-                                            .small()
-                                            .color(Color32::WHITE),
-                                    );
-                                }
-                            });
-                        });
-                }
-            });
-        });
+    {
+        let painter = ctx.layer_painter(egui::LayerId::new(
+            egui::Order::Background,
+            egui::Id::unique("hotbar"),
+        ));
+        let (slot_size, gap) = (58.0, 6.0);
+        let total = HOTBAR_SLOTS as f32 * slot_size + (HOTBAR_SLOTS as f32 - 1.0) * gap;
+        let left = screen.center().x - total / 2.0;
+        let top = screen.bottom() - slot_size - 14.0;
+        for slot in 0..HOTBAR_SLOTS {
+            let selected = slot == view.hotbar_slot;
+            let min = egui::pos2(left + slot as f32 * (slot_size + gap), top);
+            let rect = egui::Rect::from_min_size(min, egui::vec2(slot_size, slot_size));
+            painter.rect_filled(
+                rect,
+                6.0,
+                Color32::from_black_alpha(if selected { 210 } else { 150 }),
+            );
+            painter.rect_stroke(
+                rect,
+                6.0,
+                egui::Stroke::new(
+                    if selected { 3.0 } else { 1.0 },
+                    if selected {
+                        Color32::from_rgb(255, 220, 90)
+                    } else {
+                        Color32::GRAY
+                    },
+                ),
+                egui::StrokeKind::Inside,
+            );
+            painter.text(
+                rect.left_top() + egui::vec2(6.0, 3.0),
+                Align2::LEFT_TOP,
+                (slot + 1).to_string(),
+                egui::FontId::proportional(13.0),
+                DIM,
+            );
+            if slot == 0 {
+                // A shovel: a wooden handle and a steel blade.
+                let c = rect.center();
+                painter.line_segment(
+                    [c + egui::vec2(-12.0, 12.0), c + egui::vec2(6.0, -6.0)],
+                    egui::Stroke::new(4.0, Color32::from_rgb(150, 100, 50)),
+                );
+                painter.add(egui::Shape::convex_polygon(
+                    vec![
+                        c + egui::vec2(4.0, -12.0),
+                        c + egui::vec2(12.0, -4.0),
+                        c + egui::vec2(18.0, -16.0),
+                        c + egui::vec2(16.0, -18.0),
+                    ],
+                    Color32::from_rgb(200, 205, 215),
+                    egui::Stroke::NONE,
+                ));
+                painter.text(
+                    rect.center_bottom() - egui::vec2(0.0, 2.0),
+                    Align2::CENTER_BOTTOM,
+                    i18n.text("hotbar-shovel"),
+                    egui::FontId::proportional(12.0),
+                    Color32::WHITE,
+                );
+            }
+        }
+    }
     if let Some(names) = &view.player_list {
         panel(ctx, "player-list", &i18n.text("players-title"), |ui| {
             let title = match view.max_players {
@@ -594,6 +624,16 @@ pub fn controls_hint(ctx: &egui::Context, i18n: &Localizer) {
         .anchor(Align2::CENTER_BOTTOM, [0.0, -10.0])
         .interactable(false)
         .show(ctx, |ui| {
-            ui.label(RichText::new(i18n.text("help-controls")).small().color(DIM));
+            egui::Frame::new()
+                .fill(Color32::from_black_alpha(170))
+                .corner_radius(6)
+                .inner_margin(egui::Margin::same(6))
+                .show(ui, |ui| {
+                    ui.label(
+                        RichText::new(i18n.text("help-controls"))
+                            .small()
+                            .color(Color32::WHITE),
+                    );
+                });
         });
 }
