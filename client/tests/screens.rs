@@ -68,11 +68,14 @@ fn differing(a: &[u8], b: &[u8]) -> usize {
     a.chunks(4).zip(b.chunks(4)).filter(|(x, y)| x != y).count()
 }
 
+/// Screens of one language: (screen, pixels).
+type Shots = Vec<(String, Vec<u8>)>;
+
 #[test]
 fn every_menu_screen_in_every_language() {
     let screens = ["menu", "host", "join", "options"];
     // One thread per language; each runs its screens in turn.
-    let results: Vec<(String, Vec<(String, Vec<u8>)>)> = std::thread::scope(|s| {
+    let results: Vec<(String, Shots)> = std::thread::scope(|s| {
         let handles: Vec<_> = LANGUAGES
             .iter()
             .map(|lang| {
