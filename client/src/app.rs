@@ -537,9 +537,10 @@ impl ClientApp {
 /// The whole map, one pixel per tile, in the renderer's tile colours.
 fn map_image(map: &Map) -> egui::ColorImage {
     let (w, h) = (usize::from(map.width()), usize::from(map.height()));
+    let colors = game::ALL_TILES.map(crate::render::layout::tile_color);
     let mut rgba = Vec::with_capacity(w * h * 4);
     for &tile in map.tiles() {
-        let [r, g, b] = crate::render::layout::tile_color(tile);
+        let [r, g, b] = colors[tile as usize];
         rgba.extend_from_slice(&[r, g, b, 255]);
     }
     egui::ColorImage::from_rgba_unmultiplied([w, h], &rgba)

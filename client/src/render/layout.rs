@@ -32,7 +32,8 @@ pub const TEXT_SCALE: f32 = 2.0;
 pub struct TileInstance {
     /// Tile column and row in the map.
     pub tile: [u16; 2],
-    /// Atlas cell column, row, flags ([`TILE_FLAG_SCROLL`], [`TILE_FLAG_GLOW`]), unused.
+    /// Atlas cell column, row, flags ([`TILE_FLAG_SCROLL`], [`TILE_FLAG_GLOW`]), and an
+    /// animation phase ((x + y) mod 256) so glowing tiles pulse in travelling waves.
     pub cell: [u8; 4],
 }
 
@@ -147,7 +148,7 @@ pub fn build_frame(scene: &Scene, width: u32, height: u32) -> Frame {
             };
             tiles.push(TileInstance {
                 tile: [x, y],
-                cell: [cx, cy, flags, 0],
+                cell: [cx, cy, flags, (x.wrapping_add(y) & 0xff) as u8],
             });
         }
     }
