@@ -268,3 +268,58 @@ fn refused_then_retry_then_back() {
     assert_eq!(d.app.ui_state().screen(), &Screen::MainMenu);
     let _ = std::fs::remove_dir_all(&config);
 }
+
+#[test]
+fn lava_hurts_with_a_flash_and_numbers_then_kills_and_the_death_screen_says_so() {
+    let seed = "lavawalk";
+    let server = tilegame_server::ServerHandle::start(tilegame_server::ServerConfig {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        seed: seed.into(),
+        size: "small".into(),
+        theme: tilegame_server::config::ThemeName::HellIslands,
+        ..tilegame_server::ServerConfig::default()
+    })
+    .expect("a server");
+    // The same map the server generates: find the first lava tile east of the spawn.
+    let map = tilegame_game::generate(
+        seed,
+        tilegame_game::Theme::HellIslands,
+        tilegame_game::MapSize::Small,
+    )
+    .unwrap();
+    let (cx, cy) = (map.width() / 2, map.height() / 2);
+    let lava_x = (cx..map.width())
+        .find(|&x| map.get(x, cy) == Some(tilegame_game::Tile::Lava))
+        .expect("lava east of the spawn in a lava sea");
+    let lava_world_x = i32::from(lava_x) - i32::from(cx);
+
+    let config = temp_config("lava");
+    let mut d = Driver::new(config.clone());
+    d.click("Join a server");
+    d.click("127.0.0.1:35000");
+    d.type_over(&server.addr().to_string());
+    d.click("Join");
+    d.until("joining", |d| d.app.local_player().is_some());
+    d.input.right = true;
+    d.until("reaching the lava", |d| {
+        d.app
+            .local_player()
+            .is_some_and(|(_, p)| p.0 >= lava_world_x + 1)
+    });
+    d.input.right = false;
+    d.until("a damage number floats", |d| {
+        d.texts()
+            .iter()
+            .any(|t| t.starts_with('-') && t[1..].parse::<u8>().is_ok())
+    });
+    d.until("the death screen names lava", |d| {
+        d.texts().iter().any(|t| t == "You burned in lava.")
+    });
+    assert!(d.texts().iter().any(|t| t == "You died"), "{:?}", d.texts());
+    d.click("Respawn");
+    d.until("alive again at the spawn", |d| {
+        d.app.local_player().is_some_and(|(_, p)| p.0.abs() <= 1)
+            && !d.texts().iter().any(|t| t == "You died")
+    });
+    let _ = std::fs::remove_dir_all(&config);
+}
