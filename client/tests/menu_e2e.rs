@@ -304,7 +304,7 @@ fn lava_hurts_with_a_flash_and_numbers_then_kills_and_the_death_screen_says_so()
     d.until("reaching the lava", |d| {
         d.app
             .local_player()
-            .is_some_and(|(_, p)| p.0 >= lava_world_x + 1)
+            .is_some_and(|(_, p)| p.0 > lava_world_x)
     });
     d.input.right = false;
     d.until("a damage number floats", |d| {
