@@ -185,6 +185,8 @@ pub struct ClientApp {
     ui: Ui,
     i18n: Localizer,
     cli_language: Option<String>,
+    /// The language setting at start: once Options changes it, it wins over `--lang`.
+    language_at_start: Option<String>,
     config_dir: Option<PathBuf>,
     session: Option<Session>,
     hosted: Option<tilegame_server::ServerHandle>,
@@ -230,7 +232,7 @@ impl ClientApp {
             }
             None => Settings::default(),
         };
-        let (mut ui, commands, after_join) = match &options.start {
+        let (ui, commands, after_join) = match &options.start {
             Start::Menu => (Ui::new(settings), vec![], InGameView::World),
             Start::Screen(screen) => {
                 let mut ui = Ui::new(settings);
@@ -262,10 +264,12 @@ impl ClientApp {
             },
         )
         .unwrap_or_else(|_| Map::new(1, 1, Tile::Void).expect("a 1x1 map is always valid"));
+        let language_at_start = ui.settings.language.clone();
         let mut app = ClientApp {
-            ui: std::mem::replace(&mut ui, Ui::new(Settings::default())),
+            ui,
             i18n,
             cli_language: options.language.clone(),
+            language_at_start,
             config_dir,
             session: None,
             hosted: None,
@@ -436,13 +440,12 @@ impl ClientApp {
     }
 
     fn language_code(&self) -> &'static str {
-        pick_language(
-            self.cli_language
-                .as_deref()
-                .filter(|_| self.ui.settings.language.is_none()),
-            self.ui.settings.language.as_deref(),
-            system_language(),
-        )
+        // --lang wins until the player picks a language in Options.
+        let cli = self
+            .cli_language
+            .as_deref()
+            .filter(|_| self.ui.settings.language == self.language_at_start);
+        pick_language(cli, self.ui.settings.language.as_deref(), system_language())
     }
 
     fn feedback(&mut self, dt: f32) {

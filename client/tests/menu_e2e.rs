@@ -323,3 +323,48 @@ fn lava_hurts_with_a_flash_and_numbers_then_kills_and_the_death_screen_says_so()
     });
     let _ = std::fs::remove_dir_all(&config);
 }
+
+#[test]
+fn lang_flag_beats_the_saved_language_until_options_change_it() {
+    let config = temp_config("lang");
+    tilegame_client::ui::settings::Settings {
+        language: Some("fr".into()),
+        ..Default::default()
+    }
+    .save(&config)
+    .unwrap();
+    let saved = AppOptions {
+        config_dir: Some(config.clone()),
+        ..AppOptions::default()
+    };
+    assert_eq!(ClientApp::new(&saved, None).0.localizer().code(), "fr");
+    let options = AppOptions {
+        config_dir: Some(config.clone()),
+        language: Some("ja".into()),
+        start: Start::Screen(Screen::Options(
+            tilegame_client::ui::screens::OptionsFrom::Menu,
+        )),
+        ..AppOptions::default()
+    };
+    let (app, _) = ClientApp::new(&options, None);
+    let mut d = Driver {
+        app,
+        ctx: egui::Context::default(),
+        shapes: Vec::new(),
+        time: 0.0,
+        input: InputState::default(),
+    };
+    tilegame_client::ui::font::install(&d.ctx);
+    d.frame(vec![]);
+    d.frame(vec![]);
+    assert_eq!(d.app.localizer().code(), "ja");
+    assert!(d.texts().iter().any(|t| t == "設定"), "{:?}", d.texts());
+    // Pick Русский in the language list.
+    d.click("Français");
+    d.click("Русский");
+    assert_eq!(d.app.localizer().code(), "ru");
+    d.click("Назад");
+    let saved = std::fs::read_to_string(config.join("settings.ron")).unwrap();
+    assert!(saved.contains("\"ru\""), "{saved}");
+    let _ = std::fs::remove_dir_all(&config);
+}

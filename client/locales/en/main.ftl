@@ -62,6 +62,7 @@ options-fullscreen = Fullscreen (Alt+Enter)
 options-debug = Debug info (coordinates, tick, ping, bytes)
 hud-fps = { $fps } FPS
 hud-online = ONLINE { $n }/{ $max }
+hud-online-count = ONLINE { $n }
 hud-health = HP { $n }
 hud-coords = X { $x }  Y { $y }
 hud-tick = Tick { $tick }

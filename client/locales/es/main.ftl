@@ -62,6 +62,7 @@ options-fullscreen = Pantalla completa (Alt+Intro)
 options-debug = Información de depuración (coordenadas, tick, ping, bytes)
 hud-fps = { $fps } FPS
 hud-online = EN LÍNEA { $n }/{ $max }
+hud-online-count = EN LÍNEA { $n }
 hud-health = PV { $n }
 hud-coords = X { $x }  Y { $y }
 hud-tick = Tick { $tick }

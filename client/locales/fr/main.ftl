@@ -62,6 +62,7 @@ options-fullscreen = Plein écran (Alt+Entrée)
 options-debug = Infos de débogage (coordonnées, tick, ping, octets)
 hud-fps = { $fps } im/s
 hud-online = EN LIGNE { $n }/{ $max }
+hud-online-count = EN LIGNE { $n }
 hud-health = PV { $n }
 hud-coords = X { $x }  Y { $y }
 hud-tick = Tick { $tick }

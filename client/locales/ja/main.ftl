@@ -62,6 +62,7 @@ options-fullscreen = 全画面（Alt+Enter）
 options-debug = デバッグ情報（座標、ティック、ピング、バイト数）
 hud-fps = { $fps } FPS
 hud-online = オンライン { $n }/{ $max }
+hud-online-count = オンライン { $n }
 hud-health = HP { $n }
 hud-coords = X { $x }  Y { $y }
 hud-tick = ティック { $tick }

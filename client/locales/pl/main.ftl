@@ -62,6 +62,7 @@ options-fullscreen = Pełny ekran (Alt+Enter)
 options-debug = Informacje diagnostyczne (współrzędne, tick, ping, bajty)
 hud-fps = { $fps } FPS
 hud-online = ONLINE { $n }/{ $max }
+hud-online-count = ONLINE { $n }
 hud-health = HP { $n }
 hud-coords = X { $x }  Y { $y }
 hud-tick = Tick { $tick }

@@ -62,6 +62,7 @@ options-fullscreen = Полный экран (Alt+Enter)
 options-debug = Отладка (координаты, тик, пинг, байты)
 hud-fps = { $fps } FPS
 hud-online = В СЕТИ { $n }/{ $max }
+hud-online-count = В СЕТИ { $n }
 hud-health = ОЗ { $n }
 hud-coords = X { $x }  Y { $y }
 hud-tick = Тик { $tick }

@@ -62,6 +62,7 @@ options-fullscreen = 全屏（Alt+Enter）
 options-debug = 调试信息（坐标、刻、延迟、字节）
 hud-fps = { $fps } FPS
 hud-online = 在线 { $n }/{ $max }
+hud-online-count = 在线 { $n }
 hud-health = 生命 { $n }
 hud-coords = X { $x }  Y { $y }
 hud-tick = 刻 { $tick }

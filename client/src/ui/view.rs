@@ -292,6 +292,7 @@ fn options(ctx: &egui::Context, state: &mut Ui, i18n: &Localizer, events: &mut V
             );
         egui::ComboBox::from_id_salt("language")
             .width(WIDTH)
+            .height(480.0)
             .selected_text(current)
             .show_ui(ui, |ui| {
                 ui.selectable_value(&mut s.language, None, i18n.text("options-language-system"));
@@ -372,6 +373,14 @@ pub struct MapView {
     pub size: [usize; 2],
     /// Players: position in 0..1 of the map, colour 0xRRGGBB, whether local.
     pub players: Vec<([f32; 2], u32, bool)>,
+}
+
+/// "ONLINE n/max", or "ONLINE n" when the server's limit is not known.
+pub fn online_text(i18n: &Localizer, n: usize, max: Option<u32>) -> String {
+    match max {
+        Some(max) => i18n.text_with("hud-online", &[("n", n.into()), ("max", max.into())]),
+        None => i18n.text_with("hud-online-count", &[("n", n.into())]),
+    }
 }
 
 /// The number of hotbar slots.
@@ -478,16 +487,7 @@ pub fn hud(ctx: &egui::Context, view: &HudView, i18n: &Localizer) -> bool {
                 .corner_radius(6)
                 .inner_margin(egui::Margin::same(8))
                 .show(ui, |ui| {
-                    let text = match view.max_players {
-                        Some(max) => i18n.text_with(
-                            "hud-online",
-                            &[("n", view.online.into()), ("max", max.into())],
-                        ),
-                        None => i18n.text_with(
-                            "hud-online",
-                            &[("n", view.online.into()), ("max", "?".into())],
-                        ),
-                    };
+                    let text = online_text(i18n, view.online, view.max_players);
                     ui.label(RichText::new(text).color(Color32::WHITE));
                 });
         });
@@ -559,16 +559,7 @@ pub fn hud(ctx: &egui::Context, view: &HudView, i18n: &Localizer) -> bool {
     }
     if let Some(names) = &view.player_list {
         panel(ctx, "player-list", &i18n.text("players-title"), |ui| {
-            let title = match view.max_players {
-                Some(max) => i18n.text_with(
-                    "hud-online",
-                    &[("n", names.len().into()), ("max", max.into())],
-                ),
-                None => i18n.text_with(
-                    "hud-online",
-                    &[("n", names.len().into()), ("max", "?".into())],
-                ),
-            };
+            let title = online_text(i18n, names.len(), view.max_players);
             ui.label(RichText::new(title).color(DIM));
             egui::ScrollArea::vertical()
                 .max_height(360.0)
