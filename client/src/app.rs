@@ -206,6 +206,9 @@ pub struct ClientApp {
     damage_numbers: Vec<(u8, f32)>,
     respawn_clicked: bool,
     style_applied: bool,
+    /// UI passes since the screen last changed (egui shows a new panel on its second pass).
+    screen_frames: u32,
+    last_screen: Option<std::mem::Discriminant<Screen>>,
     exit: bool,
 }
 
@@ -289,6 +292,8 @@ impl ClientApp {
             damage_numbers: Vec::new(),
             respawn_clicked: false,
             style_applied: false,
+            screen_frames: 0,
+            last_screen: None,
             exit: false,
         };
         for c in commands {
@@ -661,6 +666,12 @@ impl FrameSource for ClientApp {
                 self.i18n = l;
             }
         }
+        let screen = std::mem::discriminant(self.ui.screen());
+        if self.last_screen != Some(screen) {
+            self.last_screen = Some(screen);
+            self.screen_frames = 0;
+        }
+        self.screen_frames = self.screen_frames.saturating_add(1);
         view::screens(ctx, &mut self.ui, &self.i18n, VERSION, &mut self.pending);
         if self.ui.screen() == &Screen::MainMenu {
             view::controls_hint(ctx, &self.i18n);
@@ -748,6 +759,9 @@ impl FrameSource for ClientApp {
     }
 
     fn ready(&self) -> bool {
+        if self.screen_frames < 2 {
+            return false;
+        }
         match self.ui.screen() {
             Screen::Connecting { .. } => false,
             Screen::Playing => match self.after_join {
