@@ -346,9 +346,10 @@ impl ClientApp {
     fn drop_session(&mut self) {
         if let Some(s) = self.session.take() {
             s.handler.disconnect();
-        }
-        if let Some(r) = &self.recorder {
-            r.with(|r| r.finish("the session ended"));
+            // A recording (--record) covers the first session only.
+            if let Some(r) = self.recorder.take() {
+                r.with(|r| r.finish("the session ended"));
+            }
         }
         self.hosted = None;
         self.map_texture = None;
