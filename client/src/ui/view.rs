@@ -390,12 +390,24 @@ pub const HOTBAR_SLOTS: usize = 6;
 pub fn hud(ctx: &egui::Context, view: &HudView, i18n: &Localizer) -> bool {
     let screen = ctx.content_rect();
     if view.flash > 0.0 {
+        // A red tint and a thick red frame: visible on any ground, lava included.
         let painter = ctx.layer_painter(egui::LayerId::new(
             egui::Order::Background,
             egui::Id::unique("damage-flash"),
         ));
-        let a = (view.flash.clamp(0.0, 1.0) * 110.0) as u8;
-        painter.rect_filled(screen, 0.0, Color32::from_rgba_unmultiplied(220, 20, 20, a));
+        let f = view.flash.clamp(0.0, 1.0);
+        painter.rect_filled(
+            screen,
+            0.0,
+            Color32::from_rgba_unmultiplied(200, 0, 0, (f * 70.0) as u8),
+        );
+        let edge = Color32::from_rgba_unmultiplied(230, 20, 20, (f * 200.0) as u8);
+        painter.rect_stroke(
+            screen,
+            0.0,
+            egui::Stroke::new(24.0, edge),
+            egui::StrokeKind::Inside,
+        );
     }
     if !view.damage_numbers.is_empty() {
         let painter = ctx.layer_painter(egui::LayerId::new(
@@ -403,14 +415,26 @@ pub fn hud(ctx: &egui::Context, view: &HudView, i18n: &Localizer) -> bool {
             egui::Id::unique("damage-numbers"),
         ));
         for (i, (amount, age)) in view.damage_numbers.iter().enumerate() {
-            let pos = screen.center() + egui::vec2(18.0 + 8.0 * i as f32, -30.0 - 50.0 * age);
+            let pos = screen.center() + egui::vec2(20.0 + 10.0 * i as f32, -28.0 - 60.0 * age);
             let alpha = ((1.0 - age).clamp(0.0, 1.0) * 255.0) as u8;
+            let font = egui::FontId::proportional(28.0);
+            let text = format!("-{amount}");
+            // A dark outline under a white number reads on lava, water and grass alike.
+            for d in [[-2.0, 0.0], [2.0, 0.0], [0.0, -2.0], [0.0, 2.0]] {
+                painter.text(
+                    pos + egui::vec2(d[0], d[1]),
+                    Align2::LEFT_BOTTOM,
+                    &text,
+                    font.clone(),
+                    Color32::from_rgba_unmultiplied(60, 0, 0, alpha),
+                );
+            }
             painter.text(
                 pos,
                 Align2::LEFT_BOTTOM,
-                format!("-{amount}"),
-                egui::FontId::proportional(24.0),
-                Color32::from_rgba_unmultiplied(255, 70, 60, alpha),
+                text,
+                font,
+                Color32::from_rgba_unmultiplied(255, 236, 120, alpha),
             );
         }
     }
