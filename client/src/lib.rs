@@ -17,3 +17,4 @@ pub mod net;
 pub mod play;
 #[cfg(feature = "render")]
 pub mod render;
+pub mod ui;

@@ -1,7 +1,8 @@
 //! `tilegame`: the game client.
 //!
-//! With no arguments it hosts a server on localhost and joins it in a window. `--connect` joins
-//! another server; `--headless` runs without a window (one idle client, or `--bots N`).
+//! With no arguments it opens the main menu. `--host` hosts a server on localhost and joins it,
+//! `--connect HOST[:PORT]` joins another server (port 35000 when omitted); `--headless` runs
+//! without a window (one idle client, or `--bots N`, hosting a server unless `--connect`).
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -12,9 +13,12 @@ use clap::Parser;
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Args {
-    /// Server to join, HOST:PORT (default: host one on localhost).
-    #[arg(long)]
+    /// Server to join, HOST[:PORT] (port 35000 when omitted).
+    #[arg(long, conflicts_with = "host")]
     connect: Option<String>,
+    /// Host a server on localhost and join it straight away (skips the menu).
+    #[arg(long)]
+    host: bool,
     /// Player name (1..=16 of [A-Za-z0-9_-]).
     #[arg(long, default_value = "player")]
     name: String,
@@ -42,6 +46,19 @@ struct Args {
     /// When hosting: map size (small, medium, large or WxH).
     #[arg(long, default_value = "medium")]
     size: String,
+    /// When hosting: theme (default, hell, islands, hell_islands).
+    #[arg(long, default_value = "default")]
+    theme: String,
+    /// Language of the interface (en, es, fr, ja, pl, ru, zh); default: settings, then system.
+    #[arg(long)]
+    lang: Option<String>,
+    /// Window: open this screen (menu, host, join, options; with --host or --connect also
+    /// pause, map, players) — for screenshots.
+    #[arg(long)]
+    screen: Option<String>,
+    /// Folder of settings.ron (default: $TILEGAME_CONFIG_DIR, else the user's config folder).
+    #[arg(long)]
+    config_dir: Option<std::path::PathBuf>,
     /// Window: close after this many frames (for tests and CI).
     #[arg(long)]
     frames: Option<u32>,
@@ -63,8 +80,33 @@ fn main() -> ExitCode {
         )
         .init();
     let args = Args::parse();
-    // Host a server on localhost unless told where to connect.
-    let hosted = match &args.connect {
+    if let Some(lang) = &args.lang {
+        if tilegame_client::ui::i18n::match_language(lang).is_none() {
+            eprintln!("error: unknown language {lang:?}; available: en, es, fr, ja, pl, ru, zh");
+            return ExitCode::FAILURE;
+        }
+    }
+    let connect = match args
+        .connect
+        .as_deref()
+        .map(tilegame_client::ui::address::normalize_address)
+    {
+        None => None,
+        Some(Ok(a)) => Some(a),
+        Some(Err(e)) => {
+            eprintln!("error: --connect: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Err(e) = tilegame_game::validate_name(&args.name) {
+        eprintln!("error: --name: {e}");
+        return ExitCode::FAILURE;
+    }
+    if !args.headless {
+        return run_window(&args, connect);
+    }
+    // Headless: host a server on localhost unless told where to connect.
+    let hosted = match &connect {
         Some(_) => None,
         None => {
             let config = tilegame_server::ServerConfig {
@@ -84,31 +126,18 @@ fn main() -> ExitCode {
             }
         }
     };
-    let address = match (&args.connect, &hosted) {
+    let address = match (&connect, &hosted) {
         (Some(a), _) => a.clone(),
         (None, Some(h)) => h.addr().to_string(),
         (None, None) => unreachable!("a server is hosted when no address is given"),
     };
-    let recorder = match &args.record {
-        None => None,
-        Some(path) => {
-            let name = if args.bots == 0 {
-                args.name.clone()
-            } else {
-                format!("{}1", args.name)
-            };
-            match tilegame_client::net::recorder::create(path, &name, args.keyframe_interval) {
-                Ok(r) => Some(r),
-                Err(e) => {
-                    eprintln!("error: cannot record to {}: {e}", path.display());
-                    return ExitCode::FAILURE;
-                }
-            }
+    let recorder = match recorder(&args) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
         }
     };
-    if !args.headless {
-        return run_window(&args, address, recorder, hosted);
-    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {
@@ -146,23 +175,79 @@ fn main() -> ExitCode {
     }
 }
 
+/// The recorder for `--record`, if asked.
+fn recorder(args: &Args) -> Result<Option<tilegame_client::net::recorder::SharedRecorder>, String> {
+    let Some(path) = &args.record else {
+        return Ok(None);
+    };
+    let name = if args.bots == 0 {
+        args.name.clone()
+    } else {
+        format!("{}1", args.name)
+    };
+    tilegame_client::net::recorder::create(path, &name, args.keyframe_interval)
+        .map(Some)
+        .map_err(|e| format!("cannot record to {}: {e}", path.display()))
+}
+
 #[cfg(feature = "render")]
-fn run_window(
-    args: &Args,
-    address: String,
-    recorder: Option<tilegame_client::net::recorder::SharedRecorder>,
-    hosted: Option<tilegame_server::ServerHandle>,
-) -> ExitCode {
-    let mut connect = tilegame_client::net::ConnectOptions::new(address, args.name.clone());
-    connect.connect_timeout = Duration::from_secs(args.connect_timeout);
-    connect.play_timeout = Duration::from_secs(args.play_timeout);
-    let options = tilegame_client::app::AppOptions {
+fn run_window(args: &Args, connect: Option<String>) -> ExitCode {
+    use tilegame_client::app::{AppOptions, InGameView, Start};
+    use tilegame_client::ui::screens::{Attempt, Screen};
+    use tilegame_client::ui::settings::HostSettings;
+    let attempt = match (connect, args.host) {
+        (Some(address), _) => Some(Attempt {
+            address,
+            name: args.name.clone(),
+            host: None,
+        }),
+        (None, true) => Some(Attempt {
+            address: String::new(),
+            name: args.name.clone(),
+            host: Some(HostSettings {
+                seed: args.seed.clone(),
+                size: args.size.clone(),
+                theme: args.theme.clone(),
+            }),
+        }),
+        (None, false) => None,
+    };
+    let start = match (args.screen.as_deref(), attempt) {
+        (None, None) | (Some("menu"), None) => Start::Menu,
+        (Some("host"), None) => Start::Screen(Screen::Host(Default::default())),
+        (Some("join"), None) => Start::Screen(Screen::Join(Default::default())),
+        (Some("options"), None) => Start::Screen(Screen::Options(
+            tilegame_client::ui::screens::OptionsFrom::Menu,
+        )),
+        (None, Some(a)) => Start::Play(a, InGameView::World),
+        (Some("pause"), Some(a)) => Start::Play(a, InGameView::Pause),
+        (Some("map"), Some(a)) => Start::Play(a, InGameView::Map),
+        (Some("players"), Some(a)) => Start::Play(a, InGameView::Players),
+        (Some(other), _) => {
+            eprintln!(
+                "error: --screen {other:?}: use menu, host, join or options, or with --host / \
+                 --connect: pause, map or players"
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    let recorder = match recorder(args) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let options = AppOptions {
         frames: args.frames,
         screenshot: args.screenshot.clone(),
+        config_dir: args.config_dir.clone(),
+        language: args.lang.clone(),
+        start,
+        connect_timeout: Some(Duration::from_secs(args.connect_timeout)),
+        play_timeout: Some(Duration::from_secs(args.play_timeout)),
     };
-    let result = tilegame_client::app::run(connect, recorder, options);
-    drop(hosted);
-    match result {
+    match tilegame_client::app::run(options, recorder) {
         Ok(()) => ExitCode::SUCCESS,
         Err(tilegame_client::render::RenderError::NoDisplay(detail)) => {
             eprintln!("error: no display to open a window on ({detail}); run with --headless to play without one");
@@ -176,12 +261,7 @@ fn run_window(
 }
 
 #[cfg(not(feature = "render"))]
-fn run_window(
-    _args: &Args,
-    _address: String,
-    _recorder: Option<tilegame_client::net::recorder::SharedRecorder>,
-    _hosted: Option<tilegame_server::ServerHandle>,
-) -> ExitCode {
+fn run_window(_args: &Args, _connect: Option<String>) -> ExitCode {
     eprintln!("error: this build has no renderer (feature `render`); run with --headless");
     ExitCode::FAILURE
 }

@@ -1,5 +1,5 @@
-//! The real game in a real window: `tilegame` hosts a server, joins it, renders frames under
-//! Xvfb, saves a screenshot and exits by itself.
+//! The real game in a real window: `tilegame --host` hosts a server, joins it, renders frames
+//! under Xvfb, saves a screenshot and exits by itself.
 
 use std::process::Command;
 
@@ -25,6 +25,8 @@ fn the_game_opens_a_window_joins_its_own_server_and_draws_the_world() {
     let output = Command::new("timeout")
         .args(["120", "xvfb-run", "-a", "-s", "-screen 0 1280x1024x24"])
         .arg(env!("CARGO_BIN_EXE_tilegame"))
+        .args(["--host", "--config-dir"])
+        .arg(&dir)
         .args([
             "--size",
             "small",

@@ -53,4 +53,7 @@ pub use rng::{random_seed, SplitMix64, SEED_ALPHABET, SEED_LEN};
 pub use theme::{Band, Theme};
 pub use tile::{Tile, TileAttrs, ALL_TILES, TILE_COUNT};
 pub use world::{damage_period_ticks, Event, World, WorldError, BROKEN_TILE};
-pub use worldgen::{generate, height_map, BASE_PERIOD, HEIGHT_SCALE, OCTAVES, SPAWN_TILE};
+pub use worldgen::{
+    generate, height_map, is_land, shore_tile, spawn_area, spawn_has_room, BASE_PERIOD,
+    HEIGHT_SCALE, OCTAVES, SPAWN_LAND_RADIUS, SPAWN_TILE,
+};

@@ -14,6 +14,10 @@
 //! 5. The theme maps each height to a tile ([`Theme::tile_for_height`]).
 //! 6. The (up to) four tiles around the map centre become grass: a safe spawn, never breakable
 //!    or lethal, whatever the theme.
+//! 7. Room to move: every water, lava or void tile within [`SPAWN_LAND_RADIUS`] tiles of the
+//!    centre becomes the theme's shore tile ([`shore_tile`]: sand, or cobblestone in the hell
+//!    themes), so nobody spawns on a lone tile in an ocean or a lava sea. [`spawn_has_room`]
+//!    checks the rule.
 
 use crate::map::{Map, MapError, MapSize};
 use crate::noise::{Perlin, ONE};
@@ -29,6 +33,52 @@ pub const BASE_PERIOD: i64 = 48;
 pub const HEIGHT_SCALE: i64 = 3200;
 /// The tile the spawn area is set to.
 pub const SPAWN_TILE: Tile = Tile::Grass;
+/// Tiles around the map centre (Euclidean distance from the centre point, in tiles) that are
+/// always land: a 9-tile-wide disc on maps large enough to hold it.
+pub const SPAWN_LAND_RADIUS: i32 = 4;
+
+/// The land that replaces water, lava and void around the spawn.
+pub const fn shore_tile(theme: Theme) -> Tile {
+    match theme {
+        Theme::Default | Theme::Islands => Tile::Sand,
+        Theme::Hell | Theme::HellIslands => Tile::Cobblestone,
+    }
+}
+
+/// Whether a tile is land a player can stand on without sinking, burning or falling.
+pub const fn is_land(tile: Tile) -> bool {
+    !matches!(tile, Tile::Water | Tile::Lava | Tile::Void)
+}
+
+/// The tiles within [`SPAWN_LAND_RADIUS`] of the map centre (the point between the four
+/// spawn tiles on even sides), clipped to the map.
+pub fn spawn_area(map: &Map) -> Vec<(u16, u16)> {
+    let (w, h) = (i32::from(map.width()), i32::from(map.height()));
+    // Centre point in half tiles: between tiles w/2 − 1 and w/2 on even sides.
+    let (cx2, cy2) = (w - (1 - w % 2), h - (1 - h % 2));
+    let r = SPAWN_LAND_RADIUS;
+    let mut out = Vec::new();
+    for y in (h / 2 - r - 1).max(0)..(h / 2 + r + 1).min(h) {
+        for x in (w / 2 - r - 1).max(0)..(w / 2 + r + 1).min(w) {
+            let (dx, dy) = (2 * x + 1 - cx2, 2 * y + 1 - cy2);
+            if dx * dx + dy * dy <= 4 * r * r {
+                out.push((x as u16, y as u16));
+            }
+        }
+    }
+    out
+}
+
+/// Whether the spawn is on land with room to move: every tile of [`spawn_area`] is land and
+/// the spawn tiles themselves are [`SPAWN_TILE`].
+pub fn spawn_has_room(map: &Map) -> bool {
+    map.spawn_tiles()
+        .iter()
+        .all(|&(x, y)| map.get(x, y) == Some(SPAWN_TILE))
+        && spawn_area(map)
+            .iter()
+            .all(|&(x, y)| map.get(x, y).is_some_and(is_land))
+}
 
 /// The raw height of every tile, row-major, for a `width` × `height` map.
 pub fn height_map(seed: &str, width: u16, height: u16) -> Result<Vec<i32>, MapError> {
@@ -57,6 +107,12 @@ pub fn generate(seed: &str, theme: Theme, size: MapSize) -> Result<Map, MapError
     let heights = height_map(seed, w, h)?;
     let tiles = heights.iter().map(|&v| theme.tile_for_height(v)).collect();
     let mut map = Map::from_tiles(w, h, tiles)?;
+    let shore = shore_tile(theme);
+    for (x, y) in spawn_area(&map) {
+        if !map.get(x, y).is_some_and(is_land) {
+            map.set(x, y, shore)?;
+        }
+    }
     for (x, y) in map.spawn_tiles() {
         map.set(x, y, SPAWN_TILE)?;
     }
@@ -205,6 +261,66 @@ mod tests {
         );
         let hi = generate(SEED, Theme::HellIslands, size).unwrap();
         assert!(share(&hi, &[Tile::Lava]) > 50, "{:?}", histogram(&hi));
+    }
+
+    #[test]
+    fn every_theme_and_size_spawns_on_land_with_room_to_move() {
+        let sizes = [
+            MapSize::Small,
+            MapSize::Medium,
+            MapSize::Large,
+            MapSize::Custom {
+                width: 1,
+                height: 1,
+            },
+            MapSize::Custom {
+                width: 3,
+                height: 2,
+            },
+            MapSize::Custom {
+                width: 9,
+                height: 9,
+            },
+            MapSize::Custom {
+                width: 1024,
+                height: 16,
+            },
+        ];
+        for theme in Theme::ALL {
+            for size in sizes {
+                for seed in ["", "a", "islands", "0", "lavalake", SEED, "zz9", "spawn42"] {
+                    let m = generate(seed, theme, size).unwrap();
+                    assert!(
+                        spawn_has_room(&m),
+                        "{theme:?} {size:?} {seed:?}:\n{}",
+                        picture(&m)
+                    );
+                    // The area is the full disc when the map can hold it.
+                    if m.width() >= 10 && m.height() >= 10 {
+                        assert!(spawn_area(&m).len() >= 45, "{}", spawn_area(&m).len());
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_rule_sees_a_lone_spawn_in_the_sea() {
+        let mut m = Map::new(16, 16, Tile::Water).unwrap();
+        for (x, y) in m.spawn_tiles() {
+            m.set(x, y, SPAWN_TILE).unwrap();
+        }
+        assert!(!spawn_has_room(&m));
+        let area = spawn_area(&m);
+        assert!(area.contains(&(7, 7)) && area.contains(&(8, 8)) && area.contains(&(4, 7)));
+        assert!(!area.contains(&(2, 2)));
+        for (x, y) in area {
+            m.set(x, y, Tile::Sand).unwrap();
+        }
+        for (x, y) in m.spawn_tiles() {
+            m.set(x, y, SPAWN_TILE).unwrap();
+        }
+        assert!(spawn_has_room(&m));
     }
 
     #[test]

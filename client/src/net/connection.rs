@@ -86,6 +86,8 @@ pub struct Joined {
     pub server_name: String,
     /// The server's tick rate.
     pub tick_rate: u8,
+    /// The server's player limit.
+    pub max_players: u32,
 }
 
 /// The socket side of a connection: counted stream, buffers, and the frame observer.

@@ -31,6 +31,7 @@ pub struct JoinAssembler {
     state: State,
     server_name: String,
     tick_rate: u8,
+    max_players: u32,
     accepted: Option<login::JoinAccepted>,
     map: Option<(MapAssembler, String, game::Theme)>,
 }
@@ -41,6 +42,7 @@ impl Default for JoinAssembler {
             state: State::Handshake,
             server_name: String::new(),
             tick_rate: 0,
+            max_players: 0,
             accepted: None,
             map: None,
         }
@@ -94,6 +96,7 @@ impl JoinAssembler {
             handshake::ToClient::ServerWelcome(w) => {
                 self.server_name = w.server_name;
                 self.tick_rate = w.tick_rate;
+                self.max_players = w.max_players;
                 self.state = State::Login;
                 Ok(JoinStep::Welcomed)
             }
@@ -170,6 +173,7 @@ impl JoinAssembler {
                         players: end.players,
                         server_name: std::mem::take(&mut self.server_name),
                         tick_rate: self.tick_rate,
+                        max_players: self.max_players,
                     })))
                 }
             },

@@ -323,15 +323,16 @@ pub fn paint_tile(tile: Tile) -> Image {
             [v, v, v.saturating_add(4)]
         }),
         Tile::Firestone => fill(&mut img, |x, y| {
+            // Dark basalt with thin crimson veins: a rock, nothing like lava's bright flow.
             let (d1, d2, i) = voronoi(x, y, 5, seed);
             let vein = d2 - d1;
-            if vein < 0.7 {
-                [255, 168, 54]
-            } else if vein < 1.5 {
-                [184, 66, 26]
+            if vein < 0.6 {
+                [214, 44, 52]
+            } else if vein < 1.3 {
+                [96, 26, 34]
             } else {
-                let v = 0.78 + 0.3 * fbm(x, y, seed) + 0.12 * rnd(i, 3, seed);
-                shade([92, 36, 30], v * (0.85 + 0.15 * (d1 / 10.0).min(1.0)))
+                let v = 0.8 + 0.3 * fbm(x, y, seed) + 0.12 * rnd(i, 3, seed);
+                shade([54, 44, 52], v * (0.85 + 0.15 * (d1 / 10.0).min(1.0)))
             }
         }),
         Tile::Water => fill(&mut img, |x, y| {
@@ -358,9 +359,9 @@ pub fn paint_tile(tile: Tile) -> Image {
             if n > 0.66 {
                 mix([255, 170, 50], [255, 228, 128], (n - 0.66) / 0.2)
             } else if n < 0.3 {
-                mix([112, 28, 10], [170, 44, 12], n / 0.3)
+                mix([150, 38, 10], [200, 66, 14], n / 0.3)
             } else {
-                mix([186, 52, 14], [240, 120, 30], (n - 0.3) / 0.36)
+                mix([226, 92, 20], [255, 150, 40], (n - 0.3) / 0.36)
             }
         }),
     }
@@ -551,6 +552,22 @@ mod tests {
                 .count();
             assert!(differing > 100, "{a:?} looks flat");
         }
+    }
+
+    #[test]
+    fn lava_and_firestone_are_clearly_different() {
+        let (lava, fire) = (
+            tile_average_color(Tile::Lava),
+            tile_average_color(Tile::Firestone),
+        );
+        assert!(
+            dist(lava, fire) > 120.0,
+            "lava {lava:?} vs firestone {fire:?}"
+        );
+        // Lava is bright, firestone dark.
+        let luma =
+            |c: [u8; 3]| 0.3 * f32::from(c[0]) + 0.59 * f32::from(c[1]) + 0.11 * f32::from(c[2]);
+        assert!(luma(lava) > 2.0 * luma(fire), "{lava:?} {fire:?}");
     }
 
     #[test]

@@ -32,7 +32,8 @@ pub const TEXT_SCALE: f32 = 2.0;
 pub struct TileInstance {
     /// Tile column and row in the map.
     pub tile: [u16; 2],
-    /// Atlas cell column, row, flags ([`TILE_FLAG_SCROLL`], [`TILE_FLAG_GLOW`]), unused.
+    /// Atlas cell column, row, flags ([`TILE_FLAG_SCROLL`], [`TILE_FLAG_GLOW`]), and an
+    /// animation phase ((x + y) mod 256) so glowing tiles pulse in travelling waves.
     pub cell: [u8; 4],
 }
 
@@ -147,7 +148,7 @@ pub fn build_frame(scene: &Scene, width: u32, height: u32) -> Frame {
             };
             tiles.push(TileInstance {
                 tile: [x, y],
-                cell: [cx, cy, flags, 0],
+                cell: [cx, cy, flags, (x.wrapping_add(y) & 0xff) as u8],
             });
         }
     }
@@ -163,7 +164,10 @@ pub fn build_frame(scene: &Scene, width: u32, height: u32) -> Frame {
         draw_breaking(&mut b, &view, x, y, stage);
     }
     draw_players(&mut b, &view, &scene.players);
-    draw_hud(&mut b, &scene.hud, size);
+    // With the UI layer on top, the HUD and menus are its job: draw the world only.
+    if scene.overlay != Some(Overlay::UiLayer) {
+        draw_hud(&mut b, &scene.hud, size);
+    }
     if let Some(overlay) = &scene.overlay {
         draw_overlay(&mut b, overlay, size);
     }
@@ -595,6 +599,7 @@ fn draw_overlay(b: &mut Batch, overlay: &Overlay, size: [f32; 2]) {
                 ty += line;
             }
         }
+        Overlay::UiLayer => {}
         Overlay::Error(message) => {
             b.rect(0.0, 0.0, size[0], size[1], [0, 0, 0, 170]);
             let lines = font::wrap(message, max_chars.min(56));

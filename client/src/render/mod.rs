@@ -21,6 +21,7 @@
 
 pub mod atlas;
 pub mod demo;
+pub mod egui_layer;
 pub mod font;
 pub mod gpu;
 pub mod layout;
@@ -32,7 +33,7 @@ use tilegame_game::Map;
 
 pub use offscreen::{render_to_png, render_to_rgba, write_png, OffscreenRenderer};
 pub use pipeline::FrameStats;
-pub use window::{run_window, FrameSource, InputState, Key, WindowOptions};
+pub use window::{run_window, FrameSource, InputState, Key, WindowOptions, WindowSettings};
 
 /// Everything one frame shows. Borrows the map; everything else is owned and small.
 #[derive(Debug, Clone)]
@@ -112,6 +113,8 @@ pub enum Overlay {
     PlayerList(Vec<String>),
     /// An error the player must see.
     Error(String),
+    /// Menus and the HUD are drawn by the UI layer (egui) above: draw the world only.
+    UiLayer,
 }
 
 /// Why rendering could not happen. Never a panic: every GPU or display failure lands here.

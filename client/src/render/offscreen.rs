@@ -81,6 +81,27 @@ pub(crate) fn render_with(
     width: u32,
     height: u32,
 ) -> Result<(Vec<u8>, FrameStats), RenderError> {
+    render_with_overlay(
+        device,
+        queue,
+        renderer,
+        scene,
+        width,
+        height,
+        &mut |_, _, _| {},
+    )
+}
+
+/// Like [`render_with`], then `overlay` draws over the world (the UI layer) before read-back.
+pub(crate) fn render_with_overlay(
+    device: &wgpu::Device,
+    queue: &wgpu::Queue,
+    renderer: &mut Renderer,
+    scene: &Scene,
+    width: u32,
+    height: u32,
+    overlay: &mut dyn FnMut(&wgpu::Device, &wgpu::Queue, &wgpu::TextureView),
+) -> Result<(Vec<u8>, FrameStats), RenderError> {
     let max = device.limits().max_texture_dimension_2d;
     if width == 0 || height == 0 || width > max || height > max {
         return Err(RenderError::InvalidSize { width, height, max });
@@ -102,6 +123,7 @@ pub(crate) fn render_with(
     });
     let view = texture.create_view(&wgpu::TextureViewDescriptor::default());
     let stats = renderer.render(device, queue, &view, scene, width, height);
+    overlay(device, queue, &view);
 
     let unpadded = width * 4;
     let align = wgpu::COPY_BYTES_PER_ROW_ALIGNMENT;

@@ -81,7 +81,10 @@ fn fs_tile(in: TileOut) -> @location(0) vec4<f32> {
     }
     var c = textureLoad(sheet, vec2<i32>(in.cell.xy * 32u + t), 0);
     if ((in.cell.z & 2u) != 0u) {
-        c = vec4<f32>(c.rgb * (0.93 + 0.07 * sin(g.view.w * 0.25)), 1.0);
+        // Lava glows: a slow pulse, brighter and redder in waves that travel across the tiles.
+        let phase = (f32(in.cell.w) + in.local.x + in.local.y) * 0.9;
+        let wave = sin(g.view.w * 0.25 - phase);
+        c = vec4<f32>(c.rgb * (0.86 + 0.14 * wave), 1.0);
     }
     return out_color(c);
 }

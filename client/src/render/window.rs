@@ -12,20 +12,28 @@
 //! itself and [`WindowOptions::screenshot`] saves one frame as a PNG (re-rendered offscreen on
 //! the window's own device, so it shows exactly what the frame drew).
 //!
+//! Menus, forms and text are egui: each frame the source's [`FrameSource::ui`] runs on an egui
+//! context fed by `egui-winit`, and its output is painted over the world by
+//! [`super::egui_layer`] (in the screenshot too). While an egui widget wants the keyboard or the
+//! pointer, the game does not see those events. [`FrameSource::window_settings`] controls
+//! fullscreen, vsync and an FPS limit; Alt+Enter arrives as [`Key::ToggleFullscreen`].
+//!
 //! winit allows one event loop per process: call [`run_window`] once and drive menus and
 //! screens through the [`FrameSource`].
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use winit::application::ApplicationHandler;
 use winit::dpi::PhysicalSize;
 use winit::event::{ElementState, MouseButton, MouseScrollDelta, WindowEvent};
 use winit::event_loop::{ActiveEventLoop, ControlFlow, EventLoop};
+use winit::keyboard::ModifiersState;
 use winit::keyboard::{KeyCode, PhysicalKey};
-use winit::window::{Window, WindowId};
+use winit::window::{Fullscreen, Window, WindowId};
 
+use super::egui_layer::{EguiFrame, EguiLayer};
 use super::layout::screen_to_world;
 use super::offscreen::{self, OFFSCREEN_FORMAT};
 use super::pipeline::Renderer;
@@ -42,6 +50,39 @@ pub trait FrameSource {
     fn should_exit(&self) -> bool {
         false
     }
+    /// Draws menus, forms and text with egui (called after [`Self::update`], before
+    /// [`Self::scene`]). The default draws nothing.
+    fn ui(&mut self, _ctx: &egui::Context) {}
+    /// Whether the source shows what it was started for (a game still joining is not ready).
+    /// `exit_after_frames` and the screenshot count only ready frames.
+    fn ready(&self) -> bool {
+        true
+    }
+    /// Fullscreen, vsync and FPS limit wanted now (applied when they change).
+    fn window_settings(&self) -> WindowSettings {
+        WindowSettings::default()
+    }
+}
+
+/// Window behaviour a source may change while running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WindowSettings {
+    /// Borderless fullscreen on the current monitor.
+    pub fullscreen: bool,
+    /// Wait for vertical blank (Fifo); otherwise present at once (Mailbox or Immediate).
+    pub vsync: bool,
+    /// Frames per second at most (0 = no limit besides vsync).
+    pub fps_limit: u32,
+}
+
+impl Default for WindowSettings {
+    fn default() -> Self {
+        WindowSettings {
+            fullscreen: false,
+            vsync: true,
+            fps_limit: 0,
+        }
+    }
 }
 
 /// Keys reported as presses (once per press; held keys repeat nothing).
@@ -57,6 +98,18 @@ pub enum Key {
     Digit1,
     /// 2: second hotbar slot (gun).
     Digit2,
+    /// 3: third hotbar slot.
+    Digit3,
+    /// 4: fourth hotbar slot.
+    Digit4,
+    /// 5: fifth hotbar slot.
+    Digit5,
+    /// 6: sixth hotbar slot.
+    Digit6,
+    /// Space: map screen.
+    Space,
+    /// Alt+Enter: toggle fullscreen.
+    ToggleFullscreen,
     /// R: respawn.
     R,
     /// Enter: confirm in menus.
@@ -111,7 +164,8 @@ pub struct WindowOptions {
     pub title: String,
     /// Initial inner size in physical pixels.
     pub size: [u32; 2],
-    /// Close by itself after this many frames (tests, CI, benchmarks).
+    /// Close by itself after this many frames (tests, CI, benchmarks), counted from the first
+    /// frame where [`FrameSource::ready`] holds.
     pub exit_after_frames: Option<u32>,
     /// Save one frame as a PNG here.
     pub screenshot: Option<PathBuf>,
@@ -154,8 +208,10 @@ pub fn run_window<S: FrameSource>(
         held: Held::default(),
         last_frame: None,
         frames: 0,
+        ready_frames: 0,
         last_view: ([0.0; 2], 1.0),
         error: None,
+        modifiers: ModifiersState::empty(),
     };
     let run = event_loop.run_app(&mut app);
     if let Some(e) = app.error.take() {
@@ -203,6 +259,13 @@ struct Gfx {
     renderer: Renderer,
     /// Pipelines for the offscreen format, created on the first screenshot.
     shot_renderer: Option<Renderer>,
+    egui_ctx: egui::Context,
+    egui_state: egui_winit::State,
+    egui_layer: EguiLayer,
+    /// egui for the offscreen format, kept up to date from the start when a screenshot is due.
+    shot_egui: Option<EguiLayer>,
+    present_modes: Vec<wgpu::PresentMode>,
+    applied: WindowSettings,
 }
 
 struct App<'s, S: FrameSource> {
@@ -213,8 +276,11 @@ struct App<'s, S: FrameSource> {
     held: Held,
     last_frame: Option<Instant>,
     frames: u32,
+    /// Frames drawn while the source was ready.
+    ready_frames: u32,
     last_view: ([f32; 2], f32),
     error: Option<RenderError>,
+    modifiers: ModifiersState,
 }
 
 impl<S: FrameSource> App<'_, S> {
@@ -269,6 +335,22 @@ impl<S: FrameSource> App<'_, S> {
         config.present_mode = wgpu::PresentMode::Fifo;
         surface.configure(&device, &config);
         let renderer = Renderer::new(&device, &queue, format);
+        let egui_ctx = egui::Context::default();
+        crate::ui::font::install(&egui_ctx);
+        let egui_state = egui_winit::State::new(
+            egui_ctx.clone(),
+            egui::ViewportId::ROOT,
+            &window,
+            Some(window.scale_factor() as f32),
+            None,
+            Some(max as usize),
+        );
+        let egui_layer = EguiLayer::new(&device, format);
+        let shot_egui = self
+            .options
+            .screenshot
+            .is_some()
+            .then(|| EguiLayer::new(&device, OFFSCREEN_FORMAT));
         Ok(Gfx {
             window,
             instance,
@@ -278,6 +360,12 @@ impl<S: FrameSource> App<'_, S> {
             config,
             renderer,
             shot_renderer: None,
+            egui_ctx,
+            egui_state,
+            egui_layer,
+            shot_egui,
+            present_modes: caps.present_modes.clone(),
+            applied: WindowSettings::default(),
         })
     }
 
@@ -314,7 +402,15 @@ impl<S: FrameSource> App<'_, S> {
             KeyCode::KeyM => Key::M,
             KeyCode::Digit1 | KeyCode::Numpad1 => Key::Digit1,
             KeyCode::Digit2 | KeyCode::Numpad2 => Key::Digit2,
+            KeyCode::Digit3 | KeyCode::Numpad3 => Key::Digit3,
+            KeyCode::Digit4 | KeyCode::Numpad4 => Key::Digit4,
+            KeyCode::Digit5 | KeyCode::Numpad5 => Key::Digit5,
+            KeyCode::Digit6 | KeyCode::Numpad6 => Key::Digit6,
+            KeyCode::Space => Key::Space,
             KeyCode::KeyR => Key::R,
+            KeyCode::Enter | KeyCode::NumpadEnter if self.modifiers.alt_key() => {
+                Key::ToggleFullscreen
+            }
             KeyCode::Enter | KeyCode::NumpadEnter => Key::Enter,
             KeyCode::Backspace => Key::Backspace,
             KeyCode::F2 => Key::F2,
@@ -351,9 +447,31 @@ impl<S: FrameSource> App<'_, S> {
         self.input.text.clear();
         self.input.scroll = 0.0;
         self.input.mouse_left_pressed = false;
+        let raw = g.egui_state.take_egui_input(&g.window);
+        let source = &mut *self.source;
+        let output = g.egui_ctx.run_pass(raw, |ctx| source.ui(ctx));
+        g.egui_state
+            .handle_platform_output(&g.window, output.platform_output);
+        let mut egui_frame = EguiFrame {
+            primitives: g
+                .egui_ctx
+                .tessellate(output.shapes, output.pixels_per_point),
+            textures: output.textures_delta,
+            pixels_per_point: output.pixels_per_point,
+        };
+        g.egui_layer
+            .update_textures(&g.device, &g.queue, &egui_frame);
+        if let Some(l) = &mut g.shot_egui {
+            l.update_textures(&g.device, &g.queue, &egui_frame);
+        }
+        let to_free = egui_frame.textures_applied();
         if self.source.should_exit() {
             event_loop.exit();
             return;
+        }
+        apply_settings(g, self.source.window_settings());
+        if self.ready_frames > 0 || self.source.ready() {
+            self.ready_frames += 1;
         }
 
         let scene = self.source.scene();
@@ -374,6 +492,8 @@ impl<S: FrameSource> App<'_, S> {
                     .create_view(&wgpu::TextureViewDescriptor::default());
                 g.renderer
                     .render(&g.device, &g.queue, &view, &scene, size[0], size[1]);
+                g.egui_layer
+                    .paint(&g.device, &g.queue, &view, size, &egui_frame);
                 g.window.pre_present_notify();
                 g.queue.present(t);
             }
@@ -418,15 +538,32 @@ impl<S: FrameSource> App<'_, S> {
             .options
             .screenshot
             .as_ref()
-            .filter(|_| self.frames == shot_frame)
+            .filter(|_| self.ready_frames == shot_frame)
         {
             let r = g
                 .shot_renderer
                 .get_or_insert_with(|| Renderer::new(&g.device, &g.queue, OFFSCREEN_FORMAT));
-            result = offscreen::render_with(&g.device, &g.queue, r, &scene, size[0], size[1])
-                .and_then(|(rgba, _)| offscreen::write_png(path, size[0], size[1], &rgba));
+            let shot_egui = &mut g.shot_egui;
+            result = offscreen::render_with_overlay(
+                &g.device,
+                &g.queue,
+                r,
+                &scene,
+                size[0],
+                size[1],
+                &mut |device, queue, view| {
+                    if let Some(l) = shot_egui.as_mut() {
+                        l.paint(device, queue, view, size, &egui_frame);
+                    }
+                },
+            )
+            .and_then(|(rgba, _)| offscreen::write_png(path, size[0], size[1], &rgba));
         }
         drop(scene);
+        g.egui_layer.free_textures(&to_free);
+        if let Some(l) = &mut g.shot_egui {
+            l.free_textures(&to_free);
+        }
         if let Err(e) = result {
             self.fail(event_loop, e);
             return;
@@ -434,7 +571,7 @@ impl<S: FrameSource> App<'_, S> {
         if self
             .options
             .exit_after_frames
-            .is_some_and(|n| self.frames >= n)
+            .is_some_and(|n| self.ready_frames >= n)
         {
             event_loop.exit();
         }
@@ -457,6 +594,16 @@ impl<S: FrameSource> ApplicationHandler for App<'_, S> {
     }
 
     fn window_event(&mut self, event_loop: &ActiveEventLoop, _id: WindowId, event: WindowEvent) {
+        let egui_wants = match &mut self.gfx {
+            Some(g) => {
+                let response = g.egui_state.on_window_event(&g.window, &event);
+                if response.repaint {
+                    g.window.request_redraw();
+                }
+                response.consumed
+            }
+            None => false,
+        };
         match event {
             WindowEvent::CloseRequested => {
                 self.input.close_requested = true;
@@ -472,8 +619,13 @@ impl<S: FrameSource> ApplicationHandler for App<'_, S> {
                     self.input.mouse_right = false;
                 }
             }
+            WindowEvent::ModifiersChanged(m) => self.modifiers = m.state(),
             WindowEvent::KeyboardInput { event, .. } => {
                 let pressed = event.state == ElementState::Pressed;
+                // A focused text field takes the keys (releases still reach the game).
+                if egui_wants && pressed {
+                    return;
+                }
                 if let PhysicalKey::Code(code) = event.physical_key {
                     self.on_key(code, pressed, event.repeat);
                 }
@@ -491,6 +643,9 @@ impl<S: FrameSource> ApplicationHandler for App<'_, S> {
             WindowEvent::CursorLeft { .. } => self.input.mouse_screen = None,
             WindowEvent::MouseInput { state, button, .. } => {
                 let down = state == ElementState::Pressed;
+                if egui_wants && down {
+                    return;
+                }
                 match button {
                     MouseButton::Left => {
                         self.input.mouse_left = down;
@@ -500,6 +655,7 @@ impl<S: FrameSource> ApplicationHandler for App<'_, S> {
                     _ => {}
                 }
             }
+            WindowEvent::MouseWheel { .. } if egui_wants => {}
             WindowEvent::MouseWheel { delta, .. } => {
                 self.input.scroll += match delta {
                     MouseScrollDelta::LineDelta(_, y) => y,
@@ -511,11 +667,46 @@ impl<S: FrameSource> ApplicationHandler for App<'_, S> {
         }
     }
 
-    fn about_to_wait(&mut self, _event_loop: &ActiveEventLoop) {
-        if let Some(g) = &self.gfx {
-            g.window.request_redraw();
+    fn about_to_wait(&mut self, event_loop: &ActiveEventLoop) {
+        let Some(g) = &self.gfx else { return };
+        let limit = g.applied.fps_limit;
+        if let (true, Some(last)) = (limit > 0, self.last_frame) {
+            let next = last + Duration::from_secs_f64(1.0 / f64::from(limit));
+            if Instant::now() < next {
+                event_loop.set_control_flow(ControlFlow::WaitUntil(next));
+                return;
+            }
         }
+        event_loop.set_control_flow(ControlFlow::Poll);
+        g.window.request_redraw();
     }
+}
+
+/// Applies changed window settings: fullscreen and the present mode.
+fn apply_settings(g: &mut Gfx, wanted: WindowSettings) {
+    if wanted == g.applied {
+        return;
+    }
+    if wanted.fullscreen != g.applied.fullscreen {
+        g.window
+            .set_fullscreen(wanted.fullscreen.then_some(Fullscreen::Borderless(None)));
+    }
+    if wanted.vsync != g.applied.vsync {
+        g.config.present_mode = present_mode(&g.present_modes, wanted.vsync);
+        g.surface.configure(&g.device, &g.config);
+    }
+    g.applied = wanted;
+}
+
+/// Fifo with vsync; otherwise the first of Mailbox or Immediate the surface supports.
+fn present_mode(supported: &[wgpu::PresentMode], vsync: bool) -> wgpu::PresentMode {
+    if vsync {
+        return wgpu::PresentMode::Fifo;
+    }
+    [wgpu::PresentMode::Mailbox, wgpu::PresentMode::Immediate]
+        .into_iter()
+        .find(|m| supported.contains(m))
+        .unwrap_or(wgpu::PresentMode::Fifo)
 }
 
 #[cfg(test)]
@@ -527,5 +718,14 @@ mod tests {
         let o = WindowOptions::default();
         assert_eq!(o.size, [1280, 720]);
         assert!(o.exit_after_frames.is_none() && o.screenshot.is_none());
+    }
+
+    #[test]
+    fn present_mode_follows_vsync_and_support() {
+        use wgpu::PresentMode::*;
+        assert_eq!(present_mode(&[Fifo, Immediate], true), Fifo);
+        assert_eq!(present_mode(&[Fifo, Immediate], false), Immediate);
+        assert_eq!(present_mode(&[Fifo, Mailbox, Immediate], false), Mailbox);
+        assert_eq!(present_mode(&[Fifo], false), Fifo);
     }
 }

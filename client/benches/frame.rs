@@ -1,0 +1,170 @@
+//! What one frame costs the client.
+//!
+//! `cargo bench -p tilegame-client --bench frame [-- --frames 2000]`
+//!
+//! 1. CPU: preparing one 1280×720 frame of a 192×192 map with 100 players in view — the scene
+//!    (players with names), the instance lists ([`build_frame`]), and the egui HUD (health,
+//!    debug lines, hotbar, the sorted player list) run and tessellated. Target: ≤ 1 ms.
+//! 2. GPU: the same frame drawn by the offscreen renderer (Mesa's lavapipe on machines without
+//!    a GPU), read back to memory; this is an upper bound of the window's frame time.
+//!
+//! Medians and 99th percentiles are printed; nothing is asserted (timings vary by machine).
+
+use std::time::{Duration, Instant};
+
+use tilegame_client::render::layout::build_frame;
+use tilegame_client::render::{DrawPlayer, Hud, OffscreenRenderer, Overlay, Scene};
+use tilegame_client::ui::i18n::Localizer;
+use tilegame_client::ui::messages::natural_cmp;
+use tilegame_client::ui::view::{self, HudView};
+use tilegame_game::{generate, MapSize, Theme};
+
+const W: u32 = 1280;
+const H: u32 = 720;
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn report(what: &str, mut times: Vec<Duration>) {
+    times.sort();
+    println!(
+        "{what:<48} median {:>9.1} µs   p99 {:>9.1} µs   ({} runs)",
+        percentile(&times, 0.5).as_secs_f64() * 1e6,
+        percentile(&times, 0.99).as_secs_f64() * 1e6,
+        times.len()
+    );
+}
+
+/// 100 players spread over the visible area around the camera.
+fn players(n: usize) -> Vec<(String, [f32; 2], u32)> {
+    (0..n)
+        .map(|i| {
+            let x = ((i % 20) as f32 - 10.0) * 60.0;
+            let y = ((i / 20) as f32 - 2.5) * 120.0;
+            (format!("bot{i}"), [x, y], 0x2f80ed ^ (i as u32 * 0x10307))
+        })
+        .collect()
+}
+
+fn main() {
+    let frames: usize = std::env::args()
+        .skip_while(|a| a != "--frames")
+        .nth(1)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2000);
+    let map = generate("framebench", Theme::Default, MapSize::Large).expect("a 192² map");
+    let people = players(100);
+    let i18n = Localizer::english();
+    let ctx = egui::Context::default();
+    tilegame_client::ui::font::install(&ctx);
+    view::apply_style(&ctx);
+    let scene_for = |tick: u32| Scene {
+        map: &map,
+        camera: [0.0, 0.0],
+        zoom: 1.0,
+        players: people
+            .iter()
+            .map(|(name, pos, color)| DrawPlayer {
+                pos: *pos,
+                name: name.clone(),
+                color: *color,
+                health: 100,
+                local: name == "bot0",
+            })
+            .collect(),
+        breaking: Some((96, 96, 3)),
+        hud: Hud {
+            health: 80,
+            tick,
+            players: people.len(),
+            ..Hud::default()
+        },
+        overlay: Some(Overlay::UiLayer),
+    };
+    let hud_for = |tick: u32| {
+        let mut names: Vec<String> = people.iter().map(|p| p.0.clone()).collect();
+        names.sort_by(|a, b| natural_cmp(a, b));
+        HudView {
+            health: 80,
+            online: people.len(),
+            max_players: Some(128),
+            player_list: Some(names),
+            tile: (3, -4),
+            tick,
+            ping_ms: Some(12),
+            kb_per_min: (40.0, 3.0),
+            fps: Some(60.0),
+            debug: true,
+            hotbar_slot: 0,
+            ..HudView::default()
+        }
+    };
+    let run_ui = |tick: u32| {
+        let hud = hud_for(tick);
+        let raw = egui::RawInput {
+            screen_rect: Some(egui::Rect::from_min_size(
+                egui::Pos2::ZERO,
+                egui::vec2(W as f32, H as f32),
+            )),
+            time: Some(f64::from(tick) / 60.0),
+            ..egui::RawInput::default()
+        };
+        let mut out = ctx.run_pass(raw, |ctx| {
+            view::hud(ctx, &hud, &i18n);
+        });
+        out.textures_delta.clear();
+        ctx.tessellate(out.shapes, out.pixels_per_point)
+    };
+    // Warm up (font atlas, allocations).
+    for t in 0..30 {
+        let _ = build_frame(&scene_for(t), W, H);
+        let _ = run_ui(t);
+    }
+
+    println!("tilegame client frame bench: 192×192 map, 100 players in view, {W}×{H}");
+    let mut layout = Vec::with_capacity(frames);
+    let mut ui = Vec::with_capacity(frames);
+    let mut total = Vec::with_capacity(frames);
+    let mut instances = 0;
+    for i in 0..frames {
+        let tick = i as u32;
+        let t0 = Instant::now();
+        let scene = scene_for(tick);
+        let frame = build_frame(&scene, W, H);
+        let t1 = Instant::now();
+        let prims = run_ui(tick);
+        let t2 = Instant::now();
+        instances = frame.tiles.len() + frame.sprites.len();
+        std::hint::black_box((&frame, &prims));
+        layout.push(t1 - t0);
+        ui.push(t2 - t1);
+        total.push(t2 - t0);
+    }
+    report("CPU: scene + instance lists (world)", layout);
+    report("CPU: egui HUD + player list, tessellated", ui);
+    report("CPU: one frame prepared (target ≤ 1000 µs)", total);
+    println!("    ({instances} instances per frame)");
+
+    match OffscreenRenderer::new() {
+        Ok(mut r) => {
+            println!("GPU: {}", r.adapter());
+            let gpu_frames = (frames / 20).clamp(20, 200);
+            let mut times = Vec::with_capacity(gpu_frames);
+            for i in 0..gpu_frames + 5 {
+                let scene = scene_for(i as u32);
+                let t0 = Instant::now();
+                if let Err(e) = r.render(&scene, W, H) {
+                    println!("GPU: render failed: {e}");
+                    return;
+                }
+                if i >= 5 {
+                    times.push(t0.elapsed());
+                }
+            }
+            report("GPU: world frame drawn and read back", times);
+        }
+        Err(e) => println!("GPU: no adapter ({e}); frame time not measured"),
+    }
+}

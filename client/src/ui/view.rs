@@ -1,0 +1,654 @@
+//! Draws the screens and the in-game HUD with egui, and turns clicks into [`UiEvent`]s.
+//!
+//! Why it exists: the state machine ([`super::screens`]) decides, this module only shows and
+//! reports. Every string comes from the [`Localizer`]; fields are validated as they are typed
+//! with the server's rules; Enter submits a form. Nothing here touches the network or the world.
+
+use egui::{Align2, Color32, RichText};
+
+use super::i18n::{codes, Localizer};
+use super::messages::failure_text;
+use super::screens::{FieldError, Screen, Ui, UiEvent};
+use super::settings::FPS_LIMITS;
+
+/// Width of the menu panels' widgets, in points.
+const WIDTH: f32 = 360.0;
+/// Panel background.
+const PANEL: Color32 = Color32::from_rgba_premultiplied(16, 18, 24, 230);
+/// Error text.
+const ERROR: Color32 = Color32::from_rgb(255, 120, 110);
+/// Secondary text.
+const DIM: Color32 = Color32::from_rgb(170, 176, 190);
+
+/// Sizes and spacing for a game UI (larger than egui's defaults).
+pub fn apply_style(ctx: &egui::Context) {
+    ctx.all_styles_mut(|style| {
+        use egui::{FontId, TextStyle};
+        style.text_styles = [
+            (TextStyle::Heading, FontId::proportional(30.0)),
+            (TextStyle::Body, FontId::proportional(18.0)),
+            (TextStyle::Button, FontId::proportional(20.0)),
+            (TextStyle::Small, FontId::proportional(14.0)),
+            (TextStyle::Monospace, FontId::monospace(16.0)),
+        ]
+        .into();
+        style.spacing.item_spacing = egui::vec2(10.0, 10.0);
+        style.spacing.button_padding = egui::vec2(14.0, 8.0);
+        style.spacing.interact_size.y = 34.0;
+    });
+}
+
+/// A centred panel with a title.
+fn panel(ctx: &egui::Context, id: &str, title: &str, body: impl FnOnce(&mut egui::Ui)) {
+    egui::Area::new(egui::Id::unique(id))
+        .anchor(Align2::CENTER_CENTER, [0.0, 0.0])
+        .show(ctx, |ui| {
+            egui::Frame::new()
+                .fill(PANEL)
+                .corner_radius(10)
+                .inner_margin(egui::Margin::same(28))
+                .show(ui, |ui| {
+                    ui.set_max_width(WIDTH + 40.0);
+                    ui.vertical_centered(|ui| {
+                        ui.label(RichText::new(title).heading().strong());
+                        ui.add_space(8.0);
+                    });
+                    body(ui);
+                });
+        });
+}
+
+fn wide_button(ui: &mut egui::Ui, text: &str) -> bool {
+    ui.add_sized([WIDTH, 40.0], egui::Button::new(text))
+        .clicked()
+}
+
+fn field_error(ui: &mut egui::Ui, i18n: &Localizer, error: Option<FieldError>, shown: bool) {
+    if let (Some(e), true) = (error, shown) {
+        ui.label(RichText::new(i18n.text(e.key())).color(ERROR).small());
+    }
+}
+
+fn text_field(ui: &mut egui::Ui, label: &str, value: &mut String, max_chars: usize) -> bool {
+    ui.label(label);
+    let r = ui.add(
+        egui::TextEdit::singleline(value)
+            .desired_width(WIDTH)
+            .char_limit(max_chars),
+    );
+    r.changed()
+}
+
+fn enter_pressed(ctx: &egui::Context) -> bool {
+    ctx.input(|i| i.key_pressed(egui::Key::Enter))
+}
+
+/// Draws the current screen (nothing while playing) and collects the player's events.
+pub fn screens(
+    ctx: &egui::Context,
+    state: &mut Ui,
+    i18n: &Localizer,
+    version: &str,
+    events: &mut Vec<UiEvent>,
+) {
+    let show_errors = state.show_errors;
+    if let Screen::Options(_) = state.screen() {
+        options(ctx, state, i18n, events);
+        return;
+    }
+    match state.screen_mut() {
+        Screen::MainMenu => {
+            panel(ctx, "main-menu", "tilegame", |ui| {
+                ui.vertical_centered(|ui| {
+                    ui.label(RichText::new(i18n.text("menu-subtitle")).color(DIM));
+                    ui.add_space(10.0);
+                    for (key, event) in [
+                        ("menu-host", UiEvent::OpenHost),
+                        ("menu-join", UiEvent::OpenJoin),
+                        ("menu-options", UiEvent::OpenOptions),
+                        ("menu-quit", UiEvent::Quit),
+                    ] {
+                        if wide_button(ui, &i18n.text(key)) {
+                            events.push(event);
+                        }
+                    }
+                    ui.add_space(6.0);
+                    ui.label(
+                        RichText::new(
+                            i18n.text_with("menu-version", &[("version", version.into())]),
+                        )
+                        .small()
+                        .color(DIM),
+                    );
+                });
+            });
+        }
+        Screen::Join(form) => {
+            panel(ctx, "join", &i18n.text("join-title"), |ui| {
+                text_field(ui, &i18n.text("field-address"), &mut form.address, 261);
+                ui.label(
+                    RichText::new(i18n.text("field-address-hint"))
+                        .small()
+                        .color(DIM),
+                );
+                field_error(
+                    ui,
+                    i18n,
+                    form.address_error(),
+                    show_errors || !form.address.is_empty(),
+                );
+                text_field(ui, &i18n.text("field-name"), &mut form.name, 32);
+                field_error(
+                    ui,
+                    i18n,
+                    form.name_error(),
+                    show_errors || !form.name.is_empty(),
+                );
+                ui.add_space(8.0);
+                ui.horizontal(|ui| {
+                    if ui.button(i18n.text("button-back")).clicked() {
+                        events.push(UiEvent::Back);
+                    }
+                    if ui.button(i18n.text("button-join")).clicked() {
+                        events.push(UiEvent::Submit);
+                    }
+                });
+            });
+            if enter_pressed(ctx) {
+                events.push(UiEvent::Submit);
+            }
+        }
+        Screen::Host(form) => {
+            panel(ctx, "host", &i18n.text("host-title"), |ui| {
+                text_field(ui, &i18n.text("field-name"), &mut form.name, 32);
+                field_error(
+                    ui,
+                    i18n,
+                    form.name_error(),
+                    show_errors || !form.name.is_empty(),
+                );
+                text_field(ui, &i18n.text("field-seed"), &mut form.seed, 64);
+                ui.label(i18n.text("field-size"));
+                ui.horizontal(|ui| {
+                    for size in ["small", "medium", "large"] {
+                        let label = i18n.text(&format!("size-{size}"));
+                        if ui.selectable_label(form.size == size, label).clicked() {
+                            form.size = size.to_owned();
+                        }
+                    }
+                });
+                ui.label(i18n.text("field-theme"));
+                ui.horizontal_wrapped(|ui| {
+                    for theme in ["default", "hell", "islands", "hell_islands"] {
+                        let label = i18n.text(&format!("theme-{theme}"));
+                        if ui.selectable_label(form.theme == theme, label).clicked() {
+                            form.theme = theme.to_owned();
+                        }
+                    }
+                });
+                ui.add_space(8.0);
+                ui.horizontal(|ui| {
+                    if ui.button(i18n.text("button-back")).clicked() {
+                        events.push(UiEvent::Back);
+                    }
+                    if ui.button(i18n.text("button-start")).clicked() {
+                        events.push(UiEvent::Submit);
+                    }
+                });
+            });
+            if enter_pressed(ctx) {
+                events.push(UiEvent::Submit);
+            }
+        }
+        Screen::Connecting { attempt, progress } => {
+            let title = if attempt.host.is_some() && attempt.address.is_empty() {
+                i18n.text("connecting-hosting")
+            } else {
+                i18n.text_with(
+                    "connecting-title",
+                    &[("address", attempt.address.as_str().into())],
+                )
+            };
+            let progress = *progress;
+            panel(ctx, "connecting", &title, |ui| {
+                ui.vertical_centered(|ui| {
+                    match progress {
+                        Some(p) => {
+                            let percent = (p * 100.0).round() as u32;
+                            ui.label(
+                                i18n.text_with("connecting-map", &[("percent", percent.into())]),
+                            );
+                            ui.add(egui::ProgressBar::new(p).desired_width(WIDTH));
+                        }
+                        None => {
+                            ui.add(egui::Spinner::new().size(28.0));
+                        }
+                    }
+                    if wide_button(ui, &i18n.text("button-cancel")) {
+                        events.push(UiEvent::Cancel);
+                    }
+                });
+            });
+        }
+        Screen::Failed { attempt, failure } => {
+            let address = if attempt.address.is_empty() {
+                "127.0.0.1"
+            } else {
+                attempt.address.as_str()
+            };
+            let (main, detail) = failure_text(i18n, address, attempt, failure);
+            panel(ctx, "failed", &i18n.text("error-title"), |ui| {
+                ui.vertical_centered(|ui| {
+                    ui.label(RichText::new(main).color(ERROR));
+                    if let Some(d) = detail {
+                        ui.label(RichText::new(d).small().color(DIM));
+                    }
+                    ui.add_space(8.0);
+                    ui.horizontal(|ui| {
+                        if ui.button(i18n.text("button-back")).clicked() {
+                            events.push(UiEvent::Back);
+                        }
+                        if ui.button(i18n.text("button-retry")).clicked() {
+                            events.push(UiEvent::Retry);
+                        }
+                    });
+                });
+            });
+            if enter_pressed(ctx) {
+                events.push(UiEvent::Retry);
+            }
+        }
+        Screen::Paused => {
+            panel(ctx, "paused", &i18n.text("pause-title"), |ui| {
+                ui.vertical_centered(|ui| {
+                    for (key, event) in [
+                        ("pause-resume", UiEvent::Resume),
+                        ("menu-options", UiEvent::OpenOptions),
+                        ("pause-disconnect", UiEvent::Disconnect),
+                        ("menu-quit", UiEvent::Quit),
+                    ] {
+                        if wide_button(ui, &i18n.text(key)) {
+                            events.push(event);
+                        }
+                    }
+                });
+            });
+        }
+        Screen::Options(_) | Screen::Playing | Screen::Quit => {}
+    }
+}
+
+fn options(ctx: &egui::Context, state: &mut Ui, i18n: &Localizer, events: &mut Vec<UiEvent>) {
+    let s = &mut state.settings;
+    panel(ctx, "options", &i18n.text("options-title"), |ui| {
+        ui.label(i18n.text("options-language"));
+        let current = s
+            .language
+            .as_deref()
+            .and_then(|c| super::i18n::Localizer::new(c).ok())
+            .map_or_else(
+                || i18n.text("options-language-system"),
+                |l| l.text("language-name"),
+            );
+        egui::ComboBox::from_id_salt("language")
+            .width(WIDTH)
+            .height(480.0)
+            .selected_text(current)
+            .show_ui(ui, |ui| {
+                ui.selectable_value(&mut s.language, None, i18n.text("options-language-system"));
+                for code in codes() {
+                    let name = Localizer::new(code)
+                        .map(|l| l.text("language-name"))
+                        .unwrap_or_else(|_| code.to_owned());
+                    ui.selectable_value(&mut s.language, Some(code.to_owned()), name);
+                }
+            });
+        ui.label(i18n.text("options-fps-limit"));
+        ui.horizontal_wrapped(|ui| {
+            for limit in FPS_LIMITS {
+                let label = if limit == 0 {
+                    i18n.text("options-fps-unlimited")
+                } else {
+                    limit.to_string()
+                };
+                if ui.selectable_label(s.fps_limit == limit, label).clicked() {
+                    s.fps_limit = limit;
+                }
+            }
+        });
+        ui.checkbox(&mut s.show_fps, i18n.text("options-show-fps"));
+        ui.checkbox(&mut s.vsync, i18n.text("options-vsync"));
+        ui.checkbox(&mut s.fullscreen, i18n.text("options-fullscreen"));
+        ui.checkbox(&mut s.debug_info, i18n.text("options-debug"));
+        ui.add_space(8.0);
+        ui.vertical_centered(|ui| {
+            if wide_button(ui, &i18n.text("button-back")) {
+                events.push(UiEvent::Back);
+            }
+        });
+    });
+}
+
+/// What the in-game HUD shows.
+#[derive(Debug, Clone, Default)]
+pub struct HudView {
+    /// Local health 0..=100.
+    pub health: u8,
+    /// Players on the server.
+    pub online: usize,
+    /// The server's player limit, when known.
+    pub max_players: Option<u32>,
+    /// Names in natural order (shown with Tab).
+    pub player_list: Option<Vec<String>>,
+    /// Tile coordinates of the local player.
+    pub tile: (i32, i32),
+    /// Server tick.
+    pub tick: u32,
+    /// Last round trip.
+    pub ping_ms: Option<u32>,
+    /// kB per minute in and out.
+    pub kb_per_min: (f64, f64),
+    /// Frames per second (smoothed), when shown.
+    pub fps: Option<f32>,
+    /// Coordinates, tick, ping and rates shown.
+    pub debug: bool,
+    /// Selected hotbar slot 0..6.
+    pub hotbar_slot: usize,
+    /// Dead: the death screen's cause key.
+    pub dead: Option<&'static str>,
+    /// Red flash strength 0..=1 (just hurt).
+    pub flash: f32,
+    /// Floating damage numbers: (amount, age 0..=1).
+    pub damage_numbers: Vec<(u8, f32)>,
+    /// The map screen, when open.
+    pub map: Option<MapView>,
+}
+
+/// The map screen's content.
+#[derive(Debug, Clone)]
+pub struct MapView {
+    /// The map image, one pixel per tile.
+    pub texture: egui::TextureId,
+    /// Its size in tiles.
+    pub size: [usize; 2],
+    /// Players: position in 0..1 of the map, colour 0xRRGGBB, whether local.
+    pub players: Vec<([f32; 2], u32, bool)>,
+}
+
+/// "ONLINE n/max", or "ONLINE n" when the server's limit is not known.
+pub fn online_text(i18n: &Localizer, n: usize, max: Option<u32>) -> String {
+    match max {
+        Some(max) => i18n.text_with("hud-online", &[("n", n.into()), ("max", max.into())]),
+        None => i18n.text_with("hud-online-count", &[("n", n.into())]),
+    }
+}
+
+/// The number of hotbar slots.
+pub const HOTBAR_SLOTS: usize = 6;
+
+/// Draws the HUD; returns true when Respawn was clicked.
+pub fn hud(ctx: &egui::Context, view: &HudView, i18n: &Localizer) -> bool {
+    let screen = ctx.content_rect();
+    if view.flash > 0.0 {
+        // A red tint and a thick red frame: visible on any ground, lava included.
+        let painter = ctx.layer_painter(egui::LayerId::new(
+            egui::Order::Background,
+            egui::Id::unique("damage-flash"),
+        ));
+        let f = view.flash.clamp(0.0, 1.0);
+        painter.rect_filled(
+            screen,
+            0.0,
+            Color32::from_rgba_unmultiplied(200, 0, 0, (f * 70.0) as u8),
+        );
+        let edge = Color32::from_rgba_unmultiplied(230, 20, 20, (f * 200.0) as u8);
+        painter.rect_stroke(
+            screen,
+            0.0,
+            egui::Stroke::new(24.0, edge),
+            egui::StrokeKind::Inside,
+        );
+    }
+    if !view.damage_numbers.is_empty() {
+        let painter = ctx.layer_painter(egui::LayerId::new(
+            egui::Order::Foreground,
+            egui::Id::unique("damage-numbers"),
+        ));
+        for (i, (amount, age)) in view.damage_numbers.iter().enumerate() {
+            let pos = screen.center() + egui::vec2(20.0 + 10.0 * i as f32, -28.0 - 60.0 * age);
+            let alpha = ((1.0 - age).clamp(0.0, 1.0) * 255.0) as u8;
+            let font = egui::FontId::proportional(28.0);
+            let text = format!("-{amount}");
+            // A dark outline under a white number reads on lava, water and grass alike.
+            for d in [[-2.0, 0.0], [2.0, 0.0], [0.0, -2.0], [0.0, 2.0]] {
+                painter.text(
+                    pos + egui::vec2(d[0], d[1]),
+                    Align2::LEFT_BOTTOM,
+                    &text,
+                    font.clone(),
+                    Color32::from_rgba_unmultiplied(60, 0, 0, alpha),
+                );
+            }
+            painter.text(
+                pos,
+                Align2::LEFT_BOTTOM,
+                text,
+                font,
+                Color32::from_rgba_unmultiplied(255, 236, 120, alpha),
+            );
+        }
+    }
+    // Top left: health and debug lines.
+    egui::Area::new(egui::Id::unique("hud-left"))
+        .anchor(Align2::LEFT_TOP, [10.0, 10.0])
+        .interactable(false)
+        .show(ctx, |ui| {
+            egui::Frame::new()
+                .fill(Color32::from_black_alpha(150))
+                .corner_radius(6)
+                .inner_margin(egui::Margin::same(8))
+                .show(ui, |ui| {
+                    let h = f32::from(view.health.min(100)) / 100.0;
+                    let color = if h > 0.5 {
+                        Color32::from_rgb(70, 200, 80)
+                    } else if h > 0.25 {
+                        Color32::from_rgb(230, 190, 50)
+                    } else {
+                        Color32::from_rgb(230, 60, 50)
+                    };
+                    ui.add(
+                        egui::ProgressBar::new(h)
+                            .desired_width(200.0)
+                            .fill(color)
+                            .text(
+                                i18n.text_with(
+                                    "hud-health",
+                                    &[("n", u32::from(view.health).into())],
+                                ),
+                            ),
+                    );
+                    if view.debug {
+                        let small = |s: String| RichText::new(s).small().color(Color32::WHITE);
+                        ui.label(small(i18n.text_with(
+                            "hud-coords",
+                            &[
+                                ("x", view.tile.0.to_string().into()),
+                                ("y", view.tile.1.to_string().into()),
+                            ],
+                        )));
+                        ui.label(small(
+                            i18n.text_with("hud-tick", &[("tick", view.tick.into())]),
+                        ));
+                        if let Some(p) = view.ping_ms {
+                            ui.label(small(i18n.text_with("hud-ping", &[("ping", p.into())])));
+                        }
+                        ui.label(small(i18n.text_with(
+                            "hud-rates",
+                            &[
+                                ("kbin", format!("{:.1}", view.kb_per_min.0).into()),
+                                ("kbout", format!("{:.1}", view.kb_per_min.1).into()),
+                            ],
+                        )));
+                    }
+                    if let Some(fps) = view.fps {
+                        ui.label(
+                            RichText::new(
+                                i18n.text_with("hud-fps", &[("fps", (fps.round() as u32).into())]),
+                            )
+                            .small()
+                            .color(Color32::WHITE),
+                        );
+                    }
+                });
+        });
+    // Top right: ONLINE n/max.
+    egui::Area::new(egui::Id::unique("hud-right"))
+        .anchor(Align2::RIGHT_TOP, [-10.0, 10.0])
+        .interactable(false)
+        .show(ctx, |ui| {
+            egui::Frame::new()
+                .fill(Color32::from_black_alpha(150))
+                .corner_radius(6)
+                .inner_margin(egui::Margin::same(8))
+                .show(ui, |ui| {
+                    let text = online_text(i18n, view.online, view.max_players);
+                    ui.label(RichText::new(text).color(Color32::WHITE));
+                });
+        });
+    // Bottom: the hotbar (slot 1 the shovel; the unfinished gun is kept out).
+    {
+        let painter = ctx.layer_painter(egui::LayerId::new(
+            egui::Order::Background,
+            egui::Id::unique("hotbar"),
+        ));
+        let (slot_size, gap) = (58.0, 6.0);
+        let total = HOTBAR_SLOTS as f32 * slot_size + (HOTBAR_SLOTS as f32 - 1.0) * gap;
+        let left = screen.center().x - total / 2.0;
+        let top = screen.bottom() - slot_size - 14.0;
+        for slot in 0..HOTBAR_SLOTS {
+            let selected = slot == view.hotbar_slot;
+            let min = egui::pos2(left + slot as f32 * (slot_size + gap), top);
+            let rect = egui::Rect::from_min_size(min, egui::vec2(slot_size, slot_size));
+            painter.rect_filled(
+                rect,
+                6.0,
+                Color32::from_black_alpha(if selected { 210 } else { 150 }),
+            );
+            painter.rect_stroke(
+                rect,
+                6.0,
+                egui::Stroke::new(
+                    if selected { 3.0 } else { 1.0 },
+                    if selected {
+                        Color32::from_rgb(255, 220, 90)
+                    } else {
+                        Color32::GRAY
+                    },
+                ),
+                egui::StrokeKind::Inside,
+            );
+            painter.text(
+                rect.left_top() + egui::vec2(6.0, 3.0),
+                Align2::LEFT_TOP,
+                (slot + 1).to_string(),
+                egui::FontId::proportional(13.0),
+                DIM,
+            );
+            if slot == 0 {
+                // A shovel: a wooden handle and a steel blade.
+                let c = rect.center();
+                painter.line_segment(
+                    [c + egui::vec2(-12.0, 12.0), c + egui::vec2(6.0, -6.0)],
+                    egui::Stroke::new(4.0, Color32::from_rgb(150, 100, 50)),
+                );
+                painter.add(egui::Shape::convex_polygon(
+                    vec![
+                        c + egui::vec2(4.0, -12.0),
+                        c + egui::vec2(12.0, -4.0),
+                        c + egui::vec2(18.0, -16.0),
+                        c + egui::vec2(16.0, -18.0),
+                    ],
+                    Color32::from_rgb(200, 205, 215),
+                    egui::Stroke::NONE,
+                ));
+                painter.text(
+                    rect.center_bottom() - egui::vec2(0.0, 2.0),
+                    Align2::CENTER_BOTTOM,
+                    i18n.text("hotbar-shovel"),
+                    egui::FontId::proportional(12.0),
+                    Color32::WHITE,
+                );
+            }
+        }
+    }
+    if let Some(names) = &view.player_list {
+        panel(ctx, "player-list", &i18n.text("players-title"), |ui| {
+            let title = online_text(i18n, names.len(), view.max_players);
+            ui.label(RichText::new(title).color(DIM));
+            egui::ScrollArea::vertical()
+                .max_height(360.0)
+                .show(ui, |ui| {
+                    for n in names {
+                        ui.label(n);
+                    }
+                });
+        });
+    }
+    if let Some(MapView {
+        texture,
+        size: [w, h],
+        players,
+    }) = &view.map
+    {
+        panel(ctx, "map", &i18n.text("map-title"), |ui| {
+            let avail = (screen.height() - 160.0).clamp(120.0, 560.0);
+            let scale = avail / (*w.max(h) as f32).max(1.0);
+            let size = egui::vec2(*w as f32 * scale, *h as f32 * scale);
+            let r = ui.add(egui::Image::new((*texture, size)));
+            let painter = ui.painter_at(r.rect);
+            for ([x, y], color, local) in players {
+                let p = r.rect.min + egui::vec2(x * size.x, y * size.y);
+                let [red, g, b, _] = crate::render::rgb_u32(*color, 255);
+                painter.circle_filled(
+                    p,
+                    if *local { 5.0 } else { 3.5 },
+                    Color32::from_rgb(red, g, b),
+                );
+                if *local {
+                    painter.circle_stroke(p, 7.0, egui::Stroke::new(2.0, Color32::WHITE));
+                }
+            }
+        });
+    }
+    let mut respawn = false;
+    if let Some(cause) = view.dead {
+        panel(ctx, "dead", &i18n.text("dead-title"), |ui| {
+            ui.vertical_centered(|ui| {
+                ui.label(RichText::new(i18n.text(cause)).color(ERROR));
+                ui.label(RichText::new(i18n.text("dead-respawn")).color(DIM));
+                respawn = wide_button(ui, &i18n.text("button-respawn"));
+            });
+        });
+    }
+    respawn
+}
+
+/// The controls line under the main menu.
+pub fn controls_hint(ctx: &egui::Context, i18n: &Localizer) {
+    egui::Area::new(egui::Id::unique("controls"))
+        .anchor(Align2::CENTER_BOTTOM, [0.0, -10.0])
+        .interactable(false)
+        .show(ctx, |ui| {
+            egui::Frame::new()
+                .fill(Color32::from_black_alpha(170))
+                .corner_radius(6)
+                .inner_margin(egui::Margin::same(6))
+                .show(ui, |ui| {
+                    ui.label(
+                        RichText::new(i18n.text("help-controls"))
+                            .small()
+                            .color(Color32::WHITE),
+                    );
+                });
+        });
+}
