@@ -33,7 +33,7 @@ pub struct ViewOptions {
 
 struct Viewer {
     header: FileHeader,
-    data: Vec<u8>,
+    file: ReplayFile,
     records: Vec<Record>,
     /// Recorded micros of each record (the last frame's time for non-frame records).
     times: Vec<u64>,
@@ -69,7 +69,7 @@ impl Viewer {
 
     /// Jumps to `tick` through the nearest keyframe.
     fn seek(&mut self, tick: u32) {
-        match Engine::seek(&self.data, tick) {
+        match Engine::seek(|| self.file.open_reader(), tick) {
             Ok((engine, _)) => {
                 let clock = engine.clock();
                 let seq = engine.next_seq();
@@ -185,7 +185,14 @@ pub fn run(file: &ReplayFile, options: ViewOptions) -> Result<u8, ToolError> {
     let mut records = Vec::new();
     let mut times = Vec::new();
     let mut now = 0u64;
-    while let Some(record) = reader.try_next().map_err(|e| file.file_error(e))? {
+    loop {
+        let record = match reader.try_next() {
+            Ok(Some(r)) => r,
+            Ok(None) => break,
+            // A crash cut: play what was recorded, as `verify` and `info` read it.
+            Err(e) if e.is_cut() => break,
+            Err(e) => return Err(file.file_error(e)),
+        };
         if let Record::Frame(f) = &record {
             now = f.micros;
         }
@@ -195,7 +202,7 @@ pub fn run(file: &ReplayFile, options: ViewOptions) -> Result<u8, ToolError> {
     let mut viewer = Viewer {
         engine: Engine::new(&header),
         header,
-        data: file.data.clone(),
+        file: file.clone(),
         records,
         times,
         next: 0,

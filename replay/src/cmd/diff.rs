@@ -7,16 +7,16 @@
 
 use std::io::Write;
 
-use tilegame_protocol::replay_file::{ReplayError, ReplayReader};
+use tilegame_protocol::replay_file::ReplayError;
 
 use crate::engine::{Engine, TickOutcome};
 use crate::state::{self, StateHashes};
-use crate::tool::{ReplayFile, ToolError, EXIT_DIVERGED};
+use crate::tool::{FileReader, ReplayFile, ToolError, EXIT_DIVERGED};
 
 /// One recording being replayed snapshot by snapshot.
 struct Side<'a> {
     file: &'a ReplayFile,
-    reader: ReplayReader<'a>,
+    reader: FileReader<'a>,
     engine: Engine,
     cut: Option<String>,
 }

@@ -115,7 +115,7 @@ pub fn run(file: &ReplayFile, out: &mut dyn Write) -> Result<u8, ToolError> {
         out,
         "file:       {} ({} bytes)",
         file.path.display(),
-        thousands(file.data.len() as u64)
+        thousands(file.len())
     )?;
     writeln!(out, "format:     v{}", h.format_version)?;
     let who = match h.recorder {

@@ -215,7 +215,7 @@ pub fn run(file: &ReplayFile, out: &mut dyn Write, err: &mut dyn Write) -> Resul
         format!("{} s", s.per_second.len()),
         width = line.chars().count().saturating_sub(1)
     )?;
-    if let Tail::Cut { message } = &tail {
+    if let Tail::Cut { message, .. } = &tail {
         writeln!(err, "note: the file is cut: {message}")?;
     }
     Ok(0)

@@ -19,8 +19,11 @@ pub fn fixture_path() -> PathBuf {
 pub fn fixture() -> ReplayFile {
     let path = fixture_path();
     let file = ReplayFile::open(&path).expect("the fixture exists");
-    let reader = ReplayReader::new(&file.data).expect("the fixture has a header");
-    if let Err(e) = reader.check_protocol() {
+    let stale = file
+        .open_reader()
+        .expect("the fixture has a header")
+        .check_protocol();
+    if let Err(e) = stale {
         panic!(
             "tests/fixtures/small.tgr is stale ({e}); regenerate it as tests/fixtures/README.md says"
         );
