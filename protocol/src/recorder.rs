@@ -209,7 +209,9 @@ impl Recorder {
         self.awaiting = snap;
     }
 
-    /// Records the managers' hashes after a tick, and a keyframe when one is due.
+    /// Records the managers' hashes after a tick, and a keyframe when one is due: `keyframe`
+    /// then gives the managers' state encoded as a [`rf::KeyframeState`] (empty when there is
+    /// none yet).
     pub fn tick(&mut self, tick: u32, hashes: (u64, u64), keyframe: impl FnOnce() -> Vec<u8>) {
         if self.sequencing {
             loop {
@@ -240,12 +242,17 @@ impl Recorder {
                 .last_keyframe
                 .is_none_or(|k| tick.saturating_sub(k) >= self.keyframe_interval);
         if due {
-            self.last_keyframe = Some(tick);
-            records.push(Record::Keyframe(rf::Keyframe {
-                tick,
-                frame_seq: next_seq,
-                state: keyframe(),
-            }));
+            // The caller encodes its state as a `KeyframeState` (nothing: no state to save yet).
+            if let Ok(state) =
+                crate::wire::decode_body::<rf::KeyframeState>("KeyframeState", &keyframe())
+            {
+                self.last_keyframe = Some(tick);
+                records.push(Record::Keyframe(rf::Keyframe {
+                    tick,
+                    frame_seq: next_seq,
+                    state,
+                }));
+            }
         }
         self.write(&records, true);
         if self.sequencing {
@@ -308,6 +315,25 @@ mod tests {
         bytes
     }
 
+    fn state() -> Vec<u8> {
+        let state = rf::KeyframeState {
+            tick: 1,
+            width: 1,
+            height: 1,
+            seed: "s".into(),
+            theme: 0,
+            tiles: vec![rf::TileRun { tile: 0, count: 1 }],
+            dynamic: vec![1],
+            players_tick: 1,
+            local_id: None,
+            ack_seq: 0,
+            players: Vec::new(),
+        };
+        let mut bytes = Vec::new();
+        crate::wire::encode_body(&state, "KeyframeState", &mut bytes).unwrap();
+        bytes
+    }
+
     fn ping() -> Vec<u8> {
         let mut bytes = vec![play::Ping::ID];
         play::ToServer::Ping(play::Ping { nonce: 1 })
@@ -343,6 +369,7 @@ mod tests {
                 },
                 Record::TickHash(h) => format!("H{}", h.tick),
                 Record::Keyframe(k) => format!("K{}@{}", k.tick, k.frame_seq),
+                Record::LegacyKeyframe(_) => "L".into(),
                 Record::End(e) => format!("E{}", e.frames),
             })
             .collect()
@@ -360,12 +387,12 @@ mod tests {
         r.frame(Direction::ToServer, State::Play, 1, &ping(), 6);
         r.frame(Direction::ToClient, State::Play, 2, &snapshot(2), 9);
         r.frame(Direction::ToClient, State::Play, 3, &snapshot(3), 9);
-        r.tick(1, (1, 1), || vec![1]);
-        r.tick(2, (2, 2), Vec::new);
+        r.tick(1, (1, 1), state);
+        r.tick(2, (2, 2), state);
         // The game loop skipped the hash of tick 3; then a stale hash comes for it.
         r.frame(Direction::ToClient, State::Play, 4, &snapshot(4), 9);
-        r.tick(4, (4, 4), Vec::new);
-        r.tick(3, (3, 3), Vec::new);
+        r.tick(4, (4, 4), state);
+        r.tick(3, (3, 3), state);
         r.frame(Direction::ToClient, State::Play, 5, &snapshot(5), 9);
         r.finish("done");
         assert_eq!(r.dropped_hashes(), 1);

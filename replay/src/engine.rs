@@ -246,8 +246,9 @@ impl Engine {
             tick: keyframe.tick,
             message: e.to_string(),
         };
-        let kf = StateKeyframe::from_bytes(&keyframe.state).map_err(bad)?;
-        let play = kf.restore().map_err(bad)?;
+        let play = StateKeyframe(keyframe.state.clone())
+            .restore()
+            .map_err(bad)?;
         let mut engine = Engine::new(header);
         engine.last = Some((keyframe.tick, StateHashes::of(&play)));
         engine.first_tick = Some(keyframe.tick);
@@ -301,6 +302,8 @@ impl Engine {
             Record::Frame(f) => self.frame(f),
             Record::TickHash(h) => self.tick_hash(h).map(Some),
             Record::Keyframe(k) => self.recorded_keyframe(k).map(Some),
+            // Format 1's JSON keyframes are not read: replay goes on from the frames.
+            Record::LegacyKeyframe(_) => Ok(None),
             Record::End(e) => Ok(Some(TickOutcome::Ended {
                 frames: e.frames,
                 reason: e.reason.clone(),
@@ -427,7 +430,7 @@ impl Engine {
             tick: k.tick,
             message: e.to_string(),
         };
-        let kf = StateKeyframe::from_bytes(&k.state).map_err(bad)?;
+        let kf = StateKeyframe(k.state.clone());
         let recorded = kf.restore().map_err(bad)?;
         let diff = match self.play() {
             Some(replayed) => state::diff(&recorded, replayed),

@@ -339,15 +339,9 @@ mod tests {
     fn tiles_and_player_fields_are_named() {
         let a = state();
         let mut b = state();
-        let kf = tilegame_client::keyframe::Keyframe::capture(&b).unwrap();
-        let mut players = kf.players.clone();
-        players[1].health = 40;
-        b.players = tilegame_client::managers::PlayerManager::restore(
-            players,
-            kf.local_id,
-            kf.players_tick,
-            kf.ack_seq,
-        );
+        let mut kf = tilegame_client::keyframe::Keyframe::capture(&b).unwrap();
+        kf.0.players[1].health = 40;
+        b.players = kf.restore().unwrap().players;
         let mut map = b.world.map().unwrap().clone();
         map.change(5, 6, Tile::Lava).unwrap();
         b.world.load(map, "d", Theme::Default, 3);

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tilegame_protocol::replay_file::{ReplayWriter, READ_BUDGET};
 use tilegame_protocol::replay_format::{
-    ConnState, FileHeader, Frame, FrameDirection, Keyframe, Record, Recorder,
+    ConnState, FileHeader, Frame, FrameDirection, LegacyKeyframe, Record, Recorder,
 };
 use tilegame_replay::{cmd, ReplayFile};
 
@@ -73,7 +73,8 @@ fn peak_of(f: impl FnOnce()) -> usize {
 /// bomb of (nearly) the largest size a keyframe may inflate to (read all at once, they would
 /// take 6 × 16 MB), then frames of the largest size to fill the megabyte.
 fn crafted() -> Vec<u8> {
-    let bomb = Record::Keyframe(Keyframe {
+    // Format 1's keyframes hold plain bytes: the cheapest bomb to build.
+    let bomb = Record::LegacyKeyframe(LegacyKeyframe {
         tick: 1,
         frame_seq: 0,
         state: vec![0u8; 15_900_000],

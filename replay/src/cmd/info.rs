@@ -41,6 +41,8 @@ pub struct Info {
     pub tick_hashes: u64,
     /// Keyframe ticks.
     pub keyframes: Vec<u32>,
+    /// Format 1 keyframes (JSON; not used for seeking).
+    pub legacy_keyframes: u64,
     /// Latest recorded microseconds.
     pub micros: u64,
     /// Every player name seen.
@@ -58,6 +60,7 @@ pub fn gather(file: &ReplayFile) -> Result<Info, ToolError> {
         snapshots: 0,
         tick_hashes: 0,
         keyframes: Vec::new(),
+        legacy_keyframes: 0,
         micros: 0,
         players: BTreeSet::new(),
         tail: Tail::Unfinished { offset: 0 },
@@ -81,6 +84,7 @@ pub fn gather(file: &ReplayFile) -> Result<Info, ToolError> {
             }
             Record::TickHash(_) => info.tick_hashes += 1,
             Record::Keyframe(k) => info.keyframes.push(k.tick),
+            Record::LegacyKeyframe(_) => info.legacy_keyframes += 1,
             Record::End(_) => {}
         }
         Ok(Flow::Continue)
@@ -192,6 +196,13 @@ pub fn run(file: &ReplayFile, out: &mut dyn Write) -> Result<u8, ToolError> {
             format!(" at ticks {}", ticks.join(", "))
         }
     )?;
+    if info.legacy_keyframes > 0 {
+        writeln!(
+            out,
+            "            {} format 1 keyframes (JSON), not used for seeking",
+            info.legacy_keyframes
+        )?;
+    }
     writeln!(out, "ended:      {}", info.tail.describe())?;
     Ok(0)
 }
