@@ -59,10 +59,15 @@ enum Command {
         #[arg(long)]
         limit: Option<usize>,
     },
-    /// Bytes per packet kind and direction, rates, biggest frames, traffic over time.
+    /// Bytes per packet kind and direction (count, bytes, share, bytes/s), biggest frames,
+    /// traffic over time.
     Stats {
         /// The replay file.
         file: PathBuf,
+        /// Also draw bytes per second per packet kind and direction, keyframes and joins
+        /// marked, into this PNG or SVG file.
+        #[arg(long, value_name = "OUT.png|OUT.svg")]
+        plot: Option<PathBuf>,
     },
     /// Replay through the client's managers and check every recorded tick hash.
     Verify {
@@ -143,7 +148,7 @@ fn run(command: Command, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8,
             };
             cmd::dump::run(&open(&file)?, &options, out, err)
         }
-        Command::Stats { file } => cmd::stats::run(&open(&file)?, out, err),
+        Command::Stats { file, plot } => cmd::stats::run(&open(&file)?, plot.as_deref(), out, err),
         Command::Verify {
             file,
             out: out_dir,

@@ -54,7 +54,7 @@ fn every_command(f: &ReplayFile) -> Vec<Result<u8, ToolError>> {
     vec![
         output(|out| cmd::info::run(f, out)).0,
         output(|out| cmd::dump::run(f, &DumpOptions::default(), out, &mut err)).0,
-        output(|out| cmd::stats::run(f, out, &mut err)).0,
+        output(|out| cmd::stats::run(f, None, out, &mut err)).0,
         verify(f).0,
         output(|out| cmd::play::run(f, 30, true, out)).0,
         output(|out| cmd::diff::run(f, f, out)).0,

@@ -84,7 +84,7 @@ fn dump_filters_and_json() {
 fn stats_snapshot() {
     let file = fixture();
     let mut err = Vec::new();
-    let (r, text) = output(|out| cmd::stats::run(&file, out, &mut err));
+    let (r, text) = output(|out| cmd::stats::run(&file, None, out, &mut err));
     assert_eq!(r.unwrap(), 0);
     assert!(err.is_empty());
     insta::assert_snapshot!("stats", text);
@@ -296,4 +296,46 @@ fn the_binary_prints_and_exits_as_documented() {
     assert!(String::from_utf8_lossy(&out.stdout)
         .lines()
         .all(|l| l.contains("\"packet\":\"Ping\"")));
+}
+
+#[test]
+fn stats_plots_png_and_svg() {
+    let file = fixture();
+    let dir = scratch("plot");
+    for name in ["traffic.png", "traffic.svg"] {
+        let path = dir.join(name);
+        let mut err = Vec::new();
+        let (r, text) = output(|out| cmd::stats::run(&file, Some(&path), out, &mut err));
+        assert_eq!(r.unwrap(), 0);
+        assert!(
+            text.contains(&format!("plot: {}", path.display())),
+            "{text}"
+        );
+        let bytes = std::fs::read(&path).unwrap();
+        if name.ends_with(".png") {
+            assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "a PNG");
+            let decoder = png::Decoder::new(std::io::Cursor::new(&bytes));
+            let mut reader = decoder.read_info().unwrap();
+            let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+            let info = reader.next_frame(&mut buf).unwrap();
+            assert_eq!(
+                (info.width, info.height),
+                cmd::plot::SIZE,
+                "the picture's size"
+            );
+            let colours: std::collections::BTreeSet<&[u8]> =
+                buf[..info.buffer_size()].chunks(3).collect();
+            assert!(colours.len() > 20, "lines, text and markers drawn");
+        } else {
+            let svg = String::from_utf8(bytes).unwrap();
+            assert!(svg.starts_with("<svg"), "an SVG");
+            for label in ["in Snapshot", "out Input", "keyframe (", "join ("] {
+                assert!(svg.contains(label), "{label} in the legend");
+            }
+        }
+    }
+    let (r, _) =
+        output(|out| cmd::stats::run(&file, Some(&dir.join("x.jpg")), out, &mut Vec::new()));
+    assert!(matches!(r, Err(tilegame_replay::ToolError::Usage(_))));
+    let _ = std::fs::remove_dir_all(dir);
 }

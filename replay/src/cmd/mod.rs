@@ -7,6 +7,7 @@ pub mod diff;
 pub mod dump;
 pub mod info;
 pub mod play;
+pub mod plot;
 pub mod stats;
 pub mod verify;
 
