@@ -65,7 +65,7 @@ pub enum EngineError {
         seq: u64,
     },
     /// A tick hash does not follow a snapshot of its tick.
-    #[error("tick hash for tick {tick} does not follow a snapshot of that tick (last snapshot: {last:?})")]
+    #[error("tick hash for tick {tick} does not follow a snapshot of that tick (last snapshot: {})", last.map_or("none".to_owned(), |t| format!("tick {t}")))]
     UnmatchedTickHash {
         /// The hash record's tick.
         tick: u32,
@@ -97,7 +97,7 @@ pub enum SeekError {
         source: EngineError,
     },
     /// The tick is before the first state the file can give.
-    #[error("tick {tick} is before the first snapshot in the file ({first:?})")]
+    #[error("tick {tick} is before the first state the file can give ({})", first.map_or("it has no snapshot".to_owned(), |t| format!("the first is tick {t}")))]
     TooEarly {
         /// The tick asked for.
         tick: u32,

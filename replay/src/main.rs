@@ -86,6 +86,9 @@ enum Command {
         a: PathBuf,
         /// Second recording.
         b: PathBuf,
+        /// Pair players by id, or by name (players who joined in another order).
+        #[arg(long = "match", value_enum, default_value_t = tilegame_replay::state::Match::Id)]
+        by: tilegame_replay::state::Match,
     },
     /// Replay up to a tick (seeking from the nearest keyframe) and show the state.
     Play {
@@ -98,13 +101,14 @@ enum Command {
         #[arg(long)]
         print_state: bool,
     },
-    /// Plays the file in a window: Esc pauses, 1/2 halve/double the speed, R restarts,
-    /// M skips 10 s ahead, Tab lists players.
+    /// Plays the file in a window: Esc pauses, 1/2 step the speed (0.1x..8x), . or -> steps
+    /// one tick, , or <- steps back, click or drag the bottom edge to seek, R restarts, M skips
+    /// 10 s ahead, Tab lists players.
     #[cfg(feature = "view")]
     View {
         /// The replay file.
         file: PathBuf,
-        /// Playback speed (1 = real time).
+        /// Playback speed (1 = real time; the nearest of 0.1, 0.25, 0.5, 1, 2, 4, 8).
         #[arg(long, default_value_t = 1.0)]
         speed: f64,
         /// Start at this tick.
@@ -157,7 +161,7 @@ fn run(command: Command, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8,
             let options = cmd::verify::VerifyOptions { out_dir, no_timing };
             cmd::verify::run(&open(&file)?, &options, out)
         }
-        Command::Diff { a, b } => cmd::diff::run(&open(&a)?, &open(&b)?, out),
+        Command::Diff { a, b, by } => cmd::diff::run_matched(&open(&a)?, &open(&b)?, by, out),
         Command::Play {
             file,
             until,

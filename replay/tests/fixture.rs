@@ -288,6 +288,24 @@ fn the_binary_prints_and_exits_as_documented() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).starts_with("error: /nonexistent/file.tgr: "));
     let out = Command::new(bin)
+        .args(["diff", "--match", "name"])
+        .arg(&path)
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("identical: "));
+    // play names the first state it can give, in words.
+    let out = Command::new(bin)
+        .args(["play", "--until", "0"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("(the first is tick "), "{err}");
+    assert!(!err.contains("Some("), "{err}");
+    let out = Command::new(bin)
         .args(["dump", "--kind", "ping", "--format", "json"])
         .arg(&path)
         .output()
