@@ -82,10 +82,32 @@ impl Recorder {
         player_name: &str,
         keyframe_interval: u32,
     ) -> Result<Recorder, ReplayError> {
-        let file = File::create(path)?;
         let start_unix_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
+        Recorder::create_started(
+            path,
+            who,
+            software,
+            player_name,
+            keyframe_interval,
+            (Instant::now(), start_unix_ms),
+        )
+    }
+
+    /// Like [`Recorder::create`] for a recording that started before its file could be
+    /// created (the server learns the player's name only after the handshake): `started` is
+    /// the monotonic instant and wall-clock ms of the start, which frame times count from.
+    pub fn create_started(
+        path: &Path,
+        who: rf::Recorder,
+        software: &str,
+        player_name: &str,
+        keyframe_interval: u32,
+        started: (Instant, u64),
+    ) -> Result<Recorder, ReplayError> {
+        let file = File::create(path)?;
+        let (started, start_unix_ms) = started;
         let header = rf::FileHeader {
             format_version: FORMAT_VERSION,
             protocol_version: crate::PROTOCOL_VERSION,
@@ -99,7 +121,7 @@ impl Recorder {
         let writer = ReplayWriter::new(BufWriter::with_capacity(64 * 1024, file), &header)?;
         Ok(Recorder {
             writer: Some(writer),
-            started: Instant::now(),
+            started,
             seq: 0,
             keyframe_interval,
             last_keyframe: None,
@@ -176,6 +198,19 @@ impl Recorder {
         frame: &[u8],
         wire_len: usize,
     ) {
+        self.frame_at(direction, state, tick, frame, wire_len, Instant::now());
+    }
+
+    /// Records a frame that crossed the socket at `at` (held until the file existed).
+    pub fn frame_at(
+        &mut self,
+        direction: Direction,
+        state: State,
+        tick: u32,
+        frame: &[u8],
+        wire_len: usize,
+        at: Instant,
+    ) {
         let record = Record::Frame(rf::Frame {
             seq: self.seq,
             direction: match direction {
@@ -184,7 +219,7 @@ impl Recorder {
             },
             state: conn_state(state),
             tick,
-            micros: self.started.elapsed().as_micros() as u64,
+            micros: at.saturating_duration_since(self.started).as_micros() as u64,
             wire_bytes: wire_len as u32,
             payload_bytes: frame.len().saturating_sub(1) as u32,
             packet_id: frame.first().copied().unwrap_or(0),

@@ -8,6 +8,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use tilegame_protocol::replay_format::Record;
+use tilegame_protocol::v1::Packet;
 
 use common::{output, scratch};
 use tilegame_replay::cmd::{self, verify::VerifyOptions, Tail};
@@ -99,6 +100,29 @@ fn verify_server_recordings(dir: &Path) {
         let (r, text) = output(|out| cmd::info::run(&file, out));
         assert_eq!(r.unwrap(), 0);
         assert!(text.contains("recorder:   server"), "{text}");
+        // Times count from the connection's start and never go back; from the join on, frames
+        // carry the server's tick (the join's, then each snapshot's).
+        let (_, records) = common::records(&file.bytes().unwrap());
+        let frames: Vec<_> = records
+            .iter()
+            .filter_map(|r| match r {
+                Record::Frame(f) => Some(f),
+                _ => None,
+            })
+            .collect();
+        assert!(frames.windows(2).all(|w| w[0].micros <= w[1].micros));
+        let accepted = frames
+            .iter()
+            .position(|f| {
+                f.packet_id == tilegame_protocol::v1::login::JoinAccepted::ID
+                    && f.state == tilegame_protocol::replay_format::ConnState::Login
+                    && f.direction == tilegame_protocol::replay_format::FrameDirection::ToClient
+            })
+            .expect("the join was accepted");
+        assert!(frames[accepted].tick > 0, "{:?}", frames[accepted]);
+        assert!(frames[accepted..]
+            .iter()
+            .all(|f| f.tick >= frames[accepted].tick));
     }
 }
 

@@ -1,17 +1,20 @@
 //! Server-side recording: one replay file per connection (`--record-dir`).
 //!
 //! Frames seen before the player's name is known are held in memory (a handful: the handshake
-//! and the join request), then the file is created as `<dir>/<unix ms>-<port>-<name>.tgr` and
-//! everything goes through the protocol's [`Recorder`]. The server does not run the client's
-//! managers, so these files hold frames only (no tick hashes); `tilegame-replay verify` replays
-//! them and reports that there was nothing to compare.
+//! and the join request) with the instant and tick they crossed the socket at, then the file is
+//! created as `<dir>/<unix ms>-<port>-<name>.tgr` and everything goes through the protocol's
+//! [`Recorder`]; times count from the connection's start, not the file's creation. Frames carry
+//! the server tick of the latest snapshot sent, or of the join before the first snapshot. The
+//! server does not run the client's managers, so these files hold frames only (no tick hashes);
+//! `tilegame-replay verify` replays them and reports that there was nothing to compare.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use tilegame_protocol::frame::decode_frame;
 use tilegame_protocol::recorder::Recorder;
-use tilegame_protocol::v1::{self, play};
+use tilegame_protocol::v1::{self, login, play};
 use tilegame_protocol::{Direction, State};
 use tracing::warn;
 
@@ -22,10 +25,21 @@ const MAX_PENDING: usize = 64;
 pub struct SessionRecorder {
     dir: PathBuf,
     peer: SocketAddr,
-    pending: Vec<(Direction, State, Vec<u8>, usize)>,
+    pending: Vec<Pending>,
     recorder: Option<Recorder>,
     tick: u32,
     failed: bool,
+    started: (Instant, u64),
+}
+
+/// A frame held until the file exists.
+struct Pending {
+    direction: Direction,
+    state: State,
+    frame: Vec<u8>,
+    wire_len: usize,
+    at: Instant,
+    tick: u32,
 }
 
 impl SessionRecorder {
@@ -38,21 +52,45 @@ impl SessionRecorder {
             recorder: None,
             tick: 0,
             failed: false,
+            started: (
+                Instant::now(),
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis() as u64),
+            ),
         }
     }
 
     /// Records one frame (`frame` = id + body).
     pub fn frame(&mut self, direction: Direction, state: State, frame: &[u8], wire_len: usize) {
-        if state == State::Play && direction == Direction::ToClient && frame.first() == Some(&0) {
-            if let Ok(play::ToClient::Snapshot(s)) = play::ToClient::decode(frame[0], &frame[1..]) {
-                self.tick = s.tick;
+        let at = Instant::now();
+        if let (Direction::ToClient, Some((&id, body))) = (direction, frame.split_first()) {
+            match state {
+                State::Play => {
+                    if let Ok(play::ToClient::Snapshot(s)) = play::ToClient::decode(id, body) {
+                        self.tick = s.tick;
+                    }
+                }
+                State::Login => {
+                    if let Ok(login::ToClient::JoinAccepted(a)) = login::ToClient::decode(id, body)
+                    {
+                        self.tick = a.tick;
+                    }
+                }
+                _ => {}
             }
         }
         match &mut self.recorder {
-            Some(r) => r.frame(direction, state, self.tick, frame, wire_len),
+            Some(r) => r.frame_at(direction, state, self.tick, frame, wire_len, at),
             None if !self.failed && self.pending.len() < MAX_PENDING => {
-                self.pending
-                    .push((direction, state, frame.to_vec(), wire_len));
+                self.pending.push(Pending {
+                    direction,
+                    state,
+                    frame: frame.to_vec(),
+                    wire_len,
+                    at,
+                    tick: self.tick,
+                });
             }
             None => {}
         }
@@ -69,9 +107,7 @@ impl SessionRecorder {
 
     /// Creates the file now that the player's name is known, and writes what was held.
     pub fn start(&mut self, player_name: &str) {
-        let ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis());
+        let ms = self.started.1;
         let safe: String = player_name
             .chars()
             .filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
@@ -81,16 +117,17 @@ impl SessionRecorder {
             .dir
             .join(format!("{ms}-{}-{safe}.tgr", self.peer.port()));
         let software = format!("tilegame-server {}", env!("CARGO_PKG_VERSION"));
-        match Recorder::create(
+        match Recorder::create_started(
             &path,
             tilegame_protocol::replay_format::Recorder::Server,
             &software,
             player_name,
             0,
+            self.started,
         ) {
             Ok(mut r) => {
-                for (direction, state, frame, wire_len) in self.pending.drain(..) {
-                    r.frame(direction, state, 0, &frame, wire_len);
+                for p in self.pending.drain(..) {
+                    r.frame_at(p.direction, p.state, p.tick, &p.frame, p.wire_len, p.at);
                 }
                 self.recorder = Some(r);
             }

@@ -127,6 +127,15 @@ pub fn run(file: &ReplayFile, out: &mut dyn Write) -> Result<u8, ToolError> {
         Recorder::Server => "server",
     };
     writeln!(out, "recorder:   {who} ({})", h.software)?;
+    let holds = match h.recorder {
+        Recorder::Client => {
+            "every frame of the player's connection, its tick hashes and keyframes"
+        }
+        Recorder::Server => {
+            "every frame of one connection as the server saw it (no tick hashes: verify replays the frames)"
+        }
+    };
+    writeln!(out, "holds:      {holds}")?;
     writeln!(out, "player:     {}", h.player_name)?;
     writeln!(
         out,
