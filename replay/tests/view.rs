@@ -35,5 +35,23 @@ fn view_plays_the_fixture_in_a_window() {
         size > 10_000,
         "a screenshot of the replayed world was written ({size} bytes)"
     );
+    // A file cut mid-chunk, as a crash leaves it, plays up to the cut (from a keyframe too).
+    let data = std::fs::read(&fixture).expect("the fixture");
+    let cut = dir.join("cut.tgr");
+    std::fs::write(&cut, &data[..data.len() * 2 / 3 + 7]).expect("a cut copy");
+    let output = Command::new("timeout")
+        .args(["120", "xvfb-run", "-a", "-s", "-screen 0 1280x1024x24"])
+        .arg(env!("CARGO_BIN_EXE_tilegame-replay"))
+        .arg("view")
+        .arg(&cut)
+        .args(["--from", "45", "--speed", "8", "--frames", "10"])
+        .env("XDG_RUNTIME_DIR", &dir)
+        .output()
+        .expect("run the viewer");
+    assert!(
+        output.status.success(),
+        "viewer on a cut file failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
