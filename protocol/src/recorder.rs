@@ -14,8 +14,8 @@
 //! what: in the window client the socket thread records frames while the game loop hashes ticks
 //! later. With [`Recorder::sequence_tick_hashes`] on (every client recording), frames that
 //! arrive after a snapshot are held until that snapshot's hash comes, then written after it.
-//! A hash that never comes (the game loop skipped a snapshot, or fell [`MAX_HELD`] frames
-//! behind) releases the frames without it; a hash whose snapshot was already released is
+//! A hash that never comes (the game loop skipped a snapshot, or fell [`MAX_HELD`] frames or
+//! [`MAX_HELD_BYTES`] behind) releases the frames without it; a hash whose snapshot was already released is
 //! dropped. Frames keep the sequence numbers of their arrival.
 
 use std::collections::VecDeque;
@@ -34,6 +34,9 @@ pub const DEFAULT_KEYFRAME_INTERVAL: u32 = 1200;
 /// Most frames held while waiting for a snapshot's tick hash (then they are written without it).
 pub const MAX_HELD: usize = 4096;
 
+/// Most frame bytes held while waiting for a snapshot's tick hash.
+pub const MAX_HELD_BYTES: usize = 8 << 20;
+
 /// Writes one connection's replay file.
 pub struct Recorder {
     writer: Option<ReplayWriter<BufWriter<File>>>,
@@ -48,6 +51,7 @@ pub struct Recorder {
     awaiting: Option<u32>,
     /// Frames recorded after it, with their snapshot tick when they are snapshots.
     held: VecDeque<(Record, Option<u32>)>,
+    held_bytes: usize,
     dropped_hashes: u64,
 }
 
@@ -130,6 +134,7 @@ impl Recorder {
             sequencing: false,
             awaiting: None,
             held: VecDeque::new(),
+            held_bytes: 0,
             dropped_hashes: 0,
         })
     }
@@ -155,6 +160,9 @@ impl Recorder {
         let mut out = Vec::new();
         let mut seen = 0usize;
         while let Some((record, snap)) = self.held.pop_front() {
+            if let Record::Frame(f) = &record {
+                self.held_bytes = self.held_bytes.saturating_sub(f.bytes.len());
+            }
             out.push(record);
             if let Some(t) = snap {
                 seen += 1;
@@ -233,8 +241,9 @@ impl Recorder {
         }
         let snap = snapshot_tick(direction, state, frame);
         if self.awaiting.is_some() {
+            self.held_bytes += frame.len();
             self.held.push_back((record, snap));
-            if self.held.len() > MAX_HELD {
+            if self.held.len() > MAX_HELD || self.held_bytes > MAX_HELD_BYTES {
                 // The game loop fell too far behind: write without waiting for its hashes.
                 self.release(usize::MAX);
             }
@@ -438,6 +447,28 @@ mod tests {
                 "E6"
             ]
         );
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_game_loop_that_falls_behind_does_not_hold_frames_without_bound() {
+        let dir = std::env::temp_dir().join(format!("tgr-recorder-held-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("held.tgr");
+        let mut r = Recorder::create(&path, rf::Recorder::Client, "test", "p", 0).unwrap();
+        r.sequence_tick_hashes(true);
+        r.frame(Direction::ToClient, State::Play, 1, &snapshot(1), 9);
+        for _ in 0..MAX_HELD + 1 {
+            r.frame(Direction::ToServer, State::Play, 1, &ping(), 6);
+        }
+        // Everything was written without waiting; the late hash is dropped.
+        assert!(r.held.is_empty() && r.held_bytes == 0);
+        r.tick(1, (1, 1), Vec::new);
+        assert_eq!(r.dropped_hashes(), 1);
+        r.finish("done");
+        let layout = layout(&path);
+        assert_eq!(layout.len(), MAX_HELD + 3);
+        assert_eq!(layout.last().map(String::as_str), Some("E4098"));
         let _ = std::fs::remove_dir_all(dir);
     }
 }
