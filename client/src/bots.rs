@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use tilegame_game::{self as game, Action, SplitMix64, SUBPX};
 use tilegame_protocol::convert::input_to_wire;
-use tilegame_protocol::v1::{play, DisconnectReason};
+use tilegame_protocol::v1::play;
 use tokio::sync::watch;
 
 use crate::keyframe::Keyframe;
@@ -278,9 +278,7 @@ pub async fn run_bot(
                             set(&mut |s| s.ping = Some(rtt));
                         }
                     }
-                    play::ToClient::Kick(k) => {
-                        break Err(ConnectError::new(ConnectionState::Disconnected, format!("{}: {}", k.reason.name(), k.message)));
-                    }
+                    play::ToClient::Kick(k) => break Err(ConnectError::kicked(k)),
                     play::ToClient::Snapshot(_) => snapshots += 1,
                     _ => {}
                 }
@@ -326,7 +324,7 @@ pub async fn run_bot(
             }
             changed = stop.changed() => {
                 if changed.is_err() || *stop.borrow() {
-                    conn.disconnect(DisconnectReason::Quit).await;
+                    conn.disconnect().await;
                     break Ok(());
                 }
             }

@@ -1,5 +1,8 @@
 //! Compatibility between two versions of a spec.
 //!
+//! Encodings come from the resolved layout ([`crate::layout`]); this module erases their names
+//! into a `Shape` and compares shapes.
+//!
 //! A spec edit can silently split the player base: a renumbered packet or a raised bound decodes
 //! fine on one build and fails on the other. [`diff`] compares two specs and classifies every
 //! change as [`Compatibility::Compatible`] (peers built from either spec still understand each
@@ -12,7 +15,8 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
-use crate::model::{Direction, Endian, Field, IntTy, LenTy, Protocol, State, Ty, TypeDef};
+use crate::layout::{self, Encoding};
+use crate::model::{Direction, Endian, Field, LenTy, Protocol, State, Ty, TypeDef};
 use crate::names::to_snake_case;
 use crate::parse::SpecFile;
 use crate::span::Spanned;
@@ -142,30 +146,20 @@ struct Body {
 }
 
 fn is_little(field: Endian, protocol: Endian) -> bool {
-    match field {
-        Endian::Little => true,
-        Endian::Big => false,
-        Endian::Default => protocol == Endian::Little,
-    }
-}
-
-fn int_prefix(tag: IntTy, little: bool) -> Prefix {
-    let bytes = (tag.bits() / 8) as u8;
-    Prefix::Fixed {
-        bytes,
-        little: little && bytes > 1,
-    }
+    layout::field_little(field, protocol)
 }
 
 fn len_prefix(len: LenTy, little: bool) -> Prefix {
-    match len {
-        LenTy::Var => Prefix::Var,
-        LenTy::U8 => Prefix::Fixed {
-            bytes: 1,
-            little: false,
+    prefix_shape(layout::prefix(len, little))
+}
+
+fn prefix_shape(p: layout::Prefix) -> Prefix {
+    match p {
+        layout::Prefix::Var => Prefix::Var,
+        layout::Prefix::Fixed(i) => Prefix::Fixed {
+            bytes: i.bytes,
+            little: i.little,
         },
-        LenTy::U16 => Prefix::Fixed { bytes: 2, little },
-        LenTy::U32 => Prefix::Fixed { bytes: 4, little },
     }
 }
 
@@ -173,120 +167,111 @@ fn find_type<'p>(p: &'p Protocol, name: &str) -> Option<&'p TypeDef> {
     p.types.iter().find(|t| t.name() == name).map(|t| &**t)
 }
 
+/// The shape of one value of `ty`: its resolved encoding ([`layout::encoding`]) with names erased.
 fn shape(p: &Protocol, ty: &Ty, little: bool, depth: u32) -> Shape {
+    encoding_shape(p, &layout::encoding(p, ty, little), depth)
+}
+
+fn encoding_shape(p: &Protocol, e: &Encoding, depth: u32) -> Shape {
     if depth > 32 {
         return Shape::Unknown("too deep".into());
     }
-    let int = |signed: bool, bytes: u8| Shape::Int {
-        signed,
-        bytes,
-        little: little && bytes > 1,
-    };
-    match ty {
-        Ty::U8 => int(false, 1),
-        Ty::U16 => int(false, 2),
-        Ty::U32 => int(false, 4),
-        Ty::U64 => int(false, 8),
-        Ty::I8 => int(true, 1),
-        Ty::I16 => int(true, 2),
-        Ty::I32 => int(true, 4),
-        Ty::I64 => int(true, 8),
-        Ty::F32 => Shape::Float { bytes: 4, little },
-        Ty::F64 => Shape::Float { bytes: 8, little },
-        Ty::Bool => Shape::Bool,
-        Ty::VarU32 => Shape::Var {
-            signed: false,
-            wide: false,
+    let inner = |of: &Encoding| Box::new(encoding_shape(p, of, depth + 1));
+    match e {
+        Encoding::Int(i) => Shape::Int {
+            signed: i.signed,
+            bytes: i.bytes,
+            little: i.little,
         },
-        Ty::VarU64 => Shape::Var {
-            signed: false,
-            wide: true,
+        Encoding::Float { bytes, little } => Shape::Float {
+            bytes: *bytes,
+            little: *little,
         },
-        Ty::VarI32 => Shape::Var {
-            signed: true,
-            wide: false,
+        Encoding::Bool => Shape::Bool,
+        Encoding::Var { signed, wide } => Shape::Var {
+            signed: *signed,
+            wide: *wide,
         },
-        Ty::VarI64 => Shape::Var {
-            signed: true,
-            wide: true,
-        },
-        Ty::String { max, len } => Shape::Blob {
-            utf8: true,
+        Encoding::Blob { utf8, max, len } => Shape::Blob {
+            utf8: *utf8,
             max: *max,
-            len: len_prefix(*len, little),
+            len: prefix_shape(*len),
         },
-        Ty::Bytes { max, len } => Shape::Blob {
-            utf8: false,
+        Encoding::List { of, max, len } => Shape::List {
+            of: inner(of),
             max: *max,
-            len: len_prefix(*len, little),
+            len: prefix_shape(*len),
         },
-        Ty::List { of, max, len } => Shape::List {
-            of: Box::new(shape(p, of, little, depth + 1)),
-            max: *max,
-            len: len_prefix(*len, little),
-        },
-        Ty::Array { of, len } => Shape::Array {
-            of: Box::new(shape(p, of, little, depth + 1)),
+        Encoding::Array { of, len } => Shape::Array {
+            of: inner(of),
             len: *len,
         },
-        Ty::Option(inner) => Shape::Option(Box::new(shape(p, inner, little, depth + 1))),
-        Ty::Magic(text) => Shape::Magic(text.clone()),
-        Ty::Compressed { of, max } => Shape::Compressed {
-            of: Box::new(shape(p, of, little, depth + 1)),
+        // Presence byte or mask bit is the body's business (`Body::mask`).
+        Encoding::Option { of, .. } => Shape::Option(inner(of)),
+        Encoding::Magic(text) => Shape::Magic(text.clone()),
+        Encoding::Compressed { of, max, .. } => Shape::Compressed {
+            of: inner(of),
             max: *max,
         },
-        Ty::Ref(name) => match find_type(p, name) {
+        Encoding::Named(name) => match find_type(p, name) {
             None => Shape::Unknown(name.clone()),
-            Some(def) => def_shape(p, def, little, depth + 1),
+            Some(def) => def_shape(p, def, depth + 1),
         },
+        Encoding::Unknown(name) => Shape::Unknown(name.clone()),
     }
 }
 
-/// The shape of a type definition; `little` is the byte order of the referring field (tags).
-fn def_shape(p: &Protocol, def: &TypeDef, little: bool, depth: u32) -> Shape {
-    match def {
-        TypeDef::Struct {
-            presence, fields, ..
-        } => Shape::Struct(body(p, fields, *presence, depth)),
-        TypeDef::Enum { tag, variants, .. } => {
-            let mut values: Vec<u64> = variants.iter().map(|v| v.value).collect();
+/// The shape of a type definition, from its [`layout::TypeLayout`].
+fn def_shape(p: &Protocol, def: &TypeDef, depth: u32) -> Shape {
+    let int = |i: layout::Int| Prefix::Fixed {
+        bytes: i.bytes,
+        little: i.little,
+    };
+    match layout::type_layout(p, def) {
+        layout::TypeLayout::Struct(b) => Shape::Struct(body_shape(p, &b, depth)),
+        layout::TypeLayout::Enum { tag, variants } => {
+            let mut values: Vec<u64> = variants.iter().map(|v| v.0).collect();
             values.sort_unstable();
             Shape::Enum {
-                tag: int_prefix(*tag, little),
+                tag: int(tag),
                 values,
             }
         }
-        TypeDef::Flags { repr, bits, .. } => {
-            let mut bits: Vec<u32> = bits.iter().map(|b| b.bit).collect();
+        layout::TypeLayout::Flags { repr, bits } => {
+            let mut bits: Vec<u32> = bits.iter().map(|b| b.0).collect();
             bits.sort_unstable();
             Shape::Flags {
-                repr: int_prefix(*repr, little),
+                repr: int(repr),
                 bits,
             }
         }
-        TypeDef::Union { tag, variants, .. } => {
+        layout::TypeLayout::Union { tag, variants } => {
             let mut vs: Vec<(u64, Body)> = variants
                 .iter()
-                .map(|v| (v.value, body(p, &v.fields, v.presence, depth)))
+                .map(|v| (v.value, body_shape(p, &v.body, depth)))
                 .collect();
             vs.sort_by_key(|(value, _)| *value);
             Shape::Union {
-                tag: int_prefix(*tag, little),
+                tag: int(tag),
                 variants: vs,
             }
         }
     }
 }
 
-fn body(p: &Protocol, fields: &[Spanned<Field>], presence: bool, depth: u32) -> Body {
-    let has_options = fields.iter().any(|f| matches!(f.ty, Ty::Option(_)));
+fn body_shape(p: &Protocol, b: &layout::Body, depth: u32) -> Body {
     Body {
-        mask: presence && has_options,
-        fields: fields
+        mask: b.mask.is_some(),
+        fields: b
+            .fields
             .iter()
-            .map(|f| shape(p, &f.ty, is_little(f.endian, p.endian), depth + 1))
+            .map(|f| encoding_shape(p, &f.encoding, depth + 1))
             .collect(),
     }
+}
+
+fn body(p: &Protocol, fields: &[Spanned<Field>], presence: bool, depth: u32) -> Body {
+    body_shape(p, &layout::body(p, fields, presence), depth)
 }
 
 fn field_shape(p: &Protocol, f: &Field) -> Shape {
@@ -423,11 +408,10 @@ impl Differ<'_> {
                 self.typedef(&path, t, n);
                 continue;
             }
-            let old_shape = def_shape(old, t, is_little(Endian::Default, old.endian), 0);
-            let renamed = added.iter().position(|n| {
-                n.kind() == t.kind()
-                    && def_shape(new, n, is_little(Endian::Default, new.endian), 0) == old_shape
-            });
+            let old_shape = def_shape(old, t, 0);
+            let renamed = added
+                .iter()
+                .position(|n| n.kind() == t.kind() && def_shape(new, n, 0) == old_shape);
             match renamed {
                 Some(i) => {
                     let n = added.remove(i);
@@ -1088,4 +1072,235 @@ impl Differ<'_> {
             );
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Consequences: what a change means beyond the wire bytes.
+
+/// One change to the generated Rust API.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ApiChange {
+    /// An item disappeared and one appeared in its place (same parent, one of each).
+    Renamed {
+        /// The old path, e.g. `play::Input.dir`.
+        from: String,
+        /// The new path.
+        to: String,
+    },
+    /// An item no longer exists.
+    Removed(String),
+    /// A new item.
+    Added(String),
+}
+
+impl fmt::Display for ApiChange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ApiChange::Renamed { from, to } => write!(f, "renamed `{from}` → `{to}`"),
+            ApiChange::Removed(path) => write!(f, "removed `{path}`"),
+            ApiChange::Added(path) => write!(f, "added `{path}`"),
+        }
+    }
+}
+
+/// What a spec change means for deployed peers, code and recordings, besides the wire class.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Consequences {
+    /// The old spec's hash (exchanged in the handshake, stored in recordings).
+    pub old_hash: u64,
+    /// The new spec's hash.
+    pub new_hash: u64,
+    /// Whether any wire change is breaking.
+    pub wire_breaking: bool,
+    /// Changes to the generated Rust items (and so to their serde/JSON names).
+    pub api: Vec<ApiChange>,
+    /// The spec declares a file format (no connection states, like `replay.ron`), not a
+    /// connection protocol: no handshake exchanges its hash, and "recordings" means its files.
+    pub file_format: bool,
+}
+
+impl Consequences {
+    /// Whether the spec hash changed.
+    pub fn hash_changed(&self) -> bool {
+        self.old_hash != self.new_hash
+    }
+}
+
+impl fmt::Display for Consequences {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.file_format && self.hash_changed() {
+            writeln!(
+                f,
+                "spec hash: {:#018x} → {:#018x} (a file format: no handshake exchanges it)",
+                self.old_hash, self.new_hash
+            )?;
+        } else if self.hash_changed() {
+            writeln!(
+                f,
+                "spec hash: {:#018x} → {:#018x}: peers built from the old spec are refused at the \
+                 handshake (SpecMismatch); deploy the server and the clients together",
+                self.old_hash, self.new_hash
+            )?;
+        } else {
+            writeln!(
+                f,
+                "spec hash: unchanged ({:#018x}): old and new peers accept each other",
+                self.old_hash
+            )?;
+        }
+        if self.api.is_empty() {
+            writeln!(f, "Rust API: unchanged")?;
+        } else {
+            let removed = self
+                .api
+                .iter()
+                .filter(|c| !matches!(c, ApiChange::Added(_)))
+                .count();
+            writeln!(
+                f,
+                "Rust API: {} change(s){}:",
+                self.api.len(),
+                if removed > 0 {
+                    "; code naming a renamed or removed item no longer compiles, and serde/JSON \
+                     names follow the Rust names (replay `dump --format json` output changes)"
+                } else {
+                    ""
+                }
+            )?;
+            for change in &self.api {
+                writeln!(f, "  {change}")?;
+            }
+        }
+        if self.file_format {
+            let files = if self.wire_breaking {
+                "files written in the old format no longer read as written; bump the format \
+                 version so that readers refuse them with a clear error"
+            } else {
+                "files written in the old format still read byte for byte"
+            };
+            return writeln!(f, "files: {files}");
+        }
+        let recordings = match (self.hash_changed(), self.wire_breaking) {
+            (false, _) => "old .tgr files replay as before".to_owned(),
+            (true, false) => format!(
+                "old .tgr files record spec hash {:#018x} and are refused by `tilegame-replay` \
+                 (WrongProtocol), although their frames would still decode byte for byte",
+                self.old_hash
+            ),
+            (true, true) => format!(
+                "old .tgr files record spec hash {:#018x} and are refused by `tilegame-replay` \
+                 (WrongProtocol); their frames would no longer decode either",
+                self.old_hash
+            ),
+        };
+        writeln!(f, "recordings: {recordings}")
+    }
+}
+
+/// The consequences of going from `old` to `new`, given their wire `changes` (from [`diff`]).
+pub fn consequences(old: &SpecFile, new: &SpecFile, changes: &[Change]) -> Consequences {
+    Consequences {
+        old_hash: crate::hash::spec_hash(&old.protocol),
+        new_hash: crate::hash::spec_hash(&new.protocol),
+        wire_breaking: is_breaking(changes),
+        api: api_changes(&old.protocol, &new.protocol),
+        file_format: old.protocol.states.is_empty() && new.protocol.states.is_empty(),
+    }
+}
+
+/// Every generated Rust item of a spec, as `path → parent path` (`""` for the crate module).
+fn api_items(p: &Protocol) -> std::collections::BTreeMap<String, String> {
+    let mut items = std::collections::BTreeMap::new();
+    let fields = |items: &mut std::collections::BTreeMap<String, String>,
+                  owner: &str,
+                  fs: &[Spanned<Field>]| {
+        for f in fs {
+            items.insert(format!("{owner}.{}", f.name), owner.to_owned());
+        }
+    };
+    for t in &p.types {
+        let name = t.name().to_owned();
+        items.insert(name.clone(), String::new());
+        match &t.node {
+            TypeDef::Struct { fields: fs, .. } => fields(&mut items, &name, fs),
+            TypeDef::Enum { variants, .. } => {
+                for v in variants {
+                    items.insert(format!("{name}::{}", v.name), name.clone());
+                }
+            }
+            TypeDef::Flags { bits, .. } => {
+                for b in bits {
+                    let konst = crate::names::to_screaming_case(&b.name);
+                    items.insert(format!("{name}::{konst}"), name.clone());
+                }
+            }
+            TypeDef::Union { variants, .. } => {
+                for v in variants {
+                    items.insert(format!("{name}::{}", v.name), name.clone());
+                    items.insert(v.name.clone(), String::new());
+                    fields(&mut items, &v.name, &v.fields);
+                }
+            }
+        }
+    }
+    for s in &p.states {
+        let module = to_snake_case(&s.name);
+        items.insert(format!("State::{}", s.name), "State".into());
+        items.insert(module.clone(), String::new());
+        for dir in Direction::ALL {
+            for packet in s.packets(dir) {
+                let path = format!("{module}::{}", packet.name);
+                items.insert(path.clone(), module.clone());
+                items.insert(
+                    format!("{module}::{}::{}", dir.type_name(), packet.name),
+                    format!("{module}::{}", dir.type_name()),
+                );
+                fields(&mut items, &path, &packet.fields);
+            }
+        }
+    }
+    items
+}
+
+/// The Rust items removed, renamed and added from `old` to `new`; an item whose parent was
+/// itself removed or renamed is not listed again.
+fn api_changes(old: &Protocol, new: &Protocol) -> Vec<ApiChange> {
+    let (o, n) = (api_items(old), api_items(new));
+    let gone: Vec<(&String, &String)> = o.iter().filter(|(k, _)| !n.contains_key(*k)).collect();
+    let came: Vec<(&String, &String)> = n.iter().filter(|(k, _)| !o.contains_key(*k)).collect();
+    let gone_set: BTreeSet<&str> = gone.iter().map(|(k, _)| k.as_str()).collect();
+    let came_set: BTreeSet<&str> = came.iter().map(|(k, _)| k.as_str()).collect();
+    let gone: Vec<_> = gone
+        .into_iter()
+        .filter(|(_, parent)| !gone_set.contains(parent.as_str()))
+        .collect();
+    let came: Vec<_> = came
+        .into_iter()
+        .filter(|(_, parent)| !came_set.contains(parent.as_str()))
+        .collect();
+    let mut out = Vec::new();
+    let mut used = BTreeSet::new();
+    for (path, parent) in &gone {
+        let same_parent_gone = gone.iter().filter(|(_, p)| p == parent).count();
+        let candidates: Vec<&&String> = came
+            .iter()
+            .filter(|(_, p)| p == parent)
+            .map(|(k, _)| k)
+            .collect();
+        if same_parent_gone == 1 && candidates.len() == 1 {
+            used.insert(candidates[0].as_str());
+            out.push(ApiChange::Renamed {
+                from: (*path).clone(),
+                to: (**candidates[0]).clone(),
+            });
+        } else {
+            out.push(ApiChange::Removed((*path).clone()));
+        }
+    }
+    for (path, _) in &came {
+        if !used.contains(path.as_str()) {
+            out.push(ApiChange::Added((*path).clone()));
+        }
+    }
+    out
 }

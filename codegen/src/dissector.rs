@@ -1,46 +1,48 @@
 //! A Wireshark dissector (Lua plugin) generated from a spec.
 //!
 //! Reading a capture of the game by hand means counting varints. This module emits one Lua file
-//! that Wireshark loads as a plugin: it registers on a TCP port (a preference, default
-//! [`DEFAULT_PORT`]), reassembles frames across TCP segments (`desegment_offset` /
-//! `desegment_len`), splits `[length: VarU32][packet id: u8][body]` frames, and decodes every
-//! body with one ProtoField per spec field, so that display filters such as
-//! `tilegame.play.snapshot.tick > 100` work. Varints, zigzag, strings, lists, arrays, options
-//! (presence bytes and presence masks), unions, magic, enums (value strings) and flags (bit
-//! fields) are decoded; compressed blobs are shown as their bytes with their length, not
-//! inflated. Bounds from the spec are checked and a violation is flagged as a malformed packet.
+//! that Wireshark (or tshark, `-X lua_script:FILE`) loads as a plugin. It is generated from the
+//! resolved layout ([`crate::layout`]), so it decodes exactly what the Rust code encodes.
 //!
-//! **Connection state.** A packet id only means something within a connection state, and a
-//! stateless dissector cannot know the state of a frame in the middle of a capture. The
-//! direction comes from the port (to the server port = `to_server`). The state comes from a
-//! preference, "Connection state": a fixed state decodes every frame as that state's packet;
-//! the default, "Auto", trial-decodes the body as the packet with that id in *every* state and
-//! keeps the candidates that decode without error and consume the body exactly. One fit is shown
-//! as the packet; several fits (or none) show the raw body plus one subtree per candidate,
-//! marked as fitting or not, and the info column lists the candidates with a `?`. Magic values,
-//! bounds and exact lengths make most frames unambiguous in practice.
+//! - **Registration**: on the TCP port preference (default [`DEFAULT_PORT`]), and as a heuristic
+//!   on TCP that recognises a connection by its first frame (the first state's first client
+//!   packet, when it starts with a magic) and claims the whole conversation.
+//! - **Framing**: reassembles frames across TCP segments (`desegment_offset`/`desegment_len`) and
+//!   splits several frames per segment: `[length: VarU32][packet id: u8][body]`.
+//! - **State**: each TCP conversation has its own state machine. It starts in the first state
+//!   and moves on when the server sends the packet that enters the next state (derived from the
+//!   spec, see [`crate::layout`]: e.g. handshake → login → map transfer → play). The state of
+//!   every frame is remembered on the first pass, so re-dissection (filters, the GUI) names each
+//!   frame the same way. Nothing is guessed: a packet id unknown in its state is malformed.
+//! - **Fields**: one ProtoField per spec field, added only for the packet actually decoded, so
+//!   `tilegame.map_transfer.map_begin.width` matches MapBegin frames only. Varints, zigzag,
+//!   strings, lists, arrays, options (presence bytes and masks), unions, magic, enums (value
+//!   strings) and flags (bit fields) are decoded; compressed values are inflated
+//!   (`TvbRange:uncompress`) and their contents dissected. Hashes, checksums, ids and colours
+//!   show in hex (with decimal). Bounds are checked; a violation is flagged malformed.
+//! - **Info column**: `C->S`/`S->C` and the packet names of the frame, comma-separated.
 //!
-//! The emitted Lua only uses the Wireshark Lua API available since 3.x (Lua 5.1–5.4 syntax, no
-//! bitwise operators: 64-bit values go through `UInt64`/`Int64`).
+//! The emitted Lua uses the Wireshark Lua API of 3.x and 4.x (Lua 5.1–5.4 syntax, no bitwise
+//! operators: 64-bit values go through `UInt64`/`Int64`).
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 use crate::hash::spec_hash;
-use crate::model::{Direction, Endian, Field, IntTy, LenTy, Protocol, Ty, TypeDef};
+use crate::layout::{self, Body, Display, Encoding, Int, Layout, Prefix, TypeLayout};
+use crate::model::Direction;
 use crate::names::to_snake_case;
 use crate::parse::SpecFile;
-use crate::span::Spanned;
-use crate::wire;
 
 /// The TCP port the dissector registers on unless told otherwise.
 pub const DEFAULT_PORT: u16 = 35000;
 
-/// Emits the Lua dissector for `spec`, registered on TCP `port`.
+/// Emits the Lua dissector for `spec`, registered on TCP `port` and as a TCP heuristic.
 pub fn generate(spec: &SpecFile, port: u16) -> String {
     let p = &spec.protocol;
+    let l = layout::resolve(p);
     let mut g = Gen {
-        p,
+        l: &l,
         proto: lua_ident(&p.name),
         fields: String::new(),
         keys: BTreeSet::new(),
@@ -48,28 +50,25 @@ pub fn generate(spec: &SpecFile, port: u16) -> String {
     let mut decoders = String::new();
 
     // Shared structs and unions get one decoder each; enums and flags are decoded at each use.
-    for def in &p.types {
-        let tkey = format!("type.{}", to_snake_case(def.name()));
-        match &**def {
-            TypeDef::Struct {
-                presence, fields, ..
-            } => {
-                let body = g.body(&tkey, fields, *presence);
-                let _ = writeln!(decoders, "TYPES[{}] = {body}", lua_str(def.name()));
+    for def in &l.types {
+        let tkey = format!("type.{}", to_snake_case(&def.name));
+        match &def.def {
+            TypeLayout::Struct(body) => {
+                let body = g.body(&tkey, body);
+                let _ = writeln!(decoders, "TYPES[{}] = {body}", lua_str(&def.name));
             }
-            TypeDef::Union { tag, variants, .. } => {
+            TypeLayout::Union { tag, variants } => {
                 let tag_key = format!("{tkey}.tag");
-                let vs = tag_vs(*tag, def.name());
                 g.field(
                     &tag_key,
                     "tag",
-                    &format!("Tag of {}", def.name()),
-                    &uint_ctor(*tag, "base.DEC", &vs),
+                    &format!("Tag of {}", def.name),
+                    &uint_ctor(*tag, "base.DEC", &tag_vs(*tag, &def.name)),
                 );
                 let mut arms = String::new();
                 for v in variants {
                     let vkey = format!("{tkey}.{}", to_snake_case(&v.name));
-                    let body = g.body(&vkey, &v.fields, v.presence);
+                    let body = g.body(&vkey, &v.body);
                     let _ = write!(
                         arms,
                         "\n  [{}] = {{ name = {}, dec = {body} }},",
@@ -80,28 +79,31 @@ pub fn generate(spec: &SpecFile, port: u16) -> String {
                 let _ = writeln!(
                     decoders,
                     "TYPES[{}] = union(F[{}], {}, {}, {{{arms}\n}}, {})",
-                    lua_str(def.name()),
+                    lua_str(&def.name),
                     lua_str(&tag_key),
-                    tag.bits() / 8,
-                    lua_bool(p.endian == Endian::Little),
-                    lua_str(def.name()),
+                    tag.bytes,
+                    lua_bool(tag.little),
+                    lua_str(&def.name),
                 );
             }
-            TypeDef::Enum { .. } | TypeDef::Flags { .. } => {}
+            TypeLayout::Enum { .. } | TypeLayout::Flags { .. } => {}
         }
     }
 
     let mut packets = String::from("local PACKETS = {\n");
     for dir in Direction::ALL {
         let _ = writeln!(packets, "  {} = {{", dir.key());
-        for state in &p.states {
-            let _ = writeln!(packets, "    {} = {{", lua_str_key(&state.name));
+        for (index, state) in l.states.iter().enumerate() {
+            let _ = writeln!(packets, "    [{}] = {{ -- {}", index + 1, state.name);
             for pk in state.packets(dir) {
-                let key = format!("{}.{}", to_snake_case(&state.name), to_snake_case(&pk.name));
-                let body = g.body(&key, &pk.fields, pk.presence);
+                let key = format!("{}.{}", state.module, to_snake_case(&pk.name));
+                let body = g.body(&key, &pk.body);
+                let next = pk
+                    .next_state
+                    .map_or_else(|| "nil".to_owned(), |n| (n + 1).to_string());
                 let _ = writeln!(
                     packets,
-                    "      [0x{:02x}] = {{ name = {}, dec = {} }},",
+                    "      [0x{:02x}] = {{ name = {}, next = {next}, dec = {} }},",
                     pk.id,
                     lua_str(&pk.name),
                     body.replace('\n', "\n      ")
@@ -112,6 +114,17 @@ pub fn generate(spec: &SpecFile, port: u16) -> String {
         packets.push_str("  },\n");
     }
     packets.push_str("}\n");
+
+    // The heuristic recognises a connection by the magic that opens its first client packet.
+    let hello_magic = l
+        .states
+        .first()
+        .and_then(|s| s.to_server.first())
+        .map(|pk| (pk.id, pk.body.fields.first()))
+        .and_then(|(id, f)| match f.map(|f| &f.encoding) {
+            Some(Encoding::Magic(text)) => Some((id, text.clone())),
+            _ => None,
+        });
 
     let mut out = String::new();
     let hash = format!("0x{:016x}", spec_hash(p));
@@ -124,18 +137,30 @@ pub fn generate(spec: &SpecFile, port: u16) -> String {
         "-- Wireshark dissector for the {} protocol v{} (spec hash {hash}).",
         p.name, p.version
     );
+    let transitions: Vec<String> = l
+        .states
+        .iter()
+        .flat_map(|s| s.to_client.iter().map(move |pk| (s, pk)))
+        .filter_map(|(s, pk)| {
+            pk.next_state
+                .and_then(|n| l.states.get(n))
+                .map(|n| format!("{} --{}--> {}", s.name, pk.name, n.name))
+        })
+        .collect();
     out.push_str(
         "--\n\
          -- Install: copy this file into Wireshark's personal Lua plugins folder (Help > About >\n\
-         -- Folders), or run `wireshark -X lua_script:this_file.lua`.\n\
+         -- Folders), or run `wireshark -X lua_script:this_file.lua` (tshark likewise).\n\
          -- Frames: [length: VarU32][packet id: u8][body]; length counts the id and the body.\n\
-         -- Direction: frames sent to the configured TCP port are client-to-server.\n\
-         -- State: a packet id is only meaningful within a connection state, which a stateless\n\
-         -- dissector cannot know. Preference \"Connection state\" picks one; \"Auto\" (default)\n\
-         -- trial-decodes the body in every state, shows the packet when exactly one state fits,\n\
-         -- and otherwise shows the raw body with one subtree per candidate state.\n\
-         -- Compressed values are shown as bytes with their length (not inflated).\n\n",
+         -- Found on the TCP port preference, or by the heuristic on any port (a connection that\n\
+         -- opens with the first client packet's magic). Frames sent to the server's port are\n\
+         -- client-to-server.\n\
+         -- State: tracked per TCP conversation from its first frame; the server's packets move it on:\n",
     );
+    for t in &transitions {
+        let _ = writeln!(out, "--   {t}");
+    }
+    out.push_str("-- Compressed values are inflated and their contents dissected.\n\n");
     let _ = writeln!(
         out,
         "local proto = Proto({}, {})",
@@ -145,41 +170,36 @@ pub fn generate(spec: &SpecFile, port: u16) -> String {
     let _ = writeln!(out, "local PROTOCOL_VERSION = {}", p.version);
     let _ = writeln!(out, "local SPEC_HASH = {}", lua_str(&hash));
     let _ = writeln!(out, "local MAX_FRAME = {}", p.max_frame);
-    let states: Vec<String> = p.states.iter().map(|s| lua_str(&s.name)).collect();
+    let states: Vec<String> = l.states.iter().map(|s| lua_str(&s.name)).collect();
     let _ = writeln!(out, "local STATE_NAMES = {{ {} }}", states.join(", "));
-    let mut choices = vec![r#"{ 1, "Auto (try every state)", 0 }"#.to_owned()];
-    for (i, s) in p.states.iter().enumerate() {
-        choices.push(format!("{{ {}, {}, {} }}", i + 2, lua_str(&s.name), i + 1));
+    match &hello_magic {
+        Some((id, magic)) => {
+            let _ = writeln!(
+                out,
+                "local HELLO_ID, HELLO_MAGIC = {id}, {}",
+                lua_str(magic)
+            );
+        }
+        None => out.push_str("local HELLO_ID, HELLO_MAGIC = nil, nil\n"),
     }
-    let _ = writeln!(out, "local STATE_CHOICES = {{ {} }}", choices.join(", "));
     let _ = writeln!(
         out,
-        "proto.prefs.port = Pref.uint(\"TCP port\", {port}, \"TCP port the server listens on\")"
-    );
-    out.push_str(
-        "proto.prefs.state = Pref.enum(\"Connection state\", 0,\n  \
-         \"Decode every frame as this state's packet; Auto tries every state\", STATE_CHOICES, false)\n\n",
+        "proto.prefs.port = Pref.uint(\"TCP port\", {port}, \"TCP port the server listens on\")\n"
     );
     out.push_str(RUNTIME);
     out.push_str("\n-- Value strings of the spec's enums and unions.\nlocal VS = {}\n");
-    for def in &p.types {
-        match &**def {
-            TypeDef::Enum { variants, .. } => {
-                let names: Vec<(u64, &str)> = variants
-                    .iter()
-                    .map(|v| (v.value, v.name.as_str()))
-                    .collect();
-                let _ = writeln!(out, "VS[{}] = {}", lua_str(def.name()), value_table(&names));
+    for def in &l.types {
+        let names: Vec<(u64, &str)> = match &def.def {
+            TypeLayout::Enum { variants, .. } => {
+                variants.iter().map(|v| (v.0, v.1.as_str())).collect()
             }
-            TypeDef::Union { variants, .. } => {
-                let names: Vec<(u64, &str)> = variants
-                    .iter()
-                    .map(|v| (v.value, v.name.as_str()))
-                    .collect();
-                let _ = writeln!(out, "VS[{}] = {}", lua_str(def.name()), value_table(&names));
-            }
-            _ => {}
-        }
+            TypeLayout::Union { variants, .. } => variants
+                .iter()
+                .map(|v| (v.value, v.name.as_str()))
+                .collect(),
+            _ => continue,
+        };
+        let _ = writeln!(out, "VS[{}] = {}", lua_str(&def.name), value_table(&names));
     }
     out.push_str("\n-- One ProtoField per spec field (display filter names).\n");
     out.push_str("local F, FIELD_LIST = {}, {}\n");
@@ -190,6 +210,8 @@ pub fn generate(spec: &SpecFile, port: u16) -> String {
         out,
         "field(\"length\", ProtoField.uint32(\"{0}.length\", \"Length\", base.DEC, nil, nil, \"Bytes of packet id and body\"))\n\
          field(\"id\", ProtoField.uint8(\"{0}.id\", \"Packet id\", base.HEX))\n\
+         field(\"state\", ProtoField.string(\"{0}.state\", \"Connection state\"))\n\
+         field(\"packet\", ProtoField.string(\"{0}.packet\", \"Packet\"))\n\
          field(\"body\", ProtoField.bytes(\"{0}.body\", \"Body\"))",
         g.proto
     );
@@ -198,7 +220,9 @@ pub fn generate(spec: &SpecFile, port: u16) -> String {
         "proto.fields = FIELD_LIST\n\n-- Decoders of the shared structs and unions.\nTYPES = {}\n",
     );
     out.push_str(&decoders);
-    out.push_str("\n-- PACKETS[direction][state][id] = { name, dec }\n");
+    out.push_str(
+        "\n-- PACKETS[direction][state index][id] = { name, next = state entered, dec }\n",
+    );
     out.push_str(&packets);
     out.push('\n');
     out.push_str(FRAMING);
@@ -206,7 +230,7 @@ pub fn generate(spec: &SpecFile, port: u16) -> String {
 }
 
 struct Gen<'a> {
-    p: &'a Protocol,
+    l: &'a Layout,
     proto: String,
     fields: String,
     keys: BTreeSet<String>,
@@ -226,98 +250,68 @@ impl Gen<'_> {
     }
 
     /// A `body(...)` decoder for a field list; `prefix` is the key of the enclosing item.
-    fn body(&mut self, prefix: &str, fields: &[Spanned<Field>], presence: bool) -> String {
-        let options = fields
-            .iter()
-            .filter(|f| matches!(f.ty, Ty::Option(_)))
-            .count();
-        let mask = if presence {
-            wire::presence_width(options).map_or(0, |t| t.bits() / 8)
-        } else {
-            0
-        };
+    fn body(&mut self, prefix: &str, body: &Body) -> String {
         let mut items = Vec::new();
-        for f in fields {
+        for f in &body.fields {
             let key = format!("{prefix}.{}", f.name);
-            let little = match f.endian {
-                Endian::Little => true,
-                Endian::Big => false,
-                Endian::Default => self.p.endian == Endian::Little,
-            };
-            let item = match (&f.ty, mask > 0) {
-                (Ty::Option(inner), true) => {
-                    let dec = self.decoder(&key, &f.name, &f.doc, inner, little);
+            let item = match &f.encoding {
+                Encoding::Option { of, bit: Some(_) } => {
+                    let dec = self.decoder(&key, &f.name, &f.doc, of, f.display);
                     format!("{{ opt = {}, dec = {dec} }}", lua_str(&f.name))
                 }
-                _ => format!(
+                other => format!(
                     "{{ dec = {} }}",
-                    self.decoder(&key, &f.name, &f.doc, &f.ty, little)
+                    self.decoder(&key, &f.name, &f.doc, other, f.display)
                 ),
             };
             items.push(item);
         }
+        let (mask, le) = body.mask.map_or((0, false), |m| (m.bytes, m.little));
         if items.is_empty() {
             return format!("body({{}}, {mask}, false)");
         }
         format!(
             "body({{\n  {},\n}}, {mask}, {})",
             items.join(",\n  "),
-            lua_bool(self.p.endian == Endian::Little)
+            lua_bool(le)
         )
     }
 
-    /// A decoder expression for one value of `ty`, declaring the ProtoFields it needs.
-    fn decoder(&mut self, key: &str, label: &str, doc: &str, ty: &Ty, little: bool) -> String {
+    /// A decoder expression for one value, declaring the ProtoFields it needs.
+    fn decoder(
+        &mut self,
+        key: &str,
+        label: &str,
+        doc: &str,
+        e: &Encoding,
+        display: Display,
+    ) -> String {
         let k = lua_str(key);
-        let le = lua_bool(little);
-        let fixed = |g: &mut Self, ctor: &str, n: u32| {
-            g.field(key, label, doc, ctor);
-            format!("fixed(F[{k}], {n}, {le})")
+        let base = match display {
+            Display::Hex => "base.HEX_DEC",
+            _ => "base.DEC",
         };
-        match ty {
-            Ty::U8 => fixed(
-                self,
-                "ProtoField.uint8($ABBR, $NAME, base.DEC, nil, nil, $DESC)",
-                1,
-            ),
-            Ty::U16 => fixed(
-                self,
-                "ProtoField.uint16($ABBR, $NAME, base.DEC, nil, nil, $DESC)",
-                2,
-            ),
-            Ty::U32 => fixed(
-                self,
-                "ProtoField.uint32($ABBR, $NAME, base.DEC, nil, nil, $DESC)",
-                4,
-            ),
-            Ty::U64 => fixed(
-                self,
-                "ProtoField.uint64($ABBR, $NAME, base.DEC, nil, nil, $DESC)",
-                8,
-            ),
-            Ty::I8 => fixed(
-                self,
-                "ProtoField.int8($ABBR, $NAME, base.DEC, nil, nil, $DESC)",
-                1,
-            ),
-            Ty::I16 => fixed(
-                self,
-                "ProtoField.int16($ABBR, $NAME, base.DEC, nil, nil, $DESC)",
-                2,
-            ),
-            Ty::I32 => fixed(
-                self,
-                "ProtoField.int32($ABBR, $NAME, base.DEC, nil, nil, $DESC)",
-                4,
-            ),
-            Ty::I64 => fixed(
-                self,
-                "ProtoField.int64($ABBR, $NAME, base.DEC, nil, nil, $DESC)",
-                8,
-            ),
-            Ty::F32 => fixed(self, "ProtoField.float($ABBR, $NAME, nil, $DESC)", 4),
-            Ty::F64 => fixed(self, "ProtoField.double($ABBR, $NAME, nil, $DESC)", 8),
-            Ty::Bool => {
+        match e {
+            Encoding::Int(i) => {
+                let ctor = format!(
+                    "ProtoField.{}int{}($ABBR, $NAME, {base}, nil, nil, $DESC)",
+                    if i.signed { "" } else { "u" },
+                    u32::from(i.bytes) * 8
+                );
+                self.field(key, label, doc, &ctor);
+                format!("fixed(F[{k}], {}, {})", i.bytes, lua_bool(i.little))
+            }
+            Encoding::Float { bytes, little } => {
+                let kind = if *bytes == 4 { "float" } else { "double" };
+                self.field(
+                    key,
+                    label,
+                    doc,
+                    &format!("ProtoField.{kind}($ABBR, $NAME, nil, $DESC)"),
+                );
+                format!("fixed(F[{k}], {bytes}, {})", lua_bool(*little))
+            }
+            Encoding::Bool => {
                 self.field(
                     key,
                     label,
@@ -326,62 +320,54 @@ impl Gen<'_> {
                 );
                 format!("boolean(F[{k}])")
             }
-            Ty::VarU32 | Ty::VarU64 | Ty::VarI32 | Ty::VarI64 => {
-                let (ctor, signed, wide) = match ty {
-                    Ty::VarU32 => ("uint32", false, false),
-                    Ty::VarU64 => ("uint64", false, true),
-                    Ty::VarI32 => ("int32", true, false),
-                    _ => ("int64", true, true),
+            Encoding::Var { signed, wide } => {
+                let ctor = match (signed, wide) {
+                    (false, false) => "uint32",
+                    (false, true) => "uint64",
+                    (true, false) => "int32",
+                    (true, true) => "int64",
                 };
+                // Wireshark shows signed integers in decimal only.
+                let base = if *signed { "base.DEC" } else { base };
                 self.field(
                     key,
                     label,
                     doc,
-                    &format!("ProtoField.{ctor}($ABBR, $NAME, base.DEC, nil, nil, $DESC)"),
+                    &format!("ProtoField.{ctor}($ABBR, $NAME, {base}, nil, nil, $DESC)"),
                 );
-                format!("varint(F[{k}], {}, {})", lua_bool(signed), lua_bool(wide))
+                format!("varint(F[{k}], {}, {})", lua_bool(*signed), lua_bool(*wide))
             }
-            Ty::String { max, len } => {
-                self.field(
-                    key,
-                    label,
-                    doc,
-                    "ProtoField.string($ABBR, $NAME, nil, $DESC)",
-                );
+            Encoding::Blob { utf8, max, len } => {
+                let ctor = if *utf8 {
+                    "ProtoField.string($ABBR, $NAME, nil, $DESC)"
+                } else {
+                    "ProtoField.bytes($ABBR, $NAME, nil, $DESC)"
+                };
+                self.field(key, label, doc, ctor);
+                let (kind, le) = len_kind(*len);
                 format!(
-                    "blob(F[{k}], {}, {le}, {max}, true, {})",
-                    len_kind(*len),
+                    "blob(F[{k}], {kind}, {le}, {max}, {}, {})",
+                    lua_bool(*utf8),
                     lua_str(label)
                 )
             }
-            Ty::Bytes { max, len } => {
-                self.field(
-                    key,
-                    label,
-                    doc,
-                    "ProtoField.bytes($ABBR, $NAME, nil, $DESC)",
-                );
-                format!(
-                    "blob(F[{k}], {}, {le}, {max}, false, {})",
-                    len_kind(*len),
-                    lua_str(label)
-                )
-            }
-            Ty::List { of, max, len } => {
+            Encoding::List { of, max, len } => {
                 self.field(key, label, doc, "ProtoField.none($ABBR, $NAME, $DESC)");
-                let item = self.decoder(&format!("{key}.item"), "item", doc, of, little);
-                format!("list(F[{k}], {}, {le}, {max}, {item})", len_kind(*len))
+                let item = self.decoder(&format!("{key}.item"), "item", doc, of, display);
+                let (kind, le) = len_kind(*len);
+                format!("list(F[{k}], {kind}, {le}, {max}, {item})")
             }
-            Ty::Array { of, len } => {
+            Encoding::Array { of, len } => {
                 self.field(key, label, doc, "ProtoField.none($ABBR, $NAME, $DESC)");
-                let item = self.decoder(&format!("{key}.item"), "item", doc, of, little);
+                let item = self.decoder(&format!("{key}.item"), "item", doc, of, display);
                 format!("array(F[{k}], {len}, {item})")
             }
-            Ty::Option(inner) => {
-                let inner = self.decoder(key, label, doc, inner, little);
+            // A masked option is handled by its body; this is the presence-byte form.
+            Encoding::Option { of, .. } => {
+                let inner = self.decoder(key, label, doc, of, display);
                 format!("option({}, {inner})", lua_str(label))
             }
-            Ty::Magic(text) => {
+            Encoding::Magic(text) => {
                 self.field(
                     key,
                     label,
@@ -390,77 +376,79 @@ impl Gen<'_> {
                 );
                 format!("magic(F[{k}], {})", lua_str(text))
             }
-            Ty::Compressed { max, .. } => {
+            Encoding::Compressed { of, max, limit } => {
                 self.field(key, label, doc, "ProtoField.none($ABBR, $NAME, $DESC)");
-                let len_key = format!("{key}.length");
-                let data_key = format!("{key}.data");
+                let len_key = format!("{key}.compressed_length");
                 self.field(
                     &len_key,
                     "compressed length",
                     "Bytes of the zlib stream",
                     "ProtoField.uint32($ABBR, $NAME, base.DEC, nil, nil, $DESC)",
                 );
-                self.field(
-                    &data_key,
-                    "zlib data",
-                    "The zlib stream (not inflated here)",
-                    "ProtoField.bytes($ABBR, $NAME, nil, $DESC)",
-                );
+                let inner = self.decoder(&format!("{key}.inflated"), label, doc, of, display);
                 format!(
-                    "compressed(F[{k}], F[{}], F[{}], {}, {max})",
+                    "compressed(F[{k}], F[{}], {limit}, {max}, {}, {inner})",
                     lua_str(&len_key),
-                    lua_str(&data_key),
-                    wire::compressed_limit(*max)
+                    lua_str(label)
                 )
             }
-            Ty::Ref(name) => self.reference(key, label, doc, name, little),
+            Encoding::Named(name) => self.reference(key, label, doc, name),
+            Encoding::Unknown(name) => {
+                self.field(key, label, doc, "ProtoField.none($ABBR, $NAME, $DESC)");
+                format!("unknown_type({})", lua_str(name))
+            }
         }
     }
 
-    fn reference(&mut self, key: &str, label: &str, doc: &str, name: &str, little: bool) -> String {
+    fn reference(&mut self, key: &str, label: &str, doc: &str, name: &str) -> String {
         let k = lua_str(key);
-        let le = lua_bool(little);
-        let Some(def) = self.p.types.iter().find(|t| t.name() == name) else {
+        let Some(def) = self.l.named(name) else {
             self.field(key, label, doc, "ProtoField.none($ABBR, $NAME, $DESC)");
             return format!("unknown_type({})", lua_str(name));
         };
-        match &**def {
-            TypeDef::Enum { tag, .. } => {
-                let vs = tag_vs(*tag, name);
-                self.field(key, label, doc, &uint_ctor(*tag, "base.DEC", &vs));
+        match &def.def {
+            TypeLayout::Enum { tag, .. } => {
+                self.field(
+                    key,
+                    label,
+                    doc,
+                    &uint_ctor(*tag, "base.DEC", &tag_vs(*tag, name)),
+                );
                 format!(
-                    "enum(F[{k}], {}, {le}, VS[{}], {})",
-                    tag.bits() / 8,
+                    "enum(F[{k}], {}, {}, VS[{}], {})",
+                    tag.bytes,
+                    lua_bool(tag.little),
                     lua_str(name),
                     lua_str(name)
                 )
             }
-            TypeDef::Flags { repr, bits, .. } => {
+            TypeLayout::Flags { repr, bits } => {
                 self.field(key, label, doc, &uint_ctor(*repr, "base.HEX", "nil"));
                 let mut bit_keys = Vec::new();
                 let mut known = 0u64;
-                for b in bits {
-                    known |= 1u64.checked_shl(b.bit).unwrap_or(0);
-                    if *repr == IntTy::U64 {
+                for (bit, bname, bdoc) in bits {
+                    known |= 1u64.checked_shl(*bit).unwrap_or(0);
+                    if repr.bytes == 8 {
                         continue;
                     }
-                    let bkey = format!("{key}.{}", b.name);
-                    let mask = 1u64.checked_shl(b.bit).unwrap_or(0);
+                    let bkey = format!("{key}.{bname}");
+                    let mask = 1u64.checked_shl(*bit).unwrap_or(0);
                     let ctor = format!(
                         "ProtoField.bool($ABBR, $NAME, {}, nil, 0x{mask:x}, $DESC)",
-                        repr.bits()
+                        u32::from(repr.bytes) * 8
                     );
-                    self.field(&bkey, &b.name, &b.doc, &ctor);
+                    self.field(&bkey, bname, bdoc, &ctor);
                     bit_keys.push(format!("F[{}]", lua_str(&bkey)));
                 }
                 format!(
-                    "flags(F[{k}], {{ {} }}, {}, {le}, UInt64.fromhex(\"{known:016x}\"), {})",
+                    "flags(F[{k}], {{ {} }}, {}, {}, UInt64.fromhex(\"{known:016x}\"), {})",
                     bit_keys.join(", "),
-                    repr.bits() / 8,
+                    repr.bytes,
+                    lua_bool(repr.little),
                     lua_str(name)
                 )
             }
-            TypeDef::Struct { .. } | TypeDef::Union { .. } => {
+            TypeLayout::Struct(_) | TypeLayout::Union { .. } => {
                 self.field(key, label, doc, "ProtoField.none($ABBR, $NAME, $DESC)");
                 format!("sub(F[{k}], ref({}))", lua_str(name))
             }
@@ -468,16 +456,16 @@ impl Gen<'_> {
     }
 }
 
-fn uint_ctor(ty: IntTy, base: &str, vs: &str) -> String {
+fn uint_ctor(ty: Int, base: &str, vs: &str) -> String {
     format!(
         "ProtoField.uint{}($ABBR, $NAME, {base}, {vs}, nil, $DESC)",
-        ty.bits()
+        u32::from(ty.bytes) * 8
     )
 }
 
 /// The value string of a tag's ProtoField (Wireshark's value strings are 32-bit).
-fn tag_vs(ty: IntTy, type_name: &str) -> String {
-    if ty == IntTy::U64 {
+fn tag_vs(ty: Int, type_name: &str) -> String {
+    if ty.bytes == 8 {
         "nil".to_owned()
     } else {
         format!("VS[{}]", lua_str(type_name))
@@ -492,12 +480,11 @@ fn value_table(names: &[(u64, &str)]) -> String {
     format!("{{ {} }}", entries.join(", "))
 }
 
-fn len_kind(len: LenTy) -> &'static str {
+/// A length prefix for the runtime: its kind (`"var"` or the width) and byte order.
+fn len_kind(len: Prefix) -> (String, &'static str) {
     match len {
-        LenTy::Var => "\"var\"",
-        LenTy::U8 => "1",
-        LenTy::U16 => "2",
-        LenTy::U32 => "4",
+        Prefix::Var => ("\"var\"".to_owned(), "false"),
+        Prefix::Fixed(i) => (i.bytes.to_string(), lua_bool(i.little)),
     }
 }
 
@@ -530,11 +517,6 @@ fn lua_str(text: &str) -> String {
     out
 }
 
-/// A table key: a bare name where Lua allows one.
-fn lua_str_key(name: &str) -> String {
-    format!("[{}]", lua_str(name))
-}
-
 /// A protocol name Wireshark accepts as a filter prefix.
 fn lua_ident(name: &str) -> String {
     let s: String = name
@@ -559,11 +541,6 @@ const RUNTIME: &str = r#"-- Errors raised while decoding a body; anything else i
 local function fail(fmt, ...)
   error({ tilegame = string.format(fmt, ...) }, 0)
 end
-
--- A tree stand-in for trial decoding: every method call is accepted and returns it again.
-local NULL = {}
-local function null_method() return NULL end
-setmetatable(NULL, { __index = function() return null_method end })
 
 local function need(buf, off, n)
   if off + n > buf:len() then
@@ -697,15 +674,25 @@ local function magic(f, text)
   end
 end
 
-local function compressed(f, f_len, f_data, limit, max)
+-- A zlib stream behind a varint length, inflated (Wireshark's TvbRange:uncompress) and its
+-- content dissected in a tab of its own.
+local function compressed(f, f_len, limit, max, name, inner)
   return function(buf, off, tree)
     local len, n = read_len(buf, off, "var", false)
-    if len > limit then fail("compressed length %d exceeds the limit %d", len, limit) end
+    if len > limit then fail("%s: compressed length %d exceeds the limit %d", name, len, limit) end
     need(buf, off + n, len)
     local item = tree:add(f, buf(off, n + len))
-    item:append_text(string.format(" (%d zlib bytes, inflating to at most %d)", len, max))
     item:add(f_len, buf(off, n), len)
-    if len > 0 then item:add(f_data, buf(off + n, len)) end
+    if len == 0 then fail("%s: empty zlib stream", name) end
+    local inflated = buf(off + n, len):uncompress("Inflated " .. name)
+    if inflated == nil then fail("%s: the zlib stream does not inflate", name) end
+    local itvb = inflated:tvb()
+    if itvb:len() > max then fail("%s: inflates to %d bytes, more than %d", name, itvb:len(), max) end
+    item:append_text(string.format(" (%d zlib bytes, %d inflated)", len, itvb:len()))
+    local stop = inner(itvb, 0, item)
+    if stop ~= itvb:len() then
+      fail("%s: %d byte(s) left after the inflated value", name, itvb:len() - stop)
+    end
     return off + n + len
   end
 end
@@ -797,12 +784,34 @@ local function union(tag_f, n, le, variants, type_name)
 end
 "#;
 
-/// Frame splitting, TCP reassembly, state selection and registration.
+/// Frame splitting, TCP reassembly, per-conversation state, info column and registration.
 const FRAMING: &str = r#"local E_MALFORMED = ProtoExpert.new(proto.name .. ".malformed", "Malformed frame",
   expert.group.MALFORMED, expert.severity.ERROR)
-local E_AMBIGUOUS = ProtoExpert.new(proto.name .. ".ambiguous", "Packet id is ambiguous without the connection state",
-  expert.group.PROTOCOL, expert.severity.NOTE)
-proto.experts = { E_MALFORMED, E_AMBIGUOUS }
+proto.experts = { E_MALFORMED }
+
+local f_tcp_stream = Field.new("tcp.stream")
+
+-- Per TCP conversation: { state = index into STATE_NAMES, server_port = n }.
+local CONVS = {}
+-- The state each frame was decoded in on the first pass, by frame number, offset and length,
+-- so that re-dissection (display filters, the GUI) names every frame the same way.
+local FRAME_STATE = {}
+
+function proto.init()
+  CONVS = {}
+  FRAME_STATE = {}
+end
+
+local function conversation(pinfo)
+  local fi = f_tcp_stream()
+  local stream = fi and fi.value or -1
+  local conv = CONVS[stream]
+  if conv == nil then
+    conv = { state = 1, server_port = proto.prefs.port }
+    CONVS[stream] = conv
+  end
+  return conv
+end
 
 -- The frame length prefix; returns nil, 0 when more bytes are needed and nil, -1 when malformed.
 local function peek_len(tvb, off)
@@ -828,63 +837,57 @@ local function decode_as(frame, off, pkt, tree)
   return tostring(err)
 end
 
--- Dissects one whole frame (length prefix included); returns a short summary for the info column.
-local function dissect_frame(frame, pinfo, root, dir)
+-- Dissects one whole frame (length prefix included) in `state`; returns the packet (or nil)
+-- and a short summary for the info column.
+local function dissect_frame(frame, root, dir, state)
   local len, nlen = peek_len(frame, 0)
   local tree = root:add(proto, frame())
   tree:add(F["length"], frame(0, nlen), len)
   local id = frame(nlen, 1):uint()
   tree:add(F["id"], frame(nlen, 1))
+  local state_name = STATE_NAMES[state] or "?"
+  tree:add(F["state"], frame(0, 0), state_name)
   local body_off = nlen + 1
   local body_len = frame:len() - body_off
-  local choice = proto.prefs.state
-  local states = STATE_NAMES
-  if choice ~= 0 then states = { STATE_NAMES[choice] } end
-
-  local candidates, fits = {}, {}
-  for _, state in ipairs(states) do
-    local pkt = PACKETS[dir][state][id]
-    if pkt ~= nil then
-      local c = { state = state, pkt = pkt, err = decode_as(frame, body_off, pkt, NULL) }
-      candidates[#candidates + 1] = c
-      if c.err == nil then fits[#fits + 1] = c end
-    end
-  end
-
-  if #candidates == 0 then
-    tree:append_text(string.format(", unknown packet id 0x%02x", id))
+  local pkt = PACKETS[dir][state] and PACKETS[dir][state][id]
+  if pkt == nil then
+    tree:append_text(string.format(", %s: unknown packet id 0x%02x", state_name, id))
     if body_len > 0 then tree:add(F["body"], frame(body_off, body_len)) end
-    tree:add_proto_expert_info(E_MALFORMED, string.format("no %s packet has id 0x%02x", dir, id))
-    return string.format("0x%02x?", id)
+    tree:add_proto_expert_info(E_MALFORMED,
+      string.format("no %s packet has id 0x%02x in state %s", dir, id, state_name))
+    return nil, string.format("%s 0x%02x (unknown)", state_name, id)
   end
+  tree:append_text(string.format(", %s/%s (0x%02x)", state_name, pkt.name, id))
+  tree:add(F["packet"], frame(nlen, 1), pkt.name)
+  local err = decode_as(frame, body_off, pkt, tree)
+  if err ~= nil then
+    tree:add_proto_expert_info(E_MALFORMED, err)
+    return pkt, pkt.name .. " (malformed)"
+  end
+  return pkt, pkt.name
+end
 
-  local chosen = nil
-  if #candidates == 1 then chosen = candidates[1] elseif #fits == 1 then chosen = fits[1] end
-  if chosen ~= nil then
-    tree:append_text(string.format(", %s/%s (0x%02x)", chosen.state, chosen.pkt.name, id))
-    local err = decode_as(frame, body_off, chosen.pkt, tree)
-    if err ~= nil then tree:add_proto_expert_info(E_MALFORMED, err) end
-    return chosen.pkt.name
+-- The info column of the frame being dissected. TCP calls the dissector once per reassembled
+-- piece of a segment and fences the column between calls, so a later call for the same frame
+-- appends ", names" instead of setting (which would run into the fenced text).
+local INFO = { frame = -1, text = "" }
+local function set_info(pinfo, arrow, summaries)
+  local text = table.concat(summaries, ", ")
+  pinfo.cols.protocol = proto.name
+  if INFO.frame == pinfo.number and tostring(pinfo.cols.info) == INFO.text then
+    pinfo.cols.info:append(", " .. text)
+    text = INFO.text .. ", " .. text
+  else
+    text = arrow .. text
+    pinfo.cols.info = text
   end
-
-  tree:append_text(string.format(", packet id 0x%02x in one of %d states", id, #candidates))
-  tree:add_proto_expert_info(E_AMBIGUOUS)
-  if body_len > 0 then tree:add(F["body"], frame(body_off, body_len)) end
-  local names = {}
-  for _, c in ipairs(candidates) do
-    local label = "As " .. c.state .. "/" .. c.pkt.name
-    if c.err == nil then label = label .. " (fits)" else label = label .. " (does not fit: " .. c.err .. ")" end
-    local sub = tree:add(frame(body_off, body_len), label)
-    decode_as(frame, body_off, c.pkt, sub)
-    if c.err == nil then names[#names + 1] = c.pkt.name .. "?" end
-  end
-  if #names == 0 then return string.format("0x%02x (malformed)", id) end
-  return table.concat(names, "|")
+  INFO = { frame = pinfo.number, text = text }
 end
 
 function proto.dissector(tvb, pinfo, root)
+  local conv = conversation(pinfo)
   local dir = "to_client"
-  if pinfo.dst_port == proto.prefs.port then dir = "to_server" end
+  if pinfo.dst_port == conv.server_port then dir = "to_server" end
   local total = tvb:len()
   local off = 0
   local summaries = {}
@@ -898,6 +901,7 @@ function proto.dissector(tvb, pinfo, root)
     if len == nil or len == 0 or len > MAX_FRAME then
       local item = root:add(proto, tvb(off, total - off))
       item:add_proto_expert_info(E_MALFORMED, "bad frame length (0, over 5 bytes, or over " .. MAX_FRAME .. ")")
+      summaries[#summaries + 1] = "bad frame length"
       off = total
       break
     end
@@ -906,17 +910,44 @@ function proto.dissector(tvb, pinfo, root)
       pinfo.desegment_len = off + nlen + len - total
       break
     end
-    summaries[#summaries + 1] = dissect_frame(tvb(off, nlen + len):tvb(), pinfo, root, dir)
+    local key = pinfo.number .. ":" .. off .. ":" .. total
+    local state = FRAME_STATE[key]
+    if state == nil then
+      state = conv.state
+      FRAME_STATE[key] = state
+    end
+    local pkt, summary = dissect_frame(tvb(off, nlen + len):tvb(), root, dir, state)
+    summaries[#summaries + 1] = summary
+    -- Only the first pass moves the conversation on; later passes replay FRAME_STATE.
+    if not pinfo.visited and pkt ~= nil and pkt.next ~= nil then conv.state = pkt.next end
     off = off + nlen + len
   end
   if #summaries > 0 then
-    pinfo.cols.protocol = proto.name
     local arrow = "S->C "
     if dir == "to_server" then arrow = "C->S " end
-    pinfo.cols.info = arrow .. table.concat(summaries, ", ")
+    set_info(pinfo, arrow, summaries)
   end
   return total
 end
+
+-- Heuristic: a conversation that opens with the first client packet (id and magic) is ours,
+-- whatever the port; the side that sent it is the client.
+local function heuristic(tvb, pinfo, root)
+  if HELLO_MAGIC == nil then return false end
+  local len, nlen = peek_len(tvb, 0)
+  if len == nil or tvb:len() < nlen + 1 + #HELLO_MAGIC then return false end
+  if tvb(nlen, 1):uint() ~= HELLO_ID then return false end
+  if tvb(nlen + 1, #HELLO_MAGIC):raw() ~= HELLO_MAGIC then return false end
+  local fi = f_tcp_stream()
+  local stream = fi and fi.value or -1
+  if CONVS[stream] == nil then
+    CONVS[stream] = { state = 1, server_port = pinfo.dst_port }
+  end
+  pinfo.conversation = proto
+  proto.dissector(tvb, pinfo, root)
+  return true
+end
+proto:register_heuristic("tcp", heuristic)
 
 local tcp_port = DissectorTable.get("tcp.port")
 local registered_port = proto.prefs.port

@@ -50,9 +50,25 @@ pub fn generate(specs: &[SpecFile]) -> String {
 fn anchor(parts: &[&str]) -> String {
     parts
         .iter()
-        .map(|p| to_snake_case(p).replace('_', "-"))
+        .map(|p| {
+            to_snake_case(&p.replace(' ', "_"))
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect::<String>()
+                .replace('_', "-")
+                .replace("--", "-")
+        })
         .collect::<Vec<_>>()
         .join("-")
+}
+
+/// Where a packet's full description is: its state's section, or the every-state section.
+fn packet_anchor(p: &Protocol, state: &str, pk: &crate::model::Packet) -> String {
+    if pk.shared {
+        anchor(&[&p.name, "every state", &pk.name])
+    } else {
+        anchor(&[&p.name, state, &pk.name])
+    }
 }
 
 fn file_name(spec: &SpecFile) -> &str {
@@ -72,6 +88,22 @@ fn toc(out: &mut String, spec: &SpecFile) {
         anchor(&[&p.name])
     );
     let _ = writeln!(out, "  - [Framing](#{})", anchor(&[&p.name, "framing"]));
+    if !p.constants.is_empty() {
+        let _ = writeln!(out, "  - [Constants](#{})", anchor(&[&p.name, "constants"]));
+    }
+    if !p.rules.is_empty() {
+        let links: Vec<String> = p
+            .rules
+            .iter()
+            .map(|r| format!("[{}](#{})", r.title, anchor(&[&p.name, "rule", &r.title])))
+            .collect();
+        let _ = writeln!(
+            out,
+            "  - [Rules](#{}): {}",
+            anchor(&[&p.name, "rules"]),
+            links.join(", ")
+        );
+    }
     if !p.types.is_empty() {
         let links: Vec<String> = p
             .types
@@ -110,7 +142,7 @@ fn toc(out: &mut String, spec: &SpecFile) {
                         "[0x{:02x} `{}`](#{})",
                         pk.id,
                         pk.name,
-                        anchor(&[&p.name, &state.name, &pk.name])
+                        packet_anchor(p, &state.name, pk)
                     )
                 })
                 .collect();
@@ -229,8 +261,8 @@ fn spec_section(out: &mut String, spec: &SpecFile) {
             out,
             "Every frame is `[length: VarU32][packet id: u8][body]`. `length` counts the packet \
              id and the body and is at most {max} (so the length prefix takes 1–{prefix} bytes); \
-             a peer that receives a longer frame closes the connection. The packet id selects the \
-             body among the packets of the current state in the frame's direction.\n",
+             a longer or empty frame is a protocol error. The packet id selects the body among the \
+             packets of the current state in the frame's direction.\n",
             max = p.max_frame,
             prefix = wire::varint_len(u64::from(p.max_frame)),
         );
@@ -249,11 +281,74 @@ fn spec_section(out: &mut String, spec: &SpecFile) {
         endian_words(p.endian)
     );
 
+    if !p.constants.is_empty() {
+        let _ = writeln!(out, "<a id=\"{}\"></a>\n", anchor(&[&p.name, "constants"]));
+        out.push_str("### Constants\n\nNumbers both sides must agree on (the Rust code uses them as `const`s).\n\n");
+        out.push_str("| Name | Type | Value | Unit | Doc |\n|---|---|---|---|---|\n");
+        for c in &p.constants {
+            let _ = writeln!(
+                out,
+                "| `{}` | {} | {} | {} | {} |",
+                c.name,
+                wire::describe(&c.ty),
+                c.value,
+                cell(&c.unit),
+                cell(&c.doc)
+            );
+        }
+        out.push('\n');
+    }
+    if !p.rules.is_empty() {
+        let _ = writeln!(out, "<a id=\"{}\"></a>\n", anchor(&[&p.name, "rules"]));
+        out.push_str("### Rules\n\nWhat a peer must do beyond the byte layouts.\n\n");
+        for rule in &p.rules {
+            let _ = writeln!(
+                out,
+                "<a id=\"{}\"></a>\n",
+                anchor(&[&p.name, "rule", &rule.title])
+            );
+            let _ = writeln!(out, "#### {}\n", rule.title);
+            paragraph(out, &rule.text);
+        }
+    }
     if !p.types.is_empty() {
         let _ = writeln!(out, "<a id=\"{}\"></a>\n", anchor(&[&p.name, "types"]));
         out.push_str("### Types\n\n");
         for def in &p.types {
             type_section(out, p, def);
+        }
+    }
+    let shared = p.every_state.to_server.len() + p.every_state.to_client.len();
+    if shared > 0 && !p.states.is_empty() {
+        let _ = writeln!(
+            out,
+            "<a id=\"{}\"></a>\n",
+            anchor(&[&p.name, "every state"])
+        );
+        out.push_str("### Packets of every state\n\n");
+        paragraph(out, &p.every_state.doc);
+        for (dir, packets) in [
+            (Direction::ToServer, &p.every_state.to_server),
+            (Direction::ToClient, &p.every_state.to_client),
+        ] {
+            for pk in packets {
+                let _ = writeln!(
+                    out,
+                    "<a id=\"{}\"></a>\n",
+                    anchor(&[&p.name, "every state", &pk.name])
+                );
+                let _ = writeln!(
+                    out,
+                    "#### 0x{:02x} `{}` ({}, any state)\n",
+                    pk.id,
+                    pk.name,
+                    direction_words(dir)
+                );
+                paragraph(out, &pk.doc);
+                let range = wire::fields_range(p, &pk.fields, pk.presence, 0);
+                let _ = writeln!(out, "Body: {}.\n", bytes_words(range));
+                layout(out, p, &pk.fields, pk.presence);
+            }
         }
     }
     for state in &p.states {
@@ -281,15 +376,16 @@ fn spec_section(out: &mut String, spec: &SpecFile) {
                 let range = wire::fields_range(p, &pk.fields, pk.presence, 0);
                 let _ = writeln!(
                     out,
-                    "| 0x{:02x} | [`{}`](#{}) | {} |",
+                    "| 0x{:02x} | [`{}`](#{}){} | {} |",
                     pk.id,
                     pk.name,
-                    anchor(&[&p.name, &state.name, &pk.name]),
+                    packet_anchor(p, &state.name, pk),
+                    if pk.shared { " (every state)" } else { "" },
                     size_text(range)
                 );
             }
             out.push('\n');
-            for pk in packets {
+            for pk in packets.iter().filter(|pk| !pk.shared) {
                 let _ = writeln!(
                     out,
                     "<a id=\"{}\"></a>\n",
@@ -336,23 +432,58 @@ fn type_section(out: &mut String, p: &Protocol, def: &Spanned<TypeDef>) {
             let _ = writeln!(out, "Size: {}.\n", bytes_words(size));
             layout(out, p, fields, *presence);
         }
-        TypeDef::Enum { tag, variants, .. } => {
+        TypeDef::Enum {
+            tag,
+            variants,
+            properties,
+            ..
+        } => {
             let _ = writeln!(
                 out,
                 "Encoded as its tag, a {} ({}); any other value is a decode error.\n",
                 int_words(*tag),
                 bytes_words(size)
             );
-            out.push_str("| Value | Name | Doc |\n|---|---|---|\n");
+            out.push_str("| Value | Name |");
+            for prop in properties {
+                let _ = write!(out, " `{}` |", prop.name);
+            }
+            out.push_str(" Doc |\n|---|---|");
+            for _ in properties {
+                out.push_str("---|");
+            }
+            out.push_str("---|\n");
             for v in variants {
-                let _ = writeln!(out, "| {} | `{}` | {} |", v.value, v.name, cell(&v.doc));
+                let _ = write!(out, "| {} | `{}` |", v.value, v.name);
+                for prop in properties {
+                    let value = v
+                        .props
+                        .get(&prop.name)
+                        .map_or(String::new(), |x| x.to_string());
+                    let _ = write!(out, " {} |", cell(&value));
+                }
+                let _ = writeln!(out, " {} |", cell(&v.doc));
             }
             out.push('\n');
+            if !properties.is_empty() {
+                out.push_str("Properties:\n\n");
+                for prop in properties {
+                    let _ = writeln!(
+                        out,
+                        "- `{}` ({}): {}",
+                        prop.name,
+                        wire::describe(&prop.ty),
+                        prop.doc.trim()
+                    );
+                }
+                out.push('\n');
+            }
         }
         TypeDef::Flags { repr, bits, .. } => {
             let _ = writeln!(
                 out,
-                "A {} bit set ({}); bit 0 is the least significant.\n",
+                "A {} bit set ({}); bit 0 is the least significant. A bit that is not listed \
+                 must be 0: any other is a decode error.\n",
                 int_words(*repr),
                 bytes_words(size)
             );
@@ -472,7 +603,8 @@ fn layout(out: &mut String, p: &Protocol, fields: &[Spanned<Field>], presence: b
             out,
             "Presence mask (`presence: true`): optional fields have no presence byte of their own. \
              The {} at the start holds one bit per optional field ({}); a set bit means the field \
-             follows in its place, a clear bit means it is absent and takes no bytes.\n",
+             follows in its place, a clear bit means it is absent and takes no bytes. Bits with no \
+             field must be 0 (a decode error otherwise).\n",
             mask.rust(),
             bits.join(", ")
         );

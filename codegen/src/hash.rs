@@ -21,6 +21,9 @@ pub fn normalized(p: &Protocol) -> String {
         "protocol {} v{} endian={:?} max_frame={}",
         p.name, p.version, p.endian, p.max_frame
     );
+    for c in &p.constants {
+        let _ = writeln!(out, "const {}: {:?} = {}", c.name, c.ty, c.value);
+    }
     for t in &p.types {
         match &t.node {
             TypeDef::Struct {
@@ -36,12 +39,20 @@ pub fn normalized(p: &Protocol) -> String {
             TypeDef::Enum {
                 name,
                 tag,
+                properties,
                 variants,
                 ..
             } => {
                 let _ = writeln!(out, "enum {name} tag={tag:?}");
+                for prop in properties {
+                    let _ = writeln!(out, "  property {}: {:?}", prop.name, prop.ty);
+                }
                 for v in variants {
-                    let _ = writeln!(out, "  variant {}={}", v.name, v.value);
+                    let _ = write!(out, "  variant {}={}", v.name, v.value);
+                    for (key, value) in &v.props {
+                        let _ = write!(out, " {key}={value}");
+                    }
+                    out.push('\n');
                 }
             }
             TypeDef::Flags {

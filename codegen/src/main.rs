@@ -5,7 +5,9 @@
 //! Markdown reference, `diff` tells a reviewer whether an edit breaks old peers, `hash` prints
 //! the spec hash that the handshake exchanges, and `dissector` writes a Wireshark plugin.
 //!
-//! Exit codes: 0 = ok, 1 = a spec problem or a breaking change, 2 = usage or I/O error.
+//! Exit codes: 0 = ok, 1 = a spec problem (`check`, `doc`, `hash`, `dissector`) or a breaking
+//! change (`diff`), 2 = usage or I/O error, or an invalid spec given to `diff` (so that a script
+//! can tell "breaking" from "could not compare").
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -38,7 +40,8 @@ enum Command {
         #[arg(short, long)]
         output: Option<PathBuf>,
     },
-    /// Classifies the changes from OLD to NEW; exits 1 if any is breaking.
+    /// Classifies the changes from OLD to NEW and their consequences (spec hash, Rust API,
+    /// recordings); exits 0 if compatible, 1 if breaking, 2 if a spec is invalid.
     Diff {
         /// The spec before the change.
         old: PathBuf,
@@ -67,6 +70,8 @@ enum Command {
 enum Failure {
     /// A spec is invalid or a change is breaking (exit 1); the details were already printed.
     Spec,
+    /// `diff` could not compare: a spec is invalid (exit 2); the details were already printed.
+    Invalid,
     /// Usage or I/O error (exit 2).
     Io(String),
 }
@@ -86,6 +91,7 @@ fn main() -> ExitCode {
     match run(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Spec) => ExitCode::from(1),
+        Err(Failure::Invalid) => ExitCode::from(2),
         Err(Failure::Io(message)) => {
             eprintln!("error: {message}");
             ExitCode::from(2)
@@ -146,8 +152,13 @@ fn run(command: Command) -> Result<(), Failure> {
             write_output(output.as_deref(), &text)
         }
         Command::Diff { old, new } => {
-            let old = load_or_report(&old)?;
-            let new = load_or_report(&new)?;
+            let invalid = |f: Failure| match f {
+                Failure::Spec => Failure::Invalid,
+                other => other,
+            };
+            let old_spec = load_or_report(&old);
+            let new_spec = load_or_report(&new);
+            let (old, new) = (old_spec.map_err(invalid)?, new_spec.map_err(invalid)?);
             let changes = compat::diff(&old, &new);
             for change in &changes {
                 println!("{change}");
@@ -162,6 +173,7 @@ fn run(command: Command) -> Result<(), Failure> {
                 breaking,
                 changes.len() - breaking
             );
+            print!("{}", compat::consequences(&old, &new, &changes));
             if compat::is_breaking(&changes) {
                 Err(Failure::Spec)
             } else {

@@ -10,9 +10,39 @@ use serde::Deserialize;
 use crate::span::Spanned;
 
 /// One spec file: a protocol (or a file format) with its shared types and connection states.
+///
+/// Packets declared under `every_state` are copied into every state's lists when the file is
+/// read (marked [`Packet::shared`]), so every rule and every emitter sees them where they can
+/// travel; the Rust emitter generates each of them once.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, from = "RawProtocol")]
 pub struct Protocol {
+    /// Name of the protocol, e.g. `"tilegame"`; also names the generated module.
+    pub name: String,
+    /// Protocol version, exchanged in the handshake.
+    pub version: u32,
+    /// What this protocol is for.
+    pub doc: String,
+    /// Byte order of integers unless a field says otherwise.
+    pub endian: Endian,
+    /// Largest frame (packet id + body) either side accepts, in bytes.
+    pub max_frame: u32,
+    /// Named numbers both sides must agree on (tick rate, limits, timeouts).
+    pub constants: Vec<Spanned<Constant>>,
+    /// The protocol's rules in prose: what a peer must do beyond the byte layout.
+    pub rules: Vec<Spanned<Rule>>,
+    /// Shared types: structs, enums, flag sets and tagged unions.
+    pub types: Vec<Spanned<TypeDef>>,
+    /// Packets valid in every state, as declared (also copied into each state).
+    pub every_state: EveryState,
+    /// Connection states in the order a connection goes through them.
+    pub states: Vec<Spanned<State>>,
+}
+
+/// The spec file as written, before `every_state` packets are copied into each state.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename = "Protocol")]
+struct RawProtocol {
     /// Name of the protocol, e.g. `"tilegame"`; also names the generated module.
     pub name: String,
     /// Protocol version, exchanged in the handshake.
@@ -26,12 +56,129 @@ pub struct Protocol {
     /// Largest frame (packet id + body) either side accepts, in bytes.
     #[serde(default = "default_max_frame")]
     pub max_frame: u32,
+    /// Named numbers both sides must agree on.
+    #[serde(default)]
+    pub constants: Vec<Spanned<Constant>>,
+    /// The protocol's rules in prose.
+    #[serde(default)]
+    pub rules: Vec<Spanned<Rule>>,
     /// Shared types: structs, enums, flag sets and tagged unions.
     #[serde(default)]
     pub types: Vec<Spanned<TypeDef>>,
+    /// Packets valid in every state.
+    #[serde(default)]
+    pub every_state: EveryState,
     /// Connection states in the order a connection goes through them.
     #[serde(default)]
     pub states: Vec<Spanned<State>>,
+}
+
+impl From<RawProtocol> for Protocol {
+    fn from(raw: RawProtocol) -> Self {
+        let mut states = raw.states;
+        for state in &mut states {
+            for (list, shared) in [
+                (&mut state.node.to_server, &raw.every_state.to_server),
+                (&mut state.node.to_client, &raw.every_state.to_client),
+            ] {
+                list.extend(shared.iter().map(|p| {
+                    let mut p = p.clone();
+                    p.node.shared = true;
+                    p
+                }));
+            }
+        }
+        Protocol {
+            name: raw.name,
+            version: raw.version,
+            doc: raw.doc,
+            endian: raw.endian,
+            max_frame: raw.max_frame,
+            constants: raw.constants,
+            rules: raw.rules,
+            types: raw.types,
+            every_state: raw.every_state,
+            states,
+        }
+    }
+}
+
+/// Packets that exist in every connection state, with the same id and layout in each.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EveryState {
+    /// Why these packets exist everywhere.
+    #[serde(default)]
+    pub doc: String,
+    /// Packets the client may send in any state.
+    #[serde(default)]
+    pub to_server: Vec<Spanned<Packet>>,
+    /// Packets the server may send in any state.
+    #[serde(default)]
+    pub to_client: Vec<Spanned<Packet>>,
+}
+
+/// A named number of the protocol, generated as a Rust `const` and printed in the reference.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Constant {
+    /// Name in SCREAMING_SNAKE_CASE.
+    pub name: String,
+    /// Integer type: one of `U8`, `U16`, `U32`, `U64`, `I32`, `I64`.
+    pub ty: Ty,
+    /// The value.
+    pub value: i64,
+    /// Unit of the value, for the reference (e.g. `"ms"`, `"px"`, `"ticks"`).
+    #[serde(default)]
+    pub unit: String,
+    /// Documentation.
+    #[serde(default)]
+    pub doc: String,
+}
+
+/// A rule of the protocol in prose: a titled section of the reference.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
+    /// Section title.
+    pub title: String,
+    /// The rule's text (Markdown).
+    pub text: String,
+}
+
+/// A per-value property of an enum (e.g. a tile's resistance), generated as a `const fn`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Property {
+    /// Property name (snake_case); the generated method's name.
+    pub name: String,
+    /// Its type: `Bool`, an integer type, or `Ref` to an enum (often the enum itself).
+    pub ty: Ty,
+    /// Documentation.
+    #[serde(default)]
+    pub doc: String,
+}
+
+/// A property value given on an enum variant.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum PropValue {
+    /// `true` / `false`.
+    Bool(bool),
+    /// An integer.
+    Int(i64),
+    /// A variant name of the property's enum type.
+    Name(String),
+}
+
+impl std::fmt::Display for PropValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PropValue::Bool(b) => write!(f, "{b}"),
+            PropValue::Int(n) => write!(f, "{n}"),
+            PropValue::Name(n) => f.write_str(n),
+        }
+    }
 }
 
 fn default_max_frame() -> u32 {
@@ -79,6 +226,9 @@ pub enum TypeDef {
         doc: String,
         /// Integer type of the tag on the wire.
         tag: IntTy,
+        /// Per-value properties every variant gives (a table in the reference).
+        #[serde(default)]
+        properties: Vec<Spanned<Property>>,
         /// The values.
         variants: Vec<Spanned<Variant>>,
     },
@@ -151,6 +301,9 @@ pub struct Variant {
     /// Documentation.
     #[serde(default)]
     pub doc: String,
+    /// Values of the enum's properties, by property name.
+    #[serde(default)]
+    pub props: std::collections::BTreeMap<String, PropValue>,
 }
 
 /// One bit of a [`TypeDef::Flags`].
@@ -265,6 +418,9 @@ pub struct Packet {
     /// Fields in wire order.
     #[serde(default)]
     pub fields: Vec<Spanned<Field>>,
+    /// Declared under `every_state` (set when the file is read, never written in a spec).
+    #[serde(skip)]
+    pub shared: bool,
 }
 
 /// A named, typed field.

@@ -38,12 +38,15 @@ impl<T> Spanned<T> {
 thread_local! {
     /// Start address and length of the source being parsed on this thread.
     static SOURCE: Cell<(usize, usize)> = const { Cell::new((0, 0)) };
-    /// The innermost parse error seen while parsing nested elements: (byte offset, message).
-    static NESTED_ERROR: RefCell<Option<(usize, String)>> = const { RefCell::new(None) };
+    /// The innermost parse error seen while parsing nested elements: (byte offset, error).
+    static NESTED_ERROR: RefCell<Option<(usize, ron::Error)>> = const { RefCell::new(None) };
 }
 
 /// Marks `source` as the text being parsed for the duration of `f`, so that spans can be computed.
-pub(crate) fn with_source<R>(source: &str, f: impl FnOnce() -> R) -> (R, Option<(usize, String)>) {
+pub(crate) fn with_source<R>(
+    source: &str,
+    f: impl FnOnce() -> R,
+) -> (R, Option<(usize, ron::Error)>) {
     let previous = SOURCE.with(|s| s.replace((source.as_ptr() as usize, source.len())));
     NESTED_ERROR.with(|e| e.borrow_mut().take());
     let result = f();
@@ -139,7 +142,7 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Spanned<T> {
                     NESTED_ERROR.with(|e| {
                         let mut slot = e.borrow_mut();
                         if slot.is_none() {
-                            *slot = Some((base + rel, message.clone()));
+                            *slot = Some((base + rel, err.code.clone()));
                         }
                     });
                 }

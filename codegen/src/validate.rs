@@ -11,8 +11,12 @@ use std::ops::Range;
 use crate::diagnostic::Diagnostic;
 use crate::model::{Direction, Endian, Field, IntTy, LenTy, Protocol, Ty, TypeDef};
 use crate::names::{is_keyword, is_pascal_case, is_snake_case, GENERATED_NAMES};
-use crate::parse::SpecFile;
+use crate::parse::{Recovery, SpecFile};
 use crate::span::{key_span, value_span, Spanned};
+
+mod tables;
+
+pub use tables::int_range;
 
 /// The largest bound any length may declare (64 MiB).
 pub const MAX_BOUND: u64 = 64 << 20;
@@ -22,15 +26,24 @@ pub const MAX_FRAME: u32 = 16 << 20;
 
 /// Checks every rule; returns every problem found, in source order.
 pub fn validate(spec: &SpecFile) -> Vec<Diagnostic> {
+    validate_recovered(spec, &Recovery::default())
+}
+
+/// Like [`validate`], for a spec parsed with errors: what parsing dropped (see
+/// [`Recovery`]) is not reported again as missing.
+pub fn validate_recovered(spec: &SpecFile, recovery: &Recovery) -> Vec<Diagnostic> {
     let mut v = Validator {
         file: &spec.name,
         source: &spec.source,
         protocol: &spec.protocol,
+        recovery,
         out: Vec::new(),
     };
     v.protocol_header();
     v.types();
     v.states();
+    v.constants();
+    v.properties();
     v.cycles();
     v.out.sort_by_key(|d| (d.span.start, d.rule));
     v.out.dedup();
@@ -41,6 +54,7 @@ struct Validator<'a> {
     file: &'a str,
     source: &'a str,
     protocol: &'a Protocol,
+    recovery: &'a Recovery,
     out: Vec<Diagnostic>,
 }
 
@@ -56,6 +70,13 @@ impl<'a> Validator<'a> {
         let mut d = Diagnostic::new(self.file, span, rule, message).label(label);
         d.help = help;
         self.out.push(d);
+    }
+
+    /// Adds a secondary label to the diagnostic pushed last.
+    fn also(&mut self, span: Range<usize>, label: &str) {
+        if let Some(d) = self.out.last_mut() {
+            d.secondary.push((span, label.to_owned()));
+        }
     }
 
     /// The span of `key`'s value inside `element`, else the element's own span.
@@ -106,17 +127,28 @@ impl<'a> Validator<'a> {
                 None,
             );
         }
-        if p.max_frame == 0 || p.max_frame > MAX_FRAME {
+        if p.max_frame == 0 {
+            let span = self.top("max_frame");
+            self.push(
+                span,
+                "bound-zero",
+                "max_frame 0 allows no frame at all; every frame holds at least a packet id".into(),
+                "zero",
+                Some(format!("set the largest frame either side accepts, 1 to {MAX_FRAME} bytes (default {})", 1 << 20)),
+            );
+        } else if p.max_frame > MAX_FRAME {
             let span = self.top("max_frame");
             self.push(
                 span,
                 "bound-too-large",
                 format!(
-                    "max_frame {} must be between 1 and {MAX_FRAME}",
+                    "max_frame {} is more than the limit of {MAX_FRAME} bytes (16 MiB)",
                     p.max_frame
                 ),
-                "out of range",
-                Some("frames are buffered whole; keep them small".into()),
+                "too large",
+                Some(format!(
+                    "frames are buffered whole before decoding; use at most {MAX_FRAME}"
+                )),
             );
         }
     }
@@ -145,12 +177,12 @@ impl<'a> Validator<'a> {
     }
 
     fn types(&mut self) {
-        let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
+        let mut seen: BTreeMap<&str, Range<usize>> = BTreeMap::new();
         for def in &self.protocol.types {
             let name_span = self.at(&def.span, "name");
             let name = def.name();
             self.type_name_ok(name, name_span.clone(), def.kind());
-            if seen.insert(name, def.kind()).is_some() {
+            if let Some(first) = seen.get(name).cloned() {
                 self.push(
                     name_span.clone(),
                     "duplicate-name",
@@ -158,7 +190,11 @@ impl<'a> Validator<'a> {
                     "declared again here",
                     Some("rename one of them".into()),
                 );
+                self.also(first, "first declared here");
+            } else {
+                seen.insert(name, name_span.clone());
             }
+            let lost_variants = self.recovery.dropped_inside(&def.span);
             match &def.node {
                 TypeDef::Struct {
                     fields,
@@ -173,18 +209,22 @@ impl<'a> Validator<'a> {
                         .iter()
                         .map(|v| (v.span.clone(), v.name.as_str(), v.value))
                         .collect();
-                    self.tagged(name, "enum", name_span, *tag, &items);
+                    self.tagged(name, "enum", name_span, *tag, &items, lost_variants);
                 }
                 TypeDef::Union { tag, variants, .. } => {
                     let items: Vec<_> = variants
                         .iter()
                         .map(|v| (v.span.clone(), v.name.as_str(), v.value))
                         .collect();
-                    self.tagged(name, "union", name_span, *tag, &items);
+                    self.tagged(name, "union", name_span, *tag, &items, lost_variants);
                     for var in variants {
-                        if seen.contains_key(var.name.as_str())
-                            || self.protocol.types.iter().any(|t| t.name() == var.name)
-                        {
+                        let clash = self
+                            .protocol
+                            .types
+                            .iter()
+                            .find(|t| t.name() == var.name)
+                            .map(|t| self.at(&t.span, "name"));
+                        if let Some(other) = clash {
                             let span = self.at(&var.span, "name");
                             self.push(
                                 span,
@@ -196,17 +236,18 @@ impl<'a> Validator<'a> {
                                 "clashes",
                                 Some("each union variant becomes a struct of its name".into()),
                             );
+                            self.also(other, "the type is declared here");
                         }
                         self.fields(&var.name, &var.fields, var.presence, var.floats);
                     }
                 }
                 TypeDef::Flags { repr, bits, .. } => {
-                    let mut names = BTreeSet::new();
-                    let mut used = BTreeMap::new();
+                    let mut names: BTreeMap<&str, Range<usize>> = BTreeMap::new();
+                    let mut used: BTreeMap<u32, (String, Range<usize>)> = BTreeMap::new();
                     for bit in bits {
                         let span = self.at(&bit.span, "name");
                         self.field_name_ok(&bit.name, span.clone(), "flag");
-                        if !names.insert(bit.name.as_str()) {
+                        if let Some(first) = names.get(bit.name.as_str()).cloned() {
                             self.push(
                                 span,
                                 "duplicate-name",
@@ -214,6 +255,9 @@ impl<'a> Validator<'a> {
                                 "again",
                                 None,
                             );
+                            self.also(first, "first declared here");
+                        } else {
+                            names.insert(bit.name.as_str(), span);
                         }
                         let bit_span = self.at(&bit.span, "bit");
                         if bit.bit >= repr.bits() {
@@ -229,7 +273,7 @@ impl<'a> Validator<'a> {
                                 "too large",
                                 Some(format!("use a bit below {} or a wider repr", repr.bits())),
                             );
-                        } else if let Some(other) = used.insert(bit.bit, bit.name.clone()) {
+                        } else if let Some((other, first)) = used.get(&bit.bit).cloned() {
                             self.push(
                                 bit_span,
                                 "duplicate-value",
@@ -237,6 +281,9 @@ impl<'a> Validator<'a> {
                                 "again",
                                 None,
                             );
+                            self.also(first, &format!("used by `{other}` here"));
+                        } else {
+                            used.insert(bit.bit, (bit.name.clone(), bit_span));
                         }
                     }
                 }
@@ -253,8 +300,10 @@ impl<'a> Validator<'a> {
         name_span: Range<usize>,
         tag: IntTy,
         items: &[(Range<usize>, &str, u64)],
+        lost_variants: bool,
     ) {
-        if items.is_empty() {
+        // A variant that did not parse was reported already; the list is not really empty.
+        if items.is_empty() && !lost_variants {
             self.push(
                 name_span,
                 "empty-type",
@@ -263,7 +312,7 @@ impl<'a> Validator<'a> {
                 None,
             );
         }
-        let mut names = BTreeSet::new();
+        let mut names = BTreeMap::new();
         let mut values = BTreeMap::new();
         for (span, name, value) in items {
             self.variant(owner, span, name, *value, tag, &mut names, &mut values);
@@ -278,12 +327,12 @@ impl<'a> Validator<'a> {
         name: &'s str,
         value: u64,
         tag: IntTy,
-        names: &mut BTreeSet<&'s str>,
-        values: &mut BTreeMap<u64, String>,
+        names: &mut BTreeMap<&'s str, Range<usize>>,
+        values: &mut BTreeMap<u64, (String, Range<usize>)>,
     ) {
         let name_span = self.at(span, "name");
         self.type_name_ok(name, name_span.clone(), "variant");
-        if !names.insert(name) {
+        if let Some(first) = names.get(name).cloned() {
             self.push(
                 name_span,
                 "duplicate-name",
@@ -291,6 +340,9 @@ impl<'a> Validator<'a> {
                 "again",
                 None,
             );
+            self.also(first, "first declared here");
+        } else {
+            names.insert(name, name_span);
         }
         let value_span = self.at(span, "value");
         if value > tag.max() {
@@ -304,7 +356,7 @@ impl<'a> Validator<'a> {
                 "too large",
                 Some(format!("values must be at most {}", tag.max())),
             );
-        } else if let Some(other) = values.insert(value, name.to_owned()) {
+        } else if let Some((other, first)) = values.get(&value).cloned() {
             self.push(
                 value_span,
                 "duplicate-value",
@@ -312,6 +364,9 @@ impl<'a> Validator<'a> {
                 "again",
                 None,
             );
+            self.also(first, &format!("used by `{other}` here"));
+        } else {
+            values.insert(value, (name.to_owned(), value_span));
         }
     }
 
@@ -339,12 +394,12 @@ impl<'a> Validator<'a> {
     }
 
     fn fields(&mut self, owner: &str, fields: &[Spanned<Field>], presence: bool, floats: bool) {
-        let mut names = BTreeSet::new();
+        let mut names: BTreeMap<&str, Range<usize>> = BTreeMap::new();
         let mut options = 0usize;
         for (index, field) in fields.iter().enumerate() {
             let name_span = self.at(&field.span, "name");
             self.field_name_ok(&field.name, name_span.clone(), "field");
-            if !names.insert(field.name.as_str()) {
+            if let Some(first) = names.get(field.name.as_str()).cloned() {
                 self.push(
                     name_span,
                     "duplicate-name",
@@ -352,6 +407,9 @@ impl<'a> Validator<'a> {
                     "again",
                     Some("rename one of them".into()),
                 );
+                self.also(first, "first declared here");
+            } else {
+                names.insert(field.name.as_str(), name_span);
             }
             let ty_span = self.at(&field.span, "ty");
             if let Ty::Magic(text) = &field.ty {
@@ -445,7 +503,15 @@ impl<'a> Validator<'a> {
     fn ty(&mut self, owner: &str, field: &str, ty: &Ty, span: Range<usize>, floats: bool) {
         // `limit` completes "… but {limit} at most {prefix_max}".
         let bound = |s: &mut Self, max: u64, prefix_max: u64, limit: &str| {
-            if max == 0 {
+            if max == 0 && limit == ARRAY_LIMIT {
+                s.push(
+                    span.clone(),
+                    "bound-zero",
+                    format!("`{owner}.{field}` is an array of 0 items"),
+                    "zero length",
+                    Some("an array needs `len:` of at least 1; remove the field if it carries nothing".into()),
+                );
+            } else if max == 0 {
                 s.push(
                     span.clone(),
                     "bound-zero",
@@ -495,7 +561,7 @@ impl<'a> Validator<'a> {
                 self.ty(owner, field, of, span, floats);
             }
             Ty::Array { of, len } => {
-                bound(self, u64::from(*len), u64::from(u16::MAX), "an array holds");
+                bound(self, u64::from(*len), u64::from(u16::MAX), ARRAY_LIMIT);
                 self.nested_magic(of, "an array item", &span);
                 self.ty(owner, field, of, span, floats);
             }
@@ -509,17 +575,22 @@ impl<'a> Validator<'a> {
                 self.nested_magic(of, "compressed", &span);
                 self.ty(owner, field, of, span, floats);
             }
-            Ty::Ref(name) if !self.protocol.types.iter().any(|t| t.name() == name) => {
+            Ty::Ref(name)
+                if !self.protocol.types.iter().any(|t| t.name() == name)
+                    && !self.recovery.dropped_names.contains(name) =>
+            {
                 let known: Vec<&str> = self.protocol.types.iter().map(|t| t.name()).collect();
-                let close = known
-                    .iter()
-                    .find(|k| k.eq_ignore_ascii_case(name) || similar(k, name));
+                let close = crate::diagnostic::closest(name, &known)
+                    .or_else(|| crate::diagnostic::closest(name, BUILTINS));
                 self.push(
                     span,
                     "unknown-type",
                     format!("`{owner}.{field}` refers to unknown type `{name}`"),
                     "not declared",
                     Some(match close {
+                        Some(k) if BUILTINS.contains(&k) => {
+                            format!("did you mean the builtin `{k}` (written `ty: {k}`, without `Ref`)?")
+                        }
                         Some(k) => format!("did you mean `{k}`?"),
                         None => "declare it under `types:`".into(),
                     }),
@@ -530,11 +601,11 @@ impl<'a> Validator<'a> {
     }
 
     fn states(&mut self) {
-        let mut state_names = BTreeSet::new();
+        let mut state_names: BTreeMap<&str, Range<usize>> = BTreeMap::new();
         for state in &self.protocol.states {
             let name_span = self.at(&state.span, "name");
             self.type_name_ok(&state.name, name_span.clone(), "state");
-            if !state_names.insert(state.name.as_str()) {
+            if let Some(first) = state_names.get(state.name.as_str()).cloned() {
                 self.push(
                     name_span,
                     "duplicate-name",
@@ -542,10 +613,13 @@ impl<'a> Validator<'a> {
                     "again",
                     None,
                 );
+                self.also(first, "first declared here");
+            } else {
+                state_names.insert(&state.name, name_span);
             }
-            let mut packet_names: BTreeMap<&str, ()> = BTreeMap::new();
+            let mut packet_names: BTreeMap<&str, Range<usize>> = BTreeMap::new();
             for direction in Direction::ALL {
-                let mut ids: BTreeMap<u32, &str> = BTreeMap::new();
+                let mut ids: BTreeMap<u32, (&str, Range<usize>)> = BTreeMap::new();
                 for packet in state.packets(direction) {
                     let id_span = self.at(&packet.span, "id");
                     if packet.id > 255 {
@@ -559,7 +633,7 @@ impl<'a> Validator<'a> {
                             "too large",
                             Some("packet ids are 0..=255 per state and direction".into()),
                         );
-                    } else if let Some(other) = ids.insert(packet.id, &packet.name) {
+                    } else if let Some((other, first)) = ids.get(&packet.id).cloned() {
                         self.push(
                             id_span,
                             "duplicate-id",
@@ -571,10 +645,13 @@ impl<'a> Validator<'a> {
                                 direction.key()
                             )),
                         );
+                        self.also(first, &format!("used by {other} here"));
+                    } else {
+                        ids.insert(packet.id, (&packet.name, id_span));
                     }
                     let pname_span = self.at(&packet.span, "name");
                     self.type_name_ok(&packet.name, pname_span.clone(), "packet");
-                    if packet_names.insert(&packet.name, ()).is_some() {
+                    if let Some(first) = packet_names.get(packet.name.as_str()).cloned() {
                         self.push(
                             pname_span.clone(),
                             "duplicate-name",
@@ -585,8 +662,17 @@ impl<'a> Validator<'a> {
                             "again",
                             None,
                         );
+                        self.also(first, "first declared here");
+                    } else {
+                        packet_names.insert(&packet.name, pname_span.clone());
                     }
-                    if self.protocol.types.iter().any(|t| t.name() == packet.name) {
+                    let clash = self
+                        .protocol
+                        .types
+                        .iter()
+                        .find(|t| t.name() == packet.name)
+                        .map(|t| self.at(&t.span, "name"));
+                    if let Some(other) = clash {
                         self.push(
                             pname_span,
                             "duplicate-name",
@@ -597,6 +683,7 @@ impl<'a> Validator<'a> {
                                     .into(),
                             ),
                         );
+                        self.also(other, "the shared type is declared here");
                     }
                     self.fields(&packet.name, &packet.fields, packet.presence, packet.floats);
                 }
@@ -651,6 +738,35 @@ impl<'a> Validator<'a> {
         }
     }
 }
+
+/// The `limit` words for an array's length, which also tell the bound check it is an array.
+const ARRAY_LIMIT: &str = "an array holds";
+
+/// The builtin wire types, for "did you mean" hints on a `Ref` to one of them.
+const BUILTINS: &[&str] = &[
+    "U8",
+    "U16",
+    "U32",
+    "U64",
+    "I8",
+    "I16",
+    "I32",
+    "I64",
+    "F32",
+    "F64",
+    "Bool",
+    "VarU32",
+    "VarU64",
+    "VarI32",
+    "VarI64",
+    "String",
+    "Bytes",
+    "List",
+    "Array",
+    "Option",
+    "Magic",
+    "Compressed",
+];
 
 /// How a length prefix limits a bound, for messages: "its U8 prefix holds".
 fn prefix_words(len: LenTy) -> String {
@@ -710,23 +826,4 @@ fn find_cycle<'g>(
         }
     }
     None
-}
-
-/// Whether two names differ by at most one edit (for "did you mean" hints).
-fn similar(a: &str, b: &str) -> bool {
-    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
-    if a.len().abs_diff(b.len()) > 1 {
-        return false;
-    }
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.iter().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(ca != cb))
-                .min(prev[j + 1] + 1)
-                .min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()] <= 1
 }

@@ -117,11 +117,24 @@ fn diff_compatible_exits_0() {
         "{stdout}"
     );
     assert!(
-        stdout
-            .trim_end()
-            .ends_with("3 change(s): 0 breaking, 3 compatible"),
+        stdout.contains("3 change(s): 0 breaking, 3 compatible\n"),
         "{stdout}"
     );
+    // A wire-compatible rename still changes the hash, the Rust API and recordings.
+    assert!(
+        stdout.contains("spec hash: 0x") && stdout.contains("refused at the handshake"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("  renamed `play::Pong` → `play::Echo`"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("recordings: old .tgr files record spec hash")
+            && stdout.contains("would still decode byte for byte"),
+        "{stdout}"
+    );
+    insta::assert_snapshot!(stdout);
 }
 
 #[test]
@@ -142,11 +155,66 @@ fn diff_breaking_exits_1() {
         "{stdout}"
     );
     assert!(
-        stdout
-            .trim_end()
-            .ends_with("2 change(s): 2 breaking, 0 compatible"),
+        stdout.contains("2 change(s): 2 breaking, 0 compatible\n"),
         "{stdout}"
     );
+    assert!(
+        stdout.contains("their frames would no longer decode either"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn diff_invalid_input_exits_2_and_reports_both_files() {
+    let bad = temp_file(
+        "diff-bad.ron",
+        "Protocol(\n    name: \"bad\"\n    version: 1,\n)\n",
+    );
+    let out = run(&[
+        "diff".as_ref(),
+        bad.as_os_str(),
+        fixture("base.ron").as_os_str(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(&format!("{}:2:16: syntax:", bad.display())),
+        "{stderr}"
+    );
+    assert!(text(&out.stdout).is_empty());
+    // A missing file is an I/O error: also 2.
+    let out = run(&[
+        "diff".as_ref(),
+        fixture("base.ron").as_os_str(),
+        "/nonexistent/spec.ron".as_ref(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn diff_field_rename_reports_hash_api_and_recordings() {
+    let base = std::fs::read_to_string(fixture("base.ron")).expect("fixture");
+    assert!(
+        base.contains("(name: \"nonce\", ty: U32"),
+        "fixture changed"
+    );
+    let renamed = temp_file(
+        "diff-rename.ron",
+        &base.replacen("(name: \"nonce\", ty: U32", "(name: \"token\", ty: U32", 1),
+    );
+    let out = run(&[
+        "diff".as_ref(),
+        fixture("base.ron").as_os_str(),
+        renamed.as_os_str(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("renamed `play::Pong.nonce` → `play::Pong.token`"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("serde/JSON names follow"), "{stdout}");
+    assert!(stdout.contains("SpecMismatch"), "{stdout}");
 }
 
 #[test]
@@ -154,9 +222,15 @@ fn diff_of_identical_specs_exits_0() {
     let spec = repo("protocol/spec/tilegame.ron");
     let out = run(&["diff".as_ref(), spec.as_os_str(), spec.as_os_str()]);
     assert_eq!(out.status.code(), Some(0));
-    assert_eq!(
-        text(&out.stdout).trim(),
-        "0 change(s): 0 breaking, 0 compatible"
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.starts_with("0 change(s): 0 breaking, 0 compatible\nspec hash: unchanged (0x"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("Rust API: unchanged\n"), "{stdout}");
+    assert!(
+        stdout.ends_with("recordings: old .tgr files replay as before\n"),
+        "{stdout}"
     );
 }
 
@@ -216,4 +290,74 @@ fn dissector_writes_lua_with_port() {
         lua.contains("Pref.uint(\"TCP port\", 4242,"),
         "port not used"
     );
+}
+
+/// `check` on a spec with five problems (two of them syntax errors) prints all five in file
+/// order, each `file:line:column: rule: message`, and exits 1.
+#[test]
+fn check_reports_every_problem_in_file_order() {
+    let bad = fixture_file("five_problems.ron");
+    let out = run(&["check".as_ref(), bad.as_os_str()]);
+    assert_eq!(out.status.code(), Some(1), "stdout: {}", text(&out.stdout));
+    let stderr = text(&out.stderr);
+    let prefix = format!("{}:", bad.display());
+    let heads: Vec<String> = stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix(&prefix))
+        .filter(|l| l.contains(": "))
+        .map(|l| l.split(": ").take(2).collect::<Vec<_>>().join(": "))
+        .collect();
+    assert_eq!(
+        heads,
+        [
+            "3:15: syntax",
+            "6:29: unknown-type",
+            "10:13: syntax",
+            "11:29: bound-zero",
+            "17:24: duplicate-id",
+        ],
+        "{stderr}"
+    );
+}
+
+fn fixture_file(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+/// A file format (no states, like `replay.ron`) gets consequences for its files, not for
+/// handshakes and recordings.
+#[test]
+fn diff_of_a_file_format_speaks_of_files() {
+    let spec = repo("protocol/spec/replay.ron");
+    let text = std::fs::read_to_string(&spec).expect("replay.ron");
+    assert!(
+        text.contains("(name: \"tick\", ty: VarU32, doc: \"The tick.\")"),
+        "fixture changed"
+    );
+    let widened = temp_file(
+        "replay-widened.ron",
+        &text.replacen(
+            "(name: \"tick\", ty: VarU32, doc: \"The tick.\")",
+            "(name: \"tick\", ty: VarU64, doc: \"The tick.\")",
+            1,
+        ),
+    );
+    let out = run(&["diff".as_ref(), spec.as_os_str(), widened.as_os_str()]);
+    assert_eq!(out.status.code(), Some(1), "{}", text_of(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("(a file format: no handshake exchanges it)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("files: files written in the old format no longer read"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("SpecMismatch"), "{stdout}");
+}
+
+fn text_of(out: &Output) -> String {
+    format!("{}{}", text(&out.stdout), text(&out.stderr))
 }

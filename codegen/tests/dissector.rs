@@ -1,4 +1,6 @@
-//! The Wireshark Lua dissector: a snapshot for the real spec, and a syntax check with `luac`.
+//! The Wireshark Lua dissector: a snapshot for the real spec, and a syntax check with `luac`
+//! (required: `.ci/run` installs `lua5.4`; this test fails without it). `replay/tests/tshark.rs`
+//! runs the dissector in tshark on real captures.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -28,15 +30,33 @@ fn tilegame_dissector() {
 }
 
 #[test]
-fn registers_on_the_given_port() {
+fn registers_on_the_given_port_and_as_a_heuristic() {
     let lua = dissector::generate(&spec("tilegame.ron"), 1234);
     assert!(lua.contains("Pref.uint(\"TCP port\", 1234,"));
     assert!(lua.contains("DissectorTable.get(\"tcp.port\")"));
+    assert!(lua.contains("proto:register_heuristic(\"tcp\", heuristic)"));
+    assert!(lua.contains("local HELLO_ID, HELLO_MAGIC = 0, \"TGME\""));
     assert!(lua.contains("desegment_len"));
 }
 
-/// `luac` (any 5.x), or `None` when no Lua compiler is installed.
-fn luac() -> Option<&'static str> {
+/// The state machine comes from the spec's packet order (see `layout`), not from names.
+#[test]
+fn state_transitions_come_from_the_spec() {
+    let lua = dissector::generate(&spec("tilegame.ron"), dissector::DEFAULT_PORT);
+    for t in [
+        "--   Handshake --ServerWelcome--> Login",
+        "--   Login --JoinAccepted--> MapTransfer",
+        "--   MapTransfer --MapEnd--> Play",
+    ] {
+        assert!(lua.contains(t), "missing {t}");
+    }
+    assert!(lua.contains("[0x00] = { name = \"ServerWelcome\", next = 2,"));
+    assert!(lua.contains("[0x01] = { name = \"Reject\", next = nil,"));
+    assert!(lua.contains("[0x02] = { name = \"MapEnd\", next = 4,"));
+}
+
+/// `luac` (any 5.x); panics with how to install one when there is none.
+fn luac() -> &'static str {
     ["luac", "luac5.4", "luac5.3", "luac5.2", "luac5.1"]
         .into_iter()
         .find(|name| {
@@ -45,6 +65,7 @@ fn luac() -> Option<&'static str> {
                 .output()
                 .is_ok_and(|o| o.status.success())
         })
+        .expect("no Lua compiler: apt-get install lua5.4 (as .ci/run does)")
 }
 
 fn temp_lua(name: &str, text: &str) -> PathBuf {
@@ -58,10 +79,7 @@ fn temp_lua(name: &str, text: &str) -> PathBuf {
 
 #[test]
 fn generated_lua_compiles() {
-    let Some(luac) = luac() else {
-        eprintln!("note: luac not found; skipping the Lua syntax check (apt-get install lua5.4)");
-        return;
-    };
+    let luac = luac();
     for name in ["tilegame.ron", "replay.ron"] {
         let lua = dissector::generate(&spec(name), dissector::DEFAULT_PORT);
         let path = temp_lua(name, &lua);

@@ -6,8 +6,9 @@
 
 use libfuzzer_sys::fuzz_target;
 use tilegame_fuzz::tilegame_protocol::frame::{decode_frame, encode_frame, FrameDecoder};
-use tilegame_fuzz::tilegame_protocol::v1::{handshake, login, map_transfer, play};
-use tilegame_fuzz::MAX_FRAME;
+use tilegame_fuzz::tilegame_protocol::{v1, Direction, State};
+
+const MAX_FRAME: u32 = v1::MAX_FRAME;
 
 fuzz_target!(|data: &[u8]| {
     // The first byte picks how the stream is cut into reads; the rest is the stream.
@@ -20,9 +21,9 @@ fuzz_target!(|data: &[u8]| {
     loop {
         match decode_frame(rest, MAX_FRAME) {
             Ok(Some(frame)) => {
-                assert!(frame.wire_len > frame.body.len() && frame.wire_len <= rest.len());
-                expected.push((frame.id, frame.body));
-                rest = &rest[frame.wire_len..];
+                assert!(frame.wire_len() > frame.payload().len() && frame.wire_len() <= rest.len());
+                expected.push((frame.id(), frame.payload()));
+                rest = &rest[frame.wire_len()..];
             }
             Ok(None) => break,
             Err(err) => {
@@ -45,7 +46,7 @@ fuzz_target!(|data: &[u8]| {
         pos += n;
         loop {
             match decoder.next_frame() {
-                Ok(Some(frame)) => got.push((frame.id, frame.body.to_vec())),
+                Ok(Some(frame)) => got.push((frame.id(), frame.payload().to_vec())),
                 Ok(None) => break,
                 Err(err) => {
                     got_err = Some(err);
@@ -69,16 +70,13 @@ fuzz_target!(|data: &[u8]| {
         let len = encode_frame(id, body, &mut out);
         assert_eq!(len, out.len());
         let frame = decode_frame(&out, MAX_FRAME).expect("re-encoded frame is valid").expect("complete");
-        assert_eq!((frame.id, frame.body, frame.wire_len), (id, body, out.len()));
+        assert_eq!((frame.id(), frame.payload(), frame.wire_len()), (id, body, out.len()));
 
         // No decoder may panic on any body.
-        let _ = handshake::ToServer::decode(id, body);
-        let _ = handshake::ToClient::decode(id, body);
-        let _ = login::ToServer::decode(id, body);
-        let _ = login::ToClient::decode(id, body);
-        let _ = map_transfer::ToServer::decode(id, body);
-        let _ = map_transfer::ToClient::decode(id, body);
-        let _ = play::ToServer::decode(id, body);
-        let _ = play::ToClient::decode(id, body);
+        for state in State::ALL {
+            for direction in Direction::ALL {
+                let _ = v1::decode(state, direction, id, body);
+            }
+        }
     }
 });

@@ -1,8 +1,8 @@
-//! Frames of the handshake state, to server direction: `handshake::ToServer::decode` on each body.
+//! Frames of the handshake state, to server direction: the protocol's `Decoder` in that state.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    tilegame_fuzz::fuzz_direction!(data, handshake::ToServer);
+    tilegame_fuzz::fuzz_direction!(data, Handshake, ToServer);
 });

@@ -1,8 +1,8 @@
-//! Frames of the login state, to client direction: `login::ToClient::decode` on each body.
+//! Frames of the login state, to client direction: the protocol's `Decoder` in that state.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    tilegame_fuzz::fuzz_direction!(data, login::ToClient);
+    tilegame_fuzz::fuzz_direction!(data, Login, ToClient);
 });

@@ -1,8 +1,8 @@
-//! Frames of the play state, to server direction: `play::ToServer::decode` on each body.
+//! Frames of the play state, to server direction: the protocol's `Decoder` in that state.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    tilegame_fuzz::fuzz_direction!(data, play::ToServer);
+    tilegame_fuzz::fuzz_direction!(data, Play, ToServer);
 });

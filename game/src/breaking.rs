@@ -12,10 +12,10 @@ use crate::map::Map;
 use crate::movement::MoveState;
 use crate::tile::Tile;
 
-/// The shovel's strength.
-pub const SHOVEL_STRENGTH: u32 = 16;
+pub use crate::spec::SHOVEL_STRENGTH;
+
 /// How far a player reaches, in tiles, from its centre to the target tile's centre.
-pub const REACH_TILES: i32 = 3;
+pub const REACH_TILES: i32 = crate::spec::BREAK_REACH_TILES;
 
 /// Why a tile cannot be broken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
@@ -38,7 +38,7 @@ pub enum BreakError {
         y: u16,
     },
     /// The target cannot be broken.
-    #[error("{} cannot be broken", .0.name())]
+    #[error("{} cannot be broken", .0.label())]
     NotBreakable(Tile),
     /// The target is further than the reach.
     #[error("tile ({x}, {y}) is out of reach")]

@@ -5,12 +5,10 @@
 //! map is centred on the origin: its top-left corner is at (−w·32/2, −h·32/2) world pixels, and
 //! tile (0, 0) is the top-left tile. Pixel coordinates grow right and down.
 
-/// The side of a tile in world pixels.
-pub const TILE_SIZE: i32 = 32;
+pub use crate::spec::{TICK_RATE, TILE_SIZE};
+
 /// Sub-pixels per pixel: positions are fixed-point `i32` in 1/256 px.
 pub const SUBPX: i32 = 256;
-/// Simulation ticks per second.
-pub const TICK_RATE: u32 = 20;
 
 /// World-pixel position of the map's top-left corner for a `width` × `height` tile map.
 pub const fn map_origin_px(width: u16, height: u16) -> (i32, i32) {

@@ -23,6 +23,7 @@ pub mod noise;
 pub mod player;
 pub mod rle;
 pub mod rng;
+pub mod spec;
 pub mod theme;
 pub mod tile;
 pub mod world;

@@ -14,7 +14,7 @@ use crate::rle::{self, RleError};
 use crate::tile::Tile;
 
 /// The largest map side, in tiles.
-pub const MAX_SIDE: u16 = 1024;
+pub const MAX_SIDE: u16 = crate::spec::MAX_MAP_SIDE;
 
 /// Errors from building or changing a map.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -46,6 +46,24 @@ pub enum MapError {
     /// Malformed run-length data.
     #[error("bad run-length data: {0}")]
     Rle(#[from] RleError),
+    /// A run of length zero.
+    #[error("run {index} of the {layer} layer has a count of 0")]
+    EmptyRun {
+        /// Which layer ("tile" or "dynatile").
+        layer: &'static str,
+        /// The run's position in its layer.
+        index: usize,
+    },
+    /// Runs that do not add up to width × height.
+    #[error("the {layer} layer's runs cover {got} tiles, the map has {expected}")]
+    RunTotal {
+        /// Which layer ("tile" or "dynatile").
+        layer: &'static str,
+        /// width × height.
+        expected: usize,
+        /// What the runs add up to (stops counting past `expected`).
+        got: u64,
+    },
 }
 
 /// A map size preset, or a custom size.
@@ -167,6 +185,105 @@ impl Map {
             tiles: rle::encode_tiles(&self.tiles),
             dynatiles: rle::encode_dynatiles(&self.dynatiles),
         }
+    }
+
+    /// Rebuilds a map from runs of (tile, count) and (changed, count) in row-major order
+    /// (untrusted input: a zero count or runs that do not cover the map exactly are errors).
+    pub fn from_runs(
+        width: u16,
+        height: u16,
+        tile_runs: impl IntoIterator<Item = (Tile, u32)>,
+        dyn_runs: impl IntoIterator<Item = (bool, u32)>,
+    ) -> Result<Map, MapError> {
+        check_size(u32::from(width), u32::from(height))?;
+        let n = usize::from(width) * usize::from(height);
+        let mut tiles = Vec::with_capacity(n);
+        for (index, (tile, count)) in tile_runs.into_iter().enumerate() {
+            let count = count as usize;
+            if count == 0 {
+                return Err(MapError::EmptyRun {
+                    layer: "tile",
+                    index,
+                });
+            }
+            if count > n - tiles.len() {
+                return Err(MapError::RunTotal {
+                    layer: "tile",
+                    expected: n,
+                    got: (tiles.len() + count) as u64,
+                });
+            }
+            tiles.resize(tiles.len() + count, tile);
+        }
+        if tiles.len() != n {
+            return Err(MapError::RunTotal {
+                layer: "tile",
+                expected: n,
+                got: tiles.len() as u64,
+            });
+        }
+        let mut dynatiles = DynLayer::new(n);
+        let mut at = 0usize;
+        for (index, (changed, count)) in dyn_runs.into_iter().enumerate() {
+            let count = count as usize;
+            if count == 0 {
+                return Err(MapError::EmptyRun {
+                    layer: "dynatile",
+                    index,
+                });
+            }
+            if count > n - at {
+                return Err(MapError::RunTotal {
+                    layer: "dynatile",
+                    expected: n,
+                    got: (at + count) as u64,
+                });
+            }
+            if changed {
+                dynatiles.set_range(at, at + count, true);
+            }
+            at += count;
+        }
+        if at != n {
+            return Err(MapError::RunTotal {
+                layer: "dynatile",
+                expected: n,
+                got: at as u64,
+            });
+        }
+        Ok(Map {
+            width,
+            height,
+            tiles,
+            dynatiles,
+        })
+    }
+
+    /// The tile layer as runs of equal tiles, row-major.
+    pub fn tile_runs(&self) -> impl Iterator<Item = (Tile, u32)> + '_ {
+        let mut rest = self.tiles.as_slice();
+        std::iter::from_fn(move || {
+            let (&first, _) = rest.split_first()?;
+            let len = rest.iter().position(|&t| t != first).unwrap_or(rest.len());
+            rest = &rest[len..];
+            Some((first, len as u32))
+        })
+    }
+
+    /// The dynatile layer as runs of equal bits, row-major.
+    pub fn dyn_runs(&self) -> impl Iterator<Item = (bool, u32)> + '_ {
+        let n = self.dynatiles.len();
+        let mut at = 0usize;
+        std::iter::from_fn(move || {
+            if at >= n {
+                return None;
+            }
+            let value = self.dynatiles.get(at).unwrap_or(false);
+            let end = self.dynatiles.next_change(at, value).min(n);
+            let run = (value, (end - at) as u32);
+            at = end;
+            Some(run)
+        })
     }
 
     /// Width in tiles.
@@ -346,6 +463,20 @@ mod tests {
         m.change(4, 4, Tile::Dirt).unwrap();
         let r = m.to_rle();
         let back = Map::from_rle(10, 7, &r.tiles, &r.dynatiles).unwrap();
+        let runs = Map::from_runs(10, 7, m.tile_runs(), m.dyn_runs()).unwrap();
+        assert_eq!(runs, m);
+        assert!(matches!(
+            Map::from_runs(10, 7, [(Tile::Grass, 0)], m.dyn_runs()),
+            Err(MapError::EmptyRun { .. })
+        ));
+        assert!(matches!(
+            Map::from_runs(10, 7, [(Tile::Grass, 69)], m.dyn_runs()),
+            Err(MapError::RunTotal { got: 69, .. })
+        ));
+        assert!(matches!(
+            Map::from_runs(10, 7, [(Tile::Grass, u32::MAX)], m.dyn_runs()),
+            Err(MapError::RunTotal { .. })
+        ));
         assert_eq!(back, m);
         assert_eq!(back.hash(), m.hash());
         let mut other = m.clone();

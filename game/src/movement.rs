@@ -16,7 +16,7 @@ use crate::coords::{map_origin_px, SUBPX, TICK_RATE, TILE_SIZE};
 use crate::map::Map;
 
 /// Top speed in pixels per second.
-pub const TOP_SPEED_PX_PER_S: i32 = 350;
+pub const TOP_SPEED_PX_PER_S: i32 = crate::spec::TOP_SPEED_PX_PER_S;
 /// Top speed in sub-pixels per tick (4480).
 pub const TOP_SPEED: i32 = TOP_SPEED_PX_PER_S * SUBPX / TICK_RATE as i32;
 /// Ticks to reach top speed from rest (0.1 s).

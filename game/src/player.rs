@@ -11,9 +11,9 @@ use crate::hash::StableHasher;
 use crate::movement::MoveState;
 
 /// Full health.
-pub const MAX_HEALTH: u8 = 100;
+pub const MAX_HEALTH: u8 = crate::spec::MAX_HEALTH;
 /// The longest player name, in characters.
-pub const NAME_MAX_CHARS: usize = 16;
+pub const NAME_MAX_CHARS: usize = crate::spec::NAME_MAX_CHARS as usize;
 
 /// A player's identity, assigned by the server.
 #[derive(

@@ -18,7 +18,7 @@ use crate::dynatile::DynLayer;
 use crate::tile::Tile;
 
 /// The largest layer the decoders accept (a 1024 × 1024 map).
-pub const MAX_CELLS: usize = 1024 * 1024;
+pub const MAX_CELLS: usize = crate::spec::MAX_MAP_CELLS as usize;
 
 /// What is wrong with run-length data.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]

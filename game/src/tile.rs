@@ -6,48 +6,13 @@
 
 use serde::{Deserialize, Serialize};
 
-/// A tile kind; the discriminant is its id on the wire and in the run-length codec.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[repr(u8)]
-pub enum Tile {
-    /// Nothing (outside the world or not generated).
-    Void = 0,
-    /// Grass.
-    Grass = 1,
-    /// Plains.
-    Plains = 2,
-    /// Dirt; what a broken tile becomes.
-    Dirt = 3,
-    /// Cobblestone (breakable, resistance 10).
-    Cobblestone = 4,
-    /// Sand.
-    Sand = 5,
-    /// Cobblestone stairs.
-    CobblestoneStairs = 6,
-    /// Firestone (breakable, resistance 25).
-    Firestone = 7,
-    /// Water (half speed).
-    Water = 8,
-    /// Lava (lethal: 3 damage every 0.5 s; a third of the speed).
-    Lava = 9,
-}
+pub use crate::spec::Tile;
 
 /// The number of tile kinds.
-pub const TILE_COUNT: usize = 10;
+pub const TILE_COUNT: usize = Tile::ALL.len();
 
 /// Every tile kind, in id order.
-pub const ALL_TILES: [Tile; TILE_COUNT] = [
-    Tile::Void,
-    Tile::Grass,
-    Tile::Plains,
-    Tile::Dirt,
-    Tile::Cobblestone,
-    Tile::Sand,
-    Tile::CobblestoneStairs,
-    Tile::Firestone,
-    Tile::Water,
-    Tile::Lava,
-];
+pub const ALL_TILES: [Tile; TILE_COUNT] = Tile::ALL;
 
 /// A tile's attributes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -112,79 +77,39 @@ impl TileAttrs {
     }
 }
 
-/// The attributes of a harmless, unbreakable, full-speed tile at texture cell (x, y).
-const fn plain(texture_x: u8, texture_y: u8) -> TileAttrs {
-    TileAttrs {
-        texture_x,
-        texture_y,
-        resistance: 0,
-        damage: 0,
-        damage_delay_tenths: 1,
-        breakable: false,
-        lethal: false,
-        speed_divisor: 1,
-    }
-}
-
-/// The attribute table, indexed by tile id.
-const ATTRS: [TileAttrs; TILE_COUNT] = [
-    plain(0, 0),
-    plain(1, 0),
-    plain(2, 0),
-    plain(3, 0),
-    TileAttrs {
-        resistance: 10,
-        breakable: true,
-        ..plain(4, 0)
-    },
-    plain(5, 0),
-    plain(6, 0),
-    TileAttrs {
-        resistance: 25,
-        breakable: true,
-        ..plain(7, 0)
-    },
-    TileAttrs {
-        speed_divisor: 2,
-        ..plain(0, 1)
-    },
-    TileAttrs {
-        damage: 3,
-        damage_delay_tenths: 5,
-        lethal: true,
-        speed_divisor: 3,
-        ..plain(1, 1)
-    },
-];
-
 impl Tile {
     /// Returns the tile with this id, or `None` for an unknown id.
     pub const fn from_u8(id: u8) -> Option<Tile> {
-        if (id as usize) < TILE_COUNT {
-            Some(ALL_TILES[id as usize])
-        } else {
-            None
-        }
+        Tile::from_tag(id)
     }
 
     /// Returns the tile's id.
     pub const fn id(self) -> u8 {
-        self as u8
+        self.tag()
     }
 
-    /// Returns the tile's attributes.
+    /// Returns the tile's attributes, from the spec's tile table.
     pub const fn attrs(self) -> TileAttrs {
-        ATTRS[self as usize]
+        TileAttrs {
+            texture_x: self.texture_x(),
+            texture_y: self.texture_y(),
+            resistance: self.resistance(),
+            damage: self.damage(),
+            damage_delay_tenths: self.damage_period_tenths(),
+            breakable: self.breakable(),
+            lethal: self.lethal(),
+            speed_divisor: self.speed_divisor(),
+        }
     }
 
     /// Whether a shovel can break this tile.
     pub const fn is_breakable(self) -> bool {
-        self.attrs().breakable
+        self.breakable()
     }
 
     /// Whether this tile hurts whoever stands on it.
     pub const fn is_lethal(self) -> bool {
-        self.attrs().lethal
+        self.lethal()
     }
 
     /// Returns the tile whose packed attributes are exactly `bytes`, if any.
@@ -192,26 +117,30 @@ impl Tile {
         ALL_TILES.into_iter().find(|t| t.attrs().pack() == bytes)
     }
 
-    /// A short lowercase name, for display and logs.
-    pub const fn name(self) -> &'static str {
-        match self {
-            Tile::Void => "void",
-            Tile::Grass => "grass",
-            Tile::Plains => "plains",
-            Tile::Dirt => "dirt",
-            Tile::Cobblestone => "cobblestone",
-            Tile::Sand => "sand",
-            Tile::CobblestoneStairs => "cobblestone stairs",
-            Tile::Firestone => "firestone",
-            Tile::Water => "water",
-            Tile::Lava => "lava",
+    /// A short lowercase name, for display and logs ("cobblestone stairs").
+    pub fn label(self) -> String {
+        let mut out = String::new();
+        for (i, c) in self.name().chars().enumerate() {
+            if c.is_ascii_uppercase() && i > 0 {
+                out.push(' ');
+            }
+            out.push(c.to_ascii_lowercase());
         }
+        out
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn labels() {
+        assert_eq!(Tile::CobblestoneStairs.label(), "cobblestone stairs");
+        assert_eq!(Tile::Lava.label(), "lava");
+        assert_eq!(Tile::Cobblestone.becomes(), Tile::Dirt);
+        assert_eq!(Tile::Grass.becomes(), Tile::Grass);
+    }
 
     #[test]
     fn ids_round_trip() {

@@ -247,11 +247,12 @@ impl World {
                 b.ticks += 1;
                 if b.ticks >= b.needed {
                     p.breaking = None;
-                    if self.map.change(x, y, BROKEN_TILE).is_ok() {
+                    let result = self.map.get(x, y).map_or(BROKEN_TILE, Tile::becomes);
+                    if self.map.change(x, y, result).is_ok() {
                         events.push(Event::TileBroken {
                             x,
                             y,
-                            tile: BROKEN_TILE,
+                            tile: result,
                             by: id,
                         });
                     }

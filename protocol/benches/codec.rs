@@ -16,7 +16,7 @@ use std::time::Instant;
 
 use criterion::Criterion;
 use tilegame_protocol::v1::{
-    map_transfer, play, Packet as _, PlayerDelta, Position, TileChange, TilePos,
+    map_transfer, play, Packet as _, PlayerDelta, Position, Tile, TileChange, TilePos,
 };
 use tilegame_protocol::wire;
 
@@ -51,11 +51,11 @@ fn sample_snapshot() -> play::Snapshot {
         tiles: vec![
             TileChange {
                 pos: TilePos { x: 317, y: 92 },
-                tile: 0,
+                tile: Tile::Dirt,
             },
             TileChange {
                 pos: TilePos { x: 318, y: 92 },
-                tile: 5,
+                tile: Tile::Dirt,
             },
         ],
         gone: Vec::new(),
@@ -111,7 +111,9 @@ fn sample_map_chunk() -> map_transfer::MapChunk {
 mod hand {
     use std::io::{Read, Write};
 
-    use tilegame_protocol::v1::{map_transfer, play, PlayerDelta, Position, TileChange, TilePos};
+    use tilegame_protocol::v1::{
+        map_transfer, play, PlayerDelta, Position, Tile, TileChange, TilePos,
+    };
 
     /// Why a hand-written decode or encode failed.
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -214,7 +216,7 @@ mod hand {
         for t in &s.tiles {
             out.extend_from_slice(&t.pos.x.to_be_bytes());
             out.extend_from_slice(&t.pos.y.to_be_bytes());
-            out.push(t.tile);
+            out.push(t.tile.tag());
         }
         if s.gone.len() > GONE_MAX {
             return Err(Error::TooLong);
@@ -418,6 +420,7 @@ mod hand {
         let mut tiles = Vec::with_capacity(n);
         for _ in 0..n {
             let [x0, x1, y0, y1, tile] = r.array::<5>()?;
+            let tile = Tile::from_tag(tile).ok_or(Error::Corrupt)?;
             tiles.push(TileChange {
                 pos: TilePos {
                     x: u16::from_be_bytes([x0, x1]),

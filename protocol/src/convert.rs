@@ -2,20 +2,31 @@
 //!
 //! The server and the client both speak the protocol and both run the rules; these conversions
 //! are written once, here, behind the `game` feature, so neither side can drift from the other.
-//! Map transfer: the map is encoded as a [`MapPayload`] (both layers run-length encoded by the
-//! game crate), split into chunks of at most [`CHUNK_BYTES`], each compressed on its own; the
-//! receiver checks the declared total, the order of chunks and the checksum before decoding.
+//! Map transfer: the map is encoded as a [`MapPayload`] (both layers as runs, declared in the
+//! spec and encoded by generated code), split into chunks of [`CHUNK_BYTES`], each compressed
+//! on its own; the receiver checks the declared total, the order and number of chunks and the
+//! checksum before decoding, and the game checks that the runs cover the map exactly.
 
 use tilegame_game as game;
 
-use crate::v1::{self, map_transfer, play, MapPayload};
+use crate::v1::{self, map_transfer, play, DynRun, MapPayload, TileRun};
 use crate::wire::{decode_body, encode_body};
 
 /// Raw bytes per map chunk before compression.
-pub const CHUNK_BYTES: usize = 16 * 1024;
+pub const CHUNK_BYTES: usize = v1::MAP_CHUNK_BYTES as usize;
 
 /// Largest encoded map accepted (both layers of a 1024² map in the worst case, with headroom).
-pub const MAX_MAP_BYTES: usize = 12 << 20;
+pub const MAX_MAP_BYTES: usize = v1::MAX_MAP_BYTES as usize;
+
+/// Game tile → wire tile (both are generated from the spec's tile table, with the same ids).
+pub fn tile_to_wire(t: game::Tile) -> v1::Tile {
+    v1::Tile::from_tag(t.id()).unwrap_or(v1::Tile::Void)
+}
+
+/// Wire tile → game tile.
+pub fn tile_from_wire(t: v1::Tile) -> game::Tile {
+    game::Tile::from_u8(t.tag()).unwrap_or(game::Tile::Void)
+}
 
 /// Wire theme → game theme.
 pub fn theme_from_wire(t: v1::Theme) -> game::Theme {
@@ -147,23 +158,52 @@ pub enum MapTransferError {
     Invalid(String),
 }
 
-/// Encodes a map into transfer packets.
-pub fn map_to_transfer(
-    map: &game::Map,
-    seed: &str,
-    theme: game::Theme,
-) -> Result<MapTransfer, MapTransferError> {
-    let rle = map.to_rle();
-    let payload = MapPayload {
-        tiles: rle.tiles,
-        dynatiles: rle.dynatiles,
-    };
-    let mut bytes = Vec::new();
-    encode_body(&payload, "MapPayload", &mut bytes)
-        .map_err(|e| MapTransferError::Invalid(e.message))?;
-    if bytes.len() > MAX_MAP_BYTES {
-        return Err(MapTransferError::TooLarge(bytes.len() as u64));
+/// The map as the spec's [`MapPayload`].
+pub fn map_payload(map: &game::Map) -> MapPayload {
+    MapPayload {
+        tiles: map
+            .tile_runs()
+            .map(|(tile, count)| TileRun {
+                tile: tile_to_wire(tile),
+                count,
+            })
+            .collect(),
+        dynatiles: map
+            .dyn_runs()
+            .map(|(changed, count)| DynRun { changed, count })
+            .collect(),
     }
+}
+
+/// Rebuilds a map of `width` × `height` from a decoded [`MapPayload`] (untrusted: every run
+/// is checked).
+pub fn map_from_payload(
+    width: u16,
+    height: u16,
+    payload: &MapPayload,
+) -> Result<game::Map, game::MapError> {
+    game::Map::from_runs(
+        width,
+        height,
+        payload
+            .tiles
+            .iter()
+            .map(|r| (tile_from_wire(r.tile), r.count)),
+        payload.dynatiles.iter().map(|r| (r.changed, r.count)),
+    )
+}
+
+/// Encodes a map into transfer packets.
+///
+/// Cannot fail: a [`game::Map`] has at most `MAX_MAP_CELLS` tiles, so each layer has at most
+/// that many runs (the spec's bound for both lists), and a run takes at most 4 bytes, so the
+/// encoding stays under `MAX_MAP_BYTES` (checked by `the_largest_map_fits_its_bounds`).
+pub fn map_to_transfer(map: &game::Map, seed: &str, theme: game::Theme) -> MapTransfer {
+    let payload = map_payload(map);
+    let mut bytes = Vec::new();
+    #[allow(clippy::expect_used)]
+    encode_body(&payload, "MapPayload", &mut bytes)
+        .expect("a map's runs are within the spec's bounds (at most MAX_MAP_CELLS each)");
     let chunks: Vec<map_transfer::MapChunk> = bytes
         .chunks(CHUNK_BYTES)
         .enumerate()
@@ -178,7 +218,7 @@ pub fn map_to_transfer(
     } else {
         seed.to_owned()
     };
-    Ok(MapTransfer {
+    MapTransfer {
         begin: map_transfer::MapBegin {
             width: map.width(),
             height: map.height(),
@@ -189,7 +229,7 @@ pub fn map_to_transfer(
         },
         chunks,
         checksum,
-    })
+    }
 }
 
 /// Reassembles a map from transfer packets, checking every bound.
@@ -223,6 +263,9 @@ impl MapAssembler {
 
     /// Adds the next chunk.
     pub fn push(&mut self, chunk: map_transfer::MapChunk) -> Result<(), MapTransferError> {
+        if self.next >= self.begin.chunks {
+            return Err(MapTransferError::Overflow(self.begin.total_bytes));
+        }
         if chunk.index != self.next {
             return Err(MapTransferError::OutOfOrder {
                 expected: self.next,
@@ -268,13 +311,8 @@ impl MapAssembler {
         }
         let payload: MapPayload = decode_body("MapPayload", &self.bytes)
             .map_err(|e| MapTransferError::Invalid(e.to_string()))?;
-        game::Map::from_rle(
-            self.begin.width,
-            self.begin.height,
-            &payload.tiles,
-            &payload.dynatiles,
-        )
-        .map_err(|e| MapTransferError::Invalid(e.to_string()))
+        map_from_payload(self.begin.width, self.begin.height, &payload)
+            .map_err(|e| MapTransferError::Invalid(e.to_string()))
     }
 }
 
@@ -286,7 +324,7 @@ mod tests {
     fn map_round_trips_through_transfer() {
         let mut map = game::generate("abc", game::Theme::Default, game::MapSize::Small).unwrap();
         map.change(3, 4, game::Tile::Dirt).unwrap();
-        let t = map_to_transfer(&map, "abc", game::Theme::Default).unwrap();
+        let t = map_to_transfer(&map, "abc", game::Theme::Default);
         let mut a = MapAssembler::new(t.begin.clone()).unwrap();
         for c in t.chunks {
             a.push(c).unwrap();
@@ -298,7 +336,7 @@ mod tests {
     #[test]
     fn wrong_checksum_and_order_are_errors() {
         let map = game::generate("abc", game::Theme::Hell, game::MapSize::Medium).unwrap();
-        let t = map_to_transfer(&map, "abc", game::Theme::Hell).unwrap();
+        let t = map_to_transfer(&map, "abc", game::Theme::Hell);
         let mut a = MapAssembler::new(t.begin.clone()).unwrap();
         if t.chunks.len() > 1 {
             assert!(matches!(
@@ -313,6 +351,41 @@ mod tests {
             a.finish(t.checksum ^ 1),
             Err(MapTransferError::Checksum { .. })
         ));
+    }
+
+    #[test]
+    fn tiles_convert_both_ways_by_id() {
+        for t in game::ALL_TILES {
+            assert_eq!(tile_to_wire(t).tag(), t.id());
+            assert_eq!(tile_from_wire(tile_to_wire(t)), t);
+        }
+        assert_eq!(v1::Tile::ALL.len(), game::ALL_TILES.len());
+    }
+
+    #[test]
+    fn the_largest_map_fits_its_bounds() {
+        // A 1024² checkerboard: one run per tile, the worst case for the tile layer.
+        let n = 1024 * 1024;
+        let tiles = (0..n)
+            .map(|i| {
+                if (i + i / 1024) % 2 == 0 {
+                    game::Tile::Grass
+                } else {
+                    game::Tile::Sand
+                }
+            })
+            .collect();
+        let mut map = game::Map::from_tiles(1024, 1024, tiles).unwrap();
+        for x in (0..1024).step_by(2) {
+            map.change(x, 7, game::Tile::Dirt).unwrap();
+        }
+        let t = map_to_transfer(&map, "x", game::Theme::Default);
+        assert!(t.begin.total_bytes as usize <= MAX_MAP_BYTES);
+        let mut a = MapAssembler::new(t.begin.clone()).unwrap();
+        for c in t.chunks {
+            a.push(c).unwrap();
+        }
+        assert_eq!(a.finish(t.checksum).unwrap().hash(), map.hash());
     }
 
     #[test]

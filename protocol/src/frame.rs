@@ -27,15 +27,45 @@ pub enum FrameError {
     BadLength,
 }
 
-/// One frame located in a buffer.
+/// One frame located in a buffer: its length prefix, packet id and body, borrowed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FrameRef<'a> {
+    /// The whole frame as on the wire, length prefix included.
+    wire: &'a [u8],
+    /// Bytes of the length prefix.
+    prefix: usize,
+}
+
+impl<'a> FrameRef<'a> {
     /// The packet id.
-    pub id: u8,
-    /// The packet body.
-    pub body: &'a [u8],
-    /// Bytes the frame occupied on the wire, length prefix included.
-    pub wire_len: usize,
+    #[inline]
+    pub fn id(&self) -> u8 {
+        self.wire[self.prefix]
+    }
+
+    /// The packet body (after the id).
+    #[inline]
+    pub fn payload(&self) -> &'a [u8] {
+        &self.wire[self.prefix + 1..]
+    }
+
+    /// The packet id followed by the body: what a replay file records.
+    #[inline]
+    pub fn packet_bytes(&self) -> &'a [u8] {
+        &self.wire[self.prefix..]
+    }
+
+    /// The whole frame as on the wire.
+    #[inline]
+    pub fn wire(&self) -> &'a [u8] {
+        self.wire
+    }
+
+    /// Bytes the frame occupies on the wire, length prefix included.
+    #[inline]
+    pub fn wire_len(&self) -> usize {
+        self.wire.len()
+    }
 }
 
 /// Decodes the first frame of `buf`: `Ok(None)` when more bytes are needed.
@@ -67,13 +97,25 @@ pub fn decode_frame(buf: &[u8], max: u32) -> Result<Option<FrameRef<'_>>, FrameE
         return Ok(None);
     }
     Ok(Some(FrameRef {
-        id: buf[prefix],
-        body: &buf[prefix + 1..total],
-        wire_len: total,
+        wire: &buf[..total],
+        prefix,
     }))
 }
 
+/// Splits a buffer of whole frames (e.g. a batch about to be written) into frames; stops at the
+/// first incomplete or malformed one.
+pub fn frames(mut buf: &[u8], max: u32) -> impl Iterator<Item = FrameRef<'_>> {
+    std::iter::from_fn(move || {
+        let frame = decode_frame(buf, max).ok()??;
+        buf = &buf[frame.wire_len()..];
+        Some(frame)
+    })
+}
+
 /// Appends a frame holding `id` and `body` to `out`; returns its wire length.
+///
+/// This writes any id in any state: connections send through the typed codecs in
+/// [`crate::codec`]; this is for tools and for tests that send hostile frames on purpose.
 pub fn encode_frame(id: u8, body: &[u8], out: &mut Vec<u8>) -> usize {
     let start = out.len();
     let mut len = body.len() as u64 + 1;
@@ -90,9 +132,10 @@ pub fn encode_frame(id: u8, body: &[u8], out: &mut Vec<u8>) -> usize {
     out.len() - start
 }
 
-/// Encodes packets into frames, reusing one scratch buffer for bodies.
+/// Encodes packets into frames, reusing one scratch buffer for bodies. Untyped: the codecs in
+/// [`crate::codec`] wrap it so that each side can only send the packets of its state.
 #[derive(Debug, Default)]
-pub struct FrameEncoder {
+pub(crate) struct FrameEncoder {
     scratch: Vec<u8>,
 }
 
@@ -102,30 +145,21 @@ impl FrameEncoder {
         Self::default()
     }
 
-    /// Appends the frame of one packet to `out`; returns the wire length.
-    pub fn encode<P: crate::v1::Packet>(
+    /// Appends the frame of one packet to `out`; returns the frame, borrowed from `out`.
+    pub fn encode<'o, P: crate::v1::Packet>(
         &mut self,
         packet: &P,
-        out: &mut Vec<u8>,
-    ) -> Result<usize, EncodeError> {
+        out: &'o mut Vec<u8>,
+    ) -> Result<FrameRef<'o>, EncodeError> {
         self.scratch.clear();
         encode_body(packet, P::NAME, &mut self.scratch)?;
         self.check(P::NAME)?;
-        Ok(encode_frame(P::ID, &self.scratch, out))
-    }
-
-    /// Appends the frame of a packet given by id and an encoding closure (for the state enums).
-    pub fn encode_with(
-        &mut self,
-        id: u8,
-        name: &'static str,
-        body: impl FnOnce(&mut Vec<u8>) -> Result<(), EncodeError>,
-        out: &mut Vec<u8>,
-    ) -> Result<usize, EncodeError> {
-        self.scratch.clear();
-        body(&mut self.scratch)?;
-        self.check(name)?;
-        Ok(encode_frame(id, &self.scratch, out))
+        let start = out.len();
+        let len = encode_frame(P::ID, &self.scratch, out);
+        Ok(FrameRef {
+            wire: &out[start..],
+            prefix: len - self.scratch.len() - 1,
+        })
     }
 
     fn check(&self, name: &'static str) -> Result<(), EncodeError> {
@@ -133,10 +167,11 @@ impl FrameEncoder {
         if self.scratch.len() + 1 > max {
             return Err(EncodeError {
                 packet: name,
-                message: format!(
-                    "frame of {} bytes exceeds the maximum of {max}",
-                    self.scratch.len() + 1
-                ),
+                field: None,
+                error: crate::wire::FieldError::TooLong {
+                    len: self.scratch.len() as u64 + 1,
+                    max: max as u32,
+                },
             });
         }
         Ok(())
@@ -178,24 +213,14 @@ impl FrameDecoder {
         self.buf.len() - self.start
     }
 
-    /// The wire length of the next frame if it is complete, `Ok(None)` when more bytes are needed.
-    pub fn next_frame_len(&self) -> Result<Option<usize>, FrameError> {
-        Ok(decode_frame(&self.buf[self.start..], self.max)?.map(|f| f.wire_len))
-    }
-
     /// The next complete frame, `Ok(None)` when more bytes are needed.
     pub fn next_frame(&mut self) -> Result<Option<FrameRef<'_>>, FrameError> {
-        match decode_frame(&self.buf[self.start..], self.max)? {
+        let start = self.start;
+        match decode_frame(&self.buf[start..], self.max)? {
             None => Ok(None),
             Some(frame) => {
-                self.start += frame.wire_len;
-                let end = self.start;
-                let body_start = end - frame.body.len();
-                Ok(Some(FrameRef {
-                    id: frame.id,
-                    body: &self.buf[body_start..end],
-                    wire_len: frame.wire_len,
-                }))
+                self.start += frame.wire_len();
+                Ok(Some(frame))
             }
         }
     }
@@ -224,7 +249,12 @@ mod tests {
             assert_eq!(n, 2);
         }
         let f = decode_frame(&out, 1024).unwrap().unwrap();
-        assert_eq!((f.id, f.body, f.wire_len), (7, &[1u8, 2, 3][..], 5));
+        assert_eq!(
+            (f.id(), f.payload(), f.wire_len()),
+            (7, &[1u8, 2, 3][..], 5)
+        );
+        assert_eq!(f.packet_bytes(), &[7u8, 1, 2, 3][..]);
+        assert_eq!(frames(&out, 1024).count(), 2);
     }
 
     #[test]

@@ -2,10 +2,13 @@
 //!
 //! The packet types are generated at build time by `tilegame-codegen` from `spec/*.ron` and
 //! pulled in below; nothing here is hand-written byte slicing except the bounded runtime the
-//! generated code calls ([`wire`]). On top of them sit the frame codec ([`frame`]) that turns
-//! a byte stream into `[length][id][body]` frames, and the replay-file container
-//! ([`replay_file`]) whose records are generated from `spec/replay.ron` the same way.
+//! generated code calls ([`wire`]). On top of them sit the frame layer ([`frame`]) that turns
+//! a byte stream into `[length][id][body]` frames, the connection codec ([`codec`]) that every
+//! peer and tool uses to decode packets in their state and to send only what a state allows,
+//! and the replay-file container ([`replay_file`]) whose records are generated from
+//! `spec/replay.ron` the same way.
 
+pub mod codec;
 #[cfg(feature = "game")]
 pub mod convert;
 pub mod frame;
@@ -28,6 +31,7 @@ pub mod replay_format {
     include!(concat!(env!("OUT_DIR"), "/replay_format.rs"));
 }
 
-pub use frame::{FrameDecoder, FrameError};
-pub use v1::{Packet, State, PROTOCOL_VERSION, SPEC_HASH};
-pub use wire::{DecodeError, Direction, EncodeError};
+pub use codec::{ClientCodec, CodecError, Decoder, Received, ServerCodec};
+pub use frame::{FrameDecoder, FrameError, FrameRef};
+pub use v1::{AnyPacket, Packet, State, PROTOCOL_VERSION, SPEC_HASH};
+pub use wire::{DecodeError, Direction, EncodeError, FieldError, PacketSet};

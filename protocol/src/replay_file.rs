@@ -254,7 +254,7 @@ impl ReplayError {
 }
 
 fn encode_error(e: crate::wire::EncodeError) -> ReplayError {
-    ReplayError::Encode(e.message)
+    ReplayError::Encode(e.to_string())
 }
 
 /// Writes a replay file (format [`FORMAT_VERSION`]).

@@ -24,10 +24,117 @@ pub enum Len {
     U32,
 }
 
-/// An assertion-style error at the reader's current position.
-fn fail<S: Seek>(s: &mut S, message: String) -> binrw::Error {
-    let pos = s.stream_position().unwrap_or(0);
-    binrw::Error::AssertFail { pos, message }
+/// What was wrong with the bytes of one field: the typed cause a [`DecodeError`] keeps.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FieldError {
+    /// The input ended inside the value.
+    #[error("the body ends too early")]
+    Eof,
+    /// A length or count prefix is larger than the spec's bound.
+    #[error("length {len} exceeds the maximum of {max}")]
+    TooLong {
+        /// The declared length.
+        len: u64,
+        /// The bound from the spec.
+        max: u32,
+    },
+    /// A varint has more significant bits than its type.
+    #[error("varint does not fit in {bits} bits")]
+    VarintOverflow {
+        /// Width of the type.
+        bits: u32,
+    },
+    /// A bool byte other than 0 or 1.
+    #[error("bool must be 0 or 1, found {0}")]
+    BadBool(u8),
+    /// A string that is not UTF-8.
+    #[error("string is not UTF-8")]
+    BadUtf8,
+    /// An enum or union tag that names no variant.
+    #[error("unknown tag {tag:#x}")]
+    UnknownTag {
+        /// The tag read.
+        tag: u64,
+    },
+    /// A flag set or presence mask with bits the spec does not define.
+    #[error("unknown bits {bits:#x} set")]
+    UnknownBits {
+        /// The undefined bits.
+        bits: u64,
+    },
+    /// Fixed magic bytes that do not match.
+    #[error("bad magic: expected {expected:?}, found {found:?}")]
+    BadMagic {
+        /// What the spec requires.
+        expected: &'static str,
+        /// What was read.
+        found: Vec<u8>,
+    },
+    /// A zlib stream that does not inflate.
+    #[error("compressed data is corrupt")]
+    Corrupt,
+    /// A zlib stream that inflates past its bound (an inflate bomb).
+    #[error("compressed data inflates past the maximum of {max} bytes")]
+    InflateTooBig {
+        /// The bound from the spec.
+        max: u32,
+    },
+    /// Bytes left over inside a compressed value after it was decoded.
+    #[error("compressed data has {extra} bytes left over after its value")]
+    CompressedLeftover {
+        /// Bytes not consumed.
+        extra: usize,
+    },
+    /// A value breaks a bound of the spec on encoding (too long, wrong array length).
+    #[error("{0}")]
+    Invalid(String),
+    /// The reader or writer failed for another reason.
+    #[error("{0}")]
+    Io(String),
+}
+
+/// A field name on the error path (a binrw context frame), so errors name where they happened.
+#[derive(Debug, Clone, Copy)]
+pub struct FieldName(pub &'static str);
+
+impl std::fmt::Display for FieldName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+/// A [`FieldError`] at byte `pos` as a binrw error.
+#[cold]
+pub fn error_at(pos: u64, error: FieldError) -> binrw::Error {
+    binrw::Error::Custom {
+        pos,
+        err: Box::new(error),
+    }
+}
+
+/// A [`FieldError`] at the stream's current position minus `back` bytes.
+#[cold]
+fn fail<S: Seek>(s: &mut S, back: u64, error: FieldError) -> binrw::Error {
+    let pos = s.stream_position().unwrap_or(0).saturating_sub(back);
+    error_at(pos, error)
+}
+
+/// Names the field a result belongs to: on error, adds `name` to the error's field path.
+#[inline(always)]
+pub fn field<T>(name: &'static str, result: BinResult<T>) -> BinResult<T> {
+    match result {
+        Ok(v) => Ok(v),
+        Err(err) => Err(in_field(err, name)),
+    }
+}
+
+/// Adds a field name to an error's path (innermost first).
+#[cold]
+pub fn in_field(err: binrw::Error, name: &'static str) -> binrw::Error {
+    use binrw::error::ContextExt;
+    err.with_context(binrw::error::BacktraceFrame::Custom(Box::new(FieldName(
+        name,
+    ))))
 }
 
 #[inline]
@@ -56,7 +163,7 @@ fn read_leb_tail<R: Read + Seek>(r: &mut R, bits: u32, first: u8) -> BinResult<u
         let byte = read_u8(r)?;
         let part = u64::from(byte & 0x7f);
         if shift >= bits || (bits - shift < 7 && part >> (bits - shift) != 0) {
-            return Err(varint_overflow(r, bits));
+            return Err(fail(r, 0, FieldError::VarintOverflow { bits }));
         }
         value |= part << shift;
         if byte & 0x80 == 0 {
@@ -64,11 +171,6 @@ fn read_leb_tail<R: Read + Seek>(r: &mut R, bits: u32, first: u8) -> BinResult<u
         }
         shift += 7;
     }
-}
-
-#[cold]
-fn varint_overflow<S: Seek>(s: &mut S, bits: u32) -> binrw::Error {
-    fail(s, format!("varint does not fit in {bits} bits"))
 }
 
 /// Writes a LEB128 value one byte at a time (no variable-length copies).
@@ -82,95 +184,160 @@ fn write_leb<W: Write>(w: &mut W, mut value: u64) -> BinResult<()> {
     Ok(())
 }
 
-/// Adds "While parsing field …" context to an error from a hand-shaped reader, as the derive
-/// does, so [`explain`] can name the field.
-#[cold]
-pub fn in_field(err: binrw::Error, context: &'static str) -> binrw::Error {
-    use binrw::error::ContextExt;
-    err.with_context(binrw::error::BacktraceFrame::Message(context.into()))
-}
-
 /// Reads a LEB128 `u32`.
 #[inline]
-pub fn read_var_u32<R: Read + Seek>(r: &mut R, _: Endian, _: ()) -> BinResult<u32> {
+pub fn read_var_u32<R: Read + Seek>(r: &mut R, _: Endian) -> BinResult<u32> {
     read_leb(r, 32).map(|v| v as u32)
 }
 
 /// Writes a LEB128 `u32`.
 #[inline]
-pub fn write_var_u32<W: Write + Seek>(v: &u32, w: &mut W, _: Endian, _: ()) -> BinResult<()> {
+pub fn write_var_u32<W: Write + Seek>(v: &u32, w: &mut W, _: Endian) -> BinResult<()> {
     write_leb(w, u64::from(*v))
 }
 
 /// Reads a LEB128 `u64`.
 #[inline]
-pub fn read_var_u64<R: Read + Seek>(r: &mut R, _: Endian, _: ()) -> BinResult<u64> {
+pub fn read_var_u64<R: Read + Seek>(r: &mut R, _: Endian) -> BinResult<u64> {
     read_leb(r, 64)
 }
 
 /// Writes a LEB128 `u64`.
 #[inline]
-pub fn write_var_u64<W: Write + Seek>(v: &u64, w: &mut W, _: Endian, _: ()) -> BinResult<()> {
+pub fn write_var_u64<W: Write + Seek>(v: &u64, w: &mut W, _: Endian) -> BinResult<()> {
     write_leb(w, *v)
 }
 
 /// Reads a zigzag LEB128 `i32`.
 #[inline]
-pub fn read_var_i32<R: Read + Seek>(r: &mut R, _: Endian, _: ()) -> BinResult<i32> {
+pub fn read_var_i32<R: Read + Seek>(r: &mut R, _: Endian) -> BinResult<i32> {
     let v = read_leb(r, 32)? as u32;
     Ok(((v >> 1) as i32) ^ -((v & 1) as i32))
 }
 
 /// Writes a zigzag LEB128 `i32`.
 #[inline]
-pub fn write_var_i32<W: Write + Seek>(v: &i32, w: &mut W, _: Endian, _: ()) -> BinResult<()> {
+pub fn write_var_i32<W: Write + Seek>(v: &i32, w: &mut W, _: Endian) -> BinResult<()> {
     write_leb(w, u64::from(((*v << 1) ^ (*v >> 31)) as u32))
 }
 
 /// Reads a zigzag LEB128 `i64`.
 #[inline]
-pub fn read_var_i64<R: Read + Seek>(r: &mut R, _: Endian, _: ()) -> BinResult<i64> {
+pub fn read_var_i64<R: Read + Seek>(r: &mut R, _: Endian) -> BinResult<i64> {
     let v = read_leb(r, 64)?;
     Ok(((v >> 1) as i64) ^ -((v & 1) as i64))
 }
 
 /// Writes a zigzag LEB128 `i64`.
 #[inline]
-pub fn write_var_i64<W: Write + Seek>(v: &i64, w: &mut W, _: Endian, _: ()) -> BinResult<()> {
+pub fn write_var_i64<W: Write + Seek>(v: &i64, w: &mut W, _: Endian) -> BinResult<()> {
     write_leb(w, ((*v << 1) ^ (*v >> 63)) as u64)
 }
 
 /// Reads a bool: exactly 0 or 1.
 #[inline]
-pub fn read_bool<R: Read + Seek>(r: &mut R, _: Endian, _: ()) -> BinResult<bool> {
+pub fn read_bool<R: Read + Seek>(r: &mut R, _: Endian) -> BinResult<bool> {
     match read_u8(r)? {
         0 => Ok(false),
         1 => Ok(true),
-        other => {
-            r.seek(SeekFrom::Current(-1))?;
-            Err(fail(r, format!("bool must be 0 or 1, found {other}")))
-        }
+        other => Err(fail(r, 1, FieldError::BadBool(other))),
     }
 }
 
 /// Writes a bool as 0 or 1.
 #[inline]
-pub fn write_bool<W: Write + Seek>(v: &bool, w: &mut W, _: Endian, _: ()) -> BinResult<()> {
+pub fn write_bool<W: Write + Seek>(v: &bool, w: &mut W, _: Endian) -> BinResult<()> {
     w.write_all(&[u8::from(*v)])?;
     Ok(())
+}
+
+/// Reads fixed magic bytes; anything else is [`FieldError::BadMagic`].
+#[inline]
+pub fn read_magic<R: Read + Seek, const N: usize>(
+    r: &mut R,
+    expected: &'static [u8; N],
+) -> BinResult<()> {
+    let mut found = [0u8; N];
+    r.read_exact(&mut found)?;
+    if &found != expected {
+        return Err(fail(
+            r,
+            N as u64,
+            FieldError::BadMagic {
+                expected: std::str::from_utf8(expected).unwrap_or("?"),
+                found: found.to_vec(),
+            },
+        ));
+    }
+    Ok(())
+}
+
+/// Writes fixed magic bytes.
+#[inline]
+pub fn write_magic<W: Write + Seek>(w: &mut W, magic: &[u8]) -> BinResult<()> {
+    w.write_all(magic)?;
+    Ok(())
+}
+
+/// An unsigned integer usable as an enum tag, flag set or presence mask.
+pub trait Tag:
+    Copy + Into<u64> + for<'a> BinRead<Args<'a> = ()> + for<'a> BinWrite<Args<'a> = ()>
+{
+    /// Width in bytes.
+    const BYTES: u64;
+}
+
+macro_rules! tag_impl {
+    ($($t:ty),*) => {$(impl Tag for $t { const BYTES: u64 = std::mem::size_of::<$t>() as u64; })*};
+}
+tag_impl!(u8, u16, u32, u64);
+
+/// Reads an enum tag and maps it to its variant; an unknown tag is [`FieldError::UnknownTag`].
+#[inline]
+pub fn read_enum<R: Read + Seek, T: Tag, V>(
+    r: &mut R,
+    e: Endian,
+    from_tag: impl FnOnce(T) -> Option<V>,
+) -> BinResult<V> {
+    let tag = T::read_options(r, e, ())?;
+    match from_tag(tag) {
+        Some(v) => Ok(v),
+        None => Err(unknown_tag(r, tag)),
+    }
+}
+
+/// The error for a union or enum tag that names no variant (the tag was just read).
+#[cold]
+pub fn unknown_tag<S: Seek, T: Tag>(s: &mut S, tag: T) -> binrw::Error {
+    fail(s, T::BYTES, FieldError::UnknownTag { tag: tag.into() })
+}
+
+/// Reads a flag set or presence mask; bits outside `known` are [`FieldError::UnknownBits`].
+#[inline]
+pub fn read_bits<R: Read + Seek, T: Tag>(r: &mut R, e: Endian, known: u64) -> BinResult<T> {
+    let bits = T::read_options(r, e, ())?;
+    let unknown = bits.into() & !known;
+    if unknown != 0 {
+        return Err(fail(r, T::BYTES, FieldError::UnknownBits { bits: unknown }));
+    }
+    Ok(bits)
 }
 
 /// Reads a length prefix and checks it against `max` before anything is allocated.
 #[inline]
 pub fn read_len<R: Read + Seek>(r: &mut R, e: Endian, len: Len, max: u32) -> BinResult<usize> {
-    let n: u64 = match len {
-        Len::Var => read_leb(r, 32)?,
-        Len::U8 => u64::from(read_u8(r)?),
-        Len::U16 => u64::from(u16::read_options(r, e, ())?),
-        Len::U32 => u64::from(u32::read_options(r, e, ())?),
+    let (n, width): (u64, u64) = match len {
+        Len::Var => {
+            let start = r.stream_position()?;
+            let n = read_leb(r, 32)?;
+            (n, r.stream_position()?.saturating_sub(start))
+        }
+        Len::U8 => (u64::from(read_u8(r)?), 1),
+        Len::U16 => (u64::from(u16::read_options(r, e, ())?), 2),
+        Len::U32 => (u64::from(u32::read_options(r, e, ())?), 4),
     };
     if n > u64::from(max) {
-        return Err(fail(r, format!("length {n} exceeds the maximum of {max}")));
+        return Err(fail(r, width, FieldError::TooLong { len: n, max }));
     }
     Ok(n as usize)
 }
@@ -185,7 +352,7 @@ pub fn write_len<W: Write + Seek>(
     max: u32,
 ) -> BinResult<()> {
     if n as u64 > u64::from(max) {
-        return Err(fail(w, format!("length {n} exceeds the maximum of {max}")));
+        return Err(fail(w, 0, FieldError::TooLong { len: n as u64, max }));
     }
     match len {
         Len::Var => write_leb(w, n as u64),
@@ -229,10 +396,7 @@ pub fn write_bytes<W: Write + Seek>(
 pub fn read_string<R: Read + Seek>(r: &mut R, e: Endian, len: Len, max: u32) -> BinResult<String> {
     let start = r.stream_position()?;
     let bytes = read_bytes(r, e, len, max)?;
-    String::from_utf8(bytes).map_err(|err| binrw::Error::AssertFail {
-        pos: start,
-        message: format!("string is not UTF-8: {err}"),
-    })
+    String::from_utf8(bytes).map_err(|_| error_at(start, FieldError::BadUtf8))
 }
 
 /// Writes a length-prefixed UTF-8 string of at most `max` bytes.
@@ -310,7 +474,11 @@ pub fn write_array<W: Write + Seek, T>(
     if v.len() != n {
         return Err(fail(
             w,
-            format!("array must have exactly {n} items, has {}", v.len()),
+            0,
+            FieldError::Invalid(format!(
+                "array must have exactly {n} items, has {}",
+                v.len()
+            )),
         ));
     }
     for x in v {
@@ -326,7 +494,7 @@ pub fn read_option<R: Read + Seek, T>(
     e: Endian,
     item: impl FnOnce(&mut R, Endian) -> BinResult<T>,
 ) -> BinResult<Option<T>> {
-    if read_bool(r, e, ())? {
+    if read_bool(r, e)? {
         item(r, e).map(Some)
     } else {
         Ok(None)
@@ -341,7 +509,7 @@ pub fn write_option<W: Write + Seek, T>(
     e: Endian,
     item: impl FnOnce(&T, &mut W, Endian) -> BinResult<()>,
 ) -> BinResult<()> {
-    write_bool(&v.is_some(), w, e, ())?;
+    write_bool(&v.is_some(), w, e)?;
     match v {
         Some(x) => item(x, w, e),
         None => Ok(()),
@@ -389,6 +557,7 @@ pub const fn compressed_limit(max: u32) -> u32 {
 
 /// Reads a varint-length zlib blob, inflates it to at most `max` bytes (more is an error, so an
 /// inflate bomb costs at most `max + 1` bytes of memory), then decodes the inner value from it.
+/// Errors inside the inflated value keep their cause and field path; their offset is the blob's.
 pub fn read_compressed<R: Read + Seek, T>(
     r: &mut R,
     e: Endian,
@@ -399,29 +568,40 @@ pub fn read_compressed<R: Read + Seek, T>(
     let n = read_len(r, e, Len::Var, compressed_limit(max))?;
     let packed = read_exact_vec(r, n)?;
     let mut inflated = Vec::with_capacity((max as usize).min(n.saturating_mul(4)).min(1 << 20));
-    let at = |message: String| binrw::Error::AssertFail {
-        pos: start,
-        message,
-    };
     flate2::read::ZlibDecoder::new(packed.as_slice())
         .take(u64::from(max) + 1)
         .read_to_end(&mut inflated)
-        .map_err(|err| at(format!("compressed data is corrupt: {err}")))?;
+        .map_err(|_| error_at(start, FieldError::Corrupt))?;
     if inflated.len() > max as usize {
-        return Err(at(format!(
-            "compressed data inflates past the maximum of {max} bytes"
-        )));
+        return Err(error_at(start, FieldError::InflateTooBig { max }));
     }
     let mut cursor = std::io::Cursor::new(inflated.as_slice());
-    let value =
-        inner(&mut cursor, e).map_err(|err| at(format!("inside compressed data: {err}")))?;
-    if (cursor.position() as usize) != inflated.len() {
-        return Err(at(format!(
-            "compressed data has {} bytes left over after its value",
-            inflated.len() - cursor.position() as usize
-        )));
+    let value = inner(&mut cursor, e).map_err(|err| rebase(err, start))?;
+    let used = cursor.position() as usize;
+    if used != inflated.len() {
+        return Err(error_at(
+            start,
+            FieldError::CompressedLeftover {
+                extra: inflated.len() - used,
+            },
+        ));
     }
     Ok(value)
+}
+
+/// Moves an error from inside inflated data to the offset of the compressed blob.
+fn rebase(err: binrw::Error, pos: u64) -> binrw::Error {
+    match err {
+        binrw::Error::Backtrace(mut bt) => {
+            *bt.error = rebase(*bt.error, pos);
+            binrw::Error::Backtrace(bt)
+        }
+        binrw::Error::Custom { err, .. } => binrw::Error::Custom { pos, err },
+        other => {
+            let (_, error) = root_cause(&other, 0);
+            error_at(pos, error)
+        }
+    }
 }
 
 /// Encodes a value, deflates it and writes it with a varint length.
@@ -437,10 +617,11 @@ pub fn write_compressed<W: Write + Seek, T>(
     if plain.len() > max as usize {
         return Err(fail(
             w,
-            format!(
-                "value is {} bytes, more than the maximum of {max} for compression",
-                plain.len()
-            ),
+            0,
+            FieldError::TooLong {
+                len: plain.len() as u64,
+                max,
+            },
         ));
     }
     let mut encoder = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
@@ -449,7 +630,7 @@ pub fn write_compressed<W: Write + Seek, T>(
     write_bytes(&packed, w, e, Len::Var, compressed_limit(max))
 }
 
-/// Reads a fixed-width value with `BinRead` (used inside list, option and compressed helpers).
+/// Reads a value with its own `BinRead` (shared types, fixed-width integers).
 #[inline]
 pub fn read_plain<R: Read + Seek, T: for<'a> BinRead<Args<'a> = ()>>(
     r: &mut R,
@@ -458,7 +639,7 @@ pub fn read_plain<R: Read + Seek, T: for<'a> BinRead<Args<'a> = ()>>(
     T::read_options(r, e, ())
 }
 
-/// Writes a value with `BinWrite` (used inside list, option and compressed helpers).
+/// Writes a value with its own `BinWrite` (shared types, fixed-width integers).
 #[inline]
 pub fn write_plain<W: Write + Seek, T: for<'a> BinWrite<Args<'a> = ()>>(
     v: &T,
@@ -479,6 +660,11 @@ pub enum Direction {
     ToClient,
 }
 
+impl Direction {
+    /// Both directions.
+    pub const ALL: [Direction; 2] = [Direction::ToServer, Direction::ToClient];
+}
+
 impl std::fmt::Display for Direction {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
@@ -488,30 +674,52 @@ impl std::fmt::Display for Direction {
     }
 }
 
-/// Why a packet body could not be decoded.
+/// The packets of one state and direction as one enum (generated `ToServer` / `ToClient`).
+pub trait PacketSet: Sized + std::fmt::Debug {
+    /// Decodes a packet body by id; the whole body must be consumed.
+    fn decode(id: u8, body: &[u8]) -> Result<Self, DecodeError>;
+    /// The packet's id.
+    fn id(&self) -> u8;
+    /// The packet's name as in the spec.
+    fn name(&self) -> &'static str;
+    /// Appends the packet's body (without id) to `out`.
+    fn encode_body(&self, out: &mut Vec<u8>) -> Result<(), EncodeError>;
+}
+
+/// Why a packet body could not be decoded. Every variant keeps its typed cause.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DecodeError {
     /// No packet with this id exists in this state and direction.
     #[error("unknown packet id {id:#04x} in state {state} ({direction})")]
     UnknownId {
-        /// The connection state.
+        /// The connection state's name.
         state: &'static str,
         /// The direction.
         direction: Direction,
         /// The id received.
         id: u8,
     },
-    /// The body does not match the packet's layout.
-    #[error("malformed {packet}{}: {message} (at byte {offset} of the body)", field.as_ref().map(|f| format!(".{f}")).unwrap_or_default())]
+    /// The packet's fixed magic bytes are wrong: the peer does not speak this protocol.
+    #[error("{packet} does not start with the magic {expected:?} (found {found:02x?})")]
+    BadMagic {
+        /// The packet.
+        packet: &'static str,
+        /// The magic the spec requires.
+        expected: &'static str,
+        /// The bytes found instead.
+        found: Vec<u8>,
+    },
+    /// A field's bytes do not match the packet's layout.
+    #[error("malformed {packet}{}: {error} (at byte {offset} of the body)", field.as_ref().map(|f| format!(".{f}")).unwrap_or_default())]
     Parse {
         /// The packet.
         packet: &'static str,
-        /// The innermost field being read, when known (dotted path).
+        /// The field being read, when known (dotted path from the packet).
         field: Option<String>,
         /// Byte offset in the body where decoding failed.
         offset: u64,
-        /// What went wrong.
-        message: String,
+        /// What was wrong.
+        error: FieldError,
     },
     /// The body is longer than the packet.
     #[error("{packet} has {extra} bytes left over after its last field")]
@@ -525,48 +733,79 @@ pub enum DecodeError {
 
 /// Why a packet could not be encoded (a value broke a bound of the spec).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("cannot encode {packet}: {message}")]
+#[error("cannot encode {packet}{}: {error}", field.as_ref().map(|f| format!(".{f}")).unwrap_or_default())]
 pub struct EncodeError {
     /// The packet.
     pub packet: &'static str,
-    /// What went wrong.
-    pub message: String,
+    /// The field being written, when known.
+    pub field: Option<String>,
+    /// What was wrong.
+    pub error: FieldError,
 }
 
-/// Turns a binrw error into its innermost message, byte offset and field path.
-pub fn explain(err: &binrw::Error, body_len: usize) -> (Option<String>, u64, String) {
-    let mut fields = Vec::new();
-    let root = match err {
-        binrw::Error::Backtrace(bt) => {
-            for frame in bt.frames.iter().rev() {
-                let text = match frame {
-                    binrw::error::BacktraceFrame::Full { message, .. }
-                    | binrw::error::BacktraceFrame::Message(message) => message.as_ref(),
-                    binrw::error::BacktraceFrame::Custom(_) => continue,
-                };
-                if let Some(rest) = text.split("field '").nth(1) {
-                    if let Some(name) = rest.split('\'').next() {
-                        fields.push(name.to_owned());
-                    }
-                }
-            }
-            bt.error.as_ref()
-        }
-        other => other,
-    };
-    let (offset, message) = match root {
-        binrw::Error::BadMagic { pos, found } => (*pos, format!("bad magic, found {found:?}")),
-        binrw::Error::AssertFail { pos, message } => (*pos, message.clone()),
-        binrw::Error::Custom { pos, err } => (*pos, format!("{err:?}")),
-        binrw::Error::NoVariantMatch { pos } => (*pos, "no variant matches the tag".to_owned()),
-        binrw::Error::EnumErrors { pos, .. } => (*pos, "unknown enum tag".to_owned()),
+/// The innermost cause of a binrw error as a [`FieldError`] with its byte offset.
+fn root_cause(err: &binrw::Error, body_len: usize) -> (u64, FieldError) {
+    match err {
+        binrw::Error::Backtrace(bt) => root_cause(&bt.error, body_len),
+        binrw::Error::Custom { pos, err } => match err.downcast_ref::<FieldError>() {
+            Some(e) => (*pos, e.clone()),
+            None => (*pos, FieldError::Io(err.to_string())),
+        },
         binrw::Error::Io(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
-            (body_len as u64, "body ends too early".to_owned())
+            (body_len as u64, FieldError::Eof)
         }
-        other => (0, other.to_string()),
+        binrw::Error::Io(io) => (0, FieldError::Io(io.to_string())),
+        binrw::Error::BadMagic { pos, .. }
+        | binrw::Error::AssertFail { pos, .. }
+        | binrw::Error::NoVariantMatch { pos }
+        | binrw::Error::EnumErrors { pos, .. } => (*pos, FieldError::Io(err.to_string())),
+        other => (0, FieldError::Io(other.to_string())),
+    }
+}
+
+/// The field path of a binrw error, outermost first, from its [`FieldName`] frames.
+fn field_path(err: &binrw::Error) -> Option<String> {
+    let binrw::Error::Backtrace(bt) = err else {
+        return None;
     };
-    let field = (!fields.is_empty()).then(|| fields.join("."));
-    (field, offset, message)
+    let names: Vec<&str> = bt
+        .frames
+        .iter()
+        .rev()
+        .filter_map(|frame| match frame {
+            binrw::error::BacktraceFrame::Custom(c) => c.downcast_ref::<FieldName>().map(|f| f.0),
+            _ => None,
+        })
+        .collect();
+    (!names.is_empty()).then(|| names.join("."))
+}
+
+/// Turns a binrw error into its field path, byte offset and message (for tools that print it).
+pub fn explain(err: &binrw::Error, body_len: usize) -> (Option<String>, u64, String) {
+    let (offset, error) = root_cause(err, body_len);
+    (field_path(err), offset, error.to_string())
+}
+
+/// The typed decode error for a failed read of `packet`.
+#[cold]
+pub fn decode_error(packet: &'static str, err: &binrw::Error, body_len: usize) -> DecodeError {
+    let (offset, error) = root_cause(err, body_len);
+    let field = field_path(err);
+    match error {
+        FieldError::BadMagic { expected, found } if field.as_deref() == Some("magic") => {
+            DecodeError::BadMagic {
+                packet,
+                expected,
+                found,
+            }
+        }
+        error => DecodeError::Parse {
+            packet,
+            field,
+            offset,
+            error,
+        },
+    }
 }
 
 /// Decodes a whole packet body; any bytes left over are an error.
@@ -576,15 +815,8 @@ pub fn decode_body<T: for<'a> BinRead<Args<'a> = ()>>(
     body: &[u8],
 ) -> Result<T, DecodeError> {
     let mut cursor = std::io::Cursor::new(body);
-    let value = T::read_options(&mut cursor, Endian::Big, ()).map_err(|err| {
-        let (field, offset, message) = explain(&err, body.len());
-        DecodeError::Parse {
-            packet,
-            field,
-            offset,
-            message,
-        }
-    })?;
+    let value = T::read_options(&mut cursor, Endian::Big, ())
+        .map_err(|err| decode_error(packet, &err, body.len()))?;
     let used = cursor.position() as usize;
     if used != body.len() {
         return Err(DecodeError::Leftover {
@@ -658,8 +890,12 @@ pub fn encode_body<T: for<'a> BinWrite<Args<'a> = ()>>(
 ) -> Result<(), EncodeError> {
     value
         .write_options(&mut VecSink::new(out), Endian::Big, ())
-        .map_err(|err| EncodeError {
-            packet,
-            message: explain(&err, 0).2,
+        .map_err(|err| {
+            let (_, error) = root_cause(&err, 0);
+            EncodeError {
+                packet,
+                field: field_path(&err),
+                error,
+            }
         })
 }

@@ -351,7 +351,7 @@ impl Engine {
                         engine: packets::state_label(engine_state),
                     });
                 }
-                match join.feed(id, body) {
+                match join.feed_frame(id, body) {
                     Ok(JoinStep::Done(joined)) => {
                         let mut play = PlayState::new();
                         play.join(&joined, &self.player_name);

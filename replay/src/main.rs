@@ -90,6 +90,23 @@ enum Command {
         #[arg(long = "match", value_enum, default_value_t = tilegame_replay::state::Match::Id)]
         by: tilegame_replay::state::Match,
     },
+    /// Writes the recording as a pcap capture (a synthetic TCP connection) for Wireshark.
+    Export {
+        /// The replay file.
+        file: PathBuf,
+        /// The capture to write.
+        #[arg(long)]
+        pcap: PathBuf,
+        /// The server's TCP port in the capture.
+        #[arg(long, default_value_t = cmd::export::DEFAULT_PORT)]
+        port: u16,
+        /// Largest TCP payload per segment (1 to 1460).
+        #[arg(long, default_value_t = cmd::export::MSS)]
+        segment_size: usize,
+        /// Send consecutive frames of one direction as one stream (several frames per segment).
+        #[arg(long)]
+        coalesce: bool,
+    },
     /// Replay up to a tick (seeking from the nearest keyframe) and show the state.
     Play {
         /// The replay file.
@@ -162,6 +179,22 @@ fn run(command: Command, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8,
             cmd::verify::run(&open(&file)?, &options, out)
         }
         Command::Diff { a, b, by } => cmd::diff::run_matched(&open(&a)?, &open(&b)?, by, out),
+        Command::Export {
+            file,
+            pcap,
+            port,
+            segment_size,
+            coalesce,
+        } => cmd::export::run(
+            &open(&file)?,
+            &pcap,
+            &cmd::export::ExportOptions {
+                port,
+                segment_bytes: segment_size,
+                coalesce,
+            },
+            out,
+        ),
         Command::Play {
             file,
             until,

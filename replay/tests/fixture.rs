@@ -174,7 +174,7 @@ fn tampered(tick: u32) -> Vec<u8> {
         d.health = Some(7);
         s.tiles.push(TileChange {
             pos: TilePos { x: 5, y: 6 },
-            tile: 9,
+            tile: tilegame_protocol::v1::Tile::Lava,
         });
         let mut bytes = vec![play::Snapshot::ID];
         play::ToClient::Snapshot(s).encode_body(&mut bytes).unwrap();

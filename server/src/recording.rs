@@ -12,10 +12,10 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use tilegame_protocol::frame::decode_frame;
+use tilegame_protocol::frame::{frames, FrameRef};
 use tilegame_protocol::recorder::Recorder;
 use tilegame_protocol::v1::{self, login, play};
-use tilegame_protocol::{Direction, State};
+use tilegame_protocol::{AnyPacket, Direction, State};
 use tracing::warn;
 
 /// Frames held before the file exists, at most.
@@ -61,32 +61,29 @@ impl SessionRecorder {
         }
     }
 
-    /// Records one frame (`frame` = id + body).
-    pub fn frame(&mut self, direction: Direction, state: State, frame: &[u8], wire_len: usize) {
+    /// Records one frame.
+    pub fn frame(&mut self, direction: Direction, state: State, frame: FrameRef<'_>) {
         let at = Instant::now();
-        if let (Direction::ToClient, Some((&id, body))) = (direction, frame.split_first()) {
-            match state {
-                State::Play => {
-                    if let Ok(play::ToClient::Snapshot(s)) = play::ToClient::decode(id, body) {
-                        self.tick = s.tick;
-                    }
-                }
-                State::Login => {
-                    if let Ok(login::ToClient::JoinAccepted(a)) = login::ToClient::decode(id, body)
-                    {
-                        self.tick = a.tick;
-                    }
+        let is = |id: u8| frame.id() == id && direction == Direction::ToClient;
+        let snapshot = is(<play::Snapshot as v1::Packet>::ID) && state == State::Play;
+        let accepted = is(<login::JoinAccepted as v1::Packet>::ID) && state == State::Login;
+        if snapshot || accepted {
+            match v1::decode(state, direction, frame.id(), frame.payload()) {
+                Ok(AnyPacket::PlayToClient(play::ToClient::Snapshot(s))) => self.tick = s.tick,
+                Ok(AnyPacket::LoginToClient(login::ToClient::JoinAccepted(a))) => {
+                    self.tick = a.tick;
                 }
                 _ => {}
             }
         }
+        let (bytes, wire_len) = (frame.packet_bytes(), frame.wire_len());
         match &mut self.recorder {
-            Some(r) => r.frame_at(direction, state, self.tick, frame, wire_len, at),
+            Some(r) => r.frame_at(direction, state, self.tick, bytes, wire_len, at),
             None if !self.failed && self.pending.len() < MAX_PENDING => {
                 self.pending.push(Pending {
                     direction,
                     state,
-                    frame: frame.to_vec(),
+                    frame: bytes.to_vec(),
                     wire_len,
                     at,
                     tick: self.tick,
@@ -97,11 +94,9 @@ impl SessionRecorder {
     }
 
     /// Records every frame in a buffer of whole frames.
-    pub fn frames(&mut self, direction: Direction, state: State, mut bytes: &[u8]) {
-        while let Ok(Some(f)) = decode_frame(bytes, v1::MAX_FRAME) {
-            let payload = &bytes[f.wire_len - f.body.len() - 1..f.wire_len];
-            self.frame(direction, state, payload, f.wire_len);
-            bytes = &bytes[f.wire_len..];
+    pub fn frames(&mut self, direction: Direction, state: State, bytes: &[u8]) {
+        for f in frames(bytes, v1::MAX_FRAME) {
+            self.frame(direction, state, f);
         }
     }
 

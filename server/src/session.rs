@@ -10,12 +10,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tilegame_protocol::codec::{encode_any_state, CodecError, ServerCodec};
 use tilegame_protocol::convert::input_from_wire;
-use tilegame_protocol::frame::{FrameDecoder, FrameEncoder, FrameError};
 use tilegame_protocol::v1::{
-    self, handshake, login, map_transfer, play, DisconnectReason, RejectReason,
+    self, handshake, login, map_transfer, marker, play, DisconnectReason, RejectReason,
+    ServerPacket, StateMarker,
 };
-use tilegame_protocol::{DecodeError, Direction, EncodeError, Packet, State};
+use tilegame_protocol::{DecodeError, Direction, EncodeError, State};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
@@ -56,12 +57,9 @@ pub enum SessionError {
     /// The peer was silent too long.
     #[error("timed out during {0}")]
     Timeout(&'static str),
-    /// The byte stream is not valid framing.
-    #[error("bad framing: {0}")]
-    Frame(#[from] FrameError),
-    /// A packet did not decode in the current state.
+    /// The bytes received are not a packet of the current state.
     #[error("bad packet: {0}")]
-    Decode(#[from] DecodeError),
+    Codec(#[from] CodecError),
     /// A packet could not be encoded.
     #[error("{0}")]
     Encode(#[from] EncodeError),
@@ -76,55 +74,94 @@ pub enum SessionError {
     Shutdown,
 }
 
-struct Conn {
+impl SessionError {
+    /// The reason a Kick gives the client for this error, if one should be sent.
+    fn kick_reason(&self) -> Option<DisconnectReason> {
+        match self {
+            SessionError::Codec(_) => Some(DisconnectReason::ProtocolError),
+            SessionError::Timeout(_) => Some(DisconnectReason::Timeout),
+            SessionError::Shutdown => Some(DisconnectReason::ServerShutdown),
+            _ => None,
+        }
+    }
+}
+
+/// The socket side of a session: reading, writing and recording frames. The protocol state
+/// lives in the typed codec each stage holds; this only remembers the last one for recordings.
+struct Io {
     reader: OwnedReadHalf,
     writer: OwnedWriteHalf,
-    decoder: FrameDecoder,
-    encoder: FrameEncoder,
     out: Vec<u8>,
     read_buf: Vec<u8>,
-    /// The protocol state, for the recording.
+    /// The protocol state last used, for the recording and a final Kick.
     state: State,
     recording: Option<SessionRecorder>,
 }
 
-impl Conn {
-    /// Reads until one complete frame is buffered and decodes it with `decode`.
-    async fn read_packet<T>(
+impl Io {
+    /// Reads until `codec` yields a packet of its state, or the deadline passes.
+    async fn recv<S: StateMarker>(
         &mut self,
+        codec: &mut ServerCodec<S>,
         stage: &'static str,
         deadline: Instant,
-        decode: fn(u8, &[u8]) -> Result<T, DecodeError>,
-    ) -> Result<T, SessionError> {
+    ) -> Result<S::ToServer, SessionError> {
+        self.state = S::STATE;
         loop {
-            if let Some(frame) = self.decoder.next_frame()? {
+            if let Some(got) = codec.next_packet()? {
                 if let Some(r) = &mut self.recording {
-                    let wire = frame.wire_len;
-                    r.frame(
-                        Direction::ToServer,
-                        self.state,
-                        &[&[frame.id][..], frame.body].concat(),
-                        wire,
-                    );
+                    r.frame(Direction::ToServer, S::STATE, got.frame);
                 }
-                return Ok(decode(frame.id, frame.body)?);
+                return Ok(got.packet);
             }
-            let n = tokio::time::timeout_at(deadline, self.reader.read_buf(&mut self.read_buf))
-                .await
-                .map_err(|_| SessionError::Timeout(stage))??;
-            if n == 0 {
-                return Err(SessionError::Closed(stage));
-            }
-            self.decoder.extend(&self.read_buf);
-            self.read_buf.clear();
+            self.fill(codec, stage, deadline).await?;
         }
     }
 
-    async fn send<P: Packet>(&mut self, packet: &P) -> Result<(), SessionError> {
+    /// Reads once from the socket into `codec` (EOF is [`SessionError::Closed`]).
+    async fn fill<S: StateMarker>(
+        &mut self,
+        codec: &mut ServerCodec<S>,
+        stage: &'static str,
+        deadline: Instant,
+    ) -> Result<(), SessionError> {
+        let n = tokio::time::timeout_at(deadline, self.reader.read_buf(&mut self.read_buf))
+            .await
+            .map_err(|_| SessionError::Timeout(stage))??;
+        if n == 0 {
+            return Err(SessionError::Closed(stage));
+        }
+        codec.feed(&self.read_buf);
+        self.read_buf.clear();
+        Ok(())
+    }
+
+    /// Sends a packet the server may send in state `S`.
+    async fn send<S: StateMarker, P: ServerPacket<S>>(
+        &mut self,
+        codec: &mut ServerCodec<S>,
+        packet: &P,
+    ) -> Result<(), SessionError> {
+        self.state = S::STATE;
         self.out.clear();
-        self.encoder.encode(packet, &mut self.out)?;
+        let frame = codec.encode(packet, &mut self.out)?;
         if let Some(r) = &mut self.recording {
-            r.frames(Direction::ToClient, self.state, &self.out);
+            r.frame(Direction::ToClient, S::STATE, frame);
+        }
+        self.writer.write_all(&self.out).await?;
+        Ok(())
+    }
+
+    /// Sends a Kick in whatever state the connection reached (it exists in every state).
+    async fn kick(&mut self, reason: DisconnectReason, message: &str) -> Result<(), SessionError> {
+        self.out.clear();
+        let kick = v1::Kick {
+            reason,
+            message: one_line(message, 256),
+        };
+        let frame = encode_any_state(&kick, &mut self.out)?;
+        if let Some(r) = &mut self.recording {
+            r.frame(Direction::ToClient, self.state, frame);
         }
         self.writer.write_all(&self.out).await?;
         Ok(())
@@ -140,11 +177,9 @@ pub async fn serve(
 ) {
     let _ = stream.set_nodelay(true);
     let (reader, writer) = stream.into_split();
-    let mut conn = Conn {
+    let mut io = Io {
         reader,
         writer,
-        decoder: FrameDecoder::new(v1::MAX_FRAME),
-        encoder: FrameEncoder::new(),
         out: Vec::with_capacity(4096),
         read_buf: Vec::with_capacity(8192),
         state: State::Handshake,
@@ -153,65 +188,57 @@ pub async fn serve(
             .as_deref()
             .map(|dir| SessionRecorder::new(dir, peer)),
     };
-    match run(&mut conn, &config, &sim).await {
-        Ok(reason) => info!(%peer, ?reason, "connection closed"),
+    match run(&mut io, &config, &sim).await {
+        Ok(reason) => info!(%peer, reason = reason.name(), "connection closed"),
         Err(e) => {
-            warn!(%peer, "dropping client: {e}");
-            let reason = match e {
-                SessionError::Decode(_) | SessionError::Frame(_) => {
-                    Some(DisconnectReason::ProtocolError)
-                }
-                SessionError::Timeout(_) => Some(DisconnectReason::Timeout),
-                _ => None,
-            };
-            if let Some(reason) = reason {
-                let kick = play::Kick {
-                    reason,
-                    message: truncate(&e.to_string(), 256),
-                };
-                let _ = timeout(Duration::from_millis(200), conn.send(&kick)).await;
+            let message = one_line(&e.to_string(), 256);
+            warn!(%peer, state = %io.state, "dropping client: {message}");
+            if let Some(reason) = e.kick_reason() {
+                let _ = timeout(Duration::from_millis(200), io.kick(reason, &message)).await;
             }
         }
     }
-    let _ = conn.writer.shutdown().await;
-    if let Some(r) = &mut conn.recording {
+    let _ = io.writer.shutdown().await;
+    if let Some(r) = &mut io.recording {
         r.finish("connection closed");
     }
 }
 
-fn truncate(text: &str, max: usize) -> String {
-    let mut end = text.len().min(max);
-    while !text.is_char_boundary(end) {
+/// `text` on one line (newlines become spaces), cut to at most `max` bytes on a char boundary.
+fn one_line(text: &str, max: usize) -> String {
+    let flat: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let mut end = flat.len().min(max);
+    while !flat.is_char_boundary(end) {
         end -= 1;
     }
-    text[..end].to_owned()
+    flat[..end].to_owned()
 }
 
 async fn run(
-    conn: &mut Conn,
+    io: &mut Io,
     config: &SessionConfig,
     sim: &mpsc::Sender<Command>,
 ) -> Result<DisconnectReason, SessionError> {
     let deadline = Instant::now() + config.handshake_timeout;
 
     // Handshake.
-    let hello = match conn
-        .read_packet("handshake", deadline, handshake::ToServer::decode)
-        .await
-    {
+    let mut codec = ServerCodec::<marker::Handshake>::new();
+    let hello = match io.recv(&mut codec, "handshake", deadline).await {
         Ok(handshake::ToServer::ClientHello(hello)) => hello,
-        Err(SessionError::Decode(DecodeError::Parse { message, .. }))
-            if message.contains("magic") =>
-        {
+        Ok(handshake::ToServer::Disconnect(_)) => return Ok(DisconnectReason::Quit),
+        Err(SessionError::Codec(CodecError::Decode(DecodeError::BadMagic { found, .. }))) => {
             let reject = handshake::Reject {
                 reason: RejectReason::BadMagic,
                 server_version: v1::PROTOCOL_VERSION,
                 server_hash: v1::SPEC_HASH,
             };
-            let _ = conn.send(&reject).await;
-            return Err(SessionError::Refused(
-                "wrong magic: not a tilegame client".into(),
-            ));
+            let _ = io.send(&mut codec, &reject).await;
+            return Err(SessionError::Refused(format!(
+                "wrong magic {found:02x?}: not a tilegame client"
+            )));
         }
         Err(e) => return Err(e),
     };
@@ -223,12 +250,12 @@ async fn run(
         None
     };
     if let Some(reason) = refusal {
-        conn.send(&handshake::Reject {
+        let reject = handshake::Reject {
             reason,
             server_version: v1::PROTOCOL_VERSION,
             server_hash: v1::SPEC_HASH,
-        })
-        .await?;
+        };
+        io.send(&mut codec, &reject).await?;
         return Err(SessionError::Refused(format!(
             "client protocol v{} hash {:#018x}, server v{} hash {:#018x}",
             hello.protocol_version,
@@ -238,20 +265,21 @@ async fn run(
         )));
     }
     let players = config.stats.lock().map_or(0, |s| s.players as u32);
-    conn.send(&handshake::ServerWelcome {
-        server_name: truncate(&config.server_name, 64),
+    let welcome = handshake::ServerWelcome {
+        server_name: one_line(&config.server_name, 64),
         tick_rate: config.tps.min(255) as u8,
         players,
         max_players: config.max_players,
-    })
-    .await?;
+    };
+    io.send(&mut codec, &welcome).await?;
 
     // Login.
-    conn.state = State::Login;
-    let login::ToServer::JoinRequest(request) = conn
-        .read_packet("login", deadline, login::ToServer::decode)
-        .await?;
-    if let Some(r) = &mut conn.recording {
+    let mut codec = codec.advance::<marker::Login>();
+    let request = match io.recv(&mut codec, "login", deadline).await? {
+        login::ToServer::JoinRequest(request) => request,
+        login::ToServer::Disconnect(_) => return Ok(DisconnectReason::Quit),
+    };
+    if let Some(r) = &mut io.recording {
         r.start(&request.name);
     }
     let (frames_tx, mut frames_rx) = mpsc::channel::<Frame>(config.max_queued_frames);
@@ -269,28 +297,27 @@ async fn run(
     let joined = match reply_rx.await.map_err(|_| SessionError::Shutdown)? {
         Ok(joined) => joined,
         Err((reason, message)) => {
-            conn.send(&login::JoinRejected {
+            let rejected = login::JoinRejected {
                 reason,
-                message: truncate(&message, 256),
-            })
-            .await?;
+                message: one_line(&message, 256),
+            };
+            io.send(&mut codec, &rejected).await?;
             return Err(SessionError::Refused(message));
         }
     };
     let id = joined.id;
-    let result = play_session(conn, config, sim, joined, &mut frames_rx, &mut kick_rx).await;
+    let result = play_session(io, codec, config, sim, joined, &mut frames_rx, &mut kick_rx).await;
     let reason = match &result {
         Ok(reason) => *reason,
-        Err(SessionError::Timeout(_)) => DisconnectReason::Timeout,
-        Err(SessionError::Decode(_) | SessionError::Frame(_)) => DisconnectReason::ProtocolError,
-        Err(_) => DisconnectReason::Quit,
+        Err(e) => e.kick_reason().unwrap_or(DisconnectReason::Quit),
     };
     let _ = sim.send(Command::Leave { id, reason }).await;
     result
 }
 
 async fn play_session(
-    conn: &mut Conn,
+    io: &mut Io,
+    mut codec: ServerCodec<marker::Login>,
     config: &SessionConfig,
     sim: &mpsc::Sender<Command>,
     joined: crate::sim::Joined,
@@ -298,28 +325,28 @@ async fn play_session(
     kick_rx: &mut oneshot::Receiver<Kick>,
 ) -> Result<DisconnectReason, SessionError> {
     let id = joined.id;
-    conn.send(&login::JoinAccepted {
+    let accepted = login::JoinAccepted {
         player_id: id.0,
         spawn: v1::Position {
             x: joined.spawn.0,
             y: joined.spawn.1,
         },
         tick: joined.tick,
-    })
-    .await?;
+    };
+    io.send(&mut codec, &accepted).await?;
 
     // Map transfer.
-    conn.state = State::MapTransfer;
+    let mut codec = codec.advance::<marker::MapTransfer>();
     let transfer = &joined.transfer;
-    conn.send(&transfer.begin).await?;
+    io.send(&mut codec, &transfer.begin).await?;
     for chunk in &transfer.chunks {
-        conn.send(chunk).await?;
+        io.send(&mut codec, chunk).await?;
     }
-    conn.send(&map_transfer::MapEnd {
+    let end = map_transfer::MapEnd {
         checksum: transfer.checksum,
         players: joined.players,
-    })
-    .await?;
+    };
+    io.send(&mut codec, &end).await?;
     debug!(
         player = id.0,
         bytes = transfer.begin.total_bytes,
@@ -327,22 +354,19 @@ async fn play_session(
     );
 
     // Play.
-    conn.state = State::Play;
+    let mut codec = codec.advance::<marker::Play>();
+    io.state = State::Play;
     let mut idle_deadline = Instant::now() + config.idle_timeout;
     let mut last_seq = 0u32;
     let mut batch = Vec::with_capacity(16 * 1024);
     loop {
-        while let Some(frame) = conn.decoder.next_frame()? {
-            idle_deadline = Instant::now() + config.idle_timeout;
-            if let Some(r) = &mut conn.recording {
-                r.frame(
-                    Direction::ToServer,
-                    State::Play,
-                    &[&[frame.id][..], frame.body].concat(),
-                    frame.wire_len,
-                );
+        while let Some(got) = codec.next_packet()? {
+            if let Some(r) = &mut io.recording {
+                r.frame(Direction::ToServer, State::Play, got.frame);
             }
-            match play::ToServer::decode(frame.id, frame.body)? {
+            let packet = got.packet;
+            idle_deadline = Instant::now() + config.idle_timeout;
+            match packet {
                 play::ToServer::Input(input) => {
                     if input.seq <= last_seq {
                         continue; // stale or replayed: ignore
@@ -356,24 +380,25 @@ async fn play_session(
                     .map_err(|_| SessionError::Shutdown)?;
                 }
                 play::ToServer::Ping(ping) => {
-                    conn.send(&play::Pong { nonce: ping.nonce }).await?;
+                    io.send(&mut codec, &play::Pong { nonce: ping.nonce })
+                        .await?;
                 }
-                play::ToServer::Disconnect(d) => return Ok(d.reason),
+                play::ToServer::Disconnect(_) => return Ok(DisconnectReason::Quit),
             }
         }
         tokio::select! {
-            read = conn.reader.read_buf(&mut conn.read_buf) => {
+            read = io.reader.read_buf(&mut io.read_buf) => {
                 if read? == 0 {
                     return Ok(DisconnectReason::Quit);
                 }
-                conn.decoder.extend(&conn.read_buf);
-                conn.read_buf.clear();
+                codec.feed(&io.read_buf);
+                io.read_buf.clear();
             }
             frame = frames_rx.recv() => {
                 let Some(frame) = frame else {
                     // The simulation dropped us; it says why on the kick channel.
                     let (reason, message) = kick_rx.try_recv().map_err(|_| SessionError::Shutdown)?;
-                    let _ = timeout(Duration::from_secs(1), conn.send(&play::Kick { reason, message: truncate(&message, 256) })).await;
+                    let _ = timeout(Duration::from_secs(1), io.kick(reason, &message)).await;
                     return Ok(reason);
                 };
                 batch.clear();
@@ -384,14 +409,14 @@ async fn play_session(
                         Err(_) => break,
                     }
                 }
-                if let Some(r) = &mut conn.recording {
+                if let Some(r) = &mut io.recording {
                     r.frames(Direction::ToClient, State::Play, &batch);
                 }
-                timeout(config.idle_timeout, conn.writer.write_all(&batch)).await.map_err(|_| SessionError::Timeout("write"))??;
+                timeout(config.idle_timeout, io.writer.write_all(&batch)).await.map_err(|_| SessionError::Timeout("write"))??;
             }
             kick = &mut *kick_rx => {
                 let (reason, message) = kick.map_err(|_| SessionError::Shutdown)?;
-                let _ = timeout(Duration::from_secs(1), conn.send(&play::Kick { reason, message: truncate(&message, 256) })).await;
+                let _ = timeout(Duration::from_secs(1), io.kick(reason, &message)).await;
                 return Ok(reason);
             }
             _ = tokio::time::sleep_until(idle_deadline) => {

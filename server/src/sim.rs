@@ -13,9 +13,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tilegame_game::{self as game, Event, PlayerId, World};
-use tilegame_protocol::convert::{map_to_transfer, MapTransfer};
-use tilegame_protocol::frame::FrameEncoder;
-use tilegame_protocol::v1::{play, DisconnectReason, JoinError, PlayerInfo, TileChange, TilePos};
+use tilegame_protocol::codec::PlayEncoder;
+use tilegame_protocol::convert::{map_to_transfer, tile_to_wire, MapTransfer};
+use tilegame_protocol::v1::{
+    marker, play, DisconnectReason, JoinError, PlayerInfo, ServerPacket, TileChange, TilePos,
+};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, warn};
 
@@ -106,7 +108,7 @@ const PARALLEL_FROM: usize = 128;
 /// Buffers one snapshot builder reuses from client to client.
 #[derive(Default)]
 struct Scratch {
-    encoder: FrameEncoder,
+    encoder: PlayEncoder,
     deltas: Vec<tilegame_protocol::v1::PlayerDelta>,
     gone: Vec<u32>,
 }
@@ -177,7 +179,7 @@ pub struct Sim {
     slots: Vec<Option<Replica>>,
     next_id: u32,
     transfer: Option<Arc<MapTransfer>>,
-    encoder: FrameEncoder,
+    encoder: PlayEncoder,
     scratch: Scratch,
     view_radius_px: Option<i32>,
     grid: SlotGrid,
@@ -203,7 +205,7 @@ impl Sim {
             slots: Vec::new(),
             next_id: 1,
             transfer: None,
-            encoder: FrameEncoder::new(),
+            encoder: PlayEncoder::new(),
             scratch: Scratch::default(),
             view_radius_px: None,
             grid: SlotGrid::default(),
@@ -306,10 +308,7 @@ impl Sim {
         let transfer = match &self.transfer {
             Some(t) => Arc::clone(t),
             None => {
-                let t = Arc::new(
-                    map_to_transfer(&self.world.map, &self.seed, self.theme)
-                        .map_err(|e| (JoinError::VersionMismatch, e.to_string()))?,
-                );
+                let t = Arc::new(map_to_transfer(&self.world.map, &self.seed, self.theme));
                 self.transfer = Some(Arc::clone(&t));
                 t
             }
@@ -355,7 +354,7 @@ impl Sim {
         })
     }
 
-    fn frame<P: tilegame_protocol::Packet>(&mut self, packet: &P) -> Option<Frame> {
+    fn frame<P: ServerPacket<marker::Play>>(&mut self, packet: &P) -> Option<Frame> {
         let mut out = Vec::new();
         match self.encoder.encode(packet, &mut out) {
             Ok(_) => Some(out),
@@ -401,7 +400,7 @@ impl Sim {
             if let Event::TileBroken { x, y, tile, .. } = e {
                 tiles.push(TileChange {
                     pos: TilePos { x: *x, y: *y },
-                    tile: tile.id(),
+                    tile: tile_to_wire(*tile),
                 });
             }
         }
@@ -589,7 +588,7 @@ mod tests {
             let f = decode_frame(&frame, 1 << 20)
                 .expect("frame")
                 .expect("complete");
-            if let Ok(play::ToClient::Snapshot(s)) = play::ToClient::decode(f.id, f.body) {
+            if let Ok(play::ToClient::Snapshot(s)) = play::ToClient::decode(f.id(), f.payload()) {
                 return s;
             }
         }

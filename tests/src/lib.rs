@@ -1,9 +1,11 @@
 //! A minimal protocol-level test client and helpers for end-to-end tests.
 //!
 //! The client speaks the real protocol over a real blocking TCP socket on loopback, using only
-//! the generated packet types and the frame codec — the same bytes a real client sends — plus
-//! [`TestClient::send_raw`] for deliberately hostile input. Every read has a timeout, so a test
-//! that waits for something that never comes fails instead of hanging.
+//! the generated packet types and the protocol's codec — the same bytes a real client sends — plus
+//! [`TestClient::send_raw`] for deliberately hostile input. It decodes strictly in the state the
+//! connection is in (a packet of another state fails the test) and follows the state changes the
+//! spec defines. Every read has a timeout, so a test that waits for something that never comes
+//! fails instead of hanging.
 
 pub mod proxy;
 
@@ -12,10 +14,12 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use tilegame_game as game;
+use tilegame_protocol::codec::{ClientCodec, Decoder};
 use tilegame_protocol::convert::{input_to_wire, MapAssembler};
-use tilegame_protocol::frame::{FrameDecoder, FrameEncoder};
-use tilegame_protocol::v1::{self, handshake, login, map_transfer, play};
-use tilegame_protocol::{DecodeError, Packet};
+use tilegame_protocol::v1::{
+    self, handshake, login, map_transfer, play, ClientPacket, StateMarker,
+};
+use tilegame_protocol::{AnyPacket, CodecError, Direction, State};
 use tilegame_server::{ServerConfig, ServerHandle};
 
 /// How long any single wait may take before the test fails.
@@ -33,12 +37,12 @@ pub enum ClientError {
     /// Nothing arrived in time.
     #[error("timed out waiting for {0}")]
     Timeout(&'static str),
-    /// A packet did not decode.
-    #[error("decode: {0}")]
-    Decode(#[from] DecodeError),
-    /// Bad framing from the server.
-    #[error("frame: {0}")]
-    Frame(#[from] tilegame_protocol::FrameError),
+    /// Bytes from the server that are not a packet of the connection's state.
+    #[error("codec: {0}")]
+    Codec(#[from] CodecError),
+    /// The server ended the connection with a reason.
+    #[error("kicked: {0:?}")]
+    Kicked(v1::Kick),
     /// The handshake was refused.
     #[error("rejected: {0:?}")]
     Rejected(handshake::Reject),
@@ -79,8 +83,7 @@ pub struct Seen {
 /// A protocol-level client.
 pub struct TestClient {
     stream: TcpStream,
-    decoder: FrameDecoder,
-    encoder: FrameEncoder,
+    decoder: Decoder,
     buf: Vec<u8>,
     /// Our player id after joining.
     pub id: u32,
@@ -97,7 +100,7 @@ pub struct TestClient {
     /// Players reported as left.
     pub left: Vec<(u32, v1::DisconnectReason)>,
     /// Kick received, if any.
-    pub kicked: Option<play::Kick>,
+    pub kicked: Option<v1::Kick>,
     seq: u32,
 }
 
@@ -108,8 +111,7 @@ impl TestClient {
         stream.set_nodelay(true)?;
         Ok(TestClient {
             stream,
-            decoder: FrameDecoder::new(v1::MAX_FRAME),
-            encoder: FrameEncoder::new(),
+            decoder: Decoder::new(State::Handshake, Direction::ToClient),
             buf: vec![0; 64 * 1024],
             id: 0,
             map: None,
@@ -123,10 +125,27 @@ impl TestClient {
         })
     }
 
-    /// Sends one packet.
-    pub fn send<P: Packet>(&mut self, packet: &P) -> Result<(), ClientError> {
+    /// The protocol state the connection is in (as this client has followed it).
+    pub fn state(&self) -> State {
+        self.decoder.state()
+    }
+
+    /// Sends one packet of state `S`; sending in another state than the connection's is an
+    /// error (hostile tests send such bytes with [`TestClient::send_raw`]).
+    pub fn send<S: StateMarker, P: ClientPacket<S>>(
+        &mut self,
+        packet: &P,
+    ) -> Result<(), ClientError> {
+        if S::STATE != self.state() {
+            return Err(ClientError::Unexpected(format!(
+                "sending {} in {} while the connection is in {}",
+                P::NAME,
+                S::STATE,
+                self.state()
+            )));
+        }
         let mut out = Vec::new();
-        self.encoder
+        ClientCodec::<S>::new()
             .encode(packet, &mut out)
             .map_err(|e| ClientError::Unexpected(e.to_string()))?;
         self.stream.write_all(&out)?;
@@ -139,16 +158,37 @@ impl TestClient {
         Ok(())
     }
 
-    /// Receives the next packet, decoded with `decode`.
-    pub fn recv<T>(
-        &mut self,
-        what: &'static str,
-        decode: fn(u8, &[u8]) -> Result<T, DecodeError>,
-    ) -> Result<T, ClientError> {
+    /// Receives the next packet, decoded strictly in the connection's state; follows the state
+    /// changes the spec defines (ServerWelcome → Login, JoinAccepted → MapTransfer, MapEnd →
+    /// Play) and records a Kick.
+    pub fn recv(&mut self, what: &'static str) -> Result<AnyPacket, ClientError> {
         let deadline = Instant::now() + WAIT;
         loop {
-            if let Some(frame) = self.decoder.next_frame()? {
-                return Ok(decode(frame.id, frame.body)?);
+            if let Some(got) = self.decoder.next_packet()? {
+                let packet = got.packet;
+                let next = match &packet {
+                    AnyPacket::HandshakeToClient(handshake::ToClient::ServerWelcome(_)) => {
+                        Some(State::Login)
+                    }
+                    AnyPacket::LoginToClient(login::ToClient::JoinAccepted(_)) => {
+                        Some(State::MapTransfer)
+                    }
+                    AnyPacket::MapTransferToClient(map_transfer::ToClient::MapEnd(_)) => {
+                        Some(State::Play)
+                    }
+                    AnyPacket::HandshakeToClient(handshake::ToClient::Kick(k))
+                    | AnyPacket::LoginToClient(login::ToClient::Kick(k))
+                    | AnyPacket::MapTransferToClient(map_transfer::ToClient::Kick(k))
+                    | AnyPacket::PlayToClient(play::ToClient::Kick(k)) => {
+                        self.kicked = Some(k.clone());
+                        None
+                    }
+                    _ => None,
+                };
+                if let Some(state) = next {
+                    self.decoder.set_state(state);
+                }
+                return Ok(packet);
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
@@ -157,7 +197,7 @@ impl TestClient {
             self.stream.set_read_timeout(Some(left))?;
             match self.stream.read(&mut self.buf) {
                 Ok(0) => return Err(ClientError::Closed),
-                Ok(n) => self.decoder.extend(&self.buf[..n]),
+                Ok(n) => self.decoder.feed(&self.buf[..n]),
                 Err(e)
                     if matches!(
                         e.kind(),
@@ -174,6 +214,56 @@ impl TestClient {
         }
     }
 
+    /// Receives the next packet, which must be a Handshake packet (a Kick is an error).
+    pub fn recv_handshake(
+        &mut self,
+        what: &'static str,
+    ) -> Result<handshake::ToClient, ClientError> {
+        match self.recv(what)? {
+            AnyPacket::HandshakeToClient(handshake::ToClient::Kick(k)) => {
+                Err(ClientError::Kicked(k))
+            }
+            AnyPacket::HandshakeToClient(p) => Ok(p),
+            other => Err(ClientError::Unexpected(format!(
+                "expected a Handshake packet, got {other:?}"
+            ))),
+        }
+    }
+
+    /// Receives the next packet, which must be a Login packet (a Kick is an error).
+    pub fn recv_login(&mut self, what: &'static str) -> Result<login::ToClient, ClientError> {
+        match self.recv(what)? {
+            AnyPacket::LoginToClient(login::ToClient::Kick(k)) => Err(ClientError::Kicked(k)),
+            AnyPacket::LoginToClient(p) => Ok(p),
+            other => Err(ClientError::Unexpected(format!(
+                "expected a Login packet, got {other:?}"
+            ))),
+        }
+    }
+
+    /// Receives the next packet, which must be a MapTransfer packet (a Kick is an error).
+    pub fn recv_map(&mut self, what: &'static str) -> Result<map_transfer::ToClient, ClientError> {
+        match self.recv(what)? {
+            AnyPacket::MapTransferToClient(map_transfer::ToClient::Kick(k)) => {
+                Err(ClientError::Kicked(k))
+            }
+            AnyPacket::MapTransferToClient(p) => Ok(p),
+            other => Err(ClientError::Unexpected(format!(
+                "expected a MapTransfer packet, got {other:?}"
+            ))),
+        }
+    }
+
+    /// Receives the next packet, which must be a Play packet.
+    pub fn recv_play(&mut self, what: &'static str) -> Result<play::ToClient, ClientError> {
+        match self.recv(what)? {
+            AnyPacket::PlayToClient(p) => Ok(p),
+            other => Err(ClientError::Unexpected(format!(
+                "expected a Play packet, got {other:?}"
+            ))),
+        }
+    }
+
     /// Sends a hello with the given version and hash; returns the welcome.
     pub fn hello_with(
         &mut self,
@@ -184,9 +274,10 @@ impl TestClient {
             protocol_version: version,
             spec_hash: hash,
         })?;
-        match self.recv("welcome", handshake::ToClient::decode)? {
+        match self.recv_handshake("welcome")? {
             handshake::ToClient::ServerWelcome(w) => Ok(w),
             handshake::ToClient::Reject(r) => Err(ClientError::Rejected(r)),
+            handshake::ToClient::Kick(k) => Err(ClientError::Kicked(k)),
         }
     }
 
@@ -207,19 +298,18 @@ impl TestClient {
                 locale: "en".into(),
             },
         })?;
-        match self.recv("join answer", login::ToClient::decode)? {
+        match self.recv_login("join answer")? {
             login::ToClient::JoinAccepted(a) => self.id = a.player_id,
             login::ToClient::JoinRejected(r) => return Err(ClientError::JoinRejected(r)),
+            login::ToClient::Kick(k) => return Err(ClientError::Kicked(k)),
         }
-        let map_transfer::ToClient::MapBegin(begin) =
-            self.recv("map begin", map_transfer::ToClient::decode)?
-        else {
+        let map_transfer::ToClient::MapBegin(begin) = self.recv_map("map begin")? else {
             return Err(ClientError::Unexpected("expected MapBegin".into()));
         };
         let mut assembler =
             MapAssembler::new(begin).map_err(|e| ClientError::Unexpected(e.to_string()))?;
         loop {
-            match self.recv("map chunk", map_transfer::ToClient::decode)? {
+            match self.recv_map("map chunk")? {
                 map_transfer::ToClient::MapChunk(c) => assembler
                     .push(c)
                     .map_err(|e| ClientError::Unexpected(e.to_string()))?,
@@ -268,7 +358,7 @@ impl TestClient {
     /// Receives play packets until a snapshot arrives; applies it and returns it.
     pub fn snapshot(&mut self) -> Result<play::Snapshot, ClientError> {
         loop {
-            match self.recv("snapshot", play::ToClient::decode)? {
+            match self.recv_play("snapshot")? {
                 play::ToClient::Snapshot(s) => {
                     self.apply(&s);
                     return Ok(s);
@@ -337,9 +427,13 @@ impl TestClient {
             match self.stream.read(&mut self.buf) {
                 Ok(0) => return true,
                 Ok(n) => {
-                    self.decoder.extend(&self.buf[..n]);
-                    while let Ok(Some(f)) = self.decoder.next_frame() {
-                        if let Ok(play::ToClient::Kick(k)) = play::ToClient::decode(f.id, f.body) {
+                    self.decoder.feed(&self.buf[..n]);
+                    while let Ok(Some(got)) = self.decoder.next_packet() {
+                        if let AnyPacket::HandshakeToClient(handshake::ToClient::Kick(k))
+                        | AnyPacket::LoginToClient(login::ToClient::Kick(k))
+                        | AnyPacket::MapTransferToClient(map_transfer::ToClient::Kick(k))
+                        | AnyPacket::PlayToClient(play::ToClient::Kick(k)) = got.packet
+                        {
                             self.kicked = Some(k);
                         }
                     }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tilegame_game::{self as game, Action, Tile};
 use tilegame_protocol::v1::{
-    self, handshake, login, play, DisconnectReason, JoinError, RejectReason,
+    self, handshake, login, marker, play, DisconnectReason, JoinError, RejectReason,
 };
 use tilegame_tests::{start_server, test_config, ClientError, TestClient};
 
@@ -88,7 +88,7 @@ fn version_spec_and_magic_mismatches_are_rejected_with_a_reason() {
     let mut frame = Vec::new();
     tilegame_protocol::frame::encode_frame(0, &body, &mut frame);
     c.send_raw(&frame).unwrap();
-    match c.recv("reject", handshake::ToClient::decode).unwrap() {
+    match c.recv_handshake("reject").unwrap() {
         handshake::ToClient::Reject(r) => assert_eq!(r.reason, RejectReason::BadMagic),
         other => panic!("expected a rejection, got {other:?}"),
     }
@@ -207,7 +207,7 @@ fn a_tile_break_is_seen_by_the_other_player() {
     assert!(
         a.tile_changes
             .iter()
-            .any(|t| (t.pos.x, t.pos.y) == target && t.tile == Tile::Dirt.id()),
+            .any(|t| (t.pos.x, t.pos.y) == target && t.tile == v1::Tile::Dirt),
         "tile broke"
     );
     b.until("watcher sees the break", |c| {
@@ -278,10 +278,7 @@ fn disconnect_is_announced_and_idle_clients_time_out() {
     let mut a = TestClient::join(server.addr(), "stayer").unwrap();
     let mut b = TestClient::join(server.addr(), "leaver").unwrap();
     let b_id = b.id;
-    b.send(&play::Disconnect {
-        reason: DisconnectReason::Quit,
-    })
-    .unwrap();
+    b.send::<marker::Play, _>(&v1::Disconnect {}).unwrap();
     let mut ok = false;
     for _ in 0..200 {
         a.input(0, 0, Action::None).unwrap();
@@ -467,16 +464,27 @@ fn shutdown_tells_clients_why() {
 
 #[test]
 fn join_request_is_answered_in_login_state_only() {
-    // A JoinRequest before the handshake is not a handshake packet: dropped.
+    // A JoinRequest before the handshake: the test client's typed API refuses to send it...
     let server = start_server(test_config());
     let mut c = TestClient::connect(server.addr()).unwrap();
-    c.send(&login::JoinRequest {
+    let request = login::JoinRequest {
         name: "early".into(),
         profile: v1::Profile {
             color: 0,
             locale: "en".into(),
         },
-    })
-    .unwrap();
+    };
+    assert!(c.send(&request).is_err());
+    // ...and sent raw, its id (0x00) means ClientHello in Handshake, whose magic it lacks: the
+    // server answers in Handshake with a Reject and closes.
+    let mut body = Vec::new();
+    tilegame_protocol::wire::encode_body(&request, "JoinRequest", &mut body).unwrap();
+    let mut frame = Vec::new();
+    tilegame_protocol::frame::encode_frame(0x00, &body, &mut frame);
+    c.send_raw(&frame).unwrap();
+    match c.recv_handshake("reject").unwrap() {
+        handshake::ToClient::Reject(r) => assert_eq!(r.reason, RejectReason::BadMagic),
+        other => panic!("expected a rejection, got {other:?}"),
+    }
     assert!(c.closed_within(Duration::from_secs(5)));
 }

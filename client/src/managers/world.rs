@@ -5,6 +5,7 @@
 //! whatever the order of changes, and replay can hash every tick of an hour-long session cheaply.
 
 use tilegame_game::{Map, Theme, Tile};
+use tilegame_protocol::convert::tile_from_wire;
 use tilegame_protocol::v1::{play, TileChange};
 
 /// The map as the server has described it.
@@ -59,7 +60,7 @@ impl WorldManager {
     }
 
     fn apply_tile(&mut self, change: &TileChange) {
-        let (Some(map), Some(tile)) = (self.map.as_mut(), Tile::from_u8(change.tile)) else {
+        let (Some(map), Some(tile)) = (self.map.as_mut(), Some(tile_from_wire(change.tile))) else {
             self.changes_rejected += 1;
             return;
         };
@@ -150,7 +151,7 @@ mod tests {
             5,
             vec![TileChange {
                 pos: TilePos { x: 3, y: 4 },
-                tile: Tile::Dirt.id(),
+                tile: tilegame_protocol::v1::Tile::Dirt,
             }],
         ));
         let mut changed = map;
@@ -176,11 +177,11 @@ mod tests {
             vec![
                 TileChange {
                     pos: TilePos { x: 40, y: 4 },
-                    tile: 3,
+                    tile: tilegame_protocol::v1::Tile::Dirt,
                 },
                 TileChange {
-                    pos: TilePos { x: 1, y: 1 },
-                    tile: 200,
+                    pos: TilePos { x: 1, y: 400 },
+                    tile: tilegame_protocol::v1::Tile::Lava,
                 },
             ],
         ));

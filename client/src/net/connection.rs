@@ -5,13 +5,18 @@
 //! In play, [`Connection::recv`] yields decoded server packets (with the play timeout, 10 s by
 //! default) and [`Connection::send`] writes packets. Every frame in both directions can be
 //! observed (the replay recorder hooks in here) and every byte is counted.
+//!
+//! Framing and decoding are the protocol's typed codec: each stage of the join holds a
+//! `ClientCodec` of its state, so the client can only send what that state allows.
 
 use std::time::Duration;
 
 use tilegame_game as game;
-use tilegame_protocol::frame::{FrameDecoder, FrameEncoder};
-use tilegame_protocol::v1::{self, handshake, login, play, PlayerInfo, State};
-use tilegame_protocol::{DecodeError, Direction, Packet};
+use tilegame_protocol::codec::ClientCodec;
+use tilegame_protocol::v1::{
+    self, handshake, login, marker, play, ClientPacket, PlayerInfo, State,
+};
+use tilegame_protocol::Direction;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -83,17 +88,76 @@ pub struct Joined {
     pub tick_rate: u8,
 }
 
-/// An open connection in the play state.
-pub struct Connection {
+/// The socket side of a connection: counted stream, buffers, and the frame observer.
+struct Link {
     stream: CountingStream<TcpStream>,
-    decoder: FrameDecoder,
-    encoder: FrameEncoder,
     out: Vec<u8>,
     buf: Vec<u8>,
-    state: State,
     tick: u32,
-    play_timeout: Duration,
     observer: Option<Box<dyn FrameObserver>>,
+}
+
+impl Link {
+    /// Reads until `codec` yields a packet of its state, showing the frame to the observer.
+    /// Cancel-safe: partial frames stay buffered in the codec.
+    async fn recv<S: v1::StateMarker>(
+        &mut self,
+        codec: &mut ClientCodec<S>,
+    ) -> Result<S::ToClient, ConnectError> {
+        loop {
+            if let Some(got) = codec.next_packet().map_err(bad_server)? {
+                if let Some(o) = &mut self.observer {
+                    o.frame(
+                        Direction::ToClient,
+                        S::STATE,
+                        self.tick,
+                        got.frame.packet_bytes(),
+                        got.frame.wire_len(),
+                    );
+                }
+                return Ok(got.packet);
+            }
+            let n = self.stream.read_buf(&mut self.buf).await?;
+            if n == 0 {
+                return Err(ConnectError::new(
+                    ConnectionState::Disconnected,
+                    "the server closed the connection",
+                ));
+            }
+            codec.feed(&self.buf);
+            self.buf.clear();
+        }
+    }
+
+    /// Sends a packet the client may send in state `S`.
+    async fn send<S: v1::StateMarker, P: ClientPacket<S>>(
+        &mut self,
+        codec: &mut ClientCodec<S>,
+        packet: &P,
+    ) -> Result<(), ConnectError> {
+        self.out.clear();
+        let frame = codec
+            .encode(packet, &mut self.out)
+            .map_err(|e| ConnectError::new(ConnectionState::Error, e.to_string()))?;
+        if let Some(o) = &mut self.observer {
+            o.frame(
+                Direction::ToServer,
+                S::STATE,
+                self.tick,
+                frame.packet_bytes(),
+                frame.wire_len(),
+            );
+        }
+        self.stream.write_all(&self.out).await?;
+        Ok(())
+    }
+}
+
+/// An open connection in the play state.
+pub struct Connection {
+    link: Link,
+    codec: ClientCodec<marker::Play>,
+    play_timeout: Duration,
 }
 
 impl Connection {
@@ -162,109 +226,61 @@ impl Connection {
             }
         };
         let _ = stream.set_nodelay(true);
-        let mut conn = Connection {
+        let mut link = Link {
             stream: CountingStream::new(stream, counters),
-            decoder: FrameDecoder::new(v1::MAX_FRAME),
-            encoder: FrameEncoder::new(),
             out: Vec::with_capacity(256),
             buf: Vec::with_capacity(64 * 1024),
-            state: State::Handshake,
             tick: 0,
-            play_timeout: options.play_timeout,
             observer,
         };
+        let mut join = JoinAssembler::new();
 
-        conn.send(&handshake::ClientHello {
+        // Handshake.
+        let mut codec = ClientCodec::<marker::Handshake>::new();
+        let hello = handshake::ClientHello {
             protocol_version: v1::PROTOCOL_VERSION,
             spec_hash: v1::SPEC_HASH,
-        })
-        .await?;
-        let mut join = JoinAssembler::new();
+        };
+        link.send(&mut codec, &hello).await?;
+        join.on_handshake(link.recv(&mut codec).await?)?;
+
+        // Login.
+        let mut codec = codec.advance::<marker::Login>();
+        let request = login::JoinRequest {
+            name: options.name.clone(),
+            profile: v1::Profile {
+                color: options.color & 0xff_ffff,
+                locale: "en".into(),
+            },
+        };
+        link.send(&mut codec, &request).await?;
+        join.on_login(link.recv(&mut codec).await?)?;
+        progress(ConnectionState::GettingData(0.0));
+
+        // Map transfer.
+        let mut codec = codec.advance::<marker::MapTransfer>();
         let joined = loop {
-            let (id, body) = conn.read_frame().await?;
-            match join.feed(id, &body)? {
-                JoinStep::Welcomed => {
-                    conn.state = State::Login;
-                    let profile = v1::Profile {
-                        color: options.color & 0xff_ffff,
-                        locale: "en".into(),
-                    };
-                    conn.send(&login::JoinRequest {
-                        name: options.name.clone(),
-                        profile,
-                    })
-                    .await?;
-                }
-                JoinStep::Accepted => {
-                    conn.state = State::MapTransfer;
-                    progress(ConnectionState::GettingData(0.0));
-                }
+            match join.on_map(link.recv(&mut codec).await?)? {
                 JoinStep::Progress(p) => progress(ConnectionState::GettingData(p)),
                 JoinStep::Done(joined) => break *joined,
+                JoinStep::Welcomed | JoinStep::Accepted => {}
             }
         };
-        conn.state = State::Play;
-        conn.tick = joined.tick;
+        link.tick = joined.tick;
         progress(ConnectionState::Success);
+        let conn = Connection {
+            link,
+            codec: codec.advance::<marker::Play>(),
+            play_timeout: options.play_timeout,
+        };
         Ok((conn, joined))
-    }
-
-    /// Reads one frame (packet id and body), showing it to the observer.
-    async fn read_frame(&mut self) -> Result<(u8, Vec<u8>), ConnectError> {
-        let (id, body) = self.read_raw().await?;
-        Ok((id, body.to_vec()))
-    }
-
-    /// Reads one frame; the body borrows the connection's buffer.
-    async fn read_raw(&mut self) -> Result<(u8, &[u8]), ConnectError> {
-        loop {
-            // Checked twice to keep the borrow of the decoder inside one branch.
-            if self.decoder.next_frame_len().map_err(bad_server)?.is_some() {
-                let frame = self
-                    .decoder
-                    .next_frame()
-                    .map_err(bad_server)?
-                    .ok_or_else(|| bad_server("frame vanished"))?;
-                if let Some(o) = &mut self.observer {
-                    let mut bytes = Vec::with_capacity(frame.body.len() + 1);
-                    bytes.push(frame.id);
-                    bytes.extend_from_slice(frame.body);
-                    o.frame(
-                        Direction::ToClient,
-                        self.state,
-                        self.tick,
-                        &bytes,
-                        frame.wire_len,
-                    );
-                }
-                return Ok((frame.id, frame.body));
-            }
-            let n = self.stream.read_buf(&mut self.buf).await?;
-            if n == 0 {
-                return Err(ConnectError::new(
-                    ConnectionState::Disconnected,
-                    "the server closed the connection",
-                ));
-            }
-            self.decoder.extend(&self.buf);
-            self.buf.clear();
-        }
-    }
-
-    /// Reads one frame and decodes it with `decode`.
-    async fn read<T>(
-        &mut self,
-        decode: fn(u8, &[u8]) -> Result<T, DecodeError>,
-    ) -> Result<T, ConnectError> {
-        let (id, body) = self.read_raw().await?;
-        decode(id, body).map_err(bad_server)
     }
 
     /// The next packet from the server in play; times out after the play timeout of silence.
     /// Cancel-safe: partial frames stay buffered.
     pub async fn recv(&mut self) -> Result<play::ToClient, ConnectError> {
         let timeout = self.play_timeout;
-        let packet = tokio::time::timeout(timeout, self.read(play::ToClient::decode))
+        let packet = tokio::time::timeout(timeout, self.link.recv(&mut self.codec))
             .await
             .map_err(|_| {
                 ConnectError::new(
@@ -273,68 +289,47 @@ impl Connection {
                 )
             })??;
         if let play::ToClient::Snapshot(s) = &packet {
-            self.tick = s.tick;
+            self.link.tick = s.tick;
         }
         Ok(packet)
     }
 
-    /// Sends one packet.
-    pub async fn send<P: Packet>(&mut self, packet: &P) -> Result<(), ConnectError> {
-        self.out.clear();
-        let wire_len = self
-            .encoder
-            .encode(packet, &mut self.out)
-            .map_err(|e| ConnectError::new(ConnectionState::Error, e.to_string()))?;
-        if let Some(o) = &mut self.observer {
-            let payload_start = self.out.len() - encoded_payload_len(&self.out);
-            o.frame(
-                Direction::ToServer,
-                self.state,
-                self.tick,
-                &self.out[payload_start..],
-                wire_len,
-            );
-        }
-        self.stream.write_all(&self.out).await?;
-        Ok(())
+    /// Sends one packet the client may send in play.
+    pub async fn send<P: ClientPacket<marker::Play>>(
+        &mut self,
+        packet: &P,
+    ) -> Result<(), ConnectError> {
+        self.link.send(&mut self.codec, packet).await
     }
 
-    /// Leaves politely: says why, closes our side, and reads (and counts) whatever the server
+    /// Leaves politely: says so, closes our side, and reads (and counts) whatever the server
     /// still sends until it closes too (bounded to half a second).
-    pub async fn disconnect(&mut self, reason: v1::DisconnectReason) {
-        let _ = self.send(&play::Disconnect { reason }).await;
+    pub async fn disconnect(&mut self) {
+        let _ = self.send(&v1::Disconnect {}).await;
+        let link = &mut self.link;
         let _ = tokio::time::timeout(Duration::from_millis(500), async {
-            let _ = self.stream.shutdown().await;
+            let _ = link.stream.shutdown().await;
             loop {
-                self.buf.clear();
-                match self.stream.read_buf(&mut self.buf).await {
+                link.buf.clear();
+                match link.stream.read_buf(&mut link.buf).await {
                     Ok(0) | Err(_) => break,
                     Ok(_) => {}
                 }
             }
         })
         .await;
-        self.buf.clear();
+        self.link.buf.clear();
     }
 
     /// The byte counters of this connection's socket.
     pub fn counters(&self) -> &ByteCounters {
-        self.stream.counters()
+        self.link.stream.counters()
     }
 
     /// The latest server tick seen.
     pub fn tick(&self) -> u32 {
-        self.tick
+        self.link.tick
     }
-}
-
-/// Length of the id + body of a single encoded frame in `frame` (skipping its varint prefix).
-fn encoded_payload_len(frame: &[u8]) -> usize {
-    let prefix = frame
-        .iter()
-        .position(|b| b & 0x80 == 0)
-        .map_or(frame.len(), |i| i + 1);
-    frame.len() - prefix
 }
 
 fn bad_server(e: impl std::fmt::Display) -> ConnectError {

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use tilegame_game as game;
 use tilegame_protocol::convert::input_to_wire;
-use tilegame_protocol::v1::{play, DisconnectReason};
+use tilegame_protocol::v1::play;
 use tokio::sync::mpsc;
 
 use super::connection::{ConnectOptions, Connection, FrameObserver, Joined};
@@ -178,21 +178,21 @@ async fn play_loop(
                         }
                     }
                     play::ToClient::Kick(k) => {
-                        let detail = format!("{}: {}", k.reason.name(), k.message);
+                        let error = ConnectError::kicked(k);
                         let _ = events.send(NetEvent::Packet(packet));
-                        return Err(ConnectError::new(ConnectionState::Disconnected, detail));
+                        return Err(error);
                     }
                     _ => {}
                 }
                 if events.send(NetEvent::Packet(packet)).is_err() {
-                    conn.disconnect(DisconnectReason::Quit).await;
+                    conn.disconnect().await;
                     return Ok("the game closed".into());
                 }
             }
             command = commands.recv() => match command {
                 Some(NetCommand::Input(input, ack_tick)) => conn.send(&input_to_wire(&input, ack_tick)).await?,
                 Some(NetCommand::Disconnect) | None => {
-                    conn.disconnect(DisconnectReason::Quit).await;
+                    conn.disconnect().await;
                     return Ok("you left the game".into());
                 }
             },

@@ -6,7 +6,8 @@
 
 use tilegame_game as game;
 use tilegame_protocol::convert::{theme_from_wire, MapAssembler};
-use tilegame_protocol::v1::{handshake, login, map_transfer, State};
+use tilegame_protocol::v1::{self, handshake, login, map_transfer, State};
+use tilegame_protocol::{AnyPacket, Direction};
 
 use super::connection::Joined;
 use super::state::{ConnectError, ConnectionState};
@@ -64,83 +65,117 @@ impl JoinAssembler {
         self.state
     }
 
-    /// Feeds one server frame (packet id and body).
-    pub fn feed(&mut self, id: u8, body: &[u8]) -> Result<JoinStep, ConnectError> {
-        match self.state {
-            State::Handshake => match handshake::ToClient::decode(id, body).map_err(failure)? {
-                handshake::ToClient::ServerWelcome(w) => {
-                    self.server_name = w.server_name;
-                    self.tick_rate = w.tick_rate;
-                    self.state = State::Login;
-                    Ok(JoinStep::Welcomed)
-                }
-                handshake::ToClient::Reject(r) => Err(ConnectError::new(
-                    ConnectionState::from_reject(r.reason),
-                    format!(
-                        "{}: server protocol v{} ({:#018x}), ours v{} ({:#018x})",
-                        r.reason.name(),
-                        r.server_version,
-                        r.server_hash,
-                        tilegame_protocol::PROTOCOL_VERSION,
-                        tilegame_protocol::SPEC_HASH
-                    ),
-                )),
-            },
-            State::Login => match login::ToClient::decode(id, body).map_err(failure)? {
-                login::ToClient::JoinAccepted(a) => {
-                    self.accepted = Some(a);
-                    self.state = State::MapTransfer;
-                    Ok(JoinStep::Accepted)
-                }
-                login::ToClient::JoinRejected(r) => Err(ConnectError::new(
-                    ConnectionState::from_join_error(r.reason),
-                    r.message,
-                )),
-            },
-            State::MapTransfer => {
-                match map_transfer::ToClient::decode(id, body).map_err(failure)? {
-                    map_transfer::ToClient::MapBegin(begin) => {
-                        if self.map.is_some() {
-                            return Err(failure("the map began twice"));
-                        }
-                        let (seed, theme) = (begin.seed.clone(), theme_from_wire(begin.theme));
-                        self.map = Some((MapAssembler::new(begin).map_err(failure)?, seed, theme));
-                        Ok(JoinStep::Progress(0.0))
-                    }
-                    map_transfer::ToClient::MapChunk(chunk) => {
-                        let (assembler, _, _) = self
-                            .map
-                            .as_mut()
-                            .ok_or_else(|| failure("a map chunk before the map began"))?;
-                        assembler.push(chunk).map_err(failure)?;
-                        Ok(JoinStep::Progress(assembler.progress()))
-                    }
-                    map_transfer::ToClient::MapEnd(end) => {
-                        let (assembler, seed, theme) = self
-                            .map
-                            .take()
-                            .ok_or_else(|| failure("the map ended before it began"))?;
-                        let map = assembler.finish(end.checksum).map_err(failure)?;
-                        let accepted = self
-                            .accepted
-                            .take()
-                            .ok_or_else(|| failure("a map before the join was accepted"))?;
-                        self.state = State::Play;
-                        Ok(JoinStep::Done(Box::new(Joined {
-                            player_id: accepted.player_id,
-                            spawn: (accepted.spawn.x, accepted.spawn.y),
-                            tick: accepted.tick,
-                            map,
-                            seed,
-                            theme,
-                            players: end.players,
-                            server_name: std::mem::take(&mut self.server_name),
-                            tick_rate: self.tick_rate,
-                        })))
-                    }
-                }
+    /// Feeds one server frame (packet id and body), decoded in the join's current state.
+    pub fn feed_frame(&mut self, id: u8, body: &[u8]) -> Result<JoinStep, ConnectError> {
+        let packet = v1::decode(self.state, Direction::ToClient, id, body).map_err(failure)?;
+        self.feed(packet)
+    }
+
+    /// Feeds one decoded server packet; a packet of another state than the join's is an error.
+    pub fn feed(&mut self, packet: AnyPacket) -> Result<JoinStep, ConnectError> {
+        match packet {
+            AnyPacket::HandshakeToClient(p) if self.state == State::Handshake => {
+                self.on_handshake(p)
             }
-            State::Play => Err(failure("the join is already complete")),
+            AnyPacket::LoginToClient(p) if self.state == State::Login => self.on_login(p),
+            AnyPacket::MapTransferToClient(p) if self.state == State::MapTransfer => self.on_map(p),
+            other => Err(failure(format!(
+                "{} ({}) arrived while joining in state {}",
+                other.name(),
+                other.state(),
+                self.state
+            ))),
+        }
+    }
+
+    /// A Handshake packet from the server.
+    pub fn on_handshake(&mut self, packet: handshake::ToClient) -> Result<JoinStep, ConnectError> {
+        match packet {
+            handshake::ToClient::ServerWelcome(w) => {
+                self.server_name = w.server_name;
+                self.tick_rate = w.tick_rate;
+                self.state = State::Login;
+                Ok(JoinStep::Welcomed)
+            }
+            handshake::ToClient::Reject(r) => Err(ConnectError::new(
+                ConnectionState::from_reject(r.reason),
+                format!(
+                    "{}: server protocol v{} ({:#018x}), ours v{} ({:#018x})",
+                    r.reason.name(),
+                    r.server_version,
+                    r.server_hash,
+                    tilegame_protocol::PROTOCOL_VERSION,
+                    tilegame_protocol::SPEC_HASH
+                ),
+            )),
+            handshake::ToClient::Kick(k) => Err(ConnectError::kicked(&k)),
+        }
+    }
+
+    /// A Login packet from the server.
+    pub fn on_login(&mut self, packet: login::ToClient) -> Result<JoinStep, ConnectError> {
+        match packet {
+            login::ToClient::JoinAccepted(a) => {
+                self.accepted = Some(a);
+                self.state = State::MapTransfer;
+                Ok(JoinStep::Accepted)
+            }
+            login::ToClient::JoinRejected(r) => Err(ConnectError::new(
+                ConnectionState::from_join_error(r.reason),
+                r.message,
+            )),
+            login::ToClient::Kick(k) => Err(ConnectError::kicked(&k)),
+        }
+    }
+
+    /// A MapTransfer packet from the server.
+    pub fn on_map(&mut self, packet: map_transfer::ToClient) -> Result<JoinStep, ConnectError> {
+        match self.state {
+            State::MapTransfer => match packet {
+                map_transfer::ToClient::Kick(k) => Err(ConnectError::kicked(&k)),
+                map_transfer::ToClient::MapBegin(begin) => {
+                    if self.map.is_some() {
+                        return Err(failure("the map began twice"));
+                    }
+                    let (seed, theme) = (begin.seed.clone(), theme_from_wire(begin.theme));
+                    self.map = Some((MapAssembler::new(begin).map_err(failure)?, seed, theme));
+                    Ok(JoinStep::Progress(0.0))
+                }
+                map_transfer::ToClient::MapChunk(chunk) => {
+                    let (assembler, _, _) = self
+                        .map
+                        .as_mut()
+                        .ok_or_else(|| failure("a map chunk before the map began"))?;
+                    assembler.push(chunk).map_err(failure)?;
+                    Ok(JoinStep::Progress(assembler.progress()))
+                }
+                map_transfer::ToClient::MapEnd(end) => {
+                    let (assembler, seed, theme) = self
+                        .map
+                        .take()
+                        .ok_or_else(|| failure("the map ended before it began"))?;
+                    let map = assembler.finish(end.checksum).map_err(failure)?;
+                    let accepted = self
+                        .accepted
+                        .take()
+                        .ok_or_else(|| failure("a map before the join was accepted"))?;
+                    self.state = State::Play;
+                    Ok(JoinStep::Done(Box::new(Joined {
+                        player_id: accepted.player_id,
+                        spawn: (accepted.spawn.x, accepted.spawn.y),
+                        tick: accepted.tick,
+                        map,
+                        seed,
+                        theme,
+                        players: end.players,
+                        server_name: std::mem::take(&mut self.server_name),
+                        tick_rate: self.tick_rate,
+                    })))
+                }
+            },
+            other => Err(failure(format!(
+                "a map packet arrived while joining in state {other}"
+            ))),
         }
     }
 }

@@ -117,8 +117,6 @@ impl ConnectionState {
             RejectReason::BadMagic | RejectReason::VersionMismatch | RejectReason::SpecMismatch => {
                 ConnectionState::VersionMismatch
             }
-            RejectReason::ServerFull => ConnectionState::ServerFull,
-            RejectReason::ShuttingDown => ConnectionState::ServerFailure,
         }
     }
 
@@ -128,7 +126,6 @@ impl ConnectionState {
             JoinError::NameTaken => ConnectionState::NameTaken,
             JoinError::ServerFull => ConnectionState::ServerFull,
             JoinError::InvalidName => ConnectionState::Error,
-            JoinError::VersionMismatch => ConnectionState::VersionMismatch,
         }
     }
 }
@@ -156,6 +153,24 @@ impl ConnectError {
             state,
             detail: detail.into(),
         }
+    }
+}
+
+impl ConnectError {
+    /// The server ended the connection with a Kick (in any state): its reason and message.
+    pub fn kicked(kick: &tilegame_protocol::v1::Kick) -> Self {
+        use tilegame_protocol::v1::DisconnectReason as R;
+        let state = match kick.reason {
+            R::Timeout => ConnectionState::Timeout,
+            R::ProtocolError => ConnectionState::ServerFailure,
+            R::Quit | R::TooSlow | R::ServerShutdown => ConnectionState::Disconnected,
+        };
+        let detail = if kick.message.is_empty() {
+            format!("kicked: {}", kick.reason.name())
+        } else {
+            format!("kicked: {}: {}", kick.reason.name(), kick.message)
+        };
+        ConnectError::new(state, detail)
     }
 }
 

@@ -5,6 +5,7 @@
 
 pub mod diff;
 pub mod dump;
+pub mod export;
 pub mod info;
 pub mod play;
 pub mod plot;
