@@ -8,7 +8,17 @@
 //! ticks. Each frame is flushed to the OS as its own checksummed chunk, so `kill -9` loses at
 //! most the frame being written. Recording failures are reported once and then recording stops;
 //! they never take the game down.
+//!
+//! **One writer sequences everything.** A replay checks each tick hash right after the snapshot
+//! of its tick, so the hash must be written before any later frame, whichever thread records
+//! what: in the window client the socket thread records frames while the game loop hashes ticks
+//! later. With [`Recorder::sequence_tick_hashes`] on (every client recording), frames that
+//! arrive after a snapshot are held until that snapshot's hash comes, then written after it.
+//! A hash that never comes (the game loop skipped a snapshot, or fell [`MAX_HELD`] frames or
+//! [`MAX_HELD_BYTES`] behind) releases the frames without it; a hash whose snapshot was already released is
+//! dropped. Frames keep the sequence numbers of their arrival.
 
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::Path;
@@ -21,6 +31,12 @@ use crate::{Direction, State};
 /// Default ticks between keyframes (one minute at 20 ticks/s).
 pub const DEFAULT_KEYFRAME_INTERVAL: u32 = 1200;
 
+/// Most frames held while waiting for a snapshot's tick hash (then they are written without it).
+pub const MAX_HELD: usize = 4096;
+
+/// Most frame bytes held while waiting for a snapshot's tick hash.
+pub const MAX_HELD_BYTES: usize = 8 << 20;
+
 /// Writes one connection's replay file.
 pub struct Recorder {
     writer: Option<ReplayWriter<BufWriter<File>>>,
@@ -30,6 +46,26 @@ pub struct Recorder {
     last_keyframe: Option<u32>,
     wire_bytes: u64,
     error: Option<String>,
+    sequencing: bool,
+    /// The tick of the last written snapshot whose hash has not come yet.
+    awaiting: Option<u32>,
+    /// Frames recorded after it, with their snapshot tick when they are snapshots.
+    held: VecDeque<(Record, Option<u32>)>,
+    held_bytes: usize,
+    dropped_hashes: u64,
+}
+
+/// The tick of a frame when it is a snapshot (the first field of `play::Snapshot`).
+fn snapshot_tick(direction: Direction, state: State, frame: &[u8]) -> Option<u32> {
+    use crate::Packet;
+    if direction != Direction::ToClient
+        || state != State::Play
+        || frame.first() != Some(&crate::v1::play::Snapshot::ID)
+    {
+        return None;
+    }
+    let mut body = std::io::Cursor::new(frame.get(1..)?);
+    crate::wire::read_var_u32(&mut body, binrw::Endian::Little).ok()
 }
 
 fn conn_state(s: State) -> ConnState {
@@ -50,10 +86,32 @@ impl Recorder {
         player_name: &str,
         keyframe_interval: u32,
     ) -> Result<Recorder, ReplayError> {
-        let file = File::create(path)?;
         let start_unix_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
+        Recorder::create_started(
+            path,
+            who,
+            software,
+            player_name,
+            keyframe_interval,
+            (Instant::now(), start_unix_ms),
+        )
+    }
+
+    /// Like [`Recorder::create`] for a recording that started before its file could be
+    /// created (the server learns the player's name only after the handshake): `started` is
+    /// the monotonic instant and wall-clock ms of the start, which frame times count from.
+    pub fn create_started(
+        path: &Path,
+        who: rf::Recorder,
+        software: &str,
+        player_name: &str,
+        keyframe_interval: u32,
+        started: (Instant, u64),
+    ) -> Result<Recorder, ReplayError> {
+        let file = File::create(path)?;
+        let (started, start_unix_ms) = started;
         let header = rf::FileHeader {
             format_version: FORMAT_VERSION,
             protocol_version: crate::PROTOCOL_VERSION,
@@ -67,13 +125,59 @@ impl Recorder {
         let writer = ReplayWriter::new(BufWriter::with_capacity(64 * 1024, file), &header)?;
         Ok(Recorder {
             writer: Some(writer),
-            started: Instant::now(),
+            started,
             seq: 0,
             keyframe_interval,
             last_keyframe: None,
             wire_bytes: 0,
             error: None,
+            sequencing: false,
+            awaiting: None,
+            held: VecDeque::new(),
+            held_bytes: 0,
+            dropped_hashes: 0,
         })
+    }
+
+    /// Holds frames after each snapshot until its tick hash is recorded (see the module doc).
+    /// Recorders that write tick hashes turn this on; the server's frame-only files do not.
+    pub fn sequence_tick_hashes(&mut self, on: bool) {
+        self.sequencing = on;
+        if !on {
+            self.release(usize::MAX);
+        }
+    }
+
+    /// Tick hashes dropped because their snapshot was written without waiting for them.
+    pub fn dropped_hashes(&self) -> u64 {
+        self.dropped_hashes
+    }
+
+    /// Writes held frames: up to and including the next held snapshot (which is then awaited),
+    /// or all of them when `snapshots` is `usize::MAX`.
+    fn release(&mut self, snapshots: usize) {
+        self.awaiting = None;
+        let mut out = Vec::new();
+        let mut seen = 0usize;
+        while let Some((record, snap)) = self.held.pop_front() {
+            if let Record::Frame(f) = &record {
+                self.held_bytes = self.held_bytes.saturating_sub(f.bytes.len());
+            }
+            out.push(record);
+            if let Some(t) = snap {
+                seen += 1;
+                if seen >= snapshots {
+                    self.awaiting = Some(t);
+                    break;
+                }
+            }
+        }
+        if snapshots == usize::MAX {
+            self.awaiting = None;
+        }
+        if !out.is_empty() {
+            self.write(&out, true);
+        }
     }
 
     fn write(&mut self, records: &[Record], flush: bool) {
@@ -102,6 +206,19 @@ impl Recorder {
         frame: &[u8],
         wire_len: usize,
     ) {
+        self.frame_at(direction, state, tick, frame, wire_len, Instant::now());
+    }
+
+    /// Records a frame that crossed the socket at `at` (held until the file existed).
+    pub fn frame_at(
+        &mut self,
+        direction: Direction,
+        state: State,
+        tick: u32,
+        frame: &[u8],
+        wire_len: usize,
+        at: Instant,
+    ) {
         let record = Record::Frame(rf::Frame {
             seq: self.seq,
             direction: match direction {
@@ -110,7 +227,7 @@ impl Recorder {
             },
             state: conn_state(state),
             tick,
-            micros: self.started.elapsed().as_micros() as u64,
+            micros: at.saturating_duration_since(self.started).as_micros() as u64,
             wire_bytes: wire_len as u32,
             payload_bytes: frame.len().saturating_sub(1) as u32,
             packet_id: frame.first().copied().unwrap_or(0),
@@ -118,11 +235,47 @@ impl Recorder {
         });
         self.seq += 1;
         self.wire_bytes += wire_len as u64;
+        if !self.sequencing {
+            self.write(&[record], true);
+            return;
+        }
+        let snap = snapshot_tick(direction, state, frame);
+        if self.awaiting.is_some() {
+            self.held_bytes += frame.len();
+            self.held.push_back((record, snap));
+            if self.held.len() > MAX_HELD || self.held_bytes > MAX_HELD_BYTES {
+                // The game loop fell too far behind: write without waiting for its hashes.
+                self.release(usize::MAX);
+            }
+            return;
+        }
         self.write(&[record], true);
+        self.awaiting = snap;
     }
 
-    /// Records the managers' hashes after a tick, and a keyframe when one is due.
+    /// Records the managers' hashes after a tick, and a keyframe when one is due: `keyframe`
+    /// then gives the managers' state encoded as a [`rf::KeyframeState`] (empty when there is
+    /// none yet).
     pub fn tick(&mut self, tick: u32, hashes: (u64, u64), keyframe: impl FnOnce() -> Vec<u8>) {
+        if self.sequencing {
+            loop {
+                match self.awaiting {
+                    Some(a) if a == tick => break,
+                    // The hash of `a` never came: write the frames up to the next snapshot.
+                    Some(a) if a < tick && !self.held.is_empty() => self.release(1),
+                    // A hash whose snapshot was written without waiting, or never recorded.
+                    _ => {
+                        self.dropped_hashes += 1;
+                        return;
+                    }
+                }
+            }
+        }
+        // The first frame after the state hashed here.
+        let next_seq = self.held.front().map_or(self.seq, |(r, _)| match r {
+            Record::Frame(f) => f.seq,
+            _ => self.seq,
+        });
         let mut records = vec![Record::TickHash(rf::TickHash {
             tick,
             world_hash: hashes.0,
@@ -133,18 +286,27 @@ impl Recorder {
                 .last_keyframe
                 .is_none_or(|k| tick.saturating_sub(k) >= self.keyframe_interval);
         if due {
-            self.last_keyframe = Some(tick);
-            records.push(Record::Keyframe(rf::Keyframe {
-                tick,
-                frame_seq: self.seq,
-                state: keyframe(),
-            }));
+            // The caller encodes its state as a `KeyframeState` (nothing: no state to save yet).
+            if let Ok(state) =
+                crate::wire::decode_body::<rf::KeyframeState>("KeyframeState", &keyframe())
+            {
+                self.last_keyframe = Some(tick);
+                records.push(Record::Keyframe(rf::Keyframe {
+                    tick,
+                    frame_seq: next_seq,
+                    state,
+                }));
+            }
         }
         self.write(&records, true);
+        if self.sequencing {
+            self.release(1);
+        }
     }
 
     /// Writes the end record and closes the file.
     pub fn finish(&mut self, reason: &str) {
+        self.release(usize::MAX);
         let end = Record::End(rf::End {
             frames: self.seq,
             reason: reason.chars().take(200).collect(),
@@ -173,5 +335,140 @@ impl Recorder {
     /// Why recording stopped, if it failed.
     pub fn error(&self) -> Option<&str> {
         self.error.as_deref()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::replay_file::ReplayReader;
+    use crate::v1::play;
+    use crate::Packet;
+
+    fn snapshot(tick: u32) -> Vec<u8> {
+        let mut bytes = vec![play::Snapshot::ID];
+        play::ToClient::Snapshot(play::Snapshot {
+            tick,
+            ack_seq: 0,
+            players: Vec::new(),
+            tiles: Vec::new(),
+            gone: Vec::new(),
+        })
+        .encode_body(&mut bytes)
+        .unwrap();
+        bytes
+    }
+
+    fn state() -> Vec<u8> {
+        let state = rf::KeyframeState {
+            tick: 1,
+            width: 1,
+            height: 1,
+            seed: "s".into(),
+            theme: 0,
+            tiles: vec![rf::TileRun { tile: 0, count: 1 }],
+            dynamic: vec![1],
+            players_tick: 1,
+            local_id: None,
+            ack_seq: 0,
+            players: Vec::new(),
+        };
+        let mut bytes = Vec::new();
+        crate::wire::encode_body(&state, "KeyframeState", &mut bytes).unwrap();
+        bytes
+    }
+
+    fn ping() -> Vec<u8> {
+        let mut bytes = vec![play::Ping::ID];
+        play::ToServer::Ping(play::Ping { nonce: 1 })
+            .encode_body(&mut bytes)
+            .unwrap();
+        bytes
+    }
+
+    /// What the file holds, in order: `S<tick>` snapshot, `F` other frame, `H<tick>` hash,
+    /// `K<tick>@<frame_seq>` keyframe, `E<frames>` end.
+    fn layout(path: &Path) -> Vec<String> {
+        let data = std::fs::read(path).unwrap();
+        let mut reader = ReplayReader::new(data.as_slice()).unwrap();
+        let records = reader.records();
+        assert!(
+            reader.stopped_early().is_none(),
+            "{:?}",
+            reader.stopped_early()
+        );
+        records
+            .iter()
+            .map(|r| match r {
+                Record::Frame(f) => match snapshot_tick(
+                    match f.direction {
+                        FrameDirection::ToClient => Direction::ToClient,
+                        FrameDirection::ToServer => Direction::ToServer,
+                    },
+                    State::Play,
+                    &f.bytes,
+                ) {
+                    Some(t) => format!("S{t}#{}", f.seq),
+                    None => format!("F#{}", f.seq),
+                },
+                Record::TickHash(h) => format!("H{}", h.tick),
+                Record::Keyframe(k) => format!("K{}@{}", k.tick, k.frame_seq),
+                Record::LegacyKeyframe(_) => "L".into(),
+                Record::End(e) => format!("E{}", e.frames),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn tick_hashes_follow_their_snapshot_whatever_thread_records_first() {
+        let dir = std::env::temp_dir().join(format!("tgr-recorder-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("seq.tgr");
+        let mut r = Recorder::create(&path, rf::Recorder::Client, "test", "p", 2).unwrap();
+        r.sequence_tick_hashes(true);
+        // The socket thread records three snapshots and a ping before the game loop hashes any.
+        r.frame(Direction::ToClient, State::Play, 1, &snapshot(1), 9);
+        r.frame(Direction::ToServer, State::Play, 1, &ping(), 6);
+        r.frame(Direction::ToClient, State::Play, 2, &snapshot(2), 9);
+        r.frame(Direction::ToClient, State::Play, 3, &snapshot(3), 9);
+        r.tick(1, (1, 1), state);
+        r.tick(2, (2, 2), state);
+        // The game loop skipped the hash of tick 3; then a stale hash comes for it.
+        r.frame(Direction::ToClient, State::Play, 4, &snapshot(4), 9);
+        r.tick(4, (4, 4), state);
+        r.tick(3, (3, 3), state);
+        r.frame(Direction::ToClient, State::Play, 5, &snapshot(5), 9);
+        r.finish("done");
+        assert_eq!(r.dropped_hashes(), 1);
+        assert_eq!(
+            layout(&path),
+            [
+                "S1#0", "H1", "K1@1", "F#1", "S2#2", "H2", "S3#3", "S4#4", "H4", "K4@5", "S5#5",
+                "E6"
+            ]
+        );
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_game_loop_that_falls_behind_does_not_hold_frames_without_bound() {
+        let dir = std::env::temp_dir().join(format!("tgr-recorder-held-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("held.tgr");
+        let mut r = Recorder::create(&path, rf::Recorder::Client, "test", "p", 0).unwrap();
+        r.sequence_tick_hashes(true);
+        r.frame(Direction::ToClient, State::Play, 1, &snapshot(1), 9);
+        for _ in 0..MAX_HELD + 1 {
+            r.frame(Direction::ToServer, State::Play, 1, &ping(), 6);
+        }
+        // Everything was written without waiting; the late hash is dropped.
+        assert!(r.held.is_empty() && r.held_bytes == 0);
+        r.tick(1, (1, 1), Vec::new);
+        assert_eq!(r.dropped_hashes(), 1);
+        r.finish("done");
+        let layout = layout(&path);
+        assert_eq!(layout.len(), MAX_HELD + 3);
+        assert_eq!(layout.last().map(String::as_str), Some("E4098"));
+        let _ = std::fs::remove_dir_all(dir);
     }
 }

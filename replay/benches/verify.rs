@@ -8,7 +8,6 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use tilegame_protocol::replay_file::ReplayReader;
 use tilegame_replay::cmd::verify::{verify, VerifyOptions};
 use tilegame_replay::engine::Engine;
 use tilegame_replay::ReplayFile;
@@ -80,7 +79,7 @@ fn main() {
     let whole = started.elapsed() / runs;
 
     // Engine alone, over records decoded beforehand.
-    let mut reader = ReplayReader::new(&file.data).expect("header");
+    let mut reader = file.open_reader().expect("header");
     let header = reader.header().clone();
     let records = reader.records();
     let started = Instant::now();

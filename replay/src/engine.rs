@@ -9,6 +9,8 @@
 //! with the recomputed hashes of the same tick; recorded keyframes are compared field by field.
 //! [`Engine::seek`] starts from the nearest keyframe at or before a tick instead of the join.
 
+use std::io::Read;
+
 use tilegame_client::keyframe::{Keyframe as StateKeyframe, KeyframeError};
 use tilegame_client::net::join::{JoinAssembler, JoinStep};
 use tilegame_client::play::PlayState;
@@ -63,7 +65,7 @@ pub enum EngineError {
         seq: u64,
     },
     /// A tick hash does not follow a snapshot of its tick.
-    #[error("tick hash for tick {tick} does not follow a snapshot of that tick (last snapshot: {last:?})")]
+    #[error("tick hash for tick {tick} does not follow a snapshot of that tick (last snapshot: {})", last.map_or("none".to_owned(), |t| format!("tick {t}")))]
     UnmatchedTickHash {
         /// The hash record's tick.
         tick: u32,
@@ -95,7 +97,7 @@ pub enum SeekError {
         source: EngineError,
     },
     /// The tick is before the first state the file can give.
-    #[error("tick {tick} is before the first snapshot in the file ({first:?})")]
+    #[error("tick {tick} is before the first state the file can give ({})", first.map_or("it has no snapshot".to_owned(), |t| format!("the first is tick {t}")))]
     TooEarly {
         /// The tick asked for.
         tick: u32,
@@ -244,8 +246,9 @@ impl Engine {
             tick: keyframe.tick,
             message: e.to_string(),
         };
-        let kf = StateKeyframe::from_bytes(&keyframe.state).map_err(bad)?;
-        let play = kf.restore().map_err(bad)?;
+        let play = StateKeyframe(keyframe.state.clone())
+            .restore()
+            .map_err(bad)?;
         let mut engine = Engine::new(header);
         engine.last = Some((keyframe.tick, StateHashes::of(&play)));
         engine.first_tick = Some(keyframe.tick);
@@ -299,6 +302,8 @@ impl Engine {
             Record::Frame(f) => self.frame(f),
             Record::TickHash(h) => self.tick_hash(h).map(Some),
             Record::Keyframe(k) => self.recorded_keyframe(k).map(Some),
+            // Format 1's JSON keyframes are not read: replay goes on from the frames.
+            Record::LegacyKeyframe(_) => Ok(None),
             Record::End(e) => Ok(Some(TickOutcome::Ended {
                 frames: e.frames,
                 reason: e.reason.clone(),
@@ -425,7 +430,7 @@ impl Engine {
             tick: k.tick,
             message: e.to_string(),
         };
-        let kf = StateKeyframe::from_bytes(&k.state).map_err(bad)?;
+        let kf = StateKeyframe(k.state.clone());
         let recorded = kf.restore().map_err(bad)?;
         let diff = match self.play() {
             Some(replayed) => state::diff(&recorded, replayed),
@@ -442,18 +447,30 @@ impl Engine {
         })
     }
 
-    /// Replays `data` up to and including the last snapshot with tick ≤ `tick`, starting from
-    /// the latest keyframe at or before `tick` (or from the join when there is none).
+    /// Replays a recording up to and including the last snapshot with tick ≤ `tick`, starting
+    /// from the latest keyframe at or before `tick` (or from the join when there is none).
     ///
-    /// Returns the engine and the keyframe tick it started from.
-    pub fn seek(data: &[u8], tick: u32) -> Result<(Engine, Option<u32>), SeekError> {
-        let mut reader = ReplayReader::new(data)?;
+    /// `open` gives a fresh reader over the file (it is read twice). A file cut by a crash is
+    /// read up to its cut, as `verify` reads it. Returns the engine and the keyframe tick it
+    /// started from.
+    pub fn seek<R: Read>(
+        mut open: impl FnMut() -> Result<ReplayReader<R>, ReplayError>,
+        tick: u32,
+    ) -> Result<(Engine, Option<u32>), SeekError> {
+        /// The next record; a crash cut ends the records like the end of the file.
+        fn next<R: Read>(reader: &mut ReplayReader<R>) -> Result<Option<Record>, ReplayError> {
+            match reader.try_next() {
+                Err(e) if e.is_cut() => Ok(None),
+                other => other,
+            }
+        }
+        let mut reader = open()?;
         reader.check_protocol()?;
         let header = reader.header().clone();
         // Pass 1: the latest keyframe at or before the tick, and the index of its record.
         let mut best: Option<(usize, Keyframe)> = None;
         let mut index = 0usize;
-        while let Some(record) = reader.try_next()? {
+        while let Some(record) = next(&mut reader)? {
             if let Record::Keyframe(k) = &record {
                 if k.tick <= tick && best.as_ref().is_none_or(|(_, b)| k.tick >= b.tick) {
                     best = Some((index, k.clone()));
@@ -467,7 +484,7 @@ impl Engine {
             index += 1;
         }
         // Pass 2: restore and replay the frames after it.
-        let mut reader = ReplayReader::new(data)?;
+        let mut reader = open()?;
         let (mut engine, skip, from) = match &best {
             Some((i, k)) => (
                 Engine::from_keyframe(&header, k).map_err(|source| SeekError::Engine {
@@ -480,7 +497,7 @@ impl Engine {
             None => (Engine::new(&header), 0, None),
         };
         let mut index = 0usize;
-        while let Some(record) = reader.try_next()? {
+        while let Some(record) = next(&mut reader)? {
             index += 1;
             if index <= skip {
                 continue;

@@ -9,12 +9,14 @@
 //! - [`engine`]: records in, managers' state out; verification of tick hashes; seeking;
 //! - [`packets`]: decoding a frame by its recorded state and direction;
 //! - [`state`]: printable states and field-by-field differences;
+//! - [`timeline`]: the viewer's HUD figures and timeline, from the recorded frames;
 //! - [`tool`]: files, errors and exit codes, progress, formatting.
 
 pub mod cmd;
 pub mod engine;
 pub mod packets;
 pub mod state;
+pub mod timeline;
 pub mod tool;
 #[cfg(feature = "view")]
 pub mod view;

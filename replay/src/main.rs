@@ -59,10 +59,15 @@ enum Command {
         #[arg(long)]
         limit: Option<usize>,
     },
-    /// Bytes per packet kind and direction, rates, biggest frames, traffic over time.
+    /// Bytes per packet kind and direction (count, bytes, share, bytes/s), biggest frames,
+    /// traffic over time.
     Stats {
         /// The replay file.
         file: PathBuf,
+        /// Also draw bytes per second per packet kind and direction, keyframes and joins
+        /// marked, into this PNG or SVG file.
+        #[arg(long, value_name = "OUT.png|OUT.svg")]
+        plot: Option<PathBuf>,
     },
     /// Replay through the client's managers and check every recorded tick hash.
     Verify {
@@ -81,6 +86,9 @@ enum Command {
         a: PathBuf,
         /// Second recording.
         b: PathBuf,
+        /// Pair players by id, or by name (players who joined in another order).
+        #[arg(long = "match", value_enum, default_value_t = tilegame_replay::state::Match::Id)]
+        by: tilegame_replay::state::Match,
     },
     /// Writes the recording as a pcap capture (a synthetic TCP connection) for Wireshark.
     Export {
@@ -110,13 +118,14 @@ enum Command {
         #[arg(long)]
         print_state: bool,
     },
-    /// Plays the file in a window: Esc pauses, 1/2 halve/double the speed, R restarts,
-    /// M skips 10 s ahead, Tab lists players.
+    /// Plays the file in a window: Esc pauses, 1/2 step the speed (0.1x..8x), . or -> steps
+    /// one tick, , or <- steps back, click or drag the bottom edge to seek, R restarts, M skips
+    /// 10 s ahead, Tab lists players.
     #[cfg(feature = "view")]
     View {
         /// The replay file.
         file: PathBuf,
-        /// Playback speed (1 = real time).
+        /// Playback speed (1 = real time; the nearest of 0.1, 0.25, 0.5, 1, 2, 4, 8).
         #[arg(long, default_value_t = 1.0)]
         speed: f64,
         /// Start at this tick.
@@ -160,7 +169,7 @@ fn run(command: Command, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8,
             };
             cmd::dump::run(&open(&file)?, &options, out, err)
         }
-        Command::Stats { file } => cmd::stats::run(&open(&file)?, out, err),
+        Command::Stats { file, plot } => cmd::stats::run(&open(&file)?, plot.as_deref(), out, err),
         Command::Verify {
             file,
             out: out_dir,
@@ -169,7 +178,7 @@ fn run(command: Command, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8,
             let options = cmd::verify::VerifyOptions { out_dir, no_timing };
             cmd::verify::run(&open(&file)?, &options, out)
         }
-        Command::Diff { a, b } => cmd::diff::run(&open(&a)?, &open(&b)?, out),
+        Command::Diff { a, b, by } => cmd::diff::run_matched(&open(&a)?, &open(&b)?, by, out),
         Command::Export {
             file,
             pcap,

@@ -210,8 +210,44 @@ fn json<T: Serialize>(v: &T) -> serde_json::Value {
     serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
 }
 
-/// Compares two states field by field (`expected` first).
+/// How the players of two states are paired.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Match {
+    /// By player id (the same session replayed twice).
+    #[default]
+    Id,
+    /// By name (two sessions whose players joined in another order, so got other ids).
+    Name,
+}
+
+/// Compares two states field by field (`expected` first), pairing players by id.
 pub fn diff(expected: &PlayState, actual: &PlayState) -> StateDiff {
+    diff_matched(expected, actual, Match::Id)
+}
+
+/// The players of a state as `by` pairs them: everything but the id when by name.
+pub fn players_key(play: &PlayState, by: Match) -> Vec<(String, u32, RemotePlayer)> {
+    let mut out: Vec<(String, u32, RemotePlayer)> = play
+        .players
+        .iter()
+        .map(|p| {
+            let mut p = p.clone();
+            let id = p.id;
+            if by == Match::Name {
+                p.id = 0;
+            }
+            match by {
+                Match::Id => (String::new(), id, p),
+                Match::Name => (p.name.clone(), 0, p),
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+    out
+}
+
+/// Compares two states field by field (`expected` first), pairing players as `by` says.
+pub fn diff_matched(expected: &PlayState, actual: &PlayState, by: Match) -> StateDiff {
     let mut d = StateDiff::default();
     let mut meta = |field: &str, a: String, b: String| {
         if a != b {
@@ -234,10 +270,18 @@ pub fn diff(expected: &PlayState, actual: &PlayState) -> StateDiff {
         expected.world.seed().to_owned(),
         actual.world.seed().to_owned(),
     );
+    let local = |p: &PlayState| match (by, p.players.local_id()) {
+        (_, None) => "none".to_owned(),
+        (Match::Id, Some(id)) => id.to_string(),
+        (Match::Name, Some(id)) => p
+            .players
+            .get(id)
+            .map_or(format!("id {id}"), |r| format!("{:?}", r.name)),
+    };
     meta(
-        "local_id",
-        format!("{:?}", expected.players.local_id()),
-        format!("{:?}", actual.players.local_id()),
+        if by == Match::Id { "local_id" } else { "local" },
+        local(expected),
+        local(actual),
     );
     meta(
         "players_tick",
@@ -269,27 +313,79 @@ pub fn diff(expected: &PlayState, actual: &PlayState) -> StateDiff {
             }
         }
     }
-    let mut ids: Vec<u32> = expected
-        .players
-        .iter()
-        .chain(actual.players.iter())
-        .map(|p| p.id)
-        .collect();
-    ids.sort_unstable();
-    ids.dedup();
-    for id in ids {
-        match (expected.players.get(id), actual.players.get(id)) {
-            (Some(a), Some(b)) => player_fields(a, b, &mut d.players),
-            (a, b) => d.players.push(PlayerFieldDiff {
-                id,
-                name: a.or(b).map(|p| p.name.clone()).unwrap_or_default(),
-                field: "present".into(),
-                expected: json(&a.is_some()),
-                actual: json(&b.is_some()),
-            }),
+    match by {
+        Match::Id => {
+            let mut ids: Vec<u32> = expected
+                .players
+                .iter()
+                .chain(actual.players.iter())
+                .map(|p| p.id)
+                .collect();
+            ids.sort_unstable();
+            ids.dedup();
+            for id in ids {
+                pair(expected.players.get(id), actual.players.get(id), id, &mut d);
+            }
+        }
+        Match::Name => {
+            fn by_name(p: &PlayState) -> std::collections::BTreeMap<String, &RemotePlayer> {
+                p.players.iter().map(|r| (r.name.clone(), r)).collect()
+            }
+            let (ea, eb) = (by_name(expected), by_name(actual));
+            let mut names: Vec<&String> = ea.keys().chain(eb.keys()).collect();
+            names.sort_by(|a, b| natural_cmp(a, b));
+            names.dedup();
+            for name in names {
+                let (a, b) = (ea.get(name).copied(), eb.get(name).copied());
+                let id = a.or(b).map_or(0, |p| p.id);
+                pair(a, b, id, &mut d);
+            }
         }
     }
     d
+}
+
+fn pair(a: Option<&RemotePlayer>, b: Option<&RemotePlayer>, id: u32, d: &mut StateDiff) {
+    match (a, b) {
+        (Some(a), Some(b)) => player_fields(a, b, &mut d.players),
+        (a, b) => d.players.push(PlayerFieldDiff {
+            id,
+            name: a.or(b).map(|p| p.name.clone()).unwrap_or_default(),
+            field: "present".into(),
+            expected: json(&a.is_some()),
+            actual: json(&b.is_some()),
+        }),
+    }
+}
+
+/// Orders names as people count: `player2` before `player10` (runs of digits by value).
+pub fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    fn chunks(s: &str) -> Vec<(bool, &str)> {
+        let mut out = Vec::new();
+        let mut start = 0;
+        let bytes = s.as_bytes();
+        for i in 1..=bytes.len() {
+            if i == bytes.len() || bytes[i].is_ascii_digit() != bytes[start].is_ascii_digit() {
+                out.push((bytes[start].is_ascii_digit(), &s[start..i]));
+                start = i;
+            }
+        }
+        out
+    }
+    let (ca, cb) = (chunks(a), chunks(b));
+    for ((da, xa), (db, xb)) in ca.iter().zip(cb.iter()) {
+        let ord = match (da, db) {
+            (true, true) => {
+                let (ta, tb) = (xa.trim_start_matches('0'), xb.trim_start_matches('0'));
+                ta.len().cmp(&tb.len()).then_with(|| ta.cmp(tb))
+            }
+            _ => xa.cmp(xb),
+        };
+        if ord != std::cmp::Ordering::Equal {
+            return ord;
+        }
+    }
+    ca.len().cmp(&cb.len()).then_with(|| a.cmp(b))
 }
 
 fn player_fields(a: &RemotePlayer, b: &RemotePlayer, out: &mut Vec<PlayerFieldDiff>) {
@@ -328,6 +424,55 @@ mod tests {
     }
 
     #[test]
+    fn names_sort_naturally() {
+        let mut names = vec![
+            "player10",
+            "player2",
+            "bot",
+            "player1",
+            "player02x",
+            "Player3",
+        ];
+        names.sort_by(|a, b| natural_cmp(a, b));
+        assert_eq!(
+            names,
+            [
+                "Player3",
+                "bot",
+                "player1",
+                "player2",
+                "player02x",
+                "player10"
+            ]
+        );
+        assert_eq!(natural_cmp("", "a"), std::cmp::Ordering::Less);
+    }
+
+    #[test]
+    fn players_matched_by_name_ignore_their_ids() {
+        let mut a = PlayState::new();
+        let mut b = PlayState::new();
+        for (p, ids) in [(&mut a, [1, 2, 3]), (&mut b, [3, 1, 2])] {
+            let map = generate("d", Theme::Default, MapSize::Small).unwrap();
+            p.world.load(map, "d", Theme::Default, 3);
+            p.players.set_local(ids[0], "me", (10, 10));
+            p.players.add_listed(ids[1], "alice");
+            p.players.add_listed(ids[2], "bob");
+        }
+        assert!(!diff(&a, &b).is_empty());
+        let by_name = diff_matched(&a, &b, Match::Name);
+        assert!(by_name.is_empty(), "{by_name:?}");
+        assert_eq!(players_key(&a, Match::Name), players_key(&b, Match::Name));
+        assert_ne!(players_key(&a, Match::Id), players_key(&b, Match::Id));
+        let d = diff(&a, &b);
+        assert!(
+            d.describe("A", "B", 4)[0].starts_with("local_id: A 1, B 3"),
+            "{:?}",
+            d.describe("A", "B", 4)
+        );
+    }
+
+    #[test]
     fn equal_states_have_an_empty_diff() {
         let (a, b) = (state(), state());
         let d = diff(&a, &b);
@@ -339,15 +484,9 @@ mod tests {
     fn tiles_and_player_fields_are_named() {
         let a = state();
         let mut b = state();
-        let kf = tilegame_client::keyframe::Keyframe::capture(&b).unwrap();
-        let mut players = kf.players.clone();
-        players[1].health = 40;
-        b.players = tilegame_client::managers::PlayerManager::restore(
-            players,
-            kf.local_id,
-            kf.players_tick,
-            kf.ack_seq,
-        );
+        let mut kf = tilegame_client::keyframe::Keyframe::capture(&b).unwrap();
+        kf.0.players[1].health = 40;
+        b.players = kf.restore().unwrap().players;
         let mut map = b.world.map().unwrap().clone();
         map.change(5, 6, Tile::Lava).unwrap();
         b.world.load(map, "d", Theme::Default, 3);

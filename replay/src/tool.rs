@@ -5,18 +5,16 @@
 //! The progress bar only appears when stderr is a terminal, so that piped output and tests see
 //! exactly the same bytes every time.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use tilegame_protocol::replay_file::{read_file, ReplayError, ReplayReader};
+use tilegame_protocol::replay_file::{ReplayError, ReplayReader};
 
 use crate::engine::{EngineError, SeekError};
 
-/// Largest file the tool reads (4 GiB).
-pub const MAX_FILE_BYTES: u64 = 4 << 30;
-
 /// Files smaller than this get no progress bar.
-const PROGRESS_MIN_BYTES: usize = 1 << 20;
+const PROGRESS_MIN_BYTES: u64 = 1 << 20;
 
 /// Exit status for a file that cannot be read, is corrupt, or is of another version/protocol.
 pub const EXIT_BAD_FILE: u8 = 2;
@@ -92,25 +90,41 @@ impl ToolError {
     }
 }
 
-/// A replay file read into memory.
-#[derive(Debug)]
+/// Where a replay file's bytes come from.
+#[derive(Debug, Clone)]
+enum Source {
+    /// A file on disk, streamed each time it is read.
+    Disk {
+        /// Its size when opened.
+        len: u64,
+    },
+    /// Bytes in memory (tests, tampered copies).
+    Memory(Arc<Vec<u8>>),
+}
+
+/// A replay file: its path and a way to stream its records (never read whole into memory).
+#[derive(Debug, Clone)]
 pub struct ReplayFile {
     /// Where it came from (for messages).
     pub path: PathBuf,
-    /// Its bytes.
-    pub data: Vec<u8>,
+    source: Source,
 }
 
+/// A reader over a [`ReplayFile`]'s records.
+pub type FileReader<'a> = ReplayReader<Box<dyn Read + 'a>>;
+
 impl ReplayFile {
-    /// Reads a file (bounded by [`MAX_FILE_BYTES`]).
+    /// Opens a file on disk (it is read as a stream by each command).
     pub fn open(path: &Path) -> Result<Self, ToolError> {
-        let data = read_file(path, MAX_FILE_BYTES).map_err(|source| ToolError::Open {
+        let open_error = |source: std::io::Error| ToolError::Open {
             path: path.to_owned(),
-            source,
-        })?;
+            source: ReplayError::Io(source),
+        };
+        let file = std::fs::File::open(path).map_err(open_error)?;
+        let len = file.metadata().map_err(open_error)?.len();
         Ok(ReplayFile {
             path: path.to_owned(),
-            data,
+            source: Source::Disk { len },
         })
     }
 
@@ -118,13 +132,49 @@ impl ReplayFile {
     pub fn from_bytes(path: impl Into<PathBuf>, data: Vec<u8>) -> Self {
         ReplayFile {
             path: path.into(),
-            data,
+            source: Source::Memory(Arc::new(data)),
         }
     }
 
+    /// The file's size in bytes.
+    pub fn len(&self) -> u64 {
+        match &self.source {
+            Source::Disk { len } => *len,
+            Source::Memory(data) => data.len() as u64,
+        }
+    }
+
+    /// Whether the file is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The whole file's bytes (for tests and tools that rewrite files; commands stream).
+    pub fn bytes(&self) -> Result<Vec<u8>, ToolError> {
+        match &self.source {
+            Source::Disk { .. } => std::fs::read(&self.path).map_err(|e| ToolError::Open {
+                path: self.path.clone(),
+                source: ReplayError::Io(e),
+            }),
+            Source::Memory(data) => Ok(data.as_ref().clone()),
+        }
+    }
+
+    /// A fresh stream of the file's records, with the container's own errors.
+    pub fn open_reader(&self) -> Result<FileReader<'_>, ReplayError> {
+        let input: Box<dyn Read + '_> = match &self.source {
+            Source::Disk { .. } => Box::new(std::io::BufReader::with_capacity(
+                64 * 1024,
+                std::fs::File::open(&self.path)?,
+            )),
+            Source::Memory(data) => Box::new(data.as_slice()),
+        };
+        ReplayReader::new(input)
+    }
+
     /// A reader over the file; `check_protocol` also refuses other protocols.
-    pub fn reader(&self, check_protocol: bool) -> Result<ReplayReader<'_>, ToolError> {
-        let reader = ReplayReader::new(&self.data).map_err(|e| self.file_error(e))?;
+    pub fn reader(&self, check_protocol: bool) -> Result<FileReader<'_>, ToolError> {
+        let reader = self.open_reader().map_err(|e| self.file_error(e))?;
         if check_protocol {
             reader.check_protocol().map_err(|e| self.file_error(e))?;
         }
@@ -156,9 +206,9 @@ pub struct Progress {
 
 impl Progress {
     /// A bar for `len` bytes labelled `what` (hidden for small files or when not a terminal).
-    pub fn new(len: usize, what: &str) -> Self {
+    pub fn new(len: u64, what: &str) -> Self {
         let bar = (len >= PROGRESS_MIN_BYTES && std::io::stderr().is_terminal()).then(|| {
-            let bar = indicatif::ProgressBar::new(len as u64);
+            let bar = indicatif::ProgressBar::new(len);
             if let Ok(style) = indicatif::ProgressStyle::with_template(
                 "{msg} [{bar:40}] {binary_bytes}/{binary_total_bytes} ({eta})",
             ) {
@@ -171,9 +221,9 @@ impl Progress {
     }
 
     /// Moves the bar to `pos` bytes.
-    pub fn set(&self, pos: usize) {
+    pub fn set(&self, pos: u64) {
         if let Some(b) = &self.bar {
-            b.set_position(pos as u64);
+            b.set_position(pos);
         }
     }
 

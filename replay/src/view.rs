@@ -3,8 +3,12 @@
 //! The engine is fed on a virtual play-head: each frame advances it by the wall time since the
 //! previous frame times the speed, and every record up to that recorded time goes through the
 //! engine. The wall clock only paces the display; what is shown at recorded time T is exactly
-//! the replayed state at T. Keys: Esc pauses, 1 halves the speed, 2 doubles it, R restarts,
-//! M skips 10 seconds ahead (through the nearest keyframe), Tab lists the players.
+//! the replayed state at T. Keys: Esc pauses, 1/2 step the speed down/up (0.1× to 8×), `.` or
+//! → steps one tick forward and `,` or ← one tick back (pausing), R restarts, M skips 10
+//! seconds ahead (through the nearest keyframe), Tab lists the players (in natural order).
+//! The status line carries a timeline (keyframes `K`, the play-head `|`); clicking or dragging
+//! along the bottom edge of the window seeks there. The HUD shows the recording's own ping and
+//! byte rates at the play-head ([`crate::timeline`]).
 
 use std::path::PathBuf;
 
@@ -15,8 +19,16 @@ use tilegame_client::render::{
 use tilegame_game::{Map, Tile};
 use tilegame_protocol::replay_format::{FileHeader, Record};
 
-use crate::engine::Engine;
+use crate::engine::{Engine, TickOutcome};
+use crate::state::natural_cmp;
+use crate::timeline::{self, Traffic, SPEEDS};
 use crate::tool::{ReplayFile, ToolError};
+
+/// Height of the strip along the bottom of the window that seeks when clicked, in pixels.
+const SEEK_STRIP_PX: f32 = 48.0;
+
+/// Columns of the text timeline.
+const TIMELINE_COLUMNS: usize = 48;
 
 /// How to view.
 #[derive(Debug, Clone)]
@@ -33,14 +45,18 @@ pub struct ViewOptions {
 
 struct Viewer {
     header: FileHeader,
-    data: Vec<u8>,
+    file: ReplayFile,
     records: Vec<Record>,
     /// Recorded micros of each record (the last frame's time for non-frame records).
     times: Vec<u64>,
     next: usize,
     engine: Engine,
     playhead: f64,
-    speed: f64,
+    speed: usize,
+    traffic: Traffic,
+    keyframe_times: Vec<u64>,
+    held: (bool, bool),
+    seek_target: Option<u64>,
     paused: bool,
     list: bool,
     error: Option<String>,
@@ -67,9 +83,51 @@ impl Viewer {
         self.error = None;
     }
 
+    /// Recorded length in microseconds.
+    fn total(&self) -> u64 {
+        self.times.last().copied().unwrap_or(0)
+    }
+
+    /// Plays to the next snapshot (one tick forward) and stops there.
+    fn step_forward(&mut self) {
+        while self.next < self.records.len() {
+            let at = self.times[self.next];
+            match self.engine.feed(&self.records[self.next]) {
+                Ok(outcome) => {
+                    self.next += 1;
+                    self.playhead = at as f64;
+                    if matches!(outcome, Some(TickOutcome::Snapshot { .. })) {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    self.error = Some(e.to_string());
+                    self.next = self.records.len();
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Jumps to the recorded time `micros` (through the nearest keyframe).
+    fn seek_time(&mut self, micros: u64) {
+        let i = self.times.partition_point(|t| *t < micros);
+        let tick = self.records[i.min(self.records.len().saturating_sub(1))..]
+            .iter()
+            .find_map(|r| match r {
+                Record::Frame(f) => Some(f.tick),
+                _ => None,
+            });
+        if let Some(tick) = tick {
+            self.seek(tick);
+            self.feed_until(micros as f64);
+            self.playhead = micros as f64;
+        }
+    }
+
     /// Jumps to `tick` through the nearest keyframe.
     fn seek(&mut self, tick: u32) {
-        match Engine::seek(&self.data, tick) {
+        match Engine::seek(|| self.file.open_reader(), tick) {
             Ok((engine, _)) => {
                 let clock = engine.clock();
                 let seq = engine.next_seq();
@@ -91,8 +149,8 @@ impl FrameSource for Viewer {
         for key in &input.keys_pressed {
             match key {
                 Key::Escape => self.paused = !self.paused,
-                Key::Digit1 => self.speed = (self.speed / 2.0).max(1.0 / 16.0),
-                Key::Digit2 => self.speed = (self.speed * 2.0).min(64.0),
+                Key::Digit1 => self.speed = self.speed.saturating_sub(1),
+                Key::Digit2 => self.speed = (self.speed + 1).min(SPEEDS.len() - 1),
                 Key::R => self.restart(),
                 Key::M => {
                     let tick = self.engine.clock().tick.saturating_add(200);
@@ -102,8 +160,35 @@ impl FrameSource for Viewer {
                 _ => {}
             }
         }
+        // One tick forward or back: `.`/`,` typed, or → / ← pressed (edges, not held).
+        let forward = input.text.contains('.') || (input.right && !self.held.1);
+        let back = input.text.contains(',') || (input.left && !self.held.0);
+        self.held = (input.left, input.right);
+        if forward {
+            self.paused = true;
+            self.step_forward();
+        } else if back {
+            self.paused = true;
+            let tick = self.engine.last_tick().map_or(0, |(t, _)| t);
+            self.seek(tick.saturating_sub(1));
+        }
+        // Click or drag along the bottom edge: seek there.
+        let [w, h] = input.window_size.map(|v| v as f32);
+        match input.mouse_screen {
+            Some([x, y]) if input.mouse_left && y >= h - SEEK_STRIP_PX => {
+                let target = timeline::time_at(x, w, self.total());
+                let moved = self
+                    .seek_target
+                    .is_none_or(|t| t.abs_diff(target) > self.total() / 400);
+                if moved {
+                    self.seek_target = Some(target);
+                    self.seek_time(target);
+                }
+            }
+            _ => self.seek_target = None,
+        }
         if !self.paused {
-            self.playhead += f64::from(dt) * self.speed * 1e6;
+            self.playhead += f64::from(dt) * SPEEDS[self.speed] * 1e6;
         }
         self.feed_until(self.playhead);
         self.exit |= input.close_requested;
@@ -135,21 +220,26 @@ impl FrameSource for Viewer {
             }
         }
         let clock = self.engine.clock();
-        let total = self.times.last().copied().unwrap_or(0);
+        let total = self.total();
+        let cursor = (self.playhead.max(0.0) as u64).min(total);
         let status = format!(
-            "replay {} x{} tick {} at {:.1}/{:.1} s{}",
+            "replay {} x{} tick {} at {:.1}/{:.1} s{} [{}]",
             self.header.player_name,
-            self.speed,
+            SPEEDS[self.speed],
             clock.tick,
-            clock.micros as f64 / 1e6,
+            cursor as f64 / 1e6,
             total as f64 / 1e6,
-            if self.paused { " (paused)" } else { "" }
+            if self.paused { " (paused)" } else { "" },
+            timeline::timeline(TIMELINE_COLUMNS, total, cursor, &self.keyframe_times)
         );
+        let traffic = self.traffic.at(cursor);
         let overlay = match (&self.error, self.list, play) {
             (Some(e), _, _) => Some(Overlay::Error(e.clone())),
-            (None, true, Some(p)) => Some(Overlay::PlayerList(
-                p.players.iter().map(|r| r.name.clone()).collect(),
-            )),
+            (None, true, Some(p)) => Some(Overlay::PlayerList({
+                let mut names: Vec<String> = p.players.iter().map(|r| r.name.clone()).collect();
+                names.sort_by(|a, b| natural_cmp(a, b));
+                names
+            })),
             (None, _, None) => Some(Overlay::Connecting {
                 message: "replaying the join…".into(),
                 progress: None,
@@ -167,6 +257,11 @@ impl FrameSource for Viewer {
                 players: play.map_or(0, |p| p.players.len()),
                 status,
                 tick: clock.tick,
+                ping_ms: traffic.ping_ms,
+                kb_in_per_min: traffic.kb_in_per_min,
+                kb_out_per_min: traffic.kb_out_per_min,
+                mb_in: traffic.mb_in,
+                mb_out: traffic.mb_out,
                 ..Hud::default()
             },
             overlay,
@@ -185,22 +280,39 @@ pub fn run(file: &ReplayFile, options: ViewOptions) -> Result<u8, ToolError> {
     let mut records = Vec::new();
     let mut times = Vec::new();
     let mut now = 0u64;
-    while let Some(record) = reader.try_next().map_err(|e| file.file_error(e))? {
+    loop {
+        let record = match reader.try_next() {
+            Ok(Some(r)) => r,
+            Ok(None) => break,
+            // A crash cut: play what was recorded, as `verify` and `info` read it.
+            Err(e) if e.is_cut() => break,
+            Err(e) => return Err(file.file_error(e)),
+        };
         if let Record::Frame(f) = &record {
             now = f.micros;
         }
         times.push(now);
         records.push(record);
     }
+    let keyframe_times = records
+        .iter()
+        .zip(&times)
+        .filter(|(r, _)| matches!(r, Record::Keyframe(_)))
+        .map(|(_, t)| *t)
+        .collect();
     let mut viewer = Viewer {
+        traffic: Traffic::of(&records),
+        keyframe_times,
+        held: (false, false),
+        seek_target: None,
         engine: Engine::new(&header),
         header,
-        data: file.data.clone(),
+        file: file.clone(),
         records,
         times,
         next: 0,
         playhead: 0.0,
-        speed: options.speed.clamp(1.0 / 16.0, 64.0),
+        speed: timeline::speed_index(options.speed),
         paused: false,
         list: false,
         error: None,

@@ -1,116 +1,271 @@
-//! Damaged files: every command answers with a clear error naming the offset and reason (exit
-//! status 2), a torn end is read up to the last whole chunk, and nothing panics.
+//! Damaged files: any change to a recording is reported as damage with its offset (exit status
+//! 2), never as OK; only a clean tail truncation is read as a crash cut, with exactly the frames
+//! before it kept; every command reads a cut file; nothing panics.
 
 mod common;
 
-use common::{fixture, output};
-use tilegame_protocol::replay_file::{ReplayReader, CHUNK_HEADER_LEN};
+use common::{fixture, output, records, rewrite};
+use tilegame_protocol::replay_file::{Damage, ReplayError};
+use tilegame_protocol::replay_format::{End, Record};
 use tilegame_replay::cmd::{self, dump::DumpOptions, verify::VerifyOptions, Tail};
 use tilegame_replay::{ReplayFile, ToolError};
 
-/// Offsets of every chunk in a whole file.
-fn chunks(data: &[u8]) -> Vec<usize> {
-    let mut at = ReplayReader::new(data).unwrap().position();
-    let mut offsets = Vec::new();
-    while at + CHUNK_HEADER_LEN <= data.len() {
-        offsets.push(at);
-        let len = u32::from_le_bytes(data[at + 2..at + 6].try_into().unwrap()) as usize;
-        at += CHUNK_HEADER_LEN + len;
+/// (offset, length, frames) of every chunk of a whole file.
+fn chunks(data: &[u8]) -> Vec<(u64, u64, u64)> {
+    let mut reader = tilegame_protocol::replay_file::ReplayReader::new(data).unwrap();
+    let mut out: Vec<(u64, u64, u64)> = Vec::new();
+    let mut frames_before = 0;
+    while let Some(record) = reader.try_next().unwrap() {
+        if out.last().is_none_or(|c| c.0 != reader.chunk_offset()) {
+            if let Some(last) = out.last_mut() {
+                last.1 = reader.chunk_offset() - last.0;
+            }
+            out.push((reader.chunk_offset(), 0, 0));
+        }
+        if matches!(record, Record::Frame(_)) {
+            frames_before += 1;
+            out.last_mut().unwrap().2 += 1;
+        }
     }
-    assert_eq!(at, data.len());
-    offsets
+    let last = out.last_mut().unwrap();
+    last.1 = data.len() as u64 - last.0;
+    assert_eq!(out.iter().map(|c| c.2).sum::<u64>(), frames_before);
+    out
 }
 
 fn file(name: &str, data: Vec<u8>) -> ReplayFile {
     ReplayFile::from_bytes(name, data)
 }
 
-fn verify(f: &ReplayFile) -> (Result<u8, ToolError>, String) {
-    let options = VerifyOptions {
+fn quiet() -> VerifyOptions {
+    VerifyOptions {
         no_timing: true,
         out_dir: Some(std::env::temp_dir().join("tgr-corruption-unused")),
-    };
-    output(|out| cmd::verify::run(f, &options, out))
+    }
 }
 
-/// Runs every command; returns their errors (none may panic).
+fn verify(f: &ReplayFile) -> (Result<u8, ToolError>, String) {
+    output(|out| cmd::verify::run(f, &quiet(), out))
+}
+
+/// Runs every command; returns their results (none may panic).
 fn every_command(f: &ReplayFile) -> Vec<Result<u8, ToolError>> {
     let mut err = Vec::new();
     vec![
         output(|out| cmd::info::run(f, out)).0,
         output(|out| cmd::dump::run(f, &DumpOptions::default(), out, &mut err)).0,
-        output(|out| cmd::stats::run(f, out, &mut err)).0,
+        output(|out| cmd::stats::run(f, None, out, &mut err)).0,
         verify(f).0,
         output(|out| cmd::play::run(f, 30, true, out)).0,
         output(|out| cmd::diff::run(f, f, out)).0,
     ]
 }
 
-#[test]
-fn a_flipped_byte_in_a_chunk_stops_verify_naming_the_offset() {
-    let good = fixture().data;
-    let offsets = chunks(&good);
-    let target = offsets[offsets.len() / 2];
-    let mut data = good.clone();
-    data[target + CHUNK_HEADER_LEN + 1] ^= 0x20;
-    let f = file("flipped.tgr", data);
-    let (r, _) = verify(&f);
-    let e = r.unwrap_err();
-    assert_eq!(e.exit_code(), 2);
-    let msg = e.to_string();
-    assert!(
-        msg.contains(&format!("corrupt chunk at offset {target}: checksum")),
-        "{msg}"
-    );
-    for r in every_command(&f) {
-        if let Err(e) = r {
-            assert_eq!(e.exit_code(), 2, "{e}");
+/// The container error inside a tool error.
+fn container(e: &ToolError) -> Option<&ReplayError> {
+    match e {
+        ToolError::File { source, .. } | ToolError::Open { source, .. } => Some(source),
+        ToolError::Seek {
+            source: tilegame_replay::engine::SeekError::File(source),
+            ..
+        } => Some(source),
+        _ => None,
+    }
+}
+
+/// A small whole recording: the fixture's first `frames` frames (join included) and their
+/// hashes and keyframes, ended cleanly.
+fn small() -> Vec<u8> {
+    let (header, recs) = records(&fixture().bytes().unwrap());
+    let mut kept = Vec::new();
+    let mut frames = 0u64;
+    for r in recs {
+        if let Record::Frame(_) = &r {
+            if frames == 40 {
+                break;
+            }
+            frames += 1;
         }
+        if !matches!(r, Record::End(_)) {
+            kept.push(r);
+        }
+    }
+    kept.push(Record::End(End {
+        frames,
+        reason: "test".into(),
+    }));
+    rewrite(&header, &kept)
+}
+
+#[test]
+fn every_changed_byte_is_damage_with_its_offset_never_ok() {
+    let good = small();
+    let (r, text) = verify(&file("small.tgr", good.clone()));
+    assert_eq!(r.unwrap(), 0, "{text}");
+    assert!(text.starts_with("OK: "), "{text}");
+    for at in 0..good.len() {
+        let mut data = good.clone();
+        data[at] ^= 0xa5;
+        let f = file("flipped.tgr", data);
+        let (r, text) = verify(&f);
+        let e = match r {
+            Ok(code) => panic!("byte {at} changed, verify exit {code}: {text}"),
+            Err(e) => e,
+        };
+        assert_eq!(e.exit_code(), 2, "byte {at}: {e}");
+        let range = container(&e)
+            .and_then(ReplayError::damaged_range)
+            .unwrap_or_else(|| panic!("byte {at}: {e} names no damaged range"));
+        assert!(range.contains(&(at as u64)), "byte {at}: {e}");
+        assert!(
+            e.to_string().contains(&format!("offset {}", range.start))
+                || range.start == 0
+                || range == (8..10),
+            "byte {at}: {e}"
+        );
     }
 }
 
 #[test]
-fn a_truncated_file_is_read_to_its_last_whole_chunk() {
-    let good = fixture().data;
-    let offsets = chunks(&good);
-    let target = offsets[offsets.len() * 2 / 3];
-    let data = good[..target + CHUNK_HEADER_LEN + 2].to_vec();
-    let f = file("cut.tgr", data);
-    // Hashes recorded before the cut.
-    let before = common::records(&good[..target])
-        .1
-        .iter()
-        .filter(|r| matches!(r, tilegame_protocol::replay_format::Record::TickHash(_)))
-        .count() as u64;
-    let report = cmd::verify::verify(&f, &VerifyOptions::default(), false).unwrap();
-    assert_eq!(report.verified, before);
-    assert!(report.divergence.is_none());
-    assert!(
-        matches!(&report.tail, Tail::Cut { message } if message.contains(&format!("truncated chunk at offset {target}"))),
-        "{:?}",
-        report.tail
-    );
+fn every_truncation_is_a_cut_with_exactly_the_frames_before_it() {
+    let good = small();
+    let chunks = chunks(&good);
+    let header_end = chunks[0].0;
+    for cut in 0..good.len() as u64 {
+        let f = file("cut.tgr", good[..cut as usize].to_vec());
+        let result = cmd::verify::verify(&f, &quiet(), false);
+        if cut < header_end {
+            let e = result.unwrap_err();
+            assert!(
+                matches!(container(&e), Some(ReplayError::HeaderCut { .. })),
+                "{cut}: {e}"
+            );
+            continue;
+        }
+        let report = result.unwrap_or_else(|e| panic!("cut at {cut}: {e}"));
+        assert_eq!(report.exit_code(), 0, "{cut}: {}", report.render());
+        let whole: Vec<_> = chunks.iter().filter(|c| c.0 + c.1 <= cut).collect();
+        let frames: u64 = whole.iter().map(|c| c.2).sum();
+        assert_eq!(report.frames.0 + report.frames.1, frames, "{cut}");
+        let boundary = whole.last().map_or(header_end, |c| c.0 + c.1) == cut;
+        match &report.tail {
+            Tail::Unfinished { offset } => assert!(boundary && *offset == cut, "{cut}"),
+            Tail::Cut {
+                offset,
+                frames: kept,
+                ..
+            } => {
+                assert!(!boundary, "{cut}");
+                assert_eq!(*kept, frames, "{cut}");
+                assert_eq!(*offset, whole.last().map_or(header_end, |c| c.0 + c.1));
+            }
+            t => panic!("{cut}: {t:?}"),
+        }
+        assert!(
+            report.render().contains("note: the recording was cut"),
+            "{cut}"
+        );
+    }
+}
+
+#[test]
+fn dropped_repeated_and_moved_chunks_and_bytes_after_the_end_are_damage() {
+    let good = fixture().bytes().unwrap();
+    let c = chunks(&good);
+    let piece = |i: usize| &good[c[i].0 as usize..(c[i].0 + c[i].1) as usize];
+    let build = |order: &[usize]| {
+        let mut v = good[..c[0].0 as usize].to_vec();
+        for &i in order {
+            v.extend_from_slice(piece(i));
+        }
+        v
+    };
+    let n = c.len();
+    let all: Vec<usize> = (0..n).collect();
+    let mut dropped = all.clone();
+    dropped.remove(n / 2);
+    let mut dropped_tail = all.clone();
+    dropped_tail.truncate(n - 21);
+    dropped_tail.push(n - 1);
+    let mut repeated = all.clone();
+    repeated.insert(n / 2, n / 2);
+    let mut moved = all.clone();
+    moved.swap(n / 3, n / 3 + 1);
+    for (name, order) in [
+        ("dropped", dropped),
+        ("dropped 20 before the end", dropped_tail),
+        ("repeated", repeated),
+        ("moved", moved),
+    ] {
+        let f = file("edited.tgr", build(&order));
+        let (r, text) = verify(&f);
+        let e = r.expect_err(&text);
+        assert!(
+            matches!(
+                container(&e),
+                Some(ReplayError::Corrupt {
+                    damage: Damage::ChunkSequence { .. },
+                    ..
+                })
+            ),
+            "{name}: {e}"
+        );
+        // Every command that reads the whole file (play reads only up to its tick).
+        for (i, r) in every_command(&f).into_iter().enumerate() {
+            if i != 4 {
+                assert_eq!(r.unwrap_err().exit_code(), 2, "{name}: command {i}");
+            }
+        }
+    }
+    let mut after = good.clone();
+    after.extend_from_slice(b"garbage after the end");
+    let f = file("after.tgr", after);
     let (r, text) = verify(&f);
-    assert_eq!(r.unwrap(), 0);
+    let e = r.expect_err(&text);
     assert!(
-        text.contains("note: the recording was cut: truncated chunk at offset"),
-        "{text}"
+        matches!(
+            container(&e),
+            Some(ReplayError::Corrupt {
+                damage: Damage::AfterEnd,
+                ..
+            })
+        ),
+        "{e}"
     );
+    // An End record that counts other frames than the file holds.
+    let (header, mut recs) = records(&good);
+    if let Some(Record::End(end)) = recs.last_mut() {
+        end.frames -= 20;
+    }
+    let f = file("count.tgr", rewrite(&header, &recs));
+    let e = verify(&f).0.unwrap_err();
+    assert!(
+        matches!(
+            container(&e),
+            Some(ReplayError::Corrupt {
+                damage: Damage::EndCount { .. },
+                ..
+            })
+        ),
+        "{e}"
+    );
+}
+
+#[test]
+fn every_command_reads_a_cut_file() {
+    let good = fixture().bytes().unwrap();
+    let c = chunks(&good);
+    let target = c[c.len() * 2 / 3];
+    let f = file("cut.tgr", good[..(target.0 + 30) as usize].to_vec());
+    for r in every_command(&f) {
+        assert_eq!(r.unwrap(), 0);
+    }
     let (r, text) = output(|out| cmd::info::run(&f, out));
     assert_eq!(r.unwrap(), 0);
     assert!(
         text.contains(&format!(
-            "ended:      cut: truncated chunk at offset {target}"
-        )),
-        "{text}"
-    );
-    // Cut exactly between chunks: whole, but without an end record.
-    let f = file("between.tgr", good[..target].to_vec());
-    let (r, text) = output(|out| cmd::info::run(&f, out));
-    assert_eq!(r.unwrap(), 0);
-    assert!(
-        text.contains(&format!(
-            "cut: no end record; the last whole chunk ends at offset {target}"
+            "ended:      cut: truncated chunk at offset {}",
+            target.0
         )),
         "{text}"
     );
@@ -118,13 +273,15 @@ fn a_truncated_file_is_read_to_its_last_whole_chunk() {
 
 #[test]
 fn wrong_magic_future_version_and_wrong_protocol_are_clear_errors() {
-    let good = fixture().data;
+    let good = fixture().bytes().unwrap();
     let mut magic = good.clone();
     magic[0] = b'X';
     let mut future = good.clone();
     future[8] = 9;
-    let mut protocol = good.clone();
-    protocol[14] ^= 0xff; // protocol_hash: after magic (8), format (2) and version (4)
+    // A header from another protocol, properly sealed.
+    let (mut header, recs) = records(&good);
+    header.protocol_hash ^= 0xff;
+    let protocol = rewrite(&header, &recs);
     for (name, data, expect) in [
         (
             "magic.tgr",
@@ -134,7 +291,7 @@ fn wrong_magic_future_version_and_wrong_protocol_are_clear_errors() {
         (
             "future.tgr",
             future,
-            "format version 9 is newer than this program's 1",
+            "format version 9 is newer than this program's 2",
         ),
         ("protocol.tgr", protocol, "recorded with protocol v1 (hash"),
     ] {
@@ -149,13 +306,15 @@ fn wrong_magic_future_version_and_wrong_protocol_are_clear_errors() {
 }
 
 #[test]
-fn no_flipped_byte_anywhere_makes_a_command_panic() {
-    let good = fixture().data;
+fn no_flipped_bit_anywhere_makes_a_command_panic_or_pass() {
+    let good = fixture().bytes().unwrap();
     for at in (0..good.len()).step_by(89) {
         for bit in [0x01u8, 0x80] {
             let mut data = good.clone();
             data[at] ^= bit;
             let f = file("fuzz.tgr", data);
+            let (r, text) = verify(&f);
+            assert!(r.is_err(), "byte {at} bit {bit:#x}: {text}");
             for r in every_command(&f) {
                 if let Err(e) = r {
                     assert!(e.exit_code() >= 1, "{e}");
@@ -166,5 +325,33 @@ fn no_flipped_byte_anywhere_makes_a_command_panic() {
     for len in (0..good.len()).step_by(97) {
         let f = file("short.tgr", good[..len].to_vec());
         let _ = every_command(&f);
+    }
+}
+
+#[test]
+fn version_1_files_still_open() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/v1.tgr");
+    let f = ReplayFile::open(&path).unwrap();
+    let mut reader = f.open_reader().unwrap();
+    assert_eq!(reader.format_version(), 1);
+    let recs = reader.records();
+    assert!(
+        reader.stopped_early().is_none(),
+        "{:?}",
+        reader.stopped_early()
+    );
+    assert!(reader.ended());
+    let frames = recs
+        .iter()
+        .filter(|r| matches!(r, Record::Frame(_)))
+        .count() as u64;
+    assert!(matches!(recs.last(), Some(Record::End(e)) if e.frames == frames));
+    // While the protocol it recorded is still this program's, it also verifies.
+    if reader.check_protocol().is_ok() {
+        let (r, text) = verify(&f);
+        assert_eq!(r.unwrap(), 0, "{text}");
+        let (r, text) = output(|out| cmd::info::run(&f, out));
+        assert_eq!(r.unwrap(), 0, "{text}");
+        assert!(text.contains("format:     v1"), "{text}");
     }
 }

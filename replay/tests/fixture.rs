@@ -23,7 +23,7 @@ fn regenerate_fixture() {
     }
     common::record_session(&fixture_path(), "abc", 3, 4.0, 40);
     let file = fixture();
-    assert!(file.data.len() < 100_000, "keep the fixture small");
+    assert!(file.len() < 100_000, "keep the fixture small");
 }
 
 #[test]
@@ -84,7 +84,7 @@ fn dump_filters_and_json() {
 fn stats_snapshot() {
     let file = fixture();
     let mut err = Vec::new();
-    let (r, text) = output(|out| cmd::stats::run(&file, out, &mut err));
+    let (r, text) = output(|out| cmd::stats::run(&file, None, out, &mut err));
     assert_eq!(r.unwrap(), 0);
     assert!(err.is_empty());
     insta::assert_snapshot!("stats", text);
@@ -108,7 +108,7 @@ fn verify_passes_twice_with_identical_output() {
     assert_eq!(report.verified, report.snapshots);
     assert!(report.keyframes >= 2);
     // A copy in memory gives the same digest: nothing depends on where the bytes came from.
-    let copy = ReplayFile::from_bytes("copy.tgr", file.data.clone());
+    let copy = ReplayFile::from_bytes("copy.tgr", file.bytes().unwrap());
     assert_eq!(
         cmd::verify::verify(&copy, &options, false).unwrap().digest,
         report.digest
@@ -118,7 +118,7 @@ fn verify_passes_twice_with_identical_output() {
 #[test]
 fn seeking_from_a_keyframe_equals_replaying_from_the_start() {
     let file = fixture();
-    let (header, recs) = records(&file.data);
+    let (header, recs) = records(&file.bytes().unwrap());
     let mut engine = Engine::new(&header);
     let mut states = std::collections::BTreeMap::new();
     for r in &recs {
@@ -135,7 +135,7 @@ fn seeking_from_a_keyframe_equals_replaying_from_the_start() {
         .collect();
     assert!(keyframes.len() >= 2, "{keyframes:?}");
     for (&tick, expected) in states.iter().step_by(7) {
-        let (seeked, from) = Engine::seek(&file.data, tick).unwrap();
+        let (seeked, from) = Engine::seek(|| file.open_reader(), tick).unwrap();
         assert_eq!(
             &StateView::of(seeked.play().unwrap()),
             expected,
@@ -156,7 +156,7 @@ fn seeking_from_a_keyframe_equals_replaying_from_the_start() {
 /// and one more broken tile.
 fn tampered(tick: u32) -> Vec<u8> {
     let file = fixture();
-    let (header, mut recs) = records(&file.data);
+    let (header, mut recs) = records(&file.bytes().unwrap());
     let mut done = false;
     for r in &mut recs {
         let Record::Frame(f) = r else { continue };
@@ -200,7 +200,7 @@ fn keyframe_ticks(data: &[u8]) -> Vec<u32> {
 #[test]
 fn a_tampered_snapshot_is_named_with_tiles_and_fields() {
     let file = fixture();
-    let tick = keyframe_ticks(&file.data)[1];
+    let tick = keyframe_ticks(&file.bytes().unwrap())[1];
     let dir = scratch("tampered");
     let path = dir.join("tampered.tgr");
     std::fs::write(&path, tampered(tick)).unwrap();
@@ -220,6 +220,8 @@ fn a_tampered_snapshot_is_named_with_tiles_and_fields() {
     assert!(text.contains("tile (5, 6): recorded "), "{text}");
     assert!(text.contains(", replayed Lava (changed)"), "{text}");
     assert!(text.contains("health: recorded 100, replayed 7"), "{text}");
+    // verify stopped at the divergence: it must not claim that the intact file was cut.
+    assert!(!text.contains("cut"), "{text}");
     let diff: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.join("out/diff.json")).unwrap()).unwrap();
     assert_eq!(diff["tick"], tick);
@@ -286,6 +288,24 @@ fn the_binary_prints_and_exits_as_documented() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).starts_with("error: /nonexistent/file.tgr: "));
     let out = Command::new(bin)
+        .args(["diff", "--match", "name"])
+        .arg(&path)
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("identical: "));
+    // play names the first state it can give, in words.
+    let out = Command::new(bin)
+        .args(["play", "--until", "0"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("(the first is tick "), "{err}");
+    assert!(!err.contains("Some("), "{err}");
+    let out = Command::new(bin)
         .args(["dump", "--kind", "ping", "--format", "json"])
         .arg(&path)
         .output()
@@ -294,4 +314,46 @@ fn the_binary_prints_and_exits_as_documented() {
     assert!(String::from_utf8_lossy(&out.stdout)
         .lines()
         .all(|l| l.contains("\"packet\":\"Ping\"")));
+}
+
+#[test]
+fn stats_plots_png_and_svg() {
+    let file = fixture();
+    let dir = scratch("plot");
+    for name in ["traffic.png", "traffic.svg"] {
+        let path = dir.join(name);
+        let mut err = Vec::new();
+        let (r, text) = output(|out| cmd::stats::run(&file, Some(&path), out, &mut err));
+        assert_eq!(r.unwrap(), 0);
+        assert!(
+            text.contains(&format!("plot: {}", path.display())),
+            "{text}"
+        );
+        let bytes = std::fs::read(&path).unwrap();
+        if name.ends_with(".png") {
+            assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "a PNG");
+            let decoder = png::Decoder::new(std::io::Cursor::new(&bytes));
+            let mut reader = decoder.read_info().unwrap();
+            let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+            let info = reader.next_frame(&mut buf).unwrap();
+            assert_eq!(
+                (info.width, info.height),
+                cmd::plot::SIZE,
+                "the picture's size"
+            );
+            let colours: std::collections::BTreeSet<&[u8]> =
+                buf[..info.buffer_size()].chunks(3).collect();
+            assert!(colours.len() > 20, "lines, text and markers drawn");
+        } else {
+            let svg = String::from_utf8(bytes).unwrap();
+            assert!(svg.starts_with("<svg"), "an SVG");
+            for label in ["in Snapshot", "out Input", "keyframe (", "join ("] {
+                assert!(svg.contains(label), "{label} in the legend");
+            }
+        }
+    }
+    let (r, _) =
+        output(|out| cmd::stats::run(&file, Some(&dir.join("x.jpg")), out, &mut Vec::new()));
+    assert!(matches!(r, Err(tilegame_replay::ToolError::Usage(_))));
+    let _ = std::fs::remove_dir_all(dir);
 }

@@ -7,9 +7,15 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use tilegame_protocol::replay_format::Record;
+use tilegame_protocol::v1::Packet;
+
 use common::{output, scratch};
 use tilegame_replay::cmd::{self, verify::VerifyOptions, Tail};
 use tilegame_replay::ReplayFile;
+
+/// Upper bound for any one event (never the expected time).
+const LIMIT: Duration = Duration::from_secs(120);
 
 fn quiet() -> VerifyOptions {
     VerifyOptions {
@@ -42,43 +48,45 @@ fn ten_bots_for_sixty_seconds_verify_end_to_end() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
-/// The client binary, built (without the renderer) into this test's target folder.
-fn client_binary() -> Option<PathBuf> {
-    let exe = std::env::current_exe().ok()?;
-    // <target>/<profile>/deps/<test> → <target>/<profile>
-    let profile_dir = exe.parent()?.parent()?;
-    let target_dir = profile_dir.parent()?;
-    let bin = profile_dir.join(format!("tilegame{}", std::env::consts::EXE_SUFFIX));
-    let mut build = Command::new(env!("CARGO"));
-    build
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args([
-            "build",
-            "-p",
-            "tilegame-client",
-            "--bin",
-            "tilegame",
-            "--no-default-features",
-            "--target-dir",
-        ])
-        .arg(target_dir);
-    if profile_dir.file_name().is_some_and(|n| n == "release") {
-        build.arg("--release");
+/// Tick hashes in a recording that is still being written.
+fn tick_hashes_so_far(path: &Path) -> usize {
+    let Ok(file) = ReplayFile::open(path) else {
+        return 0;
+    };
+    let Ok(mut reader) = file.open_reader() else {
+        return 0;
+    };
+    let mut n = 0;
+    while let Ok(Some(record)) = reader.try_next() {
+        n += usize::from(matches!(record, Record::TickHash(_)));
     }
-    let built = build.status().map(|s| s.success()).unwrap_or(false);
-    if !built {
-        eprintln!("note: `cargo build -p tilegame-client --bin tilegame` failed");
-    }
-    bin.exists().then_some(bin)
+    n
 }
 
-fn verify_server_recordings(dir: &Path) {
+/// Whether a recording has its End record (its writer closed it).
+fn ended(path: &Path) -> bool {
+    let Ok(file) = ReplayFile::open(path) else {
+        return false;
+    };
+    let Ok(mut reader) = file.open_reader() else {
+        return false;
+    };
+    while let Ok(Some(_)) = reader.try_next() {}
+    reader.ended()
+}
+
+fn server_recordings(dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap()
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "tgr"))
         .collect();
     files.sort();
+    files
+}
+
+fn verify_server_recordings(dir: &Path) {
+    let files = server_recordings(dir);
     assert_eq!(files.len(), 2, "one file per connection: {files:?}");
     for path in files {
         let file = ReplayFile::open(&path).unwrap();
@@ -92,15 +100,35 @@ fn verify_server_recordings(dir: &Path) {
         let (r, text) = output(|out| cmd::info::run(&file, out));
         assert_eq!(r.unwrap(), 0);
         assert!(text.contains("recorder:   server"), "{text}");
+        // Times count from the connection's start and never go back; from the join on, frames
+        // carry the server's tick (the join's, then each snapshot's).
+        let (_, records) = common::records(&file.bytes().unwrap());
+        let frames: Vec<_> = records
+            .iter()
+            .filter_map(|r| match r {
+                Record::Frame(f) => Some(f),
+                _ => None,
+            })
+            .collect();
+        assert!(frames.windows(2).all(|w| w[0].micros <= w[1].micros));
+        let accepted = frames
+            .iter()
+            .position(|f| {
+                f.packet_id == tilegame_protocol::v1::login::JoinAccepted::ID
+                    && f.state == tilegame_protocol::replay_format::ConnState::Login
+                    && f.direction == tilegame_protocol::replay_format::FrameDirection::ToClient
+            })
+            .expect("the join was accepted");
+        assert!(frames[accepted].tick > 0, "{:?}", frames[accepted]);
+        assert!(frames[accepted..]
+            .iter()
+            .all(|f| f.tick >= frames[accepted].tick));
     }
 }
 
 #[test]
 fn a_client_killed_mid_recording_leaves_a_verifiable_file() {
-    let Some(bin) = client_binary() else {
-        eprintln!("SKIPPED: the tilegame client binary is not available");
-        return;
-    };
+    let bin = common::client_binary();
     let dir = scratch("kill9");
     let server_dir = dir.join("server");
     std::fs::create_dir_all(&server_dir).unwrap();
@@ -122,7 +150,10 @@ fn a_client_killed_mid_recording_leaves_a_verifiable_file() {
         .stderr(Stdio::null())
         .spawn()
         .expect("the client starts");
-    std::thread::sleep(Duration::from_secs(3));
+    // Killed mid-session: once the recording holds 25 tick hashes.
+    common::wait_for("25 tick hashes in the recording", LIMIT, || {
+        (tick_hashes_so_far(&path) >= 25).then_some(())
+    });
     child.kill().expect("SIGKILL");
     let _ = child.wait();
     let file = ReplayFile::open(&path).unwrap();
@@ -137,8 +168,11 @@ fn a_client_killed_mid_recording_leaves_a_verifiable_file() {
         report.tail,
         Tail::Cut { .. } | Tail::Unfinished { .. }
     ));
-    // The server noticed the dead connections and closed its own recordings of them.
-    std::thread::sleep(Duration::from_millis(500));
+    // The server notices the dead connections and closes its own recordings of them.
+    common::wait_for("the server to close its recordings", LIMIT, || {
+        let files = server_recordings(&server_dir);
+        (files.len() == 2 && files.iter().all(|f| ended(f))).then_some(())
+    });
     server.shutdown();
     verify_server_recordings(&server_dir);
     let _ = std::fs::remove_dir_all(dir);

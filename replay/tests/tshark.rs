@@ -200,7 +200,7 @@ fn a_corrupted_frame_is_reported_malformed() {
     let dir = scratch("tshark-corrupt");
     let lua = dissector(&dir);
     let fixture = common::fixture();
-    let (header, mut records) = common::records(&fixture.data);
+    let (header, mut records) = common::records(&fixture.bytes().unwrap());
     // Cut the last byte of the first server frame with id 0 (ServerWelcome): it no longer decodes.
     let snapshot = records
         .iter_mut()

@@ -1,17 +1,20 @@
 //! Server-side recording: one replay file per connection (`--record-dir`).
 //!
 //! Frames seen before the player's name is known are held in memory (a handful: the handshake
-//! and the join request), then the file is created as `<dir>/<unix ms>-<port>-<name>.tgr` and
-//! everything goes through the protocol's [`Recorder`]. The server does not run the client's
-//! managers, so these files hold frames only (no tick hashes); `tilegame-replay verify` replays
-//! them and reports that there was nothing to compare.
+//! and the join request) with the instant and tick they crossed the socket at, then the file is
+//! created as `<dir>/<unix ms>-<port>-<name>.tgr` and everything goes through the protocol's
+//! [`Recorder`]; times count from the connection's start, not the file's creation. Frames carry
+//! the server tick of the latest snapshot sent, or of the join before the first snapshot. The
+//! server does not run the client's managers, so these files hold frames only (no tick hashes);
+//! `tilegame-replay verify` replays them and reports that there was nothing to compare.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use tilegame_protocol::frame::{frames, FrameRef};
 use tilegame_protocol::recorder::Recorder;
-use tilegame_protocol::v1::{self, play};
+use tilegame_protocol::v1::{self, login, play};
 use tilegame_protocol::{AnyPacket, Direction, State};
 use tracing::warn;
 
@@ -22,10 +25,21 @@ const MAX_PENDING: usize = 64;
 pub struct SessionRecorder {
     dir: PathBuf,
     peer: SocketAddr,
-    pending: Vec<(Direction, State, Vec<u8>, usize)>,
+    pending: Vec<Pending>,
     recorder: Option<Recorder>,
     tick: u32,
     failed: bool,
+    started: (Instant, u64),
+}
+
+/// A frame held until the file exists.
+struct Pending {
+    direction: Direction,
+    state: State,
+    frame: Vec<u8>,
+    wire_len: usize,
+    at: Instant,
+    tick: u32,
 }
 
 impl SessionRecorder {
@@ -38,25 +52,42 @@ impl SessionRecorder {
             recorder: None,
             tick: 0,
             failed: false,
+            started: (
+                Instant::now(),
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis() as u64),
+            ),
         }
     }
 
     /// Records one frame.
     pub fn frame(&mut self, direction: Direction, state: State, frame: FrameRef<'_>) {
-        let snapshot_id = <play::Snapshot as v1::Packet>::ID;
-        if state == State::Play && direction == Direction::ToClient && frame.id() == snapshot_id {
-            if let Ok(AnyPacket::PlayToClient(play::ToClient::Snapshot(s))) =
-                v1::decode(state, direction, frame.id(), frame.payload())
-            {
-                self.tick = s.tick;
+        let at = Instant::now();
+        let is = |id: u8| frame.id() == id && direction == Direction::ToClient;
+        let snapshot = is(<play::Snapshot as v1::Packet>::ID) && state == State::Play;
+        let accepted = is(<login::JoinAccepted as v1::Packet>::ID) && state == State::Login;
+        if snapshot || accepted {
+            match v1::decode(state, direction, frame.id(), frame.payload()) {
+                Ok(AnyPacket::PlayToClient(play::ToClient::Snapshot(s))) => self.tick = s.tick,
+                Ok(AnyPacket::LoginToClient(login::ToClient::JoinAccepted(a))) => {
+                    self.tick = a.tick;
+                }
+                _ => {}
             }
         }
         let (bytes, wire_len) = (frame.packet_bytes(), frame.wire_len());
         match &mut self.recorder {
-            Some(r) => r.frame(direction, state, self.tick, bytes, wire_len),
+            Some(r) => r.frame_at(direction, state, self.tick, bytes, wire_len, at),
             None if !self.failed && self.pending.len() < MAX_PENDING => {
-                self.pending
-                    .push((direction, state, bytes.to_vec(), wire_len));
+                self.pending.push(Pending {
+                    direction,
+                    state,
+                    frame: bytes.to_vec(),
+                    wire_len,
+                    at,
+                    tick: self.tick,
+                });
             }
             None => {}
         }
@@ -71,9 +102,7 @@ impl SessionRecorder {
 
     /// Creates the file now that the player's name is known, and writes what was held.
     pub fn start(&mut self, player_name: &str) {
-        let ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis());
+        let ms = self.started.1;
         let safe: String = player_name
             .chars()
             .filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
@@ -83,16 +112,17 @@ impl SessionRecorder {
             .dir
             .join(format!("{ms}-{}-{safe}.tgr", self.peer.port()));
         let software = format!("tilegame-server {}", env!("CARGO_PKG_VERSION"));
-        match Recorder::create(
+        match Recorder::create_started(
             &path,
             tilegame_protocol::replay_format::Recorder::Server,
             &software,
             player_name,
             0,
+            self.started,
         ) {
             Ok(mut r) => {
-                for (direction, state, frame, wire_len) in self.pending.drain(..) {
-                    r.frame(direction, state, 0, &frame, wire_len);
+                for p in self.pending.drain(..) {
+                    r.frame_at(p.direction, p.state, p.tick, &p.frame, p.wire_len, p.at);
                 }
                 self.recorder = Some(r);
             }

@@ -215,7 +215,7 @@ fn the_servers_recording_of_a_kicked_connection_decodes_frame_by_frame() {
         .collect();
     assert_eq!(files.len(), 1, "{files:?}");
     let data = std::fs::read(&files[0]).unwrap();
-    let mut reader = tilegame_protocol::replay_file::ReplayReader::new(&data).unwrap();
+    let mut reader = tilegame_protocol::replay_file::ReplayReader::new(data.as_slice()).unwrap();
     let mut names = Vec::new();
     for record in reader.records() {
         let Record::Frame(f) = record else { continue };

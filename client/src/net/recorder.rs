@@ -1,5 +1,9 @@
 //! The client's recorder: the protocol's [`Recorder`] shared between the socket (every frame)
 //! and the game loop (tick hashes and keyframes).
+//!
+//! The two record from different threads in the window client (the socket thread sees a
+//! snapshot before the game loop has applied and hashed it), so the recorder sequences them:
+//! frames after a snapshot wait for its tick hash (see `tilegame_protocol::recorder`).
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -17,13 +21,14 @@ pub fn create(
     keyframe_interval: u32,
 ) -> Result<SharedRecorder, ReplayError> {
     let software = format!("tilegame {}", env!("CARGO_PKG_VERSION"));
-    let recorder = Recorder::create(
+    let mut recorder = Recorder::create(
         path,
         tilegame_protocol::replay_format::Recorder::Client,
         &software,
         player_name,
         keyframe_interval,
     )?;
+    recorder.sequence_tick_hashes(true);
     Ok(SharedRecorder::new(recorder))
 }
 

@@ -3,20 +3,23 @@
 //! Two recordings of the same session (say a file and a re-run, or two builds) should replay to
 //! the same states tick by tick. Both are replayed side by side; at every tick both have a
 //! snapshot of, the hashes are compared, and at the first mismatch the states are compared
-//! field by field (tiles, then each player's fields) to name what differs.
+//! field by field (tiles, then each player's fields) to name what differs. With
+//! `--match name`, players are paired by name rather than by id, so two sessions whose players
+//! joined in another order (and so got other ids) compare equal when they played the same.
 
 use std::io::Write;
 
-use tilegame_protocol::replay_file::{ReplayError, ReplayReader};
+use tilegame_protocol::replay_file::ReplayError;
 
 use crate::engine::{Engine, TickOutcome};
-use crate::state::{self, StateHashes};
-use crate::tool::{ReplayFile, ToolError, EXIT_DIVERGED};
+use crate::state::{self, Match, StateHashes};
+use crate::tool::{FileReader, ReplayFile, ToolError, EXIT_DIVERGED};
+use tilegame_client::play::PlayState;
 
 /// One recording being replayed snapshot by snapshot.
 struct Side<'a> {
     file: &'a ReplayFile,
-    reader: ReplayReader<'a>,
+    reader: FileReader<'a>,
     engine: Engine,
     cut: Option<String>,
 }
@@ -79,8 +82,40 @@ pub enum DiffResult {
     },
 }
 
-/// Compares two recordings tick by tick.
+/// Whether two states are the same, players paired as `by` says (hashes for ids: they cover
+/// the ids; for names, everything but the ids).
+fn same(
+    ha: StateHashes,
+    hb: StateHashes,
+    pa: Option<&PlayState>,
+    pb: Option<&PlayState>,
+    by: Match,
+) -> bool {
+    match (by, pa, pb) {
+        (Match::Id, _, _) | (Match::Name, None, _) | (Match::Name, _, None) => ha == hb,
+        (Match::Name, Some(a), Some(b)) => {
+            let local = |p: &PlayState| {
+                p.players
+                    .local_id()
+                    .and_then(|id| p.players.get(id))
+                    .map(|r| r.name.clone())
+            };
+            ha.world == hb.world
+                && a.players.ack_seq() == b.players.ack_seq()
+                && a.players.tick() == b.players.tick()
+                && local(a) == local(b)
+                && state::players_key(a, by) == state::players_key(b, by)
+        }
+    }
+}
+
+/// Compares two recordings tick by tick, pairing players by id.
 pub fn compare(a: &ReplayFile, b: &ReplayFile) -> Result<DiffResult, ToolError> {
+    compare_matched(a, b, Match::Id)
+}
+
+/// Compares two recordings tick by tick, pairing players as `by` says.
+pub fn compare_matched(a: &ReplayFile, b: &ReplayFile, by: Match) -> Result<DiffResult, ToolError> {
     let (mut sa, mut sb) = (Side::open(a)?, Side::open(b)?);
     let (mut ta, mut tb) = (sa.next_snapshot()?, sb.next_snapshot()?);
     let mut compared = 0u64;
@@ -88,7 +123,7 @@ pub fn compare(a: &ReplayFile, b: &ReplayFile) -> Result<DiffResult, ToolError> 
     loop {
         match (ta, tb) {
             (Some((x, ha)), Some((y, hb))) if x == y => {
-                if ha != hb {
+                if !same(ha, hb, sa.engine.play(), sb.engine.play(), by) {
                     let mut lines = Vec::new();
                     if ha.world != hb.world {
                         lines.push(format!(
@@ -96,14 +131,14 @@ pub fn compare(a: &ReplayFile, b: &ReplayFile) -> Result<DiffResult, ToolError> 
                             ha.world, hb.world
                         ));
                     }
-                    if ha.players != hb.players {
+                    if ha.players != hb.players && by == Match::Id {
                         lines.push(format!(
                             "players hash: A {:#018x}, B {:#018x}",
                             ha.players, hb.players
                         ));
                     }
                     if let (Some(pa), Some(pb)) = (sa.engine.play(), sb.engine.play()) {
-                        lines.extend(state::diff(pa, pb).describe("A", "B", 16));
+                        lines.extend(state::diff_matched(pa, pb, by).describe("A", "B", 16));
                     }
                     return Ok(DiffResult::Diverged {
                         tick: x,
@@ -159,7 +194,17 @@ pub fn compare(a: &ReplayFile, b: &ReplayFile) -> Result<DiffResult, ToolError> 
 
 /// Runs `diff` and prints the result: exit 0 when identical, 1 when they differ.
 pub fn run(a: &ReplayFile, b: &ReplayFile, out: &mut dyn Write) -> Result<u8, ToolError> {
-    match compare(a, b)? {
+    run_matched(a, b, Match::Id, out)
+}
+
+/// Runs `diff --match BY`.
+pub fn run_matched(
+    a: &ReplayFile,
+    b: &ReplayFile,
+    by: Match,
+    out: &mut dyn Write,
+) -> Result<u8, ToolError> {
+    match compare_matched(a, b, by)? {
         DiffResult::Identical {
             compared,
             range,

@@ -124,7 +124,7 @@ pub fn run(
             Flow::Continue
         })
     })?;
-    if let Tail::Cut { message } = &tail {
+    if let Tail::Cut { message, .. } = &tail {
         writeln!(err, "note: the file is cut: {message}")?;
     }
     Ok(0)

@@ -41,6 +41,8 @@ pub struct Info {
     pub tick_hashes: u64,
     /// Keyframe ticks.
     pub keyframes: Vec<u32>,
+    /// Format 1 keyframes (JSON; not used for seeking).
+    pub legacy_keyframes: u64,
     /// Latest recorded microseconds.
     pub micros: u64,
     /// Every player name seen.
@@ -58,6 +60,7 @@ pub fn gather(file: &ReplayFile) -> Result<Info, ToolError> {
         snapshots: 0,
         tick_hashes: 0,
         keyframes: Vec::new(),
+        legacy_keyframes: 0,
         micros: 0,
         players: BTreeSet::new(),
         tail: Tail::Unfinished { offset: 0 },
@@ -81,6 +84,7 @@ pub fn gather(file: &ReplayFile) -> Result<Info, ToolError> {
             }
             Record::TickHash(_) => info.tick_hashes += 1,
             Record::Keyframe(k) => info.keyframes.push(k.tick),
+            Record::LegacyKeyframe(_) => info.legacy_keyframes += 1,
             Record::End(_) => {}
         }
         Ok(Flow::Continue)
@@ -115,7 +119,7 @@ pub fn run(file: &ReplayFile, out: &mut dyn Write) -> Result<u8, ToolError> {
         out,
         "file:       {} ({} bytes)",
         file.path.display(),
-        thousands(file.data.len() as u64)
+        thousands(file.len())
     )?;
     writeln!(out, "format:     v{}", h.format_version)?;
     let who = match h.recorder {
@@ -123,6 +127,15 @@ pub fn run(file: &ReplayFile, out: &mut dyn Write) -> Result<u8, ToolError> {
         Recorder::Server => "server",
     };
     writeln!(out, "recorder:   {who} ({})", h.software)?;
+    let holds = match h.recorder {
+        Recorder::Client => {
+            "every frame of the player's connection, its tick hashes and keyframes"
+        }
+        Recorder::Server => {
+            "every frame of one connection as the server saw it (no tick hashes: verify replays the frames)"
+        }
+    };
+    writeln!(out, "holds:      {holds}")?;
     writeln!(out, "player:     {}", h.player_name)?;
     writeln!(
         out,
@@ -192,6 +205,13 @@ pub fn run(file: &ReplayFile, out: &mut dyn Write) -> Result<u8, ToolError> {
             format!(" at ticks {}", ticks.join(", "))
         }
     )?;
+    if info.legacy_keyframes > 0 {
+        writeln!(
+            out,
+            "            {} format 1 keyframes (JSON), not used for seeking",
+            info.legacy_keyframes
+        )?;
+    }
     writeln!(out, "ended:      {}", info.tail.describe())?;
     Ok(0)
 }

@@ -8,6 +8,7 @@ pub mod dump;
 pub mod export;
 pub mod info;
 pub mod play;
+pub mod plot;
 pub mod stats;
 pub mod verify;
 
@@ -28,6 +29,10 @@ pub enum Tail {
     },
     /// The last chunk is torn (the recorder was killed mid-write); everything before it is read.
     Cut {
+        /// Offset of the torn chunk.
+        offset: u64,
+        /// Frames read before it.
+        frames: u64,
         /// The reader's message, with the chunk's offset.
         message: String,
     },
@@ -36,6 +41,8 @@ pub enum Tail {
         /// File size: where the records stop.
         offset: u64,
     },
+    /// The command stopped reading before the end (the file's ending was not looked at).
+    NotRead,
 }
 
 impl Tail {
@@ -45,10 +52,11 @@ impl Tail {
             Tail::Ended { frames, reason } => {
                 format!("cleanly ({reason:?}; {frames} frames)")
             }
-            Tail::Cut { message } => format!("cut: {message}"),
+            Tail::Cut { message, .. } => format!("cut: {message}"),
             Tail::Unfinished { offset } => {
                 format!("cut: no end record; the last whole chunk ends at offset {offset}")
             }
+            Tail::NotRead => "not read to its end".to_owned(),
         }
     }
 
@@ -68,8 +76,9 @@ pub enum Flow {
 
 /// Reads every record of `file`, calling `f` with each and its chunk's offset.
 ///
-/// A torn last chunk ends the records with [`Tail::Cut`]; a corrupt chunk (bad checksum or
-/// structure) is an error naming its offset. `f` returning [`Flow::Stop`] ends early.
+/// A torn last chunk ends the records with [`Tail::Cut`]; any other damage (a checksum, a chunk
+/// sequence, the end record's count, bytes after the end) is an error naming its offset. `f`
+/// returning [`Flow::Stop`] ends early with [`Tail::NotRead`].
 pub fn scan(
     file: &ReplayFile,
     check_protocol: bool,
@@ -77,7 +86,7 @@ pub fn scan(
     mut f: impl FnMut(&Record, u64) -> Result<Flow, ToolError>,
 ) -> Result<Tail, ToolError> {
     let mut reader = file.reader(check_protocol)?;
-    let progress = Progress::new(reader.len(), label);
+    let progress = Progress::new(file.len(), label);
     let mut end = None;
     let mut n = 0u64;
     let tail = loop {
@@ -94,18 +103,18 @@ pub fn scan(
                     });
                 }
                 if let Flow::Stop = f(&record, reader.chunk_offset())? {
-                    break end.unwrap_or(Tail::Unfinished {
-                        offset: reader.position() as u64,
-                    });
+                    break Tail::NotRead;
                 }
             }
             Ok(None) => {
                 break end.unwrap_or(Tail::Unfinished {
-                    offset: reader.position() as u64,
+                    offset: reader.position(),
                 })
             }
-            Err(e @ ReplayError::Truncated { .. }) => {
+            Err(e @ ReplayError::Truncated { offset, frames, .. }) => {
                 break Tail::Cut {
+                    offset,
+                    frames,
                     message: e.to_string(),
                 }
             }

@@ -18,10 +18,11 @@ pub fn run(
     print_state: bool,
     out: &mut dyn Write,
 ) -> Result<u8, ToolError> {
-    let (engine, from) = Engine::seek(&file.data, until).map_err(|source| ToolError::Seek {
-        path: file.path.clone(),
-        source,
-    })?;
+    let (engine, from) =
+        Engine::seek(|| file.open_reader(), until).map_err(|source| ToolError::Seek {
+            path: file.path.clone(),
+            source,
+        })?;
     let Some(play) = engine.play() else {
         return Err(ToolError::Usage(format!("no state at tick {until}")));
     };

@@ -4,6 +4,8 @@
 //! need exact per-kind totals, rates in the same units the client's HUD shows (kB = 1000 B,
 //! MB = 10^6 B), the biggest frames, and the shape of the traffic over the session. Time comes
 //! from the recorded microseconds only, so the output is the same on every run.
+//! `--plot` draws bytes per second per packet kind and direction over the session, with the
+//! keyframes and joins marked ([`super::plot`]).
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -11,8 +13,9 @@ use std::io::Write;
 use tilegame_protocol::replay_format::Record;
 
 use super::{scan, Flow, Tail};
-use crate::packets;
+use crate::packets::{self, AnyPacket};
 use crate::tool::{thousands, ReplayFile, ToolError};
+use tilegame_protocol::v1::{login, play};
 
 /// Totals of one packet kind in one direction.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -61,6 +64,12 @@ pub struct Stats {
     pub biggest: Vec<BigFrame>,
     /// Wire bytes (both directions) per recorded second.
     pub per_second: Vec<u64>,
+    /// Per (direction label, packet name): wire bytes per recorded second (sparse).
+    pub series: BTreeMap<(&'static str, String), BTreeMap<u64, u64>>,
+    /// Recorded microseconds of each keyframe.
+    pub keyframes: Vec<u64>,
+    /// Recorded microseconds of each join: the recorder's own, and other players'.
+    pub joins: Vec<(u64, String)>,
     /// Latest recorded microseconds.
     pub micros: u64,
 }
@@ -75,14 +84,34 @@ pub const SPARK_WIDTH: usize = 60;
 pub fn gather(file: &ReplayFile) -> Result<(Stats, Tail), ToolError> {
     let mut s = Stats::default();
     let tail = scan(file, true, "stats", |record, _| {
-        let Record::Frame(f) = record else {
-            return Ok(Flow::Continue);
+        let f = match record {
+            Record::Frame(f) => f,
+            Record::Keyframe(_) => {
+                s.keyframes.push(s.micros);
+                return Ok(Flow::Continue);
+            }
+            _ => return Ok(Flow::Continue),
         };
         let dir = packets::dir_label(f.direction);
-        let name = match packets::decode(f) {
+        let decoded = packets::decode(f);
+        let name = match &decoded {
             Ok(p) => p.name().to_owned(),
             Err(_) => format!("?{:#04x}", f.packet_id),
         };
+        match &decoded {
+            Ok(AnyPacket::LoginToClient(login::ToClient::JoinAccepted(_))) => {
+                s.joins.push((f.micros, "join".to_owned()));
+            }
+            Ok(AnyPacket::PlayToClient(play::ToClient::PlayerJoined(j))) => {
+                s.joins.push((f.micros, j.player.name.clone()));
+            }
+            _ => {}
+        }
+        *s.series
+            .entry((dir, name.clone()))
+            .or_default()
+            .entry(f.micros / 1_000_000)
+            .or_default() += u64::from(f.wire_bytes);
         s.dirs
             .entry(dir)
             .or_default()
@@ -103,7 +132,7 @@ pub fn gather(file: &ReplayFile) -> Result<(Stats, Tail), ToolError> {
             .or_default()
             .add(f.wire_bytes, f.payload_bytes);
         let second = usize::try_from(f.micros / 1_000_000).unwrap_or(usize::MAX);
-        if second < 1 << 24 {
+        if second < 1 << 20 {
             if s.per_second.len() <= second {
                 s.per_second.resize(second + 1, 0);
             }
@@ -139,30 +168,40 @@ pub fn sparkline(values: &[u64], width: usize) -> (String, usize) {
     (line, per)
 }
 
-/// Runs `stats` on `file`.
-pub fn run(file: &ReplayFile, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, ToolError> {
+/// Runs `stats` on `file`; with `plot`, also draws the traffic into that PNG or SVG file.
+pub fn run(
+    file: &ReplayFile,
+    plot: Option<&std::path::Path>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<u8, ToolError> {
     let (s, tail) = gather(file)?;
     let secs = s.micros as f64 / 1e6;
     writeln!(
         out,
-        "{:<3} {:<16} {:>8} {:>12} {:>12} {:>10}",
-        "dir", "packet", "count", "wire B", "payload B", "avg wire"
+        "{:<3} {:<16} {:>8} {:>12} {:>12} {:>10} {:>7} {:>10}",
+        "dir", "packet", "count", "wire B", "payload B", "avg wire", "share", "wire B/s"
     )?;
-    for dir in ["in", "out"] {
-        for ((d, name), t) in s.kinds.iter().filter(|((d, _), _)| *d == dir) {
-            row(out, d, name, t)?;
-        }
-        if let Some(t) = s.dirs.get(dir) {
-            row(out, dir, "(total)", t)?;
-        }
-    }
     let mut all = KindTotals::default();
     for t in s.dirs.values() {
         all.count += t.count;
         all.wire += t.wire;
         all.payload += t.payload;
     }
-    row(out, "all", "(total)", &all)?;
+    for dir in ["in", "out"] {
+        let dir_total = s.dirs.get(dir).copied().unwrap_or_default();
+        for ((d, name), t) in s.kinds.iter().filter(|((d, _), _)| *d == dir) {
+            row(out, d, name, t, dir_total.wire, secs)?;
+        }
+        if s.dirs.contains_key(dir) {
+            row(out, dir, "(total)", &dir_total, all.wire, secs)?;
+        }
+    }
+    row(out, "all", "(total)", &all, all.wire, secs)?;
+    writeln!(
+        out,
+        "share: of the direction's wire bytes (totals: of all); wire B/s over the whole recording"
+    )?;
     writeln!(out)?;
     writeln!(
         out,
@@ -215,21 +254,42 @@ pub fn run(file: &ReplayFile, out: &mut dyn Write, err: &mut dyn Write) -> Resul
         format!("{} s", s.per_second.len()),
         width = line.chars().count().saturating_sub(1)
     )?;
-    if let Tail::Cut { message } = &tail {
+    if let Some(path) = plot {
+        super::plot::draw(&s, &file.path, path)?;
+        writeln!(out, "plot: {}", path.display())?;
+    }
+    if let Tail::Cut { message, .. } = &tail {
         writeln!(err, "note: the file is cut: {message}")?;
     }
     Ok(0)
 }
 
-fn row(out: &mut dyn Write, dir: &str, name: &str, t: &KindTotals) -> std::io::Result<()> {
+fn row(
+    out: &mut dyn Write,
+    dir: &str,
+    name: &str,
+    t: &KindTotals,
+    of: u64,
+    secs: f64,
+) -> std::io::Result<()> {
     let avg = if t.count == 0 {
         0.0
     } else {
         t.wire as f64 / t.count as f64
     };
+    let share = if of == 0 {
+        0.0
+    } else {
+        t.wire as f64 * 100.0 / of as f64
+    };
+    let rate = if secs > 0.0 {
+        t.wire as f64 / secs
+    } else {
+        0.0
+    };
     writeln!(
         out,
-        "{dir:<3} {name:<16} {:>8} {:>12} {:>12} {avg:>10.1}",
+        "{dir:<3} {name:<16} {:>8} {:>12} {:>12} {avg:>10.1} {share:>6.1}% {rate:>10.1}",
         thousands(t.count),
         thousands(t.wire),
         thousands(t.payload)

@@ -131,7 +131,7 @@ impl VerifyReport {
         }
         s += &format!("digest {:#018x}\n", self.digest);
         match &self.tail {
-            Tail::Ended { .. } => {}
+            Tail::Ended { .. } | Tail::NotRead => {}
             t => s += &format!("note: the recording was {}\n", t.describe()),
         }
         s
@@ -188,7 +188,7 @@ pub fn verify(
         digest: 0xcbf2_9ce4_8422_2325,
         divergence: None,
         tail: Tail::Unfinished { offset: 0 },
-        bytes: (file.data.len() as u64, 0),
+        bytes: (file.len(), 0),
         elapsed: Duration::ZERO,
     };
     let mut pending: Option<Divergence> = None;

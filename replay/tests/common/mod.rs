@@ -19,8 +19,11 @@ pub fn fixture_path() -> PathBuf {
 pub fn fixture() -> ReplayFile {
     let path = fixture_path();
     let file = ReplayFile::open(&path).expect("the fixture exists");
-    let reader = ReplayReader::new(&file.data).expect("the fixture has a header");
-    if let Err(e) = reader.check_protocol() {
+    let stale = file
+        .open_reader()
+        .expect("the fixture has a header")
+        .check_protocol();
+    if let Err(e) = stale {
         panic!(
             "tests/fixtures/small.tgr is stale ({e}); regenerate it as tests/fixtures/README.md says"
         );
@@ -123,4 +126,66 @@ pub fn output(
     let mut out = Vec::new();
     let r = f(&mut out);
     (r, String::from_utf8(out).expect("utf-8 output"))
+}
+
+/// The client binary `tilegame` (with its renderer), built by cargo into this test's target
+/// folder. A failed build fails the test: nothing is skipped.
+pub fn client_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test's own path");
+    // <target>/<profile>/deps/<test> → <target>/<profile>
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("tests run from <target>/<profile>/deps");
+    let target_dir = profile_dir.parent().expect("a target folder");
+    let bin = profile_dir.join(format!("tilegame{}", std::env::consts::EXE_SUFFIX));
+    let mut build = std::process::Command::new(env!("CARGO"));
+    build
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args([
+            "build",
+            "-p",
+            "tilegame-client",
+            "--bin",
+            "tilegame",
+            "--target-dir",
+        ])
+        .arg(target_dir);
+    if profile_dir.file_name().is_some_and(|n| n == "release") {
+        build.arg("--release");
+    }
+    let status = build.status().expect("cargo runs");
+    assert!(
+        status.success(),
+        "`cargo build -p tilegame-client --bin tilegame` failed ({status})"
+    );
+    assert!(bin.exists(), "{} was built", bin.display());
+    bin
+}
+
+/// Polls `f` until it gives a value (an event seen in a file or a process), failing after
+/// `limit` (a generous upper bound, never the expected time).
+pub fn wait_for<T>(what: &str, limit: Duration, f: impl FnMut() -> Option<T>) -> T {
+    wait_for_or(what, limit, f, String::new)
+}
+
+/// [`wait_for`], adding `context()` to the failure message.
+pub fn wait_for_or<T>(
+    what: &str,
+    limit: Duration,
+    mut f: impl FnMut() -> Option<T>,
+    context: impl Fn() -> String,
+) -> T {
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(
+            started.elapsed() < limit,
+            "timed out after {limit:?} waiting for {what}\n{}",
+            context()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
