@@ -98,7 +98,8 @@ fn serve(size: &str, theme: &str) {
         size: size.into(),
         theme,
         max_players: 1024,
-        max_queued_frames: 256,
+        max_pending_per_address: 1024,
+        max_pending: 2048,
         idle_timeout_secs: 30,
         ..tilegame_server::ServerConfig::default()
     };

@@ -33,8 +33,18 @@ pub struct ServerConfig {
     pub handshake_timeout_secs: u64,
     /// Seconds a playing client may stay silent before it is dropped.
     pub idle_timeout_secs: u64,
-    /// Frames a client may have queued before it is dropped as too slow.
-    pub max_queued_frames: usize,
+    /// Bytes a client may have waiting to be sent (queued or being written) before it is
+    /// dropped as too slow.
+    pub outbox_bytes: usize,
+    /// Seconds a client has to take each batch of outgoing bytes before it is dropped.
+    pub write_timeout_secs: u64,
+    /// Kernel send buffer per connection in bytes (0 = the system's default, which can grow
+    /// to megabytes that a non-reading client would hold).
+    pub socket_send_buffer: u32,
+    /// Connections that have not joined yet, at most, from one address.
+    pub max_pending_per_address: u32,
+    /// Connections that have not joined yet, at most, in all.
+    pub max_pending: u32,
     /// Stop this many seconds after the last player leaves (`None`: run until stopped).
     pub exit_when_empty_secs: Option<u64>,
     /// Send an (empty) snapshot at least this often, in ticks, so idle clients see the clock.
@@ -57,7 +67,11 @@ impl Default for ServerConfig {
             size: "medium".to_owned(),
             handshake_timeout_secs: 10,
             idle_timeout_secs: 10,
-            max_queued_frames: 256,
+            outbox_bytes: 512 * 1024,
+            write_timeout_secs: 5,
+            socket_send_buffer: 64 * 1024,
+            max_pending_per_address: 16,
+            max_pending: 256,
             exit_when_empty_secs: None,
             heartbeat_ticks: 20,
             view_radius_tiles: 24,
@@ -156,10 +170,22 @@ impl ServerConfig {
                 message: "at most 64 bytes".into(),
             });
         }
-        if self.max_queued_frames == 0 {
+        if !(4096..=(64 << 20)).contains(&self.outbox_bytes) {
             return Err(ConfigError::Invalid {
-                key: "max_queued_frames",
+                key: "outbox_bytes",
+                message: "must be 4096..=67108864".into(),
+            });
+        }
+        if self.write_timeout_secs == 0 {
+            return Err(ConfigError::Invalid {
+                key: "write_timeout_secs",
                 message: "must be at least 1".into(),
+            });
+        }
+        if self.max_pending_per_address == 0 || self.max_pending == 0 {
+            return Err(ConfigError::Invalid {
+                key: "max_pending",
+                message: "pending limits must be at least 1".into(),
             });
         }
         if !self.seed.is_empty()

@@ -16,15 +16,17 @@ use tilegame_protocol::v1::{
     self, handshake, login, map_transfer, play, DisconnectReason, RejectReason,
 };
 use tilegame_protocol::{DecodeError, Direction, EncodeError, Packet, State};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::AsyncReadExt;
+use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::{timeout, Instant};
 use tracing::{debug, info, warn};
 
+use crate::admission::Pending;
+use crate::outbox::{self, Closed, Outbox};
 use crate::recording::SessionRecorder;
-use crate::sim::{Command, Frame, Kick};
+use crate::sim::{Command, Kick};
 
 /// Settings a session needs.
 #[derive(Debug, Clone)]
@@ -39,8 +41,10 @@ pub struct SessionConfig {
     pub handshake_timeout: Duration,
     /// Silence allowed in play.
     pub idle_timeout: Duration,
-    /// Outgoing queue bound (frames).
-    pub max_queued_frames: usize,
+    /// Outgoing queue bound (bytes queued or being written).
+    pub outbox_bytes: usize,
+    /// Time a client has to take one batch of outgoing bytes.
+    pub write_timeout: Duration,
     /// Write one replay file per connection into this folder.
     pub record_dir: Option<std::path::PathBuf>,
     /// The simulation's statistics (player count for the welcome).
@@ -74,11 +78,14 @@ pub enum SessionError {
     /// The simulation is gone (shutting down).
     #[error("server is shutting down")]
     Shutdown,
+    /// The outgoing queue closed (the client did not read, or the socket failed).
+    #[error("cannot send: {0}")]
+    Outbox(#[from] Closed),
 }
 
 struct Conn {
     reader: OwnedReadHalf,
-    writer: OwnedWriteHalf,
+    outbox: Outbox,
     decoder: FrameDecoder,
     encoder: FrameEncoder,
     out: Vec<u8>,
@@ -126,7 +133,7 @@ impl Conn {
         if let Some(r) = &mut self.recording {
             r.frames(Direction::ToClient, self.state, &self.out);
         }
-        self.writer.write_all(&self.out).await?;
+        self.outbox.send(&self.out).await?;
         Ok(())
     }
 }
@@ -137,12 +144,15 @@ pub async fn serve(
     peer: SocketAddr,
     config: Arc<SessionConfig>,
     sim: mpsc::Sender<Command>,
+    pending: Pending,
 ) {
     let _ = stream.set_nodelay(true);
     let (reader, writer) = stream.into_split();
+    let outbox = Outbox::new(config.outbox_bytes);
+    outbox::spawn_writer(outbox.clone(), writer, config.write_timeout);
     let mut conn = Conn {
         reader,
-        writer,
+        outbox,
         decoder: FrameDecoder::new(v1::MAX_FRAME),
         encoder: FrameEncoder::new(),
         out: Vec::with_capacity(4096),
@@ -153,7 +163,7 @@ pub async fn serve(
             .as_deref()
             .map(|dir| SessionRecorder::new(dir, peer)),
     };
-    match run(&mut conn, &config, &sim).await {
+    match run(&mut conn, &config, &sim, pending).await {
         Ok(reason) => info!(%peer, ?reason, "connection closed"),
         Err(e) => {
             warn!(%peer, "dropping client: {e}");
@@ -173,7 +183,7 @@ pub async fn serve(
             }
         }
     }
-    let _ = conn.writer.shutdown().await;
+    conn.outbox.finish();
     if let Some(r) = &mut conn.recording {
         r.finish("connection closed");
     }
@@ -191,6 +201,7 @@ async fn run(
     conn: &mut Conn,
     config: &SessionConfig,
     sim: &mpsc::Sender<Command>,
+    pending: Pending,
 ) -> Result<DisconnectReason, SessionError> {
     let deadline = Instant::now() + config.handshake_timeout;
 
@@ -254,14 +265,13 @@ async fn run(
     if let Some(r) = &mut conn.recording {
         r.start(&request.name);
     }
-    let (frames_tx, mut frames_rx) = mpsc::channel::<Frame>(config.max_queued_frames);
     let (kick_tx, mut kick_rx) = oneshot::channel::<Kick>();
     let (reply_tx, reply_rx) = oneshot::channel();
     sim.send(Command::Join {
         name: request.name.clone(),
         color: request.profile.color & 0x00ff_ffff,
         reply: reply_tx,
-        frames: frames_tx,
+        outbox: conn.outbox.clone(),
         kick: kick_tx,
     })
     .await
@@ -277,11 +287,16 @@ async fn run(
             return Err(SessionError::Refused(message));
         }
     };
+    // A player now: no longer counted against the limits on connections that have not joined.
+    drop(pending);
     let id = joined.id;
-    let result = play_session(conn, config, sim, joined, &mut frames_rx, &mut kick_rx).await;
+    let result = play_session(conn, config, sim, joined, &mut kick_rx).await;
     let reason = match &result {
         Ok(reason) => *reason,
         Err(SessionError::Timeout(_)) => DisconnectReason::Timeout,
+        Err(SessionError::Outbox(Closed::Overflow { .. } | Closed::Stalled(_))) => {
+            DisconnectReason::TooSlow
+        }
         Err(SessionError::Decode(_) | SessionError::Frame(_)) => DisconnectReason::ProtocolError,
         Err(_) => DisconnectReason::Quit,
     };
@@ -294,7 +309,6 @@ async fn play_session(
     config: &SessionConfig,
     sim: &mpsc::Sender<Command>,
     joined: crate::sim::Joined,
-    frames_rx: &mut mpsc::Receiver<Frame>,
     kick_rx: &mut oneshot::Receiver<Kick>,
 ) -> Result<DisconnectReason, SessionError> {
     let id = joined.id;
@@ -328,9 +342,12 @@ async fn play_session(
 
     // Play.
     conn.state = State::Play;
+    conn.outbox.open_play();
     let mut idle_deadline = Instant::now() + config.idle_timeout;
     let mut last_seq = 0u32;
-    let mut batch = Vec::with_capacity(16 * 1024);
+    if conn.recording.is_some() {
+        conn.outbox.start_tap();
+    }
     loop {
         while let Some(frame) = conn.decoder.next_frame()? {
             idle_deadline = Instant::now() + config.idle_timeout;
@@ -358,7 +375,8 @@ async fn play_session(
                 play::ToServer::Ping(ping) => {
                     conn.send(&play::Pong { nonce: ping.nonce }).await?;
                 }
-                play::ToServer::Disconnect(d) => return Ok(d.reason),
+                // The server decides reasons: a client can only say it quits.
+                play::ToServer::Disconnect(_) => return Ok(DisconnectReason::Quit),
             }
         }
         tokio::select! {
@@ -369,25 +387,11 @@ async fn play_session(
                 conn.decoder.extend(&conn.read_buf);
                 conn.read_buf.clear();
             }
-            frame = frames_rx.recv() => {
-                let Some(frame) = frame else {
-                    // The simulation dropped us; it says why on the kick channel.
-                    let (reason, message) = kick_rx.try_recv().map_err(|_| SessionError::Shutdown)?;
-                    let _ = timeout(Duration::from_secs(1), conn.send(&play::Kick { reason, message: truncate(&message, 256) })).await;
-                    return Ok(reason);
-                };
-                batch.clear();
-                batch.extend_from_slice(&frame);
-                while batch.len() < 64 * 1024 {
-                    match frames_rx.try_recv() {
-                        Ok(f) => batch.extend_from_slice(&f),
-                        Err(_) => break,
-                    }
-                }
+            closed = conn.outbox.closed() => return Err(closed.into()),
+            frames = conn.outbox.tapped() => {
                 if let Some(r) = &mut conn.recording {
-                    r.frames(Direction::ToClient, State::Play, &batch);
+                    r.frames(Direction::ToClient, State::Play, &frames);
                 }
-                timeout(config.idle_timeout, conn.writer.write_all(&batch)).await.map_err(|_| SessionError::Timeout("write"))??;
             }
             kick = &mut *kick_rx => {
                 let (reason, message) = kick.map_err(|_| SessionError::Shutdown)?;
