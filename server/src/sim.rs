@@ -423,6 +423,12 @@ impl Sim {
         if let (Some(message), Some(tx)) = (kick, client.kick.take()) {
             let _ = tx.send((reason, message));
         }
+        if reason == DisconnectReason::TooSlow {
+            // Whether the loop found the outbox full or the session found the writes stalled.
+            if let Ok(mut s) = self.stats.lock() {
+                s.dropped_slow += 1;
+            }
+        }
         info!(player = id.0, name = %client.name, ?reason, "player left");
     }
 
@@ -521,9 +527,6 @@ impl Sim {
                 DisconnectReason::TooSlow,
                 Some("your connection could not keep up".into()),
             );
-            if let Ok(mut s) = self.stats.lock() {
-                s.dropped_slow += 1;
-            }
         }
         for id in closed {
             self.remove(id, DisconnectReason::Quit, None);

@@ -480,3 +480,49 @@ fn join_request_is_answered_in_login_state_only() {
     .unwrap();
     assert!(c.closed_within(Duration::from_secs(5)));
 }
+
+#[test]
+fn a_burst_of_joins_and_leaves_kicks_nobody_and_every_list_converges() {
+    let server = start_server(tilegame_server::ServerConfig {
+        max_players: 600,
+        idle_timeout_secs: 120,
+        max_pending_per_address: 600,
+        ..test_config()
+    });
+    let addr = server.addr();
+    // 500 join from 10 threads at once; none of them reads until everyone is in.
+    let joiners: Vec<_> = (0..10)
+        .map(|t| {
+            std::thread::spawn(move || {
+                (0..50)
+                    .map(|i| TestClient::join(addr, &format!("crowd{t}x{i}")).expect("join"))
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut crowd: Vec<TestClient> = joiners
+        .into_iter()
+        .flat_map(|j| j.join().expect("joiner"))
+        .collect();
+    assert_eq!(crowd.len(), 500);
+    // 400 leave at once.
+    for mut c in crowd.drain(100..) {
+        c.send(&play::Disconnect {
+            reason: DisconnectReason::Quit,
+        })
+        .unwrap();
+    }
+    let stayers: std::collections::BTreeSet<u32> = crowd.iter().map(|c| c.id).collect();
+    for c in &mut crowd {
+        c.until("the player list converges to the server's", |c| {
+            c.players.keys().copied().eq(stayers.iter().copied())
+        })
+        .unwrap_or_else(|e| panic!("client {} did not converge: {e} ({:?})", c.id, c.kicked));
+        assert!(c.kicked.is_none());
+    }
+    assert_eq!(
+        server.stats().dropped_slow,
+        0,
+        "nobody was kicked as too slow"
+    );
+}
