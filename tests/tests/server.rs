@@ -526,3 +526,76 @@ fn a_burst_of_joins_and_leaves_kicks_nobody_and_every_list_converges() {
         "nobody was kicked as too slow"
     );
 }
+
+/// Opens `n` connections from `source` (any 127.0.0.0/8 address is loopback) that never speak.
+fn silent_sockets(
+    server: std::net::SocketAddr,
+    source: &str,
+    n: usize,
+) -> Vec<std::net::TcpStream> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let mut out = Vec::new();
+        for _ in 0..n {
+            let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+            socket
+                .bind(format!("{source}:0").parse().expect("address"))
+                .expect("bind");
+            let stream = socket.connect(server).await.expect("connect");
+            out.push(stream.into_std().expect("std socket"));
+        }
+        out
+    })
+}
+
+#[test]
+fn silent_sockets_from_one_address_do_not_lock_out_an_honest_player() {
+    let server = start_server(tilegame_server::ServerConfig {
+        // Each silent socket would hold its place for a minute: longer than any wait here.
+        handshake_timeout_secs: 60,
+        ..test_config()
+    });
+    let _silent = silent_sockets(server.addr(), "127.0.0.2", 300);
+    let mut honest = TestClient::join(server.addr(), "honest").expect("an honest join succeeds");
+    honest.snapshot().expect("and plays");
+    // The same holds for a second address.
+    let _more = silent_sockets(server.addr(), "127.0.0.3", 300);
+    let mut other = TestClient::join(server.addr(), "other").expect("another honest join");
+    other.snapshot().expect("and plays");
+}
+
+#[test]
+fn the_server_decides_leave_reasons_and_names_are_unique_ignoring_case() {
+    let server = start_server(test_config());
+    let mut honest = TestClient::join(server.addr(), "honest").unwrap();
+    assert_eq!(
+        join_rejection(TestClient::join(server.addr(), "HONEST")),
+        JoinError::NameTaken
+    );
+    assert_eq!(
+        join_rejection(TestClient::join(server.addr(), "Honest")),
+        JoinError::NameTaken
+    );
+    // Clients claiming the server's reasons are announced as having quit.
+    let mut liars = Vec::new();
+    for (name, claim) in [
+        ("liar1", DisconnectReason::TooSlow),
+        ("liar2", DisconnectReason::Kicked),
+        ("liar3", DisconnectReason::ServerShutdown),
+    ] {
+        let mut c = TestClient::join(server.addr(), name).unwrap();
+        c.send(&play::Disconnect { reason: claim }).unwrap();
+        liars.push(c.id);
+    }
+    honest
+        .until("all three leaves are announced", |c| {
+            liars.iter().all(|id| c.left.iter().any(|(l, _)| l == id))
+        })
+        .unwrap();
+    for (id, reason) in &honest.left {
+        assert_eq!(*reason, DisconnectReason::Quit, "player {id}");
+    }
+}
