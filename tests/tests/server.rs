@@ -292,12 +292,14 @@ fn disconnect_is_announced_and_idle_clients_time_out() {
         }
     }
     assert!(ok, "the leave was announced");
-    // An idle client (no packets for 1 s) is dropped with a Timeout kick, while `a` keeps pinging.
+    // An idle client (no packets for 1 s) is dropped with a Timeout kick, while `a` keeps
+    // sending an input per snapshot (each is acknowledged by the next tick's snapshot, so `a` is
+    // never silent for long, however slowly this machine runs).
     let mut idle = TestClient::join(server.addr(), "sleeper").unwrap();
     let idle_id = idle.id;
     let mut seen = false;
     for _ in 0..400 {
-        a.send(&play::Ping { nonce: 1 }).unwrap();
+        a.input(0, 0, Action::None).unwrap();
         a.snapshot().unwrap();
         if a.left.contains(&(idle_id, DisconnectReason::Timeout)) {
             seen = true;
