@@ -7,6 +7,7 @@
 
 pub mod admission;
 pub mod config;
+pub mod logging;
 pub mod outbox;
 pub mod recording;
 pub mod replication;

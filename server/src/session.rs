@@ -165,8 +165,10 @@ pub async fn serve(
     };
     match run(&mut conn, &config, &sim, pending).await {
         Ok(reason) => info!(%peer, ?reason, "connection closed"),
+        // A peer hanging up early is routine (scanners, floods): not worth a warning each.
+        Err(e @ SessionError::Closed(_)) => debug!(%peer, error = %e, "connection closed early"),
         Err(e) => {
-            warn!(%peer, "dropping client: {e}");
+            warn!(%peer, error = %crate::logging::one_line(&e.to_string()), "dropping client");
             let reason = match e {
                 SessionError::Decode(_) | SessionError::Frame(_) => {
                     Some(DisconnectReason::ProtocolError)
@@ -189,7 +191,9 @@ pub async fn serve(
     }
 }
 
+/// One line of at most `max` bytes (kick messages and log fields never span lines).
 fn truncate(text: &str, max: usize) -> String {
+    let text = crate::logging::one_line(text);
     let mut end = text.len().min(max);
     while !text.is_char_boundary(end) {
         end -= 1;
