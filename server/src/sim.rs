@@ -26,7 +26,10 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, warn};
 
 use crate::outbox::{Closed, Outbox};
-use crate::replication::{ClientView, Quantized, Replica, SlotGrid};
+use crate::replication::{
+    encode_snapshot, encode_tiles, ClientView, Quantized, Replica, SharedDeltas, SlotGrid,
+    SnapshotParts,
+};
 
 /// Roster events a client may have pending before it counts as too slow (far above what a
 /// client that reads sees: pending joins are at most the players present).
@@ -136,14 +139,16 @@ const PARALLEL_FROM: usize = 128;
 #[derive(Default)]
 struct Scratch {
     encoder: FrameEncoder,
-    deltas: Vec<tilegame_protocol::v1::PlayerDelta>,
-    gone: Vec<u32>,
+    parts: SnapshotParts,
 }
 
 /// What every client's snapshot this tick is built from (shared read-only between threads).
 struct SnapshotContext<'a> {
     tick: u32,
     tiles: &'a [TileChange],
+    /// `tiles`, encoded once as the Snapshot's list.
+    tiles_encoded: &'a [u8],
+    shared: &'a SharedDeltas,
     slots: &'a [Option<Replica>],
     world: &'a World,
     heartbeat_ticks: u32,
@@ -164,7 +169,7 @@ fn build_snapshots(
             (Some(radius), Some(me)) => Some((me.state.pos, radius)),
             _ => None,
         };
-        if !c.view.diff(
+        match c.view.diff(
             ctx.tick,
             ack,
             ctx.slots,
@@ -172,24 +177,29 @@ fn build_snapshots(
             ctx.heartbeat_ticks,
             view,
             ctx.grid,
-            &mut scratch.deltas,
-            &mut scratch.gone,
+            Some(ctx.shared),
+            &mut scratch.parts,
         ) {
+            Ok(true) => {}
+            Ok(false) => continue,
+            Err(e) => {
+                warn!("cannot encode a player delta: {e}");
+                continue;
+            }
+        }
+        let parts = &scratch.parts;
+        let mut out = Vec::with_capacity(16 + parts.deltas.len() + ctx.tiles_encoded.len());
+        if let Err(e) = encode_snapshot(
+            &mut scratch.encoder,
+            ctx.tick,
+            ack,
+            parts,
+            ctx.tiles_encoded,
+            &mut out,
+        ) {
+            warn!("cannot encode snapshot: {e}");
             continue;
         }
-        let snapshot = play::Snapshot {
-            tick: ctx.tick,
-            ack_seq: ack,
-            players: std::mem::take(&mut scratch.deltas),
-            tiles: ctx.tiles.to_vec(),
-            gone: std::mem::take(&mut scratch.gone),
-        };
-        let mut out = Vec::with_capacity(16 + snapshot.players.len() * 5);
-        if let Err(e) = scratch.encoder.encode(&snapshot, &mut out) {
-            warn!("cannot encode snapshot: {e}");
-        }
-        scratch.deltas = snapshot.players;
-        scratch.gone = snapshot.gone;
         frames.push((*id, out));
     }
     frames
@@ -212,6 +222,8 @@ pub struct Sim {
     scratch: Scratch,
     view_radius_px: Option<i32>,
     grid: SlotGrid,
+    shared: SharedDeltas,
+    tiles_encoded: Vec<u8>,
     stats: Arc<Mutex<TickStats>>,
 }
 
@@ -239,6 +251,8 @@ impl Sim {
             scratch: Scratch::default(),
             view_radius_px: None,
             grid: SlotGrid::default(),
+            shared: SharedDeltas::default(),
+            tiles_encoded: Vec::new(),
             stats: Arc::new(Mutex::new(TickStats::default())),
         }
     }
@@ -467,9 +481,20 @@ impl Sim {
         if let Some(radius) = self.view_radius_px {
             self.grid.build(&self.slots, (radius / 2).max(128));
         }
+        if let Err(e) = self.shared.build(tick, &self.slots) {
+            warn!("cannot encode shared deltas: {e}");
+        }
+        if let Err(e) = encode_tiles(&tiles, &mut self.tiles_encoded) {
+            // More changes than a snapshot can carry: newcomers' maps still have them.
+            warn!("cannot encode this tick's tile changes: {e}");
+            tiles.clear();
+            let _ = encode_tiles(&tiles, &mut self.tiles_encoded);
+        }
         let ctx = SnapshotContext {
             tick,
             tiles: &tiles,
+            tiles_encoded: &self.tiles_encoded,
+            shared: &self.shared,
             slots: &self.slots,
             world: &self.world,
             heartbeat_ticks: self.heartbeat_ticks,
