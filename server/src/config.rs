@@ -19,7 +19,8 @@ pub struct ServerConfig {
     pub bind: SocketAddr,
     /// Human-readable server name shown to clients.
     pub name: String,
-    /// Player limit (1..=1024).
+    /// Player limit (1..=4096; beyond 1,024 the join list and snapshots spill over to the
+    /// next packets).
     pub max_players: u32,
     /// Simulation ticks per second (1..=120).
     pub tps: u32,
@@ -152,10 +153,10 @@ impl ServerConfig {
 
     /// Checks ranges; returns the map size to generate.
     pub fn validate(&self) -> Result<MapSize, ConfigError> {
-        if !(1..=1024).contains(&self.max_players) {
+        if !(1..=4096).contains(&self.max_players) {
             return Err(ConfigError::Invalid {
                 key: "max_players",
-                message: "must be 1..=1024".into(),
+                message: "must be 1..=4096".into(),
             });
         }
         if !(1..=120).contains(&self.tps) {
