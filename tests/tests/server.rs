@@ -487,6 +487,8 @@ fn join_request_is_answered_in_login_state_only() {
 fn a_burst_of_joins_and_leaves_kicks_nobody_and_every_list_converges() {
     let server = start_server(tilegame_server::ServerConfig {
         max_players: 600,
+        // Two ticks a second: the burst lands in one or two ticks, as on a fast server.
+        tps: 2,
         idle_timeout_secs: 120,
         max_pending_per_address: 600,
         ..test_config()
