@@ -1,6 +1,10 @@
 //! Load and bandwidth benchmark: real headless clients against a real server on loopback.
 //!
-//! `cargo bench -p tilegame-client --bench load [-- --clients 10,100,1000 --seconds 30 --scenario-seconds 10]`
+//! `cargo bench -p tilegame-client --bench load [-- --clients 10,100,1000,2000 --seconds 30 --scenario-seconds 10 --burst 1000 --pin]`
+//!
+//! `--pin` runs the server child on core 0 and these clients on core 1 (with `taskset`), so the
+//! server's figures are its own rather than shared with a thousand clients. `--burst N` adds a
+//! row where N bots join at once (no pacing) and reports how many were kicked.
 //!
 //! The server runs in a child process (this executable started with `--serve`), so its memory
 //! per client is measured alone and its tick timings come from its own counters; the clients run
@@ -40,9 +44,16 @@ struct ServerChild {
 }
 
 impl ServerChild {
-    fn start(size: &str, theme: &str) -> ServerChild {
+    fn start(size: &str, theme: &str, pin: bool) -> ServerChild {
         let exe = std::env::current_exe().expect("own executable");
-        let mut child = Command::new(exe)
+        let mut command = if pin {
+            let mut c = Command::new("taskset");
+            c.args(["-c", "0"]).arg(exe);
+            c
+        } else {
+            Command::new(exe)
+        };
+        let mut child = command
             .args(["--serve", size, theme])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -97,8 +108,9 @@ fn serve(size: &str, theme: &str) {
         seed: "loadbench".into(),
         size: size.into(),
         theme,
-        max_players: 1024,
-        max_queued_frames: 256,
+        max_players: 4096,
+        max_pending_per_address: 1024,
+        max_pending: 2048,
         idle_timeout_secs: 30,
         ..tilegame_server::ServerConfig::default()
     };
@@ -161,6 +173,7 @@ impl Fleet {
         walk: bool,
         breaks: bool,
         roam_px: i32,
+        burst: bool,
     ) -> Fleet {
         let (stop, stop_rx) = watch::channel(false);
         let mut statuses = Vec::new();
@@ -175,7 +188,7 @@ impl Fleet {
             let status = Arc::new(Mutex::new(BotStatus::default()));
             statuses.push(Arc::clone(&status));
             tasks.push(rt.spawn(run_bot(o, status, stop_rx.clone(), None)));
-            if i % 10 == 9 {
+            if !burst && i % 10 == 9 {
                 // Join at up to ~200 per second, as players arrive, not as one burst.
                 std::thread::sleep(Duration::from_millis(50));
             }
@@ -235,7 +248,7 @@ fn main() {
         return;
     }
     let clients: Vec<usize> = arg(&args, "--clients")
-        .unwrap_or_else(|| "10,100,1000".into())
+        .unwrap_or_else(|| "10,100,1000,2000".into())
         .split(',')
         .filter_map(|s| s.trim().parse().ok())
         .collect();
@@ -245,13 +258,30 @@ fn main() {
     let scenario_seconds: f64 = arg(&args, "--scenario-seconds")
         .and_then(|s| s.parse().ok())
         .unwrap_or(10.0);
+    let pin = args.iter().any(|a| a == "--pin");
+    let burst: usize = arg(&args, "--burst")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1000);
+    if pin {
+        // The clients on core 1; the server child goes on core 0 (ServerChild::start).
+        let pinned = Command::new("taskset")
+            .args(["-p", "-c", "1", &std::process::id().to_string()])
+            .stdout(Stdio::null())
+            .status();
+        if !pinned.is_ok_and(|s| s.success()) {
+            eprintln!("--pin: taskset failed; running unpinned");
+        }
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .expect("runtime");
 
-    println!("\n== Load: N clients in one process, one server (child process), {seconds:.0} s at 20 ticks/s ==");
+    println!(
+        "\n== Load: N clients in one process, one server (child process{}), {seconds:.0} s at 20 ticks/s ==",
+        if pin { ", server on core 0, clients on core 1" } else { ", same 2 cores" }
+    );
     println!(
         "{:>6} | {:>9} {:>9} {:>9} | {:>12} | {:>10} {:>10} | {:>7} | {:>10}",
         "N",
@@ -267,10 +297,10 @@ fn main() {
     let mut n10_tick_p50 = None;
     for &n in &clients {
         // Bots roam a Large map (192², ±3,072 px) and spread beyond each other's view.
-        let mut server = ServerChild::start("large", "default");
+        let mut server = ServerChild::start("large", "default", pin);
         let rss_before = server.rss_kb();
         let roam = if n >= 500 { 2900 } else { 2500 };
-        let fleet = Fleet::spawn(&rt, &server.addr, n, true, true, roam);
+        let fleet = Fleet::spawn(&rt, &server.addr, n, true, true, roam, false);
         let all = fleet.wait_connected(n, Duration::from_secs(120));
         std::thread::sleep(Duration::from_secs(if n >= 500 { 15 } else { 3 })); // spread out
         let rss_after = server.rss_kb();
@@ -313,10 +343,40 @@ fn main() {
         }
         fleet.stop(&rt);
     }
+    if burst > 0 {
+        // Everyone at once: joins and their events must evict nobody that reads its socket.
+        let mut server = ServerChild::start("large", "default", pin);
+        server.ask("reset");
+        let started = Instant::now();
+        let fleet = Fleet::spawn(&rt, &server.addr, burst, true, false, 2900, true);
+        let all = fleet.wait_connected(burst, Duration::from_secs(120));
+        let joined_in = started.elapsed().as_secs_f64();
+        std::thread::sleep(Duration::from_secs(5));
+        let stats = server.ask("stats");
+        let f: Vec<u64> = stats
+            .split_whitespace()
+            .filter_map(|v| v.parse().ok())
+            .collect();
+        let connected = fleet.totals().connected;
+        println!(
+            "burst of {burst} joins at once: {connected} connected after {joined_in:.1} s{}, {} kicked as too slow, {} dropped; tick p50 {} µs p99 {} µs max {} µs during the burst",
+            if all { "" } else { " (not all)" },
+            f.get(3).copied().unwrap_or(0),
+            burst - connected.min(burst),
+            f.first().copied().unwrap_or(0),
+            f.get(1).copied().unwrap_or(0),
+            f.get(2).copied().unwrap_or(0),
+        );
+        fleet.stop(&rt);
+        drop(server);
+    }
     if let Some(p50) = n10_tick_p50 {
         println!("server CPU per tick at N = 10: {p50} µs of work (target < 1,000 µs); original: ~2.3% of a core per client");
     }
 
+    if scenario_seconds <= 0.0 {
+        return;
+    }
     println!("\n== Bandwidth per client against the original ({scenario_seconds:.0} s each) ==");
     println!(
         "{:<22} | {:>9} {:>9} {:>7} | {:>9} {:>9} {:>7} | {:>7} {:>7} | {:>9}",
@@ -339,8 +399,8 @@ fn main() {
         ("10 breaking tiles", 10, false, true),
     ];
     for (name, n, walk, breaks) in scenarios {
-        let server = ServerChild::start("large", if breaks { "hell" } else { "default" });
-        let fleet = Fleet::spawn(&rt, &server.addr, n, walk, breaks, 400);
+        let server = ServerChild::start("large", if breaks { "hell" } else { "default" }, pin);
+        let fleet = Fleet::spawn(&rt, &server.addr, n, walk, breaks, 400, false);
         fleet.wait_connected(n, Duration::from_secs(30));
         std::thread::sleep(Duration::from_secs(3));
         let t0 = fleet.totals();

@@ -74,11 +74,13 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
-        .init();
+    tilegame_server::logging::init("warn");
+    // winit and Mesa warn (harmlessly, but it reads as fatal) when XDG_RUNTIME_DIR is unset.
+    if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
+        if let Some(dir) = tilegame_server::logging::private_runtime_dir() {
+            std::env::set_var("XDG_RUNTIME_DIR", dir);
+        }
+    }
     let args = Args::parse();
     if let Some(lang) = &args.lang {
         if tilegame_client::ui::i18n::match_language(lang).is_none() {

@@ -14,6 +14,7 @@ pub mod convert;
 pub mod frame;
 pub mod recorder;
 pub mod replay_file;
+pub mod snapshot;
 pub mod wire;
 
 /// The tilegame protocol, version 1, generated from `spec/tilegame.ron`.

@@ -9,8 +9,9 @@
 use std::time::Instant;
 
 use tilegame_game::{self as game, SplitMix64};
+use tilegame_server::outbox::Outbox;
 use tilegame_server::sim::{Command, Sim};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -41,17 +42,18 @@ fn main() {
         let mut queues = Vec::new();
         let mut kicks = Vec::new();
         for i in 0..players {
-            let (frames, rx) = mpsc::channel(1024);
+            let outbox = Outbox::new(1 << 20);
             let (kick, kick_rx) = oneshot::channel();
             let (reply, _reply_rx) = oneshot::channel();
             sim.handle(Command::Join {
                 name: format!("p{i}"),
                 color: 0x808080,
                 reply,
-                frames,
+                outbox: outbox.clone(),
                 kick,
             });
-            queues.push(rx);
+            outbox.open_play();
+            queues.push(outbox);
             kicks.push(kick_rx);
         }
         let mut rng = SplitMix64::new(7);
@@ -77,10 +79,8 @@ fn main() {
             let started = Instant::now();
             sim.tick();
             times.push(started.elapsed().as_micros() as u64);
-            for q in &mut queues {
-                while let Ok(f) = q.try_recv() {
-                    bytes += f.len();
-                }
+            for q in &queues {
+                bytes += q.drain().len();
             }
         }
         // Skip the first 100 ticks (everyone at the spawn) so players have spread out.

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use tilegame_game::{MapSize, Theme};
+use tilegame_protocol::v1;
 
 /// Everything the server can be told.
 #[derive(Debug, Clone, Deserialize)]
@@ -19,7 +20,8 @@ pub struct ServerConfig {
     pub bind: SocketAddr,
     /// Human-readable server name shown to clients.
     pub name: String,
-    /// Player limit (1..=1024).
+    /// Player limit (1..=4096; beyond 1,024 the join list and snapshots spill over to the
+    /// next packets).
     pub max_players: u32,
     /// Simulation ticks per second (1..=120).
     pub tps: u32,
@@ -33,8 +35,18 @@ pub struct ServerConfig {
     pub handshake_timeout_secs: u64,
     /// Seconds a playing client may stay silent before it is dropped.
     pub idle_timeout_secs: u64,
-    /// Frames a client may have queued before it is dropped as too slow.
-    pub max_queued_frames: usize,
+    /// Bytes a client may have waiting to be sent (queued or being written) before it is
+    /// dropped as too slow.
+    pub outbox_bytes: usize,
+    /// Seconds a client has to take each batch of outgoing bytes before it is dropped.
+    pub write_timeout_secs: u64,
+    /// Kernel send buffer per connection in bytes (0 = the system's default, which can grow
+    /// to megabytes that a non-reading client would hold).
+    pub socket_send_buffer: u32,
+    /// Connections that have not joined yet, at most, from one address.
+    pub max_pending_per_address: u32,
+    /// Connections that have not joined yet, at most, in all.
+    pub max_pending: u32,
     /// Stop this many seconds after the last player leaves (`None`: run until stopped).
     pub exit_when_empty_secs: Option<u64>,
     /// Send an (empty) snapshot at least this often, in ticks, so idle clients see the clock.
@@ -48,19 +60,23 @@ pub struct ServerConfig {
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
-            bind: SocketAddr::from(([0, 0, 0, 0], 35000)),
+            bind: SocketAddr::from(([0, 0, 0, 0], v1::DEFAULT_PORT)),
             name: "tilegame server".to_owned(),
             max_players: 10,
-            tps: 20,
+            tps: v1::TICK_RATE,
             seed: String::new(),
             theme: ThemeName::Default,
             size: "medium".to_owned(),
-            handshake_timeout_secs: 10,
-            idle_timeout_secs: 10,
-            max_queued_frames: 256,
+            handshake_timeout_secs: u64::from(v1::HANDSHAKE_TIMEOUT_MS / 1000),
+            idle_timeout_secs: u64::from(v1::IDLE_TIMEOUT_MS / 1000),
+            outbox_bytes: v1::OUTBOX_BYTES as usize,
+            write_timeout_secs: u64::from(v1::WRITE_TIMEOUT_MS / 1000),
+            socket_send_buffer: 64 * 1024,
+            max_pending_per_address: 16,
+            max_pending: 256,
             exit_when_empty_secs: None,
-            heartbeat_ticks: 20,
-            view_radius_tiles: 24,
+            heartbeat_ticks: v1::HEARTBEAT_TICKS,
+            view_radius_tiles: v1::VIEW_RADIUS_TILES,
             record_dir: None,
         }
     }
@@ -138,10 +154,10 @@ impl ServerConfig {
 
     /// Checks ranges; returns the map size to generate.
     pub fn validate(&self) -> Result<MapSize, ConfigError> {
-        if !(1..=1024).contains(&self.max_players) {
+        if !(1..=4096).contains(&self.max_players) {
             return Err(ConfigError::Invalid {
                 key: "max_players",
-                message: "must be 1..=1024".into(),
+                message: "must be 1..=4096".into(),
             });
         }
         if !(1..=120).contains(&self.tps) {
@@ -156,10 +172,22 @@ impl ServerConfig {
                 message: "at most 64 bytes".into(),
             });
         }
-        if self.max_queued_frames == 0 {
+        if !(4096..=(64 << 20)).contains(&self.outbox_bytes) {
             return Err(ConfigError::Invalid {
-                key: "max_queued_frames",
+                key: "outbox_bytes",
+                message: "must be 4096..=67108864".into(),
+            });
+        }
+        if self.write_timeout_secs == 0 {
+            return Err(ConfigError::Invalid {
+                key: "write_timeout_secs",
                 message: "must be at least 1".into(),
+            });
+        }
+        if self.max_pending_per_address == 0 || self.max_pending == 0 {
+            return Err(ConfigError::Invalid {
+                key: "max_pending",
+                message: "pending limits must be at least 1".into(),
             });
         }
         if !self.seed.is_empty()

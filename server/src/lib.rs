@@ -5,7 +5,10 @@
 //! embeds the same server on localhost through [`ServerHandle::start`], which runs it on its own
 //! thread and runtime.
 
+pub mod admission;
 pub mod config;
+pub mod logging;
+pub mod outbox;
 pub mod recording;
 pub mod replication;
 pub mod session;
@@ -17,11 +20,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, watch, Semaphore};
+use tokio::sync::{mpsc, watch};
 use tracing::{info, warn};
 
 pub use config::{ConfigError, ServerConfig};
 pub use sim::TickStats;
+
+/// How often refused connections are logged (as one line with counts).
+const REFUSAL_LOG_INTERVAL: Duration = Duration::from_secs(10);
 
 /// Errors that stop the server from starting.
 #[derive(Debug, thiserror::Error)]
@@ -123,7 +129,8 @@ impl Server {
             max_players: config.max_players,
             handshake_timeout: Duration::from_secs(config.handshake_timeout_secs),
             idle_timeout: Duration::from_secs(config.idle_timeout_secs),
-            max_queued_frames: config.max_queued_frames,
+            outbox_bytes: config.outbox_bytes,
+            write_timeout: Duration::from_secs(config.write_timeout_secs),
             record_dir: config.record_dir.clone(),
             stats: sim.stats(),
         });
@@ -133,24 +140,33 @@ impl Server {
             config.exit_when_empty_secs.map(Duration::from_secs),
             stop_rx,
         ));
-        // Connections that have not joined yet are limited, so a flood cannot exhaust memory.
-        let pending = Arc::new(Semaphore::new(config.max_players as usize * 2 + 64));
+        // Connections that have not joined yet are limited, per address and in all, so silent
+        // sockets cannot lock honest players out and a flood cannot exhaust descriptors.
+        let admission = admission::Admission::new(
+            config.max_pending_per_address as usize,
+            config.max_pending as usize,
+        );
+        let mut refusal_log = tokio::time::interval(REFUSAL_LOG_INTERVAL);
+        refusal_log.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tokio::pin!(shutdown);
         tokio::pin!(sim_task);
         loop {
             tokio::select! {
                 accepted = listener.accept() => match accepted {
                     Ok((stream, peer)) => {
-                        let Ok(permit) = Arc::clone(&pending).try_acquire_owned() else {
-                            warn!(%peer, "too many connections; refusing");
+                        // Refused: the socket is closed at once; the count is logged below.
+                        let Ok(pending) = admission.admit(peer.ip()) else {
                             continue;
                         };
+                        if config.socket_send_buffer > 0 {
+                            // Bounds what the kernel holds for a client that does not read, so
+                            // the outbox's deadline is reached instead of megabytes queueing.
+                            let _ = socket2::SockRef::from(&stream)
+                                .set_send_buffer_size(config.socket_send_buffer as usize);
+                        }
                         let session_config = Arc::clone(&session_config);
                         let commands = commands_tx.clone();
-                        tokio::spawn(async move {
-                            session::serve(stream, peer, session_config, commands).await;
-                            drop(permit);
-                        });
+                        tokio::spawn(session::serve(stream, peer, session_config, commands, pending));
                     }
                     Err(e) => {
                         warn!("accept failed: {e}");
@@ -164,6 +180,19 @@ impl Server {
                     break;
                 }
                 _ = &mut sim_task => break,
+                _ = refusal_log.tick() => {
+                    let r = admission.take_refusals();
+                    if r.per_address + r.busy > 0 {
+                        warn!(
+                            per_address = r.per_address,
+                            busy = r.busy,
+                            addresses = r.addresses,
+                            pending = admission.pending(),
+                            interval_secs = REFUSAL_LOG_INTERVAL.as_secs(),
+                            "connections refused"
+                        );
+                    }
+                }
             }
         }
         // Give sessions a moment to deliver their kick messages.

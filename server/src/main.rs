@@ -94,11 +94,7 @@ impl Args {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
+    tilegame_server::logging::init("info");
     let config = match Args::parse().into_config() {
         Ok(c) => c,
         Err(e) => {

@@ -17,15 +17,17 @@ use tilegame_protocol::v1::{
     ServerPacket, StateMarker,
 };
 use tilegame_protocol::{DecodeError, Direction, EncodeError, State};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::AsyncReadExt;
+use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::{timeout, Instant};
 use tracing::{debug, info, warn};
 
+use crate::admission::Pending;
+use crate::outbox::{self, Closed, Outbox};
 use crate::recording::SessionRecorder;
-use crate::sim::{Command, Frame, Kick};
+use crate::sim::{Command, Kick};
 
 /// Settings a session needs.
 #[derive(Debug, Clone)]
@@ -40,8 +42,10 @@ pub struct SessionConfig {
     pub handshake_timeout: Duration,
     /// Silence allowed in play.
     pub idle_timeout: Duration,
-    /// Outgoing queue bound (frames).
-    pub max_queued_frames: usize,
+    /// Outgoing queue bound (bytes queued or being written).
+    pub outbox_bytes: usize,
+    /// Time a client has to take one batch of outgoing bytes.
+    pub write_timeout: Duration,
     /// Write one replay file per connection into this folder.
     pub record_dir: Option<std::path::PathBuf>,
     /// The simulation's statistics (player count for the welcome).
@@ -63,6 +67,9 @@ pub enum SessionError {
     /// A packet could not be encoded.
     #[error("{0}")]
     Encode(#[from] EncodeError),
+    /// The outgoing queue closed (the client did not read, or the socket failed).
+    #[error("cannot send: {0}")]
+    Outbox(#[from] Closed),
     /// The peer closed the connection.
     #[error("connection closed by peer during {0}")]
     Closed(&'static str),
@@ -81,6 +88,9 @@ impl SessionError {
             SessionError::Codec(_) => Some(DisconnectReason::ProtocolError),
             SessionError::Timeout(_) => Some(DisconnectReason::Timeout),
             SessionError::Shutdown => Some(DisconnectReason::ServerShutdown),
+            SessionError::Outbox(Closed::Overflow { .. } | Closed::Stalled(_)) => {
+                Some(DisconnectReason::TooSlow)
+            }
             _ => None,
         }
     }
@@ -90,7 +100,7 @@ impl SessionError {
 /// lives in the typed codec each stage holds; this only remembers the last one for recordings.
 struct Io {
     reader: OwnedReadHalf,
-    writer: OwnedWriteHalf,
+    outbox: Outbox,
     out: Vec<u8>,
     read_buf: Vec<u8>,
     /// The protocol state last used, for the recording and a final Kick.
@@ -148,7 +158,7 @@ impl Io {
         if let Some(r) = &mut self.recording {
             r.frame(Direction::ToClient, S::STATE, frame);
         }
-        self.writer.write_all(&self.out).await?;
+        self.outbox.send(&self.out).await?;
         Ok(())
     }
 
@@ -163,7 +173,7 @@ impl Io {
         if let Some(r) = &mut self.recording {
             r.frame(Direction::ToClient, self.state, frame);
         }
-        self.writer.write_all(&self.out).await?;
+        self.outbox.send(&self.out).await?;
         Ok(())
     }
 }
@@ -174,12 +184,15 @@ pub async fn serve(
     peer: SocketAddr,
     config: Arc<SessionConfig>,
     sim: mpsc::Sender<Command>,
+    pending: Pending,
 ) {
     let _ = stream.set_nodelay(true);
     let (reader, writer) = stream.into_split();
+    let outbox = Outbox::new(config.outbox_bytes);
+    outbox::spawn_writer(outbox.clone(), writer, config.write_timeout);
     let mut io = Io {
         reader,
-        writer,
+        outbox,
         out: Vec::with_capacity(4096),
         read_buf: Vec::with_capacity(8192),
         state: State::Handshake,
@@ -188,28 +201,28 @@ pub async fn serve(
             .as_deref()
             .map(|dir| SessionRecorder::new(dir, peer)),
     };
-    match run(&mut io, &config, &sim).await {
+    match run(&mut io, &config, &sim, pending).await {
         Ok(reason) => info!(%peer, reason = reason.name(), "connection closed"),
+        // A peer hanging up early is routine (scanners, floods): not worth a warning each.
+        Err(e @ SessionError::Closed(_)) => debug!(%peer, error = %e, "connection closed early"),
         Err(e) => {
             let message = one_line(&e.to_string(), 256);
-            warn!(%peer, state = %io.state, "dropping client: {message}");
+            warn!(%peer, state = %io.state, error = %message, "dropping client");
             if let Some(reason) = e.kick_reason() {
                 let _ = timeout(Duration::from_millis(200), io.kick(reason, &message)).await;
             }
         }
     }
-    let _ = io.writer.shutdown().await;
+    io.outbox.finish();
     if let Some(r) = &mut io.recording {
         r.finish("connection closed");
     }
 }
 
-/// `text` on one line (newlines become spaces), cut to at most `max` bytes on a char boundary.
+/// `text` on one line, cut to at most `max` bytes on a char boundary (kick messages and log
+/// fields never span lines).
 fn one_line(text: &str, max: usize) -> String {
-    let flat: String = text
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
+    let flat = crate::logging::one_line(text);
     let mut end = flat.len().min(max);
     while !flat.is_char_boundary(end) {
         end -= 1;
@@ -221,6 +234,7 @@ async fn run(
     io: &mut Io,
     config: &SessionConfig,
     sim: &mpsc::Sender<Command>,
+    pending: Pending,
 ) -> Result<DisconnectReason, SessionError> {
     let deadline = Instant::now() + config.handshake_timeout;
 
@@ -282,14 +296,13 @@ async fn run(
     if let Some(r) = &mut io.recording {
         r.start(&request.name);
     }
-    let (frames_tx, mut frames_rx) = mpsc::channel::<Frame>(config.max_queued_frames);
     let (kick_tx, mut kick_rx) = oneshot::channel::<Kick>();
     let (reply_tx, reply_rx) = oneshot::channel();
     sim.send(Command::Join {
         name: request.name.clone(),
         color: request.profile.color & 0x00ff_ffff,
         reply: reply_tx,
-        frames: frames_tx,
+        outbox: io.outbox.clone(),
         kick: kick_tx,
     })
     .await
@@ -305,8 +318,10 @@ async fn run(
             return Err(SessionError::Refused(message));
         }
     };
+    // A player now: no longer counted against the limits on connections that have not joined.
+    drop(pending);
     let id = joined.id;
-    let result = play_session(io, codec, config, sim, joined, &mut frames_rx, &mut kick_rx).await;
+    let result = play_session(io, codec, config, sim, joined, &mut kick_rx).await;
     let reason = match &result {
         Ok(reason) => *reason,
         Err(e) => e.kick_reason().unwrap_or(DisconnectReason::Quit),
@@ -321,7 +336,6 @@ async fn play_session(
     config: &SessionConfig,
     sim: &mpsc::Sender<Command>,
     joined: crate::sim::Joined,
-    frames_rx: &mut mpsc::Receiver<Frame>,
     kick_rx: &mut oneshot::Receiver<Kick>,
 ) -> Result<DisconnectReason, SessionError> {
     let id = joined.id;
@@ -356,9 +370,12 @@ async fn play_session(
     // Play.
     let mut codec = codec.advance::<marker::Play>();
     io.state = State::Play;
+    io.outbox.open_play();
     let mut idle_deadline = Instant::now() + config.idle_timeout;
     let mut last_seq = 0u32;
-    let mut batch = Vec::with_capacity(16 * 1024);
+    if io.recording.is_some() {
+        io.outbox.start_tap();
+    }
     loop {
         while let Some(got) = codec.next_packet()? {
             if let Some(r) = &mut io.recording {
@@ -383,6 +400,7 @@ async fn play_session(
                     io.send(&mut codec, &play::Pong { nonce: ping.nonce })
                         .await?;
                 }
+                // The server decides reasons: a client can only say it quits.
                 play::ToServer::Disconnect(_) => return Ok(DisconnectReason::Quit),
             }
         }
@@ -394,25 +412,11 @@ async fn play_session(
                 codec.feed(&io.read_buf);
                 io.read_buf.clear();
             }
-            frame = frames_rx.recv() => {
-                let Some(frame) = frame else {
-                    // The simulation dropped us; it says why on the kick channel.
-                    let (reason, message) = kick_rx.try_recv().map_err(|_| SessionError::Shutdown)?;
-                    let _ = timeout(Duration::from_secs(1), io.kick(reason, &message)).await;
-                    return Ok(reason);
-                };
-                batch.clear();
-                batch.extend_from_slice(&frame);
-                while batch.len() < 64 * 1024 {
-                    match frames_rx.try_recv() {
-                        Ok(f) => batch.extend_from_slice(&f),
-                        Err(_) => break,
-                    }
-                }
+            closed = io.outbox.closed() => return Err(closed.into()),
+            frames = io.outbox.tapped() => {
                 if let Some(r) = &mut io.recording {
-                    r.frames(Direction::ToClient, State::Play, &batch);
+                    r.frames(Direction::ToClient, State::Play, &frames);
                 }
-                timeout(config.idle_timeout, io.writer.write_all(&batch)).await.map_err(|_| SessionError::Timeout("write"))??;
             }
             kick = &mut *kick_rx => {
                 let (reason, message) = kick.map_err(|_| SessionError::Shutdown)?;

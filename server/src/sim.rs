@@ -3,12 +3,18 @@
 //! Connections never touch the world. They send [`Command`]s (join, input, leave) over a
 //! channel; each tick the loop applies at most one queued input per player, runs
 //! `World::tick`, and pushes each client a snapshot of what changed for it into that client's
-//! bounded frame queue. A queue that is full means the client cannot keep up: it is kicked with
-//! a reason, and its memory is bounded by the queue's size. Players are bound to the connection
+//! [`Outbox`]. An outbox over its byte budget means the client cannot keep up: it is kicked with
+//! a reason, and its memory is bounded by the budget.
+//!
+//! Joins and leaves never evict anyone: they are not pushed as they happen but kept per client as
+//! a coalesced roster of pending events (one entry per player, bounded by the players there are
+//! and the leaves since), flushed each tick only while the client's outbox has room. A client
+//! that reads its socket therefore always converges to the server's player list, however large
+//! the burst. Players are bound to the connection
 //! that joined them — inputs arrive tagged with the id the loop handed out, never with an id
 //! the client chose.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -21,10 +27,25 @@ use tilegame_protocol::v1::{
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, warn};
 
-use crate::replication::{ClientView, Quantized, Replica, SlotGrid};
+use crate::outbox::{Closed, Outbox};
+use crate::replication::{
+    encode_snapshot, encode_tiles, ClientView, Quantized, Replica, SharedDeltas, SlotGrid,
+    SnapshotParts,
+};
+
+/// Roster events a client may have pending before it counts as too slow (far above what a
+/// client that reads sees: pending joins are at most the players present).
+const MAX_ROSTER_PENDING: usize = 8192;
+
+/// Roster events are flushed to a client only while its outbox holds less than this share
+/// (1/4) of its budget, so they never push it over.
+const ROSTER_ROOM_SHARE: usize = 4;
+
+/// Players listed in MapEnd, at most (the spec's bound); the rest follow as PlayerJoined.
+const MAX_LISTED: usize = 1024;
 
 /// Inputs a player may have waiting; older ones are dropped past this.
-const INPUT_QUEUE: usize = 8;
+const INPUT_QUEUE: usize = tilegame_protocol::v1::INPUT_QUEUE as usize;
 
 /// An encoded frame on its way to one client.
 pub type Frame = Vec<u8>;
@@ -43,8 +64,8 @@ pub enum Command {
         color: u32,
         /// Where the answer goes.
         reply: oneshot::Sender<Result<Joined, (JoinError, String)>>,
-        /// The connection's outgoing frame queue.
-        frames: mpsc::Sender<Frame>,
+        /// The connection's outgoing queue.
+        outbox: Outbox,
         /// Fired when the loop drops the client, with the reason.
         kick: oneshot::Sender<Kick>,
     },
@@ -92,14 +113,25 @@ pub struct TickStats {
     pub tick: u64,
 }
 
+/// A join or leave a client has not been sent yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RosterEvent {
+    Joined,
+    Left(DisconnectReason),
+}
+
 struct Client {
     slot: usize,
     name: String,
     color: u32,
-    frames: mpsc::Sender<Frame>,
+    outbox: Outbox,
     kick: Option<oneshot::Sender<Kick>>,
     view: ClientView,
     inputs: VecDeque<game::Input>,
+    /// This player's PlayerJoined frame, encoded once for everyone.
+    joined_frame: Frame,
+    /// Joins and leaves of others not yet sent to this client, by player id (coalesced).
+    roster: BTreeMap<u32, RosterEvent>,
 }
 
 /// Clients from which snapshot building is spread over threads.
@@ -108,15 +140,17 @@ const PARALLEL_FROM: usize = 128;
 /// Buffers one snapshot builder reuses from client to client.
 #[derive(Default)]
 struct Scratch {
-    encoder: PlayEncoder,
-    deltas: Vec<tilegame_protocol::v1::PlayerDelta>,
-    gone: Vec<u32>,
+    body: Vec<u8>,
+    parts: SnapshotParts,
 }
 
 /// What every client's snapshot this tick is built from (shared read-only between threads).
 struct SnapshotContext<'a> {
     tick: u32,
     tiles: &'a [TileChange],
+    /// `tiles`, encoded once as the Snapshot's list.
+    tiles_encoded: &'a [u8],
+    shared: &'a SharedDeltas,
     slots: &'a [Option<Replica>],
     world: &'a World,
     heartbeat_ticks: u32,
@@ -137,7 +171,7 @@ fn build_snapshots(
             (Some(radius), Some(me)) => Some((me.state.pos, radius)),
             _ => None,
         };
-        if !c.view.diff(
+        match c.view.diff(
             ctx.tick,
             ack,
             ctx.slots,
@@ -145,24 +179,29 @@ fn build_snapshots(
             ctx.heartbeat_ticks,
             view,
             ctx.grid,
-            &mut scratch.deltas,
-            &mut scratch.gone,
+            Some(ctx.shared),
+            &mut scratch.parts,
         ) {
+            Ok(true) => {}
+            Ok(false) => continue,
+            Err(e) => {
+                warn!("cannot encode a player delta: {e}");
+                continue;
+            }
+        }
+        let parts = &scratch.parts;
+        let mut out = Vec::with_capacity(16 + parts.deltas.len() + ctx.tiles_encoded.len());
+        if let Err(e) = encode_snapshot(
+            ctx.tick,
+            ack,
+            parts,
+            ctx.tiles_encoded,
+            &mut scratch.body,
+            &mut out,
+        ) {
+            warn!("cannot encode snapshot: {e}");
             continue;
         }
-        let snapshot = play::Snapshot {
-            tick: ctx.tick,
-            ack_seq: ack,
-            players: std::mem::take(&mut scratch.deltas),
-            tiles: ctx.tiles.to_vec(),
-            gone: std::mem::take(&mut scratch.gone),
-        };
-        let mut out = Vec::with_capacity(16 + snapshot.players.len() * 5);
-        if let Err(e) = scratch.encoder.encode(&snapshot, &mut out) {
-            warn!("cannot encode snapshot: {e}");
-        }
-        scratch.deltas = snapshot.players;
-        scratch.gone = snapshot.gone;
         frames.push((*id, out));
     }
     frames
@@ -176,6 +215,8 @@ pub struct Sim {
     max_players: usize,
     heartbeat_ticks: u32,
     clients: BTreeMap<PlayerId, Client>,
+    /// Names in use, lowercased (names are unique ignoring case).
+    names: BTreeSet<String>,
     slots: Vec<Option<Replica>>,
     next_id: u32,
     transfer: Option<Arc<MapTransfer>>,
@@ -183,6 +224,8 @@ pub struct Sim {
     scratch: Scratch,
     view_radius_px: Option<i32>,
     grid: SlotGrid,
+    shared: SharedDeltas,
+    tiles_encoded: Vec<u8>,
     stats: Arc<Mutex<TickStats>>,
 }
 
@@ -202,6 +245,7 @@ impl Sim {
             max_players,
             heartbeat_ticks,
             clients: BTreeMap::new(),
+            names: BTreeSet::new(),
             slots: Vec::new(),
             next_id: 1,
             transfer: None,
@@ -209,6 +253,8 @@ impl Sim {
             scratch: Scratch::default(),
             view_radius_px: None,
             grid: SlotGrid::default(),
+            shared: SharedDeltas::default(),
+            tiles_encoded: Vec::new(),
             stats: Arc::new(Mutex::new(TickStats::default())),
         }
     }
@@ -235,10 +281,10 @@ impl Sim {
                 name,
                 color,
                 reply,
-                frames,
+                outbox,
                 kick,
             } => {
-                let result = self.join(name, color, frames, kick);
+                let result = self.join(name, color, outbox, kick);
                 if let Err(Ok(joined)) = reply.send(result) {
                     // The connection vanished before the answer: undo the join.
                     self.remove(joined.id, DisconnectReason::Quit, None);
@@ -260,13 +306,14 @@ impl Sim {
         &mut self,
         name: String,
         color: u32,
-        frames: mpsc::Sender<Frame>,
+        outbox: Outbox,
         kick: oneshot::Sender<Kick>,
     ) -> Result<Joined, (JoinError, String)> {
         if let Err(e) = game::validate_name(&name) {
             return Err((JoinError::InvalidName, e.to_string()));
         }
-        if self.clients.values().any(|c| c.name == name) {
+        let folded = name.to_lowercase();
+        if self.names.contains(&folded) {
             return Err((
                 JoinError::NameTaken,
                 format!("the name {name:?} is already taken"),
@@ -313,36 +360,43 @@ impl Sim {
                 t
             }
         };
-        let players = self
-            .clients
-            .iter()
-            .map(|(pid, c)| PlayerInfo {
-                id: pid.0,
-                name: c.name.clone(),
-            })
-            .collect();
-        let joined_frame = self.frame(&play::PlayerJoined {
-            player: PlayerInfo {
-                id: id.0,
-                name: name.clone(),
-            },
-        });
-        for c in self.clients.values() {
-            if let Some(f) = &joined_frame {
-                let _ = c.frames.try_send(f.clone());
+        // Those already here are listed in MapEnd (up to the spec's bound; any more follow as
+        // roster events), and each of them gets this join through its roster.
+        let mut players = Vec::with_capacity(self.clients.len().min(MAX_LISTED));
+        let mut roster = BTreeMap::new();
+        for (pid, c) in self.clients.iter_mut() {
+            if players.len() < MAX_LISTED {
+                players.push(PlayerInfo {
+                    id: pid.0,
+                    name: c.name.clone(),
+                });
+            } else {
+                roster.insert(pid.0, RosterEvent::Joined);
             }
+            c.roster.insert(id.0, RosterEvent::Joined);
         }
+        let joined_frame = self
+            .frame(&play::PlayerJoined {
+                player: PlayerInfo {
+                    id: id.0,
+                    name: name.clone(),
+                },
+            })
+            .unwrap_or_default();
         info!(player = id.0, %name, "player joined");
+        self.names.insert(folded);
         self.clients.insert(
             id,
             Client {
                 slot,
                 name,
                 color,
-                frames,
+                outbox,
                 kick: Some(kick),
                 view: ClientView::default(),
                 inputs: VecDeque::new(),
+                joined_frame,
+                roster,
             },
         );
         Ok(Joined {
@@ -371,16 +425,21 @@ impl Sim {
             return;
         };
         self.world.remove_player(id);
+        self.names.remove(&client.name.to_lowercase());
         self.slots[client.slot] = None;
+        // A pending join is replaced by the leave: a client may have seen the player in a
+        // snapshot already, and a leave of a player it never heard of is harmless.
         for c in self.clients.values_mut() {
             c.view.forget(client.slot);
+            c.roster.insert(id.0, RosterEvent::Left(reason));
         }
         if let (Some(message), Some(tx)) = (kick, client.kick.take()) {
             let _ = tx.send((reason, message));
         }
-        if let Some(f) = self.frame(&play::PlayerLeft { id: id.0, reason }) {
-            for c in self.clients.values() {
-                let _ = c.frames.try_send(f.clone());
+        if reason == DisconnectReason::TooSlow {
+            // Whether the loop found the outbox full or the session found the writes stalled.
+            if let Ok(mut s) = self.stats.lock() {
+                s.dropped_slow += 1;
             }
         }
         info!(player = id.0, name = %client.name, ?reason, "player left");
@@ -421,9 +480,20 @@ impl Sim {
         if let Some(radius) = self.view_radius_px {
             self.grid.build(&self.slots, (radius / 2).max(128));
         }
+        if let Err(e) = self.shared.build(tick, &self.slots) {
+            warn!("cannot encode shared deltas: {e}");
+        }
+        if let Err(e) = encode_tiles(&tiles, &mut self.tiles_encoded) {
+            // More changes than a snapshot can carry: newcomers' maps still have them.
+            warn!("cannot encode this tick's tile changes: {e}");
+            tiles.clear();
+            let _ = encode_tiles(&tiles, &mut self.tiles_encoded);
+        }
         let ctx = SnapshotContext {
             tick,
             tiles: &tiles,
+            tiles_encoded: &self.tiles_encoded,
+            shared: &self.shared,
             slots: &self.slots,
             world: &self.world,
             heartbeat_ticks: self.heartbeat_ticks,
@@ -459,16 +529,18 @@ impl Sim {
         };
         let mut slow = Vec::new();
         let mut closed = Vec::new();
+        self.flush_rosters(&mut slow, &mut closed);
         for (id, frame) in frames {
             let Some(c) = self.clients.get(&id) else {
                 continue;
             };
-            match c.frames.try_send(frame) {
+            match c.outbox.push_play(&frame) {
                 Ok(()) => {}
-                Err(mpsc::error::TrySendError::Full(_)) => slow.push(id),
-                Err(mpsc::error::TrySendError::Closed(_)) => closed.push(id),
+                Err(Closed::Overflow { .. }) => slow.push(id),
+                Err(_) => closed.push(id),
             }
         }
+        slow.dedup();
         for id in slow {
             warn!(
                 player = id.0,
@@ -479,9 +551,6 @@ impl Sim {
                 DisconnectReason::TooSlow,
                 Some("your connection could not keep up".into()),
             );
-            if let Ok(mut s) = self.stats.lock() {
-                s.dropped_slow += 1;
-            }
         }
         for id in closed {
             self.remove(id, DisconnectReason::Quit, None);
@@ -494,6 +563,70 @@ impl Sim {
             s.players = self.clients.len();
             s.tick = self.world.tick;
         }
+    }
+
+    /// Sends each client as many of its pending joins and leaves as its outbox has room for.
+    fn flush_rosters(&mut self, slow: &mut Vec<PlayerId>, closed: &mut Vec<PlayerId>) {
+        let mut batch = Vec::new();
+        let mut encoder = std::mem::take(&mut self.encoder);
+        let ids: Vec<PlayerId> = self
+            .clients
+            .iter()
+            .filter(|(_, c)| !c.roster.is_empty())
+            .map(|(id, _)| *id)
+            .collect();
+        for id in ids {
+            let Some(c) = self.clients.get(&id) else {
+                continue;
+            };
+            if c.roster.len() > MAX_ROSTER_PENDING {
+                slow.push(id);
+                continue;
+            }
+            let room =
+                (c.outbox.budget() / ROSTER_ROOM_SHARE).saturating_sub(c.outbox.pending_bytes());
+            batch.clear();
+            let mut sent = Vec::new();
+            for (&pid, event) in &c.roster {
+                if batch.len() >= room {
+                    break;
+                }
+                match event {
+                    // Always present: a leave replaces the pending join.
+                    RosterEvent::Joined => {
+                        if let Some(other) = self.clients.get(&PlayerId(pid)) {
+                            batch.extend_from_slice(&other.joined_frame);
+                        }
+                    }
+                    RosterEvent::Left(reason) => {
+                        let left = play::PlayerLeft {
+                            id: pid,
+                            reason: *reason,
+                        };
+                        if let Err(e) = encoder.encode(&left, &mut batch) {
+                            warn!("cannot encode PlayerLeft: {e}");
+                        }
+                    }
+                }
+                sent.push(pid);
+            }
+            if batch.is_empty() {
+                continue;
+            }
+            let Some(c) = self.clients.get_mut(&id) else {
+                continue;
+            };
+            match c.outbox.push_play(&batch) {
+                Ok(()) => {
+                    for pid in sent {
+                        c.roster.remove(&pid);
+                    }
+                }
+                Err(Closed::Overflow { .. }) => slow.push(id),
+                Err(_) => closed.push(id),
+            }
+        }
+        self.encoder = encoder;
     }
 
     /// Kicks everyone (shutdown).
@@ -553,7 +686,6 @@ impl Sim {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tilegame_protocol::frame::decode_frame;
 
     fn sim() -> Sim {
         let map =
@@ -567,40 +699,59 @@ mod tests {
         )
     }
 
-    fn join(sim: &mut Sim, name: &str) -> (mpsc::Receiver<Frame>, oneshot::Receiver<Kick>) {
-        let (frames, rx) = mpsc::channel(64);
+    fn join_with(
+        sim: &mut Sim,
+        name: &str,
+        budget: usize,
+    ) -> Result<(Outbox, oneshot::Receiver<Kick>), JoinError> {
+        let outbox = Outbox::new(budget);
         let (kick, kick_rx) = oneshot::channel();
         let (reply, mut reply_rx) = oneshot::channel();
         sim.handle(Command::Join {
             name: name.into(),
             color: 1,
             reply,
-            frames,
+            outbox: outbox.clone(),
             kick,
         });
-        assert!(reply_rx.try_recv().expect("answered").is_ok());
-        (rx, kick_rx)
+        outbox.open_play();
+        match reply_rx.try_recv().expect("answered") {
+            Ok(_) => Ok((outbox, kick_rx)),
+            Err((e, _)) => Err(e),
+        }
     }
 
-    fn snapshot(rx: &mut mpsc::Receiver<Frame>) -> play::Snapshot {
-        loop {
-            let frame = rx.try_recv().expect("a frame");
-            let f = decode_frame(&frame, 1 << 20)
-                .expect("frame")
-                .expect("complete");
-            if let Ok(play::ToClient::Snapshot(s)) = play::ToClient::decode(f.id(), f.payload()) {
-                return s;
-            }
+    fn join(sim: &mut Sim, name: &str) -> (Outbox, oneshot::Receiver<Kick>) {
+        join_with(sim, name, 1 << 20).expect("joined")
+    }
+
+    /// Everything queued for a client, decoded.
+    fn received(outbox: &Outbox) -> Vec<play::ToClient> {
+        let bytes = outbox.drain();
+        let mut out = Vec::new();
+        for f in tilegame_protocol::frame::frames(&bytes, 1 << 20) {
+            out.push(play::ToClient::decode(f.id(), f.payload()).expect("packet"));
         }
+        out
+    }
+
+    fn snapshot(outbox: &Outbox) -> play::Snapshot {
+        received(outbox)
+            .into_iter()
+            .find_map(|p| match p {
+                play::ToClient::Snapshot(s) => Some(s),
+                _ => None,
+            })
+            .expect("a snapshot")
     }
 
     #[test]
     fn players_joining_in_the_same_tick_get_their_own_slots() {
         let mut sim = sim();
-        let mut clients: Vec<_> = ["a", "b", "c"].iter().map(|n| join(&mut sim, n)).collect();
+        let clients: Vec<_> = ["a", "b", "c"].iter().map(|n| join(&mut sim, n)).collect();
         sim.tick();
-        for (rx, _) in &mut clients {
-            let s = snapshot(rx);
+        for (outbox, _) in &clients {
+            let s = snapshot(outbox);
             let mut ids: Vec<u32> = s.players.iter().map(|d| d.id).collect();
             ids.sort_unstable();
             assert_eq!(ids, vec![1, 2, 3], "everyone sees everyone on first sight");
@@ -612,7 +763,6 @@ mod tests {
     #[test]
     fn a_join_whose_connection_vanished_is_undone() {
         let mut sim = sim();
-        let (frames, _rx) = mpsc::channel(8);
         let (kick, _kick_rx) = oneshot::channel();
         let (reply, reply_rx) = oneshot::channel();
         drop(reply_rx);
@@ -620,7 +770,7 @@ mod tests {
             name: "ghost".into(),
             color: 1,
             reply,
-            frames,
+            outbox: Outbox::new(4096),
             kick,
         });
         assert_eq!(sim.player_count(), 0);
@@ -628,27 +778,81 @@ mod tests {
     }
 
     #[test]
-    fn a_full_queue_drops_the_slow_client_with_a_reason() {
+    fn an_outbox_over_budget_drops_the_slow_client_with_a_reason() {
         let mut sim = sim();
-        let (_rx, mut kick) = {
-            let (frames, rx) = mpsc::channel(1);
-            let (kick, kick_rx) = oneshot::channel();
-            let (reply, _reply_rx) = oneshot::channel();
-            sim.handle(Command::Join {
-                name: "slow".into(),
-                color: 1,
-                reply,
-                frames,
-                kick,
-            });
-            (rx, kick_rx)
-        };
-        // The first snapshot fills the queue of one; the heartbeat 20 ticks later does not fit.
-        for _ in 0..25 {
+        let (_outbox, mut kick) = join_with(&mut sim, "slow", 64).expect("joined");
+        // Nobody drains the outbox: heartbeats pile up until one does not fit.
+        for _ in 0..200 {
             sim.tick();
         }
         let (reason, _) = kick.try_recv().expect("kicked");
         assert_eq!(reason, DisconnectReason::TooSlow);
         assert_eq!(sim.player_count(), 0);
+    }
+
+    #[test]
+    fn names_are_unique_ignoring_case_and_free_again_after_leaving() {
+        let mut sim = sim();
+        let _honest = join(&mut sim, "honest");
+        assert_eq!(
+            join_with(&mut sim, "HONEST", 4096).err(),
+            Some(JoinError::NameTaken)
+        );
+        sim.handle(Command::Leave {
+            id: PlayerId(1),
+            reason: DisconnectReason::Quit,
+        });
+        assert!(join_with(&mut sim, "Honest", 4096).is_ok());
+    }
+
+    #[test]
+    fn a_join_burst_never_overflows_a_small_outbox_and_the_roster_converges() {
+        let mut sim = Sim::new(
+            World::new(
+                game::generate("simtest", game::Theme::Default, game::MapSize::Small).expect("map"),
+            ),
+            "simtest".into(),
+            game::Theme::Default,
+            300,
+            20,
+        );
+        sim.set_view_radius(1);
+        // A client with room for a few dozen events at a time, drained every tick.
+        let (watcher, mut kick) = join_with(&mut sim, "watcher", 4096).expect("joined");
+        let mut list: BTreeSet<u32> = BTreeSet::from([1]);
+        let apply = |packets: Vec<play::ToClient>, list: &mut BTreeSet<u32>| {
+            for p in packets {
+                match p {
+                    play::ToClient::PlayerJoined(j) => {
+                        list.insert(j.player.id);
+                    }
+                    play::ToClient::PlayerLeft(l) => {
+                        list.remove(&l.id);
+                    }
+                    _ => {}
+                }
+            }
+        };
+        let mut others = Vec::new();
+        for i in 0..250 {
+            others.push(join(&mut sim, &format!("bot{i}")));
+        }
+        for i in 0..200u32 {
+            sim.handle(Command::Leave {
+                id: PlayerId(i + 2),
+                reason: DisconnectReason::Quit,
+            });
+        }
+        for _ in 0..200 {
+            sim.tick();
+            apply(received(&watcher), &mut list);
+            for (o, _) in &others {
+                o.drain();
+            }
+        }
+        assert!(kick.try_recv().is_err(), "the watcher was not kicked");
+        let server: BTreeSet<u32> = sim.clients.keys().map(|id| id.0).collect();
+        assert_eq!(list, server);
+        assert_eq!(server.len(), 51);
     }
 }

@@ -313,3 +313,103 @@ fn byte_counters_equal_the_bytes_on_the_wire() {
     assert_eq!(counters.sent(), up, "bytes sent");
     assert_eq!(counters.received(), down, "bytes received");
 }
+
+/// Polls `done` every 50 ms until it holds; fails after a generous bound.
+fn wait_for(what: &str, bound: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + bound;
+    while !done() {
+        assert!(Instant::now() < deadline, "gave up waiting: {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_burst_of_500_bots_evicts_nobody_and_lists_converge_after_400_leave() {
+    let server = start_server(ServerConfig {
+        max_players: 600,
+        // Two ticks a second: the burst lands in one or two ticks, as on a fast server.
+        tps: 2,
+        // The crowd shares the test's cores: deadlines are not what this test is about.
+        handshake_timeout_secs: 120,
+        write_timeout_secs: 120,
+        max_pending_per_address: 600,
+        max_pending: 600,
+        idle_timeout_secs: 120,
+        ..test_config()
+    });
+    let rt = runtime();
+    let (stop_stayers, stayers_rx) = watch::channel(false);
+    let (stop_leavers, leavers_rx) = watch::channel(false);
+    let mut statuses = Vec::new();
+    let mut leavers = Vec::new();
+    // All 500 at once: no pacing between joins.
+    for i in 0..500 {
+        let mut connect = ConnectOptions::new(server.addr().to_string(), format!("bot{i}"));
+        connect.play_timeout = Duration::from_secs(60);
+        let status = Arc::new(Mutex::new(BotStatus::default()));
+        let stop = if i < 100 {
+            stayers_rx.clone()
+        } else {
+            leavers_rx.clone()
+        };
+        let task = rt.spawn(run_bot(
+            BotOptions::new(connect, i as u64),
+            Arc::clone(&status),
+            stop,
+            None,
+        ));
+        statuses.push(status);
+        if i >= 100 {
+            leavers.push(task);
+        }
+    }
+    let state = |s: &Arc<Mutex<BotStatus>>| s.lock().expect("status").state.clone();
+    let players = |s: &Arc<Mutex<BotStatus>>| s.lock().expect("status").players;
+    let connected = || {
+        statuses
+            .iter()
+            .filter(|s| state(s) == ConnectionState::Success)
+            .count()
+    };
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while connected() < 500 {
+        if Instant::now() > deadline {
+            let failed: Vec<String> = statuses
+                .iter()
+                .filter(|s| state(s) != ConnectionState::Success)
+                .take(3)
+                .map(|s| format!("{:?}", *s.lock().expect("status")))
+                .collect();
+            panic!(
+                "{} of 500 connected ({} kicked as too slow); e.g. {failed:?}",
+                connected(),
+                server.stats().dropped_slow
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    wait_for("every list holds all 500", Duration::from_secs(60), || {
+        statuses.iter().all(|s| players(s) == 500)
+    });
+    let _ = stop_leavers.send(true);
+    for t in leavers {
+        let _ = rt.block_on(async { tokio::time::timeout(Duration::from_secs(60), t).await });
+    }
+    wait_for("the server counts 100", Duration::from_secs(60), || {
+        server.stats().players == 100
+    });
+    wait_for(
+        "every stayer's list converges to 100",
+        Duration::from_secs(60),
+        || statuses[..100].iter().all(|s| players(s) == 100),
+    );
+    assert!(statuses[..100]
+        .iter()
+        .all(|s| state(s) == ConnectionState::Success));
+    assert_eq!(
+        server.stats().dropped_slow,
+        0,
+        "nobody was kicked as too slow"
+    );
+    let _ = stop_stayers.send(true);
+}

@@ -289,12 +289,14 @@ fn disconnect_is_announced_and_idle_clients_time_out() {
         }
     }
     assert!(ok, "the leave was announced");
-    // An idle client (no packets for 1 s) is dropped with a Timeout kick, while `a` keeps pinging.
+    // An idle client (no packets for 1 s) is dropped with a Timeout kick, while `a` keeps
+    // sending an input per snapshot (each is acknowledged by the next tick's snapshot, so `a` is
+    // never silent for long, however slowly this machine runs).
     let mut idle = TestClient::join(server.addr(), "sleeper").unwrap();
     let idle_id = idle.id;
     let mut seen = false;
     for _ in 0..400 {
-        a.send(&play::Ping { nonce: 1 }).unwrap();
+        a.input(0, 0, Action::None).unwrap();
         a.snapshot().unwrap();
         if a.left.contains(&(idle_id, DisconnectReason::Timeout)) {
             seen = true;
@@ -487,4 +489,139 @@ fn join_request_is_answered_in_login_state_only() {
         other => panic!("expected a rejection, got {other:?}"),
     }
     assert!(c.closed_within(Duration::from_secs(5)));
+}
+
+#[test]
+fn a_burst_of_joins_and_leaves_kicks_nobody_and_every_list_converges() {
+    let server = start_server(tilegame_server::ServerConfig {
+        max_players: 600,
+        // Two ticks a second: the burst lands in one or two ticks, as on a fast server.
+        tps: 2,
+        // The crowd shares the test's cores: deadlines are not what this test is about.
+        handshake_timeout_secs: 120,
+        write_timeout_secs: 120,
+        idle_timeout_secs: 120,
+        max_pending_per_address: 600,
+        ..test_config()
+    });
+    let addr = server.addr();
+    // 500 join from 10 threads at once; none of them reads until everyone is in.
+    let joiners: Vec<_> = (0..10)
+        .map(|t| {
+            std::thread::spawn(move || {
+                (0..50)
+                    .map(|i| TestClient::join(addr, &format!("crowd{t}x{i}")).expect("join"))
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut crowd: Vec<TestClient> = joiners
+        .into_iter()
+        .flat_map(|j| j.join().expect("joiner"))
+        .collect();
+    assert_eq!(crowd.len(), 500);
+    // 400 leave at once.
+    for mut c in crowd.drain(100..) {
+        c.send::<marker::Play, _>(&v1::Disconnect {}).unwrap();
+    }
+    let stayers: std::collections::BTreeSet<u32> = crowd.iter().map(|c| c.id).collect();
+    for c in &mut crowd {
+        c.until("the player list converges to the server's", |c| {
+            c.players.keys().copied().eq(stayers.iter().copied())
+        })
+        .unwrap_or_else(|e| panic!("client {} did not converge: {e} ({:?})", c.id, c.kicked));
+        assert!(c.kicked.is_none());
+    }
+    assert_eq!(
+        server.stats().dropped_slow,
+        0,
+        "nobody was kicked as too slow"
+    );
+}
+
+/// Opens `n` connections from `source` (any 127.0.0.0/8 address is loopback) that never speak.
+fn silent_sockets(
+    server: std::net::SocketAddr,
+    source: &str,
+    n: usize,
+) -> Vec<std::net::TcpStream> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let mut out = Vec::new();
+        for _ in 0..n {
+            let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+            socket
+                .bind(format!("{source}:0").parse().expect("address"))
+                .expect("bind");
+            let stream = socket.connect(server).await.expect("connect");
+            out.push(stream.into_std().expect("std socket"));
+        }
+        out
+    })
+}
+
+#[test]
+fn silent_sockets_from_one_address_do_not_lock_out_an_honest_player() {
+    let server = start_server(tilegame_server::ServerConfig {
+        // Each silent socket would hold its place for a minute: longer than any wait here.
+        handshake_timeout_secs: 60,
+        ..test_config()
+    });
+    let _silent = silent_sockets(server.addr(), "127.0.0.2", 300);
+    let mut honest = TestClient::join(server.addr(), "honest").expect("an honest join succeeds");
+    honest.snapshot().expect("and plays");
+    // The same holds for a second address.
+    let _more = silent_sockets(server.addr(), "127.0.0.3", 300);
+    let mut other = TestClient::join(server.addr(), "other").expect("another honest join");
+    other.snapshot().expect("and plays");
+}
+
+#[test]
+fn the_server_decides_leave_reasons_and_names_are_unique_ignoring_case() {
+    let server = start_server(test_config());
+    let mut honest = TestClient::join(server.addr(), "honest").unwrap();
+    assert_eq!(
+        join_rejection(TestClient::join(server.addr(), "HONEST")),
+        JoinError::NameTaken
+    );
+    assert_eq!(
+        join_rejection(TestClient::join(server.addr(), "Honest")),
+        JoinError::NameTaken
+    );
+    // The spec gives a client no way to choose a reason (Disconnect has no fields): one that
+    // leaves is announced as Quit, and one that tries to append a reason byte of the server's
+    // (the old layout) sends a malformed Disconnect and is dropped as a protocol error.
+    let mut quitter = TestClient::join(server.addr(), "quitter").unwrap();
+    quitter.send::<marker::Play, _>(&v1::Disconnect {}).unwrap();
+    let mut liars = Vec::new();
+    for (name, claim) in [
+        ("liar1", DisconnectReason::TooSlow),
+        ("liar3", DisconnectReason::ServerShutdown),
+    ] {
+        let mut c = TestClient::join(server.addr(), name).unwrap();
+        let mut frame = Vec::new();
+        tilegame_protocol::frame::encode_frame(0x7f, &[claim.tag()], &mut frame);
+        c.send_raw(&frame).unwrap();
+        liars.push(c.id);
+    }
+    let quitter_id = quitter.id;
+    honest
+        .until("all three leaves are announced", |c| {
+            liars
+                .iter()
+                .chain([&quitter_id])
+                .all(|id| c.left.iter().any(|(l, _)| l == id))
+        })
+        .unwrap();
+    for (id, reason) in &honest.left {
+        let expected = if *id == quitter_id {
+            DisconnectReason::Quit
+        } else {
+            DisconnectReason::ProtocolError
+        };
+        assert_eq!(*reason, expected, "player {id}");
+    }
 }
