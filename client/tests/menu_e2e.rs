@@ -190,10 +190,14 @@ fn menu_join_type_address_and_name_then_play() {
     d.until("the server counts the player", |_| {
         server.stats().players == 1
     });
-    // The HUD is up: online count (the server's limit is not sent at join) and health.
+    // The HUD is up: online count out of the limit the server sent at the handshake, and health.
     d.frame(vec![]);
+    let limit = format!(
+        "ONLINE 1/{}",
+        tilegame_server::ServerConfig::default().max_players
+    );
     assert!(
-        d.texts().iter().any(|t| t == "ONLINE 1") && d.texts().iter().any(|t| t == "HP 100"),
+        d.texts().iter().any(|t| *t == limit) && d.texts().iter().any(|t| t == "HP 100"),
         "{:?}",
         d.texts()
     );

@@ -22,8 +22,24 @@ import zlib
 # ---------------------------------------------------------------------------
 # Constants (PROTOCOL.md "Constants" and the spec header table)
 # ---------------------------------------------------------------------------
-PROTOCOL_VERSION = 1                 # "Version | 1" in the header table
-SPEC_HASH = 0x175FC7E90AB09A76       # "Spec hash" in the header table
+import os as _os
+import re as _re
+
+
+def _header_values(path):
+    """Version and spec hash from the header table of the protocol reference (the first spec in
+    it is tilegame's): a client built from the document takes them from the document, so it
+    follows the spec as the document is regenerated."""
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    version = int(_re.search(r"^\| Version \| (\d+) \|$", text, _re.M).group(1))
+    spec_hash = int(_re.search(r"^\| Spec hash \| `0x([0-9a-f]+)` \|$", text, _re.M).group(1), 16)
+    return version, spec_hash
+
+
+_DOC = _os.environ.get("TILEGAME_PROTOCOL_DOC") or _os.path.join(
+    _os.path.dirname(_os.path.abspath(__file__)), "..", "..", "docs", "PROTOCOL.md")
+PROTOCOL_VERSION, SPEC_HASH = _header_values(_DOC)   # "Version" and "Spec hash" in the header table
 MAGIC = b"TGME"
 MAX_FRAME = 262144
 TICK_RATE = 20

@@ -1,8 +1,10 @@
 //! The protocol reference is the whole contract: a client written in Python from
 //! `docs/PROTOCOL.md` alone (`tests/doc_client/`, standard library only) joins the real server
 //! over loopback, decodes the map, names every tile, breaks a tile, sees another player, and
-//! decodes a reason for every refusal and kick it can provoke. If the document and the server
-//! drift apart, this fails.
+//! decodes a reason for every refusal and kick it can provoke (`--strict`: any statement of the
+//! document the server does not follow fails the run). It reads the protocol version and spec
+//! hash from the document's header table, as a client built from it would. If the document and
+//! the server drift apart, this fails.
 
 use std::process::Command;
 
