@@ -7,7 +7,7 @@
 //! Restoring a keyframe gives managers whose state hashes equal the recorded ones, which the
 //! replay tests check.
 
-use tilegame_game::{DynLayer, Map, Theme, Tile};
+use tilegame_game::{Map, Theme, Tile};
 use tilegame_protocol::replay_format::{KeyframePlayer, KeyframeState, TileRun};
 use tilegame_protocol::wire::{decode_body, encode_body};
 
@@ -32,33 +32,21 @@ pub enum KeyframeError {
     NoMap,
 }
 
-/// Runs of equal tiles, row-major.
-fn tile_runs(tiles: &[Tile]) -> Vec<TileRun> {
-    let mut runs: Vec<TileRun> = Vec::new();
-    for t in tiles {
-        match runs.last_mut() {
-            Some(r) if r.tile == t.id() => r.count += 1,
-            _ => runs.push(TileRun {
-                tile: t.id(),
-                count: 1,
-            }),
-        }
-    }
-    runs
-}
-
-/// Lengths of alternating runs of the dynamic layer, starting with a static run.
-fn dynamic_runs(layer: &DynLayer) -> Vec<u32> {
-    let mut runs = vec![0u32];
+/// Lengths of alternating runs of the dynamic layer, starting with a static run (which may be
+/// empty).
+fn dynamic_runs(map: &Map) -> Vec<u32> {
+    let mut runs = Vec::new();
     let mut current = false;
-    for i in 0..layer.len() {
-        let v = layer.get(i).unwrap_or(false);
-        if v != current {
+    for (changed, count) in map.dyn_runs() {
+        if changed != current || runs.is_empty() {
+            if changed && runs.is_empty() {
+                runs.push(0);
+            }
             runs.push(0);
-            current = v;
+            current = changed;
         }
         if let Some(last) = runs.last_mut() {
-            *last += 1;
+            *last += count;
         }
     }
     runs
@@ -74,8 +62,14 @@ impl Keyframe {
             height: map.height(),
             seed: play.world.seed().to_owned(),
             theme: play.world.theme().unwrap_or(Theme::Default).id(),
-            tiles: tile_runs(map.tiles()),
-            dynamic: dynamic_runs(map.dynatiles()),
+            tiles: map
+                .tile_runs()
+                .map(|(tile, count)| TileRun {
+                    tile: tile.id(),
+                    count,
+                })
+                .collect(),
+            dynamic: dynamic_runs(map),
             players_tick: play.players.tick(),
             local_id: play.players.local_id(),
             ack_seq: play.players.ack_seq(),
@@ -117,45 +111,21 @@ impl Keyframe {
     /// Rebuilds managers from the keyframe (untrusted input: errors, never panics).
     pub fn restore(&self) -> Result<PlayState, KeyframeError> {
         let k = &self.0;
-        let bad = |m: String| KeyframeError::Map(m);
-        let n = usize::from(k.width) * usize::from(k.height);
-        let mut tiles = Vec::with_capacity(n.min(1 << 20));
+        let mut tiles = Vec::with_capacity(k.tiles.len());
         for run in &k.tiles {
             let tile = Tile::from_u8(run.tile)
-                .ok_or_else(|| bad(format!("unknown tile id {}", run.tile)))?;
-            let count = run.count as usize;
-            if count == 0 || tiles.len() + count > n {
-                return Err(bad(format!(
-                    "tile runs do not add up to {} × {}",
-                    k.width, k.height
-                )));
-            }
-            tiles.resize(tiles.len() + count, tile);
+                .ok_or_else(|| KeyframeError::Map(format!("unknown tile id {}", run.tile)))?;
+            tiles.push((tile, run.count));
         }
-        if tiles.len() != n {
-            return Err(bad(format!("tile runs cover {} of {n} tiles", tiles.len())));
-        }
-        let mut layer = DynLayer::new(n);
-        let (mut at, mut value) = (0usize, false);
-        for &len in &k.dynamic {
-            let end = at
-                .checked_add(len as usize)
-                .filter(|&e| e <= n)
-                .ok_or_else(|| bad("dynamic runs exceed the map".into()))?;
-            if value {
-                layer.set_range(at, end, true);
-            }
-            at = end;
-            value = !value;
-        }
-        if at != n {
-            return Err(bad(format!("dynamic runs cover {at} of {n} tiles")));
-        }
-        let rle = (
-            tilegame_game::encode_tiles(&tiles),
-            tilegame_game::encode_dynatiles(&layer),
-        );
-        let map = Map::from_rle(k.width, k.height, &rle.0, &rle.1)
+        // The dynamic layer alternates unchanged and changed runs, starting unchanged; empty runs
+        // carry nothing.
+        let dynamic = k
+            .dynamic
+            .iter()
+            .enumerate()
+            .filter(|(_, &len)| len > 0)
+            .map(|(i, &len)| (i % 2 == 1, len));
+        let map = Map::from_runs(k.width, k.height, tiles, dynamic)
             .map_err(|e| KeyframeError::Map(e.to_string()))?;
         let theme = Theme::from_u8(k.theme)
             .ok_or_else(|| KeyframeError::Map(format!("unknown theme {}", k.theme)))?;

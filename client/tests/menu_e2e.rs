@@ -197,7 +197,7 @@ fn menu_join_type_address_and_name_then_play() {
         tilegame_server::ServerConfig::default().max_players
     );
     assert!(
-        d.texts().iter().any(|t| *t == limit) && d.texts().iter().any(|t| t == "HP 100"),
+        d.texts().contains(&limit) && d.texts().iter().any(|t| t == "HP 100"),
         "{:?}",
         d.texts()
     );

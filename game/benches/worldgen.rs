@@ -16,10 +16,10 @@ fn worldgen(c: &mut Criterion) {
             width: side,
             height: side,
         };
-        group.bench_function(format!("generate+rle {side}x{side}"), |b| {
+        group.bench_function(format!("generate+runs {side}x{side}"), |b| {
             b.iter(|| {
                 let map = generate(black_box(SEED), Theme::Default, size).expect("valid size");
-                black_box(map.to_rle())
+                black_box(map.tile_runs().count() + map.dyn_runs().count())
             })
         });
     }

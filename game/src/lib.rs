@@ -9,7 +9,7 @@
 //!
 //! Modules, bottom-up: [`hash`] (FNV-1a 64), [`rng`] (SplitMix64, seeds), [`noise`] (integer
 //! Perlin), [`tile`] (kinds and attributes), [`coords`] (units and conversions), [`dynatile`]
-//! (changed-tile bits), [`rle`] (layer codecs), [`map`], [`theme`] (height bands),
+//! (changed-tile bits), [`map`] (with its layers as runs), [`theme`] (height bands),
 //! [`worldgen`], [`movement`] (the shared movement step), [`player`] (players and inputs),
 //! [`breaking`] (shovel rules) and [`world`] (the tick). The public API is re-exported here.
 
@@ -21,7 +21,6 @@ pub mod map;
 pub mod movement;
 pub mod noise;
 pub mod player;
-pub mod rle;
 pub mod rng;
 pub mod spec;
 pub mod theme;
@@ -36,7 +35,7 @@ pub use coords::{
 };
 pub use dynatile::DynLayer;
 pub use hash::{fnv1a64, StableHasher};
-pub use map::{Map, MapError, MapSize, RleMap, MAX_SIDE};
+pub use map::{Map, MapError, MapSize, MAX_SIDE};
 pub use movement::{
     clamp_intent, position_bounds, step_movement, top_speed_at, MoveState, ACCEL, ACCEL_TICKS,
     DECEL, DECEL_TICKS, DIAGONAL_NUM, PLAYER_HALF_SIZE_PX, TOP_SPEED, TOP_SPEED_PX_PER_S,
@@ -45,9 +44,6 @@ pub use noise::Perlin;
 pub use player::{
     validate_name, Action, Breaking, Input, Item, NameError, Player, PlayerId, MAX_HEALTH,
     NAME_MAX_CHARS,
-};
-pub use rle::{
-    decode_dynatiles, decode_tiles, encode_dynatiles, encode_tiles, RleError, MAX_CELLS,
 };
 pub use rng::{random_seed, SplitMix64, SEED_ALPHABET, SEED_LEN};
 pub use theme::{Band, Theme};

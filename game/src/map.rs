@@ -10,7 +10,6 @@ use thiserror::Error;
 use crate::coords::{subpx_to_tile, TILE_SIZE};
 use crate::dynatile::DynLayer;
 use crate::hash::StableHasher;
-use crate::rle::{self, RleError};
 use crate::tile::Tile;
 
 /// The largest map side, in tiles.
@@ -43,9 +42,6 @@ pub enum MapError {
         /// Length given.
         got: usize,
     },
-    /// Malformed run-length data.
-    #[error("bad run-length data: {0}")]
-    Rle(#[from] RleError),
     /// A run of length zero.
     #[error("run {index} of the {layer} layer has a count of 0")]
     EmptyRun {
@@ -108,19 +104,10 @@ fn check_size(width: u32, height: u32) -> Result<(), MapError> {
     }
 }
 
-/// The two run-length coded layers of a map.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RleMap {
-    /// The tile layer ([`rle::encode_tiles`]).
-    pub tiles: Vec<u8>,
-    /// The dynatile layer ([`rle::encode_dynatiles`]).
-    pub dynatiles: Vec<u8>,
-}
-
 /// A W×H tile map with its dynatile layer.
 ///
 /// Serializable for display; not deserializable, so that its invariants (tile count =
-/// width × height) hold: rebuild maps from untrusted data with [`Map::from_rle`].
+/// width × height) hold: rebuild maps from untrusted data with [`Map::from_runs`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Map {
     width: u16,
@@ -158,33 +145,6 @@ impl Map {
             tiles,
             dynatiles: DynLayer::new(n),
         })
-    }
-
-    /// Rebuilds a map from its run-length layers (untrusted input: errors, never panics).
-    pub fn from_rle(
-        width: u16,
-        height: u16,
-        tiles: &[u8],
-        dynatiles: &[u8],
-    ) -> Result<Map, MapError> {
-        check_size(u32::from(width), u32::from(height))?;
-        let n = usize::from(width) * usize::from(height);
-        let tiles = rle::decode_tiles(tiles, n)?;
-        let dynatiles = rle::decode_dynatiles(dynatiles, n)?;
-        Ok(Map {
-            width,
-            height,
-            tiles,
-            dynatiles,
-        })
-    }
-
-    /// Encodes both layers with the run-length codecs.
-    pub fn to_rle(&self) -> RleMap {
-        RleMap {
-            tiles: rle::encode_tiles(&self.tiles),
-            dynatiles: rle::encode_dynatiles(&self.dynatiles),
-        }
     }
 
     /// Rebuilds a map from runs of (tile, count) and (changed, count) in row-major order
@@ -457,12 +417,11 @@ mod tests {
     }
 
     #[test]
-    fn rle_round_trip_and_hash() {
+    fn runs_round_trip_and_hash() {
         let mut m = Map::new(10, 7, Tile::Water).unwrap();
         m.set(3, 3, Tile::Lava).unwrap();
         m.change(4, 4, Tile::Dirt).unwrap();
-        let r = m.to_rle();
-        let back = Map::from_rle(10, 7, &r.tiles, &r.dynatiles).unwrap();
+        let back = Map::from_runs(10, 7, m.tile_runs(), m.dyn_runs()).unwrap();
         let runs = Map::from_runs(10, 7, m.tile_runs(), m.dyn_runs()).unwrap();
         assert_eq!(runs, m);
         assert!(matches!(
@@ -483,11 +442,11 @@ mod tests {
         other.change(0, 0, Tile::Water).unwrap();
         assert_ne!(other.hash(), m.hash());
         assert!(matches!(
-            Map::from_rle(10, 8, &r.tiles, &r.dynatiles),
-            Err(MapError::Rle(RleError::TooShort { .. }))
+            Map::from_runs(10, 8, m.tile_runs(), m.dyn_runs()),
+            Err(MapError::RunTotal { .. })
         ));
         assert!(matches!(
-            Map::from_rle(0, 8, &r.tiles, &r.dynatiles),
+            Map::from_runs(0, 8, m.tile_runs(), m.dyn_runs()),
             Err(MapError::InvalidSize { .. })
         ));
     }

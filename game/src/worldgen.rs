@@ -163,7 +163,7 @@ mod tests {
             let a = generate(SEED, theme, MapSize::Small).unwrap();
             let b = generate(SEED, theme, MapSize::Small).unwrap();
             assert_eq!(a, b);
-            assert_eq!(a.to_rle(), b.to_rle());
+            assert!(a.tile_runs().eq(b.tile_runs()));
         }
         let c = generate("other", Theme::Default, MapSize::Small).unwrap();
         assert_ne!(c, generate(SEED, Theme::Default, MapSize::Small).unwrap());
@@ -327,16 +327,14 @@ mod tests {
     fn snapshot_hashes_per_theme() {
         for theme in Theme::ALL {
             let m = generate(SEED, theme, MapSize::Small).unwrap();
-            let rle = m.to_rle();
             let report = format!(
-                "theme: {}\nsize: {}x{}\nmap_hash: {:016x}\nrle_tiles_len: {}\nrle_tiles_hash: {:016x}\nrle_dynatiles_hash: {:016x}\nhistogram: {:?}\n\n{}",
+                "theme: {}\nsize: {}x{}\nmap_hash: {:016x}\ntile_runs: {}\ndyn_runs: {}\nhistogram: {:?}\n\n{}",
                 theme.name(),
                 m.width(),
                 m.height(),
                 m.hash(),
-                rle.tiles.len(),
-                crate::hash::fnv1a64(&rle.tiles),
-                crate::hash::fnv1a64(&rle.dynatiles),
+                m.tile_runs().count(),
+                m.dyn_runs().count(),
                 histogram(&m),
                 picture(&m),
             );

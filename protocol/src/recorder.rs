@@ -25,7 +25,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use crate::replay_file::{ReplayError, ReplayWriter, FORMAT_VERSION};
-use crate::replay_format::{self as rf, ConnState, FrameDirection, Record};
+use crate::replay_format::{self as rf, FrameDirection, Record};
 use crate::{Direction, State};
 
 /// Default ticks between keyframes (one minute at 20 ticks/s).
@@ -66,15 +66,6 @@ fn snapshot_tick(direction: Direction, state: State, frame: &[u8]) -> Option<u32
     }
     let mut body = std::io::Cursor::new(frame.get(1..)?);
     crate::wire::read_var_u32(&mut body, binrw::Endian::Little).ok()
-}
-
-fn conn_state(s: State) -> ConnState {
-    match s {
-        State::Handshake => ConnState::Handshake,
-        State::Login => ConnState::Login,
-        State::MapTransfer => ConnState::MapTransfer,
-        State::Play => ConnState::Play,
-    }
 }
 
 impl Recorder {
@@ -225,7 +216,7 @@ impl Recorder {
                 Direction::ToServer => FrameDirection::ToServer,
                 Direction::ToClient => FrameDirection::ToClient,
             },
-            state: conn_state(state),
+            state: state.tag(),
             tick,
             micros: at.saturating_duration_since(self.started).as_micros() as u64,
             wire_bytes: wire_len as u32,
@@ -471,4 +462,55 @@ mod tests {
         assert_eq!(layout.last().map(String::as_str), Some("E4098"));
         let _ = std::fs::remove_dir_all(dir);
     }
+}
+
+impl rf::Frame {
+    /// The protocol state the frame was recorded in (`None` for a number no state has).
+    pub fn protocol_state(&self) -> Option<State> {
+        State::from_tag(self.state)
+    }
+
+    /// Which way the frame travelled.
+    pub fn protocol_direction(&self) -> Direction {
+        match self.direction {
+            FrameDirection::ToServer => Direction::ToServer,
+            FrameDirection::ToClient => Direction::ToClient,
+        }
+    }
+
+    /// The recorded packet, decoded with the protocol's codec in its recorded state and
+    /// direction.
+    pub fn decode(&self) -> Result<crate::AnyPacket, RecordedFrameError> {
+        let state = self
+            .protocol_state()
+            .ok_or(RecordedFrameError::UnknownState(self.state))?;
+        let packet =
+            crate::codec::decode_packet_bytes(state, self.protocol_direction(), &self.bytes)?;
+        if packet.id() != self.packet_id {
+            return Err(RecordedFrameError::IdMismatch {
+                recorded: self.packet_id,
+                found: packet.id(),
+            });
+        }
+        Ok(packet)
+    }
+}
+
+/// Why a recorded frame is not a packet.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RecordedFrameError {
+    /// The recorded state number names no state.
+    #[error("unknown protocol state {0}")]
+    UnknownState(u8),
+    /// The bytes do not decode in the recorded state and direction.
+    #[error("{0}")]
+    Codec(#[from] crate::CodecError),
+    /// The record's packet id disagrees with the frame's.
+    #[error("packet id {recorded:#04x} recorded, frame holds {found:#04x}")]
+    IdMismatch {
+        /// The record's `packet_id`.
+        recorded: u8,
+        /// The frame's id.
+        found: u8,
+    },
 }

@@ -801,7 +801,7 @@ impl<R: Read> Iterator for ReplayReader<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::replay_format::{ConnState, End, FrameDirection, Recorder, TickHash};
+    use crate::replay_format::{End, FrameDirection, Recorder, TickHash};
 
     fn header() -> FileHeader {
         FileHeader {
@@ -822,7 +822,7 @@ mod tests {
             w.push(&Record::Frame(Frame {
                 seq: i,
                 direction: FrameDirection::ToClient,
-                state: ConnState::Play,
+                state: crate::State::Play.tag(),
                 tick: i as u32,
                 micros: i * 50_000,
                 wire_bytes: 5,

@@ -120,16 +120,14 @@ pub fn encode_snapshot<'o>(
     }
     let start = out.len();
     encode_frame(play::Snapshot::ID, scratch, out);
-    Ok(
-        crate::frame::decode_frame(&out[start..], crate::v1::MAX_FRAME)
-            .ok()
-            .flatten()
-            .ok_or_else(|| EncodeError {
-                packet: play::Snapshot::NAME,
-                field: None,
-                error: FieldError::Invalid("the assembled frame does not decode".into()),
-            })?,
-    )
+    crate::frame::decode_frame(&out[start..], crate::v1::MAX_FRAME)
+        .ok()
+        .flatten()
+        .ok_or_else(|| EncodeError {
+            packet: play::Snapshot::NAME,
+            field: None,
+            error: FieldError::Invalid("the assembled frame does not decode".into()),
+        })
 }
 
 #[cfg(test)]

@@ -16,11 +16,11 @@ use tilegame_client::net::join::{JoinAssembler, JoinStep};
 use tilegame_client::play::PlayState;
 use tilegame_protocol::replay_file::{ReplayError, ReplayReader};
 use tilegame_protocol::replay_format::{
-    ConnState, FileHeader, Frame, FrameDirection, Keyframe, Record, TickHash,
+    FileHeader, Frame, FrameDirection, Keyframe, Record, TickHash,
 };
 use tilegame_protocol::v1::{play, State};
 
-use crate::packets::{self, FrameDecodeError};
+use crate::packets::{self, AnyPacket, FrameDecodeError};
 use crate::state::{self, StateDiff, StateHashes};
 
 /// Why the engine cannot go on.
@@ -216,15 +216,6 @@ pub struct Engine {
     keyframe: Option<(u32, StateKeyframe)>,
 }
 
-fn conn_state(s: State) -> ConnState {
-    match s {
-        State::Handshake => ConnState::Handshake,
-        State::Login => ConnState::Login,
-        State::MapTransfer => ConnState::MapTransfer,
-        State::Play => ConnState::Play,
-    }
-}
-
 impl Engine {
     /// An engine at the start of the recording described by `header`.
     pub fn new(header: &FileHeader) -> Self {
@@ -340,18 +331,18 @@ impl Engine {
             return Ok(None);
         }
         self.counts.frames_in += 1;
-        let (id, body) = packets::split(f).map_err(|e| Self::decode_error(f, e))?;
+        let packet = packets::decode(f).map_err(|e| Self::decode_error(f, e))?;
         match &mut self.phase {
             Phase::Joining(join) => {
-                let engine_state = conn_state(join.state());
-                if engine_state != f.state {
+                let engine_state = join.state();
+                if engine_state.tag() != f.state {
                     return Err(EngineError::StateMismatch {
                         seq: f.seq,
                         recorded: packets::state_label(f.state),
-                        engine: packets::state_label(engine_state),
+                        engine: engine_state.name(),
                     });
                 }
-                match join.feed_frame(id, body) {
+                match join.feed(packet) {
                     Ok(JoinStep::Done(joined)) => {
                         let mut play = PlayState::new();
                         play.join(&joined, &self.player_name);
@@ -366,7 +357,7 @@ impl Engine {
                         if e.state == tilegame_client::net::ConnectionState::ServerFailure {
                             return Err(Self::decode_error(
                                 f,
-                                FrameDecodeError::Decode(e.detail.clone()),
+                                FrameDecodeError::Join(e.detail.clone()),
                             ));
                         }
                         self.phase = Phase::Refused;
@@ -377,15 +368,13 @@ impl Engine {
                 }
             }
             Phase::Playing(play) => {
-                if f.state != ConnState::Play {
+                let AnyPacket::PlayToClient(packet) = packet else {
                     return Err(EngineError::StateMismatch {
                         seq: f.seq,
                         recorded: packets::state_label(f.state),
-                        engine: "Play",
+                        engine: State::Play.name(),
                     });
-                }
-                let packet = play::ToClient::decode(id, body)
-                    .map_err(|e| Self::decode_error(f, e.into()))?;
+                };
                 play.apply(&packet);
                 if let play::ToClient::Snapshot(s) = &packet {
                     let hashes = StateHashes::of(play);
@@ -477,7 +466,7 @@ impl Engine {
                 }
             }
             if let Record::Frame(f) = &record {
-                if f.tick > tick.saturating_add(1) && f.state == ConnState::Play {
+                if f.tick > tick.saturating_add(1) && f.state == State::Play.tag() {
                     break;
                 }
             }
@@ -527,12 +516,11 @@ impl Engine {
 
 /// The tick of a recorded snapshot frame (without applying it), if the frame is one.
 pub fn next_snapshot_tick(f: &Frame) -> Option<u32> {
-    if f.direction != FrameDirection::ToClient || f.state != ConnState::Play {
+    if f.direction != FrameDirection::ToClient || f.protocol_state() != Some(State::Play) {
         return None;
     }
-    let (id, body) = packets::split(f).ok()?;
-    match play::ToClient::decode(id, body) {
-        Ok(play::ToClient::Snapshot(s)) => Some(s.tick),
+    match packets::decode(f) {
+        Ok(AnyPacket::PlayToClient(play::ToClient::Snapshot(s))) => Some(s.tick),
         _ => None,
     }
 }
@@ -556,7 +544,7 @@ mod tests {
         }
     }
 
-    fn frame(seq: u64, direction: FrameDirection, state: ConnState, bytes: Vec<u8>) -> Record {
+    fn frame(seq: u64, direction: FrameDirection, state: u8, bytes: Vec<u8>) -> Record {
         Record::Frame(Frame {
             seq,
             direction,
@@ -575,7 +563,7 @@ mod tests {
         v1::play::ToServer::Ping(v1::play::Ping { nonce: 1 })
             .encode_body(&mut bytes)
             .unwrap();
-        frame(seq, FrameDirection::ToServer, ConnState::Play, bytes)
+        frame(seq, FrameDirection::ToServer, State::Play.tag(), bytes)
     }
 
     #[test]
@@ -601,7 +589,7 @@ mod tests {
         v1::play::ToClient::Pong(v1::play::Pong { nonce: 1 })
             .encode_body(&mut bytes)
             .unwrap();
-        let r = frame(0, FrameDirection::ToClient, ConnState::Play, bytes);
+        let r = frame(0, FrameDirection::ToClient, State::Play.tag(), bytes);
         assert!(matches!(
             e.feed(&r),
             Err(EngineError::StateMismatch { seq: 0, .. })
@@ -628,7 +616,12 @@ mod tests {
     #[test]
     fn undecodable_client_frames_are_errors() {
         let mut e = Engine::new(&header());
-        let r = frame(0, FrameDirection::ToServer, ConnState::Play, vec![0x7f, 1]);
+        let r = frame(
+            0,
+            FrameDirection::ToServer,
+            State::Play.tag(),
+            vec![0x7f, 1],
+        );
         assert!(matches!(
             e.feed(&r),
             Err(EngineError::Decode { seq: 0, .. })

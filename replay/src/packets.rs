@@ -1,136 +1,52 @@
-//! Decoding a recorded frame into the generated packet type of its state and direction.
+//! Decoding a recorded frame into the generated packet of its state and direction.
 //!
 //! `dump`, `stats` and `info` need each frame's packet name and contents without running the
-//! managers; this module maps a frame's recorded (state, direction) to the generated
-//! `ToServer`/`ToClient` enum of that state, so that every tool decodes exactly as the game does
-//! and nothing here slices bytes by hand.
+//! managers. A frame records its protocol state (the one `State` enum, by number) and its
+//! direction; the protocol's codec decodes it exactly as a live connection would
+//! (`replay_format::Frame::decode`), so every tool decodes as the game does and nothing here
+//! frames or slices bytes.
 
-use serde::Serialize;
-use tilegame_protocol::replay_format::{ConnState, Frame, FrameDirection};
-use tilegame_protocol::v1::{handshake, login, map_transfer, play};
-use tilegame_protocol::DecodeError;
+use tilegame_protocol::recorder::RecordedFrameError;
+use tilegame_protocol::replay_format::{Frame, FrameDirection};
+pub use tilegame_protocol::AnyPacket;
+use tilegame_protocol::State;
 
-/// Any packet of the protocol, tagged by state and direction.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(untagged)]
-pub enum AnyPacket {
-    /// Handshake, client to server.
-    HandshakeToServer(handshake::ToServer),
-    /// Handshake, server to client.
-    HandshakeToClient(handshake::ToClient),
-    /// Login, client to server.
-    LoginToServer(login::ToServer),
-    /// Login, server to client.
-    LoginToClient(login::ToClient),
-    /// Map transfer, client to server.
-    MapTransferToServer(map_transfer::ToServer),
-    /// Map transfer, server to client.
-    MapTransferToClient(map_transfer::ToClient),
-    /// Play, client to server.
-    PlayToServer(play::ToServer),
-    /// Play, server to client.
-    PlayToClient(play::ToClient),
+/// Why a recorded frame could not be replayed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FrameDecodeError {
+    /// The frame is not a packet of its recorded state and direction.
+    #[error("{0}")]
+    Frame(Box<RecordedFrameError>),
+    /// The packet decodes but makes no sense where it is in the join.
+    #[error("{0}")]
+    Join(String),
 }
 
-impl AnyPacket {
-    /// The packet's name as in the spec.
-    pub fn name(&self) -> &'static str {
-        match self {
-            AnyPacket::HandshakeToServer(p) => p.name(),
-            AnyPacket::HandshakeToClient(p) => p.name(),
-            AnyPacket::LoginToServer(p) => p.name(),
-            AnyPacket::LoginToClient(p) => p.name(),
-            AnyPacket::MapTransferToServer(p) => p.name(),
-            AnyPacket::MapTransferToClient(p) => p.name(),
-            AnyPacket::PlayToServer(p) => p.name(),
-            AnyPacket::PlayToClient(p) => p.name(),
-        }
+impl From<RecordedFrameError> for FrameDecodeError {
+    fn from(e: RecordedFrameError) -> Self {
+        FrameDecodeError::Frame(Box::new(e))
     }
+}
 
-    /// The packet's fields as JSON (the generated serde derive; the outer enum tag removed).
-    pub fn fields(&self) -> serde_json::Value {
-        let value = serde_json::to_value(self).unwrap_or(serde_json::Value::Null);
-        match value {
-            // Generated enums are externally tagged: {"Snapshot": {...}}.
+/// Decodes a recorded frame in its recorded state and direction.
+pub fn decode(frame: &Frame) -> Result<AnyPacket, FrameDecodeError> {
+    Ok(frame.decode()?)
+}
+
+/// The packet's fields as JSON (the generated serde derive, without the enum tags).
+pub fn fields(packet: &AnyPacket) -> serde_json::Value {
+    // Generated enums are externally tagged: {"PlayToClient": {"Snapshot": {...}}}.
+    let mut value = serde_json::to_value(packet).unwrap_or(serde_json::Value::Null);
+    for _ in 0..2 {
+        value = match value {
             serde_json::Value::Object(mut map) if map.len() == 1 => {
                 let key = map.keys().next().cloned().unwrap_or_default();
                 map.remove(&key).unwrap_or(serde_json::Value::Null)
             }
             other => other,
-        }
+        };
     }
-}
-
-/// Why a frame could not be decoded.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum FrameDecodeError {
-    /// The frame holds no packet id.
-    #[error("empty frame (no packet id)")]
-    Empty,
-    /// The packet id in the record disagrees with the frame's first byte.
-    #[error("packet id {recorded:#04x} recorded, frame starts with {found:#04x}")]
-    IdMismatch {
-        /// The record's `packet_id`.
-        recorded: u8,
-        /// The frame's first byte.
-        found: u8,
-    },
-    /// The generated decoder rejected the body.
-    #[error("{0}")]
-    Decode(String),
-}
-
-impl From<DecodeError> for FrameDecodeError {
-    fn from(e: DecodeError) -> Self {
-        FrameDecodeError::Decode(e.to_string())
-    }
-}
-
-/// Splits a frame's bytes into packet id and body, checking the recorded id.
-pub fn split(frame: &Frame) -> Result<(u8, &[u8]), FrameDecodeError> {
-    let (&id, body) = frame.bytes.split_first().ok_or(FrameDecodeError::Empty)?;
-    if id != frame.packet_id {
-        return Err(FrameDecodeError::IdMismatch {
-            recorded: frame.packet_id,
-            found: id,
-        });
-    }
-    Ok((id, body))
-}
-
-/// Decodes a recorded frame with the generated decoder of its recorded state and direction.
-pub fn decode(frame: &Frame) -> Result<AnyPacket, FrameDecodeError> {
-    let (id, body) = split(frame)?;
-    decode_as(frame.state, frame.direction, id, body)
-}
-
-/// Decodes `body` as packet `id` of `state` travelling in `direction`.
-pub fn decode_as(
-    state: ConnState,
-    direction: FrameDirection,
-    id: u8,
-    body: &[u8],
-) -> Result<AnyPacket, FrameDecodeError> {
-    use ConnState as S;
-    use FrameDirection as D;
-    Ok(match (state, direction) {
-        (S::Handshake, D::ToServer) => {
-            AnyPacket::HandshakeToServer(handshake::ToServer::decode(id, body)?)
-        }
-        (S::Handshake, D::ToClient) => {
-            AnyPacket::HandshakeToClient(handshake::ToClient::decode(id, body)?)
-        }
-        (S::Login, D::ToServer) => AnyPacket::LoginToServer(login::ToServer::decode(id, body)?),
-        (S::Login, D::ToClient) => AnyPacket::LoginToClient(login::ToClient::decode(id, body)?),
-        (S::MapTransfer, D::ToServer) => {
-            AnyPacket::MapTransferToServer(map_transfer::ToServer::decode(id, body)?)
-        }
-        (S::MapTransfer, D::ToClient) => {
-            AnyPacket::MapTransferToClient(map_transfer::ToClient::decode(id, body)?)
-        }
-        (S::Play, D::ToServer) => AnyPacket::PlayToServer(play::ToServer::decode(id, body)?),
-        (S::Play, D::ToClient) => AnyPacket::PlayToClient(play::ToClient::decode(id, body)?),
-    })
+    value
 }
 
 /// Short direction label: `in` = to the client, `out` = to the server (the client's view).
@@ -141,14 +57,9 @@ pub fn dir_label(direction: FrameDirection) -> &'static str {
     }
 }
 
-/// The state's name as in the spec.
-pub fn state_label(state: ConnState) -> &'static str {
-    match state {
-        ConnState::Handshake => "Handshake",
-        ConnState::Login => "Login",
-        ConnState::MapTransfer => "MapTransfer",
-        ConnState::Play => "Play",
-    }
+/// The name of the state a frame records by number (`?` for a number no state has).
+pub fn state_label(state: u8) -> &'static str {
+    State::from_tag(state).map_or("?", State::name)
 }
 
 /// Renders JSON compactly for one-line text output: keys unquoted, `null` fields left out,
@@ -204,13 +115,13 @@ fn write_compact(value: &serde_json::Value, out: &mut String) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tilegame_protocol::v1::Packet;
+    use tilegame_protocol::v1::{play, Packet};
 
-    fn frame(state: ConnState, direction: FrameDirection, bytes: Vec<u8>) -> Frame {
+    fn frame(state: State, direction: FrameDirection, bytes: Vec<u8>) -> Frame {
         Frame {
             seq: 0,
             direction,
-            state,
+            state: state.tag(),
             tick: 0,
             micros: 0,
             wire_bytes: bytes.len() as u32 + 1,
@@ -225,24 +136,31 @@ mod tests {
         let ping = play::ToServer::Ping(play::Ping { nonce: 7 });
         let mut bytes = vec![play::Ping::ID];
         ping.encode_body(&mut bytes).unwrap();
-        let f = frame(ConnState::Play, FrameDirection::ToServer, bytes);
+        let f = frame(State::Play, FrameDirection::ToServer, bytes);
         let p = decode(&f).unwrap();
         assert_eq!(p.name(), "Ping");
-        assert_eq!(compact(&p.fields()), "{nonce: 7}");
+        assert_eq!(compact(&fields(&p)), "{nonce: 7}");
         // The same bytes in another state are another packet (or none).
-        let f = frame(ConnState::MapTransfer, FrameDirection::ToServer, f.bytes);
-        assert!(matches!(decode(&f), Err(FrameDecodeError::Decode(_))));
+        let f = frame(State::MapTransfer, FrameDirection::ToServer, f.bytes);
+        assert!(matches!(
+            decode(&f),
+            Err(FrameDecodeError::Frame(e)) if matches!(*e, RecordedFrameError::Codec(_))
+        ));
     }
 
     #[test]
     fn empty_and_mismatched_frames_are_errors() {
-        let f = frame(ConnState::Play, FrameDirection::ToClient, vec![]);
-        assert_eq!(decode(&f), Err(FrameDecodeError::Empty));
-        let mut f = frame(ConnState::Play, FrameDirection::ToClient, vec![1, 2]);
+        let f = frame(State::Play, FrameDirection::ToClient, vec![]);
+        assert!(matches!(
+            decode(&f),
+            Err(FrameDecodeError::Frame(e)) if matches!(*e, RecordedFrameError::Codec(_))
+        ));
+        // A valid Pong (id 0x03) whose record claims id 0x00.
+        let mut f = frame(State::Play, FrameDirection::ToClient, vec![3, 0, 0, 0, 9]);
         f.packet_id = 0;
         assert!(matches!(
             decode(&f),
-            Err(FrameDecodeError::IdMismatch { .. })
+            Err(FrameDecodeError::Frame(e)) if matches!(*e, RecordedFrameError::IdMismatch { .. })
         ));
     }
 

@@ -157,14 +157,14 @@ pub fn time_at(x: f32, width: f32, total: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tilegame_protocol::replay_format::{ConnState, Frame};
+    use tilegame_protocol::replay_format::Frame;
     use tilegame_protocol::v1::Packet;
 
     fn frame(seq: u64, micros: u64, dir: FrameDirection, bytes: Vec<u8>) -> Record {
         Record::Frame(Frame {
             seq,
             direction: dir,
-            state: ConnState::Play,
+            state: tilegame_protocol::State::Play.tag(),
             tick: 0,
             micros,
             wire_bytes: 1000,

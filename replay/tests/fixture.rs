@@ -6,7 +6,7 @@ mod common;
 use std::process::Command;
 
 use common::{fixture, fixture_path, output, records, rewrite, scratch};
-use tilegame_protocol::replay_format::{ConnState, FrameDirection, Record};
+use tilegame_protocol::replay_format::{FrameDirection, Record};
 use tilegame_protocol::v1::{play, Packet, TileChange, TilePos};
 use tilegame_replay::cmd::{self, dump::DumpOptions, verify::VerifyOptions};
 use tilegame_replay::engine::Engine;
@@ -160,10 +160,11 @@ fn tampered(tick: u32) -> Vec<u8> {
     let mut done = false;
     for r in &mut recs {
         let Record::Frame(f) = r else { continue };
-        if f.direction != FrameDirection::ToClient || f.state != ConnState::Play {
+        if f.direction != FrameDirection::ToClient {
             continue;
         }
-        let Ok(play::ToClient::Snapshot(mut s)) = play::ToClient::decode(f.bytes[0], &f.bytes[1..])
+        let Ok(tilegame_protocol::AnyPacket::PlayToClient(play::ToClient::Snapshot(mut s))) =
+            f.decode()
         else {
             continue;
         };

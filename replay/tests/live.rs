@@ -115,7 +115,7 @@ fn verify_server_recordings(dir: &Path) {
             .iter()
             .position(|f| {
                 f.packet_id == tilegame_protocol::v1::login::JoinAccepted::ID
-                    && f.state == tilegame_protocol::replay_format::ConnState::Login
+                    && f.state == tilegame_protocol::State::Login.tag()
                     && f.direction == tilegame_protocol::replay_format::FrameDirection::ToClient
             })
             .expect("the join was accepted");

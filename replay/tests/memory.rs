@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tilegame_protocol::replay_file::{ReplayWriter, READ_BUDGET};
 use tilegame_protocol::replay_format::{
-    ConnState, FileHeader, Frame, FrameDirection, LegacyKeyframe, Record, Recorder,
+    FileHeader, Frame, FrameDirection, LegacyKeyframe, Record, Recorder,
 };
 use tilegame_replay::{cmd, ReplayFile};
 
@@ -89,7 +89,7 @@ fn crafted() -> Vec<u8> {
         w.push(&Record::Frame(Frame {
             seq,
             direction: FrameDirection::ToClient,
-            state: ConnState::Play,
+            state: tilegame_protocol::State::Play.tag(),
             tick: 0,
             micros: 0,
             wire_bytes: 1,

@@ -9,10 +9,10 @@ use std::net::TcpListener;
 use std::time::Duration;
 
 use tilegame_client::net::{ByteCounters, ConnectOptions, Connection, ConnectionState};
-use tilegame_protocol::codec::{decode_packet_bytes, ServerCodec};
-use tilegame_protocol::replay_format::{FrameDirection, Record};
+use tilegame_protocol::codec::ServerCodec;
+use tilegame_protocol::replay_format::Record;
 use tilegame_protocol::v1::{self, handshake, login, marker, DisconnectReason};
-use tilegame_protocol::{AnyPacket, Direction, State};
+use tilegame_protocol::{AnyPacket, State};
 use tilegame_server::ServerConfig;
 use tilegame_tests::{start_server, test_config, ClientError, TestClient};
 
@@ -219,12 +219,7 @@ fn the_servers_recording_of_a_kicked_connection_decodes_frame_by_frame() {
     let mut names = Vec::new();
     for record in reader.records() {
         let Record::Frame(f) = record else { continue };
-        let direction = match f.direction {
-            FrameDirection::ToServer => Direction::ToServer,
-            FrameDirection::ToClient => Direction::ToClient,
-        };
-        let state = State::from_tag(f.state.tag()).unwrap();
-        match decode_packet_bytes(state, direction, &f.bytes) {
+        match f.decode() {
             Ok(packet) => names.push(packet.name()),
             Err(e) => panic!("frame {} does not decode: {e}", f.seq),
         }

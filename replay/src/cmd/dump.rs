@@ -50,7 +50,7 @@ fn line(frame: &Frame, format: Format) -> (String, String) {
     let text = match format {
         Format::Text => {
             let body = match &decoded {
-                Ok(p) => compact(&p.fields()),
+                Ok(p) => compact(&packets::fields(p)),
                 Err(e) => format!("<undecodable: {e}>"),
             };
             format!(
@@ -79,7 +79,7 @@ fn line(frame: &Frame, format: Format) -> (String, String) {
                 "payload_bytes": frame.payload_bytes,
             });
             match &decoded {
-                Ok(p) => obj["decoded"] = p.fields(),
+                Ok(p) => obj["decoded"] = packets::fields(p),
                 Err(e) => obj["error"] = serde_json::Value::String(e.to_string()),
             }
             obj.to_string()
