@@ -3,8 +3,8 @@
 //! Packets come from the replay fixture `replay/tests/fixtures/small.tgr`, a real recorded
 //! session (every frame in both directions, with its state); maps come from the game's own world
 //! generator and are transferred with the protocol's own `map_to_transfer`; replay files are that
-//! fixture and records re-written with `ReplayWriter`. `cargo run --example write_seeds`
-//! regenerates them (see fuzz/README.md).
+//! fixture and records re-written with `ReplayWriter`; keyframes are the fixture's own.
+//! `cargo run --example write_seeds` regenerates them (see fuzz/README.md).
 
 use std::collections::BTreeMap;
 
@@ -191,5 +191,22 @@ pub fn all(fixture: &[u8]) -> Vec<Seed> {
         framed_input.extend(body);
     }
     seeds.push(("replay_reader", "framed-records".into(), framed_input));
+
+    // keyframe: the recorded keyframes' states (the client's serialization), first and last.
+    let keyframes: Vec<&Vec<u8>> = records
+        .iter()
+        .filter_map(|r| match r {
+            Record::Keyframe(k) => Some(&k.state),
+            _ => None,
+        })
+        .collect();
+    for (name, state) in [
+        ("recorded-first", keyframes.first()),
+        ("recorded-last", keyframes.last()),
+    ] {
+        if let Some(state) = state.filter(|s| s.len() <= MAX_SEED) {
+            seeds.push(("keyframe", name.into(), state.to_vec()));
+        }
+    }
     seeds
 }
