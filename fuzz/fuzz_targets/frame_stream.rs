@@ -12,7 +12,9 @@ const MAX_FRAME: u32 = v1::MAX_FRAME;
 
 fuzz_target!(|data: &[u8]| {
     // The first byte picks how the stream is cut into reads; the rest is the stream.
-    let Some((&seed, stream)) = data.split_first() else { return };
+    let Some((&seed, stream)) = data.split_first() else {
+        return;
+    };
 
     // Reference: one pass over the whole buffer.
     let mut expected = Vec::new();
@@ -55,13 +57,24 @@ fuzz_target!(|data: &[u8]| {
             }
         }
     }
-    assert_eq!(got_err, expected_err, "streaming and one-shot decoding end differently");
-    assert_eq!(got.len(), expected.len(), "streaming and one-shot decoding found different frames");
+    assert_eq!(
+        got_err, expected_err,
+        "streaming and one-shot decoding end differently"
+    );
+    assert_eq!(
+        got.len(),
+        expected.len(),
+        "streaming and one-shot decoding found different frames"
+    );
     for ((gid, gbody), (eid, ebody)) in got.iter().zip(&expected) {
         assert_eq!((gid, gbody.as_slice()), (eid, *ebody));
     }
     if got_err.is_none() {
-        assert_eq!(decoder.buffered(), rest.len(), "bytes of the incomplete tail went missing");
+        assert_eq!(
+            decoder.buffered(),
+            rest.len(),
+            "bytes of the incomplete tail went missing"
+        );
     }
 
     for (id, body) in expected {
@@ -69,8 +82,13 @@ fuzz_target!(|data: &[u8]| {
         let mut out = Vec::new();
         let len = encode_frame(id, body, &mut out);
         assert_eq!(len, out.len());
-        let frame = decode_frame(&out, MAX_FRAME).expect("re-encoded frame is valid").expect("complete");
-        assert_eq!((frame.id(), frame.payload(), frame.wire_len()), (id, body, out.len()));
+        let frame = decode_frame(&out, MAX_FRAME)
+            .expect("re-encoded frame is valid")
+            .expect("complete");
+        assert_eq!(
+            (frame.id(), frame.payload(), frame.wire_len()),
+            (id, body, out.len())
+        );
 
         // No decoder may panic on any body.
         for state in State::ALL {

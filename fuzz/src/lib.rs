@@ -3,9 +3,16 @@
 //! Every per-state, per-direction target feeds its input to the protocol's own run-time
 //! [`Decoder`] in that state — the codec every peer and tool uses — and checks that whatever
 //! decodes re-encodes (the decoded value is within every bound of the spec) and decodes again to
-//! the same value.
+//! the same value. The map, replay and keyframe targets live in [`map`], [`replay`] and [`keyframe`]; [`seeds`] builds
+//! the committed seed corpora.
 
 pub use tilegame_protocol;
+
+pub mod alloc_meter;
+pub mod keyframe;
+pub mod map;
+pub mod replay;
+pub mod seeds;
 
 use tilegame_protocol::codec::Decoder;
 use tilegame_protocol::{v1, Direction, State};

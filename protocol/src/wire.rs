@@ -370,11 +370,20 @@ pub fn write_len<W: Write + Seek>(
     }
 }
 
-/// Reads exactly `n` bytes into a new vector (`n` already bounded by the caller).
+/// Bytes reserved up front for a length-prefixed value; beyond this the buffer grows with what
+/// is actually read.
+const PREALLOC_BYTES: usize = 4096;
+
+/// Reads exactly `n` bytes into a new vector (`n` already bounded by the caller). The declared
+/// length is only a claim: memory follows the bytes present, so a short input that declares the
+/// bound (16 MiB for a replay keyframe) cannot make the decoder allocate it.
 #[inline]
 fn read_exact_vec<R: Read>(r: &mut R, n: usize) -> BinResult<Vec<u8>> {
-    let mut buf = vec![0u8; n];
-    r.read_exact(&mut buf)?;
+    let mut buf = Vec::with_capacity(n.min(PREALLOC_BYTES));
+    r.by_ref().take(n as u64).read_to_end(&mut buf)?;
+    if buf.len() != n {
+        return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into());
+    }
     Ok(buf)
 }
 

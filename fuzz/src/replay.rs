@@ -1,0 +1,106 @@
+//! The replay-file reader, through its public API only.
+//!
+//! Raw mode reads the input as a whole file. Framed mode wraps the input into a valid file (the
+//! header from [`ReplayWriter`], then chunks whose CRC-32 is right) so that the fuzzer's bytes
+//! reach the record decoder instead of stopping at the checksum. Either way, every record that
+//! is read must survive being written again with the writer and read back.
+
+use tilegame_protocol::replay_file::{ReplayReader, ReplayWriter, FORMAT_VERSION};
+use tilegame_protocol::replay_format::{ChunkHeader, FileHeader, Recorder};
+use tilegame_protocol::wire::encode_body;
+use tilegame_protocol::{v1, PROTOCOL_VERSION};
+
+/// Most records read from one input.
+pub const MAX_RECORDS: usize = 4096;
+
+/// The header of every framed-mode file: this program's format and protocol.
+pub fn header() -> FileHeader {
+    FileHeader {
+        format_version: FORMAT_VERSION,
+        protocol_version: PROTOCOL_VERSION,
+        protocol_hash: v1::SPEC_HASH,
+        recorder: Recorder::Client,
+        software: "tilegame-fuzz".into(),
+        player_name: "fuzz".into(),
+        start_unix_ms: 0,
+        keyframe_interval: 1200,
+    }
+}
+
+/// Appends one chunk holding `body` (claimed to hold `records` records) with a correct CRC.
+pub fn push_chunk(file: &mut Vec<u8>, records: u32, body: &[u8]) {
+    let head = ChunkHeader {
+        length: body.len() as u32,
+        records,
+        crc32: crc32fast::hash(body),
+    };
+    encode_body(&head, "ChunkHeader", file).expect("a chunk header always encodes");
+    file.extend_from_slice(body);
+}
+
+/// Framed mode's file: the writer's header, then the input cut into chunks, each
+/// `[records: u8][length: u16 LE][length bytes]` (the last one takes what is left).
+pub fn frame(mut input: &[u8]) -> Vec<u8> {
+    let mut file = ReplayWriter::new(Vec::new(), &header())
+        .and_then(ReplayWriter::finish)
+        .expect("writing a header to memory cannot fail");
+    while let [records, lo, hi, rest @ ..] = input {
+        let n = usize::from(u16::from_le_bytes([*lo, *hi])).min(rest.len());
+        let (body, tail) = rest.split_at(n);
+        push_chunk(&mut file, u32::from(*records), body);
+        input = tail;
+    }
+    file
+}
+
+/// Reads every record of `file`, writing each again; then checks that the copy reads back the
+/// same records.
+pub fn read_and_rewrite(file: &[u8]) {
+    let Ok(mut reader) = ReplayReader::new(file) else {
+        return;
+    };
+    let _ = reader.check_protocol();
+    let mut writer =
+        ReplayWriter::new(Vec::new(), reader.header()).expect("a read header re-encodes");
+    let mut count = 0;
+    while let Ok(Some(record)) = reader.try_next() {
+        writer
+            .push(&record)
+            .unwrap_or_else(|e| panic!("read record {record:?} does not re-encode: {e}"));
+        count += 1;
+        if count == MAX_RECORDS {
+            break;
+        }
+    }
+    let copy = writer.finish().expect("writing to memory cannot fail");
+
+    // Second pass, in lockstep, so that at most one chunk of each file is in memory.
+    let mut original = ReplayReader::new(file).expect("read once");
+    let mut again = ReplayReader::new(&copy).expect("the copy's header reads");
+    assert_eq!(again.header(), original.header());
+    for i in 0..count {
+        let a = original.try_next().ok().flatten().expect("read once");
+        let b = again
+            .try_next()
+            .unwrap_or_else(|e| panic!("record {i} of the copy: {e}"));
+        assert_eq!(b.as_ref(), Some(&a), "record {i} differs after a rewrite");
+    }
+    if count < MAX_RECORDS {
+        assert!(
+            matches!(again.try_next(), Ok(None)),
+            "the copy has more records"
+        );
+    }
+}
+
+/// First byte: bit 0 picks framed (1) or raw (0) mode; the rest is the input.
+pub fn fuzz_replay_reader(data: &[u8]) {
+    let Some((&mode, rest)) = data.split_first() else {
+        return;
+    };
+    if mode & 1 == 1 {
+        read_and_rewrite(&frame(rest));
+    } else {
+        read_and_rewrite(rest);
+    }
+}

@@ -1,0 +1,212 @@
+//! The committed seed corpora (`fuzz/seeds/<target>/`), built from real data.
+//!
+//! Packets come from the replay fixture `replay/tests/fixtures/small.tgr`, a real recorded
+//! session (every frame in both directions, with its state); maps come from the game's own world
+//! generator and are transferred with the protocol's own `map_to_transfer`; replay files are that
+//! fixture and records re-written with `ReplayWriter`; keyframes are the fixture's own.
+//! `cargo run --example write_seeds` regenerates them (see fuzz/README.md).
+
+use std::collections::BTreeMap;
+
+use tilegame_game as game;
+use tilegame_protocol::convert;
+use tilegame_protocol::frame::encode_frame;
+use tilegame_protocol::replay_file::ReplayReader;
+use tilegame_protocol::replay_format::{ConnState, FrameDirection, Record};
+use tilegame_protocol::v1::{self, map_transfer, AnyPacket};
+use tilegame_protocol::wire::encode_body;
+
+/// Largest seed file written (the corpora stay small enough to commit).
+pub const MAX_SEED: usize = 16 << 10;
+
+/// One seed file: target, file name, bytes.
+pub type Seed = (&'static str, String, Vec<u8>);
+
+fn target_of(state: ConnState, direction: FrameDirection) -> &'static str {
+    match (state, direction) {
+        (ConnState::Handshake, FrameDirection::ToServer) => "handshake_to_server",
+        (ConnState::Handshake, FrameDirection::ToClient) => "handshake_to_client",
+        (ConnState::Login, FrameDirection::ToServer) => "login_to_server",
+        (ConnState::Login, FrameDirection::ToClient) => "login_to_client",
+        (ConnState::MapTransfer, FrameDirection::ToServer) => "map_transfer_to_server",
+        (ConnState::MapTransfer, FrameDirection::ToClient) => "map_transfer_to_client",
+        (ConnState::Play, FrameDirection::ToServer) => "play_to_server",
+        (ConnState::Play, FrameDirection::ToClient) => "play_to_client",
+    }
+}
+
+fn framed(id: u8, body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    encode_frame(id, body, &mut out);
+    out
+}
+
+fn packet_frame(packet: AnyPacket) -> Vec<u8> {
+    let mut body = Vec::new();
+    packet
+        .encode_body(&mut body)
+        .expect("a real packet encodes");
+    framed(packet.id(), &body)
+}
+
+/// A map's transfer as the frames a server sends.
+fn transfer_stream(map: &game::Map, seed: &str) -> Vec<u8> {
+    let t = convert::map_to_transfer(map, seed, game::Theme::Default);
+    let mut out = packet_frame(map_transfer::ToClient::MapBegin(t.begin).into());
+    for chunk in t.chunks {
+        out.extend(packet_frame(map_transfer::ToClient::MapChunk(chunk).into()));
+    }
+    out.extend(packet_frame(
+        map_transfer::ToClient::MapEnd(map_transfer::MapEnd {
+            checksum: t.checksum,
+            players: Vec::new(),
+        })
+        .into(),
+    ));
+    out
+}
+
+/// `map_payload` input: width, height (u16 LE), then the encoded payload.
+fn payload_input(map: &game::Map) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.extend(map.width().to_le_bytes());
+    out.extend(map.height().to_le_bytes());
+    encode_body(&convert::map_payload(map), "MapPayload", &mut out).expect("a map encodes");
+    out
+}
+
+/// Small maps: uniform, a checkerboard, generated worlds with changed tiles.
+fn maps() -> Vec<(String, game::Map)> {
+    let mut out = Vec::new();
+    let uniform = game::Map::from_tiles(8, 4, vec![game::Tile::Grass; 32]).expect("8×4");
+    out.push(("uniform".to_owned(), uniform));
+    let checker = (0..16 * 16)
+        .map(|i| {
+            if (i + i / 16) % 2 == 0 {
+                game::Tile::Cobblestone
+            } else {
+                game::Tile::Lava
+            }
+        })
+        .collect();
+    let mut checker = game::Map::from_tiles(16, 16, checker).expect("16×16");
+    checker.change(3, 3, game::Tile::Dirt).expect("in the map");
+    out.push(("checker".to_owned(), checker));
+    for theme in [
+        game::Theme::Default,
+        game::Theme::Hell,
+        game::Theme::Islands,
+    ] {
+        let mut map = game::generate("abc", theme, game::MapSize::Small).expect("small map");
+        map.change(1, 2, game::Tile::Dirt).expect("in the map");
+        let name = format!("generated-{theme:?}").to_lowercase();
+        out.push((name, map));
+    }
+    out
+}
+
+/// Every seed, from the replay fixture's bytes.
+pub fn all(fixture: &[u8]) -> Vec<Seed> {
+    let mut seeds: Vec<Seed> = Vec::new();
+    let mut reader = ReplayReader::new(fixture).expect("the fixture is a replay file");
+    let records = reader.records();
+    assert!(
+        reader.stopped_early().is_none(),
+        "the fixture reads to its end"
+    );
+
+    // Per state and direction: the whole recorded stream (cut at MAX_SEED) and one frame of
+    // each packet id.
+    let mut streams: BTreeMap<&str, Vec<u8>> = BTreeMap::new();
+    let mut firsts: BTreeMap<(&str, u8), Vec<u8>> = BTreeMap::new();
+    let mut every = vec![0x5a]; // frame_stream: a chunking seed byte, then frames of all states
+    for record in &records {
+        let Record::Frame(f) = record else { continue };
+        let (&id, body) = f.bytes.split_first().expect("a recorded frame has an id");
+        let frame = framed(id, body);
+        let target = target_of(f.state, f.direction);
+        let stream = streams.entry(target).or_default();
+        if stream.len() + frame.len() <= MAX_SEED {
+            stream.extend(&frame);
+        }
+        firsts.entry((target, id)).or_insert_with(|| frame.clone());
+        if every.len() + frame.len() <= MAX_SEED {
+            every.extend(&frame);
+        }
+    }
+    for (target, stream) in streams {
+        seeds.push((target, "recorded-session".into(), stream));
+    }
+    for ((target, id), frame) in firsts {
+        seeds.push((target, format!("recorded-id-{id:02x}"), frame));
+    }
+    seeds.push(("frame_stream", "recorded-session".into(), every));
+
+    // Kick and Disconnect (every state, id 0x7f) are rare in a recording: add one of each.
+    let mut kick = Vec::new();
+    let reason = v1::DisconnectReason::ProtocolError;
+    let message = "bad frame".to_owned();
+    encode_body(&v1::Kick { reason, message }, "Kick", &mut kick).expect("a kick encodes");
+    for state in [
+        ConnState::Handshake,
+        ConnState::Login,
+        ConnState::MapTransfer,
+        ConnState::Play,
+    ] {
+        let to_server = target_of(state, FrameDirection::ToServer);
+        let to_client = target_of(state, FrameDirection::ToClient);
+        seeds.push((to_server, "disconnect".into(), framed(0x7f, &[])));
+        seeds.push((to_client, "kick".into(), framed(0x7f, &kick)));
+    }
+
+    for (name, map) in maps() {
+        seeds.push(("map_payload", name.clone(), payload_input(&map)));
+        seeds.push(("map_transfer", name, transfer_stream(&map, "abc")));
+    }
+
+    // replay_reader: raw mode (first byte even) over the fixture; framed mode (odd) over chunks
+    // of records re-encoded from it, one chunk per record kind.
+    let mut raw = vec![0];
+    raw.extend(fixture);
+    seeds.push(("replay_reader", "fixture-raw".into(), raw));
+    let mut framed_input = vec![1];
+    let mut kinds_seen = [false; 4];
+    for record in &records {
+        let kind = match record {
+            Record::Frame(_) => 0,
+            Record::TickHash(_) => 1,
+            Record::Keyframe(_) => 2,
+            Record::End(_) => 3,
+        };
+        if std::mem::replace(&mut kinds_seen[kind], true) {
+            continue;
+        }
+        let mut body = Vec::new();
+        encode_body(record, "Record", &mut body).expect("a read record encodes");
+        if framed_input.len() + 3 + body.len() > MAX_SEED || body.len() > usize::from(u16::MAX) {
+            continue;
+        }
+        framed_input.push(1);
+        framed_input.extend((body.len() as u16).to_le_bytes());
+        framed_input.extend(body);
+    }
+    seeds.push(("replay_reader", "framed-records".into(), framed_input));
+
+    // keyframe: the recorded keyframes' states (the client's serialization), first and last.
+    let keyframes: Vec<&Vec<u8>> = records
+        .iter()
+        .filter_map(|r| match r {
+            Record::Keyframe(k) => Some(&k.state),
+            _ => None,
+        })
+        .collect();
+    for (name, state) in [
+        ("recorded-first", keyframes.first()),
+        ("recorded-last", keyframes.last()),
+    ] {
+        if let Some(state) = state.filter(|s| s.len() <= MAX_SEED) {
+            seeds.push(("keyframe", name.into(), state.to_vec()));
+        }
+    }
+    seeds
+}
