@@ -6,8 +6,7 @@
 //! is read must survive being written again with the writer and read back.
 
 use tilegame_protocol::replay_file::{ReplayReader, ReplayWriter, FORMAT_VERSION};
-use tilegame_protocol::replay_format::{ChunkHeader, FileHeader, Recorder};
-use tilegame_protocol::wire::encode_body;
+use tilegame_protocol::replay_format::{FileHeader, Recorder};
 use tilegame_protocol::{v1, PROTOCOL_VERSION};
 
 /// Most records read from one input.
@@ -27,30 +26,21 @@ pub fn header() -> FileHeader {
     }
 }
 
-/// Appends one chunk holding `body` (claimed to hold `records` records) with a correct CRC.
-pub fn push_chunk(file: &mut Vec<u8>, records: u32, body: &[u8]) {
-    let head = ChunkHeader {
-        length: body.len() as u32,
-        records,
-        crc32: crc32fast::hash(body),
-    };
-    encode_body(&head, "ChunkHeader", file).expect("a chunk header always encodes");
-    file.extend_from_slice(body);
-}
-
 /// Framed mode's file: the writer's header, then the input cut into chunks, each
-/// `[records: u8][length: u16 LE][length bytes]` (the last one takes what is left).
+/// `[records: u8][length: u16 LE][length bytes]` (the last one takes what is left), written with
+/// correct checksums and sequence numbers by [`ReplayWriter::push_raw_chunk`].
 pub fn frame(mut input: &[u8]) -> Vec<u8> {
-    let mut file = ReplayWriter::new(Vec::new(), &header())
-        .and_then(ReplayWriter::finish)
+    let mut writer = ReplayWriter::new(Vec::new(), &header())
         .expect("writing a header to memory cannot fail");
     while let [records, lo, hi, rest @ ..] = input {
         let n = usize::from(u16::from_le_bytes([*lo, *hi])).min(rest.len());
         let (body, tail) = rest.split_at(n);
-        push_chunk(&mut file, u32::from(*records), body);
+        writer
+            .push_raw_chunk(u32::from(*records), body)
+            .expect("writing to memory cannot fail");
         input = tail;
     }
-    file
+    writer.finish().expect("writing to memory cannot fail")
 }
 
 /// Reads every record of `file`, writing each again; then checks that the copy reads back the
@@ -76,7 +66,7 @@ pub fn read_and_rewrite(file: &[u8]) {
 
     // Second pass, in lockstep, so that at most one chunk of each file is in memory.
     let mut original = ReplayReader::new(file).expect("read once");
-    let mut again = ReplayReader::new(&copy).expect("the copy's header reads");
+    let mut again = ReplayReader::new(copy.as_slice()).expect("the copy's header reads");
     assert_eq!(again.header(), original.header());
     for i in 0..count {
         let a = original.try_next().ok().flatten().expect("read once");

@@ -12,7 +12,8 @@ use tilegame_game as game;
 use tilegame_protocol::convert;
 use tilegame_protocol::frame::encode_frame;
 use tilegame_protocol::replay_file::ReplayReader;
-use tilegame_protocol::replay_format::{ConnState, FrameDirection, Record};
+use tilegame_protocol::replay_format::{FrameDirection, Record};
+use tilegame_protocol::State;
 use tilegame_protocol::v1::{self, map_transfer, AnyPacket};
 use tilegame_protocol::wire::encode_body;
 
@@ -22,16 +23,16 @@ pub const MAX_SEED: usize = 16 << 10;
 /// One seed file: target, file name, bytes.
 pub type Seed = (&'static str, String, Vec<u8>);
 
-fn target_of(state: ConnState, direction: FrameDirection) -> &'static str {
+fn target_of(state: State, direction: FrameDirection) -> &'static str {
     match (state, direction) {
-        (ConnState::Handshake, FrameDirection::ToServer) => "handshake_to_server",
-        (ConnState::Handshake, FrameDirection::ToClient) => "handshake_to_client",
-        (ConnState::Login, FrameDirection::ToServer) => "login_to_server",
-        (ConnState::Login, FrameDirection::ToClient) => "login_to_client",
-        (ConnState::MapTransfer, FrameDirection::ToServer) => "map_transfer_to_server",
-        (ConnState::MapTransfer, FrameDirection::ToClient) => "map_transfer_to_client",
-        (ConnState::Play, FrameDirection::ToServer) => "play_to_server",
-        (ConnState::Play, FrameDirection::ToClient) => "play_to_client",
+        (State::Handshake, FrameDirection::ToServer) => "handshake_to_server",
+        (State::Handshake, FrameDirection::ToClient) => "handshake_to_client",
+        (State::Login, FrameDirection::ToServer) => "login_to_server",
+        (State::Login, FrameDirection::ToClient) => "login_to_client",
+        (State::MapTransfer, FrameDirection::ToServer) => "map_transfer_to_server",
+        (State::MapTransfer, FrameDirection::ToClient) => "map_transfer_to_client",
+        (State::Play, FrameDirection::ToServer) => "play_to_server",
+        (State::Play, FrameDirection::ToClient) => "play_to_client",
     }
 }
 
@@ -122,9 +123,11 @@ pub fn all(fixture: &[u8]) -> Vec<Seed> {
     let mut every = vec![0x5a]; // frame_stream: a chunking seed byte, then frames of all states
     for record in &records {
         let Record::Frame(f) = record else { continue };
-        let (&id, body) = f.bytes.split_first().expect("a recorded frame has an id");
-        let frame = framed(id, body);
-        let target = target_of(f.state, f.direction);
+        let packet = f.decode().expect("the fixture's frames decode");
+        let id = packet.id();
+        let frame = packet_frame(packet);
+        let state = f.protocol_state().expect("a recorded state");
+        let target = target_of(state, f.direction);
         let stream = streams.entry(target).or_default();
         if stream.len() + frame.len() <= MAX_SEED {
             stream.extend(&frame);
@@ -147,12 +150,7 @@ pub fn all(fixture: &[u8]) -> Vec<Seed> {
     let reason = v1::DisconnectReason::ProtocolError;
     let message = "bad frame".to_owned();
     encode_body(&v1::Kick { reason, message }, "Kick", &mut kick).expect("a kick encodes");
-    for state in [
-        ConnState::Handshake,
-        ConnState::Login,
-        ConnState::MapTransfer,
-        ConnState::Play,
-    ] {
+    for state in State::ALL {
         let to_server = target_of(state, FrameDirection::ToServer);
         let to_client = target_of(state, FrameDirection::ToClient);
         seeds.push((to_server, "disconnect".into(), framed(0x7f, &[])));
@@ -170,13 +168,14 @@ pub fn all(fixture: &[u8]) -> Vec<Seed> {
     raw.extend(fixture);
     seeds.push(("replay_reader", "fixture-raw".into(), raw));
     let mut framed_input = vec![1];
-    let mut kinds_seen = [false; 4];
+    let mut kinds_seen = [false; 5];
     for record in &records {
         let kind = match record {
             Record::Frame(_) => 0,
             Record::TickHash(_) => 1,
             Record::Keyframe(_) => 2,
             Record::End(_) => 3,
+            Record::LegacyKeyframe(_) => 4,
         };
         if std::mem::replace(&mut kinds_seen[kind], true) {
             continue;
@@ -193,10 +192,14 @@ pub fn all(fixture: &[u8]) -> Vec<Seed> {
     seeds.push(("replay_reader", "framed-records".into(), framed_input));
 
     // keyframe: the recorded keyframes' states (the client's serialization), first and last.
-    let keyframes: Vec<&Vec<u8>> = records
+    let keyframes: Vec<Vec<u8>> = records
         .iter()
         .filter_map(|r| match r {
-            Record::Keyframe(k) => Some(&k.state),
+            Record::Keyframe(k) => {
+                let mut bytes = Vec::new();
+                encode_body(&k.state, "KeyframeState", &mut bytes).ok()?;
+                Some(bytes)
+            }
             _ => None,
         })
         .collect();

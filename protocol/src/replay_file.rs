@@ -308,10 +308,24 @@ impl<W: Write> ReplayWriter<W> {
         if self.records == 0 {
             return Ok(());
         }
+        self.flush_with(self.records)
+    }
+
+    /// Writes a chunk of arbitrary bytes that claims to hold `records` records, with correct
+    /// checksums and sequence number (after flushing any pending records). For fuzzing and
+    /// damage tests: it lets hostile bytes reach the record decoder past the checksums.
+    pub fn push_raw_chunk(&mut self, records: u32, body: &[u8]) -> Result<(), ReplayError> {
+        self.flush()?;
+        self.chunk.extend_from_slice(body);
+        self.flush_with(records)
+    }
+
+    /// Writes the current chunk bytes as a chunk claiming `records` records.
+    fn flush_with(&mut self, records: u32) -> Result<(), ReplayError> {
         let mut header = ChunkHeader {
             seq: self.chunk_seq,
             length: self.chunk.len() as u32,
-            records: self.records,
+            records,
             crc32: crc32fast::hash(&self.chunk),
             header_crc32: 0,
         };
