@@ -13,9 +13,9 @@ use tilegame_protocol::convert;
 use tilegame_protocol::frame::encode_frame;
 use tilegame_protocol::replay_file::ReplayReader;
 use tilegame_protocol::replay_format::{FrameDirection, Record};
-use tilegame_protocol::State;
 use tilegame_protocol::v1::{self, map_transfer, AnyPacket};
 use tilegame_protocol::wire::encode_body;
+use tilegame_protocol::State;
 
 /// Largest seed file written (the corpora stay small enough to commit).
 pub const MAX_SEED: usize = 16 << 10;
