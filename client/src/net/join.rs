@@ -6,8 +6,8 @@
 
 use tilegame_game as game;
 use tilegame_protocol::convert::{theme_from_wire, MapAssembler};
-use tilegame_protocol::v1::{self, handshake, login, map_transfer, State};
-use tilegame_protocol::{AnyPacket, Direction};
+use tilegame_protocol::v1::{handshake, login, map_transfer, State};
+use tilegame_protocol::AnyPacket;
 
 use super::connection::Joined;
 use super::state::{ConnectError, ConnectionState};
@@ -65,12 +65,6 @@ impl JoinAssembler {
     /// The protocol state the next server frame belongs to.
     pub fn state(&self) -> State {
         self.state
-    }
-
-    /// Feeds one server frame (packet id and body), decoded in the join's current state.
-    pub fn feed_frame(&mut self, id: u8, body: &[u8]) -> Result<JoinStep, ConnectError> {
-        let packet = v1::decode(self.state, Direction::ToClient, id, body).map_err(failure)?;
-        self.feed(packet)
     }
 
     /// Feeds one decoded server packet; a packet of another state than the join's is an error.
