@@ -1,7 +1,8 @@
 //! The join sequence as a pure state machine: server packets in, the joined world out.
 //!
-//! Live connections feed it frames from the socket; replay feeds it recorded frames. Either way
-//! the same code decides what each frame means in each state (handshake → login → map transfer
+//! Live connections feed it the typed packets of each state as the codec decodes them; replay
+//! feeds it recorded frames decoded by the same codec. Either way the same code decides what each
+//! packet means in each state (handshake → login → map transfer
 //! → play) and turns refusals into player-visible states.
 
 use tilegame_game as game;
