@@ -406,6 +406,8 @@ mod tests {
                 Record::Keyframe(k) => format!("K{}@{}", k.tick, k.frame_seq),
                 Record::LegacyKeyframe(_) => "L".into(),
                 Record::End(e) => format!("E{}", e.frames),
+                // A client's recorder writes no simulation records.
+                _ => "sim".into(),
             })
             .collect()
     }

@@ -55,6 +55,9 @@ pub struct ServerConfig {
     pub view_radius_tiles: u32,
     /// Write one replay file per connection into this folder.
     pub record_dir: Option<std::path::PathBuf>,
+    /// Record the whole simulation (configuration, commands, tick hashes) into this file, for
+    /// `tilegame-replay verify` and `derive`.
+    pub record: Option<std::path::PathBuf>,
 }
 
 impl Default for ServerConfig {
@@ -78,6 +81,7 @@ impl Default for ServerConfig {
             heartbeat_ticks: v1::HEARTBEAT_TICKS,
             view_radius_tiles: v1::VIEW_RADIUS_TILES,
             record_dir: None,
+            record: None,
         }
     }
 }

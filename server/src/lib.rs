@@ -11,8 +11,10 @@ pub mod logging;
 pub mod outbox;
 pub mod recording;
 pub mod replication;
+pub mod resim;
 pub mod session;
 pub mod sim;
+pub mod simlog;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -49,6 +51,14 @@ pub enum ServerError {
     /// The runtime could not be started.
     #[error("cannot start the server runtime: {0}")]
     Runtime(std::io::Error),
+    /// The simulation recording could not be created.
+    #[error("cannot record the simulation into {path}: {source}")]
+    Record {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        source: tilegame_protocol::replay_file::ReplayError,
+    },
 }
 
 /// A bound server, ready to run.
@@ -90,6 +100,26 @@ impl Server {
             config.heartbeat_ticks,
         );
         sim.set_view_radius(config.view_radius_tiles);
+        if let Some(path) = &config.record {
+            let start = tilegame_protocol::replay_format::SimStart {
+                seed: seed.clone(),
+                theme: tilegame_protocol::convert::theme_to_wire(theme).tag(),
+                width: sim.world().map.width(),
+                height: sim.world().map.height(),
+                map_hash: sim.world().map.hash(),
+                max_players: config.max_players,
+                heartbeat_ticks: config.heartbeat_ticks,
+                view_radius_tiles: config.view_radius_tiles,
+                outbox_bytes: u32::try_from(config.outbox_bytes).unwrap_or(u32::MAX),
+                tick_rate: config.tps,
+            };
+            let log =
+                simlog::SimLog::create(path, start).map_err(|source| ServerError::Record {
+                    path: path.clone(),
+                    source,
+                })?;
+            sim.set_log(log);
+        }
         Ok(Server {
             listener,
             config,

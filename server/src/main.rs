@@ -48,6 +48,9 @@ struct Args {
     /// Record every connection into this folder (one replay file each).
     #[arg(long)]
     record_dir: Option<PathBuf>,
+    /// Record the whole simulation into this file (`tilegame-replay verify FILE` re-simulates it).
+    #[arg(long, value_name = "FILE")]
+    record: Option<PathBuf>,
 }
 
 impl Args {
@@ -85,6 +88,9 @@ impl Args {
         }
         if self.record_dir.is_some() {
             c.record_dir = self.record_dir;
+        }
+        if self.record.is_some() {
+            c.record = self.record;
         }
         if self.exit_when_empty.is_some() {
             c.exit_when_empty_secs = self.exit_when_empty;

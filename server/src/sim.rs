@@ -32,6 +32,7 @@ use crate::replication::{
     encode_snapshot, encode_tiles, ClientView, Quantized, Replica, SharedDeltas, SlotGrid,
     SnapshotParts,
 };
+use crate::simlog::SimLog;
 
 /// Roster events a client may have pending before it counts as too slow (far above what a
 /// client that reads sees: pending joins are at most the players present).
@@ -227,6 +228,8 @@ pub struct Sim {
     shared: SharedDeltas,
     tiles_encoded: Vec<u8>,
     stats: Arc<Mutex<TickStats>>,
+    /// The simulation recording, or a re-simulation's hooks ([`crate::simlog`]).
+    log: Option<SimLog>,
 }
 
 impl Sim {
@@ -256,6 +259,7 @@ impl Sim {
             shared: SharedDeltas::default(),
             tiles_encoded: Vec::new(),
             stats: Arc::new(Mutex::new(TickStats::default())),
+            log: None,
         }
     }
 
@@ -274,6 +278,21 @@ impl Sim {
         self.clients.len()
     }
 
+    /// Logs every command and I/O outcome from now on (or takes them from a re-simulation).
+    pub(crate) fn set_log(&mut self, log: SimLog) {
+        self.log = Some(log);
+    }
+
+    /// The log, if any.
+    pub(crate) fn log_mut(&mut self) -> Option<&mut SimLog> {
+        self.log.as_mut()
+    }
+
+    /// The world as of the last tick.
+    pub(crate) fn world(&self) -> &World {
+        &self.world
+    }
+
     /// Applies one command now (the loop does this for every command before each tick).
     pub fn handle(&mut self, command: Command) {
         match command {
@@ -284,13 +303,23 @@ impl Sim {
                 outbox,
                 kick,
             } => {
+                let logged = self.log.is_some().then(|| name.clone());
                 let result = self.join(name, color, outbox, kick);
+                let outcome = result.as_ref().map(|j| j.id).map_err(|e| e.0);
+                let mut vanished = false;
                 if let Err(Ok(joined)) = reply.send(result) {
                     // The connection vanished before the answer: undo the join.
                     self.remove(joined.id, DisconnectReason::Quit, None);
+                    vanished = true;
+                }
+                if let (Some(log), Some(name)) = (&mut self.log, logged) {
+                    log.join(&name, color, outcome, vanished);
                 }
             }
             Command::Input { id, input } => {
+                if let Some(log) = &mut self.log {
+                    log.input(id, &input);
+                }
                 if let Some(c) = self.clients.get_mut(&id) {
                     if c.inputs.len() == INPUT_QUEUE {
                         c.inputs.pop_front();
@@ -298,7 +327,12 @@ impl Sim {
                     c.inputs.push_back(input);
                 }
             }
-            Command::Leave { id, reason } => self.remove(id, reason, None),
+            Command::Leave { id, reason } => {
+                if let Some(log) = &mut self.log {
+                    log.leave(id, reason);
+                }
+                self.remove(id, reason, None);
+            }
         }
     }
 
@@ -420,7 +454,7 @@ impl Sim {
     }
 
     /// Removes a player; `kick` tells its connection why (when the loop decided it).
-    fn remove(&mut self, id: PlayerId, reason: DisconnectReason, kick: Option<String>) {
+    pub(crate) fn remove(&mut self, id: PlayerId, reason: DisconnectReason, kick: Option<String>) {
         let Some(mut client) = self.clients.remove(&id) else {
             return;
         };
@@ -445,6 +479,14 @@ impl Sim {
         info!(player = id.0, name = %client.name, ?reason, "player left");
     }
 
+    /// [`Sim::remove`] for a full or closed outbox: an I/O outcome, so it is logged.
+    fn drop_client(&mut self, id: PlayerId, reason: DisconnectReason, kick: Option<String>) {
+        if let Some(log) = self.log.as_mut().filter(|_| self.clients.contains_key(&id)) {
+            log.dropped(id, reason, kick.as_deref());
+        }
+        self.remove(id, reason, kick);
+    }
+
     /// Runs one tick: inputs, simulation, snapshots.
     pub fn tick(&mut self) {
         let started = Instant::now();
@@ -453,6 +495,9 @@ impl Sim {
             .iter_mut()
             .filter_map(|(id, c)| c.inputs.pop_front().map(|i| (*id, i)))
             .collect();
+        if let Some(log) = &mut self.log {
+            log.applied(&inputs);
+        }
         let events = self.world.tick(&inputs);
         let mut tiles = Vec::new();
         for e in &events {
@@ -546,14 +591,17 @@ impl Sim {
                 player = id.0,
                 "client cannot keep up with snapshots; dropping it"
             );
-            self.remove(
+            self.drop_client(
                 id,
                 DisconnectReason::TooSlow,
                 Some("your connection could not keep up".into()),
             );
         }
         for id in closed {
-            self.remove(id, DisconnectReason::Quit, None);
+            self.drop_client(id, DisconnectReason::Quit, None);
+        }
+        if let Some(log) = &mut self.log {
+            log.tick_done(&self.world);
         }
         let micros = started.elapsed().as_micros().min(u128::from(u32::MAX)) as u32;
         if let Ok(mut s) = self.stats.lock() {
@@ -585,10 +633,11 @@ impl Sim {
             }
             let room =
                 (c.outbox.budget() / ROSTER_ROOM_SHARE).saturating_sub(c.outbox.pending_bytes());
+            let cap = self.log.as_ref().map_or(usize::MAX, |l| l.roster_cap(id));
             batch.clear();
             let mut sent = Vec::new();
             for (&pid, event) in &c.roster {
-                if batch.len() >= room {
+                if batch.len() >= room || sent.len() >= cap {
                     break;
                 }
                 match event {
@@ -609,6 +658,9 @@ impl Sim {
                     }
                 }
                 sent.push(pid);
+            }
+            if let Some(log) = self.log.as_mut().filter(|_| sent.len() < c.roster.len()) {
+                log.roster_cut(id, sent.len());
             }
             if batch.is_empty() {
                 continue;
@@ -631,6 +683,9 @@ impl Sim {
 
     /// Kicks everyone (shutdown).
     pub fn kick_all(&mut self, reason: DisconnectReason, message: &str) {
+        if let Some(log) = &mut self.log {
+            log.kick_all(reason, message);
+        }
         let ids: Vec<PlayerId> = self.clients.keys().copied().collect();
         for id in ids {
             self.remove(id, reason, Some(message.to_owned()));

@@ -1,0 +1,733 @@
+//! Re-simulation: rebuilds the server's [`Sim`] from a simulation recording ([`crate::simlog`])
+//! and runs it again, record by record, with detached outboxes.
+//!
+//! Commands are handled as the loop handled them; the I/O outcomes the recording holds are
+//! reapplied where the live loop met them (a vanished join at once, roster cuts during the next
+//! tick, drops at its end). After every tick the world's hashes are compared with the recorded
+//! ones; the first difference is a [`Divergence`] naming the tick, the players whose state
+//! differs and the input each of them was given that tick. Each outbox is drained after every
+//! step, so one player's play-state stream (snapshots, joins, leaves, and the kicks the loop
+//! decided) can be collected frame by frame: what that player's client should have received.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use tilegame_game::{self as game, PlayerId};
+use tilegame_protocol::codec::encode_any_state;
+use tilegame_protocol::replay_format::{self as rf, Record};
+use tilegame_protocol::v1::{self, DisconnectReason, JoinError};
+use tokio::sync::oneshot;
+
+use crate::outbox::Outbox;
+use crate::sim::{Command, Joined, Kick, Sim};
+use crate::simlog::{self, BadValue, SimLog};
+
+/// Why a recording cannot be re-simulated (as opposed to re-simulating differently).
+#[derive(Debug, thiserror::Error)]
+pub enum ResimError {
+    /// The first record is not `SimStart`.
+    #[error("a {0} record where the simulation's SimStart record was expected")]
+    NoStart(&'static str),
+    /// A record that has no place in a simulation recording.
+    #[error("a {0} record in a simulation recording")]
+    Unexpected(&'static str),
+    /// A recorded value is out of range.
+    #[error(transparent)]
+    BadValue(#[from] BadValue),
+    /// The recorded map cannot be generated.
+    #[error("cannot generate the recorded map: {0}")]
+    Map(#[from] game::MapError),
+    /// The generator made another map than the recording's.
+    #[error("the map generated from seed {seed:?} hashes to {computed:#018x}, the recording's to {recorded:#018x} (another world generator)")]
+    MapHash {
+        /// The seed.
+        seed: String,
+        /// Recorded.
+        recorded: u64,
+        /// Generated now.
+        computed: u64,
+    },
+}
+
+/// Where a re-simulation first differs from the recording.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Divergence {
+    /// A tick's hashes differ.
+    Tick {
+        /// The tick.
+        tick: u32,
+        /// Recorded world hash.
+        recorded: u64,
+        /// Re-simulated world hash.
+        resimulated: u64,
+        /// The players whose state differs, in id order.
+        players: Vec<PlayerDivergence>,
+    },
+    /// A join was answered otherwise.
+    Join {
+        /// The tick it was handled before.
+        tick: u32,
+        /// The name asked for.
+        name: String,
+        /// Recorded answer.
+        recorded: String,
+        /// Re-simulated answer.
+        resimulated: String,
+    },
+    /// The re-simulated loop dropped a player the recording did not (its outbox overflowed
+    /// although the recording said it had room).
+    Drop {
+        /// The tick.
+        tick: u32,
+        /// The player.
+        player: u32,
+        /// Why.
+        reason: DisconnectReason,
+    },
+}
+
+/// One player whose state differs after a tick.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlayerDivergence {
+    /// Player id.
+    pub id: u32,
+    /// Its name, when the re-simulation knows it.
+    pub name: Option<String>,
+    /// Recorded hash (`None`: the recording does not have this player).
+    pub recorded: Option<u32>,
+    /// Re-simulated hash (`None`: the re-simulation does not have this player).
+    pub resimulated: Option<u32>,
+    /// The input the tick applied to it, with the tick it was recorded before.
+    pub input: Option<(game::Input, u32)>,
+}
+
+impl std::fmt::Display for Divergence {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Divergence::Tick {
+                tick,
+                recorded,
+                resimulated,
+                players,
+            } => {
+                write!(
+                    f,
+                    "tick {tick}: world hash {resimulated:#018x}, recorded {recorded:#018x}"
+                )?;
+                if players.is_empty() {
+                    write!(f, "; every player's state equal (the map differs)")?;
+                }
+                for p in players {
+                    let name = p.name.as_deref().map_or(String::new(), |n| format!(" {n:?}"));
+                    let hash = |h: Option<u32>| h.map_or("absent".to_owned(), |h| format!("{h:#010x}"));
+                    write!(
+                        f,
+                        "\n  player {}{name}: state {}, recorded {}",
+                        p.id,
+                        hash(p.resimulated),
+                        hash(p.recorded)
+                    )?;
+                    match &p.input {
+                        Some((input, before)) => write!(
+                            f,
+                            "; the input applied at this tick (recorded before tick {before}): {}",
+                            describe_input(input)
+                        )?,
+                        None => write!(f, "; no input applied at this tick")?,
+                    }
+                }
+                Ok(())
+            }
+            Divergence::Join {
+                tick,
+                name,
+                recorded,
+                resimulated,
+            } => write!(
+                f,
+                "before tick {tick}: the join of {name:?} was answered {resimulated}, recorded {recorded}"
+            ),
+            Divergence::Drop {
+                tick,
+                player,
+                reason,
+            } => write!(
+                f,
+                "tick {tick}: player {player} was dropped ({}) although the recording had room for it",
+                reason.name()
+            ),
+        }
+    }
+}
+
+/// An input on one line.
+pub fn describe_input(i: &game::Input) -> String {
+    let action = match i.action {
+        game::Action::None => "none".to_owned(),
+        game::Action::Break { x, y } => format!("break ({x}, {y})"),
+        game::Action::Respawn => "respawn".to_owned(),
+    };
+    let item = match i.item {
+        game::Item::Shovel => "shovel",
+        game::Item::Gun => "gun",
+    };
+    format!(
+        "seq {}, move ({}, {}), item {item}, action {action}",
+        i.seq, i.move_x, i.move_y
+    )
+}
+
+/// What applying one record did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// A command or an I/O outcome was taken in.
+    Applied,
+    /// A tick ran and its hashes equal the recorded ones.
+    Ticked {
+        /// The tick.
+        tick: u32,
+        /// Its world hash.
+        world_hash: u64,
+    },
+    /// The re-simulation differs from the recording (it goes on, but later ticks may differ
+    /// as a consequence).
+    Diverged(Divergence),
+}
+
+/// One frame of a player's play-state stream, as the loop pushed it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamFrame {
+    /// The tick it was pushed in (the tick just run, or the next one for a kick at shutdown).
+    pub tick: u32,
+    /// Packet id and body (a frame without its length prefix).
+    pub bytes: Vec<u8>,
+}
+
+/// A player's connection in the re-simulation.
+struct Conn {
+    outbox: Outbox,
+    kick: oneshot::Receiver<Kick>,
+}
+
+/// Counts of what was re-simulated.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ResimCounts {
+    /// Joins handled (accepted or not).
+    pub joins: u64,
+    /// Inputs queued.
+    pub inputs: u64,
+    /// Leaves.
+    pub leaves: u64,
+    /// Roster cuts reapplied.
+    pub roster_cuts: u64,
+    /// Drops reapplied.
+    pub drops: u64,
+    /// Ticks run.
+    pub ticks: u64,
+}
+
+/// A simulation being re-run from its recording.
+pub struct Resim {
+    sim: Sim,
+    start: rf::SimStart,
+    conns: BTreeMap<PlayerId, Conn>,
+    /// Inputs queued per player, with the tick they were queued before (mirrors the loop's
+    /// queue, to say which recorded input a tick applied).
+    queued: BTreeMap<PlayerId, VecDeque<(game::Input, u32)>>,
+    caps: BTreeMap<PlayerId, usize>,
+    drops: Vec<rf::SimDrop>,
+    watch: Option<PlayerId>,
+    stream: Vec<StreamFrame>,
+    counts: ResimCounts,
+}
+
+/// The name of a record kind, for messages.
+pub fn record_name(r: &Record) -> &'static str {
+    match r {
+        Record::Frame(_) => "Frame",
+        Record::TickHash(_) => "TickHash",
+        Record::LegacyKeyframe(_) => "LegacyKeyframe",
+        Record::Keyframe(_) => "Keyframe",
+        Record::SimStart(_) => "SimStart",
+        Record::SimJoin(_) => "SimJoin",
+        Record::SimInput(_) => "SimInput",
+        Record::SimLeave(_) => "SimLeave",
+        Record::SimRosterCut(_) => "SimRosterCut",
+        Record::SimDrop(_) => "SimDrop",
+        Record::SimTick(_) => "SimTick",
+        Record::SimKickAll(_) => "SimKickAll",
+        Record::End(_) => "End",
+    }
+}
+
+impl Resim {
+    /// Rebuilds the simulation a `SimStart` record describes.
+    pub fn new(start: &rf::SimStart) -> Result<Resim, ResimError> {
+        let theme = v1::Theme::from_tag(start.theme)
+            .map(tilegame_protocol::convert::theme_from_wire)
+            .ok_or(BadValue {
+                record: "SimStart",
+                what: "theme",
+                value: u32::from(start.theme),
+            })?;
+        let size = game::MapSize::Custom {
+            width: start.width,
+            height: start.height,
+        };
+        let map = game::generate(&start.seed, theme, size)?;
+        let computed = map.hash();
+        if computed != start.map_hash {
+            return Err(ResimError::MapHash {
+                seed: start.seed.clone(),
+                recorded: start.map_hash,
+                computed,
+            });
+        }
+        let mut sim = Sim::new(
+            game::World::new(map),
+            start.seed.clone(),
+            theme,
+            start.max_players as usize,
+            start.heartbeat_ticks,
+        );
+        sim.set_view_radius(start.view_radius_tiles);
+        sim.set_log(SimLog::replay());
+        Ok(Resim {
+            sim,
+            start: start.clone(),
+            conns: BTreeMap::new(),
+            queued: BTreeMap::new(),
+            caps: BTreeMap::new(),
+            drops: Vec::new(),
+            watch: None,
+            stream: Vec::new(),
+            counts: ResimCounts::default(),
+        })
+    }
+
+    /// The recording's start.
+    pub fn start(&self) -> &rf::SimStart {
+        &self.start
+    }
+
+    /// Collects `player`'s play-state stream from now on (see [`Resim::take_stream`]).
+    pub fn watch(&mut self, player: PlayerId) {
+        self.watch = Some(player);
+    }
+
+    /// The frames collected for the watched player since the last call.
+    pub fn take_stream(&mut self) -> Vec<StreamFrame> {
+        std::mem::take(&mut self.stream)
+    }
+
+    /// What has been re-simulated so far.
+    pub fn counts(&self) -> ResimCounts {
+        self.counts
+    }
+
+    /// The world's tick.
+    pub fn tick(&self) -> u32 {
+        self.sim.world().tick as u32
+    }
+
+    /// Applies the next record of the recording (after its `SimStart`).
+    pub fn apply(&mut self, record: &Record) -> Result<Step, ResimError> {
+        let step = match record {
+            Record::SimJoin(j) => self.join(j),
+            Record::SimInput(r) => {
+                let (id, input) = simlog::input_from_record(r)?;
+                if self.sim.world().player(id).is_some() {
+                    let before = self.tick().saturating_add(1);
+                    let q = self.queued.entry(id).or_default();
+                    if q.len() == v1::INPUT_QUEUE as usize {
+                        q.pop_front();
+                    }
+                    q.push_back((input, before));
+                }
+                self.counts.inputs += 1;
+                self.sim.handle(Command::Input { id, input });
+                Step::Applied
+            }
+            Record::SimLeave(l) => {
+                let reason = simlog::reason_from_tag("SimLeave", l.reason)?;
+                let id = PlayerId(l.player);
+                self.counts.leaves += 1;
+                self.sim.handle(Command::Leave { id, reason });
+                Step::Applied
+            }
+            Record::SimRosterCut(c) => {
+                self.caps.insert(PlayerId(c.player), c.sent as usize);
+                self.counts.roster_cuts += 1;
+                Step::Applied
+            }
+            Record::SimDrop(d) => {
+                simlog::reason_from_tag("SimDrop", d.reason)?;
+                self.drops.push(d.clone());
+                Step::Applied
+            }
+            Record::SimTick(t) => self.run_tick(t)?,
+            Record::SimKickAll(k) => {
+                let reason = simlog::reason_from_tag("SimKickAll", k.reason)?;
+                self.sim.kick_all(reason, &k.message);
+                Step::Applied
+            }
+            Record::End(_) => Step::Applied,
+            other => return Err(ResimError::Unexpected(record_name(other))),
+        };
+        self.collect(self.tick());
+        Ok(step)
+    }
+
+    fn join(&mut self, j: &rf::SimJoin) -> Step {
+        self.counts.joins += 1;
+        let outbox = Outbox::new(self.start.outbox_bytes as usize);
+        let (kick, kick_rx) = oneshot::channel();
+        let (reply, mut reply_rx) = oneshot::channel();
+        self.sim.handle(Command::Join {
+            name: j.name.clone(),
+            color: j.color,
+            reply,
+            outbox: outbox.clone(),
+            kick,
+        });
+        let answer: Result<Joined, (JoinError, String)> = match reply_rx.try_recv() {
+            Ok(a) => a,
+            // The loop always answers a join at once.
+            Err(_) => Err((JoinError::ServerFull, "no answer".into())),
+        };
+        let resimulated = match &answer {
+            Ok(joined) => format!("player {}", joined.id.0),
+            Err((e, _)) => format!("refused ({})", e.name()),
+        };
+        let recorded = match &j.result {
+            rf::SimJoinResult::JoinedAs(a) => format!("player {}", a.player),
+            rf::SimJoinResult::JoinRefused(r) => match JoinError::from_tag(r.reason) {
+                Some(e) => format!("refused ({})", e.name()),
+                None => format!("refused (unknown reason {})", r.reason),
+            },
+        };
+        if let Ok(joined) = answer {
+            outbox.open_play();
+            self.conns.insert(
+                joined.id,
+                Conn {
+                    outbox,
+                    kick: kick_rx,
+                },
+            );
+            if j.vanished {
+                self.sim.remove(joined.id, DisconnectReason::Quit, None);
+            }
+        }
+        if recorded != resimulated {
+            return Step::Diverged(Divergence::Join {
+                tick: self.tick().saturating_add(1),
+                name: j.name.clone(),
+                recorded,
+                resimulated,
+            });
+        }
+        Step::Applied
+    }
+
+    fn run_tick(&mut self, recorded: &rf::SimTick) -> Result<Step, ResimError> {
+        let caps = std::mem::take(&mut self.caps);
+        if let Some(SimLog::Replay(r)) = self.sim.log_mut() {
+            r.caps = caps;
+        }
+        self.sim.tick();
+        self.counts.ticks += 1;
+        let tick = self.tick();
+        let (applied, unexpected) = match self.sim.log_mut() {
+            Some(SimLog::Replay(r)) => (
+                std::mem::take(&mut r.applied),
+                std::mem::take(&mut r.unexpected_drops),
+            ),
+            _ => (Vec::new(), Vec::new()),
+        };
+        for d in std::mem::take(&mut self.drops) {
+            let reason = simlog::reason_from_tag("SimDrop", d.reason)?;
+            self.counts.drops += 1;
+            self.sim.remove(PlayerId(d.player), reason, d.kick);
+        }
+        // Which recorded input each applied one was (inputs dropped from a full queue skipped).
+        let mut applied_from = BTreeMap::new();
+        for (id, input) in &applied {
+            if let Some(q) = self.queued.get_mut(id) {
+                while let Some((queued, before)) = q.pop_front() {
+                    if queued == *input {
+                        applied_from.insert(*id, (*input, before));
+                        break;
+                    }
+                }
+            }
+        }
+        self.queued
+            .retain(|id, _| self.sim.world().player(*id).is_some());
+        if let Some((id, reason)) = unexpected.first() {
+            return Ok(Step::Diverged(Divergence::Drop {
+                tick,
+                player: id.0,
+                reason: *reason,
+            }));
+        }
+        let now = simlog::tick_hashes(self.sim.world());
+        if now == *recorded {
+            return Ok(Step::Ticked {
+                tick,
+                world_hash: now.world_hash,
+            });
+        }
+        let mut players = Vec::new();
+        let recorded_players: BTreeMap<u32, u32> =
+            recorded.players.iter().map(|p| (p.id, p.hash)).collect();
+        let now_players: BTreeMap<u32, u32> = now.players.iter().map(|p| (p.id, p.hash)).collect();
+        let ids: std::collections::BTreeSet<u32> = recorded_players
+            .keys()
+            .chain(now_players.keys())
+            .copied()
+            .collect();
+        for id in ids {
+            let (r, n) = (recorded_players.get(&id), now_players.get(&id));
+            if r != n {
+                players.push(PlayerDivergence {
+                    id,
+                    name: self
+                        .sim
+                        .world()
+                        .player(PlayerId(id))
+                        .map(|p| p.name.clone()),
+                    recorded: r.copied(),
+                    resimulated: n.copied(),
+                    input: applied_from.get(&PlayerId(id)).copied(),
+                });
+            }
+        }
+        Ok(Step::Diverged(Divergence::Tick {
+            tick: recorded.tick.max(tick),
+            recorded: recorded.world_hash,
+            resimulated: now.world_hash,
+            players,
+        }))
+    }
+
+    /// Drains every outbox (as the writers would) and keeps the watched player's frames and
+    /// kicks.
+    fn collect(&mut self, tick: u32) {
+        let mut gone = Vec::new();
+        for (id, conn) in &mut self.conns {
+            let bytes = conn.outbox.drain();
+            let kick = conn.kick.try_recv();
+            let closed = !matches!(kick, Err(oneshot::error::TryRecvError::Empty));
+            if Some(*id) == self.watch {
+                for f in tilegame_protocol::frame::frames(&bytes, v1::MAX_FRAME) {
+                    self.stream.push(StreamFrame {
+                        tick,
+                        bytes: f.packet_bytes().to_vec(),
+                    });
+                }
+                if let Ok((reason, message)) = kick {
+                    // The frame the connection sends for this kick (see session.rs).
+                    let mut out = Vec::new();
+                    let packet = v1::Kick { reason, message };
+                    if let Ok(frame) = encode_any_state(&packet, &mut out) {
+                        self.stream.push(StreamFrame {
+                            tick,
+                            bytes: frame.packet_bytes().to_vec(),
+                        });
+                    }
+                }
+            }
+            if closed && self.sim.world().player(*id).is_none() {
+                gone.push(*id);
+            }
+        }
+        for id in gone {
+            self.conns.remove(&id);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tilegame_protocol::replay_file::ReplayReader;
+
+    const SEED: &str = "resimtest";
+
+    fn start() -> rf::SimStart {
+        let map = game::generate(SEED, game::Theme::Default, game::MapSize::Small).expect("map");
+        rf::SimStart {
+            seed: SEED.into(),
+            theme: 0,
+            width: map.width(),
+            height: map.height(),
+            map_hash: map.hash(),
+            max_players: 300,
+            heartbeat_ticks: 20,
+            view_radius_tiles: 1,
+            outbox_bytes: 4096,
+            tick_rate: 20,
+        }
+    }
+
+    struct Live {
+        sim: Sim,
+        conns: Vec<(PlayerId, Outbox, oneshot::Receiver<Kick>)>,
+    }
+
+    impl Live {
+        fn join(&mut self, name: &str, budget: usize) -> Option<PlayerId> {
+            let outbox = Outbox::new(budget);
+            let (kick, kick_rx) = oneshot::channel();
+            let (reply, mut reply_rx) = oneshot::channel();
+            self.sim.handle(Command::Join {
+                name: name.into(),
+                color: 7,
+                reply,
+                outbox: outbox.clone(),
+                kick,
+            });
+            outbox.open_play();
+            let id = reply_rx.try_recv().expect("answered").ok()?.id;
+            self.conns.push((id, outbox, kick_rx));
+            Some(id)
+        }
+
+        fn input(&mut self, id: PlayerId, seq: u32, move_x: i8) {
+            let input = game::Input {
+                seq,
+                move_x,
+                move_y: 1,
+                ..game::Input::default()
+            };
+            self.sim.handle(Command::Input { id, input });
+        }
+    }
+
+    /// A live session whose I/O decides things (a slow client dropped, roster flushes cut
+    /// short by a small outbox, a vanished join), recorded; returns the file and what the
+    /// watcher (player 1) was pushed, in order.
+    fn record(path: &std::path::Path) -> Vec<u8> {
+        let start = start();
+        let map = game::generate(SEED, game::Theme::Default, game::MapSize::Small).expect("map");
+        let mut sim = Sim::new(
+            game::World::new(map),
+            SEED.into(),
+            game::Theme::Default,
+            300,
+            20,
+        );
+        sim.set_view_radius(1);
+        sim.set_log(SimLog::create(path, start).expect("recording"));
+        let mut live = Live {
+            sim,
+            conns: Vec::new(),
+        };
+        let watcher = live.join("watcher", 4096).expect("joined");
+        let mut watched = Vec::new();
+        for i in 0..120u32 {
+            live.join(&format!("bot{i}"), 1 << 20);
+        }
+        // Never drained: dropped as too slow when heartbeats fill it.
+        let slow = live.join("slow", 64).expect("joined");
+        // The answer finds no one: undone at once.
+        let (kick, _kick_rx) = oneshot::channel();
+        let (reply, reply_rx) = oneshot::channel();
+        drop(reply_rx);
+        live.sim.handle(Command::Join {
+            name: "ghost".into(),
+            color: 1,
+            reply,
+            outbox: Outbox::new(4096),
+            kick,
+        });
+        assert!(live.join("WATCHER", 4096).is_none(), "names are unique");
+        for t in 0..60u32 {
+            let ids: Vec<PlayerId> = live.conns.iter().map(|c| c.0).collect();
+            for id in ids {
+                live.input(id, t + 1, if (id.0 + t) % 3 == 0 { -1 } else { 1 });
+            }
+            if t == 10 {
+                for i in 2..40 {
+                    live.sim.handle(Command::Leave {
+                        id: PlayerId(i),
+                        reason: DisconnectReason::Quit,
+                    });
+                }
+            }
+            live.sim.tick();
+            for (id, outbox, _) in &live.conns {
+                // The watcher reads every other tick: its roster flushes find less room than
+                // in a re-simulation, which drains every tick (the recorded cuts make up).
+                if *id == watcher {
+                    if t % 2 == 1 {
+                        watched.extend(outbox.drain());
+                    }
+                } else if *id != slow {
+                    outbox.drain();
+                }
+            }
+        }
+        assert!(
+            live.sim.world().player(slow).is_none(),
+            "the slow one was dropped"
+        );
+        watched.extend(live.conns[0].1.drain());
+        live.sim.kick_all(DisconnectReason::ServerShutdown, "bye");
+        drop(live);
+        watched
+    }
+
+    fn resim(path: &std::path::Path, watch: PlayerId) -> (Vec<u64>, Vec<StreamFrame>, ResimCounts) {
+        let file = std::fs::File::open(path).expect("file");
+        let mut reader = ReplayReader::new(std::io::BufReader::new(file)).expect("header");
+        let Some(Record::SimStart(start)) = reader.next() else {
+            panic!("no SimStart");
+        };
+        let mut resim = Resim::new(&start).expect("rebuilt");
+        resim.watch(watch);
+        let mut hashes = Vec::new();
+        for record in reader.by_ref() {
+            match resim.apply(&record).expect("applies") {
+                Step::Applied => {}
+                Step::Ticked { world_hash, .. } => hashes.push(world_hash),
+                Step::Diverged(d) => panic!("diverged: {d}"),
+            }
+        }
+        assert!(
+            reader.stopped_early().is_none(),
+            "{:?}",
+            reader.stopped_early()
+        );
+        assert!(reader.ended());
+        (hashes, resim.take_stream(), resim.counts())
+    }
+
+    #[test]
+    fn a_recorded_session_resimulates_exactly_with_its_io_outcomes() {
+        let dir = std::env::temp_dir().join(format!("resim-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("sim.tgr");
+        let watched = record(&path);
+        let (a, stream, counts) = resim(&path, PlayerId(1));
+        let (b, _, _) = resim(&path, PlayerId(1));
+        assert_eq!(a.len(), 60);
+        assert_eq!(a, b, "twice the same");
+        assert!(counts.drops >= 1, "{counts:?}");
+        assert!(counts.roster_cuts >= 1, "{counts:?}");
+        // What the watcher was pushed live, frame by frame, then the shutdown kick.
+        let live: Vec<Vec<u8>> = tilegame_protocol::frame::frames(&watched, v1::MAX_FRAME)
+            .map(|f| f.packet_bytes().to_vec())
+            .collect();
+        let derived: Vec<Vec<u8>> = stream.iter().map(|f| f.bytes.clone()).collect();
+        assert!(live.len() > 60, "{}", live.len());
+        assert_eq!(derived.len(), live.len() + 1);
+        assert_eq!(derived[..live.len()], live[..]);
+        assert_eq!(
+            derived.last().and_then(|f| f.first()),
+            Some(&0x7f),
+            "a Kick"
+        );
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

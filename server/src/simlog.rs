@@ -1,0 +1,308 @@
+//! The simulation's log: a recording of the authoritative session (`tilegame-server --record`),
+//! and the hooks through which a re-simulation ([`crate::resim`]) reproduces it.
+//!
+//! The [`Sim`](crate::sim::Sim) is deterministic given how it was built and the commands it
+//! handles before each tick, except where its connections' I/O decides: a join whose connection
+//! vanished before the answer, an outbox that overflowed or closed during a tick, and a roster
+//! flush cut short because a client's outbox was still full. The log writes the commands and
+//! those outcomes, in the order the loop met them, plus the world's hashes after every tick, as
+//! `Sim*` records of a replay file (`protocol/spec/replay.ron`, recorder `Simulation`):
+//!
+//! - `SimStart`: seed, theme, size, limits, heartbeat, view radius, outbox budget;
+//! - per tick: the `SimJoin` / `SimInput` / `SimLeave` commands handled before it, then what its
+//!   I/O decided (`SimRosterCut`, `SimDrop`), then `SimTick` with the world hash and each
+//!   player's hash; one chunk per tick, so a killed server loses at most the tick being written;
+//! - `SimKickAll` when the server shuts down, then `End`.
+//!
+//! In a re-simulation the same hooks run in [`SimLog::Replay`] mode: they write nothing, hand the
+//! loop the recorded roster cuts, and note which inputs each tick applied and any removal the
+//! detached outboxes caused by themselves (which a faithful recording never leaves to happen).
+//! Recording failures are logged once and stop the recording; they never stop the server.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+
+use tilegame_game::{self as game, PlayerId, StableHasher, World};
+use tilegame_protocol::replay_file::{ReplayError, ReplayWriter, FORMAT_VERSION};
+use tilegame_protocol::replay_format::{self as rf, Record};
+use tilegame_protocol::v1::{DisconnectReason, JoinError};
+use tracing::warn;
+
+/// Why the end of a recording was written.
+const END_REASON: &str = "the server stopped";
+
+/// The loop's log: writing a recording, or feeding a re-simulation.
+pub enum SimLog {
+    /// Writing `tilegame-server --record FILE`.
+    Record(Box<RecordLog>),
+    /// Re-simulating a recording.
+    Replay(ReplayLog),
+}
+
+/// A recording being written.
+pub struct RecordLog {
+    path: PathBuf,
+    writer: Option<ReplayWriter<BufWriter<File>>>,
+}
+
+/// What a re-simulation tells the loop, and what the loop tells it back.
+#[derive(Debug, Default)]
+pub struct ReplayLog {
+    /// Roster events each player may be sent in the coming tick (recorded cuts).
+    pub(crate) caps: BTreeMap<PlayerId, usize>,
+    /// Inputs the last tick applied.
+    pub(crate) applied: Vec<(PlayerId, game::Input)>,
+    /// Players the loop removed by itself for a full or closed outbox.
+    pub(crate) unexpected_drops: Vec<(PlayerId, DisconnectReason)>,
+}
+
+impl SimLog {
+    /// Creates `path` and writes the header and `start`.
+    pub fn create(path: &Path, start: rf::SimStart) -> Result<SimLog, ReplayError> {
+        let file = File::create(path)?;
+        let header = rf::FileHeader {
+            format_version: FORMAT_VERSION,
+            protocol_version: tilegame_protocol::PROTOCOL_VERSION,
+            protocol_hash: tilegame_protocol::SPEC_HASH,
+            recorder: rf::Recorder::Simulation,
+            software: format!("tilegame-server {}", env!("CARGO_PKG_VERSION")),
+            player_name: String::new(),
+            start_unix_ms: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64),
+            keyframe_interval: 0,
+        };
+        let mut writer = ReplayWriter::new(BufWriter::with_capacity(64 * 1024, file), &header)?;
+        writer.push(&Record::SimStart(start))?;
+        writer.flush()?;
+        Ok(SimLog::Record(Box::new(RecordLog {
+            path: path.to_owned(),
+            writer: Some(writer),
+        })))
+    }
+
+    /// The hooks of a re-simulation.
+    pub fn replay() -> SimLog {
+        SimLog::Replay(ReplayLog::default())
+    }
+
+    fn push(&mut self, record: Record) {
+        if let SimLog::Record(r) = self {
+            r.push(&record);
+        }
+    }
+
+    /// The loop handled a join.
+    pub fn join(
+        &mut self,
+        name: &str,
+        color: u32,
+        result: Result<PlayerId, JoinError>,
+        vanished: bool,
+    ) {
+        let result = match result {
+            Ok(id) => rf::SimJoinResult::JoinedAs(rf::JoinedAs { player: id.0 }),
+            Err(e) => rf::SimJoinResult::JoinRefused(rf::JoinRefused { reason: e.tag() }),
+        };
+        self.push(Record::SimJoin(rf::SimJoin {
+            name: name.to_owned(),
+            color,
+            result,
+            vanished,
+        }));
+    }
+
+    /// The loop queued an input.
+    pub fn input(&mut self, id: PlayerId, input: &game::Input) {
+        self.push(Record::SimInput(input_record(id, input)));
+    }
+
+    /// A connection left.
+    pub fn leave(&mut self, id: PlayerId, reason: DisconnectReason) {
+        self.push(Record::SimLeave(rf::SimLeave {
+            player: id.0,
+            reason: reason.tag(),
+        }));
+    }
+
+    /// How many roster events `id` may be sent this tick (all, unless a replay says otherwise).
+    pub fn roster_cap(&self, id: PlayerId) -> usize {
+        match self {
+            SimLog::Record(_) => usize::MAX,
+            SimLog::Replay(r) => r.caps.get(&id).copied().unwrap_or(usize::MAX),
+        }
+    }
+
+    /// `id`'s outbox had room for only `sent` of its pending roster events.
+    pub fn roster_cut(&mut self, id: PlayerId, sent: usize) {
+        self.push(Record::SimRosterCut(rf::SimRosterCut {
+            player: id.0,
+            sent: u32::try_from(sent).unwrap_or(u32::MAX),
+        }));
+    }
+
+    /// The loop removes `id` because its outbox overflowed or closed.
+    pub fn dropped(&mut self, id: PlayerId, reason: DisconnectReason, kick: Option<&str>) {
+        match self {
+            SimLog::Record(r) => r.push(&Record::SimDrop(rf::SimDrop {
+                player: id.0,
+                reason: reason.tag(),
+                kick: kick.map(str::to_owned),
+            })),
+            SimLog::Replay(r) => r.unexpected_drops.push((id, reason)),
+        }
+    }
+
+    /// The inputs this tick applies (one per player at most).
+    pub fn applied(&mut self, inputs: &[(PlayerId, game::Input)]) {
+        if let SimLog::Replay(r) = self {
+            r.applied.clear();
+            r.applied.extend_from_slice(inputs);
+        }
+    }
+
+    /// The tick is over: its hashes are written and the chunk flushed.
+    pub fn tick_done(&mut self, world: &World) {
+        if let SimLog::Record(r) = self {
+            r.push(&Record::SimTick(tick_hashes(world)));
+            r.flush();
+        }
+    }
+
+    /// The server shuts down, kicking everyone.
+    pub fn kick_all(&mut self, reason: DisconnectReason, message: &str) {
+        self.push(Record::SimKickAll(rf::SimKickAll {
+            reason: reason.tag(),
+            message: message.to_owned(),
+        }));
+    }
+}
+
+impl RecordLog {
+    fn push(&mut self, record: &Record) {
+        if let Some(w) = &mut self.writer {
+            if let Err(e) = w.push(record) {
+                self.fail(e);
+            }
+        }
+    }
+
+    fn flush(&mut self) {
+        if let Some(w) = &mut self.writer {
+            if let Err(e) = w.flush() {
+                self.fail(e);
+            }
+        }
+    }
+
+    fn fail(&mut self, e: ReplayError) {
+        warn!(path = %self.path.display(), "simulation recording stopped: {e}");
+        self.writer = None;
+    }
+}
+
+impl Drop for RecordLog {
+    fn drop(&mut self) {
+        self.push(&Record::End(rf::End {
+            frames: 0,
+            reason: END_REASON.to_owned(),
+        }));
+        if let Some(w) = self.writer.take() {
+            if let Err(e) = w.finish() {
+                warn!(path = %self.path.display(), "cannot finish the simulation recording: {e}");
+            }
+        }
+    }
+}
+
+/// The world's hash and each player's (low 32 bits), after a tick.
+pub fn tick_hashes(world: &World) -> rf::SimTick {
+    rf::SimTick {
+        tick: world.tick as u32,
+        world_hash: world.state_hash(),
+        players: world
+            .players
+            .values()
+            .map(|p| rf::SimPlayerHash {
+                id: p.id.0,
+                hash: player_hash(p),
+            })
+            .collect(),
+    }
+}
+
+/// One player's hash as `SimTick` records it.
+pub fn player_hash(p: &game::Player) -> u32 {
+    let mut h = StableHasher::new();
+    p.hash_into(&mut h);
+    h.finish() as u32
+}
+
+/// An input as a record.
+pub fn input_record(id: PlayerId, input: &game::Input) -> rf::SimInput {
+    rf::SimInput {
+        player: id.0,
+        seq: input.seq,
+        move_x: input.move_x,
+        move_y: input.move_y,
+        item: input.item as u8,
+        action: match input.action {
+            game::Action::None => rf::SimAction::NoAction,
+            game::Action::Break { x, y } => rf::SimAction::BreakTile(rf::BreakTile { x, y }),
+            game::Action::Respawn => rf::SimAction::Respawn,
+        },
+    }
+}
+
+/// A recorded value the simulation has no meaning for.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {what} {value} in a {record} record")]
+pub struct BadValue {
+    /// The record kind.
+    pub record: &'static str,
+    /// The field.
+    pub what: &'static str,
+    /// The value.
+    pub value: u32,
+}
+
+/// An input record back as the input the loop queued.
+pub fn input_from_record(r: &rf::SimInput) -> Result<(PlayerId, game::Input), BadValue> {
+    let item = match r.item {
+        0 => game::Item::Shovel,
+        1 => game::Item::Gun,
+        other => {
+            return Err(BadValue {
+                record: "SimInput",
+                what: "item",
+                value: u32::from(other),
+            })
+        }
+    };
+    let action = match &r.action {
+        rf::SimAction::NoAction => game::Action::None,
+        rf::SimAction::BreakTile(b) => game::Action::Break { x: b.x, y: b.y },
+        rf::SimAction::Respawn => game::Action::Respawn,
+    };
+    Ok((
+        PlayerId(r.player),
+        game::Input {
+            seq: r.seq,
+            move_x: r.move_x,
+            move_y: r.move_y,
+            item,
+            action,
+        },
+    ))
+}
+
+/// A recorded disconnect reason.
+pub fn reason_from_tag(record: &'static str, tag: u8) -> Result<DisconnectReason, BadValue> {
+    DisconnectReason::from_tag(tag).ok_or(BadValue {
+        record,
+        what: "disconnect reason",
+        value: u32::from(tag),
+    })
+}
