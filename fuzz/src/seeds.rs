@@ -176,6 +176,8 @@ pub fn all(fixture: &[u8]) -> Vec<Seed> {
             Record::Keyframe(_) => 2,
             Record::End(_) => 3,
             Record::LegacyKeyframe(_) => 4,
+            // Simulation records: the fixture is a client recording and holds none.
+            _ => continue,
         };
         if std::mem::replace(&mut kinds_seen[kind], true) {
             continue;

@@ -26,6 +26,9 @@ use crate::state::{self, StateDiff, StateHashes};
 /// Why the engine cannot go on.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum EngineError {
+    /// A record of a server simulation recording in a connection's recording.
+    #[error("a {0} record (a server simulation's) in a connection recording")]
+    SimulationRecord(&'static str),
     /// A frame did not decode.
     #[error("frame {seq} ({dir} {state}, id {id:#04x}) does not decode: {source}")]
     Decode {
@@ -299,6 +302,9 @@ impl Engine {
                 frames: e.frames,
                 reason: e.reason.clone(),
             })),
+            other => Err(EngineError::SimulationRecord(
+                tilegame_server::resim::record_name(other),
+            )),
         }
     }
 

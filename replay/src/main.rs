@@ -69,7 +69,9 @@ enum Command {
         #[arg(long, value_name = "OUT.png|OUT.svg")]
         plot: Option<PathBuf>,
     },
-    /// Replay through the client's managers and check every recorded tick hash.
+    /// Replay through the client's managers and check every recorded tick hash; a server
+    /// simulation recording (`tilegame-server --record`) is re-simulated and every tick's world
+    /// and player hashes checked.
     Verify {
         /// The replay file.
         file: PathBuf,
@@ -80,7 +82,9 @@ enum Command {
         #[arg(long)]
         no_timing: bool,
     },
-    /// The first divergent tick and field between two recordings.
+    /// The first divergent tick and field between two recordings; with a server simulation
+    /// recording and a player's recording, whether the player received, frame for frame, the
+    /// stream the simulation pushed for it.
     Diff {
         /// First recording.
         a: PathBuf,
@@ -89,6 +93,15 @@ enum Command {
         /// Pair players by id, or by name (players who joined in another order).
         #[arg(long = "match", value_enum, default_value_t = tilegame_replay::state::Match::Id)]
         by: tilegame_replay::state::Match,
+    },
+    /// Re-simulates a server simulation recording and lists the play-state frames (Snapshot,
+    /// PlayerJoined, PlayerLeft, Kick) the simulation pushed for one player.
+    Derive {
+        /// The server simulation recording.
+        file: PathBuf,
+        /// The player: its id, or the name it joined with.
+        #[arg(long)]
+        player: String,
     },
     /// Writes the recording as a pcap capture (a synthetic TCP connection) for Wireshark.
     Export {
@@ -144,6 +157,13 @@ fn open(path: &Path) -> Result<ReplayFile, ToolError> {
     ReplayFile::open(path)
 }
 
+/// Opens a file for a command that reads frames (not a simulation recording).
+fn open_frames(path: &Path, command: &str) -> Result<ReplayFile, ToolError> {
+    let file = ReplayFile::open(path)?;
+    cmd::sim::refuse_simulation(&file, command)?;
+    Ok(file)
+}
+
 fn run(command: Command, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, ToolError> {
     match command {
         Command::Info { file } => cmd::info::run(&open(&file)?, out),
@@ -167,18 +187,33 @@ fn run(command: Command, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8,
                 format,
                 limit,
             };
-            cmd::dump::run(&open(&file)?, &options, out, err)
+            cmd::dump::run(&open_frames(&file, "dump")?, &options, out, err)
         }
-        Command::Stats { file, plot } => cmd::stats::run(&open(&file)?, plot.as_deref(), out, err),
+        Command::Stats { file, plot } => {
+            cmd::stats::run(&open_frames(&file, "stats")?, plot.as_deref(), out, err)
+        }
         Command::Verify {
             file,
             out: out_dir,
             no_timing,
         } => {
+            let file = open(&file)?;
+            if cmd::sim::is_simulation(&file)? {
+                return cmd::sim::verify(&file, out);
+            }
             let options = cmd::verify::VerifyOptions { out_dir, no_timing };
-            cmd::verify::run(&open(&file)?, &options, out)
+            cmd::verify::run(&file, &options, out)
         }
-        Command::Diff { a, b, by } => cmd::diff::run_matched(&open(&a)?, &open(&b)?, by, out),
+        Command::Diff { a, b, by } => {
+            let (a, b) = (open(&a)?, open(&b)?);
+            if cmd::sim::is_simulation(&a)? || cmd::sim::is_simulation(&b)? {
+                return cmd::sim::run_diff(&a, &b, out);
+            }
+            cmd::diff::run_matched(&a, &b, by, out)
+        }
+        Command::Derive { file, player } => {
+            cmd::sim::derive(&open(&file)?, &cmd::sim::Who::parse(&player), out)
+        }
         Command::Export {
             file,
             pcap,
@@ -186,7 +221,7 @@ fn run(command: Command, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8,
             segment_size,
             coalesce,
         } => cmd::export::run(
-            &open(&file)?,
+            &open_frames(&file, "export")?,
             &pcap,
             &cmd::export::ExportOptions {
                 port,
@@ -199,7 +234,7 @@ fn run(command: Command, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8,
             file,
             until,
             print_state,
-        } => cmd::play::run(&open(&file)?, until, print_state, out),
+        } => cmd::play::run(&open_frames(&file, "play")?, until, print_state, out),
         #[cfg(feature = "view")]
         Command::View {
             file,
@@ -208,7 +243,7 @@ fn run(command: Command, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8,
             frames,
             screenshot,
         } => tilegame_replay::view::run(
-            &open(&file)?,
+            &open_frames(&file, "view")?,
             tilegame_replay::view::ViewOptions {
                 speed,
                 from,

@@ -51,6 +51,16 @@ pub enum ToolError {
         /// Why.
         source: EngineError,
     },
+    /// A simulation recording could not be re-simulated.
+    #[error("{path}: at chunk offset {offset}: {source}")]
+    Resim {
+        /// The file.
+        path: PathBuf,
+        /// Offset of the chunk holding the record.
+        offset: u64,
+        /// Why.
+        source: tilegame_server::resim::ResimError,
+    },
     /// Seeking failed.
     #[error("{path}: {source}")]
     Seek {

@@ -85,7 +85,7 @@ pub fn gather(file: &ReplayFile) -> Result<Info, ToolError> {
             Record::TickHash(_) => info.tick_hashes += 1,
             Record::Keyframe(k) => info.keyframes.push(k.tick),
             Record::LegacyKeyframe(_) => info.legacy_keyframes += 1,
-            Record::End(_) => {}
+            _ => {}
         }
         Ok(Flow::Continue)
     })?;
@@ -125,6 +125,7 @@ pub fn run(file: &ReplayFile, out: &mut dyn Write) -> Result<u8, ToolError> {
     let who = match h.recorder {
         Recorder::Client => "client",
         Recorder::Server => "server",
+        Recorder::Simulation => "server simulation",
     };
     writeln!(out, "recorder:   {who} ({})", h.software)?;
     let holds = match h.recorder {
@@ -134,9 +135,14 @@ pub fn run(file: &ReplayFile, out: &mut dyn Write) -> Result<u8, ToolError> {
         Recorder::Server => {
             "every frame of one connection as the server saw it (no tick hashes: verify replays the frames)"
         }
+        Recorder::Simulation => {
+            "the server's whole simulation: its settings, every command its loop applied, what its connections' I/O decided, and the world and player hashes of every tick (verify re-simulates it; derive and diff re-derive any player's stream)"
+        }
     };
     writeln!(out, "holds:      {holds}")?;
-    writeln!(out, "player:     {}", h.player_name)?;
+    if h.recorder != Recorder::Simulation {
+        writeln!(out, "player:     {}", h.player_name)?;
+    }
     writeln!(
         out,
         "protocol:   v{} hash {:#018x} ({})",
@@ -151,6 +157,9 @@ pub fn run(file: &ReplayFile, out: &mut dyn Write) -> Result<u8, ToolError> {
     writeln!(out, "started:    {}", utc_date(h.start_unix_ms))?;
     if let Err(e) = protocol_ok {
         return Err(file.file_error(e));
+    }
+    if h.recorder == Recorder::Simulation {
+        return super::sim::info(file, out);
     }
     let info = gather(file)?;
     writeln!(

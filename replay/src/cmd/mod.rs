@@ -9,6 +9,7 @@ pub mod export;
 pub mod info;
 pub mod play;
 pub mod plot;
+pub mod sim;
 pub mod stats;
 pub mod verify;
 
@@ -18,7 +19,7 @@ use tilegame_protocol::replay_format::Record;
 use crate::tool::{Progress, ReplayFile, ToolError};
 
 /// How a file's records ended.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub enum Tail {
     /// An End record: the recording finished cleanly.
     Ended {
@@ -42,6 +43,7 @@ pub enum Tail {
         offset: u64,
     },
     /// The command stopped reading before the end (the file's ending was not looked at).
+    #[default]
     NotRead,
 }
 

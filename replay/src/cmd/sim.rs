@@ -1,0 +1,636 @@
+//! Server simulation recordings (`tilegame-server --record FILE`): `verify` re-simulates them,
+//! `derive` re-derives one player's play-state stream, `diff` compares that stream with the
+//! player's own recording, and `info` says what they hold.
+//!
+//! The re-simulation is the server's own loop ([`tilegame_server::resim`]) run again from the
+//! recorded commands and I/O outcomes, so "does the server replay bit-exactly" and "did the
+//! server send this player what it should have" are both answered by the code that ran live.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use tilegame_game::{PlayerId, StableHasher};
+use tilegame_protocol::replay_format::{FrameDirection, Record, Recorder, SimStart};
+use tilegame_protocol::v1::{self, login, play, Packet};
+use tilegame_protocol::{AnyPacket, State};
+use tilegame_server::resim::{Divergence, Resim, ResimCounts, Step, StreamFrame};
+
+use super::{scan, Flow, Tail};
+use crate::packets;
+use crate::tool::{thousands, ReplayFile, ToolError, EXIT_DIVERGED};
+
+/// Whether `file` is a server simulation recording.
+pub fn is_simulation(file: &ReplayFile) -> Result<bool, ToolError> {
+    Ok(file.reader(false)?.header().recorder == Recorder::Simulation)
+}
+
+/// Refuses a simulation recording for a command that reads frames.
+pub fn refuse_simulation(file: &ReplayFile, command: &str) -> Result<(), ToolError> {
+    if is_simulation(file)? {
+        return Err(ToolError::Usage(format!(
+            "{}: a server simulation recording holds no frames, so `{command}` has nothing to show; use info, verify, derive or diff",
+            file.path.display()
+        )));
+    }
+    Ok(())
+}
+
+/// A simulation's settings, on one line.
+pub fn describe_start(s: &SimStart) -> String {
+    let theme = v1::Theme::from_tag(s.theme).map_or("unknown", |t| t.name());
+    let radius = if s.view_radius_tiles == 0 {
+        "everyone in view".to_owned()
+    } else {
+        format!("view radius {} tiles", s.view_radius_tiles)
+    };
+    format!(
+        "seed {:?}, theme {theme}, {}x{} tiles, up to {} players, {} ticks/s, heartbeat every {} ticks, {radius}, outbox {} B",
+        s.seed,
+        s.width,
+        s.height,
+        s.max_players,
+        s.tick_rate,
+        s.heartbeat_ticks,
+        thousands(u64::from(s.outbox_bytes))
+    )
+}
+
+/// What re-simulating a recording gave.
+#[derive(Debug, Clone)]
+pub struct SimRun {
+    /// The recorded settings.
+    pub start: SimStart,
+    /// What was re-simulated.
+    pub counts: ResimCounts,
+    /// First and last tick run.
+    pub ticks: Option<(u32, u32)>,
+    /// A digest of every (tick, world hash): equal runs give equal digests.
+    pub digest: u64,
+    /// Every tick's world hash, in order.
+    pub hashes: Vec<u64>,
+    /// The first divergence (the run stops there).
+    pub divergence: Option<Divergence>,
+    /// The watched player's stream.
+    pub stream: Vec<StreamFrame>,
+    /// How the file ended.
+    pub tail: Tail,
+}
+
+impl SimRun {
+    /// 0 when every tick matched, 1 on divergence.
+    pub fn exit_code(&self) -> u8 {
+        if self.divergence.is_some() {
+            EXIT_DIVERGED
+        } else {
+            0
+        }
+    }
+
+    /// The report `verify` prints.
+    pub fn render(&self) -> String {
+        let mut s = format!("server simulation: {}\n", describe_start(&self.start));
+        let c = &self.counts;
+        let ticks = self
+            .ticks
+            .map_or("none".to_owned(), |(a, b)| format!("{a}..{b}"));
+        match &self.divergence {
+            Some(d) => {
+                s += &format!(
+                    "DIVERGED {d}\n  ({} ticks re-simulated equal before it)\n",
+                    thousands(c.ticks.saturating_sub(1))
+                );
+            }
+            None => {
+                s += &format!(
+                    "OK: {} ticks re-simulated (ticks {ticks}), every world and player hash equal\n",
+                    thousands(c.ticks)
+                );
+            }
+        }
+        s += &format!(
+            "  {} joins, {} inputs, {} leaves, {} roster cuts, {} drops re-applied\n",
+            thousands(c.joins),
+            thousands(c.inputs),
+            thousands(c.leaves),
+            thousands(c.roster_cuts),
+            thousands(c.drops)
+        );
+        s += &format!("  ended: {}\n", self.tail.describe());
+        s += &format!("  digest {:#018x}\n", self.digest);
+        s
+    }
+}
+
+/// Which player's stream to collect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Who {
+    /// By id.
+    Id(u32),
+    /// By name (the first player who joined with it).
+    Name(String),
+}
+
+impl Who {
+    /// A number is an id, anything else a name.
+    pub fn parse(text: &str) -> Who {
+        text.parse()
+            .map_or_else(|_| Who::Name(text.to_owned()), Who::Id)
+    }
+}
+
+/// The id of the first player who joined as `name`.
+fn find_player(file: &ReplayFile, name: &str) -> Result<Option<u32>, ToolError> {
+    let mut found = None;
+    scan(file, true, "search", |record, _| {
+        if let Record::SimJoin(j) = record {
+            if let tilegame_protocol::replay_format::SimJoinResult::JoinedAs(a) = &j.result {
+                if j.name == name {
+                    found = Some(a.player);
+                    return Ok(Flow::Stop);
+                }
+            }
+        }
+        Ok(Flow::Continue)
+    })?;
+    Ok(found)
+}
+
+/// Re-simulates `file`, collecting `watch`'s stream; stops at the first divergence.
+pub fn resimulate(file: &ReplayFile, watch: Option<&Who>) -> Result<SimRun, ToolError> {
+    if !is_simulation(file)? {
+        return Err(ToolError::Usage(format!(
+            "{}: not a server simulation recording (made by `tilegame-server --record`)",
+            file.path.display()
+        )));
+    }
+    let watch = match watch {
+        None => None,
+        Some(Who::Id(id)) => Some(*id),
+        Some(Who::Name(name)) => Some(find_player(file, name)?.ok_or_else(|| {
+            ToolError::Usage(format!(
+                "{}: no player joined as {name:?}",
+                file.path.display()
+            ))
+        })?),
+    };
+    let mut resim: Option<Resim> = None;
+    let mut hasher = StableHasher::new();
+    let mut hashes = Vec::new();
+    let mut ticks: Option<(u32, u32)> = None;
+    let mut divergence = None;
+    let tail = scan(file, true, "re-simulating", |record, offset| {
+        let error = |source| ToolError::Resim {
+            path: file.path.clone(),
+            offset,
+            source,
+        };
+        let Some(r) = resim.as_mut() else {
+            let Record::SimStart(start) = record else {
+                return Err(error(tilegame_server::resim::ResimError::NoStart(
+                    tilegame_server::resim::record_name(record),
+                )));
+            };
+            let mut r = Resim::new(start).map_err(error)?;
+            if let Some(id) = watch {
+                r.watch(PlayerId(id));
+            }
+            resim = Some(r);
+            return Ok(Flow::Continue);
+        };
+        match r.apply(record).map_err(error)? {
+            Step::Applied => {}
+            Step::Ticked { tick, world_hash } => {
+                hasher.write_u32(tick);
+                hasher.write_u64(world_hash);
+                hashes.push(world_hash);
+                ticks = Some(ticks.map_or((tick, tick), |(a, _)| (a, tick)));
+            }
+            Step::Diverged(d) => {
+                divergence = Some(d);
+                return Ok(Flow::Stop);
+            }
+        }
+        Ok(Flow::Continue)
+    })?;
+    let Some(mut r) = resim else {
+        return Err(ToolError::Usage(format!(
+            "{}: the recording has no SimStart record",
+            file.path.display()
+        )));
+    };
+    Ok(SimRun {
+        start: r.start().clone(),
+        counts: r.counts(),
+        ticks,
+        digest: hasher.finish(),
+        hashes,
+        divergence,
+        stream: r.take_stream(),
+        tail,
+    })
+}
+
+/// `verify` on a simulation recording.
+pub fn verify(file: &ReplayFile, out: &mut dyn Write) -> Result<u8, ToolError> {
+    let run = resimulate(file, None)?;
+    write!(out, "{}", run.render())?;
+    Ok(run.exit_code())
+}
+
+/// A packet kind's name from its play-state frame bytes (id and body).
+fn kind(bytes: &[u8]) -> String {
+    match bytes.split_first() {
+        Some((id, body)) => play::ToClient::decode(*id, body)
+            .map_or_else(|_| format!("id {id:#04x}"), |p| p.name().to_owned()),
+        None => "empty".to_owned(),
+    }
+}
+
+/// `derive`: prints the play-state stream the simulation pushed for one player.
+pub fn derive(file: &ReplayFile, who: &Who, out: &mut dyn Write) -> Result<u8, ToolError> {
+    let run = resimulate(file, Some(who))?;
+    for f in &run.stream {
+        writeln!(
+            out,
+            "tick {:>6}  {:<13} {:>6} B",
+            f.tick,
+            kind(&f.bytes),
+            f.bytes.len().saturating_sub(1)
+        )?;
+    }
+    writeln!(
+        out,
+        "{} frames pushed for player {}",
+        thousands(run.stream.len() as u64),
+        match who {
+            Who::Id(id) => id.to_string(),
+            Who::Name(n) => format!("{n:?}"),
+        }
+    )?;
+    if let Some(d) = &run.divergence {
+        writeln!(out, "DIVERGED {d}\n  (the stream stops there)")?;
+    }
+    Ok(run.exit_code())
+}
+
+/// A client recording's frames that the simulation produces, and what was left out.
+#[derive(Debug, Clone, Default)]
+pub struct ClientStream {
+    /// The player's id (from its JoinAccepted).
+    pub player: Option<u32>,
+    /// Its name (from the file header).
+    pub name: String,
+    /// Play-state frames to the client that the simulation pushes (id and body, and the tick
+    /// the client recorded).
+    pub frames: Vec<(u32, Vec<u8>)>,
+    /// Frames to the client left out of the comparison, by packet kind (sent by the connection
+    /// itself: handshake, login, map transfer, Pong).
+    pub excluded: BTreeMap<String, u64>,
+    /// How the file ended.
+    pub tail: Tail,
+}
+
+/// Packets the simulation pushes into a player's outbox (and the kicks it decides).
+fn simulation_made(id: u8) -> bool {
+    id == play::Snapshot::ID
+        || id == play::PlayerJoined::ID
+        || id == play::PlayerLeft::ID
+        || id == v1::Kick::ID
+}
+
+/// Reads a connection recording's stream from the server.
+pub fn client_stream(file: &ReplayFile) -> Result<ClientStream, ToolError> {
+    let mut s = ClientStream {
+        name: file.reader(false)?.header().player_name.clone(),
+        ..ClientStream::default()
+    };
+    s.tail = scan(file, true, "reading", |record, _| {
+        let Record::Frame(f) = record else {
+            return Ok(Flow::Continue);
+        };
+        if f.direction != FrameDirection::ToClient {
+            return Ok(Flow::Continue);
+        }
+        if f.state == State::Play.tag() && simulation_made(f.packet_id) {
+            s.frames.push((f.tick, f.bytes.clone()));
+            return Ok(Flow::Continue);
+        }
+        let name = match packets::decode(f) {
+            Ok(AnyPacket::LoginToClient(login::ToClient::JoinAccepted(a))) => {
+                s.player.get_or_insert(a.player_id);
+                "JoinAccepted".to_owned()
+            }
+            Ok(p) => p.name().to_owned(),
+            Err(_) => format!("undecodable id {:#04x}", f.packet_id),
+        };
+        *s.excluded.entry(name).or_default() += 1;
+        Ok(Flow::Continue)
+    })?;
+    Ok(s)
+}
+
+/// How a player's recording compares with the stream re-derived for it.
+#[derive(Debug, Clone)]
+pub struct StreamDiff {
+    /// The player.
+    pub player: u32,
+    /// Its name.
+    pub name: String,
+    /// Frames compared (equal up to the first difference).
+    pub compared: u64,
+    /// Frames the simulation pushed.
+    pub derived: u64,
+    /// Frames the client recorded (of the kinds the simulation makes).
+    pub received: u64,
+    /// The first difference: (frame index, line describing it).
+    pub difference: Option<(u64, String)>,
+    /// Derived frames beyond the end of the client's recording, with their first tick.
+    pub unreceived: Option<(u64, u32)>,
+    /// A last Kick the connection sent by itself (not decided by the simulation).
+    pub session_kick: bool,
+    /// Frames excluded from the comparison, by kind.
+    pub excluded: BTreeMap<String, u64>,
+    /// The re-simulation's own divergence, if any.
+    pub divergence: Option<Divergence>,
+    /// How the client's recording ended.
+    pub client_tail: Tail,
+}
+
+impl StreamDiff {
+    /// 0 when every compared frame is equal, 1 otherwise.
+    pub fn exit_code(&self) -> u8 {
+        if self.difference.is_some() || self.divergence.is_some() {
+            EXIT_DIVERGED
+        } else {
+            0
+        }
+    }
+
+    /// The report `diff` prints.
+    pub fn render(&self) -> String {
+        let mut s = String::new();
+        match &self.difference {
+            None => s += &format!(
+                "identical: player {} ({:?}) received the {} frames the simulation pushed for it, byte for byte\n",
+                self.player,
+                self.name,
+                thousands(self.compared)
+            ),
+            Some((index, line)) => s += &format!(
+                "DIFFERENT at frame {index} of player {} ({:?}) ({} equal before it): {line}\n",
+                self.player,
+                self.name,
+                thousands(self.compared)
+            ),
+        }
+        s += &format!(
+            "  compared: Snapshot, PlayerJoined, PlayerLeft and Kick frames in play ({} derived, {} received)\n",
+            thousands(self.derived),
+            thousands(self.received)
+        );
+        if let Some((n, tick)) = self.unreceived {
+            s += &format!(
+                "  {} frames pushed from tick {tick} on are not in the client's recording (it ended {})\n",
+                thousands(n),
+                self.client_tail.describe()
+            );
+        }
+        if self.session_kick {
+            s += "  the last Kick was sent by the connection itself (not the simulation): not compared\n";
+        }
+        if !self.excluded.is_empty() {
+            let kinds: Vec<String> = self
+                .excluded
+                .iter()
+                .map(|(k, n)| format!("{k} {n}"))
+                .collect();
+            s += &format!(
+                "  excluded (sent by the connection, not the simulation): {}\n",
+                kinds.join(", ")
+            );
+        }
+        if let Some(d) = &self.divergence {
+            s += &format!("  the re-simulation DIVERGED {d}\n");
+        }
+        s
+    }
+}
+
+/// Compares a connection recording with the stream re-derived for its player.
+pub fn diff_stream(sim: &ReplayFile, client: &ReplayFile) -> Result<StreamDiff, ToolError> {
+    let c = client_stream(client)?;
+    let player = c.player.ok_or_else(|| {
+        ToolError::Usage(format!(
+            "{}: no JoinAccepted in the recording: its player never joined",
+            client.path.display()
+        ))
+    })?;
+    let run = resimulate(sim, Some(&Who::Id(player)))?;
+    let derived = &run.stream;
+    let mut received = c.frames.as_slice();
+    // A Kick the simulation did not decide (a timeout, a protocol error) is the connection's.
+    let mut session_kick = false;
+    let kicked_by_sim = derived
+        .last()
+        .is_some_and(|f| f.bytes.first() == Some(&v1::Kick::ID));
+    if let Some(((_, last), rest)) = received.split_last() {
+        if last.first() == Some(&v1::Kick::ID) && !kicked_by_sim && rest.len() <= derived.len() {
+            session_kick = true;
+            received = rest;
+        }
+    }
+    let mut difference = None;
+    let mut compared = 0u64;
+    for (i, ((tick, got), want)) in received.iter().zip(derived).enumerate() {
+        if *got != want.bytes {
+            let at = got
+                .iter()
+                .zip(&want.bytes)
+                .position(|(a, b)| a != b)
+                .unwrap_or(got.len().min(want.bytes.len()));
+            difference = Some((
+                i as u64,
+                format!(
+                    "received {} ({} B, client tick {tick}), derived {} ({} B, pushed at tick {}); first differing byte {at}",
+                    kind(got),
+                    got.len(),
+                    kind(&want.bytes),
+                    want.bytes.len(),
+                    want.tick
+                ),
+            ));
+            break;
+        }
+        compared += 1;
+    }
+    if difference.is_none() && received.len() > derived.len() {
+        let (tick, extra) = &received[derived.len()];
+        difference = Some((
+            derived.len() as u64,
+            format!(
+                "the client received {} more frames than the simulation pushed, from {} (client tick {tick})",
+                received.len() - derived.len(),
+                kind(extra)
+            ),
+        ));
+    }
+    let unreceived = (difference.is_none() && derived.len() > received.len()).then(|| {
+        (
+            (derived.len() - received.len()) as u64,
+            derived[received.len()].tick,
+        )
+    });
+    Ok(StreamDiff {
+        player,
+        name: c.name,
+        compared,
+        derived: derived.len() as u64,
+        received: received.len() as u64,
+        difference,
+        unreceived,
+        session_kick,
+        excluded: c.excluded,
+        divergence: run.divergence,
+        client_tail: c.tail,
+    })
+}
+
+/// `diff` with a simulation recording on one side (either) and a connection's on the other.
+pub fn run_diff(a: &ReplayFile, b: &ReplayFile, out: &mut dyn Write) -> Result<u8, ToolError> {
+    let (sim, client) = match (is_simulation(a)?, is_simulation(b)?) {
+        (true, false) => (a, b),
+        (false, true) => (b, a),
+        (true, true) => {
+            return Err(ToolError::Usage(
+                "two simulation recordings: verify each (their digests compare them)".into(),
+            ))
+        }
+        (false, false) => {
+            return Err(ToolError::Usage(
+                "neither recording is a server simulation recording".into(),
+            ))
+        }
+    };
+    let d = diff_stream(sim, client)?;
+    write!(out, "{}", d.render())?;
+    Ok(d.exit_code())
+}
+
+/// Totals `info` shows for a simulation recording.
+#[derive(Debug, Clone, Default)]
+pub struct SimInfo {
+    /// The settings.
+    pub start: Option<SimStart>,
+    /// Ticks recorded (first, last).
+    pub ticks: Option<(u32, u32)>,
+    /// SimTick records.
+    pub tick_records: u64,
+    /// Players who joined, by id.
+    pub players: BTreeMap<u32, String>,
+    /// Joins refused.
+    pub refused: u64,
+    /// Inputs.
+    pub inputs: u64,
+    /// Leaves by reason.
+    pub leaves: BTreeMap<String, u64>,
+    /// Roster cuts.
+    pub roster_cuts: u64,
+    /// Drops by reason.
+    pub drops: BTreeMap<String, u64>,
+    /// Whether the server shut down with a kick for everyone.
+    pub kick_all: bool,
+    /// How the file ended.
+    pub tail: Tail,
+}
+
+fn reason_name(tag: u8) -> String {
+    v1::DisconnectReason::from_tag(tag)
+        .map_or_else(|| format!("reason {tag}"), |r| r.name().to_owned())
+}
+
+/// Reads the totals of a simulation recording.
+pub fn gather(file: &ReplayFile) -> Result<SimInfo, ToolError> {
+    let mut i = SimInfo::default();
+    i.tail = scan(file, true, "info", |record, _| {
+        match record {
+            Record::SimStart(s) => i.start = Some(s.clone()),
+            Record::SimJoin(j) => match &j.result {
+                tilegame_protocol::replay_format::SimJoinResult::JoinedAs(a) => {
+                    i.players.insert(a.player, j.name.clone());
+                }
+                _ => i.refused += 1,
+            },
+            Record::SimInput(_) => i.inputs += 1,
+            Record::SimLeave(l) => *i.leaves.entry(reason_name(l.reason)).or_default() += 1,
+            Record::SimRosterCut(_) => i.roster_cuts += 1,
+            Record::SimDrop(d) => *i.drops.entry(reason_name(d.reason)).or_default() += 1,
+            Record::SimTick(t) => {
+                i.tick_records += 1;
+                i.ticks = Some(i.ticks.map_or((t.tick, t.tick), |(a, _)| (a, t.tick)));
+            }
+            Record::SimKickAll(_) => i.kick_all = true,
+            _ => {}
+        }
+        Ok(Flow::Continue)
+    })?;
+    Ok(i)
+}
+
+/// The body of `info` for a simulation recording (after the header lines).
+pub fn info(file: &ReplayFile, out: &mut dyn Write) -> Result<u8, ToolError> {
+    let i = gather(file)?;
+    let counts = |m: &BTreeMap<String, u64>| {
+        if m.is_empty() {
+            "0".to_owned()
+        } else {
+            m.iter()
+                .map(|(k, n)| format!("{n} {k}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    };
+    match &i.start {
+        Some(s) => writeln!(out, "simulation: {}", describe_start(s))?,
+        None => writeln!(out, "simulation: no SimStart record")?,
+    }
+    match i.ticks {
+        Some((a, b)) => writeln!(
+            out,
+            "ticks:      {a}..{b} ({} ticks, each with its world and player hashes)",
+            thousands(i.tick_records)
+        )?,
+        None => writeln!(out, "ticks:      none")?,
+    }
+    let names: Vec<String> = i
+        .players
+        .iter()
+        .take(20)
+        .map(|(id, n)| format!("{id} {n}"))
+        .collect();
+    writeln!(
+        out,
+        "players:    {} joined ({}{}), {} joins refused",
+        i.players.len(),
+        if names.is_empty() {
+            "-".to_owned()
+        } else {
+            names.join(", ")
+        },
+        if i.players.len() > 20 { ", …" } else { "" },
+        i.refused
+    )?;
+    writeln!(out, "inputs:     {}", thousands(i.inputs))?;
+    writeln!(out, "leaves:     {}", counts(&i.leaves))?;
+    writeln!(
+        out,
+        "i/o:        {} roster cuts, drops: {}",
+        i.roster_cuts,
+        counts(&i.drops)
+    )?;
+    writeln!(out, "keyframes:  none (re-simulation starts from SimStart)")?;
+    if i.kick_all {
+        writeln!(out, "shutdown:   everyone kicked")?;
+    }
+    writeln!(out, "ended:      {}", i.tail.describe())?;
+    Ok(0)
+}

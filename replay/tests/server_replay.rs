@@ -1,0 +1,175 @@
+//! Server-side replay end to end: a real server on loopback records its simulation
+//! (`--record`) while headless bots play and one of them records its own connection; then the
+//! recording re-simulates bit-exactly (twice the same), a tampered input is named with its tick
+//! and player, and the stream re-derived for the recording bot equals, frame for frame, what
+//! that bot received.
+
+mod common;
+
+use std::path::Path;
+
+use tilegame_protocol::replay_format::{Record, SimJoinResult};
+use tilegame_replay::cmd::sim::{self, Who};
+use tilegame_replay::{ReplayFile, ToolError};
+use tilegame_server::resim::Divergence;
+
+use common::{output, scratch};
+
+/// Runs a recording server, `bots` bots for `seconds` (bot 1 recording into `client`), and
+/// shuts the server down (which ends the simulation recording).
+fn session(seed: &str, simulation: &Path, client: &Path, bots: usize, seconds: f64) {
+    let server = tilegame_server::ServerHandle::start(tilegame_server::ServerConfig {
+        bind: "127.0.0.1:0".parse().expect("literal address"),
+        seed: seed.into(),
+        size: "small".into(),
+        max_players: 16,
+        record: Some(simulation.to_owned()),
+        ..Default::default()
+    })
+    .expect("the server starts");
+    common::record_bots(server.addr().to_string(), client, bots, seconds, 1200);
+    server.shutdown();
+}
+
+/// The player id of a name in a simulation recording, and the records.
+fn records(file: &ReplayFile) -> (tilegame_protocol::replay_format::FileHeader, Vec<Record>) {
+    common::records(&file.bytes().expect("readable"))
+}
+
+#[test]
+fn a_server_recording_resimulates_detects_tampering_and_rederives_a_players_stream() {
+    let dir = scratch("server-replay");
+    let (sim_path, bot_path) = (dir.join("sim.tgr"), dir.join("bot1.tgr"));
+    session("simreplay", &sim_path, &bot_path, 3, 4.0);
+    let file = ReplayFile::open(&sim_path).expect("recorded");
+
+    // Re-simulating twice gives the same hashes, equal to the recorded ones.
+    let a = sim::resimulate(&file, None).expect("re-simulates");
+    let b = sim::resimulate(&file, None).expect("re-simulates");
+    assert_eq!(a.exit_code(), 0, "{}", a.render());
+    assert!(a.tail.is_clean(), "{:?}", a.tail);
+    assert!(a.hashes.len() >= 40, "{}", a.render());
+    assert_eq!(a.hashes, b.hashes);
+    assert_eq!(a.digest, b.digest);
+    assert_eq!(a.counts.joins, 3, "{}", a.render());
+    assert!(a.counts.inputs > 40, "{}", a.render());
+
+    // `info` says what it is.
+    let (code, text) = output(|out| tilegame_replay::cmd::info::run(&file, out));
+    assert_eq!(code.expect("info runs"), 0);
+    assert!(text.contains("recorder:   server simulation"), "{text}");
+    assert!(text.contains("players:    3 joined"), "{text}");
+    // Commands that read frames refuse it with a reason.
+    assert!(matches!(
+        sim::refuse_simulation(&file, "dump"),
+        Err(ToolError::Usage(_))
+    ));
+
+    // The stream re-derived for bot 1 is what bot 1 received, frame for frame.
+    let bot = ReplayFile::open(&bot_path).expect("recorded");
+    let d = sim::diff_stream(&file, &bot).expect("compares");
+    assert_eq!(d.exit_code(), 0, "{}", d.render());
+    assert!(d.compared >= 40, "{}", d.render());
+    assert_eq!(d.compared, d.received, "{}", d.render());
+    assert!(d.excluded.contains_key("MapEnd"), "{}", d.render());
+    // Either argument order, through the command.
+    let (code, text) = output(|out| sim::run_diff(&bot, &file, out));
+    assert_eq!(code.expect("diff runs"), 0, "{text}");
+    assert!(text.starts_with("identical: player "), "{text}");
+    // By name, the same stream.
+    let (_, header) = (0, records(&bot).0);
+    let by_name =
+        sim::resimulate(&file, Some(&Who::Name(header.player_name.clone()))).expect("re-simulates");
+    assert_eq!(by_name.stream.len() as u64, d.derived);
+
+    // A tampered input (rewritten with valid checksums) is named with its tick and player.
+    let (header, mut recs) = records(&file);
+    let mut tick_before = 1;
+    let mut target = None;
+    let inputs = recs
+        .iter()
+        .filter(|r| matches!(r, Record::SimInput(_)))
+        .count();
+    let mut seen = 0;
+    for (i, r) in recs.iter().enumerate() {
+        match r {
+            Record::SimTick(t) => tick_before = t.tick + 1,
+            Record::SimInput(input) => {
+                seen += 1;
+                if seen == inputs / 2 {
+                    target = Some((i, input.player, tick_before));
+                    break;
+                }
+            }
+            _ => {}
+        }
+    }
+    let (index, player, before) = target.expect("an input in the middle");
+    let Record::SimInput(input) = &mut recs[index] else {
+        unreachable!("picked an input")
+    };
+    input.item ^= 1;
+    let tampered = ReplayFile::from_bytes("tampered.tgr", common::rewrite(&header, &recs));
+    let t = sim::resimulate(&tampered, None).expect("re-simulates");
+    assert_eq!(t.exit_code(), 1, "{}", t.render());
+    let Some(Divergence::Tick { tick, players, .. }) = &t.divergence else {
+        panic!("a tick divergence: {}", t.render());
+    };
+    assert!(*tick >= before, "{}", t.render());
+    let named: Vec<u32> = players.iter().map(|p| p.id).collect();
+    assert_eq!(named, vec![player], "{}", t.render());
+    let (applied, recorded_before) = players[0].input.expect("the applied input is named");
+    assert_eq!(recorded_before, before, "{}", t.render());
+    assert_eq!(
+        applied.item as u8,
+        input_item(&recs[index]),
+        "{}",
+        t.render()
+    );
+    let report = t.render();
+    assert!(
+        report.contains(&format!("player {player} "))
+            && report.contains(&format!("recorded before tick {before}")),
+        "{report}"
+    );
+    eprintln!("{}{}{report}", a.render(), d.render());
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+fn input_item(r: &Record) -> u8 {
+    match r {
+        Record::SimInput(i) => i.item,
+        _ => u8::MAX,
+    }
+}
+
+#[test]
+fn ten_bots_for_sixty_seconds_resimulate_bit_exactly_and_one_bots_stream_matches() {
+    let dir = scratch("server-replay-60");
+    let (sim_path, bot_path) = (dir.join("sim.tgr"), dir.join("bot1.tgr"));
+    session("tenbotsim", &sim_path, &bot_path, 10, 60.0);
+    let file = ReplayFile::open(&sim_path).expect("recorded");
+    let a = sim::resimulate(&file, None).expect("re-simulates");
+    let b = sim::resimulate(&file, None).expect("re-simulates");
+    assert_eq!(a.exit_code(), 0, "{}", a.render());
+    assert!(a.tail.is_clean(), "{:?}", a.tail);
+    // A minute at 20 ticks/s.
+    assert!(a.hashes.len() >= 1200, "{}", a.render());
+    assert_eq!(a.hashes, b.hashes);
+    assert_eq!(a.digest, b.digest);
+    let joined = records(&file)
+        .1
+        .iter()
+        .filter(
+            |r| matches!(r, Record::SimJoin(j) if matches!(j.result, SimJoinResult::JoinedAs(_))),
+        )
+        .count();
+    assert_eq!(joined, 10);
+    let bot = ReplayFile::open(&bot_path).expect("recorded");
+    let d = sim::diff_stream(&file, &bot).expect("compares");
+    assert_eq!(d.exit_code(), 0, "{}", d.render());
+    assert_eq!(d.compared, d.received, "{}", d.render());
+    assert!(d.compared >= 1000, "{}", d.render());
+    eprintln!("{}{}", a.render(), d.render());
+    let _ = std::fs::remove_dir_all(dir);
+}
