@@ -4,7 +4,9 @@
 //! connection plus the recorder's state hashes and keyframes. This crate replays those frames
 //! through the client's own join state machine and managers on a virtual clock ([`engine`]),
 //! and builds the commands on top ([`cmd`]): `info`, `dump`, `stats`, `verify`, `diff`, `play`,
-//! and (feature `view`, on by default) `view`, which plays a file in a window.
+//! and (feature `view`, on by default) `view`, which plays a file in a window. A server's
+//! simulation recording (`tilegame-server --record`) is re-simulated through the server's own
+//! loop instead ([`cmd::sim`]: `verify`, `derive`, `diff` against a player's recording).
 //!
 //! - [`engine`]: records in, managers' state out; verification of tick hashes; seeking;
 //! - [`packets`]: decoding a frame by its recorded state and direction;
