@@ -730,4 +730,121 @@ mod tests {
         );
         let _ = std::fs::remove_dir_all(dir);
     }
+
+    #[test]
+    fn hostile_starts_are_typed_errors() {
+        let bad_theme = rf::SimStart {
+            theme: 9,
+            ..start()
+        };
+        assert!(matches!(
+            Resim::new(&bad_theme),
+            Err(ResimError::BadValue(BadValue { what: "theme", .. }))
+        ));
+        let too_wide = rf::SimStart {
+            width: 5000,
+            ..start()
+        };
+        assert!(matches!(Resim::new(&too_wide), Err(ResimError::Map(_))));
+        let other_map = rf::SimStart {
+            map_hash: 1,
+            ..start()
+        };
+        assert!(matches!(
+            Resim::new(&other_map),
+            Err(ResimError::MapHash { .. })
+        ));
+    }
+
+    /// Random sequences of simulation records (out-of-range values, unknown players, absurd
+    /// cuts and hashes) give errors or divergences, never a panic.
+    #[test]
+    fn hostile_records_never_panic() {
+        let mut rng = game::SplitMix64::from_seed_str("hostile");
+        let mut outcomes = [0usize; 3];
+        for _ in 0..40 {
+            let mut resim = Resim::new(&start()).expect("rebuilt");
+            resim.watch(PlayerId(rng.below(4) as u32));
+            for _ in 0..200 {
+                let player = rng.below(6) as u32;
+                let small = |rng: &mut game::SplitMix64| rng.below(8) as u8;
+                let record = match rng.below(9) {
+                    0 => Record::SimJoin(rf::SimJoin {
+                        name: ["a", "b", "", "bad name", "c"][rng.below(5) as usize].into(),
+                        color: rng.next_u64() as u32,
+                        result: if rng.below(2) == 0 {
+                            rf::SimJoinResult::JoinedAs(rf::JoinedAs { player })
+                        } else {
+                            rf::SimJoinResult::JoinRefused(rf::JoinRefused {
+                                reason: small(&mut rng),
+                            })
+                        },
+                        vanished: rng.below(4) == 0,
+                    }),
+                    1 | 2 => Record::SimInput(rf::SimInput {
+                        player,
+                        seq: rng.below(50) as u32,
+                        move_x: rng.next_u64() as i8,
+                        move_y: rng.next_u64() as i8,
+                        item: small(&mut rng) % 3,
+                        action: match rng.below(3) {
+                            0 => rf::SimAction::NoAction,
+                            1 => rf::SimAction::BreakTile(rf::BreakTile {
+                                x: rng.next_u64() as u16,
+                                y: rng.below(70) as u16,
+                            }),
+                            _ => rf::SimAction::Respawn,
+                        },
+                    }),
+                    3 => Record::SimLeave(rf::SimLeave {
+                        player,
+                        reason: small(&mut rng),
+                    }),
+                    4 => Record::SimRosterCut(rf::SimRosterCut {
+                        player,
+                        sent: rng.next_u64() as u32 % 4,
+                    }),
+                    5 => Record::SimDrop(rf::SimDrop {
+                        player,
+                        reason: small(&mut rng),
+                        kick: (rng.below(2) == 0).then(|| "x".into()),
+                    }),
+                    6 => Record::SimKickAll(rf::SimKickAll {
+                        reason: small(&mut rng),
+                        message: "bye".into(),
+                    }),
+                    7 => Record::End(rf::End {
+                        frames: 0,
+                        reason: String::new(),
+                    }),
+                    _ => Record::SimTick(rf::SimTick {
+                        tick: rng.next_u64() as u32,
+                        world_hash: rng.next_u64(),
+                        players: Vec::new(),
+                    }),
+                };
+                match resim.apply(&record) {
+                    Ok(Step::Diverged(d)) => {
+                        outcomes[0] += 1;
+                        assert!(!d.to_string().is_empty());
+                    }
+                    Ok(_) => outcomes[1] += 1,
+                    Err(e) => {
+                        outcomes[2] += 1;
+                        assert!(!e.to_string().is_empty());
+                    }
+                }
+            }
+        }
+        assert!(outcomes.iter().all(|&n| n > 0), "{outcomes:?}");
+        let mut resim = Resim::new(&start()).expect("rebuilt");
+        assert!(matches!(
+            resim.apply(&Record::TickHash(rf::TickHash {
+                tick: 1,
+                world_hash: 0,
+                players_hash: 0,
+            })),
+            Err(ResimError::Unexpected("TickHash"))
+        ));
+    }
 }
