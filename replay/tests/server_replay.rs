@@ -31,7 +31,7 @@ fn session(seed: &str, simulation: &Path, client: &Path, bots: usize, seconds: f
     server.shutdown();
 }
 
-/// The player id of a name in a simulation recording, and the records.
+/// The header and records of a whole file.
 fn records(file: &ReplayFile) -> (tilegame_protocol::replay_format::FileHeader, Vec<Record>) {
     common::records(&file.bytes().expect("readable"))
 }
@@ -48,11 +48,12 @@ fn a_server_recording_resimulates_detects_tampering_and_rederives_a_players_stre
     let b = sim::resimulate(&file, None).expect("re-simulates");
     assert_eq!(a.exit_code(), 0, "{}", a.render());
     assert!(a.tail.is_clean(), "{:?}", a.tail);
-    assert!(a.hashes.len() >= 40, "{}", a.render());
+    assert_eq!(a.hashes.len(), tick_records(&file), "{}", a.render());
+    assert!(!a.hashes.is_empty());
     assert_eq!(a.hashes, b.hashes);
     assert_eq!(a.digest, b.digest);
     assert_eq!(a.counts.joins, 3, "{}", a.render());
-    assert!(a.counts.inputs > 40, "{}", a.render());
+    assert!(a.counts.inputs > 0, "{}", a.render());
 
     // `info` says what it is.
     let (code, text) = output(|out| tilegame_replay::cmd::info::run(&file, out));
@@ -69,7 +70,7 @@ fn a_server_recording_resimulates_detects_tampering_and_rederives_a_players_stre
     let bot = ReplayFile::open(&bot_path).expect("recorded");
     let d = sim::diff_stream(&file, &bot).expect("compares");
     assert_eq!(d.exit_code(), 0, "{}", d.render());
-    assert!(d.compared >= 40, "{}", d.render());
+    assert!(d.compared > 0, "{}", d.render());
     assert_eq!(d.compared, d.received, "{}", d.render());
     assert!(d.excluded.contains_key("MapEnd"), "{}", d.render());
     // Either argument order, through the command.
@@ -84,6 +85,8 @@ fn a_server_recording_resimulates_detects_tampering_and_rederives_a_players_stre
 
     // A tampered input (rewritten with valid checksums) is named with its tick and player.
     let (header, mut recs) = records(&file);
+    // The loop queues inputs and applies one per player per tick: pick one, past the middle,
+    // queued when its player's queue was empty, so it is applied in the very next tick.
     let mut tick_before = 1;
     let mut target = None;
     let inputs = recs
@@ -91,15 +94,23 @@ fn a_server_recording_resimulates_detects_tampering_and_rederives_a_players_stre
         .filter(|r| matches!(r, Record::SimInput(_)))
         .count();
     let mut seen = 0;
+    let mut queued: std::collections::BTreeMap<u32, usize> = Default::default();
     for (i, r) in recs.iter().enumerate() {
         match r {
-            Record::SimTick(t) => tick_before = t.tick + 1,
+            Record::SimTick(t) => {
+                tick_before = t.tick + 1;
+                for q in queued.values_mut() {
+                    *q = q.saturating_sub(1);
+                }
+            }
             Record::SimInput(input) => {
                 seen += 1;
-                if seen == inputs / 2 {
+                let q = queued.entry(input.player).or_default();
+                if seen >= inputs / 2 && *q == 0 {
                     target = Some((i, input.player, tick_before));
                     break;
                 }
+                *q += 1;
             }
             _ => {}
         }
@@ -115,7 +126,7 @@ fn a_server_recording_resimulates_detects_tampering_and_rederives_a_players_stre
     let Some(Divergence::Tick { tick, players, .. }) = &t.divergence else {
         panic!("a tick divergence: {}", t.render());
     };
-    assert!(*tick >= before, "{}", t.render());
+    assert_eq!(*tick, before, "{}", t.render());
     let named: Vec<u32> = players.iter().map(|p| p.id).collect();
     assert_eq!(named, vec![player], "{}", t.render());
     let (applied, recorded_before) = players[0].input.expect("the applied input is named");
@@ -133,7 +144,54 @@ fn a_server_recording_resimulates_detects_tampering_and_rederives_a_players_stre
         "{report}"
     );
     eprintln!("{}{}{report}", a.render(), d.render());
+
+    // The binary: exit 0 when everything matches, 1 for the tampered file, 2 for a command
+    // that reads frames.
+    let tampered_path = dir.join("tampered.tgr");
+    std::fs::write(&tampered_path, tampered.bytes().expect("in memory")).expect("written");
+    let bin = env!("CARGO_BIN_EXE_tilegame-replay");
+    let run = |args: &[&std::ffi::OsStr]| {
+        let out = std::process::Command::new(bin)
+            .args(args)
+            .output()
+            .expect("the binary runs");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (sim_arg, bot_arg) = (sim_path.as_os_str(), bot_path.as_os_str());
+    let (code, text) = run(&["verify".as_ref(), sim_arg]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("OK: "), "{text}");
+    let (code, text) = run(&["verify".as_ref(), tampered_path.as_os_str()]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains(&format!("recorded before tick {before}")),
+        "{text}"
+    );
+    let (code, text) = run(&["diff".as_ref(), sim_arg, bot_arg]);
+    assert_eq!(code, Some(0), "{text}");
+    let (code, text) = run(&[
+        "derive".as_ref(),
+        sim_arg,
+        "--player".as_ref(),
+        "bot1".as_ref(),
+    ]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("Snapshot"), "{text}");
+    let (code, _) = run(&["dump".as_ref(), sim_arg]);
+    assert_eq!(code, Some(2));
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// The SimTick records of a file.
+fn tick_records(file: &ReplayFile) -> usize {
+    records(file)
+        .1
+        .iter()
+        .filter(|r| matches!(r, Record::SimTick(_)))
+        .count()
 }
 
 fn input_item(r: &Record) -> u8 {
@@ -153,8 +211,9 @@ fn ten_bots_for_sixty_seconds_resimulate_bit_exactly_and_one_bots_stream_matches
     let b = sim::resimulate(&file, None).expect("re-simulates");
     assert_eq!(a.exit_code(), 0, "{}", a.render());
     assert!(a.tail.is_clean(), "{:?}", a.tail);
-    // A minute at 20 ticks/s.
-    assert!(a.hashes.len() >= 1200, "{}", a.render());
+    // Every recorded tick (about 20 a second for the minute, fewer on a busy machine).
+    assert_eq!(a.hashes.len(), tick_records(&file), "{}", a.render());
+    assert!(!a.hashes.is_empty());
     assert_eq!(a.hashes, b.hashes);
     assert_eq!(a.digest, b.digest);
     let joined = records(&file)
@@ -169,7 +228,7 @@ fn ten_bots_for_sixty_seconds_resimulate_bit_exactly_and_one_bots_stream_matches
     let d = sim::diff_stream(&file, &bot).expect("compares");
     assert_eq!(d.exit_code(), 0, "{}", d.render());
     assert_eq!(d.compared, d.received, "{}", d.render());
-    assert!(d.compared >= 1000, "{}", d.render());
+    assert!(d.compared > 0, "{}", d.render());
     eprintln!("{}{}", a.render(), d.render());
     let _ = std::fs::remove_dir_all(dir);
 }
