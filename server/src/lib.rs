@@ -3,7 +3,8 @@
 //! [`Server::bind`] generates the world and listens; [`Server::run`] accepts connections (each
 //! served by [`session`]) and runs the fixed-rate simulation ([`sim`]) until shutdown. The client
 //! embeds the same server on localhost through [`ServerHandle::start`], which runs it on its own
-//! thread and runtime.
+//! thread and runtime. With `record` set ([`ServerConfig::record`], `--record FILE`) the
+//! simulation is recorded ([`simlog`]); [`resim`] runs it again from such a file.
 
 pub mod admission;
 pub mod config;
