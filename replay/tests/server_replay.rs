@@ -16,14 +16,23 @@ use tilegame_server::resim::Divergence;
 use common::{output, scratch};
 
 /// Runs a recording server, `bots` bots for `seconds` (bot 1 recording into `client`), and
-/// shuts the server down (which ends the simulation recording).
-fn session(seed: &str, simulation: &Path, client: &Path, bots: usize, seconds: f64) {
+/// shuts the server down (which ends the simulation recording). With `connections`, the
+/// server also records each connection there.
+fn session(
+    seed: &str,
+    simulation: &Path,
+    client: &Path,
+    connections: Option<&Path>,
+    bots: usize,
+    seconds: f64,
+) {
     let server = tilegame_server::ServerHandle::start(tilegame_server::ServerConfig {
         bind: "127.0.0.1:0".parse().expect("literal address"),
         seed: seed.into(),
         size: "small".into(),
         max_players: 16,
         record: Some(simulation.to_owned()),
+        record_dir: connections.map(Path::to_owned),
         ..Default::default()
     })
     .expect("the server starts");
@@ -40,7 +49,9 @@ fn records(file: &ReplayFile) -> (tilegame_protocol::replay_format::FileHeader, 
 fn a_server_recording_resimulates_detects_tampering_and_rederives_a_players_stream() {
     let dir = scratch("server-replay");
     let (sim_path, bot_path) = (dir.join("sim.tgr"), dir.join("bot1.tgr"));
-    session("simreplay", &sim_path, &bot_path, 3, 4.0);
+    let conns = dir.join("connections");
+    std::fs::create_dir_all(&conns).expect("folder");
+    session("simreplay", &sim_path, &bot_path, Some(&conns), 3, 4.0);
     let file = ReplayFile::open(&sim_path).expect("recorded");
 
     // Re-simulating twice gives the same hashes, equal to the recorded ones.
@@ -77,6 +88,17 @@ fn a_server_recording_resimulates_detects_tampering_and_rederives_a_players_stre
     let (code, text) = output(|out| sim::run_diff(&bot, &file, out));
     assert_eq!(code.expect("diff runs"), 0, "{text}");
     assert!(text.starts_with("identical: player "), "{text}");
+    // The server's own per-connection recordings hold the same streams.
+    let mut connections = 0;
+    for entry in std::fs::read_dir(&conns).expect("listed") {
+        let conn = ReplayFile::open(&entry.expect("entry").path()).expect("recorded");
+        let c = sim::diff_stream(&file, &conn).expect("compares");
+        assert_eq!(c.exit_code(), 0, "{}", c.render());
+        assert!(c.compared > 0, "{}", c.render());
+        assert_eq!(c.compared, c.received, "{}", c.render());
+        connections += 1;
+    }
+    assert_eq!(connections, 3);
     // By name, the same stream.
     let (_, header) = (0, records(&bot).0);
     let by_name =
@@ -205,7 +227,7 @@ fn input_item(r: &Record) -> u8 {
 fn ten_bots_for_sixty_seconds_resimulate_bit_exactly_and_one_bots_stream_matches() {
     let dir = scratch("server-replay-60");
     let (sim_path, bot_path) = (dir.join("sim.tgr"), dir.join("bot1.tgr"));
-    session("tenbotsim", &sim_path, &bot_path, 10, 60.0);
+    session("tenbotsim", &sim_path, &bot_path, None, 10, 60.0);
     let file = ReplayFile::open(&sim_path).expect("recorded");
     let a = sim::resimulate(&file, None).expect("re-simulates");
     let b = sim::resimulate(&file, None).expect("re-simulates");

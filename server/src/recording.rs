@@ -6,7 +6,9 @@
 //! [`Recorder`]; times count from the connection's start, not the file's creation. Frames carry
 //! the server tick of the latest snapshot sent, or of the join before the first snapshot. The
 //! server does not run the client's managers, so these files hold frames only (no tick hashes);
-//! `tilegame-replay verify` replays them and reports that there was nothing to compare.
+//! `tilegame-replay verify` replays them and reports that there was nothing to compare, and
+//! `tilegame-replay diff SIM.tgr FILE` checks them against the stream the simulation pushed
+//! (with `--record SIM.tgr`).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

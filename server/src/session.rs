@@ -370,12 +370,13 @@ async fn play_session(
     // Play.
     let mut codec = codec.advance::<marker::Play>();
     io.state = State::Play;
-    io.outbox.open_play();
-    let mut idle_deadline = Instant::now() + config.idle_timeout;
-    let mut last_seq = 0u32;
+    // The tap first: the play frames held until now are tapped as they are released.
     if io.recording.is_some() {
         io.outbox.start_tap();
     }
+    io.outbox.open_play();
+    let mut idle_deadline = Instant::now() + config.idle_timeout;
+    let mut last_seq = 0u32;
     loop {
         while let Some(got) = codec.next_packet()? {
             if let Some(r) = &mut io.recording {
