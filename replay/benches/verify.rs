@@ -3,7 +3,8 @@
 //! Records bot 1 of 10 headless bots against an embedded server for `TILEGAME_BENCH_SECONDS`
 //! (default 20) — or reads `TILEGAME_BENCH_FILE` — then times the whole `verify` (container
 //! decode, engine, hashing) and the engine alone over records already decoded, and prints a
-//! table: ticks/s (target ≥ 100,000), frames/s, file bytes vs wire bytes.
+//! table: ticks/s (target ≥ 100,000), frames/s, file bytes vs wire bytes. The server records
+//! its simulation of the same session (`--record`), and re-simulating it is timed too.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -12,12 +13,13 @@ use tilegame_replay::cmd::verify::{verify, VerifyOptions};
 use tilegame_replay::engine::Engine;
 use tilegame_replay::ReplayFile;
 
-fn record(path: &Path, seconds: f64) {
+fn record(path: &Path, simulation: &Path, seconds: f64) {
     let server = tilegame_server::ServerHandle::start(tilegame_server::ServerConfig {
         bind: "127.0.0.1:0".parse().expect("literal address"),
         seed: "bench".into(),
         size: "small".into(),
         max_players: 16,
+        record: Some(simulation.to_owned()),
         ..Default::default()
     })
     .expect("server");
@@ -44,6 +46,7 @@ fn main() {
     if std::env::args().any(|a| a == "--test" || a == "--list") {
         return;
     }
+    let mut simulation = None;
     let path = match std::env::var_os("TILEGAME_BENCH_FILE") {
         Some(p) => PathBuf::from(p),
         None => {
@@ -56,7 +59,9 @@ fn main() {
                 "recording 10 bots for {seconds} s into {} …",
                 path.display()
             );
-            record(&path, seconds);
+            let sim_path = path.with_extension("sim.tgr");
+            record(&path, &sim_path, seconds);
+            simulation = Some(sim_path);
             path
         }
     };
@@ -131,6 +136,30 @@ fn main() {
             "NOT met"
         }
     );
+    if let Some(sim_path) = simulation {
+        // The server's simulation recording of the same session, re-simulated.
+        let sim_file = ReplayFile::open(&sim_path).expect("the simulation recording opens");
+        let first = tilegame_replay::cmd::sim::resimulate(&sim_file, None).expect("re-simulates");
+        assert_eq!(first.exit_code(), 0, "{}", first.render());
+        let runs = 5u32;
+        let started = Instant::now();
+        for _ in 0..runs {
+            let r = tilegame_replay::cmd::sim::resimulate(&sim_file, None).expect("re-simulates");
+            assert_eq!(r.digest, first.digest);
+        }
+        let t = (started.elapsed() / runs).as_secs_f64().max(1e-12);
+        let ticks = first.hashes.len() as f64;
+        println!(
+            "server simulation recording: {} ticks, {} inputs, {} bytes ({:.0} B/tick); re-simulated in {:.3} ms = {:.0} ticks/s",
+            first.hashes.len(),
+            first.counts.inputs,
+            sim_file.len(),
+            sim_file.len() as f64 / ticks.max(1.0),
+            t * 1000.0,
+            ticks / t
+        );
+        let _ = std::fs::remove_file(&sim_path);
+    }
     if std::env::var_os("TILEGAME_BENCH_FILE").is_none() {
         let _ = std::fs::remove_file(&path);
     }
