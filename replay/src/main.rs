@@ -36,7 +36,7 @@ enum Command {
         /// The replay file.
         file: PathBuf,
     },
-    /// One line per frame, decoded.
+    /// One line per frame, decoded (per record for a server simulation recording).
     Dump {
         /// The replay file.
         file: PathBuf,
@@ -187,7 +187,11 @@ fn run(command: Command, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8,
                 format,
                 limit,
             };
-            cmd::dump::run(&open_frames(&file, "dump")?, &options, out, err)
+            let file = open(&file)?;
+            if cmd::sim::is_simulation(&file)? {
+                return cmd::sim::dump(&file, options.from, options.to, options.limit, out);
+            }
+            cmd::dump::run(&file, &options, out, err)
         }
         Command::Stats { file, plot } => {
             cmd::stats::run(&open_frames(&file, "stats")?, plot.as_deref(), out, err)

@@ -73,7 +73,7 @@ fn a_server_recording_resimulates_detects_tampering_and_rederives_a_players_stre
     assert!(text.contains("players:    3 joined"), "{text}");
     // Commands that read frames refuse it with a reason.
     assert!(matches!(
-        sim::refuse_simulation(&file, "dump"),
+        sim::refuse_simulation(&file, "stats"),
         Err(ToolError::Usage(_))
     ));
 
@@ -168,7 +168,7 @@ fn a_server_recording_resimulates_detects_tampering_and_rederives_a_players_stre
     eprintln!("{}{}{report}", a.render(), d.render());
 
     // The binary: exit 0 when everything matches, 1 for the tampered file, 2 for a command
-    // that reads frames.
+    // that reads frames; `dump` lists the records.
     let tampered_path = dir.join("tampered.tgr");
     std::fs::write(&tampered_path, tampered.bytes().expect("in memory")).expect("written");
     let bin = env!("CARGO_BIN_EXE_tilegame-replay");
@@ -202,7 +202,12 @@ fn a_server_recording_resimulates_detects_tampering_and_rederives_a_players_stre
     ]);
     assert_eq!(code, Some(0), "{text}");
     assert!(text.contains("Snapshot"), "{text}");
-    let (code, _) = run(&["dump".as_ref(), sim_arg]);
+    let (code, text) = run(&["dump".as_ref(), sim_arg, "--to".as_ref(), "3".as_ref()]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("start  seed \"simreplay\""), "{text}");
+    assert!(text.contains("tick   3 world"), "{text}");
+    assert!(!text.contains("tick   4 world"), "{text}");
+    let (code, _) = run(&["stats".as_ref(), sim_arg]);
     assert_eq!(code, Some(2));
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -28,7 +28,7 @@ pub fn is_simulation(file: &ReplayFile) -> Result<bool, ToolError> {
 pub fn refuse_simulation(file: &ReplayFile, command: &str) -> Result<(), ToolError> {
     if is_simulation(file)? {
         return Err(ToolError::Usage(format!(
-            "{}: a server simulation recording holds no frames, so `{command}` has nothing to show; use info, verify, derive or diff",
+            "{}: a server simulation recording holds no frames, so `{command}` has nothing to show; use info, dump, verify, derive or diff",
             file.path.display()
         )));
     }
@@ -632,5 +632,114 @@ pub fn info(file: &ReplayFile, out: &mut dyn Write) -> Result<u8, ToolError> {
         writeln!(out, "shutdown:   everyone kicked")?;
     }
     writeln!(out, "ended:      {}", i.tail.describe())?;
+    Ok(0)
+}
+
+/// One record of a simulation recording on one line (`dump`).
+pub fn describe_record(r: &Record) -> String {
+    use tilegame_protocol::replay_format::{SimAction, SimJoinResult};
+    match r {
+        Record::SimStart(s) => format!("start  {}", describe_start(s)),
+        Record::SimJoin(j) => {
+            let result = match &j.result {
+                SimJoinResult::JoinedAs(a) => format!("player {}", a.player),
+                SimJoinResult::JoinRefused(r) => format!(
+                    "refused ({})",
+                    v1::JoinError::from_tag(r.reason).map_or("unknown", |e| e.name())
+                ),
+            };
+            format!(
+                "join   {:?} colour {:#08x} -> {result}{}",
+                j.name,
+                j.color,
+                if j.vanished {
+                    ", connection vanished: removed at once"
+                } else {
+                    ""
+                }
+            )
+        }
+        Record::SimInput(i) => {
+            let action = match &i.action {
+                SimAction::NoAction => "none".to_owned(),
+                SimAction::BreakTile(b) => format!("break ({}, {})", b.x, b.y),
+                SimAction::Respawn => "respawn".to_owned(),
+            };
+            let item = match i.item {
+                0 => "shovel".to_owned(),
+                1 => "gun".to_owned(),
+                other => format!("{other} (unknown)"),
+            };
+            format!(
+                "input  player {} seq {} move ({}, {}) item {item} action {action}",
+                i.player, i.seq, i.move_x, i.move_y
+            )
+        }
+        Record::SimLeave(l) => format!("leave  player {} ({})", l.player, reason_name(l.reason)),
+        Record::SimRosterCut(c) => format!(
+            "i/o    player {}: room for {} join/leave events this tick",
+            c.player, c.sent
+        ),
+        Record::SimDrop(d) => format!(
+            "i/o    player {} dropped ({}){}",
+            d.player,
+            reason_name(d.reason),
+            d.kick
+                .as_ref()
+                .map_or(String::new(), |k| format!(", kicked: {k:?}"))
+        ),
+        Record::SimTick(t) => format!(
+            "tick   {} world {:#018x}, {} players",
+            t.tick,
+            t.world_hash,
+            t.players.len()
+        ),
+        Record::SimKickAll(k) => format!(
+            "kick   everyone ({}): {:?}",
+            reason_name(k.reason),
+            k.message
+        ),
+        Record::End(e) => format!("end    {:?}", e.reason),
+        other => format!(
+            "{} (not a simulation record)",
+            tilegame_server::resim::record_name(other)
+        ),
+    }
+}
+
+/// `dump` on a simulation recording: every record, with the tick it belongs to (commands and
+/// I/O outcomes belong to the tick that follows them), within `from..=to`, at most `limit`.
+pub fn dump(
+    file: &ReplayFile,
+    from: Option<u32>,
+    to: Option<u32>,
+    limit: Option<usize>,
+    out: &mut dyn Write,
+) -> Result<u8, ToolError> {
+    let mut tick = 0u32;
+    let mut shown = 0usize;
+    let mut output = Ok(());
+    scan(file, true, "dump", |record, _| {
+        // Commands before a SimTick belong to that tick.
+        let this = match record {
+            Record::SimTick(t) => t.tick,
+            _ => tick.saturating_add(1),
+        };
+        if let Record::SimTick(t) = record {
+            tick = t.tick;
+        }
+        if to.is_some_and(|t| this > t) || limit.is_some_and(|l| shown >= l) {
+            return Ok(Flow::Stop);
+        }
+        if from.is_none_or(|f| this >= f) {
+            shown += 1;
+            if let Err(e) = writeln!(out, "{this:>7}  {}", describe_record(record)) {
+                output = Err(e);
+                return Ok(Flow::Stop);
+            }
+        }
+        Ok(Flow::Continue)
+    })?;
+    output?;
     Ok(0)
 }
