@@ -99,6 +99,11 @@ fn a_server_recording_resimulates_detects_tampering_and_rederives_a_players_stre
         connections += 1;
     }
     assert_eq!(connections, 3);
+    // A recording of another session is refused, not compared.
+    assert!(matches!(
+        sim::diff_stream(&file, &common::fixture()),
+        Err(ToolError::Usage(m)) if m.contains("not the same session")
+    ));
     // By name, the same stream.
     let (_, header) = (0, records(&bot).0);
     let by_name =

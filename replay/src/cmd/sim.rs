@@ -11,7 +11,7 @@ use std::io::Write;
 
 use tilegame_game::{PlayerId, StableHasher};
 use tilegame_protocol::replay_format::{FrameDirection, Record, Recorder, SimStart};
-use tilegame_protocol::v1::{self, login, play, Packet};
+use tilegame_protocol::v1::{self, login, map_transfer, play, Packet};
 use tilegame_protocol::{AnyPacket, State};
 use tilegame_server::resim::{Divergence, Resim, ResimCounts, Step, StreamFrame};
 
@@ -280,6 +280,10 @@ pub struct ClientStream {
     pub player: Option<u32>,
     /// Its name (from the file header).
     pub name: String,
+    /// The name it asked to join with (from its JoinRequest).
+    pub joined_as: Option<String>,
+    /// The world's seed and size (from its MapBegin).
+    pub world: Option<(String, u16, u16)>,
     /// Play-state frames to the client that the simulation pushes (id and body, and the tick
     /// the client recorded).
     pub frames: Vec<(u32, Vec<u8>)>,
@@ -309,6 +313,11 @@ pub fn client_stream(file: &ReplayFile) -> Result<ClientStream, ToolError> {
             return Ok(Flow::Continue);
         };
         if f.direction != FrameDirection::ToClient {
+            if let Ok(AnyPacket::LoginToServer(login::ToServer::JoinRequest(r))) =
+                packets::decode(f)
+            {
+                s.joined_as.get_or_insert(r.name);
+            }
             return Ok(Flow::Continue);
         }
         if f.state == State::Play.tag() && simulation_made(f.packet_id) {
@@ -319,6 +328,10 @@ pub fn client_stream(file: &ReplayFile) -> Result<ClientStream, ToolError> {
             Ok(AnyPacket::LoginToClient(login::ToClient::JoinAccepted(a))) => {
                 s.player.get_or_insert(a.player_id);
                 "JoinAccepted".to_owned()
+            }
+            Ok(AnyPacket::MapTransferToClient(map_transfer::ToClient::MapBegin(b))) => {
+                s.world.get_or_insert((b.seed, b.width, b.height));
+                "MapBegin".to_owned()
             }
             Ok(p) => p.name().to_owned(),
             Err(_) => format!("undecodable id {:#04x}", f.packet_id),
@@ -425,6 +438,51 @@ pub fn diff_stream(sim: &ReplayFile, client: &ReplayFile) -> Result<StreamDiff, 
             client.path.display()
         ))
     })?;
+    // The same session: the same world, and the simulation's player of that id joined with
+    // the same name.
+    if let Some((seed, width, height)) = &c.world {
+        let start = match sim.reader(true)?.next() {
+            Some(Record::SimStart(s)) => s,
+            _ => {
+                return Err(ToolError::Usage(format!(
+                    "{}: the recording has no SimStart record",
+                    sim.path.display()
+                )))
+            }
+        };
+        if (&start.seed, start.width, start.height) != (seed, *width, *height) {
+            return Err(ToolError::Usage(format!(
+                "{} played seed {seed:?} ({width}x{height}), {} simulated seed {:?} ({}x{}): not the same session",
+                client.path.display(),
+                sim.path.display(),
+                start.seed,
+                start.width,
+                start.height
+            )));
+        }
+    }
+    if let Some(asked) = &c.joined_as {
+        let mut recorded = None;
+        scan(sim, true, "search", |record, _| {
+            if let Record::SimJoin(j) = record {
+                if let tilegame_protocol::replay_format::SimJoinResult::JoinedAs(a) = &j.result {
+                    if a.player == player {
+                        recorded = Some(j.name.clone());
+                        return Ok(Flow::Stop);
+                    }
+                }
+            }
+            Ok(Flow::Continue)
+        })?;
+        if recorded.as_ref() != Some(asked) {
+            return Err(ToolError::Usage(format!(
+                "{} joined as {asked:?} and was given player id {player}, but in {} player {player} {}: not the same session",
+                client.path.display(),
+                sim.path.display(),
+                recorded.map_or("never joined".to_owned(), |n| format!("joined as {n:?}"))
+            )));
+        }
+    }
     let run = resimulate(sim, Some(&Who::Id(player)))?;
     let derived = &run.stream;
     let mut received = c.frames.as_slice();
