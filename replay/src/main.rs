@@ -120,7 +120,8 @@ enum Command {
         #[arg(long)]
         coalesce: bool,
     },
-    /// Replay up to a tick (seeking from the nearest keyframe) and show the state.
+    /// Replay up to a tick (seeking from the nearest keyframe) and show the state; a server
+    /// simulation recording is re-simulated from its start to that tick.
     Play {
         /// The replay file.
         file: PathBuf,
@@ -238,7 +239,13 @@ fn run(command: Command, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8,
             file,
             until,
             print_state,
-        } => cmd::play::run(&open_frames(&file, "play")?, until, print_state, out),
+        } => {
+            let file = open(&file)?;
+            if cmd::sim::is_simulation(&file)? {
+                return cmd::sim::play(&file, until, print_state, out);
+            }
+            cmd::play::run(&file, until, print_state, out)
+        }
         #[cfg(feature = "view")]
         Command::View {
             file,

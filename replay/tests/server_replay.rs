@@ -212,6 +212,15 @@ fn a_server_recording_resimulates_detects_tampering_and_rederives_a_players_stre
     assert!(text.contains("start  seed \"simreplay\""), "{text}");
     assert!(text.contains("tick   3 world"), "{text}");
     assert!(!text.contains("tick   4 world"), "{text}");
+    let (code, text) = run(&["play".as_ref(), sim_arg, "--until".as_ref(), "5".as_ref()]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.starts_with(&format!(
+            "tick 5 (asked 5; re-simulated from the start): world {:#018x}",
+            a.hashes[4]
+        )),
+        "{text}"
+    );
     let (code, _) = run(&["stats".as_ref(), sim_arg]);
     assert_eq!(code, Some(2));
     let _ = std::fs::remove_dir_all(dir);

@@ -324,6 +324,11 @@ impl Resim {
         self.counts
     }
 
+    /// The re-simulated world.
+    pub fn world(&self) -> &game::World {
+        self.sim.world()
+    }
+
     /// The world's tick.
     pub fn tick(&self) -> u32 {
         self.sim.world().tick as u32

@@ -28,7 +28,7 @@ pub fn is_simulation(file: &ReplayFile) -> Result<bool, ToolError> {
 pub fn refuse_simulation(file: &ReplayFile, command: &str) -> Result<(), ToolError> {
     if is_simulation(file)? {
         return Err(ToolError::Usage(format!(
-            "{}: a server simulation recording holds no frames, so `{command}` has nothing to show; use info, dump, verify, derive or diff",
+            "{}: a server simulation recording holds no frames, so `{command}` has nothing to show; use info, dump, verify, play, derive or diff",
             file.path.display()
         )));
     }
@@ -157,6 +157,15 @@ fn find_player(file: &ReplayFile, name: &str) -> Result<Option<u32>, ToolError> 
 
 /// Re-simulates `file`, collecting `watch`'s stream; stops at the first divergence.
 pub fn resimulate(file: &ReplayFile, watch: Option<&Who>) -> Result<SimRun, ToolError> {
+    run(file, watch, None).map(|(run, _)| run)
+}
+
+/// Re-simulates `file` up to the end of tick `until` (or the end), returning the simulation.
+fn run(
+    file: &ReplayFile,
+    watch: Option<&Who>,
+    until: Option<u32>,
+) -> Result<(SimRun, Resim), ToolError> {
     if !is_simulation(file)? {
         return Err(ToolError::Usage(format!(
             "{}: not a server simulation recording (made by `tilegame-server --record`)",
@@ -204,6 +213,9 @@ pub fn resimulate(file: &ReplayFile, watch: Option<&Who>) -> Result<SimRun, Tool
                 hasher.write_u64(world_hash);
                 hashes.push(world_hash);
                 ticks = Some(ticks.map_or((tick, tick), |(a, _)| (a, tick)));
+                if until.is_some_and(|u| tick >= u) {
+                    return Ok(Flow::Stop);
+                }
             }
             Step::Diverged(d) => {
                 divergence = Some(d);
@@ -218,7 +230,7 @@ pub fn resimulate(file: &ReplayFile, watch: Option<&Who>) -> Result<SimRun, Tool
             file.path.display()
         )));
     };
-    Ok(SimRun {
+    let run = SimRun {
         start: r.start().clone(),
         counts: r.counts(),
         ticks,
@@ -227,7 +239,59 @@ pub fn resimulate(file: &ReplayFile, watch: Option<&Who>) -> Result<SimRun, Tool
         divergence,
         stream: r.take_stream(),
         tail,
-    })
+    };
+    Ok((run, r))
+}
+
+/// `play --until T` on a simulation recording: re-simulates from the start (these recordings
+/// have no keyframes) to the end of tick T and shows the authoritative world there.
+pub fn play(
+    file: &ReplayFile,
+    until: u32,
+    print_state: bool,
+    out: &mut dyn Write,
+) -> Result<u8, ToolError> {
+    let (run, resim) = run(file, None, Some(until))?;
+    if let Some(d) = &run.divergence {
+        writeln!(
+            out,
+            "DIVERGED {d}
+  (the state shown is the re-simulation's)"
+        )?;
+    }
+    let world = resim.world();
+    if print_state {
+        let players: Vec<&tilegame_game::Player> = world.players.values().collect();
+        let text = serde_json::to_string_pretty(&serde_json::json!({
+            "tick": world.tick,
+            "world_hash": format!("{:#018x}", world.state_hash()),
+            "players": players,
+        }))
+        .unwrap_or_default();
+        writeln!(out, "{text}")?;
+    } else {
+        writeln!(
+            out,
+            "tick {} (asked {until}; re-simulated from the start): world {:#018x}, {} players",
+            world.tick,
+            world.state_hash(),
+            world.players.len()
+        )?;
+        for p in world.players.values() {
+            writeln!(
+                out,
+                "  player {} {:?}: at ({}, {}) px, health {}{}, last input {}",
+                p.id.0,
+                p.name,
+                p.motion.x.div_euclid(tilegame_game::SUBPX),
+                p.motion.y.div_euclid(tilegame_game::SUBPX),
+                p.health,
+                if p.alive { "" } else { " (dead)" },
+                p.last_input_seq
+            )?;
+        }
+    }
+    Ok(run.exit_code())
 }
 
 /// `verify` on a simulation recording.
