@@ -448,7 +448,7 @@ impl StreamDiff {
         let mut s = String::new();
         match &self.difference {
             None => s += &format!(
-                "identical: player {} ({:?}) received the {} frames the simulation pushed for it, byte for byte\n",
+                "identical: player {} ({:?}) received {} frames, each byte for byte the one the simulation pushed for it\n",
                 self.player,
                 self.name,
                 thousands(self.compared)
@@ -467,7 +467,7 @@ impl StreamDiff {
         );
         if let Some((n, tick)) = self.unreceived {
             s += &format!(
-                "  {} frames pushed from tick {tick} on are not in the client's recording (it ended {})\n",
+                "  {} frame(s) pushed from tick {tick} on are not in the player's recording (it ended {})\n",
                 thousands(n),
                 self.client_tail.describe()
             );
