@@ -3,10 +3,14 @@
 //! The spec language leaves things implicit: a field's byte order comes from the protocol unless
 //! the field overrides it, `len:` defaults to a varint, an `Option` is a presence byte or a bit
 //! of a mask depending on its record, a compressed value has a limit derived from its bound, a
-//! packet moves the connection to the next state by convention. Each emitter used to re-derive
-//! these from [`crate::model::Ty`]; [`resolve`] derives them once, and the emitters read the
-//! result: the compatibility checker ([`crate::compat`]) compares encodings, the dissector
-//! ([`crate::dissector`]) decodes them, and the Rust and Markdown emitters can state them.
+//! packet moves the connection to the next state by convention. [`resolve`] derives all of it
+//! once, and every emitter reads the result instead of the spec's [`crate::model::Ty`]: the Rust
+//! emitter ([`crate::rust`]) generates readers, writers and field docs from it, the reference
+//! ([`crate::docs`]) prints its sizes and words, the dissector ([`crate::dissector`]) decodes
+//! it, and the compatibility checker ([`crate::compat`]) compares it ([`Layout::same_wire`]).
+//! What people read about a value comes from here too: [`Encoding::words`] and
+//! [`FieldLayout::wire_words`] (the Rust field docs and the reference's "Wire type" column), and
+//! sizes from [`Layout::size`].
 //!
 //! Names are kept (a [`Encoding::Named`] points into [`Layout::types`]) so that emitters can
 //! generate one decoder per shared type; [`Layout::named`] resolves a reference.
