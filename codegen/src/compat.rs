@@ -13,7 +13,7 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
-use crate::layout::{self, Encoding, Layout, Prefix};
+use crate::layout::{self, Encoding, Layout, Prefix, TypeLayout};
 use crate::model::{Direction, Endian, Field, Protocol, State, Ty, TypeDef};
 use crate::names::to_snake_case;
 use crate::parse::SpecFile;
@@ -703,11 +703,17 @@ impl Differ<'_> {
     }
 
     fn field_ty(&mut self, path: &str, old: &Field, new: &Field) {
-        let (ol, nl) = (
+        let eo = self.encoding(
+            true,
+            &old.ty,
             layout::field_little(old.endian, self.old.endian),
+        );
+        let en = self.encoding(
+            false,
+            &new.ty,
             layout::field_little(new.endian, self.new.endian),
         );
-        self.ty(path, "", &old.ty, ol, &new.ty, nl, 0);
+        self.ty(path, "", &eo, &en, 0);
     }
 
     /// Whether `old` and `new` (names of shared types) were matched by [`Differ::types`].
@@ -715,41 +721,50 @@ impl Differ<'_> {
         self.type_pairs.iter().any(|(o, n)| o == old && n == new)
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn ty(&mut self, path: &str, ctx: &str, old: &Ty, ol: bool, new: &Ty, nl: bool, depth: u32) {
+    /// The tag (enum, union) or bits (flags) integer of a shared type.
+    fn tag(l: &Layout, name: &str) -> Option<layout::Int> {
+        match &l.named(name)?.def {
+            TypeLayout::Enum { tag, .. } | TypeLayout::Union { tag, .. } => Some(*tag),
+            TypeLayout::Flags { repr, .. } => Some(*repr),
+            TypeLayout::Struct(_) => None,
+        }
+    }
+
+    /// Compares the resolved encodings of a value in the old and the new spec.
+    fn ty(&mut self, path: &str, ctx: &str, old: &Encoding, new: &Encoding, depth: u32) {
         if depth > 32 {
             return;
         }
-        let (eo, en) = (self.encoding(true, old, ol), self.encoding(false, new, nl));
-        let same = self.same(&eo, &en);
+        let same = self.same(old, new);
         match (old, new) {
-            (Ty::Ref(a), Ty::Ref(b)) if self.paired(a, b) => {
-                // Reported once, under types/, unless only the referring field's byte order changed.
-                let tagged = |p: &Protocol, n: &str| {
-                    matches!(
-                        find_type(p, n),
-                        Some(TypeDef::Enum { .. } | TypeDef::Flags { .. } | TypeDef::Union { .. })
-                    )
-                };
-                if ol != nl && tagged(self.old, a) && tagged(self.new, b) && !same {
-                    self.breaking(path, format!("{ctx}byte order of the `{b}` tag changed"));
+            (Encoding::Named(a), Encoding::Named(b)) if self.paired(a, b) => {
+                // Reported once, under types/, unless the tag's byte order changed with the
+                // protocol's.
+                if let (Some(t), Some(u)) = (Self::tag(&self.old_l, a), Self::tag(&self.new_l, b)) {
+                    if t.bytes == u.bytes && t.little != u.little {
+                        self.breaking(path, format!("{ctx}byte order of the `{b}` tag changed"));
+                    }
                 }
             }
             _ if same => {
-                let (o, n) = (eo.words(), en.words());
+                let (o, n) = (old.words(), new.words());
                 if o != n {
                     self.compatible(path, format!("{ctx}type {o} → {n} (wire-identical)"));
                 }
             }
-            (Ty::String { max: om, len: olen }, Ty::String { max: nm, len: nlen })
-            | (Ty::Bytes { max: om, len: olen }, Ty::Bytes { max: nm, len: nlen }) => {
-                self.prefix(
-                    path,
-                    ctx,
-                    "length",
-                    layout::prefix(*olen, ol),
-                    layout::prefix(*nlen, nl),
-                );
+            (
+                Encoding::Blob {
+                    utf8,
+                    max: om,
+                    len: olen,
+                },
+                Encoding::Blob {
+                    utf8: nu,
+                    max: nm,
+                    len: nlen,
+                },
+            ) if utf8 == nu => {
+                self.prefix(path, ctx, "length", *olen, *nlen);
                 if om != nm {
                     self.breaking(
                         path,
@@ -761,24 +776,18 @@ impl Differ<'_> {
                 }
             }
             (
-                Ty::List {
+                Encoding::List {
                     of: oo,
                     max: om,
                     len: olen,
                 },
-                Ty::List {
+                Encoding::List {
                     of: no,
                     max: nm,
                     len: nlen,
                 },
             ) => {
-                self.prefix(
-                    path,
-                    ctx,
-                    "count",
-                    layout::prefix(*olen, ol),
-                    layout::prefix(*nlen, nl),
-                );
+                self.prefix(path, ctx, "count", *olen, *nlen);
                 if om != nm {
                     self.breaking(
                         path,
@@ -788,42 +797,25 @@ impl Differ<'_> {
                         ),
                     );
                 }
-                self.ty(
-                    path,
-                    &format!("{ctx}list item: "),
-                    oo,
-                    ol,
-                    no,
-                    nl,
-                    depth + 1,
-                );
+                self.ty(path, &format!("{ctx}list item: "), oo, no, depth + 1);
             }
-            (Ty::Array { of: oo, len: olen }, Ty::Array { of: no, len: nlen }) => {
+            (Encoding::Array { of: oo, len: olen }, Encoding::Array { of: no, len: nlen }) => {
                 if olen != nlen {
                     self.breaking(path, format!("{ctx}array length changed {olen} → {nlen}"));
                 }
-                self.ty(
-                    path,
-                    &format!("{ctx}array item: "),
-                    oo,
-                    ol,
-                    no,
-                    nl,
-                    depth + 1,
-                );
+                self.ty(path, &format!("{ctx}array item: "), oo, no, depth + 1);
             }
-            (Ty::Option(oi), Ty::Option(ni)) => {
-                self.ty(
-                    path,
-                    &format!("{ctx}optional value: "),
-                    oi,
-                    ol,
-                    ni,
-                    nl,
-                    depth + 1,
-                );
+            (Encoding::Option { of: oi, .. }, Encoding::Option { of: ni, .. }) => {
+                self.ty(path, &format!("{ctx}optional value: "), oi, ni, depth + 1);
             }
-            (Ty::Compressed { of: oo, max: om }, Ty::Compressed { of: no, max: nm }) => {
+            (
+                Encoding::Compressed {
+                    of: oo, max: om, ..
+                },
+                Encoding::Compressed {
+                    of: no, max: nm, ..
+                },
+            ) => {
                 if om != nm {
                     self.breaking(
                         path,
@@ -838,17 +830,9 @@ impl Differ<'_> {
                         ),
                     );
                 }
-                self.ty(
-                    path,
-                    &format!("{ctx}inflated value: "),
-                    oo,
-                    ol,
-                    no,
-                    nl,
-                    depth + 1,
-                );
+                self.ty(path, &format!("{ctx}inflated value: "), oo, no, depth + 1);
             }
-            (Ty::Magic(a), Ty::Magic(b)) => {
+            (Encoding::Magic(a), Encoding::Magic(b)) => {
                 self.breaking(
                     path,
                     format!(
@@ -857,7 +841,7 @@ impl Differ<'_> {
                 );
             }
             _ => {
-                let why = match (&eo, &en) {
+                let why = match (old, new) {
                     (Encoding::Int(a), Encoding::Int(b))
                         if a.signed == b.signed && a.bytes == b.bytes =>
                     {
@@ -867,7 +851,7 @@ impl Differ<'_> {
                             order(b.little)
                         )
                     }
-                    _ => format!("{ctx}type changed from {} to {}", eo.words(), en.words()),
+                    _ => format!("{ctx}type changed from {} to {}", old.words(), new.words()),
                 };
                 self.breaking(path, why);
             }
