@@ -602,8 +602,8 @@ impl Differ<'_> {
         new: &[Spanned<Field>],
         np: bool,
     ) {
-        let old_mask = op && old.iter().any(|f| matches!(f.ty, Ty::Option(_)));
-        let new_mask = np && new.iter().any(|f| matches!(f.ty, Ty::Option(_)));
+        let old_mask = layout::body(self.old, old, op).mask.is_some();
+        let new_mask = layout::body(self.new, new, np).mask.is_some();
         if old_mask != new_mask {
             self.breaking(
                 path,
