@@ -6,12 +6,20 @@
 //! the replayed state at T. Keys: Esc pauses, 1/2 step the speed down/up (0.1× to 8×), `.` or
 //! → steps one tick forward and `,` or ← one tick back (pausing), R restarts, M skips 10
 //! seconds ahead (through the nearest keyframe), Tab lists the players (in natural order).
-//! The status line carries a timeline (keyframes `K`, the play-head `|`); clicking or dragging
-//! along the bottom edge of the window seeks there. The HUD shows the recording's own ping and
-//! byte rates at the play-head ([`crate::timeline`]).
+//!
+//! A timeline bar runs along the bottom of the window, drawn by the renderer's UI layer
+//! ([`tilegame_client::render::timeline_bar`]): the track with its played part, a white mark
+//! per keyframe, a green mark per join, the play-head, `mm:ss / mm:ss`, the tick, the speed.
+//! Pressing the mouse on the bar seeks to the time under the pointer, and dragging scrubs
+//! (playback holds while the button is down); clicks are hit-tested against the drawn bar and
+//! mapped to time by the same [`BarLayout`] that placed it, so the play-head lands on the
+//! clicked column. The HUD shows the recording's own ping and byte rates at the play-head
+//! ([`crate::timeline`]).
 
 use std::path::PathBuf;
 
+use tilegame_client::render;
+use tilegame_client::render::timeline_bar::{self, BarLayout, TimelineBar};
 use tilegame_client::render::{
     run_window, DrawPlayer, FrameSource, Hud, InputState, Key, Overlay, RenderError, Scene,
     WindowOptions,
@@ -23,12 +31,6 @@ use crate::engine::{Engine, TickOutcome};
 use crate::state::natural_cmp;
 use crate::timeline::{self, Traffic, SPEEDS};
 use crate::tool::{ReplayFile, ToolError};
-
-/// Height of the strip along the bottom of the window that seeks when clicked, in pixels.
-const SEEK_STRIP_PX: f32 = 48.0;
-
-/// Columns of the text timeline.
-const TIMELINE_COLUMNS: usize = 48;
 
 /// How to view.
 #[derive(Debug, Clone)]
@@ -56,7 +58,14 @@ struct Viewer {
     traffic: Traffic,
     keyframe_times: Vec<u64>,
     held: (bool, bool),
+    /// The last time a press or drag on the bar sought to.
     seek_target: Option<u64>,
+    /// The left button went down on the bar and is still held: scrubbing.
+    dragging: bool,
+    /// Window size in physical pixels and pixels per point (from the last frame): where the
+    /// bar is.
+    window: [f32; 2],
+    pixels_per_point: f32,
     paused: bool,
     list: bool,
     error: Option<String>,
@@ -86,6 +95,40 @@ impl Viewer {
     /// Recorded length in microseconds.
     fn total(&self) -> u64 {
         self.times.last().copied().unwrap_or(0)
+    }
+
+    /// Where the timeline bar is drawn (and hit-tested) now.
+    fn bar_layout(&self) -> BarLayout {
+        BarLayout::new(self.window, self.pixels_per_point)
+    }
+
+    /// The play-head, within the recording.
+    fn cursor(&self) -> u64 {
+        (self.playhead.max(0.0) as u64).min(self.total())
+    }
+
+    /// A press on the bar seeks to the time under the pointer; dragging with the button held
+    /// keeps seeking (once per column crossed). Returns whether the bar holds the play-head.
+    fn seek_by_pointer(&mut self, input: &InputState) -> bool {
+        let layout = self.bar_layout();
+        if input.mouse_left_pressed {
+            self.dragging = input.mouse_screen.is_some_and(|p| layout.contains(p));
+            self.seek_target = None;
+        }
+        let held = self.dragging;
+        if self.dragging {
+            if let Some([x, _]) = input.mouse_screen {
+                let target = layout.time_at(x, self.total());
+                if self.seek_target != Some(target) {
+                    self.seek_target = Some(target);
+                    self.seek_time(target);
+                }
+            }
+        }
+        if !input.mouse_left {
+            self.dragging = false;
+        }
+        held
     }
 
     /// Plays to the next snapshot (one tick forward) and stops there.
@@ -172,26 +215,32 @@ impl FrameSource for Viewer {
             let tick = self.engine.last_tick().map_or(0, |(t, _)| t);
             self.seek(tick.saturating_sub(1));
         }
-        // Click or drag along the bottom edge: seek there.
-        let [w, h] = input.window_size.map(|v| v as f32);
-        match input.mouse_screen {
-            Some([x, y]) if input.mouse_left && y >= h - SEEK_STRIP_PX => {
-                let target = timeline::time_at(x, w, self.total());
-                let moved = self
-                    .seek_target
-                    .is_none_or(|t| t.abs_diff(target) > self.total() / 400);
-                if moved {
-                    self.seek_target = Some(target);
-                    self.seek_time(target);
-                }
-            }
-            _ => self.seek_target = None,
-        }
-        if !self.paused {
+        self.window = input.window_size.map(|v| v as f32);
+        // A press or drag on the bar seeks; the play-head stays where it was put that frame.
+        let on_bar = self.seek_by_pointer(input);
+        if !self.paused && !on_bar {
             self.playhead += f64::from(dt) * SPEEDS[self.speed] * 1e6;
         }
         self.feed_until(self.playhead);
         self.exit |= input.close_requested;
+    }
+
+    fn ui(&mut self, ctx: &render::egui::Context) {
+        self.pixels_per_point = ctx.pixels_per_point();
+        let note = format!(
+            "×{}{}",
+            SPEEDS[self.speed],
+            if self.paused { "  paused" } else { "" }
+        );
+        let bar = TimelineBar {
+            total_micros: self.total(),
+            cursor_micros: self.cursor(),
+            tick: self.engine.clock().tick,
+            keyframes: &self.keyframe_times,
+            joins: self.traffic.joins(),
+            note: &note,
+        };
+        timeline_bar::paint(ctx, &self.bar_layout(), &bar);
     }
 
     fn scene(&self) -> Scene<'_> {
@@ -220,17 +269,13 @@ impl FrameSource for Viewer {
             }
         }
         let clock = self.engine.clock();
-        let total = self.total();
-        let cursor = (self.playhead.max(0.0) as u64).min(total);
+        let cursor = self.cursor();
         let status = format!(
-            "replay {} x{} tick {} at {:.1}/{:.1} s{} [{}]",
+            "replay {} x{} tick {}{}",
             self.header.player_name,
             SPEEDS[self.speed],
             clock.tick,
-            cursor as f64 / 1e6,
-            total as f64 / 1e6,
             if self.paused { " (paused)" } else { "" },
-            timeline::timeline(TIMELINE_COLUMNS, total, cursor, &self.keyframe_times)
         );
         let traffic = self.traffic.at(cursor);
         let overlay = match (&self.error, self.list, play) {
@@ -262,6 +307,7 @@ impl FrameSource for Viewer {
                 kb_out_per_min: traffic.kb_out_per_min,
                 mb_in: traffic.mb_in,
                 mb_out: traffic.mb_out,
+                bottom_inset: self.bar_layout().height(),
                 ..Hud::default()
             },
             overlay,
@@ -305,6 +351,9 @@ pub fn run(file: &ReplayFile, options: ViewOptions) -> Result<u8, ToolError> {
         keyframe_times,
         held: (false, false),
         seek_target: None,
+        dragging: false,
+        window: [1280.0, 720.0],
+        pixels_per_point: 1.0,
         engine: Engine::new(&header),
         header,
         file: file.clone(),
