@@ -13,8 +13,8 @@
 //! Pressing the mouse on the bar seeks to the time under the pointer, and dragging scrubs
 //! (playback holds while the button is down); clicks are hit-tested against the drawn bar and
 //! mapped to time by the same [`BarLayout`] that placed it, so the play-head lands on the
-//! clicked column. The HUD shows the recording's own ping and byte rates at the play-head
-//! ([`crate::timeline`]).
+//! clicked column. The tick shown (bar, HUD) is that of the latest snapshot replayed. The HUD
+//! shows the recording's own ping and byte rates at the play-head ([`crate::timeline`]).
 
 use std::path::PathBuf;
 
@@ -100,6 +100,14 @@ impl Viewer {
     /// Where the timeline bar is drawn (and hit-tested) now.
     fn bar_layout(&self) -> BarLayout {
         BarLayout::new(self.window, self.pixels_per_point)
+    }
+
+    /// The tick shown: the latest snapshot replayed (frames are stamped with the tick their
+    /// client knew before reading them, one behind a snapshot's own).
+    fn shown_tick(&self) -> u32 {
+        self.engine
+            .last_tick()
+            .map_or(self.engine.clock().tick, |(t, _)| t)
     }
 
     /// The play-head, within the recording.
@@ -235,7 +243,7 @@ impl FrameSource for Viewer {
         let bar = TimelineBar {
             total_micros: self.total(),
             cursor_micros: self.cursor(),
-            tick: self.engine.clock().tick,
+            tick: self.shown_tick(),
             keyframes: &self.keyframe_times,
             joins: self.traffic.joins(),
             note: &note,
@@ -268,13 +276,12 @@ impl FrameSource for Viewer {
                 });
             }
         }
-        let clock = self.engine.clock();
         let cursor = self.cursor();
         let status = format!(
             "replay {} x{} tick {}{}",
             self.header.player_name,
             SPEEDS[self.speed],
-            clock.tick,
+            self.shown_tick(),
             if self.paused { " (paused)" } else { "" },
         );
         let traffic = self.traffic.at(cursor);
@@ -301,7 +308,7 @@ impl FrameSource for Viewer {
                 health,
                 players: play.map_or(0, |p| p.players.len()),
                 status,
-                tick: clock.tick,
+                tick: self.shown_tick(),
                 ping_ms: traffic.ping_ms,
                 kb_in_per_min: traffic.kb_in_per_min,
                 kb_out_per_min: traffic.kb_out_per_min,
@@ -321,56 +328,7 @@ impl FrameSource for Viewer {
 
 /// Opens the viewer window on `file`.
 pub fn run(file: &ReplayFile, options: ViewOptions) -> Result<u8, ToolError> {
-    let mut reader = file.reader(true)?;
-    let header = reader.header().clone();
-    let mut records = Vec::new();
-    let mut times = Vec::new();
-    let mut now = 0u64;
-    loop {
-        let record = match reader.try_next() {
-            Ok(Some(r)) => r,
-            Ok(None) => break,
-            // A crash cut: play what was recorded, as `verify` and `info` read it.
-            Err(e) if e.is_cut() => break,
-            Err(e) => return Err(file.file_error(e)),
-        };
-        if let Record::Frame(f) = &record {
-            now = f.micros;
-        }
-        times.push(now);
-        records.push(record);
-    }
-    let keyframe_times = records
-        .iter()
-        .zip(&times)
-        .filter(|(r, _)| matches!(r, Record::Keyframe(_)))
-        .map(|(_, t)| *t)
-        .collect();
-    let mut viewer = Viewer {
-        traffic: Traffic::of(&records),
-        keyframe_times,
-        held: (false, false),
-        seek_target: None,
-        dragging: false,
-        window: [1280.0, 720.0],
-        pixels_per_point: 1.0,
-        engine: Engine::new(&header),
-        header,
-        file: file.clone(),
-        records,
-        times,
-        next: 0,
-        playhead: 0.0,
-        speed: timeline::speed_index(options.speed),
-        paused: false,
-        list: false,
-        error: None,
-        placeholder: Map::new(1, 1, Tile::Void).expect("a 1x1 map is always valid"),
-        exit: false,
-    };
-    if let Some(tick) = options.from {
-        viewer.seek(tick);
-    }
+    let mut viewer = Viewer::open(file, &options)?;
     let window = WindowOptions {
         title: format!("tilegame replay — {}", file.path.display()),
         size: [1280, 720],
@@ -384,5 +342,175 @@ pub fn run(file: &ReplayFile, options: ViewOptions) -> Result<u8, ToolError> {
             "no display to open the viewer on ({detail})"
         ))),
         Err(e) => Err(ToolError::Usage(format!("the viewer failed: {e}"))),
+    }
+}
+
+impl Viewer {
+    /// Reads `file` (up to a crash cut) and stands at its start, or at `options.from`.
+    fn open(file: &ReplayFile, options: &ViewOptions) -> Result<Viewer, ToolError> {
+        let mut reader = file.reader(true)?;
+        let header = reader.header().clone();
+        let mut records = Vec::new();
+        let mut times = Vec::new();
+        let mut now = 0u64;
+        loop {
+            let record = match reader.try_next() {
+                Ok(Some(r)) => r,
+                Ok(None) => break,
+                // A crash cut: play what was recorded, as `verify` and `info` read it.
+                Err(e) if e.is_cut() => break,
+                Err(e) => return Err(file.file_error(e)),
+            };
+            if let Record::Frame(f) = &record {
+                now = f.micros;
+            }
+            times.push(now);
+            records.push(record);
+        }
+        let keyframe_times = records
+            .iter()
+            .zip(&times)
+            .filter(|(r, _)| matches!(r, Record::Keyframe(_)))
+            .map(|(_, t)| *t)
+            .collect();
+        let mut viewer = Viewer {
+            traffic: Traffic::of(&records),
+            keyframe_times,
+            held: (false, false),
+            seek_target: None,
+            dragging: false,
+            window: [1280.0, 720.0],
+            pixels_per_point: 1.0,
+            engine: Engine::new(&header),
+            header,
+            file: file.clone(),
+            records,
+            times,
+            next: 0,
+            playhead: 0.0,
+            speed: timeline::speed_index(options.speed),
+            paused: false,
+            list: false,
+            error: None,
+            placeholder: Map::new(1, 1, Tile::Void).expect("a 1x1 map is always valid"),
+            exit: false,
+        };
+        if let Some(tick) = options.from {
+            viewer.seek(tick);
+        }
+        Ok(viewer)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::packets::{self, AnyPacket};
+    use tilegame_protocol::v1::play;
+
+    const WINDOW: [u32; 2] = [1280, 720];
+
+    fn fixture() -> Viewer {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/small.tgr");
+        let file = ReplayFile::open(std::path::Path::new(path)).expect("the fixture");
+        let options = ViewOptions {
+            speed: 1.0,
+            from: None,
+            frames: None,
+            screenshot: None,
+        };
+        Viewer::open(&file, &options).expect("the fixture opens")
+    }
+
+    /// The pointer at `at`, the left button `held`, and `pressed` this frame.
+    fn pointer(at: [f32; 2], held: bool, pressed: bool) -> InputState {
+        InputState {
+            mouse_screen: Some(at),
+            mouse_left: held,
+            mouse_left_pressed: pressed,
+            window_size: WINDOW,
+            ..InputState::default()
+        }
+    }
+
+    fn typed(text: &str) -> InputState {
+        InputState {
+            text: text.into(),
+            window_size: WINDOW,
+            ..InputState::default()
+        }
+    }
+
+    /// The tick of the last snapshot recorded at or before `micros`: what must be shown then.
+    fn snapshot_at(v: &Viewer, micros: u64) -> Option<u32> {
+        v.records.iter().rev().find_map(|r| match r {
+            Record::Frame(f) if f.micros <= micros => match packets::decode(f) {
+                Ok(AnyPacket::PlayToClient(play::ToClient::Snapshot(s))) => Some(s.tick),
+                _ => None,
+            },
+            _ => None,
+        })
+    }
+
+    #[test]
+    fn pressing_and_dragging_on_the_bar_seek_to_the_time_drawn_there() {
+        let mut v = fixture();
+        let layout = BarLayout::new(WINDOW.map(|v| v as f32), 1.0);
+        let total = v.total();
+        let y = layout.track[1];
+        // A press on the bar: the play-head is drawn on the pressed column, and the state shown
+        // is the recording's at that time.
+        v.update(&pointer([900.0, y], false, true), 0.1);
+        assert_eq!(v.cursor(), layout.time_at(900.0, total));
+        assert_eq!(layout.x_of(v.cursor(), total).round(), 900.0);
+        assert_eq!(Some(v.shown_tick()), snapshot_at(&v, v.cursor()));
+        // Not dragging (the button was released within the frame): playback goes on.
+        v.update(&pointer([900.0, y], false, false), 0.1);
+        assert!(v.cursor() > layout.time_at(900.0, total));
+        // A drag: it follows the pointer and holds the play-head there, even off the bar.
+        v.update(&pointer([200.0, layout.panel[1]], true, true), 0.1);
+        assert_eq!(v.cursor(), layout.time_at(200.0, total));
+        for x in [300.0, 650.0, 640.0] {
+            v.update(&pointer([x, 100.0], true, false), 0.1);
+            assert_eq!(v.cursor(), layout.time_at(x, total), "dragged to {x}");
+            assert_eq!(Some(v.shown_tick()), snapshot_at(&v, v.cursor()));
+        }
+        // Released: the pointer hovering over the bar no longer seeks.
+        v.update(&pointer([640.0, 100.0], false, false), 0.0);
+        v.update(&pointer([100.0, y], false, false), 0.0);
+        assert_eq!(v.cursor(), layout.time_at(640.0, total));
+        // A press just above the bar is a press on the world: nothing moves.
+        v.update(&pointer([100.0, layout.panel[1] - 1.0], true, true), 0.0);
+        assert_eq!(v.cursor(), layout.time_at(640.0, total));
+    }
+
+    #[test]
+    fn the_bar_marks_keyframes_and_joins_of_the_recording() {
+        let v = fixture();
+        // bot1's own JoinAccepted and the PlayerJoined of the bot after it; keyframes at
+        // ticks 2 and 42 (tests/fixtures/README.md).
+        let joins = v.traffic.joins();
+        assert_eq!(joins.len(), 2, "{joins:?}");
+        assert!(joins.is_sorted() && joins[1] < 1_000_000, "{joins:?}");
+        assert_eq!(v.keyframe_times.len(), 2);
+        assert!(v.keyframe_times.iter().all(|&t| t <= v.total()));
+    }
+
+    #[test]
+    fn steps_go_one_snapshot_forward_and_back() {
+        let mut v = fixture();
+        v.update(&typed(""), 0.25);
+        v.update(&typed(""), 0.25);
+        v.update(&typed("."), 0.0);
+        assert!(v.paused, "a step pauses");
+        let t0 = v.shown_tick();
+        assert_eq!(Some(t0), snapshot_at(&v, v.cursor()));
+        v.update(&typed("."), 0.25);
+        assert_eq!(v.shown_tick(), t0 + 1);
+        assert_eq!(Some(t0 + 1), snapshot_at(&v, v.cursor()));
+        v.update(&typed("."), 0.25);
+        v.update(&typed(","), 0.25);
+        assert_eq!(v.shown_tick(), t0 + 1);
+        assert_eq!(Some(t0 + 1), snapshot_at(&v, v.cursor()));
     }
 }
