@@ -278,7 +278,7 @@ fn scalar_fn(e: &Encoding) -> Option<&'static str> {
     })
 }
 
-/// A reader for `e` as a function value `fn(&mut R, Endian) -> BinResult<T>`.
+/// A reader for `e` as a function value `fn(&mut R, Endian) -> rt::WireResult<T>`.
 fn reader(e: &Encoding) -> String {
     if is_plain(e) {
         return format!("rt::read_plain::<_, {}>", rust_ty(e));
@@ -319,7 +319,7 @@ fn read_expr(enc: &Encoding, e: &str) -> String {
     }
 }
 
-/// A writer for `e` as a function value `fn(&T, &mut W, Endian) -> BinResult<()>`.
+/// A writer for `e` as a function value `fn(&T, &mut W, Endian) -> rt::WireResult<()>`.
 fn writer(e: &Encoding) -> String {
     if is_plain(e) {
         return "rt::write_plain".into();
@@ -604,7 +604,7 @@ impl Emitter<'_> {
                             format!("{:#x} => Ok(Self::{}),", v.value, v.name)
                         } else {
                             format!(
-                                "{:#x} => {n}::read_options(r, ENDIAN, ()).map(Self::{n}),",
+                                "{:#x} => <{n} as rt::WireRead>::read_wire(r, ENDIAN).map(Self::{n}),",
                                 v.value,
                                 n = v.name
                             )
@@ -621,7 +621,7 @@ impl Emitter<'_> {
                             )
                         } else {
                             format!(
-                                "Self::{}(v) => {{ rt::write_plain(&{:#x}{t}, w, ENDIAN)?; v.write_options(w, ENDIAN, ()) }}",
+                                "Self::{}(v) => {{ rt::write_plain(&{:#x}{t}, w, ENDIAN)?; rt::write_plain(v, w, ENDIAN) }}",
                                 v.name, v.value
                             )
                         }
@@ -657,10 +657,14 @@ impl Emitter<'_> {
         let w = if write_body == "Ok(())" { "_" } else { "w" };
         let _ = write!(
             self.out,
-            "impl BinRead for {name} {{ type Args<'a> = ();\n\
-             #[inline] fn read_options<R: Read + Seek>({r}: &mut R, _: Endian, _: ()) -> BinResult<Self> {{ {read_body} }} }}\n\
+            "impl rt::WireRead for {name} {{\n\
+             #[inline] fn read_wire<R: Read + Seek>({r}: &mut R, _: Endian) -> rt::WireResult<Self> {{ {read_body} }} }}\n\
+             impl rt::WireWrite for {name} {{\n\
+             #[inline] fn write_wire<W: Write + Seek>(&self, {w}: &mut W, _: Endian) -> rt::WireResult<()> {{ {write_body} }} }}\n\
+             impl BinRead for {name} {{ type Args<'a> = ();\n\
+             #[inline] fn read_options<R: Read + Seek>(r: &mut R, e: Endian, _: ()) -> BinResult<Self> {{ Ok(<Self as rt::WireRead>::read_wire(r, e)?) }} }}\n\
              impl BinWrite for {name} {{ type Args<'a> = ();\n\
-             #[inline] fn write_options<W: Write + Seek>(&self, {w}: &mut W, _: Endian, _: ()) -> BinResult<()> {{ {write_body} }} }}\n"
+             #[inline] fn write_options<W: Write + Seek>(&self, w: &mut W, e: Endian, _: ()) -> BinResult<()> {{ Ok(rt::WireWrite::write_wire(self, w, e)?) }} }}\n"
         );
     }
 

@@ -452,7 +452,7 @@ mod hand {
         let packed = r.take(n)?;
         r.finish()?;
         plain.clear();
-        flate2::read::ZlibDecoder::new(packed)
+        flate2::bufread::ZlibDecoder::new(packed)
             .take(CHUNK_PLAIN_MAX as u64 + 1)
             .read_to_end(plain)
             .map_err(|_| Error::Corrupt)?;
