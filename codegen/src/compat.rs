@@ -1,26 +1,23 @@
 //! Compatibility between two versions of a spec.
 //!
-//! Encodings come from the resolved layout ([`crate::layout`]); this module erases their names
-//! into a `Shape` and compares shapes.
-//!
 //! A spec edit can silently split the player base: a renumbered packet or a raised bound decodes
 //! fine on one build and fails on the other. [`diff`] compares two specs and classifies every
 //! change as [`Compatibility::Compatible`] (peers built from either spec still understand each
 //! other byte for byte) or [`Compatibility::Breaking`], with the reason. Layouts are compared
 //! structurally: references to shared types are resolved in each spec, so renaming a type, a
-//! packet, a field or a variant is compatible as long as the bytes stay the same, while any change
+//! packet, a field or a variant is compatible as long as the bytes stay the same (the resolved
+//! encodings of [`crate::layout`] are compared with [`Layout::same_wire`]), while any change
 //! to the bytes is breaking. The wire format has no optional trailing fields, so adding a field
 //! is breaking too.
 
 use std::collections::BTreeSet;
 use std::fmt;
 
-use crate::layout::{self, Encoding};
-use crate::model::{Direction, Endian, Field, LenTy, Protocol, State, Ty, TypeDef};
+use crate::layout::{self, Encoding, Layout, Prefix, TypeLayout};
+use crate::model::{Direction, Endian, Field, Protocol, State, Ty, TypeDef};
 use crate::names::to_snake_case;
 use crate::parse::SpecFile;
 use crate::span::Spanned;
-use crate::wire;
 
 /// Whether peers built from the old and the new spec still interoperate after a change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -67,6 +64,8 @@ pub fn diff(old: &SpecFile, new: &SpecFile) -> Vec<Change> {
     let mut d = Differ {
         old: &old.protocol,
         new: &new.protocol,
+        old_l: layout::resolve(&old.protocol),
+        new_l: layout::resolve(&new.protocol),
         changes: Vec::new(),
         type_pairs: Vec::new(),
     };
@@ -76,206 +75,22 @@ pub fn diff(old: &SpecFile, new: &SpecFile) -> Vec<Change> {
     d.changes
 }
 
-// ---------------------------------------------------------------------------------------------
-// Wire shapes: a spec type with every name and reference resolved away.
-
-/// A length or count prefix.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Prefix {
-    Var,
-    Fixed { bytes: u8, little: bool },
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Shape {
-    Int {
-        signed: bool,
-        bytes: u8,
-        little: bool,
-    },
-    Float {
-        bytes: u8,
-        little: bool,
-    },
-    Bool,
-    Var {
-        signed: bool,
-        wide: bool,
-    },
-    Blob {
-        utf8: bool,
-        max: u32,
-        len: Prefix,
-    },
-    List {
-        of: Box<Shape>,
-        max: u32,
-        len: Prefix,
-    },
-    Array {
-        of: Box<Shape>,
-        len: u32,
-    },
-    Option(Box<Shape>),
-    Magic(String),
-    Compressed {
-        of: Box<Shape>,
-        max: u32,
-    },
-    Enum {
-        tag: Prefix,
-        values: Vec<u64>,
-    },
-    Flags {
-        repr: Prefix,
-        bits: Vec<u32>,
-    },
-    Struct(Body),
-    Union {
-        tag: Prefix,
-        variants: Vec<(u64, Body)>,
-    },
-    Unknown(String),
-}
-
-/// A field list: whether options use a mask, and the field shapes in order.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Body {
-    mask: bool,
-    fields: Vec<Shape>,
-}
-
-fn is_little(field: Endian, protocol: Endian) -> bool {
-    layout::field_little(field, protocol)
-}
-
-fn len_prefix(len: LenTy, little: bool) -> Prefix {
-    prefix_shape(layout::prefix(len, little))
-}
-
-fn prefix_shape(p: layout::Prefix) -> Prefix {
-    match p {
-        layout::Prefix::Var => Prefix::Var,
-        layout::Prefix::Fixed(i) => Prefix::Fixed {
-            bytes: i.bytes,
-            little: i.little,
-        },
-    }
-}
-
 fn find_type<'p>(p: &'p Protocol, name: &str) -> Option<&'p TypeDef> {
     p.types.iter().find(|t| t.name() == name).map(|t| &**t)
 }
 
-/// The shape of one value of `ty`: its resolved encoding ([`layout::encoding`]) with names erased.
-fn shape(p: &Protocol, ty: &Ty, little: bool, depth: u32) -> Shape {
-    encoding_shape(p, &layout::encoding(p, ty, little), depth)
-}
-
-fn encoding_shape(p: &Protocol, e: &Encoding, depth: u32) -> Shape {
-    if depth > 32 {
-        return Shape::Unknown("too deep".into());
-    }
-    let inner = |of: &Encoding| Box::new(encoding_shape(p, of, depth + 1));
-    match e {
-        Encoding::Int(i) => Shape::Int {
-            signed: i.signed,
-            bytes: i.bytes,
-            little: i.little,
-        },
-        Encoding::Float { bytes, little } => Shape::Float {
-            bytes: *bytes,
-            little: *little,
-        },
-        Encoding::Bool => Shape::Bool,
-        Encoding::Var { signed, wide } => Shape::Var {
-            signed: *signed,
-            wide: *wide,
-        },
-        Encoding::Blob { utf8, max, len } => Shape::Blob {
-            utf8: *utf8,
-            max: *max,
-            len: prefix_shape(*len),
-        },
-        Encoding::List { of, max, len } => Shape::List {
-            of: inner(of),
-            max: *max,
-            len: prefix_shape(*len),
-        },
-        Encoding::Array { of, len } => Shape::Array {
-            of: inner(of),
-            len: *len,
-        },
-        // Presence byte or mask bit is the body's business (`Body::mask`).
-        Encoding::Option { of, .. } => Shape::Option(inner(of)),
-        Encoding::Magic(text) => Shape::Magic(text.clone()),
-        Encoding::Compressed { of, max, .. } => Shape::Compressed {
-            of: inner(of),
-            max: *max,
-        },
-        Encoding::Named(name) => match find_type(p, name) {
-            None => Shape::Unknown(name.clone()),
-            Some(def) => def_shape(p, def, depth + 1),
-        },
-        Encoding::Unknown(name) => Shape::Unknown(name.clone()),
+/// A byte order in words.
+fn order(little: bool) -> &'static str {
+    if little {
+        "little-endian"
+    } else {
+        "big-endian"
     }
 }
 
-/// The shape of a type definition, from its [`layout::TypeLayout`].
-fn def_shape(p: &Protocol, def: &TypeDef, depth: u32) -> Shape {
-    let int = |i: layout::Int| Prefix::Fixed {
-        bytes: i.bytes,
-        little: i.little,
-    };
-    match layout::type_layout(p, def) {
-        layout::TypeLayout::Struct(b) => Shape::Struct(body_shape(p, &b, depth)),
-        layout::TypeLayout::Enum { tag, variants } => {
-            let mut values: Vec<u64> = variants.iter().map(|v| v.0).collect();
-            values.sort_unstable();
-            Shape::Enum {
-                tag: int(tag),
-                values,
-            }
-        }
-        layout::TypeLayout::Flags { repr, bits } => {
-            let mut bits: Vec<u32> = bits.iter().map(|b| b.0).collect();
-            bits.sort_unstable();
-            Shape::Flags {
-                repr: int(repr),
-                bits,
-            }
-        }
-        layout::TypeLayout::Union { tag, variants } => {
-            let mut vs: Vec<(u64, Body)> = variants
-                .iter()
-                .map(|v| (v.value, body_shape(p, &v.body, depth)))
-                .collect();
-            vs.sort_by_key(|(value, _)| *value);
-            Shape::Union {
-                tag: int(tag),
-                variants: vs,
-            }
-        }
-    }
-}
-
-fn body_shape(p: &Protocol, b: &layout::Body, depth: u32) -> Body {
-    Body {
-        mask: b.mask.is_some(),
-        fields: b
-            .fields
-            .iter()
-            .map(|f| encoding_shape(p, &f.encoding, depth + 1))
-            .collect(),
-    }
-}
-
-fn body(p: &Protocol, fields: &[Spanned<Field>], presence: bool, depth: u32) -> Body {
-    body_shape(p, &layout::body(p, fields, presence), depth)
-}
-
-fn field_shape(p: &Protocol, f: &Field) -> Shape {
-    shape(p, &f.ty, is_little(f.endian, p.endian), 0)
+/// How a value of `ty` travels, in words ([`Encoding::words`]), for messages.
+fn words(p: &Protocol, ty: &Ty) -> String {
+    layout::encoding(p, ty, false).words()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -283,6 +98,10 @@ fn field_shape(p: &Protocol, f: &Field) -> Shape {
 struct Differ<'a> {
     old: &'a Protocol,
     new: &'a Protocol,
+    /// `old`, resolved.
+    old_l: Layout,
+    /// `new`, resolved.
+    new_l: Layout,
     changes: Vec<Change>,
     /// Shared types matched between the specs (same name, or renamed and wire-identical).
     type_pairs: Vec<(String, String)>,
@@ -303,25 +122,34 @@ fn bound_reason(what: &str, excess: &str, old: u32, new: u32) -> String {
     }
 }
 
-fn prefix_words(p: Prefix) -> String {
-    match p {
-        Prefix::Var => "varint".into(),
-        Prefix::Fixed { bytes, little } if bytes > 1 => {
-            format!(
-                "u{} {}",
-                u32::from(bytes) * 8,
-                if little {
-                    "little-endian"
-                } else {
-                    "big-endian"
-                }
-            )
-        }
-        Prefix::Fixed { bytes, .. } => format!("u{}", u32::from(bytes) * 8),
-    }
-}
-
 impl Differ<'_> {
+    /// The resolved encoding of a field type of the old (`old` true) or new spec.
+    fn encoding(&self, old: bool, ty: &Ty, little: bool) -> Encoding {
+        layout::encoding(if old { self.old } else { self.new }, ty, little)
+    }
+
+    /// Whether an old and a new encoding put the same bytes on the wire.
+    fn same(&self, old: &Encoding, new: &Encoding) -> bool {
+        self.old_l.same_wire(old, &self.new_l, new)
+    }
+
+    /// Whether an old and a new field list put the same bytes on the wire.
+    fn same_body(&self, old: (&[Spanned<Field>], bool), new: (&[Spanned<Field>], bool)) -> bool {
+        self.old_l.same_body(
+            &layout::body(self.old, old.0, old.1),
+            &self.new_l,
+            &layout::body(self.new, new.0, new.1),
+        )
+    }
+
+    /// Whether an old and a new shared type put the same bytes on the wire.
+    fn same_type(&self, old: &str, new: &str) -> bool {
+        match (self.old_l.named(old), self.new_l.named(new)) {
+            (Some(o), Some(n)) => self.old_l.same_type(&o.def, &self.new_l, &n.def),
+            _ => false,
+        }
+    }
+
     fn push(&mut self, kind: Compatibility, path: impl Into<String>, message: impl Into<String>) {
         self.changes.push(Change {
             kind,
@@ -366,14 +194,15 @@ impl Differ<'_> {
             );
         }
         if old.endian != new.endian
-            && is_little(old.endian, Endian::Big) != is_little(new.endian, Endian::Big)
+            && layout::field_little(old.endian, Endian::Big)
+                != layout::field_little(new.endian, Endian::Big)
         {
             self.breaking(
                 "protocol",
                 format!(
                     "default byte order changed {} → {}: every multi-byte integer without its own `endian` changes",
-                    if is_little(old.endian, Endian::Big) { "little-endian" } else { "big-endian" },
-                    if is_little(new.endian, Endian::Big) { "little-endian" } else { "big-endian" },
+                    order(layout::field_little(old.endian, Endian::Big)),
+                    order(layout::field_little(new.endian, Endian::Big)),
                 ),
             );
         }
@@ -408,10 +237,9 @@ impl Differ<'_> {
                 self.typedef(&path, t, n);
                 continue;
             }
-            let old_shape = def_shape(old, t, 0);
             let renamed = added
                 .iter()
-                .position(|n| n.kind() == t.kind() && def_shape(new, n, 0) == old_shape);
+                .position(|n| n.kind() == t.kind() && self.same_type(t.name(), n.name()));
             match renamed {
                 Some(i) => {
                     let n = added.remove(i);
@@ -691,8 +519,7 @@ impl Differ<'_> {
                 && o.iter().all(|op| {
                     n.iter().any(|np| {
                         np.id == op.id
-                            && body(self.old, &op.fields, op.presence, 0)
-                                == body(self.new, &np.fields, np.presence, 0)
+                            && self.same_body((&op.fields, op.presence), (&np.fields, np.presence))
                     })
                 })
         })
@@ -724,8 +551,7 @@ impl Differ<'_> {
                 match renamed {
                     Some((i, n)) => {
                         matched_new.insert(i);
-                        let same = body(self.old, &o.fields, o.presence, 0)
-                            == body(self.new, &n.fields, n.presence, 0);
+                        let same = self.same_body((&o.fields, o.presence), (&n.fields, n.presence));
                         let note = if same {
                             "same id, same layout"
                         } else {
@@ -776,8 +602,8 @@ impl Differ<'_> {
         new: &[Spanned<Field>],
         np: bool,
     ) {
-        let old_mask = op && old.iter().any(|f| matches!(f.ty, Ty::Option(_)));
-        let new_mask = np && new.iter().any(|f| matches!(f.ty, Ty::Option(_)));
+        let old_mask = layout::body(self.old, old, op).mask.is_some();
+        let new_mask = layout::body(self.new, new, np).mask.is_some();
         if old_mask != new_mask {
             self.breaking(
                 path,
@@ -827,7 +653,14 @@ impl Differ<'_> {
                 self.field_ty(&fpath, o, n);
             } else if let Some(&(_, j)) = renames.iter().find(|(oi, _)| *oi == i) {
                 let n = &new[j];
-                let same = field_shape(self.old, o) == field_shape(self.new, n);
+                let same = self.same(
+                    &self.encoding(true, &o.ty, layout::field_little(o.endian, self.old.endian)),
+                    &self.encoding(
+                        false,
+                        &n.ty,
+                        layout::field_little(n.endian, self.new.endian),
+                    ),
+                );
                 if same {
                     self.compatible(
                         &fpath,
@@ -840,8 +673,8 @@ impl Differ<'_> {
                         format!(
                             "field replaced by `{}`: {} → {}",
                             n.name,
-                            wire::describe(&o.ty),
-                            wire::describe(&n.ty)
+                            words(self.old, &o.ty),
+                            words(self.new, &n.ty)
                         ),
                     );
                 }
@@ -850,7 +683,7 @@ impl Differ<'_> {
                     &fpath,
                     format!(
                         "field removed ({}): the wire format has no optional fields, so every later byte moves",
-                        wire::describe(&o.ty)
+                        words(self.old, &o.ty)
                     ),
                 );
             }
@@ -863,18 +696,24 @@ impl Differ<'_> {
                 format!("{path}.{}", n.name),
                 format!(
                     "field added ({}): the wire format has no optional trailing fields, so old peers misread or reject the body",
-                    wire::describe(&n.ty)
+                    words(self.new, &n.ty)
                 ),
             );
         }
     }
 
     fn field_ty(&mut self, path: &str, old: &Field, new: &Field) {
-        let (ol, nl) = (
-            is_little(old.endian, self.old.endian),
-            is_little(new.endian, self.new.endian),
+        let eo = self.encoding(
+            true,
+            &old.ty,
+            layout::field_little(old.endian, self.old.endian),
         );
-        self.ty(path, "", &old.ty, ol, &new.ty, nl, 0);
+        let en = self.encoding(
+            false,
+            &new.ty,
+            layout::field_little(new.endian, self.new.endian),
+        );
+        self.ty(path, "", &eo, &en, 0);
     }
 
     /// Whether `old` and `new` (names of shared types) were matched by [`Differ::types`].
@@ -882,46 +721,50 @@ impl Differ<'_> {
         self.type_pairs.iter().any(|(o, n)| o == old && n == new)
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn ty(&mut self, path: &str, ctx: &str, old: &Ty, ol: bool, new: &Ty, nl: bool, depth: u32) {
+    /// The tag (enum, union) or bits (flags) integer of a shared type.
+    fn tag(l: &Layout, name: &str) -> Option<layout::Int> {
+        match &l.named(name)?.def {
+            TypeLayout::Enum { tag, .. } | TypeLayout::Union { tag, .. } => Some(*tag),
+            TypeLayout::Flags { repr, .. } => Some(*repr),
+            TypeLayout::Struct(_) => None,
+        }
+    }
+
+    /// Compares the resolved encodings of a value in the old and the new spec.
+    fn ty(&mut self, path: &str, ctx: &str, old: &Encoding, new: &Encoding, depth: u32) {
         if depth > 32 {
             return;
         }
-        let (so, sn) = (shape(self.old, old, ol, 0), shape(self.new, new, nl, 0));
+        let same = self.same(old, new);
         match (old, new) {
-            (Ty::Ref(a), Ty::Ref(b)) if self.paired(a, b) => {
-                // Reported once, under types/, unless only the referring field's byte order changed.
-                let tagged = |p: &Protocol, n: &str| {
-                    matches!(
-                        find_type(p, n),
-                        Some(TypeDef::Enum { .. } | TypeDef::Flags { .. } | TypeDef::Union { .. })
-                    )
-                };
-                if ol != nl && tagged(self.old, a) && tagged(self.new, b) && so != sn {
-                    self.breaking(path, format!("{ctx}byte order of the `{b}` tag changed"));
+            (Encoding::Named(a), Encoding::Named(b)) if self.paired(a, b) => {
+                // Reported once, under types/, unless the tag's byte order changed with the
+                // protocol's.
+                if let (Some(t), Some(u)) = (Self::tag(&self.old_l, a), Self::tag(&self.new_l, b)) {
+                    if t.bytes == u.bytes && t.little != u.little {
+                        self.breaking(path, format!("{ctx}byte order of the `{b}` tag changed"));
+                    }
                 }
             }
-            _ if so == sn => {
-                if wire::describe(old) != wire::describe(new) {
-                    self.compatible(
-                        path,
-                        format!(
-                            "{ctx}type {} → {} (wire-identical)",
-                            wire::describe(old),
-                            wire::describe(new)
-                        ),
-                    );
+            _ if same => {
+                let (o, n) = (old.words(), new.words());
+                if o != n {
+                    self.compatible(path, format!("{ctx}type {o} → {n} (wire-identical)"));
                 }
             }
-            (Ty::String { max: om, len: olen }, Ty::String { max: nm, len: nlen })
-            | (Ty::Bytes { max: om, len: olen }, Ty::Bytes { max: nm, len: nlen }) => {
-                self.prefix(
-                    path,
-                    ctx,
-                    "length",
-                    len_prefix(*olen, ol),
-                    len_prefix(*nlen, nl),
-                );
+            (
+                Encoding::Blob {
+                    utf8,
+                    max: om,
+                    len: olen,
+                },
+                Encoding::Blob {
+                    utf8: nu,
+                    max: nm,
+                    len: nlen,
+                },
+            ) if utf8 == nu => {
+                self.prefix(path, ctx, "length", *olen, *nlen);
                 if om != nm {
                     self.breaking(
                         path,
@@ -933,24 +776,18 @@ impl Differ<'_> {
                 }
             }
             (
-                Ty::List {
+                Encoding::List {
                     of: oo,
                     max: om,
                     len: olen,
                 },
-                Ty::List {
+                Encoding::List {
                     of: no,
                     max: nm,
                     len: nlen,
                 },
             ) => {
-                self.prefix(
-                    path,
-                    ctx,
-                    "count",
-                    len_prefix(*olen, ol),
-                    len_prefix(*nlen, nl),
-                );
+                self.prefix(path, ctx, "count", *olen, *nlen);
                 if om != nm {
                     self.breaking(
                         path,
@@ -960,42 +797,25 @@ impl Differ<'_> {
                         ),
                     );
                 }
-                self.ty(
-                    path,
-                    &format!("{ctx}list item: "),
-                    oo,
-                    ol,
-                    no,
-                    nl,
-                    depth + 1,
-                );
+                self.ty(path, &format!("{ctx}list item: "), oo, no, depth + 1);
             }
-            (Ty::Array { of: oo, len: olen }, Ty::Array { of: no, len: nlen }) => {
+            (Encoding::Array { of: oo, len: olen }, Encoding::Array { of: no, len: nlen }) => {
                 if olen != nlen {
                     self.breaking(path, format!("{ctx}array length changed {olen} → {nlen}"));
                 }
-                self.ty(
-                    path,
-                    &format!("{ctx}array item: "),
-                    oo,
-                    ol,
-                    no,
-                    nl,
-                    depth + 1,
-                );
+                self.ty(path, &format!("{ctx}array item: "), oo, no, depth + 1);
             }
-            (Ty::Option(oi), Ty::Option(ni)) => {
-                self.ty(
-                    path,
-                    &format!("{ctx}optional value: "),
-                    oi,
-                    ol,
-                    ni,
-                    nl,
-                    depth + 1,
-                );
+            (Encoding::Option { of: oi, .. }, Encoding::Option { of: ni, .. }) => {
+                self.ty(path, &format!("{ctx}optional value: "), oi, ni, depth + 1);
             }
-            (Ty::Compressed { of: oo, max: om }, Ty::Compressed { of: no, max: nm }) => {
+            (
+                Encoding::Compressed {
+                    of: oo, max: om, ..
+                },
+                Encoding::Compressed {
+                    of: no, max: nm, ..
+                },
+            ) => {
                 if om != nm {
                     self.breaking(
                         path,
@@ -1010,17 +830,9 @@ impl Differ<'_> {
                         ),
                     );
                 }
-                self.ty(
-                    path,
-                    &format!("{ctx}inflated value: "),
-                    oo,
-                    ol,
-                    no,
-                    nl,
-                    depth + 1,
-                );
+                self.ty(path, &format!("{ctx}inflated value: "), oo, no, depth + 1);
             }
-            (Ty::Magic(a), Ty::Magic(b)) => {
+            (Encoding::Magic(a), Encoding::Magic(b)) => {
                 self.breaking(
                     path,
                     format!(
@@ -1029,32 +841,18 @@ impl Differ<'_> {
                 );
             }
             _ => {
-                let mut why = format!(
-                    "{ctx}type changed from {} to {}",
-                    wire::describe(old),
-                    wire::describe(new)
-                );
-                if let (
-                    Shape::Int {
-                        signed: s1,
-                        bytes: b1,
-                        little: l1,
-                    },
-                    Shape::Int {
-                        signed: s2,
-                        bytes: b2,
-                        little: l2,
-                    },
-                ) = (&so, &sn)
-                {
-                    if s1 == s2 && b1 == b2 && l1 != l2 {
-                        why = format!(
+                let why = match (old, new) {
+                    (Encoding::Int(a), Encoding::Int(b))
+                        if a.signed == b.signed && a.bytes == b.bytes =>
+                    {
+                        format!(
                             "{ctx}byte order changed {} → {}",
-                            if *l1 { "little-endian" } else { "big-endian" },
-                            if *l2 { "little-endian" } else { "big-endian" }
-                        );
+                            order(a.little),
+                            order(b.little)
+                        )
                     }
-                }
+                    _ => format!("{ctx}type changed from {} to {}", old.words(), new.words()),
+                };
                 self.breaking(path, why);
             }
         }
@@ -1066,8 +864,8 @@ impl Differ<'_> {
                 path,
                 format!(
                     "{ctx}{what} prefix changed {} → {}",
-                    prefix_words(old),
-                    prefix_words(new)
+                    old.describe(),
+                    new.describe()
                 ),
             );
         }

@@ -422,22 +422,20 @@ impl Gen<'_> {
                     lua_str(name)
                 )
             }
-            TypeLayout::Flags { repr, bits } => {
+            TypeLayout::Flags { repr, bits, known } => {
                 self.field(key, label, doc, &uint_ctor(*repr, "base.HEX", "nil"));
                 let mut bit_keys = Vec::new();
-                let mut known = 0u64;
-                for (bit, bname, bdoc) in bits {
-                    known |= 1u64.checked_shl(*bit).unwrap_or(0);
+                for b in bits {
                     if repr.bytes == 8 {
                         continue;
                     }
-                    let bkey = format!("{key}.{bname}");
-                    let mask = 1u64.checked_shl(*bit).unwrap_or(0);
+                    let bkey = format!("{key}.{}", b.name);
                     let ctor = format!(
-                        "ProtoField.bool($ABBR, $NAME, {}, nil, 0x{mask:x}, $DESC)",
-                        u32::from(repr.bytes) * 8
+                        "ProtoField.bool($ABBR, $NAME, {}, nil, 0x{:x}, $DESC)",
+                        u32::from(repr.bytes) * 8,
+                        b.mask
                     );
-                    self.field(&bkey, bname, bdoc, &ctor);
+                    self.field(&bkey, &b.name, &b.doc, &ctor);
                     bit_keys.push(format!("F[{}]", lua_str(&bkey)));
                 }
                 format!(

@@ -3,18 +3,18 @@
 //! Readers of the protocol (people writing another client, reviewing a capture, or checking a
 //! change) should not have to read RON or generated Rust. This module renders every spec as one
 //! deterministic Markdown document: framing, every shared type, and every packet of every state
-//! with a byte layout table. The byte counts come from [`crate::wire`], the same statement of the
-//! encoding that the Rust emitter and the dissector use, so the reference cannot drift from the
-//! code. The output has no timestamps or paths that depend on the machine, so it can be committed
+//! with a byte layout table. Encodings, byte counts and the words for each field's wire type come
+//! from the resolved layout ([`crate::layout`]) that the Rust emitter and the dissector read too,
+//! so the reference cannot drift from the code. The output has no timestamps or paths that depend on the machine, so it can be committed
 //! and checked for staleness by a test.
 
 use std::fmt::Write as _;
 
 use crate::hash::spec_hash;
-use crate::model::{Direction, Endian, Field, IntTy, Protocol, Ty, TypeDef};
+use crate::layout::{self, Body, Encoding, Layout, PacketLayout, Size, TypeLayout};
+use crate::model::{Direction, Endian, Protocol, TypeDef};
 use crate::names::to_snake_case;
 use crate::parse::SpecFile;
-use crate::span::Spanned;
 use crate::wire;
 
 /// The first line of every generated document.
@@ -63,7 +63,7 @@ fn anchor(parts: &[&str]) -> String {
 }
 
 /// Where a packet's full description is: its state's section, or the every-state section.
-fn packet_anchor(p: &Protocol, state: &str, pk: &crate::model::Packet) -> String {
+fn packet_anchor(p: &Protocol, state: &str, pk: &PacketLayout) -> String {
     if pk.shared {
         anchor(&[&p.name, "every state", &pk.name])
     } else {
@@ -80,6 +80,7 @@ fn file_name(spec: &SpecFile) -> &str {
 
 fn toc(out: &mut String, spec: &SpecFile) {
     let p = &spec.protocol;
+    let l = layout::resolve(p);
     let _ = writeln!(
         out,
         "- [`{}` v{}](#{})",
@@ -123,7 +124,7 @@ fn toc(out: &mut String, spec: &SpecFile) {
             links.join(", ")
         );
     }
-    for state in &p.states {
+    for state in &l.states {
         let _ = writeln!(
             out,
             "  - [State `{}`](#{})",
@@ -171,7 +172,7 @@ fn cell(text: &str) -> String {
 }
 
 /// A byte count or range: `4`, `1–5`, `≥ 1`.
-fn size_text((lo, hi): (u64, Option<u64>)) -> String {
+fn size_text((lo, hi): Size) -> String {
     match hi {
         Some(hi) if hi == lo => lo.to_string(),
         Some(hi) => format!("{lo}–{hi}"),
@@ -180,7 +181,7 @@ fn size_text((lo, hi): (u64, Option<u64>)) -> String {
 }
 
 /// A size with its unit: `1 byte`, `4 bytes`, `1–5 bytes`.
-fn bytes_words(range: (u64, Option<u64>)) -> String {
+fn bytes_words(range: Size) -> String {
     if range == (1, Some(1)) {
         "1 byte".to_owned()
     } else {
@@ -188,42 +189,13 @@ fn bytes_words(range: (u64, Option<u64>)) -> String {
     }
 }
 
-/// [`wire::describe`] with every shared type name linked to its section (for a table cell).
-fn describe_linked(p: &Protocol, ty: &Ty) -> String {
-    fn mark(ty: &Ty, names: &mut Vec<String>) -> Ty {
-        match ty {
-            Ty::Ref(name) => {
-                names.push(name.clone());
-                Ty::Ref(format!("\u{1}{}\u{2}", names.len() - 1))
-            }
-            Ty::List { of, max, len } => Ty::List {
-                of: Box::new(mark(of, names)),
-                max: *max,
-                len: *len,
-            },
-            Ty::Array { of, len } => Ty::Array {
-                of: Box::new(mark(of, names)),
-                len: *len,
-            },
-            Ty::Option(inner) => Ty::Option(Box::new(mark(inner, names))),
-            Ty::Compressed { of, max } => Ty::Compressed {
-                of: Box::new(mark(of, names)),
-                max: *max,
-            },
-            other => other.clone(),
-        }
+/// A link to a shared type's section, or the name in code where the spec does not declare it.
+fn type_link(l: &Layout, name: &str) -> String {
+    if l.named(name).is_some() {
+        format!("[`{name}`](#{})", anchor(&[&l.name, "type", name]))
+    } else {
+        format!("`{name}`")
     }
-    let mut names = Vec::new();
-    let mut text = cell(&wire::describe(&mark(ty, &mut names)));
-    for (i, name) in names.iter().enumerate() {
-        let link = if p.types.iter().any(|t| t.name() == name) {
-            format!("[`{name}`](#{})", anchor(&[&p.name, "type", name]))
-        } else {
-            format!("`{name}`")
-        };
-        text = text.replace(&format!("\u{1}{i}\u{2}"), &link);
-    }
-    text
 }
 
 fn paragraph(out: &mut String, text: &str) {
@@ -235,6 +207,8 @@ fn paragraph(out: &mut String, text: &str) {
 
 fn spec_section(out: &mut String, spec: &SpecFile) {
     let p = &spec.protocol;
+    let l = layout::resolve(p);
+    let little = l.little;
     let _ = writeln!(out, "<a id=\"{}\"></a>\n", anchor(&[&p.name]));
     let _ = writeln!(out, "## `{}` v{}\n", p.name, p.version);
     paragraph(out, &p.doc);
@@ -290,7 +264,7 @@ fn spec_section(out: &mut String, spec: &SpecFile) {
                 out,
                 "| `{}` | {} | {} | {} | {} |",
                 c.name,
-                wire::describe(&c.ty),
+                layout::encoding(p, &c.ty, little).words(),
                 c.value,
                 cell(&c.unit),
                 cell(&c.doc)
@@ -314,24 +288,21 @@ fn spec_section(out: &mut String, spec: &SpecFile) {
     if !p.types.is_empty() {
         let _ = writeln!(out, "<a id=\"{}\"></a>\n", anchor(&[&p.name, "types"]));
         out.push_str("### Types\n\n");
-        for def in &p.types {
-            type_section(out, p, def);
+        for (def, resolved) in p.types.iter().zip(&l.types) {
+            type_section(out, p, &l, def, &resolved.def);
         }
     }
-    let shared = p.every_state.to_server.len() + p.every_state.to_client.len();
-    if shared > 0 && !p.states.is_empty() {
+    let shared = l.every_state.to_server.len() + l.every_state.to_client.len();
+    if shared > 0 && !l.states.is_empty() {
         let _ = writeln!(
             out,
             "<a id=\"{}\"></a>\n",
             anchor(&[&p.name, "every state"])
         );
         out.push_str("### Packets of every state\n\n");
-        paragraph(out, &p.every_state.doc);
-        for (dir, packets) in [
-            (Direction::ToServer, &p.every_state.to_server),
-            (Direction::ToClient, &p.every_state.to_client),
-        ] {
-            for pk in packets {
+        paragraph(out, &l.every_state.doc);
+        for dir in Direction::ALL {
+            for pk in l.every_state.packets(dir) {
                 let _ = writeln!(
                     out,
                     "<a id=\"{}\"></a>\n",
@@ -345,13 +316,13 @@ fn spec_section(out: &mut String, spec: &SpecFile) {
                     direction_words(dir)
                 );
                 paragraph(out, &pk.doc);
-                let range = wire::fields_range(p, &pk.fields, pk.presence, 0);
+                let range = l.body_size(&pk.body);
                 let _ = writeln!(out, "Body: {}.\n", bytes_words(range));
-                layout(out, p, &pk.fields, pk.presence);
+                body_table(out, &l, &pk.body);
             }
         }
     }
-    for state in &p.states {
+    for state in &l.states {
         let _ = writeln!(
             out,
             "<a id=\"{}\"></a>\n",
@@ -373,7 +344,7 @@ fn spec_section(out: &mut String, spec: &SpecFile) {
             }
             out.push_str("| Id | Packet | Body size |\n|---|---|---|\n");
             for pk in packets {
-                let range = wire::fields_range(p, &pk.fields, pk.presence, 0);
+                let range = l.body_size(&pk.body);
                 let _ = writeln!(
                     out,
                     "| 0x{:02x} | [`{}`](#{}){} | {} |",
@@ -393,13 +364,13 @@ fn spec_section(out: &mut String, spec: &SpecFile) {
                 );
                 let _ = writeln!(out, "##### 0x{:02x} `{}`\n", pk.id, pk.name);
                 paragraph(out, &pk.doc);
-                let range = wire::fields_range(p, &pk.fields, pk.presence, 0);
+                let range = l.body_size(&pk.body);
                 let _ = write!(out, "Body: {}", bytes_words(range));
                 if range.1.is_none_or(|hi| hi >= u64::from(p.max_frame)) {
                     let _ = write!(out, " (a whole frame never exceeds {} bytes)", p.max_frame);
                 }
                 out.push_str(".\n\n");
-                layout(out, p, &pk.fields, pk.presence);
+                body_table(out, &l, &pk.body);
             }
         }
     }
@@ -412,11 +383,9 @@ fn capitalise(text: &str) -> String {
     })
 }
 
-fn int_words(tag: IntTy) -> &'static str {
-    tag.rust()
-}
-
-fn type_section(out: &mut String, p: &Protocol, def: &Spanned<TypeDef>) {
+/// The section of a shared type: `def` as declared (names, docs, enum properties), `resolved`
+/// for what travels.
+fn type_section(out: &mut String, p: &Protocol, l: &Layout, def: &TypeDef, resolved: &TypeLayout) {
     let _ = writeln!(
         out,
         "<a id=\"{}\"></a>\n",
@@ -424,107 +393,105 @@ fn type_section(out: &mut String, p: &Protocol, def: &Spanned<TypeDef>) {
     );
     let _ = writeln!(out, "#### {} `{}`\n", capitalise(def.kind()), def.name());
     paragraph(out, def.doc());
-    let size = wire::size_range(p, &Ty::Ref(def.name().to_owned()), false);
-    match &**def {
-        TypeDef::Struct {
-            presence, fields, ..
-        } => {
+    let size = l.type_size(resolved);
+    match resolved {
+        TypeLayout::Struct(body) => {
             let _ = writeln!(out, "Size: {}.\n", bytes_words(size));
-            layout(out, p, fields, *presence);
+            body_table(out, l, body);
         }
-        TypeDef::Enum {
-            tag,
-            variants,
-            properties,
-            ..
-        } => {
+        TypeLayout::Enum { tag, .. } => {
             let _ = writeln!(
                 out,
                 "Encoded as its tag, a {} ({}); any other value is a decode error.\n",
-                int_words(*tag),
+                tag.name(),
                 bytes_words(size)
             );
-            out.push_str("| Value | Name |");
-            for prop in properties {
-                let _ = write!(out, " `{}` |", prop.name);
-            }
-            out.push_str(" Doc |\n|---|---|");
-            for _ in properties {
-                out.push_str("---|");
-            }
-            out.push_str("---|\n");
-            for v in variants {
-                let _ = write!(out, "| {} | `{}` |", v.value, v.name);
+            if let TypeDef::Enum {
+                variants,
+                properties,
+                ..
+            } = def
+            {
+                out.push_str("| Value | Name |");
                 for prop in properties {
-                    let value = v
-                        .props
-                        .get(&prop.name)
-                        .map_or(String::new(), |x| x.to_string());
-                    let _ = write!(out, " {} |", cell(&value));
+                    let _ = write!(out, " `{}` |", prop.name);
                 }
-                let _ = writeln!(out, " {} |", cell(&v.doc));
-            }
-            out.push('\n');
-            if !properties.is_empty() {
-                out.push_str("Properties:\n\n");
-                for prop in properties {
-                    let _ = writeln!(
-                        out,
-                        "- `{}` ({}): {}",
-                        prop.name,
-                        wire::describe(&prop.ty),
-                        prop.doc.trim()
-                    );
+                out.push_str(" Doc |\n|---|---|");
+                for _ in properties {
+                    out.push_str("---|");
+                }
+                out.push_str("---|\n");
+                for v in variants {
+                    let _ = write!(out, "| {} | `{}` |", v.value, v.name);
+                    for prop in properties {
+                        let value = v
+                            .props
+                            .get(&prop.name)
+                            .map_or(String::new(), |x| x.to_string());
+                        let _ = write!(out, " {} |", cell(&value));
+                    }
+                    let _ = writeln!(out, " {} |", cell(&v.doc));
                 }
                 out.push('\n');
+                if !properties.is_empty() {
+                    out.push_str("Properties:\n\n");
+                    for prop in properties {
+                        let _ = writeln!(
+                            out,
+                            "- `{}` ({}): {}",
+                            prop.name,
+                            layout::encoding(p, &prop.ty, l.little).words(),
+                            prop.doc.trim()
+                        );
+                    }
+                    out.push('\n');
+                }
             }
         }
-        TypeDef::Flags { repr, bits, .. } => {
+        TypeLayout::Flags { repr, bits, .. } => {
             let _ = writeln!(
                 out,
                 "A {} bit set ({}); bit 0 is the least significant. A bit that is not listed \
                  must be 0: any other is a decode error.\n",
-                int_words(*repr),
+                repr.name(),
                 bytes_words(size)
             );
-            let digits = (repr.bits() / 4) as usize;
+            let digits = usize::from(repr.bytes) * 2;
             out.push_str("| Bit | Mask | Name | Doc |\n|---|---|---|---|\n");
             for b in bits {
-                let mask = 1u64.checked_shl(b.bit).unwrap_or(0);
                 let _ = writeln!(
                     out,
                     "| {} | `0x{:0digits$x}` | `{}` | {} |",
                     b.bit,
-                    mask,
+                    b.mask,
                     b.name,
                     cell(&b.doc)
                 );
             }
             out.push('\n');
         }
-        TypeDef::Union { tag, variants, .. } => {
+        TypeLayout::Union { tag, variants } => {
             let _ = writeln!(
                 out,
                 "A {} tag, then the fields of the variant it names ({} in all); an unknown tag \
                  is a decode error.\n",
-                int_words(*tag),
+                tag.name(),
                 bytes_words(size)
             );
             out.push_str("| Tag | Variant | Size | Doc |\n|---|---|---|---|\n");
             for v in variants {
-                let range = wire::fields_range(p, &v.fields, v.presence, 0);
                 let _ = writeln!(
                     out,
                     "| {} | `{}` | {} | {} |",
                     v.value,
                     v.name,
-                    size_text(range),
+                    size_text(l.body_size(&v.body)),
                     cell(&v.doc)
                 );
             }
             out.push('\n');
             for v in variants {
-                if v.fields.is_empty() {
+                if v.body.fields.is_empty() {
                     continue;
                 }
                 let _ = writeln!(
@@ -532,51 +499,33 @@ fn type_section(out: &mut String, p: &Protocol, def: &Spanned<TypeDef>) {
                     "Variant `{}` (tag {}), after the tag:\n",
                     v.name, v.value
                 );
-                layout(out, p, &v.fields, v.presence);
+                body_table(out, l, &v.body);
             }
         }
     }
 }
 
 /// The byte layout table of a field list, with the presence-mask note where it applies.
-fn layout(out: &mut String, p: &Protocol, fields: &[Spanned<Field>], presence: bool) {
-    if fields.is_empty() {
+fn body_table(out: &mut String, l: &Layout, body: &Body) {
+    if body.fields.is_empty() {
         out.push_str("No fields (empty body).\n\n");
         return;
     }
-    let options: Vec<&str> = fields
-        .iter()
-        .filter(|f| matches!(f.ty, Ty::Option(_)))
-        .map(|f| f.name.as_str())
-        .collect();
-    let mask = if presence {
-        wire::presence_width(options.len())
-    } else {
-        None
-    };
     out.push_str("| Offset | Field | Wire type | Size | Doc |\n|---|---|---|---|---|\n");
     let mut offset = Some(0u64);
-    if let Some(mask) = mask {
-        let bytes = u64::from(mask.bits() / 8);
+    if let Some(mask) = body.mask {
+        let bytes = u64::from(mask.bytes);
         let _ = writeln!(
             out,
             "| 0 | *presence mask* | {} | {} | One bit per optional field, bit 0 first. |",
-            mask.rust(),
+            mask.name(),
             bytes
         );
         offset = Some(bytes);
     }
-    let mut option_index = 0;
-    for f in fields {
-        let range = wire::size_range(p, &f.ty, presence);
-        let mut ty = describe_linked(p, &f.ty);
-        if f.endian != Endian::Default && f.endian != p.endian {
-            let _ = write!(ty, ", {}", endian_words(f.endian));
-        }
-        if mask.is_some() && matches!(f.ty, Ty::Option(_)) {
-            let _ = write!(ty, ", mask bit {option_index}");
-            option_index += 1;
-        }
+    for f in &body.fields {
+        let range = l.size(&f.encoding);
+        let ty = cell(&f.wire_words(&mut |name| type_link(l, name)));
         let at = offset.map_or_else(|| "+".to_owned(), |o| o.to_string());
         let _ = writeln!(
             out,
@@ -588,16 +537,21 @@ fn layout(out: &mut String, p: &Protocol, fields: &[Spanned<Field>], presence: b
             cell(&f.doc)
         );
         offset = match (offset, range) {
-            (Some(o), (lo, Some(hi))) if lo == hi => Some(o + lo),
+            (Some(o), (lo, Some(hi))) if lo == hi => o.checked_add(lo),
             _ => None,
         };
     }
     out.push('\n');
-    if let Some(mask) = mask {
-        let bits: Vec<String> = options
+    if let Some(mask) = body.mask {
+        let bits: Vec<String> = body
+            .fields
             .iter()
-            .enumerate()
-            .map(|(i, n)| format!("bit {i} = `{n}`"))
+            .filter_map(|f| match f.encoding {
+                Encoding::Option { bit: Some(bit), .. } => {
+                    Some(format!("bit {bit} = `{}`", f.name))
+                }
+                _ => None,
+            })
             .collect();
         let _ = writeln!(
             out,
@@ -605,7 +559,7 @@ fn layout(out: &mut String, p: &Protocol, fields: &[Spanned<Field>], presence: b
              The {} at the start holds one bit per optional field ({}); a set bit means the field \
              follows in its place, a clear bit means it is absent and takes no bytes. Bits with no \
              field must be 0 (a decode error otherwise).\n",
-            mask.rust(),
+            mask.name(),
             bits.join(", ")
         );
     }

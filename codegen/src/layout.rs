@@ -3,10 +3,14 @@
 //! The spec language leaves things implicit: a field's byte order comes from the protocol unless
 //! the field overrides it, `len:` defaults to a varint, an `Option` is a presence byte or a bit
 //! of a mask depending on its record, a compressed value has a limit derived from its bound, a
-//! packet moves the connection to the next state by convention. Each emitter used to re-derive
-//! these from [`crate::model::Ty`]; [`resolve`] derives them once, and the emitters read the
-//! result: the compatibility checker ([`crate::compat`]) compares encodings, the dissector
-//! ([`crate::dissector`]) decodes them, and the Rust and Markdown emitters can state them.
+//! packet moves the connection to the next state by convention. [`resolve`] derives all of it
+//! once, and every emitter reads the result instead of the spec's [`crate::model::Ty`]: the Rust
+//! emitter ([`crate::rust`]) generates readers, writers and field docs from it, the reference
+//! ([`crate::docs`]) prints its sizes and words, the dissector ([`crate::dissector`]) decodes
+//! it, and the compatibility checker ([`crate::compat`]) compares it ([`Layout::same_wire`]).
+//! What people read about a value comes from here too: [`Encoding::words`] and
+//! [`FieldLayout::wire_words`] (the Rust field docs and the reference's "Wire type" column), and
+//! sizes from [`Layout::size`].
 //!
 //! Names are kept (a [`Encoding::Named`] points into [`Layout::types`]) so that emitters can
 //! generate one decoder per shared type; [`Layout::named`] resolves a reference.
@@ -36,8 +40,32 @@ pub struct Layout {
     pub little: bool,
     /// Shared types in declaration order.
     pub types: Vec<NamedType>,
+    /// Packets valid in every state (`every_state`), once; each state's lists also hold them,
+    /// marked [`PacketLayout::shared`].
+    pub every_state: EveryStateLayout,
     /// Connection states in the order a connection goes through them.
     pub states: Vec<StateLayout>,
+}
+
+/// The packets declared under `every_state`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EveryStateLayout {
+    /// Why these packets exist everywhere.
+    pub doc: String,
+    /// Packets the client may send in any state.
+    pub to_server: Vec<PacketLayout>,
+    /// Packets the server may send in any state.
+    pub to_client: Vec<PacketLayout>,
+}
+
+impl EveryStateLayout {
+    /// The packets sent in one direction.
+    pub fn packets(&self, direction: Direction) -> &[PacketLayout] {
+        match direction {
+            Direction::ToServer => &self.to_server,
+            Direction::ToClient => &self.to_client,
+        }
+    }
 }
 
 /// A shared type.
@@ -67,8 +95,10 @@ pub enum TypeLayout {
     Flags {
         /// The integer holding the bits.
         repr: Int,
-        /// (bit, name, doc), in declaration order.
-        bits: Vec<(u32, String, String)>,
+        /// The named bits, in declaration order.
+        bits: Vec<FlagBit>,
+        /// Every named bit set: a bit outside it is a decode error.
+        known: u64,
     },
     /// A tag, then that variant's fields.
     Union {
@@ -77,6 +107,19 @@ pub enum TypeLayout {
         /// The variants, in declaration order.
         variants: Vec<UnionVariantLayout>,
     },
+}
+
+/// One named bit of a flag set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlagBit {
+    /// Bit index, 0 = least significant.
+    pub bit: u32,
+    /// The bit as a mask (`1 << bit`; 0 for an index past 63, which validation rejects).
+    pub mask: u64,
+    /// Bit name (snake_case).
+    pub name: String,
+    /// Documentation.
+    pub doc: String,
 }
 
 /// One variant of a union.
@@ -133,9 +176,13 @@ pub struct FieldLayout {
     pub encoding: Encoding,
     /// How tools should show the value.
     pub display: Display,
-    /// Smallest and largest encoded size in bytes (`None` = unbounded by the spec).
-    pub size: (u64, Option<u64>),
+    /// The field's own byte order (little-endian if true) when its `endian:` differs from the
+    /// protocol's; `None` when it follows the protocol.
+    pub endian: Option<bool>,
 }
+
+/// Smallest and largest encoded size in bytes (`None` = unbounded by the spec, or too deep).
+pub type Size = (u64, Option<u64>);
 
 /// How a value travels on the wire.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -259,6 +306,8 @@ pub struct PacketLayout {
     /// The index (in [`Layout::states`]) of the state the connection enters once this packet
     /// is sent, if it moves the connection on (see the module docs for the convention).
     pub next_state: Option<usize>,
+    /// Declared under `every_state` (a copy in each state; [`Layout::every_state`] holds it once).
+    pub shared: bool,
 }
 
 impl Layout {
@@ -305,11 +354,8 @@ pub fn resolve(p: &Protocol) -> Layout {
                 list.iter()
                     .enumerate()
                     .map(|(i, pk)| PacketLayout {
-                        id: u8::try_from(pk.id).unwrap_or(u8::MAX),
-                        name: pk.name.clone(),
-                        doc: pk.doc.clone(),
-                        body: body(p, &pk.fields, pk.presence),
                         next_state: (transition == Some(i)).then_some(index + 1),
+                        ..packet(p, pk)
                     })
                     .collect()
             };
@@ -322,13 +368,38 @@ pub fn resolve(p: &Protocol) -> Layout {
             }
         })
         .collect();
+    let shared = |list: &[Spanned<crate::model::Packet>]| {
+        list.iter()
+            .map(|pk| PacketLayout {
+                shared: true,
+                ..packet(p, pk)
+            })
+            .collect()
+    };
     Layout {
         name: p.name.clone(),
         version: p.version,
         max_frame: p.max_frame,
         little,
         types,
+        every_state: EveryStateLayout {
+            doc: p.every_state.doc.clone(),
+            to_server: shared(&p.every_state.to_server),
+            to_client: shared(&p.every_state.to_client),
+        },
         states,
+    }
+}
+
+/// A packet's layout, moving the connection nowhere (`resolve` sets [`PacketLayout::next_state`]).
+fn packet(p: &Protocol, pk: &crate::model::Packet) -> PacketLayout {
+    PacketLayout {
+        id: u8::try_from(pk.id).unwrap_or(u8::MAX),
+        name: pk.name.clone(),
+        doc: pk.doc.clone(),
+        body: body(p, &pk.fields, pk.presence),
+        next_state: None,
+        shared: pk.shared,
     }
 }
 
@@ -346,13 +417,22 @@ pub fn type_layout(p: &Protocol, def: &TypeDef) -> TypeLayout {
                 .map(|v| (v.value, v.name.clone(), v.doc.clone()))
                 .collect(),
         },
-        TypeDef::Flags { repr, bits, .. } => TypeLayout::Flags {
-            repr: int_ty(*repr, little),
-            bits: bits
+        TypeDef::Flags { repr, bits, .. } => {
+            let bits: Vec<FlagBit> = bits
                 .iter()
-                .map(|b| (b.bit, b.name.clone(), b.doc.clone()))
-                .collect(),
-        },
+                .map(|b| FlagBit {
+                    bit: b.bit,
+                    mask: 1u64.checked_shl(b.bit).unwrap_or(0),
+                    name: b.name.clone(),
+                    doc: b.doc.clone(),
+                })
+                .collect();
+            TypeLayout::Flags {
+                repr: int_ty(*repr, little),
+                known: bits.iter().fold(0, |known, b| known | b.mask),
+                bits,
+            }
+        }
         TypeDef::Union { tag, variants, .. } => TypeLayout::Union {
             tag: int_ty(*tag, little),
             variants: variants
@@ -397,7 +477,8 @@ pub fn body(p: &Protocol, fields: &[Spanned<Field>], presence: bool) -> Body {
                 name: f.name.clone(),
                 doc: f.doc.clone(),
                 display: display_for(&f.name, &encoding),
-                size: wire::size_range(p, &f.ty, mask.is_some()),
+                endian: (f.endian != Endian::Default && little != (p.endian == Endian::Little))
+                    .then_some(little),
                 encoding,
             }
         })
@@ -514,79 +595,331 @@ pub fn encoding(p: &Protocol, ty: &Ty, little: bool) -> Encoding {
 }
 
 impl Int {
+    /// The integer's name: `u16`, `i8`, ... (the Rust type of the same name).
+    pub fn name(&self) -> String {
+        let sign = if self.signed { 'i' } else { 'u' };
+        format!("{sign}{}", u32::from(self.bytes) * 8)
+    }
+
     /// `u16 big-endian`, `i8`, ...
     pub fn describe(&self) -> String {
-        let bits = u32::from(self.bytes) * 8;
-        let sign = if self.signed { 'i' } else { 'u' };
         match (self.bytes, self.little) {
-            (1, _) => format!("{sign}{bits}"),
-            (_, true) => format!("{sign}{bits} little-endian"),
-            (_, false) => format!("{sign}{bits} big-endian"),
+            (1, _) => self.name(),
+            (_, true) => format!("{} little-endian", self.name()),
+            (_, false) => format!("{} big-endian", self.name()),
         }
     }
 }
 
 impl Prefix {
-    /// `varint` or the integer's description.
+    /// `varint` or the integer's description with its byte order.
     pub fn describe(&self) -> String {
         match self {
             Prefix::Var => "varint".to_owned(),
             Prefix::Fixed(i) => i.describe(),
         }
     }
+
+    /// `varint` or the integer's name (the byte order is the field's).
+    pub fn name(&self) -> String {
+        match self {
+            Prefix::Var => "varint".to_owned(),
+            Prefix::Fixed(i) => i.name(),
+        }
+    }
+
+    /// Fewest and most bytes of the prefix in front of a length or count up to `max`.
+    pub fn size(&self, max: u64) -> (u64, u64) {
+        match self {
+            Prefix::Var => (1, wire::varint_len(max)),
+            Prefix::Fixed(i) => (u64::from(i.bytes), u64::from(i.bytes)),
+        }
+    }
 }
 
 impl Encoding {
-    /// One line saying how the value travels, for generated docs: `VarU32 (LEB128, 1 to 5
-    /// bytes)`, `UTF-8, at most 16 bytes, behind a u8 length`, ...
-    pub fn describe(&self) -> String {
+    /// How the value travels, in a few words for people (generated docs, the reference,
+    /// messages): `u16`, `varint u32 (LEB128, 1–5 B)`, `list of PlayerDelta (≤ 1024, varint
+    /// count)`. A field's own byte order and presence bit are added by
+    /// [`FieldLayout::wire_words`].
+    pub fn words(&self) -> String {
+        self.words_with(&mut |name| name.to_owned())
+    }
+
+    /// [`Encoding::words`] with every shared type's name written by `name` (the reference links
+    /// it to the type's section).
+    pub fn words_with(&self, name: &mut dyn FnMut(&str) -> String) -> String {
         match self {
-            Encoding::Int(i) => i.describe(),
-            Encoding::Float { bytes, little } => format!(
-                "f{} {}",
-                u32::from(*bytes) * 8,
-                if *little {
-                    "little-endian"
-                } else {
-                    "big-endian"
-                }
-            ),
-            Encoding::Bool => "one byte, 0 or 1".to_owned(),
+            Encoding::Int(i) => i.name(),
+            Encoding::Float { bytes, .. } => format!("f{}", u32::from(*bytes) * 8),
+            Encoding::Bool => "bool (0 or 1)".to_owned(),
             Encoding::Var { signed, wide } => {
-                let (name, most) = if *wide { ("64", 10) } else { ("32", 5) };
+                let (bits, most) = if *wide { (64, 10) } else { (32, 5) };
                 if *signed {
-                    format!("VarI{name} (zigzag, then LEB128, 1 to {most} bytes)")
+                    format!("varint i{bits} (zigzag LEB128, 1–{most} B)")
                 } else {
-                    format!("VarU{name} (LEB128, 1 to {most} bytes)")
+                    format!("varint u{bits} (LEB128, 1–{most} B)")
                 }
             }
             Encoding::Blob { utf8, max, len } => format!(
-                "{}, at most {max} bytes, behind a {} length",
-                if *utf8 { "UTF-8" } else { "bytes" },
-                len.describe()
+                "{} (≤ {max} B, {} length)",
+                if *utf8 { "UTF-8 string" } else { "bytes" },
+                len.name()
             ),
             Encoding::List { of, max, len } => format!(
-                "at most {max} items behind a {} count, each {}",
-                len.describe(),
-                of.describe()
+                "list of {} (≤ {max}, {} count)",
+                of.words_with(name),
+                len.name()
             ),
-            Encoding::Array { of, len } => format!("exactly {len} items, each {}", of.describe()),
-            Encoding::Option { of, bit: None } => {
-                format!("a presence byte (0 or 1), then {}", of.describe())
+            Encoding::Array { of, len } => format!("{len} × {}", of.words_with(name)),
+            Encoding::Option { of, .. } => format!("optional {}", of.words_with(name)),
+            Encoding::Magic(text) => format!("magic \"{text}\""),
+            Encoding::Compressed { of, max, .. } => format!(
+                "zlib-compressed {} (≤ {max} B inflated, varint length)",
+                of.words_with(name)
+            ),
+            Encoding::Named(type_name) | Encoding::Unknown(type_name) => name(type_name),
+        }
+    }
+}
+
+impl FieldLayout {
+    /// How the field travels, in a few words: its encoding ([`Encoding::words_with`]), its own
+    /// byte order where it differs from the protocol's, and its presence-mask bit: `optional
+    /// u16, little-endian, mask bit 1`. The Rust field docs and the reference's "Wire type"
+    /// column both say this.
+    pub fn wire_words(&self, name: &mut dyn FnMut(&str) -> String) -> String {
+        let mut words = self.encoding.words_with(name);
+        match self.endian {
+            Some(true) => words.push_str(", little-endian"),
+            Some(false) => words.push_str(", big-endian"),
+            None => {}
+        }
+        if let Encoding::Option { bit: Some(bit), .. } = self.encoding {
+            words.push_str(&format!(", mask bit {bit}"));
+        }
+        words
+    }
+}
+
+/// Deeper than this, sizes are unbounded and comparisons give up (validation rejects cycles).
+const MAX_DEPTH: u32 = 32;
+
+impl Layout {
+    /// Fewest and most bytes a value takes on the wire. An option with a mask bit takes no
+    /// byte of its own.
+    pub fn size(&self, e: &Encoding) -> Size {
+        self.size_at(e, 0)
+    }
+
+    /// Fewest and most bytes of a field list, presence mask included.
+    pub fn body_size(&self, b: &Body) -> Size {
+        self.body_size_at(b, 0)
+    }
+
+    /// Fewest and most bytes of a value of a shared type.
+    pub fn type_size(&self, t: &TypeLayout) -> Size {
+        self.type_size_at(t, 0)
+    }
+
+    fn size_at(&self, e: &Encoding, depth: u32) -> Size {
+        if depth > MAX_DEPTH {
+            return (0, None);
+        }
+        let fixed = |n: u64| (n, Some(n));
+        match e {
+            Encoding::Int(Int { bytes, .. }) | Encoding::Float { bytes, .. } => {
+                fixed(u64::from(*bytes))
             }
-            Encoding::Option { of, bit: Some(b) } => {
-                format!(
-                    "present when bit {b} of the presence mask is set: {}",
-                    of.describe()
+            Encoding::Bool => fixed(1),
+            Encoding::Var { wide: false, .. } => (1, Some(5)),
+            Encoding::Var { wide: true, .. } => (1, Some(10)),
+            Encoding::Blob { max, len, .. } => {
+                let (lo, hi) = len.size(u64::from(*max));
+                (lo, hi.checked_add(u64::from(*max)))
+            }
+            Encoding::List { of, max, len } => {
+                let (lo, hi) = len.size(u64::from(*max));
+                let (_, item) = self.size_at(of, depth + 1);
+                (
+                    lo,
+                    item.and_then(|i| i.checked_mul(u64::from(*max)))
+                        .and_then(|b| b.checked_add(hi)),
                 )
             }
-            Encoding::Magic(text) => format!("the ASCII bytes {text:?}"),
-            Encoding::Compressed { of, max, limit } => format!(
-                "a zlib stream behind a varint length (at most {limit} bytes), inflating to at \
-                 most {max} bytes of {}",
-                of.describe()
-            ),
-            Encoding::Named(name) | Encoding::Unknown(name) => format!("`{name}`"),
+            Encoding::Array { of, len } => {
+                let (lo, hi) = self.size_at(of, depth + 1);
+                (
+                    lo.saturating_mul(u64::from(*len)),
+                    hi.and_then(|i| i.checked_mul(u64::from(*len))),
+                )
+            }
+            Encoding::Option { of, bit } => {
+                let (_, hi) = self.size_at(of, depth + 1);
+                let tag = if bit.is_some() { 0 } else { 1 };
+                (tag, hi.and_then(|h| h.checked_add(tag)))
+            }
+            Encoding::Magic(text) => fixed(text.len() as u64),
+            Encoding::Compressed { limit, .. } => (1, wire::varint_len(*limit).checked_add(*limit)),
+            Encoding::Named(name) => match self.named(name) {
+                Some(t) => self.type_size_at(&t.def, depth),
+                None => (0, None),
+            },
+            Encoding::Unknown(_) => (0, None),
+        }
+    }
+
+    fn body_size_at(&self, b: &Body, depth: u32) -> Size {
+        let mask = b.mask.map_or(0, |m| u64::from(m.bytes));
+        b.fields.iter().fold((mask, Some(mask)), |(lo, hi), f| {
+            let (l, h) = self.size_at(&f.encoding, depth + 1);
+            (
+                lo.saturating_add(l),
+                hi.zip(h).and_then(|(a, b)| a.checked_add(b)),
+            )
+        })
+    }
+
+    fn type_size_at(&self, t: &TypeLayout, depth: u32) -> Size {
+        match t {
+            TypeLayout::Enum { tag: int, .. } | TypeLayout::Flags { repr: int, .. } => {
+                (u64::from(int.bytes), Some(u64::from(int.bytes)))
+            }
+            TypeLayout::Struct(b) => self.body_size_at(b, depth),
+            TypeLayout::Union { tag, variants } => {
+                let tag = u64::from(tag.bytes);
+                let mut lo: Option<u64> = None;
+                let mut hi = Some(0u64);
+                for v in variants {
+                    let (l, h) = self.body_size_at(&v.body, depth);
+                    lo = Some(lo.map_or(l, |lo| lo.min(l)));
+                    hi = hi.zip(h).map(|(a, b)| a.max(b));
+                }
+                (
+                    tag.saturating_add(lo.unwrap_or(0)),
+                    hi.and_then(|h| h.checked_add(tag)),
+                )
+            }
+        }
+    }
+
+    /// Whether `a` (in this layout) and `b` (in `other`) put the same bytes on the wire. Names
+    /// do not count: shared types are compared by what they encode, enum values, flag bits and
+    /// union variants as sets. A presence-mask bit is its body's business ([`Layout::same_body`]).
+    pub fn same_wire(&self, a: &Encoding, other: &Layout, b: &Encoding) -> bool {
+        Same { a: self, b: other }.encoding(a, b, 0)
+    }
+
+    /// [`Layout::same_wire`] for field lists: the same presence mask and the same fields in order.
+    pub fn same_body(&self, a: &Body, other: &Layout, b: &Body) -> bool {
+        Same { a: self, b: other }.body(a, b, 0)
+    }
+
+    /// [`Layout::same_wire`] for shared type declarations.
+    pub fn same_type(&self, a: &TypeLayout, other: &Layout, b: &TypeLayout) -> bool {
+        Same { a: self, b: other }.def(a, b, 0)
+    }
+}
+
+/// Compares encodings across two layouts (see [`Layout::same_wire`]).
+struct Same<'a> {
+    a: &'a Layout,
+    b: &'a Layout,
+}
+
+impl Same<'_> {
+    fn encoding(&self, a: &Encoding, b: &Encoding, depth: u32) -> bool {
+        if depth > MAX_DEPTH {
+            return true;
+        }
+        let d = depth + 1;
+        match (a, b) {
+            (
+                Encoding::List { of, max, len },
+                Encoding::List {
+                    of: o,
+                    max: m,
+                    len: l,
+                },
+            ) => max == m && len == l && self.encoding(of, o, d),
+            (Encoding::Array { of, len }, Encoding::Array { of: o, len: l }) => {
+                len == l && self.encoding(of, o, d)
+            }
+            (Encoding::Option { of, .. }, Encoding::Option { of: o, .. }) => {
+                self.encoding(of, o, d)
+            }
+            (Encoding::Compressed { of, max, .. }, Encoding::Compressed { of: o, max: m, .. }) => {
+                max == m && self.encoding(of, o, d)
+            }
+            (Encoding::Named(x), Encoding::Named(y)) => match (self.a.named(x), self.b.named(y)) {
+                (Some(x), Some(y)) => self.def(&x.def, &y.def, d),
+                _ => x == y,
+            },
+            (Encoding::Named(_) | Encoding::Unknown(_), _)
+            | (_, Encoding::Named(_) | Encoding::Unknown(_)) => {
+                matches!((a, b), (Encoding::Unknown(x), Encoding::Unknown(y)) if x == y)
+            }
+            _ => a == b,
+        }
+    }
+
+    fn body(&self, a: &Body, b: &Body, depth: u32) -> bool {
+        a.mask == b.mask
+            && a.fields.len() == b.fields.len()
+            && a.fields
+                .iter()
+                .zip(&b.fields)
+                .all(|(x, y)| self.encoding(&x.encoding, &y.encoding, depth + 1))
+    }
+
+    fn def(&self, a: &TypeLayout, b: &TypeLayout, depth: u32) -> bool {
+        fn sorted<T: Ord>(mut v: Vec<T>) -> Vec<T> {
+            v.sort_unstable();
+            v
+        }
+        match (a, b) {
+            (TypeLayout::Struct(x), TypeLayout::Struct(y)) => self.body(x, y, depth),
+            (
+                TypeLayout::Enum { tag, variants },
+                TypeLayout::Enum {
+                    tag: t,
+                    variants: v,
+                },
+            ) => {
+                tag == t
+                    && sorted(variants.iter().map(|v| v.0).collect())
+                        == sorted(v.iter().map(|v| v.0).collect())
+            }
+            (
+                TypeLayout::Flags { repr, bits, .. },
+                TypeLayout::Flags {
+                    repr: r, bits: b, ..
+                },
+            ) => {
+                repr == r
+                    && sorted(bits.iter().map(|b| b.bit).collect())
+                        == sorted(b.iter().map(|b| b.bit).collect())
+            }
+            (
+                TypeLayout::Union { tag, variants },
+                TypeLayout::Union {
+                    tag: t,
+                    variants: v,
+                },
+            ) => {
+                fn by_value(vs: &[UnionVariantLayout]) -> Vec<&UnionVariantLayout> {
+                    let mut vs: Vec<&UnionVariantLayout> = vs.iter().collect();
+                    vs.sort_by_key(|v| v.value);
+                    vs
+                }
+                let (x, y) = (by_value(variants), by_value(v));
+                tag == t
+                    && x.len() == y.len()
+                    && x.iter()
+                        .zip(&y)
+                        .all(|(x, y)| x.value == y.value && self.body(&x.body, &y.body, depth))
+            }
+            _ => false,
         }
     }
 }
@@ -651,31 +984,397 @@ mod tests {
         );
     }
 
+    /// The single field `f` of a struct `S` (in a protocol with `endian`), its layout's size and
+    /// its wire words.
+    fn one(endian: &str, presence: bool, field: &str) -> (Layout, FieldLayout) {
+        let l = layout(&format!(
+            r#"Protocol(name: "t", version: 1, endian: {endian}, types: [
+                Enum(name: "E", tag: U16, variants: [(name: "A", value: 0), (name: "B", value: 9)]),
+                Struct(name: "S", presence: {presence}, floats: true, fields: [{field}]),
+            ])"#
+        ));
+        let TypeLayout::Struct(body) = &l.named("S").expect("S").def else {
+            panic!("struct")
+        };
+        let f = body.fields[0].clone();
+        (l, f)
+    }
+
+    fn int(bytes: u8, signed: bool, little: bool) -> Encoding {
+        Encoding::Int(Int {
+            bytes,
+            signed,
+            little,
+        })
+    }
+
+    fn words(f: &FieldLayout) -> String {
+        f.wire_words(&mut |n| format!("<{n}>"))
+    }
+
     #[test]
-    fn encodings_describe_themselves() {
+    fn fixed_integer_takes_the_protocol_byte_order_unless_the_field_differs() {
+        let (l, f) = one("Little", false, r#"(name: "a", ty: I32)"#);
+        assert_eq!(f.encoding, int(4, true, true));
+        assert_eq!(
+            (f.endian, words(&f), l.size(&f.encoding)),
+            (None, "i32".into(), (4, Some(4)))
+        );
+        let (_, f) = one("Little", false, r#"(name: "a", ty: U16, endian: Big)"#);
+        assert_eq!(f.encoding, int(2, false, false));
+        assert_eq!(
+            (f.endian, words(&f)),
+            (Some(false), "u16, big-endian".into())
+        );
+        // Saying what the protocol says already is not an override.
+        let (_, f) = one("Big", false, r#"(name: "a", ty: U16, endian: Big)"#);
+        assert_eq!((f.endian, words(&f)), (None, "u16".into()));
+        // One byte has no byte order.
+        let (_, f) = one("Little", false, r#"(name: "a", ty: U8)"#);
+        assert_eq!(f.encoding, int(1, false, false));
+    }
+
+    #[test]
+    fn float() {
+        let (l, f) = one("Big", false, r#"(name: "a", ty: F64, endian: Little)"#);
+        assert_eq!(
+            f.encoding,
+            Encoding::Float {
+                bytes: 8,
+                little: true
+            }
+        );
+        assert_eq!(
+            (words(&f), l.size(&f.encoding)),
+            ("f64, little-endian".into(), (8, Some(8)))
+        );
+    }
+
+    #[test]
+    fn bool_is_one_byte() {
+        let (l, f) = one("Big", false, r#"(name: "a", ty: Bool)"#);
+        assert_eq!(f.encoding, Encoding::Bool);
+        assert_eq!(
+            (words(&f), l.size(&f.encoding)),
+            ("bool (0 or 1)".into(), (1, Some(1)))
+        );
+    }
+
+    #[test]
+    fn varints_take_one_to_five_or_ten_bytes() {
+        let cases = [
+            ("VarU32", false, false, "varint u32 (LEB128, 1–5 B)", 5),
+            ("VarU64", false, true, "varint u64 (LEB128, 1–10 B)", 10),
+            (
+                "VarI32",
+                true,
+                false,
+                "varint i32 (zigzag LEB128, 1–5 B)",
+                5,
+            ),
+            (
+                "VarI64",
+                true,
+                true,
+                "varint i64 (zigzag LEB128, 1–10 B)",
+                10,
+            ),
+        ];
+        for (ty, signed, wide, text, most) in cases {
+            let (l, f) = one("Big", false, &format!(r#"(name: "a", ty: {ty})"#));
+            assert_eq!(f.encoding, Encoding::Var { signed, wide }, "{ty}");
+            assert_eq!(
+                (words(&f), l.size(&f.encoding)),
+                (text.into(), (1, Some(most)))
+            );
+        }
+    }
+
+    #[test]
+    fn strings_and_bytes_carry_their_bound_and_length_prefix() {
+        let (l, f) = one(
+            "Little",
+            false,
+            r#"(name: "a", ty: String(max: 16, len: U16))"#,
+        );
+        assert_eq!(
+            f.encoding,
+            Encoding::Blob {
+                utf8: true,
+                max: 16,
+                len: Prefix::Fixed(Int {
+                    bytes: 2,
+                    signed: false,
+                    little: true
+                })
+            }
+        );
+        assert_eq!(
+            (words(&f), l.size(&f.encoding)),
+            ("UTF-8 string (≤ 16 B, u16 length)".into(), (2, Some(18)))
+        );
+        // A varint length up to 300 takes one or two bytes.
+        let (l, f) = one("Big", false, r#"(name: "a", ty: Bytes(max: 300))"#);
+        assert_eq!(
+            f.encoding,
+            Encoding::Blob {
+                utf8: false,
+                max: 300,
+                len: Prefix::Var
+            }
+        );
+        assert_eq!(
+            (words(&f), l.size(&f.encoding)),
+            ("bytes (≤ 300 B, varint length)".into(), (1, Some(302)))
+        );
+    }
+
+    #[test]
+    fn lists_carry_their_bound_and_count_prefix() {
+        let (l, f) = one(
+            "Big",
+            false,
+            r#"(name: "a", ty: List(of: Ref("E"), max: 4, len: U8))"#,
+        );
+        assert_eq!(
+            f.encoding,
+            Encoding::List {
+                of: Box::new(Encoding::Named("E".into())),
+                max: 4,
+                len: Prefix::Fixed(Int {
+                    bytes: 1,
+                    signed: false,
+                    little: false
+                })
+            }
+        );
+        assert_eq!(
+            (words(&f), l.size(&f.encoding)),
+            ("list of <E> (≤ 4, u8 count)".into(), (1, Some(1 + 4 * 2)))
+        );
+    }
+
+    #[test]
+    fn arrays_have_no_prefix() {
+        let (l, f) = one(
+            "Big",
+            false,
+            r#"(name: "a", ty: Array(of: VarU32, len: 3))"#,
+        );
+        assert_eq!(
+            f.encoding,
+            Encoding::Array {
+                of: Box::new(Encoding::Var {
+                    signed: false,
+                    wide: false
+                }),
+                len: 3
+            }
+        );
+        assert_eq!(
+            (words(&f), l.size(&f.encoding)),
+            ("3 × varint u32 (LEB128, 1–5 B)".into(), (3, Some(15)))
+        );
+    }
+
+    #[test]
+    fn an_option_is_a_presence_byte_or_a_mask_bit() {
+        let (l, f) = one("Big", false, r#"(name: "a", ty: Option(U16))"#);
+        assert_eq!(
+            f.encoding,
+            Encoding::Option {
+                of: Box::new(int(2, false, false)),
+                bit: None
+            }
+        );
+        assert_eq!(
+            (words(&f), l.size(&f.encoding)),
+            ("optional u16".into(), (1, Some(3)))
+        );
+        let (l, f) = one("Big", true, r#"(name: "a", ty: Option(U16))"#);
+        assert_eq!(
+            f.encoding,
+            Encoding::Option {
+                of: Box::new(int(2, false, false)),
+                bit: Some(0)
+            }
+        );
+        assert_eq!(
+            (words(&f), l.size(&f.encoding)),
+            ("optional u16, mask bit 0".into(), (0, Some(2)))
+        );
+    }
+
+    #[test]
+    fn magic_is_its_bytes() {
+        let (l, f) = one("Big", false, r#"(name: "a", ty: Magic("TG|1"))"#);
+        assert_eq!(f.encoding, Encoding::Magic("TG|1".into()));
+        assert_eq!(
+            (words(&f), l.size(&f.encoding)),
+            ("magic \"TG|1\"".into(), (4, Some(4)))
+        );
+    }
+
+    #[test]
+    fn compressed_values_have_a_derived_limit() {
+        let (l, f) = one(
+            "Big",
+            false,
+            r#"(name: "a", ty: Compressed(of: Bytes(max: 1000), max: 1000))"#,
+        );
+        let limit = wire::compressed_limit(1000);
+        assert_eq!(limit, 1079);
+        assert_eq!(
+            f.encoding,
+            Encoding::Compressed {
+                of: Box::new(Encoding::Blob {
+                    utf8: false,
+                    max: 1000,
+                    len: Prefix::Var
+                }),
+                max: 1000,
+                limit
+            }
+        );
+        assert_eq!(
+            (words(&f), l.size(&f.encoding)),
+            (
+                "zlib-compressed bytes (≤ 1000 B, varint length) (≤ 1000 B inflated, varint length)"
+                    .into(),
+                (1, Some(2 + 1079))
+            )
+        );
+    }
+
+    #[test]
+    fn enums_are_their_tag() {
+        let l = layout(
+            r#"Protocol(name: "t", version: 1, endian: Little, types: [
+                Enum(name: "E", tag: U32, variants: [(name: "A", value: 0), (name: "B", value: 9)]),
+            ])"#,
+        );
+        let def = &l.named("E").expect("E").def;
+        let TypeLayout::Enum { tag, variants } = def else {
+            panic!("enum")
+        };
+        assert_eq!(
+            *tag,
+            Int {
+                bytes: 4,
+                signed: false,
+                little: true
+            }
+        );
+        assert_eq!(variants.iter().map(|v| v.0).collect::<Vec<_>>(), [0, 9]);
+        assert_eq!(l.type_size(def), (4, Some(4)));
+        assert_eq!(Encoding::Named("E".into()).words(), "E");
+    }
+
+    #[test]
+    fn flags_know_their_masks() {
         let l = layout(
             r#"Protocol(name: "t", version: 1, types: [
-                Struct(name: "S", presence: true, fields: [
-                    (name: "a", ty: VarU32),
-                    (name: "b", ty: String(max: 16, len: U8)),
-                    (name: "c", ty: Option(U16)),
-                    (name: "d", ty: List(of: I32, max: 4, len: U16), endian: Little),
+                Flags(name: "F", repr: U16, bits: [(name: "a", bit: 0), (name: "b", bit: 9)]),
+            ])"#,
+        );
+        let def = &l.named("F").expect("F").def;
+        let TypeLayout::Flags { repr, bits, known } = def else {
+            panic!("flags")
+        };
+        assert_eq!((repr.bytes, *known), (2, 0x201));
+        assert_eq!(
+            bits.iter().map(|b| b.mask).collect::<Vec<_>>(),
+            [0x1, 0x200]
+        );
+        assert_eq!(l.type_size(def), (2, Some(2)));
+    }
+
+    #[test]
+    fn unions_are_a_tag_then_the_variant() {
+        let l = layout(
+            r#"Protocol(name: "t", version: 1, types: [
+                Union(name: "U", tag: U8, variants: [
+                    (name: "Empty", value: 0),
+                    (name: "Text", value: 1, fields: [(name: "s", ty: String(max: 10))]),
                 ]),
             ])"#,
         );
-        let TypeLayout::Struct(body) = &l.types[0].def else {
-            panic!("struct")
+        let def = &l.named("U").expect("U").def;
+        let TypeLayout::Union { tag, variants } = def else {
+            panic!("union")
         };
-        let words: Vec<String> = body.fields.iter().map(|f| f.encoding.describe()).collect();
+        assert_eq!(tag.bytes, 1);
+        assert_eq!(variants.iter().map(|v| v.value).collect::<Vec<_>>(), [0, 1]);
+        assert_eq!(l.type_size(def), (1, Some(1 + 1 + 10)));
+    }
+
+    #[test]
+    fn an_undeclared_type_stays_unknown() {
+        let p = crate::load_str("t.ron", r#"Protocol(name: "t", version: 1)"#)
+            .expect("valid")
+            .protocol;
+        let e = encoding(&p, &Ty::Ref("Nope".into()), false);
+        assert_eq!(e, Encoding::Unknown("Nope".into()));
         assert_eq!(
-            words,
+            (e.words(), resolve(&p).size(&e)),
+            ("Nope".into(), (0, None))
+        );
+    }
+
+    #[test]
+    fn every_state_packets_are_resolved_once_and_copied_into_each_state() {
+        let l = layout(
+            r#"Protocol(name: "t", version: 1,
+                every_state: (to_client: [Packet(id: 0xff, name: "Kick", fields: [(name: "why", ty: String(max: 8))])]),
+                states: [
+                    State(name: "One", to_server: [Packet(id: 0, name: "Hi")], to_client: [Packet(id: 0, name: "Welcome")]),
+                    State(name: "Two", to_client: [Packet(id: 0, name: "Tick")]),
+                ])"#,
+        );
+        assert_eq!(l.every_state.to_client.len(), 1);
+        assert!(l.every_state.to_client[0].shared);
+        let kicks: Vec<(&str, bool, Option<usize>)> = l
+            .states
+            .iter()
+            .flat_map(|s| &s.to_client)
+            .map(|p| (p.name.as_str(), p.shared, p.next_state))
+            .collect();
+        assert_eq!(
+            kicks,
             [
-                "VarU32 (LEB128, 1 to 5 bytes)",
-                "UTF-8, at most 16 bytes, behind a u8 length",
-                "present when bit 0 of the presence mask is set: u16 big-endian",
-                "at most 4 items behind a u16 little-endian count, each i32 little-endian",
+                ("Welcome", false, Some(1)),
+                ("Kick", true, None),
+                ("Tick", false, None),
+                ("Kick", true, None)
             ]
         );
+        assert_eq!(l.body_size(&l.every_state.to_client[0].body), (1, Some(9)));
+    }
+
+    #[test]
+    fn same_wire_ignores_names_and_declaration_order() {
+        let a = layout(
+            r#"Protocol(name: "a", version: 1, types: [
+                Enum(name: "E", tag: U8, variants: [(name: "A", value: 0), (name: "B", value: 1)]),
+                Struct(name: "S", fields: [(name: "e", ty: Ref("E")), (name: "n", ty: String(max: 4))]),
+            ])"#,
+        );
+        let b = layout(
+            r#"Protocol(name: "b", version: 1, types: [
+                Enum(name: "Kind", tag: U8, variants: [(name: "Y", value: 1), (name: "X", value: 0)]),
+                Struct(name: "T", fields: [(name: "k", ty: Ref("Kind")), (name: "m", ty: String(max: 4))]),
+                Struct(name: "Longer", fields: [(name: "k", ty: Ref("Kind")), (name: "m", ty: String(max: 5))]),
+            ])"#,
+        );
+        let def = |l: &Layout, n: &str| l.named(n).expect("declared").def.clone();
+        assert!(a.same_type(&def(&a, "S"), &b, &def(&b, "T")));
+        assert!(!a.same_type(&def(&a, "S"), &b, &def(&b, "Longer")));
+        assert!(a.same_wire(
+            &Encoding::Named("E".into()),
+            &b,
+            &Encoding::Named("Kind".into())
+        ));
+        assert!(!a.same_wire(&Encoding::Named("E".into()), &b, &int(1, false, false)));
     }
 
     #[test]

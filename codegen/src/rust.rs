@@ -20,19 +20,22 @@
 //! - under `cfg(test)`: a proptest strategy for every type and a write → read round-trip test for
 //!   each, so every generated type is covered without hand-written tests.
 //!
+//! Everything about the bytes (widths, byte orders, bounds, prefixes, presence bits, flag masks,
+//! the words in each field's doc) comes from the resolved layout ([`crate::layout`]); the spec
+//! model supplies only what is not on the wire (constants, enum properties).
+//!
 //! The text is built as Rust source, parsed with `syn` and formatted with `prettyplease`.
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
-use crate::model::{
-    Constant, Direction, Endian, Field, IntTy, LenTy, Packet, PropValue, Property, Protocol, Ty,
-    TypeDef,
+use crate::layout::{
+    self, Body, Encoding, FieldLayout, FlagBit, Int, Layout, PacketLayout, Prefix, TypeLayout,
 };
+use crate::model::{Constant, Direction, PropValue, Property, Protocol, Ty, TypeDef};
 use crate::names::{to_screaming_case, to_snake_case};
 use crate::parse::SpecFile;
 use crate::span::Spanned;
-use crate::wire::presence_width;
 
 /// Emitter options.
 #[derive(Debug, Clone)]
@@ -59,16 +62,20 @@ pub fn generate(spec: &SpecFile, options: &Options) -> Result<String, String> {
 /// the protocol's numbers without depending on the protocol crate.
 pub fn generate_rules(spec: &SpecFile) -> Result<String, String> {
     let p = &spec.protocol;
+    let l = layout::resolve(p);
     let mut out = String::new();
     constants(&mut out, &p.constants);
-    for t in &p.types {
-        if let TypeDef::Enum {
-            name,
-            doc,
-            tag,
-            properties,
-            variants,
-        } = &t.node
+    for (t, resolved) in p.types.iter().zip(&l.types) {
+        if let (
+            TypeDef::Enum {
+                name,
+                doc,
+                properties,
+                variants,
+                ..
+            },
+            TypeLayout::Enum { tag, .. },
+        ) = (&t.node, &resolved.def)
         {
             if properties.is_empty() {
                 continue;
@@ -77,7 +84,7 @@ pub fn generate_rules(spec: &SpecFile) -> Result<String, String> {
                 out,
                 "{}#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, ::serde::Serialize, ::serde::Deserialize)]\n#[repr({})]\npub enum {name} {{",
                 doc_attr(doc),
-                tag.rust()
+                tag.name()
             );
             for v in variants {
                 let _ = write!(out, "{}{} = {},", doc_attr(&v.doc), v.name, v.value);
@@ -108,25 +115,28 @@ fn numbered(text: &str) -> String {
 /// Generates the Rust text before formatting (useful when debugging the emitter).
 pub fn generate_unformatted(spec: &SpecFile, options: &Options) -> String {
     let p = &spec.protocol;
+    let l = layout::resolve(p);
     let mut e = Emitter {
         p,
+        l: &l,
         out: String::new(),
-        floats: float_types(p),
+        floats: float_types(&l),
     };
     e.header(spec, &options.runtime);
-    for t in &p.types {
-        e.type_def(&t.node);
+    for (t, resolved) in p.types.iter().zip(&l.types) {
+        e.type_def(&t.node, &resolved.def);
     }
-    if !p.states.is_empty() {
+    if !l.states.is_empty() {
         e.states();
     }
     let mut out = std::mem::take(&mut e.out);
-    out.push_str(&tests(p));
+    out.push_str(&tests(&l));
     out
 }
 
 struct Emitter<'a> {
     p: &'a Protocol,
+    l: &'a Layout,
     out: String,
     floats: BTreeSet<String>,
 }
@@ -142,70 +152,57 @@ fn doc_attr(doc: &str) -> String {
     }
 }
 
-/// A field's doc plus a line saying how it travels, e.g. "Wire: varint u32 (LEB128, 1–5 B)."
-fn field_doc(field: &Field, presence: bool) -> String {
-    let encoding = match (&field.ty, presence) {
-        (Ty::Option(inner), true) => format!(
-            "{} when its presence bit is set",
-            crate::wire::describe(inner)
-        ),
-        (ty, _) => crate::wire::describe(ty),
-    };
-    let endian = match field.endian {
-        Endian::Little => ", little-endian",
-        Endian::Big => ", big-endian",
-        Endian::Default => "",
-    };
+/// A field's doc plus a line saying how it travels ([`FieldLayout::wire_words`]), e.g.
+/// "Wire: varint u32 (LEB128, 1–5 B)."
+fn field_doc(field: &FieldLayout) -> String {
+    let encoding = field.wire_words(&mut |name| name.to_owned());
     let text = if field.doc.is_empty() {
-        format!("Wire: {encoding}{endian}.")
+        format!("Wire: {encoding}.")
     } else {
-        format!("{}\n\nWire: {encoding}{endian}.", field.doc.trim())
+        format!("{}\n\nWire: {encoding}.", field.doc.trim())
     };
     doc_attr(&text)
 }
 
-fn endian_variant(endian: Endian, default: Endian) -> &'static str {
-    match if endian == Endian::Default {
-        default
-    } else {
-        endian
-    } {
-        Endian::Little => "Little",
-        _ => "Big",
+/// The binrw byte order of a field: the protocol's (`ENDIAN`) unless the field has its own.
+fn endian_expr(field: &FieldLayout) -> &'static str {
+    match field.endian {
+        None => "ENDIAN",
+        Some(true) => "Endian::Little",
+        Some(false) => "Endian::Big",
     }
 }
 
-fn len_path(len: LenTy) -> &'static str {
+fn len_path(len: Prefix) -> &'static str {
     match len {
-        LenTy::Var => "rt::Len::Var",
-        LenTy::U8 => "rt::Len::U8",
-        LenTy::U16 => "rt::Len::U16",
-        LenTy::U32 => "rt::Len::U32",
+        Prefix::Var => "rt::Len::Var",
+        Prefix::Fixed(Int { bytes: 1, .. }) => "rt::Len::U8",
+        Prefix::Fixed(Int { bytes: 2, .. }) => "rt::Len::U16",
+        Prefix::Fixed(_) => "rt::Len::U32",
     }
 }
 
 /// Names of types that contain floats (no `Eq` for them).
-fn float_types(p: &Protocol) -> BTreeSet<String> {
+fn float_types(l: &Layout) -> BTreeSet<String> {
     let mut set = BTreeSet::new();
+    let floats =
+        |b: &Body, set: &BTreeSet<String>| b.fields.iter().any(|f| has_float(&f.encoding, set));
     loop {
         let before = set.len();
-        for t in &p.types {
-            let fields: Vec<&Spanned<Field>> = match &t.node {
-                TypeDef::Struct { fields, .. } => fields.iter().collect(),
-                TypeDef::Union { variants, .. } => {
-                    variants.iter().flat_map(|v| v.fields.iter()).collect()
+        for t in &l.types {
+            match &t.def {
+                TypeLayout::Struct(b) if floats(b, &set) => {
+                    set.insert(t.name.clone());
                 }
-                _ => Vec::new(),
-            };
-            if fields.iter().any(|f| ty_has_float(&f.ty, &set)) {
-                set.insert(t.name().to_owned());
-            }
-            if let TypeDef::Union { variants, .. } = &t.node {
-                for v in variants {
-                    if v.fields.iter().any(|f| ty_has_float(&f.ty, &set)) {
-                        set.insert(v.name.clone());
+                TypeLayout::Union { variants, .. } => {
+                    for v in variants {
+                        if floats(&v.body, &set) {
+                            set.insert(t.name.clone());
+                            set.insert(v.name.clone());
+                        }
                     }
                 }
+                _ => {}
             }
         }
         if set.len() == before {
@@ -214,149 +211,218 @@ fn float_types(p: &Protocol) -> BTreeSet<String> {
     }
 }
 
-fn ty_has_float(ty: &Ty, floats: &BTreeSet<String>) -> bool {
-    match ty {
-        Ty::F32 | Ty::F64 => true,
-        Ty::Ref(n) => floats.contains(n),
-        Ty::List { of, .. } | Ty::Array { of, .. } | Ty::Option(of) | Ty::Compressed { of, .. } => {
-            ty_has_float(of, floats)
-        }
+fn has_float(e: &Encoding, floats: &BTreeSet<String>) -> bool {
+    match e {
+        Encoding::Float { .. } => true,
+        Encoding::Named(n) => floats.contains(n),
+        Encoding::List { of, .. }
+        | Encoding::Array { of, .. }
+        | Encoding::Option { of, .. }
+        | Encoding::Compressed { of, .. } => has_float(of, floats),
         _ => false,
     }
 }
 
-/// The Rust type of a field.
-fn rust_ty(ty: &Ty) -> String {
-    match ty {
-        Ty::U8 => "u8".into(),
-        Ty::U16 => "u16".into(),
-        Ty::U32 | Ty::VarU32 => "u32".into(),
-        Ty::U64 | Ty::VarU64 => "u64".into(),
-        Ty::I8 => "i8".into(),
-        Ty::I16 => "i16".into(),
-        Ty::I32 | Ty::VarI32 => "i32".into(),
-        Ty::I64 | Ty::VarI64 => "i64".into(),
-        Ty::F32 => "f32".into(),
-        Ty::F64 => "f64".into(),
-        Ty::Bool => "bool".into(),
-        Ty::String { .. } => "String".into(),
-        Ty::Bytes { .. } => "Vec<u8>".into(),
-        Ty::List { of, .. } | Ty::Array { of, .. } => format!("Vec<{}>", rust_ty(of)),
-        Ty::Option(inner) => format!("Option<{}>", rust_ty(inner)),
-        Ty::Ref(name) => name.clone(),
-        Ty::Magic(_) => "()".into(),
-        Ty::Compressed { of, .. } => rust_ty(of),
+/// The Rust type of a value.
+fn rust_ty(e: &Encoding) -> String {
+    match e {
+        Encoding::Int(i) => i.name(),
+        Encoding::Var { signed, wide } => {
+            format!(
+                "{}{}",
+                if *signed { 'i' } else { 'u' },
+                if *wide { 64 } else { 32 }
+            )
+        }
+        Encoding::Float { bytes, .. } => format!("f{}", u32::from(*bytes) * 8),
+        Encoding::Bool => "bool".into(),
+        Encoding::Blob { utf8: true, .. } => "String".into(),
+        Encoding::Blob { utf8: false, .. } => "Vec<u8>".into(),
+        Encoding::List { of, .. } | Encoding::Array { of, .. } => format!("Vec<{}>", rust_ty(of)),
+        Encoding::Option { of, .. } => format!("Option<{}>", rust_ty(of)),
+        Encoding::Named(name) | Encoding::Unknown(name) => name.clone(),
+        Encoding::Magic(_) => "()".into(),
+        Encoding::Compressed { of, .. } => rust_ty(of),
     }
 }
 
-/// Whether the type reads and writes through its own `BinRead`/`BinWrite`.
-fn is_plain(ty: &Ty) -> bool {
+/// Whether the value reads and writes through its type's own `BinRead`/`BinWrite`.
+fn is_plain(e: &Encoding) -> bool {
     matches!(
-        ty,
-        Ty::U8
-            | Ty::U16
-            | Ty::U32
-            | Ty::U64
-            | Ty::I8
-            | Ty::I16
-            | Ty::I32
-            | Ty::I64
-            | Ty::F32
-            | Ty::F64
-            | Ty::Ref(_)
+        e,
+        Encoding::Int(_) | Encoding::Float { .. } | Encoding::Named(_) | Encoding::Unknown(_)
     )
 }
 
-/// The runtime function that reads or writes a scalar, by its spec type.
-fn scalar_fn(ty: &Ty) -> Option<&'static str> {
-    Some(match ty {
-        Ty::Bool => "bool",
-        Ty::VarU32 => "var_u32",
-        Ty::VarU64 => "var_u64",
-        Ty::VarI32 => "var_i32",
-        Ty::VarI64 => "var_i64",
+/// The runtime function that reads or writes a scalar.
+fn scalar_fn(e: &Encoding) -> Option<&'static str> {
+    Some(match e {
+        Encoding::Bool => "bool",
+        Encoding::Var {
+            signed: false,
+            wide: false,
+        } => "var_u32",
+        Encoding::Var {
+            signed: false,
+            wide: true,
+        } => "var_u64",
+        Encoding::Var {
+            signed: true,
+            wide: false,
+        } => "var_i32",
+        Encoding::Var {
+            signed: true,
+            wide: true,
+        } => "var_i64",
         _ => return None,
     })
 }
 
-/// A reader for `ty` as a function value `fn(&mut R, Endian) -> BinResult<T>`.
-fn reader(ty: &Ty) -> String {
-    if is_plain(ty) {
-        return format!("rt::read_plain::<_, {}>", rust_ty(ty));
+/// A reader for `e` as a function value `fn(&mut R, Endian) -> rt::WireResult<T>`.
+fn reader(e: &Encoding) -> String {
+    if is_plain(e) {
+        return format!("rt::read_plain::<_, {}>", rust_ty(e));
     }
-    if let Some(f) = scalar_fn(ty) {
+    if let Some(f) = scalar_fn(e) {
         return format!("rt::read_{f}");
     }
-    format!("|r: &mut _, e| {}", read_expr(ty, "e"))
+    format!("|r: &mut _, e| {}", read_expr(e, "e"))
 }
 
-/// An expression reading `ty` from `r` with endian expression `e`.
-fn read_expr(ty: &Ty, e: &str) -> String {
-    if is_plain(ty) {
-        return format!("rt::read_plain::<_, {}>(r, {e})", rust_ty(ty));
+/// An expression reading `enc` from `r` with endian expression `e`.
+fn read_expr(enc: &Encoding, e: &str) -> String {
+    if is_plain(enc) {
+        return format!("rt::read_plain::<_, {}>(r, {e})", rust_ty(enc));
     }
-    if let Some(f) = scalar_fn(ty) {
+    if let Some(f) = scalar_fn(enc) {
         return format!("rt::read_{f}(r, {e})");
     }
-    match ty {
-        Ty::String { max, len } => format!("rt::read_string(r, {e}, {}, {max})", len_path(*len)),
-        Ty::Bytes { max, len } => format!("rt::read_bytes(r, {e}, {}, {max})", len_path(*len)),
-        Ty::List { of, max, len } => format!(
+    match enc {
+        Encoding::Blob { utf8, max, len } => format!(
+            "rt::read_{}(r, {e}, {}, {max})",
+            if *utf8 { "string" } else { "bytes" },
+            len_path(*len)
+        ),
+        Encoding::List { of, max, len } => format!(
             "rt::read_list(r, {e}, {}, {max}, {})",
             len_path(*len),
             reader(of)
         ),
-        Ty::Array { of, len } => format!("rt::read_array(r, {e}, {len}, {})", reader(of)),
-        Ty::Option(inner) => format!("rt::read_option(r, {e}, {})", reader(inner)),
-        Ty::Compressed { of, max } => format!(
+        Encoding::Array { of, len } => format!("rt::read_array(r, {e}, {len}, {})", reader(of)),
+        Encoding::Option { of, .. } => format!("rt::read_option(r, {e}, {})", reader(of)),
+        Encoding::Compressed { of, max, .. } => format!(
             "rt::read_compressed(r, {e}, {max}, |r, e| {})",
             read_expr(of, "e")
         ),
-        Ty::Magic(text) => format!("rt::read_magic(r, b{text:?})"),
-        _ => unreachable!("plain and scalar types are handled above"),
+        Encoding::Magic(text) => format!("rt::read_magic(r, b{text:?})"),
+        _ => unreachable!("plain and scalar encodings are handled above"),
     }
 }
 
-/// A writer for `ty` as a function value `fn(&T, &mut W, Endian) -> BinResult<()>`.
-fn writer(ty: &Ty) -> String {
-    if is_plain(ty) {
+/// A writer for `e` as a function value `fn(&T, &mut W, Endian) -> rt::WireResult<()>`.
+fn writer(e: &Encoding) -> String {
+    if is_plain(e) {
         return "rt::write_plain".into();
     }
-    if let Some(f) = scalar_fn(ty) {
+    if let Some(f) = scalar_fn(e) {
         return format!("rt::write_{f}");
     }
-    format!("|v: &_, w: &mut _, e| {}", write_expr(ty, "v", "e"))
+    format!("|v: &_, w: &mut _, e| {}", write_expr(e, "v", "e"))
 }
 
-/// An expression writing `v: &T` of `ty` to `w` with endian expression `e`.
-fn write_expr(ty: &Ty, v: &str, e: &str) -> String {
-    if is_plain(ty) {
+/// An expression writing `v: &T` of `enc` to `w` with endian expression `e`.
+fn write_expr(enc: &Encoding, v: &str, e: &str) -> String {
+    if is_plain(enc) {
         return format!("rt::write_plain({v}, w, {e})");
     }
-    if let Some(f) = scalar_fn(ty) {
+    if let Some(f) = scalar_fn(enc) {
         return format!("rt::write_{f}({v}, w, {e})");
     }
-    match ty {
-        Ty::String { max, len } => {
-            format!("rt::write_string({v}, w, {e}, {}, {max})", len_path(*len))
-        }
-        Ty::Bytes { max, len } => {
-            format!("rt::write_bytes({v}, w, {e}, {}, {max})", len_path(*len))
-        }
-        Ty::List { of, max, len } => format!(
+    match enc {
+        Encoding::Blob { utf8, max, len } => format!(
+            "rt::write_{}({v}, w, {e}, {}, {max})",
+            if *utf8 { "string" } else { "bytes" },
+            len_path(*len)
+        ),
+        Encoding::List { of, max, len } => format!(
             "rt::write_list({v}, w, {e}, {}, {max}, {})",
             len_path(*len),
             writer(of)
         ),
-        Ty::Array { of, len } => format!("rt::write_array({v}, w, {e}, {len}, {})", writer(of)),
-        Ty::Option(inner) => format!("rt::write_option({v}, w, {e}, {})", writer(inner)),
-        Ty::Compressed { of, max } => format!(
+        Encoding::Array { of, len } => {
+            format!("rt::write_array({v}, w, {e}, {len}, {})", writer(of))
+        }
+        Encoding::Option { of, .. } => format!("rt::write_option({v}, w, {e}, {})", writer(of)),
+        Encoding::Compressed { of, max, .. } => format!(
             "rt::write_compressed({v}, w, {e}, {max}, |v, w, e| {})",
             write_expr(of, "v", "e")
         ),
-        Ty::Magic(text) => format!("rt::write_magic(w, b{text:?})"),
-        _ => unreachable!("plain and scalar types are handled above"),
+        Encoding::Magic(text) => format!("rt::write_magic(w, b{text:?})"),
+        _ => unreachable!("plain and scalar encodings are handled above"),
     }
+}
+
+/// The bodies of a record's reader and writer: magic, presence mask, then each field in order,
+/// every step naming its field on error.
+fn record_bodies(body: &Body) -> (String, String) {
+    let mut read = String::new();
+    let mut write = String::new();
+    let masked = || {
+        body.fields.iter().filter_map(|f| match &f.encoding {
+            Encoding::Option { bit: Some(bit), .. } => Some((f, *bit)),
+            _ => None,
+        })
+    };
+    if let Some(mask) = body.mask {
+        let m = mask.name();
+        let known = masked().fold(0u64, |k, (_, bit)| k | 1u64.checked_shl(bit).unwrap_or(0));
+        let _ = writeln!(
+            read,
+            "let presence_mask = rt::field(\"presence_mask\", rt::read_bits::<_, {m}>(r, ENDIAN, {known:#x}))?;"
+        );
+        let bits: Vec<String> = masked()
+            .map(|(f, bit)| format!("{m}::from(self.{}.is_some()) << {bit}", f.name))
+            .collect();
+        let _ = write!(
+            write,
+            "let presence_mask: {m} = {};\nrt::field(\"presence_mask\", rt::write_plain(&presence_mask, w, ENDIAN))?;\n",
+            bits.join(" | ")
+        );
+    }
+    let mut inits = Vec::new();
+    for field in &body.fields {
+        let f = &field.name;
+        let e = endian_expr(field);
+        match &field.encoding {
+            magic @ Encoding::Magic(_) => {
+                let _ = writeln!(read, "rt::field(\"{f}\", {})?;", read_expr(magic, e));
+                let _ = writeln!(write, "rt::field(\"{f}\", {})?;", write_expr(magic, "", e));
+            }
+            Encoding::Option { of, bit: Some(bit) } => {
+                let b = 1u64.checked_shl(*bit).unwrap_or(0);
+                inits.push(format!(
+                    "{f}: rt::field(\"{f}\", rt::read_present(r, {e}, presence_mask & {b:#x} != 0, {}))?,",
+                    reader(of)
+                ));
+                let _ = writeln!(
+                    write,
+                    "if let Some(v) = &self.{f} {{ rt::field(\"{f}\", {})?; }}",
+                    write_expr(of, "v", e)
+                );
+            }
+            enc => {
+                inits.push(format!("{f}: rt::field(\"{f}\", {})?,", read_expr(enc, e)));
+                let _ = writeln!(
+                    write,
+                    "rt::field(\"{f}\", {})?;",
+                    write_expr(enc, &format!("&self.{f}"), e)
+                );
+            }
+        }
+    }
+    let _ = write!(read, "Ok(Self {{ {} }})", inits.join(" "));
+    write.push_str("Ok(())");
+    (read, write)
 }
 
 fn constants(out: &mut String, list: &[Spanned<Constant>]) {
@@ -381,7 +447,7 @@ fn constants(out: &mut String, list: &[Spanned<Constant>]) {
 fn enum_methods(
     out: &mut String,
     name: &str,
-    tag: IntTy,
+    tag: Int,
     properties: &[Spanned<Property>],
     variants: &[Spanned<crate::model::Variant>],
 ) {
@@ -397,7 +463,7 @@ fn enum_methods(
         .iter()
         .map(|v| format!("{:#x} => Some({name}::{}),", v.value, v.name))
         .collect();
-    let t = tag.rust();
+    let t = tag.name();
     let _ = write!(
         out,
         "impl {name} {{\n/// Every value in declaration order.\npub const ALL: [{name}; {n}] = [{all}];\n\
@@ -474,60 +540,47 @@ impl Emitter<'_> {
             p.version,
             spec.name.rsplit(['/', '\\']).next().unwrap_or(&spec.name),
             p.max_frame,
-            endian_variant(Endian::Default, p.endian),
+            if self.l.little { "Little" } else { "Big" },
         );
         constants(&mut self.out, &p.constants);
     }
 
-    fn type_def(&mut self, def: &TypeDef) {
-        match def {
-            TypeDef::Struct {
-                name,
-                doc,
-                presence,
-                fields,
-                ..
-            } => self.record(name, doc, fields, *presence),
-            TypeDef::Enum {
-                name,
-                doc,
-                tag,
-                properties,
-                variants,
-            } => {
+    /// A shared type: `def` as declared (enum properties), `resolved` for everything else.
+    fn type_def(&mut self, def: &TypeDef, resolved: &TypeLayout) {
+        let name = def.name();
+        let doc = def.doc();
+        match resolved {
+            TypeLayout::Struct(body) => self.record(name, doc, body),
+            TypeLayout::Enum { tag, .. } => {
+                let t = tag.name();
                 let _ = write!(
                     self.out,
-                    "{}{}#[repr({})]\npub enum {name} {{",
+                    "{}{}#[repr({t})]\npub enum {name} {{",
                     doc_attr(doc),
                     self.derives(name, true),
-                    tag.rust()
                 );
-                for v in variants {
-                    let _ = write!(self.out, "{}{} = {},", doc_attr(&v.doc), v.name, v.value);
+                if let TypeDef::Enum {
+                    properties,
+                    variants,
+                    ..
+                } = def
+                {
+                    for v in variants {
+                        let _ = write!(self.out, "{}{} = {},", doc_attr(&v.doc), v.name, v.value);
+                    }
+                    self.out.push_str("}\n");
+                    enum_methods(&mut self.out, name, *tag, properties, variants);
                 }
-                self.out.push_str("}\n");
-                enum_methods(&mut self.out, name, *tag, properties, variants);
-                let t = tag.rust();
                 self.impl_binrw(
                     name,
                     &format!("rt::read_enum::<_, {t}, _>(r, ENDIAN, Self::from_tag)"),
                     "rt::write_plain(&self.tag(), w, ENDIAN)",
                 );
             }
-            TypeDef::Flags {
-                name,
-                doc,
-                repr,
-                bits,
-            } => self.flags(name, doc, *repr, bits),
-            TypeDef::Union {
-                name,
-                doc,
-                tag,
-                variants,
-            } => {
-                for v in variants.iter().filter(|v| !v.fields.is_empty()) {
-                    self.record(&v.name, &v.doc, &v.fields, v.presence);
+            TypeLayout::Flags { repr, bits, known } => self.flags(name, doc, *repr, bits, *known),
+            TypeLayout::Union { tag, variants } => {
+                for v in variants.iter().filter(|v| !v.body.fields.is_empty()) {
+                    self.record(&v.name, &v.doc, &v.body);
                 }
                 let _ = write!(
                     self.out,
@@ -536,22 +589,22 @@ impl Emitter<'_> {
                     self.derives(name, false)
                 );
                 for v in variants {
-                    if v.fields.is_empty() {
+                    if v.body.fields.is_empty() {
                         let _ = write!(self.out, "{}{},", doc_attr(&v.doc), v.name);
                     } else {
                         let _ = write!(self.out, "{}{n}({n}),", doc_attr(&v.doc), n = v.name);
                     }
                 }
                 self.out.push_str("}\n");
-                let t = tag.rust();
+                let t = tag.name();
                 let read_arms: Vec<String> = variants
                     .iter()
                     .map(|v| {
-                        if v.fields.is_empty() {
+                        if v.body.fields.is_empty() {
                             format!("{:#x} => Ok(Self::{}),", v.value, v.name)
                         } else {
                             format!(
-                                "{:#x} => {n}::read_options(r, ENDIAN, ()).map(Self::{n}),",
+                                "{:#x} => <{n} as rt::WireRead>::read_wire(r, ENDIAN).map(Self::{n}),",
                                 v.value,
                                 n = v.name
                             )
@@ -561,14 +614,14 @@ impl Emitter<'_> {
                 let write_arms: Vec<String> = variants
                     .iter()
                     .map(|v| {
-                        if v.fields.is_empty() {
+                        if v.body.fields.is_empty() {
                             format!(
                                 "Self::{} => rt::write_plain(&{:#x}{t}, w, ENDIAN),",
                                 v.name, v.value
                             )
                         } else {
                             format!(
-                                "Self::{}(v) => {{ rt::write_plain(&{:#x}{t}, w, ENDIAN)?; v.write_options(w, ENDIAN, ()) }}",
+                                "Self::{}(v) => {{ rt::write_plain(&{:#x}{t}, w, ENDIAN)?; rt::write_plain(v, w, ENDIAN) }}",
                                 v.name, v.value
                             )
                         }
@@ -582,7 +635,7 @@ impl Emitter<'_> {
                     ),
                     &format!("match self {{ {} }}", write_arms.join(" ")),
                 );
-                for v in variants.iter().filter(|v| !v.fields.is_empty()) {
+                for v in variants.iter().filter(|v| !v.body.fields.is_empty()) {
                     let _ = writeln!(
                         self.out,
                         "impl From<{n}> for {name} {{ fn from(v: {n}) -> Self {{ {name}::{n}(v) }} }}",
@@ -604,16 +657,19 @@ impl Emitter<'_> {
         let w = if write_body == "Ok(())" { "_" } else { "w" };
         let _ = write!(
             self.out,
-            "impl BinRead for {name} {{ type Args<'a> = ();\n\
-             #[inline] fn read_options<R: Read + Seek>({r}: &mut R, _: Endian, _: ()) -> BinResult<Self> {{ {read_body} }} }}\n\
+            "impl rt::WireRead for {name} {{\n\
+             #[inline] fn read_wire<R: Read + Seek>({r}: &mut R, _: Endian) -> rt::WireResult<Self> {{ {read_body} }} }}\n\
+             impl rt::WireWrite for {name} {{\n\
+             #[inline] fn write_wire<W: Write + Seek>(&self, {w}: &mut W, _: Endian) -> rt::WireResult<()> {{ {write_body} }} }}\n\
+             impl BinRead for {name} {{ type Args<'a> = ();\n\
+             #[inline] fn read_options<R: Read + Seek>(r: &mut R, e: Endian, _: ()) -> BinResult<Self> {{ Ok(<Self as rt::WireRead>::read_wire(r, e)?) }} }}\n\
              impl BinWrite for {name} {{ type Args<'a> = ();\n\
-             #[inline] fn write_options<W: Write + Seek>(&self, {w}: &mut W, _: Endian, _: ()) -> BinResult<()> {{ {write_body} }} }}\n"
+             #[inline] fn write_options<W: Write + Seek>(&self, w: &mut W, e: Endian, _: ()) -> BinResult<()> {{ Ok(rt::WireWrite::write_wire(self, w, e)?) }} }}\n"
         );
     }
 
-    fn flags(&mut self, name: &str, doc: &str, repr: IntTy, bits: &[Spanned<crate::model::Bit>]) {
-        let r = repr.rust();
-        let mask: u64 = bits.iter().map(|b| 1u64 << b.bit).fold(0, |a, b| a | b);
+    fn flags(&mut self, name: &str, doc: &str, repr: Int, bits: &[FlagBit], mask: u64) {
+        let r = repr.name();
         let _ = write!(
             self.out,
             "{}#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, ::serde::Serialize, ::serde::Deserialize)]\n#[serde(transparent)]\n\
@@ -648,128 +704,41 @@ impl Emitter<'_> {
     }
 
     /// A struct (shared type, packet or union variant) with its reader and writer.
-    fn record(&mut self, name: &str, doc: &str, fields: &[Spanned<Field>], presence: bool) {
-        let options = fields
-            .iter()
-            .filter(|f| matches!(f.ty, Ty::Option(_)))
-            .count();
-        let mask_ty = if presence {
-            presence_width(options)
-        } else {
-            None
-        };
+    fn record(&mut self, name: &str, doc: &str, body: &Body) {
         let _ = write!(
             self.out,
             "{}{}pub struct {name} {{",
             doc_attr(doc),
             self.derives(name, false)
         );
-        for field in fields {
-            if matches!(field.ty, Ty::Magic(_)) {
+        for field in &body.fields {
+            if matches!(field.encoding, Encoding::Magic(_)) {
                 continue;
             }
             let _ = write!(
                 self.out,
                 "{} pub {}: {},",
-                field_doc(field, mask_ty.is_some()),
+                field_doc(field),
                 field.name,
-                rust_ty(&field.ty)
+                rust_ty(&field.encoding)
             );
         }
         self.out.push_str("}\n");
-        let (read, write) = self.record_bodies(fields, mask_ty, options);
+        let (read, write) = record_bodies(body);
         self.impl_binrw(name, &read, &write);
-    }
-
-    /// The bodies of a record's reader and writer: magic, presence mask, then each field in
-    /// order, every step naming its field on error.
-    fn record_bodies(
-        &self,
-        fields: &[Spanned<Field>],
-        mask: Option<IntTy>,
-        options: usize,
-    ) -> (String, String) {
-        let mut read = String::new();
-        let mut write = String::new();
-        if let Some(mask) = mask {
-            let m = mask.rust();
-            let known: u64 = if options >= 64 {
-                u64::MAX
-            } else {
-                (1u64 << options) - 1
-            };
-            let _ = writeln!(
-                read,
-                "let presence_mask = rt::field(\"presence_mask\", rt::read_bits::<_, {m}>(r, ENDIAN, {known:#x}))?;"
-            );
-            let bits: Vec<String> = fields
-                .iter()
-                .filter(|f| matches!(f.ty, Ty::Option(_)))
-                .enumerate()
-                .map(|(i, f)| format!("{m}::from(self.{}.is_some()) << {i}", f.name))
-                .collect();
-            let _ = write!(
-                write,
-                "let presence_mask: {m} = {};\nrt::field(\"presence_mask\", rt::write_plain(&presence_mask, w, ENDIAN))?;\n",
-                bits.join(" | ")
-            );
-        }
-        let mut bit = 0u32;
-        let mut inits = Vec::new();
-        for field in fields {
-            let f = &field.name;
-            let e = match field.endian {
-                Endian::Default => "ENDIAN".to_owned(),
-                other => format!("Endian::{}", endian_variant(other, self.p.endian)),
-            };
-            match (&field.ty, mask) {
-                (Ty::Magic(_), _) => {
-                    let _ = writeln!(read, "rt::field(\"{f}\", {})?;", read_expr(&field.ty, &e));
-                    let _ = writeln!(
-                        write,
-                        "rt::field(\"{f}\", {})?;",
-                        write_expr(&field.ty, "", &e)
-                    );
-                }
-                (Ty::Option(inner), Some(_)) => {
-                    let b = 1u64 << bit;
-                    bit += 1;
-                    inits.push(format!(
-                        "{f}: rt::field(\"{f}\", rt::read_present(r, {e}, presence_mask & {b:#x} != 0, {}))?,",
-                        reader(inner)
-                    ));
-                    let _ = writeln!(
-                        write,
-                        "if let Some(v) = &self.{f} {{ rt::field(\"{f}\", {})?; }}",
-                        write_expr(inner, "v", &e)
-                    );
-                }
-                (ty, _) => {
-                    inits.push(format!("{f}: rt::field(\"{f}\", {})?,", read_expr(ty, &e)));
-                    let _ = writeln!(
-                        write,
-                        "rt::field(\"{f}\", {})?;",
-                        write_expr(ty, &format!("&self.{f}"), &e)
-                    );
-                }
-            }
-        }
-        let _ = write!(read, "Ok(Self {{ {} }})", inits.join(" "));
-        write.push_str("Ok(())");
-        (read, write)
     }
 
     /// The state machinery, every-state packets, state modules, `AnyPacket` and `decode`.
     fn states(&mut self) {
-        let p = self.p;
-        let states: Vec<&str> = p.states.iter().map(|s| s.name.as_str()).collect();
+        let l = self.l;
+        let states: Vec<&str> = l.states.iter().map(|s| s.name.as_str()).collect();
         // State enum.
         let _ = write!(
             self.out,
             "/// The connection states, in the order a connection goes through them.\n\
              #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, ::serde::Serialize, ::serde::Deserialize)]\n#[repr(u8)]\npub enum State {{"
         );
-        for (i, s) in p.states.iter().enumerate() {
+        for (i, s) in l.states.iter().enumerate() {
             let _ = write!(self.out, "{}{} = {i},", doc_attr(&s.doc), s.name);
         }
         let all: Vec<String> = states.iter().map(|s| format!("State::{s}")).collect();
@@ -813,7 +782,7 @@ impl Emitter<'_> {
              /// `Self` may be sent in every state (declared under `every_state`).\npub trait AnyStatePacket: Packet {{}}\n\
              /// The connection states as types, for connections typed by state.\npub mod marker {{\n#[allow(unused_imports)] use super::*;\n"
         );
-        for s in &p.states {
+        for s in &l.states {
             let module = to_snake_case(&s.name);
             let _ = write!(
                 self.out,
@@ -825,17 +794,13 @@ impl Emitter<'_> {
         self.out.push_str("}\n");
         // Every-state packets, once.
         for d in Direction::ALL {
-            let shared = match d {
-                Direction::ToServer => &p.every_state.to_server,
-                Direction::ToClient => &p.every_state.to_client,
-            };
-            for packet in shared {
-                self.record(&packet.name, &packet.doc, &packet.fields, packet.presence);
-                self.packet_impl(&packet.node, d, None);
+            for packet in l.every_state.packets(d) {
+                self.record(&packet.name, &packet.doc, &packet.body);
+                self.packet_impl(packet, d, None);
             }
         }
         // State modules.
-        for state in &p.states {
+        for state in &l.states {
             let module = to_snake_case(&state.name);
             let _ = writeln!(
                 self.out,
@@ -847,8 +812,8 @@ impl Emitter<'_> {
                     if packet.shared {
                         let _ = writeln!(self.out, "pub use super::{};", packet.name);
                     } else {
-                        self.record(&packet.name, &packet.doc, &packet.fields, packet.presence);
-                        self.packet_impl(&packet.node, d, Some(&state.name));
+                        self.record(&packet.name, &packet.doc, &packet.body);
+                        self.packet_impl(packet, d, Some(&state.name));
                     }
                 }
                 self.direction_enum(&state.name, d, state.packets(d));
@@ -859,7 +824,7 @@ impl Emitter<'_> {
     }
 
     /// `Packet` and the send-permission impls of one packet.
-    fn packet_impl(&mut self, packet: &Packet, d: Direction, state: Option<&str>) {
+    fn packet_impl(&mut self, packet: &PacketLayout, d: Direction, state: Option<&str>) {
         let (states, marker) = match state {
             Some(s) => (format!("&[State::{s}]"), format!("marker::{s}")),
             None => ("&State::ALL".to_owned(), "S".to_owned()),
@@ -893,11 +858,14 @@ impl Emitter<'_> {
         }
     }
 
-    fn direction_enum(&mut self, state: &str, d: Direction, packets: &[Spanned<Packet>]) {
+    fn direction_enum(&mut self, state: &str, d: Direction, packets: &[PacketLayout]) {
         let enum_name = d.type_name();
-        let floats = packets
-            .iter()
-            .any(|p| p.fields.iter().any(|f| ty_has_float(&f.ty, &self.floats)));
+        let floats = packets.iter().any(|p| {
+            p.body
+                .fields
+                .iter()
+                .any(|f| has_float(&f.encoding, &self.floats))
+        });
         let eq = if floats { "" } else { ", Eq" };
         let who = match d {
             Direction::ToServer => "client sends",
@@ -968,7 +936,7 @@ impl Emitter<'_> {
     /// `AnyPacket` (every state × direction enum in one) and the run-time `decode`.
     fn any_packet(&mut self) {
         let mut variants = Vec::new();
-        for s in &self.p.states {
+        for s in &self.l.states {
             for d in Direction::ALL {
                 variants.push((
                     format!("{}{}", s.name, d.type_name()),
@@ -1045,41 +1013,42 @@ impl Emitter<'_> {
 }
 
 /// The `cfg(test)` strategies and round-trip tests for every type.
-fn tests(p: &Protocol) -> String {
+fn tests(l: &Layout) -> String {
     let mut out = String::from(
         "#[cfg(test)]\n#[allow(clippy::all, unused_imports)]\npub(crate) mod strategies {\nuse super::*;\nuse ::proptest::prelude::*;\n",
     );
     let mut roundtrips = Vec::new();
-    for t in &p.types {
-        match &t.node {
-            TypeDef::Struct { name, fields, .. } => {
+    for t in &l.types {
+        let name = &t.name;
+        match &t.def {
+            TypeLayout::Struct(body) => {
                 let _ = writeln!(
                     out,
                     "pub fn arb_{}() -> impl Strategy<Value = {name}> {{ {} }}",
                     to_snake_case(name),
-                    struct_strategy(name, fields)
+                    struct_strategy(name, body)
                 );
                 roundtrips.push((name.clone(), format!("arb_{}", to_snake_case(name))));
             }
-            TypeDef::Enum { name, .. } => {
+            TypeLayout::Enum { .. } => {
                 let _ = writeln!(out, "pub fn arb_{}() -> impl Strategy<Value = {name}> {{ ::proptest::sample::select({name}::ALL.to_vec()) }}", to_snake_case(name));
                 roundtrips.push((name.clone(), format!("arb_{}", to_snake_case(name))));
             }
-            TypeDef::Flags { name, repr, .. } => {
-                let _ = writeln!(out, "pub fn arb_{}() -> impl Strategy<Value = {name}> {{ any::<{r}>().prop_map({name}::from_bits_truncate) }}", to_snake_case(name), r = repr.rust());
+            TypeLayout::Flags { repr, .. } => {
+                let _ = writeln!(out, "pub fn arb_{}() -> impl Strategy<Value = {name}> {{ any::<{r}>().prop_map({name}::from_bits_truncate) }}", to_snake_case(name), r = repr.name());
                 roundtrips.push((name.clone(), format!("arb_{}", to_snake_case(name))));
             }
-            TypeDef::Union { name, variants, .. } => {
+            TypeLayout::Union { variants, .. } => {
                 let mut arms = Vec::new();
                 for v in variants {
-                    if v.fields.is_empty() {
+                    if v.body.fields.is_empty() {
                         arms.push(format!("Just({name}::{}).boxed()", v.name));
                     } else {
                         let _ = writeln!(
                             out,
                             "pub fn arb_{}() -> impl Strategy<Value = {n}> {{ {} }}",
                             to_snake_case(&v.name),
-                            struct_strategy(&v.name, &v.fields),
+                            struct_strategy(&v.name, &v.body),
                             n = v.name
                         );
                         arms.push(format!(
@@ -1095,8 +1064,8 @@ fn tests(p: &Protocol) -> String {
         }
     }
     let mut seen_shared = BTreeSet::new();
-    for s in &p.states {
-        let module = to_snake_case(&s.name);
+    for s in &l.states {
+        let module = &s.module;
         for d in Direction::ALL {
             for pk in s.packets(d) {
                 if pk.shared && !seen_shared.insert(pk.name.clone()) {
@@ -1115,7 +1084,7 @@ fn tests(p: &Protocol) -> String {
                 let _ = writeln!(
                     out,
                     "pub fn {f}() -> impl Strategy<Value = {path}> {{ {} }}",
-                    struct_strategy(&path, &pk.fields),
+                    struct_strategy(&path, &pk.body),
                 );
                 roundtrips.push((path, f));
             }
@@ -1140,10 +1109,11 @@ fn tests(p: &Protocol) -> String {
     out
 }
 
-fn struct_strategy(path: &str, fields: &[Spanned<Field>]) -> String {
-    let fields: Vec<&Spanned<Field>> = fields
+fn struct_strategy(path: &str, body: &Body) -> String {
+    let fields: Vec<&FieldLayout> = body
+        .fields
         .iter()
-        .filter(|f| !matches!(f.ty, Ty::Magic(_)))
+        .filter(|f| !matches!(f.encoding, Encoding::Magic(_)))
         .collect();
     if fields.is_empty() {
         return format!("Just({path} {{}})");
@@ -1153,10 +1123,10 @@ fn struct_strategy(path: &str, fields: &[Spanned<Field>]) -> String {
     let mut pattern = String::new();
     for (i, f) in fields.iter().enumerate() {
         if i + 1 == fields.len() {
-            strategy.push_str(&ty_strategy(&f.ty));
+            strategy.push_str(&strategy_of(&f.encoding));
             pattern.push_str(&f.name);
         } else {
-            let _ = write!(strategy, "({}, ", ty_strategy(&f.ty));
+            let _ = write!(strategy, "({}, ", strategy_of(&f.encoding));
             let _ = write!(pattern, "({}, ", f.name);
         }
     }
@@ -1171,28 +1141,32 @@ fn struct_strategy(path: &str, fields: &[Spanned<Field>]) -> String {
     )
 }
 
-fn ty_strategy(ty: &Ty) -> String {
-    match ty {
-        Ty::F32 => "(-1.0e6f32..1.0e6f32)".into(),
-        Ty::F64 => "(-1.0e9f64..1.0e9f64)".into(),
-        Ty::String { max, .. } => format!("\"[a-zA-Z0-9_ é]{{0,{}}}\"", (max / 2).min(24)),
-        Ty::Bytes { max, .. } => format!(
+fn strategy_of(e: &Encoding) -> String {
+    match e {
+        Encoding::Float { bytes: 4, .. } => "(-1.0e6f32..1.0e6f32)".into(),
+        Encoding::Float { .. } => "(-1.0e9f64..1.0e9f64)".into(),
+        Encoding::Blob {
+            utf8: true, max, ..
+        } => format!("\"[a-zA-Z0-9_ é]{{0,{}}}\"", (max / 2).min(24)),
+        Encoding::Blob { max, .. } => format!(
             "::proptest::collection::vec(any::<u8>(), 0..={})",
             (*max).min(64)
         ),
-        Ty::List { of, max, .. } => format!(
+        Encoding::List { of, max, .. } => format!(
             "::proptest::collection::vec({}, 0..={})",
-            ty_strategy(of),
+            strategy_of(of),
             (*max).min(4)
         ),
-        Ty::Array { of, len } => format!(
+        Encoding::Array { of, len } => format!(
             "::proptest::collection::vec({}, {len}..={len})",
-            ty_strategy(of)
+            strategy_of(of)
         ),
-        Ty::Option(inner) => format!("::proptest::option::of({})", ty_strategy(inner)),
-        Ty::Ref(name) => format!("arb_{}()", to_snake_case(name)),
-        Ty::Compressed { of, .. } => ty_strategy(of),
-        Ty::Magic(_) => "Just(())".into(),
+        Encoding::Option { of, .. } => format!("::proptest::option::of({})", strategy_of(of)),
+        Encoding::Named(name) | Encoding::Unknown(name) => {
+            format!("arb_{}()", to_snake_case(name))
+        }
+        Encoding::Compressed { of, .. } => strategy_of(of),
+        Encoding::Magic(_) => "Just(())".into(),
         other => format!("any::<{}>()", rust_ty(other)),
     }
 }

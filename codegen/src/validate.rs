@@ -458,7 +458,7 @@ impl<'a> Validator<'a> {
                          fields may set their own)",
                     ),
                     other => (
-                        format!("{} has no byte order", crate::wire::describe(other)),
+                        format!("{} has no byte order", crate::layout::encoding(self.protocol, other, false).words()),
                         "remove `endian:`; it applies only to U16..I64, F32/F64 and U16/U32 length \
                          prefixes, and to lists, arrays, options and compressed values of them",
                     ),

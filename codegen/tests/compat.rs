@@ -264,3 +264,25 @@ fn change_display_format() {
     )]));
     assert!(out.starts_with("breaking: play/to_client/Pong: "), "{out}");
 }
+
+#[test]
+fn flipping_the_default_byte_order_flips_multi_byte_tags_only() {
+    let wide_tag = (
+        r#"Enum(name: "Mode", doc: "Mode.", tag: U8,"#,
+        r#"Enum(name: "Mode", doc: "Mode.", tag: U16,"#,
+    );
+    let old = edit(&[wide_tag]);
+    let new = edit(&[
+        wide_tag,
+        (r#"doc: "Base.","#, r#"doc: "Base.", endian: Little,"#),
+    ]);
+    let out = diff(&old, &new);
+    assert!(
+        out.contains("breaking: play/to_server/Input.mode: byte order of the `Mode` tag changed"),
+        "{out}"
+    );
+    // One-byte tags and bits have no byte order.
+    assert!(!out.contains("`Keys`") && !out.contains("`Act`"), "{out}");
+    // Unchanged tags are not reported at each use.
+    assert!(!diff_base(&old).contains("byte order of the"));
+}

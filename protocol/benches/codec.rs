@@ -8,8 +8,9 @@
 //!
 //! `cargo bench -p tilegame-protocol --bench codec` runs the criterion groups, then prints a
 //! table (packet, op, generated ns, hand-written ns, ratio) measured in this process with a plain
-//! timed loop (median of several runs). `cargo bench -p tilegame-protocol --bench codec -- table`
-//! skips the criterion groups (the filter matches none of them) and prints only the table.
+//! timed loop: many short runs of each side, interleaved, the ratio being the median of adjacent
+//! runs' ratios (robust to other work on the machine).
+//! `cargo bench -p tilegame-protocol --bench codec -- table` skips the criterion groups (the filter matches none of them) and prints only the table.
 
 use std::hint::black_box;
 use std::time::Instant;
@@ -452,7 +453,7 @@ mod hand {
         let packed = r.take(n)?;
         r.finish()?;
         plain.clear();
-        flate2::read::ZlibDecoder::new(packed)
+        flate2::bufread::ZlibDecoder::new(packed)
             .take(CHUNK_PLAIN_MAX as u64 + 1)
             .read_to_end(plain)
             .map_err(|_| Error::Corrupt)?;
@@ -614,13 +615,19 @@ fn bench_map_chunk(c: &mut Criterion, body: &[u8]) {
 // The summary table: plain timed loops, generated and hand-written interleaved
 // ---------------------------------------------------------------------------------------------
 
-/// Median ns per call of `gen` and `hand`, over `runs` interleaved runs of `iters` calls each.
-fn measure_pair(
-    iters: u32,
-    runs: usize,
-    mut gen: impl FnMut(),
-    mut hand: impl FnMut(),
-) -> (f64, f64) {
+/// One row of the table: median ns per call of each side, and the median of the per-run ratios.
+struct Pair {
+    gen: f64,
+    hand: f64,
+    ratio: f64,
+}
+
+/// Times `gen` and `hand` over `runs` short interleaved runs of `iters` calls each.
+///
+/// Each run of `gen` is followed at once by a run of `hand`, so both see the same machine; the
+/// ratio is the median of those adjacent pairs' ratios, which a busy machine (other builds on
+/// the same cores) shifts far less than it shifts either side's own time.
+fn measure_pair(iters: u32, runs: usize, mut gen: impl FnMut(), mut hand: impl FnMut()) -> Pair {
     let time = |f: &mut dyn FnMut()| {
         let start = Instant::now();
         for _ in 0..iters {
@@ -629,20 +636,37 @@ fn measure_pair(
         start.elapsed().as_nanos() as f64 / f64::from(iters)
     };
     // Warm-up.
-    for _ in 0..2 {
+    for _ in 0..3 {
         time(&mut gen);
         time(&mut hand);
     }
-    let (mut g, mut h) = (Vec::with_capacity(runs), Vec::with_capacity(runs));
-    for _ in 0..runs {
-        g.push(time(&mut gen));
-        h.push(time(&mut hand));
+    let (mut g, mut h, mut r) = (
+        Vec::with_capacity(runs),
+        Vec::with_capacity(runs),
+        Vec::with_capacity(runs),
+    );
+    for i in 0..runs {
+        // Alternate which side goes first, so neither always runs on a warmer cache.
+        let (a, b) = if i % 2 == 0 {
+            let a = time(&mut gen);
+            (a, time(&mut hand))
+        } else {
+            let b = time(&mut hand);
+            (time(&mut gen), b)
+        };
+        g.push(a);
+        h.push(b);
+        r.push(a / b);
     }
     let median = |v: &mut Vec<f64>| {
         v.sort_by(f64::total_cmp);
         v[v.len() / 2]
     };
-    (median(&mut g), median(&mut h))
+    Pair {
+        gen: median(&mut g),
+        hand: median(&mut h),
+        ratio: median(&mut r),
+    }
 }
 
 fn print_table(snap_body: &[u8], chunk_body: &[u8]) {
@@ -652,10 +676,10 @@ fn print_table(snap_body: &[u8], chunk_body: &[u8]) {
     let mut out2 = Vec::with_capacity(32 * 1024);
     let mut scratch = Vec::with_capacity(80 * 1024);
     let mut rows = Vec::new();
-    const RUNS: usize = 11;
+    const RUNS: usize = 101;
 
-    let (g, h) = measure_pair(
-        200_000,
+    let pair = measure_pair(
+        20_000,
         RUNS,
         || {
             gen_encode(black_box(&snap), "Snapshot", &mut out);
@@ -667,9 +691,9 @@ fn print_table(snap_body: &[u8], chunk_body: &[u8]) {
             black_box(out2.len());
         },
     );
-    rows.push((format!("Snapshot ({} B)", snap_body.len()), "encode", g, h));
-    let (g, h) = measure_pair(
-        200_000,
+    rows.push((format!("Snapshot ({} B)", snap_body.len()), "encode", pair));
+    let pair = measure_pair(
+        20_000,
         RUNS,
         || {
             black_box(gen_decode::<play::Snapshot>(
@@ -681,9 +705,9 @@ fn print_table(snap_body: &[u8], chunk_body: &[u8]) {
             black_box(hand::decode_snapshot(black_box(snap_body)).unwrap());
         },
     );
-    rows.push((format!("Snapshot ({} B)", snap_body.len()), "decode", g, h));
-    let (g, h) = measure_pair(
-        1_000,
+    rows.push((format!("Snapshot ({} B)", snap_body.len()), "decode", pair));
+    let pair = measure_pair(
+        4,
         RUNS,
         || {
             gen_encode(black_box(&chunk), "MapChunk", &mut out);
@@ -698,11 +722,10 @@ fn print_table(snap_body: &[u8], chunk_body: &[u8]) {
     rows.push((
         format!("MapChunk 16 KiB ({} B)", chunk_body.len()),
         "encode",
-        g,
-        h,
+        pair,
     ));
-    let (g, h) = measure_pair(
-        4_000,
+    let pair = measure_pair(
+        40,
         RUNS,
         || {
             black_box(gen_decode::<map_transfer::MapChunk>(
@@ -717,12 +740,14 @@ fn print_table(snap_body: &[u8], chunk_body: &[u8]) {
     rows.push((
         format!("MapChunk 16 KiB ({} B)", chunk_body.len()),
         "decode",
-        g,
-        h,
+        pair,
     ));
 
     println!();
-    println!("generated vs hand-written (median of {RUNS} timed runs, ns per packet; targets: decode <= 1.10x, encode <= 1.00x)");
+    println!(
+        "generated vs hand-written (ns per packet: median of {RUNS} short runs per side, interleaved; \
+         ratio: median of the adjacent runs' ratios; targets: decode <= 1.10x, encode <= 1.00x)"
+    );
     println!(
         "| {:<24} | {:<6} | {:>13} | {:>16} | {:>6} |",
         "packet", "op", "generated ns", "hand-written ns", "ratio"
@@ -731,10 +756,10 @@ fn print_table(snap_body: &[u8], chunk_body: &[u8]) {
         "|{:-<26}|{:-<8}|{:->15}|{:->18}|{:->8}|",
         "", "", "", "", ""
     );
-    for (packet, op, g, h) in rows {
+    for (packet, op, p) in rows {
         println!(
-            "| {packet:<24} | {op:<6} | {g:>13.1} | {h:>16.1} | {:>5.2}x |",
-            g / h
+            "| {packet:<24} | {op:<6} | {:>13.1} | {:>16.1} | {:>5.2}x |",
+            p.gen, p.hand, p.ratio
         );
     }
 }

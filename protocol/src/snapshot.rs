@@ -58,8 +58,8 @@ pub fn encode_delta(delta: &PlayerDelta, out: &mut Vec<u8>) -> Result<(), Encode
     encode_body(delta, "PlayerDelta", out)
 }
 
-fn snapshot_error(err: binrw::Error) -> EncodeError {
-    let (field, _, message) = wire::explain(&err, 0);
+fn snapshot_error(err: wire::Fail) -> EncodeError {
+    let (field, _, message) = wire::explain(&err.into_binrw(), 0);
     EncodeError {
         packet: play::Snapshot::NAME,
         field,

@@ -114,17 +114,17 @@ pub fn error_at(pos: u64, error: FieldError) -> binrw::Error {
 
 /// A [`FieldError`] at the stream's current position minus `back` bytes.
 #[cold]
-fn fail<S: Seek>(s: &mut S, back: u64, error: FieldError) -> binrw::Error {
+fn fail<S: Seek>(s: &mut S, back: u64, error: FieldError) -> Fail {
     let pos = s.stream_position().unwrap_or(0).saturating_sub(back);
-    error_at(pos, error)
+    Fail::from(error_at(pos, error))
 }
 
 /// Names the field a result belongs to: on error, adds `name` to the error's field path.
 #[inline(always)]
-pub fn field<T>(name: &'static str, result: BinResult<T>) -> BinResult<T> {
+pub fn field<T>(name: &'static str, result: WireResult<T>) -> WireResult<T> {
     match result {
         Ok(v) => Ok(v),
-        Err(err) => Err(in_field(err, name)),
+        Err(err) => Err(err.in_field(name)),
     }
 }
 
@@ -137,30 +137,131 @@ pub fn in_field(err: binrw::Error, name: &'static str) -> binrw::Error {
     ))))
 }
 
+/// The error every reader and writer here returns: a binrw error behind one pointer.
+///
+/// `binrw::Error` is five words wide, so a `BinResult<u8>` is returned through memory and every
+/// field read pays for it; `Result<u8, Fail>` fits in two registers. Errors are rare, so they
+/// pay for the box instead. Generated `BinRead`/`BinWrite` impls unwrap it once, at the top.
+#[derive(Debug)]
+pub struct Fail(Box<binrw::Error>);
+
+/// What the runtime's readers and writers return.
+pub type WireResult<T> = Result<T, Fail>;
+
+impl Fail {
+    /// The binrw error inside.
+    #[cold]
+    pub fn into_binrw(self) -> binrw::Error {
+        *self.0
+    }
+
+    /// Adds a field name to the error's path (innermost first).
+    #[cold]
+    #[must_use]
+    pub fn in_field(self, name: &'static str) -> Fail {
+        Fail(Box::new(in_field(*self.0, name)))
+    }
+}
+
+impl From<binrw::Error> for Fail {
+    #[cold]
+    fn from(err: binrw::Error) -> Self {
+        Fail(Box::new(err))
+    }
+}
+
+impl From<std::io::Error> for Fail {
+    #[cold]
+    fn from(err: std::io::Error) -> Self {
+        Fail(Box::new(binrw::Error::Io(err)))
+    }
+}
+
+impl From<Fail> for binrw::Error {
+    #[cold]
+    fn from(fail: Fail) -> Self {
+        fail.into_binrw()
+    }
+}
+
+impl std::fmt::Display for Fail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// A type the generated code reads field by field (every spec type and fixed-width integer).
+pub trait WireRead: Sized {
+    /// Reads one value in byte order `e` (spec types use their own declared order).
+    fn read_wire<R: Read + Seek>(r: &mut R, e: Endian) -> WireResult<Self>;
+}
+
+/// A type the generated code writes field by field.
+pub trait WireWrite {
+    /// Writes this value in byte order `e` (spec types use their own declared order).
+    fn write_wire<W: Write + Seek>(&self, w: &mut W, e: Endian) -> WireResult<()>;
+}
+
+macro_rules! wire_number {
+    ($($t:ty),*) => {$(
+        impl WireRead for $t {
+            #[inline]
+            fn read_wire<R: Read + Seek>(r: &mut R, e: Endian) -> WireResult<Self> {
+                let mut b = [0u8; std::mem::size_of::<$t>()];
+                r.read_exact(&mut b)?;
+                Ok(match e {
+                    Endian::Big => <$t>::from_be_bytes(b),
+                    Endian::Little => <$t>::from_le_bytes(b),
+                })
+            }
+        }
+        impl WireWrite for $t {
+            #[inline]
+            fn write_wire<W: Write + Seek>(&self, w: &mut W, e: Endian) -> WireResult<()> {
+                let b = match e {
+                    Endian::Big => self.to_be_bytes(),
+                    Endian::Little => self.to_le_bytes(),
+                };
+                w.write_all(&b)?;
+                Ok(())
+            }
+        }
+    )*};
+}
+wire_number!(u8, u16, u32, u64, i8, i16, i32, i64, f32, f64);
+
 #[inline]
-fn read_u8<R: Read>(r: &mut R) -> BinResult<u8> {
+fn read_u8<R: Read>(r: &mut R) -> WireResult<u8> {
     let mut b = [0u8; 1];
     r.read_exact(&mut b)?;
     Ok(b[0])
 }
 
-/// Reads a LEB128 unsigned integer that fits in `bits` bits; one-byte values take the fast path.
+/// Reads a LEB128 unsigned integer that fits in `bits` bits; one- and two-byte values (ids,
+/// deltas, counts) take the inlined fast path.
 #[inline(always)]
-fn read_leb<R: Read + Seek>(r: &mut R, bits: u32) -> BinResult<u64> {
+fn read_leb<R: Read + Seek>(r: &mut R, bits: u32) -> WireResult<u64> {
     let first = read_u8(r)?;
     if first & 0x80 == 0 {
         return Ok(u64::from(first));
     }
-    read_leb_tail(r, bits, first)
+    let second = read_u8(r)?;
+    if second & 0x80 == 0 && bits >= 14 {
+        return Ok(u64::from(first & 0x7f) | u64::from(second) << 7);
+    }
+    read_leb_tail(r, bits, u64::from(first & 0x7f), second)
 }
 
-/// The rest of a multi-byte LEB128 value.
+/// The rest of a LEB128 value: `value` holds the first byte's bits, `byte` is the second byte.
 #[inline(never)]
-fn read_leb_tail<R: Read + Seek>(r: &mut R, bits: u32, first: u8) -> BinResult<u64> {
-    let mut value = u64::from(first & 0x7f);
+fn read_leb_tail<R: Read + Seek>(
+    r: &mut R,
+    bits: u32,
+    mut value: u64,
+    mut byte: u8,
+) -> WireResult<u64> {
     let mut shift = 7u32;
     loop {
-        let byte = read_u8(r)?;
         let part = u64::from(byte & 0x7f);
         if shift >= bits || (bits - shift < 7 && part >> (bits - shift) != 0) {
             return Err(fail(r, 0, FieldError::VarintOverflow { bits }));
@@ -170,12 +271,13 @@ fn read_leb_tail<R: Read + Seek>(r: &mut R, bits: u32, first: u8) -> BinResult<u
             return Ok(value);
         }
         shift += 7;
+        byte = read_u8(r)?;
     }
 }
 
 /// Writes a LEB128 value one byte at a time (no variable-length copies).
 #[inline(always)]
-fn write_leb<W: Write>(w: &mut W, mut value: u64) -> BinResult<()> {
+fn write_leb<W: Write>(w: &mut W, mut value: u64) -> WireResult<()> {
     while value >= 0x80 {
         w.write_all(&[(value as u8) | 0x80])?;
         value >>= 7;
@@ -186,57 +288,57 @@ fn write_leb<W: Write>(w: &mut W, mut value: u64) -> BinResult<()> {
 
 /// Reads a LEB128 `u32`.
 #[inline]
-pub fn read_var_u32<R: Read + Seek>(r: &mut R, _: Endian) -> BinResult<u32> {
+pub fn read_var_u32<R: Read + Seek>(r: &mut R, _: Endian) -> WireResult<u32> {
     read_leb(r, 32).map(|v| v as u32)
 }
 
 /// Writes a LEB128 `u32`.
 #[inline]
-pub fn write_var_u32<W: Write + Seek>(v: &u32, w: &mut W, _: Endian) -> BinResult<()> {
+pub fn write_var_u32<W: Write + Seek>(v: &u32, w: &mut W, _: Endian) -> WireResult<()> {
     write_leb(w, u64::from(*v))
 }
 
 /// Reads a LEB128 `u64`.
 #[inline]
-pub fn read_var_u64<R: Read + Seek>(r: &mut R, _: Endian) -> BinResult<u64> {
+pub fn read_var_u64<R: Read + Seek>(r: &mut R, _: Endian) -> WireResult<u64> {
     read_leb(r, 64)
 }
 
 /// Writes a LEB128 `u64`.
 #[inline]
-pub fn write_var_u64<W: Write + Seek>(v: &u64, w: &mut W, _: Endian) -> BinResult<()> {
+pub fn write_var_u64<W: Write + Seek>(v: &u64, w: &mut W, _: Endian) -> WireResult<()> {
     write_leb(w, *v)
 }
 
 /// Reads a zigzag LEB128 `i32`.
 #[inline]
-pub fn read_var_i32<R: Read + Seek>(r: &mut R, _: Endian) -> BinResult<i32> {
+pub fn read_var_i32<R: Read + Seek>(r: &mut R, _: Endian) -> WireResult<i32> {
     let v = read_leb(r, 32)? as u32;
     Ok(((v >> 1) as i32) ^ -((v & 1) as i32))
 }
 
 /// Writes a zigzag LEB128 `i32`.
 #[inline]
-pub fn write_var_i32<W: Write + Seek>(v: &i32, w: &mut W, _: Endian) -> BinResult<()> {
+pub fn write_var_i32<W: Write + Seek>(v: &i32, w: &mut W, _: Endian) -> WireResult<()> {
     write_leb(w, u64::from(((*v << 1) ^ (*v >> 31)) as u32))
 }
 
 /// Reads a zigzag LEB128 `i64`.
 #[inline]
-pub fn read_var_i64<R: Read + Seek>(r: &mut R, _: Endian) -> BinResult<i64> {
+pub fn read_var_i64<R: Read + Seek>(r: &mut R, _: Endian) -> WireResult<i64> {
     let v = read_leb(r, 64)?;
     Ok(((v >> 1) as i64) ^ -((v & 1) as i64))
 }
 
 /// Writes a zigzag LEB128 `i64`.
 #[inline]
-pub fn write_var_i64<W: Write + Seek>(v: &i64, w: &mut W, _: Endian) -> BinResult<()> {
+pub fn write_var_i64<W: Write + Seek>(v: &i64, w: &mut W, _: Endian) -> WireResult<()> {
     write_leb(w, ((*v << 1) ^ (*v >> 63)) as u64)
 }
 
 /// Reads a bool: exactly 0 or 1.
 #[inline]
-pub fn read_bool<R: Read + Seek>(r: &mut R, _: Endian) -> BinResult<bool> {
+pub fn read_bool<R: Read + Seek>(r: &mut R, _: Endian) -> WireResult<bool> {
     match read_u8(r)? {
         0 => Ok(false),
         1 => Ok(true),
@@ -246,7 +348,7 @@ pub fn read_bool<R: Read + Seek>(r: &mut R, _: Endian) -> BinResult<bool> {
 
 /// Writes a bool as 0 or 1.
 #[inline]
-pub fn write_bool<W: Write + Seek>(v: &bool, w: &mut W, _: Endian) -> BinResult<()> {
+pub fn write_bool<W: Write + Seek>(v: &bool, w: &mut W, _: Endian) -> WireResult<()> {
     w.write_all(&[u8::from(*v)])?;
     Ok(())
 }
@@ -256,7 +358,7 @@ pub fn write_bool<W: Write + Seek>(v: &bool, w: &mut W, _: Endian) -> BinResult<
 pub fn read_magic<R: Read + Seek, const N: usize>(
     r: &mut R,
     expected: &'static [u8; N],
-) -> BinResult<()> {
+) -> WireResult<()> {
     let mut found = [0u8; N];
     r.read_exact(&mut found)?;
     if &found != expected {
@@ -274,15 +376,13 @@ pub fn read_magic<R: Read + Seek, const N: usize>(
 
 /// Writes fixed magic bytes.
 #[inline]
-pub fn write_magic<W: Write + Seek>(w: &mut W, magic: &[u8]) -> BinResult<()> {
+pub fn write_magic<W: Write + Seek>(w: &mut W, magic: &[u8]) -> WireResult<()> {
     w.write_all(magic)?;
     Ok(())
 }
 
 /// An unsigned integer usable as an enum tag, flag set or presence mask.
-pub trait Tag:
-    Copy + Into<u64> + for<'a> BinRead<Args<'a> = ()> + for<'a> BinWrite<Args<'a> = ()>
-{
+pub trait Tag: Copy + Into<u64> + WireRead + WireWrite {
     /// Width in bytes.
     const BYTES: u64;
 }
@@ -298,8 +398,8 @@ pub fn read_enum<R: Read + Seek, T: Tag, V>(
     r: &mut R,
     e: Endian,
     from_tag: impl FnOnce(T) -> Option<V>,
-) -> BinResult<V> {
-    let tag = T::read_options(r, e, ())?;
+) -> WireResult<V> {
+    let tag = T::read_wire(r, e)?;
     match from_tag(tag) {
         Some(v) => Ok(v),
         None => Err(unknown_tag(r, tag)),
@@ -308,14 +408,14 @@ pub fn read_enum<R: Read + Seek, T: Tag, V>(
 
 /// The error for a union or enum tag that names no variant (the tag was just read).
 #[cold]
-pub fn unknown_tag<S: Seek, T: Tag>(s: &mut S, tag: T) -> binrw::Error {
+pub fn unknown_tag<S: Seek, T: Tag>(s: &mut S, tag: T) -> Fail {
     fail(s, T::BYTES, FieldError::UnknownTag { tag: tag.into() })
 }
 
 /// Reads a flag set or presence mask; bits outside `known` are [`FieldError::UnknownBits`].
 #[inline]
-pub fn read_bits<R: Read + Seek, T: Tag>(r: &mut R, e: Endian, known: u64) -> BinResult<T> {
-    let bits = T::read_options(r, e, ())?;
+pub fn read_bits<R: Read + Seek, T: Tag>(r: &mut R, e: Endian, known: u64) -> WireResult<T> {
+    let bits = T::read_wire(r, e)?;
     let unknown = bits.into() & !known;
     if unknown != 0 {
         return Err(fail(r, T::BYTES, FieldError::UnknownBits { bits: unknown }));
@@ -325,12 +425,12 @@ pub fn read_bits<R: Read + Seek, T: Tag>(r: &mut R, e: Endian, known: u64) -> Bi
 
 /// Reads a length prefix and checks it against `max` before anything is allocated.
 #[inline]
-pub fn read_len<R: Read + Seek>(r: &mut R, e: Endian, len: Len, max: u32) -> BinResult<usize> {
+pub fn read_len<R: Read + Seek>(r: &mut R, e: Endian, len: Len, max: u32) -> WireResult<usize> {
     let n: u64 = match len {
         Len::Var => read_leb(r, 32)?,
         Len::U8 => u64::from(read_u8(r)?),
-        Len::U16 => u64::from(u16::read_options(r, e, ())?),
-        Len::U32 => u64::from(u32::read_options(r, e, ())?),
+        Len::U16 => u64::from(u16::read_wire(r, e)?),
+        Len::U32 => u64::from(u32::read_wire(r, e)?),
     };
     if n > u64::from(max) {
         return Err(too_long(r, len, n, max));
@@ -340,7 +440,7 @@ pub fn read_len<R: Read + Seek>(r: &mut R, e: Endian, len: Len, max: u32) -> Bin
 
 /// The error for a length over its bound, at the start of the prefix just read.
 #[cold]
-fn too_long<S: Seek>(s: &mut S, len: Len, n: u64, max: u32) -> binrw::Error {
+fn too_long<S: Seek>(s: &mut S, len: Len, n: u64, max: u32) -> Fail {
     let width = match len {
         Len::Var => (64 - u64::from(n.leading_zeros())).div_ceil(7).max(1),
         Len::U8 => 1,
@@ -358,15 +458,15 @@ pub fn write_len<W: Write + Seek>(
     len: Len,
     n: usize,
     max: u32,
-) -> BinResult<()> {
+) -> WireResult<()> {
     if n as u64 > u64::from(max) {
         return Err(fail(w, 0, FieldError::TooLong { len: n as u64, max }));
     }
     match len {
         Len::Var => write_leb(w, n as u64),
         Len::U8 => Ok(w.write_all(&[n as u8])?),
-        Len::U16 => (n as u16).write_options(w, e, ()),
-        Len::U32 => (n as u32).write_options(w, e, ()),
+        Len::U16 => (n as u16).write_wire(w, e),
+        Len::U32 => (n as u32).write_wire(w, e),
     }
 }
 
@@ -378,7 +478,7 @@ const PREALLOC_BYTES: usize = 4096;
 /// length is only a claim: memory follows the bytes present, so a short input that declares the
 /// bound (16 MiB for a replay keyframe) cannot make the decoder allocate it.
 #[inline]
-fn read_exact_vec<R: Read>(r: &mut R, n: usize) -> BinResult<Vec<u8>> {
+fn read_exact_vec<R: Read>(r: &mut R, n: usize) -> WireResult<Vec<u8>> {
     let mut buf = Vec::with_capacity(n.min(PREALLOC_BYTES));
     r.by_ref().take(n as u64).read_to_end(&mut buf)?;
     if buf.len() != n {
@@ -389,7 +489,7 @@ fn read_exact_vec<R: Read>(r: &mut R, n: usize) -> BinResult<Vec<u8>> {
 
 /// Reads length-prefixed bytes of at most `max`.
 #[inline]
-pub fn read_bytes<R: Read + Seek>(r: &mut R, e: Endian, len: Len, max: u32) -> BinResult<Vec<u8>> {
+pub fn read_bytes<R: Read + Seek>(r: &mut R, e: Endian, len: Len, max: u32) -> WireResult<Vec<u8>> {
     let n = read_len(r, e, len, max)?;
     read_exact_vec(r, n)
 }
@@ -402,7 +502,7 @@ pub fn write_bytes<W: Write + Seek>(
     e: Endian,
     len: Len,
     max: u32,
-) -> BinResult<()> {
+) -> WireResult<()> {
     write_len(w, e, len, v.len(), max)?;
     w.write_all(v)?;
     Ok(())
@@ -410,7 +510,7 @@ pub fn write_bytes<W: Write + Seek>(
 
 /// Reads a length-prefixed UTF-8 string of at most `max` bytes.
 #[inline]
-pub fn read_string<R: Read + Seek>(r: &mut R, e: Endian, len: Len, max: u32) -> BinResult<String> {
+pub fn read_string<R: Read + Seek>(r: &mut R, e: Endian, len: Len, max: u32) -> WireResult<String> {
     let bytes = read_bytes(r, e, len, max)?;
     match String::from_utf8(bytes) {
         Ok(text) => Ok(text),
@@ -426,7 +526,7 @@ pub fn write_string<W: Write + Seek>(
     e: Endian,
     len: Len,
     max: u32,
-) -> BinResult<()> {
+) -> WireResult<()> {
     write_bytes(v.as_bytes(), w, e, len, max)
 }
 
@@ -437,8 +537,8 @@ pub fn read_list<R: Read + Seek, T>(
     e: Endian,
     len: Len,
     max: u32,
-    mut item: impl FnMut(&mut R, Endian) -> BinResult<T>,
-) -> BinResult<Vec<T>> {
+    mut item: impl FnMut(&mut R, Endian) -> WireResult<T>,
+) -> WireResult<Vec<T>> {
     let n = read_len(r, e, len, max)?;
     // Items are at least one byte each in every spec type but empty structs; never pre-size past
     // what the remaining input could hold.
@@ -457,8 +557,8 @@ pub fn write_list<W: Write + Seek, T>(
     e: Endian,
     len: Len,
     max: u32,
-    mut item: impl FnMut(&T, &mut W, Endian) -> BinResult<()>,
-) -> BinResult<()> {
+    mut item: impl FnMut(&T, &mut W, Endian) -> WireResult<()>,
+) -> WireResult<()> {
     write_len(w, e, len, v.len(), max)?;
     for x in v {
         item(x, w, e)?;
@@ -472,8 +572,8 @@ pub fn read_array<R: Read + Seek, T>(
     r: &mut R,
     e: Endian,
     n: usize,
-    mut item: impl FnMut(&mut R, Endian) -> BinResult<T>,
-) -> BinResult<Vec<T>> {
+    mut item: impl FnMut(&mut R, Endian) -> WireResult<T>,
+) -> WireResult<Vec<T>> {
     let mut out = Vec::with_capacity(n.min(4096));
     for _ in 0..n {
         out.push(item(r, e)?);
@@ -488,8 +588,8 @@ pub fn write_array<W: Write + Seek, T>(
     w: &mut W,
     e: Endian,
     n: usize,
-    mut item: impl FnMut(&T, &mut W, Endian) -> BinResult<()>,
-) -> BinResult<()> {
+    mut item: impl FnMut(&T, &mut W, Endian) -> WireResult<()>,
+) -> WireResult<()> {
     if v.len() != n {
         return Err(fail(
             w,
@@ -511,8 +611,8 @@ pub fn write_array<W: Write + Seek, T>(
 pub fn read_option<R: Read + Seek, T>(
     r: &mut R,
     e: Endian,
-    item: impl FnOnce(&mut R, Endian) -> BinResult<T>,
-) -> BinResult<Option<T>> {
+    item: impl FnOnce(&mut R, Endian) -> WireResult<T>,
+) -> WireResult<Option<T>> {
     if read_bool(r, e)? {
         item(r, e).map(Some)
     } else {
@@ -526,8 +626,8 @@ pub fn write_option<W: Write + Seek, T>(
     v: &Option<T>,
     w: &mut W,
     e: Endian,
-    item: impl FnOnce(&T, &mut W, Endian) -> BinResult<()>,
-) -> BinResult<()> {
+    item: impl FnOnce(&T, &mut W, Endian) -> WireResult<()>,
+) -> WireResult<()> {
     write_bool(&v.is_some(), w, e)?;
     match v {
         Some(x) => item(x, w, e),
@@ -541,8 +641,8 @@ pub fn read_present<R: Read + Seek, T>(
     r: &mut R,
     e: Endian,
     present: bool,
-    item: impl FnOnce(&mut R, Endian) -> BinResult<T>,
-) -> BinResult<Option<T>> {
+    item: impl FnOnce(&mut R, Endian) -> WireResult<T>,
+) -> WireResult<Option<T>> {
     if present {
         item(r, e).map(Some)
     } else {
@@ -556,8 +656,8 @@ pub fn write_present<W: Write + Seek, T>(
     v: &Option<T>,
     w: &mut W,
     e: Endian,
-    item: impl FnOnce(&T, &mut W, Endian) -> BinResult<()>,
-) -> BinResult<()> {
+    item: impl FnOnce(&T, &mut W, Endian) -> WireResult<()>,
+) -> WireResult<()> {
     match v {
         Some(x) => item(x, w, e),
         None => Ok(()),
@@ -581,31 +681,80 @@ pub fn read_compressed<R: Read + Seek, T>(
     r: &mut R,
     e: Endian,
     max: u32,
-    inner: impl FnOnce(&mut std::io::Cursor<&[u8]>, Endian) -> BinResult<T>,
-) -> BinResult<T> {
+    inner: impl FnOnce(&mut SliceReader<'_>, Endian) -> WireResult<T>,
+) -> WireResult<T> {
     let start = r.stream_position()?;
     let n = read_len(r, e, Len::Var, compressed_limit(max))?;
-    let packed = read_exact_vec(r, n)?;
-    let mut inflated = Vec::with_capacity((max as usize).min(n.saturating_mul(4)).min(1 << 20));
-    flate2::read::ZlibDecoder::new(packed.as_slice())
-        .take(u64::from(max) + 1)
-        .read_to_end(&mut inflated)
-        .map_err(|_| error_at(start, FieldError::Corrupt))?;
-    if inflated.len() > max as usize {
-        return Err(error_at(start, FieldError::InflateTooBig { max }));
+    // Both buffers are this thread's scratch (a nested compressed value takes fresh ones), so a
+    // stream of map chunks or keyframes allocates nothing per value.
+    let mut packed = Scratch::take();
+    let mut inflated = Scratch::take();
+    let result = (|| {
+        r.by_ref().take(n as u64).read_to_end(&mut packed)?;
+        if packed.len() != n {
+            return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into());
+        }
+        flate2::bufread::ZlibDecoder::new(packed.as_slice())
+            .take(u64::from(max) + 1)
+            .read_to_end(&mut inflated)
+            .map_err(|_| Fail::from(error_at(start, FieldError::Corrupt)))?;
+        if inflated.len() > max as usize {
+            return Err(error_at(start, FieldError::InflateTooBig { max }).into());
+        }
+        let mut cursor = SliceReader::new(inflated.as_slice());
+        let value =
+            inner(&mut cursor, e).map_err(|err| Fail::from(rebase(err.into_binrw(), start)))?;
+        let used = cursor.position();
+        if used != inflated.len() {
+            return Err(Fail::from(error_at(
+                start,
+                FieldError::CompressedLeftover {
+                    extra: inflated.len() - used,
+                },
+            )));
+        }
+        Ok(value)
+    })();
+    Scratch::give_back(packed);
+    Scratch::give_back(inflated);
+    result
+}
+
+/// Per-thread buffers for compressed values, kept between values up to [`Scratch::KEEP`] bytes.
+struct Scratch;
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Vec<Vec<u8>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+impl Scratch {
+    /// Buffers larger than this are freed rather than kept (a keyframe may inflate to 16 MiB).
+    const KEEP: usize = 1 << 20;
+    /// Buffers kept per thread (two per nesting level in use).
+    const SLOTS: usize = 4;
+
+    /// An empty buffer, reused when this thread has one.
+    fn take() -> Vec<u8> {
+        let mut buf = SCRATCH
+            .try_with(|s| s.borrow_mut().pop())
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        buf.clear();
+        buf
     }
-    let mut cursor = std::io::Cursor::new(inflated.as_slice());
-    let value = inner(&mut cursor, e).map_err(|err| rebase(err, start))?;
-    let used = cursor.position() as usize;
-    if used != inflated.len() {
-        return Err(error_at(
-            start,
-            FieldError::CompressedLeftover {
-                extra: inflated.len() - used,
-            },
-        ));
+
+    /// Keeps `buf` for the next value on this thread, unless it is large.
+    fn give_back(buf: Vec<u8>) {
+        if buf.capacity() <= Self::KEEP {
+            let _ = SCRATCH.try_with(|s| {
+                let mut s = s.borrow_mut();
+                if s.len() < Self::SLOTS {
+                    s.push(buf);
+                }
+            });
+        }
     }
-    Ok(value)
 }
 
 /// Moves an error from inside inflated data to the offset of the compressed blob.
@@ -629,8 +778,8 @@ pub fn write_compressed<W: Write + Seek, T>(
     w: &mut W,
     e: Endian,
     max: u32,
-    inner: impl FnOnce(&T, &mut VecSink<'_>, Endian) -> BinResult<()>,
-) -> BinResult<()> {
+    inner: impl FnOnce(&T, &mut VecSink<'_>, Endian) -> WireResult<()>,
+) -> WireResult<()> {
     let mut plain = Vec::new();
     inner(v, &mut VecSink::new(&mut plain), e)?;
     if plain.len() > max as usize {
@@ -649,23 +798,16 @@ pub fn write_compressed<W: Write + Seek, T>(
     write_bytes(&packed, w, e, Len::Var, compressed_limit(max))
 }
 
-/// Reads a value with its own `BinRead` (shared types, fixed-width integers).
+/// Reads a value with its own [`WireRead`] (shared types, fixed-width integers).
 #[inline]
-pub fn read_plain<R: Read + Seek, T: for<'a> BinRead<Args<'a> = ()>>(
-    r: &mut R,
-    e: Endian,
-) -> BinResult<T> {
-    T::read_options(r, e, ())
+pub fn read_plain<R: Read + Seek, T: WireRead>(r: &mut R, e: Endian) -> WireResult<T> {
+    T::read_wire(r, e)
 }
 
-/// Writes a value with its own `BinWrite` (shared types, fixed-width integers).
+/// Writes a value with its own [`WireWrite`] (shared types, fixed-width integers).
 #[inline]
-pub fn write_plain<W: Write + Seek, T: for<'a> BinWrite<Args<'a> = ()>>(
-    v: &T,
-    w: &mut W,
-    e: Endian,
-) -> BinResult<()> {
-    v.write_options(w, e, ())
+pub fn write_plain<W: Write + Seek, T: WireWrite>(v: &T, w: &mut W, e: Endian) -> WireResult<()> {
+    v.write_wire(w, e)
 }
 
 /// Which way a packet travels.
@@ -833,10 +975,10 @@ pub fn decode_body<T: for<'a> BinRead<Args<'a> = ()>>(
     packet: &'static str,
     body: &[u8],
 ) -> Result<T, DecodeError> {
-    let mut cursor = std::io::Cursor::new(body);
+    let mut cursor = SliceReader::new(body);
     let value = T::read_options(&mut cursor, Endian::Big, ())
         .map_err(|err| decode_error(packet, &err, body.len()))?;
-    let used = cursor.position() as usize;
+    let used = cursor.position();
     if used != body.len() {
         return Err(DecodeError::Leftover {
             packet,
@@ -844,6 +986,80 @@ pub fn decode_body<T: for<'a> BinRead<Args<'a> = ()>>(
         });
     }
     Ok(value)
+}
+
+/// A reader over a byte slice: what every packet body is decoded from.
+///
+/// Like `std::io::Cursor<&[u8]>`, but its position is a `usize` and its reads are inlined
+/// bounds-checked copies, so the generated readers' one- and two-byte reads cost no more than
+/// indexing the slice.
+#[derive(Debug, Clone)]
+pub struct SliceReader<'a> {
+    /// The whole input.
+    buf: &'a [u8],
+    /// What is left of it to read (always a tail of `buf`).
+    rest: &'a [u8],
+}
+
+impl<'a> SliceReader<'a> {
+    /// Reads `buf` from its start.
+    #[inline]
+    pub fn new(buf: &'a [u8]) -> Self {
+        SliceReader { buf, rest: buf }
+    }
+
+    /// Bytes consumed so far.
+    #[inline]
+    pub fn position(&self) -> usize {
+        self.buf.len() - self.rest.len()
+    }
+}
+
+impl Read for SliceReader<'_> {
+    #[inline]
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        let n = out.len().min(self.rest.len());
+        let (head, tail) = self.rest.split_at(n);
+        out[..n].copy_from_slice(head);
+        self.rest = tail;
+        Ok(n)
+    }
+
+    #[inline]
+    fn read_exact(&mut self, out: &mut [u8]) -> std::io::Result<()> {
+        match self.rest.split_at_checked(out.len()) {
+            Some((head, tail)) => {
+                out.copy_from_slice(head);
+                self.rest = tail;
+                Ok(())
+            }
+            None => {
+                self.rest = &[];
+                Err(std::io::ErrorKind::UnexpectedEof.into())
+            }
+        }
+    }
+}
+
+impl Seek for SliceReader<'_> {
+    fn seek(&mut self, to: SeekFrom) -> std::io::Result<u64> {
+        let target = match to {
+            SeekFrom::Start(n) => Some(n),
+            SeekFrom::Current(d) => (self.position() as u64).checked_add_signed(d),
+            SeekFrom::End(d) => (self.buf.len() as u64).checked_add_signed(d),
+        };
+        let at = target
+            .and_then(|t| usize::try_from(t).ok())
+            .ok_or(std::io::ErrorKind::InvalidInput)?;
+        // Past the end reads nothing, as with `Cursor`.
+        self.rest = self.buf.get(at..).unwrap_or_default();
+        Ok(at as u64)
+    }
+
+    #[inline]
+    fn stream_position(&mut self) -> std::io::Result<u64> {
+        Ok(self.position() as u64)
+    }
 }
 
 /// A writer that appends to a `Vec<u8>`; its position is the number of bytes appended. It
@@ -917,4 +1133,63 @@ pub fn encode_body<T: for<'a> BinWrite<Args<'a> = ()>>(
                 error,
             }
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slice_reader_reads_seeks_and_stops_at_the_end() {
+        let mut r = SliceReader::new(&[1, 2, 3, 4, 5]);
+        let mut two = [0u8; 2];
+        r.read_exact(&mut two).expect("two bytes");
+        assert_eq!((two, r.position()), ([1, 2], 2));
+        assert_eq!(r.seek(SeekFrom::Current(-1)).expect("back one"), 1);
+        r.read_exact(&mut two).expect("two bytes");
+        assert_eq!(two, [2, 3]);
+        let mut four = [0u8; 4];
+        assert!(r.read_exact(&mut four).is_err(), "only two bytes left");
+        assert_eq!(
+            r.position(),
+            5,
+            "a short read consumes the rest, like Cursor"
+        );
+        assert_eq!(r.seek(SeekFrom::End(-2)).expect("from the end"), 3);
+        let mut rest = Vec::new();
+        r.read_to_end(&mut rest).expect("rest");
+        assert_eq!(rest, [4, 5]);
+        assert!(r.seek(SeekFrom::Current(-9)).is_err(), "before the start");
+        assert_eq!(r.seek(SeekFrom::Start(9)).expect("past the end"), 9);
+        assert_eq!(r.read(&mut two).expect("nothing"), 0);
+    }
+
+    #[test]
+    fn varints_decode_on_every_path_and_overflow_is_caught() {
+        let cases: [(&[u8], u32); 5] = [
+            (&[0x05], 5),
+            (&[0x80, 0x01], 128),
+            (&[0xff, 0x7f], 16_383),
+            (&[0xc0, 0xc4, 0x07], 123_456),
+            (&[0xff, 0xff, 0xff, 0xff, 0x0f], u32::MAX),
+        ];
+        for (bytes, want) in cases {
+            let mut r = SliceReader::new(bytes);
+            assert_eq!(read_var_u32(&mut r, Endian::Big).expect("valid"), want);
+            assert_eq!(r.position(), bytes.len());
+        }
+        for bad in [
+            &[0xff, 0xff, 0xff, 0xff, 0x10][..],
+            &[0x80, 0x80, 0x80, 0x80, 0x80, 0x01],
+        ] {
+            let err = read_var_u32(&mut SliceReader::new(bad), Endian::Big)
+                .expect_err("too wide")
+                .into_binrw();
+            assert!(matches!(
+                root_cause(&err, bad.len()).1,
+                FieldError::VarintOverflow { bits: 32 }
+            ));
+        }
+        assert!(read_var_u32(&mut SliceReader::new(&[0x80]), Endian::Big).is_err());
+    }
 }

@@ -1,12 +1,14 @@
 //! What the viewer shows beside the world: the recording's own ping and byte rates at the
-//! play-head, a timeline, and the speed ladder.
+//! play-head, the join times its timeline bar marks, and the speed ladder.
 //!
 //! All of it comes from the recorded frames (their microseconds, wire bytes and ping/pong
 //! nonces), never from the viewer's own clock or sockets, so the HUD at recorded time T shows
-//! what the recorded client measured then. Kept apart from the window so it can be tested.
+//! what the recorded client measured then. Kept apart from the window so it can be tested; the
+//! bar itself (drawing, and mapping clicks to times) is the renderer's
+//! `tilegame_client::render::timeline_bar`.
 
 use tilegame_protocol::replay_format::{FrameDirection, Record};
-use tilegame_protocol::v1::play;
+use tilegame_protocol::v1::{login, play};
 
 use crate::packets::{self, AnyPacket};
 
@@ -49,6 +51,9 @@ pub struct Traffic {
     totals: Vec<(u64, u64, u64)>,
     /// (micros of the pong, round trip in ms).
     pings: Vec<(u64, u32)>,
+    /// Micros at which a player joined (the recording client's own JoinAccepted, and every
+    /// PlayerJoined), ascending.
+    joins: Vec<u64>,
 }
 
 /// The averaging window of the rates (one minute, as the live HUD).
@@ -75,6 +80,10 @@ impl Traffic {
                         sent.remove(0);
                     }
                 }
+                Ok(AnyPacket::LoginToClient(login::ToClient::JoinAccepted(_)))
+                | Ok(AnyPacket::PlayToClient(play::ToClient::PlayerJoined(_))) => {
+                    t.joins.push(f.micros);
+                }
                 Ok(AnyPacket::PlayToClient(play::ToClient::Pong(p))) => {
                     if let Some(i) = sent.iter().position(|(n, _)| *n == p.nonce) {
                         let (_, at) = sent.remove(i);
@@ -86,6 +95,11 @@ impl Traffic {
             }
         }
         t
+    }
+
+    /// When players joined (recorded micros, ascending): the join marks of the timeline.
+    pub fn joins(&self) -> &[u64] {
+        &self.joins
     }
 
     fn totals_at(&self, micros: u64) -> (u64, u64) {
@@ -121,37 +135,6 @@ impl Traffic {
             mb_out: now_out as f64 / 1e6,
         }
     }
-}
-
-/// A text timeline `width` columns wide: `=` played, `-` to come, `K` keyframes, `|` the
-/// play-head.
-pub fn timeline(width: usize, total: u64, cursor: u64, keyframes: &[u64]) -> String {
-    let width = width.max(2);
-    let col = |t: u64| -> usize {
-        if total == 0 {
-            0
-        } else {
-            ((u128::from(t.min(total)) * (width as u128 - 1)) / u128::from(total)) as usize
-        }
-    };
-    let here = col(cursor);
-    let mut line: Vec<char> = (0..width)
-        .map(|i| if i < here { '=' } else { '-' })
-        .collect();
-    for &k in keyframes {
-        line[col(k)] = 'K';
-    }
-    line[here] = '|';
-    line.into_iter().collect()
-}
-
-/// The recorded time at `x` pixels along a bar `width` pixels wide spanning `total` µs.
-pub fn time_at(x: f32, width: f32, total: u64) -> u64 {
-    if width <= 0.0 || !x.is_finite() {
-        return 0;
-    }
-    let f = f64::from((x / width).clamp(0.0, 1.0));
-    (f * total as f64) as u64
 }
 
 #[cfg(test)]
@@ -212,14 +195,10 @@ mod tests {
     }
 
     #[test]
-    fn timeline_marks_keyframes_and_the_cursor() {
-        assert_eq!(timeline(11, 100, 50, &[0, 100]), "K====|----K");
-        assert_eq!(timeline(5, 0, 0, &[]), "|----");
-        assert_eq!(time_at(50.0, 100.0, 1000), 500);
-        assert_eq!(time_at(-5.0, 100.0, 1000), 0);
-        assert_eq!(time_at(500.0, 100.0, 1000), 1000);
+    fn speed_ladder() {
         assert_eq!(SPEEDS[speed_index(3.0)], 2.0);
         assert_eq!(SPEEDS[speed_index(100.0)], 8.0);
         assert_eq!(SPEEDS[speed_index(0.0)], 0.1);
+        assert_eq!(SPEEDS[speed_index(f64::NAN)], 0.1);
     }
 }

@@ -6,12 +6,20 @@
 //! the replayed state at T. Keys: Esc pauses, 1/2 step the speed down/up (0.1× to 8×), `.` or
 //! → steps one tick forward and `,` or ← one tick back (pausing), R restarts, M skips 10
 //! seconds ahead (through the nearest keyframe), Tab lists the players (in natural order).
-//! The status line carries a timeline (keyframes `K`, the play-head `|`); clicking or dragging
-//! along the bottom edge of the window seeks there. The HUD shows the recording's own ping and
-//! byte rates at the play-head ([`crate::timeline`]).
+//!
+//! A timeline bar runs along the bottom of the window, drawn by the renderer's UI layer
+//! ([`tilegame_client::render::timeline_bar`]): the track with its played part, a white mark
+//! per keyframe, a green mark per join, the play-head, `mm:ss / mm:ss`, the tick, the speed.
+//! Pressing the mouse on the bar seeks to the time under the pointer, and dragging scrubs
+//! (playback holds while the button is down); clicks are hit-tested against the drawn bar and
+//! mapped to time by the same [`BarLayout`] that placed it, so the play-head lands on the
+//! clicked column. The tick shown (bar, HUD) is that of the latest snapshot replayed. The HUD
+//! shows the recording's own ping and byte rates at the play-head ([`crate::timeline`]).
 
 use std::path::PathBuf;
 
+use tilegame_client::render;
+use tilegame_client::render::timeline_bar::{self, BarLayout, TimelineBar};
 use tilegame_client::render::{
     run_window, DrawPlayer, FrameSource, Hud, InputState, Key, Overlay, RenderError, Scene,
     WindowOptions,
@@ -23,12 +31,6 @@ use crate::engine::{Engine, TickOutcome};
 use crate::state::natural_cmp;
 use crate::timeline::{self, Traffic, SPEEDS};
 use crate::tool::{ReplayFile, ToolError};
-
-/// Height of the strip along the bottom of the window that seeks when clicked, in pixels.
-const SEEK_STRIP_PX: f32 = 48.0;
-
-/// Columns of the text timeline.
-const TIMELINE_COLUMNS: usize = 48;
 
 /// How to view.
 #[derive(Debug, Clone)]
@@ -56,7 +58,14 @@ struct Viewer {
     traffic: Traffic,
     keyframe_times: Vec<u64>,
     held: (bool, bool),
+    /// The last time a press or drag on the bar sought to.
     seek_target: Option<u64>,
+    /// The left button went down on the bar and is still held: scrubbing.
+    dragging: bool,
+    /// Window size in physical pixels and pixels per point (from the last frame): where the
+    /// bar is.
+    window: [f32; 2],
+    pixels_per_point: f32,
     paused: bool,
     list: bool,
     error: Option<String>,
@@ -86,6 +95,48 @@ impl Viewer {
     /// Recorded length in microseconds.
     fn total(&self) -> u64 {
         self.times.last().copied().unwrap_or(0)
+    }
+
+    /// Where the timeline bar is drawn (and hit-tested) now.
+    fn bar_layout(&self) -> BarLayout {
+        BarLayout::new(self.window, self.pixels_per_point)
+    }
+
+    /// The tick shown: the latest snapshot replayed (frames are stamped with the tick their
+    /// client knew before reading them, one behind a snapshot's own).
+    fn shown_tick(&self) -> u32 {
+        self.engine
+            .last_tick()
+            .map_or(self.engine.clock().tick, |(t, _)| t)
+    }
+
+    /// The play-head, within the recording.
+    fn cursor(&self) -> u64 {
+        (self.playhead.max(0.0) as u64).min(self.total())
+    }
+
+    /// A press on the bar seeks to the time under the pointer; dragging with the button held
+    /// keeps seeking (once per column crossed). Returns whether the bar holds the play-head.
+    fn seek_by_pointer(&mut self, input: &InputState) -> bool {
+        let layout = self.bar_layout();
+        if input.mouse_left_pressed {
+            self.dragging = input.mouse_screen.is_some_and(|p| layout.contains(p));
+            self.seek_target = None;
+        }
+        let held = self.dragging;
+        if self.dragging {
+            if let Some([x, _]) = input.mouse_screen {
+                let target = layout.time_at(x, self.total());
+                if self.seek_target != Some(target) {
+                    self.seek_target = Some(target);
+                    self.seek_time(target);
+                }
+            }
+        }
+        if !input.mouse_left {
+            self.dragging = false;
+        }
+        held
     }
 
     /// Plays to the next snapshot (one tick forward) and stops there.
@@ -172,26 +223,32 @@ impl FrameSource for Viewer {
             let tick = self.engine.last_tick().map_or(0, |(t, _)| t);
             self.seek(tick.saturating_sub(1));
         }
-        // Click or drag along the bottom edge: seek there.
-        let [w, h] = input.window_size.map(|v| v as f32);
-        match input.mouse_screen {
-            Some([x, y]) if input.mouse_left && y >= h - SEEK_STRIP_PX => {
-                let target = timeline::time_at(x, w, self.total());
-                let moved = self
-                    .seek_target
-                    .is_none_or(|t| t.abs_diff(target) > self.total() / 400);
-                if moved {
-                    self.seek_target = Some(target);
-                    self.seek_time(target);
-                }
-            }
-            _ => self.seek_target = None,
-        }
-        if !self.paused {
+        self.window = input.window_size.map(|v| v as f32);
+        // A press or drag on the bar seeks; the play-head stays where it was put that frame.
+        let on_bar = self.seek_by_pointer(input);
+        if !self.paused && !on_bar {
             self.playhead += f64::from(dt) * SPEEDS[self.speed] * 1e6;
         }
         self.feed_until(self.playhead);
         self.exit |= input.close_requested;
+    }
+
+    fn ui(&mut self, ctx: &render::egui::Context) {
+        self.pixels_per_point = ctx.pixels_per_point();
+        let note = format!(
+            "×{}{}",
+            SPEEDS[self.speed],
+            if self.paused { "  paused" } else { "" }
+        );
+        let bar = TimelineBar {
+            total_micros: self.total(),
+            cursor_micros: self.cursor(),
+            tick: self.shown_tick(),
+            keyframes: &self.keyframe_times,
+            joins: self.traffic.joins(),
+            note: &note,
+        };
+        timeline_bar::paint(ctx, &self.bar_layout(), &bar);
     }
 
     fn scene(&self) -> Scene<'_> {
@@ -219,18 +276,13 @@ impl FrameSource for Viewer {
                 });
             }
         }
-        let clock = self.engine.clock();
-        let total = self.total();
-        let cursor = (self.playhead.max(0.0) as u64).min(total);
+        let cursor = self.cursor();
         let status = format!(
-            "replay {} x{} tick {} at {:.1}/{:.1} s{} [{}]",
+            "replay {} x{} tick {}{}",
             self.header.player_name,
             SPEEDS[self.speed],
-            clock.tick,
-            cursor as f64 / 1e6,
-            total as f64 / 1e6,
+            self.shown_tick(),
             if self.paused { " (paused)" } else { "" },
-            timeline::timeline(TIMELINE_COLUMNS, total, cursor, &self.keyframe_times)
         );
         let traffic = self.traffic.at(cursor);
         let overlay = match (&self.error, self.list, play) {
@@ -256,12 +308,13 @@ impl FrameSource for Viewer {
                 health,
                 players: play.map_or(0, |p| p.players.len()),
                 status,
-                tick: clock.tick,
+                tick: self.shown_tick(),
                 ping_ms: traffic.ping_ms,
                 kb_in_per_min: traffic.kb_in_per_min,
                 kb_out_per_min: traffic.kb_out_per_min,
                 mb_in: traffic.mb_in,
                 mb_out: traffic.mb_out,
+                bottom_inset: self.bar_layout().height(),
                 ..Hud::default()
             },
             overlay,
@@ -275,53 +328,7 @@ impl FrameSource for Viewer {
 
 /// Opens the viewer window on `file`.
 pub fn run(file: &ReplayFile, options: ViewOptions) -> Result<u8, ToolError> {
-    let mut reader = file.reader(true)?;
-    let header = reader.header().clone();
-    let mut records = Vec::new();
-    let mut times = Vec::new();
-    let mut now = 0u64;
-    loop {
-        let record = match reader.try_next() {
-            Ok(Some(r)) => r,
-            Ok(None) => break,
-            // A crash cut: play what was recorded, as `verify` and `info` read it.
-            Err(e) if e.is_cut() => break,
-            Err(e) => return Err(file.file_error(e)),
-        };
-        if let Record::Frame(f) = &record {
-            now = f.micros;
-        }
-        times.push(now);
-        records.push(record);
-    }
-    let keyframe_times = records
-        .iter()
-        .zip(&times)
-        .filter(|(r, _)| matches!(r, Record::Keyframe(_)))
-        .map(|(_, t)| *t)
-        .collect();
-    let mut viewer = Viewer {
-        traffic: Traffic::of(&records),
-        keyframe_times,
-        held: (false, false),
-        seek_target: None,
-        engine: Engine::new(&header),
-        header,
-        file: file.clone(),
-        records,
-        times,
-        next: 0,
-        playhead: 0.0,
-        speed: timeline::speed_index(options.speed),
-        paused: false,
-        list: false,
-        error: None,
-        placeholder: Map::new(1, 1, Tile::Void).expect("a 1x1 map is always valid"),
-        exit: false,
-    };
-    if let Some(tick) = options.from {
-        viewer.seek(tick);
-    }
+    let mut viewer = Viewer::open(file, &options)?;
     let window = WindowOptions {
         title: format!("tilegame replay — {}", file.path.display()),
         size: [1280, 720],
@@ -335,5 +342,175 @@ pub fn run(file: &ReplayFile, options: ViewOptions) -> Result<u8, ToolError> {
             "no display to open the viewer on ({detail})"
         ))),
         Err(e) => Err(ToolError::Usage(format!("the viewer failed: {e}"))),
+    }
+}
+
+impl Viewer {
+    /// Reads `file` (up to a crash cut) and stands at its start, or at `options.from`.
+    fn open(file: &ReplayFile, options: &ViewOptions) -> Result<Viewer, ToolError> {
+        let mut reader = file.reader(true)?;
+        let header = reader.header().clone();
+        let mut records = Vec::new();
+        let mut times = Vec::new();
+        let mut now = 0u64;
+        loop {
+            let record = match reader.try_next() {
+                Ok(Some(r)) => r,
+                Ok(None) => break,
+                // A crash cut: play what was recorded, as `verify` and `info` read it.
+                Err(e) if e.is_cut() => break,
+                Err(e) => return Err(file.file_error(e)),
+            };
+            if let Record::Frame(f) = &record {
+                now = f.micros;
+            }
+            times.push(now);
+            records.push(record);
+        }
+        let keyframe_times = records
+            .iter()
+            .zip(&times)
+            .filter(|(r, _)| matches!(r, Record::Keyframe(_)))
+            .map(|(_, t)| *t)
+            .collect();
+        let mut viewer = Viewer {
+            traffic: Traffic::of(&records),
+            keyframe_times,
+            held: (false, false),
+            seek_target: None,
+            dragging: false,
+            window: [1280.0, 720.0],
+            pixels_per_point: 1.0,
+            engine: Engine::new(&header),
+            header,
+            file: file.clone(),
+            records,
+            times,
+            next: 0,
+            playhead: 0.0,
+            speed: timeline::speed_index(options.speed),
+            paused: false,
+            list: false,
+            error: None,
+            placeholder: Map::new(1, 1, Tile::Void).expect("a 1x1 map is always valid"),
+            exit: false,
+        };
+        if let Some(tick) = options.from {
+            viewer.seek(tick);
+        }
+        Ok(viewer)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::packets::{self, AnyPacket};
+    use tilegame_protocol::v1::play;
+
+    const WINDOW: [u32; 2] = [1280, 720];
+
+    fn fixture() -> Viewer {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/small.tgr");
+        let file = ReplayFile::open(std::path::Path::new(path)).expect("the fixture");
+        let options = ViewOptions {
+            speed: 1.0,
+            from: None,
+            frames: None,
+            screenshot: None,
+        };
+        Viewer::open(&file, &options).expect("the fixture opens")
+    }
+
+    /// The pointer at `at`, the left button `held`, and `pressed` this frame.
+    fn pointer(at: [f32; 2], held: bool, pressed: bool) -> InputState {
+        InputState {
+            mouse_screen: Some(at),
+            mouse_left: held,
+            mouse_left_pressed: pressed,
+            window_size: WINDOW,
+            ..InputState::default()
+        }
+    }
+
+    fn typed(text: &str) -> InputState {
+        InputState {
+            text: text.into(),
+            window_size: WINDOW,
+            ..InputState::default()
+        }
+    }
+
+    /// The tick of the last snapshot recorded at or before `micros`: what must be shown then.
+    fn snapshot_at(v: &Viewer, micros: u64) -> Option<u32> {
+        v.records.iter().rev().find_map(|r| match r {
+            Record::Frame(f) if f.micros <= micros => match packets::decode(f) {
+                Ok(AnyPacket::PlayToClient(play::ToClient::Snapshot(s))) => Some(s.tick),
+                _ => None,
+            },
+            _ => None,
+        })
+    }
+
+    #[test]
+    fn pressing_and_dragging_on_the_bar_seek_to_the_time_drawn_there() {
+        let mut v = fixture();
+        let layout = BarLayout::new(WINDOW.map(|v| v as f32), 1.0);
+        let total = v.total();
+        let y = layout.track[1];
+        // A press on the bar: the play-head is drawn on the pressed column, and the state shown
+        // is the recording's at that time.
+        v.update(&pointer([900.0, y], false, true), 0.1);
+        assert_eq!(v.cursor(), layout.time_at(900.0, total));
+        assert_eq!(layout.x_of(v.cursor(), total).round(), 900.0);
+        assert_eq!(Some(v.shown_tick()), snapshot_at(&v, v.cursor()));
+        // Not dragging (the button was released within the frame): playback goes on.
+        v.update(&pointer([900.0, y], false, false), 0.1);
+        assert!(v.cursor() > layout.time_at(900.0, total));
+        // A drag: it follows the pointer and holds the play-head there, even off the bar.
+        v.update(&pointer([200.0, layout.panel[1]], true, true), 0.1);
+        assert_eq!(v.cursor(), layout.time_at(200.0, total));
+        for x in [300.0, 650.0, 640.0] {
+            v.update(&pointer([x, 100.0], true, false), 0.1);
+            assert_eq!(v.cursor(), layout.time_at(x, total), "dragged to {x}");
+            assert_eq!(Some(v.shown_tick()), snapshot_at(&v, v.cursor()));
+        }
+        // Released: the pointer hovering over the bar no longer seeks.
+        v.update(&pointer([640.0, 100.0], false, false), 0.0);
+        v.update(&pointer([100.0, y], false, false), 0.0);
+        assert_eq!(v.cursor(), layout.time_at(640.0, total));
+        // A press just above the bar is a press on the world: nothing moves.
+        v.update(&pointer([100.0, layout.panel[1] - 1.0], true, true), 0.0);
+        assert_eq!(v.cursor(), layout.time_at(640.0, total));
+    }
+
+    #[test]
+    fn the_bar_marks_keyframes_and_joins_of_the_recording() {
+        let v = fixture();
+        // bot1's own JoinAccepted and the PlayerJoined of the bot after it; keyframes at
+        // ticks 2 and 42 (tests/fixtures/README.md).
+        let joins = v.traffic.joins();
+        assert_eq!(joins.len(), 2, "{joins:?}");
+        assert!(joins.is_sorted() && joins[1] < 1_000_000, "{joins:?}");
+        assert_eq!(v.keyframe_times.len(), 2);
+        assert!(v.keyframe_times.iter().all(|&t| t <= v.total()));
+    }
+
+    #[test]
+    fn steps_go_one_snapshot_forward_and_back() {
+        let mut v = fixture();
+        v.update(&typed(""), 0.25);
+        v.update(&typed(""), 0.25);
+        v.update(&typed("."), 0.0);
+        assert!(v.paused, "a step pauses");
+        let t0 = v.shown_tick();
+        assert_eq!(Some(t0), snapshot_at(&v, v.cursor()));
+        v.update(&typed("."), 0.25);
+        assert_eq!(v.shown_tick(), t0 + 1);
+        assert_eq!(Some(t0 + 1), snapshot_at(&v, v.cursor()));
+        v.update(&typed("."), 0.25);
+        v.update(&typed(","), 0.25);
+        assert_eq!(v.shown_tick(), t0 + 1);
+        assert_eq!(Some(t0 + 1), snapshot_at(&v, v.cursor()));
     }
 }

@@ -54,6 +54,7 @@ pub fn demo_scene(map: &Map, tick: u32, overlay: Option<Overlay>) -> Scene<'_> {
             status: "Connected to 127.0.0.1:35000".into(),
             selected_item: 0,
             tick,
+            bottom_inset: 0.0,
         },
         overlay,
     }

@@ -469,7 +469,12 @@ fn draw_hud(b: &mut Batch, hud: &Hud, size: [f32; 2]) {
     let items: [(&str, [u32; 4]); 2] = [("Shovel", ICON_SHOVEL), ("Gun", ICON_GUN)];
     let total = items.len() as f32 * slot + (items.len() as f32 - 1.0) * gap;
     let hx = ((size[0] - total) / 2.0).round();
-    let hy = (size[1] - slot - 30.0).round();
+    let inset = if hud.bottom_inset.is_finite() {
+        hud.bottom_inset.clamp(0.0, size[1] / 2.0)
+    } else {
+        0.0
+    };
+    let hy = (size[1] - inset - slot - 30.0).round();
     for (i, (name, icon)) in items.iter().enumerate() {
         let sx = hx + i as f32 * (slot + gap);
         let selected = usize::from(hud.selected_item) == i;

@@ -13,6 +13,8 @@
 //! - [`gpu`] finds an adapter and a device (Vulkan, GL, or Mesa's software rasterisers);
 //! - [`offscreen`] renders to RGBA bytes or a PNG without a window (tests, CI, replay export);
 //! - [`window`] runs a winit window loop and feeds input to a [`window::FrameSource`];
+//! - [`timeline_bar`] paints the replay viewer's timeline bar (egui shapes) and maps clicks on it
+//!   to recorded times;
 //! - [`demo`] builds a ready-made scene for examples and smoke tests.
 //!
 //! Rendering is deterministic: it reads the scene and nothing else (no clock, no randomness;
@@ -27,9 +29,14 @@ pub mod gpu;
 pub mod layout;
 pub mod offscreen;
 pub mod pipeline;
+pub mod timeline_bar;
 pub mod window;
 
 use tilegame_game::Map;
+
+/// egui, as the renderer uses it (so a [`FrameSource::ui`] outside this crate names the same
+/// version without depending on it).
+pub use egui;
 
 pub use offscreen::{render_to_png, render_to_rgba, write_png, OffscreenRenderer};
 pub use pipeline::FrameStats;
@@ -93,6 +100,9 @@ pub struct Hud {
     pub selected_item: u8,
     /// Game tick; drives tile animations (water, lava) so that rendering stays deterministic.
     pub tick: u32,
+    /// Pixels at the bottom of the screen kept free (the replay viewer's timeline bar): the
+    /// hotbar sits above them.
+    pub bottom_inset: f32,
 }
 
 /// A full-screen overlay drawn above the world and the HUD.

@@ -8,6 +8,7 @@
 use std::path::Path;
 use std::sync::mpsc;
 
+use super::egui_layer::{EguiFrame, EguiLayer};
 use super::gpu;
 use super::pipeline::{FrameStats, Renderer};
 use super::{RenderError, Scene};
@@ -65,6 +66,49 @@ impl OffscreenRenderer {
             scene,
             width,
             height,
+        )?;
+        self.last_stats = stats;
+        Ok(rgba)
+    }
+}
+
+impl OffscreenRenderer {
+    /// Renders `scene`, then paints what `ui` draws with egui over it (as the window paints its
+    /// UI layer), at one physical pixel per point; returns RGBA bytes like [`Self::render`].
+    /// Creates an egui context and its textures for this one frame (tests, exports).
+    pub fn render_with_ui(
+        &mut self,
+        scene: &Scene,
+        width: u32,
+        height: u32,
+        ui: &mut dyn FnMut(&egui::Context),
+    ) -> Result<Vec<u8>, RenderError> {
+        let ctx = egui::Context::default();
+        crate::ui::font::install(&ctx);
+        let input = egui::RawInput {
+            screen_rect: Some(egui::Rect::from_min_size(
+                egui::Pos2::ZERO,
+                egui::vec2(width as f32, height as f32),
+            )),
+            ..egui::RawInput::default()
+        };
+        let output = ctx.run_pass(input, |c| ui(c));
+        let mut frame = EguiFrame {
+            primitives: ctx.tessellate(output.shapes, output.pixels_per_point),
+            textures: output.textures_delta,
+            pixels_per_point: output.pixels_per_point,
+        };
+        let mut layer = EguiLayer::new(&self.device, OFFSCREEN_FORMAT);
+        layer.update_textures(&self.device, &self.queue, &frame);
+        let _ = frame.textures_applied();
+        let (rgba, stats) = render_with_overlay(
+            &self.device,
+            &self.queue,
+            &mut self.renderer,
+            scene,
+            width,
+            height,
+            &mut |device, queue, view| layer.paint(device, queue, view, [width, height], &frame),
         )?;
         self.last_stats = stats;
         Ok(rgba)

@@ -195,7 +195,7 @@ impl Validator<'_> {
                             format!(
                                 "`{name}::{}` gives `{key}: {value}`, which is not a valid {}",
                                 v.name,
-                                crate::wire::describe(ty)
+                                crate::layout::encoding(self.protocol, ty, false).words()
                             ),
                             "wrong value",
                             None,

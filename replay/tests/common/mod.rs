@@ -2,6 +2,8 @@
 //! and rewriting recordings (to tamper with them).
 #![allow(dead_code)]
 
+pub mod x11;
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
