@@ -413,7 +413,14 @@ async fn play_session(
                 codec.feed(&io.read_buf);
                 io.read_buf.clear();
             }
-            closed = io.outbox.closed() => return Err(closed.into()),
+            closed = io.outbox.closed() => {
+                if matches!(closed, Closed::Io(_)) {
+                    // The peer is gone: what it sent before it went still decides whether it
+                    // left or broke the protocol, whichever of the two the task saw first.
+                    judge_last_bytes(io, &mut codec).await?;
+                }
+                return Err(closed.into());
+            }
             frames = io.outbox.tapped() => {
                 if let Some(r) = &mut io.recording {
                     r.frames(Direction::ToClient, State::Play, &frames);
@@ -429,4 +436,33 @@ async fn play_session(
             }
         }
     }
+}
+
+/// Bytes a vanished peer may still have in flight that are judged before its session ends.
+const LAST_BYTES: usize = 64 * 1024;
+
+/// Reads what a peer sent before its connection failed (at most [`LAST_BYTES`], within a short
+/// grace) and decodes it: a malformed packet among it is the session's error.
+async fn judge_last_bytes(
+    io: &mut Io,
+    codec: &mut ServerCodec<marker::Play>,
+) -> Result<(), SessionError> {
+    let grace = Instant::now() + Duration::from_millis(100);
+    let mut judged = 0;
+    while judged < LAST_BYTES {
+        let read = tokio::time::timeout_at(grace, io.reader.read_buf(&mut io.read_buf)).await;
+        let Ok(Ok(n)) = read else { break };
+        if n == 0 {
+            break;
+        }
+        judged += n;
+        codec.feed(&io.read_buf);
+        io.read_buf.clear();
+        while let Some(got) = codec.next_packet()? {
+            if let Some(r) = &mut io.recording {
+                r.frame(Direction::ToServer, State::Play, got.frame);
+            }
+        }
+    }
+    Ok(())
 }
