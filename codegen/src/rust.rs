@@ -767,7 +767,7 @@ impl Emitter<'_> {
         let _ = write!(
             self.out,
             "/// Metadata every packet type carries.\n\
-             pub trait Packet: for<'a> BinRead<Args<'a> = ()> + for<'a> BinWrite<Args<'a> = ()> {{\n\
+             pub trait Packet: rt::WireRead + rt::WireWrite + for<'a> BinRead<Args<'a> = ()> + for<'a> BinWrite<Args<'a> = ()> {{\n\
              /// Packet id within its state and direction.\nconst ID: u8;\n\
              /// Packet name as in the spec.\nconst NAME: &'static str;\n\
              /// Which way it travels.\nconst DIRECTION: rt::Direction;\n\

@@ -472,16 +472,12 @@ mod hand {
 // The operations compared
 // ---------------------------------------------------------------------------------------------
 
-fn gen_encode<T: for<'a> wire::BinWrite<Args<'a> = ()>>(
-    v: &T,
-    name: &'static str,
-    out: &mut Vec<u8>,
-) {
+fn gen_encode<T: wire::WireWrite>(v: &T, name: &'static str, out: &mut Vec<u8>) {
     out.clear();
     wire::encode_body(v, name, out).unwrap();
 }
 
-fn gen_decode<T: for<'a> wire::BinRead<Args<'a> = ()>>(name: &'static str, body: &[u8]) -> T {
+fn gen_decode<T: wire::WireRead>(name: &'static str, body: &[u8]) -> T {
     wire::decode_body::<T>(name, body).unwrap()
 }
 

@@ -971,13 +971,10 @@ pub fn decode_error(packet: &'static str, err: &binrw::Error, body_len: usize) -
 
 /// Decodes a whole packet body; any bytes left over are an error.
 #[inline]
-pub fn decode_body<T: for<'a> BinRead<Args<'a> = ()>>(
-    packet: &'static str,
-    body: &[u8],
-) -> Result<T, DecodeError> {
+pub fn decode_body<T: WireRead>(packet: &'static str, body: &[u8]) -> Result<T, DecodeError> {
     let mut cursor = SliceReader::new(body);
-    let value = T::read_options(&mut cursor, Endian::Big, ())
-        .map_err(|err| decode_error(packet, &err, body.len()))?;
+    let value = T::read_wire(&mut cursor, Endian::Big)
+        .map_err(|err| decode_error(packet, &err.into_binrw(), body.len()))?;
     let used = cursor.position();
     if used != body.len() {
         return Err(DecodeError::Leftover {
@@ -1118,14 +1115,15 @@ impl Seek for VecSink<'_> {
 
 /// Appends a packet body to `out`.
 #[inline]
-pub fn encode_body<T: for<'a> BinWrite<Args<'a> = ()>>(
+pub fn encode_body<T: WireWrite + ?Sized>(
     value: &T,
     packet: &'static str,
     out: &mut Vec<u8>,
 ) -> Result<(), EncodeError> {
     value
-        .write_options(&mut VecSink::new(out), Endian::Big, ())
+        .write_wire(&mut VecSink::new(out), Endian::Big)
         .map_err(|err| {
+            let err = err.into_binrw();
             let (_, error) = root_cause(&err, 0);
             EncodeError {
                 packet,
