@@ -192,9 +192,11 @@ fn a_window_client_recording_with_movement_and_a_tile_break_verifies() {
     assert!(report.tail.is_clean(), "{:?}", report.tail);
     // At least the ticks the walk took at top speed (more on any real machine: the break, the
     // waits, heartbeats); the exact count depends on how fast this machine ran the window.
-    let walk_ticks = (2 * tilegame_game::TILE_SIZE * tilegame_protocol::v1::TICK_RATE as i32)
-        .div_ceil(tilegame_protocol::v1::TOP_SPEED_PX_PER_S);
-    assert!(report.verified >= walk_ticks as u64, "{}", report.render());
+    let walk_ticks = u64::from(
+        (2 * tilegame_game::TILE_SIZE.unsigned_abs() * tilegame_protocol::v1::TICK_RATE)
+            .div_ceil(tilegame_protocol::v1::TOP_SPEED_PX_PER_S.unsigned_abs()),
+    );
+    assert!(report.verified >= walk_ticks, "{}", report.render());
     assert_eq!(
         report.verified,
         report.snapshots,
