@@ -55,14 +55,7 @@ fn a_server_recording_resimulates_detects_tampering_and_rederives_a_players_stre
     let file = ReplayFile::open(&sim_path).expect("recorded");
 
     // Re-simulating twice gives the same hashes, equal to the recorded ones.
-    let a = sim::resimulate(&file, None).expect("re-simulates");
-    let b = sim::resimulate(&file, None).expect("re-simulates");
-    assert_eq!(a.exit_code(), 0, "{}", a.render());
-    assert!(a.tail.is_clean(), "{:?}", a.tail);
-    assert_eq!(a.hashes.len(), tick_records(&file), "{}", a.render());
-    assert!(!a.hashes.is_empty());
-    assert_eq!(a.hashes, b.hashes);
-    assert_eq!(a.digest, b.digest);
+    let a = resimulate_twice(&file);
     assert_eq!(a.counts.joins, 3, "{}", a.render());
     assert!(a.counts.inputs > 0, "{}", a.render());
 
@@ -227,6 +220,19 @@ fn a_server_recording_resimulates_detects_tampering_and_rederives_a_players_stre
 }
 
 /// The SimTick records of a file.
+/// Re-simulates `file` twice: both runs pass every recorded tick and agree bit for bit.
+fn resimulate_twice(file: &ReplayFile) -> sim::SimRun {
+    let a = sim::resimulate(file, None).expect("re-simulates");
+    let b = sim::resimulate(file, None).expect("re-simulates");
+    assert_eq!(a.exit_code(), 0, "{}", a.render());
+    assert!(a.tail.is_clean(), "{:?}", a.tail);
+    assert_eq!(a.hashes.len(), tick_records(file), "{}", a.render());
+    assert!(!a.hashes.is_empty());
+    assert_eq!(a.hashes, b.hashes);
+    assert_eq!(a.digest, b.digest);
+    a
+}
+
 fn tick_records(file: &ReplayFile) -> usize {
     records(file)
         .1
@@ -248,15 +254,8 @@ fn ten_bots_for_sixty_seconds_resimulate_bit_exactly_and_one_bots_stream_matches
     let (sim_path, bot_path) = (dir.join("sim.tgr"), dir.join("bot1.tgr"));
     session("tenbotsim", &sim_path, &bot_path, None, 10, 60.0);
     let file = ReplayFile::open(&sim_path).expect("recorded");
-    let a = sim::resimulate(&file, None).expect("re-simulates");
-    let b = sim::resimulate(&file, None).expect("re-simulates");
-    assert_eq!(a.exit_code(), 0, "{}", a.render());
-    assert!(a.tail.is_clean(), "{:?}", a.tail);
     // Every recorded tick (about 20 a second for the minute, fewer on a busy machine).
-    assert_eq!(a.hashes.len(), tick_records(&file), "{}", a.render());
-    assert!(!a.hashes.is_empty());
-    assert_eq!(a.hashes, b.hashes);
-    assert_eq!(a.digest, b.digest);
+    let a = resimulate_twice(&file);
     let joined = records(&file)
         .1
         .iter()
