@@ -188,11 +188,6 @@ struct Known {
 pub struct ClientView {
     /// What was last sent about each player this client knows, sorted by slot.
     known: Vec<Known>,
-    /// The next `known`, built by a diff (kept for its buffer).
-    next: Vec<Known>,
-    /// Scratch: the slots in view this tick, sorted, with their distance from the centre
-    /// (packed as `slot << 32 | distance`).
-    in_view: Vec<u64>,
     /// Tick of the last snapshot sent.
     last_sent: Option<u32>,
     /// Last input sequence acknowledged.
@@ -231,6 +226,11 @@ pub struct ViewScratch {
     bits: Vec<u64>,
     /// Per slot: distance from the view's centre, where its bit is set.
     dist: Vec<i32>,
+    /// The slots in view of the client being diffed, sorted, with their distance from the
+    /// centre (packed as `slot << 32 | distance`).
+    in_view: Vec<u64>,
+    /// The client's next list of known players, being built.
+    next: Vec<Known>,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -408,7 +408,9 @@ impl ClientView {
     ) -> Result<bool, EncodeError> {
         parts.clear();
         // The slots in view, sorted, each with its distance (0 without a view).
-        let mut in_view = std::mem::take(&mut self.in_view);
+        // Per-client memory is only `known`; everything else is the thread's scratch, so a
+        // thousand clients' diffs stream through the same few kilobytes of cache.
+        let mut in_view = std::mem::take(&mut scratch.in_view);
         in_view.clear();
         match (view, grid) {
             (Some((centre, radius)), Some(grid)) => {
@@ -438,8 +440,8 @@ impl ClientView {
         }
         let half = view.map_or(i32::MAX, |(_, radius)| radius / 2);
         // Merge what the client knows with what it sees, both in slot order.
-        let known = std::mem::take(&mut self.known);
-        let mut next = std::mem::take(&mut self.next);
+        let known = &self.known;
+        let mut next = std::mem::take(&mut scratch.next);
         next.clear();
         let (mut k, mut v) = (0, 0);
         while k < known.len() || v < in_view.len() {
@@ -521,9 +523,10 @@ impl ClientView {
                 state: now,
             });
         }
-        self.known = next;
-        self.next = known;
-        self.in_view = in_view;
+        self.known.clear();
+        self.known.extend_from_slice(&next);
+        scratch.next = next;
+        scratch.in_view = in_view;
         let heartbeat_due = self
             .last_sent
             .is_none_or(|t| tick.wrapping_sub(t) >= heartbeat_ticks.max(1));
