@@ -167,6 +167,9 @@ struct Client {
 /// Clients from which snapshot building is spread over threads.
 const PARALLEL_FROM: usize = 128;
 
+/// Clients per share of snapshot building handed to a thread.
+const CHUNK: usize = 32;
+
 /// Buffers one snapshot builder reuses from client to client.
 #[derive(Default)]
 struct Scratch {
@@ -548,6 +551,9 @@ impl Sim {
         let mut clients: Vec<(PlayerId, &mut Client)> =
             self.clients.iter_mut().map(|(id, c)| (*id, c)).collect();
         // Snapshots are independent per client: build them on several threads for big servers.
+        // The clients are dealt out in small chunks to whichever thread is free, this one
+        // included: on a busy machine a helper thread may wait long for a core, and a fixed
+        // half of the clients would make the whole tick wait for it.
         let clients_len = clients.len();
         let workers = if clients_len >= PARALLEL_FROM {
             std::thread::available_parallelism()
@@ -561,16 +567,30 @@ impl Sim {
             ..ReplicationCounts::default()
         };
         let frames: Vec<(PlayerId, Frame)> = if workers > 1 {
-            let per = clients.len().div_ceil(workers);
+            let queue = Mutex::new(clients.chunks_mut(CHUNK));
+            let work = |scratch: &mut Scratch| {
+                let mut frames = Vec::new();
+                let mut counts = ReplicationCounts::default();
+                loop {
+                    let chunk = match queue.lock() {
+                        Ok(mut q) => q.next(),
+                        Err(_) => None,
+                    };
+                    let Some(chunk) = chunk else { break };
+                    let (f, c) = build_snapshots(chunk, &ctx, scratch);
+                    frames.extend(f);
+                    counts.add(&c);
+                }
+                (frames, counts)
+            };
+            let scratch = &mut self.scratch;
             std::thread::scope(|scope| {
-                let handles: Vec<_> = clients
-                    .chunks_mut(per)
-                    .map(|chunk| {
-                        scope.spawn(|| build_snapshots(chunk, &ctx, &mut Scratch::default()))
-                    })
+                let helpers: Vec<_> = (1..workers)
+                    .map(|_| scope.spawn(|| work(&mut Scratch::default())))
                     .collect();
-                let mut frames = Vec::with_capacity(clients_len);
-                for h in handles {
+                let (mut frames, c) = work(scratch);
+                counts.add(&c);
+                for h in helpers {
                     let (f, c) = h.join().unwrap_or_default();
                     frames.extend(f);
                     counts.add(&c);
