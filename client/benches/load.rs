@@ -173,6 +173,7 @@ struct Totals {
     snapshots: u64,
     connected: usize,
     tiles: u64,
+    roaming: usize,
 }
 
 impl Fleet {
@@ -219,6 +220,7 @@ impl Fleet {
             t.snapshots += s.snapshots;
             t.tiles += s.tiles_broken;
             t.connected += usize::from(s.state == ConnectionState::Success);
+            t.roaming += usize::from(s.roaming);
         }
         t
     }
@@ -315,7 +317,15 @@ fn main() {
         let roam = if n >= 500 { 2900 } else { 2500 };
         let fleet = Fleet::spawn(&rt, &server.addr, n, true, true, roam, false);
         let all = fleet.wait_connected(n, Duration::from_secs(120));
-        std::thread::sleep(Duration::from_secs(if n >= 500 { 15 } else { 3 })); // spread out
+        // Spread out: every bot first walks to its own random point. Wait until 95% of them
+        // are done (bots starved of CPU walk out late), at least 3 s, at most 90 s.
+        let spread_from = Instant::now();
+        std::thread::sleep(Duration::from_secs(3));
+        while fleet.totals().roaming < n * 95 / 100
+            && spread_from.elapsed() < Duration::from_secs(90)
+        {
+            std::thread::sleep(Duration::from_millis(200));
+        }
         let rss_after = server.rss_kb();
         server.ask("reset");
         let t0 = fleet.totals();
