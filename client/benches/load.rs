@@ -117,11 +117,13 @@ fn serve(size: &str, theme: &str) {
     let server = tilegame_server::ServerHandle::start(config).expect("server starts");
     println!("{}", server.addr());
     let _ = std::io::stdout().flush();
+    let mut since = tilegame_server::sim::ReplicationCounts::default();
     for line in std::io::stdin().lines() {
         let Ok(line) = line else { break };
         match line.trim() {
             "reset" => {
                 server.reset_tick_times();
+                since = server.stats().replication;
                 println!("ok");
             }
             "stats" => {
@@ -133,14 +135,22 @@ fn serve(size: &str, theme: &str) {
                         .copied()
                         .unwrap_or(0)
                 };
+                let r = s.replication;
+                let ticks = r.ticks.saturating_sub(since.ticks).max(1);
+                let per_client_tick = |now: u64, then: u64| {
+                    now.saturating_sub(then) as f64 / ticks as f64 / s.players.max(1) as f64
+                };
                 println!(
-                    "{} {} {} {} {} {}",
+                    "{} {} {} {} {} {} {:.1} {:.1} {:.1}",
                     pct(0.5),
                     pct(0.99),
                     t.last().copied().unwrap_or(0),
                     s.dropped_slow,
                     s.players,
-                    t.len()
+                    t.len(),
+                    per_client_tick(r.visible, since.visible),
+                    per_client_tick(r.candidates, since.candidates),
+                    per_client_tick(r.deltas, since.deltas),
                 );
             }
             _ => break,
@@ -163,6 +173,7 @@ struct Totals {
     snapshots: u64,
     connected: usize,
     tiles: u64,
+    roaming: usize,
 }
 
 impl Fleet {
@@ -209,6 +220,7 @@ impl Fleet {
             t.snapshots += s.snapshots;
             t.tiles += s.tiles_broken;
             t.connected += usize::from(s.state == ConnectionState::Success);
+            t.roaming += usize::from(s.roaming);
         }
         t
     }
@@ -283,11 +295,14 @@ fn main() {
         if pin { ", server on core 0, clients on core 1" } else { ", same 2 cores" }
     );
     println!(
-        "{:>6} | {:>9} {:>9} {:>9} | {:>12} | {:>10} {:>10} | {:>7} | {:>10}",
+        "{:>6} | {:>9} {:>9} {:>9} | {:>7} {:>7} {:>7} | {:>10} | {:>10} {:>10} | {:>7} | {:>10}",
         "N",
         "tick p50",
         "tick p99",
         "tick max",
+        "seen/cl",
+        "looked",
+        "Δ/cl",
         "snaps/cl/s",
         "B/pl/tick↓",
         "B/pl/tick↑",
@@ -302,7 +317,15 @@ fn main() {
         let roam = if n >= 500 { 2900 } else { 2500 };
         let fleet = Fleet::spawn(&rt, &server.addr, n, true, true, roam, false);
         let all = fleet.wait_connected(n, Duration::from_secs(120));
-        std::thread::sleep(Duration::from_secs(if n >= 500 { 15 } else { 3 })); // spread out
+        // Spread out: every bot first walks to its own random point. Wait until 95% of them
+        // are done (bots starved of CPU walk out late), at least 3 s, at most 90 s.
+        let spread_from = Instant::now();
+        std::thread::sleep(Duration::from_secs(3));
+        while fleet.totals().roaming < n * 95 / 100
+            && spread_from.elapsed() < Duration::from_secs(90)
+        {
+            std::thread::sleep(Duration::from_millis(200));
+        }
         let rss_after = server.rss_kb();
         server.ask("reset");
         let t0 = fleet.totals();
@@ -311,26 +334,27 @@ fn main() {
         let t1 = fleet.totals();
         let elapsed = started.elapsed().as_secs_f64();
         let stats = server.ask("stats");
-        let f: Vec<u64> = stats
+        let f: Vec<f64> = stats
             .split_whitespace()
             .filter_map(|v| v.parse().ok())
             .collect();
-        let (p50, p99, max, dropped_slow) = (
-            f.first().copied().unwrap_or(0),
-            f.get(1).copied().unwrap_or(0),
-            f.get(2).copied().unwrap_or(0),
-            f.get(3).copied().unwrap_or(0),
-        );
+        let at = |i: usize| f.get(i).copied().unwrap_or(0.0);
+        let (p50, p99, max, dropped_slow) =
+            (at(0) as u64, at(1) as u64, at(2) as u64, at(3) as u64);
+        let (seen, looked, deltas) = (at(6), at(7), at(8));
         let connected_end = fleet.totals().connected;
         let dropped = (n - connected_end.min(n)) as u64;
         let ticks = elapsed * 20.0;
         let per = |bytes: u64| bytes as f64 / n as f64 / ticks;
         println!(
-            "{:>6} | {:>7}µs {:>7}µs {:>7}µs | {:>12.2} | {:>10.1} {:>10.1} | {:>7} | {:>10.0}{}",
+            "{:>6} | {:>7}µs {:>7}µs {:>7}µs | {:>7.1} {:>7.1} {:>7.1} | {:>10.2} | {:>10.1} {:>10.1} | {:>7} | {:>10.0}{}",
             n,
             p50,
             p99,
             max,
+            seen,
+            looked,
+            deltas,
             (t1.snapshots - t0.snapshots) as f64 / n as f64 / elapsed,
             per(t1.received - t0.received),
             per(t1.sent - t0.sent),

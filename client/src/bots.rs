@@ -74,6 +74,8 @@ pub struct BotStatus {
     pub tiles_broken: u64,
     /// Largest local prediction error seen, in pixels.
     pub max_prediction_error_px: i32,
+    /// Whether the bot is done walking out to its first random point (it is spread out).
+    pub roaming: bool,
     /// The socket's counters.
     pub counters: ByteCounters,
 }
@@ -90,6 +92,7 @@ impl Default for BotStatus {
             inputs: 0,
             tiles_broken: 0,
             max_prediction_error_px: 0,
+            roaming: false,
             counters: ByteCounters::new(),
         }
     }
@@ -105,7 +108,13 @@ pub struct Brain {
     break_tiles: bool,
     roam_px: i32,
     target: Option<(i32, i32)>,
+    /// Ticks spent walking to `target` (given up after [`TARGET_TICKS`]: the way is blocked).
+    target_ticks: u32,
 }
+
+/// Ticks a brain walks towards its first point before giving up (300 ticks at top speed cover
+/// 5,250 px, more than any point of the roaming square is from the spawn).
+const TARGET_TICKS: u32 = 300;
 
 impl Brain {
     /// A brain seeded with `seed` that wanders within `roam_px` of the centre.
@@ -122,7 +131,13 @@ impl Brain {
             break_tiles,
             roam_px: roam,
             target,
+            target_ticks: 0,
         }
+    }
+
+    /// Whether the brain is done walking to its first random point (or does not walk).
+    pub fn roaming(&self) -> bool {
+        self.target.is_none() || !self.walk
     }
 
     /// Decides this tick's movement (and queues actions) from the current state.
@@ -155,7 +170,8 @@ impl Brain {
         if let Some((tx, ty)) = self.target {
             // First walk out to a random point, so bots spread over their roaming square.
             let (dx, dy) = (tx as f32 - x, ty as f32 - y);
-            if dx.abs() < 24.0 && dy.abs() < 24.0 {
+            self.target_ticks += 1;
+            if (dx.abs() < 24.0 && dy.abs() < 24.0) || self.target_ticks > TARGET_TICKS {
                 self.target = None;
             } else {
                 return (axis(dx), axis(dy));
@@ -263,6 +279,7 @@ pub async fn run_bot(
     let mut ping = PingTracker::new();
     let mut last_ping = Instant::now() - Duration::from_secs(10);
     let mut was_active = false;
+    let mut roaming = false;
     let mut snapshots = 0u64;
     let mut inputs = 0u64;
     let result = loop {
@@ -303,6 +320,10 @@ pub async fn run_bot(
             }
             _ = ticker.tick() => {
                 let (mx, my) = brain.decide(&mut play);
+                if brain.roaming() && !roaming {
+                    roaming = true;
+                    set(&mut |s| s.roaming = true);
+                }
                 let input = play.next_input(mx, my);
                 let active = PlayState::is_active(&input);
                 if active || was_active {

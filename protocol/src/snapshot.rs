@@ -9,7 +9,7 @@
 //! checks the assembled frame byte for byte against the generated encoder. Splicing bytes is
 //! framing work, so it lives here, in `protocol`, not in the server.
 
-use crate::frame::{encode_frame, FrameRef};
+use crate::frame::FrameRef;
 use crate::v1::{play, Packet, PlayerDelta, TileChange};
 use crate::wire::{self, encode_body, EncodeError, FieldError, Len, VecSink};
 
@@ -91,13 +91,14 @@ pub fn encode_snapshot<'o>(
     out: &'o mut Vec<u8>,
 ) -> Result<FrameRef<'o>, EncodeError> {
     let e = binrw::Endian::Big;
+    // The head (tick, ack_seq, players' count) and the tail (gone) go to `scratch`; the body is
+    // then written straight into `out` behind its length prefix, without an intermediate copy.
     scratch.clear();
     let mut w = VecSink::new(scratch);
     wire::write_var_u32(&tick, &mut w, e).map_err(snapshot_error)?;
     wire::write_var_u32(&ack_seq, &mut w, e).map_err(snapshot_error)?;
     wire::write_len(&mut w, e, Len::Var, parts.count, MAX_DELTAS as u32).map_err(snapshot_error)?;
-    scratch.extend_from_slice(&parts.deltas);
-    scratch.extend_from_slice(tiles);
+    let head = scratch.len();
     let mut w = VecSink::new(scratch);
     wire::write_list(
         &parts.gone,
@@ -108,18 +109,34 @@ pub fn encode_snapshot<'o>(
         wire::write_var_u32,
     )
     .map_err(snapshot_error)?;
-    if scratch.len() + 1 > crate::v1::MAX_FRAME as usize {
+    let body = scratch.len() + parts.deltas.len() + tiles.len();
+    if body + 1 > crate::v1::MAX_FRAME as usize {
         return Err(EncodeError {
             packet: play::Snapshot::NAME,
             field: None,
             error: FieldError::TooLong {
-                len: scratch.len() as u64 + 1,
+                len: body as u64 + 1,
                 max: crate::v1::MAX_FRAME,
             },
         });
     }
     let start = out.len();
-    encode_frame(play::Snapshot::ID, scratch, out);
+    out.reserve(body + 6);
+    // The frame's head, as `frame::encode_frame` writes it: varint length (id + body), id.
+    let mut len = body as u64 + 1;
+    loop {
+        let byte = (len & 0x7f) as u8;
+        len >>= 7;
+        out.push(if len == 0 { byte } else { byte | 0x80 });
+        if len == 0 {
+            break;
+        }
+    }
+    out.push(play::Snapshot::ID);
+    out.extend_from_slice(&scratch[..head]);
+    out.extend_from_slice(&parts.deltas);
+    out.extend_from_slice(tiles);
+    out.extend_from_slice(&scratch[head..]);
     crate::frame::decode_frame(&out[start..], crate::v1::MAX_FRAME)
         .ok()
         .flatten()

@@ -3,8 +3,9 @@
 //!
 //! `cargo bench -p tilegame-server --bench tick [-- --players 1000 --ticks 400]`
 //!
-//! Players join through the same commands as real connections, walk with seeded random
-//! inputs over a Large map, and every snapshot frame is drained from their queues each tick.
+//! Players join through the same commands as real connections, spread out from the spawn
+//! (each walks in its own direction for up to ~3,000 px, unmeasured), then walk with seeded
+//! random inputs over a Large map; every snapshot frame is drained from their queues each tick.
 
 use std::time::Instant;
 
@@ -12,6 +13,21 @@ use tilegame_game::{self as game, SplitMix64};
 use tilegame_server::outbox::Outbox;
 use tilegame_server::sim::{Command, Sim};
 use tokio::sync::oneshot;
+
+/// CPU time this process has used (all threads, live and ended), in clock ticks of 10 ms.
+fn cpu_ticks() -> u64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which may hold spaces): utime is the 12th, stime the 13th.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<u64> = rest
+        .split_whitespace()
+        .map(|v| v.parse().unwrap_or(0))
+        .collect();
+    f.get(11).copied().unwrap_or(0) + f.get(12).copied().unwrap_or(0)
+}
+
+/// Ticks to let the players spread out before measuring (they all join at the spawn).
+const SPREAD_TICKS: usize = 200;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -25,10 +41,18 @@ fn main() {
     let ticks = get("--ticks", 400);
     println!("\n== Simulation tick work, no sockets (Large map, view radius 24 tiles) ==");
     println!(
-        "{:>7} | {:>9} {:>9} {:>9} | {:>12}",
-        "players", "p50 µs", "p99 µs", "max µs", "frame B/tick"
+        "{:>7} | {:>9} {:>9} {:>9} {:>9} | {:>7} {:>7} {:>7} | {:>12}",
+        "players",
+        "p50 µs",
+        "p99 µs",
+        "max µs",
+        "CPU µs",
+        "seen/pl",
+        "looked",
+        "Δ/pl",
+        "frame B/tick"
     );
-    for players in [10, 100, get("--players", 1000)] {
+    for players in [10, 100, get("--players", 1000), 2000] {
         let map =
             game::generate("tickbench", game::Theme::Default, game::MapSize::Large).expect("map");
         let mut sim = Sim::new(
@@ -57,12 +81,27 @@ fn main() {
             kicks.push(kick_rx);
         }
         let mut rng = SplitMix64::new(7);
-        let mut dirs: Vec<(i8, i8)> = vec![(0, 0); players];
+        // First each player walks out in its own direction for up to 170 ticks (~3,000 px at
+        // top speed), as the load benchmark's bots walk to a random point, then walks randomly.
+        let mut dirs: Vec<(i8, i8)> = (0..players)
+            .map(|_| loop {
+                let d = (rng.below(3) as i8 - 1, rng.below(3) as i8 - 1);
+                if d != (0, 0) {
+                    break d;
+                }
+            })
+            .collect();
+        let out_for: Vec<u32> = (0..players).map(|_| rng.below(171) as u32).collect();
         let mut times = Vec::with_capacity(ticks);
+        let mut since = None;
+        let mut cpu_from = 0;
         let mut bytes = 0usize;
-        for t in 0..ticks as u32 {
+        for t in 0..(SPREAD_TICKS + ticks) as u32 {
             for (i, dir) in dirs.iter_mut().enumerate() {
-                if t % 40 == 0 {
+                if t == out_for[i] {
+                    *dir = (0, 0);
+                }
+                if t >= SPREAD_TICKS as u32 && t % 40 == 0 {
                     *dir = (rng.below(3) as i8 - 1, rng.below(3) as i8 - 1);
                 }
                 let input = game::Input {
@@ -78,24 +117,49 @@ fn main() {
             }
             let started = Instant::now();
             sim.tick();
-            times.push(started.elapsed().as_micros() as u64);
-            for q in &queues {
-                bytes += q.drain().len();
+            let took = started.elapsed().as_micros() as u64;
+            let drained: usize = queues.iter().map(|q| q.drain().len()).sum();
+            if t >= SPREAD_TICKS as u32 {
+                since.get_or_insert_with(|| {
+                    cpu_from = cpu_ticks();
+                    sim.stats()
+                        .lock()
+                        .map(|s| s.replication)
+                        .unwrap_or_default()
+                });
+                times.push(took);
+                bytes += drained;
             }
         }
-        // Skip the first 100 ticks (everyone at the spawn) so players have spread out.
-        let mut t: Vec<u64> = times[100.min(times.len())..].to_vec();
+        let mut t: Vec<u64> = times;
         t.sort_unstable();
         let pct = |p: f64| {
             t.get(((t.len() as f64 - 1.0) * p).round() as usize)
                 .copied()
                 .unwrap_or(0)
         };
+        // Mean CPU time per measured tick (all threads; includes draining the queues).
+        let cpu_us = cpu_ticks().saturating_sub(cpu_from) * 10_000 / ticks.max(1) as u64;
+        let now = sim
+            .stats()
+            .lock()
+            .map(|s| s.replication)
+            .unwrap_or_default();
+        let since = since.unwrap_or_default();
+        let per = |a: u64, b: u64| {
+            a.saturating_sub(b) as f64
+                / now.ticks.saturating_sub(since.ticks).max(1) as f64
+                / players.max(1) as f64
+        };
         println!(
-            "{players:>7} | {:>9} {:>9} {:>9} | {:>12}",
+            "{players:>7} | {:>9} {:>9} {:>9} {:>9} | {:>7.1} {:>7.1} {:>7.1} | {:>12}",
             pct(0.5),
             pct(0.99),
             t.last().copied().unwrap_or(0),
+            cpu_us,
+            per(now.visible, since.visible),
+            per(now.candidates, since.candidates),
+            per(now.deltas, since.deltas),
             bytes / ticks.max(1)
         );
     }

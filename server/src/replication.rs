@@ -6,8 +6,11 @@
 //! taken against the *sent* quantized position, so rounding never accumulates. TCP delivers every
 //! snapshot in order, so "the last snapshot sent" is also "the last snapshot the client has".
 //!
-//! Players live in dense slots (index = slot), so per-client state is a flat vector and a tick
-//! costs one comparison per (client, player) pair, with no map lookups.
+//! Players live in dense slots. Each tick the server buckets their positions into a dense grid
+//! ([`SlotGrid`]); a client's diff reads the cells its view overlaps, keeps the players within
+//! the view radius, and merges them (in slot order) with the short sorted list of players it was
+//! told about ([`ClientView`]). A tick therefore costs about (clients × players in view), reading
+//! memory in order, rather than (clients × players) random look-ups.
 //!
 //! Two things keep a crowded tick cheap. Each player's delta since the previous tick is encoded
 //! once ([`SharedDeltas`]) and its bytes are copied into the snapshot of every viewer that was up
@@ -17,7 +20,9 @@
 //! shared among the far viewers, since all of them last heard of the player on the same tick.
 
 use tilegame_game::{Player, SUBPX, TICK_RATE};
-pub use tilegame_protocol::snapshot::{encode_snapshot, encode_tiles, SnapshotParts, MAX_DELTAS};
+pub use tilegame_protocol::snapshot::{
+    encode_snapshot, encode_tiles, SnapshotParts, MAX_DELTAS, MAX_GONE,
+};
 use tilegame_protocol::v1::{PlayerDelta, Position, TileChange};
 use tilegame_protocol::wire::{encode_body, EncodeError};
 
@@ -165,74 +170,219 @@ pub struct Replica {
     pub state: Quantized,
 }
 
+/// What a client was last told about one player.
+#[derive(Debug, Clone, Copy)]
+struct Known {
+    slot: u32,
+    id: u32,
+    state: Quantized,
+}
+
 /// Per-client memory of what it was told.
+///
+/// The players a client knows are a short list sorted by slot (about the players in its view),
+/// not a vector over every slot: a crowded server keeps a thousand of these, and a tick walks
+/// each one start to end, so a client's state is a few contiguous kilobytes that the cache
+/// streams instead of a slot-indexed array per client that misses on every look-up.
 #[derive(Debug, Default)]
 pub struct ClientView {
-    /// Indexed by slot: what was last sent about the player in that slot, and its id.
-    known: Vec<Option<(u32, Quantized)>>,
+    /// What was last sent about each player this client knows, sorted by slot.
+    known: Vec<Known>,
     /// Tick of the last snapshot sent.
     last_sent: Option<u32>,
     /// Last input sequence acknowledged.
     last_ack: u32,
-    /// Slots whose player this client currently knows (with a view radius).
-    known_slots: Vec<usize>,
-    /// Scratch list of slots to look at this tick.
-    scratch: Vec<usize>,
-    /// Per slot, the last diff that looked at it (so a slot in both lists is handled once).
-    seen: Vec<u32>,
-    /// Counts diffs, for `seen`.
-    epoch: u32,
+    /// Slots the last diff looked at.
+    looked: usize,
 }
 
-/// Player slots bucketed by position, so a client's view only looks at nearby players.
+/// Most cells a [`SlotGrid`] allocates; a spread wider than this gets bigger cells.
+const MAX_CELLS: i64 = 1 << 16;
+
+/// Player positions bucketed into square cells, so a client's view only looks at nearby
+/// players. Dense and rebuilt each tick by counting sort: a cell is a contiguous run of
+/// (slot, position) entries in slot order, so a query reads memory in order and needs no look-up
+/// into the slots to know whether a player is in view.
 #[derive(Debug, Default)]
 pub struct SlotGrid {
     cell_px: i32,
-    cells: std::collections::BTreeMap<(i32, i32), Vec<usize>>,
+    /// The cell coordinates of the first cell.
+    origin: (i32, i32),
+    cols: i32,
+    rows: i32,
+    /// Index into `entries` where each cell starts (one more than there are cells).
+    starts: Vec<u32>,
+    entries: Vec<GridEntry>,
+    /// Scratch: each occupied slot's cell index.
+    cell_of: Vec<(u32, u32)>,
+    /// Slots there are (occupied or not).
+    slot_count: usize,
+}
+
+/// Buffers a diff reuses from client to client (one per thread building snapshots).
+#[derive(Debug, Default)]
+pub struct ViewScratch {
+    /// One bit per slot: in view (always all clear between diffs).
+    bits: Vec<u64>,
+    /// Per slot: distance from the view's centre, where its bit is set.
+    dist: Vec<i32>,
+    /// The slots in view of the client being diffed, sorted, with their distance from the
+    /// centre (packed as `slot << 32 | distance`).
+    in_view: Vec<u64>,
+    /// The client's next list of known players, being built.
+    next: Vec<Known>,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct GridEntry {
+    slot: u32,
+    pos: (i32, i32),
+}
+
+/// A slot in view and its distance (non-negative), as one sortable integer.
+fn pack(slot: u32, d: i32) -> u64 {
+    (u64::from(slot) << 32) | u64::from(d.max(0) as u32)
+}
+
+fn unpack(e: u64) -> (u32, i32) {
+    ((e >> 32) as u32, (e & 0xffff_ffff) as u32 as i32)
 }
 
 impl SlotGrid {
-    /// Buckets every occupied slot into square cells of `cell_px` pixels.
+    /// Buckets every occupied slot into square cells of `cell_px` pixels (bigger if the players
+    /// are spread so far apart that the cells would not fit in [`MAX_CELLS`]).
     pub fn build(&mut self, slots: &[Option<Replica>], cell_px: i32) {
-        self.cell_px = cell_px.max(1);
-        for cell in self.cells.values_mut() {
-            cell.clear();
+        let mut cell = cell_px.max(1);
+        let (mut lo, mut hi) = ((i32::MAX, i32::MAX), (i32::MIN, i32::MIN));
+        for r in slots.iter().flatten() {
+            let (x, y) = r.state.pos;
+            lo = (lo.0.min(x), lo.1.min(y));
+            hi = (hi.0.max(x), hi.1.max(y));
         }
+        if lo.0 > hi.0 {
+            (lo, hi) = ((0, 0), (0, 0));
+        }
+        let span = |c: i32| {
+            (
+                i64::from(hi.0.div_euclid(c)) - i64::from(lo.0.div_euclid(c)) + 1,
+                i64::from(hi.1.div_euclid(c)) - i64::from(lo.1.div_euclid(c)) + 1,
+            )
+        };
+        while {
+            let (w, h) = span(cell);
+            w * h > MAX_CELLS
+        } {
+            cell = cell.saturating_mul(2);
+        }
+        let (w, h) = span(cell);
+        self.cell_px = cell;
+        self.slot_count = slots.len();
+        self.origin = (lo.0.div_euclid(cell), lo.1.div_euclid(cell));
+        (self.cols, self.rows) = (w as i32, h as i32);
+        let cells = (w * h) as usize;
+        self.starts.clear();
+        self.starts.resize(cells + 1, 0);
+        self.cell_of.clear();
         for (slot, r) in slots.iter().enumerate() {
             if let Some(r) = r {
-                let key = (
-                    r.state.pos.0.div_euclid(self.cell_px),
-                    r.state.pos.1.div_euclid(self.cell_px),
-                );
-                self.cells.entry(key).or_default().push(slot);
+                let (x, y) = r.state.pos;
+                let cx = (x.div_euclid(cell) - self.origin.0) as usize;
+                let cy = (y.div_euclid(cell) - self.origin.1) as usize;
+                let index = cy * w as usize + cx;
+                self.starts[index + 1] += 1;
+                self.cell_of.push((slot as u32, index as u32));
             }
+        }
+        for i in 0..cells {
+            self.starts[i + 1] += self.starts[i];
+        }
+        self.entries.clear();
+        self.entries
+            .resize(self.cell_of.len(), GridEntry::default());
+        // Fill in slot order: each cell's run comes out sorted by slot.
+        let mut fill: Vec<u32> = self.starts[..cells].to_vec();
+        for &(slot, index) in &self.cell_of {
+            let at = &mut fill[index as usize];
+            let pos = slots[slot as usize]
+                .as_ref()
+                .map_or((0, 0), |r| r.state.pos);
+            self.entries[*at as usize] = GridEntry { slot, pos };
+            *at += 1;
         }
     }
 
-    /// Appends the slots in cells overlapping the square of `radius` around `centre`.
-    pub fn query(&self, centre: (i32, i32), radius: i32, out: &mut Vec<usize>) {
+    /// Appends the slots within Chebyshev distance `radius` of `centre`, with their distance,
+    /// in slot order; returns how many entries it looked at. The cells' runs are merged into
+    /// slot order through `scratch`'s bitset (one bit per slot), not by sorting.
+    fn query(
+        &self,
+        centre: (i32, i32),
+        radius: i32,
+        scratch: &mut ViewScratch,
+        out: &mut Vec<u64>,
+    ) -> usize {
+        if self.starts.len() < 2 {
+            return 0;
+        }
+        let slots = self.slot_count;
+        scratch.bits.resize(slots.div_ceil(64), 0);
+        scratch.dist.resize(slots, 0);
         let c = self.cell_px;
+        let clamp_x = |v: i32| (v.div_euclid(c) - self.origin.0).clamp(0, self.cols - 1);
+        let clamp_y = |v: i32| (v.div_euclid(c) - self.origin.1).clamp(0, self.rows - 1);
         let (x0, x1) = (
-            (centre.0 - radius).div_euclid(c),
-            (centre.0 + radius).div_euclid(c),
+            clamp_x(centre.0.saturating_sub(radius)),
+            clamp_x(centre.0.saturating_add(radius)),
         );
         let (y0, y1) = (
-            (centre.1 - radius).div_euclid(c),
-            (centre.1 + radius).div_euclid(c),
+            clamp_y(centre.1.saturating_sub(radius)),
+            clamp_y(centre.1.saturating_add(radius)),
         );
-        for x in x0..=x1 {
-            for (_, cell) in self.cells.range((x, y0)..=(x, y1)) {
-                out.extend_from_slice(cell);
+        let mut looked = 0;
+        for y in y0..=y1 {
+            // A row's cells are contiguous, and so are their entries.
+            let row = (y * self.cols) as usize;
+            let from = self.starts[row + x0 as usize] as usize;
+            let to = self.starts[row + x1 as usize + 1] as usize;
+            looked += to - from;
+            for e in &self.entries[from..to] {
+                let d = (e.pos.0.saturating_sub(centre.0))
+                    .saturating_abs()
+                    .max(e.pos.1.saturating_sub(centre.1).saturating_abs());
+                if d <= radius {
+                    let slot = e.slot as usize;
+                    scratch.bits[slot / 64] |= 1 << (slot % 64);
+                    scratch.dist[slot] = d;
+                }
             }
         }
+        for (w, word) in scratch.bits.iter_mut().enumerate() {
+            let mut bits = std::mem::take(word);
+            while bits != 0 {
+                let slot = w * 64 + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                out.push(pack(slot as u32, scratch.dist[slot]));
+            }
+        }
+        looked
     }
 }
 
 impl ClientView {
+    /// Players this client was told about and still sees (after the last diff).
+    pub fn in_view(&self) -> usize {
+        self.known.len()
+    }
+
+    /// Slots the last diff looked at (grid entries, or every slot without a grid).
+    pub fn candidates(&self) -> usize {
+        self.looked
+    }
+
     /// Forgets a player (it left); the slot may be reused by a newcomer.
     pub fn forget(&mut self, slot: usize) {
-        if let Some(entry) = self.known.get_mut(slot) {
-            *entry = None;
+        if let Ok(i) = self.known.binary_search_by_key(&(slot as u32), |k| k.slot) {
+            self.known.remove(i);
         }
     }
 
@@ -240,7 +390,8 @@ impl ClientView {
     /// players that left the view into `parts.gone`; returns whether a snapshot should be sent
     /// (anything changed, the ack moved, or the heartbeat is due). Only players within `view`
     /// (centre and Chebyshev radius in pixels) are replicated; those in its outer half every
-    /// [`FAR_EVERY`] ticks.
+    /// [`FAR_EVERY`] ticks. With a `grid` (built from `slots` this tick) only nearby players are
+    /// looked at.
     #[allow(clippy::too_many_arguments)]
     pub fn diff(
         &mut self,
@@ -252,102 +403,130 @@ impl ClientView {
         view: Option<((i32, i32), i32)>,
         grid: Option<&SlotGrid>,
         shared: Option<&SharedDeltas>,
+        scratch: &mut ViewScratch,
         parts: &mut SnapshotParts,
     ) -> Result<bool, EncodeError> {
-        parts.deltas.clear();
-        parts.count = 0;
-        parts.gone.clear();
-        if self.known.len() < slots.len() {
-            self.known.resize(slots.len(), None);
-            self.seen.resize(slots.len(), 0);
-        }
-        self.epoch = self.epoch.wrapping_add(1);
-        if self.epoch == 0 {
-            self.seen.iter_mut().for_each(|s| *s = u32::MAX);
-            self.epoch = 1;
-        }
-        // With a view and a grid, look only at nearby slots and at those already known (to
-        // notice them leaving); otherwise at every slot.
-        let mut candidates = std::mem::take(&mut self.scratch);
-        candidates.clear();
+        parts.clear();
+        // The slots in view, sorted, each with its distance (0 without a view).
+        // Per-client memory is only `known`; everything else is the thread's scratch, so a
+        // thousand clients' diffs stream through the same few kilobytes of cache.
+        let mut in_view = std::mem::take(&mut scratch.in_view);
+        in_view.clear();
         match (view, grid) {
             (Some((centre, radius)), Some(grid)) => {
-                grid.query(centre, radius, &mut candidates);
-                candidates.extend_from_slice(&self.known_slots);
+                self.looked = grid.query(centre, radius, scratch, &mut in_view);
             }
-            _ => candidates.extend(0..slots.len()),
-        }
-        self.known_slots.clear();
-        for &slot in &candidates {
-            if std::mem::replace(&mut self.seen[slot], self.epoch) == self.epoch {
-                continue;
-            }
-            let Some(Some(r)) = slots.get(slot) else {
-                continue;
-            };
-            let known = &mut self.known[slot];
-            let mut far = false;
-            if let Some(((cx, cy), radius)) = view {
-                let (x, y) = r.state.pos;
-                let d = (x - cx).abs().max((y - cy).abs());
-                if d > radius {
-                    if let Some((id, _)) = known.take() {
-                        parts.gone.push(id);
-                    }
-                    continue;
+            _ => {
+                self.looked = slots.len();
+                for (slot, r) in slots.iter().enumerate() {
+                    let Some(r) = r else { continue };
+                    let d = match view {
+                        Some(((cx, cy), radius)) => {
+                            let (x, y) = r.state.pos;
+                            let d = x
+                                .saturating_sub(cx)
+                                .saturating_abs()
+                                .max(y.saturating_sub(cy).saturating_abs());
+                            if d > radius {
+                                continue;
+                            }
+                            d
+                        }
+                        None => 0,
+                    };
+                    in_view.push(pack(slot as u32, d));
                 }
-                far = d > radius / 2;
             }
-            let full = parts.count >= MAX_DELTAS;
-            match known {
-                Some((id, was)) if *id == r.id => {
-                    self.known_slots.push(slot);
-                    let now = r.state;
-                    if *was == now
-                        || full
-                        || (far && !far_due(tick, slot) && now.health == was.health)
-                    {
-                        continue;
-                    }
-                    match shared.and_then(|s| s.lookup(slot, (*id, *was))) {
-                        Some(bytes) => parts.deltas.extend_from_slice(bytes),
-                        None => {
-                            encode_body(&delta(*id, was, &now), "PlayerDelta", &mut parts.deltas)?
+        }
+        let half = view.map_or(i32::MAX, |(_, radius)| radius / 2);
+        // Merge what the client knows with what it sees, both in slot order.
+        let known = &self.known;
+        let mut next = std::mem::take(&mut scratch.next);
+        next.clear();
+        let (mut k, mut v) = (0, 0);
+        while k < known.len() || v < in_view.len() {
+            let ks = known.get(k).map_or(u32::MAX, |e| e.slot);
+            let vs = in_view.get(v).map_or(u32::MAX, |&e| unpack(e).0);
+            if ks < vs {
+                // Known but out of view (or gone from the game: its leave is a roster event).
+                let was = known[k];
+                k += 1;
+                match slots.get(was.slot as usize) {
+                    Some(Some(r)) if r.id == was.id => {
+                        if parts.gone.len() < MAX_GONE {
+                            parts.gone.push(was.id);
+                        } else {
+                            next.push(was); // Told on a later tick.
                         }
                     }
-                    parts.count += 1;
-                    *was = now;
+                    _ => {}
                 }
-                _ if full => {
-                    // First sight waits for the next snapshot.
-                    *known = None;
-                }
-                _ => {
-                    let now = r.state;
-                    let first = PlayerDelta {
-                        id: r.id,
-                        name: Some(r.name.clone()),
-                        position: Some(Position {
-                            x: now.pos.0,
-                            y: now.pos.1,
-                        }),
-                        dx: None,
-                        dy: None,
-                        velocity: (now.vel != (0, 0)).then_some(Position {
-                            x: now.vel.0,
-                            y: now.vel.1,
-                        }),
-                        health: Some(now.health),
-                        color: Some(r.color),
-                    };
-                    encode_body(&first, "PlayerDelta", &mut parts.deltas)?;
-                    parts.count += 1;
-                    *known = Some((r.id, now));
-                    self.known_slots.push(slot);
-                }
+                continue;
             }
+            let (slot, d) = unpack(in_view[v]);
+            v += 1;
+            let Some(Some(r)) = slots.get(slot as usize) else {
+                continue;
+            };
+            let full = parts.count >= MAX_DELTAS;
+            let now = r.state;
+            if ks == vs {
+                let mut was = known[k];
+                k += 1;
+                if was.id == r.id {
+                    let far = d > half;
+                    if !(was.state == now
+                        || full
+                        || (far && !far_due(tick, slot as usize) && now.health == was.state.health))
+                    {
+                        match shared.and_then(|s| s.lookup(slot as usize, (was.id, was.state))) {
+                            Some(bytes) => parts.deltas.extend_from_slice(bytes),
+                            None => encode_body(
+                                &delta(was.id, &was.state, &now),
+                                "PlayerDelta",
+                                &mut parts.deltas,
+                            )?,
+                        }
+                        parts.count += 1;
+                        was.state = now;
+                    }
+                    next.push(was);
+                    continue;
+                }
+                // A reused slot: the old player left (a roster event); this is a new one.
+            }
+            if full {
+                // First sight waits for the next snapshot.
+                continue;
+            }
+            let first = PlayerDelta {
+                id: r.id,
+                name: Some(r.name.clone()),
+                position: Some(Position {
+                    x: now.pos.0,
+                    y: now.pos.1,
+                }),
+                dx: None,
+                dy: None,
+                velocity: (now.vel != (0, 0)).then_some(Position {
+                    x: now.vel.0,
+                    y: now.vel.1,
+                }),
+                health: Some(now.health),
+                color: Some(r.color),
+            };
+            encode_body(&first, "PlayerDelta", &mut parts.deltas)?;
+            parts.count += 1;
+            next.push(Known {
+                slot,
+                id: r.id,
+                state: now,
+            });
         }
-        self.scratch = candidates;
+        self.known.clear();
+        self.known.extend_from_slice(&next);
+        scratch.next = next;
+        scratch.in_view = in_view;
         let heartbeat_due = self
             .last_sent
             .is_none_or(|t| tick.wrapping_sub(t) >= heartbeat_ticks.max(1));
@@ -367,6 +546,7 @@ impl ClientView {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeMap;
     use tilegame_protocol::v1::play;
 
     fn replica(id: u32, x: i32) -> Option<Replica> {
@@ -393,7 +573,18 @@ mod tests {
     ) -> (bool, Vec<PlayerDelta>, Vec<u32>) {
         let mut parts = SnapshotParts::default();
         let send = view
-            .diff(tick, 0, slots, &[], 20, centre, grid, shared, &mut parts)
+            .diff(
+                tick,
+                0,
+                slots,
+                &[],
+                20,
+                centre,
+                grid,
+                shared,
+                &mut ViewScratch::default(),
+                &mut parts,
+            )
             .expect("diff");
         let snapshot = decode(&parts, tick);
         (send, snapshot.players, snapshot.gone)
@@ -451,6 +642,107 @@ mod tests {
                     format!("{y:?}"),
                     "viewer {v} at tick {tick}"
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn with_churn_the_grid_matches_a_full_scan_and_clients_converge() {
+        // 150 slots of players walking, leaving and joining (slots reused); viewers centred on
+        // some of them, each diffed through the grid and through a full scan, with shared deltas.
+        let radius = 500;
+        let mut seed = 11u64;
+        let mut rand = move |n: u64| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) % n
+        };
+        let mut next_id = 1u32;
+        let mut slots: Vec<Option<Replica>> = (0..150)
+            .map(|_| {
+                next_id += 1;
+                let mut r = replica(next_id, rand(3000) as i32 - 1500)?;
+                r.state.pos.1 = rand(3000) as i32 - 1500;
+                Some(r)
+            })
+            .collect();
+        let viewers = [0usize, 7, 42, 99, 149];
+        let mut by_grid: Vec<ClientView> = viewers.iter().map(|_| ClientView::default()).collect();
+        let mut by_scan: Vec<ClientView> = viewers.iter().map(|_| ClientView::default()).collect();
+        // What each viewer's client believes: id -> position.
+        let mut believed: Vec<BTreeMap<u32, (i32, i32)>> =
+            viewers.iter().map(|_| BTreeMap::new()).collect();
+        let mut grid = SlotGrid::default();
+        let mut shared = SharedDeltas::default();
+        for tick in 1..300u32 {
+            for (slot, r) in slots.iter_mut().enumerate() {
+                if let Some(p) = r {
+                    p.state.pos.0 += rand(41) as i32 - 20;
+                    p.state.pos.1 += rand(41) as i32 - 20;
+                }
+                // Now and then a non-viewer leaves, or an empty slot gets a newcomer.
+                if viewers.contains(&slot) || rand(100) != 0 {
+                    continue;
+                }
+                match r {
+                    Some(p) => {
+                        let id = p.id;
+                        *r = None;
+                        for (v, b) in by_grid.iter_mut().zip(&mut by_scan) {
+                            v.forget(slot);
+                            b.forget(slot);
+                        }
+                        for m in &mut believed {
+                            m.remove(&id); // PlayerLeft
+                        }
+                    }
+                    None => {
+                        next_id += 1;
+                        *r = replica(next_id, rand(3000) as i32 - 1500);
+                    }
+                }
+            }
+            grid.build(&slots, 250);
+            shared.build(tick, &slots).unwrap();
+            for (i, &me) in viewers.iter().enumerate() {
+                let centre = slots[me].as_ref().unwrap().state.pos;
+                let view = Some((centre, radius));
+                let a = run(
+                    &mut by_grid[i],
+                    tick,
+                    &slots,
+                    view,
+                    Some(&grid),
+                    Some(&shared),
+                );
+                let b = run(&mut by_scan[i], tick, &slots, view, None, None);
+                assert_eq!(format!("{a:?}"), format!("{b:?}"), "viewer {i} tick {tick}");
+                let m = &mut believed[i];
+                for id in a.2 {
+                    assert!(m.remove(&id).is_some(), "gone {id} was known");
+                }
+                for d in a.1 {
+                    let p = m.entry(d.id).or_insert((i32::MIN, i32::MIN));
+                    if let Some(pos) = d.position {
+                        *p = (pos.x, pos.y);
+                    }
+                    assert_ne!(*p, (i32::MIN, i32::MIN), "a delta for an unknown player");
+                    p.0 += d.dx.unwrap_or(0);
+                    p.1 += d.dy.unwrap_or(0);
+                }
+                // The client knows exactly the players in view, and where the near ones are.
+                for r in slots.iter().flatten() {
+                    let d = (r.state.pos.0 - centre.0)
+                        .abs()
+                        .max((r.state.pos.1 - centre.1).abs());
+                    match m.get(&r.id) {
+                        Some(p) if d <= radius / 2 => assert_eq!(*p, r.state.pos),
+                        Some(_) => assert!(d <= radius),
+                        None => assert!(d > radius, "player {} in view, unknown", r.id),
+                    }
+                }
+                assert!(m.len() <= slots.iter().flatten().count());
             }
         }
     }

@@ -30,7 +30,7 @@ use tracing::{debug, info, warn};
 use crate::outbox::{Closed, Outbox};
 use crate::replication::{
     encode_snapshot, encode_tiles, ClientView, Quantized, Replica, SharedDeltas, SlotGrid,
-    SnapshotParts,
+    SnapshotParts, ViewScratch,
 };
 use crate::simlog::SimLog;
 
@@ -112,6 +112,36 @@ pub struct TickStats {
     pub players: usize,
     /// The current tick.
     pub tick: u64,
+    /// Replication work since the start, summed over ticks and clients.
+    pub replication: ReplicationCounts,
+}
+
+/// How much replication work ticks did (summed; the load benchmark reports it per tick).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ReplicationCounts {
+    /// Ticks counted.
+    pub ticks: u64,
+    /// (client, player) pairs in view after each tick.
+    pub visible: u64,
+    /// (client, slot) pairs looked at.
+    pub candidates: u64,
+    /// Player deltas written into snapshots.
+    pub deltas: u64,
+    /// Snapshot frames built.
+    pub snapshots: u64,
+    /// Snapshot bytes built.
+    pub bytes: u64,
+}
+
+impl ReplicationCounts {
+    fn add(&mut self, o: &ReplicationCounts) {
+        self.ticks += o.ticks;
+        self.visible += o.visible;
+        self.candidates += o.candidates;
+        self.deltas += o.deltas;
+        self.snapshots += o.snapshots;
+        self.bytes += o.bytes;
+    }
 }
 
 /// A join or leave a client has not been sent yet.
@@ -138,11 +168,15 @@ struct Client {
 /// Clients from which snapshot building is spread over threads.
 const PARALLEL_FROM: usize = 128;
 
+/// Clients per share of snapshot building handed to a thread.
+const CHUNK: usize = 32;
+
 /// Buffers one snapshot builder reuses from client to client.
 #[derive(Default)]
 struct Scratch {
     body: Vec<u8>,
     parts: SnapshotParts,
+    view: ViewScratch,
 }
 
 /// What every client's snapshot this tick is built from (shared read-only between threads).
@@ -164,15 +198,16 @@ fn build_snapshots(
     clients: &mut [(PlayerId, &mut Client)],
     ctx: &SnapshotContext<'_>,
     scratch: &mut Scratch,
-) -> Vec<(PlayerId, Frame)> {
+) -> (Vec<(PlayerId, Frame)>, ReplicationCounts) {
     let mut frames = Vec::with_capacity(clients.len());
+    let mut counts = ReplicationCounts::default();
     for (id, c) in clients.iter_mut() {
         let ack = ctx.world.player(*id).map_or(0, |p| p.last_input_seq);
         let view = match (ctx.view_radius_px, &ctx.slots[c.slot]) {
             (Some(radius), Some(me)) => Some((me.state.pos, radius)),
             _ => None,
         };
-        match c.view.diff(
+        let sent = c.view.diff(
             ctx.tick,
             ack,
             ctx.slots,
@@ -181,8 +216,12 @@ fn build_snapshots(
             view,
             ctx.grid,
             Some(ctx.shared),
+            &mut scratch.view,
             &mut scratch.parts,
-        ) {
+        );
+        counts.visible += c.view.in_view() as u64;
+        counts.candidates += c.view.candidates() as u64;
+        match sent {
             Ok(true) => {}
             Ok(false) => continue,
             Err(e) => {
@@ -191,6 +230,7 @@ fn build_snapshots(
             }
         }
         let parts = &scratch.parts;
+        counts.deltas += parts.count as u64;
         let mut out = Vec::with_capacity(16 + parts.deltas.len() + ctx.tiles_encoded.len());
         if let Err(e) = encode_snapshot(
             ctx.tick,
@@ -203,9 +243,11 @@ fn build_snapshots(
             warn!("cannot encode snapshot: {e}");
             continue;
         }
+        counts.snapshots += 1;
+        counts.bytes += out.len() as u64;
         frames.push((*id, out));
     }
-    frames
+    (frames, counts)
 }
 
 /// The loop's state.
@@ -513,12 +555,18 @@ impl Sim {
         }
         for (id, c) in &self.clients {
             if let Some(p) = self.world.player(*id) {
-                self.slots[c.slot] = Some(Replica {
-                    id: id.0,
-                    name: c.name.clone(),
-                    color: c.color,
-                    state: Quantized::of(p),
-                });
+                let state = Quantized::of(p);
+                match &mut self.slots[c.slot] {
+                    Some(r) if r.id == id.0 => r.state = state,
+                    other => {
+                        *other = Some(Replica {
+                            id: id.0,
+                            name: c.name.clone(),
+                            color: c.color,
+                            state,
+                        })
+                    }
+                }
             }
         }
         let tick = self.world.tick as u32;
@@ -548,29 +596,56 @@ impl Sim {
         let mut clients: Vec<(PlayerId, &mut Client)> =
             self.clients.iter_mut().map(|(id, c)| (*id, c)).collect();
         // Snapshots are independent per client: build them on several threads for big servers.
-        let workers = if clients.len() >= PARALLEL_FROM {
+        // The clients are dealt out in small chunks to whichever thread is free, this one
+        // included: on a busy machine a helper thread may wait long for a core, and a fixed
+        // half of the clients would make the whole tick wait for it.
+        let clients_len = clients.len();
+        let workers = if clients_len >= PARALLEL_FROM {
             std::thread::available_parallelism()
                 .map_or(1, |n| n.get())
                 .clamp(1, 4)
         } else {
             1
         };
+        let mut counts = ReplicationCounts {
+            ticks: 1,
+            ..ReplicationCounts::default()
+        };
         let frames: Vec<(PlayerId, Frame)> = if workers > 1 {
-            let per = clients.len().div_ceil(workers);
+            let queue = Mutex::new(clients.chunks_mut(CHUNK));
+            let work = |scratch: &mut Scratch| {
+                let mut frames = Vec::new();
+                let mut counts = ReplicationCounts::default();
+                loop {
+                    let chunk = match queue.lock() {
+                        Ok(mut q) => q.next(),
+                        Err(_) => None,
+                    };
+                    let Some(chunk) = chunk else { break };
+                    let (f, c) = build_snapshots(chunk, &ctx, scratch);
+                    frames.extend(f);
+                    counts.add(&c);
+                }
+                (frames, counts)
+            };
+            let scratch = &mut self.scratch;
             std::thread::scope(|scope| {
-                let handles: Vec<_> = clients
-                    .chunks_mut(per)
-                    .map(|chunk| {
-                        scope.spawn(|| build_snapshots(chunk, &ctx, &mut Scratch::default()))
-                    })
+                let helpers: Vec<_> = (1..workers)
+                    .map(|_| scope.spawn(|| work(&mut Scratch::default())))
                     .collect();
-                handles
-                    .into_iter()
-                    .flat_map(|h| h.join().unwrap_or_default())
-                    .collect()
+                let (mut frames, c) = work(scratch);
+                counts.add(&c);
+                for h in helpers {
+                    let (f, c) = h.join().unwrap_or_default();
+                    frames.extend(f);
+                    counts.add(&c);
+                }
+                frames
             })
         } else {
-            build_snapshots(&mut clients, &ctx, &mut self.scratch)
+            let (frames, c) = build_snapshots(&mut clients, &ctx, &mut self.scratch);
+            counts.add(&c);
+            frames
         };
         let mut slow = Vec::new();
         let mut closed = Vec::new();
@@ -610,6 +685,7 @@ impl Sim {
             }
             s.players = self.clients.len();
             s.tick = self.world.tick;
+            s.replication.add(&counts);
         }
     }
 

@@ -182,15 +182,20 @@ impl PlayerManager {
                 // Only players in this snapshot move; `prev_pos`/`moved_at` record where each was
                 // before its latest delta, so a snapshot costs O(deltas), not O(players known).
                 for d in &s.players {
-                    let known = self.players.contains_key(&d.id);
-                    if !known && (d.name.is_none() || d.position.is_none()) {
-                        self.anomalies += 1;
-                        continue;
-                    }
-                    let p = self
-                        .players
-                        .entry(d.id)
-                        .or_insert_with(|| RemotePlayer::unplaced(d.id, ""));
+                    // One look-up per delta: with a thousand players known, the tree's nodes
+                    // are cache misses, and this loop is most of a crowded client's work.
+                    let p = match self.players.entry(d.id) {
+                        std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+                        std::collections::btree_map::Entry::Vacant(_)
+                            if d.name.is_none() || d.position.is_none() =>
+                        {
+                            self.anomalies += 1;
+                            continue;
+                        }
+                        std::collections::btree_map::Entry::Vacant(e) => {
+                            e.insert(RemotePlayer::unplaced(d.id, ""))
+                        }
+                    };
                     p.prev_pos = p.pos;
                     p.moved_at = s.tick;
                     if let Some(name) = &d.name {
