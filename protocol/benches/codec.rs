@@ -346,6 +346,10 @@ mod hand {
         #[inline]
         fn delta(&mut self) -> Result<PlayerDelta> {
             let mask = self.u8()?;
+            // The spec defines bits 0..=6; an unknown bit is an error, as in generated code.
+            if mask & 0x80 != 0 {
+                return Err(Error::Corrupt);
+            }
             let id = self.var()?;
             let name = if mask & 1 != 0 {
                 let n = usize::from(self.u8()?);
