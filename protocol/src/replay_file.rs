@@ -613,6 +613,16 @@ impl<R: Read> ReplayReader<R> {
                 },
             ));
         }
+        // A header that does not decode: its magic is what is shown.
+        let bad_magic = || {
+            self.corrupt(
+                offset,
+                head_len as u64,
+                Damage::ChunkMagic {
+                    found: head[..2].to_vec(),
+                },
+            )
+        };
         let (length, records, crc) = if v2 {
             let stored = u32::from_le_bytes([head[18], head[19], head[20], head[21]]);
             let computed = chunk_header_crc(self.seal, &head[..CHUNK_HEADER_SIGNED]);
@@ -623,15 +633,7 @@ impl<R: Read> ReplayReader<R> {
                     Damage::ChunkHeaderChecksum { stored, computed },
                 ));
             }
-            let h: ChunkHeader = decode_body("ChunkHeader", &head).map_err(|_| {
-                self.corrupt(
-                    offset,
-                    head_len as u64,
-                    Damage::ChunkMagic {
-                        found: head[..2].to_vec(),
-                    },
-                )
-            })?;
+            let h: ChunkHeader = decode_body("ChunkHeader", &head).map_err(|_| bad_magic())?;
             if h.seq != self.next_chunk_seq {
                 return Err(self.corrupt(
                     offset,
@@ -654,15 +656,7 @@ impl<R: Read> ReplayReader<R> {
             }
             (h.length, h.records, h.crc32)
         } else {
-            let h: ChunkHeaderV1 = decode_body("ChunkHeaderV1", &head).map_err(|_| {
-                self.corrupt(
-                    offset,
-                    head_len as u64,
-                    Damage::ChunkMagic {
-                        found: head[..2].to_vec(),
-                    },
-                )
-            })?;
+            let h: ChunkHeaderV1 = decode_body("ChunkHeaderV1", &head).map_err(|_| bad_magic())?;
             if h.length > MAX_CHUNK {
                 return Err(self.corrupt(
                     offset,
