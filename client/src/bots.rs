@@ -220,6 +220,29 @@ impl Brain {
     }
 }
 
+/// Connection attempts a bot makes before it reports the failure.
+const CONNECT_ATTEMPTS: u32 = 30;
+
+/// Failures that a later attempt may not meet (the server closed or refused the connection
+/// before answering, or did not answer in time); a refusal with a reason is final.
+fn retryable(state: &ConnectionState) -> bool {
+    matches!(
+        state,
+        ConnectionState::Refused | ConnectionState::Disconnected | ConnectionState::Timeout
+    )
+}
+
+/// How long a bot waits before connection attempt `attempt + 1`: doubling from 50 ms up to 2 s,
+/// spread by the bot's seed so that a crowd does not come back all at once.
+fn backoff(attempt: u32, seed: u64) -> std::time::Duration {
+    let base = 50u64 << attempt.min(6);
+    let base = base.min(2_000);
+    let spread = (seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 33)
+        .wrapping_add(u64::from(attempt) * 7919)
+        % (base / 2 + 1);
+    std::time::Duration::from_millis(base / 2 + spread)
+}
+
 fn axis(d: f32) -> i8 {
     if d > 12.0 {
         1
@@ -247,23 +270,36 @@ pub async fn run_bot(
         }
     };
     let mut report = |state: ConnectionState| set(&mut |s| s.state = state.clone());
-    let (mut conn, joined) = match Connection::connect(
-        &options.connect,
-        counters,
-        recorder
-            .clone()
-            .map(|r| Box::new(r) as Box<dyn FrameObserver>),
-        &mut report,
-    )
-    .await
-    {
-        Ok(ok) => ok,
-        Err(e) => {
-            set(&mut |s| {
-                s.state = e.state.clone();
-                s.detail.clone_from(&e.detail);
-            });
-            return Err(e);
+    let mut attempt = 0u32;
+    let (mut conn, joined) = loop {
+        let result = Connection::connect(
+            &options.connect,
+            counters.clone(),
+            recorder
+                .clone()
+                .map(|r| Box::new(r) as Box<dyn FrameObserver>),
+            &mut report,
+        )
+        .await;
+        match result {
+            Ok(ok) => break ok,
+            // A server admits a bounded number of pending connections per address and closes
+            // the rest unanswered: a crowd of bots from one machine backs off and tries again.
+            Err(e) if retryable(&e.state) && attempt < CONNECT_ATTEMPTS && !*stop.borrow() => {
+                attempt += 1;
+                let wait = backoff(attempt, options.seed);
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = stop.changed() => {}
+                }
+            }
+            Err(e) => {
+                set(&mut |s| {
+                    s.state = e.state.clone();
+                    s.detail.clone_from(&e.detail);
+                });
+                return Err(e);
+            }
         }
     };
     let mut play = PlayState::new();
@@ -372,4 +408,40 @@ pub async fn run_bot(
 pub fn predicted_px(state: &PlayState) -> (i32, i32) {
     let s = state.players.prediction().state();
     (s.x.div_euclid(SUBPX), s.y.div_euclid(SUBPX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_to_a_cap_and_spreads_a_crowd() {
+        for attempt in 1..=CONNECT_ATTEMPTS {
+            let base = (50u64 << attempt.min(6)).min(2_000);
+            let wait = backoff(attempt, u64::from(attempt) * 31).as_millis() as u64;
+            assert!(
+                (base / 2..=base).contains(&wait),
+                "attempt {attempt}: {wait} ms"
+            );
+        }
+        let waits: std::collections::BTreeSet<_> = (0..40).map(|seed| backoff(6, seed)).collect();
+        assert!(
+            waits.len() > 10,
+            "40 bots should not all wait alike: {waits:?}"
+        );
+    }
+
+    #[test]
+    fn only_unanswered_failures_are_retried() {
+        assert!(retryable(&ConnectionState::Disconnected));
+        assert!(retryable(&ConnectionState::Refused));
+        for final_state in [
+            ConnectionState::NameTaken,
+            ConnectionState::ServerFull,
+            ConnectionState::VersionMismatch,
+            ConnectionState::InvalidHost,
+        ] {
+            assert!(!retryable(&final_state), "{final_state:?}");
+        }
+    }
 }

@@ -413,3 +413,40 @@ fn a_burst_of_500_bots_evicts_nobody_and_lists_converge_after_400_leave() {
     );
     let _ = stop_stayers.send(true);
 }
+
+#[test]
+fn a_crowd_from_one_address_past_its_pending_limit_backs_off_and_every_bot_joins() {
+    // Four pending connections per address: the other 36 of a simultaneous crowd are closed
+    // unanswered at first and must come back until they are let in.
+    let server = start_server(ServerConfig {
+        max_players: 64,
+        max_pending_per_address: 4,
+        handshake_timeout_secs: 60,
+        idle_timeout_secs: 60,
+        ..test_config()
+    });
+    let rt = runtime();
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let statuses: Vec<_> = (0..40)
+        .map(|i| {
+            let status = Arc::new(Mutex::new(BotStatus::default()));
+            rt.spawn(run_bot(
+                BotOptions::new(
+                    ConnectOptions::new(server.addr().to_string(), format!("crowd{i}")),
+                    i,
+                ),
+                Arc::clone(&status),
+                stop_rx.clone(),
+                None,
+            ));
+            status
+        })
+        .collect();
+    wait_for("all 40 joined", Duration::from_secs(120), || {
+        statuses
+            .iter()
+            .all(|s| s.lock().expect("status").state == ConnectionState::Success)
+    });
+    assert_eq!(server.stats().players, 40);
+    let _ = stop_tx.send(true);
+}
