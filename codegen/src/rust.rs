@@ -658,11 +658,11 @@ impl Emitter<'_> {
         let _ = write!(
             self.out,
             "impl rt::WireRead for {name} {{\n\
-             #[inline] fn read_wire<R: Read + Seek>({r}: &mut R, _: Endian) -> rt::WireResult<Self> {{ {read_body} }} }}\n\
+             #[inline] fn read_wire<R: rt::Source>({r}: &mut R, _: Endian) -> rt::WireResult<Self> {{ {read_body} }} }}\n\
              impl rt::WireWrite for {name} {{\n\
              #[inline] fn write_wire<W: Write + Seek>(&self, {w}: &mut W, _: Endian) -> rt::WireResult<()> {{ {write_body} }} }}\n\
              impl BinRead for {name} {{ type Args<'a> = ();\n\
-             #[inline] fn read_options<R: Read + Seek>(r: &mut R, e: Endian, _: ()) -> BinResult<Self> {{ Ok(<Self as rt::WireRead>::read_wire(r, e)?) }} }}\n\
+             #[inline] fn read_options<R: Read + Seek>(r: &mut R, e: Endian, _: ()) -> BinResult<Self> {{ Ok(<Self as rt::WireRead>::read_wire(&mut rt::IoSource(r), e)?) }} }}\n\
              impl BinWrite for {name} {{ type Args<'a> = ();\n\
              #[inline] fn write_options<W: Write + Seek>(&self, w: &mut W, e: Endian, _: ()) -> BinResult<()> {{ Ok(rt::WireWrite::write_wire(self, w, e)?) }} }}\n"
         );

@@ -758,11 +758,11 @@ const CHILD: &str = "TILEGAME_CODEC_TABLE_CHILD";
 /// Runs the table in [`PROCESSES`] child processes and prints, per row, the median across them
 /// and the range.
 ///
-/// Where a process's code, stack and heap land (address-space randomisation) moves the
-/// generated decoder by up to 20% from one process to the next (4 KiB aliasing between the
-/// reader on the stack and the values it writes to the heap); with randomisation off
-/// (`setarch -R`) the spread is a few percent. One process is one sample of that layout, so the
-/// table takes the median of several.
+/// Where a process's stack and heap land (address-space randomisation) moves a decoder whose
+/// reader lives on the stack by up to 20% from one process to the next; the generated readers
+/// keep a slice reader's state in registers (`wire::Source`), which left a spread of a few
+/// percent. One process is still one sample of that layout, so the table takes the median of
+/// several.
 fn print_table_over_processes() {
     let exe = std::env::current_exe().expect("own executable");
     let mut samples: Vec<(String, String, Vec<Pair>)> = Vec::new();

@@ -64,7 +64,7 @@ fn snapshot_tick(direction: Direction, state: State, frame: &[u8]) -> Option<u32
     {
         return None;
     }
-    let mut body = std::io::Cursor::new(frame.get(1..)?);
+    let mut body = crate::wire::SliceReader::new(frame.get(1..)?);
     crate::wire::read_var_u32(&mut body, binrw::Endian::Little).ok()
 }
 

@@ -112,10 +112,27 @@ pub fn error_at(pos: u64, error: FieldError) -> binrw::Error {
     }
 }
 
-/// A [`FieldError`] at the stream's current position minus `back` bytes.
+/// A [`FieldError`] at the writer's current position minus `back` bytes.
 #[cold]
 fn fail<S: Seek>(s: &mut S, back: u64, error: FieldError) -> Fail {
     let pos = s.stream_position().unwrap_or(0).saturating_sub(back);
+    Fail::from(error_at(pos, error))
+}
+
+/// A [`FieldError`] `back` bytes before the reader's position.
+///
+/// The position is taken inline and only plain values cross into the out-of-line part: a
+/// reader whose address reached an out-of-line function could no longer live in registers,
+/// and every read on the hot path would store it to the stack and load it back.
+#[inline(always)]
+fn fail_read<R: Source>(r: &mut R, back: u64, error: FieldError) -> Fail {
+    fail_at(r.offset().saturating_sub(back), error)
+}
+
+/// The out-of-line part of [`fail_read`].
+#[cold]
+#[inline(never)]
+fn fail_at(pos: u64, error: FieldError) -> Fail {
     Fail::from(error_at(pos, error))
 }
 
@@ -193,8 +210,86 @@ impl std::fmt::Display for Fail {
 /// A type the generated code reads field by field (every spec type and fixed-width integer).
 pub trait WireRead: Sized {
     /// Reads one value in byte order `e` (spec types use their own declared order).
-    fn read_wire<R: Read + Seek>(r: &mut R, e: Endian) -> WireResult<Self>;
+    fn read_wire<R: Source>(r: &mut R, e: Endian) -> WireResult<Self>;
 }
+
+/// What the generated readers read from.
+///
+/// Any `Read + Seek` works through [`IoSource`] (the generated `BinRead` impls wrap their reader
+/// in one); [`SliceReader`], which every packet body is decoded from, overrides each method with
+/// plain slice operations, so that, once inlined, its state stays in registers.
+pub trait Source: Read + Seek + Sized {
+    /// The next byte.
+    #[inline]
+    fn next_byte(&mut self) -> WireResult<u8> {
+        let mut b = [0u8; 1];
+        self.read_exact(&mut b)?;
+        Ok(b[0])
+    }
+
+    /// The next `N` bytes.
+    #[inline]
+    fn next_array<const N: usize>(&mut self) -> WireResult<[u8; N]> {
+        let mut b = [0u8; N];
+        self.read_exact(&mut b)?;
+        Ok(b)
+    }
+
+    /// The next `n` bytes (`n` already bounded by the caller) in a new vector. The declared
+    /// length is only a claim: memory follows the bytes present, so a short input that declares
+    /// the bound (16 MiB for a replay keyframe) cannot make the decoder allocate it.
+    fn next_vec(&mut self, n: usize) -> WireResult<Vec<u8>> {
+        let mut buf = Vec::with_capacity(n.min(PREALLOC_BYTES));
+        self.by_ref().take(n as u64).read_to_end(&mut buf)?;
+        if buf.len() != n {
+            return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into());
+        }
+        Ok(buf)
+    }
+
+    /// Bytes read so far (for error offsets).
+    #[inline]
+    fn offset(&mut self) -> u64 {
+        self.stream_position().unwrap_or(0)
+    }
+
+    /// Runs `f`, which may not be inlined, on this reader. A slice reader hands `f` a copy and
+    /// takes it back after, so that its own address never reaches out-of-line code.
+    #[inline(always)]
+    fn apart<T>(&mut self, f: impl FnOnce(&mut Self) -> T) -> T {
+        f(self)
+    }
+}
+
+/// Any `Read + Seek` as a [`Source`] (the generated `BinRead` impls read through one).
+#[derive(Debug)]
+pub struct IoSource<'a, R>(pub &'a mut R);
+
+impl<R: Read> Read for IoSource<'_, R> {
+    #[inline]
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.0.read(buf)
+    }
+
+    #[inline]
+    fn read_exact(&mut self, buf: &mut [u8]) -> std::io::Result<()> {
+        self.0.read_exact(buf)
+    }
+}
+
+impl<R: Seek> Seek for IoSource<'_, R> {
+    #[inline]
+    fn seek(&mut self, to: SeekFrom) -> std::io::Result<u64> {
+        self.0.seek(to)
+    }
+
+    #[inline]
+    fn stream_position(&mut self) -> std::io::Result<u64> {
+        self.0.stream_position()
+    }
+}
+
+impl<R: Read + Seek> Source for IoSource<'_, R> {}
 
 /// A type the generated code writes field by field.
 pub trait WireWrite {
@@ -206,9 +301,8 @@ macro_rules! wire_number {
     ($($t:ty),*) => {$(
         impl WireRead for $t {
             #[inline]
-            fn read_wire<R: Read + Seek>(r: &mut R, e: Endian) -> WireResult<Self> {
-                let mut b = [0u8; std::mem::size_of::<$t>()];
-                r.read_exact(&mut b)?;
+            fn read_wire<R: Source>(r: &mut R, e: Endian) -> WireResult<Self> {
+                let b = r.next_array::<{ std::mem::size_of::<$t>() }>()?;
                 Ok(match e {
                     Endian::Big => <$t>::from_be_bytes(b),
                     Endian::Little => <$t>::from_le_bytes(b),
@@ -230,17 +324,15 @@ macro_rules! wire_number {
 }
 wire_number!(u8, u16, u32, u64, i8, i16, i32, i64, f32, f64);
 
-#[inline]
-fn read_u8<R: Read>(r: &mut R) -> WireResult<u8> {
-    let mut b = [0u8; 1];
-    r.read_exact(&mut b)?;
-    Ok(b[0])
+#[inline(always)]
+fn read_u8<R: Source>(r: &mut R) -> WireResult<u8> {
+    r.next_byte()
 }
 
 /// Reads a LEB128 unsigned integer that fits in `bits` bits; one- and two-byte values (ids,
 /// deltas, counts) take the inlined fast path.
 #[inline(always)]
-fn read_leb<R: Read + Seek>(r: &mut R, bits: u32) -> WireResult<u64> {
+fn read_leb<R: Source>(r: &mut R, bits: u32) -> WireResult<u64> {
     let first = read_u8(r)?;
     if first & 0x80 == 0 {
         return Ok(u64::from(first));
@@ -249,22 +341,17 @@ fn read_leb<R: Read + Seek>(r: &mut R, bits: u32) -> WireResult<u64> {
     if second & 0x80 == 0 && bits >= 14 {
         return Ok(u64::from(first & 0x7f) | u64::from(second) << 7);
     }
-    read_leb_tail(r, bits, u64::from(first & 0x7f), second)
+    r.apart(|r| read_leb_tail(r, bits, u64::from(first & 0x7f), second))
 }
 
 /// The rest of a LEB128 value: `value` holds the first byte's bits, `byte` is the second byte.
 #[inline(never)]
-fn read_leb_tail<R: Read + Seek>(
-    r: &mut R,
-    bits: u32,
-    mut value: u64,
-    mut byte: u8,
-) -> WireResult<u64> {
+fn read_leb_tail<R: Source>(r: &mut R, bits: u32, mut value: u64, mut byte: u8) -> WireResult<u64> {
     let mut shift = 7u32;
     loop {
         let part = u64::from(byte & 0x7f);
         if shift >= bits || (bits - shift < 7 && part >> (bits - shift) != 0) {
-            return Err(fail(r, 0, FieldError::VarintOverflow { bits }));
+            return Err(fail_read(r, 0, FieldError::VarintOverflow { bits }));
         }
         value |= part << shift;
         if byte & 0x80 == 0 {
@@ -288,7 +375,7 @@ fn write_leb<W: Write>(w: &mut W, mut value: u64) -> WireResult<()> {
 
 /// Reads a LEB128 `u32`.
 #[inline]
-pub fn read_var_u32<R: Read + Seek>(r: &mut R, _: Endian) -> WireResult<u32> {
+pub fn read_var_u32<R: Source>(r: &mut R, _: Endian) -> WireResult<u32> {
     read_leb(r, 32).map(|v| v as u32)
 }
 
@@ -300,7 +387,7 @@ pub fn write_var_u32<W: Write + Seek>(v: &u32, w: &mut W, _: Endian) -> WireResu
 
 /// Reads a LEB128 `u64`.
 #[inline]
-pub fn read_var_u64<R: Read + Seek>(r: &mut R, _: Endian) -> WireResult<u64> {
+pub fn read_var_u64<R: Source>(r: &mut R, _: Endian) -> WireResult<u64> {
     read_leb(r, 64)
 }
 
@@ -312,7 +399,7 @@ pub fn write_var_u64<W: Write + Seek>(v: &u64, w: &mut W, _: Endian) -> WireResu
 
 /// Reads a zigzag LEB128 `i32`.
 #[inline]
-pub fn read_var_i32<R: Read + Seek>(r: &mut R, _: Endian) -> WireResult<i32> {
+pub fn read_var_i32<R: Source>(r: &mut R, _: Endian) -> WireResult<i32> {
     let v = read_leb(r, 32)? as u32;
     Ok(((v >> 1) as i32) ^ -((v & 1) as i32))
 }
@@ -325,7 +412,7 @@ pub fn write_var_i32<W: Write + Seek>(v: &i32, w: &mut W, _: Endian) -> WireResu
 
 /// Reads a zigzag LEB128 `i64`.
 #[inline]
-pub fn read_var_i64<R: Read + Seek>(r: &mut R, _: Endian) -> WireResult<i64> {
+pub fn read_var_i64<R: Source>(r: &mut R, _: Endian) -> WireResult<i64> {
     let v = read_leb(r, 64)?;
     Ok(((v >> 1) as i64) ^ -((v & 1) as i64))
 }
@@ -338,11 +425,11 @@ pub fn write_var_i64<W: Write + Seek>(v: &i64, w: &mut W, _: Endian) -> WireResu
 
 /// Reads a bool: exactly 0 or 1.
 #[inline]
-pub fn read_bool<R: Read + Seek>(r: &mut R, _: Endian) -> WireResult<bool> {
+pub fn read_bool<R: Source>(r: &mut R, _: Endian) -> WireResult<bool> {
     match read_u8(r)? {
         0 => Ok(false),
         1 => Ok(true),
-        other => Err(fail(r, 1, FieldError::BadBool(other))),
+        other => Err(fail_read(r, 1, FieldError::BadBool(other))),
     }
 }
 
@@ -355,14 +442,13 @@ pub fn write_bool<W: Write + Seek>(v: &bool, w: &mut W, _: Endian) -> WireResult
 
 /// Reads fixed magic bytes; anything else is [`FieldError::BadMagic`].
 #[inline]
-pub fn read_magic<R: Read + Seek, const N: usize>(
+pub fn read_magic<R: Source, const N: usize>(
     r: &mut R,
     expected: &'static [u8; N],
 ) -> WireResult<()> {
-    let mut found = [0u8; N];
-    r.read_exact(&mut found)?;
+    let found = r.next_array::<N>()?;
     if &found != expected {
-        return Err(fail(
+        return Err(fail_read(
             r,
             N as u64,
             FieldError::BadMagic {
@@ -394,7 +480,7 @@ tag_impl!(u8, u16, u32, u64);
 
 /// Reads an enum tag and maps it to its variant; an unknown tag is [`FieldError::UnknownTag`].
 #[inline]
-pub fn read_enum<R: Read + Seek, T: Tag, V>(
+pub fn read_enum<R: Source, T: Tag, V>(
     r: &mut R,
     e: Endian,
     from_tag: impl FnOnce(T) -> Option<V>,
@@ -407,25 +493,29 @@ pub fn read_enum<R: Read + Seek, T: Tag, V>(
 }
 
 /// The error for a union or enum tag that names no variant (the tag was just read).
-#[cold]
-pub fn unknown_tag<S: Seek, T: Tag>(s: &mut S, tag: T) -> Fail {
-    fail(s, T::BYTES, FieldError::UnknownTag { tag: tag.into() })
+#[inline(always)]
+pub fn unknown_tag<R: Source, T: Tag>(r: &mut R, tag: T) -> Fail {
+    fail_read(r, T::BYTES, FieldError::UnknownTag { tag: tag.into() })
 }
 
 /// Reads a flag set or presence mask; bits outside `known` are [`FieldError::UnknownBits`].
 #[inline]
-pub fn read_bits<R: Read + Seek, T: Tag>(r: &mut R, e: Endian, known: u64) -> WireResult<T> {
+pub fn read_bits<R: Source, T: Tag>(r: &mut R, e: Endian, known: u64) -> WireResult<T> {
     let bits = T::read_wire(r, e)?;
     let unknown = bits.into() & !known;
     if unknown != 0 {
-        return Err(fail(r, T::BYTES, FieldError::UnknownBits { bits: unknown }));
+        return Err(fail_read(
+            r,
+            T::BYTES,
+            FieldError::UnknownBits { bits: unknown },
+        ));
     }
     Ok(bits)
 }
 
 /// Reads a length prefix and checks it against `max` before anything is allocated.
 #[inline]
-pub fn read_len<R: Read + Seek>(r: &mut R, e: Endian, len: Len, max: u32) -> WireResult<usize> {
+pub fn read_len<R: Source>(r: &mut R, e: Endian, len: Len, max: u32) -> WireResult<usize> {
     let n: u64 = match len {
         Len::Var => read_leb(r, 32)?,
         Len::U8 => u64::from(read_u8(r)?),
@@ -439,15 +529,15 @@ pub fn read_len<R: Read + Seek>(r: &mut R, e: Endian, len: Len, max: u32) -> Wir
 }
 
 /// The error for a length over its bound, at the start of the prefix just read.
-#[cold]
-fn too_long<S: Seek>(s: &mut S, len: Len, n: u64, max: u32) -> Fail {
+#[inline(always)]
+fn too_long<R: Source>(r: &mut R, len: Len, n: u64, max: u32) -> Fail {
     let width = match len {
         Len::Var => (64 - u64::from(n.leading_zeros())).div_ceil(7).max(1),
         Len::U8 => 1,
         Len::U16 => 2,
         Len::U32 => 4,
     };
-    fail(s, width, FieldError::TooLong { len: n, max })
+    fail_read(r, width, FieldError::TooLong { len: n, max })
 }
 
 /// Writes a length prefix after checking it against `max`.
@@ -474,24 +564,11 @@ pub fn write_len<W: Write + Seek>(
 /// is actually read.
 const PREALLOC_BYTES: usize = 4096;
 
-/// Reads exactly `n` bytes into a new vector (`n` already bounded by the caller). The declared
-/// length is only a claim: memory follows the bytes present, so a short input that declares the
-/// bound (16 MiB for a replay keyframe) cannot make the decoder allocate it.
-#[inline]
-fn read_exact_vec<R: Read>(r: &mut R, n: usize) -> WireResult<Vec<u8>> {
-    let mut buf = Vec::with_capacity(n.min(PREALLOC_BYTES));
-    r.by_ref().take(n as u64).read_to_end(&mut buf)?;
-    if buf.len() != n {
-        return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into());
-    }
-    Ok(buf)
-}
-
 /// Reads length-prefixed bytes of at most `max`.
 #[inline]
-pub fn read_bytes<R: Read + Seek>(r: &mut R, e: Endian, len: Len, max: u32) -> WireResult<Vec<u8>> {
+pub fn read_bytes<R: Source>(r: &mut R, e: Endian, len: Len, max: u32) -> WireResult<Vec<u8>> {
     let n = read_len(r, e, len, max)?;
-    read_exact_vec(r, n)
+    r.next_vec(n)
 }
 
 /// Writes length-prefixed bytes of at most `max`.
@@ -510,11 +587,15 @@ pub fn write_bytes<W: Write + Seek>(
 
 /// Reads a length-prefixed UTF-8 string of at most `max` bytes.
 #[inline]
-pub fn read_string<R: Read + Seek>(r: &mut R, e: Endian, len: Len, max: u32) -> WireResult<String> {
+pub fn read_string<R: Source>(r: &mut R, e: Endian, len: Len, max: u32) -> WireResult<String> {
     let bytes = read_bytes(r, e, len, max)?;
     match String::from_utf8(bytes) {
         Ok(text) => Ok(text),
-        Err(err) => Err(fail(r, err.as_bytes().len() as u64, FieldError::BadUtf8)),
+        Err(err) => Err(fail_read(
+            r,
+            err.as_bytes().len() as u64,
+            FieldError::BadUtf8,
+        )),
     }
 }
 
@@ -532,7 +613,7 @@ pub fn write_string<W: Write + Seek>(
 
 /// Reads a count-prefixed list of at most `max` items, pre-sized after the bound check.
 #[inline]
-pub fn read_list<R: Read + Seek, T>(
+pub fn read_list<R: Source, T>(
     r: &mut R,
     e: Endian,
     len: Len,
@@ -568,7 +649,7 @@ pub fn write_list<W: Write + Seek, T>(
 
 /// Reads exactly `n` items with no prefix.
 #[inline]
-pub fn read_array<R: Read + Seek, T>(
+pub fn read_array<R: Source, T>(
     r: &mut R,
     e: Endian,
     n: usize,
@@ -608,7 +689,7 @@ pub fn write_array<W: Write + Seek, T>(
 
 /// Reads a bool-prefixed optional value.
 #[inline]
-pub fn read_option<R: Read + Seek, T>(
+pub fn read_option<R: Source, T>(
     r: &mut R,
     e: Endian,
     item: impl FnOnce(&mut R, Endian) -> WireResult<T>,
@@ -637,7 +718,7 @@ pub fn write_option<W: Write + Seek, T>(
 
 /// Reads an optional value whose presence was given by a presence-mask bit.
 #[inline]
-pub fn read_present<R: Read + Seek, T>(
+pub fn read_present<R: Source, T>(
     r: &mut R,
     e: Endian,
     present: bool,
@@ -677,7 +758,18 @@ pub const fn compressed_limit(max: u32) -> u32 {
 /// Reads a varint-length zlib blob, inflates it to at most `max` bytes (more is an error, so an
 /// inflate bomb costs at most `max + 1` bytes of memory), then decodes the inner value from it.
 /// Errors inside the inflated value keep their cause and field path; their offset is the blob's.
-pub fn read_compressed<R: Read + Seek, T>(
+#[inline]
+pub fn read_compressed<R: Source, T>(
+    r: &mut R,
+    e: Endian,
+    max: u32,
+    inner: impl FnOnce(&mut SliceReader<'_>, Endian) -> WireResult<T>,
+) -> WireResult<T> {
+    r.apart(|r| inflate_and_read(r, e, max, inner))
+}
+
+/// The out-of-line body of [`read_compressed`].
+fn inflate_and_read<R: Source, T>(
     r: &mut R,
     e: Endian,
     max: u32,
@@ -800,8 +892,8 @@ pub fn write_compressed<W: Write + Seek, T>(
 
 /// Reads a value with its own [`WireRead`] (shared types, fixed-width integers).
 #[inline]
-pub fn read_plain<R: Read + Seek, T: WireRead>(r: &mut R, e: Endian) -> WireResult<T> {
-    T::read_wire(r, e)
+pub fn read_plain<R: Source, T: WireRead>(r: &mut R, e: Endian) -> WireResult<T> {
+    r.apart(|r| T::read_wire(r, e))
 }
 
 /// Writes a value with its own [`WireWrite`] (shared types, fixed-width integers).
@@ -987,9 +1079,10 @@ pub fn decode_body<T: WireRead>(packet: &'static str, body: &[u8]) -> Result<T, 
 
 /// A reader over a byte slice: what every packet body is decoded from.
 ///
-/// Like `std::io::Cursor<&[u8]>`, but its position is a `usize` and its reads are inlined
-/// bounds-checked copies, so the generated readers' one- and two-byte reads cost no more than
-/// indexing the slice.
+/// Like `std::io::Cursor<&[u8]>`, but its reads ([`Source`]) are inlined slice splits and its
+/// address never reaches out-of-line code ([`Source::apart`]), so the compiler keeps it in two
+/// registers and the generated readers' one- and two-byte reads cost no more than indexing the
+/// slice.
 #[derive(Debug, Clone)]
 pub struct SliceReader<'a> {
     /// The whole input.
@@ -1038,7 +1131,69 @@ impl Read for SliceReader<'_> {
     }
 }
 
+impl Source for SliceReader<'_> {
+    #[inline(always)]
+    fn next_byte(&mut self) -> WireResult<u8> {
+        match self.rest.split_first() {
+            Some((&b, tail)) => {
+                self.rest = tail;
+                Ok(b)
+            }
+            None => Err(eof()),
+        }
+    }
+
+    #[inline(always)]
+    fn next_array<const N: usize>(&mut self) -> WireResult<[u8; N]> {
+        match self.rest.split_first_chunk::<N>() {
+            Some((&head, tail)) => {
+                self.rest = tail;
+                Ok(head)
+            }
+            None => {
+                self.rest = &[];
+                Err(eof())
+            }
+        }
+    }
+
+    #[inline]
+    fn next_vec(&mut self, n: usize) -> WireResult<Vec<u8>> {
+        match self.rest.split_at_checked(n) {
+            Some((head, tail)) => {
+                self.rest = tail;
+                Ok(head.to_vec())
+            }
+            None => {
+                self.rest = &[];
+                Err(eof())
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn offset(&mut self) -> u64 {
+        self.position() as u64
+    }
+
+    #[inline(always)]
+    fn apart<T>(&mut self, f: impl FnOnce(&mut Self) -> T) -> T {
+        let mut own = self.clone();
+        let out = f(&mut own);
+        *self = own;
+        out
+    }
+}
+
+/// The error for input that ends inside a value.
+#[cold]
+#[inline(never)]
+fn eof() -> Fail {
+    Fail::from(std::io::Error::from(std::io::ErrorKind::UnexpectedEof))
+}
+
 impl Seek for SliceReader<'_> {
+    #[inline]
     fn seek(&mut self, to: SeekFrom) -> std::io::Result<u64> {
         let target = match to {
             SeekFrom::Start(n) => Some(n),
