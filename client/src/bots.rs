@@ -223,12 +223,16 @@ impl Brain {
 /// Connection attempts a bot makes before it reports the failure.
 const CONNECT_ATTEMPTS: u32 = 30;
 
-/// Failures that a later attempt may not meet (the server closed or refused the connection
-/// before answering, or did not answer in time); a refusal with a reason is final.
+/// Failures that a later attempt may not meet: the server was busy (Kick(Busy)), closed or
+/// refused the connection before answering, or did not answer in time. Any other refusal with a
+/// reason is final.
 fn retryable(state: &ConnectionState) -> bool {
     matches!(
         state,
-        ConnectionState::Refused | ConnectionState::Disconnected | ConnectionState::Timeout
+        ConnectionState::Busy
+            | ConnectionState::Refused
+            | ConnectionState::Disconnected
+            | ConnectionState::Timeout
     )
 }
 
@@ -283,8 +287,8 @@ pub async fn run_bot(
         .await;
         match result {
             Ok(ok) => break ok,
-            // A server admits a bounded number of pending connections per address and closes
-            // the rest unanswered: a crowd of bots from one machine backs off and tries again.
+            // A server admits a bounded number of pending connections per address and sends the
+            // rest Kick(Busy): a crowd of bots from one machine backs off and tries again.
             Err(e) if retryable(&e.state) && attempt < CONNECT_ATTEMPTS && !*stop.borrow() => {
                 attempt += 1;
                 let wait = backoff(attempt, options.seed);
@@ -432,7 +436,8 @@ mod tests {
     }
 
     #[test]
-    fn only_unanswered_failures_are_retried() {
+    fn only_unanswered_and_busy_failures_are_retried() {
+        assert!(retryable(&ConnectionState::Busy));
         assert!(retryable(&ConnectionState::Disconnected));
         assert!(retryable(&ConnectionState::Refused));
         for final_state in [

@@ -11,6 +11,7 @@ pub mod config;
 pub mod logging;
 pub mod outbox;
 pub mod recording;
+pub mod refusal;
 pub mod replication;
 pub mod resim;
 pub mod session;
@@ -177,6 +178,7 @@ impl Server {
             config.max_pending_per_address as usize,
             config.max_pending as usize,
         );
+        let refuser = refusal::Refuser::default();
         let mut refusal_log = tokio::time::interval(REFUSAL_LOG_INTERVAL);
         refusal_log.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tokio::pin!(shutdown);
@@ -185,9 +187,14 @@ impl Server {
             tokio::select! {
                 accepted = listener.accept() => match accepted {
                     Ok((stream, peer)) => {
-                        // Refused: the socket is closed at once; the count is logged below.
-                        let Ok(pending) = admission.admit(peer.ip()) else {
-                            continue;
+                        // Refused: the client is told why (Kick(Busy)) and the socket closed;
+                        // the count is logged below.
+                        let pending = match admission.admit(peer.ip()) {
+                            Ok(pending) => pending,
+                            Err(refusal) => {
+                                refuser.refuse(stream, refusal);
+                                continue;
+                            }
                         };
                         if config.socket_send_buffer > 0 {
                             // Bounds what the kernel holds for a client that does not read, so

@@ -76,7 +76,7 @@ TILES = {
 ITEM_SHOVEL, ITEM_GUN = 0, 1
 REJECT_REASONS = {0: "BadMagic", 1: "VersionMismatch", 2: "SpecMismatch"}
 JOIN_ERRORS = {0: "NameTaken", 1: "ServerFull", 2: "InvalidName"}
-DISCONNECT_REASONS = {0: "Quit", 2: "Timeout", 3: "ProtocolError", 4: "TooSlow", 5: "ServerShutdown"}
+DISCONNECT_REASONS = {0: "Quit", 2: "Timeout", 3: "ProtocolError", 4: "TooSlow", 5: "ServerShutdown", 6: "Busy"}
 BTN_UP, BTN_DOWN, BTN_LEFT, BTN_RIGHT = 0x01, 0x02, 0x04, 0x08
 ACTION_IDLE, ACTION_BREAK, ACTION_RESPAWN = 0, 1, 2
 

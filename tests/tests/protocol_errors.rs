@@ -173,6 +173,67 @@ fn the_rust_client_shows_the_reason_of_a_kick_in_handshake_and_login() {
     }
 }
 
+/// A server that holds at most two connections that have not joined yet, from any address.
+fn server_with_two_pending_places() -> tilegame_server::ServerHandle {
+    start_server(ServerConfig {
+        max_pending_per_address: 2,
+        // The two places stay taken for the whole test.
+        handshake_timeout_secs: 60,
+        ..test_config()
+    })
+}
+
+#[test]
+fn a_connection_past_the_pending_limit_is_told_busy_in_handshake() {
+    let server = server_with_two_pending_places();
+    let _holders: Vec<_> = (0..2)
+        .map(|_| TestClient::connect(server.addr()).unwrap())
+        .collect();
+    // The third sends its hello at once, as real clients do, so the server refuses a socket
+    // that holds unread bytes: the kick must still arrive whole, not be lost to a reset.
+    let mut c = TestClient::connect(server.addr()).unwrap();
+    // `hello_with` decodes the answer as a Handshake packet: the Kick must be one.
+    let kick = match c.hello_with(v1::PROTOCOL_VERSION, v1::SPEC_HASH) {
+        Err(ClientError::Kicked(kick)) => kick,
+        other => panic!("expected a Kick in Handshake, got {other:?}"),
+    };
+    assert_eq!(c.state(), State::Handshake);
+    assert_eq!(kick.reason, DisconnectReason::Busy);
+    assert!(kick.message.contains("this address"), "{}", kick.message);
+    assert!(c.closed_within(Duration::from_secs(5)));
+}
+
+#[test]
+fn the_rust_client_shows_busy_and_bots_get_in_once_a_place_frees() {
+    let server = server_with_two_pending_places();
+    let holders: Vec<_> = (0..2)
+        .map(|_| TestClient::connect(server.addr()).unwrap())
+        .collect();
+    let error = rust_client_join(server.addr());
+    assert_eq!(error.state, ConnectionState::Busy, "{error}");
+    let shown = error.to_string();
+    assert!(shown.contains("Busy"), "{shown}");
+    // The places free when their holders leave; a new attempt is then let in.
+    drop(holders);
+    let mut joined = None;
+    for _ in 0..100 {
+        match TestClient::join(server.addr(), "patient") {
+            Ok(c) => {
+                joined = Some(c);
+                break;
+            }
+            Err(ClientError::Kicked(k)) if k.reason == DisconnectReason::Busy => {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(e) => panic!("unexpected {e}"),
+        }
+    }
+    joined
+        .expect("joined once the holders left")
+        .snapshot()
+        .unwrap();
+}
+
 #[test]
 fn the_servers_recording_of_a_kicked_connection_decodes_frame_by_frame() {
     let dir = std::env::temp_dir().join(format!("tilegame-kick-rec-{}", std::process::id()));

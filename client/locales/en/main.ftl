@@ -43,6 +43,7 @@ error-no-route = No route to { $address }: check your network.
 error-disconnected = The connection to { $address } was closed.
 error-name-taken = The name { $name } is already taken on { $address }.
 error-server-full = { $address } is full.
+error-busy = { $address } is busy with other connections: try again in a moment.
 error-server-failure = The server at { $address } failed.
 error-version = { $address } runs a different version of the game.
 error-other = Something went wrong with { $address }.

@@ -43,6 +43,7 @@ error-no-route = No hay ruta hacia { $address }: revisa tu red.
 error-disconnected = Se cerró la conexión con { $address }.
 error-name-taken = El nombre { $name } ya está en uso en { $address }.
 error-server-full = { $address } está lleno.
+error-busy = { $address } está ocupado con otras conexiones: vuelve a intentarlo en un momento.
 error-server-failure = El servidor { $address } ha fallado.
 error-version = { $address } usa otra versión del juego.
 error-other = Algo salió mal con { $address }.

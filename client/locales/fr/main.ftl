@@ -43,6 +43,7 @@ error-no-route = Aucune route vers { $address } : vérifiez votre réseau.
 error-disconnected = La connexion à { $address } a été fermée.
 error-name-taken = Le nom { $name } est déjà pris sur { $address }.
 error-server-full = { $address } est plein.
+error-busy = { $address } est occupé par d'autres connexions : réessayez dans un instant.
 error-server-failure = Le serveur { $address } a échoué.
 error-version = { $address } utilise une autre version du jeu.
 error-other = Un problème est survenu avec { $address }.

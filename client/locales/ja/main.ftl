@@ -43,6 +43,7 @@ error-no-route = { $address } への経路がありません。ネットワー�
 error-disconnected = { $address } との接続が切れました。
 error-name-taken = 名前 { $name } は { $address } ですでに使われています。
 error-server-full = { $address } は満員です。
+error-busy = { $address } は他の接続で混み合っています。少し待ってからもう一度お試しください。
 error-server-failure = サーバー { $address } で障害が起きました。
 error-version = { $address } は別のバージョンのゲームです。
 error-other = { $address } で問題が起きました。

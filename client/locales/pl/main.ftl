@@ -43,6 +43,7 @@ error-no-route = Brak trasy do { $address }: sprawdź sieć.
 error-disconnected = Połączenie z { $address } zostało zamknięte.
 error-name-taken = Nazwa { $name } jest już zajęta na { $address }.
 error-server-full = { $address } jest pełny.
+error-busy = { $address } jest zajęty innymi połączeniami: spróbuj ponownie za chwilę.
 error-server-failure = Serwer { $address } uległ awarii.
 error-version = { $address } używa innej wersji gry.
 error-other = Coś poszło nie tak z { $address }.

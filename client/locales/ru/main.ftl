@@ -43,6 +43,7 @@ error-no-route = Нет маршрута до { $address }: проверьте �
 error-disconnected = Соединение с { $address } закрыто.
 error-name-taken = Имя { $name } уже занято на { $address }.
 error-server-full = { $address } заполнен.
+error-busy = { $address } занят другими подключениями: попробуйте ещё раз чуть позже.
 error-server-failure = Сбой сервера { $address }.
 error-version = На { $address } другая версия игры.
 error-other = Что-то пошло не так с { $address }.

@@ -43,6 +43,7 @@ error-no-route = 无法到达 { $address }：请检查网络。
 error-disconnected = 与 { $address } 的连接已关闭。
 error-name-taken = 名字 { $name } 在 { $address } 上已被使用。
 error-server-full = { $address } 已满。
+error-busy = { $address } 正忙于处理其他连接：请稍后再试。
 error-server-failure = 服务器 { $address } 出现故障。
 error-version = { $address } 运行的是不同版本的游戏。
 error-other = 与 { $address } 的连接出了问题。

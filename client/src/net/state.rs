@@ -34,6 +34,8 @@ pub enum ConnectionState {
     NameTaken,
     /// The server has no free slot.
     ServerFull,
+    /// The server has too many connections waiting to join: try again shortly.
+    Busy,
     /// The server failed or misbehaved.
     ServerFailure,
     /// Client and server protocols differ.
@@ -57,6 +59,7 @@ impl ConnectionState {
             ConnectionState::Disconnected => "Disconnected from the server.".into(),
             ConnectionState::NameTaken => "That name is already taken on this server.".into(),
             ConnectionState::ServerFull => "The server is full.".into(),
+            ConnectionState::Busy => "The server is busy: try again in a moment.".into(),
             ConnectionState::ServerFailure => "The server failed.".into(),
             ConnectionState::VersionMismatch => {
                 "Version mismatch: the server runs a different protocol.".into()
@@ -79,6 +82,7 @@ impl ConnectionState {
             ConnectionState::Disconnected => "disconnected",
             ConnectionState::NameTaken => "name taken",
             ConnectionState::ServerFull => "server full",
+            ConnectionState::Busy => "busy",
             ConnectionState::ServerFailure => "server failure",
             ConnectionState::VersionMismatch => "version mismatch",
             ConnectionState::Error => "error",
@@ -163,6 +167,7 @@ impl ConnectError {
         let state = match kick.reason {
             R::Timeout => ConnectionState::Timeout,
             R::ProtocolError => ConnectionState::ServerFailure,
+            R::Busy => ConnectionState::Busy,
             R::Quit | R::TooSlow | R::ServerShutdown => ConnectionState::Disconnected,
         };
         let detail = if kick.message.is_empty() {
