@@ -173,24 +173,26 @@ fn the_rust_client_shows_the_reason_of_a_kick_in_handshake_and_login() {
     }
 }
 
-/// A server that holds at most two connections that have not joined yet, from any address.
-fn server_with_two_pending_places() -> tilegame_server::ServerHandle {
-    start_server(ServerConfig {
+/// A server that holds at most two connections that have not joined yet from one address, and
+/// two silent connections of this address holding both places.
+fn server_with_both_pending_places_taken() -> (tilegame_server::ServerHandle, Vec<TestClient>) {
+    let server = start_server(ServerConfig {
         max_pending_per_address: 2,
         // The two places stay taken for the whole test.
         handshake_timeout_secs: 60,
         ..test_config()
-    })
+    });
+    let holders = (0..2)
+        .map(|_| TestClient::connect(server.addr()).unwrap())
+        .collect();
+    (server, holders)
 }
 
 #[test]
 fn a_connection_past_the_pending_limit_is_told_busy_in_handshake() {
-    let server = server_with_two_pending_places();
-    let _holders: Vec<_> = (0..2)
-        .map(|_| TestClient::connect(server.addr()).unwrap())
-        .collect();
-    // The third sends its hello at once, as real clients do, so the server refuses a socket
-    // that holds unread bytes: the kick must still arrive whole, not be lost to a reset.
+    let (server, _holders) = server_with_both_pending_places_taken();
+    // The third sends its hello at once, as real clients do (the server may refuse a socket
+    // that already holds it): the kick must still arrive whole, not be lost to a reset.
     let mut c = TestClient::connect(server.addr()).unwrap();
     // `hello_with` decodes the answer as a Handshake packet: the Kick must be one.
     let kick = match c.hello_with(v1::PROTOCOL_VERSION, v1::SPEC_HASH) {
@@ -205,10 +207,7 @@ fn a_connection_past_the_pending_limit_is_told_busy_in_handshake() {
 
 #[test]
 fn the_rust_client_shows_busy_and_bots_get_in_once_a_place_frees() {
-    let server = server_with_two_pending_places();
-    let holders: Vec<_> = (0..2)
-        .map(|_| TestClient::connect(server.addr()).unwrap())
-        .collect();
+    let (server, holders) = server_with_both_pending_places_taken();
     let error = rust_client_join(server.addr());
     assert_eq!(error.state, ConnectionState::Busy, "{error}");
     let shown = error.to_string();
