@@ -194,10 +194,10 @@ impl SimLog {
         if let SimLog::Record(r) = self {
             r.push(&Record::SimTick(tick_hashes(world)));
             if let Some(state) = keyframe {
-                r.push(&Record::SimKeyframe(rf::SimKeyframe {
+                r.keyframe(rf::SimKeyframe {
                     tick: world.tick as u32,
                     state,
-                }));
+                });
             }
             r.flush();
         }
@@ -219,6 +219,19 @@ impl RecordLog {
                 self.fail(e);
             }
         }
+    }
+
+    /// Writes a keyframe; one that cannot be encoded (a state over the spec's bound) stops the
+    /// keyframes, not the recording.
+    fn keyframe(&mut self, keyframe: rf::SimKeyframe) {
+        let record = Record::SimKeyframe(keyframe);
+        let mut scratch = Vec::new();
+        if let Err(e) = tilegame_protocol::wire::encode_body(&record, "Record", &mut scratch) {
+            warn!(path = %self.path.display(), "simulation keyframes stopped: {e}");
+            self.keyframe_every = 0;
+            return;
+        }
+        self.push(&record);
     }
 
     fn flush(&mut self) {

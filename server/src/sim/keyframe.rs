@@ -631,9 +631,9 @@ pub fn keyframe_differences(
         }
     }
     // The players, by id.
-    let by_id = |s: &SimKeyframeState| -> BTreeMap<u32, rf::SimKeyframePlayer> {
-        s.players.iter().map(|p| (p.id, p.clone())).collect()
-    };
+    fn by_id(s: &SimKeyframeState) -> BTreeMap<u32, &rf::SimKeyframePlayer> {
+        s.players.iter().map(|p| (p.id, p)).collect()
+    }
     let (a, b) = (by_id(recorded), by_id(resimulated));
     for id in a.keys().chain(b.keys()).collect::<BTreeSet<_>>() {
         match (a.get(id), b.get(id)) {
