@@ -8,14 +8,14 @@
 //!
 //! `verify` re-simulates from the start and checks every recorded keyframe against the state it
 //! reached; `play --until T` and `derive --from T` start from the nearest keyframe before T
-//! instead (found in a first pass over the file that holds one keyframe at a time), so their cost
-//! is the ticks after it, not the whole recording.
+//! instead (found in a first pass over the file that keeps only its position), so their cost is
+//! the ticks after it, not the whole recording.
 
 use std::collections::BTreeMap;
 use std::io::Write;
 
 use tilegame_game::{PlayerId, StableHasher};
-use tilegame_protocol::replay_format::{FrameDirection, Record, Recorder, SimKeyframe, SimStart};
+use tilegame_protocol::replay_format::{FrameDirection, Record, Recorder, SimStart};
 use tilegame_protocol::v1::{self, login, map_transfer, play, Packet};
 use tilegame_protocol::{AnyPacket, State};
 use tilegame_server::resim::{Divergence, Resim, ResimCounts, Step, StreamFrame};
@@ -172,18 +172,15 @@ pub fn resimulate(file: &ReplayFile, watch: Option<&Who>) -> Result<SimRun, Tool
     run(file, watch, None, None).map(|(run, _)| run)
 }
 
-/// The latest keyframe of `file` for a tick at or before `at_most`, with the index of its
-/// record (SimStart is record 0). Holds one keyframe at a time; stops reading at the first tick
+/// The index of the record of `file`'s latest keyframe for a tick at or before `at_most`
+/// (SimStart is record 0), and that tick. Keeps no keyframe; stops reading at the first tick
 /// past `at_most`.
-pub fn find_keyframe(
-    file: &ReplayFile,
-    at_most: u32,
-) -> Result<Option<(u64, SimKeyframe)>, ToolError> {
-    let mut best: Option<(u64, SimKeyframe)> = None;
+pub fn find_keyframe(file: &ReplayFile, at_most: u32) -> Result<Option<(u64, u32)>, ToolError> {
+    let mut best = None;
     let mut index = 0u64;
     scan(file, true, "finding a keyframe", |record, _| {
         match record {
-            Record::SimKeyframe(k) if k.tick <= at_most => best = Some((index, k.clone())),
+            Record::SimKeyframe(k) if k.tick <= at_most => best = Some((index, k.tick)),
             Record::SimTick(t) if t.tick > at_most => return Ok(Flow::Stop),
             _ => {}
         }
@@ -221,7 +218,7 @@ fn run(
         Some(tick) => find_keyframe(file, tick)?,
         None => None,
     };
-    let from_keyframe = keyframe.as_ref().map(|(_, k)| k.tick);
+    let from_keyframe = keyframe.map(|(_, tick)| tick);
     let mut resim: Option<Resim> = None;
     let mut start: Option<SimStart> = None;
     let mut index = 0u64;
@@ -255,8 +252,8 @@ fn run(
                 return Ok(Flow::Continue);
             };
             // Seeking: the records before the keyframe are skipped, the loop restored from it.
-            if let Some((k_index, k)) = &keyframe {
-                if at == *k_index {
+            if let (Some((k_index, _)), Record::SimKeyframe(k)) = (keyframe, record) {
+                if at == k_index {
                     let mut r = Resim::from_keyframe(s, k).map_err(error)?;
                     if let Some(id) = watch {
                         r.watch(PlayerId(id));
