@@ -102,9 +102,14 @@ impl SimRun {
             .map_or("none".to_owned(), |(a, b)| format!("{a}..{b}"));
         match &self.divergence {
             Some(d) => {
+                // A keyframe is compared after its tick, which was equal.
+                let equal = match d {
+                    Divergence::Keyframe { .. } => c.ticks,
+                    _ => c.ticks.saturating_sub(1),
+                };
                 s += &format!(
                     "DIVERGED {d}\n  ({} ticks re-simulated equal before it)\n",
-                    thousands(c.ticks.saturating_sub(1))
+                    thousands(equal)
                 );
             }
             None => {
@@ -857,9 +862,13 @@ pub fn info(file: &ReplayFile, out: &mut dyn Write) -> Result<u8, ToolError> {
             i.keyframe_interval,
             thousands(bytes / n.max(1))
         )?,
+        _ if i.keyframe_interval == 0 => writeln!(
+            out,
+            "keyframes:  none (recorded without them; re-simulation starts from SimStart)"
+        )?,
         _ => writeln!(
             out,
-            "keyframes:  none (every {} ticks; re-simulation starts from SimStart)",
+            "keyframes:  none yet (one every {} ticks; re-simulation starts from SimStart)",
             i.keyframe_interval
         )?,
     }
