@@ -1198,7 +1198,7 @@ mod tests {
             for _ in 0..200 {
                 let player = rng.below(6) as u32;
                 let small = |rng: &mut game::SplitMix64| rng.below(8) as u8;
-                let record = match rng.below(9) {
+                let record = match rng.below(10) {
                     0 => Record::SimJoin(rf::SimJoin {
                         name: ["a", "b", "", "bad name", "c"][rng.below(5) as usize].into(),
                         color: rng.next_u64() as u32,
@@ -1246,6 +1246,25 @@ mod tests {
                     7 => Record::End(rf::End {
                         frames: 0,
                         reason: String::new(),
+                    }),
+                    8 => Record::SimKeyframe(rf::SimKeyframe {
+                        tick: rng.below(4) as u32,
+                        state: rf::SimKeyframeState {
+                            tick: rng.below(4),
+                            world_hash: rng.next_u64(),
+                            dynamic: (0..rng.below(4))
+                                .map(|_| rng.next_u64() as u32 % 5000)
+                                .collect(),
+                            changed: (0..rng.below(3))
+                                .map(|_| rf::TileRun {
+                                    tile: rng.next_u64() as u8,
+                                    count: rng.below(3000) as u32,
+                                })
+                                .collect(),
+                            next_id: rng.next_u64() as u32,
+                            slots: rng.next_u64() as u32,
+                            players: Vec::new(),
+                        },
                     }),
                     _ => Record::SimTick(rf::SimTick {
                         tick: rng.next_u64() as u32,
