@@ -4,7 +4,9 @@
 //! (default 20) — or reads `TILEGAME_BENCH_FILE` — then times the whole `verify` (container
 //! decode, engine, hashing) and the engine alone over records already decoded, and prints a
 //! table: ticks/s (target ≥ 100,000), frames/s, file bytes vs wire bytes. The server records
-//! its simulation of the same session (`--record`), and re-simulating it is timed too.
+//! its simulation of the same session (`--record`), and re-simulating it is timed too, as is
+//! seeking in it (`play --until` a late tick) through its keyframes and, for comparison, in the
+//! same file without them (from the start).
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -158,9 +160,74 @@ fn main() {
             t * 1000.0,
             ticks / t
         );
+        seek(&sim_file, &first);
         let _ = std::fs::remove_file(&sim_path);
     }
     if std::env::var_os("TILEGAME_BENCH_FILE").is_none() {
         let _ = std::fs::remove_file(&path);
     }
+}
+
+/// Times `play --until` a late tick of a simulation recording: through its nearest keyframe,
+/// and from the start in the same recording without keyframes.
+fn seek(file: &ReplayFile, full: &tilegame_replay::cmd::sim::SimRun) {
+    use tilegame_protocol::replay_file::ReplayWriter;
+    use tilegame_protocol::replay_format::Record;
+    let Some((_, last)) = full.ticks else {
+        return;
+    };
+    let late = last.saturating_sub(5);
+    let mut reader = file.open_reader().expect("header");
+    let header = reader.header().clone();
+    let mut writer = ReplayWriter::new(Vec::new(), &header).expect("header");
+    let mut keyframes = (0u64, 0usize);
+    for record in reader.by_ref() {
+        if let Record::SimKeyframe(_) = &record {
+            let mut bytes = Vec::new();
+            tilegame_protocol::wire::encode_body(&record, "Record", &mut bytes).expect("encodes");
+            keyframes = (keyframes.0 + 1, keyframes.1 + bytes.len());
+            continue;
+        }
+        writer.push(&record).expect("record");
+        // One chunk per tick, as the server writes them.
+        if matches!(record, Record::SimStart(_) | Record::SimTick(_)) {
+            writer.flush().expect("flush");
+        }
+    }
+    let bare_bytes = writer.finish().expect("finish");
+    let bare_path = std::env::temp_dir().join(format!("tgr-bench-bare-{}.tgr", std::process::id()));
+    std::fs::write(&bare_path, &bare_bytes).expect("written");
+    let bare = ReplayFile::open(&bare_path).expect("opens");
+    let time = |f: &ReplayFile| {
+        let mut first = Vec::new();
+        tilegame_replay::cmd::sim::play(f, late, true, &mut first).expect("plays");
+        let runs = 10u32;
+        let started = Instant::now();
+        for _ in 0..runs {
+            let mut out = Vec::new();
+            tilegame_replay::cmd::sim::play(f, late, true, &mut out).expect("plays");
+            assert_eq!(out, first);
+        }
+        ((started.elapsed() / runs).as_secs_f64(), first)
+    };
+    let (through, a) = time(file);
+    let (from_start, b) = time(&bare);
+    assert_eq!(a, b, "the same state at tick {late} either way");
+    let keyframe = tilegame_replay::cmd::sim::find_keyframe(file, late)
+        .expect("reads")
+        .map_or(0, |(_, tick)| tick);
+    println!(
+        "keyframes: {} of {} B on average; the file is {} B with them, {} B without",
+        keyframes.0,
+        keyframes.1 as u64 / keyframes.0.max(1),
+        file.len(),
+        bare_bytes.len()
+    );
+    println!(
+        "play --until {late}: {:.3} ms through the keyframe of tick {keyframe}, {:.3} ms from the start ({:.1}x)",
+        through * 1000.0,
+        from_start * 1000.0,
+        from_start / through.max(1e-12)
+    );
+    let _ = std::fs::remove_file(&bare_path);
 }

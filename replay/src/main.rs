@@ -102,6 +102,10 @@ enum Command {
         /// The player: its id, or the name it joined with.
         #[arg(long)]
         player: String,
+        /// Only the frames pushed from this tick on (re-simulated from the nearest keyframe
+        /// before it).
+        #[arg(long)]
+        from: Option<u32>,
     },
     /// Writes the recording as a pcap capture (a synthetic TCP connection) for Wireshark.
     Export {
@@ -121,7 +125,7 @@ enum Command {
         coalesce: bool,
     },
     /// Replay up to a tick (seeking from the nearest keyframe) and show the state; a server
-    /// simulation recording is re-simulated from its start to that tick.
+    /// simulation recording is re-simulated from its nearest keyframe at or before that tick.
     Play {
         /// The replay file.
         file: PathBuf,
@@ -216,8 +220,8 @@ fn run(command: Command, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8,
             }
             cmd::diff::run_matched(&a, &b, by, out)
         }
-        Command::Derive { file, player } => {
-            cmd::sim::derive(&open(&file)?, &cmd::sim::Who::parse(&player), out)
+        Command::Derive { file, player, from } => {
+            cmd::sim::derive(&open(&file)?, &cmd::sim::Who::parse(&player), from, out)
         }
         Command::Export {
             file,

@@ -131,4 +131,132 @@ fn info_on_crafted_files_stays_within_the_read_budget() {
         );
         let _ = std::fs::remove_dir_all(&dir);
     }
+
+    // A simulation recording whose keyframes are decoding bombs: each state is as large as its
+    // bound allows and decodes into as many list items as it can (players that "know" 65,536
+    // others each). Seeking decodes every keyframe (one at a time), verify compares one with the
+    // re-simulated state; both stay within the budget and end with an error, not a panic.
+    let sim = crafted_simulation();
+    assert!(sim.len() < 1 << 20, "{}", sim.len());
+    let dir = std::env::temp_dir().join(format!("tgr-memory-sim-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("keyframes.tgr");
+    std::fs::write(&path, &sim).unwrap();
+    drop(sim);
+    let file = ReplayFile::open(&path).unwrap();
+    let mut out = Vec::with_capacity(1 << 16);
+    for (what, run) in [
+        (
+            "play",
+            Box::new(|out: &mut Vec<u8>| cmd::sim::play(&file, 10, false, out))
+                as Box<dyn Fn(&mut Vec<u8>) -> Result<u8, tilegame_replay::ToolError>>,
+        ),
+        ("verify", Box::new(|out| cmd::sim::verify(&file, out))),
+    ] {
+        out.clear();
+        let mut result = None;
+        let peak = peak_of(|| result = Some(run(&mut out)));
+        eprintln!("simulation {what}: peak {peak} bytes (budget {READ_BUDGET}): {result:?}");
+        match result {
+            Some(Err(e)) => assert!(e.to_string().contains("keyframe"), "{what}: {e}"),
+            Some(Ok(code)) => assert_eq!(code, 1, "{what}: {}", String::from_utf8_lossy(&out)),
+            None => unreachable!("ran"),
+        }
+        assert!(
+            peak <= READ_BUDGET,
+            "simulation {what}: allocated {peak} bytes at its peak, more than the budget of {READ_BUDGET}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A simulation recording: a real SimStart, then four keyframes whose states each inflate to
+/// nearly the 4 MB bound, all list items.
+fn crafted_simulation() -> Vec<u8> {
+    use tilegame_protocol::replay_format::{
+        SimKeyframe, SimKeyframePlayer, SimKeyframeState, SimKnown, SimStart,
+    };
+    let seed = "memorybomb";
+    let map = tilegame_game::generate(
+        seed,
+        tilegame_game::Theme::Default,
+        tilegame_game::MapSize::Small,
+    )
+    .unwrap();
+    let area = u32::from(map.width()) * u32::from(map.height());
+    let start = SimStart {
+        seed: seed.into(),
+        theme: 0,
+        width: map.width(),
+        height: map.height(),
+        map_hash: map.hash(),
+        max_players: 16,
+        heartbeat_ticks: 20,
+        view_radius_tiles: 0,
+        outbox_bytes: 1 << 16,
+        tick_rate: 20,
+    };
+    let known = SimKnown {
+        slot: 0,
+        id: 0,
+        x: 0,
+        y: 0,
+        vel_x: 0,
+        vel_y: 0,
+        health: 0,
+    };
+    let players: Vec<SimKeyframePlayer> = (1..=8)
+        .map(|id| SimKeyframePlayer {
+            id,
+            name: format!("p{id}"),
+            color: 0,
+            slot: id - 1,
+            x: 0,
+            y: 0,
+            vx: 0,
+            vy: 0,
+            prev_x: 0,
+            prev_y: 0,
+            health: 100,
+            alive: true,
+            last_input_seq: 0,
+            item: 0,
+            breaking: None,
+            damage_ticks: 0,
+            inputs: Vec::new(),
+            last_sent: None,
+            last_ack: 0,
+            known: vec![known.clone(); 65536],
+            roster: Vec::new(),
+        })
+        .collect();
+    let mut w = ReplayWriter::new(
+        Vec::new(),
+        &FileHeader {
+            recorder: Recorder::Simulation,
+            player_name: String::new(),
+            keyframe_interval: 1,
+            ..header()
+        },
+    )
+    .unwrap();
+    w.push(&Record::SimStart(start)).unwrap();
+    w.flush().unwrap();
+    for tick in 1..=4 {
+        w.push(&Record::SimKeyframe(SimKeyframe {
+            tick,
+            state: SimKeyframeState {
+                tick: u64::from(tick),
+                world_hash: 0,
+                dynamic: vec![area],
+                changed: Vec::new(),
+                next_id: 9,
+                slots: 8,
+                players: players.clone(),
+            },
+        }))
+        .unwrap();
+        w.flush().unwrap();
+    }
+    w.finish().unwrap()
 }

@@ -58,6 +58,8 @@ pub struct ServerConfig {
     /// Record the whole simulation (configuration, commands, tick hashes) into this file, for
     /// `tilegame-replay verify` and `derive`.
     pub record: Option<std::path::PathBuf>,
+    /// Ticks between the simulation recording's keyframes (0 = none), for seeking.
+    pub keyframe_interval: u32,
 }
 
 impl Default for ServerConfig {
@@ -82,6 +84,7 @@ impl Default for ServerConfig {
             view_radius_tiles: v1::VIEW_RADIUS_TILES,
             record_dir: None,
             record: None,
+            keyframe_interval: crate::simlog::DEFAULT_KEYFRAME_EVERY,
         }
     }
 }

@@ -115,11 +115,12 @@ impl Server {
                 outbox_bytes: u32::try_from(config.outbox_bytes).unwrap_or(u32::MAX),
                 tick_rate: config.tps,
             };
-            let log =
-                simlog::SimLog::create(path, start).map_err(|source| ServerError::Record {
+            let log = simlog::SimLog::create(path, start, config.keyframe_interval).map_err(
+                |source| ServerError::Record {
                     path: path.clone(),
                     source,
-                })?;
+                },
+            )?;
             sim.set_log(log);
         }
         Ok(Server {

@@ -51,6 +51,9 @@ struct Args {
     /// Record the whole simulation into this file (`tilegame-replay verify FILE` re-simulates it).
     #[arg(long, value_name = "FILE")]
     record: Option<PathBuf>,
+    /// Ticks between the simulation recording's keyframes, for seeking (0 = none) [default: 200].
+    #[arg(long, value_name = "TICKS")]
+    keyframe_interval: Option<u32>,
 }
 
 impl Args {
@@ -91,6 +94,9 @@ impl Args {
         }
         if self.record.is_some() {
             c.record = self.record;
+        }
+        if let Some(v) = self.keyframe_interval {
+            c.keyframe_interval = v;
         }
         if self.exit_when_empty.is_some() {
             c.exit_when_empty_secs = self.exit_when_empty;

@@ -379,6 +379,40 @@ impl ClientView {
         self.looked
     }
 
+    /// What the client was told: each known player's (slot, id, state) in slot order, the tick
+    /// of the last snapshot sent and the ack it carried (for keyframes).
+    pub fn parts(
+        &self,
+    ) -> (
+        impl Iterator<Item = (u32, u32, Quantized)> + '_,
+        Option<u32>,
+        u32,
+    ) {
+        (
+            self.known.iter().map(|k| (k.slot, k.id, k.state)),
+            self.last_sent,
+            self.last_ack,
+        )
+    }
+
+    /// A view rebuilt from [`ClientView::parts`]; `known` must be in strictly increasing slot
+    /// order (the caller checks).
+    pub fn from_parts(
+        known: impl IntoIterator<Item = (u32, u32, Quantized)>,
+        last_sent: Option<u32>,
+        last_ack: u32,
+    ) -> ClientView {
+        ClientView {
+            known: known
+                .into_iter()
+                .map(|(slot, id, state)| Known { slot, id, state })
+                .collect(),
+            last_sent,
+            last_ack,
+            looked: 0,
+        }
+    }
+
     /// Forgets a player (it left); the slot may be reused by a newcomer.
     pub fn forget(&mut self, slot: usize) {
         if let Ok(i) = self.known.binary_search_by_key(&(slot as u32), |k| k.slot) {

@@ -8,6 +8,11 @@
 //! differs and the input each of them was given that tick. Each outbox is drained after every
 //! step, so one player's play-state stream (snapshots, joins, leaves, and the kicks the loop
 //! decided) can be collected frame by frame: what that player's client should have received.
+//!
+//! A re-simulation may also start at one of the recording's keyframes ([`Resim::from_keyframe`]):
+//! the loop's whole state after a tick, so that seeking does not re-run every tick before it.
+//! Every keyframe met on the way is compared with the state re-simulated at its tick; a
+//! difference is a [`Divergence::Keyframe`] naming the tick and what differs.
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -18,7 +23,7 @@ use tilegame_protocol::v1::{self, DisconnectReason, JoinError};
 use tokio::sync::oneshot;
 
 use crate::outbox::Outbox;
-use crate::sim::{Command, Joined, Kick, Sim};
+use crate::sim::{keyframe_differences, Command, Joined, KeyframeError, Kick, Sim};
 use crate::simlog::{self, BadValue, SimLog};
 
 /// Why a recording cannot be re-simulated (as opposed to re-simulating differently).
@@ -36,6 +41,14 @@ pub enum ResimError {
     /// The recorded map cannot be generated.
     #[error("cannot generate the recorded map: {0}")]
     Map(#[from] game::MapError),
+    /// A keyframe cannot be restored.
+    #[error("the keyframe of tick {tick} cannot be restored: {source}")]
+    Keyframe {
+        /// Its tick.
+        tick: u32,
+        /// Why.
+        source: KeyframeError,
+    },
     /// The generator made another map than the recording's.
     #[error("the map generated from seed {seed:?} hashes to {computed:#018x}, the recording's to {recorded:#018x} (another world generator)")]
     MapHash {
@@ -72,6 +85,13 @@ pub enum Divergence {
         recorded: String,
         /// Re-simulated answer.
         resimulated: String,
+    },
+    /// A recorded keyframe is not the state re-simulated at its tick.
+    Keyframe {
+        /// The keyframe's tick.
+        tick: u32,
+        /// What differs, one line each (the first few).
+        differences: Vec<String>,
     },
     /// The re-simulated loop dropped a player the recording did not (its outbox overflowed
     /// although the recording said it had room).
@@ -145,6 +165,11 @@ impl std::fmt::Display for Divergence {
             } => write!(
                 f,
                 "before tick {tick}: the join of {name:?} was answered {resimulated}, recorded {recorded}"
+            ),
+            Divergence::Keyframe { tick, differences } => write!(
+                f,
+                "keyframe of tick {tick}: differs from the state re-simulated at that tick: {}",
+                differences.join("; ")
             ),
             Divergence::Drop {
                 tick,
@@ -223,6 +248,8 @@ pub struct ResimCounts {
     pub drops: u64,
     /// Ticks run.
     pub ticks: u64,
+    /// Keyframes found equal to the re-simulated state.
+    pub keyframes: u64,
 }
 
 /// A simulation being re-run from its recording.
@@ -255,6 +282,7 @@ pub fn record_name(r: &Record) -> &'static str {
         Record::SimDrop(_) => "SimDrop",
         Record::SimTick(_) => "SimTick",
         Record::SimKickAll(_) => "SimKickAll",
+        Record::SimKeyframe(_) => "SimKeyframe",
         Record::End(_) => "End",
     }
 }
@@ -302,6 +330,58 @@ impl Resim {
             stream: Vec::new(),
             counts: ResimCounts::default(),
         })
+    }
+
+    /// Rebuilds the simulation at a keyframe of the recording that `start` begins: the next
+    /// record to apply is the one after the keyframe.
+    pub fn from_keyframe(
+        start: &rf::SimStart,
+        keyframe: &rf::SimKeyframe,
+    ) -> Result<Resim, ResimError> {
+        let mut resim = Resim::new(start)?;
+        let budget = start.outbox_bytes as usize;
+        let mut conns = BTreeMap::new();
+        resim
+            .sim
+            .restore(keyframe.tick, &keyframe.state, |id| {
+                let outbox = Outbox::new(budget);
+                outbox.open_play();
+                let (kick, kick_rx) = oneshot::channel();
+                conns.insert(
+                    id,
+                    Conn {
+                        outbox: outbox.clone(),
+                        kick: kick_rx,
+                    },
+                );
+                (outbox, kick)
+            })
+            .map_err(|source| ResimError::Keyframe {
+                tick: keyframe.tick,
+                source,
+            })?;
+        resim.conns = conns;
+        for p in &keyframe.state.players {
+            let queue = resim.queued.entry(PlayerId(p.id)).or_default();
+            for q in &p.inputs {
+                let record = rf::SimInput {
+                    player: p.id,
+                    seq: q.seq,
+                    move_x: q.move_x,
+                    move_y: q.move_y,
+                    item: q.item,
+                    action: q.action.clone(),
+                };
+                let (_, input) = simlog::input_from_record(&record)?;
+                queue.push_back((input, q.before));
+            }
+        }
+        Ok(resim)
+    }
+
+    /// The loop's state now, as a keyframe records it.
+    pub fn keyframe(&self) -> rf::SimKeyframeState {
+        self.sim.keyframe()
     }
 
     /// The recording's start.
@@ -374,6 +454,30 @@ impl Resim {
                 let reason = simlog::reason_from_tag("SimKickAll", k.reason)?;
                 self.sim.kick_all(reason, &k.message);
                 Step::Applied
+            }
+            Record::SimKeyframe(k) => {
+                let now = self.sim.keyframe();
+                let mut differences =
+                    keyframe_differences(&k.state, &now, (self.start.width, self.start.height), 8);
+                if k.tick != self.tick() {
+                    differences.insert(
+                        0,
+                        format!(
+                            "recorded after tick {}, re-simulated after tick {}",
+                            k.tick,
+                            self.tick()
+                        ),
+                    );
+                }
+                if differences.is_empty() {
+                    self.counts.keyframes += 1;
+                    Step::Applied
+                } else {
+                    Step::Diverged(Divergence::Keyframe {
+                        tick: k.tick,
+                        differences,
+                    })
+                }
             }
             Record::End(_) => Step::Applied,
             other => return Err(ResimError::Unexpected(record_name(other))),
@@ -634,7 +738,7 @@ mod tests {
             20,
         );
         sim.set_view_radius(1);
-        sim.set_log(SimLog::create(path, start).expect("recording"));
+        sim.set_log(SimLog::create(path, start, 7).expect("recording"));
         let mut live = Live {
             sim,
             conns: Vec::new(),
@@ -747,6 +851,316 @@ mod tests {
         let _ = std::fs::remove_dir_all(dir);
     }
 
+    /// The records of a recording after its SimStart.
+    fn read(path: &std::path::Path) -> (rf::SimStart, Vec<Record>) {
+        let file = std::fs::File::open(path).expect("file");
+        let mut reader = ReplayReader::new(std::io::BufReader::new(file)).expect("header");
+        assert_eq!(reader.header().keyframe_interval, 7);
+        let Some(Record::SimStart(start)) = reader.next() else {
+            panic!("no SimStart");
+        };
+        let records = reader.records();
+        assert!(reader.stopped_early().is_none());
+        (start, records)
+    }
+
+    /// Applies `records`, returning every (tick, hash) and, at each record, how many frames
+    /// the watched player had been pushed.
+    fn run_from(resim: &mut Resim, records: &[Record]) -> (Vec<(u32, u64)>, Vec<usize>) {
+        let mut hashes = Vec::new();
+        let mut streamed = Vec::new();
+        for record in records {
+            match resim.apply(record).expect("applies") {
+                Step::Applied => {}
+                Step::Ticked { tick, world_hash } => hashes.push((tick, world_hash)),
+                Step::Diverged(d) => panic!("diverged: {d}"),
+            }
+            streamed.push(resim.stream.len());
+        }
+        (hashes, streamed)
+    }
+
+    fn keyframes(records: &[Record]) -> Vec<(usize, rf::SimKeyframe)> {
+        records
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| match r {
+                Record::SimKeyframe(k) => Some((i, k.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_keyframe_restores_a_loop_that_goes_on_exactly() {
+        let dir = std::env::temp_dir().join(format!("resim-kf-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("sim.tgr");
+        record(&path);
+        let (start, records) = read(&path);
+        let mut full = Resim::new(&start).expect("rebuilt");
+        full.watch(PlayerId(1));
+        let (hashes, streamed) = run_from(&mut full, &records);
+        let stream = full.take_stream();
+        let kfs = keyframes(&records);
+        // One after every 7th tick, each checked against the re-simulated state.
+        assert_eq!(kfs.len(), 60 / 7);
+        assert_eq!(full.counts().keyframes, kfs.len() as u64);
+        for (index, k) in &kfs {
+            assert!(matches!(&records[index - 1], Record::SimTick(t) if t.tick == k.tick));
+            let mut resim = Resim::from_keyframe(&start, k).expect("restores");
+            assert_eq!(resim.tick(), k.tick);
+            assert_eq!(resim.keyframe(), k.state, "restored as recorded");
+            resim.watch(PlayerId(1));
+            let (after, _) = run_from(&mut resim, &records[index + 1..]);
+            let expected: Vec<(u32, u64)> = hashes
+                .iter()
+                .copied()
+                .filter(|(t, _)| *t > k.tick)
+                .collect();
+            assert!(!expected.is_empty());
+            assert_eq!(after, expected, "tick hashes after tick {}", k.tick);
+            // The same frames pushed to the watcher, byte for byte, from there on.
+            assert_eq!(
+                resim.take_stream(),
+                stream[streamed[*index]..],
+                "stream after tick {}",
+                k.tick
+            );
+        }
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn hostile_keyframes_are_typed_errors_and_never_panic() {
+        let dir = std::env::temp_dir().join(format!("resim-kfh-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("sim.tgr");
+        record(&path);
+        let (start, records) = read(&path);
+        let (_, k) = keyframes(&records).pop().expect("a keyframe");
+        assert!(k.state.players.len() > 10);
+        let fails = |edit: &dyn Fn(&mut rf::SimKeyframe)| {
+            let mut bad = k.clone();
+            edit(&mut bad);
+            match Resim::from_keyframe(&start, &bad) {
+                Err(ResimError::Keyframe { tick, source }) => {
+                    assert_eq!(tick, bad.tick);
+                    source
+                }
+                Err(e) => panic!("another error: {e}"),
+                Ok(_) => panic!("restored"),
+            }
+        };
+        use KeyframeError as E;
+        assert!(matches!(fails(&|k| k.tick += 1), E::Tick { .. }));
+        assert!(matches!(
+            fails(&|k| k.state.world_hash ^= 1),
+            E::WorldHash { .. }
+        ));
+        assert!(matches!(
+            fails(&|k| k.state.dynamic.push(1)),
+            E::Runs {
+                layer: "dynamic",
+                ..
+            }
+        ));
+        assert!(matches!(
+            fails(&|k| k.state.dynamic = vec![u32::MAX, u32::MAX, u32::MAX]),
+            E::Runs {
+                layer: "dynamic",
+                ..
+            }
+        ));
+        // One changed tile more than the layer has.
+        assert!(matches!(
+            fails(&|k| k.state.changed.push(rf::TileRun { tile: 1, count: 1 })),
+            E::Runs {
+                layer: "changed",
+                ..
+            }
+        ));
+        assert!(matches!(
+            fails(&|k| k.state.slots = u32::MAX),
+            E::Slots { .. }
+        ));
+        assert!(matches!(fails(&|k| k.state.next_id = 1), E::NextId { .. }));
+        assert!(matches!(
+            fails(&|k| k.state.next_id = u32::MAX),
+            E::NextId { .. }
+        ));
+        let player = |edit: fn(&mut rf::SimKeyframePlayer)| {
+            fails(&move |k: &mut rf::SimKeyframe| edit(&mut k.state.players[3]))
+        };
+        for edit in [
+            (|p: &mut rf::SimKeyframePlayer| p.x = i32::MAX) as fn(&mut rf::SimKeyframePlayer),
+            |p| p.y = i32::MIN,
+            |p| p.vx = i32::MAX,
+            |p| p.health = 101,
+            |p| p.item = 7,
+            |p| p.damage_ticks = u32::MAX,
+            |p| p.name = "bad name".into(),
+            |p| p.name = "WATCHER".into(),
+            |p| p.slot = 0,
+            |p| p.slot = 1 << 20,
+            |p| {
+                p.breaking = Some(rf::SimBreaking {
+                    x: 0,
+                    y: 0,
+                    ticks: u32::MAX,
+                    needed: u32::MAX,
+                })
+            },
+            |p| {
+                let q = rf::SimQueuedInput {
+                    before: 1,
+                    seq: 1,
+                    move_x: 0,
+                    move_y: 0,
+                    item: 9,
+                    action: rf::SimAction::NoAction,
+                };
+                p.inputs = vec![q];
+            },
+            |p| {
+                p.known = vec![
+                    rf::SimKnown {
+                        slot: 2,
+                        id: 1,
+                        x: 0,
+                        y: 0,
+                        vel_x: 0,
+                        vel_y: 0,
+                        health: 100,
+                    };
+                    2
+                ]
+            },
+            |p| {
+                p.known = vec![rf::SimKnown {
+                    slot: 2,
+                    id: 1,
+                    x: i32::MIN,
+                    y: 0,
+                    vel_x: 0,
+                    vel_y: 0,
+                    health: 100,
+                }]
+            },
+            |p| {
+                p.roster = vec![rf::SimRosterEntry {
+                    player: 1,
+                    left: Some(250),
+                }]
+            },
+            |p| p.last_sent = Some(u32::MAX),
+        ] {
+            assert!(matches!(player(edit), E::Player { id, .. } if id == k.state.players[3].id));
+        }
+        // Players out of order.
+        assert!(matches!(
+            fails(&|k| k.state.players.swap(1, 2)),
+            E::Player { .. }
+        ));
+        // Random changes to every number: restored or refused, never a panic; a restored loop
+        // ticks on.
+        let mut rng = game::SplitMix64::from_seed_str("keyframes");
+        let mut outcomes = [0usize; 2];
+        for _ in 0..300 {
+            let mut bad = k.clone();
+            let n = bad.state.players.len() as u64;
+            let p = &mut bad.state.players[rng.below(n) as usize];
+            let v = rng.next_u64();
+            match rng.below(12) {
+                0 => p.x = p.x.wrapping_add(v as i32 % 4096),
+                1 => p.vy = v as i32 % 8000,
+                2 => p.slot = v as u32 % 200,
+                3 => p.id = v as u32 % 200,
+                4 => p.last_sent = Some(v as u32 % 100),
+                5 => p.health = v as u8,
+                6 => {
+                    if let Some(kn) = p.known.first_mut() {
+                        kn.slot = v as u32 % 300;
+                        kn.x = kn.x.wrapping_add(v as i32 % 50_000);
+                    }
+                }
+                7 => p.roster.push(rf::SimRosterEntry {
+                    player: v as u32 % 300,
+                    left: v.is_multiple_of(2).then_some((v >> 8) as u8 % 8),
+                }),
+                8 => bad.state.next_id = v as u32 % 300,
+                9 => bad.state.slots = v as u32 % 300,
+                10 => {
+                    if let Some(c) = bad.state.dynamic.get_mut(rng.below(4) as usize) {
+                        *c = c.wrapping_add(v as u32 % 3);
+                    }
+                }
+                _ => bad.state.world_hash = v,
+            }
+            match Resim::from_keyframe(&start, &bad) {
+                Ok(mut resim) => {
+                    outcomes[0] += 1;
+                    for _ in 0..30 {
+                        resim.sim.tick();
+                        resim.collect(resim.tick());
+                    }
+                }
+                Err(e) => {
+                    outcomes[1] += 1;
+                    assert!(!e.to_string().is_empty());
+                }
+            }
+        }
+        assert!(outcomes[1] > 0, "{outcomes:?}");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_changed_keyframe_is_a_divergence_naming_its_tick_and_what_differs() {
+        let dir = std::env::temp_dir().join(format!("resim-kft-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("sim.tgr");
+        record(&path);
+        let (start, records) = read(&path);
+        let (index, k) = keyframes(&records).swap_remove(2);
+        let check = |edit: &dyn Fn(&mut rf::SimKeyframe), needle: &str| {
+            let mut recs = records.clone();
+            let Record::SimKeyframe(bad) = &mut recs[index] else {
+                unreachable!("a keyframe")
+            };
+            edit(bad);
+            let mut resim = Resim::new(&start).expect("rebuilt");
+            for r in &recs {
+                match resim.apply(r).expect("applies") {
+                    Step::Diverged(d) => {
+                        let Divergence::Keyframe { tick, .. } = &d else {
+                            panic!("{d}");
+                        };
+                        assert_eq!(*tick, k.tick);
+                        let text = d.to_string();
+                        assert!(text.contains(needle), "{text}");
+                        return;
+                    }
+                    _ => continue,
+                }
+            }
+            panic!("no divergence");
+        };
+        check(&|k| k.state.players[0].x += 256, "x: recorded");
+        check(
+            &|k| {
+                // One more tile changed (the first of the map, made stone).
+                k.state.dynamic[0] = k.state.dynamic[0].saturating_sub(1).max(1);
+                let rest = k.state.dynamic.iter().skip(1).sum::<u32>();
+                let area = u32::from(start.width) * u32::from(start.height);
+                k.state.dynamic = vec![0, 1, area - 1 - rest];
+                k.state.changed = vec![rf::TileRun { tile: 3, count: 1 }];
+            },
+            "tile (0, 0): recorded",
+        );
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
     #[test]
     fn hostile_starts_are_typed_errors() {
         let bad_theme = rf::SimStart {
@@ -784,7 +1198,7 @@ mod tests {
             for _ in 0..200 {
                 let player = rng.below(6) as u32;
                 let small = |rng: &mut game::SplitMix64| rng.below(8) as u8;
-                let record = match rng.below(9) {
+                let record = match rng.below(10) {
                     0 => Record::SimJoin(rf::SimJoin {
                         name: ["a", "b", "", "bad name", "c"][rng.below(5) as usize].into(),
                         color: rng.next_u64() as u32,
@@ -832,6 +1246,25 @@ mod tests {
                     7 => Record::End(rf::End {
                         frames: 0,
                         reason: String::new(),
+                    }),
+                    8 => Record::SimKeyframe(rf::SimKeyframe {
+                        tick: rng.below(4) as u32,
+                        state: rf::SimKeyframeState {
+                            tick: rng.below(4),
+                            world_hash: rng.next_u64(),
+                            dynamic: (0..rng.below(4))
+                                .map(|_| rng.next_u64() as u32 % 5000)
+                                .collect(),
+                            changed: (0..rng.below(3))
+                                .map(|_| rf::TileRun {
+                                    tile: rng.next_u64() as u8,
+                                    count: rng.below(3000) as u32,
+                                })
+                                .collect(),
+                            next_id: rng.next_u64() as u32,
+                            slots: rng.next_u64() as u32,
+                            players: Vec::new(),
+                        },
                     }),
                     _ => Record::SimTick(rf::SimTick {
                         tick: rng.next_u64() as u32,

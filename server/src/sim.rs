@@ -34,6 +34,9 @@ use crate::replication::{
 };
 use crate::simlog::SimLog;
 
+mod keyframe;
+pub use keyframe::{keyframe_differences, KeyframeError};
+
 /// Roster events a client may have pending before it counts as too slow (far above what a
 /// client that reads sees: pending joins are at most the players present).
 const MAX_ROSTER_PENDING: usize = 8192;
@@ -158,7 +161,8 @@ struct Client {
     outbox: Outbox,
     kick: Option<oneshot::Sender<Kick>>,
     view: ClientView,
-    inputs: VecDeque<game::Input>,
+    /// Inputs waiting, oldest first, each with the tick it arrived before.
+    inputs: VecDeque<(game::Input, u32)>,
     /// This player's PlayerJoined frame, encoded once for everyone.
     joined_frame: Frame,
     /// Joins and leaves of others not yet sent to this client, by player id (coalesced).
@@ -362,11 +366,12 @@ impl Sim {
                 if let Some(log) = &mut self.log {
                     log.input(id, &input);
                 }
+                let before = (self.world.tick as u32).saturating_add(1);
                 if let Some(c) = self.clients.get_mut(&id) {
                     if c.inputs.len() == INPUT_QUEUE {
                         c.inputs.pop_front();
                     }
-                    c.inputs.push_back(input);
+                    c.inputs.push_back((input, before));
                 }
             }
             Command::Leave { id, reason } => {
@@ -535,7 +540,7 @@ impl Sim {
         let inputs: Vec<(PlayerId, game::Input)> = self
             .clients
             .iter_mut()
-            .filter_map(|(id, c)| c.inputs.pop_front().map(|i| (*id, i)))
+            .filter_map(|(id, c)| c.inputs.pop_front().map(|(i, _)| (*id, i)))
             .collect();
         if let Some(log) = &mut self.log {
             log.applied(&inputs);
@@ -675,8 +680,13 @@ impl Sim {
         for id in closed {
             self.drop_client(id, DisconnectReason::Quit, None);
         }
+        let keyframe = self
+            .log
+            .as_ref()
+            .is_some_and(|l| l.keyframe_due(tick))
+            .then(|| self.keyframe());
         if let Some(log) = &mut self.log {
-            log.tick_done(&self.world);
+            log.tick_done(&self.world, keyframe);
         }
         let micros = started.elapsed().as_micros().min(u128::from(u32::MAX)) as u32;
         if let Ok(mut s) = self.stats.lock() {

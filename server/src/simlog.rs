@@ -11,7 +11,11 @@
 //! - `SimStart`: seed, theme, size, limits, heartbeat, view radius, outbox budget;
 //! - per tick: the `SimJoin` / `SimInput` / `SimLeave` commands handled before it, then what its
 //!   I/O decided (`SimRosterCut`, `SimDrop`), then `SimTick` with the world hash and each
-//!   player's hash; one chunk per tick, so a killed server loses at most the tick being written;
+//!   player's hash; every `keyframe_every` ticks (default [`DEFAULT_KEYFRAME_EVERY`], 10 s at
+//!   20 ticks/s) then a `SimKeyframe` with the loop's whole state, so that seeking re-simulates
+//!   from the nearest keyframe instead of from the start (its map is the generated one plus the
+//!   tiles changed since, so it stays small); one chunk per tick, so a killed server loses at
+//!   most the tick being written;
 //! - `SimKickAll` when the server shuts down, then `End`.
 //!
 //! In a re-simulation the same hooks run in [`SimLog::Replay`] mode: they write nothing, hand the
@@ -33,6 +37,9 @@ use tracing::warn;
 /// Why the end of a recording was written.
 const END_REASON: &str = "the server stopped";
 
+/// Ticks between keyframes unless configured otherwise (10 s at 20 ticks/s).
+pub const DEFAULT_KEYFRAME_EVERY: u32 = 200;
+
 /// The loop's log: writing a recording, or feeding a re-simulation.
 pub enum SimLog {
     /// Writing `tilegame-server --record FILE`.
@@ -45,6 +52,8 @@ pub enum SimLog {
 pub struct RecordLog {
     path: PathBuf,
     writer: Option<ReplayWriter<BufWriter<File>>>,
+    /// Ticks between keyframes (0: none).
+    keyframe_every: u32,
 }
 
 /// What a re-simulation tells the loop, and what the loop tells it back.
@@ -59,8 +68,13 @@ pub struct ReplayLog {
 }
 
 impl SimLog {
-    /// Creates `path` and writes the header and `start`.
-    pub fn create(path: &Path, start: rf::SimStart) -> Result<SimLog, ReplayError> {
+    /// Creates `path` and writes the header and `start`; a keyframe follows every
+    /// `keyframe_every` ticks (0: none).
+    pub fn create(
+        path: &Path,
+        start: rf::SimStart,
+        keyframe_every: u32,
+    ) -> Result<SimLog, ReplayError> {
         let file = File::create(path)?;
         let header = rf::FileHeader {
             format_version: FORMAT_VERSION,
@@ -72,7 +86,7 @@ impl SimLog {
             start_unix_ms: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_millis() as u64),
-            keyframe_interval: 0,
+            keyframe_interval: keyframe_every,
         };
         let mut writer = ReplayWriter::new(BufWriter::with_capacity(64 * 1024, file), &header)?;
         writer.push(&Record::SimStart(start))?;
@@ -80,6 +94,7 @@ impl SimLog {
         Ok(SimLog::Record(Box::new(RecordLog {
             path: path.to_owned(),
             writer: Some(writer),
+            keyframe_every,
         })))
     }
 
@@ -163,10 +178,27 @@ impl SimLog {
         }
     }
 
-    /// The tick is over: its hashes are written and the chunk flushed.
-    pub fn tick_done(&mut self, world: &World) {
+    /// Whether a keyframe is to be written after `tick` (recording only).
+    pub fn keyframe_due(&self, tick: u32) -> bool {
+        match self {
+            SimLog::Record(r) => {
+                r.writer.is_some() && r.keyframe_every > 0 && tick.is_multiple_of(r.keyframe_every)
+            }
+            SimLog::Replay(_) => false,
+        }
+    }
+
+    /// The tick is over: its hashes (and `keyframe`, when one was due) are written and the
+    /// chunk flushed.
+    pub fn tick_done(&mut self, world: &World, keyframe: Option<rf::SimKeyframeState>) {
         if let SimLog::Record(r) = self {
             r.push(&Record::SimTick(tick_hashes(world)));
+            if let Some(state) = keyframe {
+                r.keyframe(rf::SimKeyframe {
+                    tick: world.tick as u32,
+                    state,
+                });
+            }
             r.flush();
         }
     }
@@ -187,6 +219,19 @@ impl RecordLog {
                 self.fail(e);
             }
         }
+    }
+
+    /// Writes a keyframe; one that cannot be encoded (a state over the spec's bound) stops the
+    /// keyframes, not the recording.
+    fn keyframe(&mut self, keyframe: rf::SimKeyframe) {
+        let record = Record::SimKeyframe(keyframe);
+        let mut scratch = Vec::new();
+        if let Err(e) = tilegame_protocol::wire::encode_body(&record, "Record", &mut scratch) {
+            warn!(path = %self.path.display(), "simulation keyframes stopped: {e}");
+            self.keyframe_every = 0;
+            return;
+        }
+        self.push(&record);
     }
 
     fn flush(&mut self) {

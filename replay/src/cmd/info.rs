@@ -136,7 +136,7 @@ pub fn run(file: &ReplayFile, out: &mut dyn Write) -> Result<u8, ToolError> {
             "every frame of one connection as the server saw it (no tick hashes: verify replays the frames)"
         }
         Recorder::Simulation => {
-            "the server's whole simulation: its settings, every command its loop applied, what its connections' I/O decided, and the world and player hashes of every tick (verify re-simulates it; derive and diff re-derive any player's stream)"
+            "the server's whole simulation: its settings, every command its loop applied, what its connections' I/O decided, the world and player hashes of every tick and periodic keyframes of the whole state (verify re-simulates it; play seeks through the keyframes; derive and diff re-derive any player's stream)"
         }
     };
     writeln!(out, "holds:      {holds}")?;

@@ -5,6 +5,11 @@
 //! The re-simulation is the server's own loop ([`tilegame_server::resim`]) run again from the
 //! recorded commands and I/O outcomes, so "does the server replay bit-exactly" and "did the
 //! server send this player what it should have" are both answered by the code that ran live.
+//!
+//! `verify` re-simulates from the start and checks every recorded keyframe against the state it
+//! reached; `play --until T` and `derive --from T` start from the nearest keyframe before T
+//! instead (found in a first pass over the file that keeps only its position), so their cost is
+//! the ticks after it, not the whole recording.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -70,6 +75,8 @@ pub struct SimRun {
     pub hashes: Vec<u64>,
     /// The first divergence (the run stops there).
     pub divergence: Option<Divergence>,
+    /// The keyframe tick the run started from (`None`: from the start).
+    pub from_keyframe: Option<u32>,
     /// The watched player's stream.
     pub stream: Vec<StreamFrame>,
     /// How the file ended.
@@ -95,9 +102,14 @@ impl SimRun {
             .map_or("none".to_owned(), |(a, b)| format!("{a}..{b}"));
         match &self.divergence {
             Some(d) => {
+                // A keyframe is compared after its tick, which was equal.
+                let equal = match d {
+                    Divergence::Keyframe { .. } => c.ticks,
+                    _ => c.ticks.saturating_sub(1),
+                };
                 s += &format!(
                     "DIVERGED {d}\n  ({} ticks re-simulated equal before it)\n",
-                    thousands(c.ticks.saturating_sub(1))
+                    thousands(equal)
                 );
             }
             None => {
@@ -114,6 +126,10 @@ impl SimRun {
             thousands(c.leaves),
             thousands(c.roster_cuts),
             thousands(c.drops)
+        );
+        s += &format!(
+            "  {} keyframes equal to the state re-simulated at their tick\n",
+            thousands(c.keyframes)
         );
         s += &format!("  ended: {}\n", self.tail.describe());
         s += &format!("  digest {:#018x}\n", self.digest);
@@ -155,16 +171,37 @@ fn find_player(file: &ReplayFile, name: &str) -> Result<Option<u32>, ToolError> 
     Ok(found)
 }
 
-/// Re-simulates `file`, collecting `watch`'s stream; stops at the first divergence.
+/// Re-simulates `file` from the start, collecting `watch`'s stream; stops at the first
+/// divergence.
 pub fn resimulate(file: &ReplayFile, watch: Option<&Who>) -> Result<SimRun, ToolError> {
-    run(file, watch, None).map(|(run, _)| run)
+    run(file, watch, None, None).map(|(run, _)| run)
 }
 
-/// Re-simulates `file` up to the end of tick `until` (or the end), returning the simulation.
+/// The index of the record of `file`'s latest keyframe for a tick at or before `at_most`
+/// (SimStart is record 0), and that tick. Keeps no keyframe; stops reading at the first tick
+/// past `at_most`.
+pub fn find_keyframe(file: &ReplayFile, at_most: u32) -> Result<Option<(u64, u32)>, ToolError> {
+    let mut best = None;
+    let mut index = 0u64;
+    scan(file, true, "finding a keyframe", |record, _| {
+        match record {
+            Record::SimKeyframe(k) if k.tick <= at_most => best = Some((index, k.tick)),
+            Record::SimTick(t) if t.tick > at_most => return Ok(Flow::Stop),
+            _ => {}
+        }
+        index += 1;
+        Ok(Flow::Continue)
+    })?;
+    Ok(best)
+}
+
+/// Re-simulates `file` up to the end of tick `until` (or the end), starting from the latest
+/// keyframe at or before tick `seek` (or from the start), returning the simulation.
 fn run(
     file: &ReplayFile,
     watch: Option<&Who>,
     until: Option<u32>,
+    seek: Option<u32>,
 ) -> Result<(SimRun, Resim), ToolError> {
     if !is_simulation(file)? {
         return Err(ToolError::Usage(format!(
@@ -182,7 +219,14 @@ fn run(
             ))
         })?),
     };
+    let keyframe = match seek {
+        Some(tick) => find_keyframe(file, tick)?,
+        None => None,
+    };
+    let from_keyframe = keyframe.map(|(_, tick)| tick);
     let mut resim: Option<Resim> = None;
+    let mut start: Option<SimStart> = None;
+    let mut index = 0u64;
     let mut hasher = StableHasher::new();
     let mut hashes = Vec::new();
     let mut ticks: Option<(u32, u32)> = None;
@@ -193,17 +237,38 @@ fn run(
             offset,
             source,
         };
+        let at = index;
+        index += 1;
         let Some(r) = resim.as_mut() else {
-            let Record::SimStart(start) = record else {
-                return Err(error(tilegame_server::resim::ResimError::NoStart(
-                    tilegame_server::resim::record_name(record),
-                )));
+            let Some(s) = &start else {
+                let Record::SimStart(s) = record else {
+                    return Err(error(tilegame_server::resim::ResimError::NoStart(
+                        tilegame_server::resim::record_name(record),
+                    )));
+                };
+                start = Some(s.clone());
+                if keyframe.is_none() {
+                    let mut r = Resim::new(s).map_err(error)?;
+                    if let Some(id) = watch {
+                        r.watch(PlayerId(id));
+                    }
+                    resim = Some(r);
+                }
+                return Ok(Flow::Continue);
             };
-            let mut r = Resim::new(start).map_err(error)?;
-            if let Some(id) = watch {
-                r.watch(PlayerId(id));
+            // Seeking: the records before the keyframe are skipped, the loop restored from it.
+            if let (Some((k_index, _)), Record::SimKeyframe(k)) = (keyframe, record) {
+                if at == k_index {
+                    let mut r = Resim::from_keyframe(s, k).map_err(error)?;
+                    if let Some(id) = watch {
+                        r.watch(PlayerId(id));
+                    }
+                    resim = Some(r);
+                    if until.is_some_and(|u| k.tick >= u) {
+                        return Ok(Flow::Stop);
+                    }
+                }
             }
-            resim = Some(r);
             return Ok(Flow::Continue);
         };
         match r.apply(record).map_err(error)? {
@@ -237,21 +302,25 @@ fn run(
         digest: hasher.finish(),
         hashes,
         divergence,
+        from_keyframe,
         stream: r.take_stream(),
         tail,
     };
     Ok((run, r))
 }
 
-/// `play --until T` on a simulation recording: re-simulates from the start (these recordings
-/// have no keyframes) to the end of tick T and shows the authoritative world there.
+/// `play --until T` on a simulation recording: re-simulates from the nearest keyframe at or
+/// before T (or from the start) to the end of tick T and shows the authoritative world there.
 pub fn play(
     file: &ReplayFile,
     until: u32,
     print_state: bool,
     out: &mut dyn Write,
 ) -> Result<u8, ToolError> {
-    let (run, resim) = run(file, None, Some(until))?;
+    let (run, resim) = run(file, None, Some(until), Some(until))?;
+    let from = run.from_keyframe.map_or("the start".to_owned(), |k| {
+        format!("the keyframe of tick {k}")
+    });
     if let Some(d) = &run.divergence {
         writeln!(
             out,
@@ -272,7 +341,7 @@ pub fn play(
     } else {
         writeln!(
             out,
-            "tick {} (asked {until}; re-simulated from the start): world {:#018x}, {} players",
+            "tick {} (asked {until}; re-simulated from {from}): world {:#018x}, {} players",
             world.tick,
             world.state_hash(),
             world.players.len()
@@ -310,9 +379,18 @@ fn kind(bytes: &[u8]) -> String {
     }
 }
 
-/// `derive`: prints the play-state stream the simulation pushed for one player.
-pub fn derive(file: &ReplayFile, who: &Who, out: &mut dyn Write) -> Result<u8, ToolError> {
-    let run = resimulate(file, Some(who))?;
+/// `derive`: prints the play-state stream the simulation pushed for one player; with `from`,
+/// only the frames pushed from tick `from` on, re-simulated from the nearest keyframe before it.
+pub fn derive(
+    file: &ReplayFile,
+    who: &Who,
+    from: Option<u32>,
+    out: &mut dyn Write,
+) -> Result<u8, ToolError> {
+    let run = derive_run(file, who, from)?;
+    if let Some(k) = run.from_keyframe {
+        writeln!(out, "(re-simulated from the keyframe of tick {k})")?;
+    }
     for f in &run.stream {
         writeln!(
             out,
@@ -335,6 +413,18 @@ pub fn derive(file: &ReplayFile, who: &Who, out: &mut dyn Write) -> Result<u8, T
         writeln!(out, "DIVERGED {d}\n  (the stream stops there)")?;
     }
     Ok(run.exit_code())
+}
+
+/// Re-simulates for `derive`: the whole stream, or with `from` the frames pushed from tick
+/// `from` on (the frames a keyframe of tick K is followed by were pushed at tick K or later, so
+/// the keyframe before `from` is the one to start at).
+pub fn derive_run(file: &ReplayFile, who: &Who, from: Option<u32>) -> Result<SimRun, ToolError> {
+    let seek = from.and_then(|t| t.checked_sub(1));
+    let (mut run, _) = run(file, Some(who), None, seek)?;
+    if let Some(t) = from {
+        run.stream.retain(|f| f.tick >= t);
+    }
+    Ok(run)
 }
 
 /// A client recording's frames that the simulation produces, and what was left out.
@@ -659,6 +749,10 @@ pub struct SimInfo {
     pub roster_cuts: u64,
     /// Drops by reason.
     pub drops: BTreeMap<String, u64>,
+    /// Keyframes: how many, their ticks (first, last) and their encoded bytes in all.
+    pub keyframes: (u64, Option<(u32, u32)>, u64),
+    /// Ticks between keyframes (the file header's).
+    pub keyframe_interval: u32,
     /// Whether the server shut down with a kick for everyone.
     pub kick_all: bool,
     /// How the file ended.
@@ -672,7 +766,10 @@ fn reason_name(tag: u8) -> String {
 
 /// Reads the totals of a simulation recording.
 pub fn gather(file: &ReplayFile) -> Result<SimInfo, ToolError> {
-    let mut i = SimInfo::default();
+    let mut i = SimInfo {
+        keyframe_interval: file.reader(false)?.header().keyframe_interval,
+        ..SimInfo::default()
+    };
     i.tail = scan(file, true, "info", |record, _| {
         match record {
             Record::SimStart(s) => i.start = Some(s.clone()),
@@ -691,6 +788,15 @@ pub fn gather(file: &ReplayFile) -> Result<SimInfo, ToolError> {
                 i.ticks = Some(i.ticks.map_or((t.tick, t.tick), |(a, _)| (a, t.tick)));
             }
             Record::SimKickAll(_) => i.kick_all = true,
+            Record::SimKeyframe(k) => {
+                let (n, ticks, bytes) = &mut i.keyframes;
+                *n += 1;
+                *ticks = Some(ticks.map_or((k.tick, k.tick), |(a, _)| (a, k.tick)));
+                let mut encoded = Vec::new();
+                if tilegame_protocol::wire::encode_body(record, "Record", &mut encoded).is_ok() {
+                    *bytes += encoded.len() as u64;
+                }
+            }
             _ => {}
         }
         Ok(Flow::Continue)
@@ -749,7 +855,23 @@ pub fn info(file: &ReplayFile, out: &mut dyn Write) -> Result<u8, ToolError> {
         i.roster_cuts,
         counts(&i.drops)
     )?;
-    writeln!(out, "keyframes:  none (re-simulation starts from SimStart)")?;
+    match i.keyframes {
+        (n, Some((a, b)), bytes) => writeln!(
+            out,
+            "keyframes:  {n} (every {} ticks, ticks {a}..{b}; {} B each on average): seeking re-simulates from the nearest",
+            i.keyframe_interval,
+            thousands(bytes / n.max(1))
+        )?,
+        _ if i.keyframe_interval == 0 => writeln!(
+            out,
+            "keyframes:  none (recorded without them; re-simulation starts from SimStart)"
+        )?,
+        _ => writeln!(
+            out,
+            "keyframes:  none yet (one every {} ticks; re-simulation starts from SimStart)",
+            i.keyframe_interval
+        )?,
+    }
     if i.kick_all {
         writeln!(out, "shutdown:   everyone kicked")?;
     }
@@ -816,6 +938,18 @@ pub fn describe_record(r: &Record) -> String {
             t.world_hash,
             t.players.len()
         ),
+        Record::SimKeyframe(k) => format!(
+            "key    tick {}: world {:#018x}, {} players, {} tiles changed, next id {}",
+            k.tick,
+            k.state.world_hash,
+            k.state.players.len(),
+            k.state
+                .changed
+                .iter()
+                .map(|r| u64::from(r.count))
+                .sum::<u64>(),
+            k.state.next_id
+        ),
         Record::SimKickAll(k) => format!(
             "kick   everyone ({}): {:?}",
             reason_name(k.reason),
@@ -845,6 +979,7 @@ pub fn dump(
         // Commands before a SimTick belong to that tick.
         let this = match record {
             Record::SimTick(t) => t.tick,
+            Record::SimKeyframe(k) => k.tick,
             _ => tick.saturating_add(1),
         };
         if let Record::SimTick(t) = record {
