@@ -345,10 +345,13 @@ impl ClientApp {
     }
 
     fn drop_session(&mut self) {
-        if let Some(s) = self.session.take() {
+        if let Some(mut s) = self.session.take() {
             s.handler.disconnect();
-            // A recording (--record) covers the first session only.
+            // A recording (--record) covers the first session only. What the socket received
+            // before it closed is applied first, so that every snapshot in the recording is
+            // followed by its tick hash.
             if let Some(r) = self.recorder.take() {
+                s.drain(Some(&r), &mut Vec::new());
                 r.with(|r| r.finish("the session ended"));
             }
         }

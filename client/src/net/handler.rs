@@ -114,8 +114,9 @@ impl ConnectionHandler {
         &self.counters
     }
 
-    /// Leaves politely and waits for the network thread.
-    pub fn disconnect(mut self) {
+    /// Leaves politely and waits for the network thread; what it received before it stopped
+    /// can still be [`poll`](Self::poll)ed.
+    pub fn disconnect(&mut self) {
         self.stop();
     }
 
