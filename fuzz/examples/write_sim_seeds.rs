@@ -2,7 +2,7 @@
 //! in `fuzz/`.
 //!
 //! Records a real session: an embedded server with `tilegame_fuzz::sim_keyframe::server_config`
-//! (on a free loopback port, `--record` into a scratch file, a keyframe every 50 ticks) and three
+//! (on a free loopback port, `--record` into a scratch file, a keyframe every 50 ticks) and six
 //! headless bots walking and breaking tiles for ten seconds over TCP. Its `SimStart` must be the
 //! target's fixed start. Replaces `seeds/sim_keyframe/` with the recording's keyframes: the
 //! inflated states (first byte 0) of the first, a middle and the last, and the last as a whole
@@ -29,7 +29,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let statuses = runtime.block_on(headless::run(HeadlessOptions {
         address: server.addr().to_string(),
         name: "bot".into(),
-        bots: 3,
+        bots: 6,
         seconds: Some(10.0),
         seed: 1,
         print_status: false,
@@ -67,7 +67,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (Some(first), Some(last)) = (keyframes.first(), keyframes.last()) else {
         return Err("the recording holds no keyframe".into());
     };
-    if last.state.players.len() < 3 {
+    if last.state.players.len() < 6 {
         return Err("the bots were not playing at the last keyframe".into());
     }
     let middle = keyframes[keyframes.len() / 2];
