@@ -6,8 +6,9 @@
 //! (`cargo run --example write_sim_seeds`). A keyframe is hostile input: restoring it never
 //! panics; one refused only for its world hash is restored again with the hash the restored
 //! world has, so that mutations reach past the hash check (which is the last one). A keyframe
-//! that restores must capture into a keyframe that restores to the same state, and the loop must
-//! run [`TICKS`] ticks from it into a state whose keyframe restores too.
+//! that restores must capture into a keyframe that restores to the same state; the loop runs
+//! [`TICKS`] ticks from it, and a keyframe captured halfway must restore into a loop that goes
+//! on exactly as the first one (equal keyframes after every tick), as seeking requires.
 
 use std::sync::OnceLock;
 
@@ -119,6 +120,21 @@ fn restores_as_captured(state: rf::SimKeyframeState, when: &str) {
     );
 }
 
+/// Runs one tick; the recorded hashes are ones the loop cannot match, so every tick is a
+/// divergence, never an error.
+fn tick(resim: &mut Resim) {
+    let step = resim.apply(&Record::SimTick(rf::SimTick {
+        tick: resim.tick().wrapping_add(1),
+        world_hash: 0,
+        players: Vec::new(),
+    }));
+    match step {
+        Ok(Step::Ticked { .. } | Step::Diverged(_)) => {}
+        Ok(Step::Applied) => panic!("a SimTick record did not tick"),
+        Err(e) => panic!("a tick from a restored keyframe failed: {e}"),
+    }
+}
+
 /// Input: a mode byte and a keyframe (see [`keyframe_of`]).
 pub fn fuzz_sim_keyframe(data: &[u8]) {
     let Some(mut keyframe) = keyframe_of(data) else {
@@ -132,19 +148,31 @@ pub fn fuzz_sim_keyframe(data: &[u8]) {
     assert_eq!(captured.tick, keyframe.state.tick);
     assert_eq!(captured.world_hash, keyframe.state.world_hash);
     restores_as_captured(captured, "after restoring");
-    for _ in 0..TICKS {
-        let next = resim.tick().wrapping_add(1);
-        // Recorded hashes the loop cannot match: every tick is a divergence, never an error.
-        let step = resim.apply(&Record::SimTick(rf::SimTick {
-            tick: next,
-            world_hash: 0,
-            players: Vec::new(),
-        }));
-        match step {
-            Ok(Step::Ticked { .. } | Step::Diverged(_)) => {}
-            Ok(Step::Applied) => panic!("a SimTick record did not tick"),
-            Err(e) => panic!("a tick from a restored keyframe failed: {e}"),
-        }
+    // Seeking: a keyframe captured between ticks restores into a loop that goes on exactly as
+    // the one it was captured from.
+    let halfway = TICKS / 2;
+    for _ in 0..halfway {
+        tick(&mut resim);
+    }
+    let Ok(at) = u32::try_from(resim.world().tick) else {
+        return;
+    };
+    let middle = rf::SimKeyframe {
+        tick: at,
+        state: resim.keyframe(),
+    };
+    let mut seeked = Resim::from_keyframe(start(), &middle).unwrap_or_else(|e| {
+        panic!("the keyframe captured after {halfway} ticks does not restore: {e}")
+    });
+    for n in halfway..TICKS {
+        tick(&mut resim);
+        tick(&mut seeked);
+        assert_eq!(
+            seeked.keyframe(),
+            resim.keyframe(),
+            "tick {} after restoring: the loop restored from its keyframe {halfway} ticks in differs",
+            n + 1
+        );
     }
     restores_as_captured(resim.keyframe(), "after the ticks");
 }
