@@ -3,8 +3,9 @@
 //! Every per-state, per-direction target feeds its input to the protocol's own run-time
 //! [`Decoder`] in that state — the codec every peer and tool uses — and checks that whatever
 //! decodes re-encodes (the decoded value is within every bound of the spec) and decodes again to
-//! the same value. The map, replay and keyframe targets live in [`map`], [`replay`] and [`keyframe`]; [`seeds`] builds
-//! the committed seed corpora.
+//! the same value. The map, replay and keyframe targets live in [`map`], [`replay`], [`keyframe`]
+//! (client keyframes) and [`sim_keyframe`] (server simulation keyframes); [`seeds`] builds the
+//! committed seed corpora.
 
 pub use tilegame_protocol;
 
@@ -13,6 +14,7 @@ pub mod keyframe;
 pub mod map;
 pub mod replay;
 pub mod seeds;
+pub mod sim_keyframe;
 
 use tilegame_protocol::codec::Decoder;
 use tilegame_protocol::{v1, Direction, State};

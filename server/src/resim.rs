@@ -1054,6 +1054,31 @@ mod tests {
                 }]
             },
             |p| p.last_sent = Some(u32::MAX),
+            // A pending join of no one, of itself; a leave of itself, of an id never given.
+            |p| {
+                p.roster = vec![rf::SimRosterEntry {
+                    player: 100_000,
+                    left: None,
+                }]
+            },
+            |p| {
+                p.roster = vec![rf::SimRosterEntry {
+                    player: p.id,
+                    left: None,
+                }]
+            },
+            |p| {
+                p.roster = vec![rf::SimRosterEntry {
+                    player: p.id,
+                    left: Some(DisconnectReason::Quit.tag()),
+                }]
+            },
+            |p| {
+                p.roster = vec![rf::SimRosterEntry {
+                    player: 100_000,
+                    left: Some(DisconnectReason::Quit.tag()),
+                }]
+            },
         ] {
             assert!(matches!(player(edit), E::Player { id, .. } if id == k.state.players[3].id));
         }

@@ -12,8 +12,9 @@
 //!
 //! A keyframe is untrusted input: [`Sim::restore`] checks every value against the bounds the
 //! loop itself keeps (positions inside the map, velocities below top speed, ids below the next
-//! id, slots unique, sorted lists) and the world hash the keyframe names, so that a restored loop
-//! can neither panic nor silently differ from the recorded one.
+//! id, slots unique, sorted lists, pending joins of players here and leaves of players gone)
+//! and the world hash the keyframe names, so that a restored loop can neither panic nor
+//! silently differ from the recorded one.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt::Write as _;
@@ -506,6 +507,30 @@ impl Sim {
                 client_parts(p, &world.map, state.slots, state.tick).map_err(bad)?;
             world.players.insert(player.id, player);
             clients.push((PlayerId(p.id), p, inputs, view, roster));
+        }
+        // Pending joins and leaves name what the loop's own do: a join, another player who is
+        // here (a leave replaces it); a leave, a player given an id before and gone since.
+        for (id, _, _, _, roster) in &clients {
+            for (&pid, event) in roster {
+                let here = world.players.contains_key(&PlayerId(pid));
+                let (fits, what) = match event {
+                    RosterEvent::Joined => (here && pid != id.0, "join"),
+                    RosterEvent::Left(_) => (!here && pid < state.next_id, "leave"),
+                };
+                if !fits {
+                    return Err(KeyframeError::Player {
+                        id: id.0,
+                        problem: format!(
+                            "its pending joins and leaves hold a {what} of player {pid}, {}",
+                            if here {
+                                "who is here"
+                            } else {
+                                "who is not here"
+                            }
+                        ),
+                    });
+                }
+            }
         }
         if state.next_id == u32::MAX || state.next_id == 0 {
             return Err(KeyframeError::NextId {
