@@ -364,15 +364,7 @@ impl Resim {
         for p in &keyframe.state.players {
             let queue = resim.queued.entry(PlayerId(p.id)).or_default();
             for q in &p.inputs {
-                let record = rf::SimInput {
-                    player: p.id,
-                    seq: q.seq,
-                    move_x: q.move_x,
-                    move_y: q.move_y,
-                    item: q.item,
-                    action: q.action.clone(),
-                };
-                let (_, input) = simlog::input_from_record(&record)?;
+                let input = simlog::input_from_queued(p.id, q)?;
                 queue.push_back((input, q.before));
             }
         }

@@ -314,6 +314,19 @@ pub struct BadValue {
 }
 
 /// An input record back as the input the loop queued.
+/// The input a keyframe holds queued for `player`, as the loop applies it.
+pub fn input_from_queued(player: u32, q: &rf::SimQueuedInput) -> Result<game::Input, BadValue> {
+    let record = rf::SimInput {
+        player,
+        seq: q.seq,
+        move_x: q.move_x,
+        move_y: q.move_y,
+        item: q.item,
+        action: q.action.clone(),
+    };
+    input_from_record(&record).map(|(_, input)| input)
+}
+
 pub fn input_from_record(r: &rf::SimInput) -> Result<(PlayerId, game::Input), BadValue> {
     let item = match r.item {
         0 => game::Item::Shovel,

@@ -271,15 +271,7 @@ fn client_parts(
     }
     let mut inputs = VecDeque::with_capacity(p.inputs.len());
     for q in &p.inputs {
-        let record = rf::SimInput {
-            player: p.id,
-            seq: q.seq,
-            move_x: q.move_x,
-            move_y: q.move_y,
-            item: q.item,
-            action: q.action.clone(),
-        };
-        let (_, input) = simlog::input_from_record(&record).map_err(|e| e.to_string())?;
+        let input = simlog::input_from_queued(p.id, q).map_err(|e| e.to_string())?;
         if u64::from(q.before) > tick.saturating_add(1) {
             return Err(format!(
                 "an input queued before tick {}, after the keyframe",
