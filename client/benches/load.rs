@@ -117,7 +117,7 @@ fn serve(size: &str, theme: &str) {
     let server = tilegame_server::ServerHandle::start(config).expect("server starts");
     println!("{}", server.addr());
     let _ = std::io::stdout().flush();
-    let mut since = tilegame_server::sim::ReplicationCounts::default();
+    let mut since = tilegame_server::ReplicationCounts::default();
     for line in std::io::stdin().lines() {
         let Ok(line) = line else { break };
         match line.trim() {

@@ -28,15 +28,14 @@ use crate::render::{
 use crate::ui::i18n::{pick_language, system_language, Localizer};
 use crate::ui::messages::natural_cmp;
 use crate::ui::screens::{Attempt, Command, Screen, Ui, UiEvent};
-use crate::ui::settings::{HostSettings, Settings};
+use crate::ui::settings::Settings;
 use crate::ui::view::{self, HudView, MapView, HOTBAR_SLOTS};
 
 /// Seconds per local tick.
 const TICK: f32 = 1.0 / game::TICK_RATE as f32;
 /// The version shown in the main menu.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
-/// Players a hosted server admits.
-pub const HOSTED_MAX_PLAYERS: u32 = 64;
+pub use crate::hosting::HOSTED_MAX_PLAYERS;
 /// Seconds a damage number floats.
 const DAMAGE_NUMBER_SECS: f32 = 1.2;
 /// Seconds the damage flash lasts.
@@ -190,7 +189,7 @@ pub struct ClientApp {
     language_at_start: Option<String>,
     config_dir: Option<PathBuf>,
     session: Option<Session>,
-    hosted: Option<tilegame_server::ServerHandle>,
+    hosted: Option<crate::hosting::Hosted>,
     recorder: Option<SharedRecorder>,
     connect_timeout: Option<Duration>,
     play_timeout: Option<Duration>,
@@ -366,7 +365,7 @@ impl ClientApp {
     fn connect(&mut self, attempt: &Attempt) {
         self.drop_session();
         let (address, max_players) = match &attempt.host {
-            Some(h) => match host_server(h) {
+            Some(h) => match crate::hosting::start(h) {
                 Ok(handle) => {
                     let a = handle.addr().to_string();
                     self.hosted = Some(handle);
@@ -557,27 +556,6 @@ fn map_image(map: &Map) -> egui::ColorImage {
         rgba.extend_from_slice(&[r, g, b, 255]);
     }
     egui::ColorImage::from_rgba_unmultiplied([w, h], &rgba)
-}
-
-/// Starts a server on 127.0.0.1 (an ephemeral port) with the host screen's settings.
-fn host_server(h: &HostSettings) -> Result<tilegame_server::ServerHandle, String> {
-    use tilegame_server::config::ThemeName;
-    let theme = match h.theme.as_str() {
-        "hell" => ThemeName::Hell,
-        "islands" => ThemeName::Islands,
-        "hell_islands" => ThemeName::HellIslands,
-        _ => ThemeName::Default,
-    };
-    let config = tilegame_server::ServerConfig {
-        bind: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
-        seed: h.seed.clone(),
-        size: h.size.clone(),
-        theme,
-        max_players: HOSTED_MAX_PLAYERS,
-        exit_when_empty_secs: Some(5),
-        ..tilegame_server::ServerConfig::default()
-    };
-    tilegame_server::ServerHandle::start(config).map_err(|e| e.to_string())
 }
 
 impl FrameSource for ClientApp {

@@ -16,8 +16,8 @@ use tilegame_game as game;
 use tilegame_protocol::convert;
 use tilegame_protocol::replay_format::{self as rf, Record};
 use tilegame_protocol::wire::{decode_body, encode_body};
-use tilegame_server::resim::{Resim, ResimError, Step};
-use tilegame_server::sim::KeyframeError;
+use tilegame_sim::resim::{Resim, ResimError, Step};
+use tilegame_sim::KeyframeError;
 use tilegame_server::ServerConfig;
 
 /// The world seed of the fixed recording start.

@@ -15,16 +15,21 @@ use tilegame_replay::cmd::verify::{verify, VerifyOptions};
 use tilegame_replay::engine::Engine;
 use tilegame_replay::ReplayFile;
 
+#[path = "../tests/common/server_process.rs"]
+mod server_process;
+use server_process::ServerProcess;
+
 fn record(path: &Path, simulation: &Path, seconds: f64) {
-    let server = tilegame_server::ServerHandle::start(tilegame_server::ServerConfig {
-        bind: "127.0.0.1:0".parse().expect("literal address"),
-        seed: "bench".into(),
-        size: "small".into(),
-        max_players: 16,
-        record: Some(simulation.to_owned()),
-        ..Default::default()
-    })
-    .expect("server");
+    let server = ServerProcess::start(&[
+        "--seed".as_ref(),
+        "bench".as_ref(),
+        "--size".as_ref(),
+        "small".as_ref(),
+        "--max-players".as_ref(),
+        "16".as_ref(),
+        "--record".as_ref(),
+        simulation.as_os_str(),
+    ]);
     let recorder = tilegame_client::net::recorder::create(path, "bot1", 1200).expect("recording");
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     runtime.block_on(tilegame_client::headless::run(

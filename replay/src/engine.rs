@@ -303,7 +303,7 @@ impl Engine {
                 reason: e.reason.clone(),
             })),
             other => Err(EngineError::SimulationRecord(
-                tilegame_server::resim::record_name(other),
+                tilegame_sim::resim::record_name(other),
             )),
         }
     }

@@ -59,7 +59,7 @@ pub enum ToolError {
         /// Offset of the chunk holding the record.
         offset: u64,
         /// Why.
-        source: tilegame_server::resim::ResimError,
+        source: tilegame_sim::resim::ResimError,
     },
     /// Seeking failed.
     #[error("{path}: {source}")]

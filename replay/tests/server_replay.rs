@@ -13,7 +13,7 @@ use tilegame_protocol::replay_file::ReplayWriter;
 use tilegame_protocol::replay_format::{FileHeader, Record, SimJoinResult, SimKeyframe, TileRun};
 use tilegame_replay::cmd::sim::{self, Who};
 use tilegame_replay::{ReplayFile, ToolError};
-use tilegame_server::resim::Divergence;
+use tilegame_sim::resim::Divergence;
 
 use common::{output, scratch};
 
@@ -30,17 +30,23 @@ fn session(
     seconds: f64,
     keyframe_interval: u32,
 ) {
-    let server = tilegame_server::ServerHandle::start(tilegame_server::ServerConfig {
-        bind: "127.0.0.1:0".parse().expect("literal address"),
-        seed: seed.into(),
-        size: "small".into(),
-        max_players: 16,
-        record: Some(simulation.to_owned()),
-        record_dir: connections.map(Path::to_owned),
-        keyframe_interval,
-        ..Default::default()
-    })
-    .expect("the server starts");
+    let mut args: Vec<std::ffi::OsString> = vec![
+        "--seed".into(),
+        seed.into(),
+        "--size".into(),
+        "small".into(),
+        "--max-players".into(),
+        "16".into(),
+        "--record".into(),
+        simulation.into(),
+        "--keyframe-interval".into(),
+        keyframe_interval.to_string().into(),
+    ];
+    if let Some(dir) = connections {
+        args.push("--record-dir".into());
+        args.push(dir.into());
+    }
+    let server = common::ServerProcess::start(&args);
     common::record_bots(server.addr().to_string(), client, bots, seconds, 1200);
     server.shutdown();
 }
@@ -76,7 +82,7 @@ fn a_server_recording_resimulates_detects_tampering_and_rederives_a_players_stre
         Some(&conns),
         3,
         4.0,
-        tilegame_server::simlog::DEFAULT_KEYFRAME_EVERY,
+        tilegame_sim::simlog::DEFAULT_KEYFRAME_EVERY,
     );
     let file = ReplayFile::open(&sim_path).expect("recorded");
 
@@ -278,7 +284,7 @@ fn ten_bots_for_sixty_seconds_resimulate_bit_exactly_and_one_bots_stream_matches
         None,
         10,
         60.0,
-        tilegame_server::simlog::DEFAULT_KEYFRAME_EVERY,
+        tilegame_sim::simlog::DEFAULT_KEYFRAME_EVERY,
     );
     let file = ReplayFile::open(&sim_path).expect("recorded");
     // Every recorded tick (about 20 a second for the minute, fewer on a busy machine).

@@ -84,7 +84,7 @@ impl Default for ServerConfig {
             view_radius_tiles: v1::VIEW_RADIUS_TILES,
             record_dir: None,
             record: None,
-            keyframe_interval: crate::simlog::DEFAULT_KEYFRAME_EVERY,
+            keyframe_interval: tilegame_sim::simlog::DEFAULT_KEYFRAME_EVERY,
         }
     }
 }

@@ -1,22 +1,21 @@
 //! tilegame-server: the authoritative dedicated server, as a library and a binary.
 //!
 //! [`Server::bind`] generates the world and listens; [`Server::run`] accepts connections (each
-//! served by [`session`]) and runs the fixed-rate simulation ([`sim`]) until shutdown. The client
-//! embeds the same server on localhost through [`ServerHandle::start`], which runs it on its own
-//! thread and runtime. With `record` set ([`ServerConfig::record`], `--record FILE`) the
-//! simulation is recorded ([`simlog`]); [`resim`] runs it again from such a file.
+//! served by [`session`]) and drives the deterministic simulation ([`tilegame_sim`]) at a fixed
+//! rate ([`ticker`]) until shutdown. The client embeds the same server on localhost through
+//! [`ServerHandle::start`] (its `host` feature), which runs it on its own thread and runtime.
+//! With `record` set ([`ServerConfig::record`], `--record FILE`) the simulation is recorded
+//! into that file ([`tilegame_sim::simlog`]); `tilegame-replay` re-simulates such a file.
 
 pub mod admission;
 pub mod config;
+pub mod link;
 pub mod logging;
 pub mod outbox;
 pub mod recording;
 pub mod refusal;
-pub mod replication;
-pub mod resim;
 pub mod session;
-pub mod sim;
-pub mod simlog;
+pub mod ticker;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -28,7 +27,8 @@ use tokio::sync::{mpsc, watch};
 use tracing::{info, warn};
 
 pub use config::{ConfigError, ServerConfig};
-pub use sim::TickStats;
+use tilegame_sim::{simlog, Sim};
+pub use tilegame_sim::{ReplicationCounts, TickStats};
 
 /// How often refused connections are logged (as one line with counts).
 const REFUSAL_LOG_INTERVAL: Duration = Duration::from_secs(10);
@@ -63,11 +63,32 @@ pub enum ServerError {
     },
 }
 
+/// Creates the simulation recording's file and writes its start (`--record FILE`).
+fn create_recording(
+    path: &std::path::Path,
+    start: tilegame_protocol::replay_format::SimStart,
+    keyframe_every: u32,
+) -> Result<simlog::SimLog, tilegame_protocol::replay_file::ReplayError> {
+    let file = std::fs::File::create(path)?;
+    let out = Box::new(std::io::BufWriter::with_capacity(64 * 1024, file));
+    let start_unix_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    simlog::SimLog::record(
+        out,
+        path.display().to_string(),
+        start,
+        keyframe_every,
+        format!("tilegame-server {}", env!("CARGO_PKG_VERSION")),
+        start_unix_ms,
+    )
+}
+
 /// A bound server, ready to run.
 pub struct Server {
     listener: TcpListener,
     config: ServerConfig,
-    sim: sim::Sim,
+    sim: Sim,
     seed: String,
 }
 
@@ -94,7 +115,7 @@ impl Server {
                     addr: config.bind,
                     source,
                 })?;
-        let mut sim = sim::Sim::new(
+        let mut sim = Sim::new(
             world,
             seed.clone(),
             theme,
@@ -115,12 +136,13 @@ impl Server {
                 outbox_bytes: u32::try_from(config.outbox_bytes).unwrap_or(u32::MAX),
                 tick_rate: config.tps,
             };
-            let log = simlog::SimLog::create(path, start, config.keyframe_interval).map_err(
-                |source| ServerError::Record {
-                    path: path.clone(),
-                    source,
-                },
-            )?;
+            let log =
+                create_recording(path, start, config.keyframe_interval).map_err(|source| {
+                    ServerError::Record {
+                        path: path.clone(),
+                        source,
+                    }
+                })?;
             sim.set_log(log);
         }
         Ok(Server {
@@ -167,7 +189,8 @@ impl Server {
             record_dir: config.record_dir.clone(),
             stats: sim.stats(),
         });
-        let sim_task = tokio::spawn(sim.run(
+        let sim_task = tokio::spawn(ticker::run(
+            sim,
             commands_rx,
             config.tick_period(),
             config.exit_when_empty_secs.map(Duration::from_secs),

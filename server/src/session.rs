@@ -25,9 +25,10 @@ use tokio::time::{timeout, Instant};
 use tracing::{debug, info, warn};
 
 use crate::admission::Pending;
+use crate::link::SessionLink;
 use crate::outbox::{self, Closed, Outbox};
 use crate::recording::SessionRecorder;
-use crate::sim::{Command, Kick};
+use tilegame_sim::{Command, Kick};
 
 /// Settings a session needs.
 #[derive(Debug, Clone)]
@@ -49,7 +50,7 @@ pub struct SessionConfig {
     /// Write one replay file per connection into this folder.
     pub record_dir: Option<std::path::PathBuf>,
     /// The simulation's statistics (player count for the welcome).
-    pub stats: Arc<std::sync::Mutex<crate::sim::TickStats>>,
+    pub stats: Arc<std::sync::Mutex<tilegame_sim::TickStats>>,
 }
 
 /// Why a session ended abnormally.
@@ -296,14 +297,11 @@ async fn run(
     if let Some(r) = &mut io.recording {
         r.start(&request.name);
     }
-    let (kick_tx, mut kick_rx) = oneshot::channel::<Kick>();
-    let (reply_tx, reply_rx) = oneshot::channel();
+    let (link, reply_rx, mut kick_rx) = SessionLink::new(io.outbox.clone());
     sim.send(Command::Join {
         name: request.name.clone(),
         color: request.profile.color & 0x00ff_ffff,
-        reply: reply_tx,
-        outbox: io.outbox.clone(),
-        kick: kick_tx,
+        link: Box::new(link),
     })
     .await
     .map_err(|_| SessionError::Shutdown)?;
@@ -335,7 +333,7 @@ async fn play_session(
     mut codec: ServerCodec<marker::Login>,
     config: &SessionConfig,
     sim: &mpsc::Sender<Command>,
-    joined: crate::sim::Joined,
+    joined: tilegame_sim::Joined,
     kick_rx: &mut oneshot::Receiver<Kick>,
 ) -> Result<DisconnectReason, SessionError> {
     let id = joined.id;

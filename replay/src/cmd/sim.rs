@@ -2,7 +2,7 @@
 //! `derive` re-derives one player's play-state stream, `diff` compares that stream with the
 //! player's own recording, and `info` says what they hold.
 //!
-//! The re-simulation is the server's own loop ([`tilegame_server::resim`]) run again from the
+//! The re-simulation is the server's own loop ([`tilegame_sim::resim`]) run again from the
 //! recorded commands and I/O outcomes, so "does the server replay bit-exactly" and "did the
 //! server send this player what it should have" are both answered by the code that ran live.
 //!
@@ -18,7 +18,7 @@ use tilegame_game::{PlayerId, StableHasher};
 use tilegame_protocol::replay_format::{FrameDirection, Record, Recorder, SimStart};
 use tilegame_protocol::v1::{self, login, map_transfer, play, Packet};
 use tilegame_protocol::{AnyPacket, State};
-use tilegame_server::resim::{Divergence, Resim, ResimCounts, Step, StreamFrame};
+use tilegame_sim::resim::{Divergence, Resim, ResimCounts, Step, StreamFrame};
 
 use super::{scan, Flow, Tail};
 use crate::packets;
@@ -242,8 +242,8 @@ fn run(
         let Some(r) = resim.as_mut() else {
             let Some(s) = &start else {
                 let Record::SimStart(s) = record else {
-                    return Err(error(tilegame_server::resim::ResimError::NoStart(
-                        tilegame_server::resim::record_name(record),
+                    return Err(error(tilegame_sim::resim::ResimError::NoStart(
+                        tilegame_sim::resim::record_name(record),
                     )));
                 };
                 start = Some(s.clone());
@@ -958,7 +958,7 @@ pub fn describe_record(r: &Record) -> String {
         Record::End(e) => format!("end    {:?}", e.reason),
         other => format!(
             "{} (not a simulation record)",
-            tilegame_server::resim::record_name(other)
+            tilegame_sim::resim::record_name(other)
         ),
     }
 }

@@ -2,6 +2,7 @@
 //! and rewriting recordings (to tamper with them).
 #![allow(dead_code)]
 
+pub mod server_process;
 pub mod x11;
 
 use std::path::{Path, PathBuf};
@@ -11,6 +12,8 @@ use tilegame_client::headless::{self, HeadlessOptions};
 use tilegame_protocol::replay_file::{ReplayReader, ReplayWriter};
 use tilegame_protocol::replay_format::Record;
 use tilegame_replay::ReplayFile;
+
+pub use server_process::ServerProcess;
 
 /// The committed fixture.
 pub fn fixture_path() -> PathBuf {
@@ -41,17 +44,18 @@ pub fn scratch(name: &str) -> PathBuf {
     dir
 }
 
-/// Starts an embedded server on a free loopback port (small map).
-pub fn server(seed: &str, record_dir: Option<PathBuf>) -> tilegame_server::ServerHandle {
-    tilegame_server::ServerHandle::start(tilegame_server::ServerConfig {
-        bind: "127.0.0.1:0".parse().expect("literal address"),
-        seed: seed.into(),
-        size: "small".into(),
-        max_players: 16,
-        record_dir,
-        ..Default::default()
-    })
-    .expect("the server starts")
+/// Starts a `tilegame-server` process on a free loopback port (small map, 16 players).
+pub fn server(seed: &str, record_dir: Option<PathBuf>) -> ServerProcess {
+    let mut args: Vec<std::ffi::OsString> =
+        ["--seed", seed, "--size", "small", "--max-players", "16"]
+            .iter()
+            .map(Into::into)
+            .collect();
+    if let Some(dir) = record_dir {
+        args.push("--record-dir".into());
+        args.push(dir.into());
+    }
+    ServerProcess::start(&args)
 }
 
 /// Records bot 1 of `bots` headless bots playing for `seconds` against `address`.

@@ -1,10 +1,12 @@
-//! The authoritative simulation loop: one task owns the world and ticks it at a fixed rate.
+//! The authoritative simulation loop: one owner holds the world and ticks it (the server at a
+//! fixed rate, a re-simulation record by record).
 //!
-//! Connections never touch the world. They send [`Command`]s (join, input, leave) over a
-//! channel; each tick the loop applies at most one queued input per player, runs
-//! `World::tick`, and pushes each client a snapshot of what changed for it into that client's
-//! [`Outbox`]. An outbox over its byte budget means the client cannot keep up: it is kicked with
-//! a reason, and its memory is bounded by the budget.
+//! Connections never touch the world. They hand the loop [`Command`]s (join, input, leave);
+//! each tick the loop applies at most one queued input per player, runs `World::tick`, and
+//! pushes each client a snapshot of what changed for it through that client's [`ClientLink`].
+//! A link over its byte budget means the client cannot keep up: it is kicked with a reason, and
+//! its memory is bounded by the budget. The loop neither waits nor reads the clock: whoever
+//! drives it times the ticks ([`Sim::record_tick_time`]).
 //!
 //! Joins and leaves never evict anyone: they are not pushed as they happen but kept per client as
 //! a coalesced roster of pending events (one entry per player, bounded by the players there are
@@ -16,7 +18,6 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use tilegame_game::{self as game, Event, PlayerId, World};
 use tilegame_protocol::codec::PlayEncoder;
@@ -24,10 +25,9 @@ use tilegame_protocol::convert::{map_to_transfer, tile_to_wire, MapTransfer};
 use tilegame_protocol::v1::{
     marker, play, DisconnectReason, JoinError, PlayerInfo, ServerPacket, TileChange, TilePos,
 };
-use tokio::sync::{mpsc, oneshot};
-use tracing::{debug, info, warn};
+use tracing::{info, warn};
 
-use crate::outbox::{Closed, Outbox};
+use crate::link::{ClientLink, PushError};
 use crate::replication::{
     encode_snapshot, encode_tiles, ClientView, Quantized, Replica, SharedDeltas, SlotGrid,
     SnapshotParts, ViewScratch,
@@ -58,7 +58,6 @@ pub type Frame = Vec<u8>;
 pub type Kick = (DisconnectReason, String);
 
 /// What connections ask of the loop.
-#[derive(Debug)]
 pub enum Command {
     /// Create a player for a connection.
     Join {
@@ -66,12 +65,8 @@ pub enum Command {
         name: String,
         /// Body colour 0xRRGGBB.
         color: u32,
-        /// Where the answer goes.
-        reply: oneshot::Sender<Result<Joined, (JoinError, String)>>,
-        /// The connection's outgoing queue.
-        outbox: Outbox,
-        /// Fired when the loop drops the client, with the reason.
-        kick: oneshot::Sender<Kick>,
+        /// The connection: the answer, then its play-state frames and any kick, go there.
+        link: Box<dyn ClientLink>,
     },
     /// A player's input (already converted and bound to the connection's player).
     Input {
@@ -158,8 +153,7 @@ struct Client {
     slot: usize,
     name: String,
     color: u32,
-    outbox: Outbox,
-    kick: Option<oneshot::Sender<Kick>>,
+    link: Box<dyn ClientLink>,
     view: ClientView,
     /// Inputs waiting, oldest first, each with the tick it arrived before.
     inputs: VecDeque<(game::Input, u32)>,
@@ -325,7 +319,7 @@ impl Sim {
     }
 
     /// Logs every command and I/O outcome from now on (or takes them from a re-simulation).
-    pub(crate) fn set_log(&mut self, log: SimLog) {
+    pub fn set_log(&mut self, log: SimLog) {
         self.log = Some(log);
     }
 
@@ -335,29 +329,34 @@ impl Sim {
     }
 
     /// The world as of the last tick.
-    pub(crate) fn world(&self) -> &World {
+    pub fn world(&self) -> &World {
         &self.world
     }
 
     /// Applies one command now (the loop does this for every command before each tick).
     pub fn handle(&mut self, command: Command) {
         match command {
-            Command::Join {
-                name,
-                color,
-                reply,
-                outbox,
-                kick,
-            } => {
+            Command::Join { name, color, link } => {
                 let logged = self.log.is_some().then(|| name.clone());
-                let result = self.join(name, color, outbox, kick);
-                let outcome = result.as_ref().map(|j| j.id).map_err(|e| e.0);
-                let mut vanished = false;
-                if let Err(Ok(joined)) = reply.send(result) {
-                    // The connection vanished before the answer: undo the join.
-                    self.remove(joined.id, DisconnectReason::Quit, None);
-                    vanished = true;
-                }
+                let (outcome, vanished) = match self.join(name, color, link) {
+                    Ok(joined) => {
+                        let id = joined.id;
+                        let answered = match self.clients.get_mut(&id) {
+                            Some(c) => c.link.answer(Ok(joined)).is_ok(),
+                            None => false,
+                        };
+                        if !answered {
+                            // The connection vanished before the answer: undo the join.
+                            self.remove(id, DisconnectReason::Quit, None);
+                        }
+                        (Ok(id), !answered)
+                    }
+                    Err((refusal, mut link)) => {
+                        let reason = refusal.0;
+                        let _ = link.answer(Err(refusal));
+                        (Err(reason), false)
+                    }
+                };
                 if let (Some(log), Some(name)) = (&mut self.log, logged) {
                     log.join(&name, color, outcome, vanished);
                 }
@@ -383,35 +382,42 @@ impl Sim {
         }
     }
 
+    /// Admits a player; a refusal hands the link back with the reason.
+    #[allow(clippy::type_complexity)]
     fn join(
         &mut self,
         name: String,
         color: u32,
-        outbox: Outbox,
-        kick: oneshot::Sender<Kick>,
-    ) -> Result<Joined, (JoinError, String)> {
+        link: Box<dyn ClientLink>,
+    ) -> Result<Joined, ((JoinError, String), Box<dyn ClientLink>)> {
         if let Err(e) = game::validate_name(&name) {
-            return Err((JoinError::InvalidName, e.to_string()));
+            return Err(((JoinError::InvalidName, e.to_string()), link));
         }
         let folded = name.to_lowercase();
         if self.names.contains(&folded) {
             return Err((
-                JoinError::NameTaken,
-                format!("the name {name:?} is already taken"),
+                (
+                    JoinError::NameTaken,
+                    format!("the name {name:?} is already taken"),
+                ),
+                link,
             ));
         }
         if self.clients.len() >= self.max_players {
             return Err((
-                JoinError::ServerFull,
-                format!("the server is full ({} players)", self.max_players),
+                (
+                    JoinError::ServerFull,
+                    format!("the server is full ({} players)", self.max_players),
+                ),
+                link,
             ));
         }
         let id = PlayerId(self.next_id);
         self.next_id += 1;
-        let player = self
-            .world
-            .add_player(id, &name)
-            .map_err(|e| (JoinError::InvalidName, e.to_string()))?;
+        let player = match self.world.add_player(id, &name) {
+            Ok(p) => p,
+            Err(e) => return Err(((JoinError::InvalidName, e.to_string()), link)),
+        };
         let spawn = (
             player.motion.x.div_euclid(game::SUBPX),
             player.motion.y.div_euclid(game::SUBPX),
@@ -472,8 +478,7 @@ impl Sim {
                 slot,
                 name,
                 color,
-                outbox,
-                kick: Some(kick),
+                link,
                 view: ClientView::default(),
                 inputs: VecDeque::new(),
                 joined_frame,
@@ -514,8 +519,8 @@ impl Sim {
             c.view.forget(client.slot);
             c.roster.insert(id.0, RosterEvent::Left(reason));
         }
-        if let (Some(message), Some(tx)) = (kick, client.kick.take()) {
-            let _ = tx.send((reason, message));
+        if let Some(message) = kick {
+            client.link.kick((reason, message));
         }
         if reason == DisconnectReason::TooSlow {
             // Whether the loop found the outbox full or the session found the writes stalled.
@@ -536,7 +541,6 @@ impl Sim {
 
     /// Runs one tick: inputs, simulation, snapshots.
     pub fn tick(&mut self) {
-        let started = Instant::now();
         let inputs: Vec<(PlayerId, game::Input)> = self
             .clients
             .iter_mut()
@@ -656,13 +660,13 @@ impl Sim {
         let mut closed = Vec::new();
         self.flush_rosters(&mut slow, &mut closed);
         for (id, frame) in frames {
-            let Some(c) = self.clients.get(&id) else {
+            let Some(c) = self.clients.get_mut(&id) else {
                 continue;
             };
-            match c.outbox.push_play(&frame) {
+            match c.link.push_play(&frame) {
                 Ok(()) => {}
-                Err(Closed::Overflow { .. }) => slow.push(id),
-                Err(_) => closed.push(id),
+                Err(PushError::Full) => slow.push(id),
+                Err(PushError::Closed) => closed.push(id),
             }
         }
         slow.dedup();
@@ -688,11 +692,7 @@ impl Sim {
         if let Some(log) = &mut self.log {
             log.tick_done(&self.world, keyframe);
         }
-        let micros = started.elapsed().as_micros().min(u128::from(u32::MAX)) as u32;
         if let Ok(mut s) = self.stats.lock() {
-            if s.tick_micros.len() < 1_000_000 {
-                s.tick_micros.push(micros);
-            }
             s.players = self.clients.len();
             s.tick = self.world.tick;
             s.replication.add(&counts);
@@ -717,8 +717,7 @@ impl Sim {
                 slow.push(id);
                 continue;
             }
-            let room =
-                (c.outbox.budget() / ROSTER_ROOM_SHARE).saturating_sub(c.outbox.pending_bytes());
+            let room = (c.link.budget() / ROSTER_ROOM_SHARE).saturating_sub(c.link.pending_bytes());
             let cap = self.log.as_ref().map_or(usize::MAX, |l| l.roster_cap(id));
             batch.clear();
             let mut sent = Vec::new();
@@ -754,17 +753,31 @@ impl Sim {
             let Some(c) = self.clients.get_mut(&id) else {
                 continue;
             };
-            match c.outbox.push_play(&batch) {
+            match c.link.push_play(&batch) {
                 Ok(()) => {
                     for pid in sent {
                         c.roster.remove(&pid);
                     }
                 }
-                Err(Closed::Overflow { .. }) => slow.push(id),
-                Err(_) => closed.push(id),
+                Err(PushError::Full) => slow.push(id),
+                Err(PushError::Closed) => closed.push(id),
             }
         }
         self.encoder = encoder;
+    }
+
+    /// Notes how long the last tick's work took, as measured by whoever drives the loop.
+    pub fn record_tick_time(&self, micros: u32) {
+        if let Ok(mut s) = self.stats.lock() {
+            if s.tick_micros.len() < 1_000_000 {
+                s.tick_micros.push(micros);
+            }
+        }
+    }
+
+    /// Whether no player is connected.
+    pub fn is_empty(&self) -> bool {
+        self.clients.is_empty()
     }
 
     /// Kicks everyone (shutdown).
@@ -777,56 +790,12 @@ impl Sim {
             self.remove(id, reason, Some(message.to_owned()));
         }
     }
-
-    /// Runs the loop until `shutdown` fires or, with `exit_when_empty`, the server has been
-    /// empty that long after its last player left.
-    pub async fn run(
-        mut self,
-        mut commands: mpsc::Receiver<Command>,
-        period: Duration,
-        exit_when_empty: Option<Duration>,
-        mut shutdown: tokio::sync::watch::Receiver<bool>,
-    ) {
-        let mut interval = tokio::time::interval(period);
-        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut empty_since: Option<Instant> = None;
-        let mut ever_joined = false;
-        loop {
-            tokio::select! {
-                _ = interval.tick() => {
-                    while let Ok(command) = commands.try_recv() {
-                        ever_joined |= matches!(command, Command::Join { .. });
-                        self.handle(command);
-                    }
-                    self.tick();
-                    if self.clients.is_empty() && ever_joined {
-                        let since = *empty_since.get_or_insert_with(Instant::now);
-                        if exit_when_empty.is_some_and(|limit| since.elapsed() >= limit) {
-                            info!("no players left; shutting down");
-                            break;
-                        }
-                    } else {
-                        empty_since = None;
-                    }
-                }
-                changed = shutdown.changed() => {
-                    if changed.is_err() || *shutdown.borrow() {
-                        break;
-                    }
-                }
-            }
-        }
-        debug!("simulation loop stopping");
-        self.kick_all(
-            DisconnectReason::ServerShutdown,
-            "the server is shutting down",
-        );
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::link::{JoinAnswer, MemoryLink};
 
     fn sim() -> Sim {
         let map =
@@ -840,35 +809,26 @@ mod tests {
         )
     }
 
-    fn join_with(
-        sim: &mut Sim,
-        name: &str,
-        budget: usize,
-    ) -> Result<(Outbox, oneshot::Receiver<Kick>), JoinError> {
-        let outbox = Outbox::new(budget);
-        let (kick, kick_rx) = oneshot::channel();
-        let (reply, mut reply_rx) = oneshot::channel();
+    fn join_with(sim: &mut Sim, name: &str, budget: usize) -> Result<MemoryLink, JoinError> {
+        let link = MemoryLink::new(budget);
         sim.handle(Command::Join {
             name: name.into(),
             color: 1,
-            reply,
-            outbox: outbox.clone(),
-            kick,
+            link: link.boxed(),
         });
-        outbox.open_play();
-        match reply_rx.try_recv().expect("answered") {
-            Ok(_) => Ok((outbox, kick_rx)),
+        match link.take_answer().expect("answered") {
+            Ok(_) => Ok(link),
             Err((e, _)) => Err(e),
         }
     }
 
-    fn join(sim: &mut Sim, name: &str) -> (Outbox, oneshot::Receiver<Kick>) {
+    fn join(sim: &mut Sim, name: &str) -> MemoryLink {
         join_with(sim, name, 1 << 20).expect("joined")
     }
 
     /// Everything queued for a client, decoded.
-    fn received(outbox: &Outbox) -> Vec<play::ToClient> {
-        let bytes = outbox.drain();
+    fn received(link: &MemoryLink) -> Vec<play::ToClient> {
+        let bytes = link.drain();
         let mut out = Vec::new();
         for f in tilegame_protocol::frame::frames(&bytes, 1 << 20) {
             out.push(play::ToClient::decode(f.id(), f.payload()).expect("packet"));
@@ -876,8 +836,8 @@ mod tests {
         out
     }
 
-    fn snapshot(outbox: &Outbox) -> play::Snapshot {
-        received(outbox)
+    fn snapshot(link: &MemoryLink) -> play::Snapshot {
+        received(link)
             .into_iter()
             .find_map(|p| match p {
                 play::ToClient::Snapshot(s) => Some(s),
@@ -886,13 +846,32 @@ mod tests {
             .expect("a snapshot")
     }
 
+    /// A connection that closed before the loop answered its join.
+    struct Vanished;
+
+    impl ClientLink for Vanished {
+        fn answer(&mut self, answer: JoinAnswer) -> Result<(), JoinAnswer> {
+            Err(answer)
+        }
+        fn push_play(&mut self, _: &[u8]) -> Result<(), PushError> {
+            Err(PushError::Closed)
+        }
+        fn budget(&self) -> usize {
+            1
+        }
+        fn pending_bytes(&self) -> usize {
+            0
+        }
+        fn kick(&mut self, _: Kick) {}
+    }
+
     #[test]
     fn players_joining_in_the_same_tick_get_their_own_slots() {
         let mut sim = sim();
         let clients: Vec<_> = ["a", "b", "c"].iter().map(|n| join(&mut sim, n)).collect();
         sim.tick();
-        for (outbox, _) in &clients {
-            let s = snapshot(outbox);
+        for link in &clients {
+            let s = snapshot(link);
             let mut ids: Vec<u32> = s.players.iter().map(|d| d.id).collect();
             ids.sort_unstable();
             assert_eq!(ids, vec![1, 2, 3], "everyone sees everyone on first sight");
@@ -904,15 +883,10 @@ mod tests {
     #[test]
     fn a_join_whose_connection_vanished_is_undone() {
         let mut sim = sim();
-        let (kick, _kick_rx) = oneshot::channel();
-        let (reply, reply_rx) = oneshot::channel();
-        drop(reply_rx);
         sim.handle(Command::Join {
             name: "ghost".into(),
             color: 1,
-            reply,
-            outbox: Outbox::new(4096),
-            kick,
+            link: Box::new(Vanished),
         });
         assert_eq!(sim.player_count(), 0);
         assert!(sim.world.players.is_empty());
@@ -921,12 +895,12 @@ mod tests {
     #[test]
     fn an_outbox_over_budget_drops_the_slow_client_with_a_reason() {
         let mut sim = sim();
-        let (_outbox, mut kick) = join_with(&mut sim, "slow", 64).expect("joined");
-        // Nobody drains the outbox: heartbeats pile up until one does not fit.
+        let link = join_with(&mut sim, "slow", 64).expect("joined");
+        // Nobody drains the link: heartbeats pile up until one does not fit.
         for _ in 0..200 {
             sim.tick();
         }
-        let (reason, _) = kick.try_recv().expect("kicked");
+        let (reason, _) = link.take_kick().expect("kicked");
         assert_eq!(reason, DisconnectReason::TooSlow);
         assert_eq!(sim.player_count(), 0);
     }
@@ -959,7 +933,7 @@ mod tests {
         );
         sim.set_view_radius(1);
         // A client with room for a few dozen events at a time, drained every tick.
-        let (watcher, mut kick) = join_with(&mut sim, "watcher", 4096).expect("joined");
+        let watcher = join_with(&mut sim, "watcher", 4096).expect("joined");
         let mut list: BTreeSet<u32> = BTreeSet::from([1]);
         let apply = |packets: Vec<play::ToClient>, list: &mut BTreeSet<u32>| {
             for p in packets {
@@ -987,11 +961,11 @@ mod tests {
         for _ in 0..200 {
             sim.tick();
             apply(received(&watcher), &mut list);
-            for (o, _) in &others {
+            for o in &others {
                 o.drain();
             }
         }
-        assert!(kick.try_recv().is_err(), "the watcher was not kicked");
+        assert!(watcher.take_kick().is_none(), "the watcher was not kicked");
         let server: BTreeSet<u32> = sim.clients.keys().map(|id| id.0).collect();
         assert_eq!(list, server);
         assert_eq!(server.len(), 51);

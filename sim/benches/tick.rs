@@ -1,7 +1,7 @@
 //! The simulation loop alone: tick work for N players with no sockets, to separate the
 //! server's own cost from the cost of N clients sharing the same two cores.
 //!
-//! `cargo bench -p tilegame-server --bench tick [-- --players 1000 --ticks 400]`
+//! `cargo bench -p tilegame-sim --bench tick [-- --players 1000 --ticks 400]`
 //!
 //! Players join through the same commands as real connections, spread out from the spawn
 //! (each walks in its own direction for up to ~3,000 px, unmeasured), then walk with seeded
@@ -10,9 +10,7 @@
 use std::time::Instant;
 
 use tilegame_game::{self as game, SplitMix64};
-use tilegame_server::outbox::Outbox;
-use tilegame_server::sim::{Command, Sim};
-use tokio::sync::oneshot;
+use tilegame_sim::{Command, MemoryLink, Sim};
 
 /// CPU time this process has used (all threads, live and ended), in clock ticks of 10 ms.
 fn cpu_ticks() -> u64 {
@@ -64,21 +62,14 @@ fn main() {
         );
         sim.set_view_radius(24);
         let mut queues = Vec::new();
-        let mut kicks = Vec::new();
         for i in 0..players {
-            let outbox = Outbox::new(1 << 20);
-            let (kick, kick_rx) = oneshot::channel();
-            let (reply, _reply_rx) = oneshot::channel();
+            let link = MemoryLink::new(1 << 20);
             sim.handle(Command::Join {
                 name: format!("p{i}"),
                 color: 0x808080,
-                reply,
-                outbox: outbox.clone(),
-                kick,
+                link: link.boxed(),
             });
-            outbox.open_play();
-            queues.push(outbox);
-            kicks.push(kick_rx);
+            queues.push(link);
         }
         let mut rng = SplitMix64::new(7);
         // First each player walks out in its own direction for up to 170 ticks (~3,000 px at

@@ -16,15 +16,13 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
+use crate::link::MemoryLink;
+use crate::simlog::{self, BadValue, SimLog};
+use crate::simulation::{keyframe_differences, Command, Joined, KeyframeError, Sim};
 use tilegame_game::{self as game, PlayerId};
 use tilegame_protocol::codec::encode_any_state;
 use tilegame_protocol::replay_format::{self as rf, Record};
 use tilegame_protocol::v1::{self, DisconnectReason, JoinError};
-use tokio::sync::oneshot;
-
-use crate::outbox::Outbox;
-use crate::sim::{keyframe_differences, Command, Joined, KeyframeError, Kick, Sim};
-use crate::simlog::{self, BadValue, SimLog};
 
 /// Why a recording cannot be re-simulated (as opposed to re-simulating differently).
 #[derive(Debug, thiserror::Error)]
@@ -227,12 +225,6 @@ pub struct StreamFrame {
     pub bytes: Vec<u8>,
 }
 
-/// A player's connection in the re-simulation.
-struct Conn {
-    outbox: Outbox,
-    kick: oneshot::Receiver<Kick>,
-}
-
 /// Counts of what was re-simulated.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ResimCounts {
@@ -256,7 +248,7 @@ pub struct ResimCounts {
 pub struct Resim {
     sim: Sim,
     start: rf::SimStart,
-    conns: BTreeMap<PlayerId, Conn>,
+    conns: BTreeMap<PlayerId, MemoryLink>,
     /// Inputs queued per player, with the tick they were queued before (mirrors the loop's
     /// queue, to say which recorded input a tick applied).
     queued: BTreeMap<PlayerId, VecDeque<(game::Input, u32)>>,
@@ -344,17 +336,9 @@ impl Resim {
         resim
             .sim
             .restore(keyframe.tick, &keyframe.state, |id| {
-                let outbox = Outbox::new(budget);
-                outbox.open_play();
-                let (kick, kick_rx) = oneshot::channel();
-                conns.insert(
-                    id,
-                    Conn {
-                        outbox: outbox.clone(),
-                        kick: kick_rx,
-                    },
-                );
-                (outbox, kick)
+                let link = MemoryLink::new(budget);
+                conns.insert(id, link.clone());
+                link.boxed()
             })
             .map_err(|source| ResimError::Keyframe {
                 tick: keyframe.tick,
@@ -480,20 +464,16 @@ impl Resim {
 
     fn join(&mut self, j: &rf::SimJoin) -> Step {
         self.counts.joins += 1;
-        let outbox = Outbox::new(self.start.outbox_bytes as usize);
-        let (kick, kick_rx) = oneshot::channel();
-        let (reply, mut reply_rx) = oneshot::channel();
+        let link = MemoryLink::new(self.start.outbox_bytes as usize);
         self.sim.handle(Command::Join {
             name: j.name.clone(),
             color: j.color,
-            reply,
-            outbox: outbox.clone(),
-            kick,
+            link: link.boxed(),
         });
-        let answer: Result<Joined, (JoinError, String)> = match reply_rx.try_recv() {
-            Ok(a) => a,
+        let answer: Result<Joined, (JoinError, String)> = match link.take_answer() {
+            Some(a) => a,
             // The loop always answers a join at once.
-            Err(_) => Err((JoinError::ServerFull, "no answer".into())),
+            None => Err((JoinError::ServerFull, "no answer".into())),
         };
         let resimulated = match &answer {
             Ok(joined) => format!("player {}", joined.id.0),
@@ -507,14 +487,7 @@ impl Resim {
             },
         };
         if let Ok(joined) = answer {
-            outbox.open_play();
-            self.conns.insert(
-                joined.id,
-                Conn {
-                    outbox,
-                    kick: kick_rx,
-                },
-            );
+            self.conns.insert(joined.id, link);
             if j.vanished {
                 self.sim.remove(joined.id, DisconnectReason::Quit, None);
             }
@@ -622,14 +595,13 @@ impl Resim {
         }))
     }
 
-    /// Drains every outbox (as the writers would) and keeps the watched player's frames and
+    /// Drains every link (as the writers would) and keeps the watched player's frames and
     /// kicks.
     fn collect(&mut self, tick: u32) {
         let mut gone = Vec::new();
-        for (id, conn) in &mut self.conns {
-            let bytes = conn.outbox.drain();
-            let kick = conn.kick.try_recv();
-            let closed = !matches!(kick, Err(oneshot::error::TryRecvError::Empty));
+        for (id, link) in &self.conns {
+            let bytes = link.drain();
+            let kick = link.take_kick();
             if Some(*id) == self.watch {
                 for f in tilegame_protocol::frame::frames(&bytes, v1::MAX_FRAME) {
                     self.stream.push(StreamFrame {
@@ -637,7 +609,7 @@ impl Resim {
                         bytes: f.packet_bytes().to_vec(),
                     });
                 }
-                if let Ok((reason, message)) = kick {
+                if let Some((reason, message)) = kick {
                     // The frame the connection sends for this kick (see session.rs).
                     let mut out = Vec::new();
                     let packet = v1::Kick { reason, message };
@@ -649,7 +621,8 @@ impl Resim {
                     }
                 }
             }
-            if closed && self.sim.world().player(*id).is_none() {
+            // A player the loop removed has had its kick (if any) taken above.
+            if self.sim.world().player(*id).is_none() {
                 gone.push(*id);
             }
         }
@@ -682,26 +655,47 @@ mod tests {
         }
     }
 
+    /// A simulation recording written to `path` (as the server writes one).
+    pub(crate) fn recording(path: &std::path::Path, start: rf::SimStart, every: u32) -> SimLog {
+        let file = std::fs::File::create(path).expect("file");
+        let out = Box::new(std::io::BufWriter::new(file));
+        SimLog::record(out, path.display().to_string(), start, every, "test", 0).expect("recording")
+    }
+
+    /// A connection that closed before the loop answered its join.
+    struct Vanished;
+
+    impl crate::link::ClientLink for Vanished {
+        fn answer(&mut self, a: crate::JoinAnswer) -> Result<(), crate::JoinAnswer> {
+            Err(a)
+        }
+        fn push_play(&mut self, _: &[u8]) -> Result<(), crate::PushError> {
+            Err(crate::PushError::Closed)
+        }
+        fn budget(&self) -> usize {
+            1
+        }
+        fn pending_bytes(&self) -> usize {
+            0
+        }
+        fn kick(&mut self, _: crate::Kick) {}
+    }
+
     struct Live {
         sim: Sim,
-        conns: Vec<(PlayerId, Outbox, oneshot::Receiver<Kick>)>,
+        conns: Vec<(PlayerId, MemoryLink)>,
     }
 
     impl Live {
         fn join(&mut self, name: &str, budget: usize) -> Option<PlayerId> {
-            let outbox = Outbox::new(budget);
-            let (kick, kick_rx) = oneshot::channel();
-            let (reply, mut reply_rx) = oneshot::channel();
+            let link = MemoryLink::new(budget);
             self.sim.handle(Command::Join {
                 name: name.into(),
                 color: 7,
-                reply,
-                outbox: outbox.clone(),
-                kick,
+                link: link.boxed(),
             });
-            outbox.open_play();
-            let id = reply_rx.try_recv().expect("answered").ok()?.id;
-            self.conns.push((id, outbox, kick_rx));
+            let id = link.take_answer().expect("answered").ok()?.id;
+            self.conns.push((id, link));
             Some(id)
         }
 
@@ -730,7 +724,7 @@ mod tests {
             20,
         );
         sim.set_view_radius(1);
-        sim.set_log(SimLog::create(path, start, 7).expect("recording"));
+        sim.set_log(recording(path, start, 7));
         let mut live = Live {
             sim,
             conns: Vec::new(),
@@ -743,15 +737,10 @@ mod tests {
         // Never drained: dropped as too slow when its queue fills.
         let slow = live.join("slow", 4096).expect("joined");
         // The answer finds no one: undone at once.
-        let (kick, _kick_rx) = oneshot::channel();
-        let (reply, reply_rx) = oneshot::channel();
-        drop(reply_rx);
         live.sim.handle(Command::Join {
             name: "ghost".into(),
             color: 1,
-            reply,
-            outbox: Outbox::new(4096),
-            kick,
+            link: Box::new(Vanished),
         });
         assert!(live.join("WATCHER", 4096).is_none(), "names are unique");
         for t in 0..60u32 {
@@ -768,15 +757,15 @@ mod tests {
                 }
             }
             live.sim.tick();
-            for (id, outbox, _) in &live.conns {
+            for (id, link) in &live.conns {
                 // The watcher reads every other tick: its roster flushes find less room than
                 // in a re-simulation, which drains every tick (the recorded cuts make up).
                 if *id == watcher {
                     if t % 2 == 1 {
-                        watched.extend(outbox.drain());
+                        watched.extend(link.drain());
                     }
                 } else if *id != slow {
-                    outbox.drain();
+                    link.drain();
                 }
             }
         }

@@ -1,7 +1,7 @@
 //! The simulation's log: a recording of the authoritative session (`tilegame-server --record`),
 //! and the hooks through which a re-simulation ([`crate::resim`]) reproduces it.
 //!
-//! The [`Sim`](crate::sim::Sim) is deterministic given how it was built and the commands it
+//! The [`Sim`](crate::Sim) is deterministic given how it was built and the commands it
 //! handles before each tick, except where its connections' I/O decides: a join whose connection
 //! vanished before the answer, an outbox that overflowed or closed during a tick, and a roster
 //! flush cut short because a client's outbox was still full. The log writes the commands and
@@ -24,9 +24,7 @@
 //! Recording failures are logged once and stop the recording; they never stop the server.
 
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::io::BufWriter;
-use std::path::{Path, PathBuf};
+use std::io::Write;
 
 use tilegame_game::{self as game, PlayerId, StableHasher, World};
 use tilegame_protocol::replay_file::{ReplayError, ReplayWriter, FORMAT_VERSION};
@@ -48,10 +46,14 @@ pub enum SimLog {
     Replay(ReplayLog),
 }
 
+/// Where a recording goes (a file the server opened, or memory in tests).
+pub type RecordSink = Box<dyn Write + Send>;
+
 /// A recording being written.
 pub struct RecordLog {
-    path: PathBuf,
-    writer: Option<ReplayWriter<BufWriter<File>>>,
+    /// Names the destination in log lines (the server passes the file's path).
+    label: String,
+    writer: Option<ReplayWriter<RecordSink>>,
     /// Ticks between keyframes (0: none).
     keyframe_every: u32,
 }
@@ -68,31 +70,33 @@ pub struct ReplayLog {
 }
 
 impl SimLog {
-    /// Creates `path` and writes the header and `start`; a keyframe follows every
-    /// `keyframe_every` ticks (0: none).
-    pub fn create(
-        path: &Path,
+    /// Writes the header and `start` into `out` (buffer it: each tick flushes); a keyframe
+    /// follows every `keyframe_every` ticks (0: none). The caller supplies what the header says
+    /// about the recording's origin (the simulation reads no clock): `software` and
+    /// `start_unix_ms`. `label` names the destination in log lines.
+    pub fn record(
+        out: RecordSink,
+        label: impl Into<String>,
         start: rf::SimStart,
         keyframe_every: u32,
+        software: impl Into<String>,
+        start_unix_ms: u64,
     ) -> Result<SimLog, ReplayError> {
-        let file = File::create(path)?;
         let header = rf::FileHeader {
             format_version: FORMAT_VERSION,
             protocol_version: tilegame_protocol::PROTOCOL_VERSION,
             protocol_hash: tilegame_protocol::SPEC_HASH,
             recorder: rf::Recorder::Simulation,
-            software: format!("tilegame-server {}", env!("CARGO_PKG_VERSION")),
+            software: software.into(),
             player_name: String::new(),
-            start_unix_ms: std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis() as u64),
+            start_unix_ms,
             keyframe_interval: keyframe_every,
         };
-        let mut writer = ReplayWriter::new(BufWriter::with_capacity(64 * 1024, file), &header)?;
+        let mut writer = ReplayWriter::new(out, &header)?;
         writer.push(&Record::SimStart(start))?;
         writer.flush()?;
         Ok(SimLog::Record(Box::new(RecordLog {
-            path: path.to_owned(),
+            label: label.into(),
             writer: Some(writer),
             keyframe_every,
         })))
@@ -227,7 +231,7 @@ impl RecordLog {
         let record = Record::SimKeyframe(keyframe);
         let mut scratch = Vec::new();
         if let Err(e) = tilegame_protocol::wire::encode_body(&record, "Record", &mut scratch) {
-            warn!(path = %self.path.display(), "simulation keyframes stopped: {e}");
+            warn!(recording = %self.label, "simulation keyframes stopped: {e}");
             self.keyframe_every = 0;
             return;
         }
@@ -243,7 +247,7 @@ impl RecordLog {
     }
 
     fn fail(&mut self, e: ReplayError) {
-        warn!(path = %self.path.display(), "simulation recording stopped: {e}");
+        warn!(recording = %self.label, "simulation recording stopped: {e}");
         self.writer = None;
     }
 }
@@ -256,7 +260,7 @@ impl Drop for RecordLog {
         }));
         if let Some(w) = self.writer.take() {
             if let Err(e) = w.finish() {
-                warn!(path = %self.path.display(), "cannot finish the simulation recording: {e}");
+                warn!(recording = %self.label, "cannot finish the simulation recording: {e}");
             }
         }
     }

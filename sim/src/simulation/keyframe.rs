@@ -19,14 +19,12 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt::Write as _;
 
-use tilegame_game::{self as game, PlayerId, Tile, World};
-use tilegame_protocol::replay_format::{self as rf, SimKeyframeState};
-use tokio::sync::oneshot;
-
-use super::{Client, Kick, RosterEvent, Sim, INPUT_QUEUE};
-use crate::outbox::Outbox;
+use super::{Client, RosterEvent, Sim, INPUT_QUEUE};
+use crate::link::ClientLink;
 use crate::replication::{ClientView, Quantized, Replica};
 use crate::simlog;
+use tilegame_game::{self as game, PlayerId, Tile, World};
+use tilegame_protocol::replay_format::{self as rf, SimKeyframeState};
 
 /// Most replication slots a keyframe may name (the spec's bound on players).
 const MAX_SLOTS: u32 = 65536;
@@ -428,13 +426,13 @@ impl Sim {
 
     /// Replaces the loop's state with a keyframe's (the record's `tick`); the loop must have
     /// been built from the recording's `SimStart` (its map is the generated one). `connect`
-    /// gives each restored player its connection's outbox and kick channel. On error nothing
+    /// gives each restored player its connection. On error nothing
     /// is changed.
     pub(crate) fn restore(
         &mut self,
         tick: u32,
         state: &SimKeyframeState,
-        mut connect: impl FnMut(PlayerId) -> (Outbox, oneshot::Sender<Kick>),
+        mut connect: impl FnMut(PlayerId) -> Box<dyn ClientLink>,
     ) -> Result<(), KeyframeError> {
         if state.tick != u64::from(tick) {
             return Err(KeyframeError::Tick {
@@ -553,15 +551,14 @@ impl Sim {
                     },
                 })
                 .unwrap_or_default();
-            let (outbox, kick) = connect(id);
+            let link = connect(id);
             self.clients.insert(
                 id,
                 Client {
                     slot: p.slot as usize,
                     name: p.name.clone(),
                     color: p.color,
-                    outbox,
-                    kick: Some(kick),
+                    link,
                     view,
                     inputs,
                     joined_frame,

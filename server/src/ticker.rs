@@ -1,0 +1,61 @@
+//! The clock around the simulation: runs [`Sim`] at the configured rate on the server's runtime.
+//!
+//! The simulation itself neither waits nor reads the time. This task does both: at every
+//! period it hands the loop the commands queued by the sessions, runs one tick and notes how long
+//! the tick's work took; it stops on shutdown (kicking everyone with a reason) or, for an
+//! embedded server, once it has been empty long enough after its last player left.
+
+use std::time::{Duration, Instant};
+
+use tilegame_protocol::v1::DisconnectReason;
+use tilegame_sim::{Command, Sim};
+use tokio::sync::{mpsc, watch};
+use tracing::{debug, info};
+
+/// Runs the loop until `shutdown` fires or, with `exit_when_empty`, the server has been empty
+/// that long after its last player left.
+pub async fn run(
+    mut sim: Sim,
+    mut commands: mpsc::Receiver<Command>,
+    period: Duration,
+    exit_when_empty: Option<Duration>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut interval = tokio::time::interval(period);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut empty_since: Option<Instant> = None;
+    let mut ever_joined = false;
+    loop {
+        tokio::select! {
+            _ = interval.tick() => {
+                while let Ok(command) = commands.try_recv() {
+                    ever_joined |= matches!(command, Command::Join { .. });
+                    sim.handle(command);
+                }
+                let started = Instant::now();
+                sim.tick();
+                let micros = started.elapsed().as_micros().min(u128::from(u32::MAX)) as u32;
+                sim.record_tick_time(micros);
+                if sim.is_empty() && ever_joined {
+                    let since = *empty_since.get_or_insert_with(Instant::now);
+                    if exit_when_empty.is_some_and(|limit| since.elapsed() >= limit) {
+                        info!("no players left; shutting down");
+                        break;
+                    }
+                } else {
+                    empty_since = None;
+                }
+            }
+            changed = shutdown.changed() => {
+                if changed.is_err() || *shutdown.borrow() {
+                    break;
+                }
+            }
+        }
+    }
+    debug!("simulation loop stopping");
+    sim.kick_all(
+        DisconnectReason::ServerShutdown,
+        "the server is shutting down",
+    );
+}

@@ -1,0 +1,154 @@
+//! The seam between the loop and a connection: what the simulation may do to a client.
+//!
+//! The loop answers a join, pushes play-state frames (snapshots, joins, leaves) and, when it
+//! drops a client, tells it why. It never waits: a push that does not fit the client's budget
+//! fails at once and the loop drops that client ([`PushError::Full`]), so one slow reader costs
+//! its own budget and nobody else's time. The server implements [`ClientLink`] over its socket
+//! outboxes; [`MemoryLink`] keeps everything in memory for re-simulation, tests and benchmarks.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tilegame_protocol::v1::JoinError;
+
+use crate::simulation::{Joined, Kick};
+
+/// The loop's answer to a join: the new player, or why not (with a message for the player).
+pub type JoinAnswer = Result<Joined, (JoinError, String)>;
+
+/// Why a push was not queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum PushError {
+    /// The frames would take the client over its byte budget: it cannot keep up.
+    #[error("the client's outgoing queue is over its budget")]
+    Full,
+    /// The connection is gone or closing.
+    #[error("the connection is closed")]
+    Closed,
+}
+
+/// One client's connection as the loop sees it.
+pub trait ClientLink: Send {
+    /// Delivers the join's answer; gives it back when the connection has already gone.
+    fn answer(&mut self, answer: JoinAnswer) -> Result<(), JoinAnswer>;
+    /// Queues encoded play-state frames, or fails without queueing any of them.
+    fn push_play(&mut self, frames: &[u8]) -> Result<(), PushError>;
+    /// The most bytes the client may have queued.
+    fn budget(&self) -> usize;
+    /// Bytes queued for the client and not yet delivered.
+    fn pending_bytes(&self) -> usize;
+    /// The loop has removed the client: the connection should say why and close.
+    fn kick(&mut self, kick: Kick);
+}
+
+#[derive(Debug, Default)]
+struct MemoryState {
+    queue: Vec<u8>,
+    answer: Option<JoinAnswer>,
+    kick: Option<Kick>,
+    /// Set by the first push over the budget; later pushes fail as closed.
+    overflowed: bool,
+}
+
+/// A link that keeps the client's frames, answer and kick in memory until taken (cheap to
+/// clone; all clones are the same link). Used where no socket exists: re-simulation, unit tests,
+/// benchmarks and fuzzing.
+#[derive(Debug, Clone)]
+pub struct MemoryLink {
+    budget: usize,
+    state: Arc<Mutex<MemoryState>>,
+}
+
+impl MemoryLink {
+    /// An empty link holding at most `budget` bytes.
+    pub fn new(budget: usize) -> MemoryLink {
+        MemoryLink {
+            budget: budget.max(1),
+            state: Arc::new(Mutex::new(MemoryState::default())),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, MemoryState> {
+        // Nothing can be left half-done under this lock: take it even after a panic.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A boxed clone for the loop.
+    pub fn boxed(&self) -> Box<dyn ClientLink> {
+        Box::new(self.clone())
+    }
+
+    /// Takes every frame queued so far, as a writer would.
+    pub fn drain(&self) -> Vec<u8> {
+        std::mem::take(&mut self.lock().queue)
+    }
+
+    /// Takes the join's answer, once it has come.
+    pub fn take_answer(&self) -> Option<JoinAnswer> {
+        self.lock().answer.take()
+    }
+
+    /// Takes the kick, once the loop has removed the client.
+    pub fn take_kick(&self) -> Option<Kick> {
+        self.lock().kick.take()
+    }
+}
+
+impl ClientLink for MemoryLink {
+    fn answer(&mut self, answer: JoinAnswer) -> Result<(), JoinAnswer> {
+        self.lock().answer = Some(answer);
+        Ok(())
+    }
+
+    fn push_play(&mut self, frames: &[u8]) -> Result<(), PushError> {
+        let mut s = self.lock();
+        if s.overflowed {
+            return Err(PushError::Closed);
+        }
+        if s.queue.len() + frames.len() > self.budget {
+            s.overflowed = true;
+            s.queue = Vec::new();
+            return Err(PushError::Full);
+        }
+        s.queue.extend_from_slice(frames);
+        Ok(())
+    }
+
+    fn budget(&self) -> usize {
+        self.budget
+    }
+
+    fn pending_bytes(&self) -> usize {
+        self.lock().queue.len()
+    }
+
+    fn kick(&mut self, kick: Kick) {
+        self.lock().kick = Some(kick);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_push_over_the_budget_fails_whole_and_closes_the_link() {
+        let mut link = MemoryLink::new(8);
+        assert_eq!(link.push_play(&[1; 6]), Ok(()));
+        assert_eq!(link.push_play(&[2; 3]), Err(PushError::Full));
+        assert_eq!(link.push_play(&[3]), Err(PushError::Closed));
+        assert!(
+            link.drain().is_empty(),
+            "an overflowed link drops its queue"
+        );
+    }
+
+    #[test]
+    fn clones_share_one_queue() {
+        let link = MemoryLink::new(64);
+        let mut boxed = link.boxed();
+        boxed.push_play(&[7, 8]).expect("fits");
+        assert_eq!(boxed.pending_bytes(), 2);
+        assert_eq!(link.drain(), vec![7, 8]);
+        assert_eq!(boxed.pending_bytes(), 0);
+    }
+}
