@@ -323,6 +323,83 @@ mod tests {
         assert!(spawn_has_room(&m));
     }
 
+    /// The sizes, seeds and themes whose output [`generation_is_pinned`] fixes.
+    const PIN_SIZES: [(u16, u16); 8] = [
+        (1, 1),
+        (7, 3),
+        (64, 64),
+        (130, 97),
+        (192, 192),
+        (1023, 17),
+        (5, 1024),
+        (1024, 1024),
+    ];
+    const PIN_SEEDS: [&str; 3] = ["", "a", SEED];
+
+    /// FNV-1a 64 of the raw heights (each as i32 BE) and then of each theme's map
+    /// ([`Map::hash`]), per size × seed, in the order of `PIN_SIZES` × `PIN_SEEDS`.
+    fn pinned_hashes() -> Vec<String> {
+        let mut out = Vec::new();
+        for (w, h) in PIN_SIZES {
+            for seed in PIN_SEEDS {
+                let mut hh = crate::hash::StableHasher::new();
+                for v in height_map(seed, w, h).unwrap() {
+                    hh.write_i32(v);
+                }
+                let maps: Vec<String> = Theme::ALL
+                    .iter()
+                    .map(|&theme| {
+                        let size = MapSize::Custom {
+                            width: w,
+                            height: h,
+                        };
+                        format!("{:016x}", generate(seed, theme, size).unwrap().hash())
+                    })
+                    .collect();
+                out.push(format!(
+                    "{w}x{h} {seed:?}: heights {:016x} maps {}",
+                    hh.finish(),
+                    maps.join(" ")
+                ));
+            }
+        }
+        out
+    }
+
+    /// Generation's output is fixed: these hashes were computed by the first (unoptimised)
+    /// generator, so any faster one must give the same heights and maps bit for bit.
+    #[test]
+    fn generation_is_pinned() {
+        let expected: &[&str] = &[
+            "1x1 \"\": heights 995514653e2dfe79 maps 0c8d5fa4f6c1dcb4 0c8d5fa4f6c1dcb4 0c8d5fa4f6c1dcb4 0c8d5fa4f6c1dcb4",
+            "1x1 \"a\": heights 4d2c9f7f9dd4784e maps 0c8d5fa4f6c1dcb4 0c8d5fa4f6c1dcb4 0c8d5fa4f6c1dcb4 0c8d5fa4f6c1dcb4",
+            "1x1 \"tilegameTESTseed0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKL\": heights 994eb6653e28f311 maps 0c8d5fa4f6c1dcb4 0c8d5fa4f6c1dcb4 0c8d5fa4f6c1dcb4 0c8d5fa4f6c1dcb4",
+            "7x3 \"\": heights 4e4a7baf182c2055 maps 2d48f7fae69fb681 a8dbaa348787322e 5955297e08287f80 e82f76a013d8a067",
+            "7x3 \"a\": heights 925697ebcebf91dd maps e82f76a013d8a067 dcc2581256f2d411 827ed4dcd05571a0 fa6f59be4c44160e",
+            "7x3 \"tilegameTESTseed0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKL\": heights b966e42749597b97 maps f0c21fd7f8db217b 2c611a7c3f7eb9d5 5955297e08287f80 e82f76a013d8a067",
+            "64x64 \"\": heights 383ad59240da49e3 maps 4d1939d50811dd83 059125b5400759af fa4b00db9167afbc e92172eb8eae3c9e",
+            "64x64 \"a\": heights 734a86aec9e1c20d maps fc7a912d6b035ff0 c170a41729eb0dc7 47cf8240c03935f3 5818f4c277505a21",
+            "64x64 \"tilegameTESTseed0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKL\": heights a0edd1c6f5561cc7 maps c04df4bb48eee0f3 b79eae32c260d7f2 cb1a0fbd5ee50a55 1a272d4858fc3973",
+            "130x97 \"\": heights bba05d92ae9ca1ce maps 74664cd8b374f277 457ecdd1d9632bdf 5f03ea5171d1e9bb cd5e4e909d94f4ef",
+            "130x97 \"a\": heights 9f2d28da597f4c32 maps 4bfa6e809e87cbc9 d313a2e15ac4d98a 4eed0dd01156ca1e ba7fc3a260dbadec",
+            "130x97 \"tilegameTESTseed0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKL\": heights 3ce44d44b9fe5cf1 maps b21e4a018c116a12 f93c48984332bc4b 1dd0af05aa75ce2b 684dea369abe867b",
+            "192x192 \"\": heights 1be9b9a5f07f1c39 maps d21d157e55166b4c 13ecdb14c0655c92 0ce78e577eeee369 a3fe7d93d1cfe634",
+            "192x192 \"a\": heights 867e0de91d3c3ac5 maps e519d8e9b71d8822 2486eae6318b73a5 0da8180f40daaa40 4434cb27f34b251d",
+            "192x192 \"tilegameTESTseed0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKL\": heights 35c571133b4b0e8a maps 948473d4242efe95 29c752bbfe73ca09 f65e3f5dbaee70c4 60df5d960ed958ff",
+            "1023x17 \"\": heights 7b7319948fb44d46 maps 0d0bc404d058e857 1fa173c766acebad aee1c3b6751beb2e f1ee0f0f46715f60",
+            "1023x17 \"a\": heights 1ddcbd2cb0663ed2 maps f9465f23cb9afeba 812be171b2edf411 14c0c459bebbc5d0 1bb0a1d1c9f10447",
+            "1023x17 \"tilegameTESTseed0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKL\": heights 441626ceec1599bb maps 27cf53b7b20380fe 10f88f01bca7e2b9 f33634262b530973 26405bf6c930990a",
+            "5x1024 \"\": heights 0d6c588ce948460d maps 0b29caa3419e5df7 c3ac4cc1ab6743ed 1fb79718d9e262ea b7b66a7ced705405",
+            "5x1024 \"a\": heights f9592766c94d9d8b maps 59676ff1e097a566 870f330e37781acc 7785d3e5c7b4f7f6 be0cf579954db4f2",
+            "5x1024 \"tilegameTESTseed0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKL\": heights 12d0ae518f51e70d maps e1671967b8559653 53078783e73b82fb b012024ab237ee38 9481f1118f3bb265",
+            "1024x1024 \"\": heights 9bd042fb2a2b5bc7 maps 26b17b57e31dc182 300a069c887350f5 ba72002591f7b1cc 94c3f2fb4c1602dd",
+            "1024x1024 \"a\": heights 7fc7c1724d4fc9ca maps 43363fc331fcb711 4a48f82beb38cef8 96d3b422b3b94c9d b35b657bbd466452",
+            "1024x1024 \"tilegameTESTseed0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKL\": heights dde096d969ead879 maps a7079cba1523361d 1604eb3976c294bf fcbfbd413773dc6d dc02b1451fbc025e",
+        ];
+        let got = pinned_hashes();
+        assert_eq!(got, expected, "\n{}", got.join("\n"));
+    }
+
     #[test]
     fn snapshot_hashes_per_theme() {
         for theme in Theme::ALL {
