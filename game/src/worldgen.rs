@@ -20,9 +20,9 @@
 //!    checks the rule.
 
 use crate::map::{Map, MapError, MapSize};
-use crate::noise::{Perlin, ONE};
+use crate::noise::{OctaveGrid, OctaveRows, Perlin, ONE};
 use crate::rng::SplitMix64;
-use crate::theme::Theme;
+use crate::theme::{Theme, MAX_BANDS};
 use crate::tile::Tile;
 
 /// Number of noise octaves.
@@ -80,32 +80,113 @@ pub fn spawn_has_room(map: &Map) -> bool {
             .all(|&(x, y)| map.get(x, y).is_some_and(is_land))
 }
 
+/// Maps with fewer tiles than this are generated on the calling thread alone; larger ones
+/// split their rows between it and one more thread (rows are independent, so the output does
+/// not depend on the split).
+pub const PARALLEL_MIN_TILES: usize = 256 * 256;
+
+/// The seed's noise octaves laid over a map's grid: turns a row index into that row's heights.
+struct Heights {
+    octaves: Vec<OctaveGrid>,
+}
+
+impl Heights {
+    /// Steps 1 and 2 of the algorithm (and step 3's coordinates) for a `w` × `h` map.
+    fn new(seed: &str, w: usize, h: usize) -> Self {
+        let mut rng = SplitMix64::from_seed_str(seed);
+        let octaves = (0..OCTAVES)
+            .map(|o| {
+                let field = Perlin::new(&mut rng);
+                let off_x = rng.below(1 << 24) as i64;
+                let off_y = rng.below(1 << 24) as i64;
+                let step = (ONE / BASE_PERIOD) << o;
+                let x0 = ((-((w / 2) as i64)) * 2 + 1) * step / 2 + off_x;
+                let y0 = ((-((h / 2) as i64)) * 2 + 1) * step / 2 + off_y;
+                OctaveGrid::new(field, w, x0, y0, step, o)
+            })
+            .collect();
+        Heights { octaves }
+    }
+
+    /// Cursors over the octaves' rows, for one thread.
+    fn cursors(&self) -> Vec<OctaveRows<'_>> {
+        self.octaves.iter().map(OctaveGrid::rows).collect()
+    }
+
+    /// Writes row `j`'s heights (step 4) into `out`, which is one row wide.
+    fn row(cursors: &mut [OctaveRows<'_>], j: usize, out: &mut [i32]) {
+        out.fill(0);
+        for octave in cursors {
+            octave.add_row(j, out);
+        }
+        for v in out.iter_mut() {
+            *v = ((i64::from(*v) * HEIGHT_SCALE) >> 16) as i32;
+        }
+    }
+}
+
+/// Calls `fill(first_row, rows)` on consecutive blocks of whole `w`-wide rows of `out` that
+/// together cover it: one block, or two on two threads from [`PARALLEL_MIN_TILES`] up. Should
+/// the second thread fail to start, the calling thread fills its block too.
+fn for_row_blocks<T: Send>(out: &mut [T], w: usize, fill: impl Fn(usize, &mut [T]) + Sync) {
+    let rows = out.len().checked_div(w).unwrap_or(0);
+    if out.len() < PARALLEL_MIN_TILES || rows < 2 {
+        fill(0, out);
+        return;
+    }
+    let mid = rows / 2;
+    let fill = &fill;
+    let (top, bottom) = out.split_at_mut(mid * w);
+    let spawned = std::thread::scope(|s| {
+        let other = std::thread::Builder::new()
+            .name("worldgen".into())
+            .spawn_scoped(s, move || fill(mid, bottom));
+        fill(0, top);
+        match other {
+            Ok(handle) => match handle.join() {
+                Ok(()) => true,
+                Err(panic) => std::panic::resume_unwind(panic),
+            },
+            Err(_) => false,
+        }
+    });
+    if !spawned {
+        fill(mid, &mut out[mid * w..]);
+    }
+}
+
 /// The raw height of every tile, row-major, for a `width` × `height` map.
 pub fn height_map(seed: &str, width: u16, height: u16) -> Result<Vec<i32>, MapError> {
     let (w, h) = MapSize::Custom { width, height }.dimensions()?;
     let (w, h) = (usize::from(w), usize::from(h));
-    let mut rng = SplitMix64::from_seed_str(seed);
-    let mut sum = vec![0i32; w * h];
-    for o in 0..OCTAVES {
-        let field = Perlin::new(&mut rng);
-        let off_x = rng.below(1 << 24) as i64;
-        let off_y = rng.below(1 << 24) as i64;
-        let step = (ONE / BASE_PERIOD) << o;
-        let x0 = ((-((w / 2) as i64)) * 2 + 1) * step / 2 + off_x;
-        let y0 = ((-((h / 2) as i64)) * 2 + 1) * step / 2 + off_y;
-        field.add_octave(&mut sum, w, x0, y0, step, o);
-    }
-    for v in &mut sum {
-        *v = ((i64::from(*v) * HEIGHT_SCALE) >> 16) as i32;
-    }
-    Ok(sum)
+    let heights = Heights::new(seed, w, h);
+    let mut out = vec![0i32; w * h];
+    for_row_blocks(&mut out, w, |first, rows| {
+        let mut cursors = heights.cursors();
+        for (k, row) in rows.chunks_exact_mut(w).enumerate() {
+            Heights::row(&mut cursors, first + k, row);
+        }
+    });
+    Ok(out)
 }
 
 /// Generates the map for `seed`, `theme` and `size`; errors on a side outside 1..=1024.
 pub fn generate(seed: &str, theme: Theme, size: MapSize) -> Result<Map, MapError> {
     let (w, h) = size.dimensions()?;
-    let heights = height_map(seed, w, h)?;
-    let tiles = heights.iter().map(|&v| theme.tile_for_height(v)).collect();
+    let (wu, hu) = (usize::from(w), usize::from(h));
+    let heights = Heights::new(seed, wu, hu);
+    let bands = BandLookup::new(theme);
+    let mut tiles = vec![Tile::Void; wu * hu];
+    for_row_blocks(&mut tiles, wu, |first, rows| {
+        let mut cursors = heights.cursors();
+        let mut row_heights = vec![0i32; wu];
+        for (k, row) in rows.chunks_exact_mut(wu).enumerate() {
+            Heights::row(&mut cursors, first + k, &mut row_heights);
+            for (tile, &v) in row.iter_mut().zip(&row_heights) {
+                *tile = bands.tile(v);
+            }
+        }
+    });
     let mut map = Map::from_tiles(w, h, tiles)?;
     let shore = shore_tile(theme);
     for (x, y) in spawn_area(&map) {
@@ -117,6 +198,41 @@ pub fn generate(seed: &str, theme: Theme, size: MapSize) -> Result<Map, MapError
         map.set(x, y, SPAWN_TILE)?;
     }
     Ok(map)
+}
+
+/// A theme's bands as a branch-free lookup that gives exactly [`Theme::tile_for_height`]:
+/// the band index is the number of band bounds at or below the height.
+#[derive(Debug, Clone, Copy)]
+struct BandLookup {
+    /// The bounds of every band but the last, padded with `i32::MAX`.
+    below: [i32; MAX_BANDS - 1],
+    /// The bands' tiles, padded with the last band's.
+    tiles: [Tile; MAX_BANDS],
+}
+
+impl BandLookup {
+    fn new(theme: Theme) -> Self {
+        let bands = theme.bands();
+        let last = bands.last().map_or(Tile::Void, |b| b.tile);
+        let mut lookup = BandLookup {
+            below: [i32::MAX; MAX_BANDS - 1],
+            tiles: [last; MAX_BANDS],
+        };
+        let inner = bands.len().saturating_sub(1);
+        for (slot, band) in lookup.below.iter_mut().zip(&bands[..inner]) {
+            *slot = band.below;
+        }
+        for (slot, band) in lookup.tiles.iter_mut().zip(bands) {
+            *slot = band.tile;
+        }
+        lookup
+    }
+
+    #[inline(always)]
+    fn tile(&self, height: i32) -> Tile {
+        let index = self.below.iter().filter(|&&b| height >= b).count();
+        self.tiles[index.min(MAX_BANDS - 1)]
+    }
 }
 
 #[cfg(test)]
