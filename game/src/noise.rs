@@ -256,6 +256,71 @@ impl OctaveGrid {
     }
 }
 
+/// The same row loop compiled for the baseline CPU or, chosen at run time, for AVX2 (eight
+/// 32-bit lanes and a native 32-bit multiply instead of emulated ones: about 1.7× faster).
+/// Integer arithmetic only, so both give the same bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kernel {
+    Portable,
+    #[cfg(target_arch = "x86_64")]
+    Avx2,
+}
+
+impl Kernel {
+    /// The fastest kernel this CPU runs (the check is cached by the standard library).
+    fn best() -> Kernel {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            return Kernel::Avx2;
+        }
+        Kernel::Portable
+    }
+}
+
+/// One row of one octave: carry the corner terms down a row, lerp, add into `row`. All
+/// slices have the row's width.
+struct RowArgs<'a> {
+    /// `n00`, `n10 − n00`, `n01`, `n11 − n01` per column.
+    corners: [&'a mut [i32]; 4],
+    /// What `corners` grow by per row.
+    deltas: [&'a [i32]; 4],
+    tx_hi: &'a [i32],
+    tx_lo: &'a [i32],
+    ty_hi: i32,
+    ty_lo: i32,
+    shift: u32,
+    row: &'a mut [i32],
+}
+
+impl RowArgs<'_> {
+    #[inline(always)]
+    fn run(self) {
+        let [n00, da, n01, db] = self.corners;
+        let [e00, ea, e01, eb] = self.deltas;
+        let w = self.row.len();
+        let (n00, da, n01, db) = (&mut n00[..w], &mut da[..w], &mut n01[..w], &mut db[..w]);
+        let (e00, ea, e01, eb) = (&e00[..w], &ea[..w], &e01[..w], &eb[..w]);
+        let (tx_hi, tx_lo) = (&self.tx_hi[..w], &self.tx_lo[..w]);
+        let (ty_hi, ty_lo, shift, row) = (self.ty_hi, self.ty_lo, self.shift, self.row);
+        for i in 0..w {
+            n00[i] += e00[i];
+            da[i] += ea[i];
+            n01[i] += e01[i];
+            db[i] += eb[i];
+            let a = n00[i] + mul_fade(da[i], tx_hi[i], tx_lo[i]);
+            let b = n01[i] + mul_fade(db[i], tx_hi[i], tx_lo[i]);
+            row[i] += (a + mul_fade(b - a, ty_hi, ty_lo)) >> shift;
+        }
+    }
+
+    /// [`RowArgs::run`] compiled for AVX2.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn run_avx2(self) {
+        self.run();
+    }
+}
+
 /// Computes an [`OctaveGrid`]'s rows; fastest when asked for consecutive rows.
 ///
 /// Gives exactly `Perlin::sample(x, y) >> shift` at every grid point, for far less work:
@@ -283,6 +348,11 @@ impl OctaveRows<'_> {
     /// Adds row `j` of the octave to `row[i]` for each column `i` (columns past `row.len()`
     /// are skipped, entries past the grid's width are left alone).
     pub fn add_row(&mut self, j: usize, row: &mut [i32]) {
+        self.add_row_with(j, row, Kernel::best());
+    }
+
+    /// [`OctaveRows::add_row`] with the given kernel.
+    fn add_row_with(&mut self, j: usize, row: &mut [i32], kernel: Kernel) {
         let grid = self.grid;
         let y = grid.y0 + j as i64 * grid.step;
         let ya = Axis::new(y);
@@ -292,22 +362,25 @@ impl OctaveRows<'_> {
             self.start_cell(&ya);
         }
         self.at = Some((j, cell));
-        let (ty_hi, ty_lo) = ((ya.fade >> 8) as i32, (ya.fade & 255) as i32);
-        let shift = grid.shift;
         let w = grid.width().min(row.len());
         let [n00, da, n01, db] = &mut self.corners;
         let [e00, ea, e01, eb] = &self.deltas;
-        let (n00, da, n01, db) = (&mut n00[..w], &mut da[..w], &mut n01[..w], &mut db[..w]);
-        let (e00, ea, e01, eb) = (&e00[..w], &ea[..w], &e01[..w], &eb[..w]);
-        let (tx_hi, tx_lo, row) = (&grid.fade_hi[..w], &grid.fade_lo[..w], &mut row[..w]);
-        for i in 0..w {
-            n00[i] += e00[i];
-            da[i] += ea[i];
-            n01[i] += e01[i];
-            db[i] += eb[i];
-            let a = n00[i] + mul_fade(da[i], tx_hi[i], tx_lo[i]);
-            let b = n01[i] + mul_fade(db[i], tx_hi[i], tx_lo[i]);
-            row[i] += (a + mul_fade(b - a, ty_hi, ty_lo)) >> shift;
+        let args = RowArgs {
+            corners: [&mut n00[..w], &mut da[..w], &mut n01[..w], &mut db[..w]],
+            deltas: [&e00[..w], &ea[..w], &e01[..w], &eb[..w]],
+            tx_hi: &grid.fade_hi[..w],
+            tx_lo: &grid.fade_lo[..w],
+            ty_hi: (ya.fade >> 8) as i32,
+            ty_lo: (ya.fade & 255) as i32,
+            shift: grid.shift,
+            row: &mut row[..w],
+        };
+        match kernel {
+            Kernel::Portable => args.run(),
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: `Kernel::best` picks `Avx2` only where the running CPU has AVX2, which
+            // is all `run_avx2` needs; the tests ask for it only where the CPU has it too.
+            Kernel::Avx2 => unsafe { args.run_avx2() },
         }
     }
 
@@ -434,6 +507,30 @@ mod tests {
             grid.rows().add_row(3, &mut full);
             assert_eq!(short, full[..10]);
         }
+    }
+
+    #[test]
+    fn every_kernel_this_cpu_runs_gives_the_same_rows() {
+        let p = Perlin::new(&mut SplitMix64::new(12));
+        let grid = OctaveGrid::new(p, 301, -5_000_000, 3_000_000, 2_730, 1);
+        let mut kernels = vec![Kernel::Portable];
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            kernels.push(Kernel::Avx2);
+        }
+        let rows_with = |kernel| {
+            let mut rows = grid.rows();
+            let mut out = vec![0; 301 * 70];
+            for (j, row) in out.chunks_exact_mut(301).enumerate() {
+                rows.add_row_with(j, row, kernel);
+            }
+            out
+        };
+        let want = rows_with(Kernel::Portable);
+        for kernel in kernels {
+            assert_eq!(rows_with(kernel), want, "{kernel:?}");
+        }
+        assert!(want.iter().any(|&v| v != 0));
     }
 
     #[test]
