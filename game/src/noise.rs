@@ -332,7 +332,8 @@ impl RowArgs<'_> {
 ///
 /// Why this is exact: every intermediate of [`Perlin::sample`] fits in `i32` (corner dot
 /// products are below 2¹⁷ in magnitude, lerps stay between their ends), the carried terms are
-/// the same integers as the direct ones, and [`mul_fade`] is the lerp's floored product.
+/// the same integers as the direct ones, and the lerps' products are floored exactly as there
+/// (in `i32`, split in two; see `mul_fade`).
 #[derive(Debug, Clone)]
 pub struct OctaveRows<'a> {
     grid: &'a OctaveGrid,

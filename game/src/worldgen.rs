@@ -18,6 +18,12 @@
 //!    centre becomes the theme's shore tile ([`shore_tile`]: sand, or cobblestone in the hell
 //!    themes), so nobody spawns on a lone tile in an ocean or a lava sea. [`spawn_has_room`]
 //!    checks the rule.
+//!
+//! Steps 3 to 5 run a row at a time ([`crate::noise::OctaveGrid`]: per-column fades, gradients
+//! looked up once per lattice cell and carried down its rows), straight into tiles without a
+//! whole-map height buffer; maps of [`PARALLEL_MIN_TILES`] or more split their rows between two
+//! threads. Each row depends only on its index, so the output is the same for any split; a
+//! test pins the hashes of the heights and maps of several seeds, sizes and every theme.
 
 use crate::map::{Map, MapError, MapSize};
 use crate::noise::{OctaveGrid, OctaveRows, Perlin, ONE};
