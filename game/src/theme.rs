@@ -71,6 +71,16 @@ const HELL_ISLANDS: [Band; 5] = [
     band(i32::MAX, Tile::CobblestoneStairs),
 ];
 
+/// The most bands a theme has (world generation's band lookup is sized by it).
+pub const MAX_BANDS: usize = 8;
+
+const _: () = assert!(
+    DEFAULT.len() <= MAX_BANDS
+        && HELL.len() <= MAX_BANDS
+        && ISLANDS.len() <= MAX_BANDS
+        && HELL_ISLANDS.len() <= MAX_BANDS
+);
+
 impl Theme {
     /// Every theme, in id order.
     pub const ALL: [Theme; 4] = [

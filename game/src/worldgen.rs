@@ -18,11 +18,17 @@
 //!    centre becomes the theme's shore tile ([`shore_tile`]: sand, or cobblestone in the hell
 //!    themes), so nobody spawns on a lone tile in an ocean or a lava sea. [`spawn_has_room`]
 //!    checks the rule.
+//!
+//! Steps 3 to 5 run a row at a time ([`crate::noise::OctaveGrid`]: per-column fades, gradients
+//! looked up once per lattice cell and carried down its rows), straight into tiles without a
+//! whole-map height buffer; maps of [`PARALLEL_MIN_TILES`] or more split their rows between two
+//! threads. Each row depends only on its index, so the output is the same for any split; a
+//! test pins the hashes of the heights and maps of several seeds, sizes and every theme.
 
 use crate::map::{Map, MapError, MapSize};
-use crate::noise::{Perlin, ONE};
+use crate::noise::{OctaveGrid, OctaveRows, Perlin, ONE};
 use crate::rng::SplitMix64;
-use crate::theme::Theme;
+use crate::theme::{Theme, MAX_BANDS};
 use crate::tile::Tile;
 
 /// Number of noise octaves.
@@ -80,32 +86,113 @@ pub fn spawn_has_room(map: &Map) -> bool {
             .all(|&(x, y)| map.get(x, y).is_some_and(is_land))
 }
 
+/// Maps with fewer tiles than this are generated on the calling thread alone; larger ones
+/// split their rows between it and one more thread (rows are independent, so the output does
+/// not depend on the split).
+pub const PARALLEL_MIN_TILES: usize = 256 * 256;
+
+/// The seed's noise octaves laid over a map's grid: turns a row index into that row's heights.
+struct Heights {
+    octaves: Vec<OctaveGrid>,
+}
+
+impl Heights {
+    /// Steps 1 and 2 of the algorithm (and step 3's coordinates) for a `w` × `h` map.
+    fn new(seed: &str, w: usize, h: usize) -> Self {
+        let mut rng = SplitMix64::from_seed_str(seed);
+        let octaves = (0..OCTAVES)
+            .map(|o| {
+                let field = Perlin::new(&mut rng);
+                let off_x = rng.below(1 << 24) as i64;
+                let off_y = rng.below(1 << 24) as i64;
+                let step = (ONE / BASE_PERIOD) << o;
+                let x0 = ((-((w / 2) as i64)) * 2 + 1) * step / 2 + off_x;
+                let y0 = ((-((h / 2) as i64)) * 2 + 1) * step / 2 + off_y;
+                OctaveGrid::new(field, w, x0, y0, step, o)
+            })
+            .collect();
+        Heights { octaves }
+    }
+
+    /// Cursors over the octaves' rows, for one thread.
+    fn cursors(&self) -> Vec<OctaveRows<'_>> {
+        self.octaves.iter().map(OctaveGrid::rows).collect()
+    }
+
+    /// Writes row `j`'s heights (step 4) into `out`, which is one row wide.
+    fn row(cursors: &mut [OctaveRows<'_>], j: usize, out: &mut [i32]) {
+        out.fill(0);
+        for octave in cursors {
+            octave.add_row(j, out);
+        }
+        for v in out.iter_mut() {
+            *v = ((i64::from(*v) * HEIGHT_SCALE) >> 16) as i32;
+        }
+    }
+}
+
+/// Calls `fill(first_row, rows)` on consecutive blocks of whole `w`-wide rows of `out` that
+/// together cover it: one block, or two on two threads from [`PARALLEL_MIN_TILES`] up. Should
+/// the second thread fail to start, the calling thread fills its block too.
+fn for_row_blocks<T: Send>(out: &mut [T], w: usize, fill: impl Fn(usize, &mut [T]) + Sync) {
+    let rows = out.len().checked_div(w).unwrap_or(0);
+    if out.len() < PARALLEL_MIN_TILES || rows < 2 {
+        fill(0, out);
+        return;
+    }
+    let mid = rows / 2;
+    let fill = &fill;
+    let (top, bottom) = out.split_at_mut(mid * w);
+    let spawned = std::thread::scope(|s| {
+        let other = std::thread::Builder::new()
+            .name("worldgen".into())
+            .spawn_scoped(s, move || fill(mid, bottom));
+        fill(0, top);
+        match other {
+            Ok(handle) => match handle.join() {
+                Ok(()) => true,
+                Err(panic) => std::panic::resume_unwind(panic),
+            },
+            Err(_) => false,
+        }
+    });
+    if !spawned {
+        fill(mid, &mut out[mid * w..]);
+    }
+}
+
 /// The raw height of every tile, row-major, for a `width` × `height` map.
 pub fn height_map(seed: &str, width: u16, height: u16) -> Result<Vec<i32>, MapError> {
     let (w, h) = MapSize::Custom { width, height }.dimensions()?;
     let (w, h) = (usize::from(w), usize::from(h));
-    let mut rng = SplitMix64::from_seed_str(seed);
-    let mut sum = vec![0i32; w * h];
-    for o in 0..OCTAVES {
-        let field = Perlin::new(&mut rng);
-        let off_x = rng.below(1 << 24) as i64;
-        let off_y = rng.below(1 << 24) as i64;
-        let step = (ONE / BASE_PERIOD) << o;
-        let x0 = ((-((w / 2) as i64)) * 2 + 1) * step / 2 + off_x;
-        let y0 = ((-((h / 2) as i64)) * 2 + 1) * step / 2 + off_y;
-        field.add_octave(&mut sum, w, x0, y0, step, o);
-    }
-    for v in &mut sum {
-        *v = ((i64::from(*v) * HEIGHT_SCALE) >> 16) as i32;
-    }
-    Ok(sum)
+    let heights = Heights::new(seed, w, h);
+    let mut out = vec![0i32; w * h];
+    for_row_blocks(&mut out, w, |first, rows| {
+        let mut cursors = heights.cursors();
+        for (k, row) in rows.chunks_exact_mut(w).enumerate() {
+            Heights::row(&mut cursors, first + k, row);
+        }
+    });
+    Ok(out)
 }
 
 /// Generates the map for `seed`, `theme` and `size`; errors on a side outside 1..=1024.
 pub fn generate(seed: &str, theme: Theme, size: MapSize) -> Result<Map, MapError> {
     let (w, h) = size.dimensions()?;
-    let heights = height_map(seed, w, h)?;
-    let tiles = heights.iter().map(|&v| theme.tile_for_height(v)).collect();
+    let (wu, hu) = (usize::from(w), usize::from(h));
+    let heights = Heights::new(seed, wu, hu);
+    let bands = BandLookup::new(theme);
+    let mut tiles = vec![Tile::Void; wu * hu];
+    for_row_blocks(&mut tiles, wu, |first, rows| {
+        let mut cursors = heights.cursors();
+        let mut row_heights = vec![0i32; wu];
+        for (k, row) in rows.chunks_exact_mut(wu).enumerate() {
+            Heights::row(&mut cursors, first + k, &mut row_heights);
+            for (tile, &v) in row.iter_mut().zip(&row_heights) {
+                *tile = bands.tile(v);
+            }
+        }
+    });
     let mut map = Map::from_tiles(w, h, tiles)?;
     let shore = shore_tile(theme);
     for (x, y) in spawn_area(&map) {
@@ -117,6 +204,41 @@ pub fn generate(seed: &str, theme: Theme, size: MapSize) -> Result<Map, MapError
         map.set(x, y, SPAWN_TILE)?;
     }
     Ok(map)
+}
+
+/// A theme's bands as a branch-free lookup that gives exactly [`Theme::tile_for_height`]:
+/// the band index is the number of band bounds at or below the height.
+#[derive(Debug, Clone, Copy)]
+struct BandLookup {
+    /// The bounds of every band but the last, padded with `i32::MAX`.
+    below: [i32; MAX_BANDS - 1],
+    /// The bands' tiles, padded with the last band's.
+    tiles: [Tile; MAX_BANDS],
+}
+
+impl BandLookup {
+    fn new(theme: Theme) -> Self {
+        let bands = theme.bands();
+        let last = bands.last().map_or(Tile::Void, |b| b.tile);
+        let mut lookup = BandLookup {
+            below: [i32::MAX; MAX_BANDS - 1],
+            tiles: [last; MAX_BANDS],
+        };
+        let inner = bands.len().saturating_sub(1);
+        for (slot, band) in lookup.below.iter_mut().zip(&bands[..inner]) {
+            *slot = band.below;
+        }
+        for (slot, band) in lookup.tiles.iter_mut().zip(bands) {
+            *slot = band.tile;
+        }
+        lookup
+    }
+
+    #[inline(always)]
+    fn tile(&self, height: i32) -> Tile {
+        let index = self.below.iter().filter(|&&b| height >= b).count();
+        self.tiles[index.min(MAX_BANDS - 1)]
+    }
 }
 
 #[cfg(test)]
@@ -321,6 +443,83 @@ mod tests {
             m.set(x, y, SPAWN_TILE).unwrap();
         }
         assert!(spawn_has_room(&m));
+    }
+
+    /// The sizes, seeds and themes whose output [`generation_is_pinned`] fixes.
+    const PIN_SIZES: [(u16, u16); 8] = [
+        (1, 1),
+        (7, 3),
+        (64, 64),
+        (130, 97),
+        (192, 192),
+        (1023, 17),
+        (5, 1024),
+        (1024, 1024),
+    ];
+    const PIN_SEEDS: [&str; 3] = ["", "a", SEED];
+
+    /// FNV-1a 64 of the raw heights (each as i32 BE) and then of each theme's map
+    /// ([`Map::hash`]), per size × seed, in the order of `PIN_SIZES` × `PIN_SEEDS`.
+    fn pinned_hashes() -> Vec<String> {
+        let mut out = Vec::new();
+        for (w, h) in PIN_SIZES {
+            for seed in PIN_SEEDS {
+                let mut hh = crate::hash::StableHasher::new();
+                for v in height_map(seed, w, h).unwrap() {
+                    hh.write_i32(v);
+                }
+                let maps: Vec<String> = Theme::ALL
+                    .iter()
+                    .map(|&theme| {
+                        let size = MapSize::Custom {
+                            width: w,
+                            height: h,
+                        };
+                        format!("{:016x}", generate(seed, theme, size).unwrap().hash())
+                    })
+                    .collect();
+                out.push(format!(
+                    "{w}x{h} {seed:?}: heights {:016x} maps {}",
+                    hh.finish(),
+                    maps.join(" ")
+                ));
+            }
+        }
+        out
+    }
+
+    /// Generation's output is fixed: these hashes were computed by the first (unoptimised)
+    /// generator, so any faster one must give the same heights and maps bit for bit.
+    #[test]
+    fn generation_is_pinned() {
+        let expected: &[&str] = &[
+            "1x1 \"\": heights 995514653e2dfe79 maps 0c8d5fa4f6c1dcb4 0c8d5fa4f6c1dcb4 0c8d5fa4f6c1dcb4 0c8d5fa4f6c1dcb4",
+            "1x1 \"a\": heights 4d2c9f7f9dd4784e maps 0c8d5fa4f6c1dcb4 0c8d5fa4f6c1dcb4 0c8d5fa4f6c1dcb4 0c8d5fa4f6c1dcb4",
+            "1x1 \"tilegameTESTseed0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKL\": heights 994eb6653e28f311 maps 0c8d5fa4f6c1dcb4 0c8d5fa4f6c1dcb4 0c8d5fa4f6c1dcb4 0c8d5fa4f6c1dcb4",
+            "7x3 \"\": heights 4e4a7baf182c2055 maps 2d48f7fae69fb681 a8dbaa348787322e 5955297e08287f80 e82f76a013d8a067",
+            "7x3 \"a\": heights 925697ebcebf91dd maps e82f76a013d8a067 dcc2581256f2d411 827ed4dcd05571a0 fa6f59be4c44160e",
+            "7x3 \"tilegameTESTseed0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKL\": heights b966e42749597b97 maps f0c21fd7f8db217b 2c611a7c3f7eb9d5 5955297e08287f80 e82f76a013d8a067",
+            "64x64 \"\": heights 383ad59240da49e3 maps 4d1939d50811dd83 059125b5400759af fa4b00db9167afbc e92172eb8eae3c9e",
+            "64x64 \"a\": heights 734a86aec9e1c20d maps fc7a912d6b035ff0 c170a41729eb0dc7 47cf8240c03935f3 5818f4c277505a21",
+            "64x64 \"tilegameTESTseed0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKL\": heights a0edd1c6f5561cc7 maps c04df4bb48eee0f3 b79eae32c260d7f2 cb1a0fbd5ee50a55 1a272d4858fc3973",
+            "130x97 \"\": heights bba05d92ae9ca1ce maps 74664cd8b374f277 457ecdd1d9632bdf 5f03ea5171d1e9bb cd5e4e909d94f4ef",
+            "130x97 \"a\": heights 9f2d28da597f4c32 maps 4bfa6e809e87cbc9 d313a2e15ac4d98a 4eed0dd01156ca1e ba7fc3a260dbadec",
+            "130x97 \"tilegameTESTseed0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKL\": heights 3ce44d44b9fe5cf1 maps b21e4a018c116a12 f93c48984332bc4b 1dd0af05aa75ce2b 684dea369abe867b",
+            "192x192 \"\": heights 1be9b9a5f07f1c39 maps d21d157e55166b4c 13ecdb14c0655c92 0ce78e577eeee369 a3fe7d93d1cfe634",
+            "192x192 \"a\": heights 867e0de91d3c3ac5 maps e519d8e9b71d8822 2486eae6318b73a5 0da8180f40daaa40 4434cb27f34b251d",
+            "192x192 \"tilegameTESTseed0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKL\": heights 35c571133b4b0e8a maps 948473d4242efe95 29c752bbfe73ca09 f65e3f5dbaee70c4 60df5d960ed958ff",
+            "1023x17 \"\": heights 7b7319948fb44d46 maps 0d0bc404d058e857 1fa173c766acebad aee1c3b6751beb2e f1ee0f0f46715f60",
+            "1023x17 \"a\": heights 1ddcbd2cb0663ed2 maps f9465f23cb9afeba 812be171b2edf411 14c0c459bebbc5d0 1bb0a1d1c9f10447",
+            "1023x17 \"tilegameTESTseed0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKL\": heights 441626ceec1599bb maps 27cf53b7b20380fe 10f88f01bca7e2b9 f33634262b530973 26405bf6c930990a",
+            "5x1024 \"\": heights 0d6c588ce948460d maps 0b29caa3419e5df7 c3ac4cc1ab6743ed 1fb79718d9e262ea b7b66a7ced705405",
+            "5x1024 \"a\": heights f9592766c94d9d8b maps 59676ff1e097a566 870f330e37781acc 7785d3e5c7b4f7f6 be0cf579954db4f2",
+            "5x1024 \"tilegameTESTseed0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKL\": heights 12d0ae518f51e70d maps e1671967b8559653 53078783e73b82fb b012024ab237ee38 9481f1118f3bb265",
+            "1024x1024 \"\": heights 9bd042fb2a2b5bc7 maps 26b17b57e31dc182 300a069c887350f5 ba72002591f7b1cc 94c3f2fb4c1602dd",
+            "1024x1024 \"a\": heights 7fc7c1724d4fc9ca maps 43363fc331fcb711 4a48f82beb38cef8 96d3b422b3b94c9d b35b657bbd466452",
+            "1024x1024 \"tilegameTESTseed0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKL\": heights dde096d969ead879 maps a7079cba1523361d 1604eb3976c294bf fcbfbd413773dc6d dc02b1451fbc025e",
+        ];
+        let got = pinned_hashes();
+        assert_eq!(got, expected, "\n{}", got.join("\n"));
     }
 
     #[test]
