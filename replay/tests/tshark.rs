@@ -307,6 +307,16 @@ fn interleaved_conversations_are_named_each_with_its_own_state_in_one_and_two_pa
     let merged = dir.join("merged.pcap");
     merge_pcaps(&pcaps, &merged);
     let ports: Vec<u16> = conversations.iter().map(|c| c.1).collect();
+    // Plain `tshark -2`, as a maintainer runs it: asking for fields (`-T fields -e ...`) makes
+    // tshark build a tree in its first pass too, which hid a dissector keyed by tree fields.
+    let summary = plain_tshark(&lua, &merged);
+    assert_eq!(
+        summary.len(),
+        expected.len() * ports.len(),
+        "plain tshark -2 names {} PDUs, the conversations have {}",
+        summary.len(),
+        expected.len() * ports.len()
+    );
     for two_pass in [false, true] {
         let (names, malformed) = run_tshark_by_client(&lua, &merged, two_pass, &ports);
         assert!(
@@ -328,6 +338,33 @@ fn interleaved_conversations_are_named_each_with_its_own_state_in_one_and_two_pa
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// `tshark -2 -r PCAP` with the dissector and nothing else: the PDU names of every summary
+/// line, in order; panics on a malformed, unknown or unframed PDU.
+fn plain_tshark(lua: &Path, pcap: &Path) -> Vec<String> {
+    let out = Command::new(tshark())
+        .arg("-X")
+        .arg(format!("lua_script:{}", lua.display()))
+        .arg("-r")
+        .arg(pcap)
+        .arg("-2")
+        .output()
+        .expect("run tshark");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "tshark failed: {stderr}");
+    assert!(!stderr.contains(".lua:"), "tshark reported: {stderr}");
+    let mut names = Vec::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        for bad in ["(malformed)", "(unknown)", "bad frame length", "Malformed"] {
+            assert!(!line.contains(bad), "tshark -2: {line}");
+        }
+        let Some(at) = line.find(" C->S ").or_else(|| line.find(" S->C ")) else {
+            continue;
+        };
+        names.extend(line[at + 6..].split(", ").map(|n| n.trim().to_owned()));
+    }
+    names
+}
+
 /// A connection on another port whose first segments are shorter than the opening frame's
 /// head (length, id, magic) is still found by the heuristic: it asks TCP for the rest of the
 /// frame and decides on the whole frame. Every segment here carries 1 to 5 bytes.
@@ -344,6 +381,8 @@ fn a_connection_cut_in_tiny_segments_on_another_port_is_claimed() {
         ..ExportOptions::default()
     };
     check_capture(&dir, &lua, &file, "tiny", options);
+    let pcap = dir.join("tiny.pcap");
+    assert_eq!(plain_tshark(&lua, &pcap), recorded_names(&file));
     let _ = std::fs::remove_dir_all(dir);
 }
 
