@@ -98,7 +98,11 @@ fn scalar(e: &Encoding) -> Option<(String, String, String)> {
             let f = format!("var_{ty}");
             (ty, format!("rt::write_{f}"), format!("rt::read_{f}"))
         }
-        Encoding::Bool => ("bool".into(), "rt::write_bool".into(), "rt::read_bool".into()),
+        Encoding::Bool => (
+            "bool".into(),
+            "rt::write_bool".into(),
+            "rt::read_bool".into(),
+        ),
         Encoding::Named(n) => (
             n.clone(),
             "rt::write_plain".into(),
@@ -195,7 +199,11 @@ fn record(out: &mut String, l: &Layout, path: &str, name: &str, body: &Body) {
     // mask) comes before them.
     if body.mask.is_none() {
         let mut before = String::new();
-        for f in body.fields.iter().take_while(|f| is_head(l, &f.encoding, 0)) {
+        for f in body
+            .fields
+            .iter()
+            .take_while(|f| is_head(l, &f.encoding, 0))
+        {
             let e = endian(l, f);
             let read = match &f.encoding {
                 Encoding::Magic(text) => {
@@ -220,11 +228,7 @@ fn record(out: &mut String, l: &Layout, path: &str, name: &str, body: &Body) {
                 f.name,
                 to_snake_case(&f.name),
             );
-            let _ = write!(
-                before,
-                "rt::field({:?}, {read}(r, {e}))?; ",
-                f.name
-            );
+            let _ = write!(before, "rt::field({:?}, {read}(r, {e}))?; ", f.name);
         }
     }
     if !items.is_empty() {
@@ -264,7 +268,10 @@ mod tests {
         assert!(code.contains("pub fn peek_tick(body: &[u8]) -> Result<u32"));
         assert!(code.contains("pub fn peek_flag(body: &[u8]) -> Result<bool"));
         // A struct of fixed-size values is part of the head.
-        assert!(code.contains("pub fn peek_p(body: &[u8]) -> Result<P"), "{code}");
+        assert!(
+            code.contains("pub fn peek_p(body: &[u8]) -> Result<P"),
+            "{code}"
+        );
         // Fields after the first list are not at a known place: no head reader for them.
         assert!(!code.contains("peek_after"), "{code}");
         syn::parse_file(&code).expect("the items parse");

@@ -218,7 +218,10 @@ mod tests {
         assert_eq!(stops, [2271, 1375, 479, 0]);
         // Wire velocities: truncated towards zero.
         assert_eq!(-3167 * TICK_RATE as i32 / SUBPX, -247);
-        assert_eq!(top_speed_at(&Map::new(4, 4, Tile::Lava).unwrap(), 0, 0), 1493);
+        assert_eq!(
+            top_speed_at(&Map::new(4, 4, Tile::Lava).unwrap(), 0, 0),
+            1493
+        );
     }
 
     #[test]

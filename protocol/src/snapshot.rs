@@ -128,8 +128,7 @@ pub fn encode_snapshot<'o>(
 /// the generated head reader. The one place a snapshot's tick is taken from its bytes.
 pub fn snapshot_tick(direction: crate::Direction, state: State, frame: &[u8]) -> Option<u32> {
     let (&id, body) = frame.split_first()?;
-    if direction != crate::Direction::ToClient || state != State::Play || id != play::Snapshot::ID
-    {
+    if direction != crate::Direction::ToClient || state != State::Play || id != play::Snapshot::ID {
         return None;
     }
     play::Snapshot::peek_tick(body).ok()
@@ -225,9 +224,15 @@ mod tests {
         let to_client = crate::Direction::ToClient;
         assert_eq!(snapshot_tick(to_client, State::Play, bytes), Some(70000));
         assert_eq!(snapshot_tick(to_client, State::Login, bytes), None);
-        assert_eq!(snapshot_tick(crate::Direction::ToServer, State::Play, bytes), None);
+        assert_eq!(
+            snapshot_tick(crate::Direction::ToServer, State::Play, bytes),
+            None
+        );
         assert_eq!(snapshot_tick(to_client, State::Play, &[]), None);
-        assert_eq!(snapshot_tick(to_client, State::Play, &[play::Snapshot::ID, 0x80]), None);
+        assert_eq!(
+            snapshot_tick(to_client, State::Play, &[play::Snapshot::ID, 0x80]),
+            None
+        );
         assert_eq!(announced_tick(to_client, State::Play, bytes), Some(70000));
         let accepted = crate::v1::login::JoinAccepted {
             player_id: 300,

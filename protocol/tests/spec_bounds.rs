@@ -31,7 +31,9 @@ fn copy_dir(from: &Path, to: &Path) {
 /// the path dependencies pointing back into the real workspace, and only the copied crate.
 fn copy_manifest(root: &Path) -> String {
     let text = std::fs::read_to_string(root.join("Cargo.toml")).expect("the workspace manifest");
-    let start = text.find("[workspace.package]").expect("[workspace.package]");
+    let start = text
+        .find("[workspace.package]")
+        .expect("[workspace.package]");
     let end = text[start..]
         .find("\n[profile")
         .map_or(text.len(), |i| start + i);

@@ -232,7 +232,14 @@ fn run_tshark_by_client(
         .arg("-r")
         .arg(pcap)
         .args(["-T", "fields", "-E", "occurrence=a", "-E", "aggregator=,"])
-        .args(["-e", "frame.number", "-e", "tcp.srcport", "-e", "tcp.dstport"])
+        .args([
+            "-e",
+            "frame.number",
+            "-e",
+            "tcp.srcport",
+            "-e",
+            "tcp.dstport",
+        ])
         .args(["-e", "tilegame.packet", "-e", "_ws.expert.severity"])
         .args(["-e", "_ws.malformed", "-e", "_ws.col.Info"])
         .args(["-Y", "tcp.len > 0"]);
@@ -300,8 +307,12 @@ fn interleaved_conversations_are_named_each_with_its_own_state_in_one_and_two_pa
             segment_bytes,
             coalesce,
         };
-        export_pcap(&file, &options, std::fs::File::create(&pcap).expect("create"))
-            .expect("export");
+        export_pcap(
+            &file,
+            &options,
+            std::fs::File::create(&pcap).expect("create"),
+        )
+        .expect("export");
         pcaps.push(pcap);
     }
     let merged = dir.join("merged.pcap");

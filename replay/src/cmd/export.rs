@@ -106,7 +106,12 @@ struct PcapWriter<W: Write> {
 }
 
 impl<W: Write> PcapWriter<W> {
-    fn new(mut out: W, port: u16, client_port: u16, split_seed: Option<u64>) -> std::io::Result<Self> {
+    fn new(
+        mut out: W,
+        port: u16,
+        client_port: u16,
+        split_seed: Option<u64>,
+    ) -> std::io::Result<Self> {
         // Global header: magic, version 2.4, UTC, accuracy 0, snap length, LINKTYPE_ETHERNET.
         let mut header = Vec::with_capacity(24);
         header.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
