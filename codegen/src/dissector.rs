@@ -6,10 +6,14 @@
 //!
 //! - **Registration**: on the TCP port preference (default [`DEFAULT_PORT`]), and as a heuristic
 //!   on TCP that recognises a connection by its first frame (the first state's first client
-//!   packet, when it starts with a magic) and claims the whole conversation.
+//!   packet, when it starts with a magic) and claims the whole conversation. However TCP cut
+//!   that frame, the heuristic asks for the rest of it while the bytes so far begin it (its
+//!   length prefix, id and magic when its size is fixed) and decides on the whole frame.
 //! - **Framing**: reassembles frames across TCP segments (`desegment_offset`/`desegment_len`) and
 //!   splits several frames per segment: `[length: VarU32][packet id: u8][body]`.
-//! - **State**: each TCP conversation has its own state machine. It starts in the first state
+//! - **State**: each TCP conversation (keyed by its endpoints from `pinfo`, which every pass
+//!   fills, not by tree fields, which tshark's tree-less first pass of `-2` leaves empty) has
+//!   its own state machine. It starts in the first state
 //!   and moves on when the server sends the packet that enters the next state (derived from the
 //!   spec, see [`crate::layout`]: e.g. handshake → login → map transfer → play). The state of
 //!   every frame is remembered on the first pass, so re-dissection (filters, the GUI) names each
@@ -116,15 +120,19 @@ pub fn generate(spec: &SpecFile, port: u16) -> String {
     packets.push_str("}\n");
 
     // The heuristic recognises a connection by the magic that opens its first client packet.
-    let hello_magic = l
-        .states
-        .first()
-        .and_then(|s| s.to_server.first())
+    let hello = l.states.first().and_then(|s| s.to_server.first());
+    let hello_magic = hello
         .map(|pk| (pk.id, pk.body.fields.first()))
         .and_then(|(id, f)| match f.map(|f| &f.encoding) {
             Some(Encoding::Magic(text)) => Some((id, text.clone())),
             _ => None,
         });
+    // When the opening packet has a fixed size, its whole head is known: length prefix, id,
+    // magic. The heuristic matches it however few of its bytes a segment holds.
+    let hello_len = hello.and_then(|pk| match l.body_size(&pk.body) {
+        (min, Some(max)) if min == max => Some(min + 1),
+        _ => None,
+    });
 
     let mut out = String::new();
     let hash = format!("0x{:016x}", spec_hash(p));
@@ -181,6 +189,30 @@ pub fn generate(spec: &SpecFile, port: u16) -> String {
             );
         }
         None => out.push_str("local HELLO_ID, HELLO_MAGIC = nil, nil\n"),
+    }
+    match (&hello_magic, hello_len) {
+        (Some((id, magic)), Some(len)) => {
+            let mut head = Vec::new();
+            let mut v = len;
+            loop {
+                let byte = (v & 0x7f) as u8;
+                v >>= 7;
+                head.push(if v == 0 { byte } else { byte | 0x80 });
+                if v == 0 {
+                    break;
+                }
+            }
+            let wire = head.len() as u64 + len;
+            head.push(*id);
+            head.extend_from_slice(magic.as_bytes());
+            let escaped: String = head.iter().map(|b| format!("\\{b:03}")).collect();
+            let _ = writeln!(
+                out,
+                "-- The opening frame: {len} bytes of id and body, {wire} on the wire, starting with HELLO_HEAD.\n\
+                 local HELLO_LEN, HELLO_WIRE, HELLO_HEAD = {len}, {wire}, \"{escaped}\""
+            );
+        }
+        _ => out.push_str("local HELLO_LEN, HELLO_WIRE, HELLO_HEAD = nil, nil, nil\n"),
     }
     let _ = writeln!(
         out,
@@ -787,12 +819,14 @@ const FRAMING: &str = r#"local E_MALFORMED = ProtoExpert.new(proto.name .. ".mal
   expert.group.MALFORMED, expert.severity.ERROR)
 proto.experts = { E_MALFORMED }
 
-local f_tcp_stream = Field.new("tcp.stream")
-
--- Per TCP conversation: { state = index into STATE_NAMES, server_port = n }.
+-- Per TCP conversation: { state = index into STATE_NAMES, server_port = n }, keyed by the
+-- conversation's two endpoints (address and port, the lower first). The key comes from pinfo,
+-- which every pass fills, never from tree fields such as tcp.stream: tshark's first pass of
+-- `-2` builds no tree, and a field extractor finds nothing there.
 local CONVS = {}
 -- The state each frame was decoded in on the first pass, by frame number, offset and length,
--- so that re-dissection (display filters, the GUI) names every frame the same way.
+-- so that re-dissection (display filters, the GUI, tshark's second pass) names every frame the
+-- same way.
 local FRAME_STATE = {}
 
 function proto.init()
@@ -800,15 +834,31 @@ function proto.init()
   FRAME_STATE = {}
 end
 
+local function conv_key(pinfo)
+  local a = tostring(pinfo.src) .. ":" .. tostring(pinfo.src_port)
+  local b = tostring(pinfo.dst) .. ":" .. tostring(pinfo.dst_port)
+  if a < b then return a .. " " .. b end
+  return b .. " " .. a
+end
+
 local function conversation(pinfo)
-  local fi = f_tcp_stream()
-  local stream = fi and fi.value or -1
-  local conv = CONVS[stream]
+  local key = conv_key(pinfo)
+  local conv = CONVS[key]
   if conv == nil then
     conv = { state = 1, server_port = proto.prefs.port }
-    CONVS[stream] = conv
+    CONVS[key] = conv
   end
   return conv
+end
+
+-- Whether a whole frame at `off` is the connection's opening packet (id and magic): a client
+-- that sends it on a conversation already past its first state reuses the same ports for a
+-- new connection, which starts over in the first state.
+local function is_hello(tvb, off, nlen, len)
+  if HELLO_MAGIC == nil or len < 1 + #HELLO_MAGIC then return false end
+  if HELLO_LEN ~= nil and len ~= HELLO_LEN then return false end
+  return tvb(off + nlen, 1):uint() == HELLO_ID
+    and tvb(off + nlen + 1, #HELLO_MAGIC):raw() == HELLO_MAGIC
 end
 
 -- The frame length prefix; returns nil, 0 when more bytes are needed and nil, -1 when malformed.
@@ -911,6 +961,9 @@ function proto.dissector(tvb, pinfo, root)
     local key = pinfo.number .. ":" .. off .. ":" .. total
     local state = FRAME_STATE[key]
     if state == nil then
+      if dir == "to_server" and conv.state ~= 1 and is_hello(tvb, off, nlen, len) then
+        conv.state = 1
+      end
       state = conv.state
       FRAME_STATE[key] = state
     end
@@ -929,17 +982,43 @@ function proto.dissector(tvb, pinfo, root)
 end
 
 -- Heuristic: a conversation that opens with the first client packet (id and magic) is ours,
--- whatever the port; the side that sent it is the client.
+-- whatever the port; the side that sent it is the client. TCP may deliver that frame in
+-- pieces of any size: while the bytes seen so far are a beginning of it, the heuristic asks TCP
+-- for the rest of the frame, and decides once the frame is whole.
 local function heuristic(tvb, pinfo, root)
   if HELLO_MAGIC == nil then return false end
-  local len, nlen = peek_len(tvb, 0)
-  if len == nil or tvb:len() < nlen + 1 + #HELLO_MAGIC then return false end
-  if tvb(nlen, 1):uint() ~= HELLO_ID then return false end
-  if tvb(nlen + 1, #HELLO_MAGIC):raw() ~= HELLO_MAGIC then return false end
-  local fi = f_tcp_stream()
-  local stream = fi and fi.value or -1
-  if CONVS[stream] == nil then
-    CONVS[stream] = { state = 1, server_port = pinfo.dst_port }
+  local n = tvb:len()
+  if n == 0 then return false end
+  if HELLO_HEAD ~= nil then
+    local m = math.min(n, #HELLO_HEAD)
+    if tvb(0, m):raw() ~= HELLO_HEAD:sub(1, m) then return false end
+    if n < HELLO_WIRE then
+      pinfo.desegment_offset = 0
+      pinfo.desegment_len = HELLO_WIRE - n
+      return true
+    end
+  else
+    local len, nlen = peek_len(tvb, 0)
+    if len == nil then
+      if nlen ~= 0 or n >= 5 then return false end
+      pinfo.desegment_offset = 0
+      pinfo.desegment_len = DESEGMENT_ONE_MORE_SEGMENT
+      return true
+    end
+    if len < 1 + #HELLO_MAGIC or len > MAX_FRAME then return false end
+    local have = n - nlen
+    if have >= 1 and tvb(nlen, 1):uint() ~= HELLO_ID then return false end
+    local m = math.min(#HELLO_MAGIC, have - 1)
+    if m > 0 and tvb(nlen + 1, m):raw() ~= HELLO_MAGIC:sub(1, m) then return false end
+    if n < nlen + len then
+      pinfo.desegment_offset = 0
+      pinfo.desegment_len = nlen + len - n
+      return true
+    end
+  end
+  local key = conv_key(pinfo)
+  if CONVS[key] == nil then
+    CONVS[key] = { state = 1, server_port = pinfo.dst_port }
   end
   pinfo.conversation = proto
   proto.dissector(tvb, pinfo, root)

@@ -2,7 +2,7 @@
 //!
 //! Maintainers declare packets in RON (`protocol/spec/*.ron`); this library parses a spec
 //! ([`parse`]), checks every rule over the whole spec at once ([`validate`]), and emits:
-//! binrw Rust types ([`rust`]), a Markdown reference ([`docs`]), a Wireshark Lua dissector
+//! binrw Rust types ([`rust`]) and the field-level items beside them ([`fields`]), a Markdown reference ([`docs`]), a Wireshark Lua dissector
 //! ([`dissector`]); it also classifies the changes between two versions of a spec ([`compat`]).
 //! `protocol/build.rs` calls [`Builder`]; the `tilegame-protocol` binary wraps the rest.
 //!
@@ -14,6 +14,7 @@ pub mod cst;
 pub mod diagnostic;
 pub mod dissector;
 pub mod docs;
+pub mod fields;
 pub mod hash;
 pub mod layout;
 pub mod model;
@@ -289,6 +290,7 @@ impl Builder {
                     runtime: self.runtime.clone(),
                 },
             )
+            .and_then(|code| Ok(code + "\n" + &fields::generate(&spec)?))
             .map_err(|message| BuildError::Emit {
                 file: spec.name.clone(),
                 message,

@@ -7,8 +7,8 @@
 
 pub use crate::spec::{TICK_RATE, TILE_SIZE};
 
-/// Sub-pixels per pixel: positions are fixed-point `i32` in 1/256 px.
-pub const SUBPX: i32 = 256;
+/// Sub-pixels per pixel: positions are fixed-point `i32` in 1/256 px (the spec's `SUBPIXELS`).
+pub const SUBPX: i32 = crate::spec::SUBPIXELS;
 
 /// World-pixel position of the map's top-left corner for a `width` × `height` tile map.
 pub const fn map_origin_px(width: u16, height: u16) -> (i32, i32) {

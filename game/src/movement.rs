@@ -8,7 +8,8 @@
 //! player's centre (water ½, lava ⅓); acceleration reaches top speed in 0.1 s (2 ticks),
 //! deceleration stops from top speed in 0.25 s (5 ticks); a diagonal intent is scaled by
 //! 181/256 (≈ 1/√2); the player's 32 px body stays inside the map (its centre is clamped and
-//! the velocity towards a wall is zeroed).
+//! the velocity towards a wall is zeroed). The numbers are the spec's constants and the law is
+//! its rule "Movement" (docs/PROTOCOL.md), which a client in any language follows tick by tick.
 
 use serde::{Deserialize, Serialize};
 
@@ -19,16 +20,16 @@ use crate::map::Map;
 pub const TOP_SPEED_PX_PER_S: i32 = crate::spec::TOP_SPEED_PX_PER_S;
 /// Top speed in sub-pixels per tick (4480).
 pub const TOP_SPEED: i32 = TOP_SPEED_PX_PER_S * SUBPX / TICK_RATE as i32;
-/// Ticks to reach top speed from rest (0.1 s).
-pub const ACCEL_TICKS: i32 = 2;
-/// Ticks to stop from top speed (0.25 s).
-pub const DECEL_TICKS: i32 = 5;
+/// Ticks to reach top speed from rest (0.1 s; the spec's `ACCEL_TICKS`).
+pub const ACCEL_TICKS: i32 = crate::spec::ACCEL_TICKS;
+/// Ticks to stop from top speed (0.25 s; the spec's `DECEL_TICKS`).
+pub const DECEL_TICKS: i32 = crate::spec::DECEL_TICKS;
 /// Velocity gained per tick while accelerating (sub-pixels per tick²).
 pub const ACCEL: i32 = TOP_SPEED / ACCEL_TICKS;
 /// Velocity lost per tick while decelerating (sub-pixels per tick²).
 pub const DECEL: i32 = TOP_SPEED / DECEL_TICKS;
-/// Diagonal scale numerator (over 256): 181/256 ≈ 1/√2.
-pub const DIAGONAL_NUM: i32 = 181;
+/// Diagonal scale numerator (over 256): 181/256 ≈ 1/√2 (the spec's `DIAGONAL_SCALE`).
+pub const DIAGONAL_NUM: i32 = crate::spec::DIAGONAL_SCALE;
 /// Half the side of a player's body, in pixels.
 pub const PLAYER_HALF_SIZE_PX: i32 = TILE_SIZE / 2;
 
@@ -187,6 +188,40 @@ mod tests {
         assert_eq!(s.vy, 0);
         let after = step_movement(&map, &s, 0, 0);
         assert_eq!(after, s);
+    }
+
+    /// The sequences the spec's rule "Movement" states as examples.
+    #[test]
+    fn the_rule_s_examples_hold() {
+        let map = Map::new(64, 64, Tile::Grass).unwrap();
+        let mut s = MoveState::default();
+        let mut xs = Vec::new();
+        for _ in 0..3 {
+            s = step_movement(&map, &s, 1, 0);
+            xs.push(s.vx);
+        }
+        assert_eq!(xs, [2240, 4480, 4480]);
+        xs.clear();
+        for _ in 0..5 {
+            s = step_movement(&map, &s, 0, 0);
+            xs.push(s.vx);
+        }
+        assert_eq!(xs, [3584, 2688, 1792, 896, 0]);
+        let mut d = run(&map, MoveState::default(), 1, 1, 3);
+        assert_eq!((d.vx, d.vy), (3167, 3167));
+        let mut stops = Vec::new();
+        for _ in 0..4 {
+            d = step_movement(&map, &d, 0, 0);
+            assert_eq!(d.vx, d.vy);
+            stops.push(d.vx);
+        }
+        assert_eq!(stops, [2271, 1375, 479, 0]);
+        // Wire velocities: truncated towards zero.
+        assert_eq!(-3167 * TICK_RATE as i32 / SUBPX, -247);
+        assert_eq!(
+            top_speed_at(&Map::new(4, 4, Tile::Lava).unwrap(), 0, 0),
+            1493
+        );
     }
 
     #[test]

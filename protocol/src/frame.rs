@@ -118,7 +118,24 @@ pub fn frames(mut buf: &[u8], max: u32) -> impl Iterator<Item = FrameRef<'_>> {
 /// [`crate::codec`]; this is for tools and for tests that send hostile frames on purpose.
 pub fn encode_frame(id: u8, body: &[u8], out: &mut Vec<u8>) -> usize {
     let start = out.len();
-    let mut len = body.len() as u64 + 1;
+    push_head(id, body.len(), out);
+    out.extend_from_slice(body);
+    out.len() - start
+}
+
+/// Appends the head of a frame whose body of `body_len` bytes the caller appends next: the
+/// length prefix and the id. Fails with the frame's length when it exceeds `MAX_FRAME`.
+pub fn encode_frame_head(id: u8, body_len: usize, out: &mut Vec<u8>) -> Result<(), u64> {
+    let len = body_len as u64 + 1;
+    if len > u64::from(crate::v1::MAX_FRAME) {
+        return Err(len);
+    }
+    push_head(id, body_len, out);
+    Ok(())
+}
+
+fn push_head(id: u8, body_len: usize, out: &mut Vec<u8>) {
+    let mut len = body_len as u64 + 1;
     loop {
         let byte = (len & 0x7f) as u8;
         len >>= 7;
@@ -128,8 +145,6 @@ pub fn encode_frame(id: u8, body: &[u8], out: &mut Vec<u8>) -> usize {
         }
     }
     out.push(id);
-    out.extend_from_slice(body);
-    out.len() - start
 }
 
 /// Encodes packets into frames, reusing one scratch buffer for bodies. Untyped: the codecs in

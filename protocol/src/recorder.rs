@@ -55,19 +55,6 @@ pub struct Recorder {
     dropped_hashes: u64,
 }
 
-/// The tick of a frame when it is a snapshot (the first field of `play::Snapshot`).
-fn snapshot_tick(direction: Direction, state: State, frame: &[u8]) -> Option<u32> {
-    use crate::Packet;
-    if direction != Direction::ToClient
-        || state != State::Play
-        || frame.first() != Some(&crate::v1::play::Snapshot::ID)
-    {
-        return None;
-    }
-    let mut body = crate::wire::SliceReader::new(frame.get(1..)?);
-    crate::wire::read_var_u32(&mut body, binrw::Endian::Little).ok()
-}
-
 impl Recorder {
     /// Creates `path` and writes the header; `software` names the recording program.
     pub fn create(
@@ -230,7 +217,7 @@ impl Recorder {
             self.write(&[record], true);
             return;
         }
-        let snap = snapshot_tick(direction, state, frame);
+        let snap = crate::snapshot::snapshot_tick(direction, state, frame);
         if self.awaiting.is_some() {
             self.held_bytes += frame.len();
             self.held.push_back((record, snap));
@@ -391,7 +378,7 @@ mod tests {
         records
             .iter()
             .map(|r| match r {
-                Record::Frame(f) => match snapshot_tick(
+                Record::Frame(f) => match crate::snapshot::snapshot_tick(
                     match f.direction {
                         FrameDirection::ToClient => Direction::ToClient,
                         FrameDirection::ToServer => Direction::ToServer,

@@ -11,14 +11,15 @@
 
 use crate::frame::FrameRef;
 use crate::v1::{play, Packet, PlayerDelta, TileChange};
-use crate::wire::{self, encode_body, EncodeError, FieldError, Len, VecSink};
+use crate::wire::{encode_body, EncodeError, FieldError};
+use crate::State;
 
-/// Most player deltas one Snapshot carries (the spec's bound on `players`).
-pub const MAX_DELTAS: usize = 1024;
-/// Most tile changes one Snapshot carries (the spec's bound on `tiles`).
-pub const MAX_TILES: usize = 4096;
-/// Most players gone one Snapshot lists (the spec's bound on `gone`).
-pub const MAX_GONE: usize = 1024;
+/// Most player deltas one Snapshot carries (the spec's bound on `players`, generated).
+pub const MAX_DELTAS: usize = play::Snapshot::PLAYERS_MAX;
+/// Most tile changes one Snapshot carries (the spec's bound on `tiles`, generated).
+pub const MAX_TILES: usize = play::Snapshot::TILES_MAX;
+/// Most players gone one Snapshot lists (the spec's bound on `gone`, generated).
+pub const MAX_GONE: usize = play::Snapshot::GONE_MAX;
 
 /// One client's snapshot contents before framing: encoded deltas and the players gone.
 #[derive(Debug, Default, Clone)]
@@ -51,6 +52,20 @@ impl SnapshotParts {
         self.deltas.extend_from_slice(encoded);
         self.count += 1;
     }
+
+    /// Whether the parts hold as many deltas as one Snapshot may carry.
+    pub fn deltas_full(&self) -> bool {
+        self.count >= MAX_DELTAS
+    }
+
+    /// Lists a player as gone if one Snapshot still has room for it; false when it has not.
+    pub fn push_gone(&mut self, id: u32) -> bool {
+        let room = self.gone.len() < MAX_GONE;
+        if room {
+            self.gone.push(id);
+        }
+        room
+    }
 }
 
 /// Appends one `PlayerDelta`, encoded with the generated encoder, to `out`.
@@ -58,30 +73,16 @@ pub fn encode_delta(delta: &PlayerDelta, out: &mut Vec<u8>) -> Result<(), Encode
     encode_body(delta, "PlayerDelta", out)
 }
 
-fn snapshot_error(err: wire::Fail) -> EncodeError {
-    let (field, _, message) = wire::explain(&err.into_binrw(), 0);
-    EncodeError {
-        packet: play::Snapshot::NAME,
-        field,
-        error: FieldError::Invalid(message),
-    }
-}
-
 /// Encodes the tick's tile changes once, as the Snapshot's `tiles` list (shared by every client).
 pub fn encode_tiles(tiles: &[TileChange], out: &mut Vec<u8>) -> Result<(), EncodeError> {
     out.clear();
-    wire::write_list(
-        tiles,
-        &mut VecSink::new(out),
-        binrw::Endian::Big,
-        Len::Var,
-        MAX_TILES as u32,
-        wire::write_plain,
-    )
-    .map_err(snapshot_error)
+    play::Snapshot::write_tiles(tiles, out)
 }
 
 /// Appends the Snapshot frame made of `parts` and the pre-encoded `tiles` list to `out`.
+///
+/// Every part is written by the generated field items (`play::Snapshot::write_tick`, ...), in
+/// the spec's field order; the test below checks the frame against the whole-body encoder.
 pub fn encode_snapshot<'o>(
     tick: u32,
     ack_seq: u32,
@@ -90,49 +91,25 @@ pub fn encode_snapshot<'o>(
     scratch: &mut Vec<u8>,
     out: &'o mut Vec<u8>,
 ) -> Result<FrameRef<'o>, EncodeError> {
-    let e = binrw::Endian::Big;
     // The head (tick, ack_seq, players' count) and the tail (gone) go to `scratch`; the body is
     // then written straight into `out` behind its length prefix, without an intermediate copy.
     scratch.clear();
-    let mut w = VecSink::new(scratch);
-    wire::write_var_u32(&tick, &mut w, e).map_err(snapshot_error)?;
-    wire::write_var_u32(&ack_seq, &mut w, e).map_err(snapshot_error)?;
-    wire::write_len(&mut w, e, Len::Var, parts.count, MAX_DELTAS as u32).map_err(snapshot_error)?;
+    play::Snapshot::write_tick(&tick, scratch)?;
+    play::Snapshot::write_ack_seq(&ack_seq, scratch)?;
+    play::Snapshot::write_players_count(parts.count, scratch)?;
     let head = scratch.len();
-    let mut w = VecSink::new(scratch);
-    wire::write_list(
-        &parts.gone,
-        &mut w,
-        e,
-        Len::Var,
-        MAX_GONE as u32,
-        wire::write_var_u32,
-    )
-    .map_err(snapshot_error)?;
+    play::Snapshot::write_gone(&parts.gone, scratch)?;
     let body = scratch.len() + parts.deltas.len() + tiles.len();
-    if body + 1 > crate::v1::MAX_FRAME as usize {
-        return Err(EncodeError {
-            packet: play::Snapshot::NAME,
-            field: None,
-            error: FieldError::TooLong {
-                len: body as u64 + 1,
-                max: crate::v1::MAX_FRAME,
-            },
-        });
-    }
     let start = out.len();
     out.reserve(body + 6);
-    // The frame's head, as `frame::encode_frame` writes it: varint length (id + body), id.
-    let mut len = body as u64 + 1;
-    loop {
-        let byte = (len & 0x7f) as u8;
-        len >>= 7;
-        out.push(if len == 0 { byte } else { byte | 0x80 });
-        if len == 0 {
-            break;
-        }
-    }
-    out.push(play::Snapshot::ID);
+    crate::frame::encode_frame_head(play::Snapshot::ID, body, out).map_err(|len| EncodeError {
+        packet: play::Snapshot::NAME,
+        field: None,
+        error: FieldError::TooLong {
+            len,
+            max: crate::v1::MAX_FRAME,
+        },
+    })?;
     out.extend_from_slice(&scratch[..head]);
     out.extend_from_slice(&parts.deltas);
     out.extend_from_slice(tiles);
@@ -145,6 +122,31 @@ pub fn encode_snapshot<'o>(
             field: None,
             error: FieldError::Invalid("the assembled frame does not decode".into()),
         })
+}
+
+/// The tick of a frame (packet id and body) when it is a Snapshot: its `tick` field, read with
+/// the generated head reader. The one place a snapshot's tick is taken from its bytes.
+pub fn snapshot_tick(direction: crate::Direction, state: State, frame: &[u8]) -> Option<u32> {
+    let (&id, body) = frame.split_first()?;
+    if direction != crate::Direction::ToClient || state != State::Play || id != play::Snapshot::ID {
+        return None;
+    }
+    play::Snapshot::peek_tick(body).ok()
+}
+
+/// The server tick a server-to-client frame (packet id and body) announces: a Snapshot's
+/// `tick`, or JoinAccepted's `tick` (the tick at join, before any snapshot). Recorders stamp
+/// each frame with the latest announced tick, this frame's included.
+pub fn announced_tick(direction: crate::Direction, state: State, frame: &[u8]) -> Option<u32> {
+    match (state, frame.split_first()) {
+        (State::Login, Some((&id, body)))
+            if direction == crate::Direction::ToClient
+                && id == crate::v1::login::JoinAccepted::ID =>
+        {
+            crate::v1::login::JoinAccepted::peek_tick(body).ok()
+        }
+        _ => snapshot_tick(direction, state, frame),
+    }
 }
 
 #[cfg(test)]
@@ -212,6 +214,51 @@ mod tests {
     }
 
     #[test]
+    fn the_tick_is_read_from_a_snapshot_frame_only() {
+        let mut out = Vec::new();
+        let parts = SnapshotParts::default();
+        let mut tiles = Vec::new();
+        encode_tiles(&[], &mut tiles).unwrap();
+        let frame = encode_snapshot(70000, 3, &parts, &tiles, &mut Vec::new(), &mut out).unwrap();
+        let bytes = frame.packet_bytes();
+        let to_client = crate::Direction::ToClient;
+        assert_eq!(snapshot_tick(to_client, State::Play, bytes), Some(70000));
+        assert_eq!(snapshot_tick(to_client, State::Login, bytes), None);
+        assert_eq!(
+            snapshot_tick(crate::Direction::ToServer, State::Play, bytes),
+            None
+        );
+        assert_eq!(snapshot_tick(to_client, State::Play, &[]), None);
+        assert_eq!(
+            snapshot_tick(to_client, State::Play, &[play::Snapshot::ID, 0x80]),
+            None
+        );
+        assert_eq!(announced_tick(to_client, State::Play, bytes), Some(70000));
+        let accepted = crate::v1::login::JoinAccepted {
+            player_id: 300,
+            spawn: Position { x: -70, y: 1 << 20 },
+            tick: 12345,
+        };
+        let mut body = vec![crate::v1::login::JoinAccepted::ID];
+        encode_body(&accepted, "JoinAccepted", &mut body).unwrap();
+        assert_eq!(announced_tick(to_client, State::Login, &body), Some(12345));
+        // The same bytes in Play are a Snapshot (id 0): their first varint is its tick.
+        assert_eq!(announced_tick(to_client, State::Play, &body), Some(300));
+    }
+
+    #[test]
+    fn gone_and_deltas_stop_at_the_generated_bounds() {
+        let mut parts = SnapshotParts::default();
+        for id in 0..MAX_GONE as u32 {
+            assert!(parts.push_gone(id));
+        }
+        assert!(!parts.push_gone(1));
+        assert_eq!(parts.gone.len(), MAX_GONE);
+        parts.count = MAX_DELTAS;
+        assert!(parts.deltas_full());
+    }
+
+    #[test]
     fn bounds_are_checked() {
         let parts = SnapshotParts {
             count: MAX_DELTAS + 1,
@@ -220,5 +267,18 @@ mod tests {
         let mut tiles = Vec::new();
         encode_tiles(&[], &mut tiles).unwrap();
         assert!(encode_snapshot(1, 0, &parts, &tiles, &mut Vec::new(), &mut Vec::new()).is_err());
+        let parts = SnapshotParts {
+            gone: vec![0; MAX_GONE + 1],
+            ..SnapshotParts::default()
+        };
+        assert!(encode_snapshot(1, 0, &parts, &tiles, &mut Vec::new(), &mut Vec::new()).is_err());
+        let many = vec![
+            TileChange {
+                pos: TilePos { x: 0, y: 0 },
+                tile: Tile::Dirt,
+            };
+            MAX_TILES + 1
+        ];
+        assert!(encode_tiles(&many, &mut tiles).is_err());
     }
 }

@@ -1288,6 +1288,38 @@ pub fn encode_body<T: WireWrite + ?Sized>(
         })
 }
 
+/// Appends one part of a body (a field, or a list's count) written by `write` to `out`; what
+/// the generated `write_FIELD` items call (see `tilegame_codegen::fields`).
+#[inline]
+pub fn encode_part(
+    packet: &'static str,
+    field_name: &'static str,
+    out: &mut Vec<u8>,
+    write: impl FnOnce(&mut VecSink<'_>) -> WireResult<()>,
+) -> Result<(), EncodeError> {
+    write(&mut VecSink::new(out)).map_err(|err| {
+        let err = err.in_field(field_name).into_binrw();
+        let (_, error) = root_cause(&err, 0);
+        EncodeError {
+            packet,
+            field: field_path(&err),
+            error,
+        }
+    })
+}
+
+/// Reads the start of a body with `read` (bytes after what it reads are not looked at); what
+/// the generated `peek_FIELD` items call.
+#[inline]
+pub fn peek_part<T>(
+    packet: &'static str,
+    body: &[u8],
+    read: impl FnOnce(&mut SliceReader<'_>) -> WireResult<T>,
+) -> Result<T, DecodeError> {
+    read(&mut SliceReader::new(body))
+        .map_err(|err| decode_error(packet, &err.into_binrw(), body.len()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -123,6 +123,13 @@ enum Command {
         /// Send consecutive frames of one direction as one stream (several frames per segment).
         #[arg(long)]
         coalesce: bool,
+        /// The client's TCP port in the capture.
+        #[arg(long, default_value_t = cmd::export::CLIENT_PORT)]
+        client_port: u16,
+        /// Cut segments at random sizes (1 to --segment-size) drawn from this seed, as a relay
+        /// that re-splits the stream does.
+        #[arg(long)]
+        split_seed: Option<u64>,
     },
     /// Replay up to a tick (seeking from the nearest keyframe) and show the state; a server
     /// simulation recording is re-simulated from its nearest keyframe at or before that tick.
@@ -229,6 +236,8 @@ fn run(command: Command, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8,
             port,
             segment_size,
             coalesce,
+            client_port,
+            split_seed,
         } => cmd::export::run(
             &open_frames(&file, "export")?,
             &pcap,
@@ -236,6 +245,8 @@ fn run(command: Command, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8,
                 port,
                 segment_bytes: segment_size,
                 coalesce,
+                client_port,
+                split_seed,
             },
             out,
         ),

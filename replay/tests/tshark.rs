@@ -17,7 +17,7 @@ use std::process::Command;
 
 use common::scratch;
 use tilegame_protocol::replay_format::Record;
-use tilegame_replay::cmd::export::{export_pcap, ExportOptions};
+use tilegame_replay::cmd::export::{export_pcap, ExportOptions, MSS};
 use tilegame_replay::ReplayFile;
 
 /// The tshark binary; panics with how to install it when it is missing.
@@ -191,6 +191,209 @@ fn live_session_exported_to_pcap_is_named_frame_by_frame() {
     let file = ReplayFile::open(&path).expect("the recording");
     check_capture(&dir, &lua, &file, "live", ExportOptions::default());
     check_capture(&dir, &lua, &file, "live-coalesced", coalesced(97));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Merges classic pcap captures into one, records ordered by time (ties keep file order, so
+/// each capture's own order is kept).
+fn merge_pcaps(inputs: &[PathBuf], out: &Path) {
+    let mut header = None;
+    let mut records: Vec<((u32, u32), usize, Vec<u8>)> = Vec::new();
+    for (file, path) in inputs.iter().enumerate() {
+        let bytes = std::fs::read(path).expect("read a capture");
+        header.get_or_insert_with(|| bytes[..24].to_vec());
+        let mut at = 24;
+        while at + 16 <= bytes.len() {
+            let word = |i: usize| u32::from_le_bytes(bytes[at + i..at + i + 4].try_into().unwrap());
+            let (sec, usec, len) = (word(0), word(4), word(8) as usize);
+            records.push(((sec, usec), file, bytes[at..at + 16 + len].to_vec()));
+            at += 16 + len;
+        }
+        assert_eq!(at, bytes.len(), "{}: whole records", path.display());
+    }
+    records.sort_by_key(|(time, file, _)| (*time, *file));
+    let mut merged = header.expect("at least one capture");
+    for (_, _, record) in records {
+        merged.extend_from_slice(&record);
+    }
+    std::fs::write(out, merged).expect("write the merged capture");
+}
+
+/// What tshark made of a capture of several conversations: the PDU names per client port.
+fn run_tshark_by_client(
+    lua: &Path,
+    pcap: &Path,
+    two_pass: bool,
+    client_ports: &[u16],
+) -> (std::collections::BTreeMap<u16, Vec<String>>, Vec<String>) {
+    let mut cmd = Command::new(tshark());
+    cmd.arg("-X")
+        .arg(format!("lua_script:{}", lua.display()))
+        .arg("-r")
+        .arg(pcap)
+        .args(["-T", "fields", "-E", "occurrence=a", "-E", "aggregator=,"])
+        .args([
+            "-e",
+            "frame.number",
+            "-e",
+            "tcp.srcport",
+            "-e",
+            "tcp.dstport",
+        ])
+        .args(["-e", "tilegame.packet", "-e", "_ws.expert.severity"])
+        .args(["-e", "_ws.malformed", "-e", "_ws.col.Info"])
+        .args(["-Y", "tcp.len > 0"]);
+    if two_pass {
+        cmd.arg("-2");
+    }
+    let out = cmd.output().expect("run tshark");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "tshark failed: {stderr}");
+    assert!(
+        !stderr.contains("Lua") && !stderr.contains(".lua:"),
+        "tshark reported: {stderr}"
+    );
+    let mut names: std::collections::BTreeMap<u16, Vec<String>> = Default::default();
+    let mut malformed = Vec::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let cols: Vec<&str> = line.split('\t').collect();
+        let [frame, src, dst, packets, severity, bad, info] = cols[..] else {
+            panic!("unexpected tshark line: {line:?}");
+        };
+        if severity_is_error(severity) || !bad.is_empty() {
+            malformed.push(format!("frame {frame}: {info}"));
+        }
+        let port = [src, dst]
+            .iter()
+            .filter_map(|p| p.parse::<u16>().ok())
+            .find(|p| client_ports.contains(p))
+            .unwrap_or_else(|| panic!("frame {frame} is in no exported conversation: {line}"));
+        names.entry(port).or_default().extend(
+            packets
+                .split(',')
+                .filter(|p| !p.is_empty())
+                .map(str::to_owned),
+        );
+    }
+    (names, malformed)
+}
+
+/// Several conversations at once, interleaved segment by segment, on the registered port and
+/// on others (found by the heuristic), whole or re-split into random-sized segments: read in
+/// one pass and in two (`-2`, whose first pass builds no tree, so the dissector cannot rely on
+/// tree fields such as `tcp.stream` to tell conversations apart), every conversation's frames
+/// are named exactly as its recording, and nothing is malformed.
+#[test]
+fn interleaved_conversations_are_named_each_with_its_own_state_in_one_and_two_passes() {
+    let dir = scratch("tshark-conversations");
+    let lua = dissector(&dir);
+    let file = common::fixture();
+    let expected = recorded_names(&file);
+    let conversations = [
+        // (server port, client port, re-split seed, largest segment, coalesced)
+        (35000, 50001, None, MSS, false),
+        (35000, 50002, Some(7), 40, true),
+        (40123, 50003, None, MSS, false),
+        (40123, 50004, Some(11), 7, true),
+        (40999, 50005, Some(3), 300, true),
+    ];
+    let mut pcaps = Vec::new();
+    for (port, client_port, split_seed, segment_bytes, coalesce) in conversations {
+        let pcap = dir.join(format!("conv-{client_port}.pcap"));
+        let options = ExportOptions {
+            port,
+            client_port,
+            split_seed,
+            segment_bytes,
+            coalesce,
+        };
+        export_pcap(
+            &file,
+            &options,
+            std::fs::File::create(&pcap).expect("create"),
+        )
+        .expect("export");
+        pcaps.push(pcap);
+    }
+    let merged = dir.join("merged.pcap");
+    merge_pcaps(&pcaps, &merged);
+    let ports: Vec<u16> = conversations.iter().map(|c| c.1).collect();
+    // Plain `tshark -2`, as a maintainer runs it: asking for fields (`-T fields -e ...`) makes
+    // tshark build a tree in its first pass too, which hid a dissector keyed by tree fields.
+    let summary = plain_tshark(&lua, &merged);
+    assert_eq!(
+        summary.len(),
+        expected.len() * ports.len(),
+        "plain tshark -2 names {} PDUs, the conversations have {}",
+        summary.len(),
+        expected.len() * ports.len()
+    );
+    for two_pass in [false, true] {
+        let (names, malformed) = run_tshark_by_client(&lua, &merged, two_pass, &ports);
+        assert!(
+            malformed.is_empty(),
+            "two-pass {two_pass}: malformed frames: {malformed:#?}"
+        );
+        for port in &ports {
+            let got = names.get(port).cloned().unwrap_or_default();
+            assert_eq!(
+                got.len(),
+                expected.len(),
+                "two-pass {two_pass}: client port {port}: {} of {} frames named",
+                got.len(),
+                expected.len()
+            );
+            assert_eq!(got, expected, "two-pass {two_pass}: client port {port}");
+        }
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// `tshark -2 -r PCAP` with the dissector and nothing else: the PDU names of every summary
+/// line, in order; panics on a malformed, unknown or unframed PDU.
+fn plain_tshark(lua: &Path, pcap: &Path) -> Vec<String> {
+    let out = Command::new(tshark())
+        .arg("-X")
+        .arg(format!("lua_script:{}", lua.display()))
+        .arg("-r")
+        .arg(pcap)
+        .arg("-2")
+        .output()
+        .expect("run tshark");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "tshark failed: {stderr}");
+    assert!(!stderr.contains(".lua:"), "tshark reported: {stderr}");
+    let mut names = Vec::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        for bad in ["(malformed)", "(unknown)", "bad frame length", "Malformed"] {
+            assert!(!line.contains(bad), "tshark -2: {line}");
+        }
+        let Some(at) = line.find(" C->S ").or_else(|| line.find(" S->C ")) else {
+            continue;
+        };
+        names.extend(line[at + 6..].split(", ").map(|n| n.trim().to_owned()));
+    }
+    names
+}
+
+/// A connection on another port whose first segments are shorter than the opening frame's
+/// head (length, id, magic) is still found by the heuristic: it asks TCP for the rest of the
+/// frame and decides on the whole frame. Every segment here carries 1 to 5 bytes.
+#[test]
+fn a_connection_cut_in_tiny_segments_on_another_port_is_claimed() {
+    let dir = scratch("tshark-tiny");
+    let lua = dissector(&dir);
+    let file = common::fixture();
+    let options = ExportOptions {
+        port: 41000,
+        segment_bytes: 5,
+        coalesce: true,
+        split_seed: Some(1),
+        ..ExportOptions::default()
+    };
+    check_capture(&dir, &lua, &file, "tiny", options);
+    let pcap = dir.join("tiny.pcap");
+    assert_eq!(plain_tshark(&lua, &pcap), recorded_names(&file));
     let _ = std::fs::remove_dir_all(dir);
 }
 

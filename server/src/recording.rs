@@ -16,8 +16,9 @@ use std::time::Instant;
 
 use tilegame_protocol::frame::{frames, FrameRef};
 use tilegame_protocol::recorder::Recorder;
-use tilegame_protocol::v1::{self, login, play};
-use tilegame_protocol::{AnyPacket, Direction, State};
+use tilegame_protocol::snapshot::announced_tick;
+use tilegame_protocol::v1;
+use tilegame_protocol::{Direction, State};
 use tracing::warn;
 
 /// Frames held before the file exists, at most.
@@ -66,17 +67,8 @@ impl SessionRecorder {
     /// Records one frame.
     pub fn frame(&mut self, direction: Direction, state: State, frame: FrameRef<'_>) {
         let at = Instant::now();
-        let is = |id: u8| frame.id() == id && direction == Direction::ToClient;
-        let snapshot = is(<play::Snapshot as v1::Packet>::ID) && state == State::Play;
-        let accepted = is(<login::JoinAccepted as v1::Packet>::ID) && state == State::Login;
-        if snapshot || accepted {
-            match v1::decode(state, direction, frame.id(), frame.payload()) {
-                Ok(AnyPacket::PlayToClient(play::ToClient::Snapshot(s))) => self.tick = s.tick,
-                Ok(AnyPacket::LoginToClient(login::ToClient::JoinAccepted(a))) => {
-                    self.tick = a.tick;
-                }
-                _ => {}
-            }
+        if let Some(tick) = announced_tick(direction, state, frame.packet_bytes()) {
+            self.tick = tick;
         }
         let (bytes, wire_len) = (frame.packet_bytes(), frame.wire_len());
         match &mut self.recorder {

@@ -55,6 +55,10 @@ BREAK_REACH_TILES = 3
 SHOVEL_STRENGTH = 16
 HEARTBEAT_TICKS = 20
 INPUT_QUEUE = 8
+SUBPIXELS = 256
+ACCEL_TICKS = 2
+DECEL_TICKS = 5
+DIAGONAL_SCALE = 181
 
 RUN_DEADLINE_S = 55.0  # whole run bound
 
@@ -591,6 +595,74 @@ class Geo:
 
 
 # ---------------------------------------------------------------------------
+# Movement (PROTOCOL.md rule "Movement"): the server's law, re-computed tick by tick
+# ---------------------------------------------------------------------------
+TOP = trunc_div(TOP_SPEED_PX_PER_S * SUBPIXELS, TICK_RATE)
+ACCEL = trunc_div(TOP, ACCEL_TICKS)
+DECEL = trunc_div(TOP, DECEL_TICKS)
+
+
+def _sign(v):
+    return (v > 0) - (v < 0)
+
+
+class MovementLaw:
+    """The client's own player simulated by the document's law, in sub-pixels. Every Snapshot
+    that mentions the player is checked against it: position (rounded down to whole pixels)
+    and velocity (px/s truncated towards zero), tick by tick."""
+
+    def __init__(self, geo, tiles, spawn):
+        self.geo, self.tiles = geo, tiles
+        self.x, self.y = spawn[0] * SUBPIXELS, spawn[1] * SUBPIXELS
+        self.vx = self.vy = 0
+        self.alive = True
+        self.checked = 0  # snapshots whose own delta was checked
+
+    def _divisor(self):
+        tx, ty = self.geo.tile_of(self.x // SUBPIXELS, self.y // SUBPIXELS)
+        if not self.geo.inside(tx, ty):
+            return 1
+        return max(1, TILES[self.tiles[ty * self.geo.w + tx]][7])
+
+    @staticmethod
+    def _approach(v, t):
+        v = max(-TOP, min(TOP, v))
+        speeding_up = t != 0 and (v == 0 or _sign(v) == _sign(t)) and abs(v) < abs(t)
+        reversing = t != 0 and v != 0 and _sign(v) != _sign(t)
+        step = ACCEL if speeding_up or reversing else DECEL
+        return min(v + step, t) if v < t else max(v - step, t)
+
+    def step(self, buttons, action):
+        """One tick with the Input applied that tick (buttons 0, action idle without one)."""
+        if not self.alive:
+            if action == ACTION_RESPAWN:
+                self.x = self.y = self.vx = self.vy = 0
+                self.alive = True
+            return
+        mx = (1 if buttons & BTN_RIGHT else 0) - (1 if buttons & BTN_LEFT else 0)
+        my = (1 if buttons & BTN_DOWN else 0) - (1 if buttons & BTN_UP else 0)
+        top = trunc_div(TOP, self._divisor())
+        if mx != 0 and my != 0:
+            top = trunc_div(top * DIAGONAL_SCALE, 256)
+        self.vx = self._approach(self.vx, mx * top)
+        self.vy = self._approach(self.vy, my * top)
+        half = TILE_SIZE // 2
+        lo_x, hi_x = (self.geo.ox + half) * SUBPIXELS, (self.geo.ox + self.geo.w * TILE_SIZE - half) * SUBPIXELS
+        lo_y, hi_y = (self.geo.oy + half) * SUBPIXELS, (self.geo.oy + self.geo.h * TILE_SIZE - half) * SUBPIXELS
+        self.x = max(lo_x, min(hi_x, self.x + self.vx))
+        self.y = max(lo_y, min(hi_y, self.y + self.vy))
+        if (self.x == lo_x and self.vx < 0) or (self.x == hi_x and self.vx > 0):
+            self.vx = 0
+        if (self.y == lo_y and self.vy < 0) or (self.y == hi_y and self.vy > 0):
+            self.vy = 0
+
+    def wire(self):
+        """Position and velocity as a Snapshot carries them."""
+        return (self.x // SUBPIXELS, self.y // SUBPIXELS,
+                trunc_div(self.vx * TICK_RATE, SUBPIXELS), trunc_div(self.vy * TICK_RATE, SUBPIXELS))
+
+
+# ---------------------------------------------------------------------------
 # Play
 # ---------------------------------------------------------------------------
 class Game:
@@ -619,6 +691,11 @@ class Game:
         self.nonce = 1
         self.tile_events = []
         self.self_in_snapshot = False
+        # Movement law: the Inputs sent (seq -> (buttons, action)) and the law's state, advanced
+        # over every tick up to each Snapshot's, with the Input that Snapshot acknowledges.
+        self.sent = {}
+        self.law = MovementLaw(self.geo, self.tiles, join["spawn"])
+        self.law_tick = join["tick"]
 
     # -- incoming -----------------------------------------------------------
     def handle(self, pid, body):
@@ -652,10 +729,42 @@ class Game:
         else:
             raise ProtocolFailure(f"unknown packet id 0x{pid:02x} in Play")
 
+    def advance_law(self, tick, ack):
+        """Runs the law over the ticks since the last Snapshot. The server sends a Snapshot on
+        every tick that applies one of our Inputs (ack_seq changes) and on every tick our
+        player's wire state changes, so the ticks in between applied no Input and left a
+        resting player at rest; the Snapshot's own tick applied Input `ack` if it is new."""
+        if tick <= self.law_tick:
+            return
+        new_input = ack != self.ack_seq
+        if new_input and ack not in self.sent:
+            raise ProtocolFailure(f"Snapshot tick {tick} acknowledges seq {ack}, never sent")
+        for t in range(self.law_tick + 1, tick + 1):
+            if t == tick and new_input:
+                self.law.step(*self.sent[ack])
+            else:
+                self.law.step(0, ACTION_IDLE)
+        self.law_tick = tick
+
+    def check_law(self, tick):
+        p = self.players[self.me]
+        if p["x"] is None or not self.law.alive:
+            return
+        got = (p["x"], p["y"], p["vx"], p["vy"])
+        want = self.law.wire()
+        if got != want:
+            raise ProtocolFailure(
+                f"movement law: at tick {tick} the server says position ({got[0]}, {got[1]}) "
+                f"velocity ({got[2]}, {got[3]}), the rule \"Movement\" gives position "
+                f"({want[0]}, {want[1]}) velocity ({want[2]}, {want[3]}) "
+                f"(sub-pixels {self.law.x}, {self.law.y}, {self.law.vx}, {self.law.vy})")
+        self.law.checked += 1
+
     def on_snapshot(self, body):
         r = Reader(body, "Snapshot")
         tick = r.varu("tick")
         ack = r.varu("ack_seq")
+        self.advance_law(tick, ack)
         n = r.list_count("players", 1024)
         for i in range(n):
             f = f"players[{i}]"
@@ -689,6 +798,9 @@ class Game:
                 h = r.u8(f + ".health")
                 if h > MAX_HEALTH:
                     raise ProtocolFailure(f"health {h} > MAX_HEALTH")
+                if pid == self.me and h == 0:
+                    self.law.alive = False
+                    self.law.vx = self.law.vy = 0
                 if pid == self.me and p["health"] is not None and h != p["health"]:
                     self.log(f"  tick {tick}: my health {p['health']} -> {h}")
                 p["health"] = h
@@ -724,11 +836,15 @@ class Game:
             raise ProtocolFailure(f"snapshot tick went backwards {self.last_tick} -> {tick}")
         self.last_tick = tick
         self.ack_seq = ack
+        for seq in [q for q in self.sent if q < ack]:
+            del self.sent[seq]
+        self.check_law(tick)
         self.snapshots += 1
 
     # -- outgoing -----------------------------------------------------------
     def send_input(self, buttons=0, item=ITEM_SHOVEL, action=ACTION_IDLE, tile=None):
         self.seq += 1
+        self.sent[self.seq] = (buttons, action)
         body = enc_varu(self.seq) + enc_varu(self.last_tick) + bytes([buttons, item, action])
         if action == ACTION_BREAK:
             body += struct.pack(">HH", tile[0], tile[1])
@@ -818,8 +934,19 @@ def steer(px, py, tx, ty, dead=6):
     return b
 
 
+# A short walk that exercises every case of the rule "Movement" (accelerating, top speed,
+# stopping, diagonals and their stop, reversing, opposite keys cancelling) and ends near where
+# it started; every Snapshot along it is checked against the law.
+R, L, U, D = BTN_RIGHT, BTN_LEFT, BTN_UP, BTN_DOWN
+MOVEMENT_SCRIPT = ([R] * 4 + [0] * 6 + [L] * 4 + [0] * 6
+                   + [R | D] * 4 + [0] * 5 + [L | U] * 4 + [0] * 5
+                   + [L] * 3 + [R] * 3 + [0] * 6
+                   + [U | D] * 2 + [L | R] * 2 + [U | D | L] * 2 + [0] * 6)
+
+
 def play(c, join, mp, name, log, linger, deadline, only_tile=None):
     g = Game(c, join, mp, name, log)
+    script = list(MOVEMENT_SCRIPT)
     tick_s = 1.0 / TICK_RATE
     next_input = time.monotonic()
     next_ping = time.monotonic()
@@ -861,15 +988,23 @@ def play(c, join, mp, name, log, linger, deadline, only_tile=None):
         elif phase == "wait-self":
             # the spawn from JoinAccepted is our position; wait for one snapshot first
             if g.snapshots > 0:
-                target = g.find_nearest_breakable(only_tile)
-                if target is None:
-                    raise ProtocolFailure("the map has no breakable tile")
-                t = g.tiles[target[1] * g.geo.w + target[0]]
-                cx, cy = g.geo.centre(*target)
-                log(f"me at {g.my_pos()} tile {g.geo.tile_of(*g.my_pos())}; nearest breakable: "
-                    f"{TILES[t][0]} at {target} centre ({cx}, {cy}), "
-                    f"{math.hypot(cx - me['x'], cy - me['y']) / TILE_SIZE:.1f} tiles away")
-                phase = "walk"
+                phase = "script"
+        if phase == "script" and action == ACTION_IDLE:
+            if script:
+                buttons = script.pop(0)
+            elif g.ack_seq == g.seq:
+                # Every scripted Input applied: the walk to a breakable tile starts here.
+                phase = "find"
+        if phase == "find" and action == ACTION_IDLE:
+            target = g.find_nearest_breakable(only_tile)
+            if target is None:
+                raise ProtocolFailure("the map has no breakable tile")
+            t = g.tiles[target[1] * g.geo.w + target[0]]
+            cx, cy = g.geo.centre(*target)
+            log(f"me at {g.my_pos()} tile {g.geo.tile_of(*g.my_pos())}; nearest breakable: "
+                f"{TILES[t][0]} at {target} centre ({cx}, {cy}), "
+                f"{math.hypot(cx - me['x'], cy - me['y']) / TILE_SIZE:.1f} tiles away")
+            phase = "walk"
         if phase == "walk" and action == ACTION_IDLE:
             px, py = g.my_pos()
             cx, cy = g.geo.centre(*target)
@@ -991,7 +1126,8 @@ def run_normal(args):
     rtt = sorted(g.rtts)[len(g.rtts) // 2]
     (old, (x, y), new) = result
     print(f"OK: joined, map {mp['width']}x{mp['height']} decoded ({named} tiles named), broke {old} "
-          f"at ({x}, {y}) -> {new}, saw {len(g.others_seen)} other players, ping {rtt:.1f} ms")
+          f"at ({x}, {y}) -> {new}, saw {len(g.others_seen)} other players, ping {rtt:.1f} ms, "
+          f"movement law held on {g.law.checked} snapshots")
     return 0
 
 
@@ -1046,9 +1182,35 @@ def selftest_errors(args):
         finally:
             c.close()
 
+    # "Handshake checks": the magic is judged before the body's length, the version before the
+    # hash.
+    def bad_magic_short():
+        c = Conn(args.addr, deadline)
+        try:
+            do_handshake(c, b"XXXX")
+        finally:
+            c.close()
+
+    def good_magic_long():
+        c = Conn(args.addr, deadline)
+        try:
+            do_handshake(c, client_hello() + b"\x00")
+        finally:
+            c.close()
+
+    def bad_version_and_hash():
+        c = Conn(args.addr, deadline)
+        try:
+            do_handshake(c, client_hello(version=PROTOCOL_VERSION + 1, spec_hash=SPEC_HASH ^ 1))
+        finally:
+            c.close()
+
     expect("wrong spec hash", bad_hash, "REJECT SpecMismatch")
     expect("wrong version", bad_version, "REJECT VersionMismatch")
     expect("wrong magic", bad_magic, "REJECT BadMagic")
+    expect("wrong magic, 4-byte body", bad_magic_short, "REJECT BadMagic")
+    expect("right magic, 17-byte body", good_magic_long, "KICK Handshake ProtocolError")
+    expect("wrong version and hash", bad_version_and_hash, "REJECT VersionMismatch")
 
     # 2. Name taken: first client joins and stays connected (reading) while a second tries
     name = "dup" + os.urandom(3).hex()

@@ -1,6 +1,7 @@
 //! The protocol reference is the whole contract: a client written in Python from
 //! `docs/PROTOCOL.md` alone (`tests/doc_client/`, standard library only) joins the real server
-//! over loopback, decodes the map, names every tile, breaks a tile, sees another player, and
+//! over loopback, decodes the map, names every tile, checks the rule "Movement" tick by tick
+//! against every Snapshot of its own player, breaks a tile, sees another player, and
 //! decodes a reason for every refusal and kick it can provoke (`--strict`: any statement of the
 //! document the server does not follow fails the run). It reads the protocol version and spec
 //! hash from the document's header table, as a client built from it would. If the document and
@@ -49,6 +50,14 @@ fn a_client_written_from_the_document_plays_and_breaks_a_tile() {
     );
     assert!(last.contains("-> Dirt"), "{last}");
     assert!(!last.contains("saw 0 other"), "{last}");
+    // The rule "Movement" held on every Snapshot, through the scripted walk (accelerating,
+    // stopping, diagonals, reversing, cancelling keys) and the walk to the tile.
+    let checked: u32 = last
+        .rsplit_once("movement law held on ")
+        .and_then(|(_, n)| n.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no movement law count in {last:?}"));
+    assert!(checked >= 60, "only {checked} snapshots checked: {last}");
 }
 
 #[test]

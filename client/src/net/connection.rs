@@ -2,9 +2,11 @@
 //!
 //! [`Connection::connect`] runs the whole join (within the connect timeout, 60 s by default),
 //! reporting player-visible states as it goes, and returns the connection with the received map.
-//! In play, [`Connection::recv`] yields decoded server packets (with the play timeout, 10 s by
-//! default) and [`Connection::send`] writes packets. Every frame in both directions can be
-//! observed (the replay recorder hooks in here) and every byte is counted.
+//! In play, [`Connection::recv`] yields decoded server packets (with the play timeout, the
+//! spec's `IDLE_TIMEOUT_MS` by default) and [`Connection::send`] writes packets. Every frame in both directions can be
+//! observed (the replay recorder hooks in here), stamped with the latest tick the server
+//! announced (`tilegame_protocol::snapshot::announced_tick`, the one tick extraction every
+//! recorder shares), and every byte is counted.
 //!
 //! Framing and decoding are the protocol's typed codec: each stage of the join holds a
 //! `ClientCodec` of its state, so the client can only send what that state allows.
@@ -13,6 +15,7 @@ use std::time::Duration;
 
 use tilegame_game as game;
 use tilegame_protocol::codec::ClientCodec;
+use tilegame_protocol::snapshot::announced_tick;
 use tilegame_protocol::v1::{
     self, handshake, login, marker, play, ClientPacket, PlayerInfo, State,
 };
@@ -53,14 +56,16 @@ pub struct ConnectOptions {
 }
 
 impl ConnectOptions {
-    /// Options with the default timeouts (60 s connecting, 10 s in play).
+    /// Options with the default timeouts: 60 s connecting, and in play the spec's
+    /// `IDLE_TIMEOUT_MS` (the server sends at least one Snapshot every `HEARTBEAT_TICKS`, so
+    /// that much silence means it is gone, as it means to the server that a client is gone).
     pub fn new(address: impl Into<String>, name: impl Into<String>) -> Self {
         ConnectOptions {
             address: address.into(),
             name: name.into(),
             color: 0x2f80ed,
             connect_timeout: Duration::from_secs(60),
-            play_timeout: Duration::from_secs(10),
+            play_timeout: Duration::from_millis(u64::from(v1::IDLE_TIMEOUT_MS)),
         }
     }
 }
@@ -108,6 +113,10 @@ impl Link {
     ) -> Result<S::ToClient, ConnectError> {
         loop {
             if let Some(got) = codec.next_packet().map_err(bad_server)? {
+                let bytes = got.frame.packet_bytes();
+                if let Some(tick) = announced_tick(Direction::ToClient, S::STATE, bytes) {
+                    self.tick = tick;
+                }
                 if let Some(o) = &mut self.observer {
                     o.frame(
                         Direction::ToClient,
@@ -268,7 +277,6 @@ impl Connection {
                 JoinStep::Welcomed | JoinStep::Accepted => {}
             }
         };
-        link.tick = joined.tick;
         progress(ConnectionState::Success);
         let conn = Connection {
             link,
@@ -290,9 +298,6 @@ impl Connection {
                     format!("nothing from the server for {timeout:?}"),
                 )
             })??;
-        if let play::ToClient::Snapshot(s) = &packet {
-            self.link.tick = s.tick;
-        }
         Ok(packet)
     }
 

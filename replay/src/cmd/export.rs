@@ -5,7 +5,8 @@
 //! then each frame (`[length: VarU32][packet id][body]`) as data in its direction, split into
 //! segments of at most [`MSS`] bytes, with sequence and acknowledgement numbers that follow
 //! both directions' byte counts, and a FIN exchange at the end. The client is
-//! `10.0.0.2:50000`, the server `10.0.0.1:<port>`; times are the recording's start time plus
+//! `10.0.0.2:50000` (or another port), the server `10.0.0.1:<port>`; pieces may also be cut at
+//! random sizes from a seed (a re-split stream, as a relay makes it); times are the recording's start time plus
 //! each frame's recorded microseconds, so the capture is the same every time it is exported.
 //! Opening the result in Wireshark with the generated dissector
 //! (`tilegame-protocol dissector`) names every frame.
@@ -26,9 +27,11 @@ pub const MSS: usize = 1460;
 /// The server port used unless told otherwise (the game's default).
 pub const DEFAULT_PORT: u16 = 35000;
 
+/// The client port used unless told otherwise.
+pub const CLIENT_PORT: u16 = 50000;
+
 const CLIENT_IP: [u8; 4] = [10, 0, 0, 2];
 const SERVER_IP: [u8; 4] = [10, 0, 0, 1];
-const CLIENT_PORT: u16 = 50000;
 const CLIENT_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x02];
 const SERVER_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x01];
 const CLIENT_ISN: u32 = 1_000;
@@ -61,6 +64,13 @@ pub struct ExportOptions {
     /// pieces (several frames per segment, frames across segments), as a busy socket does;
     /// otherwise each frame starts a segment of its own.
     pub coalesce: bool,
+    /// The client's TCP port (several exports with different ports merge into one capture of
+    /// several conversations).
+    pub client_port: u16,
+    /// Cut the bytes into pieces of random sizes from 1 to `segment_bytes`, drawn from this
+    /// seed (the same capture every time), as a relay that re-splits a stream does; `None`
+    /// cuts every piece `segment_bytes` long.
+    pub split_seed: Option<u64>,
 }
 
 impl Default for ExportOptions {
@@ -69,6 +79,8 @@ impl Default for ExportOptions {
             port: DEFAULT_PORT,
             segment_bytes: MSS,
             coalesce: false,
+            client_port: CLIENT_PORT,
+            split_seed: None,
         }
     }
 }
@@ -89,10 +101,17 @@ struct PcapWriter<W: Write> {
     server: Side,
     packets: u64,
     ip_id: u16,
+    /// The state of the xorshift generator of piece sizes, when they are random.
+    split: Option<u64>,
 }
 
 impl<W: Write> PcapWriter<W> {
-    fn new(mut out: W, port: u16) -> std::io::Result<Self> {
+    fn new(
+        mut out: W,
+        port: u16,
+        client_port: u16,
+        split_seed: Option<u64>,
+    ) -> std::io::Result<Self> {
         // Global header: magic, version 2.4, UTC, accuracy 0, snap length, LINKTYPE_ETHERNET.
         let mut header = Vec::with_capacity(24);
         header.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
@@ -107,7 +126,7 @@ impl<W: Write> PcapWriter<W> {
             out,
             client: Side {
                 ip: CLIENT_IP,
-                port: CLIENT_PORT,
+                port: client_port,
                 mac: CLIENT_MAC,
                 seq: CLIENT_ISN,
             },
@@ -119,6 +138,7 @@ impl<W: Write> PcapWriter<W> {
             },
             packets: 0,
             ip_id: 0,
+            split: split_seed.map(|seed| seed | 1),
         })
     }
 
@@ -171,8 +191,22 @@ impl<W: Write> PcapWriter<W> {
         bytes: &[u8],
         segment: usize,
     ) -> std::io::Result<()> {
-        for piece in bytes.chunks(segment.clamp(1, MSS)) {
+        let most = segment.clamp(1, MSS);
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            let size = match &mut self.split {
+                Some(x) => {
+                    // xorshift64: deterministic, so the capture is the same every time.
+                    *x ^= *x << 13;
+                    *x ^= *x >> 7;
+                    *x ^= *x << 17;
+                    1 + (*x % most as u64) as usize
+                }
+                None => most,
+            };
+            let (piece, tail) = rest.split_at(size.min(rest.len()));
             self.segment(to_server, micros, PSH | ACK, piece)?;
+            rest = tail;
         }
         Ok(())
     }
@@ -260,7 +294,7 @@ pub fn export_pcap(
         .header()
         .start_unix_ms
         .saturating_mul(1000);
-    let mut pcap = PcapWriter::new(out, options.port)?;
+    let mut pcap = PcapWriter::new(out, options.port, options.client_port, options.split_seed)?;
     // The handshake, just before the first frame.
     pcap.segment(true, start_micros, SYN, &[])?;
     pcap.segment(false, start_micros, SYN | ACK, &[])?;
