@@ -26,8 +26,9 @@ pub use tilegame_protocol::snapshot::{
 use tilegame_protocol::v1::{PlayerDelta, Position, TileChange};
 use tilegame_protocol::wire::{encode_body, EncodeError};
 
-/// Players beyond half the view radius get a delta every this many ticks.
-pub const FAR_EVERY: u32 = 4;
+/// Players beyond half the view radius get a delta every this many ticks (the spec's
+/// `FAR_UPDATE_TICKS`).
+pub const FAR_EVERY: u32 = tilegame_protocol::v1::FAR_UPDATE_TICKS;
 
 /// Whether `slot`'s far viewers are updated on `tick`.
 fn far_due(tick: u32, slot: usize) -> bool {

@@ -46,7 +46,7 @@ const MAX_ROSTER_PENDING: usize = 8192;
 const ROSTER_ROOM_SHARE: usize = 4;
 
 /// Players listed in MapEnd, at most (the spec's bound); the rest follow as PlayerJoined.
-const MAX_LISTED: usize = 1024;
+const MAX_LISTED: usize = tilegame_protocol::v1::map_transfer::MapEnd::PLAYERS_MAX;
 
 /// Inputs a player may have waiting; older ones are dropped past this.
 const INPUT_QUEUE: usize = tilegame_protocol::v1::INPUT_QUEUE as usize;
