@@ -27,7 +27,7 @@ use tilegame_client::render::{
 use tilegame_game::{Map, Tile};
 use tilegame_protocol::replay_format::{FileHeader, Record};
 
-use crate::engine::{Engine, TickOutcome};
+use crate::engine::{next_snapshot_tick, Engine, TickOutcome};
 use crate::state::natural_cmp;
 use crate::timeline::{self, Traffic, SPEEDS};
 use crate::tool::{ReplayFile, ToolError};
@@ -160,6 +160,27 @@ impl Viewer {
         }
     }
 
+    /// Goes back to the previous snapshot (one tick back) and stops there: the play-head lands
+    /// on the time that snapshot was recorded, as a step forward puts it on the next one's.
+    fn step_back(&mut self) {
+        let Some(tick) = self.engine.last_tick().map(|(t, _)| t.saturating_sub(1)) else {
+            return;
+        };
+        self.seek(tick);
+        let shown = self.shown_tick();
+        let at = self.records[..self.next.min(self.records.len())]
+            .iter()
+            .zip(&self.times)
+            .rev()
+            .find_map(|(r, &t)| match r {
+                Record::Frame(f) if next_snapshot_tick(f) == Some(shown) => Some(t),
+                _ => None,
+            });
+        if let Some(at) = at {
+            self.playhead = at as f64;
+        }
+    }
+
     /// Jumps to the recorded time `micros` (through the nearest keyframe).
     fn seek_time(&mut self, micros: u64) {
         let i = self.times.partition_point(|t| *t < micros);
@@ -220,8 +241,7 @@ impl FrameSource for Viewer {
             self.step_forward();
         } else if back {
             self.paused = true;
-            let tick = self.engine.last_tick().map_or(0, |(t, _)| t);
-            self.seek(tick.saturating_sub(1));
+            self.step_back();
         }
         self.window = input.window_size.map(|v| v as f32);
         // A press or drag on the bar seeks; the play-head stays where it was put that frame.
@@ -519,6 +539,32 @@ mod tests {
         );
         assert_eq!(v.keyframe_times.len(), 2);
         assert!(v.keyframe_times.iter().all(|&t| t <= v.total()));
+    }
+
+    #[test]
+    fn a_step_back_after_a_drag_moves_the_play_head_back() {
+        let mut v = fixture();
+        let layout = BarLayout::new(WINDOW.map(|v| v as f32), 1.0);
+        let y = layout.track[1];
+        v.update(&typed("."), 0.0);
+        let [left, _, right] = layout.track;
+        let to = (left + (right - left) * 0.6).round();
+        v.update(&pointer([left + 100.0, y], true, true), 0.0);
+        v.update(&pointer([to, y], true, false), 0.0);
+        v.update(&pointer([to, y], false, false), 0.0);
+        let dragged = v.cursor();
+        v.update(&typed("."), 0.0);
+        let forward = v.cursor();
+        assert!(forward > dragged, "{forward} > {dragged}");
+        let shown = v.shown_tick();
+        v.update(&typed(","), 0.0);
+        assert_eq!(v.shown_tick() + 1, shown);
+        assert_eq!(Some(v.shown_tick()), snapshot_at(&v, v.cursor()));
+        // A whole tick back: the play-head is on the earlier snapshot's own time.
+        assert!(v.cursor() + 40_000 < forward, "{} < {forward}", v.cursor());
+        v.update(&typed("."), 0.0);
+        assert_eq!(v.shown_tick(), shown);
+        assert_eq!(v.cursor(), forward);
     }
 
     #[test]
