@@ -151,22 +151,7 @@ pub fn summary(changes: &[Change]) -> String {
 /// every-state packets, states). A hash change that no other entry explains is reported as a
 /// breaking `unclassified` change, so `diff` never says "0 change(s)" while the hash moved.
 pub fn diff(old: &SpecFile, new: &SpecFile) -> Vec<Change> {
-    let file_format = old.protocol.states.is_empty() && new.protocol.states.is_empty();
-    let mut d = Differ {
-        old: &old.protocol,
-        new: &new.protocol,
-        old_l: layout::resolve(&old.protocol),
-        new_l: layout::resolve(&new.protocol),
-        changes: Vec::new(),
-        type_pairs: Vec::new(),
-        readers_of: type_readers(&new.protocol),
-        file_format,
-        readers: if file_format {
-            Readers::Files
-        } else {
-            Readers::Both
-        },
-    };
+    let mut d = Differ::new(old, new);
     d.protocol();
     d.constants();
     d.rules();
@@ -238,11 +223,24 @@ fn every_state_packets(e: &EveryState, dir: Direction) -> &[Spanned<Packet>] {
     }
 }
 
-/// A state's own packets for one side (without the copies of `every_state` packets).
-fn own_packets(s: &State, dir: Direction) -> Vec<&Packet> {
+/// Whether the every-state packet `name` is, in `other` (the other spec), not an every-state
+/// packet but some state's own packet: it moved.
+fn moved(name: &str, other: &Protocol, dir: Direction) -> bool {
+    !every_state_packets(&other.every_state, dir)
+        .iter()
+        .any(|p| p.name == name)
+        && other
+            .states
+            .iter()
+            .any(|s| s.packets(dir).iter().any(|p| !p.shared && p.name == name))
+}
+
+/// The packets of state `s` for one side that are compared per state: its own, and the
+/// every-state ones that are a state's own packet in `other` (the other spec).
+fn compared_in_state<'s>(s: &'s State, dir: Direction, other: &Protocol) -> Vec<&'s Packet> {
     s.packets(dir)
         .iter()
-        .filter(|p| !p.shared)
+        .filter(|p| !p.shared || moved(&p.name, other, dir))
         .map(|p| &**p)
         .collect()
 }
@@ -331,6 +329,28 @@ struct Differ<'a> {
     readers: Readers,
 }
 
+impl<'a> Differ<'a> {
+    /// A differ with no changes found yet.
+    fn new(old: &'a SpecFile, new: &'a SpecFile) -> Self {
+        let file_format = old.protocol.states.is_empty() && new.protocol.states.is_empty();
+        Differ {
+            old: &old.protocol,
+            new: &new.protocol,
+            old_l: layout::resolve(&old.protocol),
+            new_l: layout::resolve(&new.protocol),
+            changes: Vec::new(),
+            type_pairs: Vec::new(),
+            readers_of: type_readers(&new.protocol),
+            file_format,
+            readers: if file_format {
+                Readers::Files
+            } else {
+                Readers::Both
+            },
+        }
+    }
+}
+
 impl Differ<'_> {
     /// The resolved encoding of a field type of the old (`old` true) or new spec.
     fn encoding(&self, old: bool, ty: &Ty, little: bool) -> Encoding {
@@ -414,6 +434,28 @@ impl Differ<'_> {
         }
     }
 
+    /// Declarations present in both specs (by name) that were reordered: compatible, since ids,
+    /// tags and bit numbers are explicit (field and state order, which do matter, are checked
+    /// where they are compared).
+    fn reordered<'n>(
+        &mut self,
+        path: &str,
+        what: &str,
+        old: impl IntoIterator<Item = &'n str>,
+        new: impl IntoIterator<Item = &'n str>,
+    ) {
+        let (old, new): (Vec<&str>, Vec<&str>) =
+            (old.into_iter().collect(), new.into_iter().collect());
+        let common_old: Vec<&str> = old.iter().copied().filter(|n| new.contains(n)).collect();
+        let common_new: Vec<&str> = new.iter().copied().filter(|n| old.contains(n)).collect();
+        if common_old != common_new {
+            self.compatible(
+                path,
+                format!("{what} reordered (their ids, tags and bit numbers are explicit: no byte changes)"),
+            );
+        }
+    }
+
     fn doc(&mut self, path: &str, old: &str, new: &str) {
         if old.trim() != new.trim() {
             self.push(Class::Docs, path, "documentation changed");
@@ -491,6 +533,12 @@ impl Differ<'_> {
 
     fn types(&mut self) {
         let (old, new) = (self.old, self.new);
+        self.reordered(
+            "types",
+            "types",
+            old.types.iter().map(|t| t.name()),
+            new.types.iter().map(|t| t.name()),
+        );
         let old_names: BTreeSet<&str> = old.types.iter().map(|t| t.name()).collect();
         let mut added: Vec<&TypeDef> = new
             .types
@@ -589,6 +637,12 @@ impl Differ<'_> {
                     .map(|v| (v.name.as_str(), v.value, v.doc.as_str()))
                     .collect();
                 self.tags(path, "variant", &old_vs, &new_vs);
+                self.reordered(
+                    path,
+                    "variants",
+                    old_vs.iter().map(|v| v.0),
+                    new_vs.iter().map(|v| v.0),
+                );
                 self.properties(path, old, new);
             }
             (
@@ -605,6 +659,12 @@ impl Differ<'_> {
                         format!("representation changed {} → {}", or.rust(), nr.rust()),
                     );
                 }
+                self.reordered(
+                    path,
+                    "bits",
+                    ob.iter().map(|b| b.name.as_str()),
+                    nb.iter().map(|b| b.name.as_str()),
+                );
                 for b in ob {
                     let bpath = format!("{path}.{}", b.name);
                     match nb.iter().find(|n| n.name == b.name) {
@@ -669,6 +729,12 @@ impl Differ<'_> {
                     .iter()
                     .map(|v| (v.name.as_str(), v.value, v.doc.as_str()))
                     .collect();
+                self.reordered(
+                    path,
+                    "variants",
+                    old_vs.iter().map(|v| v.0),
+                    new_vs.iter().map(|v| v.0),
+                );
                 for (o, n) in self.tags(path, "variant", &old_vs, &new_vs) {
                     if let (Some(o), Some(n)) = (
                         ov.iter().find(|v| v.name == o),
@@ -816,27 +882,49 @@ impl Differ<'_> {
     }
 
     /// The packets declared under `every_state`, compared once (not in each state).
+    ///
+    /// A packet that moved between `every_state` and the states' own lists is compared in each
+    /// state instead (it is then added or removed where the states differ).
     fn every_state(&mut self) {
         let (old, new) = (&self.old.every_state, &self.new.every_state);
         self.doc("every_state", &old.doc, &new.doc);
         for dir in Direction::ALL {
-            let op: Vec<&Packet> = every_state_packets(old, dir).iter().map(|p| &**p).collect();
-            let np: Vec<&Packet> = every_state_packets(new, dir).iter().map(|p| &**p).collect();
+            let op: Vec<&Packet> = every_state_packets(old, dir)
+                .iter()
+                .filter(|p| !moved(&p.name, self.new, dir))
+                .map(|p| &**p)
+                .collect();
+            let np: Vec<&Packet> = every_state_packets(new, dir)
+                .iter()
+                .filter(|p| !moved(&p.name, self.old, dir))
+                .map(|p| &**p)
+                .collect();
             self.packets(&format!("every_state/{}", dir.key()), dir, &op, &np);
         }
     }
 
-    /// A state's own packets (every-state packets are compared by [`Differ::every_state`]).
+    /// A state's own packets, and the every-state packets that moved in or out of its list
+    /// (the others are compared once by [`Differ::every_state`]).
     fn state(&mut self, path: &str, old: &State, new: &State) {
         self.doc(path, &old.doc, &new.doc);
         for dir in Direction::ALL {
-            let (op, np) = (own_packets(old, dir), own_packets(new, dir));
+            let (op, np) = (
+                compared_in_state(old, dir, self.new),
+                compared_in_state(new, dir, self.old),
+            );
             self.packets(&format!("{path}/{}", dir.key()), dir, &op, &np);
         }
     }
 
     /// Compares the packets one side sends (in a state, or in every state).
     fn packets(&mut self, dpath: &str, dir: Direction, op: &[&Packet], np: &[&Packet]) {
+        // Every-state packets moved into a state come last in the old list: not a reordering.
+        self.reordered(
+            dpath,
+            "packets",
+            op.iter().filter(|p| !p.shared).map(|p| p.name.as_str()),
+            np.iter().filter(|p| !p.shared).map(|p| p.name.as_str()),
+        );
         let mut matched_new = BTreeSet::new();
         for o in op {
             self.readers = Readers::of(dir);

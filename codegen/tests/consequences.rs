@@ -180,3 +180,42 @@ fn every_state_packets_are_reported_once() {
     );
     insta::assert_snapshot!(out);
 }
+
+#[test]
+fn a_packet_moved_out_of_every_state_is_reported_where_it_is_gone() {
+    let new = edit(&[
+        (
+            r#"        to_client: [
+            Packet(id: 0x7f, name: "Kick", doc: "Ends the connection.", fields: [
+                (name: "reason", ty: Ref("Reason"), doc: "Why."),
+                (name: "message", ty: String(max: 256), doc: "Detail."),
+            ]),
+        ],
+"#,
+            "",
+        ),
+        (
+            r#"        ], to_client: [
+            Packet(id: 0x00, name: "Pong""#,
+            r#"        ], to_client: [
+            Packet(id: 0x7f, name: "Kick", doc: "Ends the connection.", fields: [
+                (name: "reason", ty: Ref("Reason"), doc: "Why."),
+                (name: "message", ty: String(max: 256), doc: "Detail."),
+            ]),
+            Packet(id: 0x00, name: "Pong""#,
+        ),
+    ]);
+    let (out, changes) = report(&new);
+    let paths: Vec<&str> = changes.iter().map(|c| c.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        ["handshake/to_client/Kick", "login/to_client/Kick"],
+        "{out}"
+    );
+    assert!(is_all(&changes, Class::Breaking), "{out}");
+    insta::assert_snapshot!(out);
+}
+
+fn is_all(changes: &[compat::Change], class: Class) -> bool {
+    changes.iter().all(|c| c.class == class)
+}

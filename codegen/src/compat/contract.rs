@@ -28,6 +28,12 @@ impl Differ<'_> {
                 format!(" {}", c.unit)
             }
         };
+        self.reordered(
+            "constants",
+            "constants",
+            old.iter().map(|c| c.name.as_str()),
+            new.iter().map(|c| c.name.as_str()),
+        );
         for (i, o) in old.iter().enumerate() {
             let path = format!("constants/{}", o.name);
             if let Some(n) = new.iter().find(|n| n.name == o.name) {
@@ -172,6 +178,12 @@ impl Differ<'_> {
         };
         const RULES: &str = "no byte changes, but the rules that use it (the simulation, the \
                              client's prediction) change: peers built from either spec disagree";
+        self.reordered(
+            path,
+            "properties",
+            op.iter().map(|p| p.name.as_str()),
+            np.iter().map(|p| p.name.as_str()),
+        );
         for o in op {
             let ppath = format!("{path}.{}()", o.name);
             match np.iter().find(|n| n.name == o.name) {
@@ -245,5 +257,58 @@ impl Differ<'_> {
                 b.unwrap_or("").trim()
             ),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::compat::{diff, Class};
+    use crate::load_str;
+
+    const OLD: &str = r#"Protocol(name: "p", version: 1, types: [
+        Struct(name: "A", fields: [(name: "a", ty: U8)]),
+        Struct(name: "B", fields: [(name: "b", ty: U8)]),
+    ])"#;
+
+    #[test]
+    fn a_hash_change_nothing_explains_is_breaking() {
+        let (old, new) = (
+            load_str("old", OLD).expect("old"),
+            load_str("new", OLD).expect("new"),
+        );
+        let mut d = super::super::Differ::new(&old, &new);
+        d.unclassified();
+        assert!(d.changes.is_empty(), "same spec: {:?}", d.changes);
+        let new = load_str(
+            "new",
+            &OLD.replace("name: \"b\", ty: U8", "name: \"b\", ty: U16"),
+        )
+        .expect("new");
+        let mut d = super::super::Differ::new(&old, &new);
+        // Only the safety net runs: it must not stay silent about the hash change.
+        d.unclassified();
+        assert_eq!(d.changes.len(), 1, "{:?}", d.changes);
+        assert_eq!(d.changes[0].class, Class::Breaking);
+        assert!(
+            d.changes[0]
+                .message
+                .contains("`field b: U8 endian=Default` → `field b: U16 endian=Default`"),
+            "{}",
+            d.changes[0].message
+        );
+    }
+
+    #[test]
+    fn reordering_declarations_is_compatible_not_unclassified() {
+        let old = load_str("old", OLD).expect("old");
+        let swapped = r#"Protocol(name: "p", version: 1, types: [
+        Struct(name: "B", fields: [(name: "b", ty: U8)]),
+        Struct(name: "A", fields: [(name: "a", ty: U8)]),
+    ])"#;
+        let new = load_str("new", swapped).expect("new");
+        let changes = diff(&old, &new);
+        assert_eq!(changes.len(), 1, "{changes:?}");
+        assert_eq!(changes[0].class, Class::Compatible);
+        assert_eq!(changes[0].path, "types");
     }
 }
