@@ -302,7 +302,13 @@ impl Readers {
             Readers::Files => format!(
                 "new readers reject {excess}, which old files may hold: old files no longer read"
             ),
-            _ => format!(
+            Readers::Server => format!(
+                "a new server rejects {excess}, which old clients may still send and old recordings may hold: old frames no longer decode"
+            ),
+            Readers::Clients => format!(
+                "new clients reject {excess}, which an old server may still send and old recordings may hold: old frames no longer decode"
+            ),
+            Readers::Both => format!(
                 "new peers reject {excess}, which old peers may still send and old recordings may hold: old frames no longer decode"
             ),
         }
