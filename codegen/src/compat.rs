@@ -1,77 +1,164 @@
-//! Compatibility between two versions of a spec.
+//! Compatibility between two versions of a spec, and what each change means.
 //!
-//! A spec edit can silently split the player base: a renumbered packet or a raised bound decodes
-//! fine on one build and fails on the other. [`diff`] compares two specs and classifies every
-//! change as [`Compatibility::Compatible`] (peers built from either spec still understand each
-//! other byte for byte) or [`Compatibility::Breaking`], with the reason. Layouts are compared
-//! structurally: references to shared types are resolved in each spec, so renaming a type, a
-//! packet, a field or a variant is compatible as long as the bytes stay the same (the resolved
-//! encodings of [`crate::layout`] are compared with [`Layout::same_wire`]), while any change
-//! to the bytes is breaking. The wire format has no optional trailing fields, so adding a field
-//! is breaking too.
+//! A spec edit can silently split the player base: a renumbered packet or a lowered bound decodes
+//! fine on one build and fails on the other. [`diff`] compares two specs and gives every change
+//! a [`Class`]: `compatible` (the bytes do not change: renames, wire-identical spellings),
+//! `widening` (the new reader accepts everything the old one did and more: a raised bound, a new
+//! enum variant or packet, VarU32 → VarU64; old frames still decode and the side that reads the
+//! new values must upgrade first), `breaking` (narrowing or incompatible: old frames may no
+//! longer decode), `constant`, `property` and `rules` (no byte changes, but what peers agree on
+//! changes), and `docs`. Layouts are compared structurally: references to shared types are
+//! resolved in each spec (the resolved encodings of [`crate::layout`], compared with
+//! [`Layout::same_wire`]), so renaming a type, packet, field or variant is compatible on the wire
+//! as long as the bytes stay the same. The wire format has no optional trailing fields, so adding
+//! a field is breaking. Packets declared under `every_state` are compared once, not per state.
+//!
+//! [`consequences`] adds what the wire class does not say: the spec hash (handshake and
+//! recordings), the generated Rust items renamed, removed, added or retyped ([`api`]), and per
+//! change whether old recordings replay as-is, only with the widened reader, or no longer open
+//! ([`report`]).
 
-use std::collections::BTreeSet;
+pub mod api;
+mod contract;
+pub mod report;
+
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use crate::layout::{self, Encoding, Layout, Prefix, TypeLayout};
-use crate::model::{Direction, Endian, Field, Protocol, State, Ty, TypeDef};
+use crate::model::{Direction, Endian, EveryState, Field, Packet, Protocol, State, Ty, TypeDef};
 use crate::names::to_snake_case;
 use crate::parse::SpecFile;
 use crate::span::Spanned;
 
-/// Whether peers built from the old and the new spec still interoperate after a change.
+pub use api::{ApiChange, ItemKind};
+pub use report::{consequences, Consequences, Recordings};
+
+/// What kind of change: decides what it means for peers, recordings and `diff`'s exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Compatibility {
-    /// Old and new peers still understand each other.
+pub enum Class {
+    /// Documentation text only: no byte, API or hash change.
+    Docs,
+    /// The bytes do not change (renames, wire-identical spellings, new unused types).
     Compatible,
-    /// Some old/new pairing misreads or rejects the other's bytes.
+    /// The new reader accepts every old value and more: old frames still decode; old readers
+    /// reject what new writers may now send.
+    Widening,
+    /// A constant's value, type or name changed: no byte changes, but peers built from either
+    /// spec disagree on it.
+    Constant,
+    /// An enum property (e.g. a tile's resistance) changed: no byte changes, but the rules that
+    /// use it (the simulation) change.
+    Property,
+    /// The rules' prose changed: no byte or hash change, but what a peer must do changed.
+    Rules,
+    /// Narrowing or incompatible: some old/new pairing misreads or rejects the other's bytes, and
+    /// old frames may no longer decode.
     Breaking,
 }
 
-impl fmt::Display for Compatibility {
+impl Class {
+    /// Every class, in the order the summary counts them.
+    pub const ALL: [Class; 7] = [
+        Class::Breaking,
+        Class::Widening,
+        Class::Compatible,
+        Class::Constant,
+        Class::Property,
+        Class::Rules,
+        Class::Docs,
+    ];
+
+    /// The class's name as printed.
+    pub fn name(self) -> &'static str {
+        match self {
+            Class::Docs => "docs",
+            Class::Compatible => "compatible",
+            Class::Widening => "widening",
+            Class::Constant => "constant",
+            Class::Property => "property",
+            Class::Rules => "rules",
+            Class::Breaking => "breaking",
+        }
+    }
+
+    /// Whether a change of this class changes the spec hash (docs and rules prose do not).
+    pub fn changes_hash(self) -> bool {
+        !matches!(self, Class::Docs | Class::Rules)
+    }
+}
+
+impl fmt::Display for Class {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Compatibility::Compatible => "compatible",
-            Compatibility::Breaking => "breaking",
-        })
+        f.write_str(self.name())
     }
 }
 
 /// One classified difference between two specs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Change {
-    /// Compatible or breaking.
-    pub kind: Compatibility,
-    /// Where: `protocol`, `types/Name.field`, `state/direction/Packet.field`, ...
+    /// What kind of change.
+    pub class: Class,
+    /// Where: `protocol`, `constants/NAME`, `rules/Title`, `types/Name.field`,
+    /// `state/direction/Packet.field`, `every_state/direction/Packet.field`, ...
     pub path: String,
-    /// What changed and, for breaking changes, why it breaks.
+    /// What changed and what it means on the wire.
     pub message: String,
+    /// What it does to recordings made before it (by default, what its class implies).
+    pub recordings: Recordings,
 }
 
 impl fmt::Display for Change {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}: {}", self.kind, self.path, self.message)
+        write!(f, "{}: {}: {}", self.class, self.path, self.message)
     }
 }
 
 /// Whether any change is breaking.
 pub fn is_breaking(changes: &[Change]) -> bool {
-    changes.iter().any(|c| c.kind == Compatibility::Breaking)
+    changes.iter().any(|c| c.class == Class::Breaking)
 }
 
-/// Every difference between `old` and `new`, in spec order (protocol, types, states).
+/// `diff`'s exit code for these changes: 0 none, 1 changes none of which is breaking, 2 at
+/// least one breaking change (3, "could not compare", is the command line's).
+pub fn exit_code(changes: &[Change]) -> u8 {
+    if is_breaking(changes) {
+        2
+    } else if changes.is_empty() {
+        0
+    } else {
+        1
+    }
+}
+
+/// One line counting the changes per class, e.g. `3 change(s): 1 breaking, 2 widening`.
+pub fn summary(changes: &[Change]) -> String {
+    let counts: Vec<String> = Class::ALL
+        .iter()
+        .filter_map(|&class| {
+            let n = changes.iter().filter(|c| c.class == class).count();
+            (n > 0).then(|| format!("{n} {class}"))
+        })
+        .collect();
+    if counts.is_empty() {
+        "0 change(s)".to_owned()
+    } else {
+        format!("{} change(s): {}", changes.len(), counts.join(", "))
+    }
+}
+
+/// Every difference between `old` and `new`, in spec order (protocol, constants, rules, types,
+/// every-state packets, states). A hash change that no other entry explains is reported as a
+/// breaking `unclassified` change, so `diff` never says "0 change(s)" while the hash moved.
 pub fn diff(old: &SpecFile, new: &SpecFile) -> Vec<Change> {
-    let mut d = Differ {
-        old: &old.protocol,
-        new: &new.protocol,
-        old_l: layout::resolve(&old.protocol),
-        new_l: layout::resolve(&new.protocol),
-        changes: Vec::new(),
-        type_pairs: Vec::new(),
-    };
+    let mut d = Differ::new(old, new);
     d.protocol();
+    d.constants();
+    d.rules();
     d.types();
+    d.every_state();
     d.states();
+    d.unclassified();
     d.changes
 }
 
@@ -93,6 +180,141 @@ fn words(p: &Protocol, ty: &Ty) -> String {
     layout::encoding(p, ty, false).words()
 }
 
+/// For each shared type of `p`, the directions of the packets that carry it (directly or
+/// inside other types): who reads it.
+fn type_readers(p: &Protocol) -> BTreeMap<String, BTreeSet<Direction>> {
+    fn mark(
+        p: &Protocol,
+        ty: &Ty,
+        dir: Direction,
+        out: &mut BTreeMap<String, BTreeSet<Direction>>,
+    ) {
+        match ty {
+            Ty::Ref(name) if out.entry(name.clone()).or_default().insert(dir) => {
+                for f in find_type(p, name).map(type_fields).unwrap_or_default() {
+                    mark(p, &f.ty, dir, out);
+                }
+            }
+            Ty::List { of, .. }
+            | Ty::Array { of, .. }
+            | Ty::Option(of)
+            | Ty::Compressed { of, .. } => mark(p, of, dir, out),
+            _ => {}
+        }
+    }
+    let mut out = BTreeMap::new();
+    for state in &p.states {
+        for dir in Direction::ALL {
+            for packet in state.packets(dir) {
+                for f in &packet.fields {
+                    mark(p, &f.ty, dir, &mut out);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The packets one side may send in every state.
+fn every_state_packets(e: &EveryState, dir: Direction) -> &[Spanned<Packet>] {
+    match dir {
+        Direction::ToServer => &e.to_server,
+        Direction::ToClient => &e.to_client,
+    }
+}
+
+/// Whether the every-state packet `name` is, in `other` (the other spec), not an every-state
+/// packet but some state's own packet: it moved.
+fn moved(name: &str, other: &Protocol, dir: Direction) -> bool {
+    !every_state_packets(&other.every_state, dir)
+        .iter()
+        .any(|p| p.name == name)
+        && other
+            .states
+            .iter()
+            .any(|s| s.packets(dir).iter().any(|p| !p.shared && p.name == name))
+}
+
+/// The packets of state `s` for one side that are compared per state: its own, and the
+/// every-state ones that are a state's own packet in `other` (the other spec).
+fn compared_in_state<'s>(s: &'s State, dir: Direction, other: &Protocol) -> Vec<&'s Packet> {
+    s.packets(dir)
+        .iter()
+        .filter(|p| !p.shared || moved(&p.name, other, dir))
+        .map(|p| &**p)
+        .collect()
+}
+
+/// Every field a shared type declares (struct fields, union variants' fields).
+fn type_fields(t: &TypeDef) -> Vec<&Field> {
+    match t {
+        TypeDef::Struct { fields, .. } => fields.iter().map(|f| &**f).collect(),
+        TypeDef::Union { variants, .. } => variants
+            .iter()
+            .flat_map(|v| v.fields.iter().map(|f| &**f))
+            .collect(),
+        TypeDef::Enum { .. } | TypeDef::Flags { .. } => Vec::new(),
+    }
+}
+
+/// Who reads the values being compared, which decides who must upgrade first for a widening.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Readers {
+    /// Client-to-server packets: the server reads them.
+    Server,
+    /// Server-to-client packets: clients read them.
+    Clients,
+    /// Both directions (or a shared type not carried by any packet).
+    Both,
+    /// A file format: readers of the files.
+    Files,
+}
+
+impl Readers {
+    fn of(dir: Direction) -> Self {
+        match dir {
+            Direction::ToServer => Readers::Server,
+            Direction::ToClient => Readers::Clients,
+        }
+    }
+
+    /// How a widening reads: old bytes still decode; old readers reject `excess`.
+    fn widening(self, excess: &str) -> String {
+        match self {
+            Readers::Server => format!(
+                "old frames still decode; an old server rejects {excess}, which new clients may send: upgrade the server first"
+            ),
+            Readers::Clients => format!(
+                "old frames still decode; old clients reject {excess}, which a new server may send: upgrade the clients first"
+            ),
+            Readers::Both => format!(
+                "old frames still decode; old peers reject {excess}, which new peers may send: upgrade both sides together"
+            ),
+            Readers::Files => format!(
+                "old files still read; old readers reject {excess}, which new writers may write: upgrade the readers first"
+            ),
+        }
+    }
+
+    /// How a narrowing reads: new readers reject `excess`, which old bytes may hold.
+    fn narrowing(self, excess: &str) -> String {
+        match self {
+            Readers::Files => format!(
+                "new readers reject {excess}, which old files may hold: old files no longer read"
+            ),
+            Readers::Server => format!(
+                "a new server rejects {excess}, which old clients may still send and old recordings may hold: old frames no longer decode"
+            ),
+            Readers::Clients => format!(
+                "new clients reject {excess}, which an old server may still send and old recordings may hold: old frames no longer decode"
+            ),
+            Readers::Both => format!(
+                "new peers reject {excess}, which old peers may still send and old recordings may hold: old frames no longer decode"
+            ),
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 
 struct Differ<'a> {
@@ -105,20 +327,33 @@ struct Differ<'a> {
     changes: Vec<Change>,
     /// Shared types matched between the specs (same name, or renamed and wire-identical).
     type_pairs: Vec<(String, String)>,
+    /// Who reads each shared type of the new spec.
+    readers_of: BTreeMap<String, BTreeSet<Direction>>,
+    /// Both specs are file formats (no states).
+    file_format: bool,
+    /// Who reads what is being compared now.
+    readers: Readers,
 }
 
-/// Why changing a bound breaks; `excess` describes what exceeds a bound, with `{}` for it.
-fn bound_reason(what: &str, excess: &str, old: u32, new: u32) -> String {
-    if new > old {
-        format!(
-            "{what} bound raised {old} → {new}: breaking, because old peers reject {} that new peers may now send",
-            excess.replace("{}", &old.to_string())
-        )
-    } else {
-        format!(
-            "{what} bound lowered {old} → {new}: breaking, because new peers reject {} that old peers may still send",
-            excess.replace("{}", &new.to_string())
-        )
+impl<'a> Differ<'a> {
+    /// A differ with no changes found yet.
+    fn new(old: &'a SpecFile, new: &'a SpecFile) -> Self {
+        let file_format = old.protocol.states.is_empty() && new.protocol.states.is_empty();
+        Differ {
+            old: &old.protocol,
+            new: &new.protocol,
+            old_l: layout::resolve(&old.protocol),
+            new_l: layout::resolve(&new.protocol),
+            changes: Vec::new(),
+            type_pairs: Vec::new(),
+            readers_of: type_readers(&new.protocol),
+            file_format,
+            readers: if file_format {
+                Readers::Files
+            } else {
+                Readers::Both
+            },
+        }
     }
 }
 
@@ -150,25 +385,100 @@ impl Differ<'_> {
         }
     }
 
-    fn push(&mut self, kind: Compatibility, path: impl Into<String>, message: impl Into<String>) {
+    /// Who reads the new spec's shared type `name`.
+    fn readers_of_type(&self, name: &str) -> Readers {
+        if self.file_format {
+            return Readers::Files;
+        }
+        match self.readers_of.get(name) {
+            Some(dirs) if dirs.len() == 1 => dirs
+                .iter()
+                .next()
+                .map_or(Readers::Both, |&d| Readers::of(d)),
+            _ => Readers::Both,
+        }
+    }
+
+    fn push(&mut self, class: Class, path: impl Into<String>, message: impl Into<String>) {
         self.changes.push(Change {
-            kind,
+            class,
             path: path.into(),
             message: message.into(),
+            recordings: Recordings::of(class),
         });
     }
 
     fn breaking(&mut self, path: impl Into<String>, message: impl Into<String>) {
-        self.push(Compatibility::Breaking, path, message);
+        self.push(Class::Breaking, path, message);
     }
 
     fn compatible(&mut self, path: impl Into<String>, message: impl Into<String>) {
-        self.push(Compatibility::Compatible, path, message);
+        self.push(Class::Compatible, path, message);
+    }
+
+    /// A widening: `head` says what changed, `excess` what old readers now reject.
+    fn widened(&mut self, path: impl Into<String>, head: String, excess: &str) {
+        let tail = self.readers.widening(excess);
+        self.push(Class::Widening, path, format!("{head}: {tail}"));
+    }
+
+    /// A narrowing: `head` says what changed, `excess` what new readers now reject.
+    fn narrowed(&mut self, path: impl Into<String>, head: String, excess: &str) {
+        let tail = self.readers.narrowing(excess);
+        self.breaking(path, format!("{head}: {tail}"));
+    }
+
+    /// A bound that changed from `old` to `new`; `excess` describes what exceeds a bound, with
+    /// `{}` for it.
+    fn bound(&mut self, path: &str, head: &str, excess: &str, old: u32, new: u32) {
+        if new > old {
+            let excess = excess.replace("{}", &old.to_string());
+            self.widened(path, format!("{head} bound raised {old} → {new}"), &excess);
+        } else if new < old {
+            let excess = excess.replace("{}", &new.to_string());
+            self.narrowed(path, format!("{head} bound lowered {old} → {new}"), &excess);
+        }
+    }
+
+    /// Declarations present in both specs (by name) that were reordered: compatible, since ids,
+    /// tags and bit numbers are explicit (field and state order, which do matter, are checked
+    /// where they are compared).
+    fn reordered<'n>(
+        &mut self,
+        path: &str,
+        what: &str,
+        old: impl IntoIterator<Item = &'n str>,
+        new: impl IntoIterator<Item = &'n str>,
+    ) {
+        let (old, new): (Vec<&str>, Vec<&str>) =
+            (old.into_iter().collect(), new.into_iter().collect());
+        let common_old: Vec<&str> = old.iter().copied().filter(|n| new.contains(n)).collect();
+        let common_new: Vec<&str> = new.iter().copied().filter(|n| old.contains(n)).collect();
+        if common_old != common_new {
+            self.compatible(
+                path,
+                format!("{what} reordered (their ids, tags and bit numbers are explicit: no byte changes)"),
+            );
+        }
     }
 
     fn doc(&mut self, path: &str, old: &str, new: &str) {
         if old.trim() != new.trim() {
-            self.compatible(path, "documentation changed");
+            self.push(Class::Docs, path, "documentation changed");
+        }
+    }
+
+    /// A record's `floats` flag, which changes no byte by itself (float fields are compared
+    /// where they appear).
+    fn floats(&mut self, path: &str, old: bool, new: bool) {
+        if old != new {
+            self.compatible(
+                path,
+                format!(
+                    "`floats` turned {} (no byte changes)",
+                    if new { "on" } else { "off" }
+                ),
+            );
         }
     }
 
@@ -193,35 +503,48 @@ impl Differ<'_> {
                 ),
             );
         }
-        if old.endian != new.endian
-            && layout::field_little(old.endian, Endian::Big)
-                != layout::field_little(new.endian, Endian::Big)
-        {
+        let (ol, nl) = (
+            layout::field_little(old.endian, Endian::Big),
+            layout::field_little(new.endian, Endian::Big),
+        );
+        if ol != nl {
             self.breaking(
                 "protocol",
                 format!(
                     "default byte order changed {} → {}: every multi-byte integer without its own `endian` changes",
-                    order(layout::field_little(old.endian, Endian::Big)),
-                    order(layout::field_little(new.endian, Endian::Big)),
+                    order(ol),
+                    order(nl),
                 ),
             );
-        }
-        if old.max_frame != new.max_frame {
-            self.breaking(
+        } else if old.endian != new.endian {
+            self.compatible(
                 "protocol",
-                bound_reason(
-                    "max_frame",
-                    "frames longer than {} bytes",
-                    old.max_frame,
-                    new.max_frame,
+                format!(
+                    "default byte order spelled {:?} → {:?} (both {}: no byte changes)",
+                    old.endian,
+                    new.endian,
+                    order(nl)
                 ),
             );
         }
+        self.bound(
+            "protocol",
+            "max_frame",
+            "frames longer than {} bytes",
+            old.max_frame,
+            new.max_frame,
+        );
         self.doc("protocol", &old.doc, &new.doc);
     }
 
     fn types(&mut self) {
         let (old, new) = (self.old, self.new);
+        self.reordered(
+            "types",
+            "types",
+            old.types.iter().map(|t| t.name()),
+            new.types.iter().map(|t| t.name()),
+        );
         let old_names: BTreeSet<&str> = old.types.iter().map(|t| t.name()).collect();
         let mut added: Vec<&TypeDef> = new
             .types
@@ -234,6 +557,7 @@ impl Differ<'_> {
             if let Some(n) = find_type(new, t.name()) {
                 self.type_pairs
                     .push((t.name().to_owned(), n.name().to_owned()));
+                self.readers = self.readers_of_type(n.name());
                 self.typedef(&path, t, n);
                 continue;
             }
@@ -249,12 +573,13 @@ impl Differ<'_> {
                         &path,
                         format!("{} renamed to `{}` (wire-identical)", t.kind(), n.name()),
                     );
+                    self.readers = self.readers_of_type(n.name());
                     self.typedef(&format!("types/{}", n.name()), t, n);
                 }
                 None => self.breaking(
                     &path,
                     format!(
-                        "{} removed: whatever encoded it can no longer be read by new peers",
+                        "{} removed: whatever encoded it can no longer be read by new peers, nor from old recordings",
                         t.kind()
                     ),
                 ),
@@ -277,15 +602,18 @@ impl Differ<'_> {
             (
                 TypeDef::Struct {
                     presence: op,
+                    floats: ofl,
                     fields: of,
                     ..
                 },
                 TypeDef::Struct {
                     presence: np,
+                    floats: nfl,
                     fields: nf,
                     ..
                 },
             ) => {
+                self.floats(path, *ofl, *nfl);
                 self.fields(path, of, *op, nf, *np);
             }
             (
@@ -315,6 +643,13 @@ impl Differ<'_> {
                     .map(|v| (v.name.as_str(), v.value, v.doc.as_str()))
                     .collect();
                 self.tags(path, "variant", &old_vs, &new_vs);
+                self.reordered(
+                    path,
+                    "variants",
+                    old_vs.iter().map(|v| v.0),
+                    new_vs.iter().map(|v| v.0),
+                );
+                self.properties(path, old, new);
             }
             (
                 TypeDef::Flags {
@@ -330,19 +665,35 @@ impl Differ<'_> {
                         format!("representation changed {} → {}", or.rust(), nr.rust()),
                     );
                 }
+                self.reordered(
+                    path,
+                    "bits",
+                    ob.iter().map(|b| b.name.as_str()),
+                    nb.iter().map(|b| b.name.as_str()),
+                );
                 for b in ob {
                     let bpath = format!("{path}.{}", b.name);
                     match nb.iter().find(|n| n.name == b.name) {
                         Some(n) if n.bit != b.bit => self.breaking(
                             &bpath,
-                            format!("bit moved {} → {}: old and new peers read different flags", b.bit, n.bit),
+                            format!(
+                                "bit moved {} → {}: old and new peers read different flags",
+                                b.bit, n.bit
+                            ),
                         ),
                         Some(n) => self.doc(&bpath, &b.doc, &n.doc),
-                        None => match nb.iter().find(|n| n.bit == b.bit && !ob.iter().any(|o| o.name == n.name)) {
-                            Some(n) => self.compatible(&bpath, format!("bit {} renamed to `{}`", b.bit, n.name)),
-                            None => self.breaking(
+                        None => match nb
+                            .iter()
+                            .find(|n| n.bit == b.bit && !ob.iter().any(|o| o.name == n.name))
+                        {
+                            Some(n) => self.compatible(
                                 &bpath,
-                                format!("bit {} removed: old peers may still set it and new peers reject it", b.bit),
+                                format!("bit {} renamed to `{}`", b.bit, n.name),
+                            ),
+                            None => self.narrowed(
+                                &bpath,
+                                format!("bit {} removed", b.bit),
+                                &format!("a value with bit {} set", b.bit),
                             ),
                         },
                     }
@@ -350,9 +701,10 @@ impl Differ<'_> {
                 for n in nb {
                     let known = ob.iter().any(|o| o.name == n.name || o.bit == n.bit);
                     if !known {
-                        self.breaking(
+                        self.widened(
                             format!("{path}.{}", n.name),
-                            format!("bit {} added: breaking, because old peers reject a value with an unknown bit set", n.bit),
+                            format!("bit {} added", n.bit),
+                            &format!("a value with bit {} set", n.bit),
                         );
                     }
                 }
@@ -383,18 +735,20 @@ impl Differ<'_> {
                     .iter()
                     .map(|v| (v.name.as_str(), v.value, v.doc.as_str()))
                     .collect();
+                self.reordered(
+                    path,
+                    "variants",
+                    old_vs.iter().map(|v| v.0),
+                    new_vs.iter().map(|v| v.0),
+                );
                 for (o, n) in self.tags(path, "variant", &old_vs, &new_vs) {
                     if let (Some(o), Some(n)) = (
                         ov.iter().find(|v| v.name == o),
                         nv.iter().find(|v| v.name == n),
                     ) {
-                        self.fields(
-                            &format!("{path}::{}", n.name),
-                            &o.fields,
-                            o.presence,
-                            &n.fields,
-                            n.presence,
-                        );
+                        let vpath = format!("{path}::{}", n.name);
+                        self.floats(&vpath, o.floats, n.floats);
+                        self.fields(&vpath, &o.fields, o.presence, &n.fields, n.presence);
                     }
                 }
             }
@@ -421,7 +775,7 @@ impl Differ<'_> {
                 if nv != value {
                     self.breaking(
                         &vpath,
-                        format!("{word} renumbered {value} → {nv}: old and new peers disagree on its tag"),
+                        format!("{word} renumbered {value} → {nv}: old and new peers disagree on its tag, and old frames no longer decode as written"),
                     );
                 } else {
                     self.doc(&vpath, doc, ndoc);
@@ -429,23 +783,31 @@ impl Differ<'_> {
                 }
                 continue;
             }
-            match new.iter().find(|n| n.1 == value && !old.iter().any(|o| o.0 == n.0)) {
+            match new
+                .iter()
+                .find(|n| n.1 == value && !old.iter().any(|o| o.0 == n.0))
+            {
                 Some(&(n, _, _)) => {
-                    self.compatible(&vpath, format!("{word} {value} renamed to `{n}` (same tag)"));
+                    self.compatible(
+                        &vpath,
+                        format!("{word} {value} renamed to `{n}` (same tag)"),
+                    );
                     pairs.push((name.to_owned(), n.to_owned()));
                 }
-                None => self.breaking(
+                None => self.narrowed(
                     &vpath,
-                    format!("{word} {value} removed: new peers reject the tag that old peers may still send"),
+                    format!("{word} {value} removed"),
+                    &format!("the tag {value}"),
                 ),
             }
         }
         for &(name, value, _) in new {
             let known = old.iter().any(|o| o.0 == name || o.1 == value);
             if !known {
-                self.breaking(
+                self.widened(
                     format!("{path}::{name}"),
-                    format!("{word} {value} added: breaking, because old peers reject the unknown tag {value}"),
+                    format!("{word} {value} added"),
+                    &format!("the unknown tag {value}"),
                 );
             }
         }
@@ -525,70 +887,103 @@ impl Differ<'_> {
         })
     }
 
+    /// The packets declared under `every_state`, compared once (not in each state).
+    ///
+    /// A packet that moved between `every_state` and the states' own lists is compared in each
+    /// state instead (it is then added or removed where the states differ).
+    fn every_state(&mut self) {
+        let (old, new) = (&self.old.every_state, &self.new.every_state);
+        self.doc("every_state", &old.doc, &new.doc);
+        for dir in Direction::ALL {
+            let op: Vec<&Packet> = every_state_packets(old, dir)
+                .iter()
+                .filter(|p| !moved(&p.name, self.new, dir))
+                .map(|p| &**p)
+                .collect();
+            let np: Vec<&Packet> = every_state_packets(new, dir)
+                .iter()
+                .filter(|p| !moved(&p.name, self.old, dir))
+                .map(|p| &**p)
+                .collect();
+            self.packets(&format!("every_state/{}", dir.key()), dir, &op, &np);
+        }
+    }
+
+    /// A state's own packets, and the every-state packets that moved in or out of its list
+    /// (the others are compared once by [`Differ::every_state`]).
     fn state(&mut self, path: &str, old: &State, new: &State) {
         self.doc(path, &old.doc, &new.doc);
         for dir in Direction::ALL {
-            let dpath = format!("{path}/{}", dir.key());
-            let (op, np) = (old.packets(dir), new.packets(dir));
-            let mut matched_new = BTreeSet::new();
-            for o in op {
-                let ppath = format!("{dpath}/{}", o.name);
-                if let Some((i, n)) = np.iter().enumerate().find(|(_, n)| n.name == o.name) {
-                    matched_new.insert(i);
-                    if n.id != o.id {
-                        self.breaking(
-                            &ppath,
-                            format!("packet renumbered 0x{:02x} → 0x{:02x}: old and new peers disagree on its id", o.id, n.id),
-                        );
-                    }
-                    self.doc(&ppath, &o.doc, &n.doc);
-                    self.fields(&ppath, &o.fields, o.presence, &n.fields, n.presence);
-                    continue;
-                }
-                let renamed = np.iter().enumerate().find(|(i, n)| {
-                    n.id == o.id && !matched_new.contains(i) && !op.iter().any(|x| x.name == n.name)
-                });
-                match renamed {
-                    Some((i, n)) => {
-                        matched_new.insert(i);
-                        let same = self.same_body((&o.fields, o.presence), (&n.fields, n.presence));
-                        let note = if same {
-                            "same id, same layout"
-                        } else {
-                            "same id; layout changes follow"
-                        };
-                        self.compatible(
-                            &ppath,
-                            format!("packet 0x{:02x} renamed to `{}` ({note})", o.id, n.name),
-                        );
-                        self.doc(&format!("{dpath}/{}", n.name), &o.doc, &n.doc);
-                        self.fields(
-                            &format!("{dpath}/{}", n.name),
-                            &o.fields,
-                            o.presence,
-                            &n.fields,
-                            n.presence,
-                        );
-                    }
-                    None => self.breaking(
+            let (op, np) = (
+                compared_in_state(old, dir, self.new),
+                compared_in_state(new, dir, self.old),
+            );
+            self.packets(&format!("{path}/{}", dir.key()), dir, &op, &np);
+        }
+    }
+
+    /// Compares the packets one side sends (in a state, or in every state).
+    fn packets(&mut self, dpath: &str, dir: Direction, op: &[&Packet], np: &[&Packet]) {
+        // Every-state packets moved into a state come last in the old list: not a reordering.
+        self.reordered(
+            dpath,
+            "packets",
+            op.iter().filter(|p| !p.shared).map(|p| p.name.as_str()),
+            np.iter().filter(|p| !p.shared).map(|p| p.name.as_str()),
+        );
+        let mut matched_new = BTreeSet::new();
+        for o in op {
+            self.readers = Readers::of(dir);
+            let ppath = format!("{dpath}/{}", o.name);
+            if let Some((i, n)) = np.iter().enumerate().find(|(_, n)| n.name == o.name) {
+                matched_new.insert(i);
+                if n.id != o.id {
+                    self.breaking(
                         &ppath,
-                        format!(
-                            "packet 0x{:02x} removed: new peers reject it when old peers send it",
-                            o.id
-                        ),
-                    ),
-                }
-            }
-            for (i, n) in np.iter().enumerate() {
-                if !matched_new.contains(&i) {
-                    self.compatible(
-                        format!("{dpath}/{}", n.name),
-                        format!(
-                            "packet 0x{:02x} added (old peers never send it; new peers must not send it to old ones)",
-                            n.id
-                        ),
+                        format!("packet renumbered 0x{:02x} → 0x{:02x}: old and new peers disagree on its id, and old frames no longer decode as written", o.id, n.id),
                     );
                 }
+                self.doc(&ppath, &o.doc, &n.doc);
+                self.floats(&ppath, o.floats, n.floats);
+                self.fields(&ppath, &o.fields, o.presence, &n.fields, n.presence);
+                continue;
+            }
+            let renamed = np.iter().enumerate().find(|(i, n)| {
+                n.id == o.id && !matched_new.contains(i) && !op.iter().any(|x| x.name == n.name)
+            });
+            match renamed {
+                Some((i, n)) => {
+                    matched_new.insert(i);
+                    let same = self.same_body((&o.fields, o.presence), (&n.fields, n.presence));
+                    let note = if same {
+                        "same id, same layout"
+                    } else {
+                        "same id; layout changes follow"
+                    };
+                    self.compatible(
+                        &ppath,
+                        format!("packet 0x{:02x} renamed to `{}` ({note})", o.id, n.name),
+                    );
+                    let npath = format!("{dpath}/{}", n.name);
+                    self.doc(&npath, &o.doc, &n.doc);
+                    self.floats(&npath, o.floats, n.floats);
+                    self.fields(&npath, &o.fields, o.presence, &n.fields, n.presence);
+                }
+                None => self.narrowed(
+                    &ppath,
+                    format!("packet 0x{:02x} removed", o.id),
+                    &format!("packet 0x{:02x} (unknown id)", o.id),
+                ),
+            }
+        }
+        self.readers = Readers::of(dir);
+        for (i, n) in np.iter().enumerate() {
+            if !matched_new.contains(&i) {
+                self.widened(
+                    format!("{dpath}/{}", n.name),
+                    format!("packet 0x{:02x} added", n.id),
+                    &format!("packet 0x{:02x} (unknown id)", n.id),
+                );
             }
         }
     }
@@ -612,6 +1007,14 @@ impl Differ<'_> {
                 } else {
                     "presence mask turned off: optional fields move from a bit in a leading mask to a byte each"
                 },
+            );
+        } else if op != np {
+            self.compatible(
+                path,
+                format!(
+                    "`presence` turned {} (no `Option` fields: no byte changes)",
+                    if np { "on" } else { "off" }
+                ),
             );
         }
         let old_names: Vec<&str> = old.iter().map(|f| f.name.as_str()).collect();
@@ -640,7 +1043,7 @@ impl Differ<'_> {
             self.breaking(
                 path,
                 format!(
-                    "field order changed ({}) → ({})",
+                    "field order changed ({}) → ({}): old frames no longer decode",
                     common_old.join(", "),
                     common_new.join(", ")
                 ),
@@ -671,7 +1074,7 @@ impl Differ<'_> {
                     self.breaking(
                         &fpath,
                         format!(
-                            "field replaced by `{}`: {} → {}",
+                            "field replaced by `{}`: {} → {}: old frames no longer decode",
                             n.name,
                             words(self.old, &o.ty),
                             words(self.new, &n.ty)
@@ -682,7 +1085,7 @@ impl Differ<'_> {
                 self.breaking(
                     &fpath,
                     format!(
-                        "field removed ({}): the wire format has no optional fields, so every later byte moves",
+                        "field removed ({}): the wire format has no optional fields, so every later byte moves and old frames no longer decode",
                         words(self.old, &o.ty)
                     ),
                 );
@@ -695,7 +1098,7 @@ impl Differ<'_> {
             self.breaking(
                 format!("{path}.{}", n.name),
                 format!(
-                    "field added ({}): the wire format has no optional trailing fields, so old peers misread or reject the body",
+                    "field added ({}): the wire format has no optional trailing fields, so old peers misread or reject the body and old frames no longer decode",
                     words(self.new, &n.ty)
                 ),
             );
@@ -713,6 +1116,15 @@ impl Differ<'_> {
             &new.ty,
             layout::field_little(new.endian, self.new.endian),
         );
+        if old.endian != new.endian && self.same(&eo, &en) && eo.words() == en.words() {
+            self.compatible(
+                path,
+                format!(
+                    "`endian` spelled {:?} → {:?} (no byte changes)",
+                    old.endian, new.endian
+                ),
+            );
+        }
         self.ty(path, "", &eo, &en, 0);
     }
 
@@ -765,15 +1177,31 @@ impl Differ<'_> {
                 },
             ) if utf8 == nu => {
                 self.prefix(path, ctx, "length", *olen, *nlen);
-                if om != nm {
-                    self.breaking(
-                        path,
-                        format!(
-                            "{ctx}{}",
-                            bound_reason("length", "values longer than {} bytes", *om, *nm)
-                        ),
-                    );
-                }
+                self.bound(
+                    path,
+                    &format!("{ctx}length"),
+                    "values longer than {} bytes",
+                    *om,
+                    *nm,
+                );
+            }
+            (
+                Encoding::Blob {
+                    utf8: true,
+                    max: om,
+                    len: olen,
+                },
+                Encoding::Blob {
+                    utf8: false,
+                    max: nm,
+                    len: nlen,
+                },
+            ) if om == nm && olen == nlen => {
+                self.widened(
+                    path,
+                    format!("{ctx}type {} → {}", old.words(), new.words()),
+                    "bytes that are not UTF-8",
+                );
             }
             (
                 Encoding::List {
@@ -788,20 +1216,21 @@ impl Differ<'_> {
                 },
             ) => {
                 self.prefix(path, ctx, "count", *olen, *nlen);
-                if om != nm {
-                    self.breaking(
-                        path,
-                        format!(
-                            "{ctx}{}",
-                            bound_reason("list", "lists of more than {} items", *om, *nm)
-                        ),
-                    );
-                }
+                self.bound(
+                    path,
+                    &format!("{ctx}list"),
+                    "lists of more than {} items",
+                    *om,
+                    *nm,
+                );
                 self.ty(path, &format!("{ctx}list item: "), oo, no, depth + 1);
             }
             (Encoding::Array { of: oo, len: olen }, Encoding::Array { of: no, len: nlen }) => {
                 if olen != nlen {
-                    self.breaking(path, format!("{ctx}array length changed {olen} → {nlen}"));
+                    self.breaking(
+                        path,
+                        format!("{ctx}array length changed {olen} → {nlen}: old frames no longer decode"),
+                    );
                 }
                 self.ty(path, &format!("{ctx}array item: "), oo, no, depth + 1);
             }
@@ -816,28 +1245,63 @@ impl Differ<'_> {
                     of: no, max: nm, ..
                 },
             ) => {
-                if om != nm {
-                    self.breaking(
-                        path,
-                        format!(
-                            "{ctx}{}",
-                            bound_reason(
-                                "inflated size",
-                                "data inflating to more than {} bytes",
-                                *om,
-                                *nm
-                            )
-                        ),
-                    );
-                }
+                self.bound(
+                    path,
+                    &format!("{ctx}inflated size"),
+                    "data inflating to more than {} bytes",
+                    *om,
+                    *nm,
+                );
                 self.ty(path, &format!("{ctx}inflated value: "), oo, no, depth + 1);
             }
             (Encoding::Magic(a), Encoding::Magic(b)) => {
                 self.breaking(
                     path,
                     format!(
-                        "{ctx}magic changed \"{a}\" → \"{b}\": peers reject each other's bytes"
+                        "{ctx}magic changed \"{a}\" → \"{b}\": peers reject each other's bytes, and old frames no longer decode"
                     ),
+                );
+            }
+            (
+                Encoding::Var {
+                    signed: os,
+                    wide: false,
+                },
+                Encoding::Var {
+                    signed: ns,
+                    wide: true,
+                },
+            ) if os == ns => {
+                let range = if *os {
+                    "outside the i32 range"
+                } else {
+                    "above u32::MAX"
+                };
+                self.widened(
+                    path,
+                    format!("{ctx}type {} → {}", old.words(), new.words()),
+                    &format!("values {range}"),
+                );
+            }
+            (
+                Encoding::Var {
+                    signed: os,
+                    wide: true,
+                },
+                Encoding::Var {
+                    signed: ns,
+                    wide: false,
+                },
+            ) if os == ns => {
+                let range = if *os {
+                    "outside the i32 range"
+                } else {
+                    "above u32::MAX"
+                };
+                self.narrowed(
+                    path,
+                    format!("{ctx}type {} → {}", old.words(), new.words()),
+                    &format!("values {range}"),
                 );
             }
             _ => {
@@ -853,7 +1317,7 @@ impl Differ<'_> {
                     }
                     _ => format!("{ctx}type changed from {} to {}", old.words(), new.words()),
                 };
-                self.breaking(path, why);
+                self.breaking(path, format!("{why}: old frames no longer decode"));
             }
         }
     }
@@ -863,242 +1327,11 @@ impl Differ<'_> {
             self.breaking(
                 path,
                 format!(
-                    "{ctx}{what} prefix changed {} → {}",
+                    "{ctx}{what} prefix changed {} → {}: old frames no longer decode",
                     old.describe(),
                     new.describe()
                 ),
             );
         }
     }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Consequences: what a change means beyond the wire bytes.
-
-/// One change to the generated Rust API.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub enum ApiChange {
-    /// An item disappeared and one appeared in its place (same parent, one of each).
-    Renamed {
-        /// The old path, e.g. `play::Input.dir`.
-        from: String,
-        /// The new path.
-        to: String,
-    },
-    /// An item no longer exists.
-    Removed(String),
-    /// A new item.
-    Added(String),
-}
-
-impl fmt::Display for ApiChange {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ApiChange::Renamed { from, to } => write!(f, "renamed `{from}` → `{to}`"),
-            ApiChange::Removed(path) => write!(f, "removed `{path}`"),
-            ApiChange::Added(path) => write!(f, "added `{path}`"),
-        }
-    }
-}
-
-/// What a spec change means for deployed peers, code and recordings, besides the wire class.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Consequences {
-    /// The old spec's hash (exchanged in the handshake, stored in recordings).
-    pub old_hash: u64,
-    /// The new spec's hash.
-    pub new_hash: u64,
-    /// Whether any wire change is breaking.
-    pub wire_breaking: bool,
-    /// Changes to the generated Rust items (and so to their serde/JSON names).
-    pub api: Vec<ApiChange>,
-    /// The spec declares a file format (no connection states, like `replay.ron`), not a
-    /// connection protocol: no handshake exchanges its hash, and "recordings" means its files.
-    pub file_format: bool,
-}
-
-impl Consequences {
-    /// Whether the spec hash changed.
-    pub fn hash_changed(&self) -> bool {
-        self.old_hash != self.new_hash
-    }
-}
-
-impl fmt::Display for Consequences {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.file_format && self.hash_changed() {
-            writeln!(
-                f,
-                "spec hash: {:#018x} → {:#018x} (a file format: no handshake exchanges it)",
-                self.old_hash, self.new_hash
-            )?;
-        } else if self.hash_changed() {
-            writeln!(
-                f,
-                "spec hash: {:#018x} → {:#018x}: peers built from the old spec are refused at the \
-                 handshake (SpecMismatch); deploy the server and the clients together",
-                self.old_hash, self.new_hash
-            )?;
-        } else {
-            writeln!(
-                f,
-                "spec hash: unchanged ({:#018x}): old and new peers accept each other",
-                self.old_hash
-            )?;
-        }
-        if self.api.is_empty() {
-            writeln!(f, "Rust API: unchanged")?;
-        } else {
-            let removed = self
-                .api
-                .iter()
-                .filter(|c| !matches!(c, ApiChange::Added(_)))
-                .count();
-            writeln!(
-                f,
-                "Rust API: {} change(s){}:",
-                self.api.len(),
-                if removed > 0 {
-                    "; code naming a renamed or removed item no longer compiles, and serde/JSON \
-                     names follow the Rust names (replay `dump --format json` output changes)"
-                } else {
-                    ""
-                }
-            )?;
-            for change in &self.api {
-                writeln!(f, "  {change}")?;
-            }
-        }
-        if self.file_format {
-            let files = if self.wire_breaking {
-                "files written in the old format no longer read as written; bump the format \
-                 version so that readers refuse them with a clear error"
-            } else {
-                "files written in the old format still read byte for byte"
-            };
-            return writeln!(f, "files: {files}");
-        }
-        let recordings = match (self.hash_changed(), self.wire_breaking) {
-            (false, _) => "old .tgr files replay as before".to_owned(),
-            (true, false) => format!(
-                "old .tgr files record spec hash {:#018x} and are refused by `tilegame-replay` \
-                 (WrongProtocol), although their frames would still decode byte for byte",
-                self.old_hash
-            ),
-            (true, true) => format!(
-                "old .tgr files record spec hash {:#018x} and are refused by `tilegame-replay` \
-                 (WrongProtocol); their frames would no longer decode either",
-                self.old_hash
-            ),
-        };
-        writeln!(f, "recordings: {recordings}")
-    }
-}
-
-/// The consequences of going from `old` to `new`, given their wire `changes` (from [`diff`]).
-pub fn consequences(old: &SpecFile, new: &SpecFile, changes: &[Change]) -> Consequences {
-    Consequences {
-        old_hash: crate::hash::spec_hash(&old.protocol),
-        new_hash: crate::hash::spec_hash(&new.protocol),
-        wire_breaking: is_breaking(changes),
-        api: api_changes(&old.protocol, &new.protocol),
-        file_format: old.protocol.states.is_empty() && new.protocol.states.is_empty(),
-    }
-}
-
-/// Every generated Rust item of a spec, as `path → parent path` (`""` for the crate module).
-fn api_items(p: &Protocol) -> std::collections::BTreeMap<String, String> {
-    let mut items = std::collections::BTreeMap::new();
-    let fields = |items: &mut std::collections::BTreeMap<String, String>,
-                  owner: &str,
-                  fs: &[Spanned<Field>]| {
-        for f in fs {
-            items.insert(format!("{owner}.{}", f.name), owner.to_owned());
-        }
-    };
-    for t in &p.types {
-        let name = t.name().to_owned();
-        items.insert(name.clone(), String::new());
-        match &t.node {
-            TypeDef::Struct { fields: fs, .. } => fields(&mut items, &name, fs),
-            TypeDef::Enum { variants, .. } => {
-                for v in variants {
-                    items.insert(format!("{name}::{}", v.name), name.clone());
-                }
-            }
-            TypeDef::Flags { bits, .. } => {
-                for b in bits {
-                    let konst = crate::names::to_screaming_case(&b.name);
-                    items.insert(format!("{name}::{konst}"), name.clone());
-                }
-            }
-            TypeDef::Union { variants, .. } => {
-                for v in variants {
-                    items.insert(format!("{name}::{}", v.name), name.clone());
-                    items.insert(v.name.clone(), String::new());
-                    fields(&mut items, &v.name, &v.fields);
-                }
-            }
-        }
-    }
-    for s in &p.states {
-        let module = to_snake_case(&s.name);
-        items.insert(format!("State::{}", s.name), "State".into());
-        items.insert(module.clone(), String::new());
-        for dir in Direction::ALL {
-            for packet in s.packets(dir) {
-                let path = format!("{module}::{}", packet.name);
-                items.insert(path.clone(), module.clone());
-                items.insert(
-                    format!("{module}::{}::{}", dir.type_name(), packet.name),
-                    format!("{module}::{}", dir.type_name()),
-                );
-                fields(&mut items, &path, &packet.fields);
-            }
-        }
-    }
-    items
-}
-
-/// The Rust items removed, renamed and added from `old` to `new`; an item whose parent was
-/// itself removed or renamed is not listed again.
-fn api_changes(old: &Protocol, new: &Protocol) -> Vec<ApiChange> {
-    let (o, n) = (api_items(old), api_items(new));
-    let gone: Vec<(&String, &String)> = o.iter().filter(|(k, _)| !n.contains_key(*k)).collect();
-    let came: Vec<(&String, &String)> = n.iter().filter(|(k, _)| !o.contains_key(*k)).collect();
-    let gone_set: BTreeSet<&str> = gone.iter().map(|(k, _)| k.as_str()).collect();
-    let came_set: BTreeSet<&str> = came.iter().map(|(k, _)| k.as_str()).collect();
-    let gone: Vec<_> = gone
-        .into_iter()
-        .filter(|(_, parent)| !gone_set.contains(parent.as_str()))
-        .collect();
-    let came: Vec<_> = came
-        .into_iter()
-        .filter(|(_, parent)| !came_set.contains(parent.as_str()))
-        .collect();
-    let mut out = Vec::new();
-    let mut used = BTreeSet::new();
-    for (path, parent) in &gone {
-        let same_parent_gone = gone.iter().filter(|(_, p)| p == parent).count();
-        let candidates: Vec<&&String> = came
-            .iter()
-            .filter(|(_, p)| p == parent)
-            .map(|(k, _)| k)
-            .collect();
-        if same_parent_gone == 1 && candidates.len() == 1 {
-            used.insert(candidates[0].as_str());
-            out.push(ApiChange::Renamed {
-                from: (*path).clone(),
-                to: (**candidates[0]).clone(),
-            });
-        } else {
-            out.push(ApiChange::Removed((*path).clone()));
-        }
-    }
-    for (path, _) in &came {
-        if !used.contains(path.as_str()) {
-            out.push(ApiChange::Added((*path).clone()));
-        }
-    }
-    out
 }

@@ -5,9 +5,11 @@
 //! Markdown reference, `diff` tells a reviewer whether an edit breaks old peers, `hash` prints
 //! the spec hash that the handshake exchanges, and `dissector` writes a Wireshark plugin.
 //!
-//! Exit codes: 0 = ok, 1 = a spec problem (`check`, `doc`, `hash`, `dissector`) or a breaking
-//! change (`diff`), 2 = usage or I/O error, or an invalid spec given to `diff` (so that a script
-//! can tell "breaking" from "could not compare").
+//! Exit codes: 0 = ok, 1 = a spec problem, 2 = usage or I/O error (`check`, `doc`, `hash`,
+//! `dissector`). `diff` has its own, ordered by severity so that a script can test `-ge 2`: 0 = no
+//! change, 1 = changes none of which is breaking (widening, compatible, constants, properties,
+//! rules, docs), 2 = at least one breaking change, 3 = could not compare (an invalid spec, a
+//! missing file, bad arguments).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -40,12 +42,16 @@ enum Command {
         #[arg(short, long)]
         output: Option<PathBuf>,
     },
-    /// Classifies the changes from OLD to NEW and their consequences (spec hash, Rust API,
-    /// recordings); exits 0 if compatible, 1 if breaking, 2 if a spec is invalid.
+    /// Classifies every change from OLD to NEW (breaking, widening, compatible, constant,
+    /// property, rules, docs) and its consequences: spec hash, Rust API, old recordings.
+    ///
+    /// OLD and NEW are two spec files, or two directories whose `*.ron` files are compared by
+    /// name. Exit code: 0 no change, 1 changes none of which is breaking, 2 at least one
+    /// breaking change, 3 could not compare (invalid spec, missing file, bad arguments).
     Diff {
-        /// The spec before the change.
+        /// The spec (file or directory) before the change.
         old: PathBuf,
-        /// The spec after the change.
+        /// The spec (file or directory) after the change.
         new: PathBuf,
     },
     /// Prints the spec hash exchanged in the handshake, as 0x followed by 16 hex digits.
@@ -68,12 +74,23 @@ enum Command {
 
 /// Why a command failed, which decides the exit code.
 enum Failure {
-    /// A spec is invalid or a change is breaking (exit 1); the details were already printed.
+    /// A spec is invalid (exit 1); the details were already printed.
     Spec,
-    /// `diff` could not compare: a spec is invalid (exit 2); the details were already printed.
-    Invalid,
+    /// `diff` could not compare (exit 3): the message, or `None` if the details were printed.
+    Uncomparable(Option<String>),
     /// Usage or I/O error (exit 2).
     Io(String),
+}
+
+/// `diff`'s exit code when it could not compare.
+const DIFF_UNCOMPARABLE: u8 = 3;
+
+/// Whether the command line names the `diff` subcommand (its usage errors exit 3, not 2).
+fn is_diff_command() -> bool {
+    std::env::args_os()
+        .skip(1)
+        .find(|a| !a.to_string_lossy().starts_with('-'))
+        .is_some_and(|a| a == "diff")
 }
 
 fn main() -> ExitCode {
@@ -82,16 +99,25 @@ fn main() -> ExitCode {
         Err(e) => {
             let _ = e.print();
             return if e.use_stderr() {
-                ExitCode::from(2)
+                ExitCode::from(if is_diff_command() {
+                    DIFF_UNCOMPARABLE
+                } else {
+                    2
+                })
             } else {
                 ExitCode::SUCCESS
             };
         }
     };
     match run(cli.command) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(code),
         Err(Failure::Spec) => ExitCode::from(1),
-        Err(Failure::Invalid) => ExitCode::from(2),
+        Err(Failure::Uncomparable(message)) => {
+            if let Some(message) = message {
+                eprintln!("error: {message}");
+            }
+            ExitCode::from(DIFF_UNCOMPARABLE)
+        }
         Err(Failure::Io(message)) => {
             eprintln!("error: {message}");
             ExitCode::from(2)
@@ -121,7 +147,7 @@ fn write_output(output: Option<&Path>, text: &str) -> Result<(), Failure> {
     }
 }
 
-fn run(command: Command) -> Result<(), Failure> {
+fn run(command: Command) -> Result<u8, Failure> {
     match command {
         Command::Check { files } => {
             let mut failed = None;
@@ -138,7 +164,7 @@ fn run(command: Command) -> Result<(), Failure> {
                     Err(io) => failed = Some(io),
                 }
             }
-            failed.map_or(Ok(()), Err)
+            failed.map_or(Ok(0), Err)
         }
         Command::Doc { files, output } => {
             let specs = files
@@ -149,45 +175,96 @@ fn run(command: Command) -> Result<(), Failure> {
             if !text.ends_with('\n') {
                 text.push('\n');
             }
-            write_output(output.as_deref(), &text)
+            write_output(output.as_deref(), &text).map(|()| 0)
         }
-        Command::Diff { old, new } => {
-            let invalid = |f: Failure| match f {
-                Failure::Spec => Failure::Invalid,
-                other => other,
-            };
-            let old_spec = load_or_report(&old);
-            let new_spec = load_or_report(&new);
-            let (old, new) = (old_spec.map_err(invalid)?, new_spec.map_err(invalid)?);
-            let changes = compat::diff(&old, &new);
-            for change in &changes {
-                println!("{change}");
-            }
-            let breaking = changes
-                .iter()
-                .filter(|c| c.kind == compat::Compatibility::Breaking)
-                .count();
-            println!(
-                "{} change(s): {} breaking, {} compatible",
-                changes.len(),
-                breaking,
-                changes.len() - breaking
-            );
-            print!("{}", compat::consequences(&old, &new, &changes));
-            if compat::is_breaking(&changes) {
-                Err(Failure::Spec)
-            } else {
-                Ok(())
-            }
-        }
+        Command::Diff { old, new } => diff_paths(&old, &new),
         Command::Hash { file } => {
             let spec = load_or_report(&file)?;
             println!("0x{:016x}", hash::spec_hash(&spec.protocol));
-            Ok(())
+            Ok(0)
         }
         Command::Dissector { file, port, output } => {
             let spec = load_or_report(&file)?;
-            write_output(output.as_deref(), &dissector::generate(&spec, port))
+            write_output(output.as_deref(), &dissector::generate(&spec, port)).map(|()| 0)
         }
     }
+}
+
+/// `diff` of two files, or of two directories' `*.ron` files paired by name; the exit code.
+fn diff_paths(old: &Path, new: &Path) -> Result<u8, Failure> {
+    match (old.is_dir(), new.is_dir()) {
+        (false, false) => diff_files(old, new),
+        (true, true) => {
+            let (old_names, new_names) = (spec_names(old)?, spec_names(new)?);
+            let all: std::collections::BTreeSet<&String> =
+                old_names.iter().chain(new_names.iter()).collect();
+            let mut code = 0;
+            for name in all {
+                println!("== {name} ==");
+                let (o, n) = (old_names.contains(name), new_names.contains(name));
+                let file_code = match (o, n) {
+                    (true, true) => diff_files(&old.join(name), &new.join(name))?,
+                    (true, false) => {
+                        println!(
+                            "breaking: {name}: spec file removed: nothing reads what it declared"
+                        );
+                        2
+                    }
+                    _ => {
+                        println!("compatible: {name}: spec file added: nothing old changes");
+                        1
+                    }
+                };
+                code = code.max(file_code);
+            }
+            Ok(code)
+        }
+        _ => Err(Failure::Uncomparable(Some(format!(
+            "cannot compare {} with {}: give two spec files or two directories",
+            old.display(),
+            new.display()
+        )))),
+    }
+}
+
+/// The `*.ron` file names in a directory, sorted.
+fn spec_names(dir: &Path) -> Result<Vec<String>, Failure> {
+    let entries = std::fs::read_dir(dir)
+        .map_err(|e| Failure::Uncomparable(Some(format!("cannot read {}: {e}", dir.display()))))?;
+    let mut names = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| {
+            Failure::Uncomparable(Some(format!("cannot read {}: {e}", dir.display())))
+        })?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.ends_with(".ron") && entry.path().is_file() {
+            names.push(name);
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
+/// `diff` of two spec files: prints every change, the summary and the consequences.
+fn diff_files(old: &Path, new: &Path) -> Result<u8, Failure> {
+    let uncomparable = |f: Failure| match f {
+        Failure::Spec => Failure::Uncomparable(None),
+        Failure::Io(message) | Failure::Uncomparable(Some(message)) => {
+            Failure::Uncomparable(Some(message))
+        }
+        other => other,
+    };
+    let old_spec = load_or_report(old);
+    let new_spec = load_or_report(new);
+    let (old, new) = (
+        old_spec.map_err(uncomparable)?,
+        new_spec.map_err(uncomparable)?,
+    );
+    let changes = compat::diff(&old, &new);
+    for change in &changes {
+        println!("{change}");
+    }
+    println!("{}", compat::summary(&changes));
+    print!("{}", compat::consequences(&old, &new, &changes));
+    Ok(compat::exit_code(&changes))
 }

@@ -100,13 +100,13 @@ fn usage_error_exits_2() {
 }
 
 #[test]
-fn diff_compatible_exits_0() {
+fn diff_compatible_exits_1() {
     let out = run(&[
         "diff".as_ref(),
         fixture("base.ron").as_os_str(),
         fixture("compatible.ron").as_os_str(),
     ]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
     let stdout = text(&out.stdout);
     assert!(
         stdout.lines().all(|l| !l.starts_with("breaking:")),
@@ -117,7 +117,7 @@ fn diff_compatible_exits_0() {
         "{stdout}"
     );
     assert!(
-        stdout.contains("3 change(s): 0 breaking, 3 compatible\n"),
+        stdout.contains("3 change(s): 2 compatible, 1 docs\n"),
         "{stdout}"
     );
     // A wire-compatible rename still changes the hash, the Rust API and recordings.
@@ -131,20 +131,22 @@ fn diff_compatible_exits_0() {
     );
     assert!(
         stdout.contains("recordings: old .tgr files record spec hash")
-            && stdout.contains("would still decode byte for byte"),
+            && stdout.contains(
+                "  replay as-is: protocol, play/to_client/Snapshot.tick, play/to_client/Pong\n"
+            ),
         "{stdout}"
     );
     insta::assert_snapshot!(stdout);
 }
 
 #[test]
-fn diff_breaking_exits_1() {
+fn diff_breaking_exits_2() {
     let out = run(&[
         "diff".as_ref(),
         fixture("base.ron").as_os_str(),
         fixture("breaking.ron").as_os_str(),
     ]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
     let stdout = text(&out.stdout);
     assert!(
         stdout.contains("breaking: play/to_client/Snapshot.tick: type changed"),
@@ -154,18 +156,15 @@ fn diff_breaking_exits_1() {
         stdout.contains("breaking: play/to_client/Pong: packet renumbered 0x01 → 0x02"),
         "{stdout}"
     );
+    assert!(stdout.contains("2 change(s): 2 breaking\n"), "{stdout}");
     assert!(
-        stdout.contains("2 change(s): 2 breaking, 0 compatible\n"),
-        "{stdout}"
-    );
-    assert!(
-        stdout.contains("their frames would no longer decode either"),
+        stdout.contains("  no longer open (their frames no longer decode): play/to_client/Snapshot.tick, play/to_client/Pong\n"),
         "{stdout}"
     );
 }
 
 #[test]
-fn diff_invalid_input_exits_2_and_reports_both_files() {
+fn diff_invalid_input_exits_3_and_reports_both_files() {
     let bad = temp_file(
         "diff-bad.ron",
         "Protocol(\n    name: \"bad\"\n    version: 1,\n)\n",
@@ -175,20 +174,34 @@ fn diff_invalid_input_exits_2_and_reports_both_files() {
         bad.as_os_str(),
         fixture("base.ron").as_os_str(),
     ]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stdout));
     let stderr = text(&out.stderr);
     assert!(
         stderr.contains(&format!("{}:2:16: syntax:", bad.display())),
         "{stderr}"
     );
     assert!(text(&out.stdout).is_empty());
-    // A missing file is an I/O error: also 2.
+    // A missing file, a file against a directory, bad arguments: also "could not compare".
     let out = run(&[
         "diff".as_ref(),
         fixture("base.ron").as_os_str(),
         "/nonexistent/spec.ron".as_ref(),
     ]);
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(3));
+    assert!(
+        text(&out.stderr).contains("cannot read"),
+        "{}",
+        text(&out.stderr)
+    );
+    let dir = repo("protocol/spec");
+    let out = run(&[
+        "diff".as_ref(),
+        fixture("base.ron").as_os_str(),
+        dir.as_os_str(),
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    let out = run(&["diff".as_ref(), fixture("base.ron").as_os_str()]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
 }
 
 #[test]
@@ -207,13 +220,16 @@ fn diff_field_rename_reports_hash_api_and_recordings() {
         fixture("base.ron").as_os_str(),
         renamed.as_os_str(),
     ]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     assert!(
         stdout.contains("renamed `play::Pong.nonce` → `play::Pong.token`"),
         "{stdout}"
     );
-    assert!(stdout.contains("serde/JSON names follow"), "{stdout}");
+    assert!(
+        stdout.contains("serde/JSON names and types follow"),
+        "{stdout}"
+    );
     assert!(stdout.contains("SpecMismatch"), "{stdout}");
 }
 
@@ -224,7 +240,7 @@ fn diff_of_identical_specs_exits_0() {
     assert_eq!(out.status.code(), Some(0));
     let stdout = text(&out.stdout);
     assert!(
-        stdout.starts_with("0 change(s): 0 breaking, 0 compatible\nspec hash: unchanged (0x"),
+        stdout.starts_with("0 change(s)\nspec hash: unchanged (0x"),
         "{stdout}"
     );
     assert!(stdout.contains("Rust API: unchanged\n"), "{stdout}");
@@ -351,11 +367,125 @@ fn diff_of_a_file_format_speaks_of_files() {
         stdout.contains("(a file format: no handshake exchanges it)"),
         "{stdout}"
     );
+    // VarU32 → VarU64 widens: old files still read, with the new reader.
     assert!(
-        stdout.contains("files: files written in the old format no longer read"),
+        stdout.contains("widening: ") && stdout.contains("old files still read"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("files: per change, files written in the old format:\n  read only with the widened reader"),
         "{stdout}"
     );
     assert!(!stdout.contains("SpecMismatch"), "{stdout}");
+}
+
+/// A fresh directory for this test process and `name`, emptied first.
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir()
+        .join(format!("tilegame-cli-test-{}", std::process::id()))
+        .join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+/// A copy of `protocol/spec` (its `*.ron` files) in `dir`.
+fn copy_spec_dir(dir: &Path) {
+    for entry in std::fs::read_dir(repo("protocol/spec")).expect("protocol/spec") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "ron") {
+            let name = path.file_name().expect("file name");
+            std::fs::copy(&path, dir.join(name)).expect("copy spec");
+        }
+    }
+}
+
+/// `text` with every `0x` + 16 hex digits (a spec hash) written `0x[hash]`, so that the snapshot
+/// does not change with every edit of the real spec.
+fn without_hashes(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("0x") {
+        out.push_str(&rest[..at]);
+        let digits = &rest[at + 2..];
+        let n = digits.bytes().take_while(|b| b.is_ascii_hexdigit()).count();
+        if n == 16 {
+            out.push_str("0x[hash]");
+            rest = &digits[16..];
+        } else {
+            out.push_str("0x");
+            rest = digits;
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The maintainer's path: a copy of `protocol/spec` and an edited copy, compared by the real
+/// binary as directories. One edit of each kind that does not break: a bound raised on the
+/// every-state Kick (once, not per state), a constant, a tile property, a rule.
+#[test]
+fn diff_of_two_spec_directories_end_to_end() {
+    let old = temp_dir("spec-old");
+    let new = temp_dir("spec-new");
+    copy_spec_dir(&old);
+    copy_spec_dir(&new);
+    let path = new.join("tilegame.ron");
+    let mut spec = std::fs::read_to_string(&path).expect("tilegame.ron");
+    for (from, to) in [
+        (
+            r#"(name: "message", ty: String(max: 256), doc: "Human-readable detail on one line."),"#,
+            r#"(name: "message", ty: String(max: 512), doc: "Human-readable detail on one line."),"#,
+        ),
+        (
+            r#"(name: "TICK_RATE", ty: U32, value: 20,"#,
+            r#"(name: "TICK_RATE", ty: U32, value: 25,"#,
+        ),
+        (r#""resistance": 10,"#, r#""resistance": 12,"#),
+        (
+            "The round-trip time is the time",
+            "The round-trip time (RTT) is the time",
+        ),
+    ] {
+        assert!(
+            spec.contains(from),
+            "protocol/spec/tilegame.ron changed: {from}"
+        );
+        spec = spec.replacen(from, to, 1);
+    }
+    std::fs::write(&path, &spec).expect("write edited spec");
+    let out = run(&["diff".as_ref(), old.as_os_str(), new.as_os_str()]);
+    assert_eq!(out.status.code(), Some(1), "{}", text_of(&out));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.starts_with("== replay.ron ==\n0 change(s)\n"),
+        "{stdout}"
+    );
+    assert_eq!(stdout.matches("Kick.message").count(), 2, "{stdout}");
+    assert!(
+        stdout.contains("4 change(s): 1 widening, 1 constant, 1 property, 1 rules\n"),
+        "{stdout}"
+    );
+    insta::assert_snapshot!(without_hashes(&stdout));
+
+    // The same edit plus a narrowing one exits 2.
+    let narrowed = spec.replacen(
+        r#"(name: "nonce", ty: U32, doc: "The Ping's nonce."),"#,
+        r#"(name: "nonce", ty: String(max: 16), doc: "The Ping's nonce."),"#,
+        1,
+    );
+    assert_ne!(
+        narrowed, spec,
+        "protocol/spec/tilegame.ron changed: Pong.nonce"
+    );
+    std::fs::write(&path, narrowed).expect("write edited spec");
+    let out = run(&["diff".as_ref(), old.as_os_str(), new.as_os_str()]);
+    assert_eq!(out.status.code(), Some(2), "{}", text_of(&out));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("changed type of `play::Pong.nonce`: u32 → String"),
+        "{stdout}"
+    );
 }
 
 fn text_of(out: &Output) -> String {

@@ -3,7 +3,7 @@
 //! Every case derives a new spec from `fixtures/compat/base.ron` by text replacement, so each
 //! snapshot shows exactly the changes one edit produces.
 
-use tilegame_codegen::compat::{self, Compatibility};
+use tilegame_codegen::compat::{self, Class};
 use tilegame_codegen::load_str;
 
 const BASE: &str = include_str!("fixtures/compat/base.ron");
@@ -39,8 +39,8 @@ fn identical_specs_have_no_changes() {
 
 #[test]
 fn display_of_kinds() {
-    assert_eq!(Compatibility::Breaking.to_string(), "breaking");
-    assert_eq!(Compatibility::Compatible.to_string(), "compatible");
+    assert_eq!(Class::Breaking.to_string(), "breaking");
+    assert_eq!(Class::Compatible.to_string(), "compatible");
 }
 
 #[test]
