@@ -8,7 +8,7 @@ use egui::{Align2, Color32, RichText};
 
 use super::i18n::{codes, Localizer};
 use super::messages::failure_text;
-use super::screens::{FieldError, Screen, Ui, UiEvent};
+use super::screens::{can_retry, FieldError, Screen, Ui, UiEvent};
 use super::settings::FPS_LIMITS;
 
 /// Width of the menu panels' widgets, in points.
@@ -230,14 +230,24 @@ pub fn screens(
                 });
             });
         }
-        Screen::Failed { attempt, failure } => {
+        Screen::Failed {
+            attempt,
+            failure,
+            in_play,
+        } => {
             let address = if attempt.address.is_empty() {
                 "127.0.0.1"
             } else {
                 attempt.address.as_str()
             };
             let (main, detail) = failure_text(i18n, address, attempt, failure);
-            panel(ctx, "failed", &i18n.text("error-title"), |ui| {
+            let retry = can_retry(&failure.state);
+            let title = if *in_play {
+                "error-lost-title"
+            } else {
+                "error-title"
+            };
+            panel(ctx, "failed", &i18n.text(title), |ui| {
                 ui.vertical_centered(|ui| {
                     ui.label(RichText::new(main).color(ERROR));
                     if let Some(d) = detail {
@@ -248,14 +258,14 @@ pub fn screens(
                         if ui.button(i18n.text("button-back")).clicked() {
                             events.push(UiEvent::Back);
                         }
-                        if ui.button(i18n.text("button-retry")).clicked() {
+                        if retry && ui.button(i18n.text("button-retry")).clicked() {
                             events.push(UiEvent::Retry);
                         }
                     });
                 });
             });
             if enter_pressed(ctx) {
-                events.push(UiEvent::Retry);
+                events.push(if retry { UiEvent::Retry } else { UiEvent::Back });
             }
         }
         Screen::Paused => {
@@ -456,16 +466,11 @@ pub fn hud(ctx: &egui::Context, view: &HudView, i18n: &Localizer) -> bool {
                     } else {
                         Color32::from_rgb(230, 60, 50)
                     };
-                    ui.add(
-                        egui::ProgressBar::new(h)
-                            .desired_width(200.0)
-                            .fill(color)
-                            .text(
-                                i18n.text_with(
-                                    "hud-health",
-                                    &[("n", u32::from(view.health).into())],
-                                ),
-                            ),
+                    health_bar(
+                        ui,
+                        h,
+                        color,
+                        i18n.text_with("hud-health", &[("n", u32::from(view.health).into())]),
                     );
                     if view.debug {
                         let small = |s: String| RichText::new(s).small().color(Color32::WHITE);
@@ -582,17 +587,7 @@ pub fn hud(ctx: &egui::Context, view: &HudView, i18n: &Localizer) -> bool {
         }
     }
     if let Some(names) = &view.player_list {
-        panel(ctx, "player-list", &i18n.text("players-title"), |ui| {
-            let title = online_text(i18n, names.len(), view.max_players);
-            ui.label(RichText::new(title).color(DIM));
-            egui::ScrollArea::vertical()
-                .max_height(360.0)
-                .show(ui, |ui| {
-                    for n in names {
-                        ui.label(n);
-                    }
-                });
-        });
+        player_list(ctx, names, view.max_players, i18n);
     }
     if let Some(MapView {
         texture,
@@ -633,6 +628,78 @@ pub fn hud(ctx: &egui::Context, view: &HudView, i18n: &Localizer) -> bool {
     respawn
 }
 
+/// The health bar: a dark track, a fill as long as the health (none at 0 — egui's progress bar
+/// draws a rounded blob even then) and the text over it.
+fn health_bar(ui: &mut egui::Ui, fraction: f32, fill: Color32, text: String) {
+    let (rect, _) = ui.allocate_exact_size(egui::vec2(200.0, 22.0), egui::Sense::hover());
+    let painter = ui.painter();
+    painter.rect_filled(rect, 4.0, Color32::from_gray(50));
+    let fraction = fraction.clamp(0.0, 1.0);
+    if fraction > 0.0 {
+        let mut fill_rect = rect;
+        fill_rect.set_width(rect.width() * fraction);
+        painter.rect_filled(fill_rect, 4.0, fill);
+    }
+    painter.text(
+        rect.left_center() + egui::vec2(8.0, 0.0),
+        Align2::LEFT_CENTER,
+        text,
+        egui::FontId::proportional(15.0),
+        Color32::WHITE,
+    );
+}
+
+/// Names per row of the player list once it is longer than this.
+const LIST_ONE_COLUMN_MAX: usize = 12;
+
+/// The player list (Tab): every name, in rows of one or two columns in a scroll area with a
+/// visible bar, and "and N more (scroll)" under it while names are below the visible part.
+fn player_list(ctx: &egui::Context, names: &[String], max_players: Option<u32>, i18n: &Localizer) {
+    let screen = ctx.content_rect();
+    panel(ctx, "player-list", &i18n.text("players-title"), |ui| {
+        let title = online_text(i18n, names.len(), max_players);
+        ui.label(RichText::new(title).color(DIM));
+        let cols = if names.len() > LIST_ONE_COLUMN_MAX {
+            2
+        } else {
+            1
+        };
+        let rows = names.len().div_ceil(cols);
+        let row_h = ui.text_style_height(&egui::TextStyle::Body);
+        let gap = ui.spacing().item_spacing.y;
+        let col_w = (WIDTH - 24.0) / cols as f32;
+        let out = egui::ScrollArea::vertical()
+            .max_height((screen.height() - 220.0).max(row_h * 2.0 + gap))
+            .auto_shrink([false, true])
+            .scroll_bar_visibility(egui::scroll_area::ScrollBarVisibility::AlwaysVisible)
+            .show_rows(ui, row_h, rows, |ui, range| {
+                for row in range {
+                    ui.horizontal(|ui| {
+                        for name in names.iter().skip(row * cols).take(cols) {
+                            ui.add_sized(
+                                [col_w, row_h],
+                                egui::Label::new(RichText::new(name).color(Color32::WHITE))
+                                    .truncate(),
+                            );
+                        }
+                    });
+                }
+            });
+        let seen_rows = ((out.state.clamped_offset().y + out.inner_rect.height() + gap)
+            / (row_h + gap))
+            .floor()
+            .max(0.0) as usize;
+        let below = names.len().saturating_sub(seen_rows.min(rows) * cols);
+        if below > 0 {
+            ui.label(
+                RichText::new(i18n.text_with("players-more", &[("n", below.into())]))
+                    .small()
+                    .color(DIM),
+            );
+        }
+    });
+}
+
 /// The controls line under the main menu.
 pub fn controls_hint(ctx: &egui::Context, i18n: &Localizer) {
     egui::Area::new(egui::Id::unique("controls"))
@@ -651,4 +718,193 @@ pub fn controls_hint(ctx: &egui::Context, i18n: &Localizer) {
                     );
                 });
         });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// egui without a window: passes at a given screen size, and what they drew.
+    pub(crate) struct Harness {
+        ctx: egui::Context,
+        size: egui::Vec2,
+        time: f64,
+    }
+
+    impl Harness {
+        pub(crate) fn new(w: f32, h: f32) -> Harness {
+            let ctx = egui::Context::default();
+            crate::ui::font::install(&ctx);
+            apply_style(&ctx);
+            Harness {
+                ctx,
+                size: egui::vec2(w, h),
+                time: 0.0,
+            }
+        }
+
+        /// Runs one pass with `events`; returns every text drawn and visible: (text, rect).
+        pub(crate) fn pass(
+            &mut self,
+            events: Vec<egui::Event>,
+            mut f: impl FnMut(&egui::Context),
+        ) -> Drawn {
+            self.time += 0.25;
+            let raw = egui::RawInput {
+                screen_rect: Some(egui::Rect::from_min_size(egui::Pos2::ZERO, self.size)),
+                time: Some(self.time),
+                predicted_dt: 0.25,
+                events,
+                ..Default::default()
+            };
+            let mut out = self.ctx.run_pass(raw, |ctx| f(ctx));
+            out.textures_delta.clear();
+            let mut drawn = Drawn::default();
+            for c in out.shapes {
+                collect(&c.shape, c.clip_rect, &mut drawn);
+            }
+            drawn
+        }
+
+        /// Runs `n` passes without input (egui sizes new areas on their first pass).
+        pub(crate) fn settle(&mut self, n: usize, mut f: impl FnMut(&egui::Context)) -> Drawn {
+            let mut last = Drawn::default();
+            for _ in 0..n {
+                last = self.pass(Vec::new(), &mut f);
+            }
+            last
+        }
+    }
+
+    /// What a pass drew.
+    #[derive(Default, Debug)]
+    pub(crate) struct Drawn {
+        /// Texts and their rectangles (clipped to what is visible).
+        pub texts: Vec<(String, egui::Rect)>,
+        /// Filled rectangles: (rect, fill colour).
+        pub rects: Vec<(egui::Rect, Color32)>,
+    }
+
+    impl Drawn {
+        /// The visible rectangle of the first text equal to `text`.
+        pub(crate) fn find(&self, text: &str) -> Option<egui::Rect> {
+            self.texts.iter().find(|(t, _)| t == text).map(|(_, r)| *r)
+        }
+    }
+
+    fn collect(shape: &egui::Shape, clip: egui::Rect, drawn: &mut Drawn) {
+        match shape {
+            egui::Shape::Vec(v) => v.iter().for_each(|s| collect(s, clip, drawn)),
+            egui::Shape::Text(t) => {
+                let rect = t.galley.rect.translate(t.pos.to_vec2()).intersect(clip);
+                if rect.is_positive() {
+                    drawn.texts.push((t.galley.text().to_owned(), rect));
+                }
+            }
+            egui::Shape::Rect(r) if r.fill != Color32::TRANSPARENT => {
+                let rect = r.rect.intersect(clip);
+                if rect.is_positive() {
+                    drawn.rects.push((rect, r.fill));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn en() -> Localizer {
+        Localizer::english()
+    }
+
+    #[test]
+    fn a_list_of_200_players_says_how_many_more_and_scrolls_to_the_last() {
+        let names: Vec<String> = (1..=200).map(|i| format!("player{i}")).collect();
+        let view = HudView {
+            health: 100,
+            online: 200,
+            max_players: Some(256),
+            player_list: Some(names),
+            ..HudView::default()
+        };
+        let i18n = en();
+        for (w, h) in [(1280.0, 720.0), (640.0, 360.0)] {
+            let mut harness = Harness::new(w, h);
+            let drawn = harness.settle(3, |ctx| {
+                hud(ctx, &view, &i18n);
+            });
+            let first = drawn.find("player1").expect("the first name is shown");
+            assert!(
+                egui::Rect::from_min_size(egui::Pos2::ZERO, egui::vec2(w, h)).contains_rect(first)
+            );
+            let shown = drawn
+                .texts
+                .iter()
+                .filter(|(t, _)| t.starts_with("player"))
+                .count();
+            assert!(shown >= 4, "{w}x{h}: {shown} names shown");
+            let more = drawn
+                .texts
+                .iter()
+                .find(|(t, _)| t.starts_with("and "))
+                .unwrap_or_else(|| panic!("{w}x{h}: no \"and N more\" under {shown} names"));
+            let n: usize = more
+                .0
+                .split(' ')
+                .nth(1)
+                .and_then(|n| n.parse().ok())
+                .expect("a count");
+            assert!(
+                n > 0 && n + shown >= 200,
+                "{w}x{h}: {} with {shown} shown",
+                more.0
+            );
+            assert!(drawn.find("player200").is_none());
+            // The wheel over the list scrolls to the end.
+            let centre = egui::pos2(w / 2.0, h / 2.0);
+            for _ in 0..40 {
+                let wheel = egui::Event::MouseWheel {
+                    unit: egui::MouseWheelUnit::Line,
+                    delta: egui::vec2(0.0, -10.0),
+                    phase: egui::TouchPhase::Move,
+                    source: egui::MouseWheelSource::Unknown,
+                    modifiers: egui::Modifiers::NONE,
+                };
+                harness.pass(vec![egui::Event::PointerMoved(centre), wheel], |ctx| {
+                    hud(ctx, &view, &i18n);
+                });
+            }
+            let last = harness.settle(8, |ctx| {
+                hud(ctx, &view, &i18n);
+            });
+            assert!(
+                last.find("player200").is_some(),
+                "{w}x{h}: scrolled, the last name shows"
+            );
+            assert!(
+                !last.texts.iter().any(|(t, _)| t.starts_with("and ")),
+                "nothing more below"
+            );
+        }
+    }
+
+    #[test]
+    fn an_empty_health_bar_draws_no_fill() {
+        let i18n = en();
+        let red = Color32::from_rgb(230, 60, 50);
+        for (health, fill_expected) in [(0u8, false), (10, true)] {
+            let view = HudView {
+                health,
+                ..HudView::default()
+            };
+            let drawn = Harness::new(640.0, 360.0).settle(3, |ctx| {
+                hud(ctx, &view, &i18n);
+            });
+            let fills = drawn.rects.iter().filter(|(_, c)| *c == red).count();
+            assert_eq!(
+                fills > 0,
+                fill_expected,
+                "health {health}: {fills} red fills"
+            );
+            assert!(drawn.find(&format!("HP {health}")).is_some());
+        }
+    }
 }
