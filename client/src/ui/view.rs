@@ -40,20 +40,73 @@ pub fn apply_style(ctx: &egui::Context) {
 
 /// A centred panel with a title.
 fn panel(ctx: &egui::Context, id: &str, title: &str, body: impl FnOnce(&mut egui::Ui)) {
+    panel_with_footer(ctx, id, title, body, None);
+}
+
+/// A centred panel whose body sizes itself to the window (the player list, the map): the body
+/// is not wrapped in a scroll area of the panel's.
+fn fitted_panel(ctx: &egui::Context, id: &str, title: &str, body: impl FnOnce(&mut egui::Ui)) {
+    panel_inner(ctx, id, title, body, None, false);
+}
+
+/// Height kept for a panel's footer (one row of buttons).
+const FOOTER_H: f32 = 52.0;
+
+/// A centred panel that fits any window: the title on top and the footer (Back, Start, …) at
+/// the bottom always show; the body between them scrolls when the window is too short.
+fn panel_with_footer(
+    ctx: &egui::Context,
+    id: &str,
+    title: &str,
+    body: impl FnOnce(&mut egui::Ui),
+    footer: Option<&mut dyn FnMut(&mut egui::Ui)>,
+) {
+    panel_inner(ctx, id, title, body, footer, true);
+}
+
+fn panel_inner(
+    ctx: &egui::Context,
+    id: &str,
+    title: &str,
+    body: impl FnOnce(&mut egui::Ui),
+    footer: Option<&mut dyn FnMut(&mut egui::Ui)>,
+    scroll: bool,
+) {
+    let screen = ctx.content_rect();
+    let small = screen.height() < 560.0 || screen.width() < 560.0;
+    let margin: i8 = if small { 12 } else { 28 };
+    let footer_h = if footer.is_some() { FOOTER_H } else { 0.0 };
     egui::Area::new(egui::Id::unique(id))
         .anchor(Align2::CENTER_CENTER, [0.0, 0.0])
+        .constrain(true)
         .show(ctx, |ui| {
             egui::Frame::new()
                 .fill(PANEL)
                 .corner_radius(10)
-                .inner_margin(egui::Margin::same(28))
+                .inner_margin(egui::Margin::same(margin))
                 .show(ui, |ui| {
                     ui.set_max_width(WIDTH + 40.0);
                     ui.vertical_centered(|ui| {
                         ui.label(RichText::new(title).heading().strong());
-                        ui.add_space(8.0);
+                        ui.add_space(if small { 4.0 } else { 8.0 });
                     });
-                    body(ui);
+                    if scroll {
+                        // What the title took (it may wrap) is measured, not guessed.
+                        let title_h = ui.min_rect().height() + ui.spacing().item_spacing.y;
+                        let body_h =
+                            (screen.height() - 16.0 - 2.0 * f32::from(margin) - title_h - footer_h)
+                                .max(40.0);
+                        egui::ScrollArea::vertical()
+                            .id_salt((id, "body"))
+                            .max_height(body_h)
+                            .show(ui, body);
+                    } else {
+                        body(ui);
+                    }
+                    if let Some(footer) = footer {
+                        ui.add_space(8.0);
+                        footer(ui);
+                    }
                 });
         });
 }
@@ -124,78 +177,94 @@ pub fn screens(
             });
         }
         Screen::Join(form) => {
-            panel(ctx, "join", &i18n.text("join-title"), |ui| {
-                text_field(ui, &i18n.text("field-address"), &mut form.address, 261);
-                ui.label(
-                    RichText::new(i18n.text("field-address-hint"))
-                        .small()
-                        .color(DIM),
-                );
-                field_error(
-                    ui,
-                    i18n,
-                    form.address_error(),
-                    show_errors || !form.address.is_empty(),
-                );
-                text_field(ui, &i18n.text("field-name"), &mut form.name, 32);
-                field_error(
-                    ui,
-                    i18n,
-                    form.name_error(),
-                    show_errors || !form.name.is_empty(),
-                );
-                ui.add_space(8.0);
-                ui.horizontal(|ui| {
-                    if ui.button(i18n.text("button-back")).clicked() {
-                        events.push(UiEvent::Back);
-                    }
-                    if ui.button(i18n.text("button-join")).clicked() {
-                        events.push(UiEvent::Submit);
-                    }
-                });
-            });
+            let mut footer_events = Vec::new();
+            panel_with_footer(
+                ctx,
+                "join",
+                &i18n.text("join-title"),
+                |ui| {
+                    text_field(ui, &i18n.text("field-address"), &mut form.address, 261);
+                    ui.label(
+                        RichText::new(i18n.text("field-address-hint"))
+                            .small()
+                            .color(DIM),
+                    );
+                    field_error(
+                        ui,
+                        i18n,
+                        form.address_error(),
+                        show_errors || !form.address.is_empty(),
+                    );
+                    text_field(ui, &i18n.text("field-name"), &mut form.name, 32);
+                    field_error(
+                        ui,
+                        i18n,
+                        form.name_error(),
+                        show_errors || !form.name.is_empty(),
+                    );
+                },
+                Some(&mut |ui: &mut egui::Ui| {
+                    ui.horizontal(|ui| {
+                        if ui.button(i18n.text("button-back")).clicked() {
+                            footer_events.push(UiEvent::Back);
+                        }
+                        if ui.button(i18n.text("button-join")).clicked() {
+                            footer_events.push(UiEvent::Submit);
+                        }
+                    });
+                }),
+            );
+            events.append(&mut footer_events);
             if enter_pressed(ctx) {
                 events.push(UiEvent::Submit);
             }
         }
         Screen::Host(form) => {
-            panel(ctx, "host", &i18n.text("host-title"), |ui| {
-                text_field(ui, &i18n.text("field-name"), &mut form.name, 32);
-                field_error(
-                    ui,
-                    i18n,
-                    form.name_error(),
-                    show_errors || !form.name.is_empty(),
-                );
-                text_field(ui, &i18n.text("field-seed"), &mut form.seed, 64);
-                ui.label(i18n.text("field-size"));
-                ui.horizontal(|ui| {
-                    for size in ["small", "medium", "large"] {
-                        let label = i18n.text(&format!("size-{size}"));
-                        if ui.selectable_label(form.size == size, label).clicked() {
-                            form.size = size.to_owned();
+            let mut footer_events = Vec::new();
+            panel_with_footer(
+                ctx,
+                "host",
+                &i18n.text("host-title"),
+                |ui| {
+                    text_field(ui, &i18n.text("field-name"), &mut form.name, 32);
+                    field_error(
+                        ui,
+                        i18n,
+                        form.name_error(),
+                        show_errors || !form.name.is_empty(),
+                    );
+                    text_field(ui, &i18n.text("field-seed"), &mut form.seed, 64);
+                    ui.label(i18n.text("field-size"));
+                    ui.horizontal(|ui| {
+                        for size in ["small", "medium", "large"] {
+                            let label = i18n.text(&format!("size-{size}"));
+                            if ui.selectable_label(form.size == size, label).clicked() {
+                                form.size = size.to_owned();
+                            }
                         }
-                    }
-                });
-                ui.label(i18n.text("field-theme"));
-                ui.horizontal_wrapped(|ui| {
-                    for theme in ["default", "hell", "islands", "hell_islands"] {
-                        let label = i18n.text(&format!("theme-{theme}"));
-                        if ui.selectable_label(form.theme == theme, label).clicked() {
-                            form.theme = theme.to_owned();
+                    });
+                    ui.label(i18n.text("field-theme"));
+                    ui.horizontal_wrapped(|ui| {
+                        for theme in ["default", "hell", "islands", "hell_islands"] {
+                            let label = i18n.text(&format!("theme-{theme}"));
+                            if ui.selectable_label(form.theme == theme, label).clicked() {
+                                form.theme = theme.to_owned();
+                            }
                         }
-                    }
-                });
-                ui.add_space(8.0);
-                ui.horizontal(|ui| {
-                    if ui.button(i18n.text("button-back")).clicked() {
-                        events.push(UiEvent::Back);
-                    }
-                    if ui.button(i18n.text("button-start")).clicked() {
-                        events.push(UiEvent::Submit);
-                    }
-                });
-            });
+                    });
+                },
+                Some(&mut |ui: &mut egui::Ui| {
+                    ui.horizontal(|ui| {
+                        if ui.button(i18n.text("button-back")).clicked() {
+                            footer_events.push(UiEvent::Back);
+                        }
+                        if ui.button(i18n.text("button-start")).clicked() {
+                            footer_events.push(UiEvent::Submit);
+                        }
+                    });
+                }),
+            );
+            events.append(&mut footer_events);
             if enter_pressed(ctx) {
                 events.push(UiEvent::Submit);
             }
@@ -247,13 +316,19 @@ pub fn screens(
             } else {
                 "error-title"
             };
-            panel(ctx, "failed", &i18n.text(title), |ui| {
-                ui.vertical_centered(|ui| {
-                    ui.label(RichText::new(main).color(ERROR));
-                    if let Some(d) = detail {
-                        ui.label(RichText::new(d).small().color(DIM));
-                    }
-                    ui.add_space(8.0);
+            panel_with_footer(
+                ctx,
+                "failed",
+                &i18n.text(title),
+                |ui| {
+                    ui.vertical_centered(|ui| {
+                        ui.label(RichText::new(main).color(ERROR));
+                        if let Some(d) = detail {
+                            ui.label(RichText::new(d).small().color(DIM));
+                        }
+                    });
+                },
+                Some(&mut |ui: &mut egui::Ui| {
                     ui.horizontal(|ui| {
                         if ui.button(i18n.text("button-back")).clicked() {
                             events.push(UiEvent::Back);
@@ -262,8 +337,8 @@ pub fn screens(
                             events.push(UiEvent::Retry);
                         }
                     });
-                });
-            });
+                }),
+            );
             if enter_pressed(ctx) {
                 events.push(if retry { UiEvent::Retry } else { UiEvent::Back });
             }
@@ -290,53 +365,65 @@ pub fn screens(
 
 fn options(ctx: &egui::Context, state: &mut Ui, i18n: &Localizer, events: &mut Vec<UiEvent>) {
     let s = &mut state.settings;
-    panel(ctx, "options", &i18n.text("options-title"), |ui| {
-        ui.label(i18n.text("options-language"));
-        let current = s
-            .language
-            .as_deref()
-            .and_then(|c| super::i18n::Localizer::new(c).ok())
-            .map_or_else(
-                || i18n.text("options-language-system"),
-                |l| l.text("language-name"),
-            );
-        egui::ComboBox::from_id_salt("language")
-            .width(WIDTH)
-            .height(480.0)
-            .selected_text(current)
-            .show_ui(ui, |ui| {
-                ui.selectable_value(&mut s.language, None, i18n.text("options-language-system"));
-                for code in codes() {
-                    let name = Localizer::new(code)
-                        .map(|l| l.text("language-name"))
-                        .unwrap_or_else(|_| code.to_owned());
-                    ui.selectable_value(&mut s.language, Some(code.to_owned()), name);
+    let mut back = false;
+    panel_with_footer(
+        ctx,
+        "options",
+        &i18n.text("options-title"),
+        |ui| {
+            ui.label(i18n.text("options-language"));
+            let current = s
+                .language
+                .as_deref()
+                .and_then(|c| super::i18n::Localizer::new(c).ok())
+                .map_or_else(
+                    || i18n.text("options-language-system"),
+                    |l| l.text("language-name"),
+                );
+            egui::ComboBox::from_id_salt("language")
+                .width(WIDTH)
+                .height(480.0)
+                .selected_text(current)
+                .show_ui(ui, |ui| {
+                    ui.selectable_value(
+                        &mut s.language,
+                        None,
+                        i18n.text("options-language-system"),
+                    );
+                    for code in codes() {
+                        let name = Localizer::new(code)
+                            .map(|l| l.text("language-name"))
+                            .unwrap_or_else(|_| code.to_owned());
+                        ui.selectable_value(&mut s.language, Some(code.to_owned()), name);
+                    }
+                });
+            ui.label(i18n.text("options-fps-limit"));
+            ui.horizontal_wrapped(|ui| {
+                for limit in FPS_LIMITS {
+                    let label = if limit == 0 {
+                        i18n.text("options-fps-unlimited")
+                    } else {
+                        limit.to_string()
+                    };
+                    if ui.selectable_label(s.fps_limit == limit, label).clicked() {
+                        s.fps_limit = limit;
+                    }
                 }
             });
-        ui.label(i18n.text("options-fps-limit"));
-        ui.horizontal_wrapped(|ui| {
-            for limit in FPS_LIMITS {
-                let label = if limit == 0 {
-                    i18n.text("options-fps-unlimited")
-                } else {
-                    limit.to_string()
-                };
-                if ui.selectable_label(s.fps_limit == limit, label).clicked() {
-                    s.fps_limit = limit;
-                }
-            }
-        });
-        ui.checkbox(&mut s.show_fps, i18n.text("options-show-fps"));
-        ui.checkbox(&mut s.vsync, i18n.text("options-vsync"));
-        ui.checkbox(&mut s.fullscreen, i18n.text("options-fullscreen"));
-        ui.checkbox(&mut s.debug_info, i18n.text("options-debug"));
-        ui.add_space(8.0);
-        ui.vertical_centered(|ui| {
-            if wide_button(ui, &i18n.text("button-back")) {
-                events.push(UiEvent::Back);
-            }
-        });
-    });
+            ui.checkbox(&mut s.show_fps, i18n.text("options-show-fps"));
+            ui.checkbox(&mut s.vsync, i18n.text("options-vsync"));
+            ui.checkbox(&mut s.fullscreen, i18n.text("options-fullscreen"));
+            ui.checkbox(&mut s.debug_info, i18n.text("options-debug"));
+        },
+        Some(&mut |ui: &mut egui::Ui| {
+            ui.vertical_centered(|ui| {
+                back |= wide_button(ui, &i18n.text("button-back"));
+            });
+        }),
+    );
+    if back {
+        events.push(UiEvent::Back);
+    }
 }
 
 /// What the in-game HUD shows.
@@ -394,7 +481,7 @@ pub fn online_text(i18n: &Localizer, n: usize, max: Option<u32>) -> String {
 }
 
 /// The number of hotbar slots.
-pub const HOTBAR_SLOTS: usize = 6;
+pub const HOTBAR_SLOTS: usize = crate::render::layout::UI_HOTBAR_SLOTS;
 
 /// Draws the HUD; returns true when Respawn was clicked.
 pub fn hud(ctx: &egui::Context, view: &HudView, i18n: &Localizer) -> bool {
@@ -526,10 +613,11 @@ pub fn hud(ctx: &egui::Context, view: &HudView, i18n: &Localizer) -> bool {
             egui::Order::Background,
             egui::Id::unique("hotbar"),
         ));
-        let (slot_size, gap) = (58.0, 6.0);
+        // The same geometry the renderer keeps name tags away from.
+        let (slot_size, gap, margin) = crate::render::layout::UI_HOTBAR;
         let total = HOTBAR_SLOTS as f32 * slot_size + (HOTBAR_SLOTS as f32 - 1.0) * gap;
         let left = screen.center().x - total / 2.0;
-        let top = screen.bottom() - slot_size - 14.0;
+        let top = screen.bottom() - slot_size - margin;
         for slot in 0..HOTBAR_SLOTS {
             let selected = slot == view.hotbar_slot;
             let min = egui::pos2(left + slot as f32 * (slot_size + gap), top);
@@ -595,7 +683,7 @@ pub fn hud(ctx: &egui::Context, view: &HudView, i18n: &Localizer) -> bool {
         players,
     }) = &view.map
     {
-        panel(ctx, "map", &i18n.text("map-title"), |ui| {
+        fitted_panel(ctx, "map", &i18n.text("map-title"), |ui| {
             let avail = (screen.height() - 160.0).clamp(120.0, 560.0);
             let scale = avail / (*w.max(h) as f32).max(1.0);
             let size = egui::vec2(*w as f32 * scale, *h as f32 * scale);
@@ -656,7 +744,7 @@ const LIST_ONE_COLUMN_MAX: usize = 12;
 /// visible bar, and "and N more (scroll)" under it while names are below the visible part.
 fn player_list(ctx: &egui::Context, names: &[String], max_players: Option<u32>, i18n: &Localizer) {
     let screen = ctx.content_rect();
-    panel(ctx, "player-list", &i18n.text("players-title"), |ui| {
+    fitted_panel(ctx, "player-list", &i18n.text("players-title"), |ui| {
         let title = online_text(i18n, names.len(), max_players);
         ui.label(RichText::new(title).color(DIM));
         let cols = if names.len() > LIST_ONE_COLUMN_MAX {
@@ -781,6 +869,8 @@ mod tests {
     pub(crate) struct Drawn {
         /// Texts and their rectangles (clipped to what is visible).
         pub texts: Vec<(String, egui::Rect)>,
+        /// Per text, its whole rectangle when nothing of it is clipped, else `Rect::NOTHING`.
+        pub whole: Vec<egui::Rect>,
         /// Filled rectangles: (rect, fill colour).
         pub rects: Vec<(egui::Rect, Color32)>,
     }
@@ -796,9 +886,15 @@ mod tests {
         match shape {
             egui::Shape::Vec(v) => v.iter().for_each(|s| collect(s, clip, drawn)),
             egui::Shape::Text(t) => {
-                let rect = t.galley.rect.translate(t.pos.to_vec2()).intersect(clip);
+                let full = t.galley.rect.translate(t.pos.to_vec2());
+                let rect = full.intersect(clip);
                 if rect.is_positive() {
                     drawn.texts.push((t.galley.text().to_owned(), rect));
+                    if rect == full {
+                        drawn.whole.push(full);
+                    } else {
+                        drawn.whole.push(egui::Rect::NOTHING);
+                    }
                 }
             }
             egui::Shape::Rect(r) if r.fill != Color32::TRANSPARENT => {
@@ -884,6 +980,105 @@ mod tests {
                 "nothing more below"
             );
         }
+    }
+
+    /// Whether `text` is drawn whole (not clipped) inside a `w` × `h` window.
+    fn fully_shown(drawn: &Drawn, text: &str, w: f32, h: f32) -> bool {
+        let screen = egui::Rect::from_min_size(egui::Pos2::ZERO, egui::vec2(w, h));
+        drawn
+            .texts
+            .iter()
+            .zip(&drawn.whole)
+            .any(|((t, _), whole)| t == text && whole.is_positive() && screen.contains_rect(*whole))
+    }
+
+    #[test]
+    fn every_screen_at_640x360_shows_its_title_and_its_way_back() {
+        use super::super::screens::{Attempt, Failure, HostForm, JoinForm, OptionsFrom};
+        use crate::net::ConnectionState;
+        let attempt = Attempt {
+            address: "127.0.0.1:35000".into(),
+            name: "alice".into(),
+            host: None,
+        };
+        // (screen, title key, the button that leaves it)
+        let screens = [
+            (Screen::MainMenu, None, "menu-quit"),
+            (
+                Screen::Host(HostForm {
+                    name: "alice".into(),
+                    seed: String::new(),
+                    size: "medium".into(),
+                    theme: "default".into(),
+                }),
+                Some("host-title"),
+                "button-back",
+            ),
+            (
+                Screen::Join(JoinForm {
+                    address: "127.0.0.1".into(),
+                    name: "alice".into(),
+                }),
+                Some("join-title"),
+                "button-back",
+            ),
+            (
+                Screen::Options(OptionsFrom::Menu),
+                Some("options-title"),
+                "button-back",
+            ),
+            (
+                Screen::Connecting {
+                    attempt: attempt.clone(),
+                    progress: Some(0.5),
+                },
+                None,
+                "button-cancel",
+            ),
+            (
+                Screen::Failed {
+                    attempt: attempt.clone(),
+                    failure: Failure {
+                        state: ConnectionState::Refused,
+                        detail: "Connection refused (os error 111)".into(),
+                    },
+                    in_play: false,
+                },
+                Some("error-title"),
+                "button-back",
+            ),
+            (Screen::Paused, Some("pause-title"), "pause-resume"),
+        ];
+        let mut problems = Vec::new();
+        for (code, _) in crate::ui::i18n::LANGUAGES {
+            let i18n = Localizer::new(code).unwrap();
+            for (screen, title, back) in &screens {
+                let mut ui = Ui::new(crate::ui::settings::Settings::default());
+                ui.open(screen.clone());
+                let mut harness = Harness::new(640.0, 360.0);
+                let drawn = harness.settle(3, |ctx| {
+                    screens_fn(ctx, &mut ui, &i18n);
+                });
+                let title = match (screen, title) {
+                    (Screen::Connecting { attempt, .. }, _) => i18n.text_with(
+                        "connecting-title",
+                        &[("address", attempt.address.as_str().into())],
+                    ),
+                    (_, Some(k)) => i18n.text(k),
+                    (_, None) => "tilegame".to_owned(),
+                };
+                for text in [title, i18n.text(back)] {
+                    if !fully_shown(&drawn, &text, 640.0, 360.0) {
+                        problems.push(format!("{code} {screen:?}: {text:?} not fully shown"));
+                    }
+                }
+            }
+        }
+        assert!(problems.is_empty(), "{problems:#?}");
+    }
+
+    fn screens_fn(ctx: &egui::Context, ui: &mut Ui, i18n: &Localizer) {
+        screens(ctx, ui, i18n, "0.1.0", &mut Vec::new());
     }
 
     #[test]
