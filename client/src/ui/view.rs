@@ -574,13 +574,13 @@ pub fn hud(ctx: &egui::Context, view: &HudView, i18n: &Localizer) -> bool {
                         if let Some(p) = view.ping_ms {
                             ui.label(small(i18n.text_with("hud-ping", &[("ping", p.into())])));
                         }
-                        ui.label(small(i18n.text_with(
+                        ui.label(small(unbroken_items(&i18n.text_with(
                             "hud-rates",
                             &[
                                 ("kbin", format!("{:.1}", view.kb_per_min.0).into()),
                                 ("kbout", format!("{:.1}", view.kb_per_min.1).into()),
                             ],
-                        )));
+                        ))));
                     }
                     if let Some(fps) = view.fps {
                         ui.label(
@@ -788,8 +788,23 @@ fn player_list(ctx: &egui::Context, names: &[String], max_players: Option<u32>, 
     });
 }
 
+/// Keeps each item of a " · " list on one line: its spaces become no-break spaces, so a line
+/// breaks only between items ("1.3 kB/min" and "Esc: pause" are never split).
+pub fn unbroken_items(text: &str) -> String {
+    text.split(" · ")
+        .map(|item| item.replace(' ', "\u{a0}"))
+        .collect::<Vec<_>>()
+        .join(" · ")
+}
+
+/// Windows shorter than this show no controls line under the main menu (it would cover it).
+const HINT_MIN_HEIGHT: f32 = 520.0;
+
 /// The controls line under the main menu.
 pub fn controls_hint(ctx: &egui::Context, i18n: &Localizer) {
+    if ctx.content_rect().height() < HINT_MIN_HEIGHT {
+        return;
+    }
     egui::Area::new(egui::Id::unique("controls"))
         .anchor(Align2::CENTER_BOTTOM, [0.0, -10.0])
         .interactable(false)
@@ -800,7 +815,7 @@ pub fn controls_hint(ctx: &egui::Context, i18n: &Localizer) {
                 .inner_margin(egui::Margin::same(6))
                 .show(ui, |ui| {
                     ui.label(
-                        RichText::new(i18n.text("help-controls"))
+                        RichText::new(unbroken_items(&i18n.text("help-controls")))
                             .small()
                             .color(Color32::WHITE),
                     );
@@ -1079,6 +1094,29 @@ mod tests {
 
     fn screens_fn(ctx: &egui::Context, ui: &mut Ui, i18n: &Localizer) {
         screens(ctx, ui, i18n, "0.1.0", &mut Vec::new());
+    }
+
+    #[test]
+    fn list_items_break_only_between_items_and_the_hint_leaves_small_menus_alone() {
+        assert_eq!(
+            unbroken_items("In 1.3 kB/min · Out 2.0 kB/min"),
+            "In\u{a0}1.3\u{a0}kB/min · Out\u{a0}2.0\u{a0}kB/min"
+        );
+        // Laid out narrower than the line: every row ends at an item's end, whole.
+        let i18n = en();
+        let text = unbroken_items(&i18n.text("help-controls"));
+        let mut harness = Harness::new(640.0, 360.0);
+        let drawn = harness.settle(2, |ctx| {
+            egui::Area::new(egui::Id::unique("t")).show(ctx, |ui| {
+                ui.set_max_width(300.0);
+                ui.label(&text);
+            });
+        });
+        assert!(drawn.find(&text).is_some());
+        let hint = harness.settle(3, |ctx| controls_hint(ctx, &i18n));
+        assert!(hint.texts.is_empty(), "no controls line at 640x360");
+        let hint = Harness::new(1280.0, 720.0).settle(3, |ctx| controls_hint(ctx, &i18n));
+        assert!(hint.find(&text).is_some(), "the controls line at 1280x720");
     }
 
     #[test]
