@@ -142,6 +142,8 @@ pub enum Screen {
     Join(JoinForm),
     /// Language, FPS limit, show FPS, vsync, fullscreen, debug info.
     Options(OptionsFrom),
+    /// The authors and licences of the shipped fonts and crates; Back.
+    Credits,
     /// Connecting and downloading the map; Cancel.
     Connecting {
         /// What is being tried.
@@ -175,6 +177,8 @@ pub enum UiEvent {
     OpenJoin,
     /// Main menu or pause: Options.
     OpenOptions,
+    /// Main menu: Credits.
+    OpenCredits,
     /// Start (host or join form).
     Submit,
     /// Back (forms, options, failures).
@@ -300,6 +304,8 @@ impl Ui {
             (Screen::MainMenu, E::OpenHost) => (Screen::Host(self.host_form()), vec![]),
             (Screen::MainMenu, E::OpenJoin) => (Screen::Join(self.join_form()), vec![]),
             (Screen::MainMenu, E::OpenOptions) => (Screen::Options(OptionsFrom::Menu), vec![]),
+            (Screen::MainMenu, E::OpenCredits) => (Screen::Credits, vec![]),
+            (Screen::Credits, E::Back | E::Escape) => (Screen::MainMenu, vec![]),
             (Screen::MainMenu, E::Escape) => (Screen::MainMenu, vec![]),
 
             (Screen::Host(_) | Screen::Join(_), E::Back | E::Escape) => {
@@ -644,6 +650,18 @@ mod tests {
             ui.screen(),
             Screen::Failed { failure, in_play: true, .. } if can_retry(&failure.state)
         ));
+    }
+
+    #[test]
+    fn credits_open_from_the_main_menu_and_go_back() {
+        let mut ui = ui();
+        assert!(ui.handle(UiEvent::OpenCredits).is_empty());
+        assert_eq!(ui.screen(), &Screen::Credits);
+        ui.handle(UiEvent::Escape);
+        assert_eq!(ui.screen(), &Screen::MainMenu);
+        ui.handle(UiEvent::OpenCredits);
+        ui.handle(UiEvent::Back);
+        assert_eq!(ui.screen(), &Screen::MainMenu);
     }
 
     #[test]

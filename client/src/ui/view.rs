@@ -151,30 +151,45 @@ pub fn screens(
     }
     match state.screen_mut() {
         Screen::MainMenu => {
-            panel(ctx, "main-menu", "tilegame", |ui| {
-                ui.vertical_centered(|ui| {
-                    ui.label(RichText::new(i18n.text("menu-subtitle")).color(DIM));
-                    ui.add_space(10.0);
-                    for (key, event) in [
-                        ("menu-host", UiEvent::OpenHost),
-                        ("menu-join", UiEvent::OpenJoin),
-                        ("menu-options", UiEvent::OpenOptions),
-                        ("menu-quit", UiEvent::Quit),
-                    ] {
-                        if wide_button(ui, &i18n.text(key)) {
-                            events.push(event);
+            let mut quit = false;
+            panel_with_footer(
+                ctx,
+                "main-menu",
+                "tilegame",
+                |ui| {
+                    ui.vertical_centered(|ui| {
+                        ui.label(RichText::new(i18n.text("menu-subtitle")).color(DIM));
+                        ui.add_space(10.0);
+                        for (key, event) in [
+                            ("menu-host", UiEvent::OpenHost),
+                            ("menu-join", UiEvent::OpenJoin),
+                            ("menu-options", UiEvent::OpenOptions),
+                            ("menu-credits", UiEvent::OpenCredits),
+                        ] {
+                            if wide_button(ui, &i18n.text(key)) {
+                                events.push(event);
+                            }
                         }
-                    }
-                    ui.add_space(6.0);
-                    ui.label(
-                        RichText::new(
-                            i18n.text_with("menu-version", &[("version", version.into())]),
-                        )
-                        .small()
-                        .color(DIM),
-                    );
-                });
-            });
+                        ui.add_space(6.0);
+                        ui.label(
+                            RichText::new(
+                                i18n.text_with("menu-version", &[("version", version.into())]),
+                            )
+                            .small()
+                            .color(DIM),
+                        );
+                    });
+                },
+                // Quit stays on screen however short the window.
+                Some(&mut |ui: &mut egui::Ui| {
+                    ui.vertical_centered(|ui| {
+                        quit |= wide_button(ui, &i18n.text("menu-quit"));
+                    });
+                }),
+            );
+            if quit {
+                events.push(UiEvent::Quit);
+            }
         }
         Screen::Join(form) => {
             let mut footer_events = Vec::new();
@@ -359,6 +374,7 @@ pub fn screens(
                 });
             });
         }
+        Screen::Credits => credits(ctx, i18n, events),
         Screen::Options(_) | Screen::Playing | Screen::Quit => {}
     }
 }
@@ -414,6 +430,58 @@ fn options(ctx: &egui::Context, state: &mut Ui, i18n: &Localizer, events: &mut V
             ui.checkbox(&mut s.vsync, i18n.text("options-vsync"));
             ui.checkbox(&mut s.fullscreen, i18n.text("options-fullscreen"));
             ui.checkbox(&mut s.debug_info, i18n.text("options-debug"));
+        },
+        Some(&mut |ui: &mut egui::Ui| {
+            ui.vertical_centered(|ui| {
+                back |= wide_button(ui, &i18n.text("button-back"));
+            });
+        }),
+    );
+    if back {
+        events.push(UiEvent::Back);
+    }
+}
+
+/// The Credits screen: the fonts with their licence text, then every crate in the binary
+/// (from the dependency tree at build time) with its version, licence and authors.
+fn credits(ctx: &egui::Context, i18n: &Localizer, events: &mut Vec<UiEvent>) {
+    use super::credits::{crates, FONTS, FONT_LICENCE};
+    let list = crates();
+    let mut back = false;
+    panel_with_footer(
+        ctx,
+        "credits",
+        &i18n.text("credits-title"),
+        |ui| {
+            ui.label(RichText::new(i18n.text("credits-fonts")).strong());
+            for (family, licence) in FONTS {
+                ui.label(format!("{family} — {licence}"));
+            }
+            egui::CollapsingHeader::new("SIL Open Font License 1.1")
+                .id_salt("ofl")
+                .show(ui, |ui| {
+                    ui.label(RichText::new(FONT_LICENCE).small().color(DIM));
+                });
+            ui.add_space(6.0);
+            match &list {
+                Ok(list) => {
+                    ui.label(
+                        RichText::new(
+                            i18n.text_with("credits-crates", &[("n", list.len().into())]),
+                        )
+                        .strong(),
+                    );
+                    for c in list {
+                        ui.label(format!("{} {} — {}", c.name, c.version, c.licence));
+                        if !c.authors.is_empty() {
+                            ui.label(RichText::new(c.authors).small().color(DIM));
+                        }
+                    }
+                }
+                Err(reason) => {
+                    ui.label(RichText::new(*reason).color(ERROR));
+                }
+            }
         },
         Some(&mut |ui: &mut egui::Ui| {
             ui.vertical_centered(|ui| {
@@ -1063,6 +1131,7 @@ mod tests {
                 "button-back",
             ),
             (Screen::Paused, Some("pause-title"), "pause-resume"),
+            (Screen::Credits, Some("credits-title"), "button-back"),
         ];
         let mut problems = Vec::new();
         for (code, _) in crate::ui::i18n::LANGUAGES {
