@@ -35,6 +35,8 @@ pub fn apply_style(ctx: &egui::Context) {
         style.spacing.item_spacing = egui::vec2(10.0, 10.0);
         style.spacing.button_padding = egui::vec2(14.0, 8.0);
         style.spacing.interact_size.y = 34.0;
+        // Solid scroll bars: a panel cut short by a small window shows that it scrolls.
+        style.spacing.scroll = egui::style::ScrollStyle::solid();
     });
 }
 
