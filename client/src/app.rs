@@ -84,6 +84,8 @@ pub struct AppOptions {
     pub connect_timeout: Option<Duration>,
     /// Silence allowed in play (`None`: the default).
     pub play_timeout: Option<Duration>,
+    /// The window's initial size in pixels (`[0, 0]`: 1280×720).
+    pub window_size: [u32; 2],
 }
 
 /// One connection and the game played over it.
@@ -776,7 +778,11 @@ pub fn run(options: AppOptions, recorder: Option<SharedRecorder>) -> Result<(), 
     }
     let window = WindowOptions {
         title: "tilegame".into(),
-        size: [1280, 720],
+        size: if options.window_size.contains(&0) {
+            [1280, 720]
+        } else {
+            options.window_size
+        },
         exit_after_frames: options.frames,
         screenshot: options.screenshot.clone(),
         screenshot_frame: None,

@@ -65,6 +65,9 @@ struct Args {
     /// Window: save a frame (the last with --frames) as PNG.
     #[arg(long)]
     screenshot: Option<std::path::PathBuf>,
+    /// Window: initial size in pixels, WIDTHxHEIGHT (e.g. 640x360).
+    #[arg(long, default_value = "1280x720", value_parser = parse_window_size)]
+    window_size: [u32; 2],
     /// Seconds allowed for connecting.
     #[arg(long, default_value_t = 60)]
     connect_timeout: u64,
@@ -248,6 +251,7 @@ fn run_window(args: &Args, connect: Option<String>) -> ExitCode {
         start,
         connect_timeout: Some(Duration::from_secs(args.connect_timeout)),
         play_timeout: Some(Duration::from_secs(args.play_timeout)),
+        window_size: args.window_size,
     };
     match tilegame_client::app::run(options, recorder) {
         Ok(()) => ExitCode::SUCCESS,
@@ -266,4 +270,18 @@ fn run_window(args: &Args, connect: Option<String>) -> ExitCode {
 fn run_window(_args: &Args, _connect: Option<String>) -> ExitCode {
     eprintln!("error: this build has no renderer (feature `render`); run with --headless");
     ExitCode::FAILURE
+}
+
+/// Parses `WIDTHxHEIGHT` for `--window-size` (each side 64 to 16384).
+fn parse_window_size(s: &str) -> Result<[u32; 2], String> {
+    let (w, h) = s
+        .split_once(['x', 'X'])
+        .ok_or_else(|| format!("{s:?}: expected WIDTHxHEIGHT, e.g. 640x360"))?;
+    let side = |v: &str| match v.trim().parse::<u32>() {
+        Ok(n) if (64..=16384).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "{s:?}: each side must be a number from 64 to 16384"
+        )),
+    };
+    Ok([side(w)?, side(h)?])
 }

@@ -318,6 +318,12 @@ impl FrameSource for Viewer {
             }),
             _ => self.paused.then_some(Overlay::Paused),
         };
+        // The followed player sits in the middle of what the timeline bar leaves free, not
+        // behind the bar (zoom is 1: screen pixels are world pixels).
+        let inset = self.bar_layout().height();
+        if inset.is_finite() {
+            camera[1] += inset / 2.0;
+        }
         Scene {
             map,
             camera,

@@ -163,7 +163,13 @@ pub fn build_frame(scene: &Scene, width: u32, height: u32) -> Frame {
     if let Some((x, y, stage)) = scene.breaking {
         draw_breaking(&mut b, &view, x, y, stage);
     }
-    draw_players(&mut b, &view, &scene.players);
+    let ui_layer = scene.overlay == Some(Overlay::UiLayer);
+    draw_players(
+        &mut b,
+        &view,
+        &scene.players,
+        &hud_areas(&scene.hud, ui_layer, size),
+    );
     // With the UI layer on top, the HUD and menus are its job: draw the world only.
     if scene.overlay != Some(Overlay::UiLayer) {
         draw_hud(&mut b, &scene.hud, size);
@@ -323,7 +329,110 @@ fn draw_breaking(b: &mut Batch, v: &View, x: u16, y: u16, stage: u8) {
     );
 }
 
-fn draw_players(b: &mut Batch, v: &View, players: &[DrawPlayer]) {
+/// Side of an egui hotbar slot, the gap between slots and the margin under them (the window
+/// client's HUD, [`crate::ui::view`]).
+pub const UI_HOTBAR: (f32, f32, f32) = (58.0, 6.0, 14.0);
+/// Slots in the egui hotbar.
+pub const UI_HOTBAR_SLOTS: usize = 6;
+
+/// Screen rectangles `[x, y, w, h]` the HUD covers, where name tags must not go: the top-left
+/// panel and the top-right count, the hotbar and the bottom inset (the replay viewer's timeline
+/// bar). `ui_layer`: the HUD is egui's (window client), otherwise the sprite HUD (replay).
+pub fn hud_areas(hud: &Hud, ui_layer: bool, size: [f32; 2]) -> Vec<[f32; 4]> {
+    let inset = if hud.bottom_inset.is_finite() {
+        hud.bottom_inset.clamp(0.0, size[1] / 2.0)
+    } else {
+        0.0
+    };
+    let mut areas = vec![[0.0, size[1] - inset, size[0], inset]];
+    if ui_layer {
+        let (slot, gap, margin) = UI_HOTBAR;
+        let n = UI_HOTBAR_SLOTS as f32;
+        let w = n * slot + (n - 1.0) * gap;
+        let top = size[1] - inset - slot - margin;
+        areas.push([
+            (size[0] - w) / 2.0 - 4.0,
+            top - 4.0,
+            w + 8.0,
+            slot + margin + 4.0,
+        ]);
+        // Health, FPS and (when shown) debug lines; the ONLINE box.
+        areas.push([0.0, 0.0, 240.0, 190.0]);
+        areas.push([size[0] - 220.0, 0.0, 220.0, 60.0]);
+    } else {
+        let (slot, gap) = (52.0, 8.0);
+        let w = 2.0 * slot + gap;
+        let top = size[1] - inset - slot - 30.0;
+        areas.push([
+            (size[0] - w) / 2.0 - 4.0,
+            top - 4.0,
+            w + 8.0,
+            slot + 30.0 + 4.0,
+        ]);
+        let line = font::LINE_HEIGHT as f32 * TEXT_SCALE;
+        let lines = hud_lines(hud);
+        let widest = lines
+            .iter()
+            .map(|l| font::text_width(l, TEXT_SCALE))
+            .fold(400.0, f32::max);
+        areas.push([
+            0.0,
+            0.0,
+            widest + 36.0,
+            line * (lines.len() as f32 + 1.0) + 36.0,
+        ]);
+    }
+    areas.retain(|a| a[2] > 0.0 && a[3] > 0.0);
+    areas
+}
+
+fn overlaps(a: [f32; 4], b: [f32; 4]) -> bool {
+    a[0] < b[0] + b[2] && b[0] < a[0] + a[2] && a[1] < b[1] + b[3] && b[1] < a[1] + a[3]
+}
+
+/// Places name tags (`[x, y, w, h]` where each would sit, in drawing priority order): a tag
+/// that overlaps one placed before it moves up above that one (tags of players on the same
+/// spot stack); a tag that would then cover a HUD area in `keep_clear` moves above it when
+/// the area is in the lower half of the screen, otherwise it is not drawn (`None`).
+pub fn place_tags(
+    tags: &[[f32; 4]],
+    keep_clear: &[[f32; 4]],
+    height: f32,
+) -> Vec<Option<[f32; 2]>> {
+    const GAP: f32 = 2.0;
+    let mut placed: Vec<[f32; 4]> = Vec::with_capacity(tags.len());
+    let mut out = Vec::with_capacity(tags.len());
+    for &tag in tags {
+        let mut r = tag;
+        let mut shown = true;
+        // Each step moves the tag up past one obstacle; a bounded number of steps.
+        for _ in 0..(placed.len() + keep_clear.len() + 1) {
+            if let Some(p) = placed.iter().find(|p| overlaps(r, **p)) {
+                r[1] = p[1] - r[3] - GAP;
+            } else if let Some(k) = keep_clear.iter().find(|k| overlaps(r, **k)) {
+                if k[1] + k[3] / 2.0 > height / 2.0 {
+                    r[1] = k[1] - r[3] - GAP;
+                } else {
+                    shown = false;
+                    break;
+                }
+            } else {
+                break;
+            }
+        }
+        let clear =
+            !placed.iter().any(|p| overlaps(r, *p)) && !keep_clear.iter().any(|k| overlaps(r, *k));
+        if shown && clear && r[1] + r[3] > 0.0 {
+            placed.push(r);
+            out.push(Some([r[0], r[1]]));
+        } else {
+            out.push(None);
+        }
+    }
+    out
+}
+
+fn draw_players(b: &mut Batch, v: &View, players: &[DrawPlayer], keep_clear: &[[f32; 4]]) {
     // Remote players first, the local one on top.
     let order = players
         .iter()
@@ -365,11 +474,25 @@ fn draw_players(b: &mut Batch, v: &View, players: &[DrawPlayer]) {
         b.rect(x + side * 0.75 - eye, ey, eye, eye, [20, 20, 24, 255]);
         tags.push((sx, y - t, p));
     }
-    // Name tags and health bars after every body, so that no body covers a tag.
-    for (sx, top, p) in tags {
-        let bar_w = (PLAYER_SIZE * v.zoom).clamp(28.0, 48.0);
-        let bar_h = 4.0;
-        let bar_y = top - 4.0 - bar_h;
+    // Name tags and health bars after every body, so that no body covers a tag. The local
+    // player's tag is placed first (it stays over its body); the others stack above it.
+    tags.reverse();
+    let bar_w = (PLAYER_SIZE * v.zoom).clamp(28.0, 48.0);
+    let (bar_h, pad, th) = (4.0, 3.0, GLYPH_H as f32 * TEXT_SCALE);
+    let boxes: Vec<[f32; 4]> = tags
+        .iter()
+        .map(|(sx, top, p)| {
+            let name: String = p.name.chars().take(24).collect();
+            let w = font::text_width(&name, TEXT_SCALE).max(bar_w) + 2.0 * pad;
+            // Name box, 6 px, health bar, 4 px, then the body.
+            let h = th + 2.0 * pad + 6.0 + bar_h;
+            [sx - w / 2.0, top - 4.0 - h, w, h]
+        })
+        .collect();
+    let places = place_tags(&boxes, keep_clear, v.size[1]);
+    for (((sx, _, p), place), bx) in tags.iter().zip(places).zip(&boxes) {
+        let Some([_, y]) = place else { continue };
+        let bar_y = y + bx[3] - bar_h;
         b.bar(
             (sx - bar_w / 2.0).round(),
             bar_y.round(),
@@ -380,10 +503,8 @@ fn draw_players(b: &mut Batch, v: &View, players: &[DrawPlayer]) {
         );
         let name: String = p.name.chars().take(24).collect();
         let tw = font::text_width(&name, TEXT_SCALE);
-        let th = GLYPH_H as f32 * TEXT_SCALE;
-        let pad = 3.0;
         let tx = (sx - tw / 2.0).round();
-        let ty = (bar_y - 6.0 - pad - th).round();
+        let ty = (y + pad).round();
         b.rect(
             tx - pad,
             ty - pad,
@@ -599,9 +720,19 @@ fn draw_overlay(b: &mut Batch, overlay: &Overlay, size: [f32; 2]) {
                 [255, 255, 255, 60],
             );
             let mut ty = y + 24.0 + line * 1.6 - 4.0;
-            for n in names.iter().take(shown) {
+            // When not all fit, the last line says how many are left out.
+            let listed = if shown < names.len() {
+                shown - 1
+            } else {
+                shown
+            };
+            for n in names.iter().take(listed) {
                 b.text_shadowed(x + 24.0, ty, n, s, WHITE);
                 ty += line;
+            }
+            if listed < names.len() {
+                let more = format!("... and {} more", names.len() - listed);
+                b.text_shadowed(x + 24.0, ty, &more, s, ACCENT);
             }
         }
         Overlay::UiLayer => {}
@@ -740,6 +871,92 @@ mod tests {
             .find(|sp| sp.color == [255, 0, 0, 255])
             .expect("body sprite");
         assert_eq!(body.rect, [200.0 - 12.0, 150.0 - 12.0, 24.0, 24.0]);
+    }
+
+    #[test]
+    fn tags_on_one_spot_stack_and_keep_off_the_hud() {
+        let tag = |x: f32, y: f32| [x, y, 80.0, 30.0];
+        // Three players on the same spot, one beside them.
+        let tags = [
+            tag(300.0, 200.0),
+            tag(300.0, 200.0),
+            tag(310.0, 205.0),
+            tag(500.0, 200.0),
+        ];
+        let places = place_tags(&tags, &[], 720.0);
+        let rects: Vec<[f32; 4]> = places
+            .iter()
+            .zip(&tags)
+            .map(|(p, t)| {
+                let [x, y] = p.expect("every tag is shown");
+                [x, y, t[2], t[3]]
+            })
+            .collect();
+        for (i, a) in rects.iter().enumerate() {
+            for b in &rects[i + 1..] {
+                assert!(!overlaps(*a, *b), "{a:?} overlaps {b:?}");
+            }
+        }
+        assert_eq!(rects[0], tags[0], "the first tag stays where it was");
+        assert_eq!(rects[3], tags[3], "a tag apart from the others stays");
+        assert!(
+            rects[1][1] < rects[0][1] && rects[2][1] < rects[1][1],
+            "stacked upwards"
+        );
+        // The hotbar (bottom) pushes a tag above it; the top-left panel hides one under it.
+        let hotbar = [200.0, 640.0, 400.0, 80.0];
+        let panel = [0.0, 0.0, 240.0, 190.0];
+        let places = place_tags(
+            &[tag(300.0, 660.0), tag(50.0, 100.0)],
+            &[hotbar, panel],
+            720.0,
+        );
+        let [_, y] = places[0].expect("moved, not hidden");
+        assert!(y + 30.0 <= 640.0, "above the hotbar: {y}");
+        assert_eq!(places[1], None);
+    }
+
+    #[test]
+    fn name_tags_in_a_frame_do_not_overlap_or_cover_the_hotbar() {
+        let map = Map::new(64, 64, Tile::Dirt).unwrap();
+        let player = |name: &str, x: f32, y: f32| DrawPlayer {
+            pos: [x, y],
+            name: name.into(),
+            color: 0x3366cc,
+            health: 100,
+            local: false,
+        };
+        let scene = Scene {
+            map: &map,
+            camera: [0.0, 0.0],
+            zoom: 1.0,
+            // Alice and Bob on the spawn point; Carol where the hotbar is.
+            players: vec![
+                player("Alice_1", 0.0, 0.0),
+                player("Bob", 0.0, 0.0),
+                player("Carol", 0.0, 330.0),
+            ],
+            breaking: None,
+            hud: Hud::default(),
+            overlay: Some(Overlay::UiLayer),
+        };
+        let size = [1280.0, 720.0];
+        let frame = build_frame(&scene, 1280, 720);
+        // Tag backgrounds: the translucent black boxes behind names.
+        let tag_boxes: Vec<[f32; 4]> = frame
+            .sprites
+            .iter()
+            .filter(|s| s.color == [0, 0, 0, 140])
+            .map(|s| s.rect)
+            .collect();
+        assert_eq!(tag_boxes.len(), 3, "{tag_boxes:?}");
+        assert!(!overlaps(tag_boxes[0], tag_boxes[1]) && !overlaps(tag_boxes[1], tag_boxes[2]));
+        assert!(!overlaps(tag_boxes[0], tag_boxes[2]));
+        for area in hud_areas(&scene.hud, true, size) {
+            for t in &tag_boxes {
+                assert!(!overlaps(*t, area), "tag {t:?} over the HUD at {area:?}");
+            }
+        }
     }
 
     #[test]

@@ -14,8 +14,8 @@
 //!
 //! Menus, forms and text are egui: each frame the source's [`FrameSource::ui`] runs on an egui
 //! context fed by `egui-winit`, and its output is painted over the world by
-//! [`super::egui_layer`] (in the screenshot too). While an egui widget wants the keyboard or the
-//! pointer, the game does not see those events. [`FrameSource::window_settings`] controls
+//! [`super::egui_layer`] (in the screenshot too). While an egui text field has the keyboard,
+//! or an egui widget the pointer, the game does not see those presses. [`FrameSource::window_settings`] controls
 //! fullscreen, vsync and an FPS limit; Alt+Enter arrives as [`Key::ToggleFullscreen`].
 //!
 //! winit allows one event loop per process: call [`run_window`] once and drive menus and
@@ -594,15 +594,15 @@ impl<S: FrameSource> ApplicationHandler for App<'_, S> {
     }
 
     fn window_event(&mut self, event_loop: &ActiveEventLoop, _id: WindowId, event: WindowEvent) {
-        let egui_wants = match &mut self.gfx {
+        let (egui_wants, egui_wants_keys) = match &mut self.gfx {
             Some(g) => {
                 let response = g.egui_state.on_window_event(&g.window, &event);
                 if response.repaint {
                     g.window.request_redraw();
                 }
-                response.consumed
+                (response.consumed, g.egui_ctx.text_edit_focused())
             }
-            None => false,
+            None => (false, false),
         };
         match event {
             WindowEvent::CloseRequested => {
@@ -622,8 +622,10 @@ impl<S: FrameSource> ApplicationHandler for App<'_, S> {
             WindowEvent::ModifiersChanged(m) => self.modifiers = m.state(),
             WindowEvent::KeyboardInput { event, .. } => {
                 let pressed = event.state == ElementState::Pressed;
-                // A focused text field takes the keys (releases still reach the game).
-                if egui_wants && pressed {
+                // A focused text field takes the keys (releases still reach the game). Not
+                // egui-winit's `consumed`: it marks every Tab as used (focus cycling), and Tab
+                // is the game's player list.
+                if egui_wants_keys && pressed {
                     return;
                 }
                 if let PhysicalKey::Code(code) = event.physical_key {

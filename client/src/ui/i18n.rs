@@ -220,6 +220,61 @@ mod tests {
         }
     }
 
+    /// Messages that are rightly the same as English in a language (the same word, or a
+    /// symbol players read as is); every other message must be translated.
+    const SAME_AS_ENGLISH: &[(&str, &[&str])] = &[
+        ("hud-coords", &["es", "fr", "ja", "pl", "ru", "zh"]),
+        ("hud-fps", &["es", "ja", "pl", "ru", "zh"]),
+        ("hud-health", &["ja", "pl"]),
+        ("menu-options", &["fr"]),
+        ("options-title", &["fr"]),
+        ("menu-version", &["fr"]),
+    ];
+
+    #[test]
+    fn every_message_is_translated_unless_listed_as_the_same() {
+        let english = Localizer::english();
+        let mut untranslated = Vec::new();
+        for (code, _) in LANGUAGES.iter().skip(1) {
+            let l = Localizer::new(code).unwrap();
+            for key in message_ids(LANGUAGES[0].1) {
+                let args = sample_args();
+                let same = l.text_with(&key, &args) == english.text_with(&key, &args);
+                let listed = SAME_AS_ENGLISH
+                    .iter()
+                    .any(|(k, codes)| *k == key && codes.contains(code));
+                if same != listed {
+                    untranslated.push(format!("{code}:{key} (same as English: {same})"));
+                }
+            }
+        }
+        assert!(
+            untranslated.is_empty(),
+            "untranslated, or listed as the same but translated: {untranslated:?}"
+        );
+    }
+
+    fn sample_args() -> Vec<(&'static str, Arg)> {
+        vec![
+            ("address", "127.0.0.1:35000".into()),
+            ("name", "alice".into()),
+            ("n", 3u32.into()),
+            ("max", 10u32.into()),
+            ("percent", 50u32.into()),
+            ("cause", "lava".into()),
+            ("amount", 7u32.into()),
+            ("x", 1u32.into()),
+            ("y", 2u32.into()),
+            ("fps", 60u32.into()),
+            ("version", "0.1.0".into()),
+            ("tick", 5u32.into()),
+            ("ping", 12u32.into()),
+            ("kbin", 1u32.into()),
+            ("kbout", 2u32.into()),
+            ("detail", "x".into()),
+        ]
+    }
+
     #[test]
     fn every_message_formats_without_errors_in_every_language() {
         let english = message_ids(LANGUAGES[0].1);

@@ -5,10 +5,12 @@
 //! - [`i18n`]: Fluent translations for seven languages;
 //! - [`messages`]: failure texts naming the address, natural name order;
 //! - [`settings`]: the RON settings file in the user's config folder;
+//! - [`credits`]: the fonts' and crates' licences for the Credits screen;
 //! - [`font`]: the shipped Unicode font (a subset of Noto Sans CJK);
 //! - `view` (feature `render`): draws the screens with egui and turns clicks into events.
 
 pub mod address;
+pub mod credits;
 pub mod font;
 pub mod i18n;
 pub mod messages;

@@ -142,6 +142,8 @@ pub enum Screen {
     Join(JoinForm),
     /// Language, FPS limit, show FPS, vsync, fullscreen, debug info.
     Options(OptionsFrom),
+    /// The authors and licences of the shipped fonts and crates; Back.
+    Credits,
     /// Connecting and downloading the map; Cancel.
     Connecting {
         /// What is being tried.
@@ -149,12 +151,14 @@ pub enum Screen {
         /// Map download 0..=1, once it started.
         progress: Option<f32>,
     },
-    /// A failure with Back and Retry.
+    /// A failure with Back, and Retry when trying again can help ([`can_retry`]).
     Failed {
         /// What was tried.
         attempt: Attempt,
         /// What went wrong.
         failure: Failure,
+        /// The connection was lost while playing (not while connecting): its own title.
+        in_play: bool,
     },
     /// In the world.
     Playing,
@@ -173,6 +177,8 @@ pub enum UiEvent {
     OpenJoin,
     /// Main menu or pause: Options.
     OpenOptions,
+    /// Main menu: Credits.
+    OpenCredits,
     /// Start (host or join form).
     Submit,
     /// Back (forms, options, failures).
@@ -298,6 +304,8 @@ impl Ui {
             (Screen::MainMenu, E::OpenHost) => (Screen::Host(self.host_form()), vec![]),
             (Screen::MainMenu, E::OpenJoin) => (Screen::Join(self.join_form()), vec![]),
             (Screen::MainMenu, E::OpenOptions) => (Screen::Options(OptionsFrom::Menu), vec![]),
+            (Screen::MainMenu, E::OpenCredits) => (Screen::Credits, vec![]),
+            (Screen::Credits, E::Back | E::Escape) => (Screen::MainMenu, vec![]),
             (Screen::MainMenu, E::Escape) => (Screen::MainMenu, vec![]),
 
             (Screen::Host(_) | Screen::Join(_), E::Back | E::Escape) => {
@@ -381,6 +389,7 @@ impl Ui {
                     Screen::Failed {
                         attempt,
                         failure: Failure { state: s, detail },
+                        in_play: false,
                     },
                     vec![Command::Disconnect],
                 ),
@@ -394,7 +403,12 @@ impl Ui {
             },
             (Screen::Connecting { .. }, E::Joined) => (Screen::Playing, vec![]),
 
-            (Screen::Failed { attempt, .. }, E::Retry) => (
+            (
+                Screen::Failed {
+                    attempt, failure, ..
+                },
+                E::Retry,
+            ) if can_retry(&failure.state) => (
                 Screen::Connecting {
                     attempt: attempt.clone(),
                     progress: None,
@@ -419,6 +433,7 @@ impl Ui {
                     Screen::Failed {
                         attempt,
                         failure: Failure { state, detail },
+                        in_play: true,
                     },
                     vec![Command::Disconnect],
                 )
@@ -432,6 +447,15 @@ impl Ui {
         self.screen = next;
         commands
     }
+}
+
+/// Whether the same attempt can succeed if tried again: a taken name or another protocol
+/// version cannot (the player must change the name, or the game), so no Retry is offered.
+pub fn can_retry(state: &ConnectionState) -> bool {
+    !matches!(
+        state,
+        ConnectionState::NameTaken | ConnectionState::VersionMismatch
+    )
 }
 
 /// Where Back goes from a connection attempt: the form it came from, with its values.
@@ -600,6 +624,44 @@ mod tests {
         assert!(matches!(&ui.handle(UiEvent::Retry)[..], [Command::Connect(a)] if a.name == "bob"));
         ui.handle(UiEvent::Cancel);
         assert!(matches!(ui.screen(), Screen::Host(f) if f.name == "bob"));
+    }
+
+    #[test]
+    fn a_taken_name_offers_no_retry_and_a_lost_game_says_so() {
+        let mut ui = ui();
+        ui.handle(UiEvent::OpenJoin);
+        join(&mut ui, "127.0.0.1", "alice");
+        ui.handle(UiEvent::Submit);
+        ui.handle(UiEvent::Net(ConnectionState::NameTaken, String::new()));
+        assert!(matches!(
+            ui.screen(),
+            Screen::Failed { failure, in_play: false, .. } if !can_retry(&failure.state)
+        ));
+        // Retry (Enter) cannot repeat an attempt that cannot succeed.
+        assert!(ui.handle(UiEvent::Retry).is_empty());
+        assert!(matches!(ui.screen(), Screen::Failed { .. }));
+        ui.handle(UiEvent::Back);
+        assert!(matches!(ui.screen(), Screen::Join(f) if f.name == "alice"));
+        // In play, a lost server is not "could not play".
+        ui.handle(UiEvent::Submit);
+        ui.handle(UiEvent::Joined);
+        ui.handle(UiEvent::Net(ConnectionState::Disconnected, String::new()));
+        assert!(matches!(
+            ui.screen(),
+            Screen::Failed { failure, in_play: true, .. } if can_retry(&failure.state)
+        ));
+    }
+
+    #[test]
+    fn credits_open_from_the_main_menu_and_go_back() {
+        let mut ui = ui();
+        assert!(ui.handle(UiEvent::OpenCredits).is_empty());
+        assert_eq!(ui.screen(), &Screen::Credits);
+        ui.handle(UiEvent::Escape);
+        assert_eq!(ui.screen(), &Screen::MainMenu);
+        ui.handle(UiEvent::OpenCredits);
+        ui.handle(UiEvent::Back);
+        assert_eq!(ui.screen(), &Screen::MainMenu);
     }
 
     #[test]

@@ -72,10 +72,10 @@ impl Default for Settings {
             name: "player".into(),
             last_server: format!("127.0.0.1:{}", super::address::DEFAULT_PORT),
             fps_limit: 0,
-            show_fps: false,
+            show_fps: true,
             vsync: true,
             fullscreen: false,
-            debug_info: true,
+            debug_info: false,
             host: HostSettings::default(),
         }
     }
@@ -211,6 +211,16 @@ mod tests {
         s.save(&dir).unwrap();
         assert_eq!(Settings::load(&dir).unwrap(), s);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_new_player_sees_the_frame_rate_and_no_debug_lines() {
+        let s = Settings::default();
+        assert!(s.show_fps, "Show FPS is on by default");
+        assert!(
+            !s.debug_info,
+            "debug info (tick, ping, kB/min) is off by default"
+        );
     }
 
     #[test]

@@ -8,7 +8,7 @@ use egui::{Align2, Color32, RichText};
 
 use super::i18n::{codes, Localizer};
 use super::messages::failure_text;
-use super::screens::{FieldError, Screen, Ui, UiEvent};
+use super::screens::{can_retry, FieldError, Screen, Ui, UiEvent};
 use super::settings::FPS_LIMITS;
 
 /// Width of the menu panels' widgets, in points.
@@ -35,25 +35,80 @@ pub fn apply_style(ctx: &egui::Context) {
         style.spacing.item_spacing = egui::vec2(10.0, 10.0);
         style.spacing.button_padding = egui::vec2(14.0, 8.0);
         style.spacing.interact_size.y = 34.0;
+        // Solid scroll bars: a panel cut short by a small window shows that it scrolls.
+        style.spacing.scroll = egui::style::ScrollStyle::solid();
     });
 }
 
 /// A centred panel with a title.
 fn panel(ctx: &egui::Context, id: &str, title: &str, body: impl FnOnce(&mut egui::Ui)) {
+    panel_with_footer(ctx, id, title, body, None);
+}
+
+/// A centred panel whose body sizes itself to the window (the player list, the map): the body
+/// is not wrapped in a scroll area of the panel's.
+fn fitted_panel(ctx: &egui::Context, id: &str, title: &str, body: impl FnOnce(&mut egui::Ui)) {
+    panel_inner(ctx, id, title, body, None, false);
+}
+
+/// Height kept for a panel's footer (one row of buttons).
+const FOOTER_H: f32 = 52.0;
+
+/// A centred panel that fits any window: the title on top and the footer (Back, Start, …) at
+/// the bottom always show; the body between them scrolls when the window is too short.
+fn panel_with_footer(
+    ctx: &egui::Context,
+    id: &str,
+    title: &str,
+    body: impl FnOnce(&mut egui::Ui),
+    footer: Option<&mut dyn FnMut(&mut egui::Ui)>,
+) {
+    panel_inner(ctx, id, title, body, footer, true);
+}
+
+fn panel_inner(
+    ctx: &egui::Context,
+    id: &str,
+    title: &str,
+    body: impl FnOnce(&mut egui::Ui),
+    footer: Option<&mut dyn FnMut(&mut egui::Ui)>,
+    scroll: bool,
+) {
+    let screen = ctx.content_rect();
+    let small = screen.height() < 560.0 || screen.width() < 560.0;
+    let margin: i8 = if small { 12 } else { 28 };
+    let footer_h = if footer.is_some() { FOOTER_H } else { 0.0 };
     egui::Area::new(egui::Id::unique(id))
         .anchor(Align2::CENTER_CENTER, [0.0, 0.0])
+        .constrain(true)
         .show(ctx, |ui| {
             egui::Frame::new()
                 .fill(PANEL)
                 .corner_radius(10)
-                .inner_margin(egui::Margin::same(28))
+                .inner_margin(egui::Margin::same(margin))
                 .show(ui, |ui| {
                     ui.set_max_width(WIDTH + 40.0);
                     ui.vertical_centered(|ui| {
                         ui.label(RichText::new(title).heading().strong());
-                        ui.add_space(8.0);
+                        ui.add_space(if small { 4.0 } else { 8.0 });
                     });
-                    body(ui);
+                    if scroll {
+                        // What the title took (it may wrap) is measured, not guessed.
+                        let title_h = ui.min_rect().height() + ui.spacing().item_spacing.y;
+                        let body_h =
+                            (screen.height() - 16.0 - 2.0 * f32::from(margin) - title_h - footer_h)
+                                .max(40.0);
+                        egui::ScrollArea::vertical()
+                            .id_salt((id, "body"))
+                            .max_height(body_h)
+                            .show(ui, body);
+                    } else {
+                        body(ui);
+                    }
+                    if let Some(footer) = footer {
+                        ui.add_space(8.0);
+                        footer(ui);
+                    }
                 });
         });
 }
@@ -98,104 +153,135 @@ pub fn screens(
     }
     match state.screen_mut() {
         Screen::MainMenu => {
-            panel(ctx, "main-menu", "tilegame", |ui| {
-                ui.vertical_centered(|ui| {
-                    ui.label(RichText::new(i18n.text("menu-subtitle")).color(DIM));
-                    ui.add_space(10.0);
-                    for (key, event) in [
-                        ("menu-host", UiEvent::OpenHost),
-                        ("menu-join", UiEvent::OpenJoin),
-                        ("menu-options", UiEvent::OpenOptions),
-                        ("menu-quit", UiEvent::Quit),
-                    ] {
-                        if wide_button(ui, &i18n.text(key)) {
-                            events.push(event);
+            let mut quit = false;
+            panel_with_footer(
+                ctx,
+                "main-menu",
+                "tilegame",
+                |ui| {
+                    ui.vertical_centered(|ui| {
+                        ui.label(RichText::new(i18n.text("menu-subtitle")).color(DIM));
+                        ui.add_space(10.0);
+                        for (key, event) in [
+                            ("menu-host", UiEvent::OpenHost),
+                            ("menu-join", UiEvent::OpenJoin),
+                            ("menu-options", UiEvent::OpenOptions),
+                            ("menu-credits", UiEvent::OpenCredits),
+                        ] {
+                            if wide_button(ui, &i18n.text(key)) {
+                                events.push(event);
+                            }
                         }
-                    }
-                    ui.add_space(6.0);
-                    ui.label(
-                        RichText::new(
-                            i18n.text_with("menu-version", &[("version", version.into())]),
-                        )
-                        .small()
-                        .color(DIM),
-                    );
-                });
-            });
+                        ui.add_space(6.0);
+                        ui.label(
+                            RichText::new(
+                                i18n.text_with("menu-version", &[("version", version.into())]),
+                            )
+                            .small()
+                            .color(DIM),
+                        );
+                    });
+                },
+                // Quit stays on screen however short the window.
+                Some(&mut |ui: &mut egui::Ui| {
+                    ui.vertical_centered(|ui| {
+                        quit |= wide_button(ui, &i18n.text("menu-quit"));
+                    });
+                }),
+            );
+            if quit {
+                events.push(UiEvent::Quit);
+            }
         }
         Screen::Join(form) => {
-            panel(ctx, "join", &i18n.text("join-title"), |ui| {
-                text_field(ui, &i18n.text("field-address"), &mut form.address, 261);
-                ui.label(
-                    RichText::new(i18n.text("field-address-hint"))
-                        .small()
-                        .color(DIM),
-                );
-                field_error(
-                    ui,
-                    i18n,
-                    form.address_error(),
-                    show_errors || !form.address.is_empty(),
-                );
-                text_field(ui, &i18n.text("field-name"), &mut form.name, 32);
-                field_error(
-                    ui,
-                    i18n,
-                    form.name_error(),
-                    show_errors || !form.name.is_empty(),
-                );
-                ui.add_space(8.0);
-                ui.horizontal(|ui| {
-                    if ui.button(i18n.text("button-back")).clicked() {
-                        events.push(UiEvent::Back);
-                    }
-                    if ui.button(i18n.text("button-join")).clicked() {
-                        events.push(UiEvent::Submit);
-                    }
-                });
-            });
+            let mut footer_events = Vec::new();
+            panel_with_footer(
+                ctx,
+                "join",
+                &i18n.text("join-title"),
+                |ui| {
+                    text_field(ui, &i18n.text("field-address"), &mut form.address, 261);
+                    ui.label(
+                        RichText::new(i18n.text("field-address-hint"))
+                            .small()
+                            .color(DIM),
+                    );
+                    field_error(
+                        ui,
+                        i18n,
+                        form.address_error(),
+                        show_errors || !form.address.is_empty(),
+                    );
+                    text_field(ui, &i18n.text("field-name"), &mut form.name, 32);
+                    field_error(
+                        ui,
+                        i18n,
+                        form.name_error(),
+                        show_errors || !form.name.is_empty(),
+                    );
+                },
+                Some(&mut |ui: &mut egui::Ui| {
+                    ui.horizontal(|ui| {
+                        if ui.button(i18n.text("button-back")).clicked() {
+                            footer_events.push(UiEvent::Back);
+                        }
+                        if ui.button(i18n.text("button-join")).clicked() {
+                            footer_events.push(UiEvent::Submit);
+                        }
+                    });
+                }),
+            );
+            events.append(&mut footer_events);
             if enter_pressed(ctx) {
                 events.push(UiEvent::Submit);
             }
         }
         Screen::Host(form) => {
-            panel(ctx, "host", &i18n.text("host-title"), |ui| {
-                text_field(ui, &i18n.text("field-name"), &mut form.name, 32);
-                field_error(
-                    ui,
-                    i18n,
-                    form.name_error(),
-                    show_errors || !form.name.is_empty(),
-                );
-                text_field(ui, &i18n.text("field-seed"), &mut form.seed, 64);
-                ui.label(i18n.text("field-size"));
-                ui.horizontal(|ui| {
-                    for size in ["small", "medium", "large"] {
-                        let label = i18n.text(&format!("size-{size}"));
-                        if ui.selectable_label(form.size == size, label).clicked() {
-                            form.size = size.to_owned();
+            let mut footer_events = Vec::new();
+            panel_with_footer(
+                ctx,
+                "host",
+                &i18n.text("host-title"),
+                |ui| {
+                    text_field(ui, &i18n.text("field-name"), &mut form.name, 32);
+                    field_error(
+                        ui,
+                        i18n,
+                        form.name_error(),
+                        show_errors || !form.name.is_empty(),
+                    );
+                    text_field(ui, &i18n.text("field-seed"), &mut form.seed, 64);
+                    ui.label(i18n.text("field-size"));
+                    ui.horizontal(|ui| {
+                        for size in ["small", "medium", "large"] {
+                            let label = i18n.text(&format!("size-{size}"));
+                            if ui.selectable_label(form.size == size, label).clicked() {
+                                form.size = size.to_owned();
+                            }
                         }
-                    }
-                });
-                ui.label(i18n.text("field-theme"));
-                ui.horizontal_wrapped(|ui| {
-                    for theme in ["default", "hell", "islands", "hell_islands"] {
-                        let label = i18n.text(&format!("theme-{theme}"));
-                        if ui.selectable_label(form.theme == theme, label).clicked() {
-                            form.theme = theme.to_owned();
+                    });
+                    ui.label(i18n.text("field-theme"));
+                    ui.horizontal_wrapped(|ui| {
+                        for theme in ["default", "hell", "islands", "hell_islands"] {
+                            let label = i18n.text(&format!("theme-{theme}"));
+                            if ui.selectable_label(form.theme == theme, label).clicked() {
+                                form.theme = theme.to_owned();
+                            }
                         }
-                    }
-                });
-                ui.add_space(8.0);
-                ui.horizontal(|ui| {
-                    if ui.button(i18n.text("button-back")).clicked() {
-                        events.push(UiEvent::Back);
-                    }
-                    if ui.button(i18n.text("button-start")).clicked() {
-                        events.push(UiEvent::Submit);
-                    }
-                });
-            });
+                    });
+                },
+                Some(&mut |ui: &mut egui::Ui| {
+                    ui.horizontal(|ui| {
+                        if ui.button(i18n.text("button-back")).clicked() {
+                            footer_events.push(UiEvent::Back);
+                        }
+                        if ui.button(i18n.text("button-start")).clicked() {
+                            footer_events.push(UiEvent::Submit);
+                        }
+                    });
+                }),
+            );
+            events.append(&mut footer_events);
             if enter_pressed(ctx) {
                 events.push(UiEvent::Submit);
             }
@@ -230,32 +316,48 @@ pub fn screens(
                 });
             });
         }
-        Screen::Failed { attempt, failure } => {
+        Screen::Failed {
+            attempt,
+            failure,
+            in_play,
+        } => {
             let address = if attempt.address.is_empty() {
                 "127.0.0.1"
             } else {
                 attempt.address.as_str()
             };
             let (main, detail) = failure_text(i18n, address, attempt, failure);
-            panel(ctx, "failed", &i18n.text("error-title"), |ui| {
-                ui.vertical_centered(|ui| {
-                    ui.label(RichText::new(main).color(ERROR));
-                    if let Some(d) = detail {
-                        ui.label(RichText::new(d).small().color(DIM));
-                    }
-                    ui.add_space(8.0);
+            let retry = can_retry(&failure.state);
+            let title = if *in_play {
+                "error-lost-title"
+            } else {
+                "error-title"
+            };
+            panel_with_footer(
+                ctx,
+                "failed",
+                &i18n.text(title),
+                |ui| {
+                    ui.vertical_centered(|ui| {
+                        ui.label(RichText::new(main).color(ERROR));
+                        if let Some(d) = detail {
+                            ui.label(RichText::new(d).small().color(DIM));
+                        }
+                    });
+                },
+                Some(&mut |ui: &mut egui::Ui| {
                     ui.horizontal(|ui| {
                         if ui.button(i18n.text("button-back")).clicked() {
                             events.push(UiEvent::Back);
                         }
-                        if ui.button(i18n.text("button-retry")).clicked() {
+                        if retry && ui.button(i18n.text("button-retry")).clicked() {
                             events.push(UiEvent::Retry);
                         }
                     });
-                });
-            });
+                }),
+            );
             if enter_pressed(ctx) {
-                events.push(UiEvent::Retry);
+                events.push(if retry { UiEvent::Retry } else { UiEvent::Back });
             }
         }
         Screen::Paused => {
@@ -274,59 +376,124 @@ pub fn screens(
                 });
             });
         }
+        Screen::Credits => credits(ctx, i18n, events),
         Screen::Options(_) | Screen::Playing | Screen::Quit => {}
     }
 }
 
 fn options(ctx: &egui::Context, state: &mut Ui, i18n: &Localizer, events: &mut Vec<UiEvent>) {
     let s = &mut state.settings;
-    panel(ctx, "options", &i18n.text("options-title"), |ui| {
-        ui.label(i18n.text("options-language"));
-        let current = s
-            .language
-            .as_deref()
-            .and_then(|c| super::i18n::Localizer::new(c).ok())
-            .map_or_else(
-                || i18n.text("options-language-system"),
-                |l| l.text("language-name"),
-            );
-        egui::ComboBox::from_id_salt("language")
-            .width(WIDTH)
-            .height(480.0)
-            .selected_text(current)
-            .show_ui(ui, |ui| {
-                ui.selectable_value(&mut s.language, None, i18n.text("options-language-system"));
-                for code in codes() {
-                    let name = Localizer::new(code)
-                        .map(|l| l.text("language-name"))
-                        .unwrap_or_else(|_| code.to_owned());
-                    ui.selectable_value(&mut s.language, Some(code.to_owned()), name);
+    let mut back = false;
+    panel_with_footer(
+        ctx,
+        "options",
+        &i18n.text("options-title"),
+        |ui| {
+            ui.label(i18n.text("options-language"));
+            let current = s
+                .language
+                .as_deref()
+                .and_then(|c| super::i18n::Localizer::new(c).ok())
+                .map_or_else(
+                    || i18n.text("options-language-system"),
+                    |l| l.text("language-name"),
+                );
+            egui::ComboBox::from_id_salt("language")
+                .width(WIDTH)
+                .height(480.0)
+                .selected_text(current)
+                .show_ui(ui, |ui| {
+                    ui.selectable_value(
+                        &mut s.language,
+                        None,
+                        i18n.text("options-language-system"),
+                    );
+                    for code in codes() {
+                        let name = Localizer::new(code)
+                            .map(|l| l.text("language-name"))
+                            .unwrap_or_else(|_| code.to_owned());
+                        ui.selectable_value(&mut s.language, Some(code.to_owned()), name);
+                    }
+                });
+            ui.label(i18n.text("options-fps-limit"));
+            ui.horizontal_wrapped(|ui| {
+                for limit in FPS_LIMITS {
+                    let label = if limit == 0 {
+                        i18n.text("options-fps-unlimited")
+                    } else {
+                        limit.to_string()
+                    };
+                    if ui.selectable_label(s.fps_limit == limit, label).clicked() {
+                        s.fps_limit = limit;
+                    }
                 }
             });
-        ui.label(i18n.text("options-fps-limit"));
-        ui.horizontal_wrapped(|ui| {
-            for limit in FPS_LIMITS {
-                let label = if limit == 0 {
-                    i18n.text("options-fps-unlimited")
-                } else {
-                    limit.to_string()
-                };
-                if ui.selectable_label(s.fps_limit == limit, label).clicked() {
-                    s.fps_limit = limit;
+            ui.checkbox(&mut s.show_fps, i18n.text("options-show-fps"));
+            ui.checkbox(&mut s.vsync, i18n.text("options-vsync"));
+            ui.checkbox(&mut s.fullscreen, i18n.text("options-fullscreen"));
+            ui.checkbox(&mut s.debug_info, i18n.text("options-debug"));
+        },
+        Some(&mut |ui: &mut egui::Ui| {
+            ui.vertical_centered(|ui| {
+                back |= wide_button(ui, &i18n.text("button-back"));
+            });
+        }),
+    );
+    if back {
+        events.push(UiEvent::Back);
+    }
+}
+
+/// The Credits screen: the fonts with their licence text, then every crate in the binary
+/// (from the dependency tree at build time) with its version, licence and authors.
+fn credits(ctx: &egui::Context, i18n: &Localizer, events: &mut Vec<UiEvent>) {
+    use super::credits::{crates, FONTS, FONT_LICENCE};
+    let list = crates();
+    let mut back = false;
+    panel_with_footer(
+        ctx,
+        "credits",
+        &i18n.text("credits-title"),
+        |ui| {
+            ui.label(RichText::new(i18n.text("credits-fonts")).strong());
+            for (family, licence) in FONTS {
+                ui.label(format!("{family} — {licence}"));
+            }
+            egui::CollapsingHeader::new("SIL Open Font License 1.1")
+                .id_salt("ofl")
+                .show(ui, |ui| {
+                    ui.label(RichText::new(FONT_LICENCE).small().color(DIM));
+                });
+            ui.add_space(6.0);
+            match &list {
+                Ok(list) => {
+                    ui.label(
+                        RichText::new(
+                            i18n.text_with("credits-crates", &[("n", list.len().into())]),
+                        )
+                        .strong(),
+                    );
+                    for c in list {
+                        ui.label(format!("{} {} — {}", c.name, c.version, c.licence));
+                        if !c.authors.is_empty() {
+                            ui.label(RichText::new(c.authors).small().color(DIM));
+                        }
+                    }
+                }
+                Err(reason) => {
+                    ui.label(RichText::new(*reason).color(ERROR));
                 }
             }
-        });
-        ui.checkbox(&mut s.show_fps, i18n.text("options-show-fps"));
-        ui.checkbox(&mut s.vsync, i18n.text("options-vsync"));
-        ui.checkbox(&mut s.fullscreen, i18n.text("options-fullscreen"));
-        ui.checkbox(&mut s.debug_info, i18n.text("options-debug"));
-        ui.add_space(8.0);
-        ui.vertical_centered(|ui| {
-            if wide_button(ui, &i18n.text("button-back")) {
-                events.push(UiEvent::Back);
-            }
-        });
-    });
+        },
+        Some(&mut |ui: &mut egui::Ui| {
+            ui.vertical_centered(|ui| {
+                back |= wide_button(ui, &i18n.text("button-back"));
+            });
+        }),
+    );
+    if back {
+        events.push(UiEvent::Back);
+    }
 }
 
 /// What the in-game HUD shows.
@@ -384,7 +551,7 @@ pub fn online_text(i18n: &Localizer, n: usize, max: Option<u32>) -> String {
 }
 
 /// The number of hotbar slots.
-pub const HOTBAR_SLOTS: usize = 6;
+pub const HOTBAR_SLOTS: usize = crate::render::layout::UI_HOTBAR_SLOTS;
 
 /// Draws the HUD; returns true when Respawn was clicked.
 pub fn hud(ctx: &egui::Context, view: &HudView, i18n: &Localizer) -> bool {
@@ -456,16 +623,11 @@ pub fn hud(ctx: &egui::Context, view: &HudView, i18n: &Localizer) -> bool {
                     } else {
                         Color32::from_rgb(230, 60, 50)
                     };
-                    ui.add(
-                        egui::ProgressBar::new(h)
-                            .desired_width(200.0)
-                            .fill(color)
-                            .text(
-                                i18n.text_with(
-                                    "hud-health",
-                                    &[("n", u32::from(view.health).into())],
-                                ),
-                            ),
+                    health_bar(
+                        ui,
+                        h,
+                        color,
+                        i18n.text_with("hud-health", &[("n", u32::from(view.health).into())]),
                     );
                     if view.debug {
                         let small = |s: String| RichText::new(s).small().color(Color32::WHITE);
@@ -482,13 +644,13 @@ pub fn hud(ctx: &egui::Context, view: &HudView, i18n: &Localizer) -> bool {
                         if let Some(p) = view.ping_ms {
                             ui.label(small(i18n.text_with("hud-ping", &[("ping", p.into())])));
                         }
-                        ui.label(small(i18n.text_with(
+                        ui.label(small(unbroken_items(&i18n.text_with(
                             "hud-rates",
                             &[
                                 ("kbin", format!("{:.1}", view.kb_per_min.0).into()),
                                 ("kbout", format!("{:.1}", view.kb_per_min.1).into()),
                             ],
-                        )));
+                        ))));
                     }
                     if let Some(fps) = view.fps {
                         ui.label(
@@ -521,10 +683,11 @@ pub fn hud(ctx: &egui::Context, view: &HudView, i18n: &Localizer) -> bool {
             egui::Order::Background,
             egui::Id::unique("hotbar"),
         ));
-        let (slot_size, gap) = (58.0, 6.0);
+        // The same geometry the renderer keeps name tags away from.
+        let (slot_size, gap, margin) = crate::render::layout::UI_HOTBAR;
         let total = HOTBAR_SLOTS as f32 * slot_size + (HOTBAR_SLOTS as f32 - 1.0) * gap;
         let left = screen.center().x - total / 2.0;
-        let top = screen.bottom() - slot_size - 14.0;
+        let top = screen.bottom() - slot_size - margin;
         for slot in 0..HOTBAR_SLOTS {
             let selected = slot == view.hotbar_slot;
             let min = egui::pos2(left + slot as f32 * (slot_size + gap), top);
@@ -582,17 +745,7 @@ pub fn hud(ctx: &egui::Context, view: &HudView, i18n: &Localizer) -> bool {
         }
     }
     if let Some(names) = &view.player_list {
-        panel(ctx, "player-list", &i18n.text("players-title"), |ui| {
-            let title = online_text(i18n, names.len(), view.max_players);
-            ui.label(RichText::new(title).color(DIM));
-            egui::ScrollArea::vertical()
-                .max_height(360.0)
-                .show(ui, |ui| {
-                    for n in names {
-                        ui.label(n);
-                    }
-                });
-        });
+        player_list(ctx, names, view.max_players, i18n);
     }
     if let Some(MapView {
         texture,
@@ -600,7 +753,7 @@ pub fn hud(ctx: &egui::Context, view: &HudView, i18n: &Localizer) -> bool {
         players,
     }) = &view.map
     {
-        panel(ctx, "map", &i18n.text("map-title"), |ui| {
+        fitted_panel(ctx, "map", &i18n.text("map-title"), |ui| {
             let avail = (screen.height() - 160.0).clamp(120.0, 560.0);
             let scale = avail / (*w.max(h) as f32).max(1.0);
             let size = egui::vec2(*w as f32 * scale, *h as f32 * scale);
@@ -633,8 +786,95 @@ pub fn hud(ctx: &egui::Context, view: &HudView, i18n: &Localizer) -> bool {
     respawn
 }
 
+/// The health bar: a dark track, a fill as long as the health (none at 0 — egui's progress bar
+/// draws a rounded blob even then) and the text over it.
+fn health_bar(ui: &mut egui::Ui, fraction: f32, fill: Color32, text: String) {
+    let (rect, _) = ui.allocate_exact_size(egui::vec2(200.0, 22.0), egui::Sense::hover());
+    let painter = ui.painter();
+    painter.rect_filled(rect, 4.0, Color32::from_gray(50));
+    let fraction = fraction.clamp(0.0, 1.0);
+    if fraction > 0.0 {
+        let mut fill_rect = rect;
+        fill_rect.set_width(rect.width() * fraction);
+        painter.rect_filled(fill_rect, 4.0, fill);
+    }
+    painter.text(
+        rect.left_center() + egui::vec2(8.0, 0.0),
+        Align2::LEFT_CENTER,
+        text,
+        egui::FontId::proportional(15.0),
+        Color32::WHITE,
+    );
+}
+
+/// Names per row of the player list once it is longer than this.
+const LIST_ONE_COLUMN_MAX: usize = 12;
+
+/// The player list (Tab): every name, in rows of one or two columns in a scroll area with a
+/// visible bar, and "and N more (scroll)" under it while names are below the visible part.
+fn player_list(ctx: &egui::Context, names: &[String], max_players: Option<u32>, i18n: &Localizer) {
+    let screen = ctx.content_rect();
+    fitted_panel(ctx, "player-list", &i18n.text("players-title"), |ui| {
+        let title = online_text(i18n, names.len(), max_players);
+        ui.label(RichText::new(title).color(DIM));
+        let cols = if names.len() > LIST_ONE_COLUMN_MAX {
+            2
+        } else {
+            1
+        };
+        let rows = names.len().div_ceil(cols);
+        let row_h = ui.text_style_height(&egui::TextStyle::Body);
+        let gap = ui.spacing().item_spacing.y;
+        let col_w = (WIDTH - 24.0) / cols as f32;
+        let out = egui::ScrollArea::vertical()
+            .max_height((screen.height() - 220.0).max(row_h * 2.0 + gap))
+            .auto_shrink([false, true])
+            .scroll_bar_visibility(egui::scroll_area::ScrollBarVisibility::AlwaysVisible)
+            .show_rows(ui, row_h, rows, |ui, range| {
+                for row in range {
+                    ui.horizontal(|ui| {
+                        for name in names.iter().skip(row * cols).take(cols) {
+                            ui.add_sized(
+                                [col_w, row_h],
+                                egui::Label::new(RichText::new(name).color(Color32::WHITE))
+                                    .truncate(),
+                            );
+                        }
+                    });
+                }
+            });
+        let seen_rows = ((out.state.clamped_offset().y + out.inner_rect.height() + gap)
+            / (row_h + gap))
+            .floor()
+            .max(0.0) as usize;
+        let below = names.len().saturating_sub(seen_rows.min(rows) * cols);
+        if below > 0 {
+            ui.label(
+                RichText::new(i18n.text_with("players-more", &[("n", below.into())]))
+                    .small()
+                    .color(DIM),
+            );
+        }
+    });
+}
+
+/// Keeps each item of a " · " list on one line: its spaces become no-break spaces, so a line
+/// breaks only between items ("1.3 kB/min" and "Esc: pause" are never split).
+pub fn unbroken_items(text: &str) -> String {
+    text.split(" · ")
+        .map(|item| item.replace(' ', "\u{a0}"))
+        .collect::<Vec<_>>()
+        .join(" · ")
+}
+
+/// Windows shorter than this show no controls line under the main menu (it would cover it).
+const HINT_MIN_HEIGHT: f32 = 520.0;
+
 /// The controls line under the main menu.
 pub fn controls_hint(ctx: &egui::Context, i18n: &Localizer) {
+    if ctx.content_rect().height() < HINT_MIN_HEIGHT {
+        return;
+    }
     egui::Area::new(egui::Id::unique("controls"))
         .anchor(Align2::CENTER_BOTTOM, [0.0, -10.0])
         .interactable(false)
@@ -645,10 +885,330 @@ pub fn controls_hint(ctx: &egui::Context, i18n: &Localizer) {
                 .inner_margin(egui::Margin::same(6))
                 .show(ui, |ui| {
                     ui.label(
-                        RichText::new(i18n.text("help-controls"))
+                        RichText::new(unbroken_items(&i18n.text("help-controls")))
                             .small()
                             .color(Color32::WHITE),
                     );
                 });
         });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// egui without a window: passes at a given screen size, and what they drew.
+    pub(crate) struct Harness {
+        ctx: egui::Context,
+        size: egui::Vec2,
+        time: f64,
+    }
+
+    impl Harness {
+        pub(crate) fn new(w: f32, h: f32) -> Harness {
+            let ctx = egui::Context::default();
+            crate::ui::font::install(&ctx);
+            apply_style(&ctx);
+            Harness {
+                ctx,
+                size: egui::vec2(w, h),
+                time: 0.0,
+            }
+        }
+
+        /// Runs one pass with `events`; returns every text drawn and visible: (text, rect).
+        pub(crate) fn pass(
+            &mut self,
+            events: Vec<egui::Event>,
+            mut f: impl FnMut(&egui::Context),
+        ) -> Drawn {
+            self.time += 0.25;
+            let raw = egui::RawInput {
+                screen_rect: Some(egui::Rect::from_min_size(egui::Pos2::ZERO, self.size)),
+                time: Some(self.time),
+                predicted_dt: 0.25,
+                events,
+                ..Default::default()
+            };
+            let mut out = self.ctx.run_pass(raw, |ctx| f(ctx));
+            out.textures_delta.clear();
+            let mut drawn = Drawn::default();
+            for c in out.shapes {
+                collect(&c.shape, c.clip_rect, &mut drawn);
+            }
+            drawn
+        }
+
+        /// Runs `n` passes without input (egui sizes new areas on their first pass).
+        pub(crate) fn settle(&mut self, n: usize, mut f: impl FnMut(&egui::Context)) -> Drawn {
+            let mut last = Drawn::default();
+            for _ in 0..n {
+                last = self.pass(Vec::new(), &mut f);
+            }
+            last
+        }
+    }
+
+    /// What a pass drew.
+    #[derive(Default, Debug)]
+    pub(crate) struct Drawn {
+        /// Texts and their rectangles (clipped to what is visible).
+        pub texts: Vec<(String, egui::Rect)>,
+        /// Per text, its whole rectangle when nothing of it is clipped, else `Rect::NOTHING`.
+        pub whole: Vec<egui::Rect>,
+        /// Filled rectangles: (rect, fill colour).
+        pub rects: Vec<(egui::Rect, Color32)>,
+    }
+
+    impl Drawn {
+        /// The visible rectangle of the first text equal to `text`.
+        pub(crate) fn find(&self, text: &str) -> Option<egui::Rect> {
+            self.texts.iter().find(|(t, _)| t == text).map(|(_, r)| *r)
+        }
+    }
+
+    fn collect(shape: &egui::Shape, clip: egui::Rect, drawn: &mut Drawn) {
+        match shape {
+            egui::Shape::Vec(v) => v.iter().for_each(|s| collect(s, clip, drawn)),
+            egui::Shape::Text(t) => {
+                let full = t.galley.rect.translate(t.pos.to_vec2());
+                let rect = full.intersect(clip);
+                if rect.is_positive() {
+                    drawn.texts.push((t.galley.text().to_owned(), rect));
+                    if rect == full {
+                        drawn.whole.push(full);
+                    } else {
+                        drawn.whole.push(egui::Rect::NOTHING);
+                    }
+                }
+            }
+            egui::Shape::Rect(r) if r.fill != Color32::TRANSPARENT => {
+                let rect = r.rect.intersect(clip);
+                if rect.is_positive() {
+                    drawn.rects.push((rect, r.fill));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn en() -> Localizer {
+        Localizer::english()
+    }
+
+    #[test]
+    fn a_list_of_200_players_says_how_many_more_and_scrolls_to_the_last() {
+        let names: Vec<String> = (1..=200).map(|i| format!("player{i}")).collect();
+        let view = HudView {
+            health: 100,
+            online: 200,
+            max_players: Some(256),
+            player_list: Some(names),
+            ..HudView::default()
+        };
+        let i18n = en();
+        for (w, h) in [(1280.0, 720.0), (640.0, 360.0)] {
+            let mut harness = Harness::new(w, h);
+            let drawn = harness.settle(3, |ctx| {
+                hud(ctx, &view, &i18n);
+            });
+            let first = drawn.find("player1").expect("the first name is shown");
+            assert!(
+                egui::Rect::from_min_size(egui::Pos2::ZERO, egui::vec2(w, h)).contains_rect(first)
+            );
+            let shown = drawn
+                .texts
+                .iter()
+                .filter(|(t, _)| t.starts_with("player"))
+                .count();
+            assert!(shown >= 4, "{w}x{h}: {shown} names shown");
+            let more = drawn
+                .texts
+                .iter()
+                .find(|(t, _)| t.starts_with("and "))
+                .unwrap_or_else(|| panic!("{w}x{h}: no \"and N more\" under {shown} names"));
+            let n: usize = more
+                .0
+                .split(' ')
+                .nth(1)
+                .and_then(|n| n.parse().ok())
+                .expect("a count");
+            assert!(
+                n > 0 && n + shown >= 200,
+                "{w}x{h}: {} with {shown} shown",
+                more.0
+            );
+            assert!(drawn.find("player200").is_none());
+            // The wheel over the list scrolls to the end.
+            let centre = egui::pos2(w / 2.0, h / 2.0);
+            for _ in 0..40 {
+                let wheel = egui::Event::MouseWheel {
+                    unit: egui::MouseWheelUnit::Line,
+                    delta: egui::vec2(0.0, -10.0),
+                    phase: egui::TouchPhase::Move,
+                    source: egui::MouseWheelSource::Unknown,
+                    modifiers: egui::Modifiers::NONE,
+                };
+                harness.pass(vec![egui::Event::PointerMoved(centre), wheel], |ctx| {
+                    hud(ctx, &view, &i18n);
+                });
+            }
+            let last = harness.settle(8, |ctx| {
+                hud(ctx, &view, &i18n);
+            });
+            assert!(
+                last.find("player200").is_some(),
+                "{w}x{h}: scrolled, the last name shows"
+            );
+            assert!(
+                !last.texts.iter().any(|(t, _)| t.starts_with("and ")),
+                "nothing more below"
+            );
+        }
+    }
+
+    /// Whether `text` is drawn whole (not clipped) inside a `w` × `h` window.
+    fn fully_shown(drawn: &Drawn, text: &str, w: f32, h: f32) -> bool {
+        let screen = egui::Rect::from_min_size(egui::Pos2::ZERO, egui::vec2(w, h));
+        drawn
+            .texts
+            .iter()
+            .zip(&drawn.whole)
+            .any(|((t, _), whole)| t == text && whole.is_positive() && screen.contains_rect(*whole))
+    }
+
+    #[test]
+    fn every_screen_at_640x360_shows_its_title_and_its_way_back() {
+        use super::super::screens::{Attempt, Failure, HostForm, JoinForm, OptionsFrom};
+        use crate::net::ConnectionState;
+        let attempt = Attempt {
+            address: "127.0.0.1:35000".into(),
+            name: "alice".into(),
+            host: None,
+        };
+        // (screen, title key, the button that leaves it)
+        let screens = [
+            (Screen::MainMenu, None, "menu-quit"),
+            (
+                Screen::Host(HostForm {
+                    name: "alice".into(),
+                    seed: String::new(),
+                    size: "medium".into(),
+                    theme: "default".into(),
+                }),
+                Some("host-title"),
+                "button-back",
+            ),
+            (
+                Screen::Join(JoinForm {
+                    address: "127.0.0.1".into(),
+                    name: "alice".into(),
+                }),
+                Some("join-title"),
+                "button-back",
+            ),
+            (
+                Screen::Options(OptionsFrom::Menu),
+                Some("options-title"),
+                "button-back",
+            ),
+            (
+                Screen::Connecting {
+                    attempt: attempt.clone(),
+                    progress: Some(0.5),
+                },
+                None,
+                "button-cancel",
+            ),
+            (
+                Screen::Failed {
+                    attempt: attempt.clone(),
+                    failure: Failure {
+                        state: ConnectionState::Refused,
+                        detail: "Connection refused (os error 111)".into(),
+                    },
+                    in_play: false,
+                },
+                Some("error-title"),
+                "button-back",
+            ),
+            (Screen::Paused, Some("pause-title"), "pause-resume"),
+            (Screen::Credits, Some("credits-title"), "button-back"),
+        ];
+        let mut problems = Vec::new();
+        for (code, _) in crate::ui::i18n::LANGUAGES {
+            let i18n = Localizer::new(code).unwrap();
+            for (screen, title, back) in &screens {
+                let mut ui = Ui::new(crate::ui::settings::Settings::default());
+                ui.open(screen.clone());
+                let mut harness = Harness::new(640.0, 360.0);
+                let drawn = harness.settle(3, |ctx| {
+                    screens_fn(ctx, &mut ui, &i18n);
+                });
+                let title = match (screen, title) {
+                    (Screen::Connecting { attempt, .. }, _) => i18n.text_with(
+                        "connecting-title",
+                        &[("address", attempt.address.as_str().into())],
+                    ),
+                    (_, Some(k)) => i18n.text(k),
+                    (_, None) => "tilegame".to_owned(),
+                };
+                for text in [title, i18n.text(back)] {
+                    if !fully_shown(&drawn, &text, 640.0, 360.0) {
+                        problems.push(format!("{code} {screen:?}: {text:?} not fully shown"));
+                    }
+                }
+            }
+        }
+        assert!(problems.is_empty(), "{problems:#?}");
+    }
+
+    fn screens_fn(ctx: &egui::Context, ui: &mut Ui, i18n: &Localizer) {
+        screens(ctx, ui, i18n, "0.1.0", &mut Vec::new());
+    }
+
+    #[test]
+    fn list_items_break_only_between_items_and_the_hint_leaves_small_menus_alone() {
+        assert_eq!(
+            unbroken_items("In 1.3 kB/min · Out 2.0 kB/min"),
+            "In\u{a0}1.3\u{a0}kB/min · Out\u{a0}2.0\u{a0}kB/min"
+        );
+        // Laid out narrower than the line: every row ends at an item's end, whole.
+        let i18n = en();
+        let text = unbroken_items(&i18n.text("help-controls"));
+        let mut harness = Harness::new(640.0, 360.0);
+        let drawn = harness.settle(2, |ctx| {
+            egui::Area::new(egui::Id::unique("t")).show(ctx, |ui| {
+                ui.set_max_width(300.0);
+                ui.label(&text);
+            });
+        });
+        assert!(drawn.find(&text).is_some());
+        let hint = harness.settle(3, |ctx| controls_hint(ctx, &i18n));
+        assert!(hint.texts.is_empty(), "no controls line at 640x360");
+        let hint = Harness::new(1280.0, 720.0).settle(3, |ctx| controls_hint(ctx, &i18n));
+        assert!(hint.find(&text).is_some(), "the controls line at 1280x720");
+    }
+
+    #[test]
+    fn an_empty_health_bar_draws_no_fill() {
+        let i18n = en();
+        let red = Color32::from_rgb(230, 60, 50);
+        for (health, fill_expected) in [(0u8, false), (10, true)] {
+            let view = HudView {
+                health,
+                ..HudView::default()
+            };
+            let drawn = Harness::new(640.0, 360.0).settle(3, |ctx| {
+                hud(ctx, &view, &i18n);
+            });
+            let fills = drawn.rects.iter().filter(|(_, c)| *c == red).count();
+            assert_eq!(
+                fills > 0,
+                fill_expected,
+                "health {health}: {fills} red fills"
+            );
+            assert!(drawn.find(&format!("HP {health}")).is_some());
+        }
+    }
 }
