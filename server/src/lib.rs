@@ -9,6 +9,7 @@
 
 pub mod admission;
 pub mod config;
+pub mod drain;
 pub mod link;
 pub mod logging;
 pub mod outbox;
@@ -168,7 +169,10 @@ impl Server {
         self.sim.stats()
     }
 
-    /// Serves until `shutdown` completes (or the server empties, with `exit_when_empty_secs`).
+    /// Serves until `shutdown` completes (or the server empties, with `exit_when_empty_secs`);
+    /// then stops accepting, kicks every connection with `ServerShutdown` whatever its state,
+    /// seals the recordings and returns once every connection has closed or the drain time
+    /// ([`ServerConfig::drain_secs`]) is up.
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         let Server {
             listener,
@@ -178,6 +182,7 @@ impl Server {
         } = self;
         let (commands_tx, commands_rx) = mpsc::channel(4096);
         let (stop_tx, stop_rx) = watch::channel(false);
+        let (sessions_stop, sessions_stop_rx) = watch::channel(false);
         let session_config = Arc::new(session::SessionConfig {
             server_name: config.name.clone(),
             tps: config.tps,
@@ -188,13 +193,18 @@ impl Server {
             write_timeout: Duration::from_secs(config.write_timeout_secs),
             record_dir: config.record_dir.clone(),
             stats: sim.stats(),
+            stop: sessions_stop_rx,
+            shutdown_message: config.shutdown_message.clone(),
+            drain: config.drain(),
         });
+        let connections = drain::Connections::default();
         let sim_task = tokio::spawn(ticker::run(
             sim,
             commands_rx,
             config.tick_period(),
             config.exit_when_empty_secs.map(Duration::from_secs),
             stop_rx,
+            config.shutdown_message.clone(),
         ));
         // Connections that have not joined yet are limited, per address and in all, so silent
         // sockets cannot lock honest players out and a flood cannot exhaust descriptors.
@@ -207,6 +217,7 @@ impl Server {
         refusal_log.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tokio::pin!(shutdown);
         tokio::pin!(sim_task);
+        let mut sim_done = false;
         loop {
             tokio::select! {
                 accepted = listener.accept() => match accepted {
@@ -228,20 +239,26 @@ impl Server {
                         }
                         let session_config = Arc::clone(&session_config);
                         let commands = commands_tx.clone();
-                        tokio::spawn(session::serve(stream, peer, session_config, commands, pending));
+                        let open = connections.open();
+                        tokio::spawn(session::serve(
+                            stream,
+                            peer,
+                            session_config,
+                            commands,
+                            pending,
+                            open,
+                        ));
                     }
                     Err(e) => {
                         warn!("accept failed: {e}");
                         tokio::time::sleep(Duration::from_millis(50)).await;
                     }
                 },
-                _ = &mut shutdown => {
-                    info!("shutting down");
-                    let _ = stop_tx.send(true);
-                    let _ = (&mut sim_task).await;
+                _ = &mut shutdown => break,
+                _ = &mut sim_task => {
+                    sim_done = true;
                     break;
                 }
-                _ = &mut sim_task => break,
                 _ = refusal_log.tick() => {
                     let r = admission.take_refusals();
                     if r.per_address + r.busy > 0 {
@@ -257,8 +274,33 @@ impl Server {
                 }
             }
         }
-        // Give sessions a moment to deliver their kick messages.
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        // Stop accepting: new connections are refused by the kernel from here on.
+        drop(listener);
+        let drain = config.drain();
+        info!(
+            connections = connections.count(),
+            drain_secs = drain.as_secs(),
+            "stopping: no longer accepting; every connection is kicked"
+        );
+        let started = std::time::Instant::now();
+        // The loop first: it kicks its players (with their last frames in order) and seals the
+        // simulation recording; then every other connection, in whatever state, is kicked.
+        if !sim_done {
+            let _ = stop_tx.send(true);
+            let _ = (&mut sim_task).await;
+        }
+        let _ = sessions_stop.send(true);
+        match tokio::time::timeout(drain, connections.all_closed()).await {
+            Ok(()) => info!(
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "stopped: every connection was kicked and closed"
+            ),
+            Err(_) => warn!(
+                open = connections.count(),
+                drain_secs = drain.as_secs(),
+                "drain time is up: exiting with connections still open"
+            ),
+        }
     }
 }
 

@@ -1,4 +1,9 @@
 //! `tilegame-server`: runs the dedicated server from flags and an optional RON config.
+//!
+//! SIGTERM (what service managers and orchestrators send) and SIGINT (Ctrl-C) both stop it
+//! gracefully: no new connections, `Kick(ServerShutdown)` to every connection in every state,
+//! recordings sealed, exit 0 within `--drain-secs`. A second signal during that exits at once
+//! with 128 + the signal's number.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -54,6 +59,12 @@ struct Args {
     /// Ticks between the simulation recording's keyframes, for seeking (0 = none) [default: 200].
     #[arg(long, value_name = "TICKS")]
     keyframe_interval: Option<u32>,
+    /// Seconds a stop (SIGTERM, SIGINT) waits for connections to take their Kick [default: 10].
+    #[arg(long, value_name = "SECS")]
+    drain_secs: Option<u64>,
+    /// The message of the Kick(ServerShutdown) every connection gets when the server stops.
+    #[arg(long, value_name = "TEXT")]
+    shutdown_message: Option<String>,
 }
 
 impl Args {
@@ -98,6 +109,12 @@ impl Args {
         if let Some(v) = self.keyframe_interval {
             c.keyframe_interval = v;
         }
+        if let Some(v) = self.drain_secs {
+            c.drain_secs = v;
+        }
+        if let Some(v) = self.shutdown_message {
+            c.shutdown_message = v;
+        }
         if self.exit_when_empty.is_some() {
             c.exit_when_empty_secs = self.exit_when_empty;
         }
@@ -129,6 +146,13 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
+        let stop = match stop_signals() {
+            Ok(stop) => stop,
+            Err(e) => {
+                eprintln!("error: cannot handle stop signals: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
         println!(
             "tilegame-server listening on {} (seed {})",
             server.local_addr(),
@@ -136,9 +160,36 @@ fn main() -> ExitCode {
         );
         server
             .run(async {
-                let _ = tokio::signal::ctrl_c().await;
+                let _ = stop.await;
             })
             .await;
         ExitCode::SUCCESS
     })
+}
+
+/// Installs the SIGTERM and SIGINT handlers; the returned channel fires at the first of them.
+/// A second one exits the process at once, with 128 + its number.
+fn stop_signals() -> std::io::Result<tokio::sync::oneshot::Receiver<()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let (first_tx, first_rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let first = tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        };
+        tracing::info!(
+            signal = first,
+            "stopping gracefully (a second signal exits at once)"
+        );
+        let _ = first_tx.send(());
+        let (second, code) = tokio::select! {
+            _ = term.recv() => ("SIGTERM", 128 + 15),
+            _ = int.recv() => ("SIGINT", 128 + 2),
+        };
+        tracing::warn!(signal = second, "second signal: exiting at once");
+        std::process::exit(code);
+    });
+    Ok(first_rx)
 }

@@ -20,11 +20,12 @@ use tilegame_protocol::{DecodeError, Direction, EncodeError, State};
 use tokio::io::AsyncReadExt;
 use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::{timeout, Instant};
 use tracing::{debug, info, warn};
 
 use crate::admission::Pending;
+use crate::drain::OpenConnection;
 use crate::link::SessionLink;
 use crate::outbox::{self, Closed, Outbox};
 use crate::recording::SessionRecorder;
@@ -51,6 +52,12 @@ pub struct SessionConfig {
     pub record_dir: Option<std::path::PathBuf>,
     /// The simulation's statistics (player count for the welcome).
     pub stats: Arc<std::sync::Mutex<tilegame_sim::TickStats>>,
+    /// Turns true when the server stops: the session then kicks its client, whatever its state.
+    pub stop: watch::Receiver<bool>,
+    /// The message of the Kick sent when the server stops.
+    pub shutdown_message: String,
+    /// How long the final Kick may wait for the client to take it when the server stops.
+    pub drain: Duration,
 }
 
 /// Why a session ended abnormally.
@@ -163,6 +170,23 @@ impl Io {
         Ok(())
     }
 
+    /// Sends a bulk packet (a map chunk) within half the outbox's budget
+    /// ([`Outbox::send_bulk`]).
+    async fn send_bulk<S: StateMarker, P: ServerPacket<S>>(
+        &mut self,
+        codec: &mut ServerCodec<S>,
+        packet: &P,
+    ) -> Result<(), SessionError> {
+        self.state = S::STATE;
+        self.out.clear();
+        let frame = codec.encode(packet, &mut self.out)?;
+        if let Some(r) = &mut self.recording {
+            r.frame(Direction::ToClient, S::STATE, frame);
+        }
+        self.outbox.send_bulk(&self.out).await?;
+        Ok(())
+    }
+
     /// Sends a Kick in whatever state the connection reached (it exists in every state).
     async fn kick(&mut self, reason: DisconnectReason, message: &str) -> Result<(), SessionError> {
         self.out.clear();
@@ -179,18 +203,21 @@ impl Io {
     }
 }
 
-/// Serves one connection to its end; logs how it ended.
+/// Serves one connection to its end; logs how it ended. When the server stops (the config's
+/// `stop` turns true) the connection is kicked with `ServerShutdown` in whatever state it is in.
+/// `open` is held until the last byte has been handed to the socket and the recording is sealed.
 pub async fn serve(
     stream: TcpStream,
     peer: SocketAddr,
     config: Arc<SessionConfig>,
     sim: mpsc::Sender<Command>,
     pending: Pending,
+    open: OpenConnection,
 ) {
     let _ = stream.set_nodelay(true);
     let (reader, writer) = stream.into_split();
     let outbox = Outbox::new(config.outbox_bytes);
-    outbox::spawn_writer(outbox.clone(), writer, config.write_timeout);
+    let writer = outbox::spawn_writer(outbox.clone(), writer, config.write_timeout);
     let mut io = Io {
         reader,
         outbox,
@@ -202,22 +229,45 @@ pub async fn serve(
             .as_deref()
             .map(|dir| SessionRecorder::new(dir, peer)),
     };
-    match run(&mut io, &config, &sim, pending).await {
-        Ok(reason) => info!(%peer, reason = reason.name(), "connection closed"),
+    let mut stop = config.stop.clone();
+    let result = tokio::select! {
+        result = run(&mut io, &config, &sim, pending) => result,
+        // A closed channel means the server is gone: stopping too.
+        _ = stop.wait_for(|stopping| *stopping) => Err(SessionError::Shutdown),
+    };
+    let ending = match result {
+        Ok(reason) => {
+            info!(%peer, reason = reason.name(), "connection closed");
+            "connection closed"
+        }
         // A peer hanging up early is routine (scanners, floods): not worth a warning each.
-        Err(e @ SessionError::Closed(_)) => debug!(%peer, error = %e, "connection closed early"),
+        Err(e @ SessionError::Closed(_)) => {
+            debug!(%peer, error = %e, "connection closed early");
+            "connection closed"
+        }
+        Err(SessionError::Shutdown) => {
+            debug!(%peer, state = %io.state, "server stopping: kicking");
+            let message = one_line(&config.shutdown_message, 256);
+            let kick = io.kick(DisconnectReason::ServerShutdown, &message);
+            let _ = timeout(config.drain, kick).await;
+            "server shutting down"
+        }
         Err(e) => {
             let message = one_line(&e.to_string(), 256);
             warn!(%peer, state = %io.state, error = %message, "dropping client");
             if let Some(reason) = e.kick_reason() {
                 let _ = timeout(Duration::from_millis(200), io.kick(reason, &message)).await;
             }
+            "connection closed"
         }
-    }
+    };
     io.outbox.finish();
+    // The writer delivers what is queued (the Kick) within its grace period, then closes.
+    let _ = writer.await;
     if let Some(r) = &mut io.recording {
-        r.finish("connection closed");
+        r.finish(ending);
     }
+    drop(open);
 }
 
 /// `text` on one line, cut to at most `max` bytes on a char boundary (kick messages and log
@@ -290,6 +340,7 @@ async fn run(
 
     // Login.
     let mut codec = codec.advance::<marker::Login>();
+    io.state = State::Login;
     let request = match io.recv(&mut codec, "login", deadline).await? {
         login::ToServer::JoinRequest(request) => request,
         login::ToServer::Disconnect(_) => return Ok(DisconnectReason::Quit),
@@ -349,10 +400,11 @@ async fn play_session(
 
     // Map transfer.
     let mut codec = codec.advance::<marker::MapTransfer>();
+    io.state = State::MapTransfer;
     let transfer = &joined.transfer;
     io.send(&mut codec, &transfer.begin).await?;
     for chunk in &transfer.chunks {
-        io.send(&mut codec, chunk).await?;
+        io.send_bulk(&mut codec, chunk).await?;
     }
     let end = map_transfer::MapEnd {
         checksum: transfer.checksum,

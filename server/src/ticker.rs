@@ -13,13 +13,14 @@ use tokio::sync::{mpsc, watch};
 use tracing::{debug, info};
 
 /// Runs the loop until `shutdown` fires or, with `exit_when_empty`, the server has been empty
-/// that long after its last player left.
+/// that long after its last player left; then kicks every player with `shutdown_message`.
 pub async fn run(
     mut sim: Sim,
     mut commands: mpsc::Receiver<Command>,
     period: Duration,
     exit_when_empty: Option<Duration>,
     mut shutdown: watch::Receiver<bool>,
+    shutdown_message: String,
 ) {
     let mut interval = tokio::time::interval(period);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -54,8 +55,6 @@ pub async fn run(
         }
     }
     debug!("simulation loop stopping");
-    sim.kick_all(
-        DisconnectReason::ServerShutdown,
-        "the server is shutting down",
-    );
+    sim.kick_all(DisconnectReason::ServerShutdown, &shutdown_message);
+    // Dropping the simulation here ends and seals its recording.
 }
