@@ -68,6 +68,8 @@ pub struct ServerConfig {
     pub drain_secs: u64,
     /// The message every connection's `Kick(ServerShutdown)` carries when the server stops.
     pub shutdown_message: String,
+    /// Serve `/metrics` (Prometheus), `/healthz` and `/readyz` on this address (`None`: off).
+    pub metrics: Option<SocketAddr>,
 }
 
 impl Default for ServerConfig {
@@ -95,6 +97,7 @@ impl Default for ServerConfig {
             keyframe_interval: tilegame_sim::simlog::DEFAULT_KEYFRAME_EVERY,
             drain_secs: DEFAULT_DRAIN_SECS,
             shutdown_message: "the server is shutting down".to_owned(),
+            metrics: None,
         }
     }
 }

@@ -11,6 +11,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use tilegame_server::config::ThemeName;
+use tilegame_server::logging::LogFormat;
 use tilegame_server::{Server, ServerConfig};
 
 /// The tilegame dedicated server (authoritative, fixed tick rate).
@@ -65,6 +66,13 @@ struct Args {
     /// The message of the Kick(ServerShutdown) every connection gets when the server stops.
     #[arg(long, value_name = "TEXT")]
     shutdown_message: Option<String>,
+    /// Serve /metrics (Prometheus), /healthz and /readyz on ADDR [default when given without
+    /// ADDR: 127.0.0.1:35001].
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:35001")]
+    metrics: Option<SocketAddr>,
+    /// Log format on standard error: one line of text per event, or one JSON object per line.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
 }
 
 impl Args {
@@ -115,6 +123,9 @@ impl Args {
         if let Some(v) = self.shutdown_message {
             c.shutdown_message = v;
         }
+        if self.metrics.is_some() {
+            c.metrics = self.metrics;
+        }
         if self.exit_when_empty.is_some() {
             c.exit_when_empty_secs = self.exit_when_empty;
         }
@@ -123,8 +134,9 @@ impl Args {
 }
 
 fn main() -> ExitCode {
-    tilegame_server::logging::init("info");
-    let config = match Args::parse().into_config() {
+    let args = Args::parse();
+    tilegame_server::logging::init_as("info", args.log_format);
+    let config = match args.into_config() {
         Ok(c) => c,
         Err(e) => {
             eprintln!("error: {e}");
@@ -158,6 +170,9 @@ fn main() -> ExitCode {
             server.local_addr(),
             server.seed()
         );
+        if let Some(addr) = server.metrics_addr() {
+            println!("tilegame-server metrics on {addr} (/metrics /healthz /readyz)");
+        }
         server
             .run(async {
                 let _ = stop.await;

@@ -12,11 +12,13 @@ use std::time::Duration;
 
 use tilegame_protocol::codec::{encode_any_state, CodecError, ServerCodec};
 use tilegame_protocol::convert::input_from_wire;
+use tilegame_protocol::frame::FrameRef;
+use tilegame_protocol::v1::Packet;
 use tilegame_protocol::v1::{
     self, handshake, login, map_transfer, marker, play, DisconnectReason, RejectReason,
     ServerPacket, StateMarker,
 };
-use tilegame_protocol::{DecodeError, Direction, EncodeError, State};
+use tilegame_protocol::{DecodeError, Direction, EncodeError, PacketSet, State};
 use tokio::io::AsyncReadExt;
 use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::TcpStream;
@@ -27,6 +29,7 @@ use tracing::{debug, info, warn};
 use crate::admission::Pending;
 use crate::drain::OpenConnection;
 use crate::link::SessionLink;
+use crate::metrics::{ConnectionGauge, Metrics, Way};
 use crate::outbox::{self, Closed, Outbox};
 use crate::recording::SessionRecorder;
 use tilegame_sim::{Command, Kick};
@@ -58,6 +61,8 @@ pub struct SessionConfig {
     pub shutdown_message: String,
     /// How long the final Kick may wait for the client to take it when the server stops.
     pub drain: Duration,
+    /// The server's metrics.
+    pub metrics: Arc<Metrics>,
 }
 
 /// Why a session ended abnormally.
@@ -114,9 +119,29 @@ struct Io {
     /// The protocol state last used, for the recording and a final Kick.
     state: State,
     recording: Option<SessionRecorder>,
+    /// This connection in the connections-by-state gauge; the metrics it counts into.
+    gauge: ConnectionGauge,
 }
 
 impl Io {
+    /// The connection is now in `state`.
+    fn set_state(&mut self, state: State) {
+        self.state = state;
+        self.gauge.set(state);
+    }
+
+    fn metrics(&self) -> &Metrics {
+        self.gauge.metrics()
+    }
+
+    /// Counts and records a packet received.
+    fn received(&mut self, state: State, name: &'static str, frame: FrameRef<'_>) {
+        self.metrics().bytes(Way::In, name, frame.wire_len());
+        if let Some(r) = &mut self.recording {
+            r.frame(Direction::ToServer, state, frame);
+        }
+    }
+
     /// Reads until `codec` yields a packet of its state, or the deadline passes.
     async fn recv<S: StateMarker>(
         &mut self,
@@ -124,12 +149,10 @@ impl Io {
         stage: &'static str,
         deadline: Instant,
     ) -> Result<S::ToServer, SessionError> {
-        self.state = S::STATE;
+        self.set_state(S::STATE);
         loop {
             if let Some(got) = codec.next_packet()? {
-                if let Some(r) = &mut self.recording {
-                    r.frame(Direction::ToServer, S::STATE, got.frame);
-                }
+                self.received(S::STATE, got.packet.name(), got.frame);
                 return Ok(got.packet);
             }
             self.fill(codec, stage, deadline).await?;
@@ -160,9 +183,12 @@ impl Io {
         codec: &mut ServerCodec<S>,
         packet: &P,
     ) -> Result<(), SessionError> {
-        self.state = S::STATE;
+        self.set_state(S::STATE);
         self.out.clear();
         let frame = codec.encode(packet, &mut self.out)?;
+        self.gauge
+            .metrics()
+            .bytes(Way::Out, P::NAME, frame.wire_len());
         if let Some(r) = &mut self.recording {
             r.frame(Direction::ToClient, S::STATE, frame);
         }
@@ -177,9 +203,12 @@ impl Io {
         codec: &mut ServerCodec<S>,
         packet: &P,
     ) -> Result<(), SessionError> {
-        self.state = S::STATE;
+        self.set_state(S::STATE);
         self.out.clear();
         let frame = codec.encode(packet, &mut self.out)?;
+        self.gauge
+            .metrics()
+            .bytes(Way::Out, P::NAME, frame.wire_len());
         if let Some(r) = &mut self.recording {
             r.frame(Direction::ToClient, S::STATE, frame);
         }
@@ -195,10 +224,13 @@ impl Io {
             message: one_line(message, 256),
         };
         let frame = encode_any_state(&kick, &mut self.out)?;
+        let wire_len = frame.wire_len();
         if let Some(r) = &mut self.recording {
             r.frame(Direction::ToClient, self.state, frame);
         }
         self.outbox.send(&self.out).await?;
+        self.metrics().kick(reason);
+        self.metrics().bytes(Way::Out, v1::Kick::NAME, wire_len);
         Ok(())
     }
 }
@@ -228,6 +260,7 @@ pub async fn serve(
             .record_dir
             .as_deref()
             .map(|dir| SessionRecorder::new(dir, peer)),
+        gauge: config.metrics.connection(),
     };
     let mut stop = config.stop.clone();
     let result = tokio::select! {
@@ -265,7 +298,9 @@ pub async fn serve(
     // The writer delivers what is queued (the Kick) within its grace period, then closes.
     let _ = writer.await;
     if let Some(r) = &mut io.recording {
-        r.finish(ending);
+        if let Some(bytes) = r.finish(ending) {
+            io.metrics().recording_bytes("connection", bytes);
+        }
     }
     drop(open);
 }
@@ -295,6 +330,7 @@ async fn run(
         Ok(handshake::ToServer::ClientHello(hello)) => hello,
         Ok(handshake::ToServer::Disconnect(_)) => return Ok(DisconnectReason::Quit),
         Err(SessionError::Codec(CodecError::Decode(DecodeError::BadMagic { found, .. }))) => {
+            io.metrics().refusal(RejectReason::BadMagic.name());
             let reject = handshake::Reject {
                 reason: RejectReason::BadMagic,
                 server_version: v1::PROTOCOL_VERSION,
@@ -315,6 +351,7 @@ async fn run(
         None
     };
     if let Some(reason) = refusal {
+        io.metrics().refusal(reason.name());
         let reject = handshake::Reject {
             reason,
             server_version: v1::PROTOCOL_VERSION,
@@ -340,7 +377,7 @@ async fn run(
 
     // Login.
     let mut codec = codec.advance::<marker::Login>();
-    io.state = State::Login;
+    io.set_state(State::Login);
     let request = match io.recv(&mut codec, "login", deadline).await? {
         login::ToServer::JoinRequest(request) => request,
         login::ToServer::Disconnect(_) => return Ok(DisconnectReason::Quit),
@@ -348,7 +385,8 @@ async fn run(
     if let Some(r) = &mut io.recording {
         r.start(&request.name);
     }
-    let (link, reply_rx, mut kick_rx) = SessionLink::new(io.outbox.clone());
+    let (link, reply_rx, mut kick_rx) =
+        SessionLink::new(io.outbox.clone(), Arc::clone(&config.metrics));
     sim.send(Command::Join {
         name: request.name.clone(),
         color: request.profile.color & 0x00ff_ffff,
@@ -359,6 +397,7 @@ async fn run(
     let joined = match reply_rx.await.map_err(|_| SessionError::Shutdown)? {
         Ok(joined) => joined,
         Err((reason, message)) => {
+            io.metrics().refusal(reason.name());
             let rejected = login::JoinRejected {
                 reason,
                 message: one_line(&message, 256),
@@ -400,7 +439,7 @@ async fn play_session(
 
     // Map transfer.
     let mut codec = codec.advance::<marker::MapTransfer>();
-    io.state = State::MapTransfer;
+    io.set_state(State::MapTransfer);
     let transfer = &joined.transfer;
     io.send(&mut codec, &transfer.begin).await?;
     for chunk in &transfer.chunks {
@@ -419,7 +458,7 @@ async fn play_session(
 
     // Play.
     let mut codec = codec.advance::<marker::Play>();
-    io.state = State::Play;
+    io.set_state(State::Play);
     // The tap first: the play frames held until now are tapped as they are released.
     if io.recording.is_some() {
         io.outbox.start_tap();
@@ -429,9 +468,7 @@ async fn play_session(
     let mut last_seq = 0u32;
     loop {
         while let Some(got) = codec.next_packet()? {
-            if let Some(r) = &mut io.recording {
-                r.frame(Direction::ToServer, State::Play, got.frame);
-            }
+            io.received(State::Play, got.packet.name(), got.frame);
             let packet = got.packet;
             idle_deadline = Instant::now() + config.idle_timeout;
             match packet {
@@ -509,9 +546,7 @@ async fn judge_last_bytes(
         codec.feed(&io.read_buf);
         io.read_buf.clear();
         while let Some(got) = codec.next_packet()? {
-            if let Some(r) = &mut io.recording {
-                r.frame(Direction::ToServer, State::Play, got.frame);
-            }
+            io.received(State::Play, got.packet.name(), got.frame);
         }
     }
     Ok(())
