@@ -12,6 +12,9 @@ use serde::Deserialize;
 use tilegame_game::{MapSize, Theme};
 use tilegame_protocol::v1;
 
+/// Seconds a stopping server waits for its connections by default (`--drain-secs`).
+pub const DEFAULT_DRAIN_SECS: u64 = 10;
+
 /// Everything the server can be told.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -60,6 +63,13 @@ pub struct ServerConfig {
     pub record: Option<std::path::PathBuf>,
     /// Ticks between the simulation recording's keyframes (0 = none), for seeking.
     pub keyframe_interval: u32,
+    /// Seconds a stopping server waits for its connections to take their Kick and close
+    /// before it exits anyway.
+    pub drain_secs: u64,
+    /// The message every connection's `Kick(ServerShutdown)` carries when the server stops.
+    pub shutdown_message: String,
+    /// Serve `/metrics` (Prometheus), `/healthz` and `/readyz` on this address (`None`: off).
+    pub metrics: Option<SocketAddr>,
 }
 
 impl Default for ServerConfig {
@@ -85,6 +95,9 @@ impl Default for ServerConfig {
             record_dir: None,
             record: None,
             keyframe_interval: tilegame_sim::simlog::DEFAULT_KEYFRAME_EVERY,
+            drain_secs: DEFAULT_DRAIN_SECS,
+            shutdown_message: "the server is shutting down".to_owned(),
+            metrics: None,
         }
     }
 }
@@ -197,6 +210,18 @@ impl ServerConfig {
                 message: "pending limits must be at least 1".into(),
             });
         }
+        if self.shutdown_message.len() > 256 || self.shutdown_message.contains(['\n', '\r']) {
+            return Err(ConfigError::Invalid {
+                key: "shutdown_message",
+                message: "one line of at most 256 bytes".into(),
+            });
+        }
+        if self.drain_secs > 3600 {
+            return Err(ConfigError::Invalid {
+                key: "drain_secs",
+                message: "at most 3600".into(),
+            });
+        }
         if !self.seed.is_empty()
             && (self.seed.len() > 64 || !self.seed.bytes().all(|b| b.is_ascii_alphanumeric()))
         {
@@ -214,6 +239,11 @@ impl ServerConfig {
             message: e.to_string(),
         })?;
         Ok(size)
+    }
+
+    /// How long a stopping server waits for its connections.
+    pub fn drain(&self) -> Duration {
+        Duration::from_secs(self.drain_secs)
     }
 
     /// The tick period.

@@ -9,8 +9,10 @@
 
 pub mod admission;
 pub mod config;
+pub mod drain;
 pub mod link;
 pub mod logging;
+pub mod metrics;
 pub mod outbox;
 pub mod recording;
 pub mod refusal;
@@ -68,8 +70,10 @@ fn create_recording(
     path: &std::path::Path,
     start: tilegame_protocol::replay_format::SimStart,
     keyframe_every: u32,
+    metrics: &Arc<metrics::Metrics>,
 ) -> Result<simlog::SimLog, tilegame_protocol::replay_file::ReplayError> {
     let file = std::fs::File::create(path)?;
+    let file = metrics::CountingWriter::new(file, Arc::clone(metrics), "simulation");
     let out = Box::new(std::io::BufWriter::with_capacity(64 * 1024, file));
     let start_unix_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -87,6 +91,8 @@ fn create_recording(
 /// A bound server, ready to run.
 pub struct Server {
     listener: TcpListener,
+    metrics_listener: Option<TcpListener>,
+    metrics: Arc<metrics::Metrics>,
     config: ServerConfig,
     sim: Sim,
     seed: String,
@@ -115,6 +121,15 @@ impl Server {
                     addr: config.bind,
                     source,
                 })?;
+        let metrics_listener = match config.metrics {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| ServerError::Bind { addr, source })?,
+            ),
+            None => None,
+        };
+        let metrics = Arc::new(metrics::Metrics::new(config.tick_period()));
         let mut sim = Sim::new(
             world,
             seed.clone(),
@@ -136,17 +151,18 @@ impl Server {
                 outbox_bytes: u32::try_from(config.outbox_bytes).unwrap_or(u32::MAX),
                 tick_rate: config.tps,
             };
-            let log =
-                create_recording(path, start, config.keyframe_interval).map_err(|source| {
-                    ServerError::Record {
-                        path: path.clone(),
-                        source,
-                    }
-                })?;
+            let log = create_recording(path, start, config.keyframe_interval, &metrics).map_err(
+                |source| ServerError::Record {
+                    path: path.clone(),
+                    source,
+                },
+            )?;
             sim.set_log(log);
         }
         Ok(Server {
             listener,
+            metrics_listener,
+            metrics,
             config,
             sim,
             seed,
@@ -156,6 +172,13 @@ impl Server {
     /// The address actually bound (useful with port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.listener.local_addr().unwrap_or(self.config.bind)
+    }
+
+    /// The address `/metrics`, `/healthz` and `/readyz` are served on (with `metrics` set).
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
     }
 
     /// The world seed in use.
@@ -168,16 +191,24 @@ impl Server {
         self.sim.stats()
     }
 
-    /// Serves until `shutdown` completes (or the server empties, with `exit_when_empty_secs`).
+    /// Serves until `shutdown` completes (or the server empties, with `exit_when_empty_secs`);
+    /// then stops accepting, kicks every connection with `ServerShutdown` whatever its state,
+    /// seals the recordings and returns once every connection has closed or the drain time
+    /// ([`ServerConfig::drain_secs`]) is up.
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         let Server {
             listener,
+            metrics_listener,
+            metrics,
             config,
             sim,
             ..
         } = self;
+        let metrics_task =
+            metrics_listener.map(|l| tokio::spawn(metrics::serve(l, Arc::clone(&metrics))));
         let (commands_tx, commands_rx) = mpsc::channel(4096);
         let (stop_tx, stop_rx) = watch::channel(false);
+        let (sessions_stop, sessions_stop_rx) = watch::channel(false);
         let session_config = Arc::new(session::SessionConfig {
             server_name: config.name.clone(),
             tps: config.tps,
@@ -188,13 +219,20 @@ impl Server {
             write_timeout: Duration::from_secs(config.write_timeout_secs),
             record_dir: config.record_dir.clone(),
             stats: sim.stats(),
+            stop: sessions_stop_rx,
+            shutdown_message: config.shutdown_message.clone(),
+            drain: config.drain(),
+            metrics: Arc::clone(&metrics),
         });
+        let connections = drain::Connections::default();
         let sim_task = tokio::spawn(ticker::run(
             sim,
             commands_rx,
             config.tick_period(),
             config.exit_when_empty_secs.map(Duration::from_secs),
             stop_rx,
+            config.shutdown_message.clone(),
+            Arc::clone(&metrics),
         ));
         // Connections that have not joined yet are limited, per address and in all, so silent
         // sockets cannot lock honest players out and a flood cannot exhaust descriptors.
@@ -202,11 +240,13 @@ impl Server {
             config.max_pending_per_address as usize,
             config.max_pending as usize,
         );
-        let refuser = refusal::Refuser::default();
+        let refuser = refusal::Refuser::new(Arc::clone(&metrics));
         let mut refusal_log = tokio::time::interval(REFUSAL_LOG_INTERVAL);
         refusal_log.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tokio::pin!(shutdown);
         tokio::pin!(sim_task);
+        let mut sim_done = false;
+        metrics.set_ready(true);
         loop {
             tokio::select! {
                 accepted = listener.accept() => match accepted {
@@ -228,20 +268,26 @@ impl Server {
                         }
                         let session_config = Arc::clone(&session_config);
                         let commands = commands_tx.clone();
-                        tokio::spawn(session::serve(stream, peer, session_config, commands, pending));
+                        let open = connections.open();
+                        tokio::spawn(session::serve(
+                            stream,
+                            peer,
+                            session_config,
+                            commands,
+                            pending,
+                            open,
+                        ));
                     }
                     Err(e) => {
                         warn!("accept failed: {e}");
                         tokio::time::sleep(Duration::from_millis(50)).await;
                     }
                 },
-                _ = &mut shutdown => {
-                    info!("shutting down");
-                    let _ = stop_tx.send(true);
-                    let _ = (&mut sim_task).await;
+                _ = &mut shutdown => break,
+                _ = &mut sim_task => {
+                    sim_done = true;
                     break;
                 }
-                _ = &mut sim_task => break,
                 _ = refusal_log.tick() => {
                     let r = admission.take_refusals();
                     if r.per_address + r.busy > 0 {
@@ -257,14 +303,44 @@ impl Server {
                 }
             }
         }
-        // Give sessions a moment to deliver their kick messages.
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        // Stop accepting: new connections are refused by the kernel from here on.
+        drop(listener);
+        metrics.set_ready(false);
+        let drain = config.drain();
+        info!(
+            connections = connections.count(),
+            drain_secs = drain.as_secs(),
+            "stopping: no longer accepting; every connection is kicked"
+        );
+        let started = std::time::Instant::now();
+        // The loop first: it kicks its players (with their last frames in order) and seals the
+        // simulation recording; then every other connection, in whatever state, is kicked.
+        if !sim_done {
+            let _ = stop_tx.send(true);
+            let _ = (&mut sim_task).await;
+        }
+        let _ = sessions_stop.send(true);
+        match tokio::time::timeout(drain, connections.all_closed()).await {
+            Ok(()) => info!(
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "stopped: every connection was kicked and closed"
+            ),
+            Err(_) => warn!(
+                open = connections.count(),
+                drain_secs = drain.as_secs(),
+                "drain time is up: exiting with connections still open"
+            ),
+        }
+        if let Some(task) = metrics_task {
+            task.abort();
+        }
     }
 }
 
 /// A server running on its own thread (for embedding in the client and in tests).
 pub struct ServerHandle {
     addr: SocketAddr,
+    metrics_addr: Option<SocketAddr>,
     seed: String,
     stats: Arc<Mutex<TickStats>>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
@@ -282,6 +358,7 @@ impl ServerHandle {
             .map_err(ServerError::Runtime)?;
         let server = runtime.block_on(Server::bind(config))?;
         let addr = server.local_addr();
+        let metrics_addr = server.metrics_addr();
         let seed = server.seed().to_owned();
         let stats = server.stats();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -295,6 +372,7 @@ impl ServerHandle {
             .map_err(ServerError::Runtime)?;
         Ok(ServerHandle {
             addr,
+            metrics_addr,
             seed,
             stats,
             stop: Some(stop),
@@ -305,6 +383,11 @@ impl ServerHandle {
     /// The address it listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The address of `/metrics`, `/healthz` and `/readyz` (with `metrics` set).
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
     }
 
     /// The world seed.

@@ -9,19 +9,25 @@
 use tilegame_sim::{ClientLink, JoinAnswer, Kick, PushError};
 use tokio::sync::oneshot;
 
+use std::sync::Arc;
+
+use crate::metrics::Metrics;
 use crate::outbox::{Closed, Outbox};
 
 /// One connection as the simulation sees it.
 pub struct SessionLink {
     outbox: Outbox,
+    metrics: Arc<Metrics>,
     reply: Option<oneshot::Sender<JoinAnswer>>,
     kick: Option<oneshot::Sender<Kick>>,
 }
 
 impl SessionLink {
-    /// A link over `outbox`; returns it with the receivers of the join's answer and the kick.
+    /// A link over `outbox` (counting what it pushes into `metrics`); returns it with the
+    /// receivers of the join's answer and the kick.
     pub fn new(
         outbox: Outbox,
+        metrics: Arc<Metrics>,
     ) -> (
         SessionLink,
         oneshot::Receiver<JoinAnswer>,
@@ -31,6 +37,7 @@ impl SessionLink {
         let (kick, kick_rx) = oneshot::channel();
         let link = SessionLink {
             outbox,
+            metrics,
             reply: Some(reply),
             kick: Some(kick),
         };
@@ -52,7 +59,9 @@ impl ClientLink for SessionLink {
             .map_err(|closed| match closed {
                 Closed::Overflow { .. } => PushError::Full,
                 _ => PushError::Closed,
-            })
+            })?;
+        self.metrics.play_frames(frames);
+        Ok(())
     }
 
     fn budget(&self) -> usize {

@@ -9,15 +9,39 @@
 
 use std::io::{IsTerminal, Write};
 
-/// Installs the global subscriber: `RUST_LOG` or `default_filter`, to standard error.
+/// How events are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// One line of text per event.
+    #[default]
+    Text,
+    /// One JSON object per line (timestamp, level, target, fields), for log collectors.
+    Json,
+}
+
+/// Installs the global subscriber: `RUST_LOG` or `default_filter`, to standard error, as text.
 pub fn init(default_filter: &str) {
+    init_as(default_filter, LogFormat::Text);
+}
+
+/// Installs the global subscriber in `format`: `RUST_LOG` or `default_filter`, to standard
+/// error.
+pub fn init_as(default_filter: &str, format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| default_filter.into());
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(|| OneLine(std::io::stderr()))
-        .try_init();
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let _ = match format {
+        LogFormat::Text => builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .with_writer(|| OneLine(std::io::stderr()))
+            .try_init(),
+        // JSON escapes line breaks inside strings: every event is one line already.
+        LogFormat::Json => builder
+            .json()
+            .with_ansi(false)
+            .with_writer(std::io::stderr)
+            .try_init(),
+    };
 }
 
 /// A private runtime directory (`$TMPDIR/tilegame-runtime-UID`, mode 0700, owned by this user)

@@ -1,4 +1,9 @@
 //! `tilegame-server`: runs the dedicated server from flags and an optional RON config.
+//!
+//! SIGTERM (what service managers and orchestrators send) and SIGINT (Ctrl-C) both stop it
+//! gracefully: no new connections, `Kick(ServerShutdown)` to every connection in every state,
+//! recordings sealed, exit 0 within `--drain-secs`. A second signal during that exits at once
+//! with 128 + the signal's number.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -6,6 +11,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use tilegame_server::config::ThemeName;
+use tilegame_server::logging::LogFormat;
 use tilegame_server::{Server, ServerConfig};
 
 /// The tilegame dedicated server (authoritative, fixed tick rate).
@@ -54,6 +60,19 @@ struct Args {
     /// Ticks between the simulation recording's keyframes, for seeking (0 = none) [default: 200].
     #[arg(long, value_name = "TICKS")]
     keyframe_interval: Option<u32>,
+    /// Seconds a stop (SIGTERM, SIGINT) waits for connections to take their Kick [default: 10].
+    #[arg(long, value_name = "SECS")]
+    drain_secs: Option<u64>,
+    /// The message of the Kick(ServerShutdown) every connection gets when the server stops.
+    #[arg(long, value_name = "TEXT")]
+    shutdown_message: Option<String>,
+    /// Serve /metrics (Prometheus), /healthz and /readyz on ADDR [default when given without
+    /// ADDR: 127.0.0.1:35001].
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:35001")]
+    metrics: Option<SocketAddr>,
+    /// Log format on standard error: one line of text per event, or one JSON object per line.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
 }
 
 impl Args {
@@ -98,6 +117,15 @@ impl Args {
         if let Some(v) = self.keyframe_interval {
             c.keyframe_interval = v;
         }
+        if let Some(v) = self.drain_secs {
+            c.drain_secs = v;
+        }
+        if let Some(v) = self.shutdown_message {
+            c.shutdown_message = v;
+        }
+        if self.metrics.is_some() {
+            c.metrics = self.metrics;
+        }
         if self.exit_when_empty.is_some() {
             c.exit_when_empty_secs = self.exit_when_empty;
         }
@@ -106,8 +134,9 @@ impl Args {
 }
 
 fn main() -> ExitCode {
-    tilegame_server::logging::init("info");
-    let config = match Args::parse().into_config() {
+    let args = Args::parse();
+    tilegame_server::logging::init_as("info", args.log_format);
+    let config = match args.into_config() {
         Ok(c) => c,
         Err(e) => {
             eprintln!("error: {e}");
@@ -129,16 +158,53 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
+        let stop = match stop_signals() {
+            Ok(stop) => stop,
+            Err(e) => {
+                eprintln!("error: cannot handle stop signals: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
         println!(
             "tilegame-server listening on {} (seed {})",
             server.local_addr(),
             server.seed()
         );
+        if let Some(addr) = server.metrics_addr() {
+            println!("tilegame-server metrics on {addr} (/metrics /healthz /readyz)");
+        }
         server
             .run(async {
-                let _ = tokio::signal::ctrl_c().await;
+                let _ = stop.await;
             })
             .await;
         ExitCode::SUCCESS
     })
+}
+
+/// Installs the SIGTERM and SIGINT handlers; the returned channel fires at the first of them.
+/// A second one exits the process at once, with 128 + its number.
+fn stop_signals() -> std::io::Result<tokio::sync::oneshot::Receiver<()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let (first_tx, first_rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let first = tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        };
+        tracing::info!(
+            signal = first,
+            "stopping gracefully (a second signal exits at once)"
+        );
+        let _ = first_tx.send(());
+        let (second, code) = tokio::select! {
+            _ = term.recv() => ("SIGTERM", 128 + 15),
+            _ = int.recv() => ("SIGINT", 128 + 2),
+        };
+        tracing::warn!(signal = second, "second signal: exiting at once");
+        std::process::exit(code);
+    });
+    Ok(first_rx)
 }

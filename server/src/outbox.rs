@@ -7,7 +7,8 @@
 //!
 //! - **budget**: bytes queued plus bytes being written never exceed the budget. A push that would
 //!   go over it closes the outbox ([`Closed::Overflow`]); [`Outbox::send`] instead waits for room
-//!   (the session's own bulk sends, such as map chunks, are paced by the client's reading).
+//!   (the session's own bulk sends, map chunks, are paced by the client's reading and use at
+//!   most half the budget: [`Outbox::send_bulk`]).
 //! - **deadline**: one batch must be written within the deadline, or the outbox closes
 //!   ([`Closed::Stalled`]).
 //!
@@ -192,6 +193,17 @@ impl Outbox {
     /// Queues encoded frames, waiting for room if the budget is used up (the writer's deadline
     /// bounds the wait: a client that stops reading closes the outbox).
     pub async fn send(&self, frames: &[u8]) -> Result<(), Closed> {
+        self.send_within(frames, self.inner.budget).await
+    }
+
+    /// Queues the session's bulk frames (map chunks), waiting until they fit in half the
+    /// budget: the other half stays free for the simulation's frames pushed meanwhile, so a
+    /// client still taking a large map is not dropped because a snapshot arrived.
+    pub async fn send_bulk(&self, frames: &[u8]) -> Result<(), Closed> {
+        self.send_within(frames, self.inner.budget / 2).await
+    }
+
+    async fn send_within(&self, frames: &[u8], limit: usize) -> Result<(), Closed> {
         loop {
             let room = self.inner.room.notified();
             tokio::pin!(room);
@@ -204,7 +216,7 @@ impl Outbox {
                 // An oversized frame is let through once nothing is being sent, rather than
                 // waiting forever (held play frames do not count: they wait for this one).
                 let sending = s.queue.len() + s.in_flight;
-                if s.used() + frames.len() <= self.inner.budget || sending == 0 {
+                if s.used() + frames.len() <= limit || sending == 0 {
                     s.queue.extend_from_slice(frames);
                     drop(s);
                     self.inner.wake_writer.notify_one();

@@ -33,6 +33,8 @@ pub struct SessionRecorder {
     tick: u32,
     failed: bool,
     started: (Instant, u64),
+    /// The file, once created.
+    path: Option<PathBuf>,
 }
 
 /// A frame held until the file exists.
@@ -55,6 +57,7 @@ impl SessionRecorder {
             recorder: None,
             tick: 0,
             failed: false,
+            path: None,
             started: (
                 Instant::now(),
                 std::time::SystemTime::now()
@@ -119,6 +122,7 @@ impl SessionRecorder {
                     r.frame_at(p.direction, p.state, p.tick, &p.frame, p.wire_len, p.at);
                 }
                 self.recorder = Some(r);
+                self.path = Some(path);
             }
             Err(e) => {
                 warn!(path = %path.display(), "cannot record this connection: {e}");
@@ -128,10 +132,10 @@ impl SessionRecorder {
         }
     }
 
-    /// Ends the file with a reason.
-    pub fn finish(&mut self, reason: &str) {
-        if let Some(r) = &mut self.recorder {
-            r.finish(reason);
-        }
+    /// Ends the file with a reason; returns its size in bytes, if it was written.
+    pub fn finish(&mut self, reason: &str) -> Option<u64> {
+        let r = self.recorder.as_mut()?;
+        r.finish(reason);
+        std::fs::metadata(self.path.as_ref()?).ok().map(|m| m.len())
     }
 }

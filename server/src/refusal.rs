@@ -14,12 +14,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tilegame_protocol::codec::encode_any_state;
-use tilegame_protocol::v1::{DisconnectReason, Kick};
+use tilegame_protocol::v1::{DisconnectReason, Kick, Packet};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 
 use crate::admission::Refusal;
+use crate::metrics::{Metrics, Way};
 
 /// Refused connections kept open at once so that their kick arrives intact.
 const LINGERING_MAX: usize = 64;
@@ -32,17 +33,18 @@ const DRAIN_BYTES: usize = 4096;
 #[derive(Debug, Clone)]
 pub struct Refuser {
     lingering: Arc<Semaphore>,
-}
-
-impl Default for Refuser {
-    fn default() -> Self {
-        Refuser {
-            lingering: Arc::new(Semaphore::new(LINGERING_MAX)),
-        }
-    }
+    metrics: Arc<Metrics>,
 }
 
 impl Refuser {
+    /// A refuser counting its refusals and kicks into `metrics`.
+    pub fn new(metrics: Arc<Metrics>) -> Self {
+        Refuser {
+            lingering: Arc::new(Semaphore::new(LINGERING_MAX)),
+            metrics,
+        }
+    }
+
     /// Tells `stream` why it is refused and closes it; never waits on the client.
     pub fn refuse(&self, stream: TcpStream, refusal: Refusal) {
         let mut frame = Vec::with_capacity(96);
@@ -50,9 +52,15 @@ impl Refuser {
             reason: DisconnectReason::Busy,
             message: refusal.to_string(),
         };
+        self.metrics.refusal(match refusal {
+            Refusal::Busy => "TooManyPending",
+            Refusal::PerAddress => "TooManyPendingFromAddress",
+        });
         if encode_any_state(&kick, &mut frame).is_err() || stream.try_write(&frame).is_err() {
             return;
         }
+        self.metrics.kick(DisconnectReason::Busy);
+        self.metrics.bytes(Way::Out, Kick::NAME, frame.len());
         let Ok(permit) = Arc::clone(&self.lingering).try_acquire_owned() else {
             return;
         };

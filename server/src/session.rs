@@ -12,20 +12,24 @@ use std::time::Duration;
 
 use tilegame_protocol::codec::{encode_any_state, CodecError, ServerCodec};
 use tilegame_protocol::convert::input_from_wire;
+use tilegame_protocol::frame::FrameRef;
+use tilegame_protocol::v1::Packet;
 use tilegame_protocol::v1::{
     self, handshake, login, map_transfer, marker, play, DisconnectReason, RejectReason,
     ServerPacket, StateMarker,
 };
-use tilegame_protocol::{DecodeError, Direction, EncodeError, State};
+use tilegame_protocol::{DecodeError, Direction, EncodeError, PacketSet, State};
 use tokio::io::AsyncReadExt;
 use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::{timeout, Instant};
 use tracing::{debug, info, warn};
 
 use crate::admission::Pending;
+use crate::drain::OpenConnection;
 use crate::link::SessionLink;
+use crate::metrics::{ConnectionGauge, Metrics, Way};
 use crate::outbox::{self, Closed, Outbox};
 use crate::recording::SessionRecorder;
 use tilegame_sim::{Command, Kick};
@@ -51,6 +55,14 @@ pub struct SessionConfig {
     pub record_dir: Option<std::path::PathBuf>,
     /// The simulation's statistics (player count for the welcome).
     pub stats: Arc<std::sync::Mutex<tilegame_sim::TickStats>>,
+    /// Turns true when the server stops: the session then kicks its client, whatever its state.
+    pub stop: watch::Receiver<bool>,
+    /// The message of the Kick sent when the server stops.
+    pub shutdown_message: String,
+    /// How long the final Kick may wait for the client to take it when the server stops.
+    pub drain: Duration,
+    /// The server's metrics.
+    pub metrics: Arc<Metrics>,
 }
 
 /// Why a session ended abnormally.
@@ -107,9 +119,29 @@ struct Io {
     /// The protocol state last used, for the recording and a final Kick.
     state: State,
     recording: Option<SessionRecorder>,
+    /// This connection in the connections-by-state gauge; the metrics it counts into.
+    gauge: ConnectionGauge,
 }
 
 impl Io {
+    /// The connection is now in `state`.
+    fn set_state(&mut self, state: State) {
+        self.state = state;
+        self.gauge.set(state);
+    }
+
+    fn metrics(&self) -> &Metrics {
+        self.gauge.metrics()
+    }
+
+    /// Counts and records a packet received.
+    fn received(&mut self, state: State, name: &'static str, frame: FrameRef<'_>) {
+        self.metrics().bytes(Way::In, name, frame.wire_len());
+        if let Some(r) = &mut self.recording {
+            r.frame(Direction::ToServer, state, frame);
+        }
+    }
+
     /// Reads until `codec` yields a packet of its state, or the deadline passes.
     async fn recv<S: StateMarker>(
         &mut self,
@@ -117,12 +149,10 @@ impl Io {
         stage: &'static str,
         deadline: Instant,
     ) -> Result<S::ToServer, SessionError> {
-        self.state = S::STATE;
+        self.set_state(S::STATE);
         loop {
             if let Some(got) = codec.next_packet()? {
-                if let Some(r) = &mut self.recording {
-                    r.frame(Direction::ToServer, S::STATE, got.frame);
-                }
+                self.received(S::STATE, got.packet.name(), got.frame);
                 return Ok(got.packet);
             }
             self.fill(codec, stage, deadline).await?;
@@ -153,13 +183,36 @@ impl Io {
         codec: &mut ServerCodec<S>,
         packet: &P,
     ) -> Result<(), SessionError> {
-        self.state = S::STATE;
+        self.set_state(S::STATE);
         self.out.clear();
         let frame = codec.encode(packet, &mut self.out)?;
+        self.gauge
+            .metrics()
+            .bytes(Way::Out, P::NAME, frame.wire_len());
         if let Some(r) = &mut self.recording {
             r.frame(Direction::ToClient, S::STATE, frame);
         }
         self.outbox.send(&self.out).await?;
+        Ok(())
+    }
+
+    /// Sends a bulk packet (a map chunk) within half the outbox's budget
+    /// ([`Outbox::send_bulk`]).
+    async fn send_bulk<S: StateMarker, P: ServerPacket<S>>(
+        &mut self,
+        codec: &mut ServerCodec<S>,
+        packet: &P,
+    ) -> Result<(), SessionError> {
+        self.set_state(S::STATE);
+        self.out.clear();
+        let frame = codec.encode(packet, &mut self.out)?;
+        self.gauge
+            .metrics()
+            .bytes(Way::Out, P::NAME, frame.wire_len());
+        if let Some(r) = &mut self.recording {
+            r.frame(Direction::ToClient, S::STATE, frame);
+        }
+        self.outbox.send_bulk(&self.out).await?;
         Ok(())
     }
 
@@ -171,26 +224,32 @@ impl Io {
             message: one_line(message, 256),
         };
         let frame = encode_any_state(&kick, &mut self.out)?;
+        let wire_len = frame.wire_len();
         if let Some(r) = &mut self.recording {
             r.frame(Direction::ToClient, self.state, frame);
         }
         self.outbox.send(&self.out).await?;
+        self.metrics().kick(reason);
+        self.metrics().bytes(Way::Out, v1::Kick::NAME, wire_len);
         Ok(())
     }
 }
 
-/// Serves one connection to its end; logs how it ended.
+/// Serves one connection to its end; logs how it ended. When the server stops (the config's
+/// `stop` turns true) the connection is kicked with `ServerShutdown` in whatever state it is in.
+/// `open` is held until the last byte has been handed to the socket and the recording is sealed.
 pub async fn serve(
     stream: TcpStream,
     peer: SocketAddr,
     config: Arc<SessionConfig>,
     sim: mpsc::Sender<Command>,
     pending: Pending,
+    open: OpenConnection,
 ) {
     let _ = stream.set_nodelay(true);
     let (reader, writer) = stream.into_split();
     let outbox = Outbox::new(config.outbox_bytes);
-    outbox::spawn_writer(outbox.clone(), writer, config.write_timeout);
+    let writer = outbox::spawn_writer(outbox.clone(), writer, config.write_timeout);
     let mut io = Io {
         reader,
         outbox,
@@ -201,23 +260,49 @@ pub async fn serve(
             .record_dir
             .as_deref()
             .map(|dir| SessionRecorder::new(dir, peer)),
+        gauge: config.metrics.connection(),
     };
-    match run(&mut io, &config, &sim, pending).await {
-        Ok(reason) => info!(%peer, reason = reason.name(), "connection closed"),
+    let mut stop = config.stop.clone();
+    let result = tokio::select! {
+        result = run(&mut io, &config, &sim, pending) => result,
+        // A closed channel means the server is gone: stopping too.
+        _ = stop.wait_for(|stopping| *stopping) => Err(SessionError::Shutdown),
+    };
+    let ending = match result {
+        Ok(reason) => {
+            info!(%peer, reason = reason.name(), "connection closed");
+            "connection closed"
+        }
         // A peer hanging up early is routine (scanners, floods): not worth a warning each.
-        Err(e @ SessionError::Closed(_)) => debug!(%peer, error = %e, "connection closed early"),
+        Err(e @ SessionError::Closed(_)) => {
+            debug!(%peer, error = %e, "connection closed early");
+            "connection closed"
+        }
+        Err(SessionError::Shutdown) => {
+            debug!(%peer, state = %io.state, "server stopping: kicking");
+            let message = one_line(&config.shutdown_message, 256);
+            let kick = io.kick(DisconnectReason::ServerShutdown, &message);
+            let _ = timeout(config.drain, kick).await;
+            "server shutting down"
+        }
         Err(e) => {
             let message = one_line(&e.to_string(), 256);
             warn!(%peer, state = %io.state, error = %message, "dropping client");
             if let Some(reason) = e.kick_reason() {
                 let _ = timeout(Duration::from_millis(200), io.kick(reason, &message)).await;
             }
+            "connection closed"
+        }
+    };
+    io.outbox.finish();
+    // The writer delivers what is queued (the Kick) within its grace period, then closes.
+    let _ = writer.await;
+    if let Some(r) = &mut io.recording {
+        if let Some(bytes) = r.finish(ending) {
+            io.metrics().recording_bytes("connection", bytes);
         }
     }
-    io.outbox.finish();
-    if let Some(r) = &mut io.recording {
-        r.finish("connection closed");
-    }
+    drop(open);
 }
 
 /// `text` on one line, cut to at most `max` bytes on a char boundary (kick messages and log
@@ -245,6 +330,7 @@ async fn run(
         Ok(handshake::ToServer::ClientHello(hello)) => hello,
         Ok(handshake::ToServer::Disconnect(_)) => return Ok(DisconnectReason::Quit),
         Err(SessionError::Codec(CodecError::Decode(DecodeError::BadMagic { found, .. }))) => {
+            io.metrics().refusal(RejectReason::BadMagic.name());
             let reject = handshake::Reject {
                 reason: RejectReason::BadMagic,
                 server_version: v1::PROTOCOL_VERSION,
@@ -265,6 +351,7 @@ async fn run(
         None
     };
     if let Some(reason) = refusal {
+        io.metrics().refusal(reason.name());
         let reject = handshake::Reject {
             reason,
             server_version: v1::PROTOCOL_VERSION,
@@ -290,6 +377,7 @@ async fn run(
 
     // Login.
     let mut codec = codec.advance::<marker::Login>();
+    io.set_state(State::Login);
     let request = match io.recv(&mut codec, "login", deadline).await? {
         login::ToServer::JoinRequest(request) => request,
         login::ToServer::Disconnect(_) => return Ok(DisconnectReason::Quit),
@@ -297,7 +385,8 @@ async fn run(
     if let Some(r) = &mut io.recording {
         r.start(&request.name);
     }
-    let (link, reply_rx, mut kick_rx) = SessionLink::new(io.outbox.clone());
+    let (link, reply_rx, mut kick_rx) =
+        SessionLink::new(io.outbox.clone(), Arc::clone(&config.metrics));
     sim.send(Command::Join {
         name: request.name.clone(),
         color: request.profile.color & 0x00ff_ffff,
@@ -308,6 +397,7 @@ async fn run(
     let joined = match reply_rx.await.map_err(|_| SessionError::Shutdown)? {
         Ok(joined) => joined,
         Err((reason, message)) => {
+            io.metrics().refusal(reason.name());
             let rejected = login::JoinRejected {
                 reason,
                 message: one_line(&message, 256),
@@ -349,10 +439,11 @@ async fn play_session(
 
     // Map transfer.
     let mut codec = codec.advance::<marker::MapTransfer>();
+    io.set_state(State::MapTransfer);
     let transfer = &joined.transfer;
     io.send(&mut codec, &transfer.begin).await?;
     for chunk in &transfer.chunks {
-        io.send(&mut codec, chunk).await?;
+        io.send_bulk(&mut codec, chunk).await?;
     }
     let end = map_transfer::MapEnd {
         checksum: transfer.checksum,
@@ -367,7 +458,7 @@ async fn play_session(
 
     // Play.
     let mut codec = codec.advance::<marker::Play>();
-    io.state = State::Play;
+    io.set_state(State::Play);
     // The tap first: the play frames held until now are tapped as they are released.
     if io.recording.is_some() {
         io.outbox.start_tap();
@@ -377,9 +468,7 @@ async fn play_session(
     let mut last_seq = 0u32;
     loop {
         while let Some(got) = codec.next_packet()? {
-            if let Some(r) = &mut io.recording {
-                r.frame(Direction::ToServer, State::Play, got.frame);
-            }
+            io.received(State::Play, got.packet.name(), got.frame);
             let packet = got.packet;
             idle_deadline = Instant::now() + config.idle_timeout;
             match packet {
@@ -457,9 +546,7 @@ async fn judge_last_bytes(
         codec.feed(&io.read_buf);
         io.read_buf.clear();
         while let Some(got) = codec.next_packet()? {
-            if let Some(r) = &mut io.recording {
-                r.frame(Direction::ToServer, State::Play, got.frame);
-            }
+            io.received(State::Play, got.packet.name(), got.frame);
         }
     }
     Ok(())

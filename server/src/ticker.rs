@@ -5,6 +5,7 @@
 //! the tick's work took; it stops on shutdown (kicking everyone with a reason) or, for an
 //! embedded server, once it has been empty long enough after its last player left.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tilegame_protocol::v1::DisconnectReason;
@@ -12,15 +13,20 @@ use tilegame_sim::{Command, Sim};
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, info};
 
+use crate::metrics::Metrics;
+
 /// Runs the loop until `shutdown` fires or, with `exit_when_empty`, the server has been empty
-/// that long after its last player left.
+/// that long after its last player left; then kicks every player with `shutdown_message`.
 pub async fn run(
     mut sim: Sim,
     mut commands: mpsc::Receiver<Command>,
     period: Duration,
     exit_when_empty: Option<Duration>,
     mut shutdown: watch::Receiver<bool>,
+    shutdown_message: String,
+    metrics: Arc<Metrics>,
 ) {
+    let stats = sim.stats();
     let mut interval = tokio::time::interval(period);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut empty_since: Option<Instant> = None;
@@ -34,8 +40,10 @@ pub async fn run(
                 }
                 let started = Instant::now();
                 sim.tick();
-                let micros = started.elapsed().as_micros().min(u128::from(u32::MAX)) as u32;
+                let took = started.elapsed();
+                let micros = took.as_micros().min(u128::from(u32::MAX)) as u32;
                 sim.record_tick_time(micros);
+                metrics.tick(took, stats.lock().map_or(0, |s| s.players));
                 if sim.is_empty() && ever_joined {
                     let since = *empty_since.get_or_insert_with(Instant::now);
                     if exit_when_empty.is_some_and(|limit| since.elapsed() >= limit) {
@@ -54,8 +62,6 @@ pub async fn run(
         }
     }
     debug!("simulation loop stopping");
-    sim.kick_all(
-        DisconnectReason::ServerShutdown,
-        "the server is shutting down",
-    );
+    sim.kick_all(DisconnectReason::ServerShutdown, &shutdown_message);
+    // Dropping the simulation here ends and seals its recording.
 }

@@ -8,6 +8,7 @@
 //! fails instead of hanging.
 
 pub mod proxy;
+pub mod server_process;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -107,7 +108,33 @@ pub struct TestClient {
 impl TestClient {
     /// Opens a TCP connection.
     pub fn connect(addr: SocketAddr) -> Result<TestClient, ClientError> {
-        let stream = TcpStream::connect_timeout(&addr, WAIT)?;
+        TestClient::connect_stream(TcpStream::connect_timeout(&addr, WAIT)?)
+    }
+
+    /// Opens a TCP connection with a tiny receive window (set before connecting, so that it
+    /// stays tiny): a client that stops reading holds the server's writes at once.
+    pub fn connect_small_window(addr: SocketAddr) -> Result<TestClient, ClientError> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let stream = rt.block_on(async {
+            let socket = match addr {
+                SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+                SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+            };
+            socket.set_recv_buffer_size(1024)?;
+            let stream = tokio::time::timeout(WAIT, socket.connect(addr))
+                .await
+                .map_err(|_| std::io::Error::from(std::io::ErrorKind::TimedOut))??;
+            stream.into_std()
+        })?;
+        stream.set_nonblocking(false)?;
+        let mut c = TestClient::connect_stream(stream)?;
+        c.buf.truncate(1024);
+        Ok(c)
+    }
+
+    fn connect_stream(stream: TcpStream) -> Result<TestClient, ClientError> {
         stream.set_nodelay(true)?;
         Ok(TestClient {
             stream,
@@ -123,6 +150,17 @@ impl TestClient {
             kicked: None,
             seq: 0,
         })
+    }
+
+    /// Receives packets until a Kick arrives: the state it was decoded in, and the Kick.
+    pub fn recv_kick(&mut self, what: &'static str) -> Result<(State, v1::Kick), ClientError> {
+        self.kicked = None;
+        loop {
+            self.recv(what)?;
+            if let Some(k) = self.kicked.take() {
+                return Ok((self.state(), k));
+            }
+        }
     }
 
     /// The protocol state the connection is in (as this client has followed it).
