@@ -17,9 +17,9 @@
 //!   an optional magic), which reads it from the start of an encoded body without decoding the
 //!   rest.
 //!
-//! Everything goes through the same runtime functions as the generated readers and writers
-//! (`rt::write_var_u32`, `rt::write_len`, ...), so a part written here is byte for byte what the
-//! whole-body encoder writes. Hand-written code names these items, never a number of the spec.
+//! Everything goes through the same runtime codecs as the generated `#[br(parse_with)]` /
+//! `#[bw(write_with)]` attributes (`rt::VarU32`, `rt::List<…>`, `rt::write_len`, ...), so a part
+//! written here is byte for byte what the whole-body encoder writes. Hand-written code names these items, never a number of the spec.
 
 use std::fmt::Write as _;
 
@@ -81,35 +81,21 @@ fn len_path(len: Prefix) -> &'static str {
     }
 }
 
-/// The Rust type and runtime writer and reader of a value written as one piece, if it is one.
-fn scalar(e: &Encoding) -> Option<(String, String, String)> {
-    Some(match e {
-        Encoding::Int(i) => (
-            i.name(),
-            "rt::write_plain".into(),
-            format!("rt::read_plain::<_, {}>", i.name()),
+/// The Rust type and the runtime codec (`rt::Codec`, as an expression path) of a value
+/// written as one piece, if it is one.
+fn scalar(e: &Encoding) -> Option<(String, String)> {
+    let ty = match e {
+        Encoding::Int(i) => i.name(),
+        Encoding::Var { signed, wide } => format!(
+            "{}{}",
+            if *signed { 'i' } else { 'u' },
+            if *wide { 64 } else { 32 }
         ),
-        Encoding::Var { signed, wide } => {
-            let ty = format!(
-                "{}{}",
-                if *signed { 'i' } else { 'u' },
-                if *wide { 64 } else { 32 }
-            );
-            let f = format!("var_{ty}");
-            (ty, format!("rt::write_{f}"), format!("rt::read_{f}"))
-        }
-        Encoding::Bool => (
-            "bool".into(),
-            "rt::write_bool".into(),
-            "rt::read_bool".into(),
-        ),
-        Encoding::Named(n) => (
-            n.clone(),
-            "rt::write_plain".into(),
-            format!("rt::read_plain::<_, {n}>"),
-        ),
+        Encoding::Bool => "bool".into(),
+        Encoding::Named(n) => n.clone(),
         _ => return None,
-    })
+    };
+    Some((ty, crate::rust::codec_path(e)))
 }
 
 /// Whether a value is made only of fixed-size values and varints (integers, bools, magic,
@@ -148,14 +134,14 @@ fn record(out: &mut String, l: &Layout, path: &str, name: &str, body: &Body) {
                     f.name,
                     len_path(*len),
                 );
-                if let Some((ty, writer, _)) = scalar(of) {
+                if let Some((ty, _)) = scalar(of) {
+                    let list = crate::rust::codec_path(&f.encoding);
                     let _ = write!(
                         items,
                         "/// Writes `{0}` ({words}): its count, then each item.\n\
                          pub fn write_{snake}(v: &[{ty}], out: &mut Vec<u8>) -> Result<(), rt::EncodeError> {{ \
-                         rt::encode_part({name:?}, {0:?}, out, |w| rt::write_list(v, w, {e}, {1}, {max}, {writer})) }}\n",
+                         rt::encode_part({name:?}, {0:?}, out, |w| {list}::write_slice(v, w, {e})) }}\n",
                         f.name,
-                        len_path(*len),
                     );
                 }
             }
@@ -183,12 +169,12 @@ fn record(out: &mut String, l: &Layout, path: &str, name: &str, body: &Body) {
                 );
             }
             other => {
-                if let Some((ty, writer, _)) = scalar(other) {
+                if let Some((ty, c)) = scalar(other) {
                     let _ = write!(
                         items,
                         "/// Writes `{0}` ({words}).\n\
                          pub fn write_{snake}(v: &{ty}, out: &mut Vec<u8>) -> Result<(), rt::EncodeError> {{ \
-                         rt::encode_part({name:?}, {0:?}, out, |w| {writer}(v, w, {e})) }}\n",
+                         rt::encode_part({name:?}, {0:?}, out, |w| {c}::write(v, w, {e}, ())) }}\n",
                         f.name,
                     );
                 }
@@ -209,13 +195,13 @@ fn record(out: &mut String, l: &Layout, path: &str, name: &str, body: &Body) {
                 Encoding::Magic(text) => {
                     let _ = write!(
                         before,
-                        "rt::field({:?}, rt::read_magic(r, b{text:?}))?; ",
+                        "rt::field({:?}, rt::read_magic(r, {e}, b{text:?}))?; ",
                         f.name
                     );
                     continue;
                 }
                 other => match scalar(other) {
-                    Some((_, _, reader)) => reader,
+                    Some((_, c)) => c,
                     None => break,
                 },
             };
@@ -224,11 +210,15 @@ fn record(out: &mut String, l: &Layout, path: &str, name: &str, body: &Body) {
                 items,
                 "/// Reads `{0}` from the start of an encoded body without decoding the rest.\n\
                  pub fn peek_{1}(body: &[u8]) -> Result<{ty}, rt::DecodeError> {{ \
-                 rt::peek_part({name:?}, body, |r| {{ {before}rt::field({0:?}, {read}(r, {e})) }}) }}\n",
+                 rt::peek_part({name:?}, body, |r| {{ {before}rt::field({0:?}, {read}::parse(r, {e}, ())) }}) }}\n",
                 f.name,
                 to_snake_case(&f.name),
             );
-            let _ = write!(before, "rt::field({:?}, {read}(r, {e}))?; ", f.name);
+            let _ = write!(
+                before,
+                "rt::field({:?}, {read}::parse(r, {e}, ()))?; ",
+                f.name
+            );
         }
     }
     if !items.is_empty() {

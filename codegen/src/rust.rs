@@ -14,11 +14,17 @@
 //! - one module per state with its packets, a `Packet` impl on each (`ID`, `NAME`, `DIRECTION`,
 //!   `STATES`), and the `ToServer` / `ToClient` enums that decode a body by id;
 //! - `AnyPacket` and `decode(state, direction, id, body)` for tools that pick the state at run time;
-//! - every type has a hand-shaped `BinRead` / `BinWrite` that reads and writes field by field
-//!   through the bounded runtime (`crate::wire` by default, imported as `rt`), so every length is
-//!   checked before anything is allocated and every error keeps its typed cause and field path;
+//! - every type is `#[binrw]` with `#[brw(big)]` (or the spec's byte order, so a reader given any
+//!   `Endian` gets the declared layout); fixed-width integers and shared types are binrw's own,
+//!   every other field names its bounded codec in the runtime (`crate::wire` by default, imported
+//!   as `rt`) with `#[br(parse_with = rt::List::<…>::parse)]` / `#[bw(write_with = …)]`, so every
+//!   length is checked before anything is allocated and every error keeps its typed cause and
+//!   field path. Enums are `#[brw(repr = …)]`; flag sets read their integer and `try_map` it
+//!   (an unknown tag or bit is a typed error); unions are enums whose variants start with their tag as `magic`;
+//!   presence masks and magic are `temp` fields, checked on read and computed on write;
 //! - under `cfg(test)`: a proptest strategy for every type and a write → read round-trip test for
-//!   each, so every generated type is covered without hand-written tests.
+//!   each (read back with `Endian::Little` too, which must change nothing), so every generated
+//!   type is covered without hand-written tests.
 //!
 //! Everything about the bytes (widths, byte orders, bounds, prefixes, presence bits, flag masks,
 //! the words in each field's doc) comes from the resolved layout ([`crate::layout`]); the spec
@@ -164,21 +170,23 @@ fn field_doc(field: &FieldLayout) -> String {
     doc_attr(&text)
 }
 
-/// The binrw byte order of a field: the protocol's (`ENDIAN`) unless the field has its own.
-fn endian_expr(field: &FieldLayout) -> &'static str {
+/// The byte-order attribute of a field with its own byte order (`#[brw(little)]`); fields
+/// without one follow their type's `#[brw(big)]` / `#[brw(little)]`.
+fn field_endian_attr(field: &FieldLayout) -> &'static str {
     match field.endian {
-        None => "ENDIAN",
-        Some(true) => "Endian::Little",
-        Some(false) => "Endian::Big",
+        None => "",
+        Some(true) => "#[brw(little)]\n",
+        Some(false) => "#[brw(big)]\n",
     }
 }
 
-fn len_path(len: Prefix) -> &'static str {
+/// The runtime's prefix type for a length prefix.
+fn prefix_ty(len: Prefix) -> &'static str {
     match len {
-        Prefix::Var => "rt::Len::Var",
-        Prefix::Fixed(Int { bytes: 1, .. }) => "rt::Len::U8",
-        Prefix::Fixed(Int { bytes: 2, .. }) => "rt::Len::U16",
-        Prefix::Fixed(_) => "rt::Len::U32",
+        Prefix::Var => "rt::VarLen",
+        Prefix::Fixed(Int { bytes: 1, .. }) => "rt::U8Len",
+        Prefix::Fixed(Int { bytes: 2, .. }) => "rt::U16Len",
+        Prefix::Fixed(_) => "rt::U32Len",
     }
 }
 
@@ -245,8 +253,7 @@ fn rust_ty(e: &Encoding) -> String {
         Encoding::Compressed { of, .. } => rust_ty(of),
     }
 }
-
-/// Whether the value reads and writes through its type's own `BinRead`/`BinWrite`.
+/// Whether binrw reads and writes the value itself (fixed-width integers, floats, shared types).
 fn is_plain(e: &Encoding) -> bool {
     matches!(
         e,
@@ -254,175 +261,80 @@ fn is_plain(e: &Encoding) -> bool {
     )
 }
 
-/// The runtime function that reads or writes a scalar.
-fn scalar_fn(e: &Encoding) -> Option<&'static str> {
-    Some(match e {
-        Encoding::Bool => "bool",
-        Encoding::Var {
-            signed: false,
-            wide: false,
-        } => "var_u32",
-        Encoding::Var {
-            signed: false,
-            wide: true,
-        } => "var_u64",
-        Encoding::Var {
-            signed: true,
-            wide: false,
-        } => "var_i32",
-        Encoding::Var {
-            signed: true,
-            wide: true,
-        } => "var_i64",
-        _ => return None,
-    })
-}
-
-/// A reader for `e` as a function value `fn(&mut R, Endian) -> rt::WireResult<T>`.
-fn reader(e: &Encoding) -> String {
-    if is_plain(e) {
-        return format!("rt::read_plain::<_, {}>", rust_ty(e));
-    }
-    if let Some(f) = scalar_fn(e) {
-        return format!("rt::read_{f}");
-    }
-    format!("|r: &mut _, e| {}", read_expr(e, "e"))
-}
-
-/// An expression reading `enc` from `r` with endian expression `e`.
-fn read_expr(enc: &Encoding, e: &str) -> String {
-    if is_plain(enc) {
-        return format!("rt::read_plain::<_, {}>(r, {e})", rust_ty(enc));
-    }
-    if let Some(f) = scalar_fn(enc) {
-        return format!("rt::read_{f}(r, {e})");
-    }
-    match enc {
-        Encoding::Blob { utf8, max, len } => format!(
-            "rt::read_{}(r, {e}, {}, {max})",
-            if *utf8 { "string" } else { "bytes" },
-            len_path(*len)
-        ),
-        Encoding::List { of, max, len } => format!(
-            "rt::read_list(r, {e}, {}, {max}, {})",
-            len_path(*len),
-            reader(of)
-        ),
-        Encoding::Array { of, len } => format!("rt::read_array(r, {e}, {len}, {})", reader(of)),
-        Encoding::Option { of, .. } => format!("rt::read_option(r, {e}, {})", reader(of)),
-        Encoding::Compressed { of, max, .. } => format!(
-            "rt::read_compressed(r, {e}, {max}, |r, e| {})",
-            read_expr(of, "e")
-        ),
-        Encoding::Magic(text) => format!("rt::read_magic(r, b{text:?})"),
-        _ => unreachable!("plain and scalar encodings are handled above"),
-    }
-}
-
-/// A writer for `e` as a function value `fn(&T, &mut W, Endian) -> rt::WireResult<()>`.
-fn writer(e: &Encoding) -> String {
-    if is_plain(e) {
-        return "rt::write_plain".into();
-    }
-    if let Some(f) = scalar_fn(e) {
-        return format!("rt::write_{f}");
-    }
-    format!("|v: &_, w: &mut _, e| {}", write_expr(e, "v", "e"))
-}
-
-/// An expression writing `v: &T` of `enc` to `w` with endian expression `e`.
-fn write_expr(enc: &Encoding, v: &str, e: &str) -> String {
-    if is_plain(enc) {
-        return format!("rt::write_plain({v}, w, {e})");
-    }
-    if let Some(f) = scalar_fn(enc) {
-        return format!("rt::write_{f}({v}, w, {e})");
-    }
-    match enc {
-        Encoding::Blob { utf8, max, len } => format!(
-            "rt::write_{}({v}, w, {e}, {}, {max})",
-            if *utf8 { "string" } else { "bytes" },
-            len_path(*len)
-        ),
-        Encoding::List { of, max, len } => format!(
-            "rt::write_list({v}, w, {e}, {}, {max}, {})",
-            len_path(*len),
-            writer(of)
-        ),
-        Encoding::Array { of, len } => {
-            format!("rt::write_array({v}, w, {e}, {len}, {})", writer(of))
+/// The runtime codec type (`rt::Codec`) that reads and writes a value of `e`, e.g.
+/// `rt::List<rt::Plain<PlayerDelta>, rt::VarLen, 1024>`. Masked options are
+/// `rt::Present<…>`, read under the field's `#[br(if(…))]`.
+pub(crate) fn codec(e: &Encoding) -> String {
+    match e {
+        Encoding::Int(_) | Encoding::Float { .. } | Encoding::Named(_) | Encoding::Unknown(_) => {
+            format!("rt::Plain<{}>", rust_ty(e))
         }
-        Encoding::Option { of, .. } => format!("rt::write_option({v}, w, {e}, {})", writer(of)),
-        Encoding::Compressed { of, max, .. } => format!(
-            "rt::write_compressed({v}, w, {e}, {max}, |v, w, e| {})",
-            write_expr(of, "v", "e")
+        Encoding::Var { signed, wide } => format!(
+            "rt::Var{}{}",
+            if *signed { 'I' } else { 'U' },
+            if *wide { 64 } else { 32 }
         ),
-        Encoding::Magic(text) => format!("rt::write_magic(w, b{text:?})"),
-        _ => unreachable!("plain and scalar encodings are handled above"),
+        Encoding::Bool => "rt::Bool".into(),
+        Encoding::Blob { utf8, max, len } => format!(
+            "rt::{}<{}, {max}>",
+            if *utf8 { "Str" } else { "Bytes" },
+            prefix_ty(*len)
+        ),
+        Encoding::List { of, max, len } => {
+            format!("rt::List<{}, {}, {max}>", codec(of), prefix_ty(*len))
+        }
+        Encoding::Array { of, len } => format!("rt::Array<{}, {len}>", codec(of)),
+        Encoding::Option { of, bit: None } => format!("rt::Optional<{}>", codec(of)),
+        Encoding::Option { of, bit: Some(_) } => format!("rt::Present<{}>", codec(of)),
+        Encoding::Compressed { of, max, .. } => format!("rt::Compressed<{}, {max}>", codec(of)),
+        Encoding::Magic(text) => format!("rt::Magic<{}>", text.len()),
     }
 }
 
-/// The bodies of a record's reader and writer: magic, presence mask, then each field in order,
-/// every step naming its field on error.
-fn record_bodies(body: &Body) -> (String, String) {
-    let mut read = String::new();
-    let mut write = String::new();
-    let masked = || {
-        body.fields.iter().filter_map(|f| match &f.encoding {
-            Encoding::Option { bit: Some(bit), .. } => Some((f, *bit)),
-            _ => None,
-        })
-    };
-    if let Some(mask) = body.mask {
-        let m = mask.name();
-        let known = masked().fold(0u64, |k, (_, bit)| k | 1u64.checked_shl(bit).unwrap_or(0));
-        let _ = writeln!(
-            read,
-            "let presence_mask = rt::field(\"presence_mask\", rt::read_bits::<_, {m}>(r, ENDIAN, {known:#x}))?;"
-        );
-        let bits: Vec<String> = masked()
-            .map(|(f, bit)| format!("{m}::from(self.{}.is_some()) << {bit}", f.name))
-            .collect();
-        let _ = write!(
-            write,
-            "let presence_mask: {m} = {};\nrt::field(\"presence_mask\", rt::write_plain(&presence_mask, w, ENDIAN))?;\n",
-            bits.join(" | ")
-        );
+/// A codec type as an expression path (`rt::List::<…>`), for `Codec::parse` / `Codec::write`.
+pub(crate) fn codec_path(e: &Encoding) -> String {
+    let ty = codec(e);
+    match ty.find('<') {
+        Some(i) => format!("{}::{}", &ty[..i], &ty[i..]),
+        None => ty,
     }
-    let mut inits = Vec::new();
-    for field in &body.fields {
-        let f = &field.name;
-        let e = endian_expr(field);
-        match &field.encoding {
-            magic @ Encoding::Magic(_) => {
-                let _ = writeln!(read, "rt::field(\"{f}\", {})?;", read_expr(magic, e));
-                let _ = writeln!(write, "rt::field(\"{f}\", {})?;", write_expr(magic, "", e));
-            }
-            Encoding::Option { of, bit: Some(bit) } => {
-                let b = 1u64.checked_shl(*bit).unwrap_or(0);
-                inits.push(format!(
-                    "{f}: rt::field(\"{f}\", rt::read_present(r, {e}, presence_mask & {b:#x} != 0, {}))?,",
-                    reader(of)
-                ));
-                let _ = writeln!(
-                    write,
-                    "if let Some(v) = &self.{f} {{ rt::field(\"{f}\", {})?; }}",
-                    write_expr(of, "v", e)
-                );
-            }
-            enc => {
-                inits.push(format!("{f}: rt::field(\"{f}\", {})?,", read_expr(enc, e)));
-                let _ = writeln!(
-                    write,
-                    "rt::field(\"{f}\", {})?;",
-                    write_expr(enc, &format!("&self.{f}"), e)
+}
+
+/// The binrw attributes of one field: how it is read and written, from the resolved layout.
+fn field_attrs(field: &FieldLayout) -> String {
+    let mut out = String::from(field_endian_attr(field));
+    match &field.encoding {
+        Encoding::Option { of, bit: Some(bit) } => {
+            let b = 1u64.checked_shl(*bit).unwrap_or(0);
+            if is_plain(of) {
+                let _ = writeln!(out, "#[br(if(presence_mask & {b:#x} != 0))]");
+            } else {
+                let c = codec_path(&field.encoding);
+                let _ = write!(
+                    out,
+                    "#[br(if(presence_mask & {b:#x} != 0), parse_with = {c}::parse)]\n#[bw(write_with = {c}::write)]\n"
                 );
             }
         }
+        enc if is_plain(enc) => {}
+        enc => {
+            let c = codec_path(enc);
+            let _ = write!(
+                out,
+                "#[br(parse_with = {c}::parse)]\n#[bw(write_with = {c}::write)]\n"
+            );
+        }
     }
-    let _ = write!(read, "Ok(Self {{ {} }})", inits.join(" "));
-    write.push_str("Ok(())");
-    (read, write)
+    out
+}
+
+/// The `#[binrw]` attributes every generated type starts with: binrw, then the spec's byte
+/// order, which the type keeps whatever `Endian` its reader or writer is given.
+fn binrw_head(little: bool) -> String {
+    format!(
+        "#[::binrw::binrw]\n#[brw({})]\n",
+        if little { "little" } else { "big" }
+    )
 }
 
 fn constants(out: &mut String, list: &[Spanned<Constant>]) {
@@ -532,15 +444,13 @@ impl Emitter<'_> {
              /// Protocol version, exchanged in the handshake.\npub const PROTOCOL_VERSION: u32 = {};\n\
              /// Hash of the normalised spec ({}); both sides must agree.\npub const SPEC_HASH: u64 = {hash:#018x};\n\
              /// Largest frame (packet id + body) in bytes.\npub const MAX_FRAME: u32 = {};\n\
-             /// Byte order of every integer that does not say otherwise.\nconst ENDIAN: ::binrw::Endian = ::binrw::Endian::{};\n\
              #[allow(unused_imports)]\nuse {runtime} as rt;\n\
-             #[allow(unused_imports)]\nuse ::binrw::{{BinRead, BinResult, BinWrite, Endian}};\n\
-             #[allow(unused_imports)]\nuse ::binrw::io::{{Read, Seek, Write}};\n",
+             #[allow(unused_imports)]\nuse rt::Codec as _;\n\
+             #[allow(unused_imports)]\nuse ::binrw::{{BinRead, BinWrite, Endian}};\n",
             p.name,
             p.version,
             spec.name.rsplit(['/', '\\']).next().unwrap_or(&spec.name),
             p.max_frame,
-            if self.l.little { "Little" } else { "Big" },
         );
         constants(&mut self.out, &p.constants);
     }
@@ -555,8 +465,9 @@ impl Emitter<'_> {
                 let t = tag.name();
                 let _ = write!(
                     self.out,
-                    "{}{}#[repr({t})]\npub enum {name} {{",
+                    "{}{}#[brw(repr = {t})]\n{}#[repr({t})]\npub enum {name} {{",
                     doc_attr(doc),
+                    binrw_head(self.l.little),
                     self.derives(name, true),
                 );
                 if let TypeDef::Enum {
@@ -571,70 +482,35 @@ impl Emitter<'_> {
                     self.out.push_str("}\n");
                     enum_methods(&mut self.out, name, *tag, properties, variants);
                 }
-                self.impl_binrw(
-                    name,
-                    &format!("rt::read_enum::<_, {t}, _>(r, ENDIAN, Self::from_tag)"),
-                    "rt::write_plain(&self.tag(), w, ENDIAN)",
-                );
             }
             TypeLayout::Flags { repr, bits, known } => self.flags(name, doc, *repr, bits, *known),
             TypeLayout::Union { tag, variants } => {
                 for v in variants.iter().filter(|v| !v.body.fields.is_empty()) {
                     self.record(&v.name, &v.doc, &v.body);
                 }
+                // A union is a binrw enum whose variants each start with their tag as magic.
+                let t = tag.name();
                 let _ = write!(
                     self.out,
-                    "{}{}pub enum {name} {{",
+                    "{}{}{}pub enum {name} {{",
                     doc_attr(doc),
+                    binrw_head(self.l.little),
                     self.derives(name, false)
                 );
                 for v in variants {
+                    let magic = format!("#[brw(magic = {:#x}{t})]", v.value);
                     if v.body.fields.is_empty() {
-                        let _ = write!(self.out, "{}{},", doc_attr(&v.doc), v.name);
+                        let _ = write!(self.out, "{}{magic}\n{},", doc_attr(&v.doc), v.name);
                     } else {
-                        let _ = write!(self.out, "{}{n}({n}),", doc_attr(&v.doc), n = v.name);
+                        let _ = write!(
+                            self.out,
+                            "{}{magic}\n{n}({n}),",
+                            doc_attr(&v.doc),
+                            n = v.name
+                        );
                     }
                 }
                 self.out.push_str("}\n");
-                let t = tag.name();
-                let read_arms: Vec<String> = variants
-                    .iter()
-                    .map(|v| {
-                        if v.body.fields.is_empty() {
-                            format!("{:#x} => Ok(Self::{}),", v.value, v.name)
-                        } else {
-                            format!(
-                                "{:#x} => <{n} as rt::WireRead>::read_wire(r, ENDIAN).map(Self::{n}),",
-                                v.value,
-                                n = v.name
-                            )
-                        }
-                    })
-                    .collect();
-                let write_arms: Vec<String> = variants
-                    .iter()
-                    .map(|v| {
-                        if v.body.fields.is_empty() {
-                            format!(
-                                "Self::{} => rt::write_plain(&{:#x}{t}, w, ENDIAN),",
-                                v.name, v.value
-                            )
-                        } else {
-                            format!(
-                                "Self::{}(v) => {{ rt::write_plain(&{:#x}{t}, w, ENDIAN)?; rt::write_plain(v, w, ENDIAN) }}",
-                                v.name, v.value
-                            )
-                        }
-                    })
-                    .collect();
-                self.impl_binrw(
-                    name,
-                    &format!(
-                        "let tag = rt::read_plain::<_, {t}>(r, ENDIAN)?; match tag {{ {} _ => Err(rt::unknown_tag(r, tag)) }}",
-                        read_arms.join(" ")
-                    ),
-                    &format!("match self {{ {} }}", write_arms.join(" ")),
-                );
                 for v in variants.iter().filter(|v| !v.body.fields.is_empty()) {
                     let _ = writeln!(
                         self.out,
@@ -646,35 +522,16 @@ impl Emitter<'_> {
         }
     }
 
-    /// `BinRead` and `BinWrite` impls with the given bodies (`r` / `w` in scope, unless a body
-    /// is a constant `Ok`).
-    fn impl_binrw(&mut self, name: &str, read_body: &str, write_body: &str) {
-        let r = if read_body.starts_with("Ok(Self {  })") {
-            "_"
-        } else {
-            "r"
-        };
-        let w = if write_body == "Ok(())" { "_" } else { "w" };
-        let _ = write!(
-            self.out,
-            "impl rt::WireRead for {name} {{\n\
-             #[inline] fn read_wire<R: rt::Source>({r}: &mut R, _: Endian) -> rt::WireResult<Self> {{ {read_body} }} }}\n\
-             impl rt::WireWrite for {name} {{\n\
-             #[inline] fn write_wire<W: Write + Seek>(&self, {w}: &mut W, _: Endian) -> rt::WireResult<()> {{ {write_body} }} }}\n\
-             impl BinRead for {name} {{ type Args<'a> = ();\n\
-             #[inline] fn read_options<R: Read + Seek>(r: &mut R, e: Endian, _: ()) -> BinResult<Self> {{ Ok(<Self as rt::WireRead>::read_wire(&mut rt::IoSource(r), e)?) }} }}\n\
-             impl BinWrite for {name} {{ type Args<'a> = ();\n\
-             #[inline] fn write_options<W: Write + Seek>(&self, w: &mut W, e: Endian, _: ()) -> BinResult<()> {{ Ok(rt::WireWrite::write_wire(self, w, e)?) }} }}\n"
-        );
-    }
-
     fn flags(&mut self, name: &str, doc: &str, repr: Int, bits: &[FlagBit], mask: u64) {
         let r = repr.name();
         let _ = write!(
             self.out,
-            "{}#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, ::serde::Serialize, ::serde::Deserialize)]\n#[serde(transparent)]\n\
+            "{}{}#[br(try_map = |bits: {r}| Self::from_bits(bits).ok_or_else(|| rt::FieldError::unknown_bits(bits, {mask:#x})))]\n\
+             #[bw(map = |v: &Self| v.bits)]\n\
+             #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, ::serde::Serialize, ::serde::Deserialize)]\n#[serde(transparent)]\n\
              pub struct {name} {{ bits: {r} }}\nimpl {name} {{",
-            doc_attr(doc)
+            doc_attr(doc),
+            binrw_head(self.l.little),
         );
         for b in bits {
             let _ = writeln!(
@@ -696,36 +553,62 @@ impl Emitter<'_> {
              /// Sets or clears the bits of `other`.\npub fn set(&mut self, other: Self, on: bool) {{ if on {{ self.bits |= other.bits }} else {{ self.bits &= !other.bits }} }}\n\
              }}\nimpl ::core::ops::BitOr for {name} {{ type Output = Self; fn bitor(self, rhs: Self) -> Self {{ Self {{ bits: self.bits | rhs.bits }} }} }}\n"
         );
-        self.impl_binrw(
-            name,
-            &format!("Ok(Self {{ bits: rt::read_bits::<_, {r}>(r, ENDIAN, {mask:#x})? }})"),
-            "rt::write_plain(&self.bits, w, ENDIAN)",
-        );
     }
 
-    /// A struct (shared type, packet or union variant) with its reader and writer.
+    /// A struct (shared type, packet or union variant) as a `#[binrw]` struct: a presence mask
+    /// and magic are `temp` fields (read and checked, computed on write), every other field
+    /// carries the attributes that say how it travels.
     fn record(&mut self, name: &str, doc: &str, body: &Body) {
         let _ = write!(
             self.out,
-            "{}{}pub struct {name} {{",
+            "{}{}{}pub struct {name} {{",
             doc_attr(doc),
+            binrw_head(self.l.little),
             self.derives(name, false)
         );
+        let masked = || {
+            body.fields.iter().filter_map(|f| match &f.encoding {
+                Encoding::Option { bit: Some(bit), .. } => Some((f, *bit)),
+                _ => None,
+            })
+        };
+        if let Some(mask) = body.mask {
+            let m = mask.name();
+            let known = masked().fold(0u64, |k, (_, bit)| k | 1u64.checked_shl(bit).unwrap_or(0));
+            let bits: Vec<String> = masked()
+                .map(|(f, bit)| format!("{m}::from({}.is_some()) << {bit}", f.name))
+                .collect();
+            let _ = write!(
+                self.out,
+                "/// Which optional fields follow (one bit each).\n\
+                 #[br(temp, parse_with = rt::Bits::<{m}, {known:#x}>::parse)]\n\
+                 #[bw(calc = {})]\npresence_mask: {m},",
+                bits.join(" | ")
+            );
+        }
         for field in &body.fields {
-            if matches!(field.encoding, Encoding::Magic(_)) {
+            if let Encoding::Magic(text) = &field.encoding {
+                let _ = write!(
+                    self.out,
+                    "{}{}#[br(temp, parse_with = rt::read_magic, args_raw = b{text:?})]\n\
+                     #[bw(calc = rt::Magic(*b{text:?}))]\n{}: rt::Magic<{}>,",
+                    field_doc(field),
+                    field_endian_attr(field),
+                    field.name,
+                    text.len()
+                );
                 continue;
             }
             let _ = write!(
                 self.out,
-                "{} pub {}: {},",
+                "{}{} pub {}: {},",
                 field_doc(field),
+                field_attrs(field),
                 field.name,
                 rust_ty(&field.encoding)
             );
         }
         self.out.push_str("}\n");
-        let (read, write) = record_bodies(body);
-        self.impl_binrw(name, &read, &write);
     }
 
     /// The state machinery, every-state packets, state modules, `AnyPacket` and `decode`.
@@ -767,7 +650,7 @@ impl Emitter<'_> {
         let _ = write!(
             self.out,
             "/// Metadata every packet type carries.\n\
-             pub trait Packet: rt::WireRead + rt::WireWrite + for<'a> BinRead<Args<'a> = ()> + for<'a> BinWrite<Args<'a> = ()> {{\n\
+             pub trait Packet: for<'a> BinRead<Args<'a> = ()> + for<'a> BinWrite<Args<'a> = ()> {{\n\
              /// Packet id within its state and direction.\nconst ID: u8;\n\
              /// Packet name as in the spec.\nconst NAME: &'static str;\n\
              /// Which way it travels.\nconst DIRECTION: rt::Direction;\n\
@@ -1096,7 +979,12 @@ fn tests(l: &Layout) -> String {
          fn roundtrip<T: for<'a> BinRead<Args<'a> = ()> + for<'a> BinWrite<Args<'a> = ()> + PartialEq + ::core::fmt::Debug>(v: T) -> Result<(), ::proptest::test_runner::TestCaseError> {\n\
          let mut buf = Vec::new();\nv.write_options(&mut ::binrw::io::NoSeek::new(&mut buf), Endian::Big, ()).map_err(|e| ::proptest::test_runner::TestCaseError::fail(e.to_string()))?;\n\
          let mut c = ::std::io::Cursor::new(buf.as_slice());\nlet back = T::read_options(&mut c, Endian::Big, ()).map_err(|e| ::proptest::test_runner::TestCaseError::fail(e.to_string()))?;\n\
-         prop_assert_eq!(c.position() as usize, buf.len());\nprop_assert_eq!(v, back);\nOk(())\n}\n",
+         prop_assert_eq!(c.position() as usize, buf.len());\nprop_assert_eq!(&v, &back);\n\
+         // The type keeps its declared byte order whatever endian binrw is given.\n\
+         let mut other = Vec::new();\nv.write_options(&mut ::binrw::io::NoSeek::new(&mut other), Endian::Little, ()).map_err(|e| ::proptest::test_runner::TestCaseError::fail(e.to_string()))?;\n\
+         prop_assert_eq!(&other, &buf);\n\
+         let mut c = ::std::io::Cursor::new(buf.as_slice());\nlet back = T::read_options(&mut c, Endian::Little, ()).map_err(|e| ::proptest::test_runner::TestCaseError::fail(e.to_string()))?;\n\
+         prop_assert_eq!(v, back);\nOk(())\n}\n",
     );
     for (_, f) in &roundtrips {
         let test = f.trim_start_matches("arb_");

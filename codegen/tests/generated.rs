@@ -61,5 +61,16 @@ fn mini_protocol() {
         !code.contains("/work/") && !code.contains("spec/mini.ron"),
         "no paths in the output"
     );
+    // Real binrw types, no hand-written shims.
+    assert!(!code.contains("impl BinRead for") && !code.contains("impl BinWrite for"));
+    for ty in [
+        "Color", "Keys", "Delta", "Paint", "Action", "Hello", "Update",
+    ] {
+        let at = code
+            .find(&format!(" {ty} {{"))
+            .unwrap_or_else(|| panic!("{ty} is emitted"));
+        let head = &code[code[..at].rfind("#[::binrw::binrw]").expect("a binrw type")..at];
+        assert!(head.contains("#[brw(big)]"), "{ty}: {head}");
+    }
     insta::assert_snapshot!(code);
 }

@@ -478,12 +478,16 @@ mod hand {
 // The operations compared
 // ---------------------------------------------------------------------------------------------
 
-fn gen_encode<T: wire::WireWrite>(v: &T, name: &'static str, out: &mut Vec<u8>) {
+fn gen_encode<T: for<'a> binrw::BinWrite<Args<'a> = ()>>(
+    v: &T,
+    name: &'static str,
+    out: &mut Vec<u8>,
+) {
     out.clear();
     wire::encode_body(v, name, out).unwrap();
 }
 
-fn gen_decode<T: wire::WireRead>(name: &'static str, body: &[u8]) -> T {
+fn gen_decode<T: for<'a> binrw::BinRead<Args<'a> = ()>>(name: &'static str, body: &[u8]) -> T {
     wire::decode_body::<T>(name, body).unwrap()
 }
 
@@ -759,9 +763,7 @@ const CHILD: &str = "TILEGAME_CODEC_TABLE_CHILD";
 /// and the range.
 ///
 /// Where a process's stack and heap land (address-space randomisation) moves a decoder whose
-/// reader lives on the stack by up to 20% from one process to the next; the generated readers
-/// keep a slice reader's state in registers (`wire::Source`), which left a spread of a few
-/// percent. One process is still one sample of that layout, so the table takes the median of
+/// reader lives on the stack by up to 20% from one process to the next. One process is still one sample of that layout, so the table takes the median of
 /// several.
 fn print_table_over_processes() {
     let exe = std::env::current_exe().expect("own executable");

@@ -1,13 +1,17 @@
-//! The runtime the generated code calls: bounded readers and writers for every spec type.
+//! The runtime the generated code calls: bounded codecs for every spec type that binrw does not
+//! read natively, and the typed errors every decode and encode ends in.
 //!
-//! Generated types are plain `#[binrw]` structs; wherever a field needs more than a fixed-width
-//! read (varints, length-prefixed strings and lists, options, compressed blobs) the generated
-//! code calls the functions here. Each one checks its bound *before* allocating, so hostile input
-//! can never make a reader allocate past the spec's declared maximum, and reports where it failed.
-//! This module is the only place that touches raw bytes; see `codegen/src/wire.rs` for the
-//! encoding each function implements.
+//! Generated types are `#[binrw]` structs and enums with `#[brw(big)]` (or the spec's byte
+//! order). Fixed-width integers and shared types are read by binrw itself; every other field
+//! names its codec here in `#[br(parse_with = rt::List::<…>::parse)]` /
+//! `#[bw(write_with = rt::List::<…>::write)]` (varints, length-prefixed strings and lists,
+//! options, compressed blobs, magic). Each codec checks its bound *before* allocating, so hostile
+//! input can never make a reader allocate past the spec's declared maximum, and reports where it
+//! failed as a [`FieldError`] inside `binrw::Error::Custom`. See `codegen/src/wire.rs` for the
+//! encoding each codec implements.
 
 use std::io::{Read, Seek, SeekFrom, Write};
+use std::marker::PhantomData;
 
 pub use binrw::{BinRead, BinResult, BinWrite, Endian};
 
@@ -93,6 +97,22 @@ pub enum FieldError {
     Io(String),
 }
 
+impl FieldError {
+    /// The error for an enum tag that names no variant (what generated `try_map`s return).
+    #[cold]
+    pub fn unknown_tag(tag: impl Into<u64>) -> FieldError {
+        FieldError::UnknownTag { tag: tag.into() }
+    }
+
+    /// The error for a flag set with bits outside `known` (what generated `try_map`s return).
+    #[cold]
+    pub fn unknown_bits(bits: impl Into<u64>, known: u64) -> FieldError {
+        FieldError::UnknownBits {
+            bits: bits.into() & !known,
+        }
+    }
+}
+
 /// A field name on the error path (a binrw context frame), so errors name where they happened.
 #[derive(Debug, Clone, Copy)]
 pub struct FieldName(pub &'static str);
@@ -112,36 +132,20 @@ pub fn error_at(pos: u64, error: FieldError) -> binrw::Error {
     }
 }
 
-/// A [`FieldError`] at the writer's current position minus `back` bytes.
-#[cold]
-fn fail<S: Seek>(s: &mut S, back: u64, error: FieldError) -> Fail {
-    let pos = s.stream_position().unwrap_or(0).saturating_sub(back);
-    Fail::from(error_at(pos, error))
-}
-
-/// A [`FieldError`] `back` bytes before the reader's position.
-///
-/// The position is taken inline and only plain values cross into the out-of-line part: a
-/// reader whose address reached an out-of-line function could no longer live in registers,
-/// and every read on the hot path would store it to the stack and load it back.
-#[inline(always)]
-fn fail_read<R: Source>(r: &mut R, back: u64, error: FieldError) -> Fail {
-    fail_at(r.offset().saturating_sub(back), error)
-}
-
-/// The out-of-line part of [`fail_read`].
+/// A [`FieldError`] `back` bytes before the stream's position.
 #[cold]
 #[inline(never)]
-fn fail_at(pos: u64, error: FieldError) -> Fail {
-    Fail::from(error_at(pos, error))
+fn fail<S: Seek>(s: &mut S, back: u64, error: FieldError) -> binrw::Error {
+    let pos = s.stream_position().unwrap_or(0).saturating_sub(back);
+    error_at(pos, error)
 }
 
 /// Names the field a result belongs to: on error, adds `name` to the error's field path.
 #[inline(always)]
-pub fn field<T>(name: &'static str, result: WireResult<T>) -> WireResult<T> {
+pub fn field<T>(name: &'static str, result: BinResult<T>) -> BinResult<T> {
     match result {
         Ok(v) => Ok(v),
-        Err(err) => Err(err.in_field(name)),
+        Err(err) => Err(in_field(err, name)),
     }
 }
 
@@ -154,217 +158,87 @@ pub fn in_field(err: binrw::Error, name: &'static str) -> binrw::Error {
     ))))
 }
 
-/// The error every reader and writer here returns: a binrw error behind one pointer.
-///
-/// `binrw::Error` is five words wide, so a `BinResult<u8>` is returned through memory and every
-/// field read pays for it; `Result<u8, Fail>` fits in two registers. Errors are rare, so they
-/// pay for the box instead. Generated `BinRead`/`BinWrite` impls unwrap it once, at the top.
-#[derive(Debug)]
-pub struct Fail(Box<binrw::Error>);
-
-/// What the runtime's readers and writers return.
-pub type WireResult<T> = Result<T, Fail>;
-
-impl Fail {
-    /// The binrw error inside.
-    #[cold]
-    pub fn into_binrw(self) -> binrw::Error {
-        *self.0
-    }
-
-    /// Adds a field name to the error's path (innermost first).
-    #[cold]
-    #[must_use]
-    pub fn in_field(self, name: &'static str) -> Fail {
-        Fail(Box::new(in_field(*self.0, name)))
-    }
+/// How one value travels: a bounded reader and writer, named per field by the generated
+/// `#[br(parse_with = C::parse)]` / `#[bw(write_with = C::write)]` attributes. The signatures
+/// are binrw's own, so every codec is a binrw parser and writer function.
+pub trait Codec {
+    /// The Rust value.
+    type Value;
+    /// Reads one value (`e`: the field's byte order, used by fixed-width parts).
+    fn parse<R: Read + Seek>(r: &mut R, e: Endian, args: ()) -> BinResult<Self::Value>;
+    /// Writes one value.
+    fn write<W: Write + Seek>(v: &Self::Value, w: &mut W, e: Endian, args: ()) -> BinResult<()>;
 }
 
-impl From<binrw::Error> for Fail {
-    #[cold]
-    fn from(err: binrw::Error) -> Self {
-        Fail(Box::new(err))
-    }
-}
+/// A value binrw reads and writes itself (fixed-width integers, floats, shared types).
+pub struct Plain<T>(PhantomData<T>);
 
-impl From<std::io::Error> for Fail {
-    #[cold]
-    fn from(err: std::io::Error) -> Self {
-        Fail(Box::new(binrw::Error::Io(err)))
-    }
-}
+impl<T> Codec for Plain<T>
+where
+    T: for<'a> BinRead<Args<'a> = ()> + for<'a> BinWrite<Args<'a> = ()>,
+{
+    type Value = T;
 
-impl From<Fail> for binrw::Error {
-    #[cold]
-    fn from(fail: Fail) -> Self {
-        fail.into_binrw()
-    }
-}
-
-impl std::fmt::Display for Fail {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-/// A type the generated code reads field by field (every spec type and fixed-width integer).
-pub trait WireRead: Sized {
-    /// Reads one value in byte order `e` (spec types use their own declared order).
-    fn read_wire<R: Source>(r: &mut R, e: Endian) -> WireResult<Self>;
-}
-
-/// What the generated readers read from.
-///
-/// Any `Read + Seek` works through [`IoSource`] (the generated `BinRead` impls wrap their reader
-/// in one); [`SliceReader`], which every packet body is decoded from, overrides each method with
-/// plain slice operations, so that, once inlined, its state stays in registers.
-pub trait Source: Read + Seek + Sized {
-    /// The next byte.
-    #[inline]
-    fn next_byte(&mut self) -> WireResult<u8> {
-        let mut b = [0u8; 1];
-        self.read_exact(&mut b)?;
-        Ok(b[0])
-    }
-
-    /// The next `N` bytes.
-    #[inline]
-    fn next_array<const N: usize>(&mut self) -> WireResult<[u8; N]> {
-        let mut b = [0u8; N];
-        self.read_exact(&mut b)?;
-        Ok(b)
-    }
-
-    /// The next `n` bytes (`n` already bounded by the caller) in a new vector. The declared
-    /// length is only a claim: memory follows the bytes present, so a short input that declares
-    /// the bound (16 MiB for a replay keyframe) cannot make the decoder allocate it.
-    fn next_vec(&mut self, n: usize) -> WireResult<Vec<u8>> {
-        let mut buf = Vec::with_capacity(n.min(PREALLOC_BYTES));
-        self.by_ref().take(n as u64).read_to_end(&mut buf)?;
-        if buf.len() != n {
-            return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into());
-        }
-        Ok(buf)
-    }
-
-    /// Bytes read so far (for error offsets).
-    #[inline]
-    fn offset(&mut self) -> u64 {
-        self.stream_position().unwrap_or(0)
-    }
-
-    /// Runs `f`, which may not be inlined, on this reader. A slice reader hands `f` a copy and
-    /// takes it back after, so that its own address never reaches out-of-line code.
     #[inline(always)]
-    fn apart<T>(&mut self, f: impl FnOnce(&mut Self) -> T) -> T {
-        f(self)
+    fn parse<R: Read + Seek>(r: &mut R, e: Endian, _: ()) -> BinResult<T> {
+        T::read_options(r, e, ())
+    }
+
+    #[inline(always)]
+    fn write<W: Write + Seek>(v: &T, w: &mut W, e: Endian, _: ()) -> BinResult<()> {
+        v.write_options(w, e, ())
     }
 }
 
-/// Any `Read + Seek` as a [`Source`] (the generated `BinRead` impls read through one).
-#[derive(Debug)]
-pub struct IoSource<'a, R>(pub &'a mut R);
-
-impl<R: Read> Read for IoSource<'_, R> {
-    #[inline]
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        self.0.read(buf)
-    }
-
-    #[inline]
-    fn read_exact(&mut self, buf: &mut [u8]) -> std::io::Result<()> {
-        self.0.read_exact(buf)
-    }
-}
-
-impl<R: Seek> Seek for IoSource<'_, R> {
-    #[inline]
-    fn seek(&mut self, to: SeekFrom) -> std::io::Result<u64> {
-        self.0.seek(to)
-    }
-
-    #[inline]
-    fn stream_position(&mut self) -> std::io::Result<u64> {
-        self.0.stream_position()
-    }
-}
-
-impl<R: Read + Seek> Source for IoSource<'_, R> {}
-
-/// A type the generated code writes field by field.
-pub trait WireWrite {
-    /// Writes this value in byte order `e` (spec types use their own declared order).
-    fn write_wire<W: Write + Seek>(&self, w: &mut W, e: Endian) -> WireResult<()>;
-}
-
-macro_rules! wire_number {
-    ($($t:ty),*) => {$(
-        impl WireRead for $t {
-            #[inline]
-            fn read_wire<R: Source>(r: &mut R, e: Endian) -> WireResult<Self> {
-                let b = r.next_array::<{ std::mem::size_of::<$t>() }>()?;
-                Ok(match e {
-                    Endian::Big => <$t>::from_be_bytes(b),
-                    Endian::Little => <$t>::from_le_bytes(b),
-                })
-            }
-        }
-        impl WireWrite for $t {
-            #[inline]
-            fn write_wire<W: Write + Seek>(&self, w: &mut W, e: Endian) -> WireResult<()> {
-                let b = match e {
-                    Endian::Big => self.to_be_bytes(),
-                    Endian::Little => self.to_le_bytes(),
-                };
-                w.write_all(&b)?;
-                Ok(())
-            }
-        }
-    )*};
-}
-wire_number!(u8, u16, u32, u64, i8, i16, i32, i64, f32, f64);
-
+/// One byte (varints read a byte at a time: no variable-length copies).
 #[inline(always)]
-fn read_u8<R: Source>(r: &mut R) -> WireResult<u8> {
-    r.next_byte()
+fn byte<R: Read>(r: &mut R) -> BinResult<u8> {
+    let mut b = [0u8; 1];
+    r.read_exact(&mut b)?;
+    Ok(b[0])
 }
 
 /// Reads a LEB128 unsigned integer that fits in `bits` bits; one- and two-byte values (ids,
 /// deltas, counts) take the inlined fast path.
 #[inline(always)]
-fn read_leb<R: Source>(r: &mut R, bits: u32) -> WireResult<u64> {
-    let first = read_u8(r)?;
+fn read_leb<R: Read + Seek>(r: &mut R, bits: u32) -> BinResult<u64> {
+    let first = byte(r)?;
     if first & 0x80 == 0 {
         return Ok(u64::from(first));
     }
-    let second = read_u8(r)?;
+    let second = byte(r)?;
     if second & 0x80 == 0 && bits >= 14 {
         return Ok(u64::from(first & 0x7f) | u64::from(second) << 7);
     }
-    r.apart(|r| read_leb_tail(r, bits, u64::from(first & 0x7f), second))
+    read_leb_tail(r, bits, u64::from(first & 0x7f), second)
 }
 
 /// The rest of a LEB128 value: `value` holds the first byte's bits, `byte` is the second byte.
 #[inline(never)]
-fn read_leb_tail<R: Source>(r: &mut R, bits: u32, mut value: u64, mut byte: u8) -> WireResult<u64> {
+fn read_leb_tail<R: Read + Seek>(
+    r: &mut R,
+    bits: u32,
+    mut value: u64,
+    mut b: u8,
+) -> BinResult<u64> {
     let mut shift = 7u32;
     loop {
-        let part = u64::from(byte & 0x7f);
+        let part = u64::from(b & 0x7f);
         if shift >= bits || (bits - shift < 7 && part >> (bits - shift) != 0) {
-            return Err(fail_read(r, 0, FieldError::VarintOverflow { bits }));
+            return Err(fail(r, 0, FieldError::VarintOverflow { bits }));
         }
         value |= part << shift;
-        if byte & 0x80 == 0 {
+        if b & 0x80 == 0 {
             return Ok(value);
         }
         shift += 7;
-        byte = read_u8(r)?;
+        b = byte(r)?;
     }
 }
 
-/// Writes a LEB128 value one byte at a time (no variable-length copies).
+/// Writes a LEB128 value one byte at a time.
 #[inline(always)]
-fn write_leb<W: Write>(w: &mut W, mut value: u64) -> WireResult<()> {
+fn write_leb<W: Write>(w: &mut W, mut value: u64) -> BinResult<()> {
     while value >= 0x80 {
         w.write_all(&[(value as u8) | 0x80])?;
         value >>= 7;
@@ -373,102 +247,330 @@ fn write_leb<W: Write>(w: &mut W, mut value: u64) -> WireResult<()> {
     Ok(())
 }
 
-/// Reads a LEB128 `u32`.
-#[inline]
-pub fn read_var_u32<R: Source>(r: &mut R, _: Endian) -> WireResult<u32> {
-    read_leb(r, 32).map(|v| v as u32)
+macro_rules! varint_codec {
+    ($(#[$doc:meta] $name:ident: $t:ty, $bits:expr, |$v:ident| $enc:expr, |$u:ident| $dec:expr;)*) => {$(
+        #[$doc]
+        pub struct $name;
+
+        impl Codec for $name {
+            type Value = $t;
+
+            #[inline(always)]
+            fn parse<R: Read + Seek>(r: &mut R, _: Endian, _: ()) -> BinResult<$t> {
+                let $u = read_leb(r, $bits)?;
+                Ok($dec)
+            }
+
+            #[inline(always)]
+            fn write<W: Write + Seek>($v: &$t, w: &mut W, _: Endian, _: ()) -> BinResult<()> {
+                write_leb(w, $enc)
+            }
+        }
+    )*};
 }
 
-/// Writes a LEB128 `u32`.
-#[inline]
-pub fn write_var_u32<W: Write + Seek>(v: &u32, w: &mut W, _: Endian) -> WireResult<()> {
-    write_leb(w, u64::from(*v))
+varint_codec! {
+    /// LEB128 `u32` (1–5 bytes).
+    VarU32: u32, 32, |v| u64::from(*v), |u| u as u32;
+    /// LEB128 `u64` (1–10 bytes).
+    VarU64: u64, 64, |v| *v, |u| u;
+    /// Zigzag LEB128 `i32`.
+    VarI32: i32, 32, |v| u64::from(((*v << 1) ^ (*v >> 31)) as u32), |u| ((u as u32 >> 1) as i32) ^ -((u & 1) as i32);
+    /// Zigzag LEB128 `i64`.
+    VarI64: i64, 64, |v| ((*v << 1) ^ (*v >> 63)) as u64, |u| ((u >> 1) as i64) ^ -((u & 1) as i64);
 }
 
-/// Reads a LEB128 `u64`.
-#[inline]
-pub fn read_var_u64<R: Source>(r: &mut R, _: Endian) -> WireResult<u64> {
-    read_leb(r, 64)
-}
+/// A bool: one byte, exactly 0 or 1.
+pub struct Bool;
 
-/// Writes a LEB128 `u64`.
-#[inline]
-pub fn write_var_u64<W: Write + Seek>(v: &u64, w: &mut W, _: Endian) -> WireResult<()> {
-    write_leb(w, *v)
-}
+impl Codec for Bool {
+    type Value = bool;
 
-/// Reads a zigzag LEB128 `i32`.
-#[inline]
-pub fn read_var_i32<R: Source>(r: &mut R, _: Endian) -> WireResult<i32> {
-    let v = read_leb(r, 32)? as u32;
-    Ok(((v >> 1) as i32) ^ -((v & 1) as i32))
-}
+    #[inline(always)]
+    fn parse<R: Read + Seek>(r: &mut R, _: Endian, _: ()) -> BinResult<bool> {
+        match byte(r)? {
+            0 => Ok(false),
+            1 => Ok(true),
+            other => Err(fail(r, 1, FieldError::BadBool(other))),
+        }
+    }
 
-/// Writes a zigzag LEB128 `i32`.
-#[inline]
-pub fn write_var_i32<W: Write + Seek>(v: &i32, w: &mut W, _: Endian) -> WireResult<()> {
-    write_leb(w, u64::from(((*v << 1) ^ (*v >> 31)) as u32))
-}
-
-/// Reads a zigzag LEB128 `i64`.
-#[inline]
-pub fn read_var_i64<R: Source>(r: &mut R, _: Endian) -> WireResult<i64> {
-    let v = read_leb(r, 64)?;
-    Ok(((v >> 1) as i64) ^ -((v & 1) as i64))
-}
-
-/// Writes a zigzag LEB128 `i64`.
-#[inline]
-pub fn write_var_i64<W: Write + Seek>(v: &i64, w: &mut W, _: Endian) -> WireResult<()> {
-    write_leb(w, ((*v << 1) ^ (*v >> 63)) as u64)
-}
-
-/// Reads a bool: exactly 0 or 1.
-#[inline]
-pub fn read_bool<R: Source>(r: &mut R, _: Endian) -> WireResult<bool> {
-    match read_u8(r)? {
-        0 => Ok(false),
-        1 => Ok(true),
-        other => Err(fail_read(r, 1, FieldError::BadBool(other))),
+    #[inline(always)]
+    fn write<W: Write + Seek>(v: &bool, w: &mut W, _: Endian, _: ()) -> BinResult<()> {
+        w.write_all(&[u8::from(*v)])?;
+        Ok(())
     }
 }
 
-/// Writes a bool as 0 or 1.
-#[inline]
-pub fn write_bool<W: Write + Seek>(v: &bool, w: &mut W, _: Endian) -> WireResult<()> {
-    w.write_all(&[u8::from(*v)])?;
-    Ok(())
+/// The prefix in front of a length-prefixed value, as a type ([`VarLen`], [`U8Len`], ...).
+pub trait Prefix {
+    /// Which prefix.
+    const LEN: Len;
 }
 
-/// Reads fixed magic bytes; anything else is [`FieldError::BadMagic`].
-#[inline]
-pub fn read_magic<R: Source, const N: usize>(
-    r: &mut R,
-    expected: &'static [u8; N],
-) -> WireResult<()> {
-    let found = r.next_array::<N>()?;
-    if &found != expected {
-        return Err(fail_read(
-            r,
-            N as u64,
-            FieldError::BadMagic {
-                expected: std::str::from_utf8(expected).unwrap_or("?"),
-                found: found.to_vec(),
-            },
-        ));
+/// A LEB128 `u32` length prefix.
+pub struct VarLen;
+/// A one-byte length prefix.
+pub struct U8Len;
+/// A two-byte length prefix in the field's byte order.
+pub struct U16Len;
+/// A four-byte length prefix in the field's byte order.
+pub struct U32Len;
+
+impl Prefix for VarLen {
+    const LEN: Len = Len::Var;
+}
+impl Prefix for U8Len {
+    const LEN: Len = Len::U8;
+}
+impl Prefix for U16Len {
+    const LEN: Len = Len::U16;
+}
+impl Prefix for U32Len {
+    const LEN: Len = Len::U32;
+}
+
+/// Reads a length prefix and checks it against `max` before anything is allocated.
+#[inline(always)]
+pub fn read_len<R: Read + Seek>(r: &mut R, e: Endian, len: Len, max: u32) -> BinResult<usize> {
+    let n: u64 = match len {
+        Len::Var => read_leb(r, 32)?,
+        Len::U8 => u64::from(byte(r)?),
+        Len::U16 => u64::from(u16::read_options(r, e, ())?),
+        Len::U32 => u64::from(u32::read_options(r, e, ())?),
+    };
+    if n > u64::from(max) {
+        return Err(too_long(r, len, n, max));
     }
-    Ok(())
+    Ok(n as usize)
 }
 
-/// Writes fixed magic bytes.
+/// The error for a length over its bound, at the start of the prefix just read.
+#[cold]
+#[inline(never)]
+fn too_long<R: Seek>(r: &mut R, len: Len, n: u64, max: u32) -> binrw::Error {
+    let width = match len {
+        Len::Var => crate_varint_len(n),
+        Len::U8 => 1,
+        Len::U16 => 2,
+        Len::U32 => 4,
+    };
+    fail(r, width, FieldError::TooLong { len: n, max })
+}
+
+/// Bytes LEB128 needs for `n`.
+fn crate_varint_len(n: u64) -> u64 {
+    (64 - u64::from(n.leading_zeros())).div_ceil(7).max(1)
+}
+
+/// Writes a length prefix after checking it against `max`.
+#[inline(always)]
+pub fn write_len<W: Write + Seek>(
+    w: &mut W,
+    e: Endian,
+    len: Len,
+    n: usize,
+    max: u32,
+) -> BinResult<()> {
+    if n as u64 > u64::from(max) {
+        return Err(fail(w, 0, FieldError::TooLong { len: n as u64, max }));
+    }
+    match len {
+        Len::Var => write_leb(w, n as u64),
+        Len::U8 => Ok(w.write_all(&[n as u8])?),
+        Len::U16 => (n as u16).write_options(w, e, ()),
+        Len::U32 => (n as u32).write_options(w, e, ()),
+    }
+}
+
+/// Lengths up to this are allocated at once; a longer one is first checked against the bytes
+/// the input still holds, so a short input that declares a large bound (256 KiB for a replay
+/// frame, 16 MiB for a keyframe) cannot make the decoder allocate it.
+const PREALLOC_BYTES: usize = 4096;
+
+/// Bytes left between the reader's position and the end of its input.
+fn remaining<R: Seek>(r: &mut R) -> BinResult<u64> {
+    let pos = r.stream_position()?;
+    let end = r.seek(SeekFrom::End(0))?;
+    if end != pos {
+        r.seek(SeekFrom::Start(pos))?;
+    }
+    Ok(end.saturating_sub(pos))
+}
+
+/// Reads `n` bytes (already bounded by the caller) into a new vector.
 #[inline]
-pub fn write_magic<W: Write + Seek>(w: &mut W, magic: &[u8]) -> WireResult<()> {
-    w.write_all(magic)?;
-    Ok(())
+fn read_n<R: Read + Seek>(r: &mut R, n: usize) -> BinResult<Vec<u8>> {
+    if n > PREALLOC_BYTES && remaining(r)? < n as u64 {
+        return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into());
+    }
+    let mut buf = vec![0u8; n];
+    r.read_exact(&mut buf)?;
+    Ok(buf)
 }
 
-/// An unsigned integer usable as an enum tag, flag set or presence mask.
-pub trait Tag: Copy + Into<u64> + WireRead + WireWrite {
+/// Length-prefixed bytes of at most `MAX`.
+pub struct Bytes<P, const MAX: u32>(PhantomData<P>);
+
+impl<P: Prefix, const MAX: u32> Codec for Bytes<P, MAX> {
+    type Value = Vec<u8>;
+
+    #[inline]
+    fn parse<R: Read + Seek>(r: &mut R, e: Endian, _: ()) -> BinResult<Vec<u8>> {
+        let n = read_len(r, e, P::LEN, MAX)?;
+        read_n(r, n)
+    }
+
+    #[inline]
+    fn write<W: Write + Seek>(v: &Vec<u8>, w: &mut W, e: Endian, _: ()) -> BinResult<()> {
+        write_len(w, e, P::LEN, v.len(), MAX)?;
+        w.write_all(v)?;
+        Ok(())
+    }
+}
+
+/// A length-prefixed UTF-8 string of at most `MAX` bytes.
+pub struct Str<P, const MAX: u32>(PhantomData<P>);
+
+impl<P: Prefix, const MAX: u32> Codec for Str<P, MAX> {
+    type Value = String;
+
+    #[inline]
+    fn parse<R: Read + Seek>(r: &mut R, e: Endian, _: ()) -> BinResult<String> {
+        let bytes = Bytes::<P, MAX>::parse(r, e, ())?;
+        match String::from_utf8(bytes) {
+            Ok(text) => Ok(text),
+            Err(err) => Err(fail(r, err.as_bytes().len() as u64, FieldError::BadUtf8)),
+        }
+    }
+
+    #[inline]
+    fn write<W: Write + Seek>(v: &String, w: &mut W, e: Endian, _: ()) -> BinResult<()> {
+        write_len(w, e, P::LEN, v.len(), MAX)?;
+        w.write_all(v.as_bytes())?;
+        Ok(())
+    }
+}
+
+/// A count-prefixed list of at most `MAX` items, each read by `C`: the count is checked before
+/// the vector is allocated, which is then pre-sized (never past 4096 items) and filled in place.
+pub struct List<C, P, const MAX: u32>(PhantomData<(C, P)>);
+
+impl<C: Codec, P: Prefix, const MAX: u32> List<C, P, MAX> {
+    /// Writes a slice as this list (what the generated part writers call).
+    #[inline]
+    pub fn write_slice<W: Write + Seek>(v: &[C::Value], w: &mut W, e: Endian) -> BinResult<()> {
+        write_len(w, e, P::LEN, v.len(), MAX)?;
+        for x in v {
+            C::write(x, w, e, ())?;
+        }
+        Ok(())
+    }
+}
+
+impl<C: Codec, P: Prefix, const MAX: u32> Codec for List<C, P, MAX> {
+    type Value = Vec<C::Value>;
+
+    #[inline]
+    fn parse<R: Read + Seek>(r: &mut R, e: Endian, _: ()) -> BinResult<Vec<C::Value>> {
+        let n = read_len(r, e, P::LEN, MAX)?;
+        let mut out = Vec::with_capacity(n.min(4096));
+        for _ in 0..n {
+            out.push(C::parse(r, e, ())?);
+        }
+        Ok(out)
+    }
+
+    #[inline]
+    fn write<W: Write + Seek>(v: &Vec<C::Value>, w: &mut W, e: Endian, _: ()) -> BinResult<()> {
+        Self::write_slice(v, w, e)
+    }
+}
+
+/// Exactly `N` items with no prefix.
+pub struct Array<C, const N: usize>(PhantomData<C>);
+
+impl<C: Codec, const N: usize> Codec for Array<C, N> {
+    type Value = Vec<C::Value>;
+
+    #[inline]
+    fn parse<R: Read + Seek>(r: &mut R, e: Endian, _: ()) -> BinResult<Vec<C::Value>> {
+        let mut out = Vec::with_capacity(N.min(4096));
+        for _ in 0..N {
+            out.push(C::parse(r, e, ())?);
+        }
+        Ok(out)
+    }
+
+    #[inline]
+    fn write<W: Write + Seek>(v: &Vec<C::Value>, w: &mut W, e: Endian, _: ()) -> BinResult<()> {
+        if v.len() != N {
+            return Err(fail(
+                w,
+                0,
+                FieldError::Invalid(format!(
+                    "array must have exactly {N} items, has {}",
+                    v.len()
+                )),
+            ));
+        }
+        for x in v {
+            C::write(x, w, e, ())?;
+        }
+        Ok(())
+    }
+}
+
+/// A bool-prefixed optional value.
+pub struct Optional<C>(PhantomData<C>);
+
+impl<C: Codec> Codec for Optional<C> {
+    type Value = Option<C::Value>;
+
+    #[inline]
+    fn parse<R: Read + Seek>(r: &mut R, e: Endian, _: ()) -> BinResult<Option<C::Value>> {
+        if Bool::parse(r, e, ())? {
+            C::parse(r, e, ()).map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
+    #[inline]
+    fn write<W: Write + Seek>(v: &Option<C::Value>, w: &mut W, e: Endian, _: ()) -> BinResult<()> {
+        Bool::write(&v.is_some(), w, e, ())?;
+        match v {
+            Some(x) => C::write(x, w, e, ()),
+            None => Ok(()),
+        }
+    }
+}
+
+/// An optional value whose presence is a presence-mask bit: read only under the field's
+/// `#[br(if(...))]`, written only when present.
+pub struct Present<C>(PhantomData<C>);
+
+impl<C: Codec> Codec for Present<C> {
+    type Value = Option<C::Value>;
+
+    #[inline(always)]
+    fn parse<R: Read + Seek>(r: &mut R, e: Endian, _: ()) -> BinResult<Option<C::Value>> {
+        C::parse(r, e, ()).map(Some)
+    }
+
+    #[inline(always)]
+    fn write<W: Write + Seek>(v: &Option<C::Value>, w: &mut W, e: Endian, _: ()) -> BinResult<()> {
+        match v {
+            Some(x) => C::write(x, w, e, ()),
+            None => Ok(()),
+        }
+    }
+}
+
+/// An unsigned integer usable as a flag set or presence mask.
+pub trait Tag:
+    Copy + Into<u64> + for<'a> BinRead<Args<'a> = ()> + for<'a> BinWrite<Args<'a> = ()>
+{
     /// Width in bytes.
     const BYTES: u64;
 }
@@ -478,271 +580,66 @@ macro_rules! tag_impl {
 }
 tag_impl!(u8, u16, u32, u64);
 
-/// Reads an enum tag and maps it to its variant; an unknown tag is [`FieldError::UnknownTag`].
+/// A presence mask (or flag set) whose bits outside `KNOWN` are [`FieldError::UnknownBits`].
+pub struct Bits<T, const KNOWN: u64>(PhantomData<T>);
+
+impl<T: Tag, const KNOWN: u64> Codec for Bits<T, KNOWN> {
+    type Value = T;
+
+    #[inline(always)]
+    fn parse<R: Read + Seek>(r: &mut R, e: Endian, _: ()) -> BinResult<T> {
+        let bits = T::read_options(r, e, ())?;
+        if bits.into() & !KNOWN != 0 {
+            return Err(fail(
+                r,
+                T::BYTES,
+                FieldError::unknown_bits(bits.into(), KNOWN),
+            ));
+        }
+        Ok(bits)
+    }
+
+    #[inline(always)]
+    fn write<W: Write + Seek>(v: &T, w: &mut W, e: Endian, _: ()) -> BinResult<()> {
+        v.write_options(w, e, ())
+    }
+}
+
+/// Fixed magic bytes: the value of a generated `magic` field (`#[br(temp)]`, `#[bw(calc)]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Magic<const N: usize>(pub [u8; N]);
+
+impl<const N: usize> BinWrite for Magic<N> {
+    type Args<'a> = ();
+
+    #[inline]
+    fn write_options<W: Write + Seek>(&self, w: &mut W, _: Endian, _: ()) -> BinResult<()> {
+        w.write_all(&self.0)?;
+        Ok(())
+    }
+}
+
+/// Reads fixed magic bytes (binrw parser; `expected` passed with `args_raw`); anything else is
+/// [`FieldError::BadMagic`].
 #[inline]
-pub fn read_enum<R: Source, T: Tag, V>(
+pub fn read_magic<R: Read + Seek, const N: usize>(
     r: &mut R,
-    e: Endian,
-    from_tag: impl FnOnce(T) -> Option<V>,
-) -> WireResult<V> {
-    let tag = T::read_wire(r, e)?;
-    match from_tag(tag) {
-        Some(v) => Ok(v),
-        None => Err(unknown_tag(r, tag)),
-    }
-}
-
-/// The error for a union or enum tag that names no variant (the tag was just read).
-#[inline(always)]
-pub fn unknown_tag<R: Source, T: Tag>(r: &mut R, tag: T) -> Fail {
-    fail_read(r, T::BYTES, FieldError::UnknownTag { tag: tag.into() })
-}
-
-/// Reads a flag set or presence mask; bits outside `known` are [`FieldError::UnknownBits`].
-#[inline]
-pub fn read_bits<R: Source, T: Tag>(r: &mut R, e: Endian, known: u64) -> WireResult<T> {
-    let bits = T::read_wire(r, e)?;
-    let unknown = bits.into() & !known;
-    if unknown != 0 {
-        return Err(fail_read(
-            r,
-            T::BYTES,
-            FieldError::UnknownBits { bits: unknown },
-        ));
-    }
-    Ok(bits)
-}
-
-/// Reads a length prefix and checks it against `max` before anything is allocated.
-#[inline]
-pub fn read_len<R: Source>(r: &mut R, e: Endian, len: Len, max: u32) -> WireResult<usize> {
-    let n: u64 = match len {
-        Len::Var => read_leb(r, 32)?,
-        Len::U8 => u64::from(read_u8(r)?),
-        Len::U16 => u64::from(u16::read_wire(r, e)?),
-        Len::U32 => u64::from(u32::read_wire(r, e)?),
-    };
-    if n > u64::from(max) {
-        return Err(too_long(r, len, n, max));
-    }
-    Ok(n as usize)
-}
-
-/// The error for a length over its bound, at the start of the prefix just read.
-#[inline(always)]
-fn too_long<R: Source>(r: &mut R, len: Len, n: u64, max: u32) -> Fail {
-    let width = match len {
-        Len::Var => (64 - u64::from(n.leading_zeros())).div_ceil(7).max(1),
-        Len::U8 => 1,
-        Len::U16 => 2,
-        Len::U32 => 4,
-    };
-    fail_read(r, width, FieldError::TooLong { len: n, max })
-}
-
-/// Writes a length prefix after checking it against `max`.
-#[inline]
-pub fn write_len<W: Write + Seek>(
-    w: &mut W,
-    e: Endian,
-    len: Len,
-    n: usize,
-    max: u32,
-) -> WireResult<()> {
-    if n as u64 > u64::from(max) {
-        return Err(fail(w, 0, FieldError::TooLong { len: n as u64, max }));
-    }
-    match len {
-        Len::Var => write_leb(w, n as u64),
-        Len::U8 => Ok(w.write_all(&[n as u8])?),
-        Len::U16 => (n as u16).write_wire(w, e),
-        Len::U32 => (n as u32).write_wire(w, e),
-    }
-}
-
-/// Bytes reserved up front for a length-prefixed value; beyond this the buffer grows with what
-/// is actually read.
-const PREALLOC_BYTES: usize = 4096;
-
-/// Reads length-prefixed bytes of at most `max`.
-#[inline]
-pub fn read_bytes<R: Source>(r: &mut R, e: Endian, len: Len, max: u32) -> WireResult<Vec<u8>> {
-    let n = read_len(r, e, len, max)?;
-    r.next_vec(n)
-}
-
-/// Writes length-prefixed bytes of at most `max`.
-#[inline]
-pub fn write_bytes<W: Write + Seek>(
-    v: &[u8],
-    w: &mut W,
-    e: Endian,
-    len: Len,
-    max: u32,
-) -> WireResult<()> {
-    write_len(w, e, len, v.len(), max)?;
-    w.write_all(v)?;
-    Ok(())
-}
-
-/// Reads a length-prefixed UTF-8 string of at most `max` bytes.
-#[inline]
-pub fn read_string<R: Source>(r: &mut R, e: Endian, len: Len, max: u32) -> WireResult<String> {
-    let bytes = read_bytes(r, e, len, max)?;
-    match String::from_utf8(bytes) {
-        Ok(text) => Ok(text),
-        Err(err) => Err(fail_read(
-            r,
-            err.as_bytes().len() as u64,
-            FieldError::BadUtf8,
-        )),
-    }
-}
-
-/// Writes a length-prefixed UTF-8 string of at most `max` bytes.
-#[inline]
-pub fn write_string<W: Write + Seek>(
-    v: &str,
-    w: &mut W,
-    e: Endian,
-    len: Len,
-    max: u32,
-) -> WireResult<()> {
-    write_bytes(v.as_bytes(), w, e, len, max)
-}
-
-/// Reads a count-prefixed list of at most `max` items, pre-sized after the bound check.
-#[inline]
-pub fn read_list<R: Source, T>(
-    r: &mut R,
-    e: Endian,
-    len: Len,
-    max: u32,
-    mut item: impl FnMut(&mut R, Endian) -> WireResult<T>,
-) -> WireResult<Vec<T>> {
-    let n = read_len(r, e, len, max)?;
-    // Items are at least one byte each in every spec type but empty structs; never pre-size past
-    // what the remaining input could hold.
-    let mut out = Vec::with_capacity(n.min(4096));
-    for _ in 0..n {
-        out.push(item(r, e)?);
-    }
-    Ok(out)
-}
-
-/// Writes a count-prefixed list of at most `max` items.
-#[inline]
-pub fn write_list<W: Write + Seek, T>(
-    v: &[T],
-    w: &mut W,
-    e: Endian,
-    len: Len,
-    max: u32,
-    mut item: impl FnMut(&T, &mut W, Endian) -> WireResult<()>,
-) -> WireResult<()> {
-    write_len(w, e, len, v.len(), max)?;
-    for x in v {
-        item(x, w, e)?;
-    }
-    Ok(())
-}
-
-/// Reads exactly `n` items with no prefix.
-#[inline]
-pub fn read_array<R: Source, T>(
-    r: &mut R,
-    e: Endian,
-    n: usize,
-    mut item: impl FnMut(&mut R, Endian) -> WireResult<T>,
-) -> WireResult<Vec<T>> {
-    let mut out = Vec::with_capacity(n.min(4096));
-    for _ in 0..n {
-        out.push(item(r, e)?);
-    }
-    Ok(out)
-}
-
-/// Writes exactly `n` items with no prefix (a different count is an error).
-#[inline]
-pub fn write_array<W: Write + Seek, T>(
-    v: &[T],
-    w: &mut W,
-    e: Endian,
-    n: usize,
-    mut item: impl FnMut(&T, &mut W, Endian) -> WireResult<()>,
-) -> WireResult<()> {
-    if v.len() != n {
+    _: Endian,
+    expected: &'static [u8; N],
+) -> BinResult<Magic<N>> {
+    let mut found = [0u8; N];
+    r.read_exact(&mut found)?;
+    if &found != expected {
         return Err(fail(
-            w,
-            0,
-            FieldError::Invalid(format!(
-                "array must have exactly {n} items, has {}",
-                v.len()
-            )),
+            r,
+            N as u64,
+            FieldError::BadMagic {
+                expected: std::str::from_utf8(expected).unwrap_or("?"),
+                found: found.to_vec(),
+            },
         ));
     }
-    for x in v {
-        item(x, w, e)?;
-    }
-    Ok(())
-}
-
-/// Reads a bool-prefixed optional value.
-#[inline]
-pub fn read_option<R: Source, T>(
-    r: &mut R,
-    e: Endian,
-    item: impl FnOnce(&mut R, Endian) -> WireResult<T>,
-) -> WireResult<Option<T>> {
-    if read_bool(r, e)? {
-        item(r, e).map(Some)
-    } else {
-        Ok(None)
-    }
-}
-
-/// Writes a bool-prefixed optional value.
-#[inline]
-pub fn write_option<W: Write + Seek, T>(
-    v: &Option<T>,
-    w: &mut W,
-    e: Endian,
-    item: impl FnOnce(&T, &mut W, Endian) -> WireResult<()>,
-) -> WireResult<()> {
-    write_bool(&v.is_some(), w, e)?;
-    match v {
-        Some(x) => item(x, w, e),
-        None => Ok(()),
-    }
-}
-
-/// Reads an optional value whose presence was given by a presence-mask bit.
-#[inline]
-pub fn read_present<R: Source, T>(
-    r: &mut R,
-    e: Endian,
-    present: bool,
-    item: impl FnOnce(&mut R, Endian) -> WireResult<T>,
-) -> WireResult<Option<T>> {
-    if present {
-        item(r, e).map(Some)
-    } else {
-        Ok(None)
-    }
-}
-
-/// Writes an optional value whose presence goes into a presence mask (nothing when absent).
-#[inline]
-pub fn write_present<W: Write + Seek, T>(
-    v: &Option<T>,
-    w: &mut W,
-    e: Endian,
-    item: impl FnOnce(&T, &mut W, Endian) -> WireResult<()>,
-) -> WireResult<()> {
-    match v {
-        Some(x) => item(x, w, e),
-        None => Ok(()),
-    }
+    Ok(Magic(found))
 }
 
 /// Largest compressed length accepted for a value inflating to at most `max` bytes.
@@ -755,26 +652,32 @@ pub const fn compressed_limit(max: u32) -> u32 {
     }
 }
 
-/// Reads a varint-length zlib blob, inflates it to at most `max` bytes (more is an error, so an
-/// inflate bomb costs at most `max + 1` bytes of memory), then decodes the inner value from it.
-/// Errors inside the inflated value keep their cause and field path; their offset is the blob's.
-#[inline]
-pub fn read_compressed<R: Source, T>(
-    r: &mut R,
-    e: Endian,
-    max: u32,
-    inner: impl FnOnce(&mut SliceReader<'_>, Endian) -> WireResult<T>,
-) -> WireResult<T> {
-    r.apart(|r| inflate_and_read(r, e, max, inner))
+/// A varint-length zlib blob inflating to at most `MAX` bytes of `C`'s encoding: more is an
+/// error, so an inflate bomb costs at most `MAX + 1` bytes of memory. Errors inside the inflated
+/// value keep their cause and field path; their offset is the blob's.
+pub struct Compressed<C, const MAX: u32>(PhantomData<C>);
+
+impl<C: Codec, const MAX: u32> Codec for Compressed<C, MAX> {
+    type Value = C::Value;
+
+    #[inline]
+    fn parse<R: Read + Seek>(r: &mut R, e: Endian, _: ()) -> BinResult<C::Value> {
+        inflate_and_read(r, e, MAX, |r, e, ()| C::parse(r, e, ()))
+    }
+
+    #[inline]
+    fn write<W: Write + Seek>(v: &C::Value, w: &mut W, e: Endian, _: ()) -> BinResult<()> {
+        write_compressed(v, w, e, MAX, |v, w, e| C::write(v, w, e, ()))
+    }
 }
 
-/// The out-of-line body of [`read_compressed`].
-fn inflate_and_read<R: Source, T>(
+/// Reads a compressed value: see [`Compressed`].
+fn inflate_and_read<R: Read + Seek, T>(
     r: &mut R,
     e: Endian,
     max: u32,
-    inner: impl FnOnce(&mut SliceReader<'_>, Endian) -> WireResult<T>,
-) -> WireResult<T> {
+    inner: impl FnOnce(&mut SliceReader<'_>, Endian, ()) -> BinResult<T>,
+) -> BinResult<T> {
     let start = r.stream_position()?;
     let n = read_len(r, e, Len::Var, compressed_limit(max))?;
     // Both buffers are this thread's scratch (a nested compressed value takes fresh ones), so a
@@ -789,21 +692,20 @@ fn inflate_and_read<R: Source, T>(
         flate2::bufread::ZlibDecoder::new(packed.as_slice())
             .take(u64::from(max) + 1)
             .read_to_end(&mut inflated)
-            .map_err(|_| Fail::from(error_at(start, FieldError::Corrupt)))?;
+            .map_err(|_| error_at(start, FieldError::Corrupt))?;
         if inflated.len() > max as usize {
-            return Err(error_at(start, FieldError::InflateTooBig { max }).into());
+            return Err(error_at(start, FieldError::InflateTooBig { max }));
         }
         let mut cursor = SliceReader::new(inflated.as_slice());
-        let value =
-            inner(&mut cursor, e).map_err(|err| Fail::from(rebase(err.into_binrw(), start)))?;
+        let value = inner(&mut cursor, e, ()).map_err(|err| rebase(err, start))?;
         let used = cursor.position();
         if used != inflated.len() {
-            return Err(Fail::from(error_at(
+            return Err(error_at(
                 start,
                 FieldError::CompressedLeftover {
                     extra: inflated.len() - used,
                 },
-            )));
+            ));
         }
         Ok(value)
     })();
@@ -864,14 +766,15 @@ fn rebase(err: binrw::Error, pos: u64) -> binrw::Error {
     }
 }
 
-/// Encodes a value, deflates it and writes it with a varint length.
+/// Encodes a value with `inner`, deflates it and writes it with a varint length (at most `max`
+/// bytes before compression).
 pub fn write_compressed<W: Write + Seek, T>(
     v: &T,
     w: &mut W,
     e: Endian,
     max: u32,
-    inner: impl FnOnce(&T, &mut VecSink<'_>, Endian) -> WireResult<()>,
-) -> WireResult<()> {
+    inner: impl FnOnce(&T, &mut VecSink<'_>, Endian) -> BinResult<()>,
+) -> BinResult<()> {
     let mut plain = Vec::new();
     inner(v, &mut VecSink::new(&mut plain), e)?;
     if plain.len() > max as usize {
@@ -887,19 +790,9 @@ pub fn write_compressed<W: Write + Seek, T>(
     let mut encoder = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
     encoder.write_all(&plain)?;
     let packed = encoder.finish()?;
-    write_bytes(&packed, w, e, Len::Var, compressed_limit(max))
-}
-
-/// Reads a value with its own [`WireRead`] (shared types, fixed-width integers).
-#[inline]
-pub fn read_plain<R: Source, T: WireRead>(r: &mut R, e: Endian) -> WireResult<T> {
-    r.apart(|r| T::read_wire(r, e))
-}
-
-/// Writes a value with its own [`WireWrite`] (shared types, fixed-width integers).
-#[inline]
-pub fn write_plain<W: Write + Seek, T: WireWrite>(v: &T, w: &mut W, e: Endian) -> WireResult<()> {
-    v.write_wire(w, e)
+    write_len(w, e, Len::Var, packed.len(), compressed_limit(max))?;
+    w.write_all(&packed)?;
+    Ok(())
 }
 
 /// Which way a packet travels.
@@ -996,10 +889,49 @@ pub struct EncodeError {
     pub error: FieldError,
 }
 
+/// The error a union reports when no variant's tag matched, or the one variant whose tag
+/// matched but whose body failed (binrw tries each variant's magic in turn).
+fn variant_error<'e>(
+    variant_errors: &'e [(&'static str, binrw::Error)],
+) -> Option<&'e binrw::Error> {
+    variant_errors
+        .iter()
+        .map(|(_, e)| e)
+        .find(|e| !matches!(e, binrw::Error::BadMagic { .. }))
+}
+
+/// The tag a union read when no variant matched (binrw keeps the value read for each magic).
+fn unmatched_tag(variant_errors: &[(&'static str, binrw::Error)]) -> u64 {
+    variant_errors
+        .iter()
+        .find_map(|(_, e)| match e {
+            binrw::Error::BadMagic { found, .. } => format!("{found:?}").parse().ok(),
+            _ => None,
+        })
+        .unwrap_or(0)
+}
+
+/// The value a `#[brw(repr = …)]` enum read when no variant matched, from the message frame
+/// binrw adds ("Unexpected value for enum: 5").
+fn enum_value(frames: &[binrw::error::BacktraceFrame]) -> Option<u64> {
+    frames.iter().find_map(|frame| match frame {
+        binrw::error::BacktraceFrame::Message(m) => m
+            .strip_prefix("Unexpected value for enum: ")
+            .and_then(|v| v.parse().ok()),
+        _ => None,
+    })
+}
+
 /// The innermost cause of a binrw error as a [`FieldError`] with its byte offset.
 fn root_cause(err: &binrw::Error, body_len: usize) -> (u64, FieldError) {
     match err {
-        binrw::Error::Backtrace(bt) => root_cause(&bt.error, body_len),
+        binrw::Error::Backtrace(bt) => match (&*bt.error, enum_value(&bt.frames)) {
+            // A `repr` enum's unknown value: binrw names it in a message frame.
+            (binrw::Error::NoVariantMatch { pos }, Some(tag)) => {
+                (*pos, FieldError::UnknownTag { tag })
+            }
+            _ => root_cause(&bt.error, body_len),
+        },
         binrw::Error::Custom { pos, err } => match err.downcast_ref::<FieldError>() {
             Some(e) => (*pos, e.clone()),
             None => (*pos, FieldError::Io(err.to_string())),
@@ -1008,28 +940,59 @@ fn root_cause(err: &binrw::Error, body_len: usize) -> (u64, FieldError) {
             (body_len as u64, FieldError::Eof)
         }
         binrw::Error::Io(io) => (0, FieldError::Io(io.to_string())),
+        binrw::Error::EnumErrors {
+            pos,
+            variant_errors,
+        } => match variant_error(variant_errors) {
+            Some(inner) => root_cause(inner, body_len),
+            None => (
+                *pos,
+                FieldError::UnknownTag {
+                    tag: unmatched_tag(variant_errors),
+                },
+            ),
+        },
         binrw::Error::BadMagic { pos, .. }
         | binrw::Error::AssertFail { pos, .. }
-        | binrw::Error::NoVariantMatch { pos }
-        | binrw::Error::EnumErrors { pos, .. } => (*pos, FieldError::Io(err.to_string())),
+        | binrw::Error::NoVariantMatch { pos } => (*pos, FieldError::Io(err.to_string())),
         other => (0, FieldError::Io(other.to_string())),
     }
 }
 
-/// The field path of a binrw error, outermost first, from its [`FieldName`] frames.
+/// The field a binrw context frame names: ours ([`FieldName`]) or the derive's ("While parsing
+/// field 'x' in T"; a newtype variant's `self_0` is no field of the spec).
+fn frame_field(frame: &binrw::error::BacktraceFrame) -> Option<&str> {
+    match frame {
+        binrw::error::BacktraceFrame::Custom(c) => c.downcast_ref::<FieldName>().map(|f| f.0),
+        binrw::error::BacktraceFrame::Full { message, .. } => message
+            .strip_prefix("While parsing field '")
+            .and_then(|rest| rest.split('\'').next())
+            .filter(|name| !name.starts_with("self_")),
+        _ => None,
+    }
+}
+
+/// Field names on a binrw error's path, innermost first.
+fn collect_path<'e>(err: &'e binrw::Error, names: &mut Vec<&'e str>) {
+    match err {
+        binrw::Error::Backtrace(bt) => {
+            collect_path(&bt.error, names);
+            names.extend(bt.frames.iter().filter_map(frame_field));
+        }
+        binrw::Error::EnumErrors { variant_errors, .. } => {
+            if let Some(inner) = variant_error(variant_errors) {
+                collect_path(inner, names);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The field path of a binrw error, outermost first.
 fn field_path(err: &binrw::Error) -> Option<String> {
-    let binrw::Error::Backtrace(bt) = err else {
-        return None;
-    };
-    let names: Vec<&str> = bt
-        .frames
-        .iter()
-        .rev()
-        .filter_map(|frame| match frame {
-            binrw::error::BacktraceFrame::Custom(c) => c.downcast_ref::<FieldName>().map(|f| f.0),
-            _ => None,
-        })
-        .collect();
+    let mut names = Vec::new();
+    collect_path(err, &mut names);
+    names.reverse();
     (!names.is_empty()).then(|| names.join("."))
 }
 
@@ -1063,10 +1026,15 @@ pub fn decode_error(packet: &'static str, err: &binrw::Error, body_len: usize) -
 
 /// Decodes a whole packet body; any bytes left over are an error.
 #[inline]
-pub fn decode_body<T: WireRead>(packet: &'static str, body: &[u8]) -> Result<T, DecodeError> {
+pub fn decode_body<T>(packet: &'static str, body: &[u8]) -> Result<T, DecodeError>
+where
+    T: for<'a> BinRead<Args<'a> = ()>,
+{
     let mut cursor = SliceReader::new(body);
-    let value = T::read_wire(&mut cursor, Endian::Big)
-        .map_err(|err| decode_error(packet, &err.into_binrw(), body.len()))?;
+    // Generated types declare their byte order (`#[brw(big)]`), so the endian passed here is
+    // not looked at.
+    let value = T::read_options(&mut cursor, Endian::Big, ())
+        .map_err(|err| decode_error(packet, &err, body.len()))?;
     let used = cursor.position();
     if used != body.len() {
         return Err(DecodeError::Leftover {
@@ -1079,10 +1047,9 @@ pub fn decode_body<T: WireRead>(packet: &'static str, body: &[u8]) -> Result<T, 
 
 /// A reader over a byte slice: what every packet body is decoded from.
 ///
-/// Like `std::io::Cursor<&[u8]>`, but its reads ([`Source`]) are inlined slice splits and its
-/// address never reaches out-of-line code ([`Source::apart`]), so the compiler keeps it in two
-/// registers and the generated readers' one- and two-byte reads cost no more than indexing the
-/// slice.
+/// Like `std::io::Cursor<&[u8]>`, but `read_exact` is an inlined slice split, so once binrw's
+/// generated readers are inlined the codecs' one- and two-byte reads cost no more than indexing
+/// the slice.
 #[derive(Debug, Clone)]
 pub struct SliceReader<'a> {
     /// The whole input.
@@ -1129,67 +1096,6 @@ impl Read for SliceReader<'_> {
             }
         }
     }
-}
-
-impl Source for SliceReader<'_> {
-    #[inline(always)]
-    fn next_byte(&mut self) -> WireResult<u8> {
-        match self.rest.split_first() {
-            Some((&b, tail)) => {
-                self.rest = tail;
-                Ok(b)
-            }
-            None => Err(eof()),
-        }
-    }
-
-    #[inline(always)]
-    fn next_array<const N: usize>(&mut self) -> WireResult<[u8; N]> {
-        match self.rest.split_first_chunk::<N>() {
-            Some((&head, tail)) => {
-                self.rest = tail;
-                Ok(head)
-            }
-            None => {
-                self.rest = &[];
-                Err(eof())
-            }
-        }
-    }
-
-    #[inline]
-    fn next_vec(&mut self, n: usize) -> WireResult<Vec<u8>> {
-        match self.rest.split_at_checked(n) {
-            Some((head, tail)) => {
-                self.rest = tail;
-                Ok(head.to_vec())
-            }
-            None => {
-                self.rest = &[];
-                Err(eof())
-            }
-        }
-    }
-
-    #[inline(always)]
-    fn offset(&mut self) -> u64 {
-        self.position() as u64
-    }
-
-    #[inline(always)]
-    fn apart<T>(&mut self, f: impl FnOnce(&mut Self) -> T) -> T {
-        let mut own = self.clone();
-        let out = f(&mut own);
-        *self = own;
-        out
-    }
-}
-
-/// The error for input that ends inside a value.
-#[cold]
-#[inline(never)]
-fn eof() -> Fail {
-    Fail::from(std::io::Error::from(std::io::ErrorKind::UnexpectedEof))
 }
 
 impl Seek for SliceReader<'_> {
@@ -1270,15 +1176,14 @@ impl Seek for VecSink<'_> {
 
 /// Appends a packet body to `out`.
 #[inline]
-pub fn encode_body<T: WireWrite + ?Sized>(
-    value: &T,
-    packet: &'static str,
-    out: &mut Vec<u8>,
-) -> Result<(), EncodeError> {
+pub fn encode_body<T>(value: &T, packet: &'static str, out: &mut Vec<u8>) -> Result<(), EncodeError>
+where
+    T: for<'a> BinWrite<Args<'a> = ()> + ?Sized,
+{
+    // Generated types declare their byte order (`#[brw(big)]`): the endian passed is not used.
     value
-        .write_wire(&mut VecSink::new(out), Endian::Big)
+        .write_options(&mut VecSink::new(out), Endian::Big, ())
         .map_err(|err| {
-            let err = err.into_binrw();
             let (_, error) = root_cause(&err, 0);
             EncodeError {
                 packet,
@@ -1295,10 +1200,10 @@ pub fn encode_part(
     packet: &'static str,
     field_name: &'static str,
     out: &mut Vec<u8>,
-    write: impl FnOnce(&mut VecSink<'_>) -> WireResult<()>,
+    write: impl FnOnce(&mut VecSink<'_>) -> BinResult<()>,
 ) -> Result<(), EncodeError> {
     write(&mut VecSink::new(out)).map_err(|err| {
-        let err = err.in_field(field_name).into_binrw();
+        let err = in_field(err, field_name);
         let (_, error) = root_cause(&err, 0);
         EncodeError {
             packet,
@@ -1314,10 +1219,9 @@ pub fn encode_part(
 pub fn peek_part<T>(
     packet: &'static str,
     body: &[u8],
-    read: impl FnOnce(&mut SliceReader<'_>) -> WireResult<T>,
+    read: impl FnOnce(&mut SliceReader<'_>) -> BinResult<T>,
 ) -> Result<T, DecodeError> {
-    read(&mut SliceReader::new(body))
-        .map_err(|err| decode_error(packet, &err.into_binrw(), body.len()))
+    read(&mut SliceReader::new(body)).map_err(|err| decode_error(packet, &err, body.len()))
 }
 
 #[cfg(test)]
@@ -1360,21 +1264,46 @@ mod tests {
         ];
         for (bytes, want) in cases {
             let mut r = SliceReader::new(bytes);
-            assert_eq!(read_var_u32(&mut r, Endian::Big).expect("valid"), want);
+            assert_eq!(VarU32::parse(&mut r, Endian::Big, ()).expect("valid"), want);
             assert_eq!(r.position(), bytes.len());
         }
         for bad in [
             &[0xff, 0xff, 0xff, 0xff, 0x10][..],
             &[0x80, 0x80, 0x80, 0x80, 0x80, 0x01],
         ] {
-            let err = read_var_u32(&mut SliceReader::new(bad), Endian::Big)
-                .expect_err("too wide")
-                .into_binrw();
+            let err =
+                VarU32::parse(&mut SliceReader::new(bad), Endian::Big, ()).expect_err("too wide");
             assert!(matches!(
                 root_cause(&err, bad.len()).1,
                 FieldError::VarintOverflow { bits: 32 }
             ));
         }
-        assert!(read_var_u32(&mut SliceReader::new(&[0x80]), Endian::Big).is_err());
+        assert!(VarU32::parse(&mut SliceReader::new(&[0x80]), Endian::Big, ()).is_err());
+    }
+
+    #[test]
+    fn a_packet_read_with_little_endian_keeps_its_declared_big_endian_layout() {
+        use crate::v1::handshake::ClientHello;
+        let body = [
+            b'T', b'G', b'M', b'E', 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0x01, 0x02,
+        ];
+        let hello = ClientHello::read_options(&mut std::io::Cursor::new(&body), Endian::Little, ())
+            .expect("a whole ClientHello");
+        assert_eq!((hello.protocol_version, hello.spec_hash), (1, 0x0102));
+        let mut out = Vec::new();
+        hello
+            .write_options(&mut binrw::io::NoSeek::new(&mut out), Endian::Little, ())
+            .expect("encodes");
+        assert_eq!(out, body, "written big-endian whatever the caller asks");
+        // A wrong magic is still the typed error, at byte 0.
+        let mut bad = body;
+        bad[0] = b'X';
+        let err = ClientHello::read_options(&mut std::io::Cursor::new(&bad), Endian::Little, ())
+            .expect_err("bad magic");
+        assert_eq!(field_path(&err).as_deref(), Some("magic"));
+        assert!(matches!(
+            root_cause(&err, bad.len()),
+            (0, FieldError::BadMagic { .. })
+        ));
     }
 }
