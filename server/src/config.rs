@@ -60,6 +60,10 @@ pub struct ServerConfig {
     pub record: Option<std::path::PathBuf>,
     /// Ticks between the simulation recording's keyframes (0 = none), for seeking.
     pub keyframe_interval: u32,
+    /// Serve the browser client and the game over WebSocket on this address too (`None`: no).
+    pub web: Option<SocketAddr>,
+    /// The browser client's bundle folder, served by the web listener.
+    pub web_root: std::path::PathBuf,
 }
 
 impl Default for ServerConfig {
@@ -85,6 +89,8 @@ impl Default for ServerConfig {
             record_dir: None,
             record: None,
             keyframe_interval: tilegame_sim::simlog::DEFAULT_KEYFRAME_EVERY,
+            web: None,
+            web_root: crate::web::DEFAULT_ROOT.into(),
         }
     }
 }

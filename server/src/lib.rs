@@ -6,6 +6,8 @@
 //! [`ServerHandle::start`] (its `host` feature), which runs it on its own thread and runtime.
 //! With `record` set ([`ServerConfig::record`], `--record FILE`) the simulation is recorded
 //! into that file ([`tilegame_sim::simlog`]); `tilegame-replay` re-simulates such a file.
+//! With `web` set ([`ServerConfig::web`], `--web ADDR`) a second listener serves the browser
+//! client's files and the same game over WebSocket ([`web`]).
 
 pub mod admission;
 pub mod config;
@@ -16,6 +18,7 @@ pub mod recording;
 pub mod refusal;
 pub mod session;
 pub mod ticker;
+pub mod web;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -87,6 +90,7 @@ fn create_recording(
 /// A bound server, ready to run.
 pub struct Server {
     listener: TcpListener,
+    web: Option<TcpListener>,
     config: ServerConfig,
     sim: Sim,
     seed: String,
@@ -115,6 +119,14 @@ impl Server {
                     addr: config.bind,
                     source,
                 })?;
+        let web = match config.web {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| ServerError::Bind { addr, source })?,
+            ),
+            None => None,
+        };
         let mut sim = Sim::new(
             world,
             seed.clone(),
@@ -147,6 +159,7 @@ impl Server {
         }
         Ok(Server {
             listener,
+            web,
             config,
             sim,
             seed,
@@ -156,6 +169,11 @@ impl Server {
     /// The address actually bound (useful with port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.listener.local_addr().unwrap_or(self.config.bind)
+    }
+
+    /// The web listener's address (HTTP and WebSocket), when `web` is set.
+    pub fn web_addr(&self) -> Option<SocketAddr> {
+        self.web.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     /// The world seed in use.
@@ -172,6 +190,7 @@ impl Server {
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         let Server {
             listener,
+            web,
             config,
             sim,
             ..
@@ -202,6 +221,23 @@ impl Server {
             config.max_pending_per_address as usize,
             config.max_pending as usize,
         );
+        let web_task = web.map(|listener| {
+            if !config.web_root.is_dir() {
+                warn!(root = %config.web_root.display(), "the web client's folder is missing: only the WebSocket is served");
+            }
+            tokio::spawn(web::serve(
+                listener,
+                web::WebContext {
+                    root: config.web_root.clone(),
+                    session: Arc::clone(&session_config),
+                    commands: commands_tx.clone(),
+                    admission: admission.clone(),
+                    socket_send_buffer: config.socket_send_buffer,
+                    connections_per_address: config.max_pending_per_address as usize,
+                    connections: config.max_pending as usize,
+                },
+            ))
+        });
         let refuser = refusal::Refuser::default();
         let mut refusal_log = tokio::time::interval(REFUSAL_LOG_INTERVAL);
         refusal_log.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -257,6 +293,9 @@ impl Server {
                 }
             }
         }
+        if let Some(task) = web_task {
+            task.abort();
+        }
         // Give sessions a moment to deliver their kick messages.
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -265,6 +304,7 @@ impl Server {
 /// A server running on its own thread (for embedding in the client and in tests).
 pub struct ServerHandle {
     addr: SocketAddr,
+    web_addr: Option<SocketAddr>,
     seed: String,
     stats: Arc<Mutex<TickStats>>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
@@ -282,6 +322,7 @@ impl ServerHandle {
             .map_err(ServerError::Runtime)?;
         let server = runtime.block_on(Server::bind(config))?;
         let addr = server.local_addr();
+        let web_addr = server.web_addr();
         let seed = server.seed().to_owned();
         let stats = server.stats();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -295,6 +336,7 @@ impl ServerHandle {
             .map_err(ServerError::Runtime)?;
         Ok(ServerHandle {
             addr,
+            web_addr,
             seed,
             stats,
             stop: Some(stop),
@@ -305,6 +347,11 @@ impl ServerHandle {
     /// The address it listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The web listener's address, when `web` is set.
+    pub fn web_addr(&self) -> Option<SocketAddr> {
+        self.web_addr
     }
 
     /// The world seed.

@@ -54,6 +54,13 @@ struct Args {
     /// Ticks between the simulation recording's keyframes, for seeking (0 = none) [default: 200].
     #[arg(long, value_name = "TICKS")]
     keyframe_interval: Option<u32>,
+    /// Also serve the browser client over HTTP and the game over WebSocket (`/ws`) on ADDR
+    /// [default when given alone: 0.0.0.0:35080].
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "0.0.0.0:35080")]
+    web: Option<SocketAddr>,
+    /// The browser client's folder that `--web` serves [default: web/dist].
+    #[arg(long, value_name = "DIR")]
+    web_root: Option<PathBuf>,
 }
 
 impl Args {
@@ -98,6 +105,12 @@ impl Args {
         if let Some(v) = self.keyframe_interval {
             c.keyframe_interval = v;
         }
+        if self.web.is_some() {
+            c.web = self.web;
+        }
+        if let Some(v) = self.web_root {
+            c.web_root = v;
+        }
         if self.exit_when_empty.is_some() {
             c.exit_when_empty_secs = self.exit_when_empty;
         }
@@ -134,6 +147,12 @@ fn main() -> ExitCode {
             server.local_addr(),
             server.seed()
         );
+        if let Some(web) = server.web_addr() {
+            println!(
+                "tilegame-server serving the web client on http://{web}/ (WebSocket {web}{})",
+                tilegame_server::web::WS_PATH
+            );
+        }
         server
             .run(async {
                 let _ = tokio::signal::ctrl_c().await;
@@ -141,4 +160,20 @@ fn main() -> ExitCode {
             .await;
         ExitCode::SUCCESS
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn web_alone_listens_on_the_documented_default() {
+        let args = Args::try_parse_from(["tilegame-server", "--web"]).unwrap();
+        let web = args.into_config().unwrap().web.unwrap();
+        assert_eq!(web.port(), tilegame_server::web::DEFAULT_PORT);
+        let args = Args::try_parse_from(["tilegame-server", "--web", "127.0.0.1:0"]).unwrap();
+        assert_eq!(args.web, Some("127.0.0.1:0".parse().unwrap()));
+        let args = Args::try_parse_from(["tilegame-server"]).unwrap();
+        assert_eq!(args.into_config().unwrap().web, None);
+    }
 }
