@@ -8,6 +8,7 @@
 //! fails instead of hanging.
 
 pub mod proxy;
+pub mod web;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};

@@ -140,6 +140,7 @@ fn read_error(e: WsError) -> io::Error {
             MessageError::TooLarge { max: MAX_MESSAGE }.into()
         }
         WsError::Utf8(_) => MessageError::Text.into(),
+        WsError::Protocol(p) => MessageError::Protocol(p.to_string()).into(),
         other => MessageError::Protocol(other.to_string()).into(),
     }
 }
