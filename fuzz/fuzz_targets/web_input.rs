@@ -28,7 +28,10 @@ fuzz_target!(|data: &[u8]| {
                 panic!("{text:?} resolved to {path:?}, with {c:?}");
             };
             let name = name.to_str().expect("UTF-8 names");
-            assert!(!name.starts_with('.'), "{text:?}: hidden or dot name {name:?}");
+            assert!(
+                !name.starts_with('.'),
+                "{text:?}: hidden or dot name {name:?}"
+            );
             assert!(
                 !name.contains(['/', '\\', ':']) && !name.chars().any(char::is_control),
                 "{text:?}: {name:?}"

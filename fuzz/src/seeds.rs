@@ -162,7 +162,11 @@ pub fn all(fixture: &[u8]) -> Vec<Seed> {
     }
     // web_input: request paths (first byte even), plain and hostile.
     for (i, path) in WEB_PATHS.iter().enumerate() {
-        seeds.push(("web_input", format!("path-{i}"), [&[0u8][..], path.as_bytes()].concat()));
+        seeds.push((
+            "web_input",
+            format!("path-{i}"),
+            [&[0u8][..], path.as_bytes()].concat(),
+        ));
     }
     seeds.push(("frame_stream", "recorded-session".into(), every));
 
