@@ -20,6 +20,18 @@ use tilegame_protocol::State;
 /// Largest seed file written (the corpora stay small enough to commit).
 pub const MAX_SEED: usize = 16 << 10;
 
+/// Request paths the `web_input` target starts from.
+const WEB_PATHS: [&str; 8] = [
+    "/",
+    "/index.html",
+    "/assets/fonts/a%20b.ttf",
+    "/tilegame_bg.wasm",
+    "/%2e%2e/%2E%2e%2fetc/passwd",
+    "/a/../b/./c",
+    "/..%5c%252e%00/.git/x:y",
+    "//dir//",
+];
+
 /// One seed file: target, file name, bytes.
 pub type Seed = (&'static str, String, Vec<u8>);
 
@@ -141,7 +153,20 @@ pub fn all(fixture: &[u8]) -> Vec<Seed> {
         seeds.push((target, "recorded-session".into(), stream));
     }
     for ((target, id), frame) in firsts {
+        // web_input: the client's frames, each as one WebSocket message (first byte odd).
+        if target.ends_with("to_server") {
+            let message = [&[1u8][..], &frame].concat();
+            seeds.push(("web_input", format!("message-{target}-{id:02x}"), message));
+        }
         seeds.push((target, format!("recorded-id-{id:02x}"), frame));
+    }
+    // web_input: request paths (first byte even), plain and hostile.
+    for (i, path) in WEB_PATHS.iter().enumerate() {
+        seeds.push((
+            "web_input",
+            format!("path-{i}"),
+            [&[0u8][..], path.as_bytes()].concat(),
+        ));
     }
     seeds.push(("frame_stream", "recorded-session".into(), every));
 

@@ -70,6 +70,10 @@ pub struct ServerConfig {
     pub shutdown_message: String,
     /// Serve `/metrics` (Prometheus), `/healthz` and `/readyz` on this address (`None`: off).
     pub metrics: Option<SocketAddr>,
+    /// Serve the browser client and the game over WebSocket on this address too (`None`: no).
+    pub web: Option<SocketAddr>,
+    /// The browser client's bundle folder, served by the web listener.
+    pub web_root: std::path::PathBuf,
 }
 
 impl Default for ServerConfig {
@@ -98,6 +102,8 @@ impl Default for ServerConfig {
             drain_secs: DEFAULT_DRAIN_SECS,
             shutdown_message: "the server is shutting down".to_owned(),
             metrics: None,
+            web: None,
+            web_root: crate::web::DEFAULT_ROOT.into(),
         }
     }
 }

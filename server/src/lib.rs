@@ -6,6 +6,8 @@
 //! [`ServerHandle::start`] (its `host` feature), which runs it on its own thread and runtime.
 //! With `record` set ([`ServerConfig::record`], `--record FILE`) the simulation is recorded
 //! into that file ([`tilegame_sim::simlog`]); `tilegame-replay` re-simulates such a file.
+//! With `web` set ([`ServerConfig::web`], `--web ADDR`) a second listener serves the browser
+//! client's files and the same game over WebSocket ([`web`]).
 
 pub mod admission;
 pub mod config;
@@ -18,6 +20,7 @@ pub mod recording;
 pub mod refusal;
 pub mod session;
 pub mod ticker;
+pub mod web;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -93,6 +96,7 @@ pub struct Server {
     listener: TcpListener,
     metrics_listener: Option<TcpListener>,
     metrics: Arc<metrics::Metrics>,
+    web: Option<TcpListener>,
     config: ServerConfig,
     sim: Sim,
     seed: String,
@@ -121,14 +125,17 @@ impl Server {
                     addr: config.bind,
                     source,
                 })?;
-        let metrics_listener = match config.metrics {
-            Some(addr) => Some(
-                TcpListener::bind(addr)
+        let bind_optional = |addr: Option<SocketAddr>| async move {
+            match addr {
+                Some(addr) => TcpListener::bind(addr)
                     .await
-                    .map_err(|source| ServerError::Bind { addr, source })?,
-            ),
-            None => None,
+                    .map(Some)
+                    .map_err(|source| ServerError::Bind { addr, source }),
+                None => Ok(None),
+            }
         };
+        let metrics_listener = bind_optional(config.metrics).await?;
+        let web = bind_optional(config.web).await?;
         let metrics = Arc::new(metrics::Metrics::new(config.tick_period()));
         let mut sim = Sim::new(
             world,
@@ -163,6 +170,7 @@ impl Server {
             listener,
             metrics_listener,
             metrics,
+            web,
             config,
             sim,
             seed,
@@ -179,6 +187,11 @@ impl Server {
         self.metrics_listener
             .as_ref()
             .and_then(|l| l.local_addr().ok())
+    }
+
+    /// The web listener's address (HTTP and WebSocket), when `web` is set.
+    pub fn web_addr(&self) -> Option<SocketAddr> {
+        self.web.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     /// The world seed in use.
@@ -200,6 +213,7 @@ impl Server {
             listener,
             metrics_listener,
             metrics,
+            web,
             config,
             sim,
             ..
@@ -240,6 +254,24 @@ impl Server {
             config.max_pending_per_address as usize,
             config.max_pending as usize,
         );
+        let web_task = web.map(|listener| {
+            if !config.web_root.is_dir() {
+                warn!(root = %config.web_root.display(), "the web client's folder is missing: only the WebSocket is served");
+            }
+            tokio::spawn(web::serve(
+                listener,
+                web::WebContext {
+                    root: config.web_root.clone(),
+                    session: Arc::clone(&session_config),
+                    commands: commands_tx.clone(),
+                    admission: admission.clone(),
+                    socket_send_buffer: config.socket_send_buffer,
+                    connections_per_address: config.max_pending_per_address as usize,
+                    connections: config.max_pending as usize,
+                    open: connections.clone(),
+                },
+            ))
+        });
         let refuser = refusal::Refuser::new(Arc::clone(&metrics));
         let mut refusal_log = tokio::time::interval(REFUSAL_LOG_INTERVAL);
         refusal_log.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -305,6 +337,9 @@ impl Server {
         }
         // Stop accepting: new connections are refused by the kernel from here on.
         drop(listener);
+        if let Some(task) = web_task {
+            task.abort();
+        }
         metrics.set_ready(false);
         let drain = config.drain();
         info!(
@@ -341,6 +376,7 @@ impl Server {
 pub struct ServerHandle {
     addr: SocketAddr,
     metrics_addr: Option<SocketAddr>,
+    web_addr: Option<SocketAddr>,
     seed: String,
     stats: Arc<Mutex<TickStats>>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
@@ -359,6 +395,7 @@ impl ServerHandle {
         let server = runtime.block_on(Server::bind(config))?;
         let addr = server.local_addr();
         let metrics_addr = server.metrics_addr();
+        let web_addr = server.web_addr();
         let seed = server.seed().to_owned();
         let stats = server.stats();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -373,6 +410,7 @@ impl ServerHandle {
         Ok(ServerHandle {
             addr,
             metrics_addr,
+            web_addr,
             seed,
             stats,
             stop: Some(stop),
@@ -388,6 +426,11 @@ impl ServerHandle {
     /// The address of `/metrics`, `/healthz` and `/readyz` (with `metrics` set).
     pub fn metrics_addr(&self) -> Option<SocketAddr> {
         self.metrics_addr
+    }
+
+    /// The web listener's address, when `web` is set.
+    pub fn web_addr(&self) -> Option<SocketAddr> {
+        self.web_addr
     }
 
     /// The world seed.

@@ -73,6 +73,13 @@ struct Args {
     /// Log format on standard error: one line of text per event, or one JSON object per line.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
+    /// Also serve the browser client over HTTP and the game over WebSocket (`/ws`) on ADDR
+    /// [default when given alone: 0.0.0.0:35080].
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "0.0.0.0:35080")]
+    web: Option<SocketAddr>,
+    /// The browser client's folder that `--web` serves [default: web/dist].
+    #[arg(long, value_name = "DIR")]
+    web_root: Option<PathBuf>,
 }
 
 impl Args {
@@ -126,6 +133,12 @@ impl Args {
         if self.metrics.is_some() {
             c.metrics = self.metrics;
         }
+        if self.web.is_some() {
+            c.web = self.web;
+        }
+        if let Some(v) = self.web_root {
+            c.web_root = v;
+        }
         if self.exit_when_empty.is_some() {
             c.exit_when_empty_secs = self.exit_when_empty;
         }
@@ -173,6 +186,12 @@ fn main() -> ExitCode {
         if let Some(addr) = server.metrics_addr() {
             println!("tilegame-server metrics on {addr} (/metrics /healthz /readyz)");
         }
+        if let Some(web) = server.web_addr() {
+            println!(
+                "tilegame-server serving the web client on http://{web}/ (WebSocket {web}{})",
+                tilegame_server::web::WS_PATH
+            );
+        }
         server
             .run(async {
                 let _ = stop.await;
@@ -207,4 +226,20 @@ fn stop_signals() -> std::io::Result<tokio::sync::oneshot::Receiver<()>> {
         std::process::exit(code);
     });
     Ok(first_rx)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn web_alone_listens_on_the_documented_default() {
+        let args = Args::try_parse_from(["tilegame-server", "--web"]).unwrap();
+        let web = args.into_config().unwrap().web.unwrap();
+        assert_eq!(web.port(), tilegame_server::web::DEFAULT_PORT);
+        let args = Args::try_parse_from(["tilegame-server", "--web", "127.0.0.1:0"]).unwrap();
+        assert_eq!(args.web, Some("127.0.0.1:0".parse().unwrap()));
+        let args = Args::try_parse_from(["tilegame-server"]).unwrap();
+        assert_eq!(args.into_config().unwrap().web, None);
+    }
 }

@@ -24,8 +24,7 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::OwnedWriteHalf;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::{watch, Notify};
 
 /// How long a graceful close may take to deliver what is left (e.g. the Kick frame).
@@ -301,16 +300,17 @@ impl Outbox {
     }
 }
 
-/// Spawns the task that drains `outbox` into `writer`, each batch within `deadline`.
-pub fn spawn_writer(
-    outbox: Outbox,
-    writer: OwnedWriteHalf,
-    deadline: Duration,
-) -> tokio::task::JoinHandle<()> {
+/// Spawns the task that drains `outbox` into `writer` (a TCP socket's write half, or a
+/// WebSocket's, see [`crate::web`]), each batch written and flushed within `deadline`. Batches
+/// are whole frames: a writer may rely on a write starting at a frame boundary.
+pub fn spawn_writer<W>(outbox: Outbox, writer: W, deadline: Duration) -> tokio::task::JoinHandle<()>
+where
+    W: AsyncWrite + Unpin + Send + 'static,
+{
     tokio::spawn(write_loop(outbox, writer, deadline))
 }
 
-async fn write_loop(outbox: Outbox, mut writer: OwnedWriteHalf, deadline: Duration) {
+async fn write_loop<W: AsyncWrite + Unpin>(outbox: Outbox, mut writer: W, deadline: Duration) {
     let inner = Arc::clone(&outbox.inner);
     let mut closed_rx = inner.closed_tx.subscribe();
     let mut batch = Vec::new();
@@ -346,7 +346,10 @@ async fn write_loop(outbox: Outbox, mut writer: OwnedWriteHalf, deadline: Durati
             continue;
         }
         let result = tokio::select! {
-            r = tokio::time::timeout(deadline, writer.write_all(&batch)) => r,
+            r = tokio::time::timeout(deadline, async {
+                writer.write_all(&batch).await?;
+                writer.flush().await
+            }) => r,
             // An abort while writing: stop at once (the batch is abandoned mid-way).
             _ = closed_rx.wait_for(|c| c.is_some_and(|c| c != Closed::Finished)) => return,
         };

@@ -19,8 +19,7 @@ use tilegame_protocol::v1::{
     ServerPacket, StateMarker,
 };
 use tilegame_protocol::{DecodeError, Direction, EncodeError, PacketSet, State};
-use tokio::io::AsyncReadExt;
-use tokio::net::tcp::OwnedReadHalf;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::{timeout, Instant};
@@ -70,7 +69,12 @@ pub struct SessionConfig {
 pub enum SessionError {
     /// The socket failed.
     #[error("socket error: {0}")]
-    Io(#[from] std::io::Error),
+    Io(std::io::Error),
+    /// The transport delivered something that is not frames (a WebSocket text message, an
+    /// oversized or malformed message: see [`crate::web`]); its readers say so with
+    /// [`std::io::ErrorKind::InvalidData`].
+    #[error("bad message: {0}")]
+    Transport(std::io::Error),
     /// The peer was silent too long.
     #[error("timed out during {0}")]
     Timeout(&'static str),
@@ -94,11 +98,23 @@ pub enum SessionError {
     Shutdown,
 }
 
+impl From<std::io::Error> for SessionError {
+    fn from(e: std::io::Error) -> Self {
+        if e.kind() == std::io::ErrorKind::InvalidData {
+            SessionError::Transport(e)
+        } else {
+            SessionError::Io(e)
+        }
+    }
+}
+
 impl SessionError {
     /// The reason a Kick gives the client for this error, if one should be sent.
     fn kick_reason(&self) -> Option<DisconnectReason> {
         match self {
-            SessionError::Codec(_) => Some(DisconnectReason::ProtocolError),
+            SessionError::Codec(_) | SessionError::Transport(_) => {
+                Some(DisconnectReason::ProtocolError)
+            }
             SessionError::Timeout(_) => Some(DisconnectReason::Timeout),
             SessionError::Shutdown => Some(DisconnectReason::ServerShutdown),
             SessionError::Outbox(Closed::Overflow { .. } | Closed::Stalled(_)) => {
@@ -112,7 +128,7 @@ impl SessionError {
 /// The socket side of a session: reading, writing and recording frames. The protocol state
 /// lives in the typed codec each stage holds; this only remembers the last one for recordings.
 struct Io {
-    reader: OwnedReadHalf,
+    reader: Box<dyn AsyncRead + Send + Unpin>,
     outbox: Outbox,
     out: Vec<u8>,
     read_buf: Vec<u8>,
@@ -235,9 +251,7 @@ impl Io {
     }
 }
 
-/// Serves one connection to its end; logs how it ended. When the server stops (the config's
-/// `stop` turns true) the connection is kicked with `ServerShutdown` in whatever state it is in.
-/// `open` is held until the last byte has been handed to the socket and the recording is sealed.
+/// Serves one TCP connection to its end (see [`serve_split`]).
 pub async fn serve(
     stream: TcpStream,
     peer: SocketAddr,
@@ -248,10 +262,32 @@ pub async fn serve(
 ) {
     let _ = stream.set_nodelay(true);
     let (reader, writer) = stream.into_split();
+    serve_split(reader, writer, peer, config, sim, pending, open).await;
+}
+
+/// Serves one connection given as a byte stream's two halves (a TCP socket's, or a WebSocket
+/// adapted by [`crate::web`]) to its end; logs how it ended. Reads may split or join frames
+/// anyhow; writes are whole frames (see [`outbox::spawn_writer`]). When the server stops (the
+/// config's `stop` turns true) the connection is kicked with `ServerShutdown` in whatever state
+/// it is in. `open` is held until the last byte has been handed to the socket and the recording
+/// is sealed.
+#[allow(clippy::too_many_arguments)]
+pub async fn serve_split<R, W>(
+    reader: R,
+    writer: W,
+    peer: SocketAddr,
+    config: Arc<SessionConfig>,
+    sim: mpsc::Sender<Command>,
+    pending: Pending,
+    open: OpenConnection,
+) where
+    R: AsyncRead + Send + Unpin + 'static,
+    W: AsyncWrite + Send + Unpin + 'static,
+{
     let outbox = Outbox::new(config.outbox_bytes);
     let writer = outbox::spawn_writer(outbox.clone(), writer, config.write_timeout);
     let mut io = Io {
-        reader,
+        reader: Box::new(reader),
         outbox,
         out: Vec::with_capacity(4096),
         read_buf: Vec::with_capacity(8192),

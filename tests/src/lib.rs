@@ -9,6 +9,7 @@
 
 pub mod proxy;
 pub mod server_process;
+pub mod web;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
