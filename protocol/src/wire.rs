@@ -132,9 +132,10 @@ pub fn error_at(pos: u64, error: FieldError) -> binrw::Error {
     }
 }
 
-/// A [`FieldError`] `back` bytes before the stream's position.
-#[cold]
-#[inline(never)]
+/// A [`FieldError`] `back` bytes before the stream's position. Inlined so the reader is not
+/// passed to an out-of-line function (which would keep it in memory on the fast path too); the
+/// error itself is built out of line by [`error_at`].
+#[inline(always)]
 fn fail<S: Seek>(s: &mut S, back: u64, error: FieldError) -> binrw::Error {
     let pos = s.stream_position().unwrap_or(0).saturating_sub(back);
     error_at(pos, error)
