@@ -304,13 +304,17 @@ pub(crate) fn codec_path(e: &Encoding) -> String {
 fn field_attrs(field: &FieldLayout) -> String {
     let mut out = String::from(field_endian_attr(field));
     match &field.encoding {
-        Encoding::Option { bit: Some(bit), .. } => {
+        Encoding::Option { of, bit: Some(bit) } => {
             let b = 1u64.checked_shl(*bit).unwrap_or(0);
-            let c = codec_path(&field.encoding);
-            let _ = write!(
-                out,
-                "#[br(if(presence_mask & {b:#x} != 0), parse_with = {c}::parse)]\n#[bw(write_with = {c}::write)]\n"
-            );
+            if is_plain(of) {
+                let _ = writeln!(out, "#[br(if(presence_mask & {b:#x} != 0))]");
+            } else {
+                let c = codec_path(&field.encoding);
+                let _ = write!(
+                    out,
+                    "#[br(if(presence_mask & {b:#x} != 0), parse_with = {c}::parse)]\n#[bw(write_with = {c}::write)]\n"
+                );
+            }
         }
         enc if is_plain(enc) => {}
         enc => {
