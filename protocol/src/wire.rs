@@ -1054,7 +1054,9 @@ where
 /// one word, which matters when the reader lives on the stack between out-of-line calls.
 #[derive(Debug, Clone)]
 pub struct SliceReader<'a> {
+    /// The whole input.
     buf: &'a [u8],
+    /// Bytes consumed so far (never past `buf.len()`).
     pos: usize,
 }
 
