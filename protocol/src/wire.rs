@@ -132,9 +132,10 @@ pub fn error_at(pos: u64, error: FieldError) -> binrw::Error {
     }
 }
 
-/// A [`FieldError`] `back` bytes before the stream's position.
-#[cold]
-#[inline(never)]
+/// A [`FieldError`] `back` bytes before the stream's position. Inlined so the reader is not
+/// passed to an out-of-line function (which would keep it in memory on the fast path too); the
+/// error itself is built out of line by [`error_at`].
+#[inline(always)]
 fn fail<S: Seek>(s: &mut S, back: u64, error: FieldError) -> binrw::Error {
     let pos = s.stream_position().unwrap_or(0).saturating_sub(back);
     error_at(pos, error)
@@ -214,7 +215,7 @@ fn read_leb<R: Read + Seek>(r: &mut R, bits: u32) -> BinResult<u64> {
 }
 
 /// The rest of a LEB128 value: `value` holds the first byte's bits, `byte` is the second byte.
-#[inline(never)]
+#[inline]
 fn read_leb_tail<R: Read + Seek>(
     r: &mut R,
     bits: u32,
@@ -1047,51 +1048,54 @@ where
 
 /// A reader over a byte slice: what every packet body is decoded from.
 ///
-/// Like `std::io::Cursor<&[u8]>`, but `read_exact` is an inlined slice split, so once binrw's
-/// generated readers are inlined the codecs' one- and two-byte reads cost no more than indexing
-/// the slice.
+/// Like `std::io::Cursor<&[u8]>`, but `read_exact` is an inlined bounds check and copy, so once
+/// binrw's generated readers are inlined the codecs' one- and two-byte reads cost no more than
+/// indexing the slice. The state is the slice and one index (`pos <= buf.len()`): a read updates
+/// one word, which matters when the reader lives on the stack between out-of-line calls.
 #[derive(Debug, Clone)]
 pub struct SliceReader<'a> {
     /// The whole input.
     buf: &'a [u8],
-    /// What is left of it to read (always a tail of `buf`).
-    rest: &'a [u8],
+    /// Bytes consumed so far (never past `buf.len()`).
+    pos: usize,
 }
 
 impl<'a> SliceReader<'a> {
-    /// Reads `buf` from its start.
+    /// A reader at the start of `buf`.
     #[inline]
     pub fn new(buf: &'a [u8]) -> Self {
-        SliceReader { buf, rest: buf }
+        SliceReader { buf, pos: 0 }
     }
 
-    /// Bytes consumed so far.
+    /// Bytes read so far.
     #[inline]
     pub fn position(&self) -> usize {
-        self.buf.len() - self.rest.len()
+        self.pos
     }
 }
 
 impl Read for SliceReader<'_> {
     #[inline]
     fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
-        let n = out.len().min(self.rest.len());
-        let (head, tail) = self.rest.split_at(n);
-        out[..n].copy_from_slice(head);
-        self.rest = tail;
+        let rest = self.buf.get(self.pos..).unwrap_or_default();
+        let n = out.len().min(rest.len());
+        out[..n].copy_from_slice(&rest[..n]);
+        self.pos += n;
         Ok(n)
     }
 
     #[inline]
     fn read_exact(&mut self, out: &mut [u8]) -> std::io::Result<()> {
-        match self.rest.split_at_checked(out.len()) {
-            Some((head, tail)) => {
-                out.copy_from_slice(head);
-                self.rest = tail;
+        // `pos <= buf.len()` and a slice is at most `isize::MAX` bytes: the sum cannot overflow.
+        let end = self.pos.wrapping_add(out.len());
+        match self.buf.get(self.pos..end) {
+            Some(src) => {
+                out.copy_from_slice(src);
+                self.pos = end;
                 Ok(())
             }
             None => {
-                self.rest = &[];
+                self.pos = self.buf.len();
                 Err(std::io::ErrorKind::UnexpectedEof.into())
             }
         }
@@ -1103,14 +1107,14 @@ impl Seek for SliceReader<'_> {
     fn seek(&mut self, to: SeekFrom) -> std::io::Result<u64> {
         let target = match to {
             SeekFrom::Start(n) => Some(n),
-            SeekFrom::Current(d) => (self.position() as u64).checked_add_signed(d),
+            SeekFrom::Current(d) => (self.pos as u64).checked_add_signed(d),
             SeekFrom::End(d) => (self.buf.len() as u64).checked_add_signed(d),
         };
         let at = target
             .and_then(|t| usize::try_from(t).ok())
             .ok_or(std::io::ErrorKind::InvalidInput)?;
         // Past the end reads nothing, as with `Cursor`.
-        self.rest = self.buf.get(at..).unwrap_or_default();
+        self.pos = at.min(self.buf.len());
         Ok(at as u64)
     }
 
