@@ -70,6 +70,11 @@ pub struct ServerConfig {
     pub shutdown_message: String,
     /// Serve `/metrics` (Prometheus), `/healthz` and `/readyz` on this address (`None`: off).
     pub metrics: Option<SocketAddr>,
+    /// A file holding the admin API's bearer token (the API is off without a token; the
+    /// environment variable `TILEGAME_ADMIN_TOKEN` is read when no file is given).
+    pub admin_token_file: Option<std::path::PathBuf>,
+    /// Keep bans in this file (JSON), read back at start (`None`: bans last until the stop).
+    pub bans: Option<std::path::PathBuf>,
 }
 
 impl Default for ServerConfig {
@@ -98,6 +103,8 @@ impl Default for ServerConfig {
             drain_secs: DEFAULT_DRAIN_SECS,
             shutdown_message: "the server is shutting down".to_owned(),
             metrics: None,
+            admin_token_file: None,
+            bans: None,
         }
     }
 }

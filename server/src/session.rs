@@ -63,6 +63,8 @@ pub struct SessionConfig {
     pub drain: Duration,
     /// The server's metrics.
     pub metrics: Arc<Metrics>,
+    /// The bans checked at login and the roster players enter (the admin API's state).
+    pub admin: Arc<crate::admin::Admin>,
 }
 
 /// Why a session ended abnormally.
@@ -264,7 +266,7 @@ pub async fn serve(
     };
     let mut stop = config.stop.clone();
     let result = tokio::select! {
-        result = run(&mut io, &config, &sim, pending) => result,
+        result = run(&mut io, &config, &sim, pending, peer) => result,
         // A closed channel means the server is gone: stopping too.
         _ = stop.wait_for(|stopping| *stopping) => Err(SessionError::Shutdown),
     };
@@ -321,6 +323,7 @@ async fn run(
     config: &SessionConfig,
     sim: &mpsc::Sender<Command>,
     pending: Pending,
+    peer: SocketAddr,
 ) -> Result<DisconnectReason, SessionError> {
     let deadline = Instant::now() + config.handshake_timeout;
 
@@ -385,6 +388,15 @@ async fn run(
     if let Some(r) = &mut io.recording {
         r.start(&request.name);
     }
+    if let Some(message) = config.admin.refusal(&request.name, peer.ip()) {
+        io.metrics().refusal("Banned");
+        let rejected = login::JoinRejected {
+            reason: crate::admin::BAN_REASON,
+            message: one_line(&message, 256),
+        };
+        io.send(&mut codec, &rejected).await?;
+        return Err(SessionError::Refused(message));
+    }
     let (link, reply_rx, mut kick_rx) =
         SessionLink::new(io.outbox.clone(), Arc::clone(&config.metrics));
     sim.send(Command::Join {
@@ -409,7 +421,8 @@ async fn run(
     // A player now: no longer counted against the limits on connections that have not joined.
     drop(pending);
     let id = joined.id;
-    let result = play_session(io, codec, config, sim, joined, &mut kick_rx).await;
+    let seat = config.admin.roster.seat(id.0, &request.name, peer);
+    let result = play_session(io, codec, config, sim, joined, &mut kick_rx, seat).await;
     let reason = match &result {
         Ok(reason) => *reason,
         Err(e) => e.kick_reason().unwrap_or(DisconnectReason::Quit),
@@ -425,6 +438,7 @@ async fn play_session(
     sim: &mpsc::Sender<Command>,
     joined: tilegame_sim::Joined,
     kick_rx: &mut oneshot::Receiver<Kick>,
+    mut seat: crate::admin::roster::Seat,
 ) -> Result<DisconnectReason, SessionError> {
     let id = joined.id;
     let accepted = login::JoinAccepted {
@@ -492,6 +506,7 @@ async fn play_session(
                 play::ToServer::Disconnect(_) => return Ok(DisconnectReason::Quit),
             }
         }
+        seat.sample_rtt(io.reader.as_ref());
         tokio::select! {
             read = io.reader.read_buf(&mut io.read_buf) => {
                 if read? == 0 {
@@ -515,6 +530,11 @@ async fn play_session(
             }
             kick = &mut *kick_rx => {
                 let (reason, message) = kick.map_err(|_| SessionError::Shutdown)?;
+                let _ = timeout(Duration::from_secs(1), io.kick(reason, &message)).await;
+                return Ok(reason);
+            }
+            message = seat.kicked() => {
+                let reason = crate::admin::KICK_REASON;
                 let _ = timeout(Duration::from_secs(1), io.kick(reason, &message)).await;
                 return Ok(reason);
             }
