@@ -90,7 +90,8 @@ impl Admin {
     /// The message a player named `name` connecting from `ip` is refused with, if banned.
     pub fn refusal(&self, name: &str, ip: IpAddr) -> Option<String> {
         let ban = self.bans.refusing(name, ip)?;
-        info!(name, address = %ip, ban = %ban.target, "banned player refused at login");
+        // The session logs the refusal with its message; this adds which ban it was.
+        tracing::debug!(name, address = %ip, ban = %ban.target, "banned player refused at login");
         Some(ban.message())
     }
 

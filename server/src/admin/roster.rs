@@ -41,6 +41,20 @@ struct Entry {
     kick: Option<oneshot::Sender<String>>,
 }
 
+impl Entry {
+    fn view(&self, id: u32) -> PlayerView {
+        let rtt = self.rtt_micros.load(Ordering::Relaxed);
+        PlayerView {
+            id,
+            name: self.name.clone(),
+            address: self.address,
+            ping_ms: (rtt != u32::MAX).then(|| f64::from(rtt) / 1000.0),
+            joined_unix_ms: self.joined_unix_ms,
+            joined_at: super::bans::unix_ms_text(self.joined_unix_ms),
+        }
+    }
+}
+
 /// The players in play.
 #[derive(Default)]
 pub struct Roster {
@@ -78,20 +92,7 @@ impl Roster {
 
     /// Everyone in play, by id.
     pub fn list(&self) -> Vec<PlayerView> {
-        self.lock()
-            .iter()
-            .map(|(&id, e)| {
-                let rtt = e.rtt_micros.load(Ordering::Relaxed);
-                PlayerView {
-                    id,
-                    name: e.name.clone(),
-                    address: e.address,
-                    ping_ms: (rtt != u32::MAX).then(|| f64::from(rtt) / 1000.0),
-                    joined_unix_ms: e.joined_unix_ms,
-                    joined_at: super::bans::unix_ms_text(e.joined_unix_ms),
-                }
-            })
-            .collect()
+        self.lock().iter().map(|(&id, e)| e.view(id)).collect()
     }
 
     /// Kicks every player `pick` chooses with `message`; returns who was kicked.
@@ -108,14 +109,7 @@ impl Roster {
             }
             if let Some(tx) = e.kick.take() {
                 if tx.send(message.to_owned()).is_ok() {
-                    kicked.push(PlayerView {
-                        id,
-                        name: e.name.clone(),
-                        address: e.address,
-                        ping_ms: None,
-                        joined_unix_ms: e.joined_unix_ms,
-                        joined_at: super::bans::unix_ms_text(e.joined_unix_ms),
-                    });
+                    kicked.push(e.view(id));
                 }
             }
         }
