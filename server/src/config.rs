@@ -74,6 +74,11 @@ pub struct ServerConfig {
     pub web: Option<SocketAddr>,
     /// The browser client's bundle folder, served by the web listener.
     pub web_root: std::path::PathBuf,
+    /// A file holding the admin API's bearer token (the API is off without a token; the
+    /// environment variable `TILEGAME_ADMIN_TOKEN` is read when no file is given).
+    pub admin_token_file: Option<std::path::PathBuf>,
+    /// Keep bans in this file (JSON), read back at start (`None`: bans last until the stop).
+    pub bans: Option<std::path::PathBuf>,
 }
 
 impl Default for ServerConfig {
@@ -104,6 +109,8 @@ impl Default for ServerConfig {
             metrics: None,
             web: None,
             web_root: crate::web::DEFAULT_ROOT.into(),
+            admin_token_file: None,
+            bans: None,
         }
     }
 }

@@ -9,9 +9,11 @@
 //! With `web` set ([`ServerConfig::web`], `--web ADDR`) a second listener serves the browser
 //! client's files and the same game over WebSocket ([`web`]).
 
+pub mod admin;
 pub mod admission;
 pub mod config;
 pub mod drain;
+pub mod http;
 pub mod link;
 pub mod logging;
 pub mod metrics;
@@ -58,6 +60,15 @@ pub enum ServerError {
     /// The runtime could not be started.
     #[error("cannot start the server runtime: {0}")]
     Runtime(std::io::Error),
+    /// The admin token could not be read or is unfit.
+    #[error(transparent)]
+    AdminToken(#[from] admin::token::TokenError),
+    /// The bans file could not be read.
+    #[error(transparent)]
+    Bans(#[from] admin::bans::BansError),
+    /// The admin API was configured without the listener it is served on.
+    #[error("the admin API needs the HTTP listener: give --metrics ADDR with the admin token")]
+    AdminWithoutListener,
     /// The simulation recording could not be created.
     #[error("cannot record the simulation into {path}: {source}")]
     Record {
@@ -97,6 +108,7 @@ pub struct Server {
     metrics_listener: Option<TcpListener>,
     metrics: Arc<metrics::Metrics>,
     web: Option<TcpListener>,
+    admin: Arc<admin::Admin>,
     config: ServerConfig,
     sim: Sim,
     seed: String,
@@ -115,6 +127,18 @@ impl Server {
         } else {
             config.seed.clone()
         };
+        // The environment's token only counts with the listener it would be served on (an
+        // embedded server ignores it); a token file without the listener is an error.
+        let token = if config.metrics.is_some() || config.admin_token_file.is_some() {
+            admin::token::Token::configured(config.admin_token_file.as_deref())?
+        } else {
+            None
+        };
+        if token.is_some() && config.metrics.is_none() {
+            return Err(ServerError::AdminWithoutListener);
+        }
+        let bans = admin::bans::Bans::load(config.bans.as_deref())?;
+        let admin = Arc::new(admin::Admin::new(token, bans));
         let theme = config.theme.into();
         let map = tilegame_game::generate(&seed, theme, size)?;
         let world = tilegame_game::World::new(map);
@@ -171,6 +195,7 @@ impl Server {
             metrics_listener,
             metrics,
             web,
+            admin,
             config,
             sim,
             seed,
@@ -199,6 +224,11 @@ impl Server {
         &self.seed
     }
 
+    /// Whether the admin API is served (a token is configured).
+    pub fn admin_enabled(&self) -> bool {
+        self.admin.enabled()
+    }
+
     /// Shared tick statistics.
     pub fn stats(&self) -> Arc<Mutex<TickStats>> {
         self.sim.stats()
@@ -214,12 +244,16 @@ impl Server {
             metrics_listener,
             metrics,
             web,
+            admin,
             config,
             sim,
             ..
         } = self;
-        let metrics_task =
-            metrics_listener.map(|l| tokio::spawn(metrics::serve(l, Arc::clone(&metrics))));
+        let metrics_task = metrics_listener.map(|l| {
+            let router =
+                metrics::router(Arc::clone(&metrics)).merge(admin::router(Arc::clone(&admin)));
+            tokio::spawn(http::serve(l, router))
+        });
         let (commands_tx, commands_rx) = mpsc::channel(4096);
         let (stop_tx, stop_rx) = watch::channel(false);
         let (sessions_stop, sessions_stop_rx) = watch::channel(false);
@@ -237,6 +271,7 @@ impl Server {
             shutdown_message: config.shutdown_message.clone(),
             drain: config.drain(),
             metrics: Arc::clone(&metrics),
+            admin: Arc::clone(&admin),
         });
         let connections = drain::Connections::default();
         let sim_task = tokio::spawn(ticker::run(

@@ -70,6 +70,13 @@ struct Args {
     /// ADDR: 127.0.0.1:35001].
     #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:35001")]
     metrics: Option<SocketAddr>,
+    /// Serve the admin API (`/admin/...` on the --metrics listener) with the bearer token in
+    /// FILE (else the environment variable TILEGAME_ADMIN_TOKEN; off without either).
+    #[arg(long, value_name = "FILE")]
+    admin_token_file: Option<PathBuf>,
+    /// Keep bans in FILE (JSON), read back at start.
+    #[arg(long, value_name = "FILE")]
+    bans: Option<PathBuf>,
     /// Log format on standard error: one line of text per event, or one JSON object per line.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
@@ -139,6 +146,12 @@ impl Args {
         if let Some(v) = self.web_root {
             c.web_root = v;
         }
+        if self.admin_token_file.is_some() {
+            c.admin_token_file = self.admin_token_file;
+        }
+        if self.bans.is_some() {
+            c.bans = self.bans;
+        }
         if self.exit_when_empty.is_some() {
             c.exit_when_empty_secs = self.exit_when_empty;
         }
@@ -185,6 +198,9 @@ fn main() -> ExitCode {
         );
         if let Some(addr) = server.metrics_addr() {
             println!("tilegame-server metrics on {addr} (/metrics /healthz /readyz)");
+            if server.admin_enabled() {
+                println!("tilegame-server admin API on {addr} (/admin/...)");
+            }
         }
         if let Some(web) = server.web_addr() {
             println!(

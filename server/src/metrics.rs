@@ -348,10 +348,15 @@ impl<W: std::io::Seek> std::io::Seek for CountingWriter<W> {
 
 /// Serves `/metrics`, `/healthz` and `/readyz` on `listener` until the task is dropped.
 pub async fn serve(listener: tokio::net::TcpListener, metrics: Arc<Metrics>) {
+    crate::http::serve(listener, router(metrics)).await;
+}
+
+/// The routes `/metrics`, `/healthz` and `/readyz`.
+pub fn router(metrics: Arc<Metrics>) -> axum::Router {
     use axum::http::{header, StatusCode};
     use axum::routing::get;
 
-    let router = axum::Router::new()
+    axum::Router::new()
         .route(
             "/metrics",
             get(
@@ -395,10 +400,7 @@ pub async fn serve(listener: tokio::net::TcpListener, metrics: Arc<Metrics>) {
                 },
             ),
         )
-        .with_state(metrics);
-    if let Err(e) = axum::serve(listener, router).await {
-        tracing::warn!("metrics listener stopped: {e}");
-    }
+        .with_state(metrics)
 }
 
 /// The address `--metrics` listens on when given without one.

@@ -62,6 +62,8 @@ pub struct SessionConfig {
     pub drain: Duration,
     /// The server's metrics.
     pub metrics: Arc<Metrics>,
+    /// The bans checked at login and the roster players enter (the admin API's state).
+    pub admin: Arc<crate::admin::Admin>,
 }
 
 /// Why a session ended abnormally.
@@ -129,6 +131,8 @@ impl SessionError {
 /// lives in the typed codec each stage holds; this only remembers the last one for recordings.
 struct Io {
     reader: Box<dyn AsyncRead + Send + Unpin>,
+    /// The TCP socket's descriptor, for the admin API's ping (`None` for a WebSocket).
+    tcp_fd: Option<std::os::fd::RawFd>,
     outbox: Outbox,
     out: Vec<u8>,
     read_buf: Vec<u8>,
@@ -261,8 +265,9 @@ pub async fn serve(
     open: OpenConnection,
 ) {
     let _ = stream.set_nodelay(true);
+    let tcp_fd = Some(std::os::fd::AsRawFd::as_raw_fd(&stream));
     let (reader, writer) = stream.into_split();
-    serve_split(reader, writer, peer, config, sim, pending, open).await;
+    serve_split(reader, writer, tcp_fd, peer, config, sim, pending, open).await;
 }
 
 /// Serves one connection given as a byte stream's two halves (a TCP socket's, or a WebSocket
@@ -275,6 +280,7 @@ pub async fn serve(
 pub async fn serve_split<R, W>(
     reader: R,
     writer: W,
+    tcp_fd: Option<std::os::fd::RawFd>,
     peer: SocketAddr,
     config: Arc<SessionConfig>,
     sim: mpsc::Sender<Command>,
@@ -288,6 +294,7 @@ pub async fn serve_split<R, W>(
     let writer = outbox::spawn_writer(outbox.clone(), writer, config.write_timeout);
     let mut io = Io {
         reader: Box::new(reader),
+        tcp_fd,
         outbox,
         out: Vec::with_capacity(4096),
         read_buf: Vec::with_capacity(8192),
@@ -300,7 +307,7 @@ pub async fn serve_split<R, W>(
     };
     let mut stop = config.stop.clone();
     let result = tokio::select! {
-        result = run(&mut io, &config, &sim, pending) => result,
+        result = run(&mut io, &config, &sim, pending, peer) => result,
         // A closed channel means the server is gone: stopping too.
         _ = stop.wait_for(|stopping| *stopping) => Err(SessionError::Shutdown),
     };
@@ -357,6 +364,7 @@ async fn run(
     config: &SessionConfig,
     sim: &mpsc::Sender<Command>,
     pending: Pending,
+    peer: SocketAddr,
 ) -> Result<DisconnectReason, SessionError> {
     let deadline = Instant::now() + config.handshake_timeout;
 
@@ -421,6 +429,15 @@ async fn run(
     if let Some(r) = &mut io.recording {
         r.start(&request.name);
     }
+    if let Some(message) = config.admin.refusal(&request.name, peer.ip()) {
+        io.metrics().refusal("Banned");
+        let rejected = login::JoinRejected {
+            reason: crate::admin::BAN_REASON,
+            message: one_line(&message, 256),
+        };
+        io.send(&mut codec, &rejected).await?;
+        return Err(SessionError::Refused(message));
+    }
     let (link, reply_rx, mut kick_rx) =
         SessionLink::new(io.outbox.clone(), Arc::clone(&config.metrics));
     sim.send(Command::Join {
@@ -445,7 +462,8 @@ async fn run(
     // A player now: no longer counted against the limits on connections that have not joined.
     drop(pending);
     let id = joined.id;
-    let result = play_session(io, codec, config, sim, joined, &mut kick_rx).await;
+    let seat = config.admin.roster.seat(id.0, &request.name, peer);
+    let result = play_session(io, codec, config, sim, joined, &mut kick_rx, seat).await;
     let reason = match &result {
         Ok(reason) => *reason,
         Err(e) => e.kick_reason().unwrap_or(DisconnectReason::Quit),
@@ -461,6 +479,7 @@ async fn play_session(
     sim: &mpsc::Sender<Command>,
     joined: tilegame_sim::Joined,
     kick_rx: &mut oneshot::Receiver<Kick>,
+    mut seat: crate::admin::roster::Seat,
 ) -> Result<DisconnectReason, SessionError> {
     let id = joined.id;
     let accepted = login::JoinAccepted {
@@ -528,6 +547,7 @@ async fn play_session(
                 play::ToServer::Disconnect(_) => return Ok(DisconnectReason::Quit),
             }
         }
+        seat.sample_rtt(io.tcp_fd);
         tokio::select! {
             read = io.reader.read_buf(&mut io.read_buf) => {
                 if read? == 0 {
@@ -551,6 +571,11 @@ async fn play_session(
             }
             kick = &mut *kick_rx => {
                 let (reason, message) = kick.map_err(|_| SessionError::Shutdown)?;
+                let _ = timeout(Duration::from_secs(1), io.kick(reason, &message)).await;
+                return Ok(reason);
+            }
+            message = seat.kicked() => {
+                let reason = crate::admin::KICK_REASON;
                 let _ = timeout(Duration::from_secs(1), io.kick(reason, &message)).await;
                 return Ok(reason);
             }

@@ -258,6 +258,7 @@ fn upgrade(mut req: Request<Incoming>, peer: SocketAddr, shared: &Arc<Shared>) -
                 session::serve_split(
                     ws::WsReader::new(stream),
                     ws::WsWriter::new(sink),
+                    None,
                     peer,
                     Arc::clone(&shared.ctx.session),
                     shared.ctx.commands.clone(),
