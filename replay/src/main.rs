@@ -75,7 +75,8 @@ enum Command {
     Verify {
         /// The replay file.
         file: PathBuf,
-        /// Where to write the states on divergence (default: FILE_STEM.verify/ beside the file).
+        /// Write the recorded and replayed states and their diff as JSON into this folder on
+        /// divergence (without it, verify writes nothing).
         #[arg(long)]
         out: Option<PathBuf>,
         /// Leave out the throughput line (for byte-identical output).
