@@ -216,7 +216,7 @@ fn run(command: Command, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8,
         } => {
             let file = open(&file)?;
             if cmd::sim::is_simulation(&file)? {
-                return cmd::sim::verify(&file, out);
+                return cmd::sim::verify(&file, no_timing, out);
             }
             let options = cmd::verify::VerifyOptions { out_dir, no_timing };
             cmd::verify::run(&file, &options, out)

@@ -101,6 +101,15 @@ pub enum Divergence {
         /// The players whose state differs, in id order.
         players: Vec<PlayerDivergence>,
     },
+    /// A `SimTick` record does not describe the tick it follows: it names another tick, or lists
+    /// the players' hashes out of id order or twice (an edited recording, or records removed or
+    /// added), although the hashes it holds may be equal.
+    Record {
+        /// The tick re-simulated.
+        tick: u32,
+        /// What is wrong with the record.
+        problem: String,
+    },
     /// A join was answered otherwise.
     Join {
         /// The tick it was handled before.
@@ -182,6 +191,9 @@ impl std::fmt::Display for Divergence {
                     }
                 }
                 Ok(())
+            }
+            Divergence::Record { tick, problem } => {
+                write!(f, "tick {tick}: its SimTick record {problem}")
             }
             Divergence::Join {
                 tick,
@@ -533,12 +545,10 @@ impl Resim {
             other => return Err(ResimError::Unexpected(record_name(other))),
         };
         self.collect(self.tick());
-        // Joins and leaves add to every client's roster, a tick to the views and the stream;
-        // nothing else grows.
-        if matches!(
-            record,
-            Record::SimJoin(_) | Record::SimLeave(_) | Record::SimTick(_)
-        ) {
+        // Joins and leaves add to every client's roster, a tick to the views and the stream,
+        // kicks to the stream; an input only replaces one in a bounded queue (and inputs are
+        // most records, so they skip the walk over every client the check takes).
+        if !matches!(record, Record::SimInput(_)) {
             self.check_budget()?;
         }
         Ok(step)
@@ -644,6 +654,15 @@ impl Resim {
                 world_hash: now.world_hash,
             });
         }
+        if recorded.tick != tick {
+            return Ok(Step::Diverged(Divergence::Record {
+                tick,
+                problem: format!(
+                    "names tick {} (the recording was edited, or records were removed or added)",
+                    recorded.tick
+                ),
+            }));
+        }
         let mut players = Vec::new();
         let recorded_players: BTreeMap<u32, u32> =
             recorded.players.iter().map(|p| (p.id, p.hash)).collect();
@@ -669,8 +688,19 @@ impl Resim {
                 });
             }
         }
+        if players.is_empty() && recorded.world_hash == now.world_hash {
+            // Equal hashes, and yet not the record the loop writes.
+            return Ok(Step::Diverged(Divergence::Record {
+                tick,
+                problem: format!(
+                    "lists {} player hashes for {} players, not one per player in id order (the recording was edited)",
+                    recorded.players.len(),
+                    now.players.len()
+                ),
+            }));
+        }
         Ok(Step::Diverged(Divergence::Tick {
-            tick: recorded.tick.max(tick),
+            tick,
             recorded: recorded.world_hash,
             resimulated: now.world_hash,
             players,
