@@ -31,7 +31,7 @@ trap 'rm -rf "$work"' EXIT
 # replay files for the others.
 max_len() {
     case "$1" in
-        map_payload | map_transfer | replay_reader) echo 65536 ;;
+        map_payload | map_transfer | replay_reader | engine_feed) echo 65536 ;;
         *) echo 16384 ;;
     esac
 }

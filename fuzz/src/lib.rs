@@ -4,17 +4,21 @@
 //! [`Decoder`] in that state — the codec every peer and tool uses — and checks that whatever
 //! decodes re-encodes (the decoded value is within every bound of the spec) and decodes again to
 //! the same value. The map, replay and keyframe targets live in [`map`], [`replay`], [`keyframe`]
-//! (client keyframes) and [`sim_keyframe`] (server simulation keyframes); [`seeds`] builds the
-//! committed seed corpora.
+//! (client keyframes), [`sim_keyframe`] (server simulation keyframes), [`sim_records`] (the
+//! re-simulator applying a simulation recording's records) and [`engine_feed`] (the client
+//! replay engine fed a connection recording's records); [`seeds`] builds the committed seed
+//! corpora.
 
 pub use tilegame_protocol;
 
 pub mod alloc_meter;
+pub mod engine_feed;
 pub mod keyframe;
 pub mod map;
 pub mod replay;
 pub mod seeds;
 pub mod sim_keyframe;
+pub mod sim_records;
 
 use tilegame_protocol::codec::Decoder;
 use tilegame_protocol::{v1, Direction, State};

@@ -238,5 +238,130 @@ pub fn all(fixture: &[u8]) -> Vec<Seed> {
             seeds.push(("keyframe", name.into(), state.to_vec()));
         }
     }
+
+    // engine_feed: the fixture's records from its start (the engine needs the join first), as
+    // a client's and as the server's recording of the connection.
+    let mut prefix = Vec::new();
+    for record in &records {
+        let one = crate::sim_records::input(0, std::slice::from_ref(record));
+        if prefix.len() + one.len() > MAX_SEED {
+            break;
+        }
+        prefix.extend(&one[1..]);
+    }
+    for (mode, name) in [(0u8, "fixture-client"), (1, "fixture-server")] {
+        let mut seed = vec![mode];
+        seed.extend(&prefix);
+        seeds.push(("engine_feed", name.into(), seed));
+    }
+    seeds.extend(sim_records_seeds());
     seeds
+}
+
+/// sim_records: a simulation recorded by the loop itself (`SimLog::record`) with the target's
+/// fixed start: three players join (one under a taken name), move and break tiles, one leaves,
+/// a keyframe every 10 ticks, everyone kicked at the end.
+pub fn sim_records_seeds() -> Vec<Seed> {
+    use tilegame_sim::{simlog::SimLog, Command, MemoryLink, Sim};
+    let start = crate::sim_keyframe::start().clone();
+    let path = std::env::temp_dir().join(format!("sim-records-seed-{}.tgr", std::process::id()));
+    {
+        let map = game::generate(&start.seed, game::Theme::Default, game::MapSize::Small)
+            .expect("the small map generates");
+        let mut sim = Sim::new(
+            game::World::new(map),
+            start.seed.clone(),
+            game::Theme::Default,
+            start.max_players as usize,
+            start.heartbeat_ticks,
+        );
+        sim.set_view_radius(start.view_radius_tiles);
+        let file = std::fs::File::create(&path).expect("a temporary file");
+        let log = SimLog::record(
+            Box::new(std::io::BufWriter::new(file)),
+            "seed",
+            start.clone(),
+            10,
+            "write_seeds",
+            0,
+        )
+        .expect("recording starts");
+        sim.set_log(log);
+        let mut links = Vec::new();
+        for name in ["ann", "bob", "ANN", "cyd"] {
+            let link = MemoryLink::new(start.outbox_bytes as usize);
+            sim.handle(Command::Join {
+                name: name.into(),
+                color: 0x336699,
+                link: link.boxed(),
+            });
+            if let Some(Ok(joined)) = link.take_answer() {
+                links.push((joined.id, link));
+            }
+        }
+        for t in 1..=30u32 {
+            for (i, (id, link)) in links.iter().enumerate() {
+                let action = if t % 7 == 3 {
+                    game::Action::Break {
+                        x: 10 + i as u16,
+                        y: 20,
+                    }
+                } else {
+                    game::Action::None
+                };
+                let input = game::Input {
+                    seq: t,
+                    move_x: if (t / 5 + i as u32).is_multiple_of(2) {
+                        1
+                    } else {
+                        -1
+                    },
+                    move_y: i8::from(t % 9 == 0),
+                    item: game::Item::Shovel,
+                    action,
+                };
+                sim.handle(Command::Input { id: *id, input });
+                let _ = link.drain();
+            }
+            if t == 20 {
+                let (id, _) = links.remove(1);
+                sim.handle(Command::Leave {
+                    id,
+                    reason: v1::DisconnectReason::Quit,
+                });
+            }
+            sim.tick();
+        }
+        sim.kick_all(v1::DisconnectReason::ServerShutdown, "seeds written");
+    }
+    let bytes = std::fs::read(&path).expect("the recording");
+    let _ = std::fs::remove_file(&path);
+    let mut reader = ReplayReader::new(&bytes[..]).expect("a recording");
+    let records = reader.records();
+    assert!(
+        reader.stopped_early().is_none(),
+        "the recording reads whole"
+    );
+    let fit = |mode: u8, records: &[Record]| {
+        let mut n = records.len();
+        loop {
+            let seed = crate::sim_records::input(mode, &records[..n]);
+            if seed.len() <= MAX_SEED || n == 0 {
+                return seed;
+            }
+            n -= 1;
+        }
+    };
+    vec![
+        (
+            "sim_records",
+            "recorded-after-start".into(),
+            fit(0, &records[1..]),
+        ),
+        (
+            "sim_records",
+            "recorded-with-start".into(),
+            fit(1, &records),
+        ),
+    ]
 }

@@ -1,4 +1,5 @@
-//! `verify` throughput on a 10-player recording: ticks per second through the managers.
+//! `verify` throughput on a 10-player recording (or any, with `TILEGAME_BENCH_FILE`): ticks per
+//! second through the managers.
 //!
 //! Records bot 1 of 10 headless bots against an embedded server for `TILEGAME_BENCH_SECONDS`
 //! (default 20) — or reads `TILEGAME_BENCH_FILE` — then times the whole `verify` (container
@@ -107,9 +108,14 @@ fn main() {
     let ticks = first.snapshots as f64;
     let frames = (first.frames.0 + first.frames.1) as f64;
     let (file_bytes, wire_bytes) = first.bytes;
+    // The players the recording saw (its own file's, not the 10 bots this bench records).
+    let players = tilegame_replay::cmd::info::gather(&file)
+        .expect("info")
+        .players
+        .len();
     println!();
     println!(
-        "recording: {} ticks, {} frames, 10 players",
+        "recording: {} ticks, {} frames, {players} players",
         first.snapshots, frames
     );
     println!(

@@ -75,7 +75,8 @@ enum Command {
     Verify {
         /// The replay file.
         file: PathBuf,
-        /// Where to write the states on divergence (default: FILE_STEM.verify/ beside the file).
+        /// Write the recorded and replayed states and their diff as JSON into this folder on
+        /// divergence (without it, verify writes nothing).
         #[arg(long)]
         out: Option<PathBuf>,
         /// Leave out the throughput line (for byte-identical output).
@@ -215,7 +216,7 @@ fn run(command: Command, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8,
         } => {
             let file = open(&file)?;
             if cmd::sim::is_simulation(&file)? {
-                return cmd::sim::verify(&file, out);
+                return cmd::sim::verify(&file, no_timing, out);
             }
             let options = cmd::verify::VerifyOptions { out_dir, no_timing };
             cmd::verify::run(&file, &options, out)

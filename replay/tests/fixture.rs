@@ -253,6 +253,28 @@ fn a_tampered_snapshot_is_named_with_tiles_and_fields() {
     assert!(text.contains("no keyframe of that tick"), "{text}");
     assert!(dir.join("out2/replayed.json").exists());
 
+    // Unasked, the binary writes nothing beside the (possibly untrusted) input.
+    let listing = || {
+        let mut names: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        names.sort();
+        names
+    };
+    let before = listing();
+    let out = Command::new(env!("CARGO_BIN_EXE_tilegame-replay"))
+        .args(["verify".as_ref(), path2.as_os_str(), "--no-timing".as_ref()])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("(--out DIR writes the recorded and replayed states and their diff as JSON)"),
+        "{text}"
+    );
+    assert_eq!(listing(), before);
+
     // diff names the same tick and fields.
     let (r, text) = output(|out| cmd::diff::run(&file, &bad, out));
     assert_eq!(r.unwrap(), 1, "{text}");

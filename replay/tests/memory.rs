@@ -151,7 +151,7 @@ fn info_on_crafted_files_stays_within_the_read_budget() {
             Box::new(|out: &mut Vec<u8>| cmd::sim::play(&file, 10, false, out))
                 as Box<dyn Fn(&mut Vec<u8>) -> Result<u8, tilegame_replay::ToolError>>,
         ),
-        ("verify", Box::new(|out| cmd::sim::verify(&file, out))),
+        ("verify", Box::new(|out| cmd::sim::verify(&file, true, out))),
     ] {
         out.clear();
         let mut result = None;

@@ -11,6 +11,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use tilegame_game::{MapSize, Theme};
 use tilegame_protocol::v1;
+use tilegame_sim::settings::LoopSettings;
 
 /// Seconds a stopping server waits for its connections by default (`--drain-secs`).
 pub const DEFAULT_DRAIN_SECS: u64 = 10;
@@ -23,7 +24,7 @@ pub struct ServerConfig {
     pub bind: SocketAddr,
     /// Human-readable server name shown to clients.
     pub name: String,
-    /// Player limit (1..=4096; beyond 1,024 the join list and snapshots spill over to the
+    /// Player limit (1..=4096, [`tilegame_sim::settings::MAX_PLAYERS`]; beyond 1,024 the join list and snapshots spill over to the
     /// next packets).
     pub max_players: u32,
     /// Simulation ticks per second (1..=120).
@@ -185,30 +186,13 @@ impl ServerConfig {
         })
     }
 
-    /// Checks ranges; returns the map size to generate.
+    /// Checks ranges (the loop's own with [`LoopSettings::validate`], which a re-simulation
+    /// applies to a recording's settings too); returns the map size to generate.
     pub fn validate(&self) -> Result<MapSize, ConfigError> {
-        if !(1..=4096).contains(&self.max_players) {
-            return Err(ConfigError::Invalid {
-                key: "max_players",
-                message: "must be 1..=4096".into(),
-            });
-        }
-        if !(1..=120).contains(&self.tps) {
-            return Err(ConfigError::Invalid {
-                key: "tps",
-                message: "must be 1..=120".into(),
-            });
-        }
         if self.name.len() > 64 {
             return Err(ConfigError::Invalid {
                 key: "name",
                 message: "at most 64 bytes".into(),
-            });
-        }
-        if !(4096..=(64 << 20)).contains(&self.outbox_bytes) {
-            return Err(ConfigError::Invalid {
-                key: "outbox_bytes",
-                message: "must be 4096..=67108864".into(),
             });
         }
         if self.write_timeout_secs == 0 {
@@ -235,21 +219,21 @@ impl ServerConfig {
                 message: "at most 3600".into(),
             });
         }
-        if !self.seed.is_empty()
-            && (self.seed.len() > 64 || !self.seed.bytes().all(|b| b.is_ascii_alphanumeric()))
-        {
-            return Err(ConfigError::Invalid {
-                key: "seed",
-                message: "up to 64 characters of [0-9a-zA-Z]".into(),
-            });
-        }
         let size = parse_size(&self.size).map_err(|message| ConfigError::Invalid {
             key: "size",
             message,
         })?;
-        size.dimensions().map_err(|e| ConfigError::Invalid {
-            key: "size",
-            message: e.to_string(),
+        LoopSettings {
+            max_players: self.max_players,
+            tick_rate: self.tps,
+            outbox_bytes: u64::try_from(self.outbox_bytes).unwrap_or(u64::MAX),
+            seed: &self.seed,
+            size,
+        }
+        .validate()
+        .map_err(|e| ConfigError::Invalid {
+            key: e.key,
+            message: e.message,
         })?;
         Ok(size)
     }

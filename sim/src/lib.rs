@@ -5,7 +5,9 @@
 //! the server (links over sockets), in the re-simulator ([`resim`], links in memory) and in the
 //! benchmarks and fuzz targets. Around it: what each client has been told and the snapshot that
 //! brings it up to date ([`replication`]), the simulation log that records the loop's commands
-//! and I/O outcomes into a replay file ([`simlog`]), and keyframes of its whole state.
+//! and I/O outcomes into a replay file ([`simlog`]), keyframes of its whole state, and the
+//! ranges of the settings it is built from ([`settings`], shared by the server's configuration
+//! and a recording's `SimStart`).
 //!
 //! Nothing here opens a socket, a file, a thread pool of its own beyond a scoped fan-out for
 //! large ticks, or reads the clock: the caller drives the loop (`tilegame-server` at a fixed
@@ -14,11 +16,12 @@
 pub mod link;
 pub mod replication;
 pub mod resim;
+pub mod settings;
 pub mod simlog;
 pub mod simulation;
 
 pub use link::{ClientLink, JoinAnswer, MemoryLink, PushError};
 pub use simulation::{
-    keyframe_differences, Command, Frame, Joined, KeyframeError, Kick, ReplicationCounts, Sim,
-    TickStats,
+    keyframe_differences, Command, Footprint, Frame, Joined, KeyframeError, Kick,
+    ReplicationCounts, Sim, TickStats,
 };

@@ -179,6 +179,9 @@ struct Known {
     state: Quantized,
 }
 
+/// Bytes one known player takes in a client's view.
+pub(crate) const KNOWN_BYTES: usize = std::mem::size_of::<Known>();
+
 /// Per-client memory of what it was told.
 ///
 /// The players a client knows are a short list sorted by slot (about the players in its view),

@@ -17,8 +17,9 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use crate::link::MemoryLink;
+use crate::settings::{InvalidSetting, LoopSettings};
 use crate::simlog::{self, BadValue, SimLog};
-use crate::simulation::{keyframe_differences, Command, Joined, KeyframeError, Sim};
+use crate::simulation::{keyframe_differences, Command, Footprint, Joined, KeyframeError, Sim};
 use tilegame_game::{self as game, PlayerId};
 use tilegame_protocol::codec::encode_any_state;
 use tilegame_protocol::replay_format::{self as rf, Record};
@@ -36,6 +37,23 @@ pub enum ResimError {
     /// A recorded value is out of range.
     #[error(transparent)]
     BadValue(#[from] BadValue),
+    /// The recorded settings are outside what the server accepts from its configuration.
+    #[error("the SimStart record's settings are not a server's: {0}")]
+    Settings(#[from] InvalidSetting),
+    /// Re-simulating further would take more memory than a re-simulation may.
+    #[error("the re-simulation would hold about {} MiB after tick {tick} ({} players, {} pending join/leave events, {} replicated player states, {} B of the watched player's stream), over its budget of {} MiB: not a recording of a server this tool re-simulates", .bytes >> 20, .footprint.players, .footprint.roster_events, .footprint.known, .stream_bytes, .budget >> 20)]
+    Budget {
+        /// The tick reached.
+        tick: u32,
+        /// The budget in bytes.
+        budget: usize,
+        /// The estimate in bytes.
+        bytes: usize,
+        /// What the loop holds.
+        footprint: Footprint,
+        /// Bytes of the watched player's stream not yet taken.
+        stream_bytes: usize,
+    },
     /// The recorded map cannot be generated.
     #[error("cannot generate the recorded map: {0}")]
     Map(#[from] game::MapError),
@@ -59,6 +77,16 @@ pub enum ResimError {
     },
 }
 
+/// Bytes a re-simulation may hold (an estimate of the loop's state, the map and the watched
+/// player's stream not yet taken): twice the replay reader's budget, well above what the
+/// servers this tool is meant for hold (a thousand players with a view radius), far below what
+/// a hostile recording of a few kilobytes of joins would otherwise make it allocate.
+pub const RESIM_BUDGET: usize = 128 << 20;
+
+/// Bytes per map tile a re-simulation holds (the world's tile and dynamic layers, the map
+/// transfer sent to joiners), an upper estimate.
+const TILE_BYTES: usize = 8;
+
 /// Where a re-simulation first differs from the recording.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Divergence {
@@ -72,6 +100,15 @@ pub enum Divergence {
         resimulated: u64,
         /// The players whose state differs, in id order.
         players: Vec<PlayerDivergence>,
+    },
+    /// A `SimTick` record does not describe the tick it follows: it names another tick, or lists
+    /// the players' hashes out of id order or twice (an edited recording, or records removed or
+    /// added), although the hashes it holds may be equal.
+    Record {
+        /// The tick re-simulated.
+        tick: u32,
+        /// What is wrong with the record.
+        problem: String,
     },
     /// A join was answered otherwise.
     Join {
@@ -154,6 +191,9 @@ impl std::fmt::Display for Divergence {
                     }
                 }
                 Ok(())
+            }
+            Divergence::Record { tick, problem } => {
+                write!(f, "tick {tick}: its SimTick record {problem}")
             }
             Divergence::Join {
                 tick,
@@ -256,6 +296,10 @@ pub struct Resim {
     drops: Vec<rf::SimDrop>,
     watch: Option<PlayerId>,
     stream: Vec<StreamFrame>,
+    /// Bytes in `stream`.
+    stream_bytes: usize,
+    /// Bytes the re-simulation may hold ([`RESIM_BUDGET`] unless set).
+    budget: usize,
     counts: ResimCounts,
 }
 
@@ -282,6 +326,19 @@ pub fn record_name(r: &Record) -> &'static str {
 impl Resim {
     /// Rebuilds the simulation a `SimStart` record describes.
     pub fn new(start: &rf::SimStart) -> Result<Resim, ResimError> {
+        // What the server would refuse to start with, a re-simulation refuses to rebuild.
+        let size = game::MapSize::Custom {
+            width: start.width,
+            height: start.height,
+        };
+        LoopSettings {
+            max_players: start.max_players,
+            tick_rate: start.tick_rate,
+            outbox_bytes: u64::from(start.outbox_bytes),
+            seed: &start.seed,
+            size,
+        }
+        .validate()?;
         let theme = v1::Theme::from_tag(start.theme)
             .map(tilegame_protocol::convert::theme_from_wire)
             .ok_or(BadValue {
@@ -289,10 +346,6 @@ impl Resim {
                 what: "theme",
                 value: u32::from(start.theme),
             })?;
-        let size = game::MapSize::Custom {
-            width: start.width,
-            height: start.height,
-        };
         let map = game::generate(&start.seed, theme, size)?;
         let computed = map.hash();
         if computed != start.map_hash {
@@ -320,6 +373,8 @@ impl Resim {
             drops: Vec::new(),
             watch: None,
             stream: Vec::new(),
+            stream_bytes: 0,
+            budget: RESIM_BUDGET,
             counts: ResimCounts::default(),
         })
     }
@@ -352,6 +407,7 @@ impl Resim {
                 queue.push_back((input, q.before));
             }
         }
+        resim.check_budget()?;
         Ok(resim)
     }
 
@@ -372,7 +428,37 @@ impl Resim {
 
     /// The frames collected for the watched player since the last call.
     pub fn take_stream(&mut self) -> Vec<StreamFrame> {
+        self.stream_bytes = 0;
         std::mem::take(&mut self.stream)
+    }
+
+    /// The memory the re-simulation holds now, estimated (see [`RESIM_BUDGET`]).
+    pub fn memory(&self) -> usize {
+        let tiles = usize::from(self.start.width) * usize::from(self.start.height);
+        tiles
+            .saturating_mul(TILE_BYTES)
+            .saturating_add(self.sim.footprint().bytes())
+            .saturating_add(self.stream_bytes)
+    }
+
+    /// Sets the bytes the re-simulation may hold (checked from the next record on).
+    pub fn set_budget(&mut self, bytes: usize) {
+        self.budget = bytes;
+    }
+
+    /// Refuses to go on past the budget.
+    fn check_budget(&self) -> Result<(), ResimError> {
+        let bytes = self.memory();
+        if bytes > self.budget {
+            return Err(ResimError::Budget {
+                tick: self.tick(),
+                budget: self.budget,
+                bytes,
+                footprint: self.sim.footprint(),
+                stream_bytes: self.stream_bytes,
+            });
+        }
+        Ok(())
     }
 
     /// What has been re-simulated so far.
@@ -459,6 +545,12 @@ impl Resim {
             other => return Err(ResimError::Unexpected(record_name(other))),
         };
         self.collect(self.tick());
+        // Joins and leaves add to every client's roster, a tick to the views and the stream,
+        // kicks to the stream; an input only replaces one in a bounded queue (and inputs are
+        // most records, so they skip the walk over every client the check takes).
+        if !matches!(record, Record::SimInput(_)) {
+            self.check_budget()?;
+        }
         Ok(step)
     }
 
@@ -562,6 +654,15 @@ impl Resim {
                 world_hash: now.world_hash,
             });
         }
+        if recorded.tick != tick {
+            return Ok(Step::Diverged(Divergence::Record {
+                tick,
+                problem: format!(
+                    "names tick {} (the recording was edited, or records were removed or added)",
+                    recorded.tick
+                ),
+            }));
+        }
         let mut players = Vec::new();
         let recorded_players: BTreeMap<u32, u32> =
             recorded.players.iter().map(|p| (p.id, p.hash)).collect();
@@ -587,8 +688,19 @@ impl Resim {
                 });
             }
         }
+        if players.is_empty() && recorded.world_hash == now.world_hash {
+            // Equal hashes, and yet not the record the loop writes.
+            return Ok(Step::Diverged(Divergence::Record {
+                tick,
+                problem: format!(
+                    "lists {} player hashes for {} players, not one per player in id order (the recording was edited)",
+                    recorded.players.len(),
+                    now.players.len()
+                ),
+            }));
+        }
         Ok(Step::Diverged(Divergence::Tick {
-            tick: recorded.tick.max(tick),
+            tick,
             recorded: recorded.world_hash,
             resimulated: now.world_hash,
             players,
@@ -604,6 +716,8 @@ impl Resim {
             let kick = link.take_kick();
             if Some(*id) == self.watch {
                 for f in tilegame_protocol::frame::frames(&bytes, v1::MAX_FRAME) {
+                    self.stream_bytes +=
+                        f.packet_bytes().len() + std::mem::size_of::<StreamFrame>();
                     self.stream.push(StreamFrame {
                         tick,
                         bytes: f.packet_bytes().to_vec(),
@@ -614,6 +728,8 @@ impl Resim {
                     let mut out = Vec::new();
                     let packet = v1::Kick { reason, message };
                     if let Ok(frame) = encode_any_state(&packet, &mut out) {
+                        self.stream_bytes +=
+                            frame.packet_bytes().len() + std::mem::size_of::<StreamFrame>();
                         self.stream.push(StreamFrame {
                             tick,
                             bytes: frame.packet_bytes().to_vec(),
@@ -1181,7 +1297,64 @@ mod tests {
             width: 5000,
             ..start()
         };
-        assert!(matches!(Resim::new(&too_wide), Err(ResimError::Map(_))));
+        assert!(matches!(
+            Resim::new(&too_wide),
+            Err(ResimError::Settings(InvalidSetting { key: "size", .. }))
+        ));
+        // Every setting the server's configuration checks, checked alike.
+        for (bad, key) in [
+            (
+                rf::SimStart {
+                    max_players: u32::MAX,
+                    ..start()
+                },
+                "max_players",
+            ),
+            (
+                rf::SimStart {
+                    max_players: 0,
+                    ..start()
+                },
+                "max_players",
+            ),
+            (
+                rf::SimStart {
+                    tick_rate: 0,
+                    ..start()
+                },
+                "tps",
+            ),
+            (
+                rf::SimStart {
+                    outbox_bytes: 12,
+                    ..start()
+                },
+                "outbox_bytes",
+            ),
+            (
+                rf::SimStart {
+                    seed: "not a seed".into(),
+                    ..start()
+                },
+                "seed",
+            ),
+        ] {
+            match Resim::new(&bad) {
+                Err(ResimError::Settings(e)) => assert_eq!(e.key, key),
+                Err(e) => panic!("another error: {e}"),
+                Ok(_) => panic!("{key} accepted"),
+            }
+        }
+        let e = Resim::new(&rf::SimStart {
+            max_players: u32::MAX,
+            ..start()
+        })
+        .err()
+        .expect("refused");
+        assert_eq!(
+            e.to_string(),
+            "the SimStart record's settings are not a server's: invalid max_players: must be 1..=4096 (is 4294967295)"
+        );
         let other_map = rf::SimStart {
             map_hash: 1,
             ..start()
@@ -1190,6 +1363,52 @@ mod tests {
             Resim::new(&other_map),
             Err(ResimError::MapHash { .. })
         ));
+    }
+
+    /// Joins between ticks grow every roster; past the budget the re-simulation stops with an
+    /// error saying what it would hold.
+    #[test]
+    fn a_re_simulation_past_its_memory_budget_is_refused() {
+        let mut resim = Resim::new(&start()).expect("rebuilt");
+        resim.set_budget(1 << 20);
+        let mut refused = None;
+        for i in 0..300u32 {
+            let join = Record::SimJoin(rf::SimJoin {
+                name: format!("p{i}"),
+                color: 0,
+                result: rf::SimJoinResult::JoinedAs(rf::JoinedAs { player: i + 1 }),
+                vanished: false,
+            });
+            match resim.apply(&join) {
+                Ok(Step::Applied) => {}
+                Ok(other) => panic!("join {i}: {other:?}"),
+                Err(e) => {
+                    refused = Some((i, e));
+                    break;
+                }
+            }
+        }
+        let (at, e) = refused.expect("refused before 300 joins");
+        assert!(at > 100, "{at}: {e}");
+        let ResimError::Budget {
+            tick,
+            budget,
+            bytes,
+            footprint,
+            ..
+        } = &e
+        else {
+            panic!("another error: {e}");
+        };
+        assert_eq!((*tick, *budget), (0, 1 << 20));
+        assert!(*bytes > *budget);
+        assert_eq!(footprint.players, at as usize + 1);
+        let text = e.to_string();
+        assert!(
+            text.starts_with("the re-simulation would hold about 1 MiB after tick 0 (")
+                && text.contains("over its budget of 1 MiB"),
+            "{text}"
+        );
     }
 
     /// Random sequences of simulation records (out-of-range values, unknown players, absurd

@@ -270,6 +270,43 @@ pub struct Sim {
     stats: Arc<Mutex<TickStats>>,
     /// The simulation recording, or a re-simulation's hooks ([`crate::simlog`]).
     log: Option<SimLog>,
+    /// Players admitted since the last tick (at most `max_players`, see [`Sim::handle`]).
+    joined_since_tick: usize,
+}
+
+/// What the loop holds in proportion to its players, for a memory budget (a re-simulation of an
+/// untrusted recording keeps one).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Footprint {
+    /// Players connected.
+    pub players: usize,
+    /// Replication slots (free ones included).
+    pub slots: usize,
+    /// Join and leave events pending in the clients' rosters, in all.
+    pub roster_events: usize,
+    /// (client, player) pairs whose last replicated state is kept.
+    pub known: usize,
+}
+
+impl Footprint {
+    /// Bytes per player beyond what is counted separately (its client, queue of inputs, world
+    /// entry, name, encoded join frame, link), an upper estimate.
+    pub const PLAYER_BYTES: usize = 2048;
+    /// Bytes per pending roster event (a B-tree entry and its share of the node), an upper
+    /// estimate.
+    pub const ROSTER_EVENT_BYTES: usize = 24;
+
+    /// An estimate of the bytes these take.
+    pub fn bytes(&self) -> usize {
+        self.players
+            .saturating_mul(Self::PLAYER_BYTES)
+            .saturating_add(
+                self.slots
+                    .saturating_mul(std::mem::size_of::<Option<Replica>>()),
+            )
+            .saturating_add(self.roster_events.saturating_mul(Self::ROSTER_EVENT_BYTES))
+            .saturating_add(self.known.saturating_mul(crate::replication::KNOWN_BYTES))
+    }
 }
 
 impl Sim {
@@ -300,6 +337,7 @@ impl Sim {
             tiles_encoded: Vec::new(),
             stats: Arc::new(Mutex::new(TickStats::default())),
             log: None,
+            joined_since_tick: 0,
         }
     }
 
@@ -316,6 +354,20 @@ impl Sim {
     /// Players connected now.
     pub fn player_count(&self) -> usize {
         self.clients.len()
+    }
+
+    /// What the loop holds in proportion to its players now (walks every client).
+    pub fn footprint(&self) -> Footprint {
+        let mut f = Footprint {
+            players: self.clients.len(),
+            slots: self.slots.len(),
+            ..Footprint::default()
+        };
+        for c in self.clients.values() {
+            f.roster_events += c.roster.len();
+            f.known += c.view.in_view();
+        }
+        f
     }
 
     /// Logs every command and I/O outcome from now on (or takes them from a re-simulation).
@@ -412,6 +464,22 @@ impl Sim {
                 link,
             ));
         }
+        // Each admission adds an event to every client's roster, so admissions between two
+        // ticks are bounded (players who leave at once, or whose connection vanished, would
+        // otherwise make room for any number of them).
+        if self.joined_since_tick >= self.max_players {
+            return Err((
+                (
+                    JoinError::ServerFull,
+                    format!(
+                        "the server is full ({} players admitted since the last tick)",
+                        self.max_players
+                    ),
+                ),
+                link,
+            ));
+        }
+        self.joined_since_tick += 1;
         let id = PlayerId(self.next_id);
         self.next_id += 1;
         let player = match self.world.add_player(id, &name) {
@@ -541,6 +609,7 @@ impl Sim {
 
     /// Runs one tick: inputs, simulation, snapshots.
     pub fn tick(&mut self) {
+        self.joined_since_tick = 0;
         let inputs: Vec<(PlayerId, game::Input)> = self
             .clients
             .iter_mut()
@@ -863,6 +932,54 @@ mod tests {
             0
         }
         fn kick(&mut self, _: Kick) {}
+    }
+
+    /// Admissions between two ticks are bounded by the player limit even when those admitted
+    /// leave at once (each one adds to every roster); the next tick admits again.
+    #[test]
+    fn admissions_between_ticks_are_bounded_by_the_player_limit() {
+        let map =
+            game::generate("bounded", game::Theme::Default, game::MapSize::Small).expect("map");
+        let mut sim = Sim::new(
+            World::new(map),
+            "bounded".into(),
+            game::Theme::Default,
+            3,
+            20,
+        );
+        let stay = join(&mut sim, "stay");
+        drop(stay);
+        for i in 0..2 {
+            let id = PlayerId(2 + i);
+            join(&mut sim, &format!("churn{i}"));
+            sim.handle(Command::Leave {
+                id,
+                reason: DisconnectReason::Quit,
+            });
+        }
+        assert_eq!(sim.player_count(), 1);
+        assert_eq!(
+            join_with(&mut sim, "late", 1 << 20).err(),
+            Some(JoinError::ServerFull)
+        );
+        // A connection that vanished before its answer was admitted too.
+        sim.tick();
+        for name in ["gone", "gone2"] {
+            sim.handle(Command::Join {
+                name: name.into(),
+                color: 0,
+                link: Box::new(Vanished),
+            });
+        }
+        assert_eq!(sim.player_count(), 1);
+        join(&mut sim, "late");
+        assert_eq!(
+            join_with(&mut sim, "later", 1 << 20).err(),
+            Some(JoinError::ServerFull)
+        );
+        let f = sim.footprint();
+        assert_eq!((f.players, f.roster_events), (2, 3), "{f:?}");
+        assert!(f.bytes() >= 2 * Footprint::PLAYER_BYTES);
     }
 
     #[test]

@@ -45,7 +45,7 @@ pub struct Info {
     pub legacy_keyframes: u64,
     /// Latest recorded microseconds.
     pub micros: u64,
-    /// Every player name seen.
+    /// Every player name seen (listed in natural order by `info`).
     pub players: BTreeSet<String>,
     /// How the file ended.
     pub tail: Tail,
@@ -184,7 +184,9 @@ pub fn run(file: &ReplayFile, out: &mut dyn Write) -> Result<u8, ToolError> {
             thousands(d.payload)
         )?;
     }
-    let names: Vec<&str> = info.players.iter().map(String::as_str).collect();
+    // In natural order (player2 before player10), as the viewer lists them.
+    let mut names: Vec<&str> = info.players.iter().map(String::as_str).collect();
+    names.sort_by(|a, b| crate::state::natural_cmp(a, b));
     writeln!(
         out,
         "players:    {} ({})",

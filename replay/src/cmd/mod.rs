@@ -91,10 +91,19 @@ pub fn scan(
     let progress = Progress::new(file.len(), label);
     let mut end = None;
     let mut n = 0u64;
+    // A simulation recording holds no frames: what a cut keeps of it is ticks.
+    let mut ticks: Option<u64> = None;
     let tail = loop {
         match reader.try_next() {
             Ok(Some(record)) => {
                 n += 1;
+                match &record {
+                    Record::SimStart(_) => {
+                        ticks.get_or_insert(0);
+                    }
+                    Record::SimTick(_) => *ticks.get_or_insert(0) += 1,
+                    _ => {}
+                }
                 if n.is_multiple_of(4096) {
                     progress.set(reader.position());
                 }
@@ -114,11 +123,17 @@ pub fn scan(
                 })
             }
             Err(e @ ReplayError::Truncated { offset, frames, .. }) => {
+                let message = match (&e, ticks) {
+                    (ReplayError::Truncated { cut, .. }, Some(ticks)) => {
+                        format!("truncated chunk at offset {offset}: {cut} ({ticks} ticks kept)")
+                    }
+                    _ => e.to_string(),
+                };
                 break Tail::Cut {
                     offset,
                     frames,
-                    message: e.to_string(),
-                }
+                    message,
+                };
             }
             Err(e) => {
                 progress.finish();

@@ -81,6 +81,8 @@ pub struct SimRun {
     pub stream: Vec<StreamFrame>,
     /// How the file ended.
     pub tail: Tail,
+    /// The most players present after a tick.
+    pub peak_players: usize,
 }
 
 impl SimRun {
@@ -91,6 +93,19 @@ impl SimRun {
         } else {
             0
         }
+    }
+
+    /// The throughput line of a run over a file of `file_bytes` that took `elapsed`.
+    pub fn throughput(&self, file_bytes: u64, elapsed: std::time::Duration) -> String {
+        let secs = elapsed.as_secs_f64().max(1e-9);
+        format!(
+            "throughput: {:.0} ticks/s with {} players at most, {:.1} MB/s of file ({} file bytes) in {:.1} ms",
+            self.counts.ticks as f64 / secs,
+            self.peak_players,
+            file_bytes as f64 / secs / 1e6,
+            thousands(file_bytes),
+            secs * 1000.0
+        )
     }
 
     /// The report `verify` prints.
@@ -171,6 +186,23 @@ fn find_player(file: &ReplayFile, name: &str) -> Result<Option<u32>, ToolError> 
     Ok(found)
 }
 
+/// Whether a player was given id `id` (a join the recording holds was answered with it).
+fn player_joined(file: &ReplayFile, id: u32) -> Result<bool, ToolError> {
+    let mut found = false;
+    scan(file, true, "search", |record, _| {
+        if let Record::SimJoin(j) = record {
+            if let tilegame_protocol::replay_format::SimJoinResult::JoinedAs(a) = &j.result {
+                if a.player == id {
+                    found = true;
+                    return Ok(Flow::Stop);
+                }
+            }
+        }
+        Ok(Flow::Continue)
+    })?;
+    Ok(found)
+}
+
 /// Re-simulates `file` from the start, collecting `watch`'s stream; stops at the first
 /// divergence.
 pub fn resimulate(file: &ReplayFile, watch: Option<&Who>) -> Result<SimRun, ToolError> {
@@ -211,7 +243,15 @@ fn run(
     }
     let watch = match watch {
         None => None,
-        Some(Who::Id(id)) => Some(*id),
+        Some(Who::Id(id)) => {
+            if !player_joined(file, *id)? {
+                return Err(ToolError::Usage(format!(
+                    "{}: no player joined with id {id}",
+                    file.path.display()
+                )));
+            }
+            Some(*id)
+        }
         Some(Who::Name(name)) => Some(find_player(file, name)?.ok_or_else(|| {
             ToolError::Usage(format!(
                 "{}: no player joined as {name:?}",
@@ -231,6 +271,7 @@ fn run(
     let mut hashes = Vec::new();
     let mut ticks: Option<(u32, u32)> = None;
     let mut divergence = None;
+    let mut peak_players = 0;
     let tail = scan(file, true, "re-simulating", |record, offset| {
         let error = |source| ToolError::Resim {
             path: file.path.clone(),
@@ -274,6 +315,7 @@ fn run(
         match r.apply(record).map_err(error)? {
             Step::Applied => {}
             Step::Ticked { tick, world_hash } => {
+                peak_players = peak_players.max(r.world().players.len());
                 hasher.write_u32(tick);
                 hasher.write_u64(world_hash);
                 hashes.push(world_hash);
@@ -305,6 +347,7 @@ fn run(
         from_keyframe,
         stream: r.take_stream(),
         tail,
+        peak_players,
     };
     Ok((run, r))
 }
@@ -363,10 +406,16 @@ pub fn play(
     Ok(run.exit_code())
 }
 
-/// `verify` on a simulation recording.
-pub fn verify(file: &ReplayFile, out: &mut dyn Write) -> Result<u8, ToolError> {
+/// `verify` on a simulation recording; a throughput line follows the report unless
+/// `no_timing` (it reads the wall clock, so it differs between runs).
+pub fn verify(file: &ReplayFile, no_timing: bool, out: &mut dyn Write) -> Result<u8, ToolError> {
+    let started = std::time::Instant::now();
     let run = resimulate(file, None)?;
+    let elapsed = started.elapsed();
     write!(out, "{}", run.render())?;
+    if !no_timing {
+        writeln!(out, "{}", run.throughput(file.len(), elapsed))?;
+    }
     Ok(run.exit_code())
 }
 

@@ -3,8 +3,9 @@
 //! This is the determinism check of the whole client: if the same frames through the same
 //! decode and managers do not give the same hashes, something depends on more than its inputs.
 //! On the first divergent tick it says which part diverged and, when the recording holds a
-//! keyframe of that tick, exactly which tiles or which player's which field; it writes the
-//! recorded and replayed states and a structured diff as JSON for closer study.
+//! keyframe of that tick, exactly which tiles or which player's which field; asked to
+//! (`--out DIR`), it writes the recorded and replayed states and a structured diff as JSON for
+//! closer study. It writes nothing unless asked: the file may be untrusted, its folder another's.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -21,7 +22,8 @@ use crate::tool::{ReplayFile, ToolError, EXIT_DIVERGED};
 /// Options of `verify`.
 #[derive(Debug, Clone, Default)]
 pub struct VerifyOptions {
-    /// Where to write the states on divergence (default: `<file stem>.verify/` beside the file).
+    /// Where to write the states on divergence (`None`: nothing is written; the input may be
+    /// untrusted, its folder someone else's).
     pub out_dir: Option<PathBuf>,
     /// Leave out the (wall-clock) throughput line, for byte-identical output.
     pub no_timing: bool,
@@ -118,6 +120,9 @@ impl VerifyReport {
             for p in &d.written {
                 s += &format!("  wrote {}\n", p.display());
             }
+            if d.written.is_empty() {
+                s += "  (--out DIR writes the recorded and replayed states and their diff as JSON)\n";
+            }
         } else if self.recorder == Recorder::Server || self.verified == 0 {
             s += &format!(
                 "no recorded hashes to compare: {frames} decoded and replayed, {} snapshots (ticks {ticks})\n",
@@ -153,14 +158,6 @@ impl VerifyReport {
     }
 }
 
-/// Where divergence files go by default: `<dir>/<stem>.verify/`.
-pub fn default_out_dir(path: &Path) -> PathBuf {
-    let stem = path
-        .file_stem()
-        .map_or("replay".into(), |s| s.to_string_lossy().into_owned());
-    path.with_file_name(format!("{stem}.verify"))
-}
-
 fn mix(digest: u64, v: u64) -> u64 {
     // FNV-1a over the value's bytes: a stable, order-sensitive digest.
     v.to_le_bytes().iter().fold(digest, |h, b| {
@@ -168,7 +165,8 @@ fn mix(digest: u64, v: u64) -> u64 {
     })
 }
 
-/// Replays `file` and checks it; writes divergence files only when `write` is true.
+/// Replays `file` and checks it; writes divergence files only when `write` is true and
+/// `options` names a folder.
 pub fn verify(
     file: &ReplayFile,
     options: &VerifyOptions,
@@ -278,12 +276,8 @@ pub fn verify(
             diff,
             written: Vec::new(),
         };
-        if write {
-            let dir = options
-                .out_dir
-                .clone()
-                .unwrap_or_else(|| default_out_dir(&file.path));
-            div.written = write_divergence(&dir, &div)?;
+        if let Some(dir) = options.out_dir.as_ref().filter(|_| write) {
+            div.written = write_divergence(dir, &div)?;
         }
         report.divergence = Some(div);
     }
