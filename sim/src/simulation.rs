@@ -75,6 +75,14 @@ pub enum Command {
         /// The input.
         input: game::Input,
     },
+    /// A chat line the connection accepted (checked and within the rate limit): the next tick
+    /// sends it to every player as Chat.
+    Chat {
+        /// The connection's player.
+        id: PlayerId,
+        /// The line (NFC, within the spec's bounds).
+        text: String,
+    },
     /// The connection ended.
     Leave {
         /// The connection's player.
@@ -270,6 +278,8 @@ pub struct Sim {
     stats: Arc<Mutex<TickStats>>,
     /// The simulation recording, or a re-simulation's hooks ([`crate::simlog`]).
     log: Option<SimLog>,
+    /// Chat lines taken since the last tick, in order, as encoded Chat frames.
+    chat: Vec<u8>,
 }
 
 impl Sim {
@@ -300,6 +310,7 @@ impl Sim {
             tiles_encoded: Vec::new(),
             stats: Arc::new(Mutex::new(TickStats::default())),
             log: None,
+            chat: Vec::new(),
         }
     }
 
@@ -371,6 +382,18 @@ impl Sim {
                         c.inputs.pop_front();
                     }
                     c.inputs.push_back((input, before));
+                }
+            }
+            Command::Chat { id, text } => {
+                if !self.clients.contains_key(&id) {
+                    return;
+                }
+                if let Some(log) = &mut self.log {
+                    log.chat(id, &text);
+                }
+                let line = play::Chat { from: id.0, text };
+                if let Err(e) = self.encoder.encode(&line, &mut self.chat) {
+                    warn!("cannot encode a chat line: {e}");
                 }
             }
             Command::Leave { id, reason } => {
@@ -658,6 +681,18 @@ impl Sim {
         };
         let mut slow = Vec::new();
         let mut closed = Vec::new();
+        // Chat first: everyone in play gets every line, in order, before this tick's leaves
+        // (a flooder's last lines come while its name is still known).
+        if !self.chat.is_empty() {
+            let chat = std::mem::take(&mut self.chat);
+            for (id, c) in self.clients.iter_mut() {
+                match c.link.push_play(&chat) {
+                    Ok(()) => {}
+                    Err(PushError::Full) => slow.push(*id),
+                    Err(PushError::Closed) => closed.push(*id),
+                }
+            }
+        }
         self.flush_rosters(&mut slow, &mut closed);
         for (id, frame) in frames {
             let Some(c) = self.clients.get_mut(&id) else {
@@ -878,6 +913,42 @@ mod tests {
         }
         let slots: Vec<usize> = sim.clients.values().map(|c| c.slot).collect();
         assert_eq!(slots, vec![0, 1, 2]);
+    }
+
+    #[test]
+    fn chat_lines_reach_everyone_in_order_with_the_sender_id() {
+        let mut sim = sim();
+        let a = join(&mut sim, "a");
+        let b = join(&mut sim, "b");
+        sim.tick();
+        a.drain();
+        b.drain();
+        for text in ["hello", "Zoë here"] {
+            sim.handle(Command::Chat {
+                id: PlayerId(1),
+                text: text.into(),
+            });
+        }
+        // A line from a player who is gone is dropped.
+        sim.handle(Command::Chat {
+            id: PlayerId(9),
+            text: "ghost".into(),
+        });
+        sim.tick();
+        for link in [&a, &b] {
+            let lines: Vec<(u32, String)> = received(link)
+                .into_iter()
+                .filter_map(|p| match p {
+                    play::ToClient::Chat(c) => Some((c.from, c.text)),
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(lines, vec![(1, "hello".into()), (1, "Zoë here".into())]);
+        }
+        sim.tick();
+        assert!(!received(&b)
+            .iter()
+            .any(|p| matches!(p, play::ToClient::Chat(_))));
     }
 
     #[test]

@@ -36,10 +36,12 @@ pub enum NetEvent {
 }
 
 /// What the game loop asks of the network side.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub enum NetCommand {
     /// Send an input (with the newest snapshot tick applied).
     Input(game::Input, u32),
+    /// Send a chat line.
+    Say(String),
     /// Leave.
     Disconnect,
 }
@@ -192,6 +194,7 @@ async fn play_loop(
             }
             command = commands.recv() => match command {
                 Some(NetCommand::Input(input, ack_tick)) => conn.send(&input_to_wire(&input, ack_tick)).await?,
+                Some(NetCommand::Say(text)) => conn.send(&play::Say { text }).await?,
                 Some(NetCommand::Disconnect) | None => {
                     conn.disconnect().await;
                     return Ok("you left the game".into());
