@@ -143,3 +143,43 @@ fn a_line_over_the_wire_bound_is_a_protocol_error_naming_the_field() {
         kick.message
     );
 }
+
+#[test]
+fn headless_bots_say_their_lines_and_each_receives_the_others() {
+    let server = start_server(test_config());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let statuses = runtime.block_on(tilegame_client::headless::run(
+        tilegame_client::headless::HeadlessOptions {
+            address: server.addr().to_string(),
+            name: "talker".into(),
+            bots: 2,
+            seconds: Some(4.0),
+            seed: 1,
+            print_status: false,
+            recorder: None,
+            connect_timeout: Duration::from_secs(10),
+            play_timeout: Duration::from_secs(10),
+            say: vec!["hello, Zoë".into(), "bye".into()],
+        },
+    ));
+    assert_eq!(statuses.len(), 2);
+    for (i, status) in statuses.iter().enumerate() {
+        for line in [
+            "talker1: hello, Zoë",
+            "talker2: hello, Zoë",
+            "talker1: bye",
+            "talker2: bye",
+        ] {
+            assert!(
+                status.chat.iter().any(|l| l == line),
+                "bot {} did not get {line:?}: {:?}",
+                i + 1,
+                status.chat
+            );
+        }
+    }
+}

@@ -79,6 +79,7 @@ pub fn record_bots(
         recorder: Some(recorder),
         connect_timeout: Duration::from_secs(30),
         play_timeout: Duration::from_secs(10),
+        say: Vec::new(),
     }));
     assert_eq!(statuses.len(), bots.max(1));
     assert!(
