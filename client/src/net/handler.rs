@@ -106,6 +106,11 @@ impl ConnectionHandler {
         self.events.recv_timeout(timeout).ok()
     }
 
+    /// Queues a chat line for sending.
+    pub fn say(&self, text: String) {
+        let _ = self.commands.send(NetCommand::Say(text));
+    }
+
     /// Queues an input for sending.
     pub fn send_input(&self, input: game::Input, ack_tick: u32) {
         let _ = self.commands.send(NetCommand::Input(input, ack_tick));
