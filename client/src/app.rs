@@ -741,7 +741,14 @@ impl FrameSource for ClientApp {
             }
             let lines = self.chat_lines();
             let focus = std::mem::take(&mut self.chat_focus);
-            if let Some(key) = view::chat(ctx, &lines, &mut self.chat, focus, &self.i18n) {
+            if let Some(key) = view::chat(
+                ctx,
+                &lines,
+                &mut self.chat,
+                focus,
+                view::CHAT_BOTTOM,
+                &self.i18n,
+            ) {
                 self.chat_key(key);
             }
         }

@@ -904,13 +904,18 @@ pub struct ChatLineView {
     pub alpha: f32,
 }
 
-/// Draws the last chat lines bottom left, fading, and the chat line being typed when it is
-/// open; returns the key the player pressed in the text field (Enter or Esc).
+/// Points between the chat and the window's bottom in play (above the hotbar).
+pub const CHAT_BOTTOM: f32 = 84.0;
+
+/// Draws the last chat lines bottom left, `bottom` points above the window's bottom, fading,
+/// and the chat line being typed when it is open; returns the key the player pressed in the
+/// text field (Enter or Esc).
 pub fn chat(
     ctx: &egui::Context,
     lines: &[ChatLineView],
     input: &mut crate::ui::chat::ChatInput,
     focus: bool,
+    bottom: f32,
     i18n: &Localizer,
 ) -> Option<crate::ui::chat::ChatKey> {
     use crate::ui::chat::ChatKey;
@@ -923,7 +928,7 @@ pub fn chat(
     let width = (screen.width() * 0.45).clamp(200.0, 560.0);
     let mut key = None;
     egui::Area::new(egui::Id::unique("chat"))
-        .anchor(Align2::LEFT_BOTTOM, [10.0, -84.0])
+        .anchor(Align2::LEFT_BOTTOM, [10.0, -bottom])
         .interactable(input.is_open())
         .show(ctx, |ui| {
             ui.set_max_width(width);
