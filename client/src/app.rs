@@ -207,8 +207,6 @@ pub struct ClientApp {
     show_map: bool,
     /// The chat line being typed.
     chat: ChatInput,
-    /// Focus the chat field on the next UI pass (it just opened).
-    chat_focus: bool,
     map_texture: Option<(egui::TextureHandle, u32)>,
     flash: f32,
     damage_numbers: Vec<(u8, f32)>,
@@ -296,7 +294,6 @@ impl ClientApp {
             show_list: false,
             show_map: false,
             chat: ChatInput::default(),
-            chat_focus: false,
             map_texture: None,
             flash: 0.0,
             damage_numbers: Vec::new(),
@@ -486,16 +483,18 @@ impl ClientApp {
         s.last_health = health;
     }
 
-    /// Applies a chat key: opening focuses the field, a line to send goes to the server.
+    /// Applies a chat key: a line to send goes to the server.
     fn chat_key(&mut self, key: ChatKey) {
         match self.chat.key(key) {
-            ChatOutcome::Opened => self.chat_focus = true,
             ChatOutcome::Send(text) => {
                 if let Some(s) = &self.session {
                     s.handler.say(text);
                 }
             }
-            ChatOutcome::Nothing | ChatOutcome::Closed | ChatOutcome::Refused => {}
+            ChatOutcome::Opened
+            | ChatOutcome::Nothing
+            | ChatOutcome::Closed
+            | ChatOutcome::Refused => {}
         }
     }
 
@@ -740,15 +739,9 @@ impl FrameSource for ClientApp {
                 self.respawn_clicked = true;
             }
             let lines = self.chat_lines();
-            let focus = std::mem::take(&mut self.chat_focus);
-            if let Some(key) = view::chat(
-                ctx,
-                &lines,
-                &mut self.chat,
-                focus,
-                view::CHAT_BOTTOM,
-                &self.i18n,
-            ) {
+            if let Some(key) =
+                view::chat(ctx, &lines, &mut self.chat, view::CHAT_BOTTOM, &self.i18n)
+            {
                 self.chat_key(key);
             }
         }

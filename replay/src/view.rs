@@ -286,7 +286,6 @@ impl FrameSource for Viewer {
                 ctx,
                 &lines,
                 &mut closed,
-                false,
                 view::CHAT_BOTTOM + bar_points,
                 i18n,
             );

@@ -908,13 +908,12 @@ pub struct ChatLineView {
 pub const CHAT_BOTTOM: f32 = 84.0;
 
 /// Draws the last chat lines bottom left, `bottom` points above the window's bottom, fading,
-/// and the chat line being typed when it is open; returns the key the player pressed in the
+/// and the chat line being typed when it is open (it holds the keyboard); returns the key the player pressed in the
 /// text field (Enter or Esc).
 pub fn chat(
     ctx: &egui::Context,
     lines: &[ChatLineView],
     input: &mut crate::ui::chat::ChatInput,
-    focus: bool,
     bottom: f32,
     i18n: &Localizer,
 ) -> Option<crate::ui::chat::ChatKey> {
@@ -970,7 +969,9 @@ pub fn chat(
                             .char_limit(tilegame_game::CHAT_MAX_CHARS)
                             .desired_width(width - 12.0);
                         let response = ui.add(field);
-                        if focus {
+                        // The open line keeps the keyboard (a new area's first pass only
+                        // measures it, so focus is asked for on every pass).
+                        if !response.has_focus() && !response.lost_focus() {
                             response.request_focus();
                         }
                         if response.changed() {
