@@ -16,7 +16,7 @@
 //! that joined them — inputs arrive tagged with the id the loop handed out, never with an id
 //! the client chose.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use tilegame_game::{self as game, Event, PlayerId, World};
@@ -28,6 +28,7 @@ use tilegame_protocol::v1::{
 use tracing::{info, warn};
 
 use crate::link::{ClientLink, PushError};
+use crate::names::Names;
 use crate::replication::{
     encode_snapshot, encode_tiles, ClientView, Quantized, Replica, SharedDeltas, SlotGrid,
     SnapshotParts, ViewScratch,
@@ -264,8 +265,8 @@ pub struct Sim {
     max_players: usize,
     heartbeat_ticks: u32,
     clients: BTreeMap<PlayerId, Client>,
-    /// Names in use, lowercased (names are unique ignoring case).
-    names: BTreeSet<String>,
+    /// Names in use (unique ignoring case and confusable look-alikes).
+    names: Names,
     slots: Vec<Option<Replica>>,
     next_id: u32,
     transfer: Option<Arc<MapTransfer>>,
@@ -298,7 +299,7 @@ impl Sim {
             max_players,
             heartbeat_ticks,
             clients: BTreeMap::new(),
-            names: BTreeSet::new(),
+            names: Names::default(),
             slots: Vec::new(),
             next_id: 1,
             transfer: None,
@@ -416,8 +417,7 @@ impl Sim {
         if let Err(e) = game::validate_name(&name) {
             return Err(((JoinError::InvalidName, e.to_string()), link));
         }
-        let folded = name.to_lowercase();
-        if self.names.contains(&folded) {
+        if self.names.taken(&name) {
             return Err((
                 (
                     JoinError::NameTaken,
@@ -494,7 +494,7 @@ impl Sim {
             })
             .unwrap_or_default();
         info!(player = id.0, %name, "player joined");
-        self.names.insert(folded);
+        self.names.insert(&name);
         self.clients.insert(
             id,
             Client {
@@ -534,7 +534,7 @@ impl Sim {
             return;
         };
         self.world.remove_player(id);
-        self.names.remove(&client.name.to_lowercase());
+        self.names.remove(&client.name);
         self.slots[client.slot] = None;
         // A pending join is replaced by the leave: a client may have seen the player in a
         // snapshot already, and a leave of a player it never heard of is harmless.
@@ -831,6 +831,7 @@ impl Sim {
 mod tests {
     use super::*;
     use crate::link::{JoinAnswer, MemoryLink};
+    use std::collections::BTreeSet;
 
     fn sim() -> Sim {
         let map =
@@ -977,11 +978,17 @@ mod tests {
     }
 
     #[test]
-    fn names_are_unique_ignoring_case_and_free_again_after_leaving() {
+    fn names_are_unique_ignoring_case_and_look_alikes_and_free_again_after_leaving() {
         let mut sim = sim();
         let _honest = join(&mut sim, "honest");
         assert_eq!(
             join_with(&mut sim, "HONEST", 4096).err(),
+            Some(JoinError::NameTaken)
+        );
+        // A look-alike (a capital I for an l) is taken too.
+        let _alice = join(&mut sim, "Alice");
+        assert_eq!(
+            join_with(&mut sim, "AIice", 4096).err(),
             Some(JoinError::NameTaken)
         );
         sim.handle(Command::Leave {
