@@ -48,6 +48,7 @@ fn session(addr: &str, seconds: f64, record: Option<&std::path::Path>) -> (f64, 
         recorder: recorder.clone(),
         connect_timeout: Duration::from_secs(10),
         play_timeout: Duration::from_secs(10),
+        say: Vec::new(),
     }));
     let cpu = cpu_seconds() - before;
     let wire = statuses

@@ -16,6 +16,7 @@ use tilegame_game::{self as game, Action, Item, Map, Tile};
 use tilegame_protocol::v1::play;
 
 use crate::keyframe::Keyframe;
+use crate::managers::ChatEntry;
 use crate::net::recorder::SharedRecorder;
 use crate::net::{
     ConnectOptions, ConnectionHandler, ConnectionState, FrameObserver, NetEvent, RateMeter,
@@ -25,11 +26,12 @@ use crate::render::{
     run_window, DrawPlayer, FrameSource, Hud, InputState, Key, Overlay, RenderError, Scene,
     WindowOptions, WindowSettings,
 };
+use crate::ui::chat::{line_alpha, refusal_key, ChatInput, ChatKey, ChatOutcome, SHOWN_LINES};
 use crate::ui::i18n::{pick_language, system_language, Localizer};
 use crate::ui::messages::natural_cmp;
 use crate::ui::screens::{Attempt, Command, Screen, Ui, UiEvent};
 use crate::ui::settings::Settings;
-use crate::ui::view::{self, HudView, MapView, HOTBAR_SLOTS};
+use crate::ui::view::{self, ChatLineView, HudView, MapView, HOTBAR_SLOTS};
 
 /// Seconds per local tick.
 const TICK: f32 = 1.0 / game::TICK_RATE as f32;
@@ -203,6 +205,8 @@ pub struct ClientApp {
     hotbar_slot: usize,
     show_list: bool,
     show_map: bool,
+    /// The chat line being typed.
+    chat: ChatInput,
     map_texture: Option<(egui::TextureHandle, u32)>,
     flash: f32,
     damage_numbers: Vec<(u8, f32)>,
@@ -289,6 +293,7 @@ impl ClientApp {
             hotbar_slot: 0,
             show_list: false,
             show_map: false,
+            chat: ChatInput::default(),
             map_texture: None,
             flash: 0.0,
             damage_numbers: Vec::new(),
@@ -478,6 +483,34 @@ impl ClientApp {
         s.last_health = health;
     }
 
+    /// Applies a chat key: a line to send goes to the server.
+    fn chat_key(&mut self, key: ChatKey) {
+        match self.chat.key(key) {
+            ChatOutcome::Send(text) => {
+                if let Some(s) = &self.session {
+                    s.handler.say(text);
+                }
+            }
+            ChatOutcome::Opened
+            | ChatOutcome::Nothing
+            | ChatOutcome::Closed
+            | ChatOutcome::Refused => {}
+        }
+    }
+
+    /// The last chat entries with their opacity now.
+    fn chat_lines(&self) -> Vec<ChatLineView> {
+        let Some(s) = &self.session else {
+            return Vec::new();
+        };
+        chat_views(
+            &s.play.chat,
+            s.play.players.tick(),
+            self.chat.is_open(),
+            &self.i18n,
+        )
+    }
+
     fn hud_view(&mut self, ctx: &egui::Context) -> HudView {
         let Some(s) = &self.session else {
             return HudView::default();
@@ -548,6 +581,41 @@ impl ClientApp {
     }
 }
 
+/// The last [`SHOWN_LINES`] chat entries as the HUD shows them at tick `now` (shared with the
+/// replay viewer).
+pub fn chat_views(
+    log: &crate::managers::ChatLog,
+    now: u32,
+    open: bool,
+    i18n: &Localizer,
+) -> Vec<ChatLineView> {
+    let mut lines: Vec<ChatLineView> = log
+        .items()
+        .rev()
+        .take(SHOWN_LINES)
+        .map(|item| {
+            let (name, text) = match &item.entry {
+                ChatEntry::Line { from, name, text } => {
+                    let name = if name.is_empty() {
+                        format!("#{from}")
+                    } else {
+                        name.clone()
+                    };
+                    (name, text.clone())
+                }
+                ChatEntry::Refused(r) => (String::new(), i18n.text(refusal_key(*r))),
+            };
+            ChatLineView {
+                name,
+                text,
+                alpha: line_alpha(item.tick, now, open),
+            }
+        })
+        .collect();
+    lines.reverse();
+    lines
+}
+
 /// The whole map, one pixel per tile, in the renderer's tile colours.
 fn map_image(map: &Map) -> egui::ColorImage {
     let (w, h) = (usize::from(map.width()), usize::from(map.height()));
@@ -593,8 +661,12 @@ impl FrameSource for ClientApp {
                 Key::Tab if playing => self.show_list = !self.show_list,
                 Key::Space if playing => self.show_map = !self.show_map,
                 Key::R if playing && dead => self.respawn_clicked = true,
+                Key::T | Key::Enter if playing && !self.show_map => self.chat_key(ChatKey::Open),
                 _ => {}
             }
+        }
+        if !playing && self.chat.is_open() {
+            self.chat_key(ChatKey::Cancel);
         }
         if playing && input.scroll != 0.0 {
             let step = if input.scroll > 0.0 {
@@ -665,6 +737,12 @@ impl FrameSource for ClientApp {
             let hud = self.hud_view(ctx);
             if view::hud(ctx, &hud, &self.i18n) {
                 self.respawn_clicked = true;
+            }
+            let lines = self.chat_lines();
+            if let Some(key) =
+                view::chat(ctx, &lines, &mut self.chat, view::CHAT_BOTTOM, &self.i18n)
+            {
+                self.chat_key(key);
             }
         }
     }

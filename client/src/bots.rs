@@ -37,6 +37,8 @@ pub struct BotOptions {
     /// How far from the centre the bot wanders, in pixels; it first walks to a random point
     /// within this square, then walks randomly inside it.
     pub roam_px: i32,
+    /// Chat lines to say once in play, one a second (within the server's rate limit).
+    pub say: Vec<String>,
 }
 
 impl BotOptions {
@@ -49,6 +51,7 @@ impl BotOptions {
             break_tiles: true,
             tick: Duration::from_millis(50),
             roam_px: 600,
+            say: Vec::new(),
         }
     }
 }
@@ -78,7 +81,13 @@ pub struct BotStatus {
     pub roaming: bool,
     /// The socket's counters.
     pub counters: ByteCounters,
+    /// Chat received, oldest first (at most [`CHAT_KEPT`]): `NAME: TEXT`, or `refused: REASON`
+    /// for a line of this bot's that the server refused.
+    pub chat: Vec<String>,
 }
+
+/// Chat lines a bot's status keeps.
+pub const CHAT_KEPT: usize = 256;
 
 impl Default for BotStatus {
     fn default() -> Self {
@@ -94,6 +103,7 @@ impl Default for BotStatus {
             max_prediction_error_px: 0,
             roaming: false,
             counters: ByteCounters::new(),
+            chat: Vec::new(),
         }
     }
 }
@@ -322,6 +332,8 @@ pub async fn run_bot(
     let mut roaming = false;
     let mut snapshots = 0u64;
     let mut inputs = 0u64;
+    let mut to_say: std::collections::VecDeque<String> = options.say.iter().cloned().collect();
+    let mut last_said: Option<Instant> = None;
     let result = loop {
         tokio::select! {
             packet = conn.recv() => {
@@ -340,6 +352,13 @@ pub async fn run_bot(
                     _ => {}
                 }
                 play.apply(&packet);
+                if let Some(line) = chat_line(&packet, &play) {
+                    set(&mut |s| {
+                        if s.chat.len() < CHAT_KEPT {
+                            s.chat.push(line.clone());
+                        }
+                    });
+                }
                 if let (Some(r), play::ToClient::Snapshot(s)) = (&recorder, &packet) {
                     let hashes = play.state_hash();
                     r.with(|r| r.tick(s.tick, hashes, || Keyframe::capture(&play).map(|k| k.to_bytes()).unwrap_or_default()));
@@ -375,6 +394,14 @@ pub async fn run_bot(
                 }
                 was_active = active;
                 let now = Instant::now();
+                if !to_say.is_empty() && last_said.is_none_or(|t| now.duration_since(t) >= Duration::from_secs(1)) {
+                    last_said = Some(now);
+                    if let Some(text) = to_say.pop_front() {
+                        if let Err(e) = conn.send(&play::Say { text }).await {
+                            break Err(e);
+                        }
+                    }
+                }
                 if now.duration_since(last_ping) >= Duration::from_secs(1) && ping.due(now, Duration::from_secs(1)) {
                     last_ping = now;
                     let nonce = ping.sent(now);
@@ -412,6 +439,22 @@ pub async fn run_bot(
 pub fn predicted_px(state: &PlayState) -> (i32, i32) {
     let s = state.players.prediction().state();
     (s.x.div_euclid(SUBPX), s.y.div_euclid(SUBPX))
+}
+
+/// A chat packet as a status line: `NAME: TEXT` (the sender's id when its name is unknown), or
+/// `refused: REASON`.
+fn chat_line(packet: &play::ToClient, play: &PlayState) -> Option<String> {
+    match packet {
+        play::ToClient::Chat(c) => {
+            let name = play
+                .players
+                .get(c.from)
+                .map_or_else(|| format!("#{}", c.from), |p| p.name.clone());
+            Some(format!("{name}: {}", c.text))
+        }
+        play::ToClient::ChatRefused(r) => Some(format!("refused: {}", r.reason.name())),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

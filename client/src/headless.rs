@@ -32,6 +32,8 @@ pub struct HeadlessOptions {
     pub connect_timeout: Duration,
     /// Silence allowed in play.
     pub play_timeout: Duration,
+    /// Chat lines each client says once in play, one a second.
+    pub say: Vec<String>,
 }
 
 /// Runs the clients until the time is up or Ctrl-C; returns each one's final status.
@@ -57,6 +59,7 @@ pub async fn run(mut options: HeadlessOptions) -> Vec<BotStatus> {
                 .wrapping_add(i as u64)
                 .wrapping_mul(0x9e37_79b9_7f4a_7c15),
         );
+        bot.say.clone_from(&options.say);
         if options.bots == 0 {
             bot.walk = false;
             bot.break_tiles = false;
@@ -80,6 +83,7 @@ pub async fn run(mut options: HeadlessOptions) -> Vec<BotStatus> {
         .seconds
         .map(|s| started + Duration::from_secs_f64(s.max(0.0)));
     let mut meter = RateMeter::default();
+    let mut chat_printed = 0usize;
     let mut second = tokio::time::interval_at(
         tokio::time::Instant::now() + Duration::from_secs(1),
         Duration::from_secs(1),
@@ -102,6 +106,13 @@ pub async fn run(mut options: HeadlessOptions) -> Vec<BotStatus> {
                 meter.sample(elapsed, sent, received);
                 if options.print_status {
                     println!("{}", status_line(elapsed, &snapshot, &meter));
+                    // The first client's chat, as it arrived (every client gets the same lines).
+                    if let Some(first) = snapshot.first() {
+                        for line in first.chat.iter().skip(chat_printed) {
+                            println!("chat {line}");
+                        }
+                        chat_printed = first.chat.len();
+                    }
                 }
             }
             _ = tokio::time::sleep(sleep_until) => {}

@@ -34,6 +34,10 @@ struct Args {
     /// Seed for the bots' decisions.
     #[arg(long, default_value_t = 1)]
     bot_seed: u64,
+    /// Headless: say this chat line once in play (repeat for several; one a second); lines
+    /// received are printed as `chat NAME: TEXT`.
+    #[arg(long, value_name = "TEXT")]
+    say: Vec<String>,
     /// Record the session (every frame, tick hashes, keyframes) to this replay file.
     #[arg(long)]
     record: Option<std::path::PathBuf>,
@@ -161,6 +165,7 @@ fn main() -> ExitCode {
             recorder,
             connect_timeout: Duration::from_secs(args.connect_timeout),
             play_timeout: Duration::from_secs(args.play_timeout),
+            say: args.say,
         },
     ));
     drop(hosted);

@@ -7,7 +7,7 @@
 use tilegame_game::{self as game, Action, Item};
 use tilegame_protocol::v1::play;
 
-use crate::managers::{PlayerManager, WorldManager};
+use crate::managers::{ChatLog, PlayerManager, WorldManager};
 use crate::net::{actions::ActionQueue, Joined};
 
 /// Managers, inputs and actions of one player's session.
@@ -19,6 +19,8 @@ pub struct PlayState {
     pub players: PlayerManager,
     /// Discrete actions waiting.
     pub actions: ActionQueue,
+    /// The chat lines received.
+    pub chat: ChatLog,
     seq: u32,
     item: Item,
     held_break: Option<(u16, u16)>,
@@ -49,10 +51,11 @@ impl PlayState {
         self.players.set_local(joined.player_id, name, joined.spawn);
     }
 
-    /// Applies a server packet to both managers and acknowledges finished actions.
+    /// Applies a server packet to the managers (and the chat) and acknowledges finished actions.
     pub fn apply(&mut self, packet: &play::ToClient) {
         self.world.apply(packet);
         self.players.apply(packet, self.world.map());
+        self.chat.apply(packet, &self.players);
         if let (play::ToClient::Snapshot(s), Some(map)) = (packet, self.world.map()) {
             self.actions.acknowledge(s.ack_seq, map);
         }

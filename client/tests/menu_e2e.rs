@@ -2,7 +2,8 @@
 //! events (pointer clicks on the drawn labels, key presses, typed text, fed to egui exactly as
 //! `egui-winit` feeds window events) go Join → type the address and the name → play, against a
 //! real server on 127.0.0.1 (an ephemeral port). The failure path (refused → Retry → Back) is
-//! driven the same way. No window is needed: the app's UI runs on a headless egui context.
+//! driven the same way, and so is the chat between two players (T, typing, Enter, Esc). No
+//! window is needed: the app's UI runs on a headless egui context.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -371,4 +372,126 @@ fn lang_flag_beats_the_saved_language_until_options_change_it() {
     let saved = std::fs::read_to_string(config.join("settings.ron")).unwrap();
     assert!(saved.contains("\"ru\""), "{saved}");
     let _ = std::fs::remove_dir_all(&config);
+}
+
+/// A driver already in play on `address` as `name` (`--connect`).
+fn playing(address: &str, name: &str) -> Driver {
+    let options = AppOptions {
+        config_dir: Some(temp_config(name)),
+        language: Some("en".into()),
+        start: Start::Play(
+            tilegame_client::ui::screens::Attempt {
+                address: address.to_owned(),
+                name: name.to_owned(),
+                host: None,
+            },
+            tilegame_client::app::InGameView::World,
+        ),
+        ..AppOptions::default()
+    };
+    let (app, _) = ClientApp::new(&options, None);
+    let ctx = egui::Context::default();
+    tilegame_client::ui::font::install(&ctx);
+    let mut d = Driver {
+        app,
+        ctx,
+        shapes: Vec::new(),
+        time: 0.0,
+        input: InputState {
+            window_size: [1280, 720],
+            focused: true,
+            ..InputState::default()
+        },
+    };
+    d.until("joining", |d| {
+        d.app.ui_state().screen() == &Screen::Playing && d.app.local_player().is_some()
+    });
+    d
+}
+
+fn enter(pressed: bool) -> Event {
+    Event::Key {
+        key: egui::Key::Enter,
+        physical_key: None,
+        pressed,
+        repeat: false,
+        modifiers: Modifiers::NONE,
+    }
+}
+
+#[test]
+fn t_opens_the_chat_enter_sends_esc_cancels_and_the_other_player_sees_the_line() {
+    let server = tilegame_server::ServerHandle::start(tilegame_server::ServerConfig {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        seed: "chate2e".into(),
+        size: "small".into(),
+        ..tilegame_server::ServerConfig::default()
+    })
+    .expect("a server on an ephemeral port");
+    let address = server.addr().to_string();
+    let mut alice = playing(&address, "alice");
+    let mut bob = playing(&address, "bob");
+    let shows = |d: &Driver, text: &str| d.texts().iter().any(|t| t.contains(text));
+
+    // T opens the line (the key reaches the game, as the window passes it on), typing fills it,
+    // Esc cancels: nothing is sent and the game is not paused.
+    alice.input.keys_pressed = vec![tilegame_client::render::Key::T];
+    alice.frame(vec![]);
+    alice.input.keys_pressed.clear();
+    alice.frame(vec![]);
+    alice.frame(vec![]);
+    alice.frame(vec![]);
+    alice.frame(vec![Event::Text("never sent".into())]);
+    alice.frame(vec![]);
+    assert!(shows(&alice, "never sent"), "{:?}", alice.texts());
+    let esc = |pressed| Event::Key {
+        key: egui::Key::Escape,
+        physical_key: None,
+        pressed,
+        repeat: false,
+        modifiers: Modifiers::NONE,
+    };
+    alice.frame(vec![esc(true), esc(false)]);
+    alice.frame(vec![]);
+    assert!(!shows(&alice, "never sent"), "{:?}", alice.texts());
+    assert_eq!(alice.app.ui_state().screen(), &Screen::Playing);
+
+    // Enter opens it too; Enter sends; bob's HUD shows the line with alice's name.
+    alice.input.keys_pressed = vec![tilegame_client::render::Key::Enter];
+    alice.frame(vec![]);
+    alice.input.keys_pressed.clear();
+    alice.frame(vec![]);
+    alice.frame(vec![Event::Text("hello from Zoë".into())]);
+    alice.frame(vec![enter(true), enter(false)]);
+    bob.until("bob sees the line", |d| shows(d, "alice: hello from Zoë"));
+    alice.until("alice sees her own line", |d| {
+        shows(d, "alice: hello from Zoë")
+    });
+    assert!(!shows(&bob, "never sent"));
+
+    // Enter on a blank line closes it without sending anything.
+    alice.input.keys_pressed = vec![tilegame_client::render::Key::T];
+    alice.frame(vec![]);
+    alice.input.keys_pressed.clear();
+    alice.frame(vec![]);
+    alice.frame(vec![Event::Text("   ".into())]);
+    alice.frame(vec![]);
+    assert!(
+        alice.texts().iter().any(|t| t == "   "),
+        "open: {:?}",
+        alice.texts()
+    );
+    alice.frame(vec![enter(true), enter(false)]);
+    alice.frame(vec![]);
+    assert!(
+        !alice
+            .texts()
+            .iter()
+            .any(|t| t == "   " || t.contains("Enter: send")),
+        "closed: {:?}",
+        alice.texts()
+    );
+    assert_eq!(alice.app.ui_state().screen(), &Screen::Playing);
+    let _ = std::fs::remove_dir_all(temp_config("alice"));
+    let _ = std::fs::remove_dir_all(temp_config("bob"));
 }

@@ -36,6 +36,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         recorder: None,
         connect_timeout: Duration::from_secs(30),
         play_timeout: Duration::from_secs(10),
+        say: Vec::new(),
     }));
     server.shutdown();
     println!("bots: {statuses:?}");

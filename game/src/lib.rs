@@ -11,9 +11,10 @@
 //! Perlin), [`tile`] (kinds and attributes), [`coords`] (units and conversions), [`dynatile`]
 //! (changed-tile bits), [`map`] (with its layers as runs), [`theme`] (height bands),
 //! [`worldgen`], [`movement`] (the shared movement step), [`player`] (players and inputs),
-//! [`breaking`] (shovel rules) and [`world`] (the tick). The public API is re-exported here.
+//! [`breaking`] (shovel rules), [`chat`] (chat lines and their rate limit) and [`world`] (the tick). The public API is re-exported here.
 
 pub mod breaking;
+pub mod chat;
 pub mod coords;
 pub mod dynatile;
 pub mod hash;
@@ -29,6 +30,10 @@ pub mod world;
 pub mod worldgen;
 
 pub use breaking::{break_ticks, check_break, in_reach, BreakError, REACH_TILES, SHOVEL_STRENGTH};
+pub use chat::{
+    check_line, is_chat_control, ChatLimiter, LineError, Verdict, CHAT_BURST, CHAT_FLOOD_LINES,
+    CHAT_MAX_BYTES, CHAT_MAX_CHARS, CHAT_REFILL_MS,
+};
 pub use coords::{
     map_origin_px, px_to_subpx, px_to_tile, subpx_to_px, subpx_to_tile, tile_center_px, tile_to_px,
     SUBPX, TICK_RATE, TILE_SIZE,

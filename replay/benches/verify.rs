@@ -44,6 +44,7 @@ fn record(path: &Path, simulation: &Path, seconds: f64) {
             recorder: Some(recorder),
             connect_timeout: Duration::from_secs(30),
             play_timeout: Duration::from_secs(10),
+            say: Vec::new(),
         },
     ));
     server.shutdown();

@@ -18,12 +18,16 @@
 
 use std::path::PathBuf;
 
+use tilegame_client::app::chat_views;
 use tilegame_client::render;
 use tilegame_client::render::timeline_bar::{self, BarLayout, TimelineBar};
 use tilegame_client::render::{
     run_window, DrawPlayer, FrameSource, Hud, InputState, Key, Overlay, RenderError, Scene,
     WindowOptions,
 };
+use tilegame_client::ui::chat::ChatInput;
+use tilegame_client::ui::i18n::Localizer;
+use tilegame_client::ui::view;
 use tilegame_game::{Map, Tile};
 use tilegame_protocol::replay_format::{FileHeader, Record};
 
@@ -60,6 +64,8 @@ struct Viewer {
     held: (bool, bool),
     /// The last time a press or drag on the bar sought to.
     seek_target: Option<u64>,
+    /// English texts for the chat's notices (the viewer has no language setting).
+    i18n: Option<Localizer>,
     /// The left button went down on the bar and is still held: scrubbing.
     dragging: bool,
     /// Window size in physical pixels and pixels per point (from the last frame): where the
@@ -268,7 +274,22 @@ impl FrameSource for Viewer {
             joins: self.traffic.joins(),
             note: &note,
         };
-        timeline_bar::paint(ctx, &self.bar_layout(), &bar);
+        let layout = self.bar_layout();
+        timeline_bar::paint(ctx, &layout, &bar);
+        // The recording's chat, as the player saw it, above the hotbar and the bar.
+        if let (Some(play), Some(i18n)) = (self.engine.play(), &self.i18n) {
+            let lines = chat_views(&play.chat, play.players.tick(), false, i18n);
+            let bar_points =
+                (self.window[1] - layout.panel[1]).max(0.0) / self.pixels_per_point.max(0.1);
+            let mut closed = ChatInput::default();
+            view::chat(
+                ctx,
+                &lines,
+                &mut closed,
+                view::CHAT_BOTTOM + bar_points,
+                i18n,
+            );
+        }
     }
 
     fn scene(&self) -> Scene<'_> {
@@ -404,6 +425,7 @@ impl Viewer {
             keyframe_times,
             held: (false, false),
             seek_target: None,
+            i18n: Localizer::new("en").ok(),
             dragging: false,
             window: [1280.0, 720.0],
             pixels_per_point: 1.0,

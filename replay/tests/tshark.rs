@@ -7,6 +7,7 @@
 //! captures are exported both one frame per segment and as a coalesced stream cut into small
 //! segments (several frames per segment, frames across segments), and read both in one pass
 //! and in two (`-2`, which re-dissects every frame as filters and the GUI do).
+//! A session with chat shows each Say and Chat by name, and the line and its sender as fields.
 //!
 //! tshark is required: `.ci/run` installs it, and this test fails (never skips) without it.
 
@@ -191,6 +192,54 @@ fn live_session_exported_to_pcap_is_named_frame_by_frame() {
     let file = ReplayFile::open(&path).expect("the recording");
     check_capture(&dir, &lua, &file, "live", ExportOptions::default());
     check_capture(&dir, &lua, &file, "live-coalesced", coalesced(97));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn chat_lines_are_named_and_their_text_and_sender_shown() {
+    let dir = scratch("tshark-chat");
+    let lua = dissector(&dir);
+    let path = dir.join("chat.tgr");
+    let server = common::server("tsharkchat", None);
+    common::record_bots_saying(
+        server.addr().to_string(),
+        &path,
+        2,
+        3.0,
+        20,
+        &["hello, Zoë".to_owned()],
+    );
+    let file = ReplayFile::open(&path).expect("the recording");
+    let names = recorded_names(&file);
+    assert_eq!(names.iter().filter(|n| *n == "Say").count(), 1, "{names:?}");
+    assert_eq!(
+        names.iter().filter(|n| *n == "Chat").count(),
+        2,
+        "{names:?}"
+    );
+    check_capture(&dir, &lua, &file, "chat", ExportOptions::default());
+    // The line and its sender, as tshark's fields.
+    let pcap = dir.join("chat.pcap");
+    let out = Command::new(tshark())
+        .arg("-X")
+        .arg(format!("lua_script:{}", lua.display()))
+        .arg("-r")
+        .arg(&pcap)
+        .args([
+            "-T",
+            "fields",
+            "-e",
+            "tilegame.play.chat.from",
+            "-e",
+            "tilegame.play.chat.text",
+        ])
+        .args(["-Y", "tilegame.play.chat.text"])
+        .output()
+        .expect("run tshark");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(lines.iter().all(|l| l.ends_with("\thello, Zoë")), "{text}");
     let _ = std::fs::remove_dir_all(dir);
 }
 

@@ -15,8 +15,8 @@ use tilegame_protocol::convert::input_from_wire;
 use tilegame_protocol::frame::FrameRef;
 use tilegame_protocol::v1::Packet;
 use tilegame_protocol::v1::{
-    self, handshake, login, map_transfer, marker, play, DisconnectReason, RejectReason,
-    ServerPacket, StateMarker,
+    self, handshake, login, map_transfer, marker, play, ChatRefusal, DisconnectReason,
+    RejectReason, ServerPacket, StateMarker,
 };
 use tilegame_protocol::{DecodeError, Direction, EncodeError, PacketSet, State};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
@@ -31,6 +31,7 @@ use crate::link::SessionLink;
 use crate::metrics::{ConnectionGauge, Metrics, Way};
 use crate::outbox::{self, Closed, Outbox};
 use crate::recording::SessionRecorder;
+use tilegame_game as game;
 use tilegame_sim::{Command, Kick};
 
 /// Settings a session needs.
@@ -521,6 +522,9 @@ async fn play_session(
     io.outbox.open_play();
     let mut idle_deadline = Instant::now() + config.idle_timeout;
     let mut last_seq = 0u32;
+    // The chat rate limit runs on the session's clock, in ms since play began.
+    let play_start = Instant::now();
+    let mut chat_limit = game::ChatLimiter::new(0);
     loop {
         while let Some(got) = codec.next_packet()? {
             io.received(State::Play, got.packet.name(), got.frame);
@@ -542,6 +546,36 @@ async fn play_session(
                 play::ToServer::Ping(ping) => {
                     io.send(&mut codec, &play::Pong { nonce: ping.nonce })
                         .await?;
+                }
+                play::ToServer::Say(say) => {
+                    let now_ms = play_start.elapsed().as_millis() as u64;
+                    let refused = match game::check_line(&say.text) {
+                        Err(e) => Some(refusal(e)),
+                        Ok(text) => match chat_limit.offer(now_ms) {
+                            game::Verdict::Accept => {
+                                sim.send(Command::Chat { id, text })
+                                    .await
+                                    .map_err(|_| SessionError::Shutdown)?;
+                                None
+                            }
+                            game::Verdict::Limited => Some(ChatRefusal::RateLimited),
+                            game::Verdict::Flood => {
+                                let message = format!(
+                                    "{} chat lines in a row over the rate limit",
+                                    game::CHAT_FLOOD_LINES
+                                );
+                                let _ = timeout(
+                                    Duration::from_secs(1),
+                                    io.kick(DisconnectReason::ChatFlood, &message),
+                                )
+                                .await;
+                                return Ok(DisconnectReason::ChatFlood);
+                            }
+                        },
+                    };
+                    if let Some(reason) = refused {
+                        io.send(&mut codec, &play::ChatRefused { reason }).await?;
+                    }
                 }
                 // The server decides reasons: a client can only say it quits.
                 play::ToServer::Disconnect(_) => return Ok(DisconnectReason::Quit),
@@ -583,6 +617,15 @@ async fn play_session(
                 return Err(SessionError::Timeout("play (idle)"));
             }
         }
+    }
+}
+
+/// The wire's reason for a line that breaks the chat rules.
+fn refusal(e: game::LineError) -> ChatRefusal {
+    match e {
+        game::LineError::Empty => ChatRefusal::Empty,
+        game::LineError::TooLong { .. } => ChatRefusal::TooLong,
+        game::LineError::ControlCharacter(_) => ChatRefusal::ControlCharacter,
     }
 }
 

@@ -5,15 +5,17 @@
 //! the server (links over sockets), in the re-simulator ([`resim`], links in memory) and in the
 //! benchmarks and fuzz targets. Around it: what each client has been told and the snapshot that
 //! brings it up to date ([`replication`]), the simulation log that records the loop's commands
-//! and I/O outcomes into a replay file ([`simlog`]), keyframes of its whole state, and the
+//! and I/O outcomes into a replay file ([`simlog`]), keyframes of its whole state, the
 //! ranges of the settings it is built from ([`settings`], shared by the server's configuration
-//! and a recording's `SimStart`).
+//! and a recording's `SimStart`), and which names are taken ([`names`]: case and confusable
+//! look-alikes).
 //!
 //! Nothing here opens a socket, a file, a thread pool of its own beyond a scoped fan-out for
 //! large ticks, or reads the clock: the caller drives the loop (`tilegame-server` at a fixed
 //! rate, `tilegame-replay` record by record) and times it.
 
 pub mod link;
+pub mod names;
 pub mod replication;
 pub mod resim;
 pub mod settings;

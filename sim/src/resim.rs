@@ -314,6 +314,7 @@ pub fn record_name(r: &Record) -> &'static str {
         Record::SimJoin(_) => "SimJoin",
         Record::SimInput(_) => "SimInput",
         Record::SimLeave(_) => "SimLeave",
+        Record::SimChat(_) => "SimChat",
         Record::SimRosterCut(_) => "SimRosterCut",
         Record::SimDrop(_) => "SimDrop",
         Record::SimTick(_) => "SimTick",
@@ -492,6 +493,13 @@ impl Resim {
                 }
                 self.counts.inputs += 1;
                 self.sim.handle(Command::Input { id, input });
+                Step::Applied
+            }
+            Record::SimChat(c) => {
+                self.sim.handle(Command::Chat {
+                    id: PlayerId(c.player),
+                    text: c.text.clone(),
+                });
                 Step::Applied
             }
             Record::SimLeave(l) => {
@@ -864,6 +872,13 @@ mod tests {
             for id in ids {
                 live.input(id, t + 1, if (id.0 + t) % 3 == 0 { -1 } else { 1 });
             }
+            if t == 5 || t == 20 {
+                // Chat lines are commands: recorded, and re-sent the same in a re-simulation.
+                live.sim.handle(Command::Chat {
+                    id: watcher,
+                    text: format!("line at {t}: Zoë"),
+                });
+            }
             if t == 10 {
                 for i in 2..40 {
                     live.sim.handle(Command::Leave {
@@ -938,6 +953,8 @@ mod tests {
             .collect();
         let derived: Vec<Vec<u8>> = stream.iter().map(|f| f.bytes.clone()).collect();
         assert!(live.len() > 60, "{}", live.len());
+        let chat = <v1::play::Chat as v1::Packet>::ID;
+        assert_eq!(live.iter().filter(|f| f.first() == Some(&chat)).count(), 2);
         assert_eq!(derived.len(), live.len() + 1);
         assert_eq!(derived[..live.len()], live[..]);
         assert_eq!(

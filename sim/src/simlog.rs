@@ -9,7 +9,7 @@
 //! `Sim*` records of a replay file (`protocol/spec/replay.ron`, recorder `Simulation`):
 //!
 //! - `SimStart`: seed, theme, size, limits, heartbeat, view radius, outbox budget;
-//! - per tick: the `SimJoin` / `SimInput` / `SimLeave` commands handled before it, then what its
+//! - per tick: the `SimJoin` / `SimInput` / `SimChat` / `SimLeave` commands handled before it, then what its
 //!   I/O decided (`SimRosterCut`, `SimDrop`), then `SimTick` with the world hash and each
 //!   player's hash; every `keyframe_every` ticks (default [`DEFAULT_KEYFRAME_EVERY`], 10 s at
 //!   20 ticks/s) then a `SimKeyframe` with the loop's whole state, so that seeking re-simulates
@@ -130,6 +130,14 @@ impl SimLog {
             color,
             result,
             vanished,
+        }));
+    }
+
+    /// The loop took a chat line.
+    pub fn chat(&mut self, id: PlayerId, text: &str) {
+        self.push(Record::SimChat(rf::SimChat {
+            player: id.0,
+            text: text.to_owned(),
         }));
     }
 

@@ -16,7 +16,7 @@
 //! that joined them — inputs arrive tagged with the id the loop handed out, never with an id
 //! the client chose.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use tilegame_game::{self as game, Event, PlayerId, World};
@@ -28,6 +28,7 @@ use tilegame_protocol::v1::{
 use tracing::{info, warn};
 
 use crate::link::{ClientLink, PushError};
+use crate::names::Names;
 use crate::replication::{
     encode_snapshot, encode_tiles, ClientView, Quantized, Replica, SharedDeltas, SlotGrid,
     SnapshotParts, ViewScratch,
@@ -74,6 +75,14 @@ pub enum Command {
         id: PlayerId,
         /// The input.
         input: game::Input,
+    },
+    /// A chat line the connection accepted (checked and within the rate limit): the next tick
+    /// sends it to every player as Chat.
+    Chat {
+        /// The connection's player.
+        id: PlayerId,
+        /// The line (NFC, within the spec's bounds).
+        text: String,
     },
     /// The connection ended.
     Leave {
@@ -256,8 +265,8 @@ pub struct Sim {
     max_players: usize,
     heartbeat_ticks: u32,
     clients: BTreeMap<PlayerId, Client>,
-    /// Names in use, lowercased (names are unique ignoring case).
-    names: BTreeSet<String>,
+    /// Names in use (unique ignoring case and confusable look-alikes).
+    names: Names,
     slots: Vec<Option<Replica>>,
     next_id: u32,
     transfer: Option<Arc<MapTransfer>>,
@@ -272,6 +281,8 @@ pub struct Sim {
     log: Option<SimLog>,
     /// Players admitted since the last tick (at most `max_players`, see [`Sim::handle`]).
     joined_since_tick: usize,
+    /// Chat lines taken since the last tick, in order, as encoded Chat frames.
+    chat: Vec<u8>,
 }
 
 /// What the loop holds in proportion to its players, for a memory budget (a re-simulation of an
@@ -325,7 +336,7 @@ impl Sim {
             max_players,
             heartbeat_ticks,
             clients: BTreeMap::new(),
-            names: BTreeSet::new(),
+            names: Names::default(),
             slots: Vec::new(),
             next_id: 1,
             transfer: None,
@@ -338,6 +349,7 @@ impl Sim {
             stats: Arc::new(Mutex::new(TickStats::default())),
             log: None,
             joined_since_tick: 0,
+            chat: Vec::new(),
         }
     }
 
@@ -425,6 +437,18 @@ impl Sim {
                     c.inputs.push_back((input, before));
                 }
             }
+            Command::Chat { id, text } => {
+                if !self.clients.contains_key(&id) {
+                    return;
+                }
+                if let Some(log) = &mut self.log {
+                    log.chat(id, &text);
+                }
+                let line = play::Chat { from: id.0, text };
+                if let Err(e) = self.encoder.encode(&line, &mut self.chat) {
+                    warn!("cannot encode a chat line: {e}");
+                }
+            }
             Command::Leave { id, reason } => {
                 if let Some(log) = &mut self.log {
                     log.leave(id, reason);
@@ -445,8 +469,7 @@ impl Sim {
         if let Err(e) = game::validate_name(&name) {
             return Err(((JoinError::InvalidName, e.to_string()), link));
         }
-        let folded = name.to_lowercase();
-        if self.names.contains(&folded) {
+        if self.names.taken(&name) {
             return Err((
                 (
                     JoinError::NameTaken,
@@ -539,7 +562,7 @@ impl Sim {
             })
             .unwrap_or_default();
         info!(player = id.0, %name, "player joined");
-        self.names.insert(folded);
+        self.names.insert(&name);
         self.clients.insert(
             id,
             Client {
@@ -579,7 +602,7 @@ impl Sim {
             return;
         };
         self.world.remove_player(id);
-        self.names.remove(&client.name.to_lowercase());
+        self.names.remove(&client.name);
         self.slots[client.slot] = None;
         // A pending join is replaced by the leave: a client may have seen the player in a
         // snapshot already, and a leave of a player it never heard of is harmless.
@@ -727,6 +750,18 @@ impl Sim {
         };
         let mut slow = Vec::new();
         let mut closed = Vec::new();
+        // Chat first: everyone in play gets every line, in order, before this tick's leaves
+        // (a flooder's last lines come while its name is still known).
+        if !self.chat.is_empty() {
+            let chat = std::mem::take(&mut self.chat);
+            for (id, c) in self.clients.iter_mut() {
+                match c.link.push_play(&chat) {
+                    Ok(()) => {}
+                    Err(PushError::Full) => slow.push(*id),
+                    Err(PushError::Closed) => closed.push(*id),
+                }
+            }
+        }
         self.flush_rosters(&mut slow, &mut closed);
         for (id, frame) in frames {
             let Some(c) = self.clients.get_mut(&id) else {
@@ -865,6 +900,7 @@ impl Sim {
 mod tests {
     use super::*;
     use crate::link::{JoinAnswer, MemoryLink};
+    use std::collections::BTreeSet;
 
     fn sim() -> Sim {
         let map =
@@ -998,6 +1034,42 @@ mod tests {
     }
 
     #[test]
+    fn chat_lines_reach_everyone_in_order_with_the_sender_id() {
+        let mut sim = sim();
+        let a = join(&mut sim, "a");
+        let b = join(&mut sim, "b");
+        sim.tick();
+        a.drain();
+        b.drain();
+        for text in ["hello", "Zoë here"] {
+            sim.handle(Command::Chat {
+                id: PlayerId(1),
+                text: text.into(),
+            });
+        }
+        // A line from a player who is gone is dropped.
+        sim.handle(Command::Chat {
+            id: PlayerId(9),
+            text: "ghost".into(),
+        });
+        sim.tick();
+        for link in [&a, &b] {
+            let lines: Vec<(u32, String)> = received(link)
+                .into_iter()
+                .filter_map(|p| match p {
+                    play::ToClient::Chat(c) => Some((c.from, c.text)),
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(lines, vec![(1, "hello".into()), (1, "Zoë here".into())]);
+        }
+        sim.tick();
+        assert!(!received(&b)
+            .iter()
+            .any(|p| matches!(p, play::ToClient::Chat(_))));
+    }
+
+    #[test]
     fn a_join_whose_connection_vanished_is_undone() {
         let mut sim = sim();
         sim.handle(Command::Join {
@@ -1023,11 +1095,17 @@ mod tests {
     }
 
     #[test]
-    fn names_are_unique_ignoring_case_and_free_again_after_leaving() {
+    fn names_are_unique_ignoring_case_and_look_alikes_and_free_again_after_leaving() {
         let mut sim = sim();
         let _honest = join(&mut sim, "honest");
         assert_eq!(
             join_with(&mut sim, "HONEST", 4096).err(),
+            Some(JoinError::NameTaken)
+        );
+        // A look-alike (a capital I for an l) is taken too.
+        let _alice = join(&mut sim, "Alice");
+        assert_eq!(
+            join_with(&mut sim, "AIice", 4096).err(),
             Some(JoinError::NameTaken)
         );
         sim.handle(Command::Leave {

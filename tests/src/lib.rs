@@ -103,6 +103,10 @@ pub struct TestClient {
     pub left: Vec<(u32, v1::DisconnectReason)>,
     /// Kick received, if any.
     pub kicked: Option<v1::Kick>,
+    /// Chat lines received, in order: (sender id, text).
+    pub chat: Vec<(u32, String)>,
+    /// Chat refusals received, in order.
+    pub chat_refused: Vec<v1::ChatRefusal>,
     seq: u32,
 }
 
@@ -149,6 +153,8 @@ impl TestClient {
             ack_seq: 0,
             left: Vec::new(),
             kicked: None,
+            chat: Vec::new(),
+            chat_refused: Vec::new(),
             seq: 0,
         })
     }
@@ -410,12 +416,19 @@ impl TestClient {
                     self.left.push((l.id, l.reason));
                 }
                 play::ToClient::Pong(_) => {}
+                play::ToClient::Chat(c) => self.chat.push((c.from, c.text)),
+                play::ToClient::ChatRefused(r) => self.chat_refused.push(r.reason),
                 play::ToClient::Kick(k) => {
                     self.kicked = Some(k);
                     return Err(ClientError::Closed);
                 }
             }
         }
+    }
+
+    /// Sends a chat line.
+    pub fn say(&mut self, text: &str) -> Result<(), ClientError> {
+        self.send::<v1::marker::Play, _>(&play::Say { text: text.into() })
     }
 
     fn apply(&mut self, s: &play::Snapshot) {

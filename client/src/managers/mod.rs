@@ -5,8 +5,10 @@
 //! ticks in, state out; no sockets, no clocks — so live play and replay drive them through the
 //! same code, and both expose a stable state hash that replay verifies tick by tick.
 
+pub mod chat;
 pub mod players;
 pub mod world;
 
+pub use chat::{ChatEntry, ChatItem, ChatLog};
 pub use players::{PlayerManager, Prediction, RemotePlayer};
 pub use world::WorldManager;

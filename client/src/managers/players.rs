@@ -243,7 +243,10 @@ impl PlayerManager {
                     self.names.remove(&p.name);
                 }
             }
-            play::ToClient::Pong(_) | play::ToClient::Kick(_) => {}
+            play::ToClient::Pong(_)
+            | play::ToClient::Kick(_)
+            | play::ToClient::Chat(_)
+            | play::ToClient::ChatRefused(_) => {}
         }
     }
 

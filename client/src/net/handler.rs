@@ -36,10 +36,12 @@ pub enum NetEvent {
 }
 
 /// What the game loop asks of the network side.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub enum NetCommand {
     /// Send an input (with the newest snapshot tick applied).
     Input(game::Input, u32),
+    /// Send a chat line.
+    Say(String),
     /// Leave.
     Disconnect,
 }
@@ -102,6 +104,11 @@ impl ConnectionHandler {
     /// Waits up to `timeout` for the next event.
     pub fn wait(&self, timeout: Duration) -> Option<NetEvent> {
         self.events.recv_timeout(timeout).ok()
+    }
+
+    /// Queues a chat line for sending.
+    pub fn say(&self, text: String) {
+        let _ = self.commands.send(NetCommand::Say(text));
     }
 
     /// Queues an input for sending.
@@ -192,6 +199,7 @@ async fn play_loop(
             }
             command = commands.recv() => match command {
                 Some(NetCommand::Input(input, ack_tick)) => conn.send(&input_to_wire(&input, ack_tick)).await?,
+                Some(NetCommand::Say(text)) => conn.send(&play::Say { text }).await?,
                 Some(NetCommand::Disconnect) | None => {
                     conn.disconnect().await;
                     return Ok("you left the game".into());

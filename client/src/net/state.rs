@@ -168,7 +168,9 @@ impl ConnectError {
             R::Timeout => ConnectionState::Timeout,
             R::ProtocolError => ConnectionState::ServerFailure,
             R::Busy => ConnectionState::Busy,
-            R::Quit | R::TooSlow | R::ServerShutdown => ConnectionState::Disconnected,
+            R::Quit | R::TooSlow | R::ServerShutdown | R::ChatFlood => {
+                ConnectionState::Disconnected
+            }
         };
         let detail = if kick.message.is_empty() {
             format!("kicked: {}", kick.reason.name())

@@ -112,6 +112,8 @@ pub enum Key {
     ToggleFullscreen,
     /// R: respawn.
     R,
+    /// T: open the chat line.
+    T,
     /// Enter: confirm in menus.
     Enter,
     /// Backspace: delete in text fields.
@@ -408,6 +410,7 @@ impl<S: FrameSource> App<'_, S> {
             KeyCode::Digit6 | KeyCode::Numpad6 => Key::Digit6,
             KeyCode::Space => Key::Space,
             KeyCode::KeyR => Key::R,
+            KeyCode::KeyT => Key::T,
             KeyCode::Enter | KeyCode::NumpadEnter if self.modifiers.alt_key() => {
                 Key::ToggleFullscreen
             }

@@ -1,6 +1,7 @@
 //! The player-facing shell around the game: screens, translations, settings and the font.
 //!
 //! - [`screens`]: the pure state machine of menus, forms, connecting, failures and pause;
+//! - [`chat`]: the chat line (open, send, cancel) and how long received lines show;
 //! - [`address`]: `host[:port]` parsing with the default port;
 //! - [`i18n`]: Fluent translations for seven languages;
 //! - [`messages`]: failure texts naming the address, natural name order;
@@ -10,6 +11,7 @@
 //! - `view` (feature `render`): draws the screens with egui and turns clicks into events.
 
 pub mod address;
+pub mod chat;
 pub mod credits;
 pub mod font;
 pub mod i18n;

@@ -893,6 +893,114 @@ pub fn controls_hint(ctx: &egui::Context, i18n: &Localizer) {
         });
 }
 
+/// One received chat entry as the HUD shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChatLineView {
+    /// The sender's name (empty for the server's notices).
+    pub name: String,
+    /// The text (a notice's already translated).
+    pub text: String,
+    /// Opacity 0..=1 (fading).
+    pub alpha: f32,
+}
+
+/// Points between the chat and the window's bottom in play (above the hotbar).
+pub const CHAT_BOTTOM: f32 = 84.0;
+
+/// Draws the last chat lines bottom left, `bottom` points above the window's bottom, fading,
+/// and the chat line being typed when it is open (it holds the keyboard); returns the key the player pressed in the
+/// text field (Enter or Esc).
+pub fn chat(
+    ctx: &egui::Context,
+    lines: &[ChatLineView],
+    input: &mut crate::ui::chat::ChatInput,
+    bottom: f32,
+    i18n: &Localizer,
+) -> Option<crate::ui::chat::ChatKey> {
+    use crate::ui::chat::ChatKey;
+    let visible = lines.iter().any(|l| l.alpha > 0.0);
+    if !visible && !input.is_open() {
+        return None;
+    }
+    let screen = ctx.content_rect();
+    // Above the hotbar, at most 45% of the window wide.
+    let width = (screen.width() * 0.45).clamp(200.0, 560.0);
+    let mut key = None;
+    egui::Area::new(egui::Id::unique("chat"))
+        .anchor(Align2::LEFT_BOTTOM, [10.0, -bottom])
+        .interactable(input.is_open())
+        .show(ctx, |ui| {
+            ui.set_max_width(width);
+            for line in lines.iter().filter(|l| l.alpha > 0.0) {
+                let a = (line.alpha.clamp(0.0, 1.0) * 255.0) as u8;
+                egui::Frame::new()
+                    .fill(Color32::from_black_alpha((f32::from(a) * 0.6) as u8))
+                    .inner_margin(egui::Margin::symmetric(6, 2))
+                    .show(ui, |ui| {
+                        let mut job = egui::text::LayoutJob::default();
+                        let font = egui::FontId::proportional(15.0);
+                        if !line.name.is_empty() {
+                            job.append(
+                                &format!("{}: ", line.name),
+                                0.0,
+                                egui::TextFormat::simple(
+                                    font.clone(),
+                                    Color32::from_rgba_unmultiplied(255, 220, 120, a),
+                                ),
+                            );
+                        }
+                        let color = if line.name.is_empty() {
+                            Color32::from_rgba_unmultiplied(255, 150, 150, a)
+                        } else {
+                            Color32::from_rgba_unmultiplied(255, 255, 255, a)
+                        };
+                        job.append(&line.text, 0.0, egui::TextFormat::simple(font, color));
+                        job.wrap.max_width = width - 12.0;
+                        ui.label(job);
+                    });
+            }
+            if input.is_open() {
+                egui::Frame::new()
+                    .fill(Color32::from_black_alpha(200))
+                    .inner_margin(egui::Margin::same(6))
+                    .show(ui, |ui| {
+                        let field = egui::TextEdit::singleline(&mut input.text)
+                            .hint_text(i18n.text("chat-hint"))
+                            .char_limit(tilegame_game::CHAT_MAX_CHARS)
+                            .desired_width(width - 12.0);
+                        let response = ui.add(field);
+                        // The open line keeps the keyboard (a new area's first pass only
+                        // measures it, so focus is asked for on every pass).
+                        if !response.has_focus() && !response.lost_focus() {
+                            response.request_focus();
+                        }
+                        if response.changed() {
+                            input.edited();
+                        }
+                        let (enter, escape) = ui.input(|i| {
+                            (
+                                i.key_pressed(egui::Key::Enter),
+                                i.key_pressed(egui::Key::Escape),
+                            )
+                        });
+                        if escape {
+                            key = Some(ChatKey::Cancel);
+                        } else if enter && (response.lost_focus() || response.has_focus()) {
+                            key = Some(ChatKey::Submit);
+                        }
+                        if let Some(error) = input.error() {
+                            ui.label(
+                                RichText::new(i18n.text(error))
+                                    .small()
+                                    .color(Color32::from_rgb(255, 150, 150)),
+                            );
+                        }
+                    });
+            }
+        });
+    key
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

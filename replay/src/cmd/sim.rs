@@ -491,17 +491,19 @@ pub struct ClientStream {
     /// the client recorded).
     pub frames: Vec<(u32, Vec<u8>)>,
     /// Frames to the client left out of the comparison, by packet kind (sent by the connection
-    /// itself: handshake, login, map transfer, Pong).
+    /// itself: handshake, login, map transfer, Pong, ChatRefused).
     pub excluded: BTreeMap<String, u64>,
     /// How the file ended.
     pub tail: Tail,
 }
 
-/// Packets the simulation pushes into a player's outbox (and the kicks it decides).
+/// Packets the simulation pushes into a player's outbox (and the kicks it decides). A
+/// ChatRefused, like a Pong, comes from the connection itself.
 fn simulation_made(id: u8) -> bool {
     id == play::Snapshot::ID
         || id == play::PlayerJoined::ID
         || id == play::PlayerLeft::ID
+        || id == play::Chat::ID
         || id == v1::Kick::ID
 }
 
@@ -969,6 +971,7 @@ pub fn describe_record(r: &Record) -> String {
             )
         }
         Record::SimLeave(l) => format!("leave  player {} ({})", l.player, reason_name(l.reason)),
+        Record::SimChat(c) => format!("chat   player {}: {:?}", c.player, c.text),
         Record::SimRosterCut(c) => format!(
             "i/o    player {}: room for {} join/leave events this tick",
             c.player, c.sent

@@ -66,6 +66,18 @@ pub fn record_bots(
     seconds: f64,
     keyframe_interval: u32,
 ) {
+    record_bots_saying(address, path, bots, seconds, keyframe_interval, &[]);
+}
+
+/// [`record_bots`], each bot saying `say` (one line a second).
+pub fn record_bots_saying(
+    address: String,
+    path: &Path,
+    bots: usize,
+    seconds: f64,
+    keyframe_interval: u32,
+    say: &[String],
+) {
     let recorder = tilegame_client::net::recorder::create(path, "bot1", keyframe_interval)
         .expect("the recording opens");
     let runtime = tokio::runtime::Runtime::new().expect("a runtime");
@@ -79,6 +91,7 @@ pub fn record_bots(
         recorder: Some(recorder),
         connect_timeout: Duration::from_secs(30),
         play_timeout: Duration::from_secs(10),
+        say: say.to_vec(),
     }));
     assert_eq!(statuses.len(), bots.max(1));
     assert!(

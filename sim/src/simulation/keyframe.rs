@@ -460,7 +460,7 @@ impl Sim {
         let mut world = World::new(map);
         world.tick = state.tick;
         let mut slots: Vec<Option<Replica>> = vec![None; state.slots as usize];
-        let mut names = BTreeSet::new();
+        let mut names = crate::names::Names::default();
         let mut clients = Vec::with_capacity(state.players.len());
         let mut last_id = None;
         for p in &state.players {
@@ -475,7 +475,7 @@ impl Sim {
                 });
             }
             let player = player_of(p, &world.map).map_err(bad)?;
-            if !names.insert(p.name.to_lowercase()) {
+            if !names.insert(&p.name) {
                 return Err(bad(format!("name {:?} is taken by another player", p.name)));
             }
             let slot = match slots.get_mut(p.slot as usize) {
