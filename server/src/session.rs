@@ -204,22 +204,13 @@ impl Io {
         codec: &mut ServerCodec<S>,
         packet: &P,
     ) -> Result<(), SessionError> {
-        self.set_state(S::STATE);
-        self.out.clear();
-        let frame = codec.encode(packet, &mut self.out)?;
-        self.gauge
-            .metrics()
-            .bytes(Way::Out, P::NAME, frame.wire_len());
-        if let Some(r) = &mut self.recording {
-            r.frame(Direction::ToClient, S::STATE, frame);
-        }
+        self.encode_out(codec, packet)?;
         self.outbox.send(&self.out).await?;
         Ok(())
     }
 
-    /// Sends a bulk packet (a map chunk) within half the outbox's budget
-    /// ([`Outbox::send_bulk`]).
-    async fn send_bulk<S: StateMarker, P: ServerPacket<S>>(
+    /// Encodes a packet into `out`, counted in the metrics and recorded.
+    fn encode_out<S: StateMarker, P: ServerPacket<S>>(
         &mut self,
         codec: &mut ServerCodec<S>,
         packet: &P,
@@ -233,6 +224,17 @@ impl Io {
         if let Some(r) = &mut self.recording {
             r.frame(Direction::ToClient, S::STATE, frame);
         }
+        Ok(())
+    }
+
+    /// Sends a bulk packet (a map chunk) within half the outbox's budget
+    /// ([`Outbox::send_bulk`]).
+    async fn send_bulk<S: StateMarker, P: ServerPacket<S>>(
+        &mut self,
+        codec: &mut ServerCodec<S>,
+        packet: &P,
+    ) -> Result<(), SessionError> {
+        self.encode_out(codec, packet)?;
         self.outbox.send_bulk(&self.out).await?;
         Ok(())
     }

@@ -281,27 +281,7 @@ mod tests {
         for (code, _) in LANGUAGES {
             let l = Localizer::new(code).unwrap();
             for key in &english {
-                let text = l.text_with(
-                    key,
-                    &[
-                        ("address", "127.0.0.1:35000".into()),
-                        ("name", "alice".into()),
-                        ("n", 3u32.into()),
-                        ("max", 10u32.into()),
-                        ("percent", 50u32.into()),
-                        ("cause", "lava".into()),
-                        ("amount", 7u32.into()),
-                        ("x", 1u32.into()),
-                        ("y", 2u32.into()),
-                        ("fps", 60u32.into()),
-                        ("version", "0.1.0".into()),
-                        ("tick", 5u32.into()),
-                        ("ping", 12u32.into()),
-                        ("kbin", 1u32.into()),
-                        ("kbout", 2u32.into()),
-                        ("detail", "x".into()),
-                    ],
-                );
+                let text = l.text_with(key, &sample_args());
                 assert_ne!(&text, key, "{code}: {key} did not format");
                 assert!(
                     !text.contains('{'),
