@@ -65,6 +65,8 @@ pub struct SessionConfig {
     pub metrics: Arc<Metrics>,
     /// The bans checked at login and the roster players enter (the admin API's state).
     pub admin: Arc<crate::admin::Admin>,
+    /// Aggregates the warnings of dropped clients per reason and interval.
+    pub warnings: Arc<crate::warnings::Warnings>,
 }
 
 /// Why a session ended abnormally.
@@ -123,6 +125,22 @@ impl From<std::io::Error> for SessionError {
 }
 
 impl SessionError {
+    /// What kind of failure this is, for aggregating warnings ([`crate::warnings`]).
+    fn reason(&self) -> &'static str {
+        match self {
+            SessionError::Io(_) => "socket error",
+            SessionError::Transport(_) => "bad message",
+            SessionError::Timeout(_) => "timeout",
+            SessionError::Codec(_) => "bad packet",
+            SessionError::Early { .. } => "packet before its state",
+            SessionError::Encode(_) => "encode error",
+            SessionError::Outbox(_) => "cannot send",
+            SessionError::Closed(_) => "closed",
+            SessionError::Refused(_) => "refused",
+            SessionError::Shutdown => "shutdown",
+        }
+    }
+
     /// The reason a Kick gives the client for this error, if one should be sent.
     fn kick_reason(&self) -> Option<DisconnectReason> {
         match self {
@@ -406,7 +424,13 @@ pub async fn serve_split<R, W>(
         }
         Err(e) => {
             let message = one_line(&e.to_string(), 256);
-            warn!(%peer, state = %io.state, error = %message, "dropping client");
+            // Under attack these come by the thousand: the first few of a reason per interval
+            // are logged, the rest counted into one summary line.
+            if config.warnings.offer(e.reason()) {
+                warn!(%peer, state = %io.state, error = %message, "dropping client");
+            } else {
+                debug!(%peer, state = %io.state, error = %message, "dropping client");
+            }
             if let Some(reason) = e.kick_reason() {
                 let _ = timeout(Duration::from_millis(200), io.kick(reason, &message)).await;
             }
