@@ -279,7 +279,12 @@ impl Io {
                 read_buf,
                 ..
             } = &mut *self;
+            // Reads first: bytes the socket already holds are judged before the packet (MapEnd
+            // above all) is queued. Both branches are cancel safe: a frame is queued whole or
+            // not at all.
             let read = tokio::select! {
+                biased;
+                read = reader.read_buf(read_buf) => read?,
                 sent = async {
                     if bulk {
                         outbox.send_bulk(out).await
@@ -290,8 +295,6 @@ impl Io {
                     sent?;
                     return Ok(None);
                 }
-                // Both are cancel safe: a frame is queued whole or not at all.
-                read = reader.read_buf(read_buf) => read?,
             };
             if read == 0 {
                 return Err(SessionError::Closed("map transfer"));
