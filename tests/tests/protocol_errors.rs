@@ -162,6 +162,55 @@ fn garbage_sent_before_map_end_is_reported_in_map_transfer() {
     assert!(!kick.message.contains("Play"), "{}", kick.message);
 }
 
+#[test]
+fn a_disconnect_sent_before_map_end_is_a_clean_leave() {
+    // Disconnect is the one packet a client may send in MapTransfer: no Kick, and the player
+    // leaves (its name is free again).
+    let server = start_server(test_config());
+    let mut c = TestClient::connect(server.addr()).unwrap();
+    c.hello_with(v1::PROTOCOL_VERSION, v1::SPEC_HASH).unwrap();
+    let mut bytes = Vec::new();
+    let request = login::JoinRequest {
+        name: "quitter".into(),
+        profile: v1::Profile {
+            color: 0x3366cc,
+            locale: "en".into(),
+        },
+    };
+    ClientCodec::<marker::Login>::new()
+        .encode(&request, &mut bytes)
+        .unwrap();
+    ClientCodec::<marker::MapTransfer>::new()
+        .encode(&v1::Disconnect {}, &mut bytes)
+        .unwrap();
+    c.send_raw(&bytes).unwrap();
+    // Reads to the end: map packets (at most a few thousand), never a Kick.
+    for _ in 0..10_000 {
+        match c.recv("until closed") {
+            Ok(AnyPacket::LoginToClient(login::ToClient::Kick(k)))
+            | Ok(AnyPacket::MapTransferToClient(v1::map_transfer::ToClient::Kick(k)))
+            | Ok(AnyPacket::PlayToClient(v1::play::ToClient::Kick(k))) => {
+                panic!("a Disconnect must not be kicked: {k:?}")
+            }
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+    let deadline = std::time::Instant::now() + tilegame_tests::WAIT;
+    loop {
+        match TestClient::join(server.addr(), "quitter") {
+            Ok(_) => break,
+            Err(e) => {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the name stays taken: {e}"
+                );
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    }
+}
+
 /// A server that answers the client's hello with a Kick in Handshake (or, with `in_login`,
 /// welcomes it and kicks it after its JoinRequest, in Login).
 fn kicking_server(in_login: bool) -> (std::net::SocketAddr, std::thread::JoinHandle<()>) {
