@@ -22,6 +22,7 @@ pub mod recording;
 pub mod refusal;
 pub mod session;
 pub mod ticker;
+pub mod warnings;
 pub mod web;
 
 use std::future::Future;
@@ -37,7 +38,8 @@ pub use config::{ConfigError, ServerConfig};
 use tilegame_sim::{simlog, Sim};
 pub use tilegame_sim::{ReplicationCounts, TickStats};
 
-/// How often refused connections are logged (as one line with counts).
+/// How often refused connections are logged (as one line with counts), and the interval of
+/// the dropped-client warnings' summaries ([`warnings`]).
 const REFUSAL_LOG_INTERVAL: Duration = Duration::from_secs(10);
 
 /// Errors that stop the server from starting.
@@ -257,6 +259,7 @@ impl Server {
         let (commands_tx, commands_rx) = mpsc::channel(4096);
         let (stop_tx, stop_rx) = watch::channel(false);
         let (sessions_stop, sessions_stop_rx) = watch::channel(false);
+        let warnings = Arc::new(warnings::Warnings::new(REFUSAL_LOG_INTERVAL));
         let session_config = Arc::new(session::SessionConfig {
             server_name: config.name.clone(),
             tps: config.tps,
@@ -272,6 +275,7 @@ impl Server {
             drain: config.drain(),
             metrics: Arc::clone(&metrics),
             admin: Arc::clone(&admin),
+            warnings: Arc::clone(&warnings),
         });
         let connections = drain::Connections::default();
         let sim_task = tokio::spawn(ticker::run(
@@ -356,6 +360,7 @@ impl Server {
                     break;
                 }
                 _ = refusal_log.tick() => {
+                    warnings.flush();
                     let r = admission.take_refusals();
                     if r.per_address + r.busy > 0 {
                         warn!(

@@ -65,6 +65,8 @@ pub struct SessionConfig {
     pub metrics: Arc<Metrics>,
     /// The bans checked at login and the roster players enter (the admin API's state).
     pub admin: Arc<crate::admin::Admin>,
+    /// Aggregates the warnings of dropped clients per reason and interval.
+    pub warnings: Arc<crate::warnings::Warnings>,
 }
 
 /// Why a session ended abnormally.
@@ -84,6 +86,17 @@ pub enum SessionError {
     /// The bytes received are not a packet of the current state.
     #[error("bad packet: {0}")]
     Codec(#[from] CodecError),
+    /// The client sent a packet of a later state before the server moved it there (an Input
+    /// before MapEnd); it is refused, never applied.
+    #[error("{packet} received in state {state}: {allowed}")]
+    Early {
+        /// The packet, named as in the state it belongs to (or by its id).
+        packet: String,
+        /// The state the connection was in.
+        state: State,
+        /// What the client may send in that state.
+        allowed: &'static str,
+    },
     /// A packet could not be encoded.
     #[error("{0}")]
     Encode(#[from] EncodeError),
@@ -112,10 +125,26 @@ impl From<std::io::Error> for SessionError {
 }
 
 impl SessionError {
+    /// What kind of failure this is, for aggregating warnings ([`crate::warnings`]).
+    fn reason(&self) -> &'static str {
+        match self {
+            SessionError::Io(_) => "socket error",
+            SessionError::Transport(_) => "bad message",
+            SessionError::Timeout(_) => "timeout",
+            SessionError::Codec(_) => "bad packet",
+            SessionError::Early { .. } => "packet before its state",
+            SessionError::Encode(_) => "encode error",
+            SessionError::Outbox(_) => "cannot send",
+            SessionError::Closed(_) => "closed",
+            SessionError::Refused(_) => "refused",
+            SessionError::Shutdown => "shutdown",
+        }
+    }
+
     /// The reason a Kick gives the client for this error, if one should be sent.
     fn kick_reason(&self) -> Option<DisconnectReason> {
         match self {
-            SessionError::Codec(_) | SessionError::Transport(_) => {
+            SessionError::Codec(_) | SessionError::Transport(_) | SessionError::Early { .. } => {
                 Some(DisconnectReason::ProtocolError)
             }
             SessionError::Timeout(_) => Some(DisconnectReason::Timeout),
@@ -227,16 +256,81 @@ impl Io {
         Ok(())
     }
 
-    /// Sends a bulk packet (a map chunk) within half the outbox's budget
-    /// ([`Outbox::send_bulk`]).
-    async fn send_bulk<S: StateMarker, P: ServerPacket<S>>(
+    /// Sends a map transfer packet (`bulk`: a chunk, see [`Outbox::send_bulk`]) while reading
+    /// what the client sends meanwhile. Before MapEnd a client may send only Disconnect
+    /// (`Some(Quit)`); any other packet is [`SessionError::Early`] and is never applied. Bytes
+    /// already read are judged before the packet is queued, so none read before MapEnd is
+    /// queued is left for Play.
+    async fn send_transfer<P: ServerPacket<marker::MapTransfer>>(
         &mut self,
-        codec: &mut ServerCodec<S>,
+        codec: &mut ServerCodec<marker::MapTransfer>,
         packet: &P,
-    ) -> Result<(), SessionError> {
+        bulk: bool,
+    ) -> Result<Option<DisconnectReason>, SessionError> {
+        if let Some(left) = self.judge_transfer(codec)? {
+            return Ok(Some(left));
+        }
         self.encode_out(codec, packet)?;
-        self.outbox.send_bulk(&self.out).await?;
-        Ok(())
+        loop {
+            let Io {
+                outbox,
+                out,
+                reader,
+                read_buf,
+                ..
+            } = &mut *self;
+            // Reads first: bytes the socket already holds are judged before the packet (MapEnd
+            // above all) is queued. Both branches are cancel safe: a frame is queued whole or
+            // not at all.
+            let read = tokio::select! {
+                biased;
+                read = reader.read_buf(read_buf) => read?,
+                sent = async {
+                    if bulk {
+                        outbox.send_bulk(out).await
+                    } else {
+                        outbox.send(out).await
+                    }
+                } => {
+                    sent?;
+                    return Ok(None);
+                }
+            };
+            if read == 0 {
+                return Err(SessionError::Closed("map transfer"));
+            }
+            codec.feed(&self.read_buf);
+            self.read_buf.clear();
+            if let Some(left) = self.judge_transfer(codec)? {
+                return Ok(Some(left));
+            }
+        }
+    }
+
+    /// Decodes what the client sent in MapTransfer: `Some(Quit)` for a Disconnect, an error for
+    /// anything else, `None` while no whole frame has come.
+    fn judge_transfer(
+        &mut self,
+        codec: &mut ServerCodec<marker::MapTransfer>,
+    ) -> Result<Option<DisconnectReason>, SessionError> {
+        match codec.next_packet() {
+            Ok(None) => Ok(None),
+            Ok(Some(got)) => {
+                self.received(State::MapTransfer, got.packet.name(), got.frame);
+                match got.packet {
+                    map_transfer::ToServer::Disconnect(_) => Ok(Some(DisconnectReason::Quit)),
+                }
+            }
+            Err(CodecError::Decode(DecodeError::UnknownId { id, .. })) => {
+                Err(SessionError::Early {
+                    packet: play_packet_name(id)
+                        .map_or_else(|| format!("packet id {id:#04x}"), str::to_owned),
+                    state: State::MapTransfer,
+                    allowed: "before MapEnd a client sends nothing but Disconnect",
+                })
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Sends a Kick in whatever state the connection reached (it exists in every state).
@@ -333,7 +427,13 @@ pub async fn serve_split<R, W>(
         }
         Err(e) => {
             let message = one_line(&e.to_string(), 256);
-            warn!(%peer, state = %io.state, error = %message, "dropping client");
+            // Under attack these come by the thousand: the first few of a reason per interval
+            // are logged, the rest counted into one summary line.
+            if config.warnings.offer(e.reason()) {
+                warn!(%peer, state = %io.state, error = %message, "dropping client");
+            } else {
+                debug!(%peer, state = %io.state, error = %message, "dropping client");
+            }
             if let Some(reason) = e.kick_reason() {
                 let _ = timeout(Duration::from_millis(200), io.kick(reason, &message)).await;
             }
@@ -499,15 +599,23 @@ async fn play_session(
     let mut codec = codec.advance::<marker::MapTransfer>();
     io.set_state(State::MapTransfer);
     let transfer = &joined.transfer;
-    io.send(&mut codec, &transfer.begin).await?;
+    // What the client sent since its JoinRequest is judged in MapTransfer, where it may only
+    // leave: bytes read before MapEnd is queued can never be decoded as Play.
+    if let Some(left) = io.send_transfer(&mut codec, &transfer.begin, false).await? {
+        return Ok(left);
+    }
     for chunk in &transfer.chunks {
-        io.send_bulk(&mut codec, chunk).await?;
+        if let Some(left) = io.send_transfer(&mut codec, chunk, true).await? {
+            return Ok(left);
+        }
     }
     let end = map_transfer::MapEnd {
         checksum: transfer.checksum,
         players: joined.players,
     };
-    io.send(&mut codec, &end).await?;
+    if let Some(left) = io.send_transfer(&mut codec, &end, false).await? {
+        return Ok(left);
+    }
     debug!(
         player = id.0,
         bytes = transfer.begin.total_bytes,
@@ -619,6 +727,17 @@ async fn play_session(
                 return Err(SessionError::Timeout("play (idle)"));
             }
         }
+    }
+}
+
+/// The name of the packet a client sends in Play under `id`: what a client that sends it before
+/// MapEnd most likely meant.
+fn play_packet_name(id: u8) -> Option<&'static str> {
+    match id {
+        play::Input::ID => Some(play::Input::NAME),
+        play::Ping::ID => Some(play::Ping::NAME),
+        play::Say::ID => Some(play::Say::NAME),
+        _ => None,
     }
 }
 

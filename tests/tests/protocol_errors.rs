@@ -9,7 +9,7 @@ use std::net::TcpListener;
 use std::time::Duration;
 
 use tilegame_client::net::{ByteCounters, ConnectOptions, Connection, ConnectionState};
-use tilegame_protocol::codec::ServerCodec;
+use tilegame_protocol::codec::{ClientCodec, ServerCodec};
 use tilegame_protocol::replay_format::Record;
 use tilegame_protocol::v1::{self, handshake, login, marker, DisconnectReason};
 use tilegame_protocol::{AnyPacket, State};
@@ -87,6 +87,128 @@ fn a_packet_of_another_state_is_a_protocol_error() {
         c.send::<marker::Play, _>(&v1::play::Ping { nonce: 1 }),
         Err(ClientError::Unexpected(_))
     ));
+}
+
+#[test]
+fn an_input_sent_before_map_end_is_refused_with_a_kick_naming_map_transfer() {
+    // The Input rides right behind the JoinRequest, before the client has read anything: the
+    // server must judge it in MapTransfer (where a client may only leave), kick, and never
+    // enter Play with it.
+    let server = start_server(test_config());
+    let mut c = TestClient::connect(server.addr()).unwrap();
+    c.hello_with(v1::PROTOCOL_VERSION, v1::SPEC_HASH).unwrap();
+    let mut bytes = Vec::new();
+    let request = login::JoinRequest {
+        name: "early".into(),
+        profile: v1::Profile {
+            color: 0x3366cc,
+            locale: "en".into(),
+        },
+    };
+    ClientCodec::<marker::Login>::new()
+        .encode(&request, &mut bytes)
+        .unwrap();
+    let input = tilegame_protocol::convert::input_to_wire(
+        &tilegame_game::Input {
+            seq: 1,
+            move_x: 1,
+            move_y: 0,
+            item: tilegame_game::Item::Shovel,
+            action: tilegame_game::Action::None,
+        },
+        0,
+    );
+    ClientCodec::<marker::Play>::new()
+        .encode(&input, &mut bytes)
+        .unwrap();
+    c.send_raw(&bytes).unwrap();
+    let (state, kick) = c.recv_kick("kick").unwrap();
+    assert_eq!(state, State::MapTransfer, "kicked before MapEnd: {kick:?}");
+    assert_eq!(kick.reason, DisconnectReason::ProtocolError);
+    assert!(
+        kick.message.contains("Input received in state MapTransfer"),
+        "{}",
+        kick.message
+    );
+    assert!(c.closed_within(Duration::from_secs(5)));
+}
+
+#[test]
+fn garbage_sent_before_map_end_is_reported_in_map_transfer() {
+    let server = start_server(test_config());
+    let mut c = TestClient::connect(server.addr()).unwrap();
+    c.hello_with(v1::PROTOCOL_VERSION, v1::SPEC_HASH).unwrap();
+    let mut bytes = Vec::new();
+    let request = login::JoinRequest {
+        name: "garbled".into(),
+        profile: v1::Profile {
+            color: 0x3366cc,
+            locale: "en".into(),
+        },
+    };
+    ClientCodec::<marker::Login>::new()
+        .encode(&request, &mut bytes)
+        .unwrap();
+    bytes.extend(garbage_frame());
+    c.send_raw(&bytes).unwrap();
+    let (state, kick) = c.recv_kick("kick").unwrap();
+    assert_eq!(state, State::MapTransfer, "kicked before MapEnd: {kick:?}");
+    assert_eq!(kick.reason, DisconnectReason::ProtocolError);
+    assert!(
+        kick.message.contains("0x42") && kick.message.contains("MapTransfer"),
+        "{}",
+        kick.message
+    );
+    assert!(!kick.message.contains("Play"), "{}", kick.message);
+}
+
+#[test]
+fn a_disconnect_sent_before_map_end_is_a_clean_leave() {
+    // Disconnect is the one packet a client may send in MapTransfer: no Kick, and the player
+    // leaves (its name is free again).
+    let server = start_server(test_config());
+    let mut c = TestClient::connect(server.addr()).unwrap();
+    c.hello_with(v1::PROTOCOL_VERSION, v1::SPEC_HASH).unwrap();
+    let mut bytes = Vec::new();
+    let request = login::JoinRequest {
+        name: "quitter".into(),
+        profile: v1::Profile {
+            color: 0x3366cc,
+            locale: "en".into(),
+        },
+    };
+    ClientCodec::<marker::Login>::new()
+        .encode(&request, &mut bytes)
+        .unwrap();
+    ClientCodec::<marker::MapTransfer>::new()
+        .encode(&v1::Disconnect {}, &mut bytes)
+        .unwrap();
+    c.send_raw(&bytes).unwrap();
+    // Reads to the end: map packets (at most a few thousand), never a Kick.
+    for _ in 0..10_000 {
+        match c.recv("until closed") {
+            Ok(AnyPacket::LoginToClient(login::ToClient::Kick(k)))
+            | Ok(AnyPacket::MapTransferToClient(v1::map_transfer::ToClient::Kick(k)))
+            | Ok(AnyPacket::PlayToClient(v1::play::ToClient::Kick(k))) => {
+                panic!("a Disconnect must not be kicked: {k:?}")
+            }
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+    let deadline = std::time::Instant::now() + tilegame_tests::WAIT;
+    loop {
+        match TestClient::join(server.addr(), "quitter") {
+            Ok(_) => break,
+            Err(e) => {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the name stays taken: {e}"
+                );
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    }
 }
 
 /// A server that answers the client's hello with a Kick in Handshake (or, with `in_login`,
