@@ -6,7 +6,7 @@
 //! is read must survive being written again with the writer and read back.
 
 use tilegame_protocol::replay_file::{ReplayReader, ReplayWriter, FORMAT_VERSION};
-use tilegame_protocol::replay_format::{FileHeader, Recorder};
+use tilegame_protocol::replay_format::{End, FileHeader, Record, Recorder};
 use tilegame_protocol::{v1, PROTOCOL_VERSION};
 
 /// Most records read from one input.
@@ -43,22 +43,40 @@ pub fn frame(mut input: &[u8]) -> Vec<u8> {
     writer.finish().expect("writing to memory cannot fail")
 }
 
+/// What a rewrite in the current format writes for a record read from a file of format
+/// `version`, after `frames` Frame records: the record itself, except that format 1 never checked
+/// its End record, so an upgrade writes the count the file really holds (the current format's
+/// reader refuses an End that miscounts).
+fn rewritten(record: Record, version: u16, frames: u64) -> Record {
+    match record {
+        Record::End(end) if version < 2 => Record::End(End { frames, ..end }),
+        record => record,
+    }
+}
+
 /// Reads every record of `file`, writing each again; then checks that the copy reads back the
-/// same records.
+/// same records (a format-1 file's End record with its true count, and nothing after it: format 1
+/// checked neither).
 pub fn read_and_rewrite(file: &[u8]) {
     let Ok(mut reader) = ReplayReader::new(file) else {
         return;
     };
     let _ = reader.check_protocol();
+    let version = reader.header().format_version;
     let mut writer =
         ReplayWriter::new(Vec::new(), reader.header()).expect("a read header re-encodes");
     let mut count = 0;
+    let mut frames = 0u64;
+    let mut ended = false;
     while let Ok(Some(record)) = reader.try_next() {
+        let record = rewritten(record, version, frames);
+        frames += u64::from(matches!(record, Record::Frame(_)));
+        ended = matches!(record, Record::End(_));
         writer
             .push(&record)
             .unwrap_or_else(|e| panic!("read record {record:?} does not re-encode: {e}"));
         count += 1;
-        if count == MAX_RECORDS {
+        if count == MAX_RECORDS || ended {
             break;
         }
     }
@@ -72,14 +90,17 @@ pub fn read_and_rewrite(file: &[u8]) {
     let mut expected = original.header().clone();
     expected.format_version = FORMAT_VERSION;
     assert_eq!(again.header(), &expected);
+    let mut frames = 0u64;
     for i in 0..count {
         let a = original.try_next().ok().flatten().expect("read once");
+        let a = rewritten(a, version, frames);
+        frames += u64::from(matches!(a, Record::Frame(_)));
         let b = again
             .try_next()
             .unwrap_or_else(|e| panic!("record {i} of the copy: {e}"));
         assert_eq!(b.as_ref(), Some(&a), "record {i} differs after a rewrite");
     }
-    if count < MAX_RECORDS {
+    if count < MAX_RECORDS || ended {
         assert!(
             matches!(again.try_next(), Ok(None)),
             "the copy has more records"
