@@ -118,6 +118,18 @@ fn wide_button(ui: &mut egui::Ui, text: &str) -> bool {
         .clicked()
 }
 
+/// A form's footer: Back, and the button (`submit`, a message key) that submits the form.
+fn back_and_submit(ui: &mut egui::Ui, i18n: &Localizer, submit: &str, events: &mut Vec<UiEvent>) {
+    ui.horizontal(|ui| {
+        if ui.button(i18n.text("button-back")).clicked() {
+            events.push(UiEvent::Back);
+        }
+        if ui.button(i18n.text(submit)).clicked() {
+            events.push(UiEvent::Submit);
+        }
+    });
+}
+
 fn field_error(ui: &mut egui::Ui, i18n: &Localizer, error: Option<FieldError>, shown: bool) {
     if let (Some(e), true) = (error, shown) {
         ui.label(RichText::new(i18n.text(e.key())).color(ERROR).small());
@@ -221,14 +233,7 @@ pub fn screens(
                     );
                 },
                 Some(&mut |ui: &mut egui::Ui| {
-                    ui.horizontal(|ui| {
-                        if ui.button(i18n.text("button-back")).clicked() {
-                            footer_events.push(UiEvent::Back);
-                        }
-                        if ui.button(i18n.text("button-join")).clicked() {
-                            footer_events.push(UiEvent::Submit);
-                        }
-                    });
+                    back_and_submit(ui, i18n, "button-join", &mut footer_events)
                 }),
             );
             events.append(&mut footer_events);
@@ -271,14 +276,7 @@ pub fn screens(
                     });
                 },
                 Some(&mut |ui: &mut egui::Ui| {
-                    ui.horizontal(|ui| {
-                        if ui.button(i18n.text("button-back")).clicked() {
-                            footer_events.push(UiEvent::Back);
-                        }
-                        if ui.button(i18n.text("button-start")).clicked() {
-                            footer_events.push(UiEvent::Submit);
-                        }
-                    });
+                    back_and_submit(ui, i18n, "button-start", &mut footer_events)
                 }),
             );
             events.append(&mut footer_events);
