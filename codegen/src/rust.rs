@@ -786,6 +786,11 @@ impl Emitter<'_> {
         let ids = arms(&|n| format!("Self::{n}(_) => {n}::ID,"));
         let names = arms(&|n| format!("Self::{n}(_) => {n}::NAME,"));
         let encodes = arms(&|n| format!("Self::{n}(p) => rt::encode_body(p, {n}::NAME, out),"));
+        let table: String = packets
+            .iter()
+            .map(|p| format!("({n}::ID, {n}::NAME),", n = p.name))
+            .collect::<Vec<_>>()
+            .join(" ");
         let (body, out) = if packets.is_empty() {
             ("_", "_")
         } else {
@@ -796,6 +801,7 @@ impl Emitter<'_> {
             "impl {enum_name} {{\n\
              /// The state these packets belong to.\npub const STATE: State = State::{state};\n\
              /// Which way they travel.\npub const DIRECTION: rt::Direction = rt::Direction::{enum_name};\n\
+             /// Every packet of the set as (id, name), in the spec's order.\npub const PACKETS: &'static [(u8, &'static str)] = &[{table}];\n\
              /// Decodes a packet body by id; the whole body must be consumed.\n\
              pub fn decode(id: u8, {body}: &[u8]) -> Result<Self, rt::DecodeError> {{ match id {{ {decode} _ => Err(rt::DecodeError::UnknownId {{ state: \"{state}\", direction: rt::Direction::{enum_name}, id }}) }} }}\n\
              /// The packet's id.\npub fn id(&self) -> u8 {{ match self {{ {ids} }} }}\n\

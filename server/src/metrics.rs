@@ -22,7 +22,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
-use tilegame_protocol::v1::{play, DisconnectReason, Packet};
+use tilegame_protocol::v1::{play, DisconnectReason};
 use tilegame_protocol::State;
 
 /// The loop counts as healthy if it ticked within this many tick periods (and at least
@@ -130,22 +130,19 @@ impl Metrics {
             Unit::Bytes,
             bytes.clone(),
         );
-        let play_out = [
-            (play::Snapshot::ID, play::Snapshot::NAME),
-            (play::PlayerJoined::ID, play::PlayerJoined::NAME),
-            (play::PlayerLeft::ID, play::PlayerLeft::NAME),
-            (play::Pong::ID, play::Pong::NAME),
-            (play::Kick::ID, play::Kick::NAME),
-        ]
-        .into_iter()
-        .map(|(id, name)| {
-            let labels = BytesLabels {
-                direction: "out",
-                packet: name,
-            };
-            (id, bytes.get_or_create_owned(&labels))
-        })
-        .collect();
+        // Every packet the server sends in Play, from the generated table (a packet added to
+        // the spec is counted under its own name, never as "unknown").
+        let play_out = play::ToClient::PACKETS
+            .iter()
+            .copied()
+            .map(|(id, name)| {
+                let labels = BytesLabels {
+                    direction: "out",
+                    packet: name,
+                };
+                (id, bytes.get_or_create_owned(&labels))
+            })
+            .collect();
         let kicks = Family::<ReasonLabel, Counter>::default();
         registry.register("kicks", "Kicks sent, by reason", kicks.clone());
         let refusals = Family::<ReasonLabel, Counter>::default();
@@ -445,5 +442,26 @@ mod tests {
             .encode()
             .contains("tilegame_connections{state=\"play\"} 0"));
         assert!(m.health().is_ok());
+    }
+
+    #[test]
+    fn every_play_packet_the_server_sends_is_counted_by_name() {
+        let m = Metrics::new(Duration::from_millis(50));
+        let mut frames = Vec::new();
+        for &(id, _) in play::ToClient::PACKETS {
+            tilegame_protocol::frame::encode_frame(id, &[0; 3], &mut frames);
+        }
+        m.play_frames(&frames);
+        let text = m.encode();
+        for &(_, name) in play::ToClient::PACKETS {
+            let line =
+                format!("tilegame_network_bytes_total{{direction=\"out\",packet=\"{name}\"}} 5");
+            assert!(
+                text.lines().any(|l| l == line),
+                "{line:?} missing in\n{text}"
+            );
+        }
+        assert!(!text.contains("packet=\"unknown\""), "{text}");
+        assert!(play::ToClient::PACKETS.iter().any(|&(_, n)| n == "Chat"));
     }
 }
