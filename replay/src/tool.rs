@@ -260,26 +260,13 @@ pub fn thousands(n: u64) -> String {
 
 /// Formats milliseconds since 1970 as a UTC date and time (`YYYY-MM-DD hh:mm:ss.mmm UTC`).
 pub fn utc_date(unix_ms: u64) -> String {
-    let secs = unix_ms / 1000;
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}.{:03} UTC",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        unix_ms % 1000
-    )
+    match i64::try_from(unix_ms)
+        .ok()
+        .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
+    {
+        Some(t) => t.strftime("%Y-%m-%d %H:%M:%S%.3f UTC").to_string(),
+        None => format!("{unix_ms} ms after 1970 (out of the calendar's range)"),
+    }
 }
 
 #[cfg(test)]
@@ -291,6 +278,7 @@ mod tests {
         assert_eq!(utc_date(0), "1970-01-01 00:00:00.000 UTC");
         assert_eq!(utc_date(951_782_400_123), "2000-02-29 00:00:00.123 UTC");
         assert_eq!(utc_date(1_764_078_612_345), "2025-11-25 13:50:12.345 UTC");
+        assert!(utc_date(u64::MAX).contains("out of the calendar")); // a hostile header
         assert_eq!(thousands(0), "0");
         assert_eq!(thousands(1234), "1,234");
         assert_eq!(thousands(1_234_567), "1,234,567");

@@ -87,25 +87,13 @@ impl Ban {
 
 /// `ms` since the Unix epoch as `YYYY-MM-DD HH:MM:SS UTC`.
 pub fn unix_ms_text(ms: u64) -> String {
-    let secs = ms / 1000;
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    match i64::try_from(ms)
+        .ok()
+        .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
+    {
+        Some(t) => t.strftime("%Y-%m-%d %H:%M:%S UTC").to_string(),
+        None => format!("{ms} ms after 1970 (out of the calendar's range)"),
+    }
 }
 
 /// The wall clock in Unix milliseconds.
@@ -360,5 +348,6 @@ mod tests {
     fn dates_are_readable() {
         assert_eq!(unix_ms_text(0), "1970-01-01 00:00:00 UTC");
         assert_eq!(unix_ms_text(1_709_210_096_000), "2024-02-29 12:34:56 UTC");
+        assert!(unix_ms_text(u64::MAX).contains("out of the calendar"));
     }
 }
