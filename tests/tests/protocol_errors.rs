@@ -13,7 +13,7 @@ use tilegame_protocol::codec::{ClientCodec, ServerCodec};
 use tilegame_protocol::replay_format::Record;
 use tilegame_protocol::v1::{self, handshake, login, marker, DisconnectReason};
 use tilegame_protocol::{AnyPacket, State};
-use tilegame_server::ServerConfig;
+use tilegame_server::{ServerConfig, ServerHandle};
 use tilegame_tests::{start_server, test_config, ClientError, TestClient};
 
 /// A frame that is not a packet of any state: id 0x42 with a few bytes of body.
@@ -35,6 +35,25 @@ fn expect_kick(result: Result<AnyPacket, ClientError>, state: State) -> v1::Kick
         }
         Err(e) => panic!("expected a Kick in {state}, got {e}"),
     }
+}
+
+/// A client past the handshake and the bytes of its JoinRequest as `name`, not yet sent: a
+/// test appends what rides right behind it (before the client has read anything).
+fn joining(server: &ServerHandle, name: &str) -> (TestClient, Vec<u8>) {
+    let mut c = TestClient::connect(server.addr()).unwrap();
+    c.hello_with(v1::PROTOCOL_VERSION, v1::SPEC_HASH).unwrap();
+    let request = login::JoinRequest {
+        name: name.into(),
+        profile: v1::Profile {
+            color: 0x3366cc,
+            locale: "en".into(),
+        },
+    };
+    let mut bytes = Vec::new();
+    ClientCodec::<marker::Login>::new()
+        .encode(&request, &mut bytes)
+        .unwrap();
+    (c, bytes)
 }
 
 #[test]
@@ -95,19 +114,7 @@ fn an_input_sent_before_map_end_is_refused_with_a_kick_naming_map_transfer() {
     // server must judge it in MapTransfer (where a client may only leave), kick, and never
     // enter Play with it.
     let server = start_server(test_config());
-    let mut c = TestClient::connect(server.addr()).unwrap();
-    c.hello_with(v1::PROTOCOL_VERSION, v1::SPEC_HASH).unwrap();
-    let mut bytes = Vec::new();
-    let request = login::JoinRequest {
-        name: "early".into(),
-        profile: v1::Profile {
-            color: 0x3366cc,
-            locale: "en".into(),
-        },
-    };
-    ClientCodec::<marker::Login>::new()
-        .encode(&request, &mut bytes)
-        .unwrap();
+    let (mut c, mut bytes) = joining(&server, "early");
     let input = tilegame_protocol::convert::input_to_wire(
         &tilegame_game::Input {
             seq: 1,
@@ -136,19 +143,7 @@ fn an_input_sent_before_map_end_is_refused_with_a_kick_naming_map_transfer() {
 #[test]
 fn garbage_sent_before_map_end_is_reported_in_map_transfer() {
     let server = start_server(test_config());
-    let mut c = TestClient::connect(server.addr()).unwrap();
-    c.hello_with(v1::PROTOCOL_VERSION, v1::SPEC_HASH).unwrap();
-    let mut bytes = Vec::new();
-    let request = login::JoinRequest {
-        name: "garbled".into(),
-        profile: v1::Profile {
-            color: 0x3366cc,
-            locale: "en".into(),
-        },
-    };
-    ClientCodec::<marker::Login>::new()
-        .encode(&request, &mut bytes)
-        .unwrap();
+    let (mut c, mut bytes) = joining(&server, "garbled");
     bytes.extend(garbage_frame());
     c.send_raw(&bytes).unwrap();
     let (state, kick) = c.recv_kick("kick").unwrap();
@@ -167,19 +162,7 @@ fn a_disconnect_sent_before_map_end_is_a_clean_leave() {
     // Disconnect is the one packet a client may send in MapTransfer: no Kick, and the player
     // leaves (its name is free again).
     let server = start_server(test_config());
-    let mut c = TestClient::connect(server.addr()).unwrap();
-    c.hello_with(v1::PROTOCOL_VERSION, v1::SPEC_HASH).unwrap();
-    let mut bytes = Vec::new();
-    let request = login::JoinRequest {
-        name: "quitter".into(),
-        profile: v1::Profile {
-            color: 0x3366cc,
-            locale: "en".into(),
-        },
-    };
-    ClientCodec::<marker::Login>::new()
-        .encode(&request, &mut bytes)
-        .unwrap();
+    let (mut c, mut bytes) = joining(&server, "quitter");
     ClientCodec::<marker::MapTransfer>::new()
         .encode(&v1::Disconnect {}, &mut bytes)
         .unwrap();

@@ -18,6 +18,17 @@ fn join_rejection(result: Result<TestClient, ClientError>) -> JoinError {
     }
 }
 
+/// Sends `frame` raw as the connection's first bytes: the server must answer Reject(BadMagic)
+/// in Handshake and close.
+fn sent_raw_is_rejected_as_bad_magic(c: &mut TestClient, frame: &[u8]) {
+    c.send_raw(frame).unwrap();
+    match c.recv_handshake("reject").unwrap() {
+        handshake::ToClient::Reject(r) => assert_eq!(r.reason, RejectReason::BadMagic),
+        other => panic!("expected a rejection, got {other:?}"),
+    }
+    assert!(c.closed_within(Duration::from_secs(5)));
+}
+
 #[test]
 fn a_player_joins_gets_the_map_and_sees_itself() {
     let server = start_server(test_config());
@@ -87,12 +98,7 @@ fn version_spec_and_magic_mismatches_are_rejected_with_a_reason() {
     body.extend_from_slice(&v1::SPEC_HASH.to_be_bytes());
     let mut frame = Vec::new();
     tilegame_protocol::frame::encode_frame(0, &body, &mut frame);
-    c.send_raw(&frame).unwrap();
-    match c.recv_handshake("reject").unwrap() {
-        handshake::ToClient::Reject(r) => assert_eq!(r.reason, RejectReason::BadMagic),
-        other => panic!("expected a rejection, got {other:?}"),
-    }
-    assert!(c.closed_within(Duration::from_secs(5)));
+    sent_raw_is_rejected_as_bad_magic(&mut c, &frame);
 }
 
 #[test]
@@ -483,12 +489,7 @@ fn join_request_is_answered_in_login_state_only() {
     tilegame_protocol::wire::encode_body(&request, "JoinRequest", &mut body).unwrap();
     let mut frame = Vec::new();
     tilegame_protocol::frame::encode_frame(0x00, &body, &mut frame);
-    c.send_raw(&frame).unwrap();
-    match c.recv_handshake("reject").unwrap() {
-        handshake::ToClient::Reject(r) => assert_eq!(r.reason, RejectReason::BadMagic),
-        other => panic!("expected a rejection, got {other:?}"),
-    }
-    assert!(c.closed_within(Duration::from_secs(5)));
+    sent_raw_is_rejected_as_bad_magic(&mut c, &frame);
 }
 
 #[test]
