@@ -32,11 +32,20 @@ impl Driver {
             start: Start::Menu,
             ..AppOptions::default()
         };
-        let (app, warning) = ClientApp::new(&options, None);
+        let mut d = Driver::with_options(&options);
+        // egui measures a new area on its first frame and shows it on the next.
+        d.frame(vec![]);
+        d.frame(vec![]);
+        d
+    }
+
+    /// A client started with `options` in a 1280×720 window; no frame run yet.
+    fn with_options(options: &AppOptions) -> Driver {
+        let (app, warning) = ClientApp::new(options, None);
         assert_eq!(warning, None);
         let ctx = egui::Context::default();
         tilegame_client::ui::font::install(&ctx);
-        let mut d = Driver {
+        Driver {
             app,
             ctx,
             shapes: Vec::new(),
@@ -46,11 +55,7 @@ impl Driver {
                 focused: true,
                 ..InputState::default()
             },
-        };
-        // egui measures a new area on its first frame and shows it on the next.
-        d.frame(vec![]);
-        d.frame(vec![]);
-        d
+        }
     }
 
     /// One frame: the game update, then the UI with these input events.
@@ -389,20 +394,7 @@ fn playing(address: &str, name: &str) -> Driver {
         ),
         ..AppOptions::default()
     };
-    let (app, _) = ClientApp::new(&options, None);
-    let ctx = egui::Context::default();
-    tilegame_client::ui::font::install(&ctx);
-    let mut d = Driver {
-        app,
-        ctx,
-        shapes: Vec::new(),
-        time: 0.0,
-        input: InputState {
-            window_size: [1280, 720],
-            focused: true,
-            ..InputState::default()
-        },
-    };
+    let mut d = Driver::with_options(&options);
     d.until("joining", |d| {
         d.app.ui_state().screen() == &Screen::Playing && d.app.local_player().is_some()
     });
