@@ -214,6 +214,60 @@ const ACCENT: [u8; 4] = [250, 210, 70, 255];
 #[derive(Default)]
 struct Batch {
     sprites: Vec<SpriteInstance>,
+    /// Name tag texts left to the UI layer (see [`TagLabel`]).
+    labels: Vec<TagLabel>,
+}
+
+/// A name tag's text that the bitmap font cannot draw (a name with any character outside
+/// printable ASCII: "Zoë", "Дмитрий", "さくら"): the tag's box and health bar are sprites, and
+/// the UI layer paints the text with the shipped fonts (see [`super::tag_text`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TagLabel {
+    /// The text's box in screen pixels: x, y (top-left), width, height.
+    pub rect: [f32; 4],
+    /// The name.
+    pub text: String,
+    /// RGBA colour.
+    pub color: [u8; 4],
+}
+
+/// Whether the bitmap font draws every character of `text`.
+fn bitmap_drawable(text: &str) -> bool {
+    text.chars().all(|c| c == ' ' || c.is_ascii_graphic())
+}
+
+/// Width in screen pixels of a name tag's text: the bitmap font's for ASCII, else an estimate
+/// for the UI font at height `th` (half an em per column, wide characters two columns).
+fn tag_text_width(text: &str, th: f32) -> f32 {
+    if bitmap_drawable(text) {
+        font::text_width(text, TEXT_SCALE)
+    } else {
+        use unicode_width::UnicodeWidthStr;
+        (text.width() as f32 * th * 0.55).ceil()
+    }
+}
+
+/// The name tag texts of `scene` at `width` × `height` that the UI layer must paint (those
+/// [`build_frame`] leaves out: see [`TagLabel`]), placed exactly as the frame places the tags.
+pub fn tag_labels(scene: &Scene, width: u32, height: u32) -> Vec<TagLabel> {
+    let size = [width.max(1) as f32, height.max(1) as f32];
+    let (camera, zoom) = sanitize_view(scene.camera, scene.zoom);
+    let (ox, oy) = map_origin_px(scene.map.width(), scene.map.height());
+    let view = View {
+        camera,
+        zoom,
+        size,
+        origin: [ox as f32, oy as f32],
+    };
+    let mut b = Batch::default();
+    let ui_layer = scene.overlay == Some(Overlay::UiLayer);
+    draw_players(
+        &mut b,
+        &view,
+        &scene.players,
+        &hud_areas(&scene.hud, ui_layer, size),
+    );
+    b.labels
 }
 
 impl Batch {
@@ -483,7 +537,7 @@ fn draw_players(b: &mut Batch, v: &View, players: &[DrawPlayer], keep_clear: &[[
         .iter()
         .map(|(sx, top, p)| {
             let name: String = p.name.chars().take(24).collect();
-            let w = font::text_width(&name, TEXT_SCALE).max(bar_w) + 2.0 * pad;
+            let w = tag_text_width(&name, th).max(bar_w) + 2.0 * pad;
             // Name box, 6 px, health bar, 4 px, then the body.
             let h = th + 2.0 * pad + 6.0 + bar_h;
             [sx - w / 2.0, top - 4.0 - h, w, h]
@@ -502,7 +556,7 @@ fn draw_players(b: &mut Batch, v: &View, players: &[DrawPlayer], keep_clear: &[[
             health_color(p.health),
         );
         let name: String = p.name.chars().take(24).collect();
-        let tw = font::text_width(&name, TEXT_SCALE);
+        let tw = tag_text_width(&name, th);
         let tx = (sx - tw / 2.0).round();
         let ty = (y + pad).round();
         b.rect(
@@ -513,7 +567,15 @@ fn draw_players(b: &mut Batch, v: &View, players: &[DrawPlayer], keep_clear: &[[
             [0, 0, 0, 140],
         );
         let color = if p.local { ACCENT } else { WHITE };
-        b.text(tx, ty, &name, TEXT_SCALE, color);
+        if bitmap_drawable(&name) {
+            b.text(tx, ty, &name, TEXT_SCALE, color);
+        } else {
+            b.labels.push(TagLabel {
+                rect: [tx, ty, tw, th],
+                text: name,
+                color,
+            });
+        }
     }
 }
 

@@ -119,20 +119,45 @@ fn wide_button(ui: &mut egui::Ui, text: &str) -> bool {
 }
 
 /// A form's footer: Back, and the button (`submit`, a message key) that submits the form.
-fn back_and_submit(ui: &mut egui::Ui, i18n: &Localizer, submit: &str, events: &mut Vec<UiEvent>) {
-    ui.horizontal(|ui| {
+/// Back and the submit button; while `blocked` names a field problem the submit button is
+/// disabled and the problem is shown beside it (and on hover).
+fn back_and_submit(
+    ui: &mut egui::Ui,
+    i18n: &Localizer,
+    submit: &str,
+    blocked: Option<FieldError>,
+    events: &mut Vec<UiEvent>,
+) {
+    ui.horizontal_wrapped(|ui| {
         if ui.button(i18n.text("button-back")).clicked() {
             events.push(UiEvent::Back);
         }
-        if ui.button(i18n.text(submit)).clicked() {
+        let reason = blocked.map(|e| field_error_text(i18n, e));
+        let button = ui.add_enabled(reason.is_none(), egui::Button::new(i18n.text(submit)));
+        if let Some(reason) = &reason {
+            button.on_disabled_hover_text(reason.as_str());
+            ui.label(RichText::new(reason.as_str()).color(ERROR).small());
+        } else if button.clicked() {
             events.push(UiEvent::Submit);
         }
     });
 }
 
+/// A field problem in the player's language (naming the character at fault, if any).
+pub fn field_error_text(i18n: &Localizer, e: FieldError) -> String {
+    match e.character() {
+        Some((c, code)) => i18n.text_with(e.key(), &[("char", c.into()), ("code", code.into())]),
+        None => i18n.text(e.key()),
+    }
+}
+
 fn field_error(ui: &mut egui::Ui, i18n: &Localizer, error: Option<FieldError>, shown: bool) {
     if let (Some(e), true) = (error, shown) {
-        ui.label(RichText::new(i18n.text(e.key())).color(ERROR).small());
+        ui.label(
+            RichText::new(field_error_text(i18n, e))
+                .color(ERROR)
+                .small(),
+        );
     }
 }
 
@@ -207,6 +232,7 @@ pub fn screens(
         }
         Screen::Join(form) => {
             let mut footer_events = Vec::new();
+            let blocked = form.blocker();
             panel_with_footer(
                 ctx,
                 "join",
@@ -233,7 +259,7 @@ pub fn screens(
                     );
                 },
                 Some(&mut |ui: &mut egui::Ui| {
-                    back_and_submit(ui, i18n, "button-join", &mut footer_events)
+                    back_and_submit(ui, i18n, "button-join", blocked, &mut footer_events)
                 }),
             );
             events.append(&mut footer_events);
@@ -243,6 +269,7 @@ pub fn screens(
         }
         Screen::Host(form) => {
             let mut footer_events = Vec::new();
+            let blocked = form.name_error();
             panel_with_footer(
                 ctx,
                 "host",
@@ -276,7 +303,7 @@ pub fn screens(
                     });
                 },
                 Some(&mut |ui: &mut egui::Ui| {
-                    back_and_submit(ui, i18n, "button-start", &mut footer_events)
+                    back_and_submit(ui, i18n, "button-start", blocked, &mut footer_events)
                 }),
             );
             events.append(&mut footer_events);
@@ -1267,6 +1294,111 @@ mod tests {
             }
         }
         assert!(problems.is_empty(), "{problems:#?}");
+    }
+
+    #[test]
+    fn the_player_list_draws_names_in_every_script() {
+        let names: Vec<String> = ["Zoë", "Łukasz", "Дмитрий", "さくら", "王小明"]
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
+        let view = HudView {
+            online: names.len(),
+            player_list: Some(names.clone()),
+            ..HudView::default()
+        };
+        let i18n = en();
+        let mut harness = Harness::new(1280.0, 800.0);
+        let drawn = harness.settle(3, |ctx| {
+            hud(ctx, &view, &i18n);
+        });
+        let font = egui::FontId::proportional(14.0);
+        for name in &names {
+            assert!(drawn.find(name).is_some(), "{name} is not listed");
+            assert!(
+                harness.ctx.fonts_mut(|f| f.has_glyphs(&font, name)),
+                "{name} has characters the UI fonts cannot draw"
+            );
+        }
+    }
+
+    /// Clicks the centre of `rect` (press and release in two passes); returns the events.
+    fn click(
+        harness: &mut Harness,
+        rect: egui::Rect,
+        ui: &mut Ui,
+        i18n: &Localizer,
+    ) -> Vec<UiEvent> {
+        let at = rect.center();
+        let mut events = Vec::new();
+        let button = |pressed| egui::Event::PointerButton {
+            pos: at,
+            button: egui::PointerButton::Primary,
+            pressed,
+            modifiers: egui::Modifiers::NONE,
+        };
+        for e in [
+            vec![egui::Event::PointerMoved(at), button(true)],
+            vec![button(false)],
+        ] {
+            harness.pass(e, |ctx| screens(ctx, ui, i18n, "0.1.0", &mut events));
+        }
+        events
+    }
+
+    #[test]
+    fn join_is_disabled_with_the_reason_while_the_name_is_refused_in_every_language() {
+        for (code, _) in crate::ui::i18n::LANGUAGES {
+            let i18n = Localizer::new(code).unwrap();
+            for (name, refused) in [
+                ("Ab😀", Some(FieldError::NameBadChar('😀'))),
+                ("سلام", Some(FieldError::NameBadChar('س'))),
+                ("鬱", Some(FieldError::NameNoGlyph('鬱'))),
+                ("Zoë", None),
+                ("さくら", None),
+                ("Дмитрий", None),
+            ] {
+                let mut ui = Ui::new(crate::ui::settings::Settings::default());
+                ui.open(Screen::Join(crate::ui::screens::JoinForm {
+                    address: "127.0.0.1:35000".into(),
+                    name: name.into(),
+                }));
+                let mut harness = Harness::new(1280.0, 800.0);
+                let drawn = harness.settle(3, |ctx| screens_fn(ctx, &mut ui, &i18n));
+                let join = drawn
+                    .find(&i18n.text("button-join"))
+                    .unwrap_or_else(|| panic!("{code} {name}: no Join button"));
+                let events = click(&mut harness, join, &mut ui, &i18n);
+                match refused {
+                    Some(e) => {
+                        let reason = field_error_text(&i18n, e);
+                        assert!(
+                            reason.contains(&format!(
+                                "U+{:04X}",
+                                u32::from(match e {
+                                    FieldError::NameBadChar(c) | FieldError::NameNoGlyph(c) => c,
+                                    _ => unreachable!(),
+                                })
+                            )),
+                            "{code}: {reason}"
+                        );
+                        let shown = drawn.texts.iter().filter(|(t, _)| *t == reason).count();
+                        assert!(
+                            shown >= 1,
+                            "{code} {name}: the reason {reason:?} is not shown"
+                        );
+                        assert!(
+                            !events.contains(&UiEvent::Submit),
+                            "{code} {name}: Join was clickable"
+                        );
+                    }
+                    None => assert!(
+                        events.contains(&UiEvent::Submit),
+                        "{code} {name}: Join did not submit ({events:?})"
+                    ),
+                }
+            }
+        }
     }
 
     fn screens_fn(ctx: &egui::Context, ui: &mut Ui, i18n: &Localizer) {
