@@ -428,6 +428,10 @@ fn options(ctx: &egui::Context, state: &mut Ui, i18n: &Localizer, events: &mut V
                 .height(480.0)
                 .selected_text(current)
                 .show_ui(ui, |ui| {
+                    // The menu style's tall buttons would push the last language ("中文") off a
+                    // small window: the list is compact so that all eight entries fit in 360 px.
+                    ui.spacing_mut().item_spacing.y = 1.0;
+                    ui.spacing_mut().button_padding.y = 3.0;
                     ui.selectable_value(
                         &mut s.language,
                         None,
@@ -1319,6 +1323,37 @@ mod tests {
                 harness.ctx.fonts_mut(|f| f.has_glyphs(&font, name)),
                 "{name} has characters the UI fonts cannot draw"
             );
+        }
+    }
+
+    #[test]
+    fn the_language_drop_down_shows_every_language_whole() {
+        use super::super::screens::OptionsFrom;
+        for (w, h) in [(640.0, 360.0), (1280.0, 800.0)] {
+            for (code, _) in crate::ui::i18n::LANGUAGES {
+                let i18n = Localizer::new(code).unwrap();
+                let mut ui = Ui::new(crate::ui::settings::Settings::default());
+                ui.open(Screen::Options(OptionsFrom::Menu));
+                let mut harness = Harness::new(w, h);
+                let drawn = harness.settle(3, |ctx| screens_fn(ctx, &mut ui, &i18n));
+                let combo = drawn
+                    .find(&i18n.text("options-language-system"))
+                    .unwrap_or_else(|| panic!("{code} {w}x{h}: no language drop-down"));
+                click(&mut harness, combo, &mut ui, &i18n);
+                let open = harness.settle(3, |ctx| screens_fn(ctx, &mut ui, &i18n));
+                for (other, _) in crate::ui::i18n::LANGUAGES {
+                    let name = Localizer::new(other).unwrap().text("language-name");
+                    assert!(
+                        fully_shown(&open, &name, w, h),
+                        "{code} {w}x{h}: {name:?} is cut in the open drop-down: {:?}",
+                        open.texts
+                            .iter()
+                            .zip(&open.whole)
+                            .filter(|((t, _), _)| *t == name)
+                            .collect::<Vec<_>>()
+                    );
+                }
+            }
         }
     }
 
