@@ -125,10 +125,25 @@ pub fn visible_tiles(
     )
 }
 
+/// The camera and zoom a frame of `scene` on a `size` viewport really uses: the scene's,
+/// sanitised, with the camera moved down by half the bottom inset (the replay viewer's bars) so
+/// that the scene's centre shows in the middle of the free area above them, and a player's body
+/// within the view's lower half is not drawn under the bars.
+pub fn world_view(scene: &Scene, size: [f32; 2]) -> ([f32; 2], f32) {
+    let (mut camera, zoom) = sanitize_view(scene.camera, scene.zoom);
+    let inset = if scene.hud.bottom_inset.is_finite() {
+        scene.hud.bottom_inset.clamp(0.0, size[1] / 2.0)
+    } else {
+        0.0
+    };
+    camera[1] += inset / 2.0 / zoom;
+    (camera, zoom)
+}
+
 /// Builds the frame for `scene` on a `width` × `height` viewport.
 pub fn build_frame(scene: &Scene, width: u32, height: u32) -> Frame {
     let size = [width.max(1) as f32, height.max(1) as f32];
-    let (camera, zoom) = sanitize_view(scene.camera, scene.zoom);
+    let (camera, zoom) = world_view(scene, size);
     let map = scene.map;
     let (ox, oy) = map_origin_px(map.width(), map.height());
 
@@ -251,7 +266,7 @@ fn tag_text_width(text: &str, th: f32) -> f32 {
 /// [`build_frame`] leaves out: see [`TagLabel`]), placed exactly as the frame places the tags.
 pub fn tag_labels(scene: &Scene, width: u32, height: u32) -> Vec<TagLabel> {
     let size = [width.max(1) as f32, height.max(1) as f32];
-    let (camera, zoom) = sanitize_view(scene.camera, scene.zoom);
+    let (camera, zoom) = world_view(scene, size);
     let (ox, oy) = map_origin_px(scene.map.width(), scene.map.height());
     let view = View {
         camera,
@@ -1019,6 +1034,69 @@ mod tests {
                 assert!(!overlaps(*t, area), "tag {t:?} over the HUD at {area:?}");
             }
         }
+    }
+
+    /// The replay viewer's timeline bar (the bottom inset) takes the bottom of the window: the
+    /// world is centred in the free area above it, so a player in the lower half of the view
+    /// (here 250 px below the camera, with a 160 px bar in a 720 px window) is drawn above the
+    /// bar instead of under it, and the one at the camera sits in the middle of the free area.
+    #[test]
+    fn bodies_in_the_view_are_not_under_the_viewers_bar() {
+        let map = Map::new(64, 64, Tile::Dirt).unwrap();
+        let body = 0x3366cc;
+        let scene = Scene {
+            map: &map,
+            camera: [0.0, 0.0],
+            zoom: 1.0,
+            players: vec![
+                DrawPlayer {
+                    pos: [300.0, 250.0],
+                    name: "Bob".into(),
+                    color: body,
+                    health: 100,
+                    local: false,
+                },
+                DrawPlayer {
+                    pos: [0.0, 0.0],
+                    name: "you".into(),
+                    color: 0xcc6633,
+                    health: 100,
+                    local: true,
+                },
+            ],
+            breaking: None,
+            hud: Hud {
+                bottom_inset: 160.0,
+                ..Hud::default()
+            },
+            overlay: Some(Overlay::UiLayer),
+        };
+        let (w, h) = (1280.0, 720.0);
+        let frame = build_frame(&scene, w as u32, h as u32);
+        let bar = [0.0, h - 160.0, w, 160.0];
+        let bodies: Vec<[f32; 4]> = frame
+            .sprites
+            .iter()
+            .filter(|s| s.uv[2] == 0.0)
+            .filter(|s| s.color == rgb_u32(body, 255) || s.color == rgb_u32(0xcc6633, 255))
+            .map(|s| s.rect)
+            .collect();
+        assert_eq!(bodies.len(), 2, "{bodies:?}");
+        for b in &bodies {
+            assert!(!overlaps(*b, bar), "a body {b:?} under the bar {bar:?}");
+        }
+        // The local player at the centre of the free area; the mouse maps back to it.
+        let you = bodies[1];
+        let centre = [you[0] + you[2] / 2.0, you[1] + you[3] / 2.0];
+        assert_eq!(centre, [w / 2.0, (h - 160.0) / 2.0]);
+        let (camera, zoom) = world_view(&scene, [w, h]);
+        assert_eq!(world_to_screen([0.0, 0.0], camera, zoom, [w, h]), centre);
+        // Without a bar nothing moves.
+        let plain = Scene {
+            hud: Hud::default(),
+            ..scene.clone()
+        };
+        assert_eq!(world_view(&plain, [w, h]), ([0.0, 0.0], 1.0));
     }
 
     #[test]

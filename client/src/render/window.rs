@@ -483,7 +483,7 @@ impl<S: FrameSource> App<'_, S> {
         }
 
         let scene = self.source.scene();
-        self.last_view = (scene.camera, scene.zoom);
+        self.last_view = super::layout::world_view(&scene, fsize);
         let mut reconfigure = false;
         let acquired = match g.surface.get_current_texture() {
             wgpu::CurrentSurfaceTexture::Success(t) => Ok(t),

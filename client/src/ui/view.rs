@@ -1215,7 +1215,7 @@ mod tests {
     }
 
     #[test]
-    fn every_screen_at_640x360_shows_its_title_and_its_way_back() {
+    fn every_screen_at_640x360_and_1280x800_shows_its_title_and_its_way_back() {
         use super::super::screens::{Attempt, Failure, HostForm, JoinForm, OptionsFrom};
         use crate::net::ConnectionState;
         let attempt = Attempt {
@@ -1273,12 +1273,15 @@ mod tests {
             (Screen::Credits, Some("credits-title"), "button-back"),
         ];
         let mut problems = Vec::new();
-        for (code, _) in crate::ui::i18n::LANGUAGES {
+        for (code, (w, h)) in crate::ui::i18n::LANGUAGES
+            .iter()
+            .flat_map(|(code, _)| [(*code, (640.0, 360.0)), (*code, (1280.0, 800.0))])
+        {
             let i18n = Localizer::new(code).unwrap();
             for (screen, title, back) in &screens {
                 let mut ui = Ui::new(crate::ui::settings::Settings::default());
                 ui.open(screen.clone());
-                let mut harness = Harness::new(640.0, 360.0);
+                let mut harness = Harness::new(w, h);
                 let drawn = harness.settle(3, |ctx| {
                     screens_fn(ctx, &mut ui, &i18n);
                 });
@@ -1291,8 +1294,10 @@ mod tests {
                     (_, None) => "tilegame".to_owned(),
                 };
                 for text in [title, i18n.text(back)] {
-                    if !fully_shown(&drawn, &text, 640.0, 360.0) {
-                        problems.push(format!("{code} {screen:?}: {text:?} not fully shown"));
+                    if !fully_shown(&drawn, &text, w, h) {
+                        problems.push(format!(
+                            "{code} {w}x{h} {screen:?}: {text:?} not fully shown"
+                        ));
                     }
                 }
             }
