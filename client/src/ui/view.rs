@@ -171,6 +171,48 @@ fn text_field(ui: &mut egui::Ui, label: &str, value: &mut String, max_chars: usi
     r.changed()
 }
 
+/// A row of selectable choices that wraps into balanced rows: when they do not fit on one line
+/// they are spread evenly (5 as 3 + 2, not 4 + 1), so that no choice ("144", "Hell islands")
+/// is left alone on a line. Returns the index clicked, if any.
+fn balanced_choices(ui: &mut egui::Ui, choices: &[(String, bool)]) -> Option<usize> {
+    let pad = ui.spacing().button_padding.x * 2.0;
+    let gap = ui.spacing().item_spacing.x;
+    let font = egui::TextStyle::Button.resolve(ui.style());
+    let widths: Vec<f32> = choices
+        .iter()
+        .map(|(label, _)| {
+            ui.fonts_mut(|f| f.layout_no_wrap(label.clone(), font.clone(), Color32::WHITE))
+                .size()
+                .x
+                + pad
+        })
+        .collect();
+    let available = ui.available_width().max(1.0);
+    // Rows a plain left-to-right wrap needs; then as many per row as that evenly allows.
+    let mut rows = 1;
+    let mut x = 0.0;
+    for w in &widths {
+        if x > 0.0 && x + gap + w > available {
+            rows += 1;
+            x = *w;
+        } else {
+            x += if x > 0.0 { gap + w } else { *w };
+        }
+    }
+    let per_row = choices.len().div_ceil(rows).max(1);
+    let mut clicked = None;
+    for (row, chunk) in choices.chunks(per_row).enumerate() {
+        ui.horizontal(|ui| {
+            for (i, (label, selected)) in chunk.iter().enumerate() {
+                if ui.selectable_label(*selected, label.as_str()).clicked() {
+                    clicked = Some(row * per_row + i);
+                }
+            }
+        });
+    }
+    clicked
+}
+
 fn enter_pressed(ctx: &egui::Context) -> bool {
     ctx.input(|i| i.key_pressed(egui::Key::Enter))
 }
@@ -284,23 +326,23 @@ pub fn screens(
                     );
                     text_field(ui, &i18n.text("field-seed"), &mut form.seed, 64);
                     ui.label(i18n.text("field-size"));
-                    ui.horizontal(|ui| {
-                        for size in ["small", "medium", "large"] {
-                            let label = i18n.text(&format!("size-{size}"));
-                            if ui.selectable_label(form.size == size, label).clicked() {
-                                form.size = size.to_owned();
-                            }
-                        }
-                    });
+                    const SIZES: [&str; 3] = ["small", "medium", "large"];
+                    let sizes: Vec<(String, bool)> = SIZES
+                        .iter()
+                        .map(|size| (i18n.text(&format!("size-{size}")), form.size == *size))
+                        .collect();
+                    if let Some(i) = balanced_choices(ui, &sizes) {
+                        form.size = SIZES[i].to_owned();
+                    }
                     ui.label(i18n.text("field-theme"));
-                    ui.horizontal_wrapped(|ui| {
-                        for theme in ["default", "hell", "islands", "hell_islands"] {
-                            let label = i18n.text(&format!("theme-{theme}"));
-                            if ui.selectable_label(form.theme == theme, label).clicked() {
-                                form.theme = theme.to_owned();
-                            }
-                        }
-                    });
+                    const THEMES: [&str; 4] = ["default", "hell", "islands", "hell_islands"];
+                    let themes: Vec<(String, bool)> = THEMES
+                        .iter()
+                        .map(|theme| (i18n.text(&format!("theme-{theme}")), form.theme == *theme))
+                        .collect();
+                    if let Some(i) = balanced_choices(ui, &themes) {
+                        form.theme = THEMES[i].to_owned();
+                    }
                 },
                 Some(&mut |ui: &mut egui::Ui| {
                     back_and_submit(ui, i18n, "button-start", blocked, &mut footer_events)
@@ -445,18 +487,20 @@ fn options(ctx: &egui::Context, state: &mut Ui, i18n: &Localizer, events: &mut V
                     }
                 });
             ui.label(i18n.text("options-fps-limit"));
-            ui.horizontal_wrapped(|ui| {
-                for limit in FPS_LIMITS {
+            let choices: Vec<(String, bool)> = FPS_LIMITS
+                .iter()
+                .map(|&limit| {
                     let label = if limit == 0 {
                         i18n.text("options-fps-unlimited")
                     } else {
                         limit.to_string()
                     };
-                    if ui.selectable_label(s.fps_limit == limit, label).clicked() {
-                        s.fps_limit = limit;
-                    }
-                }
-            });
+                    (label, s.fps_limit == limit)
+                })
+                .collect();
+            if let Some(i) = balanced_choices(ui, &choices) {
+                s.fps_limit = FPS_LIMITS[i];
+            }
             ui.checkbox(&mut s.show_fps, i18n.text("options-show-fps"));
             ui.checkbox(&mut s.vsync, i18n.text("options-vsync"));
             ui.checkbox(&mut s.fullscreen, i18n.text("options-fullscreen"));
@@ -1360,6 +1404,55 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// No choice of a wrapped row of choices is alone on its line (item 7: "144" in Russian
+    /// Options, "Hell islands" on the Host screen, at 640x360), in any language.
+    #[test]
+    fn wrapped_choices_leave_no_choice_alone_on_a_line() {
+        use super::super::screens::{HostForm, OptionsFrom};
+        let mut problems = Vec::new();
+        for (code, _) in crate::ui::i18n::LANGUAGES {
+            let i18n = Localizer::new(code).unwrap();
+            let fps: Vec<String> = FPS_LIMITS
+                .iter()
+                .map(|&l| {
+                    if l == 0 {
+                        i18n.text("options-fps-unlimited")
+                    } else {
+                        l.to_string()
+                    }
+                })
+                .collect();
+            let themes: Vec<String> = ["default", "hell", "islands", "hell_islands"]
+                .iter()
+                .map(|t| i18n.text(&format!("theme-{t}")))
+                .collect();
+            let host = Screen::Host(HostForm {
+                name: "alice".into(),
+                seed: String::new(),
+                size: "medium".into(),
+                theme: "default".into(),
+            });
+            for (screen, choices) in [(Screen::Options(OptionsFrom::Menu), fps), (host, themes)] {
+                let mut ui = Ui::new(crate::ui::settings::Settings::default());
+                ui.open(screen.clone());
+                let drawn =
+                    Harness::new(640.0, 360.0).settle(3, |ctx| screens_fn(ctx, &mut ui, &i18n));
+                let rows: Vec<f32> = choices
+                    .iter()
+                    .filter_map(|c| drawn.find(c).map(|r| r.center().y.round()))
+                    .collect();
+                for (c, y) in choices.iter().zip(&rows) {
+                    if rows.len() > 1 && rows.iter().filter(|r| (*r - y).abs() < 3.0).count() == 1 {
+                        problems.push(format!(
+                            "{code} {screen:?}: {c:?} alone on its line ({rows:?})"
+                        ));
+                    }
+                }
+            }
+        }
+        assert!(problems.is_empty(), "{problems:#?}");
     }
 
     /// Clicks the centre of `rect` (press and release in two passes); returns the events.
