@@ -88,7 +88,7 @@ fn main() -> ExitCode {
             std::env::set_var("XDG_RUNTIME_DIR", dir);
         }
     }
-    let args = Args::parse();
+    let mut args = Args::parse();
     if let Some(lang) = &args.lang {
         if tilegame_client::ui::i18n::match_language(lang).is_none() {
             eprintln!("error: unknown language {lang:?}; available: en, es, fr, ja, pl, ru, zh");
@@ -107,9 +107,13 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    if let Err(e) = tilegame_game::validate_name(&args.name) {
-        eprintln!("error: --name: {e}");
-        return ExitCode::FAILURE;
+    // The name as it travels: NFC, checked with the server's rules.
+    match tilegame_game::normalize_name(&args.name) {
+        Ok(name) => args.name = name,
+        Err(e) => {
+            eprintln!("error: --name: {e}");
+            return ExitCode::FAILURE;
+        }
     }
     if !args.headless {
         return run_window(&args, connect);

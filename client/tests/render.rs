@@ -221,3 +221,41 @@ fn bad_sizes_are_errors_not_panics() {
     let img = r.render(&scene, 33, 7).expect("render");
     assert_eq!(img.len(), 33 * 7 * 4);
 }
+
+/// Names in other scripts get real glyphs in their tags (the UI fonts), not the bitmap font's
+/// "?" for every character: the tag holds bright text pixels, and two names that differ in one
+/// character draw differently. (The player list is egui text in the same fonts: see
+/// `ui::view`'s test of names in every script.)
+#[test]
+fn name_tags_and_the_player_list_draw_names_in_every_script() {
+    use tilegame_client::render::layout::tag_labels;
+    let Some(mut r) = renderer() else { return };
+    let map = demo_map().expect("map");
+    let tag_pixels = |r: &mut OffscreenRenderer, name: &str| {
+        let mut scene = demo_scene(&map, 0, Some(Overlay::UiLayer));
+        scene.players[1].name = name.into();
+        let labels = tag_labels(&scene, W, H);
+        assert_eq!(labels.len(), 1, "{name}: {labels:?}");
+        let [x, y, w, h] = labels[0].rect;
+        assert!(w >= h, "{name}: a box as wide as the text ({w})");
+        let rgba = r.render(&scene, W, H).expect("render");
+        write_png(out_path(&format!("tag_{name}.png")), W, H, &rgba).expect("png");
+        let mut inside = Vec::new();
+        for py in y.max(0.0) as u32..((y + h) as u32).min(H) {
+            for px in x.max(0.0) as u32..((x + w) as u32).min(W) {
+                inside.push(pixel(&rgba, px, py));
+            }
+        }
+        let bright = inside.iter().filter(|p| p.iter().all(|&c| c > 160)).count();
+        assert!(bright > 20, "{name}: only {bright} text pixels in its tag");
+        inside
+    };
+    for name in ["Zoë", "Łukasz", "Дмитрий", "さくら", "王小明"] {
+        tag_pixels(&mut r, name);
+    }
+    assert_ne!(
+        tag_pixels(&mut r, "さくら"),
+        tag_pixels(&mut r, "さくま"),
+        "different kana draw the same (placeholder glyphs?)"
+    );
+}

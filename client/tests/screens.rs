@@ -71,8 +71,19 @@ fn differing(a: &[u8], b: &[u8]) -> usize {
 /// Screens of one language: (screen, pixels).
 type Shots = Vec<(String, Vec<u8>)>;
 
+/// The window sizes every menu screen is pictured at: the smallest the game supports and a
+/// common laptop size. (That each screen's title and its way back are whole at both sizes in
+/// every language is checked on egui's output in `ui::view`'s tests; these are the pictures.)
+const SIZES: [&str; 2] = ["640x360", "1280x800"];
+
 #[test]
 fn every_menu_screen_in_every_language() {
+    for size in SIZES {
+        menu_screens_at(size);
+    }
+}
+
+fn menu_screens_at(size: &str) {
     let screens = ["menu", "host", "join", "options"];
     // One thread per language; each runs its screens in turn.
     let results: Vec<(String, Shots)> = std::thread::scope(|s| {
@@ -83,8 +94,12 @@ fn every_menu_screen_in_every_language() {
                     let shots = screens
                         .iter()
                         .map(|screen| {
-                            let name = format!("{screen}-{lang}");
-                            let (_, _, px) = shot(&name, &["--lang", lang, "--screen", screen]);
+                            let name = format!("{screen}-{lang}-{size}");
+                            let (w, h, px) = shot(
+                                &name,
+                                &["--lang", lang, "--screen", screen, "--window-size", size],
+                            );
+                            assert_eq!(format!("{w}x{h}"), size, "{name}: the picture's size");
                             (screen.to_string(), px)
                         })
                         .collect();

@@ -47,8 +47,8 @@ pub use movement::{
 };
 pub use noise::Perlin;
 pub use player::{
-    validate_name, Action, Breaking, Input, Item, NameError, Player, PlayerId, MAX_HEALTH,
-    NAME_MAX_CHARS,
+    name_char_allowed, normalize_name, validate_name, Action, Breaking, Input, Item, NameError,
+    Player, PlayerId, MAX_HEALTH, NAME_MAX_BYTES, NAME_MAX_CHARS,
 };
 pub use rng::{random_seed, SplitMix64, SEED_ALPHABET, SEED_LEN};
 pub use theme::{Band, Theme};

@@ -6,6 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
+use unicode_normalization::{is_nfc, UnicodeNormalization};
+use unicode_script::{Script, UnicodeScript};
 
 use crate::hash::StableHasher;
 use crate::movement::MoveState;
@@ -14,6 +16,9 @@ use crate::movement::MoveState;
 pub const MAX_HEALTH: u8 = crate::spec::MAX_HEALTH;
 /// The longest player name, in characters.
 pub const NAME_MAX_CHARS: usize = crate::spec::NAME_MAX_CHARS as usize;
+/// The longest player name in UTF-8 bytes: the wire bound of every name field (four bytes for
+/// each of [`NAME_MAX_CHARS`] characters).
+pub const NAME_MAX_BYTES: usize = crate::spec::NAME_MAX_BYTES as usize;
 
 /// A player's identity, assigned by the server.
 #[derive(
@@ -96,12 +101,67 @@ pub enum NameError {
     /// More than 16 characters.
     #[error("the name has {0} characters; at most {NAME_MAX_CHARS} are allowed")]
     TooLong(usize),
-    /// A character outside `[0-9A-Za-z_-]`.
-    #[error("the name contains {0:?}; only letters, digits, '_' and '-' are allowed")]
+    /// A character outside the alphabet of names (see [`name_char_allowed`]).
+    #[error(
+        "the name contains {0:?} (U+{code:04X}); only letters and marks of the Latin, Cyrillic, \
+         Hiragana, Katakana and Han scripts, the digits 0-9, '_' and '-' are allowed",
+        code = u32::from(*.0)
+    )]
     BadChar(char),
+    /// The name is not in Unicode normalisation form C (see [`normalize_name`]).
+    #[error("the name is not in Unicode normalisation form C (NFC)")]
+    NotNfc,
 }
 
-/// Checks a player name: 1..=16 characters from `[0-9A-Za-z_-]`.
+/// The scripts whose letters a name may hold: those of the game's seven languages.
+const NAME_SCRIPTS: [Script; 5] = [
+    Script::Latin,
+    Script::Cyrillic,
+    Script::Hiragana,
+    Script::Katakana,
+    Script::Han,
+];
+
+/// Whether `c` may appear in a name: `_`, `-`, an ASCII digit, or a letter (L*), mark (M*) or
+/// decimal digit (Nd) of the Latin, Cyrillic, Hiragana, Katakana or Han script — by the
+/// character's Unicode script, or for a character shared between scripts (such as the
+/// prolonged sound mark "ー") by its script extensions; combining marks (script Inherited)
+/// count with the letter they follow.
+pub fn name_char_allowed(c: char) -> bool {
+    use unicode_general_category::{get_general_category, GeneralCategory as G};
+    if c == '_' || c == '-' || c.is_ascii_digit() {
+        return true;
+    }
+    let category = get_general_category(c);
+    let mark = matches!(
+        category,
+        G::NonspacingMark | G::SpacingMark | G::EnclosingMark
+    );
+    let letter = matches!(
+        category,
+        G::UppercaseLetter
+            | G::LowercaseLetter
+            | G::TitlecaseLetter
+            | G::ModifierLetter
+            | G::OtherLetter
+            | G::DecimalNumber
+    );
+    if !(letter || mark) {
+        return false;
+    }
+    match c.script() {
+        Script::Inherited => mark,
+        Script::Common => {
+            let ext = c.script_extension();
+            !(ext.is_common() || ext.is_inherited())
+                && NAME_SCRIPTS.iter().any(|s| ext.contains_script(*s))
+        }
+        s => NAME_SCRIPTS.contains(&s),
+    }
+}
+
+/// Checks a player name as it travels: 1..=16 characters (Unicode scalar values) for which
+/// [`name_char_allowed`] holds, in normalisation form C, not starting with a combining mark.
 pub fn validate_name(name: &str) -> Result<(), NameError> {
     let n = name.chars().count();
     if n == 0 {
@@ -110,13 +170,28 @@ pub fn validate_name(name: &str) -> Result<(), NameError> {
     if n > NAME_MAX_CHARS {
         return Err(NameError::TooLong(n));
     }
-    match name
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '-'))
-    {
-        Some(c) => Err(NameError::BadChar(c)),
-        None => Ok(()),
+    if let Some(c) = name.chars().find(|c| !name_char_allowed(*c)) {
+        return Err(NameError::BadChar(c));
     }
+    if let Some(first) = name
+        .chars()
+        .next()
+        .filter(|c| c.script() == Script::Inherited)
+    {
+        return Err(NameError::BadChar(first));
+    }
+    if !is_nfc(name) {
+        return Err(NameError::NotNfc);
+    }
+    Ok(())
+}
+
+/// The name in normalisation form C, checked with [`validate_name`]: what a server admits and
+/// what a client sends (so that "e" + combining acute and "é" are one name).
+pub fn normalize_name(name: &str) -> Result<String, NameError> {
+    let nfc: String = name.nfc().collect();
+    validate_name(&nfc)?;
+    Ok(nfc)
 }
 
 /// A player in the world.
@@ -209,7 +284,56 @@ mod tests {
             Err(NameError::TooLong(17))
         );
         assert_eq!(validate_name("a b"), Err(NameError::BadChar(' ')));
-        assert_eq!(validate_name("é"), Err(NameError::BadChar('é')));
+    }
+
+    #[test]
+    fn names_in_the_players_own_scripts() {
+        // One name in each script of the seven languages, and kana with the prolonged sound mark.
+        for name in [
+            "Zoë",
+            "Łukasz",
+            "José",
+            "François",
+            "Дмитрий",
+            "さくら",
+            "サクラ-ー",
+            "王小明",
+            "é",
+            "Ünal_2",
+        ] {
+            assert_eq!(validate_name(name), Ok(()), "{name}");
+        }
+        // 16 Han characters are 48 bytes: within NAME_MAX_BYTES.
+        let han = "漢".repeat(NAME_MAX_CHARS);
+        assert_eq!(validate_name(&han), Ok(()));
+        assert!(han.len() <= NAME_MAX_BYTES);
+        assert_eq!(validate_name(&"漢".repeat(17)), Err(NameError::TooLong(17)));
+        // Emoji, Arabic, Greek, symbols, spaces, controls and fullwidth digits are refused.
+        for (name, bad) in [
+            ("a😀", '😀'),
+            ("سلام", 'س'),
+            ("Ωmega", 'Ω'),
+            ("a+b", '+'),
+            ("a\u{200b}b", '\u{200b}'),
+            ("a\u{7}", '\u{7}'),
+            ("x１", '１'),
+            ("\u{301}a", '\u{301}'),
+        ] {
+            assert_eq!(
+                validate_name(name),
+                Err(NameError::BadChar(bad)),
+                "{name:?}"
+            );
+        }
+        // "e" + combining acute is refused on the wire until normalised to "é".
+        assert_eq!(validate_name("Zoe\u{308}"), Err(NameError::NotNfc));
+        assert_eq!(normalize_name("Zoe\u{308}").as_deref(), Ok("Zoë"));
+        assert_eq!(normalize_name(""), Err(NameError::Empty));
+        let message = NameError::BadChar('😀').to_string();
+        assert!(
+            message.contains("U+1F600") && message.contains("Cyrillic"),
+            "{message}"
+        );
     }
 
     #[test]

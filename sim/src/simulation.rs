@@ -466,9 +466,11 @@ impl Sim {
         color: u32,
         link: Box<dyn ClientLink>,
     ) -> Result<Joined, ((JoinError, String), Box<dyn ClientLink>)> {
-        if let Err(e) = game::validate_name(&name) {
-            return Err(((JoinError::InvalidName, e.to_string()), link));
-        }
+        // The NFC form is the name admitted, compared and shown (see NAME_MAX_CHARS).
+        let name = match game::normalize_name(&name) {
+            Ok(name) => name,
+            Err(e) => return Err(((JoinError::InvalidName, e.to_string()), link)),
+        };
         if self.names.taken(&name) {
             return Err((
                 (

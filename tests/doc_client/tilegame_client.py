@@ -49,6 +49,7 @@ MAX_MAP_CELLS = 1048576
 MAP_CHUNK_BYTES = 16384
 MAX_MAP_BYTES = 12582912
 NAME_MAX_CHARS = 16
+NAME_MAX_BYTES = 64
 MAX_HEALTH = 100
 TOP_SPEED_PX_PER_S = 350
 BREAK_REACH_TILES = 3
@@ -467,7 +468,7 @@ def fnv1a64(data):
 
 def decode_player_info(r, what):
     pid = r.varu(what + ".id")
-    name = r.str_u8(what + ".name", 16)
+    name = r.str_u8(what + ".name", NAME_MAX_BYTES)
     return pid, name
 
 
@@ -779,7 +780,7 @@ class Game:
                 self.players[pid] = p
             p["visible"] = True
             if mask & 0x01:
-                p["name"] = r.str_u8(f + ".name", 16)
+                p["name"] = r.str_u8(f + ".name", NAME_MAX_BYTES)
             if mask & 0x02:
                 p["x"], p["y"] = r.position(f + ".position")
             if mask & 0x04:
@@ -1248,9 +1249,11 @@ def selftest_errors(args):
         return f
     expect("invalid name 'bad name!'", invalid("bad name!"), "REJECT InvalidName")
     expect("invalid name ''", invalid(""), "REJECT InvalidName")
-    expect("invalid name 'caf\u00e9'", invalid("caf\u00e9"), "REJECT InvalidName")
-    # 17 bytes does not fit the wire type (UTF-8 string <= 16 B): a decode error, not InvalidName
-    expect("name of 17 chars", invalid("a" * 17), "KICK Login ProtocolError")
+    expect("invalid name 'a\U0001F600'", invalid("a\U0001F600"), "REJECT InvalidName")
+    # 17 characters fit the wire type (UTF-8 string <= NAME_MAX_BYTES B) but not NAME_MAX_CHARS
+    expect("name of 17 chars", invalid("a" * 17), "REJECT InvalidName")
+    # 65 bytes do not fit the wire type: a decode error, not InvalidName
+    expect("name of 65 bytes", invalid("a" * 65), "KICK Login ProtocolError")
 
     # 4. Protocol errors: an id that does not exist in the state
     def kick_handshake():

@@ -125,10 +125,25 @@ pub fn visible_tiles(
     )
 }
 
+/// The camera and zoom a frame of `scene` on a `size` viewport really uses: the scene's,
+/// sanitised, with the camera moved down by half the bottom inset (the replay viewer's bars) so
+/// that the scene's centre shows in the middle of the free area above them, and a player's body
+/// within the view's lower half is not drawn under the bars.
+pub fn world_view(scene: &Scene, size: [f32; 2]) -> ([f32; 2], f32) {
+    let (mut camera, zoom) = sanitize_view(scene.camera, scene.zoom);
+    let inset = if scene.hud.bottom_inset.is_finite() {
+        scene.hud.bottom_inset.clamp(0.0, size[1] / 2.0)
+    } else {
+        0.0
+    };
+    camera[1] += inset / 2.0 / zoom;
+    (camera, zoom)
+}
+
 /// Builds the frame for `scene` on a `width` × `height` viewport.
 pub fn build_frame(scene: &Scene, width: u32, height: u32) -> Frame {
     let size = [width.max(1) as f32, height.max(1) as f32];
-    let (camera, zoom) = sanitize_view(scene.camera, scene.zoom);
+    let (camera, zoom) = world_view(scene, size);
     let map = scene.map;
     let (ox, oy) = map_origin_px(map.width(), map.height());
 
@@ -214,6 +229,60 @@ const ACCENT: [u8; 4] = [250, 210, 70, 255];
 #[derive(Default)]
 struct Batch {
     sprites: Vec<SpriteInstance>,
+    /// Name tag texts left to the UI layer (see [`TagLabel`]).
+    labels: Vec<TagLabel>,
+}
+
+/// A name tag's text that the bitmap font cannot draw (a name with any character outside
+/// printable ASCII: "Zoë", "Дмитрий", "さくら"): the tag's box and health bar are sprites, and
+/// the UI layer paints the text with the shipped fonts (see [`super::tag_text`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TagLabel {
+    /// The text's box in screen pixels: x, y (top-left), width, height.
+    pub rect: [f32; 4],
+    /// The name.
+    pub text: String,
+    /// RGBA colour.
+    pub color: [u8; 4],
+}
+
+/// Whether the bitmap font draws every character of `text`.
+fn bitmap_drawable(text: &str) -> bool {
+    text.chars().all(|c| c == ' ' || c.is_ascii_graphic())
+}
+
+/// Width in screen pixels of a name tag's text: the bitmap font's for ASCII, else an estimate
+/// for the UI font at height `th` (half an em per column, wide characters two columns).
+fn tag_text_width(text: &str, th: f32) -> f32 {
+    if bitmap_drawable(text) {
+        font::text_width(text, TEXT_SCALE)
+    } else {
+        use unicode_width::UnicodeWidthStr;
+        (text.width() as f32 * th * 0.55).ceil()
+    }
+}
+
+/// The name tag texts of `scene` at `width` × `height` that the UI layer must paint (those
+/// [`build_frame`] leaves out: see [`TagLabel`]), placed exactly as the frame places the tags.
+pub fn tag_labels(scene: &Scene, width: u32, height: u32) -> Vec<TagLabel> {
+    let size = [width.max(1) as f32, height.max(1) as f32];
+    let (camera, zoom) = world_view(scene, size);
+    let (ox, oy) = map_origin_px(scene.map.width(), scene.map.height());
+    let view = View {
+        camera,
+        zoom,
+        size,
+        origin: [ox as f32, oy as f32],
+    };
+    let mut b = Batch::default();
+    let ui_layer = scene.overlay == Some(Overlay::UiLayer);
+    draw_players(
+        &mut b,
+        &view,
+        &scene.players,
+        &hud_areas(&scene.hud, ui_layer, size),
+    );
+    b.labels
 }
 
 impl Batch {
@@ -483,7 +552,7 @@ fn draw_players(b: &mut Batch, v: &View, players: &[DrawPlayer], keep_clear: &[[
         .iter()
         .map(|(sx, top, p)| {
             let name: String = p.name.chars().take(24).collect();
-            let w = font::text_width(&name, TEXT_SCALE).max(bar_w) + 2.0 * pad;
+            let w = tag_text_width(&name, th).max(bar_w) + 2.0 * pad;
             // Name box, 6 px, health bar, 4 px, then the body.
             let h = th + 2.0 * pad + 6.0 + bar_h;
             [sx - w / 2.0, top - 4.0 - h, w, h]
@@ -502,7 +571,7 @@ fn draw_players(b: &mut Batch, v: &View, players: &[DrawPlayer], keep_clear: &[[
             health_color(p.health),
         );
         let name: String = p.name.chars().take(24).collect();
-        let tw = font::text_width(&name, TEXT_SCALE);
+        let tw = tag_text_width(&name, th);
         let tx = (sx - tw / 2.0).round();
         let ty = (y + pad).round();
         b.rect(
@@ -513,7 +582,15 @@ fn draw_players(b: &mut Batch, v: &View, players: &[DrawPlayer], keep_clear: &[[
             [0, 0, 0, 140],
         );
         let color = if p.local { ACCENT } else { WHITE };
-        b.text(tx, ty, &name, TEXT_SCALE, color);
+        if bitmap_drawable(&name) {
+            b.text(tx, ty, &name, TEXT_SCALE, color);
+        } else {
+            b.labels.push(TagLabel {
+                rect: [tx, ty, tw, th],
+                text: name,
+                color,
+            });
+        }
     }
 }
 
@@ -957,6 +1034,69 @@ mod tests {
                 assert!(!overlaps(*t, area), "tag {t:?} over the HUD at {area:?}");
             }
         }
+    }
+
+    /// The replay viewer's timeline bar (the bottom inset) takes the bottom of the window: the
+    /// world is centred in the free area above it, so a player in the lower half of the view
+    /// (here 250 px below the camera, with a 160 px bar in a 720 px window) is drawn above the
+    /// bar instead of under it, and the one at the camera sits in the middle of the free area.
+    #[test]
+    fn bodies_in_the_view_are_not_under_the_viewers_bar() {
+        let map = Map::new(64, 64, Tile::Dirt).unwrap();
+        let body = 0x3366cc;
+        let scene = Scene {
+            map: &map,
+            camera: [0.0, 0.0],
+            zoom: 1.0,
+            players: vec![
+                DrawPlayer {
+                    pos: [300.0, 250.0],
+                    name: "Bob".into(),
+                    color: body,
+                    health: 100,
+                    local: false,
+                },
+                DrawPlayer {
+                    pos: [0.0, 0.0],
+                    name: "you".into(),
+                    color: 0xcc6633,
+                    health: 100,
+                    local: true,
+                },
+            ],
+            breaking: None,
+            hud: Hud {
+                bottom_inset: 160.0,
+                ..Hud::default()
+            },
+            overlay: Some(Overlay::UiLayer),
+        };
+        let (w, h) = (1280.0, 720.0);
+        let frame = build_frame(&scene, w as u32, h as u32);
+        let bar = [0.0, h - 160.0, w, 160.0];
+        let bodies: Vec<[f32; 4]> = frame
+            .sprites
+            .iter()
+            .filter(|s| s.uv[2] == 0.0)
+            .filter(|s| s.color == rgb_u32(body, 255) || s.color == rgb_u32(0xcc6633, 255))
+            .map(|s| s.rect)
+            .collect();
+        assert_eq!(bodies.len(), 2, "{bodies:?}");
+        for b in &bodies {
+            assert!(!overlaps(*b, bar), "a body {b:?} under the bar {bar:?}");
+        }
+        // The local player at the centre of the free area; the mouse maps back to it.
+        let you = bodies[1];
+        let centre = [you[0] + you[2] / 2.0, you[1] + you[3] / 2.0];
+        assert_eq!(centre, [w / 2.0, (h - 160.0) / 2.0]);
+        let (camera, zoom) = world_view(&scene, [w, h]);
+        assert_eq!(world_to_screen([0.0, 0.0], camera, zoom, [w, h]), centre);
+        // Without a bar nothing moves.
+        let plain = Scene {
+            hud: Hud::default(),
+            ..scene.clone()
+        };
+        assert_eq!(world_view(&plain, [w, h]), ([0.0, 0.0], 1.0));
     }
 
     #[test]

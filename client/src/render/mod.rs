@@ -29,6 +29,7 @@ pub mod gpu;
 pub mod layout;
 pub mod offscreen;
 pub mod pipeline;
+pub mod tag_text;
 pub mod timeline_bar;
 pub mod window;
 

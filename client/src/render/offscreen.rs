@@ -59,6 +59,10 @@ impl OffscreenRenderer {
         width: u32,
         height: u32,
     ) -> Result<Vec<u8>, RenderError> {
+        // Name tags the bitmap font cannot draw need the UI layer's fonts.
+        if !super::layout::tag_labels(scene, width, height).is_empty() {
+            return self.render_with_ui(scene, width, height, &mut |_| {});
+        }
         let (rgba, stats) = render_with(
             &self.device,
             &self.queue,
@@ -92,7 +96,11 @@ impl OffscreenRenderer {
             )),
             ..egui::RawInput::default()
         };
-        let output = ctx.run_pass(input, |c| ui(c));
+        let labels = super::layout::tag_labels(scene, width, height);
+        let output = ctx.run_pass(input, |c| {
+            super::tag_text::paint(c, &labels);
+            ui(c)
+        });
         let mut frame = EguiFrame {
             primitives: ctx.tessellate(output.shapes, output.pixels_per_point),
             textures: output.textures_delta,

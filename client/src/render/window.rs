@@ -451,8 +451,13 @@ impl<S: FrameSource> App<'_, S> {
         self.input.scroll = 0.0;
         self.input.mouse_left_pressed = false;
         let raw = g.egui_state.take_egui_input(&g.window);
+        // Name tags the bitmap font cannot draw go to the UI layer, under its menus.
+        let labels = super::layout::tag_labels(&self.source.scene(), size[0], size[1]);
         let source = &mut *self.source;
-        let output = g.egui_ctx.run_pass(raw, |ctx| source.ui(ctx));
+        let output = g.egui_ctx.run_pass(raw, |ctx| {
+            super::tag_text::paint(ctx, &labels);
+            source.ui(ctx)
+        });
         g.egui_state
             .handle_platform_output(&g.window, output.platform_output);
         let mut egui_frame = EguiFrame {
@@ -478,7 +483,7 @@ impl<S: FrameSource> App<'_, S> {
         }
 
         let scene = self.source.scene();
-        self.last_view = (scene.camera, scene.zoom);
+        self.last_view = super::layout::world_view(&scene, fsize);
         let mut reconfigure = false;
         let acquired = match g.surface.get_current_texture() {
             wgpu::CurrentSurfaceTexture::Success(t) => Ok(t),

@@ -1,6 +1,7 @@
 //! The fonts shipped with the game: Noto Sans (Latin, Cyrillic) and Noto Sans CJK SC (kana,
 //! Han) as a fallback, both SIL OFL 1.1, subset to the characters the UI needs (ASCII, Latin-1,
-//! Latin Extended-A, and every character of every translation).
+//! Latin Extended-A, and every character of every translation) and those a player name may hold
+//! (Latin and Cyrillic letters and marks, kana, and the 5009 commonest ideographs).
 //!
 //! Why it exists: egui's built-in fonts have no CJK (and Noto Sans CJK has no Polish letters),
 //! and the renderer's procedural font is ASCII only. Together the two cover every language,
@@ -19,6 +20,23 @@ pub const UI_FONTS: [(&str, &[u8]); 2] = [
         include_bytes!("../../assets/fonts/NotoSansCJKsc-Subset.otf"),
     ),
 ];
+
+/// The shipped faces, parsed once.
+fn faces() -> &'static [ttf_parser::Face<'static>] {
+    static FACES: std::sync::OnceLock<Vec<ttf_parser::Face<'static>>> = std::sync::OnceLock::new();
+    FACES.get_or_init(|| {
+        UI_FONTS
+            .iter()
+            .filter_map(|(_, bytes)| ttf_parser::Face::parse(bytes, 0).ok())
+            .collect()
+    })
+}
+
+/// Whether one of the shipped fonts has a glyph for `c` (what the name form checks, so that no
+/// name shows as a blank box).
+pub fn can_draw(c: char) -> bool {
+    faces().iter().any(|f| f.glyph_index(c).is_some())
+}
 
 /// Makes the shipped font egui's first choice for both families (egui's own fonts stay behind it
 /// for the symbols its widgets draw).
@@ -46,13 +64,10 @@ mod tests {
     use super::*;
     use crate::ui::i18n::LANGUAGES;
 
-    fn faces() -> Vec<ttf_parser::Face<'static>> {
-        UI_FONTS
-            .iter()
-            .map(|(name, bytes)| {
-                ttf_parser::Face::parse(bytes, 0).unwrap_or_else(|e| panic!("{name}: {e}"))
-            })
-            .collect()
+    fn faces() -> &'static [ttf_parser::Face<'static>] {
+        let faces = super::faces();
+        assert_eq!(faces.len(), UI_FONTS.len(), "a shipped font does not parse");
+        faces
     }
 
     fn has_glyph(faces: &[ttf_parser::Face], c: char) -> bool {
@@ -65,7 +80,7 @@ mod tests {
         let mut missing = Vec::new();
         for (code, source) in LANGUAGES {
             for c in source.chars().filter(|c| !c.is_control()) {
-                if !has_glyph(&faces, c) && !missing.contains(&(code, c)) {
+                if !has_glyph(faces, c) && !missing.contains(&(code, c)) {
                     missing.push((code, c));
                 }
             }
@@ -74,7 +89,7 @@ mod tests {
             .chars()
             .chain((0x20u8..0x7f).map(char::from))
         {
-            if !has_glyph(&faces, c) {
+            if !has_glyph(faces, c) {
                 missing.push(("ui", c));
             }
         }
@@ -86,15 +101,16 @@ mod tests {
 
     #[test]
     fn the_font_is_a_subset() {
-        // The full Noto Sans CJK face has 65k glyphs and ~16 MB; the subsets must stay small.
+        // The full Noto Sans CJK face has 65k glyphs and ~16 MB; the subsets must stay small
+        // (the CJK one holds 5009 ideographs for names: about 1.2 MB).
         let faces = faces();
-        for (face, (name, bytes)) in faces.iter().zip(UI_FONTS) {
+        for (face, (name, bytes), (max_glyphs, max_bytes)) in faces_with_limits(faces) {
             assert!(
-                face.number_of_glyphs() < 3000,
+                face.number_of_glyphs() < max_glyphs,
                 "{name}: {}",
                 face.number_of_glyphs()
             );
-            assert!(bytes.len() < 400_000, "{name}: {} bytes", bytes.len());
+            assert!(bytes.len() < max_bytes, "{name}: {} bytes", bytes.len());
         }
         // Each script is where it should be.
         for c in ['П', 'ł', 'é', '…'] {
@@ -103,7 +119,74 @@ mod tests {
         for c in ['日', '中', 'ン'] {
             assert!(faces[1].glyph_index(c).is_some(), "{c}");
         }
-        assert!(!has_glyph(&faces, '鬱'));
+        // A rare ideograph (JIS level 2, not in GB 2312) is left out.
+        assert!(!has_glyph(faces, '鬱'));
+    }
+
+    fn faces_with_limits(
+        faces: &'static [ttf_parser::Face<'static>],
+    ) -> impl Iterator<
+        Item = (
+            &'static ttf_parser::Face<'static>,
+            (&'static str, &'static [u8]),
+            (u16, usize),
+        ),
+    > {
+        faces
+            .iter()
+            .zip(UI_FONTS)
+            .zip([(3_000, 400_000), (6_500, 1_500_000)])
+            .map(|((f, n), l)| (f, n, l))
+    }
+
+    /// The spec's alphabet of names (`tilegame_game::name_char_allowed`) against the fonts:
+    /// every letter and mark of the Latin, Cyrillic and kana blocks that a name may hold has a
+    /// glyph, and so do the commonest ideographs (a sample of names, and at least 5000 in all).
+    #[test]
+    fn the_fonts_draw_the_alphabet_of_names() {
+        let faces = faces();
+        let blocks = [
+            0x20..0x250,
+            0x300..0x370,
+            0x400..0x530,
+            0x1E00..0x1F00,
+            0x3040..0x3100,
+            0x31F0..0x3200,
+        ];
+        let missing: Vec<String> = blocks
+            .into_iter()
+            .flatten()
+            .filter_map(char::from_u32)
+            .filter(|c| tilegame_game::name_char_allowed(*c) && !has_glyph(faces, *c))
+            .map(|c| format!("U+{:04X}", u32::from(c)))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "letters a name may hold without a glyph (rerun make-subset.sh): {missing:?}"
+        );
+        for name in [
+            "Zoë",
+            "Łukasz",
+            "Дмитрий",
+            "さくら",
+            "王小明",
+            "山田太郎",
+            "张伟",
+            "José",
+        ] {
+            assert!(
+                name.chars().all(|c| has_glyph(faces, c) && can_draw(c)),
+                "{name}"
+            );
+        }
+        let han = (0x4E00..0xA000)
+            .filter_map(char::from_u32)
+            .filter(|c| faces[1].glyph_index(*c).is_some())
+            .count();
+        assert!(han >= 5000, "{han} ideographs");
+        // What the form refuses as undrawable although the server would take it.
+        assert!(!can_draw('鬱') && tilegame_game::name_char_allowed('鬱'));
+        assert!(!can_draw('😀'));
     }
 
     #[cfg(feature = "render")]

@@ -272,6 +272,8 @@ mod tests {
             ("kbin", 1u32.into()),
             ("kbout", 2u32.into()),
             ("detail", "x".into()),
+            ("char", "😀".into()),
+            ("code", "U+1F600".into()),
         ]
     }
 

@@ -6,7 +6,7 @@
 //! [`UiEvent::Net`] / [`UiEvent::Joined`], and [`Ui::handle`] answers with [`Command`]s
 //! (connect, disconnect, save settings, quit) that the app carries out.
 
-use tilegame_game::validate_name;
+use tilegame_game::normalize_name;
 
 use super::address::{normalize_address, AddressError};
 use super::settings::{HostSettings, Settings};
@@ -47,8 +47,11 @@ pub enum FieldError {
     NameEmpty,
     /// The name is longer than 16 characters.
     NameTooLong,
-    /// The name has a character outside `[A-Za-z0-9_-]`.
-    NameBadChar,
+    /// The name has a character outside the alphabet of names (the server's rule).
+    NameBadChar(char),
+    /// The name has a character the game's fonts cannot draw (the server would take it, but
+    /// every player would see a blank box).
+    NameNoGlyph(char),
 }
 
 impl FieldError {
@@ -60,19 +63,38 @@ impl FieldError {
             FieldError::PortBad => "field-port-bad",
             FieldError::NameEmpty => "field-name-empty",
             FieldError::NameTooLong => "field-name-too-long",
-            FieldError::NameBadChar => "field-name-bad-char",
+            FieldError::NameBadChar(_) => "field-name-bad-char",
+            FieldError::NameNoGlyph(_) => "field-name-no-glyph",
+        }
+    }
+
+    /// The character the message names, if any, as it is shown (`$char`) and as a code point
+    /// (`$code`, e.g. "U+1F600", so that a character no font draws is still identified).
+    pub fn character(self) -> Option<(String, String)> {
+        match self {
+            FieldError::NameBadChar(c) | FieldError::NameNoGlyph(c) => {
+                Some((c.to_string(), format!("U+{:04X}", u32::from(c))))
+            }
+            _ => None,
         }
     }
 }
 
-/// Checks a name with the server's own rules.
-pub fn check_name(name: &str) -> Result<(), FieldError> {
+/// Checks a name with the server's own rules, then that the game's fonts can draw every
+/// character of it; returns the name as it is sent (NFC).
+pub fn check_name(name: &str) -> Result<String, FieldError> {
     use tilegame_game::NameError;
-    validate_name(name).map_err(|e| match e {
+    let name = normalize_name(name).map_err(|e| match e {
         NameError::Empty => FieldError::NameEmpty,
         NameError::TooLong(_) => FieldError::NameTooLong,
-        NameError::BadChar(_) => FieldError::NameBadChar,
-    })
+        NameError::BadChar(c) => FieldError::NameBadChar(c),
+        // normalize_name checks its own NFC output: never refused for NFC.
+        NameError::NotNfc => FieldError::NameBadChar('\u{fffd}'),
+    })?;
+    match name.chars().find(|c| !super::font::can_draw(*c)) {
+        Some(c) => Err(FieldError::NameNoGlyph(c)),
+        None => Ok(name),
+    }
 }
 
 /// Checks and normalises an address (`host` gets the default port).
@@ -92,6 +114,10 @@ impl JoinForm {
     /// The name problem, if any.
     pub fn name_error(&self) -> Option<FieldError> {
         check_name(&self.name).err()
+    }
+    /// The first problem that blocks Join (address first), if any.
+    pub fn blocker(&self) -> Option<FieldError> {
+        self.address_error().or(self.name_error())
     }
 }
 
@@ -313,14 +339,14 @@ impl Ui {
                 (Screen::MainMenu, vec![])
             }
             (Screen::Join(form), E::Submit) => {
-                match (check_address(&form.address), form.name_error()) {
-                    (Ok(address), None) => {
+                match (check_address(&form.address), check_name(&form.name)) {
+                    (Ok(address), Ok(name)) => {
                         self.show_errors = false;
                         self.settings.last_server = form.address.trim().to_owned();
-                        self.settings.name = form.name.clone();
+                        self.settings.name = name.clone();
                         let attempt = Attempt {
                             address,
-                            name: form.name,
+                            name,
                             host: None,
                         };
                         (
@@ -337,10 +363,10 @@ impl Ui {
                     }
                 }
             }
-            (Screen::Host(form), E::Submit) => match form.name_error() {
-                None => {
+            (Screen::Host(form), E::Submit) => match check_name(&form.name) {
+                Ok(name) => {
                     self.show_errors = false;
-                    self.settings.name = form.name.clone();
+                    self.settings.name = name.clone();
                     let host = HostSettings {
                         seed: form.seed.clone(),
                         size: form.size.clone(),
@@ -349,7 +375,7 @@ impl Ui {
                     self.settings.host = host.clone();
                     let attempt = Attempt {
                         address: String::new(),
-                        name: form.name,
+                        name,
                         host: Some(host),
                     };
                     (
@@ -360,7 +386,7 @@ impl Ui {
                         vec![Command::SaveSettings, Command::Connect(attempt)],
                     )
                 }
-                Some(_) => {
+                Err(_) => {
                     self.show_errors = true;
                     (Screen::Host(form), vec![])
                 }
@@ -565,7 +591,7 @@ mod tests {
         match ui.screen() {
             Screen::Join(f) => {
                 assert_eq!(f.address_error(), Some(FieldError::PortBad));
-                assert_eq!(f.name_error(), Some(FieldError::NameBadChar));
+                assert_eq!(f.name_error(), Some(FieldError::NameBadChar(' ')));
             }
             s => panic!("{s:?}"),
         }

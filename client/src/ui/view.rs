@@ -119,20 +119,45 @@ fn wide_button(ui: &mut egui::Ui, text: &str) -> bool {
 }
 
 /// A form's footer: Back, and the button (`submit`, a message key) that submits the form.
-fn back_and_submit(ui: &mut egui::Ui, i18n: &Localizer, submit: &str, events: &mut Vec<UiEvent>) {
-    ui.horizontal(|ui| {
+/// Back and the submit button; while `blocked` names a field problem the submit button is
+/// disabled and the problem is shown beside it (and on hover).
+fn back_and_submit(
+    ui: &mut egui::Ui,
+    i18n: &Localizer,
+    submit: &str,
+    blocked: Option<FieldError>,
+    events: &mut Vec<UiEvent>,
+) {
+    ui.horizontal_wrapped(|ui| {
         if ui.button(i18n.text("button-back")).clicked() {
             events.push(UiEvent::Back);
         }
-        if ui.button(i18n.text(submit)).clicked() {
+        let reason = blocked.map(|e| field_error_text(i18n, e));
+        let button = ui.add_enabled(reason.is_none(), egui::Button::new(i18n.text(submit)));
+        if let Some(reason) = &reason {
+            button.on_disabled_hover_text(reason.as_str());
+            ui.label(RichText::new(reason.as_str()).color(ERROR).small());
+        } else if button.clicked() {
             events.push(UiEvent::Submit);
         }
     });
 }
 
+/// A field problem in the player's language (naming the character at fault, if any).
+pub fn field_error_text(i18n: &Localizer, e: FieldError) -> String {
+    match e.character() {
+        Some((c, code)) => i18n.text_with(e.key(), &[("char", c.into()), ("code", code.into())]),
+        None => i18n.text(e.key()),
+    }
+}
+
 fn field_error(ui: &mut egui::Ui, i18n: &Localizer, error: Option<FieldError>, shown: bool) {
     if let (Some(e), true) = (error, shown) {
-        ui.label(RichText::new(i18n.text(e.key())).color(ERROR).small());
+        ui.label(
+            RichText::new(field_error_text(i18n, e))
+                .color(ERROR)
+                .small(),
+        );
     }
 }
 
@@ -144,6 +169,48 @@ fn text_field(ui: &mut egui::Ui, label: &str, value: &mut String, max_chars: usi
             .char_limit(max_chars),
     );
     r.changed()
+}
+
+/// A row of selectable choices that wraps into balanced rows: when they do not fit on one line
+/// they are spread evenly (5 as 3 + 2, not 4 + 1), so that no choice ("144", "Hell islands")
+/// is left alone on a line. Returns the index clicked, if any.
+fn balanced_choices(ui: &mut egui::Ui, choices: &[(String, bool)]) -> Option<usize> {
+    let pad = ui.spacing().button_padding.x * 2.0;
+    let gap = ui.spacing().item_spacing.x;
+    let font = egui::TextStyle::Button.resolve(ui.style());
+    let widths: Vec<f32> = choices
+        .iter()
+        .map(|(label, _)| {
+            ui.fonts_mut(|f| f.layout_no_wrap(label.clone(), font.clone(), Color32::WHITE))
+                .size()
+                .x
+                + pad
+        })
+        .collect();
+    let available = ui.available_width().max(1.0);
+    // Rows a plain left-to-right wrap needs; then as many per row as that evenly allows.
+    let mut rows = 1;
+    let mut x = 0.0;
+    for w in &widths {
+        if x > 0.0 && x + gap + w > available {
+            rows += 1;
+            x = *w;
+        } else {
+            x += if x > 0.0 { gap + w } else { *w };
+        }
+    }
+    let per_row = choices.len().div_ceil(rows).max(1);
+    let mut clicked = None;
+    for (row, chunk) in choices.chunks(per_row).enumerate() {
+        ui.horizontal(|ui| {
+            for (i, (label, selected)) in chunk.iter().enumerate() {
+                if ui.selectable_label(*selected, label.as_str()).clicked() {
+                    clicked = Some(row * per_row + i);
+                }
+            }
+        });
+    }
+    clicked
 }
 
 fn enter_pressed(ctx: &egui::Context) -> bool {
@@ -207,6 +274,7 @@ pub fn screens(
         }
         Screen::Join(form) => {
             let mut footer_events = Vec::new();
+            let blocked = form.blocker();
             panel_with_footer(
                 ctx,
                 "join",
@@ -233,7 +301,7 @@ pub fn screens(
                     );
                 },
                 Some(&mut |ui: &mut egui::Ui| {
-                    back_and_submit(ui, i18n, "button-join", &mut footer_events)
+                    back_and_submit(ui, i18n, "button-join", blocked, &mut footer_events)
                 }),
             );
             events.append(&mut footer_events);
@@ -243,6 +311,7 @@ pub fn screens(
         }
         Screen::Host(form) => {
             let mut footer_events = Vec::new();
+            let blocked = form.name_error();
             panel_with_footer(
                 ctx,
                 "host",
@@ -257,26 +326,26 @@ pub fn screens(
                     );
                     text_field(ui, &i18n.text("field-seed"), &mut form.seed, 64);
                     ui.label(i18n.text("field-size"));
-                    ui.horizontal(|ui| {
-                        for size in ["small", "medium", "large"] {
-                            let label = i18n.text(&format!("size-{size}"));
-                            if ui.selectable_label(form.size == size, label).clicked() {
-                                form.size = size.to_owned();
-                            }
-                        }
-                    });
+                    const SIZES: [&str; 3] = ["small", "medium", "large"];
+                    let sizes: Vec<(String, bool)> = SIZES
+                        .iter()
+                        .map(|size| (i18n.text(&format!("size-{size}")), form.size == *size))
+                        .collect();
+                    if let Some(i) = balanced_choices(ui, &sizes) {
+                        form.size = SIZES[i].to_owned();
+                    }
                     ui.label(i18n.text("field-theme"));
-                    ui.horizontal_wrapped(|ui| {
-                        for theme in ["default", "hell", "islands", "hell_islands"] {
-                            let label = i18n.text(&format!("theme-{theme}"));
-                            if ui.selectable_label(form.theme == theme, label).clicked() {
-                                form.theme = theme.to_owned();
-                            }
-                        }
-                    });
+                    const THEMES: [&str; 4] = ["default", "hell", "islands", "hell_islands"];
+                    let themes: Vec<(String, bool)> = THEMES
+                        .iter()
+                        .map(|theme| (i18n.text(&format!("theme-{theme}")), form.theme == *theme))
+                        .collect();
+                    if let Some(i) = balanced_choices(ui, &themes) {
+                        form.theme = THEMES[i].to_owned();
+                    }
                 },
                 Some(&mut |ui: &mut egui::Ui| {
-                    back_and_submit(ui, i18n, "button-start", &mut footer_events)
+                    back_and_submit(ui, i18n, "button-start", blocked, &mut footer_events)
                 }),
             );
             events.append(&mut footer_events);
@@ -401,6 +470,10 @@ fn options(ctx: &egui::Context, state: &mut Ui, i18n: &Localizer, events: &mut V
                 .height(480.0)
                 .selected_text(current)
                 .show_ui(ui, |ui| {
+                    // The menu style's tall buttons would push the last language ("中文") off a
+                    // small window: the list is compact so that all eight entries fit in 360 px.
+                    ui.spacing_mut().item_spacing.y = 1.0;
+                    ui.spacing_mut().button_padding.y = 3.0;
                     ui.selectable_value(
                         &mut s.language,
                         None,
@@ -414,18 +487,20 @@ fn options(ctx: &egui::Context, state: &mut Ui, i18n: &Localizer, events: &mut V
                     }
                 });
             ui.label(i18n.text("options-fps-limit"));
-            ui.horizontal_wrapped(|ui| {
-                for limit in FPS_LIMITS {
+            let choices: Vec<(String, bool)> = FPS_LIMITS
+                .iter()
+                .map(|&limit| {
                     let label = if limit == 0 {
                         i18n.text("options-fps-unlimited")
                     } else {
                         limit.to_string()
                     };
-                    if ui.selectable_label(s.fps_limit == limit, label).clicked() {
-                        s.fps_limit = limit;
-                    }
-                }
-            });
+                    (label, s.fps_limit == limit)
+                })
+                .collect();
+            if let Some(i) = balanced_choices(ui, &choices) {
+                s.fps_limit = FPS_LIMITS[i];
+            }
             ui.checkbox(&mut s.show_fps, i18n.text("options-show-fps"));
             ui.checkbox(&mut s.vsync, i18n.text("options-vsync"));
             ui.checkbox(&mut s.fullscreen, i18n.text("options-fullscreen"));
@@ -1184,7 +1259,7 @@ mod tests {
     }
 
     #[test]
-    fn every_screen_at_640x360_shows_its_title_and_its_way_back() {
+    fn every_screen_at_640x360_and_1280x800_shows_its_title_and_its_way_back() {
         use super::super::screens::{Attempt, Failure, HostForm, JoinForm, OptionsFrom};
         use crate::net::ConnectionState;
         let attempt = Attempt {
@@ -1242,12 +1317,15 @@ mod tests {
             (Screen::Credits, Some("credits-title"), "button-back"),
         ];
         let mut problems = Vec::new();
-        for (code, _) in crate::ui::i18n::LANGUAGES {
+        for (code, (w, h)) in crate::ui::i18n::LANGUAGES
+            .iter()
+            .flat_map(|(code, _)| [(*code, (640.0, 360.0)), (*code, (1280.0, 800.0))])
+        {
             let i18n = Localizer::new(code).unwrap();
             for (screen, title, back) in &screens {
                 let mut ui = Ui::new(crate::ui::settings::Settings::default());
                 ui.open(screen.clone());
-                let mut harness = Harness::new(640.0, 360.0);
+                let mut harness = Harness::new(w, h);
                 let drawn = harness.settle(3, |ctx| {
                     screens_fn(ctx, &mut ui, &i18n);
                 });
@@ -1260,13 +1338,200 @@ mod tests {
                     (_, None) => "tilegame".to_owned(),
                 };
                 for text in [title, i18n.text(back)] {
-                    if !fully_shown(&drawn, &text, 640.0, 360.0) {
-                        problems.push(format!("{code} {screen:?}: {text:?} not fully shown"));
+                    if !fully_shown(&drawn, &text, w, h) {
+                        problems.push(format!(
+                            "{code} {w}x{h} {screen:?}: {text:?} not fully shown"
+                        ));
                     }
                 }
             }
         }
         assert!(problems.is_empty(), "{problems:#?}");
+    }
+
+    #[test]
+    fn the_player_list_draws_names_in_every_script() {
+        let names: Vec<String> = ["Zoë", "Łukasz", "Дмитрий", "さくら", "王小明"]
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
+        let view = HudView {
+            online: names.len(),
+            player_list: Some(names.clone()),
+            ..HudView::default()
+        };
+        let i18n = en();
+        let mut harness = Harness::new(1280.0, 800.0);
+        let drawn = harness.settle(3, |ctx| {
+            hud(ctx, &view, &i18n);
+        });
+        let font = egui::FontId::proportional(14.0);
+        for name in &names {
+            assert!(drawn.find(name).is_some(), "{name} is not listed");
+            assert!(
+                harness.ctx.fonts_mut(|f| f.has_glyphs(&font, name)),
+                "{name} has characters the UI fonts cannot draw"
+            );
+        }
+    }
+
+    #[test]
+    fn the_language_drop_down_shows_every_language_whole() {
+        use super::super::screens::OptionsFrom;
+        for (w, h) in [(640.0, 360.0), (1280.0, 800.0)] {
+            for (code, _) in crate::ui::i18n::LANGUAGES {
+                let i18n = Localizer::new(code).unwrap();
+                let mut ui = Ui::new(crate::ui::settings::Settings::default());
+                ui.open(Screen::Options(OptionsFrom::Menu));
+                let mut harness = Harness::new(w, h);
+                let drawn = harness.settle(3, |ctx| screens_fn(ctx, &mut ui, &i18n));
+                let combo = drawn
+                    .find(&i18n.text("options-language-system"))
+                    .unwrap_or_else(|| panic!("{code} {w}x{h}: no language drop-down"));
+                click(&mut harness, combo, &mut ui, &i18n);
+                let open = harness.settle(3, |ctx| screens_fn(ctx, &mut ui, &i18n));
+                for (other, _) in crate::ui::i18n::LANGUAGES {
+                    let name = Localizer::new(other).unwrap().text("language-name");
+                    assert!(
+                        fully_shown(&open, &name, w, h),
+                        "{code} {w}x{h}: {name:?} is cut in the open drop-down: {:?}",
+                        open.texts
+                            .iter()
+                            .zip(&open.whole)
+                            .filter(|((t, _), _)| *t == name)
+                            .collect::<Vec<_>>()
+                    );
+                }
+            }
+        }
+    }
+
+    /// No choice of a wrapped row of choices is alone on its line (item 7: "144" in Russian
+    /// Options, "Hell islands" on the Host screen, at 640x360), in any language.
+    #[test]
+    fn wrapped_choices_leave_no_choice_alone_on_a_line() {
+        use super::super::screens::{HostForm, OptionsFrom};
+        let mut problems = Vec::new();
+        for (code, _) in crate::ui::i18n::LANGUAGES {
+            let i18n = Localizer::new(code).unwrap();
+            let fps: Vec<String> = FPS_LIMITS
+                .iter()
+                .map(|&l| {
+                    if l == 0 {
+                        i18n.text("options-fps-unlimited")
+                    } else {
+                        l.to_string()
+                    }
+                })
+                .collect();
+            let themes: Vec<String> = ["default", "hell", "islands", "hell_islands"]
+                .iter()
+                .map(|t| i18n.text(&format!("theme-{t}")))
+                .collect();
+            let host = Screen::Host(HostForm {
+                name: "alice".into(),
+                seed: String::new(),
+                size: "medium".into(),
+                theme: "default".into(),
+            });
+            for (screen, choices) in [(Screen::Options(OptionsFrom::Menu), fps), (host, themes)] {
+                let mut ui = Ui::new(crate::ui::settings::Settings::default());
+                ui.open(screen.clone());
+                let drawn =
+                    Harness::new(640.0, 360.0).settle(3, |ctx| screens_fn(ctx, &mut ui, &i18n));
+                let rows: Vec<f32> = choices
+                    .iter()
+                    .filter_map(|c| drawn.find(c).map(|r| r.center().y.round()))
+                    .collect();
+                for (c, y) in choices.iter().zip(&rows) {
+                    if rows.len() > 1 && rows.iter().filter(|r| (*r - y).abs() < 3.0).count() == 1 {
+                        problems.push(format!(
+                            "{code} {screen:?}: {c:?} alone on its line ({rows:?})"
+                        ));
+                    }
+                }
+            }
+        }
+        assert!(problems.is_empty(), "{problems:#?}");
+    }
+
+    /// Clicks the centre of `rect` (press and release in two passes); returns the events.
+    fn click(
+        harness: &mut Harness,
+        rect: egui::Rect,
+        ui: &mut Ui,
+        i18n: &Localizer,
+    ) -> Vec<UiEvent> {
+        let at = rect.center();
+        let mut events = Vec::new();
+        let button = |pressed| egui::Event::PointerButton {
+            pos: at,
+            button: egui::PointerButton::Primary,
+            pressed,
+            modifiers: egui::Modifiers::NONE,
+        };
+        for e in [
+            vec![egui::Event::PointerMoved(at), button(true)],
+            vec![button(false)],
+        ] {
+            harness.pass(e, |ctx| screens(ctx, ui, i18n, "0.1.0", &mut events));
+        }
+        events
+    }
+
+    #[test]
+    fn join_is_disabled_with_the_reason_while_the_name_is_refused_in_every_language() {
+        for (code, _) in crate::ui::i18n::LANGUAGES {
+            let i18n = Localizer::new(code).unwrap();
+            for (name, refused) in [
+                ("Ab😀", Some(FieldError::NameBadChar('😀'))),
+                ("سلام", Some(FieldError::NameBadChar('س'))),
+                ("鬱", Some(FieldError::NameNoGlyph('鬱'))),
+                ("Zoë", None),
+                ("さくら", None),
+                ("Дмитрий", None),
+            ] {
+                let mut ui = Ui::new(crate::ui::settings::Settings::default());
+                ui.open(Screen::Join(crate::ui::screens::JoinForm {
+                    address: "127.0.0.1:35000".into(),
+                    name: name.into(),
+                }));
+                let mut harness = Harness::new(1280.0, 800.0);
+                let drawn = harness.settle(3, |ctx| screens_fn(ctx, &mut ui, &i18n));
+                let join = drawn
+                    .find(&i18n.text("button-join"))
+                    .unwrap_or_else(|| panic!("{code} {name}: no Join button"));
+                let events = click(&mut harness, join, &mut ui, &i18n);
+                match refused {
+                    Some(e) => {
+                        let reason = field_error_text(&i18n, e);
+                        assert!(
+                            reason.contains(&format!(
+                                "U+{:04X}",
+                                u32::from(match e {
+                                    FieldError::NameBadChar(c) | FieldError::NameNoGlyph(c) => c,
+                                    _ => unreachable!(),
+                                })
+                            )),
+                            "{code}: {reason}"
+                        );
+                        let shown = drawn.texts.iter().filter(|(t, _)| *t == reason).count();
+                        assert!(
+                            shown >= 1,
+                            "{code} {name}: the reason {reason:?} is not shown"
+                        );
+                        assert!(
+                            !events.contains(&UiEvent::Submit),
+                            "{code} {name}: Join was clickable"
+                        );
+                    }
+                    None => assert!(
+                        events.contains(&UiEvent::Submit),
+                        "{code} {name}: Join did not submit ({events:?})"
+                    ),
+                }
+            }
+        }
     }
 
     fn screens_fn(ctx: &egui::Context, ui: &mut Ui, i18n: &Localizer) {
