@@ -303,7 +303,8 @@ pub fn screens(
         }
         Screen::Join(form) => {
             let mut footer_events = Vec::new();
-            let blocked = form.blocker();
+            // What blocks Join, as the body leaves the form this pass (read by the footer).
+            let blocked = std::cell::Cell::new(None);
             panel_with_footer(
                 ctx,
                 "join",
@@ -333,9 +334,10 @@ pub fn screens(
                         form.name_error(),
                         show_errors || !form.name.is_empty(),
                     );
+                    blocked.set(form.blocker());
                 },
                 Some(&mut |ui: &mut egui::Ui| {
-                    back_and_submit(ui, i18n, "button-join", blocked, &mut footer_events)
+                    back_and_submit(ui, i18n, "button-join", blocked.get(), &mut footer_events)
                 }),
             );
             events.append(&mut footer_events);
@@ -345,7 +347,7 @@ pub fn screens(
         }
         Screen::Host(form) => {
             let mut footer_events = Vec::new();
-            let blocked = form.name_error();
+            let blocked = std::cell::Cell::new(None);
             panel_with_footer(
                 ctx,
                 "host",
@@ -377,9 +379,10 @@ pub fn screens(
                     if let Some(i) = balanced_choices(ui, &themes) {
                         form.theme = THEMES[i].to_owned();
                     }
+                    blocked.set(form.name_error());
                 },
                 Some(&mut |ui: &mut egui::Ui| {
-                    back_and_submit(ui, i18n, "button-start", blocked, &mut footer_events)
+                    back_and_submit(ui, i18n, "button-start", blocked.get(), &mut footer_events)
                 }),
             );
             events.append(&mut footer_events);
