@@ -15,6 +15,7 @@ pub mod chat;
 pub mod credits;
 pub mod font;
 pub mod i18n;
+pub mod line_break;
 pub mod messages;
 pub mod screens;
 pub mod settings;

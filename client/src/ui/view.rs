@@ -154,15 +154,20 @@ pub fn field_error_text(i18n: &Localizer, e: FieldError) -> String {
 fn field_error(ui: &mut egui::Ui, i18n: &Localizer, error: Option<FieldError>, shown: bool) {
     if let (Some(e), true) = (error, shown) {
         ui.label(
-            RichText::new(field_error_text(i18n, e))
-                .color(ERROR)
-                .small(),
+            RichText::new(cjk(
+                ui,
+                field_error_text(i18n, e),
+                egui::TextStyle::Body,
+                0.0,
+            ))
+            .color(ERROR)
+            .small(),
         );
     }
 }
 
 fn text_field(ui: &mut egui::Ui, label: &str, value: &mut String, max_chars: usize) -> bool {
-    ui.label(label);
+    ui.label(cjk(ui, label, egui::TextStyle::Body, 0.0));
     let r = ui.add(
         egui::TextEdit::singleline(value)
             .desired_width(WIDTH)
@@ -211,6 +216,30 @@ fn balanced_choices(ui: &mut egui::Ui, choices: &[(String, bool)]) -> Option<usi
         });
     }
     clicked
+}
+
+/// `text` with newlines where Japanese or Chinese text must break to fit the width left in
+/// `ui` less `reserve` (see [`super::line_break`]: no line starts with "ー", katakana words stay
+/// whole); other text unchanged (egui breaks it at spaces). Measured at `style`'s size.
+fn cjk(ui: &egui::Ui, text: impl Into<String>, style: egui::TextStyle, reserve: f32) -> String {
+    let text = text.into();
+    if !super::line_break::has_cjk(&text) {
+        return text;
+    }
+    let font = style.resolve(ui.style());
+    let max = (ui.available_width() - reserve - 2.0).max(40.0);
+    super::line_break::wrap(&text, max, |line| {
+        ui.fonts_mut(|f| f.layout_no_wrap(line.to_owned(), font.clone(), Color32::WHITE))
+            .size()
+            .x
+    })
+}
+
+/// A checkbox whose label breaks like [`cjk`] text.
+fn checkbox(ui: &mut egui::Ui, value: &mut bool, text: String) {
+    let reserve = ui.spacing().icon_width + ui.spacing().icon_spacing;
+    let text = cjk(ui, text, egui::TextStyle::Button, reserve);
+    ui.checkbox(value, text);
 }
 
 fn enter_pressed(ctx: &egui::Context) -> bool {
@@ -274,7 +303,8 @@ pub fn screens(
         }
         Screen::Join(form) => {
             let mut footer_events = Vec::new();
-            let blocked = form.blocker();
+            // What blocks Join, as the body leaves the form this pass (read by the footer).
+            let blocked = std::cell::Cell::new(None);
             panel_with_footer(
                 ctx,
                 "join",
@@ -282,9 +312,14 @@ pub fn screens(
                 |ui| {
                     text_field(ui, &i18n.text("field-address"), &mut form.address, 261);
                     ui.label(
-                        RichText::new(i18n.text("field-address-hint"))
-                            .small()
-                            .color(DIM),
+                        RichText::new(cjk(
+                            ui,
+                            i18n.text("field-address-hint"),
+                            egui::TextStyle::Body,
+                            0.0,
+                        ))
+                        .small()
+                        .color(DIM),
                     );
                     field_error(
                         ui,
@@ -299,9 +334,10 @@ pub fn screens(
                         form.name_error(),
                         show_errors || !form.name.is_empty(),
                     );
+                    blocked.set(form.blocker());
                 },
                 Some(&mut |ui: &mut egui::Ui| {
-                    back_and_submit(ui, i18n, "button-join", blocked, &mut footer_events)
+                    back_and_submit(ui, i18n, "button-join", blocked.get(), &mut footer_events)
                 }),
             );
             events.append(&mut footer_events);
@@ -311,7 +347,7 @@ pub fn screens(
         }
         Screen::Host(form) => {
             let mut footer_events = Vec::new();
-            let blocked = form.name_error();
+            let blocked = std::cell::Cell::new(None);
             panel_with_footer(
                 ctx,
                 "host",
@@ -343,9 +379,10 @@ pub fn screens(
                     if let Some(i) = balanced_choices(ui, &themes) {
                         form.theme = THEMES[i].to_owned();
                     }
+                    blocked.set(form.name_error());
                 },
                 Some(&mut |ui: &mut egui::Ui| {
-                    back_and_submit(ui, i18n, "button-start", blocked, &mut footer_events)
+                    back_and_submit(ui, i18n, "button-start", blocked.get(), &mut footer_events)
                 }),
             );
             events.append(&mut footer_events);
@@ -406,8 +443,10 @@ pub fn screens(
                 &i18n.text(title),
                 |ui| {
                     ui.vertical_centered(|ui| {
+                        let main = cjk(ui, main, egui::TextStyle::Body, 0.0);
                         ui.label(RichText::new(main).color(ERROR));
                         if let Some(d) = detail {
+                            let d = cjk(ui, d, egui::TextStyle::Body, 0.0);
                             ui.label(RichText::new(d).small().color(DIM));
                         }
                     });
@@ -501,10 +540,10 @@ fn options(ctx: &egui::Context, state: &mut Ui, i18n: &Localizer, events: &mut V
             if let Some(i) = balanced_choices(ui, &choices) {
                 s.fps_limit = FPS_LIMITS[i];
             }
-            ui.checkbox(&mut s.show_fps, i18n.text("options-show-fps"));
-            ui.checkbox(&mut s.vsync, i18n.text("options-vsync"));
-            ui.checkbox(&mut s.fullscreen, i18n.text("options-fullscreen"));
-            ui.checkbox(&mut s.debug_info, i18n.text("options-debug"));
+            checkbox(ui, &mut s.show_fps, i18n.text("options-show-fps"));
+            checkbox(ui, &mut s.vsync, i18n.text("options-vsync"));
+            checkbox(ui, &mut s.fullscreen, i18n.text("options-fullscreen"));
+            checkbox(ui, &mut s.debug_info, i18n.text("options-debug"));
         },
         Some(&mut |ui: &mut egui::Ui| {
             ui.vertical_centered(|ui| {
@@ -1139,6 +1178,9 @@ mod tests {
         pub whole: Vec<egui::Rect>,
         /// Filled rectangles: (rect, fill colour).
         pub rects: Vec<(egui::Rect, Color32)>,
+        /// Where egui itself broke a text's lines (not at a newline of the text): the
+        /// characters before and after each such break, with the whole text.
+        pub soft_breaks: Vec<(char, char, String)>,
     }
 
     impl Drawn {
@@ -1152,6 +1194,15 @@ mod tests {
         match shape {
             egui::Shape::Vec(v) => v.iter().for_each(|s| collect(s, clip, drawn)),
             egui::Shape::Text(t) => {
+                for pair in t.galley.rows.windows(2) {
+                    if pair[0].ends_with_newline {
+                        continue;
+                    }
+                    let (a, b) = (&pair[0].row, &pair[1].row);
+                    if let (Some(x), Some(y)) = (a.text().chars().last(), b.text().chars().next()) {
+                        drawn.soft_breaks.push((x, y, t.galley.text().to_owned()));
+                    }
+                }
                 let full = t.galley.rect.translate(t.pos.to_vec2());
                 let rect = full.intersect(clip);
                 if rect.is_positive() {
@@ -1448,6 +1499,54 @@ mod tests {
                         problems.push(format!(
                             "{code} {screen:?}: {c:?} alone on its line ({rows:?})"
                         ));
+                    }
+                }
+            }
+        }
+        assert!(problems.is_empty(), "{problems:#?}");
+    }
+
+    /// Japanese and Chinese labels break only where a line may (item 7: not "サーバ/ー", not
+    /// "バイ/ト数"): every line break egui makes itself in the forms, errors and options, at the
+    /// smallest window, is one `line_break::break_allowed` accepts.
+    #[test]
+    fn cjk_labels_break_only_between_words() {
+        use super::super::screens::{Attempt, Failure, JoinForm, OptionsFrom};
+        use crate::net::ConnectionState;
+        let mut problems = Vec::new();
+        for code in ["ja", "zh"] {
+            let i18n = Localizer::new(code).unwrap();
+            let screens = [
+                Screen::Options(OptionsFrom::Menu),
+                Screen::Join(JoinForm {
+                    address: String::new(),
+                    name: "王小明😀".into(),
+                }),
+                Screen::Failed {
+                    attempt: Attempt {
+                        address: "127.0.0.1:35000".into(),
+                        name: "alice".into(),
+                        host: None,
+                    },
+                    failure: Failure {
+                        state: ConnectionState::Refused,
+                        detail: String::new(),
+                    },
+                    in_play: false,
+                },
+            ];
+            for screen in screens {
+                for (w, h) in [(640.0, 360.0), (560.0, 360.0)] {
+                    let mut ui = Ui::new(crate::ui::settings::Settings::default());
+                    ui.open(screen.clone());
+                    ui.show_errors = true;
+                    let drawn = Harness::new(w, h).settle(3, |ctx| screens_fn(ctx, &mut ui, &i18n));
+                    for (a, b, text) in &drawn.soft_breaks {
+                        if crate::ui::line_break::has_cjk(text)
+                            && !crate::ui::line_break::break_allowed(*a, *b)
+                        {
+                            problems.push(format!("{code} {w}x{h}: {a}/{b} in {text:?}"));
+                        }
                     }
                 }
             }
