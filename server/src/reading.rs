@@ -1,0 +1,93 @@
+//! Whether a client in play reads what it is sent: the liveness check behind the spec's
+//! *Reading* rule.
+//!
+//! A client that keeps sending Inputs but never reads costs the server a socket, a player and
+//! every byte queued for it, and in a quiet world (a Snapshot of a few dozen bytes per tick) the
+//! kernel's buffers take hours to fill, so the outbox budget alone never drops it. Every Input
+//! carries `ack_tick`, the newest Snapshot tick the client has applied, which a client learns
+//! only by reading. The link records when Snapshots are queued ([`SentSnapshots::sent`]); the
+//! session compares each Input's `ack_tick` with the newest Snapshot queued at least
+//! [`READ_LAG`] before ([`SentSnapshots::unread`]): older means the client has not read for that
+//! long, and it is dropped as TooSlow.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+/// How long a client may take to acknowledge a Snapshot it was sent (the spec's *Reading*
+/// rule).
+pub const READ_LAG: Duration = Duration::from_millis(5000);
+
+/// At most one Snapshot per this interval is remembered (bounds the memory and the work).
+const SAMPLE: Duration = Duration::from_millis(250);
+
+/// When recent Snapshots were queued for one client, shared by its link (which records) and its
+/// session (which checks). Holds at most `READ_LAG / SAMPLE + 2` entries.
+#[derive(Debug, Clone, Default)]
+pub struct SentSnapshots(Arc<Mutex<VecDeque<(u32, Instant)>>>);
+
+impl SentSnapshots {
+    /// The Snapshot of `tick` was queued at `now`.
+    pub fn sent(&self, tick: u32, now: Instant) {
+        let mut q = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if q.back()
+            .is_some_and(|&(_, at)| now.duration_since(at) < SAMPLE)
+        {
+            return;
+        }
+        q.push_back((tick, now));
+        // Of the entries older than the lag only the newest matters.
+        while q.len() >= 2
+            && q.get(1)
+                .is_some_and(|&(_, at)| now.duration_since(at) >= READ_LAG)
+        {
+            q.pop_front();
+        }
+    }
+
+    /// The newest Snapshot queued at least [`READ_LAG`] before `now`, with how long ago, when an
+    /// Input acknowledging `acked` shows it has not been read.
+    pub fn unread(&self, acked: u32, now: Instant) -> Option<(u32, Duration)> {
+        let q = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let &(tick, at) = q
+            .iter()
+            .rev()
+            .find(|&&(_, at)| now.duration_since(at) >= READ_LAG)?;
+        (acked < tick).then(|| (tick, now.duration_since(at)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_ack_older_than_a_snapshot_sent_read_lag_ago_is_unread() {
+        let t0 = Instant::now();
+        let s = SentSnapshots::default();
+        // A Snapshot every tick (50 ms) for 10 s.
+        for i in 0..200u32 {
+            s.sent(100 + i, t0 + Duration::from_millis(50 * u64::from(i)));
+        }
+        let now = t0 + Duration::from_millis(50 * 199);
+        // Acknowledging anything from READ_LAG ago or newer passes; older fails.
+        let (due, age) = s.unread(0, now).expect("old ack");
+        assert!(age >= READ_LAG);
+        assert!(s.unread(due, now).is_none());
+        assert!(s.unread(299, now).is_none());
+        assert_eq!(s.unread(due - 1, now).map(|(t, _)| t), Some(due));
+        // Nothing is due before READ_LAG has passed since the first Snapshot.
+        let fresh = SentSnapshots::default();
+        fresh.sent(5, t0);
+        assert!(fresh.unread(0, t0 + READ_LAG / 2).is_none());
+        assert!(fresh.unread(0, t0 + READ_LAG).is_some());
+        // Bounded memory.
+        let len = s.0.lock().unwrap().len();
+        assert!(
+            len <= (READ_LAG.as_millis() / SAMPLE.as_millis()) as usize + 2,
+            "{len}"
+        );
+    }
+}
