@@ -258,6 +258,7 @@ impl Server {
             tokio::spawn(http::serve(l, router))
         });
         let (commands_tx, commands_rx) = mpsc::channel(4096);
+        admin.connect(commands_tx.clone());
         let (stop_tx, stop_rx) = watch::channel(false);
         let (sessions_stop, sessions_stop_rx) = watch::channel(false);
         let warnings = Arc::new(warnings::Warnings::new(REFUSAL_LOG_INTERVAL));

@@ -16,9 +16,9 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-/// How long a client may take to acknowledge a Snapshot it was sent (the spec's *Reading*
-/// rule).
-pub const READ_LAG: Duration = Duration::from_millis(5000);
+/// How long a client may take to acknowledge a Snapshot it was sent (the spec's
+/// `READ_TIMEOUT_MS`, see its *Reading* rule).
+pub const READ_LAG: Duration = Duration::from_millis(tilegame_protocol::v1::READ_TIMEOUT_MS as u64);
 
 /// At most one Snapshot per this interval is remembered (bounds the memory and the work).
 const SAMPLE: Duration = Duration::from_millis(250);

@@ -754,8 +754,7 @@ async fn play_session(
                 let _ = timeout(Duration::from_secs(1), io.kick(reason, &message)).await;
                 return Ok(reason);
             }
-            message = seat.kicked() => {
-                let reason = crate::admin::KICK_REASON;
+            (reason, message) = seat.kicked() => {
                 let _ = timeout(Duration::from_secs(1), io.kick(reason, &message)).await;
                 return Ok(reason);
             }

@@ -79,7 +79,7 @@ pub enum Command {
     /// A chat line the connection accepted (checked and within the rate limit): the next tick
     /// sends it to every player as Chat.
     Chat {
-        /// The connection's player.
+        /// The connection's player, or `PlayerId(CHAT_FROM_SERVER)` for the operator's line.
         id: PlayerId,
         /// The line (NFC, within the spec's bounds).
         text: String,
@@ -438,7 +438,9 @@ impl Sim {
                 }
             }
             Command::Chat { id, text } => {
-                if !self.clients.contains_key(&id) {
+                if id.0 != tilegame_protocol::v1::CHAT_FROM_SERVER
+                    && !self.clients.contains_key(&id)
+                {
                     return;
                 }
                 if let Some(log) = &mut self.log {
