@@ -1049,10 +1049,15 @@ mod tests {
                 text: text.into(),
             });
         }
-        // A line from a player who is gone is dropped.
+        // A line from a player who is gone is dropped; the operator's line (from
+        // CHAT_FROM_SERVER, which no player has) goes to everyone in its turn.
         sim.handle(Command::Chat {
             id: PlayerId(9),
             text: "ghost".into(),
+        });
+        sim.handle(Command::Chat {
+            id: PlayerId(tilegame_protocol::v1::CHAT_FROM_SERVER),
+            text: "restart at noon".into(),
         });
         sim.tick();
         for link in [&a, &b] {
@@ -1063,7 +1068,14 @@ mod tests {
                     _ => None,
                 })
                 .collect();
-            assert_eq!(lines, vec![(1, "hello".into()), (1, "Zoë here".into())]);
+            assert_eq!(
+                lines,
+                vec![
+                    (1, "hello".into()),
+                    (1, "Zoë here".into()),
+                    (0, "restart at noon".into())
+                ]
+            );
         }
         sim.tick();
         assert!(!received(&b)
