@@ -270,6 +270,7 @@ impl Server {
             idle_timeout: Duration::from_secs(config.idle_timeout_secs),
             outbox_bytes: config.outbox_bytes,
             write_timeout: Duration::from_secs(config.write_timeout_secs),
+            read_timeout: Duration::from_secs(config.read_timeout_secs),
             record_dir: config.record_dir.clone(),
             stats: sim.stats(),
             stop: sessions_stop_rx,

@@ -52,6 +52,9 @@ pub struct SessionConfig {
     pub outbox_bytes: usize,
     /// Time a client has to take one batch of outgoing bytes.
     pub write_timeout: Duration,
+    /// Time a playing client's Inputs may acknowledge no Snapshot sent since (see
+    /// [`crate::reading`]).
+    pub read_timeout: Duration,
     /// Write one replay file per connection into this folder.
     pub record_dir: Option<std::path::PathBuf>,
     /// The simulation's statistics (player count for the welcome).
@@ -118,13 +121,13 @@ pub enum SessionError {
     #[error("evicted before joining: the server holds too many connections that have not joined; try again")]
     Evicted,
     /// The client keeps sending Inputs but does not read what the server sends: the tick it
-    /// acknowledges is older than a Snapshot queued for it
-    /// [`crate::reading::READ_LAG`] ago or more.
+    /// acknowledges is older than a Snapshot queued for it the read timeout
+    /// ([`SessionConfig::read_timeout`]) ago or more.
     #[error("not reading: Inputs acknowledge tick {acked}, but the Snapshot of tick {sent} was sent {secs:.1} s ago")]
     NotReading {
         /// The Input's `ack_tick`.
         acked: u32,
-        /// The newest Snapshot tick queued at least [`crate::reading::READ_LAG`] ago.
+        /// The newest Snapshot tick queued at least the read timeout ago.
         sent: u32,
         /// How long ago that Snapshot was queued.
         secs: f32,
@@ -565,7 +568,7 @@ async fn run(
         io.send(&mut codec, &rejected).await?;
         return Err(SessionError::Refused(message));
     }
-    let sent = SentSnapshots::default();
+    let sent = SentSnapshots::new(config.read_timeout);
     let (link, reply_rx, mut kick_rx) =
         SessionLink::new(io.outbox.clone(), Arc::clone(&config.metrics), sent.clone());
     sim.send(Command::Join {
