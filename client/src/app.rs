@@ -596,7 +596,10 @@ pub fn chat_views(
         .map(|item| {
             let (name, text) = match &item.entry {
                 ChatEntry::Line { from, name, text } => {
-                    let name = if name.is_empty() {
+                    // The operator's broadcast: named as the server, in the player's language.
+                    let name = if *from == tilegame_protocol::v1::CHAT_FROM_SERVER {
+                        i18n.text("chat-server")
+                    } else if name.is_empty() {
                         format!("#{from}")
                     } else {
                         name.clone()
@@ -870,4 +873,31 @@ pub fn run(options: AppOptions, recorder: Option<SharedRecorder>) -> Result<(), 
     // Give the hosted server a moment to see the goodbye.
     std::thread::sleep(Duration::from_millis(50));
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::managers::{ChatLog, PlayerManager};
+
+    #[test]
+    fn the_operators_broadcast_is_named_as_the_server_in_every_language() {
+        let players = PlayerManager::restore(Vec::new(), None, 40, 0);
+        let mut log = ChatLog::default();
+        log.apply(
+            &play::ToClient::Chat(play::Chat {
+                from: tilegame_protocol::v1::CHAT_FROM_SERVER,
+                text: "restart at noon".into(),
+            }),
+            &players,
+        );
+        for code in crate::ui::i18n::codes() {
+            let i18n = Localizer::new(code).expect("a language");
+            let lines = chat_views(&log, 40, true, &i18n);
+            assert_eq!(lines.len(), 1);
+            assert_eq!(lines[0].name, i18n.text("chat-server"), "{code}");
+            assert!(!lines[0].name.is_empty() && lines[0].name != "chat-server");
+            assert_eq!(lines[0].text, "restart at noon");
+        }
+    }
 }

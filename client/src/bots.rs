@@ -441,10 +441,14 @@ pub fn predicted_px(state: &PlayState) -> (i32, i32) {
     (s.x.div_euclid(SUBPX), s.y.div_euclid(SUBPX))
 }
 
-/// A chat packet as a status line: `NAME: TEXT` (the sender's id when its name is unknown), or
+/// A chat packet as a status line: `NAME: TEXT` (the sender's id when its name is unknown;
+/// `[server]`, which no player can be named, for the operator's broadcast), or
 /// `refused: REASON`.
 fn chat_line(packet: &play::ToClient, play: &PlayState) -> Option<String> {
     match packet {
+        play::ToClient::Chat(c) if c.from == tilegame_protocol::v1::CHAT_FROM_SERVER => {
+            Some(format!("[server]: {}", c.text))
+        }
         play::ToClient::Chat(c) => {
             let name = play
                 .players

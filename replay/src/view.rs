@@ -189,13 +189,19 @@ impl Viewer {
 
     /// Jumps to the recorded time `micros` (through the nearest keyframe).
     fn seek_time(&mut self, micros: u64) {
-        let i = self.times.partition_point(|t| *t < micros);
-        let tick = self.records[i.min(self.records.len().saturating_sub(1))..]
+        // The tick announced by the last frame at or before that time (a frame's tick counts
+        // the frame itself): the first frame after it may announce a snapshot not yet received
+        // then. Before the first frame, the first frame's tick.
+        let frame_tick = |r: &Record| match r {
+            Record::Frame(f) => Some(f.tick),
+            _ => None,
+        };
+        let upto = self.times.partition_point(|t| *t <= micros);
+        let tick = self.records[..upto.min(self.records.len())]
             .iter()
-            .find_map(|r| match r {
-                Record::Frame(f) => Some(f.tick),
-                _ => None,
-            });
+            .rev()
+            .find_map(frame_tick)
+            .or_else(|| self.records.iter().find_map(frame_tick));
         if let Some(tick) = tick {
             self.seek(tick);
             self.feed_until(micros as f64);

@@ -44,6 +44,9 @@ pub struct ServerConfig {
     pub outbox_bytes: usize,
     /// Seconds a client has to take each batch of outgoing bytes before it is dropped.
     pub write_timeout_secs: u64,
+    /// Seconds a playing client's Inputs may lag behind the Snapshots it was sent (their
+    /// `ack_tick`) before it is dropped as not reading (the spec's `READ_TIMEOUT_MS`).
+    pub read_timeout_secs: u64,
     /// Kernel send buffer per connection in bytes (0 = the system's default, which can grow
     /// to megabytes that a non-reading client would hold).
     pub socket_send_buffer: u32,
@@ -96,6 +99,7 @@ impl Default for ServerConfig {
             idle_timeout_secs: u64::from(v1::IDLE_TIMEOUT_MS / 1000),
             outbox_bytes: v1::OUTBOX_BYTES as usize,
             write_timeout_secs: u64::from(v1::WRITE_TIMEOUT_MS / 1000),
+            read_timeout_secs: u64::from(v1::READ_TIMEOUT_MS / 1000),
             socket_send_buffer: 64 * 1024,
             max_pending_per_address: 16,
             max_pending: 256,
@@ -199,6 +203,12 @@ impl ServerConfig {
             return Err(ConfigError::Invalid {
                 key: "write_timeout_secs",
                 message: "must be at least 1".into(),
+            });
+        }
+        if !(1..=3600).contains(&self.read_timeout_secs) {
+            return Err(ConfigError::Invalid {
+                key: "read_timeout_secs",
+                message: "must be 1 to 3600".into(),
             });
         }
         if self.max_pending_per_address == 0 || self.max_pending == 0 {

@@ -18,6 +18,7 @@ pub mod link;
 pub mod logging;
 pub mod metrics;
 pub mod outbox;
+pub mod reading;
 pub mod recording;
 pub mod refusal;
 pub mod session;
@@ -257,6 +258,7 @@ impl Server {
             tokio::spawn(http::serve(l, router))
         });
         let (commands_tx, commands_rx) = mpsc::channel(4096);
+        admin.connect(commands_tx.clone());
         let (stop_tx, stop_rx) = watch::channel(false);
         let (sessions_stop, sessions_stop_rx) = watch::channel(false);
         let warnings = Arc::new(warnings::Warnings::new(REFUSAL_LOG_INTERVAL));
@@ -268,6 +270,7 @@ impl Server {
             idle_timeout: Duration::from_secs(config.idle_timeout_secs),
             outbox_bytes: config.outbox_bytes,
             write_timeout: Duration::from_secs(config.write_timeout_secs),
+            read_timeout: Duration::from_secs(config.read_timeout_secs),
             record_dir: config.record_dir.clone(),
             stats: sim.stats(),
             stop: sessions_stop_rx,
@@ -287,9 +290,10 @@ impl Server {
             config.shutdown_message.clone(),
             Arc::clone(&metrics),
         ));
-        // Connections that have not joined yet are limited, per address and in all, so silent
-        // sockets cannot lock honest players out and a flood cannot exhaust descriptors.
-        let admission = admission::Admission::new(
+        // Connections that have not joined yet are limited, per address and in all, so a flood
+        // cannot exhaust descriptors; a full table evicts the oldest place of the address holding
+        // the most, so silent sockets from many addresses cannot lock honest players out.
+        let admission = admission::Admission::evicting(
             config.max_pending_per_address as usize,
             config.max_pending as usize,
         );
@@ -362,14 +366,15 @@ impl Server {
                 _ = refusal_log.tick() => {
                     warnings.flush();
                     let r = admission.take_refusals();
-                    if r.per_address + r.busy > 0 {
+                    if r.per_address + r.busy + r.evicted > 0 {
                         warn!(
                             per_address = r.per_address,
                             busy = r.busy,
+                            evicted = r.evicted,
                             addresses = r.addresses,
                             pending = admission.pending(),
                             interval_secs = REFUSAL_LOG_INTERVAL.as_secs(),
-                            "connections refused"
+                            "connections refused or evicted"
                         );
                     }
                 }

@@ -13,21 +13,24 @@ use std::sync::Arc;
 
 use crate::metrics::Metrics;
 use crate::outbox::{Closed, Outbox};
+use crate::reading::SentSnapshots;
 
 /// One connection as the simulation sees it.
 pub struct SessionLink {
     outbox: Outbox,
     metrics: Arc<Metrics>,
+    sent: SentSnapshots,
     reply: Option<oneshot::Sender<JoinAnswer>>,
     kick: Option<oneshot::Sender<Kick>>,
 }
 
 impl SessionLink {
-    /// A link over `outbox` (counting what it pushes into `metrics`); returns it with the
-    /// receivers of the join's answer and the kick.
+    /// A link over `outbox` (counting what it pushes into `metrics`, and noting when Snapshots
+    /// are queued into `sent`); returns it with the receivers of the join's answer and the kick.
     pub fn new(
         outbox: Outbox,
         metrics: Arc<Metrics>,
+        sent: SentSnapshots,
     ) -> (
         SessionLink,
         oneshot::Receiver<JoinAnswer>,
@@ -38,6 +41,7 @@ impl SessionLink {
         let link = SessionLink {
             outbox,
             metrics,
+            sent,
             reply: Some(reply),
             kick: Some(kick),
         };
@@ -61,6 +65,16 @@ impl ClientLink for SessionLink {
                 _ => PushError::Closed,
             })?;
         self.metrics.play_frames(frames);
+        let now = tokio::time::Instant::now();
+        for f in tilegame_protocol::frame::frames(frames, tilegame_protocol::v1::MAX_FRAME) {
+            if let Some(tick) = tilegame_protocol::snapshot::snapshot_tick(
+                tilegame_protocol::Direction::ToClient,
+                tilegame_protocol::State::Play,
+                f.packet_bytes(),
+            ) {
+                self.sent.sent(tick, now);
+            }
+        }
         Ok(())
     }
 

@@ -30,6 +30,7 @@ use crate::drain::OpenConnection;
 use crate::link::SessionLink;
 use crate::metrics::{ConnectionGauge, Metrics, Way};
 use crate::outbox::{self, Closed, Outbox};
+use crate::reading::SentSnapshots;
 use crate::recording::SessionRecorder;
 use tilegame_game as game;
 use tilegame_sim::{Command, Kick};
@@ -51,6 +52,9 @@ pub struct SessionConfig {
     pub outbox_bytes: usize,
     /// Time a client has to take one batch of outgoing bytes.
     pub write_timeout: Duration,
+    /// Time a playing client's Inputs may acknowledge no Snapshot sent since (see
+    /// [`crate::reading`]).
+    pub read_timeout: Duration,
     /// Write one replay file per connection into this folder.
     pub record_dir: Option<std::path::PathBuf>,
     /// The simulation's statistics (player count for the welcome).
@@ -112,6 +116,22 @@ pub enum SessionError {
     /// The simulation is gone (shutting down).
     #[error("server is shutting down")]
     Shutdown,
+    /// The connection had not joined yet when every pending place was taken, and its place went
+    /// to a newcomer from an address holding fewer (see [`crate::admission`]).
+    #[error("evicted before joining: the server holds too many connections that have not joined; try again")]
+    Evicted,
+    /// The client keeps sending Inputs but does not read what the server sends: the tick it
+    /// acknowledges is older than a Snapshot queued for it the read timeout
+    /// ([`SessionConfig::read_timeout`]) ago or more.
+    #[error("not reading: Inputs acknowledge tick {acked}, but the Snapshot of tick {sent} was sent {secs:.1} s ago")]
+    NotReading {
+        /// The Input's `ack_tick`.
+        acked: u32,
+        /// The newest Snapshot tick queued at least the read timeout ago.
+        sent: u32,
+        /// How long ago that Snapshot was queued.
+        secs: f32,
+    },
 }
 
 impl From<std::io::Error> for SessionError {
@@ -138,6 +158,8 @@ impl SessionError {
             SessionError::Closed(_) => "closed",
             SessionError::Refused(_) => "refused",
             SessionError::Shutdown => "shutdown",
+            SessionError::Evicted => "evicted",
+            SessionError::NotReading { .. } => "not reading",
         }
     }
 
@@ -148,6 +170,8 @@ impl SessionError {
                 Some(DisconnectReason::ProtocolError)
             }
             SessionError::Timeout(_) => Some(DisconnectReason::Timeout),
+            SessionError::Evicted => Some(DisconnectReason::Busy),
+            SessionError::NotReading { .. } => Some(DisconnectReason::TooSlow),
             SessionError::Shutdown => Some(DisconnectReason::ServerShutdown),
             SessionError::Outbox(Closed::Overflow { .. } | Closed::Stalled(_)) => {
                 Some(DisconnectReason::TooSlow)
@@ -381,7 +405,7 @@ pub async fn serve_split<R, W>(
     peer: SocketAddr,
     config: Arc<SessionConfig>,
     sim: mpsc::Sender<Command>,
-    pending: Pending,
+    mut pending: Pending,
     open: OpenConnection,
 ) where
     R: AsyncRead + Send + Unpin + 'static,
@@ -403,8 +427,11 @@ pub async fn serve_split<R, W>(
         gauge: config.metrics.connection(),
     };
     let mut stop = config.stop.clone();
+    // Fires only while the connection has not joined: its place went to a newcomer.
+    let mut eviction = pending.eviction();
     let result = tokio::select! {
         result = run(&mut io, &config, &sim, pending, peer) => result,
+        _ = eviction.wait() => Err(SessionError::Evicted),
         // A closed channel means the server is gone: stopping too.
         _ = stop.wait_for(|stopping| *stopping) => Err(SessionError::Shutdown),
     };
@@ -541,8 +568,9 @@ async fn run(
         io.send(&mut codec, &rejected).await?;
         return Err(SessionError::Refused(message));
     }
+    let sent = SentSnapshots::new(config.read_timeout);
     let (link, reply_rx, mut kick_rx) =
-        SessionLink::new(io.outbox.clone(), Arc::clone(&config.metrics));
+        SessionLink::new(io.outbox.clone(), Arc::clone(&config.metrics), sent.clone());
     sim.send(Command::Join {
         name: request.name.clone(),
         color: request.profile.color & 0x00ff_ffff,
@@ -566,7 +594,7 @@ async fn run(
     drop(pending);
     let id = joined.id;
     let seat = config.admin.roster.seat(id.0, &request.name, peer);
-    let result = play_session(io, codec, config, sim, joined, &mut kick_rx, seat).await;
+    let result = play_session(io, codec, config, sim, joined, &mut kick_rx, seat, &sent).await;
     let reason = match &result {
         Ok(reason) => *reason,
         Err(e) => e.kick_reason().unwrap_or(DisconnectReason::Quit),
@@ -575,6 +603,7 @@ async fn run(
     result
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn play_session(
     io: &mut Io,
     mut codec: ServerCodec<marker::Login>,
@@ -583,6 +612,7 @@ async fn play_session(
     joined: tilegame_sim::Joined,
     kick_rx: &mut oneshot::Receiver<Kick>,
     mut seat: crate::admin::roster::Seat,
+    sent: &SentSnapshots,
 ) -> Result<DisconnectReason, SessionError> {
     let id = joined.id;
     let accepted = login::JoinAccepted {
@@ -642,6 +672,15 @@ async fn play_session(
             idle_deadline = Instant::now() + config.idle_timeout;
             match packet {
                 play::ToServer::Input(input) => {
+                    // An Input proves the client writes, not that it reads: its ack_tick must
+                    // keep up with the Snapshots it was sent (the spec's Reading rule).
+                    if let Some((tick, age)) = sent.unread(input.ack_tick, Instant::now()) {
+                        return Err(SessionError::NotReading {
+                            acked: input.ack_tick,
+                            sent: tick,
+                            secs: age.as_secs_f32(),
+                        });
+                    }
                     if input.seq <= last_seq {
                         continue; // stale or replayed: ignore
                     }
@@ -718,8 +757,7 @@ async fn play_session(
                 let _ = timeout(Duration::from_secs(1), io.kick(reason, &message)).await;
                 return Ok(reason);
             }
-            message = seat.kicked() => {
-                let reason = crate::admin::KICK_REASON;
+            (reason, message) = seat.kicked() => {
                 let _ = timeout(Duration::from_secs(1), io.kick(reason, &message)).await;
                 return Ok(reason);
             }

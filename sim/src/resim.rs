@@ -879,6 +879,13 @@ mod tests {
                     text: format!("line at {t}: Zoë"),
                 });
             }
+            if t == 12 {
+                // The operator's broadcast too (from CHAT_FROM_SERVER, no player's id).
+                live.sim.handle(Command::Chat {
+                    id: PlayerId(v1::CHAT_FROM_SERVER),
+                    text: "restart at noon".into(),
+                });
+            }
             if t == 10 {
                 for i in 2..40 {
                     live.sim.handle(Command::Leave {
@@ -954,7 +961,7 @@ mod tests {
         let derived: Vec<Vec<u8>> = stream.iter().map(|f| f.bytes.clone()).collect();
         assert!(live.len() > 60, "{}", live.len());
         let chat = <v1::play::Chat as v1::Packet>::ID;
-        assert_eq!(live.iter().filter(|f| f.first() == Some(&chat)).count(), 2);
+        assert_eq!(live.iter().filter(|f| f.first() == Some(&chat)).count(), 3);
         assert_eq!(derived.len(), live.len() + 1);
         assert_eq!(derived[..live.len()], live[..]);
         assert_eq!(

@@ -79,7 +79,7 @@ pub enum Command {
     /// A chat line the connection accepted (checked and within the rate limit): the next tick
     /// sends it to every player as Chat.
     Chat {
-        /// The connection's player.
+        /// The connection's player, or `PlayerId(CHAT_FROM_SERVER)` for the operator's line.
         id: PlayerId,
         /// The line (NFC, within the spec's bounds).
         text: String,
@@ -438,7 +438,9 @@ impl Sim {
                 }
             }
             Command::Chat { id, text } => {
-                if !self.clients.contains_key(&id) {
+                if id.0 != tilegame_protocol::v1::CHAT_FROM_SERVER
+                    && !self.clients.contains_key(&id)
+                {
                     return;
                 }
                 if let Some(log) = &mut self.log {
@@ -1049,10 +1051,15 @@ mod tests {
                 text: text.into(),
             });
         }
-        // A line from a player who is gone is dropped.
+        // A line from a player who is gone is dropped; the operator's line (from
+        // CHAT_FROM_SERVER, which no player has) goes to everyone in its turn.
         sim.handle(Command::Chat {
             id: PlayerId(9),
             text: "ghost".into(),
+        });
+        sim.handle(Command::Chat {
+            id: PlayerId(tilegame_protocol::v1::CHAT_FROM_SERVER),
+            text: "restart at noon".into(),
         });
         sim.tick();
         for link in [&a, &b] {
@@ -1063,7 +1070,14 @@ mod tests {
                     _ => None,
                 })
                 .collect();
-            assert_eq!(lines, vec![(1, "hello".into()), (1, "Zoë here".into())]);
+            assert_eq!(
+                lines,
+                vec![
+                    (1, "hello".into()),
+                    (1, "Zoë here".into()),
+                    (0, "restart at noon".into())
+                ]
+            );
         }
         sim.tick();
         assert!(!received(&b)

@@ -3,8 +3,10 @@
 //!
 //! Token required (401 without or with a wrong one; no `/admin` at all without a configured
 //! token), the player list, a kick the client decodes, bans by name and by address refused at
-//! login with their reason, bans that survive a restart, and hostile requests (a huge body, slow
-//! headers, a flood of wrong tokens) refused while a player keeps receiving snapshots.
+//! login with their reason (`Kick(Kicked)`, `Kick(Banned)`, `JoinRejected(Banned)`, each shown by
+//! the client's own mapping and translations in every language), bans that survive a restart,
+//! a broadcast every player receives as a Chat from the server, and hostile requests (a huge
+//! body, slow headers, a flood of wrong tokens) refused while a player keeps receiving snapshots.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -12,8 +14,12 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+use tilegame_client::net::state::{ConnectError, ConnectionState};
+use tilegame_client::ui::i18n::{codes, Localizer};
+use tilegame_client::ui::messages::{failure_key, failure_text};
+use tilegame_client::ui::screens::{Attempt, Failure};
 use tilegame_game::Action;
-use tilegame_protocol::v1::{DisconnectReason, JoinError};
+use tilegame_protocol::v1::{DisconnectReason, JoinError, CHAT_FROM_SERVER};
 use tilegame_server::ServerConfig;
 use tilegame_tests::{start_server, test_config, ClientError, TestClient};
 
@@ -134,11 +140,47 @@ fn kicked(client: &mut TestClient) -> tilegame_protocol::v1::Kick {
     }
 }
 
+/// What the client shows for `state` with the server's words `detail`: a translated sentence
+/// of its own (not the English fallback, nor the key) naming the address, in every language,
+/// and the server's words on the second line.
+fn shown_in_every_language(state: ConnectionState, detail: &str) {
+    let attempt = Attempt {
+        address: "192.0.2.7:35000".into(),
+        name: "alice".into(),
+        host: None,
+    };
+    let failure = Failure {
+        state: state.clone(),
+        detail: detail.into(),
+    };
+    let english = failure_text(
+        &Localizer::new("en").expect("English"),
+        &attempt.address,
+        &attempt,
+        &failure,
+    )
+    .0;
+    for code in codes() {
+        let i18n = Localizer::new(code).expect("a language");
+        let (main, second) = failure_text(&i18n, &attempt.address, &attempt, &failure);
+        assert!(main.contains("192.0.2.7:35000"), "{code} {state:?}: {main}");
+        assert!(!main.contains(failure_key(&state)), "{code}: {main}");
+        assert!(
+            code == "en" || main != english,
+            "{code} is not translated: {main}"
+        );
+        assert!(second.expect("the server's words").contains(detail));
+    }
+}
+
 /// Joins `name` and expects the join to be refused as banned; returns the message.
 fn refused_as_banned(addr: SocketAddr, name: &str) -> String {
     match TestClient::join(addr, name) {
         Err(ClientError::JoinRejected(r)) => {
-            assert_eq!(r.reason, JoinError::InvalidName, "{r:?}");
+            assert_eq!(r.reason, JoinError::Banned, "{r:?}");
+            let state = ConnectionState::from_join_error(r.reason);
+            assert_eq!(state, ConnectionState::Banned);
+            shown_in_every_language(state, &r.message);
             assert!(r.message.starts_with("banned"), "{r:?}");
             r.message
         }
@@ -244,8 +286,11 @@ fn players_are_listed_and_a_kick_reaches_the_client() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["kicked"][0]["name"], "alice");
     let kick = kicked(&mut alice);
-    assert_eq!(kick.reason, DisconnectReason::ServerShutdown);
+    assert_eq!(kick.reason, DisconnectReason::Kicked);
     assert_eq!(kick.message, "kicked by the operator: spamming the spawn");
+    let shown = ConnectError::kicked(&kick);
+    assert_eq!(shown.state, ConnectionState::Kicked);
+    shown_in_every_language(shown.state, "spamming the spawn");
     wait_for_players(http, &["bob"]);
     bob.snapshot().expect("bob still plays");
 
@@ -283,7 +328,9 @@ fn bans_by_name_and_address_refuse_logins_and_survive_a_restart() {
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["kicked"][0]["name"], "mallory");
     let kick = kicked(&mut mallory);
+    assert_eq!(kick.reason, DisconnectReason::Banned);
     assert!(kick.message.contains("griefing"), "{kick:?}");
+    assert_eq!(ConnectError::kicked(&kick).state, ConnectionState::Banned);
     let message = refused_as_banned(server.addr(), "MALLORY");
     assert!(
         message.contains("until") && message.ends_with("griefing"),
@@ -451,6 +498,63 @@ fn hostile_requests_are_refused_and_the_game_keeps_ticking() {
     assert!(last > first, "the game ticks: {first} -> {last}");
     assert_eq!(admin(http, "GET", "/admin/players", None).0, 200);
     println!("{snapshots} snapshots during the flood of 600 wrong tokens, ticks {first} -> {last}");
+    server.shutdown();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_broadcast_reaches_every_player_as_a_chat_from_the_server() {
+    let dir = scratch("broadcast");
+    let server = start_server(admin_config(&dir));
+    let http = server.metrics_addr().expect("listener");
+    let mut alice = TestClient::join(server.addr(), "alice").expect("alice joins");
+    let mut bob = TestClient::join(server.addr(), "bob").expect("bob joins");
+    alice.snapshot().expect("alice plays");
+    bob.snapshot().expect("bob plays");
+    wait_for_players(http, &["alice", "bob"]);
+
+    let line = "Neustart um 12:00 \u{2014} bitte speichern";
+    let (status, body) = admin(
+        http,
+        "POST",
+        "/admin/broadcast",
+        Some(json!({"text": line})),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["players"], 2);
+    for c in [&mut alice, &mut bob] {
+        c.until("the broadcast", |c| !c.chat.is_empty())
+            .expect("still playing");
+        assert_eq!(c.chat, [(CHAT_FROM_SERVER, line.to_owned())]);
+    }
+
+    // The chat's text rules hold; the token is required.
+    for bad in ["", "   ", "bell\u{7}", &"x".repeat(201)] {
+        let (status, body) = admin(http, "POST", "/admin/broadcast", Some(json!({"text": bad})));
+        assert_eq!(status, 422, "{bad:?}: {body}");
+    }
+    let (status, _) = admin(http, "POST", "/admin/broadcast", Some(json!({"txt": "x"})));
+    assert_eq!(status, 422);
+    let (status, _) = call(
+        http,
+        "POST",
+        "/admin/broadcast",
+        None,
+        Some(json!({"text": "no token"})),
+    );
+    assert_eq!(status, 401);
+    // Nothing else was sent: the next line players see is the next broadcast.
+    let (status, _) = admin(
+        http,
+        "POST",
+        "/admin/broadcast",
+        Some(json!({"text": "two"})),
+    );
+    assert_eq!(status, 200);
+    alice
+        .until("the second broadcast", |c| c.chat.len() == 2)
+        .expect("still playing");
+    assert_eq!(alice.chat[1], (CHAT_FROM_SERVER, "two".to_owned()));
     server.shutdown();
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1,15 +1,21 @@
-//! Clients that never read, against the real server over loopback: each is disconnected within
-//! the write deadline in every state, and hundreds of them leave the server's descriptors and
-//! memory where they were.
+//! Hostile clients against the real server over loopback, an honest player watching:
+//! - clients that never read are disconnected within the write deadline in every state, and
+//!   hundreds of them leave the server's descriptors and memory where they were;
+//! - 256 silent sockets spread over 16 loopback addresses, reopened as fast as the server closes
+//!   them, do not lock new players out: each honest client joins at its first try;
+//! - a client that keeps sending Inputs in a quiet world but never reads is dropped (TooSlow,
+//!   "not reading") while the honest player's snapshots keep coming, no gap over 3 ticks.
 //!
-//! One test in its own binary: it counts this process's descriptors (the server runs in it), so
-//! no other test may open sockets meanwhile.
+//! The tests run one at a time (a lock): the first counts this process's descriptors (the server
+//! runs in it), so no other test may open sockets meanwhile.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::sync::mpsc;
+use std::net::{IpAddr, SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use tilegame_game::Action;
 use tilegame_protocol::codec::ClientCodec;
 use tilegame_protocol::v1::marker;
 use tilegame_protocol::v1::{self, handshake, login, play, DisconnectReason};
@@ -18,6 +24,12 @@ use tilegame_tests::{start_server, test_config, TestClient};
 
 /// Generous upper bound for anything awaited here (the write deadline is 1 s).
 const BOUND: Duration = Duration::from_secs(30);
+
+/// One test at a time (see the module doc).
+fn serial() -> MutexGuard<'static, ()> {
+    static ONE: Mutex<()> = Mutex::new(());
+    ONE.lock().unwrap_or_else(|p| p.into_inner())
+}
 
 fn open_fds() -> usize {
     std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count())
@@ -120,6 +132,7 @@ fn config() -> ServerConfig {
 
 #[test]
 fn clients_that_never_read_are_dropped_within_the_deadline_and_leave_no_trace() {
+    let _serial = serial();
     let server = start_server(config());
     let addr = server.addr();
 
@@ -186,4 +199,179 @@ fn clients_that_never_read_are_dropped_within_the_deadline_and_leave_no_trace() 
     // And the server still serves.
     let mut late = TestClient::join(addr, "late").expect("join after the attack");
     late.snapshot().expect("snapshots");
+}
+
+/// GETs `/metrics` and reads the open connections in `state` (e.g. "handshake").
+fn connections_in(metrics: SocketAddr, state: &str) -> u64 {
+    let mut s = TcpStream::connect_timeout(&metrics, BOUND).expect("metrics listener");
+    let _ = s.set_read_timeout(Some(BOUND));
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .expect("request");
+    let mut text = String::new();
+    let _ = s.read_to_string(&mut text);
+    let key = format!("tilegame_connections{{state=\"{state}\"}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(key.as_str()))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {key} in /metrics"))
+}
+
+/// Silent sockets from `addresses` loopback addresses, `per_address` each, kept open: whenever the
+/// server closes one (evicted with Kick(Busy), or past the handshake deadline) it is opened
+/// again from the same address, until stopped.
+struct SilentFlood {
+    stop: Arc<AtomicBool>,
+    /// Sockets the server ended with bytes (a Kick) before closing.
+    kicked: Arc<AtomicU64>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl SilentFlood {
+    fn start(server: SocketAddr, addresses: u8, per_address: usize) -> SilentFlood {
+        let stop = Arc::new(AtomicBool::new(false));
+        let kicked = Arc::new(AtomicU64::new(0));
+        let (st, k) = (Arc::clone(&stop), Arc::clone(&kicked));
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async move {
+                let from: Vec<IpAddr> = (0..addresses).map(|i| [127, 0, 0, 2 + i].into()).collect();
+                let mut sockets: Vec<Option<tokio::net::TcpStream>> =
+                    (0..from.len() * per_address).map(|_| None).collect();
+                let mut buf = [0u8; 256];
+                while !st.load(Ordering::SeqCst) {
+                    for (i, slot) in sockets.iter_mut().enumerate() {
+                        if let Some(s) = slot {
+                            match s.try_read(&mut buf) {
+                                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                                Ok(n) if n > 0 => {
+                                    k.fetch_add(1, Ordering::SeqCst);
+                                }
+                                _ => {}
+                            }
+                        }
+                        *slot = None;
+                        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+                        if socket
+                            .bind(SocketAddr::new(from[i / per_address], 0))
+                            .is_err()
+                        {
+                            continue;
+                        }
+                        let connect = tokio::time::timeout(BOUND, socket.connect(server));
+                        if let Ok(Ok(s)) = connect.await {
+                            *slot = Some(s);
+                        }
+                    }
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            });
+        });
+        SilentFlood {
+            stop,
+            kicked,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for SilentFlood {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+#[test]
+fn silent_sockets_from_many_addresses_do_not_lock_honest_players_out() {
+    let _serial = serial();
+    // The defaults: 16 pending places per address, 256 in all, a 10 s handshake deadline.
+    let server = start_server(ServerConfig {
+        metrics: Some("127.0.0.1:0".parse().expect("address")),
+        ..test_config()
+    });
+    let (addr, metrics) = (server.addr(), server.metrics_addr().expect("metrics"));
+    let flood = SilentFlood::start(addr, 16, 16);
+    wait_until("the silent sockets hold every pending place", || {
+        connections_in(metrics, "handshake") >= 256
+    });
+    // While the flood goes on, honest players join at their first try (before eviction each
+    // got Kick(Busy) and needed seconds of retries).
+    let mut players = Vec::new();
+    for i in 0..5 {
+        let mut c = TestClient::join(addr, &format!("honest{i}"))
+            .unwrap_or_else(|e| panic!("honest{i} could not join during the flood: {e}"));
+        c.snapshot().expect("snapshots");
+        players.push(c);
+    }
+    assert!(
+        flood.kicked.load(Ordering::SeqCst) >= 5,
+        "each join evicted a silent socket with a Kick"
+    );
+    assert!(
+        connections_in(metrics, "handshake") >= 200,
+        "the flood still holds the table"
+    );
+    drop(flood);
+    for c in &mut players {
+        c.snapshot().expect("still playing");
+    }
+}
+
+#[test]
+fn a_client_that_sends_inputs_but_never_reads_is_dropped_in_a_quiet_world() {
+    let _serial = serial();
+    // A quiet world: two players, a small map, the default budgets and kernel buffers.
+    let server = start_server(test_config());
+    let addr = server.addr();
+    let mut deaf = TestClient::join(addr, "deaf").expect("join");
+    deaf.snapshot().expect("a first snapshot");
+    let deaf_id = deaf.id;
+
+    let done = Arc::new(AtomicBool::new(false));
+    let inputs = {
+        let done = Arc::clone(&done);
+        std::thread::spawn(move || {
+            // An Input every tick, never reading: ack_tick stays at the last snapshot read.
+            let deadline = Instant::now() + BOUND;
+            while !done.load(Ordering::SeqCst) && Instant::now() < deadline {
+                if deaf.input(1, 0, Action::None).is_err() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            deaf
+        })
+    };
+
+    let mut honest = TestClient::join(addr, "honest").expect("join");
+    let (mut last, mut max_gap) = (None, 0);
+    let deadline = Instant::now() + BOUND;
+    while !honest.left.contains(&(deaf_id, DisconnectReason::TooSlow)) {
+        assert!(
+            Instant::now() < deadline,
+            "the deaf client was not dropped (left: {:?})",
+            honest.left
+        );
+        honest.input(0, 0, Action::None).expect("input");
+        let snap = honest.snapshot().expect("the honest player keeps playing");
+        if let Some(last) = last {
+            max_gap = max_gap.max(snap.tick.saturating_sub(last));
+        }
+        last = Some(snap.tick);
+    }
+    assert!(max_gap <= 3, "a gap of {max_gap} ticks between snapshots");
+    done.store(true, Ordering::SeqCst);
+    let mut deaf = inputs.join().expect("the input thread");
+    // What the deaf client never read ends with the Kick that says why.
+    let (_, kick) = deaf.recv_kick("the kick").expect("a kick");
+    assert_eq!(kick.reason, DisconnectReason::TooSlow);
+    assert!(kick.message.contains("not reading"), "{}", kick.message);
+    wait_until("only the honest player is left", || {
+        server.stats().players == 1
+    });
 }

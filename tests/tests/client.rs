@@ -332,6 +332,7 @@ fn a_burst_of_500_bots_evicts_nobody_and_lists_converge_after_400_leave() {
         // The crowd shares the test's cores: deadlines are not what this test is about.
         handshake_timeout_secs: 120,
         write_timeout_secs: 120,
+        read_timeout_secs: 120,
         max_pending_per_address: 600,
         max_pending: 600,
         idle_timeout_secs: 120,

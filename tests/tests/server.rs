@@ -501,6 +501,7 @@ fn a_burst_of_joins_and_leaves_kicks_nobody_and_every_list_converges() {
         // The crowd shares the test's cores: deadlines are not what this test is about.
         handshake_timeout_secs: 120,
         write_timeout_secs: 120,
+        read_timeout_secs: 120,
         idle_timeout_secs: 120,
         max_pending_per_address: 600,
         ..test_config()

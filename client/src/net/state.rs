@@ -36,6 +36,11 @@ pub enum ConnectionState {
     ServerFull,
     /// The server has too many connections waiting to join: try again shortly.
     Busy,
+    /// The server's operator removed the player (Kick(Kicked)).
+    Kicked,
+    /// The server's operator banned the player's name or address (JoinRejected(Banned) or
+    /// Kick(Banned)).
+    Banned,
     /// The server failed or misbehaved.
     ServerFailure,
     /// Client and server protocols differ.
@@ -60,6 +65,8 @@ impl ConnectionState {
             ConnectionState::NameTaken => "That name is already taken on this server.".into(),
             ConnectionState::ServerFull => "The server is full.".into(),
             ConnectionState::Busy => "The server is busy: try again in a moment.".into(),
+            ConnectionState::Kicked => "The server's operator removed you from the game.".into(),
+            ConnectionState::Banned => "You are banned from this server.".into(),
             ConnectionState::ServerFailure => "The server failed.".into(),
             ConnectionState::VersionMismatch => {
                 "Version mismatch: the server runs a different protocol.".into()
@@ -83,6 +90,8 @@ impl ConnectionState {
             ConnectionState::NameTaken => "name taken",
             ConnectionState::ServerFull => "server full",
             ConnectionState::Busy => "busy",
+            ConnectionState::Kicked => "kicked",
+            ConnectionState::Banned => "banned",
             ConnectionState::ServerFailure => "server failure",
             ConnectionState::VersionMismatch => "version mismatch",
             ConnectionState::Error => "error",
@@ -130,6 +139,7 @@ impl ConnectionState {
             JoinError::NameTaken => ConnectionState::NameTaken,
             JoinError::ServerFull => ConnectionState::ServerFull,
             JoinError::InvalidName => ConnectionState::Error,
+            JoinError::Banned => ConnectionState::Banned,
         }
     }
 }
@@ -168,6 +178,8 @@ impl ConnectError {
             R::Timeout => ConnectionState::Timeout,
             R::ProtocolError => ConnectionState::ServerFailure,
             R::Busy => ConnectionState::Busy,
+            R::Kicked => ConnectionState::Kicked,
+            R::Banned => ConnectionState::Banned,
             R::Quit | R::TooSlow | R::ServerShutdown | R::ChatFlood => {
                 ConnectionState::Disconnected
             }

@@ -475,12 +475,13 @@ impl Ui {
     }
 }
 
-/// Whether the same attempt can succeed if tried again: a taken name or another protocol
-/// version cannot (the player must change the name, or the game), so no Retry is offered.
+/// Whether the same attempt can succeed if tried again: a taken name, another protocol
+/// version or a ban cannot (the player must change the name, or the game, or wait out the ban),
+/// so no Retry is offered.
 pub fn can_retry(state: &ConnectionState) -> bool {
     !matches!(
         state,
-        ConnectionState::NameTaken | ConnectionState::VersionMismatch
+        ConnectionState::NameTaken | ConnectionState::VersionMismatch | ConnectionState::Banned
     )
 }
 

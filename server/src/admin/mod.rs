@@ -14,17 +14,19 @@
 //! | `GET /admin/bans` | | bans in force |
 //! | `POST /admin/ban` | `{"name": S}` or `{"address": IP}`, `"reason"`, `"duration_secs"` (none: forever) | refuses them at login; kicks them now |
 //! | `POST /admin/unban` | `{"name": S}` or `{"address": IP}` | lifts the ban |
+//! | `POST /admin/broadcast` | `{"text": S}` | sends every player in play a Chat from the server |
 //!
-//! The protocol has no operator-kick or banned reason (value 1 of `DisconnectReason`, once an
-//! operator kick, is unused): a kicked player gets `Kick(`[`KICK_REASON`]`)` and a banned one
-//! `JoinRejected(`[`BAN_REASON`]`)`, each with a message saying it was the operator and why.
+//! A kicked player gets `Kick(Kicked)` with the operator's reason, a banned one in play
+//! `Kick(Banned)` and at login `JoinRejected(Banned)`, each with a message saying until when and
+//! why. A broadcast is a Chat from `CHAT_FROM_SERVER`, held to the spec's chat text rules and
+//! sent through the simulation like any line, so recordings and re-simulation carry it.
 
 pub mod bans;
 pub mod roster;
 pub mod token;
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
@@ -34,7 +36,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Json;
 use serde::Deserialize;
+use tilegame_game::PlayerId;
 use tilegame_protocol::v1::{DisconnectReason, JoinError};
+use tilegame_sim::Command;
+use tokio::sync::mpsc;
 use tracing::{info, warn};
 
 use bans::{Ban, Bans, Target};
@@ -43,10 +48,12 @@ use token::Token;
 
 /// The largest request body accepted.
 pub const MAX_BODY: usize = 4096;
-/// The Kick reason an operator's kick sends (the spec has no operator-kick reason).
-pub const KICK_REASON: DisconnectReason = DisconnectReason::ServerShutdown;
-/// The JoinRejected reason a banned player gets (the spec has no banned reason).
-pub const BAN_REASON: JoinError = JoinError::InvalidName;
+/// The Kick reason an operator's kick sends.
+pub const KICK_REASON: DisconnectReason = DisconnectReason::Kicked;
+/// The Kick reason a player in play gets when an operator bans it.
+pub const BAN_KICK_REASON: DisconnectReason = DisconnectReason::Banned;
+/// The JoinRejected reason a banned player gets at login.
+pub const BAN_REASON: JoinError = JoinError::Banned;
 /// How often refused requests (wrong or missing token) are logged, as one line with a count.
 const REFUSED_LOG_INTERVAL: Duration = Duration::from_secs(10);
 /// The longest reason an operator may give.
@@ -60,6 +67,8 @@ pub struct Admin {
     pub bans: Bans,
     token: Option<Token>,
     refused: Mutex<(Option<Instant>, u64)>,
+    /// The simulation's command channel, for broadcasts (set once the server runs).
+    commands: OnceLock<mpsc::Sender<Command>>,
 }
 
 impl std::fmt::Debug for Admin {
@@ -79,7 +88,13 @@ impl Admin {
             bans,
             token,
             refused: Mutex::new((None, 0)),
+            commands: OnceLock::new(),
         }
+    }
+
+    /// Connects the API to the running simulation (broadcasts go through it).
+    pub fn connect(&self, commands: mpsc::Sender<Command>) {
+        let _ = self.commands.set(commands);
     }
 
     /// Whether the API is served (a token is configured).
@@ -123,6 +138,7 @@ pub fn router(admin: Arc<Admin>) -> axum::Router {
         .route("/admin/bans", get(list_bans))
         .route("/admin/ban", post(ban))
         .route("/admin/unban", post(unban))
+        .route("/admin/broadcast", post(broadcast))
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&admin),
             authorize,
@@ -218,10 +234,12 @@ async fn kick(
         format!("kicked by the operator: {why}")
     };
     let kicked = match (req.id, &req.name) {
-        (Some(id), None) => admin.roster.kick(|p, _, _| p == id, &message),
-        (None, Some(name)) => admin
-            .roster
-            .kick(|_, n, _| n.eq_ignore_ascii_case(name), &message),
+        (Some(id), None) => admin.roster.kick(|p, _, _| p == id, KICK_REASON, &message),
+        (None, Some(name)) => admin.roster.kick(
+            |_, n, _| n.eq_ignore_ascii_case(name),
+            KICK_REASON,
+            &message,
+        ),
         _ => {
             return Err(Failure(
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -334,6 +352,7 @@ async fn ban(
             Target::Name(n) => n.eq_ignore_ascii_case(name),
             Target::Address(ip) => *ip == address.ip(),
         },
+        BAN_KICK_REASON,
         &message,
     );
     info!(
@@ -371,4 +390,42 @@ async fn unban(
             ))
         }
     }
+}
+
+/// `{"text": S}`: a line for everyone.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BroadcastRequest {
+    text: String,
+}
+
+async fn broadcast(
+    State(admin): State<Arc<Admin>>,
+    ConnectInfo(from): ConnectInfo<SocketAddr>,
+    Json(req): Json<BroadcastRequest>,
+) -> Result<Response, Failure> {
+    // The spec's chat text rules, as for a player's line (the rate limit aside).
+    let text = tilegame_game::check_line(&req.text)
+        .map_err(|e| Failure(StatusCode::UNPROCESSABLE_ENTITY, format!("text: {e}")))?;
+    let commands = admin.commands.get().ok_or_else(|| {
+        Failure(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the server is not running".into(),
+        )
+    })?;
+    let players = admin.roster.list().len();
+    commands
+        .send(Command::Chat {
+            id: PlayerId(tilegame_protocol::v1::CHAT_FROM_SERVER),
+            text: text.clone(),
+        })
+        .await
+        .map_err(|_| {
+            Failure(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the server is stopping".into(),
+            )
+        })?;
+    info!(caller = %from, action = "broadcast", players, text = %crate::logging::one_line(&text), "admin");
+    Ok(Json(serde_json::json!({ "sent": text, "players": players })).into_response())
 }

@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
+use tilegame_protocol::v1::DisconnectReason;
 use tokio::sync::oneshot;
 
 /// What the API shows of one player.
@@ -38,7 +39,7 @@ struct Entry {
     joined_unix_ms: u64,
     /// Microseconds; `u32::MAX` until measured.
     rtt_micros: Arc<AtomicU32>,
-    kick: Option<oneshot::Sender<String>>,
+    kick: Option<oneshot::Sender<(DisconnectReason, String)>>,
 }
 
 impl Entry {
@@ -95,10 +96,11 @@ impl Roster {
         self.lock().iter().map(|(&id, e)| e.view(id)).collect()
     }
 
-    /// Kicks every player `pick` chooses with `message`; returns who was kicked.
+    /// Kicks every player `pick` chooses with `reason` and `message`; returns who was kicked.
     pub fn kick(
         &self,
         pick: impl Fn(u32, &str, SocketAddr) -> bool,
+        reason: DisconnectReason,
         message: &str,
     ) -> Vec<PlayerView> {
         let mut kicked = Vec::new();
@@ -108,7 +110,7 @@ impl Roster {
                 continue;
             }
             if let Some(tx) = e.kick.take() {
-                if tx.send(message.to_owned()).is_ok() {
+                if tx.send((reason, message.to_owned())).is_ok() {
                     kicked.push(e.view(id));
                 }
             }
@@ -122,13 +124,14 @@ pub struct Seat {
     roster: Arc<Roster>,
     id: u32,
     rtt_micros: Arc<AtomicU32>,
-    kicked: Option<oneshot::Receiver<String>>,
+    kicked: Option<oneshot::Receiver<(DisconnectReason, String)>>,
     next_sample: tokio::time::Instant,
 }
 
 impl Seat {
-    /// Waits for an operator's kick; returns its message. Never returns if none comes.
-    pub async fn kicked(&mut self) -> String {
+    /// Waits for an operator's kick; returns its reason and message. Never returns if none
+    /// comes.
+    pub async fn kicked(&mut self) -> (DisconnectReason, String) {
         if let Some(rx) = &mut self.kicked {
             if let Ok(message) = rx.await {
                 return message;
@@ -199,11 +202,16 @@ mod tests {
         let mut seat = roster.seat(7, "alice", addr);
         let _other = roster.seat(8, "bob", addr);
         assert_eq!(roster.list().len(), 2);
-        let kicked = roster.kick(|id, _, _| id == 7, "bye");
+        let kicked = roster.kick(|id, _, _| id == 7, DisconnectReason::Kicked, "bye");
         assert_eq!(kicked.len(), 1);
-        assert_eq!(seat.kicked().await, "bye");
+        assert_eq!(
+            seat.kicked().await,
+            (DisconnectReason::Kicked, "bye".into())
+        );
         // A second kick finds no channel left.
-        assert!(roster.kick(|id, _, _| id == 7, "again").is_empty());
+        assert!(roster
+            .kick(|id, _, _| id == 7, DisconnectReason::Kicked, "again")
+            .is_empty());
         drop(seat);
         let left: Vec<_> = roster.list().into_iter().map(|p| p.name).collect();
         assert_eq!(left, ["bob"]);
