@@ -7,7 +7,7 @@
 # Steps: a release build of the tilegame-web crate for wasm32-unknown-unknown; wasm-bindgen
 # (the CLI pinned to exactly the wasm-bindgen version in Cargo.lock, installed with
 # `cargo install --locked` only when missing or another version); wasm-opt from binaryen when
-# installed (Debian: apt-get install binaryen); then index.html next to the bundle.
+# installed and version 116 or newer; then index.html next to the bundle.
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -34,8 +34,11 @@ rm -rf "$out"
 mkdir -p "$out"
 wasm-bindgen --target web --no-typescript --out-dir "$out" --out-name tilegame "$wasm"
 
-if command -v wasm-opt >/dev/null 2>&1; then
-    # Rust's wasm32 target emits these proposals by default; older binaryen needs them named.
+# wasm-opt from binaryen when present and new enough: binaryen 108 (Debian bookworm) rewrites
+# the function table wasm-bindgen sets up so that the page fails to start
+# ("WebAssembly.Table.set(): Argument 1 is invalid"), caught by tests/tests/browser.rs.
+opt_version=$(wasm-opt --version 2>/dev/null | sed -n 's/^wasm-opt version \([0-9]*\).*/\1/p')
+if [ -n "$opt_version" ] && [ "$opt_version" -ge 116 ]; then
     if wasm-opt -O2 --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
         --enable-mutable-globals --enable-reference-types --enable-multivalue \
         "$out/tilegame_bg.wasm" -o "$out/tilegame_bg.opt.wasm"; then
@@ -44,8 +47,10 @@ if command -v wasm-opt >/dev/null 2>&1; then
         rm -f "$out/tilegame_bg.opt.wasm"
         echo "web/build.sh: wasm-opt failed; keeping the unoptimised wasm" >&2
     fi
+elif [ -n "$opt_version" ]; then
+    echo "web/build.sh: wasm-opt $opt_version is older than 116 (it breaks the bundle); not used" >&2
 else
-    echo "web/build.sh: wasm-opt not found (apt-get install binaryen); keeping the unoptimised wasm" >&2
+    echo "web/build.sh: wasm-opt not found (binaryen); keeping the unoptimised wasm" >&2
 fi
 
 cp "$root/web/index.html" "$out/index.html"

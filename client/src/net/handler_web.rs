@@ -130,6 +130,7 @@ async fn play_loop(
 ) -> Result<String, ConnectError> {
     let mut ping = PingTracker::new();
     let mut next_ping = Instant::now();
+    let mut snapshots = 0u64;
     loop {
         let wait = next_ping.saturating_duration_since(Instant::now());
         // The futures borrow `conn`; they are dropped at the end of this statement, before
@@ -157,6 +158,10 @@ async fn play_loop(
                         let error = ConnectError::kicked(k);
                         let _ = events.unbounded_send(NetEvent::Packet(packet));
                         return Err(error);
+                    }
+                    play::ToClient::Snapshot(_) => {
+                        snapshots += 1;
+                        crate::web::count_snapshots(snapshots);
                     }
                     _ => {}
                 }

@@ -65,3 +65,14 @@ pub fn first_frame() {
         let _ = root.set_attribute("data-tilegame", "running");
     }
 }
+
+/// Publishes the number of Snapshots this connection has received as `data-snapshots` on
+/// `<html>` (the browser test reads the rate from it).
+pub fn count_snapshots(total: u64) {
+    let root = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.document_element());
+    if let Some(root) = root {
+        let _ = root.set_attribute("data-snapshots", &total.to_string());
+    }
+}
