@@ -419,10 +419,14 @@ fn a_page_player_joins_moves_is_seen_by_a_native_client_and_leaves() {
             .iter()
             .find(|(who, _)| *who == id)
             .map(|l| l.1);
-        // The reason is whatever the server decided (a closed page is Quit, a page that went
-        // silent Timeout); the point is that the native side decoded one.
+        // The page closes its WebSocket when it goes away (pagehide): the server hears a close,
+        // not silence, and announces the leave as Quit.
         println!("the page player left: {reason:?}");
-        assert!(reason.is_some(), "a leave with a reason");
+        assert_eq!(
+            reason,
+            Some(DisconnectReason::Quit),
+            "a page that goes away quits"
+        );
         bounded("close Chromium", client.close()).await;
     });
     stop.store(true, Ordering::SeqCst);

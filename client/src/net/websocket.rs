@@ -46,6 +46,8 @@ pub struct WebSocket {
     _on_message: Closure<dyn FnMut(MessageEvent)>,
     _on_error: Closure<dyn FnMut(Event)>,
     _on_close: Closure<dyn FnMut(CloseEvent)>,
+    /// Closes the socket when the page goes away, so the server hears a close, not silence.
+    on_page_hide: Closure<dyn FnMut(Event)>,
 }
 
 /// The WebSocket URL for a server address: `ws://ADDRESS/ws` (`wss://` from an https page);
@@ -117,6 +119,16 @@ impl Transport for WebSocket {
         socket.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
         socket.set_onerror(Some(on_error.as_ref().unchecked_ref()));
         socket.set_onclose(Some(on_close.as_ref().unchecked_ref()));
+        let closing = socket.clone();
+        let on_page_hide = Closure::<dyn FnMut(Event)>::new(move |_: Event| {
+            let _ = closing.close_with_code(1000);
+        });
+        if let Some(w) = web_sys::window() {
+            let _ = w.add_event_listener_with_callback(
+                "pagehide",
+                on_page_hide.as_ref().unchecked_ref(),
+            );
+        }
         let mut ws = WebSocket {
             socket,
             events,
@@ -126,6 +138,7 @@ impl Transport for WebSocket {
             _on_message: on_message,
             _on_error: on_error,
             _on_close: on_close,
+            on_page_hide,
         };
         loop {
             match ws.events.next().await {
@@ -219,6 +232,12 @@ impl Drop for WebSocket {
         self.socket.set_onmessage(None);
         self.socket.set_onerror(None);
         self.socket.set_onclose(None);
+        if let Some(w) = web_sys::window() {
+            let _ = w.remove_event_listener_with_callback(
+                "pagehide",
+                self.on_page_hide.as_ref().unchecked_ref(),
+            );
+        }
         let _ = self.socket.close();
     }
 }
