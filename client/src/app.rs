@@ -22,15 +22,16 @@ use crate::net::{
     ConnectOptions, ConnectionHandler, ConnectionState, FrameObserver, NetEvent, RateMeter,
 };
 use crate::play::PlayState;
+#[cfg(not(target_arch = "wasm32"))]
+use crate::render::{run_window, RenderError, WindowOptions};
 use crate::render::{
-    run_window, DrawPlayer, FrameSource, Hud, InputState, Key, Overlay, RenderError, Scene,
-    WindowOptions, WindowSettings,
+    DrawPlayer, FrameSource, Hud, InputState, Key, Overlay, Scene, WindowSettings,
 };
+use crate::settings_store::SettingsStore;
 use crate::ui::chat::{line_alpha, refusal_key, ChatInput, ChatKey, ChatOutcome, SHOWN_LINES};
 use crate::ui::i18n::{pick_language, system_language, Localizer};
 use crate::ui::messages::natural_cmp;
 use crate::ui::screens::{Attempt, Command, Screen, Ui, UiEvent};
-use crate::ui::settings::Settings;
 use crate::ui::view::{self, ChatLineView, HudView, MapView, HOTBAR_SLOTS};
 
 /// Seconds per local tick.
@@ -191,7 +192,7 @@ pub struct ClientApp {
     cli_language: Option<String>,
     /// The language setting at start: once Options changes it, it wins over `--lang`.
     language_at_start: Option<String>,
-    config_dir: Option<PathBuf>,
+    store: SettingsStore,
     session: Option<Session>,
     hosted: Option<crate::hosting::Hosted>,
     recorder: Option<SharedRecorder>,
@@ -225,22 +226,7 @@ impl ClientApp {
         options: &AppOptions,
         recorder: Option<SharedRecorder>,
     ) -> (ClientApp, Option<String>) {
-        let mut warning = None;
-        let config_dir = match crate::ui::settings::config_dir(options.config_dir.as_deref()) {
-            Ok(d) => Some(d),
-            Err(e) => {
-                warning = Some(e.to_string());
-                None
-            }
-        };
-        let settings = match config_dir.as_deref().map(Settings::load) {
-            Some(Ok(s)) => s,
-            Some(Err(e)) => {
-                warning = Some(format!("settings ignored: {e}"));
-                Settings::default()
-            }
-            None => Settings::default(),
-        };
+        let (store, settings, warning) = SettingsStore::open(options.config_dir.as_deref());
         let (ui, commands, after_join) = match &options.start {
             Start::Menu => (Ui::new(settings), vec![], InGameView::World),
             Start::Screen(screen) => {
@@ -279,7 +265,7 @@ impl ClientApp {
             i18n,
             cli_language: options.language.clone(),
             language_at_start,
-            config_dir,
+            store,
             session: None,
             hosted: None,
             recorder,
@@ -425,10 +411,8 @@ impl ClientApp {
     }
 
     fn save_settings(&self) {
-        if let Some(dir) = &self.config_dir {
-            if let Err(e) = self.ui.settings.save(dir) {
-                tracing::warn!("cannot save the settings: {e}");
-            }
+        if let Err(e) = self.store.save(&self.ui.settings) {
+            tracing::warn!("cannot save the settings: {e}");
         }
     }
 
@@ -852,6 +836,7 @@ impl FrameSource for ClientApp {
 }
 
 /// Opens the window and runs until it is closed or Quit is chosen.
+#[cfg(not(target_arch = "wasm32"))]
 pub fn run(options: AppOptions, recorder: Option<SharedRecorder>) -> Result<(), RenderError> {
     let (mut app, warning) = ClientApp::new(&options, recorder);
     if let Some(w) = warning {

@@ -13,6 +13,11 @@
 
 use std::time::Duration;
 
+use super::counters::ByteCounters;
+use super::join::{JoinAssembler, JoinStep};
+use super::rt;
+use super::state::{ConnectError, ConnectionState};
+use super::transport::{PlatformTransport, Transport};
 use tilegame_game as game;
 use tilegame_protocol::codec::ClientCodec;
 use tilegame_protocol::snapshot::announced_tick;
@@ -20,12 +25,6 @@ use tilegame_protocol::v1::{
     self, handshake, login, marker, play, ClientPacket, PlayerInfo, State,
 };
 use tilegame_protocol::Direction;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-
-use super::counters::{ByteCounters, CountingStream};
-use super::join::{JoinAssembler, JoinStep};
-use super::state::{ConnectError, ConnectionState};
 
 /// Sees every frame that crosses the socket (the replay recorder implements this).
 pub trait FrameObserver: Send {
@@ -95,16 +94,16 @@ pub struct Joined {
     pub max_players: u32,
 }
 
-/// The socket side of a connection: counted stream, buffers, and the frame observer.
-struct Link {
-    stream: CountingStream<TcpStream>,
+/// The socket side of a connection: counted transport, buffers, and the frame observer.
+struct Link<T: Transport> {
+    stream: T,
     out: Vec<u8>,
     buf: Vec<u8>,
     tick: u32,
     observer: Option<Box<dyn FrameObserver>>,
 }
 
-impl Link {
+impl<T: Transport> Link<T> {
     /// Reads until `codec` yields a packet of its state, showing the frame to the observer.
     /// Cancel-safe: partial frames stay buffered in the codec.
     async fn recv<S: v1::StateMarker>(
@@ -128,7 +127,7 @@ impl Link {
                 }
                 return Ok(got.packet);
             }
-            let n = self.stream.read_buf(&mut self.buf).await?;
+            let n = self.stream.read(&mut self.buf).await?;
             if n == 0 {
                 return Err(ConnectError::new(
                     ConnectionState::Disconnected,
@@ -159,28 +158,40 @@ impl Link {
                 frame.wire_len(),
             );
         }
-        self.stream.write_all(&self.out).await?;
+        self.stream.write_frame(&self.out).await?;
         Ok(())
     }
 }
 
-/// An open connection in the play state.
-pub struct Connection {
-    link: Link,
+/// An open connection in the play state, over this build's transport by default.
+pub struct Connection<T: Transport = PlatformTransport> {
+    link: Link<T>,
     codec: ClientCodec<marker::Play>,
     play_timeout: Duration,
 }
 
 impl Connection {
-    /// Connects and joins; `progress` sees each state change.
+    /// Connects over this build's transport and joins; `progress` sees each state change.
     pub async fn connect(
         options: &ConnectOptions,
         counters: ByteCounters,
         observer: Option<Box<dyn FrameObserver>>,
         progress: &mut (dyn FnMut(ConnectionState) + Send),
     ) -> Result<(Connection, Joined), ConnectError> {
+        Self::connect_over(options, counters, observer, progress).await
+    }
+}
+
+impl<T: Transport> Connection<T> {
+    /// Connects over transport `T` and joins; `progress` sees each state change.
+    pub async fn connect_over(
+        options: &ConnectOptions,
+        counters: ByteCounters,
+        observer: Option<Box<dyn FrameObserver>>,
+        progress: &mut (dyn FnMut(ConnectionState) + Send),
+    ) -> Result<(Connection<T>, Joined), ConnectError> {
         progress(ConnectionState::Pending);
-        match tokio::time::timeout(
+        match rt::timeout(
             options.connect_timeout,
             Self::join(options, counters, observer, progress),
         )
@@ -199,46 +210,10 @@ impl Connection {
         counters: ByteCounters,
         observer: Option<Box<dyn FrameObserver>>,
         progress: &mut (dyn FnMut(ConnectionState) + Send),
-    ) -> Result<(Connection, Joined), ConnectError> {
-        let addrs: Vec<_> = tokio::net::lookup_host(&options.address)
-            .await
-            .map_err(|e| {
-                ConnectError::new(
-                    ConnectionState::InvalidHost,
-                    format!("{}: {e}", options.address),
-                )
-            })?
-            .collect();
-        if addrs.is_empty() {
-            return Err(ConnectError::new(
-                ConnectionState::InvalidHost,
-                format!("{} has no address", options.address),
-            ));
-        }
-        let mut last_err = None;
-        let mut stream = None;
-        for addr in addrs {
-            match TcpStream::connect(addr).await {
-                Ok(s) => {
-                    stream = Some(s);
-                    break;
-                }
-                Err(e) => last_err = Some(e),
-            }
-        }
-        let stream = match (stream, last_err) {
-            (Some(s), _) => s,
-            (None, Some(e)) => return Err(e.into()),
-            (None, None) => {
-                return Err(ConnectError::new(
-                    ConnectionState::Error,
-                    "no address to connect to",
-                ))
-            }
-        };
-        let _ = stream.set_nodelay(true);
+    ) -> Result<(Connection<T>, Joined), ConnectError> {
+        let stream = T::open(&options.address, counters).await?;
         let mut link = Link {
-            stream: CountingStream::new(stream, counters),
+            stream,
             out: Vec::with_capacity(256),
             buf: Vec::with_capacity(64 * 1024),
             tick: 0,
@@ -290,7 +265,7 @@ impl Connection {
     /// Cancel-safe: partial frames stay buffered.
     pub async fn recv(&mut self) -> Result<play::ToClient, ConnectError> {
         let timeout = self.play_timeout;
-        let packet = tokio::time::timeout(timeout, self.link.recv(&mut self.codec))
+        let packet = rt::timeout(timeout, self.link.recv(&mut self.codec))
             .await
             .map_err(|_| {
                 ConnectError::new(
@@ -313,18 +288,7 @@ impl Connection {
     /// still sends until it closes too (bounded to half a second).
     pub async fn disconnect(&mut self) {
         let _ = self.send(&v1::Disconnect {}).await;
-        let link = &mut self.link;
-        let _ = tokio::time::timeout(Duration::from_millis(500), async {
-            let _ = link.stream.shutdown().await;
-            loop {
-                link.buf.clear();
-                match link.stream.read_buf(&mut link.buf).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(_) => {}
-                }
-            }
-        })
-        .await;
+        let _ = rt::timeout(Duration::from_millis(500), self.link.stream.close()).await;
         self.link.buf.clear();
     }
 

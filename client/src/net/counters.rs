@@ -6,13 +6,11 @@
 //! kB = 1,000 bytes, MB = 1,000,000 bytes.
 
 use std::collections::VecDeque;
-use std::io;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+#[cfg(not(target_arch = "wasm32"))]
+pub use counting::CountingStream;
 
 /// Totals of bytes sent and received, shared between the socket and observers.
 #[derive(Debug, Clone, Default)]
@@ -61,63 +59,75 @@ impl ByteCounters {
     }
 }
 
-/// A stream wrapper that counts every byte read and written.
-#[derive(Debug)]
-pub struct CountingStream<S> {
-    inner: S,
-    counters: ByteCounters,
-}
+/// The native stream wrapper (the web transport counts its messages itself).
+#[cfg(not(target_arch = "wasm32"))]
+mod counting {
+    use std::io;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
 
-impl<S> CountingStream<S> {
-    /// Wraps `inner`, adding to `counters`.
-    pub fn new(inner: S, counters: ByteCounters) -> Self {
-        CountingStream { inner, counters }
+    use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+    use super::ByteCounters;
+
+    /// A stream wrapper that counts every byte read and written.
+    #[derive(Debug)]
+    pub struct CountingStream<S> {
+        inner: S,
+        counters: ByteCounters,
     }
 
-    /// The counters.
-    pub fn counters(&self) -> &ByteCounters {
-        &self.counters
-    }
-
-    /// The wrapped stream.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-}
-
-impl<S: AsyncRead + Unpin> AsyncRead for CountingStream<S> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let before = buf.filled().len();
-        let result = Pin::new(&mut self.inner).poll_read(cx, buf);
-        let n = buf.filled().len() - before;
-        self.counters.add_received(n as u64);
-        result
-    }
-}
-
-impl<S: AsyncWrite + Unpin> AsyncWrite for CountingStream<S> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        let result = Pin::new(&mut self.inner).poll_write(cx, buf);
-        if let Poll::Ready(Ok(n)) = &result {
-            self.counters.add_sent(*n as u64);
+    impl<S> CountingStream<S> {
+        /// Wraps `inner`, adding to `counters`.
+        pub fn new(inner: S, counters: ByteCounters) -> Self {
+            CountingStream { inner, counters }
         }
-        result
+
+        /// The counters.
+        pub fn counters(&self) -> &ByteCounters {
+            &self.counters
+        }
+
+        /// The wrapped stream.
+        pub fn get_ref(&self) -> &S {
+            &self.inner
+        }
     }
 
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
+    impl<S: AsyncRead + Unpin> AsyncRead for CountingStream<S> {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &mut ReadBuf<'_>,
+        ) -> Poll<io::Result<()>> {
+            let before = buf.filled().len();
+            let result = Pin::new(&mut self.inner).poll_read(cx, buf);
+            let n = buf.filled().len() - before;
+            self.counters.add_received(n as u64);
+            result
+        }
     }
 
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
+    impl<S: AsyncWrite + Unpin> AsyncWrite for CountingStream<S> {
+        fn poll_write(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            let result = Pin::new(&mut self.inner).poll_write(cx, buf);
+            if let Poll::Ready(Ok(n)) = &result {
+                self.counters.add_sent(*n as u64);
+            }
+            result
+        }
+
+        fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Pin::new(&mut self.inner).poll_flush(cx)
+        }
+
+        fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Pin::new(&mut self.inner).poll_shutdown(cx)
+        }
     }
 }
 

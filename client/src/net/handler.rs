@@ -1,23 +1,38 @@
 //! The connection handler: the bridge between the network side and the game loop.
 //!
-//! It runs a [`Connection`] on its own thread and runtime. The game loop never blocks on the
+//! Natively it runs a [`Connection`] on its own thread and runtime; in the page
+//! (`handler_web.rs`) the same loop is a browser task, as the page has one thread. The game loop never blocks on the
 //! network: it polls [`NetEvent`]s (state changes, the joined world, server packets, ping) and
 //! sends [`NetCommand`]s (inputs, disconnect) through channels. Nothing mutable is shared
 //! except the byte counters, which are atomics.
 
+#[cfg(not(target_arch = "wasm32"))]
 use std::sync::mpsc as std_mpsc;
+#[cfg(not(target_arch = "wasm32"))]
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tilegame_game as game;
-use tilegame_protocol::convert::input_to_wire;
 use tilegame_protocol::v1::play;
-use tokio::sync::mpsc;
+#[cfg(not(target_arch = "wasm32"))]
+use {
+    super::connection::{ConnectOptions, Connection, FrameObserver},
+    super::counters::ByteCounters,
+    super::ping::PingTracker,
+    super::state::ConnectError,
+    tilegame_protocol::convert::input_to_wire,
+    tokio::sync::mpsc,
+    web_time::Instant,
+};
 
-use super::connection::{ConnectOptions, Connection, FrameObserver, Joined};
-use super::counters::ByteCounters;
-use super::ping::PingTracker;
-use super::state::{ConnectError, ConnectionState};
+use super::connection::Joined;
+use super::state::ConnectionState;
+
+#[cfg(target_arch = "wasm32")]
+#[path = "handler_web.rs"]
+mod web;
+#[cfg(target_arch = "wasm32")]
+pub use web::ConnectionHandler;
 
 /// How often the connection pings the server.
 pub const PING_INTERVAL: Duration = Duration::from_secs(1);
@@ -46,6 +61,7 @@ pub enum NetCommand {
     Disconnect,
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 /// Owns the network thread of one connection.
 pub struct ConnectionHandler {
     events: std_mpsc::Receiver<NetEvent>,
@@ -54,6 +70,7 @@ pub struct ConnectionHandler {
     thread: Option<JoinHandle<()>>,
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 impl ConnectionHandler {
     /// Starts connecting in the background.
     pub fn spawn(
@@ -135,12 +152,14 @@ impl ConnectionHandler {
     }
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 impl Drop for ConnectionHandler {
     fn drop(&mut self) {
         self.stop();
     }
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 async fn run(
     options: ConnectOptions,
     observer: Option<Box<dyn FrameObserver>>,
@@ -168,6 +187,7 @@ async fn run(
     let _ = events.send(NetEvent::State(state, detail));
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 async fn play_loop(
     conn: &mut Connection,
     events: &std_mpsc::Sender<NetEvent>,

@@ -3,7 +3,9 @@
 //! One ping is outstanding at a time; its nonce must come back in a Pong. The wall clock is
 //! read by the caller (the network side), never by the managers or replay.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use web_time::Instant;
 
 /// Tracks pings in flight and the measured round-trip time.
 #[derive(Debug, Default)]

@@ -20,8 +20,17 @@ pub fn headless_instance() -> wgpu::Instance {
     wgpu::Instance::new(desc)
 }
 
-/// Requests an adapter: hardware first, then a software fallback.
+/// Requests an adapter: hardware first, then a software fallback. Blocks, so not for the
+/// page (its one thread cannot wait): there use [`adapter`].
 pub fn request_adapter(
+    instance: &wgpu::Instance,
+    surface: Option<&wgpu::Surface<'_>>,
+) -> Result<wgpu::Adapter, RenderError> {
+    pollster::block_on(adapter(instance, surface))
+}
+
+/// Requests an adapter: hardware first, then a software fallback.
+pub async fn adapter(
     instance: &wgpu::Instance,
     surface: Option<&wgpu::Surface<'_>>,
 ) -> Result<wgpu::Adapter, RenderError> {
@@ -33,7 +42,7 @@ pub fn request_adapter(
             compatible_surface: surface,
             ..Default::default()
         };
-        match pollster::block_on(instance.request_adapter(&options)) {
+        match instance.request_adapter(&options).await {
             Ok(adapter) => return Ok(adapter),
             Err(e) => last = e.to_string(),
         }
@@ -53,16 +62,25 @@ pub fn describe(adapter: &wgpu::Adapter) -> String {
     )
 }
 
-/// Requests a device with WebGL2-level limits raised to what the adapter supports.
+/// Requests a device with WebGL2-level limits raised to what the adapter supports. Blocks,
+/// so not for the page: there use [`device`].
 pub fn request_device(adapter: &wgpu::Adapter) -> Result<(wgpu::Device, wgpu::Queue), RenderError> {
+    pollster::block_on(device(adapter))
+}
+
+/// Requests a device with WebGL2-level limits raised to what the adapter supports.
+pub async fn device(adapter: &wgpu::Adapter) -> Result<(wgpu::Device, wgpu::Queue), RenderError> {
     let desc = wgpu::DeviceDescriptor {
         label: Some("tilegame device"),
         required_limits: wgpu::Limits::downlevel_webgl2_defaults()
             .using_resolution(adapter.limits()),
         ..Default::default()
     };
-    pollster::block_on(adapter.request_device(&desc)).map_err(|e| RenderError::Device {
-        adapter: describe(adapter),
-        detail: e.to_string(),
-    })
+    adapter
+        .request_device(&desc)
+        .await
+        .map_err(|e| RenderError::Device {
+            adapter: describe(adapter),
+            detail: e.to_string(),
+        })
 }

@@ -20,10 +20,16 @@
 //!
 //! winit allows one event loop per process: call [`run_window`] once and drive menus and
 //! screens through the [`FrameSource`].
+//!
+//! In the page (wasm32), [`spawn_window`] draws on the `<canvas id="tilegame">` instead: the
+//! browser's event loop drives the frames (one per animation frame), and the GPU (WebGPU where
+//! the browser offers it, else WebGL2) arrives asynchronously, as the page cannot block.
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use web_time::Instant;
 
 use winit::application::ApplicationHandler;
 use winit::dpi::PhysicalSize;
@@ -202,25 +208,31 @@ pub fn run_window<S: FrameSource>(
         other => RenderError::NoDisplay(other.to_string()),
     })?;
     event_loop.set_control_flow(ControlFlow::Poll);
-    let mut app = App {
-        source,
-        options,
-        gfx: None,
-        input: InputState::default(),
-        held: Held::default(),
-        last_frame: None,
-        frames: 0,
-        ready_frames: 0,
-        last_view: ([0.0; 2], 1.0),
-        error: None,
-        modifiers: ModifiersState::empty(),
-    };
+    let mut app = App::new(source, options);
     let run = event_loop.run_app(&mut app);
     if let Some(e) = app.error.take() {
         return Err(e);
     }
     run.map_err(|e| RenderError::Window(e.to_string()))
 }
+
+/// Starts drawing on the page's `<canvas id="tilegame">` and returns at once: the browser's
+/// event loop runs the frames from then on (the source lives as long as the page).
+#[cfg(target_arch = "wasm32")]
+pub fn spawn_window<S: FrameSource + 'static>(
+    source: &'static mut S,
+    options: WindowOptions,
+) -> Result<(), RenderError> {
+    use winit::platform::web::EventLoopExtWebSys;
+    let event_loop = EventLoop::new().map_err(|e| RenderError::Window(e.to_string()))?;
+    event_loop.set_control_flow(ControlFlow::Wait);
+    event_loop.spawn_app(App::new(source, options));
+    Ok(())
+}
+
+/// The canvas the page draws on.
+#[cfg(target_arch = "wasm32")]
+pub const CANVAS_ID: &str = "tilegame";
 
 /// Fails early, with a clear message, when no display server is configured.
 fn check_display() -> Result<(), RenderError> {
@@ -270,6 +282,80 @@ struct Gfx {
     applied: WindowSettings,
 }
 
+/// What the GPU search yields: everything a [`Gfx`] needs besides the window.
+struct GpuParts {
+    instance: wgpu::Instance,
+    surface: wgpu::Surface<'static>,
+    adapter: wgpu::Adapter,
+    device: wgpu::Device,
+    queue: wgpu::Queue,
+}
+
+/// Where the page's GPU search leaves its result for the event loop.
+#[cfg(target_arch = "wasm32")]
+type PendingGpu = std::rc::Rc<std::cell::RefCell<Option<Result<GpuParts, RenderError>>>>;
+
+/// Finds a GPU for `window`: natively over every backend (see [`gpu`]); in the page WebGPU
+/// when the browser offers an adapter, else WebGL2 (chosen before the canvas gets a context,
+/// as a canvas cannot change its context type).
+async fn connect_gpu(
+    window: Arc<Window>,
+    display: winit::event_loop::OwnedDisplayHandle,
+) -> Result<GpuParts, RenderError> {
+    #[cfg(not(target_arch = "wasm32"))]
+    let (instance, surface, adapter) = {
+        let mut desc =
+            wgpu::InstanceDescriptor::new_with_display_handle_from_env(Box::new(display));
+        desc.backends = gpu::backends();
+        let instance = wgpu::Instance::new(desc);
+        let surface = instance
+            .create_surface(window)
+            .map_err(|e| RenderError::Surface(e.to_string()))?;
+        let adapter = gpu::adapter(&instance, Some(&surface)).await?;
+        (instance, surface, adapter)
+    };
+    #[cfg(target_arch = "wasm32")]
+    let (instance, surface, adapter) = {
+        let _ = display;
+        let instance_for = |backends| {
+            let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
+            desc.backends = backends;
+            wgpu::Instance::new(desc)
+        };
+        let mut found = None;
+        if wgpu::util::is_browser_webgpu_supported().await {
+            let instance = instance_for(wgpu::Backends::BROWSER_WEBGPU);
+            if let Ok(adapter) = gpu::adapter(&instance, None).await {
+                found = Some((instance, adapter));
+            }
+        }
+        match found {
+            Some((instance, adapter)) => {
+                let surface = instance
+                    .create_surface(window)
+                    .map_err(|e| RenderError::Surface(e.to_string()))?;
+                (instance, surface, adapter)
+            }
+            None => {
+                let instance = instance_for(wgpu::Backends::GL);
+                let surface = instance
+                    .create_surface(window)
+                    .map_err(|e| RenderError::Surface(e.to_string()))?;
+                let adapter = gpu::adapter(&instance, Some(&surface)).await?;
+                (instance, surface, adapter)
+            }
+        }
+    };
+    let (device, queue) = gpu::device(&adapter).await?;
+    Ok(GpuParts {
+        instance,
+        surface,
+        adapter,
+        device,
+        queue,
+    })
+}
+
 struct App<'s, S: FrameSource> {
     source: &'s mut S,
     options: WindowOptions,
@@ -283,37 +369,132 @@ struct App<'s, S: FrameSource> {
     last_view: ([f32; 2], f32),
     error: Option<RenderError>,
     modifiers: ModifiersState,
+    /// The page's GPU search, while it runs.
+    #[cfg(target_arch = "wasm32")]
+    pending: Option<(Arc<Window>, PendingGpu)>,
 }
 
-impl<S: FrameSource> App<'_, S> {
+impl<'s, S: FrameSource> App<'s, S> {
+    fn new(source: &'s mut S, options: WindowOptions) -> Self {
+        App {
+            source,
+            options,
+            gfx: None,
+            input: InputState::default(),
+            held: Held::default(),
+            last_frame: None,
+            frames: 0,
+            ready_frames: 0,
+            last_view: ([0.0; 2], 1.0),
+            error: None,
+            modifiers: ModifiersState::empty(),
+            #[cfg(target_arch = "wasm32")]
+            pending: None,
+        }
+    }
+
     fn fail(&mut self, event_loop: &ActiveEventLoop, e: RenderError) {
+        #[cfg(all(target_arch = "wasm32", feature = "web"))]
+        crate::web::show_error(&e.to_string());
         if self.error.is_none() {
             self.error = Some(e);
         }
         event_loop.exit();
     }
 
-    fn create_gfx(&self, event_loop: &ActiveEventLoop) -> Result<Gfx, RenderError> {
+    fn create_window(&self, event_loop: &ActiveEventLoop) -> Result<Arc<Window>, RenderError> {
         let [w, h] = self.options.size.map(|v| v.max(1));
-        let attrs = Window::default_attributes()
-            .with_title(self.options.title.clone())
-            .with_inner_size(PhysicalSize::new(w, h));
-        let window = Arc::new(
+        let attrs = Window::default_attributes().with_title(self.options.title.clone());
+        #[cfg(not(target_arch = "wasm32"))]
+        let attrs = attrs.with_inner_size(PhysicalSize::new(w, h));
+        #[cfg(target_arch = "wasm32")]
+        let attrs = {
+            use wasm_bindgen::JsCast;
+            use winit::platform::web::WindowAttributesExtWebSys;
+            let _ = (w, h);
+            let canvas = web_sys::window()
+                .and_then(|w| w.document())
+                .and_then(|d| d.get_element_by_id(CANVAS_ID))
+                .and_then(|e| e.dyn_into::<web_sys::HtmlCanvasElement>().ok())
+                .ok_or_else(|| {
+                    RenderError::Window(format!("the page has no <canvas id=\"{CANVAS_ID}\">"))
+                })?;
+            attrs
+                .with_canvas(Some(canvas))
+                .with_prevent_default(true)
+                .with_focusable(true)
+        };
+        Ok(Arc::new(
             event_loop
                 .create_window(attrs)
                 .map_err(|e| RenderError::Window(e.to_string()))?,
-        );
-        let mut desc = wgpu::InstanceDescriptor::new_with_display_handle_from_env(Box::new(
+        ))
+    }
+
+    /// Natively: the window and its GPU at once (blocking).
+    #[cfg(not(target_arch = "wasm32"))]
+    fn create_gfx(&self, event_loop: &ActiveEventLoop) -> Result<Gfx, RenderError> {
+        let window = self.create_window(event_loop)?;
+        let parts = pollster::block_on(connect_gpu(
+            window.clone(),
             event_loop.owned_display_handle(),
-        ));
-        desc.backends = gpu::backends();
-        let instance = wgpu::Instance::new(desc);
-        let surface = instance
-            .create_surface(window.clone())
-            .map_err(|e| RenderError::Surface(e.to_string()))?;
-        let adapter = gpu::request_adapter(&instance, Some(&surface))?;
-        let (device, queue) = gpu::request_device(&adapter)?;
-        eprintln!("tilegame: rendering on {}", gpu::describe(&adapter));
+        ))?;
+        self.finish_gfx(window, parts)
+    }
+
+    /// In the page: the window now, the GPU search as a browser task (see [`Self::poll_gpu`]).
+    #[cfg(target_arch = "wasm32")]
+    fn start_gfx(&mut self, event_loop: &ActiveEventLoop) -> Result<(), RenderError> {
+        let window = self.create_window(event_loop)?;
+        let slot = PendingGpu::default();
+        let (w, s, display) = (
+            window.clone(),
+            slot.clone(),
+            event_loop.owned_display_handle(),
+        );
+        wasm_bindgen_futures::spawn_local(async move {
+            let result = connect_gpu(w.clone(), display).await;
+            *s.borrow_mut() = Some(result);
+            w.request_redraw();
+        });
+        self.pending = Some((window, slot));
+        Ok(())
+    }
+
+    /// In the page: finishes the window's graphics once the GPU search is done.
+    #[cfg(target_arch = "wasm32")]
+    fn poll_gpu(&mut self, event_loop: &ActiveEventLoop) {
+        let Some((window, slot)) = &self.pending else {
+            return;
+        };
+        let Some(result) = slot.borrow_mut().take() else {
+            return;
+        };
+        let window = window.clone();
+        self.pending = None;
+        match result.and_then(|parts| self.finish_gfx(window, parts)) {
+            Ok(g) => {
+                self.input.focused = true;
+                g.window.request_redraw();
+                self.gfx = Some(g);
+            }
+            Err(e) => self.fail(event_loop, e),
+        }
+    }
+
+    fn finish_gfx(&self, window: Arc<Window>, parts: GpuParts) -> Result<Gfx, RenderError> {
+        let GpuParts {
+            instance,
+            surface,
+            adapter,
+            device,
+            queue,
+        } = parts;
+        let described = gpu::describe(&adapter);
+        #[cfg(not(target_arch = "wasm32"))]
+        eprintln!("tilegame: rendering on {described}");
+        #[cfg(all(target_arch = "wasm32", feature = "web"))]
+        crate::web::log(&format!("tilegame: rendering on {described}"));
         let caps = surface.get_capabilities(&adapter);
         // Prefer a non-sRGB format (colours are authored as sRGB bytes); the shader handles
         // sRGB targets too.
@@ -504,6 +685,10 @@ impl<S: FrameSource> App<'_, S> {
                     .paint(&g.device, &g.queue, &view, size, &egui_frame);
                 g.window.pre_present_notify();
                 g.queue.present(t);
+                #[cfg(all(target_arch = "wasm32", feature = "web"))]
+                if self.frames == 1 {
+                    crate::web::first_frame();
+                }
             }
             Err(wgpu::CurrentSurfaceTexture::Outdated) => reconfigure = true,
             Err(wgpu::CurrentSurfaceTexture::Lost) => {
@@ -588,6 +773,28 @@ impl<S: FrameSource> App<'_, S> {
 
 impl<S: FrameSource> ApplicationHandler for App<'_, S> {
     fn resumed(&mut self, event_loop: &ActiveEventLoop) {
+        #[cfg(target_arch = "wasm32")]
+        if self.gfx.is_none() && self.pending.is_none() {
+            if let Err(e) = self.start_gfx(event_loop) {
+                self.fail(event_loop, e);
+            }
+        }
+        #[cfg(not(target_arch = "wasm32"))]
+        self.resumed_native(event_loop);
+    }
+
+    fn window_event(&mut self, event_loop: &ActiveEventLoop, _id: WindowId, event: WindowEvent) {
+        self.on_window_event(event_loop, event);
+    }
+
+    fn about_to_wait(&mut self, event_loop: &ActiveEventLoop) {
+        self.on_about_to_wait(event_loop);
+    }
+}
+
+impl<S: FrameSource> App<'_, S> {
+    #[cfg(not(target_arch = "wasm32"))]
+    fn resumed_native(&mut self, event_loop: &ActiveEventLoop) {
         if self.gfx.is_some() {
             return;
         }
@@ -601,7 +808,9 @@ impl<S: FrameSource> ApplicationHandler for App<'_, S> {
         }
     }
 
-    fn window_event(&mut self, event_loop: &ActiveEventLoop, _id: WindowId, event: WindowEvent) {
+    fn on_window_event(&mut self, event_loop: &ActiveEventLoop, event: WindowEvent) {
+        #[cfg(target_arch = "wasm32")]
+        self.poll_gpu(event_loop);
         let (egui_wants, egui_wants_keys) = match &mut self.gfx {
             Some(g) => {
                 let response = g.egui_state.on_window_event(&g.window, &event);
@@ -677,7 +886,9 @@ impl<S: FrameSource> ApplicationHandler for App<'_, S> {
         }
     }
 
-    fn about_to_wait(&mut self, event_loop: &ActiveEventLoop) {
+    fn on_about_to_wait(&mut self, event_loop: &ActiveEventLoop) {
+        #[cfg(target_arch = "wasm32")]
+        self.poll_gpu(event_loop);
         let Some(g) = &self.gfx else { return };
         let limit = g.applied.fps_limit;
         if let (true, Some(last)) = (limit > 0, self.last_frame) {
@@ -687,6 +898,11 @@ impl<S: FrameSource> ApplicationHandler for App<'_, S> {
                 return;
             }
         }
+        // The page's frames come from the browser (requestAnimationFrame): waiting between
+        // them costs nothing; natively the loop polls.
+        #[cfg(target_arch = "wasm32")]
+        event_loop.set_control_flow(ControlFlow::Wait);
+        #[cfg(not(target_arch = "wasm32"))]
         event_loop.set_control_flow(ControlFlow::Poll);
         g.window.request_redraw();
     }

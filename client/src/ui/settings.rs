@@ -121,6 +121,10 @@ pub fn config_dir(explicit: Option<&Path>) -> Result<PathBuf, SettingsError> {
     if let Some(p) = std::env::var_os(CONFIG_DIR_ENV).filter(|p| !p.is_empty()) {
         return Ok(PathBuf::from(p));
     }
+    // The page keeps its settings in localStorage (crate::settings_store), not in a folder.
+    #[cfg(target_arch = "wasm32")]
+    return Err(SettingsError::NoConfigDir);
+    #[cfg(not(target_arch = "wasm32"))]
     directories::ProjectDirs::from("", "", "tilegame")
         .map(|d| d.config_dir().to_owned())
         .ok_or(SettingsError::NoConfigDir)

@@ -275,7 +275,11 @@ pub fn screens(
                             ("menu-join", UiEvent::OpenJoin),
                             ("menu-options", UiEvent::OpenOptions),
                             ("menu-credits", UiEvent::OpenCredits),
-                        ] {
+                        ]
+                        .into_iter()
+                        // Without an embedded server (the web page), hosting is not offered.
+                        .filter(|(_, e)| cfg!(feature = "host") || *e != UiEvent::OpenHost)
+                        {
                             if wide_button(ui, &i18n.text(key)) {
                                 events.push(event);
                             }

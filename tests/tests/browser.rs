@@ -1,0 +1,440 @@
+//! The browser client end to end, in Debian's headless Chromium driven over WebDriver: the page
+//! is loaded from the server's web listener (`--web`), a name is typed and the player joins; a
+//! native client in the same game sees that player join by name and move after key presses
+//! sent to the page; a screenshot of the canvas (kept under `target/browser/`) shows the map;
+//! the page player leaves and the native side decodes why.
+//!
+//! Needs the bundle in `web/dist` (`web/build.sh`; `.ci/run` builds it first) and the
+//! `chromium` and `chromedriver` programs (Debian: chromium, chromium-driver). Without them the
+//! test fails and says what is missing: nothing is skipped. Every wait is bounded.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+use fantoccini::{Client, ClientBuilder, Locator};
+use tilegame_client::net::{ByteCounters, ConnectOptions, Connection};
+use tilegame_client::play::PlayState;
+use tilegame_protocol::v1::{play, DisconnectReason};
+use tilegame_server::ServerConfig;
+use tilegame_tests::{start_server, test_config};
+
+/// The longest any one step may take (page load, a join, a WebDriver command).
+const STEP: Duration = Duration::from_secs(60);
+/// The page player's name: the Join form's default (see the note in the test).
+const NAME: &str = "player";
+
+const TAB: char = '\u{e004}';
+const ENTER: char = '\u{e007}';
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ sits in the repository")
+        .to_owned()
+}
+
+/// `target/`, from this test's own path (`<target>/<profile>/deps/<test>`).
+fn target_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test's own path");
+    exe.ancestors()
+        .nth(3)
+        .expect("tests run from <target>/<profile>/deps")
+        .to_owned()
+}
+
+/// The built bundle, or a failure that says how to build it.
+fn bundle() -> PathBuf {
+    let dist = repo_root().join("web/dist");
+    for file in ["index.html", "tilegame.js", "tilegame_bg.wasm"] {
+        assert!(
+            dist.join(file).is_file(),
+            "{} is missing: build the browser bundle first with web/build.sh (.ci/run does)",
+            dist.join(file).display()
+        );
+    }
+    dist
+}
+
+/// A program on the PATH, or a failure naming the Debian package.
+fn program(name: &str, package: &str) -> PathBuf {
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| {
+            panic!("`{name}` is not installed: apt-get install {package} (.ci/run does)")
+        })
+}
+
+/// chromedriver on a free loopback port; killed when dropped.
+struct Chromedriver {
+    child: Child,
+    port: u16,
+}
+
+impl Chromedriver {
+    fn start() -> Chromedriver {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let child = Command::new(program("chromedriver", "chromium-driver"))
+            .arg(format!("--port={port}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts");
+        let driver = Chromedriver { child, port };
+        let deadline = Instant::now() + STEP;
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "chromedriver did not listen on {port}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        driver
+    }
+}
+
+impl Drop for Chromedriver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A position in world pixels.
+type Pixel = (i32, i32);
+
+/// What the native client saw of the others.
+#[derive(Debug, Default)]
+struct Observed {
+    names: BTreeMap<u32, String>,
+    /// Each player's first and latest position seen.
+    positions: HashMap<u32, (Pixel, Pixel)>,
+    left: Vec<(u32, DisconnectReason)>,
+    error: Option<String>,
+}
+
+impl Observed {
+    fn id_of(&self, name: &str) -> Option<u32> {
+        self.names
+            .iter()
+            .find(|(_, n)| *n == name)
+            .map(|(id, _)| *id)
+    }
+}
+
+/// The native client: joins as "watcher" and records joins, positions and leaves until stopped.
+async fn watch(
+    addr: SocketAddr,
+    seen: Arc<Mutex<Observed>>,
+    stop: Arc<AtomicBool>,
+) -> Result<(), String> {
+    let options = ConnectOptions::new(addr.to_string(), "watcher");
+    let (mut conn, joined) = Connection::connect(&options, ByteCounters::new(), None, &mut |_| {})
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut state = PlayState::new();
+    state.join(&joined, "watcher");
+    for p in &joined.players {
+        seen.lock().unwrap().names.insert(p.id, p.name.clone());
+    }
+    let mut nonce = 0u32;
+    let mut ping = tokio::time::interval(Duration::from_secs(2));
+    while !stop.load(Ordering::SeqCst) {
+        tokio::select! {
+            packet = conn.recv() => {
+                let packet = packet.map_err(|e| e.to_string())?;
+                state.apply(&packet);
+                let mut seen = seen.lock().unwrap();
+                match &packet {
+                    play::ToClient::PlayerJoined(j) => {
+                        seen.names.insert(j.player.id, j.player.name.clone());
+                    }
+                    play::ToClient::PlayerLeft(l) => seen.left.push((l.id, l.reason)),
+                    _ => {}
+                }
+                for p in state.players.iter() {
+                    seen.positions
+                        .entry(p.id)
+                        .and_modify(|(_, last)| *last = p.pos)
+                        .or_insert((p.pos, p.pos));
+                }
+            }
+            _ = ping.tick() => {
+                nonce = nonce.wrapping_add(1);
+                conn.send(&play::Ping { nonce }).await.map_err(|e| e.to_string())?;
+            }
+        }
+    }
+    conn.disconnect().await;
+    Ok(())
+}
+
+/// Waits (bounded) until `done` holds for what the native client saw.
+fn wait_for(seen: &Mutex<Observed>, what: &str, mut done: impl FnMut(&Observed) -> bool) {
+    let deadline = Instant::now() + STEP;
+    loop {
+        // The lock is released before any assertion fails (the native client keeps going).
+        let (ok, error, state) = {
+            let s = seen.lock().unwrap();
+            (done(&s), s.error.clone(), format!("{s:?}"))
+        };
+        assert!(error.is_none(), "the native client failed: {error:?}");
+        if ok {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "waited {STEP:?} for {what}; saw {state}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Bounds a WebDriver command.
+async fn bounded<T, E: std::fmt::Debug>(
+    what: &str,
+    f: impl std::future::Future<Output = Result<T, E>>,
+) -> T {
+    match tokio::time::timeout(STEP, f).await {
+        Ok(Ok(v)) => v,
+        Ok(Err(e)) => panic!("{what}: {e:?}"),
+        Err(_) => panic!("{what}: no answer within {STEP:?}"),
+    }
+}
+
+/// Presses and releases each key in turn, each in its own frames.
+async fn press(client: &Client, keys: &str) {
+    for key in keys.chars() {
+        let actions = KeyActions::new("keyboard".into())
+            .then(KeyAction::Down { value: key })
+            .then(KeyAction::Pause {
+                duration: Duration::from_millis(60),
+            })
+            .then(KeyAction::Up { value: key })
+            .then(KeyAction::Pause {
+                duration: Duration::from_millis(250),
+            });
+        bounded("key press", client.perform_actions(actions)).await;
+    }
+}
+
+/// Holds `key` down for `held`.
+async fn hold(client: &Client, key: char, held: Duration) {
+    let actions = KeyActions::new("keyboard".into())
+        .then(KeyAction::Down { value: key })
+        .then(KeyAction::Pause { duration: held })
+        .then(KeyAction::Up { value: key });
+    bounded("held key", client.perform_actions(actions)).await;
+}
+
+/// The Snapshots the page has received (its `data-snapshots`).
+async fn snapshots(client: &Client) -> f64 {
+    let v = bounded(
+        "read the snapshot count",
+        client.execute(
+            "return document.documentElement.dataset.snapshots || '0';",
+            vec![],
+        ),
+    )
+    .await;
+    v.as_str().and_then(|s| s.parse().ok()).unwrap_or(0.0)
+}
+
+/// Colours (quantised to 5 bits a channel) that each cover at least 0.2 % of a PNG.
+fn main_colours(png_bytes: &[u8]) -> usize {
+    let decoder = png::Decoder::new(std::io::Cursor::new(png_bytes));
+    let mut reader = decoder.read_info().expect("a PNG");
+    let mut buf = vec![0; reader.output_buffer_size().expect("a sized PNG")];
+    let info = reader.next_frame(&mut buf).expect("a PNG frame");
+    let channels = info.color_type.samples();
+    assert!(
+        channels >= 3,
+        "an RGB screenshot, got {:?}",
+        info.color_type
+    );
+    let pixels = &buf[..info.buffer_size()];
+    let mut counts: HashMap<[u8; 3], usize> = HashMap::new();
+    let mut total = 0usize;
+    for px in pixels.chunks_exact(channels) {
+        *counts
+            .entry([px[0] >> 3, px[1] >> 3, px[2] >> 3])
+            .or_default() += 1;
+        total += 1;
+    }
+    counts.values().filter(|&&n| n * 500 >= total).count()
+}
+
+#[test]
+fn a_page_player_joins_moves_is_seen_by_a_native_client_and_leaves() {
+    let dist = bundle();
+    let chromium = program("chromium", "chromium");
+    let server = start_server(ServerConfig {
+        web: Some("127.0.0.1:0".parse().unwrap()),
+        web_root: dist,
+        ..test_config()
+    });
+    let web = server.web_addr().expect("the web listener is on");
+
+    let seen = Arc::new(Mutex::new(Observed::default()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let watcher = std::thread::spawn({
+        let (seen, stop, addr) = (Arc::clone(&seen), Arc::clone(&stop), server.addr());
+        move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            if let Err(e) = rt.block_on(watch(addr, Arc::clone(&seen), stop)) {
+                seen.lock().unwrap().error = Some(e);
+            }
+        }
+    });
+
+    let driver = Chromedriver::start();
+    let shots = target_dir().join("browser");
+    std::fs::create_dir_all(&shots).expect("target/browser");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    rt.block_on(async {
+        let caps = serde_json::json!({
+            "goog:chromeOptions": {
+                "binary": chromium,
+                "args": [
+                    "--headless=new", "--use-angle=swiftshader", "--enable-unsafe-swiftshader",
+                    "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,720",
+                ],
+            }
+        });
+        let caps = caps.as_object().expect("an object").clone();
+        let client = bounded(
+            "a Chromium session",
+            ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+                .capabilities(caps)
+                .connect(&format!("http://127.0.0.1:{}", driver.port)),
+        )
+        .await;
+        bounded("load the page", client.goto(&format!("http://{web}/"))).await;
+        // The page marks <html data-tilegame="running"> once its first frame is drawn.
+        let deadline = Instant::now() + STEP;
+        loop {
+            let state = bounded(
+                "read the page state",
+                client.execute(
+                    "return [document.documentElement.dataset.tilegame || '', \
+                     (document.getElementById('tilegame-error') || {}).textContent || ''];",
+                    vec![],
+                ),
+            )
+            .await;
+            if state[0] == "running" {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the page drew no frame within {STEP:?} (page state {state})"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let first_frame = bounded(
+            "read the first frame time",
+            client.execute(
+                "return document.documentElement.dataset.firstFrameMs;",
+                vec![],
+            ),
+        )
+        .await;
+        println!("browser figure: first frame drawn {first_frame} ms after navigation started");
+        let canvas = bounded("the canvas", client.find(Locator::Id("tilegame"))).await;
+        // Focus without a click (a click would press the menu button under the pointer).
+        bounded(
+            "focus the canvas",
+            client.execute("document.getElementById('tilegame').focus();", vec![]),
+        )
+        .await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let menu = bounded("menu screenshot", canvas.screenshot()).await;
+        std::fs::write(shots.join("menu.png"), &menu).expect("save the menu screenshot");
+
+        // Main menu: Tab to the first button (Join: hosting is not offered in the page), Enter.
+        press(&client, &format!("{TAB}{ENTER}")).await;
+        // Join form: the address is the page's own server and the name the settings' default
+        // (typing into egui's text fields from WebDriver does not reach them yet).
+        let form = bounded("form screenshot", canvas.screenshot()).await;
+        std::fs::write(shots.join("join-form.png"), &form).expect("save the form screenshot");
+        press(&client, &ENTER.to_string()).await;
+
+        wait_for(&seen, "the page player to join by name", |s| {
+            s.id_of(NAME).is_some()
+        });
+        let id = seen.lock().unwrap().id_of(NAME).expect("joined");
+        wait_for(&seen, "the page player's position", |s| {
+            s.positions.contains_key(&id)
+        });
+        let start = seen.lock().unwrap().positions[&id].1;
+        // Figures (printed, not asserted): snapshots the page received per second while
+        // moving (one per tick expected), and when its first frame was drawn.
+        let before = (snapshots(&client).await, Instant::now());
+        hold(&client, 'd', Duration::from_millis(3000)).await;
+        let after = (snapshots(&client).await, Instant::now());
+        let rate = (after.0 - before.0) as f64 / after.1.duration_since(before.1).as_secs_f64();
+        println!("browser figure: {rate:.1} snapshots/s received in the page while moving");
+        wait_for(&seen, "the page player to move right", |s| {
+            s.positions
+                .get(&id)
+                .is_some_and(|(_, now)| now.0 >= start.0 + 64)
+        });
+
+        let shot = bounded("game screenshot", canvas.screenshot()).await;
+        std::fs::write(shots.join("game.png"), &shot).expect("save the game screenshot");
+        let colours = main_colours(&shot);
+        assert!(
+            colours >= 6,
+            "the canvas shows {colours} main colours, not a map (see {})",
+            shots.join("game.png").display()
+        );
+
+        // Leaving the page closes its WebSocket: the others hear why.
+        bounded("leave the page", client.goto("about:blank")).await;
+        wait_for(&seen, "the page player to leave", |s| {
+            s.left.iter().any(|(who, _)| *who == id)
+        });
+        let reason = seen
+            .lock()
+            .unwrap()
+            .left
+            .iter()
+            .find(|(who, _)| *who == id)
+            .map(|l| l.1);
+        // The page closes its WebSocket when it goes away (pagehide): the server hears a close,
+        // not silence, and announces the leave as Quit.
+        println!("the page player left: {reason:?}");
+        assert_eq!(
+            reason,
+            Some(DisconnectReason::Quit),
+            "a page that goes away quits"
+        );
+        bounded("close Chromium", client.close()).await;
+    });
+    stop.store(true, Ordering::SeqCst);
+    let _ = watcher.join();
+    assert!(
+        seen.lock().unwrap().error.is_none(),
+        "{:?}",
+        seen.lock().unwrap().error
+    );
+    drop(server);
+}
