@@ -7,7 +7,7 @@
 //! managers' state hashes after each applied tick, and a keyframe every `keyframe_interval`
 //! ticks. Records are gathered and written as one compressed, checksummed chunk at least every
 //! [`FLUSH_INTERVAL_MS`] (one thread per process flushes every recorder on that clock, whether
-//! or not more frames come), so `kill -9` loses at most the last quarter second of frames
+//! or not more frames come), so `kill -9` loses at most the last 0.3 s of frames
 //! (0.5 s is the bound promised). Recording failures are reported once and then recording
 //! stops; they never take the game down.
 //!
@@ -44,11 +44,14 @@ pub const MAX_HELD_BYTES: usize = 8 << 20;
 struct Sink {
     writer: Option<ReplayWriter<BufWriter<File>>>,
     error: Option<String>,
+    /// When the records not yet written were first gathered.
+    pending_since: Option<Instant>,
 }
 
 impl Sink {
     /// Writes what was gathered; a failure stops the recording.
     fn flush(&mut self) {
+        self.pending_since = None;
         if let Some(w) = self.writer.as_mut() {
             if let Err(e) = w.flush() {
                 self.error = Some(e.to_string());
@@ -99,8 +102,6 @@ fn warn_no_flusher(e: &std::io::Error) {
 /// Writes one connection's replay file.
 pub struct Recorder {
     sink: SharedSink,
-    /// When the records not yet written were first gathered.
-    pending_since: Option<Instant>,
     started: Instant,
     seq: u64,
     keyframe_interval: u32,
@@ -164,6 +165,7 @@ impl Recorder {
         let sink = Arc::new(Mutex::new(Sink {
             writer: Some(writer),
             error: None,
+            pending_since: None,
         }));
         flusher()
             .lock()
@@ -171,7 +173,6 @@ impl Recorder {
             .push(Arc::downgrade(&sink));
         Ok(Recorder {
             sink,
-            pending_since: None,
             started,
             seq: 0,
             keyframe_interval,
@@ -226,14 +227,15 @@ impl Recorder {
         }
     }
 
-    /// Gathers records for the next chunk; writes it when `flush` is set or the oldest record
-    /// gathered is [`FLUSH_INTERVAL_MS`] old (the flusher thread covers a recorder that falls
-    /// silent).
+    /// Gathers records for the next chunk; writes it when `flush` is set. The flusher thread
+    /// writes it every [`FLUSH_INTERVAL_MS`]; should that thread fall behind (or be missing),
+    /// the recorder writes records gathered twice that long ago itself.
     fn write(&mut self, records: &[Record], flush: bool) {
         let now = Instant::now();
-        let since = *self.pending_since.get_or_insert(now);
-        let due = flush || now.duration_since(since) >= Duration::from_millis(FLUSH_INTERVAL_MS);
         let mut sink = lock(&self.sink);
+        let since = *sink.pending_since.get_or_insert(now);
+        let due =
+            flush || now.duration_since(since) >= Duration::from_millis(2 * FLUSH_INTERVAL_MS);
         let Some(w) = sink.writer.as_mut() else {
             return;
         };
@@ -242,12 +244,8 @@ impl Recorder {
             sink.writer = None;
             return;
         }
-        if due {
+        if due || !w.pending() {
             sink.flush();
-            self.pending_since = None;
-        } else if !w.pending() {
-            // The records filled a chunk that was written at once.
-            self.pending_since = None;
         }
     }
 
@@ -400,7 +398,6 @@ impl Recorder {
     /// Writes what was gathered now (the flusher thread does so every [`FLUSH_INTERVAL_MS`]).
     pub fn flush(&mut self) {
         lock(&self.sink).flush();
-        self.pending_since = None;
     }
 }
 

@@ -54,7 +54,7 @@ pub const RESTART_BYTES: u64 = 4 << 20;
 
 /// How often the recorders flush what they gathered (ms): a killed recorder loses at most this
 /// much, plus the time its last write takes (the bound promised is 0.5 s).
-pub const FLUSH_INTERVAL_MS: u64 = 250;
+pub const FLUSH_INTERVAL_MS: u64 = 300;
 
 /// Chunk codec: records stored as they are.
 pub const CODEC_STORED: u8 = 0;

@@ -25,7 +25,7 @@ use tilegame_sim::{Command, MemoryLink, Sim};
 
 const PLAYERS: u32 = 20;
 const TICK_RATE: u32 = 20;
-const SEED: &str = "a-day-of-play";
+const SEED: &str = "adayofplay";
 
 /// xorshift64: the players' seeded generator (no clock, no entropy).
 struct Rng(u64);

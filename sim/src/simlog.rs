@@ -15,7 +15,7 @@
 //!   20 ticks/s) then a `SimKeyframe` with the loop's whole state, so that seeking re-simulates
 //!   from the nearest keyframe instead of from the start (its map is the generated one plus the
 //!   tiles changed since, so it stays small); the records of [`FLUSH_INTERVAL_MS`] of ticks
-//!   (5 at 20 ticks/s) are written as one compressed chunk, so a killed server loses at most
+//!   (6 at 20 ticks/s) are written as one compressed chunk, so a killed server loses at most
 //!   that much (the bound promised is 0.5 s), counted in ticks: the simulation reads no clock;
 //! - `SimKickAll` when the server shuts down, then `End`.
 //!
