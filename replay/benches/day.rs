@@ -149,11 +149,18 @@ fn main() {
     let full = started.elapsed().as_secs_f64();
     assert_eq!(run.exit_code(), 0, "{}", run.render());
     assert_eq!(run.hashes.len() as u64, ticks, "every tick re-simulated");
+    // The targets are for a whole day; a shorter run is held to its share.
+    let share = hours / 24.0;
     println!(
-        "verify (simulation): {:.2} s = {:.0} ticks/s (target ≤ 20 s: {})",
+        "verify (simulation): {:.2} s = {:.0} ticks/s (target ≤ {:.2} s for {hours} h: {})",
         full,
         ticks as f64 / full,
-        if full <= 20.0 { "met" } else { "NOT met" }
+        20.0 * share,
+        if full <= 20.0 * share {
+            "met"
+        } else {
+            "NOT met"
+        }
     );
 
     // Seeking: ticks spread over the day, each checked against the full run's hash there.
@@ -212,10 +219,11 @@ fn main() {
     let client_rate = first.snapshots as f64 / per_run;
     let client_day = ticks as f64 / client_rate;
     println!(
-        "client-side equivalent: verify runs {client_rate:.0} ticks/s (fixture, {} ticks) → {:.2} s for {ticks} ticks (extrapolated; target ≤ 2 s: {})",
+        "client-side equivalent: verify runs {client_rate:.0} ticks/s (fixture, {} ticks) → {:.2} s for {ticks} ticks (extrapolated; target ≤ {:.2} s: {})",
         first.snapshots,
         client_day,
-        if client_day <= 2.0 { "met" } else { "NOT met" }
+        2.0 * share,
+        if client_day <= 2.0 * share { "met" } else { "NOT met" }
     );
     let _ = std::fs::remove_file(&path);
 }
