@@ -2,10 +2,12 @@
 //!
 //! Raw mode reads the input as a whole file. Framed mode wraps the input into a valid file (the
 //! header from [`ReplayWriter`], then chunks whose CRC-32 is right) so that the fuzzer's bytes
-//! reach the record decoder instead of stopping at the checksum. Either way, every record that
-//! is read must survive being written again with the writer and read back.
+//! reach the record decoder instead of stopping at the checksum; compressed framed mode does
+//! the same with chunks that declare their codec and inflated length, so the bytes reach the
+//! inflater (bombs, broken DEFLATE, lengths that lie). Either way, every record that is read
+//! must survive being written again with the writer and read back.
 
-use tilegame_protocol::replay_file::{ReplayReader, ReplayWriter, FORMAT_VERSION};
+use tilegame_protocol::replay_file::{ReplayReader, ReplayWriter, FORMAT_VERSION, MAX_CHUNK};
 use tilegame_protocol::replay_format::{End, FileHeader, Record, Recorder};
 use tilegame_protocol::{v1, PROTOCOL_VERSION};
 
@@ -37,6 +39,25 @@ pub fn frame(mut input: &[u8]) -> Vec<u8> {
         let (body, tail) = rest.split_at(n);
         writer
             .push_raw_chunk(u32::from(*records), body)
+            .expect("writing to memory cannot fail");
+        input = tail;
+    }
+    writer.finish().expect("writing to memory cannot fail")
+}
+
+/// Compressed framed mode's file: the writer's header, then the input cut into chunks, each
+/// `[records: u8][codec: u8][raw_length: u24 LE][length: u16 LE][length bytes]`, written with
+/// correct checksums and sequence numbers by [`ReplayWriter::push_raw_compressed`] (a declared
+/// inflated length up to 16 MiB: bombs are in reach).
+pub fn frame_compressed(mut input: &[u8]) -> Vec<u8> {
+    let mut writer =
+        ReplayWriter::new(Vec::new(), &header()).expect("writing a header to memory cannot fail");
+    while let [records, codec, r0, r1, r2, lo, hi, rest @ ..] = input {
+        let raw_length = u32::from_le_bytes([*r0, *r1, *r2, 0]).min(MAX_CHUNK);
+        let n = usize::from(u16::from_le_bytes([*lo, *hi])).min(rest.len());
+        let (body, tail) = rest.split_at(n);
+        writer
+            .push_raw_compressed(*codec, raw_length, u32::from(*records), body)
             .expect("writing to memory cannot fail");
         input = tail;
     }
@@ -85,8 +106,8 @@ pub fn read_and_rewrite(file: &[u8]) {
     // Second pass, in lockstep, so that at most one chunk of each file is in memory.
     let mut original = ReplayReader::new(file).expect("read once");
     let mut again = ReplayReader::new(copy.as_slice()).expect("the copy's header reads");
-    // The writer always writes the current format: a format-1 file comes back as format 2 with
-    // everything else equal.
+    // The writer always writes the current format: a format-1 or 2 file comes back as format 3
+    // with everything else equal.
     let mut expected = original.header().clone();
     expected.format_version = FORMAT_VERSION;
     assert_eq!(again.header(), &expected);
@@ -108,14 +129,15 @@ pub fn read_and_rewrite(file: &[u8]) {
     }
 }
 
-/// First byte: bit 0 picks framed (1) or raw (0) mode; the rest is the input.
+/// First byte: bit 0 picks framed (1) or raw (0) mode, and in framed mode bit 1 picks
+/// compressed chunks (1) or stored ones (0); the rest is the input.
 pub fn fuzz_replay_reader(data: &[u8]) {
     let Some((&mode, rest)) = data.split_first() else {
         return;
     };
-    if mode & 1 == 1 {
-        read_and_rewrite(&frame(rest));
-    } else {
-        read_and_rewrite(rest);
+    match mode & 3 {
+        3 => read_and_rewrite(&frame_compressed(rest)),
+        1 => read_and_rewrite(&frame(rest)),
+        _ => read_and_rewrite(rest),
     }
 }

@@ -118,6 +118,77 @@ fn maps() -> Vec<(String, game::Map)> {
     out
 }
 
+/// replay_reader seeds of format 3: the fixture's first records rewritten by the current writer
+/// (raw mode), and compressed framed mode over the same records deflated in two chunks (the
+/// second continuing the first's stream), a bomb (zeros declared short) and a continuation
+/// with no stream.
+fn replay_format3_seeds<R: std::io::Read>(
+    reader: &ReplayReader<R>,
+    records: &[Record],
+    seeds: &mut Vec<Seed>,
+) {
+    use flate2::{Compress, Compression, FlushCompress};
+    use tilegame_protocol::replay_file::ReplayWriter;
+    let file = |n: usize| {
+        let mut writer = ReplayWriter::new(Vec::new(), reader.header()).expect("header");
+        for record in &records[..n] {
+            writer.push(record).expect("a read record encodes");
+            writer.flush().expect("in memory");
+        }
+        let mut raw = vec![0];
+        raw.extend(writer.finish().expect("in memory"));
+        raw
+    };
+    let mut raw = file(0);
+    for n in 1..=records.len() {
+        let longer = file(n);
+        if longer.len() > MAX_SEED {
+            break;
+        }
+        raw = longer;
+    }
+    seeds.push(("replay_reader", "format3-raw".into(), raw));
+
+    let deflate = |c: &mut Compress, input: &[u8]| {
+        let mut out = Vec::with_capacity(input.len() + 1024);
+        c.compress_vec(input, &mut out, FlushCompress::Sync)
+            .expect("deflate");
+        out
+    };
+    let chunk = |records: u8, codec: u8, raw_length: usize, body: &[u8]| {
+        let mut v = vec![records, codec];
+        v.extend(&(raw_length as u32).to_le_bytes()[..3]);
+        v.extend((body.len() as u16).to_le_bytes());
+        v.extend(body);
+        v
+    };
+    let mut bodies = [Vec::new(), Vec::new()];
+    let mut counts = [0u8; 2];
+    for (i, record) in records.iter().take(16).enumerate() {
+        encode_body(record, "Record", &mut bodies[i / 8]).expect("a read record encodes");
+        counts[i / 8] += 1;
+    }
+    let mut c = Compress::new(Compression::new(6), false);
+    let first = deflate(&mut c, &bodies[0]);
+    let second = deflate(&mut c, &bodies[1]);
+    let mut framed = vec![3];
+    framed.extend(chunk(counts[0], 2, bodies[0].len(), &first));
+    framed.extend(chunk(counts[1], 1, bodies[1].len(), &second));
+    if framed.len() <= MAX_SEED {
+        seeds.push(("replay_reader", "compressed-chunks".into(), framed));
+    }
+    let zeros = deflate(
+        &mut Compress::new(Compression::new(9), false),
+        &vec![0u8; 1 << 20],
+    );
+    let mut bomb = vec![3];
+    bomb.extend(chunk(1, 2, 4096, &zeros));
+    seeds.push(("replay_reader", "compressed-bomb".into(), bomb));
+    let mut orphan = vec![3];
+    orphan.extend(chunk(counts[1], 1, bodies[1].len(), &second));
+    seeds.push(("replay_reader", "compressed-no-stream".into(), orphan));
+}
+
 /// Every seed, from the replay fixture's bytes.
 pub fn all(fixture: &[u8]) -> Vec<Seed> {
     let mut seeds: Vec<Seed> = Vec::new();
@@ -217,6 +288,7 @@ pub fn all(fixture: &[u8]) -> Vec<Seed> {
         framed_input.extend(body);
     }
     seeds.push(("replay_reader", "framed-records".into(), framed_input));
+    replay_format3_seeds(&reader, &records, &mut seeds);
 
     // keyframe: the recorded keyframes' states (the client's serialization), first and last.
     let keyframes: Vec<Vec<u8>> = records

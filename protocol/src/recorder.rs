@@ -5,9 +5,11 @@
 //! from `spec/replay.ron`: a frame record per frame (sequence, direction, protocol state, tick,
 //! monotonic microseconds since the start, wire and payload bytes, packet id, the bytes), the
 //! managers' state hashes after each applied tick, and a keyframe every `keyframe_interval`
-//! ticks. Each frame is flushed to the OS as its own checksummed chunk, so `kill -9` loses at
-//! most the frame being written. Recording failures are reported once and then recording stops;
-//! they never take the game down.
+//! ticks. Records are gathered and written as one compressed, checksummed chunk at least every
+//! [`FLUSH_INTERVAL_MS`] (one thread per process flushes every recorder on that clock, whether
+//! or not more frames come), so `kill -9` loses at most the last 0.3 s of frames
+//! (0.5 s is the bound promised). Recording failures are reported once and then recording
+//! stops; they never take the game down.
 //!
 //! **One writer sequences everything.** A replay checks each tick hash right after the snapshot
 //! of its tick, so the hash must be written before any later frame, whichever thread records
@@ -22,9 +24,10 @@ use std::collections::VecDeque;
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::Path;
-use std::time::Instant;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
+use std::time::{Duration, Instant};
 
-use crate::replay_file::{ReplayError, ReplayWriter, FORMAT_VERSION};
+use crate::replay_file::{ReplayError, ReplayWriter, FLUSH_INTERVAL_MS, FORMAT_VERSION};
 use crate::replay_format::{self as rf, FrameDirection, Record};
 use crate::{Direction, State};
 
@@ -37,15 +40,73 @@ pub const MAX_HELD: usize = 4096;
 /// Most frame bytes held while waiting for a snapshot's tick hash.
 pub const MAX_HELD_BYTES: usize = 8 << 20;
 
+/// A recorder's file: written by the recorder, flushed by it and by the flusher thread.
+struct Sink {
+    writer: Option<ReplayWriter<BufWriter<File>>>,
+    error: Option<String>,
+    /// When the records not yet written were first gathered.
+    pending_since: Option<Instant>,
+}
+
+impl Sink {
+    /// Writes what was gathered; a failure stops the recording.
+    fn flush(&mut self) {
+        self.pending_since = None;
+        if let Some(w) = self.writer.as_mut() {
+            if let Err(e) = w.flush() {
+                self.error = Some(e.to_string());
+                self.writer = None;
+            }
+        }
+    }
+}
+
+type SharedSink = Arc<Mutex<Sink>>;
+
+fn lock(sink: &SharedSink) -> MutexGuard<'_, Sink> {
+    sink.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Every live recorder's sink, flushed every [`FLUSH_INTERVAL_MS`] by one thread.
+fn flusher() -> &'static Mutex<Vec<Weak<Mutex<Sink>>>> {
+    static SINKS: OnceLock<Mutex<Vec<Weak<Mutex<Sink>>>>> = OnceLock::new();
+    SINKS.get_or_init(|| {
+        let spawned = std::thread::Builder::new()
+            .name("recorder-flush".into())
+            .spawn(|| loop {
+                std::thread::sleep(Duration::from_millis(FLUSH_INTERVAL_MS));
+                let live: Vec<SharedSink> = {
+                    let mut sinks = flusher()
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    sinks.retain(|w| w.strong_count() > 0);
+                    sinks.iter().filter_map(Weak::upgrade).collect()
+                };
+                for sink in live {
+                    lock(&sink).flush();
+                }
+            });
+        if let Err(e) = spawned {
+            warn_no_flusher(&e);
+        }
+        Mutex::new(Vec::new())
+    })
+}
+
+/// Without a flusher thread, records are still written on every tick, snapshot and finish.
+fn warn_no_flusher(e: &std::io::Error) {
+    eprintln!("warning: no recorder flush thread ({e}); recordings flush as frames come");
+}
+
 /// Writes one connection's replay file.
 pub struct Recorder {
-    writer: Option<ReplayWriter<BufWriter<File>>>,
+    sink: SharedSink,
     started: Instant,
     seq: u64,
     keyframe_interval: u32,
     last_keyframe: Option<u32>,
     wire_bytes: u64,
-    error: Option<String>,
     sequencing: bool,
     /// The tick of the last written snapshot whose hash has not come yet.
     awaiting: Option<u32>,
@@ -101,14 +162,22 @@ impl Recorder {
             keyframe_interval,
         };
         let writer = ReplayWriter::new(BufWriter::with_capacity(64 * 1024, file), &header)?;
-        Ok(Recorder {
+        let sink = Arc::new(Mutex::new(Sink {
             writer: Some(writer),
+            error: None,
+            pending_since: None,
+        }));
+        flusher()
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(Arc::downgrade(&sink));
+        Ok(Recorder {
+            sink,
             started,
             seq: 0,
             keyframe_interval,
             last_keyframe: None,
             wire_bytes: 0,
-            error: None,
             sequencing: false,
             awaiting: None,
             held: VecDeque::new(),
@@ -154,24 +223,29 @@ impl Recorder {
             self.awaiting = None;
         }
         if !out.is_empty() {
-            self.write(&out, true);
+            self.write(&out, false);
         }
     }
 
+    /// Gathers records for the next chunk; writes it when `flush` is set. The flusher thread
+    /// writes it every [`FLUSH_INTERVAL_MS`]; should that thread fall behind (or be missing),
+    /// the recorder writes records gathered twice that long ago itself.
     fn write(&mut self, records: &[Record], flush: bool) {
-        let Some(w) = self.writer.as_mut() else {
+        let now = Instant::now();
+        let mut sink = lock(&self.sink);
+        let since = *sink.pending_since.get_or_insert(now);
+        let due =
+            flush || now.duration_since(since) >= Duration::from_millis(2 * FLUSH_INTERVAL_MS);
+        let Some(w) = sink.writer.as_mut() else {
             return;
         };
-        let result = records.iter().try_for_each(|r| w.push(r)).and_then(|()| {
-            if flush {
-                w.flush()
-            } else {
-                Ok(())
-            }
-        });
-        if let Err(e) = result {
-            self.error = Some(e.to_string());
-            self.writer = None;
+        if let Err(e) = records.iter().try_for_each(|r| w.push(r)) {
+            sink.error = Some(e.to_string());
+            sink.writer = None;
+            return;
+        }
+        if due || !w.pending() {
+            sink.flush();
         }
     }
 
@@ -214,7 +288,7 @@ impl Recorder {
         self.seq += 1;
         self.wire_bytes += wire_len as u64;
         if !self.sequencing {
-            self.write(&[record], true);
+            self.write(&[record], false);
             return;
         }
         let snap = crate::snapshot::snapshot_tick(direction, state, frame);
@@ -227,7 +301,7 @@ impl Recorder {
             }
             return;
         }
-        self.write(&[record], true);
+        self.write(&[record], false);
         self.awaiting = snap;
     }
 
@@ -276,7 +350,7 @@ impl Recorder {
                 }));
             }
         }
-        self.write(&records, true);
+        self.write(&records, false);
         if self.sequencing {
             self.release(1);
         }
@@ -290,8 +364,11 @@ impl Recorder {
             reason: reason.chars().take(200).collect(),
         });
         self.write(&[end], true);
-        if let Some(w) = self.writer.take() {
-            let _ = w.finish();
+        let mut sink = lock(&self.sink);
+        if let Some(w) = sink.writer.take() {
+            if let Err(e) = w.finish() {
+                sink.error = Some(e.to_string());
+            }
         }
     }
 
@@ -307,12 +384,28 @@ impl Recorder {
 
     /// File bytes written so far.
     pub fn file_bytes(&self) -> u64 {
-        self.writer.as_ref().map_or(0, ReplayWriter::bytes_written)
+        lock(&self.sink)
+            .writer
+            .as_ref()
+            .map_or(0, ReplayWriter::bytes_written)
     }
 
     /// Why recording stopped, if it failed.
-    pub fn error(&self) -> Option<&str> {
-        self.error.as_deref()
+    pub fn error(&self) -> Option<String> {
+        lock(&self.sink).error.clone()
+    }
+
+    /// Writes what was gathered now (the flusher thread does so every [`FLUSH_INTERVAL_MS`]).
+    pub fn flush(&mut self) {
+        lock(&self.sink).flush();
+    }
+}
+
+impl Drop for Recorder {
+    /// A recorder dropped without [`Recorder::finish`] still writes what it gathered (no End:
+    /// the file reads as unfinished).
+    fn drop(&mut self) {
+        lock(&self.sink).flush();
     }
 }
 

@@ -1,24 +1,38 @@
-//! The replay-file container: a sealed header, then checksummed, numbered chunks of records.
+//! The replay-file container: a sealed header, then checksummed, numbered, compressed chunks of
+//! records.
 //!
 //! Every record type is generated from `spec/replay.ron`; this module only frames them. Format
-//! 2 (written) makes any change to a file visible: the header carries a CRC-32 seal, every chunk
-//! header carries its sequence number and a CRC-32 of itself (length included), every chunk body
-//! a CRC-32, and the End record's frame count is checked against the frames read, with nothing
-//! allowed after it. The only damage read as "the recorder was killed" is a clean tail
-//! truncation: the file ends inside its last chunk (or exactly between two chunks). Format 1
-//! files (no seal, no sequence numbers) are still read.
+//! 3 (written) groups records into chunks whose bodies are raw DEFLATE (one stream running on
+//! from chunk to chunk, restarted every [`RESTART_BYTES`] so the file stays close to the size of
+//! what it records) and makes any change to a file visible: the header carries a CRC-32 seal,
+//! every chunk header its sequence number and a CRC-32 of itself (lengths included), every chunk
+//! body a CRC-32 of its stored bytes, and the End record's frame count is checked against the
+//! frames read, with nothing allowed after it. The only damage read as "the recorder was
+//! killed" is a clean tail truncation: the file ends inside its last chunk (or exactly between
+//! two chunks). Format 2 (one uncompressed chunk per flush) and format 1 (no seal, no sequence
+//! numbers) are still read.
+//!
+//! The writer never reads a clock: its callers flush on their own time bound (the recorders
+//! every [`FLUSH_INTERVAL_MS`]), and a chunk is written by itself once its records reach
+//! [`CHUNK_TARGET`] bytes.
 //!
 //! The reader streams: it holds one chunk body (at most [`MAX_CHUNK`], and never more than the
-//! bytes actually present) and decodes one record at a time, so reading any file costs at most
-//! [`READ_BUDGET`] bytes whatever it claims. Nothing here panics on a hostile file.
+//! bytes actually present), its inflation (at most the `raw_length` it declares, itself at most
+//! [`MAX_CHUNK`]; a chunk that inflates to more is refused as soon as it does) and decodes one
+//! record at a time, so reading any file costs at most [`READ_BUDGET`] bytes whatever it claims.
+//! Nothing here panics on a hostile file.
 
 use std::io::{self, Read, Write};
 
-use crate::replay_format::{ChunkHeader, ChunkHeaderV1, FileHeader, FileHeaderSeal, Frame, Record};
+use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
+
+use crate::replay_format::{
+    ChunkHeader, ChunkHeaderV1, ChunkHeaderV3, FileHeader, FileHeaderSeal, Frame, Record,
+};
 use crate::wire::{decode_body, encode_body};
 
 /// The format version this code writes.
-pub const FORMAT_VERSION: u16 = 2;
+pub const FORMAT_VERSION: u16 = 3;
 
 /// The oldest format version this code reads.
 pub const OLDEST_FORMAT_VERSION: u16 = 1;
@@ -28,6 +42,28 @@ pub const MAX_CHUNK: u32 = 16 << 20;
 
 /// Size of an encoded chunk header (format 2).
 pub const CHUNK_HEADER_LEN: usize = 22;
+
+/// Size of an encoded chunk header (format 3).
+pub const CHUNK_HEADER_LEN_V3: usize = 27;
+
+/// Records gathered before a chunk is written without waiting for a flush (64 KiB).
+pub const CHUNK_TARGET: usize = 64 << 10;
+
+/// Inflated bytes after which the writer starts a new DEFLATE stream (a reader may start there).
+pub const RESTART_BYTES: u64 = 4 << 20;
+
+/// How often the recorders flush what they gathered (ms): a killed recorder loses at most this
+/// much, plus the time its last write takes (the bound promised is 0.5 s).
+pub const FLUSH_INTERVAL_MS: u64 = 300;
+
+/// Chunk codec: records stored as they are.
+pub const CODEC_STORED: u8 = 0;
+
+/// Chunk codec: raw DEFLATE continuing the previous compressed chunks' stream.
+pub const CODEC_DEFLATE: u8 = 1;
+
+/// Chunk codec: raw DEFLATE starting a new stream.
+pub const CODEC_DEFLATE_RESTART: u8 = 2;
 
 /// Size of an encoded chunk header in format 1.
 pub const CHUNK_HEADER_LEN_V1: usize = 14;
@@ -42,8 +78,8 @@ pub const MAX_FILE_HEADER: usize = 8 + 2 + 4 + 8 + 1 + (1 + 64) + (1 + 16) + 8 +
 /// (a frame of at most 256 KiB, or a keyframe's compressed bytes and their bounded inflation).
 pub const READ_BUDGET: usize = 64 << 20;
 
-/// Bytes of a chunk header covered by its own CRC (everything before `header_crc32`).
-const CHUNK_HEADER_SIGNED: usize = CHUNK_HEADER_LEN - 4;
+/// Bytes of a format 3 chunk header covered by its own CRC (everything before `header_crc32`).
+const CHUNK_HEADER_SIGNED_V3: usize = CHUNK_HEADER_LEN_V3 - 4;
 
 /// What is wrong with a damaged part of a file.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -92,6 +128,47 @@ pub enum Damage {
     ChunkLength {
         /// Declared length.
         length: u32,
+    },
+    /// A chunk declares an impossible inflated length.
+    #[error("chunk inflated length {raw_length} is not within 1..={MAX_CHUNK} (or is not its length when stored)")]
+    RawLength {
+        /// Declared inflated length.
+        raw_length: u32,
+    },
+    /// A chunk names a codec that does not exist.
+    #[error("chunk codec {codec} is unknown (0 stored, 1 deflate, 2 deflate restarting)")]
+    Codec {
+        /// The codec byte.
+        codec: u8,
+    },
+    /// A compressed chunk continues a stream that no earlier chunk started.
+    #[error("chunk continues a compressed stream that no earlier chunk started")]
+    NoStream,
+    /// A compressed chunk is not valid DEFLATE.
+    #[error("chunk body does not inflate: {message}")]
+    Inflate {
+        /// The decompressor's explanation.
+        message: String,
+    },
+    /// A compressed chunk inflates to more than it declares (a bomb is stopped there).
+    #[error("chunk inflates past its declared {declared} bytes")]
+    InflatesPast {
+        /// Declared inflated length.
+        declared: u32,
+    },
+    /// A compressed chunk inflates to less than it declares.
+    #[error("chunk inflates to {inflated} bytes, not its declared {declared}")]
+    InflatesShort {
+        /// Declared inflated length.
+        declared: u32,
+        /// What it gave.
+        inflated: usize,
+    },
+    /// A compressed chunk's body has bytes after its DEFLATE data.
+    #[error("{bytes} bytes follow the chunk's compressed data")]
+    AfterStream {
+        /// Bytes not consumed.
+        bytes: usize,
     },
     /// A chunk declares no records.
     #[error("chunk declares no records")]
@@ -260,8 +337,14 @@ fn encode_error(e: crate::wire::EncodeError) -> ReplayError {
 /// Writes a replay file (format [`FORMAT_VERSION`]).
 pub struct ReplayWriter<W: Write> {
     out: W,
+    /// Records gathered for the next chunk.
     chunk: Vec<u8>,
     records: u32,
+    /// The chunk's compressed bytes (reused).
+    packed: Vec<u8>,
+    deflate: Compress,
+    /// Inflated bytes since the DEFLATE stream (re)started; `None` before the first chunk.
+    stream_bytes: Option<u64>,
     seal: u32,
     chunk_seq: u32,
     bytes_written: u64,
@@ -287,59 +370,117 @@ impl<W: Write> ReplayWriter<W> {
             out,
             chunk: Vec::with_capacity(4096),
             records: 0,
+            packed: Vec::with_capacity(4096),
+            deflate: Compress::new(Compression::new(6), false),
+            stream_bytes: None,
             seal,
             chunk_seq: 0,
             bytes_written: bytes.len() as u64,
         })
     }
 
-    /// Appends a record to the current chunk (written on the next [`flush`](Self::flush)).
+    /// Appends a record to the current chunk (written on the next [`flush`](Self::flush), or
+    /// once the chunk holds [`CHUNK_TARGET`] bytes).
     pub fn push(&mut self, record: &Record) -> Result<(), ReplayError> {
         encode_body(record, "Record", &mut self.chunk).map_err(encode_error)?;
         self.records += 1;
-        if self.chunk.len() as u32 >= MAX_CHUNK / 2 {
+        if self.chunk.len() >= CHUNK_TARGET {
             self.flush()?;
         }
         Ok(())
     }
 
-    /// Writes the current chunk (if any) and flushes it to the OS.
+    /// Writes the gathered records and starts a new DEFLATE stream with the next chunk, so a
+    /// reader can start reading there ([`ReplayReader::resume`]): the simulation log does this
+    /// before each keyframe, so that seeking bisects the file for keyframe chunks.
+    pub fn restart(&mut self) -> Result<(), ReplayError> {
+        self.flush()?;
+        self.stream_bytes = None;
+        Ok(())
+    }
+
+    /// Whether records are gathered and not written yet.
+    pub fn pending(&self) -> bool {
+        self.records > 0
+    }
+
+    /// Writes the current chunk (if any), compressed, and flushes it to the OS.
     pub fn flush(&mut self) -> Result<(), ReplayError> {
         if self.records == 0 {
             return Ok(());
         }
-        self.flush_with(self.records)
-    }
-
-    /// Writes a chunk of arbitrary bytes that claims to hold `records` records, with correct
-    /// checksums and sequence number (after flushing any pending records). For fuzzing and
-    /// damage tests: it lets hostile bytes reach the record decoder past the checksums.
-    pub fn push_raw_chunk(&mut self, records: u32, body: &[u8]) -> Result<(), ReplayError> {
-        self.flush()?;
-        self.chunk.extend_from_slice(body);
-        self.flush_with(records)
-    }
-
-    /// Writes the current chunk bytes as a chunk claiming `records` records.
-    fn flush_with(&mut self, records: u32) -> Result<(), ReplayError> {
-        let mut header = ChunkHeader {
-            seq: self.chunk_seq,
-            length: self.chunk.len() as u32,
-            records,
-            crc32: crc32fast::hash(&self.chunk),
-            header_crc32: 0,
+        let restart = self
+            .stream_bytes
+            .is_none_or(|n| n + self.chunk.len() as u64 > RESTART_BYTES);
+        if restart {
+            self.deflate.reset();
+            self.stream_bytes = Some(0);
+        }
+        self.packed.clear();
+        deflate_sync(&mut self.deflate, &self.chunk, &mut self.packed)?;
+        self.stream_bytes = self.stream_bytes.map(|n| n + self.chunk.len() as u64);
+        let codec = if restart {
+            CODEC_DEFLATE_RESTART
+        } else {
+            CODEC_DEFLATE
         };
-        let mut head = Vec::with_capacity(CHUNK_HEADER_LEN);
-        encode_body(&header, "ChunkHeader", &mut head).map_err(encode_error)?;
-        header.header_crc32 = chunk_header_crc(self.seal, &head[..CHUNK_HEADER_SIGNED]);
-        head.clear();
-        encode_body(&header, "ChunkHeader", &mut head).map_err(encode_error)?;
-        self.out.write_all(&head)?;
-        self.out.write_all(&self.chunk)?;
-        self.out.flush()?;
-        self.bytes_written += (head.len() + self.chunk.len()) as u64;
+        let raw_length = self.chunk.len() as u32;
+        let packed = std::mem::take(&mut self.packed);
+        let result = self.write_chunk(codec, raw_length, self.records, &packed);
+        self.packed = packed;
         self.chunk.clear();
         self.records = 0;
+        result
+    }
+
+    /// Writes a stored chunk of arbitrary bytes that claims to hold `records` records, with
+    /// correct checksums and sequence number (after flushing any pending records). For fuzzing
+    /// and damage tests: it lets hostile bytes reach the record decoder past the checksums.
+    pub fn push_raw_chunk(&mut self, records: u32, body: &[u8]) -> Result<(), ReplayError> {
+        self.flush()?;
+        self.write_chunk(CODEC_STORED, body.len() as u32, records, body)
+    }
+
+    /// Writes a chunk with any codec, declared inflated length and body, with correct checksums
+    /// and sequence number (after flushing any pending records). For fuzzing and damage tests:
+    /// hostile compressed bodies (bombs, broken DEFLATE, wrong lengths) reach the inflater.
+    pub fn push_raw_compressed(
+        &mut self,
+        codec: u8,
+        raw_length: u32,
+        records: u32,
+        body: &[u8],
+    ) -> Result<(), ReplayError> {
+        self.flush()?;
+        self.write_chunk(codec, raw_length, records, body)
+    }
+
+    /// Writes one chunk: its header (sequence, codec, lengths, CRCs) and body.
+    fn write_chunk(
+        &mut self,
+        codec: u8,
+        raw_length: u32,
+        records: u32,
+        body: &[u8],
+    ) -> Result<(), ReplayError> {
+        let mut header = ChunkHeaderV3 {
+            seq: self.chunk_seq,
+            codec,
+            length: body.len() as u32,
+            raw_length,
+            records,
+            crc32: crc32fast::hash(body),
+            header_crc32: 0,
+        };
+        let mut head = Vec::with_capacity(CHUNK_HEADER_LEN_V3);
+        encode_body(&header, "ChunkHeaderV3", &mut head).map_err(encode_error)?;
+        header.header_crc32 = chunk_header_crc(self.seal, &head[..CHUNK_HEADER_SIGNED_V3]);
+        head.clear();
+        encode_body(&header, "ChunkHeaderV3", &mut head).map_err(encode_error)?;
+        self.out.write_all(&head)?;
+        self.out.write_all(body)?;
+        self.out.flush()?;
+        self.bytes_written += (head.len() + body.len()) as u64;
         self.chunk_seq = self.chunk_seq.wrapping_add(1);
         Ok(())
     }
@@ -356,7 +497,81 @@ impl<W: Write> ReplayWriter<W> {
     }
 }
 
-/// The CRC of a chunk header's first 18 bytes, chained from the file header's seal.
+/// Compresses `input` into `out`, ending with a sync flush (so the bytes are complete).
+fn deflate_sync(c: &mut Compress, input: &[u8], out: &mut Vec<u8>) -> Result<(), ReplayError> {
+    let start = c.total_in();
+    loop {
+        if out.capacity() - out.len() < 64 {
+            out.reserve(input.len() / 2 + 256);
+        }
+        let done = (c.total_in() - start) as usize;
+        c.compress_vec(&input[done..], out, FlushCompress::Sync)
+            .map_err(|e| ReplayError::Encode(format!("deflate: {e}")))?;
+        // Complete once every byte is in and the flush left room in the output.
+        if (c.total_in() - start) as usize == input.len() && out.len() < out.capacity() {
+            return Ok(());
+        }
+    }
+}
+
+/// Inflates one chunk body into `out` (cleared), continuing `d`'s stream, never past `declared`.
+fn inflate_chunk(
+    d: &mut Decompress,
+    body: &[u8],
+    declared: u32,
+    out: &mut Vec<u8>,
+) -> Result<bool, Damage> {
+    let limit = declared as usize;
+    out.clear();
+    let start = d.total_in();
+    let mut ended = false;
+    loop {
+        if out.len() == out.capacity() {
+            // Grows with what the body gives, up to one byte past the declared length.
+            let room = (limit + 1 - out.len()).min(out.len().max(64 << 10));
+            out.reserve_exact(room);
+        }
+        let (in_before, out_before) = (d.total_in(), out.len());
+        let used = (in_before - start) as usize;
+        let status = d
+            .decompress_vec(&body[used..], out, FlushDecompress::Sync)
+            .map_err(|e| Damage::Inflate {
+                message: e.to_string(),
+            })?;
+        if out.len() > limit {
+            return Err(Damage::InflatesPast { declared });
+        }
+        if status == Status::StreamEnd {
+            ended = true;
+            break;
+        }
+        let progress = d.total_in() != in_before || out.len() != out_before;
+        let input_left = ((d.total_in() - start) as usize) < body.len();
+        if !progress && (!input_left || out.len() < out.capacity()) {
+            break;
+        }
+    }
+    let used = (d.total_in() - start) as usize;
+    if used < body.len() {
+        if ended {
+            return Err(Damage::AfterStream {
+                bytes: body.len() - used,
+            });
+        }
+        return Err(Damage::Inflate {
+            message: format!("{} bytes of the body were not consumed", body.len() - used),
+        });
+    }
+    if out.len() != limit {
+        return Err(Damage::InflatesShort {
+            declared,
+            inflated: out.len(),
+        });
+    }
+    Ok(ended)
+}
+
+/// The CRC of a chunk header's signed bytes, chained from the file header's seal.
 fn chunk_header_crc(seal: u32, signed: &[u8]) -> u32 {
     let mut h = crc32fast::Hasher::new_with_initial(seal);
     h.update(signed);
@@ -372,6 +587,20 @@ fn is_eof(e: &binrw::Error) -> bool {
     }
 }
 
+/// Fills `buf` from `input`, short only at the end of the input; returns the bytes read.
+fn read_full<R: Read>(input: &mut R, buf: &mut [u8]) -> io::Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        match input.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(got)
+}
+
 /// Reads up to `n` bytes, fewer only at the end of the input.
 fn read_up_to<R: Read>(input: &mut R, buf: &mut Vec<u8>, n: usize) -> io::Result<()> {
     buf.clear();
@@ -385,7 +614,13 @@ pub struct ReplayReader<R: Read> {
     header: FileHeader,
     seal: u32,
     pos: u64,
+    /// The current chunk's records (inflated when compressed).
     chunk: Vec<u8>,
+    /// The current chunk's stored bytes when compressed.
+    body: Vec<u8>,
+    inflate: Decompress,
+    /// Whether a DEFLATE stream is open (a continuing chunk may follow).
+    stream: bool,
     chunk_pos: usize,
     chunk_left: u32,
     chunk_index: u32,
@@ -394,6 +629,8 @@ pub struct ReplayReader<R: Read> {
     next_chunk_seq: u32,
     frames: u64,
     ended: bool,
+    /// Started at a restart chunk ([`ReplayReader::resume`]): the frames before are not counted.
+    resumed: bool,
     finished: bool,
     error: Option<ReplayError>,
 }
@@ -430,6 +667,55 @@ fn check_header_start(data: &[u8]) -> Result<u16, ReplayError> {
         return Err(ReplayError::FutureVersion { found });
     }
     Ok(found)
+}
+
+/// Bytes scanned per read while looking for a restart chunk.
+const SCAN_WINDOW: usize = 64 << 10;
+
+impl<R: Read + io::Seek> ReplayReader<R> {
+    /// A reader that starts at the first chunk at or after byte `from` that starts a new
+    /// compressed stream (format 3; its header's CRC, chained from this file's seal, must
+    /// match), or `Ok(None)` when none follows. Seeking uses it to bisect a file: a simulation
+    /// recording starts such a chunk with each keyframe. The frames before it are not counted
+    /// (its End record's count is not checked). [`Self::position`] is the chunk's offset.
+    pub fn resume(mut input: R, from: u64) -> Result<Option<Self>, ReplayError> {
+        input.seek(io::SeekFrom::Start(0))?;
+        let mut reader = ReplayReader::new(input)?;
+        if reader.header.format_version < 3 {
+            return Ok(None);
+        }
+        let mut at = from.max(reader.pos);
+        let mut input = reader.input.into_inner().1;
+        let mut window = Vec::with_capacity(SCAN_WINDOW);
+        loop {
+            input.seek(io::SeekFrom::Start(at))?;
+            read_up_to(&mut input, &mut window, SCAN_WINDOW)?;
+            if window.len() < CHUNK_HEADER_LEN_V3 {
+                return Ok(None);
+            }
+            let found = (0..=window.len() - CHUNK_HEADER_LEN_V3).find(|&i| {
+                let h = &window[i..i + CHUNK_HEADER_LEN_V3];
+                h[..2] == *b"CK"
+                    && h[6] == CODEC_DEFLATE_RESTART
+                    && h[CHUNK_HEADER_SIGNED_V3..]
+                        == chunk_header_crc(reader.seal, &h[..CHUNK_HEADER_SIGNED_V3]).to_le_bytes()
+            });
+            match found {
+                Some(i) => {
+                    let offset = at + i as u64;
+                    let h = &window[i..];
+                    reader.next_chunk_seq = u32::from_le_bytes([h[2], h[3], h[4], h[5]]);
+                    input.seek(io::SeekFrom::Start(offset))?;
+                    reader.input = io::Cursor::new(Vec::new()).chain(input);
+                    reader.pos = offset;
+                    reader.chunk_offset = offset;
+                    reader.resumed = true;
+                    return Ok(Some(reader));
+                }
+                None => at += (window.len() - CHUNK_HEADER_LEN_V3 + 1) as u64,
+            }
+        }
+    }
 }
 
 impl<'a> ReplayReader<&'a [u8]> {
@@ -500,6 +786,9 @@ impl<R: Read> ReplayReader<R> {
             seal,
             pos: end as u64,
             chunk: Vec::new(),
+            body: Vec::new(),
+            inflate: Decompress::new(false),
+            stream: false,
             chunk_pos: 0,
             chunk_left: 0,
             chunk_index: 0,
@@ -508,6 +797,7 @@ impl<R: Read> ReplayReader<R> {
             next_chunk_seq: 0,
             frames: 0,
             ended: false,
+            resumed: false,
             finished: false,
             error: None,
         })
@@ -574,23 +864,25 @@ impl<R: Read> ReplayReader<R> {
 
     /// Reads the next chunk's header and body; `false` at a clean end of the input.
     fn next_chunk(&mut self) -> Result<bool, ReplayError> {
-        let v2 = self.header.format_version >= 2;
-        let head_len = if v2 {
-            CHUNK_HEADER_LEN
-        } else {
-            CHUNK_HEADER_LEN_V1
+        let version = self.header.format_version;
+        let v2 = version >= 2;
+        let head_len = match version {
+            1 => CHUNK_HEADER_LEN_V1,
+            2 => CHUNK_HEADER_LEN,
+            _ => CHUNK_HEADER_LEN_V3,
         };
         let offset = self.pos;
-        let mut head = Vec::with_capacity(head_len);
-        read_up_to(&mut self.input, &mut head, head_len)?;
-        self.pos += head.len() as u64;
+        let mut head = [0u8; CHUNK_HEADER_LEN_V3];
+        let got = read_full(&mut self.input, &mut head[..head_len])?;
+        let head = &head[..got];
+        self.pos += got as u64;
         if head.is_empty() {
             return Ok(false);
         }
         if self.ended && v2 {
-            return Err(self.corrupt(offset, head.len() as u64, Damage::AfterEnd));
+            return Err(self.corrupt(offset, got as u64, Damage::AfterEnd));
         }
-        if head.len() < head_len {
+        if got < head_len {
             // A torn header is a cut only when what is there can start the expected chunk.
             let magic_ok = head.iter().zip(b"CK").all(|(a, b)| a == b);
             let seq_ok = !v2
@@ -601,14 +893,14 @@ impl<R: Read> ReplayReader<R> {
                 return Err(ReplayError::Truncated {
                     offset,
                     frames: self.frames,
-                    cut: Cut::ChunkHeader { have: head.len() },
+                    cut: Cut::ChunkHeader { have: got },
                 });
             }
             return Err(self.corrupt(
                 offset,
-                head.len() as u64,
+                got as u64,
                 Damage::BadTail {
-                    have: head.len(),
+                    have: got,
                     expected: self.next_chunk_seq,
                 },
             ));
@@ -623,79 +915,131 @@ impl<R: Read> ReplayReader<R> {
                 },
             )
         };
-        let (length, records, crc) = if v2 {
-            let stored = u32::from_le_bytes([head[18], head[19], head[20], head[21]]);
-            let computed = chunk_header_crc(self.seal, &head[..CHUNK_HEADER_SIGNED]);
+        let header_damage = |damage| self.corrupt(offset, head_len as u64, damage);
+        if v2 {
+            let signed = head_len - 4;
+            let stored = u32::from_le_bytes([
+                head[signed],
+                head[signed + 1],
+                head[signed + 2],
+                head[signed + 3],
+            ]);
+            let computed = chunk_header_crc(self.seal, &head[..signed]);
             if stored != computed {
-                return Err(self.corrupt(
-                    offset,
-                    head_len as u64,
-                    Damage::ChunkHeaderChecksum { stored, computed },
-                ));
+                return Err(header_damage(Damage::ChunkHeaderChecksum {
+                    stored,
+                    computed,
+                }));
             }
-            let h: ChunkHeader = decode_body("ChunkHeader", &head).map_err(|_| bad_magic())?;
-            if h.seq != self.next_chunk_seq {
-                return Err(self.corrupt(
-                    offset,
-                    head_len as u64,
-                    Damage::ChunkSequence {
-                        expected: self.next_chunk_seq,
-                        found: h.seq,
-                    },
-                ));
+        }
+        // (seq, codec, length, raw_length, records, crc)
+        let (seq, codec, length, raw_length, records, crc) = match version {
+            1 => {
+                let h: ChunkHeaderV1 =
+                    decode_body("ChunkHeaderV1", head).map_err(|_| bad_magic())?;
+                (None, CODEC_STORED, h.length, h.length, h.records, h.crc32)
             }
-            if h.records == 0 {
-                return Err(self.corrupt(offset, head_len as u64, Damage::NoRecords));
+            2 => {
+                let h: ChunkHeader = decode_body("ChunkHeader", head).map_err(|_| bad_magic())?;
+                (
+                    Some(h.seq),
+                    CODEC_STORED,
+                    h.length,
+                    h.length,
+                    h.records,
+                    h.crc32,
+                )
             }
-            if h.length == 0 || h.length > MAX_CHUNK {
-                return Err(self.corrupt(
-                    offset,
-                    head_len as u64,
-                    Damage::ChunkLength { length: h.length },
-                ));
+            _ => {
+                let h: ChunkHeaderV3 =
+                    decode_body("ChunkHeaderV3", head).map_err(|_| bad_magic())?;
+                (
+                    Some(h.seq),
+                    h.codec,
+                    h.length,
+                    h.raw_length,
+                    h.records,
+                    h.crc32,
+                )
             }
-            (h.length, h.records, h.crc32)
-        } else {
-            let h: ChunkHeaderV1 = decode_body("ChunkHeaderV1", &head).map_err(|_| bad_magic())?;
-            if h.length > MAX_CHUNK {
-                return Err(self.corrupt(
-                    offset,
-                    head_len as u64,
-                    Damage::ChunkLength { length: h.length },
-                ));
-            }
-            (h.length, h.records, h.crc32)
         };
+        if let Some(seq) = seq {
+            if seq != self.next_chunk_seq {
+                return Err(header_damage(Damage::ChunkSequence {
+                    expected: self.next_chunk_seq,
+                    found: seq,
+                }));
+            }
+            if records == 0 {
+                return Err(header_damage(Damage::NoRecords));
+            }
+            if length == 0 || length > MAX_CHUNK {
+                return Err(header_damage(Damage::ChunkLength { length }));
+            }
+        } else if length > MAX_CHUNK {
+            return Err(header_damage(Damage::ChunkLength { length }));
+        }
+        if codec > CODEC_DEFLATE_RESTART {
+            return Err(header_damage(Damage::Codec { codec }));
+        }
+        if version >= 3
+            && (raw_length == 0
+                || raw_length > MAX_CHUNK
+                || (codec == CODEC_STORED && raw_length != length))
+        {
+            return Err(header_damage(Damage::RawLength { raw_length }));
+        }
         // Grows only as bytes arrive: a crafted length costs no more than the bytes present.
-        self.chunk.clear();
-        self.chunk.shrink_to(1 << 20);
+        let stored_into = if codec == CODEC_STORED {
+            &mut self.chunk
+        } else {
+            &mut self.body
+        };
+        stored_into.clear();
+        stored_into.shrink_to(1 << 20);
         (&mut self.input)
             .take(u64::from(length))
-            .read_to_end(&mut self.chunk)?;
-        self.pos += self.chunk.len() as u64;
-        if self.chunk.len() < length as usize {
+            .read_to_end(stored_into)?;
+        let have = stored_into.len();
+        self.pos += have as u64;
+        if have < length as usize {
             return Err(ReplayError::Truncated {
                 offset,
                 frames: self.frames,
                 cut: Cut::Body {
-                    have: self.chunk.len(),
+                    have,
                     declared: length,
                 },
             });
         }
-        let computed = crc32fast::hash(&self.chunk);
+        let chunk_len = (head_len + length as usize) as u64;
+        let computed = crc32fast::hash(stored_into);
         if computed != crc {
             return Err(self.corrupt(
                 offset,
-                (head_len + length as usize) as u64,
+                chunk_len,
                 Damage::BodyChecksum {
                     stored: crc,
                     computed,
                 },
             ));
         }
+        if codec != CODEC_STORED {
+            if codec == CODEC_DEFLATE_RESTART {
+                self.inflate.reset(false);
+                self.stream = true;
+            } else if !self.stream {
+                return Err(self.corrupt(offset, chunk_len, Damage::NoStream));
+            }
+            self.chunk.shrink_to(1 << 20);
+            let ended = inflate_chunk(&mut self.inflate, &self.body, raw_length, &mut self.chunk)
+                .map_err(|damage| self.corrupt(offset, chunk_len, damage))?;
+            if ended {
+                self.stream = false;
+            }
+        }
         self.chunk_offset = offset;
-        self.chunk_len = (head_len + length as usize) as u64;
+        self.chunk_len = chunk_len;
         self.chunk_pos = 0;
         self.chunk_left = records;
         self.chunk_index = 0;
@@ -736,6 +1080,7 @@ impl<R: Read> ReplayReader<R> {
         }
         match &record {
             Record::Frame(Frame { .. }) => self.frames += 1,
+            Record::End(_) if self.resumed => self.ended = true,
             Record::End(e) if v2 => {
                 if self.chunk_left > 0 {
                     return Err(self.corrupt(
@@ -1024,5 +1369,202 @@ mod tests {
             ReplayReader::new(data.as_slice()),
             Err(ReplayError::FutureVersion { found: 9 })
         ));
+    }
+
+    /// A file of `sample`'s header, then one chunk written by `push_raw_compressed`.
+    fn with_chunk(codec: u8, raw_length: u32, records: u32, body: &[u8]) -> Vec<u8> {
+        let mut w = ReplayWriter::new(Vec::new(), &header()).unwrap();
+        w.push_raw_compressed(codec, raw_length, records, body)
+            .unwrap();
+        w.finish().unwrap()
+    }
+
+    fn deflated(raw: &[u8]) -> Vec<u8> {
+        let mut c = Compress::new(Compression::new(9), false);
+        let mut out = Vec::new();
+        deflate_sync(&mut c, raw, &mut out).unwrap();
+        out
+    }
+
+    fn damage_of(data: &[u8]) -> Damage {
+        match read_all(data) {
+            Err(ReplayError::Corrupt { damage, offset, .. }) => {
+                assert!(offset > 0, "{damage}");
+                damage
+            }
+            other => panic!("not damage: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn compressed_chunks_are_smaller_and_read_back() {
+        let data = sample();
+        let mut w = ReplayWriter::new(Vec::new(), &header()).unwrap();
+        for i in 0..2000u64 {
+            w.push(&Record::TickHash(TickHash {
+                tick: i as u32,
+                world_hash: 7,
+                players_hash: 9,
+            }))
+            .unwrap();
+        }
+        w.push(&Record::End(End {
+            frames: 0,
+            reason: "done".into(),
+        }))
+        .unwrap();
+        let big = w.finish().unwrap();
+        assert!(big.len() < 2000 * 5, "{} bytes", big.len());
+        assert_eq!(read_all(&big).unwrap(), (2001, true));
+        assert_eq!(read_all(&data).unwrap(), (11, true));
+    }
+
+    #[test]
+    fn a_bomb_is_stopped_at_its_declared_length() {
+        // 16 MiB of zeros in a few KiB, declared as 1 KiB, then as the most a chunk may hold.
+        let body = deflated(&vec![0u8; MAX_CHUNK as usize]);
+        assert!(body.len() < 100_000);
+        assert_eq!(
+            damage_of(&with_chunk(CODEC_DEFLATE_RESTART, 1024, 1, &body)),
+            Damage::InflatesPast { declared: 1024 }
+        );
+        let more = deflated(&vec![0u8; MAX_CHUNK as usize + 1]);
+        assert_eq!(
+            damage_of(&with_chunk(CODEC_DEFLATE_RESTART, MAX_CHUNK, 1, &more)),
+            Damage::InflatesPast {
+                declared: MAX_CHUNK
+            }
+        );
+        assert_eq!(
+            damage_of(&with_chunk(CODEC_DEFLATE_RESTART, MAX_CHUNK + 1, 1, &body)),
+            Damage::RawLength {
+                raw_length: MAX_CHUNK + 1
+            }
+        );
+    }
+
+    #[test]
+    fn hostile_compressed_chunks_are_damage_with_a_reason() {
+        let raw = {
+            let mut v = Vec::new();
+            encode_body(
+                &Record::End(End {
+                    frames: 0,
+                    reason: "x".repeat(100),
+                }),
+                "Record",
+                &mut v,
+            )
+            .unwrap();
+            v
+        };
+        let body = deflated(&raw);
+        let n = raw.len() as u32;
+        // The honest chunk reads.
+        assert_eq!(
+            read_all(&with_chunk(CODEC_DEFLATE_RESTART, n, 1, &body)).unwrap(),
+            (1, true)
+        );
+        // Declared longer than it inflates.
+        assert_eq!(
+            damage_of(&with_chunk(CODEC_DEFLATE_RESTART, n + 1, 1, &body)),
+            Damage::InflatesShort {
+                declared: n + 1,
+                inflated: raw.len()
+            }
+        );
+        // Not DEFLATE at all.
+        assert!(matches!(
+            damage_of(&with_chunk(CODEC_DEFLATE_RESTART, n, 1, &[0xff; 40])),
+            Damage::Inflate { .. }
+        ));
+        // Cut DEFLATE data.
+        assert!(matches!(
+            damage_of(&with_chunk(
+                CODEC_DEFLATE_RESTART,
+                n,
+                1,
+                &body[..body.len() / 2]
+            )),
+            Damage::InflatesShort { .. } | Damage::Inflate { .. }
+        ));
+        // A continuation with no stream, an unknown codec, a stored chunk whose lengths differ.
+        assert_eq!(
+            damage_of(&with_chunk(CODEC_DEFLATE, n, 1, &body)),
+            Damage::NoStream
+        );
+        assert_eq!(
+            damage_of(&with_chunk(7, n, 1, &body)),
+            Damage::Codec { codec: 7 }
+        );
+        assert_eq!(
+            damage_of(&with_chunk(CODEC_STORED, n, 1, &raw[1..])),
+            Damage::RawLength { raw_length: n }
+        );
+        // A finished stream with bytes after it.
+        let mut finished = Vec::with_capacity(1024);
+        let mut c = Compress::new(Compression::new(6), false);
+        c.compress_vec(&raw, &mut finished, FlushCompress::Finish)
+            .unwrap();
+        let mut c2 = Compress::new(Compression::new(6), false);
+        let mut more = Vec::with_capacity(1024);
+        c2.compress_vec(&raw, &mut more, FlushCompress::Finish)
+            .unwrap();
+        assert!(!finished.is_empty() && !more.is_empty());
+        finished.extend_from_slice(&more);
+        assert!(matches!(
+            damage_of(&with_chunk(CODEC_DEFLATE_RESTART, n, 1, &finished)),
+            Damage::AfterStream { .. }
+        ));
+    }
+
+    #[test]
+    fn resume_finds_the_next_restart_chunk() {
+        let mut w = ReplayWriter::new(Vec::new(), &header()).unwrap();
+        let mut restarts = Vec::new();
+        for i in 0..300u32 {
+            if i % 50 == 0 {
+                w.restart().unwrap();
+                restarts.push((w.bytes_written(), i));
+            }
+            w.push(&Record::TickHash(TickHash {
+                tick: i,
+                world_hash: u64::from(i % 7),
+                players_hash: 1,
+            }))
+            .unwrap();
+            if i % 5 == 4 {
+                w.flush().unwrap();
+            }
+        }
+        w.push(&Record::End(End {
+            frames: 0,
+            reason: "done".into(),
+        }))
+        .unwrap();
+        let data = w.finish().unwrap();
+        for from in (0..data.len() as u64).step_by(37) {
+            let next = restarts.iter().find(|(at, _)| *at >= from);
+            let found = ReplayReader::resume(io::Cursor::new(&data), from).unwrap();
+            match (next, found) {
+                (None, None) => {}
+                (Some(&(at, tick)), Some(mut r)) => {
+                    assert_eq!(r.position(), at, "from {from}");
+                    let first = r.try_next().unwrap();
+                    assert!(
+                        matches!(first, Some(Record::TickHash(TickHash { tick: t, .. })) if t == tick),
+                        "from {from}: {first:?}"
+                    );
+                    let rest = r.records();
+                    assert!(r.stopped_early().is_none(), "{:?}", r.stopped_early());
+                    assert_eq!(rest.len() as u32, 300 - tick, "from {from}");
+                    assert!(r.ended());
+                }
+                (a, b) => panic!(
+                    "from {from}: expected {a:?}, found {:?}",
+                    b.map(|r| r.position())
+                ),
+            }
+        }
     }
 }

@@ -10,6 +10,7 @@
 //!
 //! - [`engine`]: records in, managers' state out; verification of tick hashes; seeking;
 //! - [`packets`]: decoding a frame by its recorded state and direction;
+//! - [`sim_seek`]: seeking in a simulation recording by bisecting it for keyframe chunks;
 //! - [`state`]: printable states and field-by-field differences;
 //! - [`timeline`]: the viewer's HUD figures and timeline, from the recorded frames;
 //! - [`tool`]: files, errors and exit codes, progress, formatting.
@@ -17,6 +18,7 @@
 pub mod cmd;
 pub mod engine;
 pub mod packets;
+pub mod sim_seek;
 pub mod state;
 pub mod timeline;
 pub mod tool;

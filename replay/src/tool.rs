@@ -123,6 +123,11 @@ pub struct ReplayFile {
 /// A reader over a [`ReplayFile`]'s records.
 pub type FileReader<'a> = ReplayReader<Box<dyn Read + 'a>>;
 
+/// Bytes that can be read and sought in (a file on disk or in memory).
+pub trait ReadSeek: Read + std::io::Seek {}
+
+impl<T: Read + std::io::Seek> ReadSeek for T {}
+
 impl ReplayFile {
     /// Opens a file on disk (it is read as a stream by each command).
     pub fn open(path: &Path) -> Result<Self, ToolError> {
@@ -180,6 +185,17 @@ impl ReplayFile {
             Source::Memory(data) => Box::new(data.as_slice()),
         };
         ReplayReader::new(input)
+    }
+
+    /// The file's bytes, to read at any offset (seeking bisects a file with it).
+    pub fn seekable(&self) -> Result<Box<dyn ReadSeek + '_>, ReplayError> {
+        Ok(match &self.source {
+            Source::Disk { .. } => Box::new(std::io::BufReader::with_capacity(
+                64 * 1024,
+                std::fs::File::open(&self.path)?,
+            )),
+            Source::Memory(data) => Box::new(std::io::Cursor::new(data.as_slice())),
+        })
     }
 
     /// A reader over the file; `check_protocol` also refuses other protocols.

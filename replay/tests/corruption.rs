@@ -291,7 +291,7 @@ fn wrong_magic_future_version_and_wrong_protocol_are_clear_errors() {
         (
             "future.tgr",
             future,
-            "format version 9 is newer than this program's 2",
+            "format version 9 is newer than this program's 3",
         ),
         ("protocol.tgr", protocol, "recorded with protocol v1 (hash"),
     ] {
@@ -353,5 +353,95 @@ fn version_1_files_still_open() {
         let (r, text) = output(|out| cmd::info::run(&f, out));
         assert_eq!(r.unwrap(), 0, "{text}");
         assert!(text.contains("format:     v1"), "{text}");
+    }
+}
+
+/// Chunks whose checksums are right but whose compressed bodies are hostile: a bomb, bytes that
+/// are not DEFLATE, declared lengths that lie, a continuation with no stream. Every command
+/// reports damage at the chunk's offset (exit 2); none panics.
+#[test]
+fn hostile_compressed_chunks_are_damage_at_their_offset() {
+    use flate2::{Compress, Compression, FlushCompress};
+    use tilegame_protocol::replay_file::{ReplayWriter, CODEC_DEFLATE, CODEC_DEFLATE_RESTART};
+    let (header, recs) = records(&small());
+    let mut raw = Vec::new();
+    for r in &recs[..4] {
+        tilegame_protocol::wire::encode_body(r, "Record", &mut raw).unwrap();
+    }
+    let deflate = |input: &[u8]| {
+        let mut out = Vec::with_capacity(input.len() + 1024);
+        Compress::new(Compression::new(6), false)
+            .compress_vec(input, &mut out, FlushCompress::Sync)
+            .unwrap();
+        out
+    };
+    let good = deflate(&raw);
+    let bomb = deflate(&vec![0u8; 8 << 20]);
+    let n = raw.len() as u32;
+    let cases: [(&str, u8, u32, Vec<u8>, &str); 5] = [
+        (
+            "bomb",
+            CODEC_DEFLATE_RESTART,
+            n,
+            bomb,
+            "inflates past its declared",
+        ),
+        (
+            "not-deflate",
+            CODEC_DEFLATE_RESTART,
+            n,
+            vec![0xff; 64],
+            "does not inflate",
+        ),
+        (
+            "declared-long",
+            CODEC_DEFLATE_RESTART,
+            n + 10,
+            good.clone(),
+            "inflates to",
+        ),
+        (
+            "declared-short",
+            CODEC_DEFLATE_RESTART,
+            n - 10,
+            good.clone(),
+            "inflates past",
+        ),
+        (
+            "no-stream",
+            CODEC_DEFLATE,
+            n,
+            good.clone(),
+            "no earlier chunk started",
+        ),
+    ];
+    for (name, codec, raw_length, body, expect) in cases {
+        let mut w = ReplayWriter::new(Vec::new(), &header).unwrap();
+        // Two honest chunks, then the hostile one (first, when it continues a stream: after
+        // honest chunks a stream is open, and fresh DEFLATE data continues it correctly).
+        let honest = if codec == CODEC_DEFLATE { 0 } else { 2 };
+        for r in &recs[..honest] {
+            w.push(r).unwrap();
+            w.flush().unwrap();
+        }
+        let offset = w.bytes_written();
+        w.push_raw_compressed(codec, raw_length, 4, &body).unwrap();
+        let f = file(name, w.finish().unwrap());
+        for (i, r) in every_command(&f).into_iter().enumerate() {
+            let e = match r {
+                Ok(code) => panic!("{name}: command {i} exited {code}"),
+                Err(e) => e,
+            };
+            assert_eq!(e.exit_code(), 2, "{name}: {e}");
+            let range = container(&e)
+                .and_then(ReplayError::damaged_range)
+                .unwrap_or_else(|| panic!("{name}: {e} names no damaged range"));
+            assert_eq!(range.start, offset, "{name}: {e}");
+            assert!(e.to_string().contains(expect), "{name}: {e}");
+            assert!(
+                e.to_string().contains(&format!("offset {offset}")),
+                "{name}: {e}"
+            );
+        }
     }
 }

@@ -1,5 +1,6 @@
 //! Live sessions recorded end to end and verified: ten bots for a minute, a client killed with
-//! SIGKILL mid-recording, and the server's own recordings of the same connections.
+//! SIGKILL mid-recording (losing at most 0.5 s of what the server sent it, counted in ticks),
+//! and the server's own recordings of the same connections.
 
 mod common;
 
@@ -154,6 +155,8 @@ fn a_client_killed_mid_recording_leaves_a_verifiable_file() {
     common::wait_for("25 tick hashes in the recording", LIMIT, || {
         (tick_hashes_so_far(&path) >= 25).then_some(())
     });
+    // Not right after a flush the poll above saw: somewhere inside the recorder's flush period.
+    std::thread::sleep(Duration::from_millis(137));
     child.kill().expect("SIGKILL");
     let _ = child.wait();
     let file = ReplayFile::open(&path).unwrap();
@@ -175,5 +178,49 @@ fn a_client_killed_mid_recording_leaves_a_verifiable_file() {
     });
     server.shutdown();
     verify_server_recordings(&server_dir);
+    // What the killed client's file lost: the snapshots the server sent it (its own recording
+    // of that connection) after the last one the client's file holds. At most 0.5 s of ticks,
+    // the server's noticing of the dead socket included.
+    let (client_header, client_records) = common::records_kept(&std::fs::read(&path).unwrap());
+    let received = last_snapshot_tick(&client_records).expect("the client recorded snapshots");
+    let server_file = server_recordings(&server_dir)
+        .into_iter()
+        .find(|f| {
+            common::records_kept(&std::fs::read(f).unwrap())
+                .0
+                .player_name
+                == client_header.player_name
+        })
+        .expect("the server recorded the same player");
+    let sent = last_snapshot_tick(&common::records_kept(&std::fs::read(&server_file).unwrap()).1)
+        .expect("the server recorded snapshots");
+    let rate = tilegame_protocol::v1::TICK_RATE;
+    eprintln!("kill -9: the server sent snapshots up to tick {sent}, the client's file holds up to {received}");
+    assert!(
+        sent.saturating_sub(received) <= rate / 2,
+        "the killed client's file ends at tick {received}, the server sent up to {sent}: more than 0.5 s ({} ticks) lost",
+        rate / 2
+    );
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// The tick of the last snapshot among a recording's frames.
+fn last_snapshot_tick(records: &[Record]) -> Option<u32> {
+    use tilegame_protocol::replay_format::FrameDirection;
+    use tilegame_protocol::{Direction, State};
+    records
+        .iter()
+        .filter_map(|r| match r {
+            Record::Frame(f)
+                if f.direction == FrameDirection::ToClient && f.state == State::Play.tag() =>
+            {
+                tilegame_protocol::snapshot::snapshot_tick(
+                    Direction::ToClient,
+                    State::Play,
+                    &f.bytes,
+                )
+            }
+            _ => None,
+        })
+        .max()
 }

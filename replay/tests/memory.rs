@@ -85,7 +85,16 @@ fn crafted() -> Vec<u8> {
     }
     w.flush().unwrap();
     let mut seq = 0;
+    // Incompressible bytes, so the file holds what it declares (format 3 deflates chunks).
+    let mut noise = 0x2545_f491_4f6c_dd1du64;
+    let mut bytes = vec![0x7f; 200_000];
     while w.bytes_written() < 1 << 20 {
+        for b in &mut bytes[1..] {
+            noise ^= noise << 13;
+            noise ^= noise >> 7;
+            noise ^= noise << 17;
+            *b = noise as u8;
+        }
         w.push(&Record::Frame(Frame {
             seq,
             direction: FrameDirection::ToClient,
@@ -95,7 +104,7 @@ fn crafted() -> Vec<u8> {
             wire_bytes: 1,
             payload_bytes: 1,
             packet_id: 0x7f,
-            bytes: vec![0x7f; 200_000],
+            bytes: bytes.clone(),
         }))
         .unwrap();
         w.flush().unwrap();
@@ -168,6 +177,35 @@ fn info_on_crafted_files_stays_within_the_read_budget() {
         );
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_chunk_that_inflates_without_end_is_stopped_within_the_budget() {
+    use flate2::{Compress, Compression, FlushCompress};
+    // 64 MiB of zeros deflate to about 64 KiB; the chunk declares the most a chunk may hold.
+    let zeros = vec![0u8; 64 << 20];
+    let mut body = Vec::with_capacity(1 << 20);
+    Compress::new(Compression::new(9), false)
+        .compress_vec(&zeros, &mut body, FlushCompress::Sync)
+        .unwrap();
+    drop(zeros);
+    let max = tilegame_protocol::replay_file::MAX_CHUNK;
+    let mut w = ReplayWriter::new(Vec::new(), &header()).unwrap();
+    w.push_raw_compressed(2, max, 1, &body).unwrap();
+    let data = w.finish().unwrap();
+    assert!(data.len() < 1 << 20, "{}", data.len());
+    let file = ReplayFile::from_bytes("bomb.tgr", data);
+    let mut out = Vec::with_capacity(1 << 16);
+    let mut result = None;
+    let peak = peak_of(|| result = Some(cmd::info::run(&file, &mut out)));
+    eprintln!("bomb chunk: peak {peak} bytes (budget {READ_BUDGET}): {result:?}");
+    let e = result.unwrap().unwrap_err();
+    assert!(
+        e.to_string()
+            .contains(&format!("chunk inflates past its declared {max} bytes")),
+        "{e}"
+    );
+    assert!(peak <= READ_BUDGET, "{peak} bytes at the peak");
 }
 
 /// A simulation recording: a real SimStart, then four keyframes whose states each inflate to

@@ -14,8 +14,9 @@
 //!   player's hash; every `keyframe_every` ticks (default [`DEFAULT_KEYFRAME_EVERY`], 10 s at
 //!   20 ticks/s) then a `SimKeyframe` with the loop's whole state, so that seeking re-simulates
 //!   from the nearest keyframe instead of from the start (its map is the generated one plus the
-//!   tiles changed since, so it stays small); one chunk per tick, so a killed server loses at
-//!   most the tick being written;
+//!   tiles changed since, so it stays small); the records of [`FLUSH_INTERVAL_MS`] of ticks
+//!   (6 at 20 ticks/s) are written as one compressed chunk, so a killed server loses at most
+//!   that much (the bound promised is 0.5 s), counted in ticks: the simulation reads no clock;
 //! - `SimKickAll` when the server shuts down, then `End`.
 //!
 //! In a re-simulation the same hooks run in [`SimLog::Replay`] mode: they write nothing, hand the
@@ -27,7 +28,9 @@ use std::collections::BTreeMap;
 use std::io::Write;
 
 use tilegame_game::{self as game, PlayerId, StableHasher, World};
-use tilegame_protocol::replay_file::{ReplayError, ReplayWriter, FORMAT_VERSION};
+use tilegame_protocol::replay_file::{
+    ReplayError, ReplayWriter, FLUSH_INTERVAL_MS, FORMAT_VERSION,
+};
 use tilegame_protocol::replay_format::{self as rf, Record};
 use tilegame_protocol::v1::{DisconnectReason, JoinError};
 use tracing::warn;
@@ -56,6 +59,8 @@ pub struct RecordLog {
     writer: Option<ReplayWriter<RecordSink>>,
     /// Ticks between keyframes (0: none).
     keyframe_every: u32,
+    /// Ticks between flushes ([`FLUSH_INTERVAL_MS`] at the recorded tick rate, at least 1).
+    flush_every: u32,
 }
 
 /// What a re-simulation tells the loop, and what the loop tells it back.
@@ -70,7 +75,7 @@ pub struct ReplayLog {
 }
 
 impl SimLog {
-    /// Writes the header and `start` into `out` (buffer it: each tick flushes); a keyframe
+    /// Writes the header and `start` into `out` (buffer it: every few ticks flush); a keyframe
     /// follows every `keyframe_every` ticks (0: none). The caller supplies what the header says
     /// about the recording's origin (the simulation reads no clock): `software` and
     /// `start_unix_ms`. `label` names the destination in log lines.
@@ -92,6 +97,8 @@ impl SimLog {
             start_unix_ms,
             keyframe_interval: keyframe_every,
         };
+        let flush_every =
+            (u64::from(start.tick_rate) * FLUSH_INTERVAL_MS / 1000).clamp(1, 1000) as u32;
         let mut writer = ReplayWriter::new(out, &header)?;
         writer.push(&Record::SimStart(start))?;
         writer.flush()?;
@@ -99,6 +106,7 @@ impl SimLog {
             label: label.into(),
             writer: Some(writer),
             keyframe_every,
+            flush_every,
         })))
     }
 
@@ -200,8 +208,8 @@ impl SimLog {
         }
     }
 
-    /// The tick is over: its hashes (and `keyframe`, when one was due) are written and the
-    /// chunk flushed.
+    /// The tick is over: its hashes (and `keyframe`, when one was due) are written, and the
+    /// chunk flushed every `flush_every` ticks.
     pub fn tick_done(&mut self, world: &World, keyframe: Option<rf::SimKeyframeState>) {
         if let SimLog::Record(r) = self {
             r.push(&Record::SimTick(tick_hashes(world)));
@@ -211,7 +219,9 @@ impl SimLog {
                     state,
                 });
             }
-            r.flush();
+            if world.tick.is_multiple_of(u64::from(r.flush_every)) {
+                r.flush();
+            }
         }
     }
 
@@ -242,6 +252,12 @@ impl RecordLog {
             warn!(recording = %self.label, "simulation keyframes stopped: {e}");
             self.keyframe_every = 0;
             return;
+        }
+        // A keyframe starts a chunk and a new compressed stream: a seek starts reading there.
+        if let Some(w) = &mut self.writer {
+            if let Err(e) = w.restart() {
+                self.fail(e);
+            }
         }
         self.push(&record);
     }

@@ -184,6 +184,21 @@ pub fn run(file: &ReplayFile, out: &mut dyn Write) -> Result<u8, ToolError> {
             thousands(d.payload)
         )?;
     }
+    let wire = info.inbound.wire + info.outbound.wire;
+    writeln!(
+        out,
+        "size:       file {} B for {} wire B ({})",
+        thousands(file.len()),
+        thousands(wire),
+        if wire == 0 {
+            "no frames".to_owned()
+        } else {
+            format!(
+                "{:.2}x the traffic it records",
+                file.len() as f64 / wire as f64
+            )
+        }
+    )?;
     // In natural order (player2 before player10), as the viewer lists them.
     let mut names: Vec<&str> = info.players.iter().map(String::as_str).collect();
     names.sort_by(|a, b| crate::state::natural_cmp(a, b));

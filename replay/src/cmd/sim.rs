@@ -788,6 +788,8 @@ pub struct SimInfo {
     pub ticks: Option<(u32, u32)>,
     /// SimTick records.
     pub tick_records: u64,
+    /// Players in play summed over the ticks (for bytes per player-hour).
+    pub player_ticks: u64,
     /// Players who joined, by id.
     pub players: BTreeMap<u32, String>,
     /// Joins refused.
@@ -836,6 +838,7 @@ pub fn gather(file: &ReplayFile) -> Result<SimInfo, ToolError> {
             Record::SimDrop(d) => *i.drops.entry(reason_name(d.reason)).or_default() += 1,
             Record::SimTick(t) => {
                 i.tick_records += 1;
+                i.player_ticks += t.players.len() as u64;
                 i.ticks = Some(i.ticks.map_or((t.tick, t.tick), |(a, _)| (a, t.tick)));
             }
             Record::SimKickAll(_) => i.kick_all = true,
@@ -899,6 +902,23 @@ pub fn info(file: &ReplayFile, out: &mut dyn Write) -> Result<u8, ToolError> {
         i.refused
     )?;
     writeln!(out, "inputs:     {}", thousands(i.inputs))?;
+    let rate = i.start.as_ref().map_or(0, |s| s.tick_rate);
+    let player_hours = i.player_ticks as f64 / (f64::from(rate.max(1)) * 3600.0);
+    writeln!(
+        out,
+        "size:       file {} B; {} player-ticks ({:.2} player-hours at {rate} ticks/s){}",
+        thousands(file.len()),
+        thousands(i.player_ticks),
+        player_hours,
+        if i.player_ticks == 0 || rate == 0 {
+            String::new()
+        } else {
+            format!(
+                ": {} B per player-hour",
+                thousands((file.len() as f64 / player_hours) as u64)
+            )
+        }
+    )?;
     writeln!(out, "leaves:     {}", counts(&i.leaves))?;
     writeln!(
         out,

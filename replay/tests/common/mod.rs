@@ -125,6 +125,13 @@ pub fn records(data: &[u8]) -> (tilegame_protocol::replay_format::FileHeader, Ve
     (reader.header().clone(), records)
 }
 
+/// Reads the records of a file that may be cut (a killed recorder's): those before the cut.
+pub fn records_kept(data: &[u8]) -> (tilegame_protocol::replay_format::FileHeader, Vec<Record>) {
+    let mut reader = ReplayReader::new(data).expect("a header");
+    let records = reader.records();
+    (reader.header().clone(), records)
+}
+
 /// Writes records back into a file, one chunk per record.
 pub fn rewrite(
     header: &tilegame_protocol::replay_format::FileHeader,

@@ -1,0 +1,229 @@
+//! A day of play: a 24-hour, 20-player server simulation recording (1,728,000 ticks at 20
+//! ticks/s), synthesised by the server's own loop, then verified and sought in.
+//!
+//! The loop (`tilegame_sim::Sim`, as `tilegame-server --record` runs it) plays 20 players whose
+//! inputs come from a seeded generator (every player sends an input every tick, walking and
+//! turning, respawning when dead), with every connection drained each tick as a socket would
+//! be. Prints: the file's size and bytes per player-hour; the time to write it; the full
+//! re-simulation (`verify`) and its ticks/s (target ≤ 20 s); and seeking to ticks spread over
+//! the day (`tilegame_replay::sim_seek`, bisecting the file for keyframe chunks), each checked
+//! against the hash the full run reached at that tick (target ≤ 50 ms each). It also extrapolates
+//! the client-side equivalent (a client recording of the same length) from client `verify`'s
+//! ticks/s on the committed fixture. `TILEGAME_DAY_HOURS` shortens the day (default 24).
+//! Stops by itself; a bench (`cargo bench -p tilegame-replay --bench day`), not a test.
+
+use std::time::Instant;
+
+use tilegame_game::{self as game, PlayerId};
+use tilegame_protocol::convert::theme_to_wire;
+use tilegame_protocol::replay_format::SimStart;
+use tilegame_protocol::v1;
+use tilegame_replay::cmd::verify::{verify, VerifyOptions};
+use tilegame_replay::ReplayFile;
+use tilegame_sim::simlog::SimLog;
+use tilegame_sim::{Command, MemoryLink, Sim};
+
+const PLAYERS: u32 = 20;
+const TICK_RATE: u32 = 20;
+const SEED: &str = "adayofplay";
+
+/// xorshift64: the players' seeded generator (no clock, no entropy).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+/// Plays `ticks` ticks of 20 players into a simulation recording at `path`.
+fn synthesise(path: &std::path::Path, ticks: u64) {
+    let theme = game::Theme::Default;
+    let map = game::generate(SEED, theme, game::MapSize::Medium).expect("the map generates");
+    let outbox = v1::OUTBOX_BYTES;
+    let start = SimStart {
+        seed: SEED.into(),
+        theme: theme_to_wire(theme).tag(),
+        width: map.width(),
+        height: map.height(),
+        map_hash: map.hash(),
+        max_players: 64,
+        heartbeat_ticks: v1::HEARTBEAT_TICKS,
+        view_radius_tiles: v1::VIEW_RADIUS_TILES,
+        outbox_bytes: outbox,
+        tick_rate: TICK_RATE,
+    };
+    let mut sim = Sim::new(
+        game::World::new(map),
+        SEED.into(),
+        theme,
+        64,
+        v1::HEARTBEAT_TICKS,
+    );
+    sim.set_view_radius(v1::VIEW_RADIUS_TILES);
+    let file = std::fs::File::create(path).expect("the recording is created");
+    let out = Box::new(std::io::BufWriter::with_capacity(64 * 1024, file));
+    let log = SimLog::record(
+        out,
+        path.display().to_string(),
+        start,
+        tilegame_sim::simlog::DEFAULT_KEYFRAME_EVERY,
+        "tilegame day bench",
+        0,
+    )
+    .expect("the recording starts");
+    sim.set_log(log);
+    let mut conns: Vec<(PlayerId, MemoryLink, Rng, i8)> = Vec::new();
+    for i in 0..PLAYERS {
+        let link = MemoryLink::new(outbox as usize);
+        sim.handle(Command::Join {
+            name: format!("player{}", i + 1),
+            color: 0x30_60_90 + i,
+            link: link.boxed(),
+        });
+        let id = link.take_answer().expect("answered").expect("joined").id;
+        conns.push((id, link, Rng(0x9e37_79b9_7f4a_7c15 ^ u64::from(i + 1)), 1));
+    }
+    for tick in 0..ticks {
+        for (id, _, rng, dir) in &mut conns {
+            let r = rng.next();
+            if r % 40 == 0 {
+                *dir = -*dir;
+            }
+            let dead = sim.world().player(*id).is_some_and(|p| !p.alive);
+            let input = game::Input {
+                seq: tick as u32 + 1,
+                move_x: if r % 7 == 0 { 0 } else { *dir },
+                move_y: if (r >> 8) % 16 == 0 { -1 } else { 0 },
+                item: game::Item::default(),
+                action: if dead {
+                    game::Action::Respawn
+                } else {
+                    game::Action::None
+                },
+            };
+            sim.handle(Command::Input { id: *id, input });
+        }
+        sim.tick();
+        for (_, link, _, _) in &conns {
+            link.drain();
+        }
+    }
+    sim.kick_all(v1::DisconnectReason::ServerShutdown, "the day is over");
+    // Dropping the loop writes the End record and closes the file.
+}
+
+fn main() {
+    // `cargo test --benches` runs this with `--test`; keep that quick.
+    if std::env::args().any(|a| a == "--test" || a == "--list") {
+        return;
+    }
+    let hours: f64 = std::env::var("TILEGAME_DAY_HOURS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(24.0);
+    let ticks = (hours * 3600.0 * f64::from(TICK_RATE)) as u64;
+    let path = std::env::temp_dir().join(format!("tgr-day-{}.tgr", std::process::id()));
+    eprintln!(
+        "synthesising {hours} h of {PLAYERS} players ({ticks} ticks) into {} …",
+        path.display()
+    );
+    let started = Instant::now();
+    synthesise(&path, ticks);
+    let written = started.elapsed();
+    let file = ReplayFile::open(&path).expect("the recording opens");
+    let player_hours = hours * f64::from(PLAYERS);
+    println!(
+        "day: {ticks} ticks, {PLAYERS} players, written in {:.1} s; file {} B = {:.0} B per player-hour",
+        written.as_secs_f64(),
+        file.len(),
+        file.len() as f64 / player_hours
+    );
+
+    // The whole re-simulation.
+    let started = Instant::now();
+    let run = tilegame_replay::cmd::sim::resimulate(&file, None).expect("re-simulates");
+    let full = started.elapsed().as_secs_f64();
+    assert_eq!(run.exit_code(), 0, "{}", run.render());
+    assert_eq!(run.hashes.len() as u64, ticks, "every tick re-simulated");
+    // The targets are for a whole day; a shorter run is held to its share.
+    let share = hours / 24.0;
+    println!(
+        "verify (simulation): {:.2} s = {:.0} ticks/s (target ≤ {:.2} s for {hours} h: {})",
+        full,
+        ticks as f64 / full,
+        20.0 * share,
+        if full <= 20.0 * share {
+            "met"
+        } else {
+            "NOT met"
+        }
+    );
+
+    // Seeking: ticks spread over the day, each checked against the full run's hash there.
+    let (first_tick, _) = run.ticks.expect("ticks");
+    let mut rng = Rng(0x5eed);
+    let mut times = Vec::new();
+    for i in 0..24u64 {
+        let target = if i == 0 {
+            first_tick + ticks as u32 - 1
+        } else {
+            first_tick + (rng.next() % ticks) as u32
+        };
+        let started = Instant::now();
+        let seeked = tilegame_replay::sim_seek::seek(&file, target).expect("seeks");
+        let t = started.elapsed().as_secs_f64();
+        assert!(
+            seeked.diverged.is_none(),
+            "tick {target}: {:?}",
+            seeked.diverged
+        );
+        assert_eq!(seeked.resim.tick(), target, "reached tick {target}");
+        assert_eq!(
+            seeked.resim.world().state_hash(),
+            run.hashes[(target - first_tick) as usize],
+            "the state at tick {target} is the one the full run reached"
+        );
+        times.push((t, target, seeked.keyframe, seeked.probes, seeked.ticks));
+    }
+    times.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let (worst, at, keyframe, probes, resimulated) = times[times.len() - 1];
+    println!(
+        "seek to any tick: median {:.1} ms, worst {:.1} ms (tick {at}: {probes} probes, keyframe {keyframe:?}, {resimulated} ticks re-simulated); target ≤ 50 ms: {}",
+        times[times.len() / 2].0 * 1000.0,
+        worst * 1000.0,
+        if worst <= 0.05 { "met" } else { "NOT met" }
+    );
+
+    // The client-side equivalent: a client recording of the same number of ticks, at the
+    // ticks/s client `verify` reaches on the committed fixture (measured here, extrapolated).
+    let fixture = ReplayFile::open(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/small.tgr"),
+    )
+    .expect("the fixture opens");
+    let options = VerifyOptions {
+        out_dir: None,
+        no_timing: true,
+    };
+    let first = verify(&fixture, &options, false).expect("verifies");
+    let runs = 200u32;
+    let started = Instant::now();
+    for _ in 0..runs {
+        let r = verify(&fixture, &options, false).expect("verifies");
+        assert_eq!(r.digest, first.digest);
+    }
+    let per_run = started.elapsed().as_secs_f64() / f64::from(runs);
+    let client_rate = first.snapshots as f64 / per_run;
+    let client_day = ticks as f64 / client_rate;
+    println!(
+        "client-side equivalent: verify runs {client_rate:.0} ticks/s (fixture, {} ticks) → {:.2} s for {ticks} ticks (extrapolated; target ≤ {:.2} s: {})",
+        first.snapshots,
+        client_day,
+        2.0 * share,
+        if client_day <= 2.0 * share { "met" } else { "NOT met" }
+    );
+    let _ = std::fs::remove_file(&path);
+}
