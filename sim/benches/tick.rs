@@ -1,7 +1,7 @@
 //! The simulation loop alone: tick work for N players with no sockets, to separate the
 //! server's own cost from the cost of N clients sharing the same two cores.
 //!
-//! `cargo bench -p tilegame-sim --bench tick [-- --players 1000 --ticks 400]`
+//! `cargo bench -p tilegame-sim --bench tick [-- --players 1000 --ticks 400 --only 2000]`
 //!
 //! Players join through the same commands as real connections, spread out from the spawn
 //! (each walks in its own direction for up to ~3,000 px, unmeasured), then walk with seeded
@@ -50,7 +50,12 @@ fn main() {
         "Δ/pl",
         "frame B/tick"
     );
-    for players in [10, 100, get("--players", 1000), 2000] {
+    // `--only N` measures N players alone (for a profiler or an instruction count).
+    let sizes = match get("--only", 0) {
+        0 => vec![10, 100, get("--players", 1000), 2000],
+        n => vec![n],
+    };
+    for players in sizes {
         let map =
             game::generate("tickbench", game::Theme::Default, game::MapSize::Large).expect("map");
         let mut sim = Sim::new(

@@ -18,6 +18,10 @@
 //! outer half of a client's view are updated at a quarter of the rate (a delta every
 //! [`FAR_EVERY`] ticks, staggered by slot; health changes at once): their deltas are again
 //! shared among the far viewers, since all of them last heard of the player on the same tick.
+//!
+//! A crowd is capped: a client is told about at most [`MAX_VIEW`] players (the spec's
+//! `MAX_VIEW_PLAYERS`), the nearest, so on a fixed map the work and bytes per client stop
+//! growing with the number of players once its view is full ([`nearest`]).
 
 use tilegame_game::{Player, SUBPX, TICK_RATE};
 pub use tilegame_protocol::snapshot::{
@@ -235,6 +239,51 @@ pub struct ViewScratch {
     in_view: Vec<u64>,
     /// The client's next list of known players, being built.
     next: Vec<Known>,
+    /// Scratch for [`nearest`]: the in-view players' (distance, slot) keys.
+    rank: Vec<u64>,
+}
+
+/// Most players a client is told about at once (the spec's `MAX_VIEW_PLAYERS`).
+pub const MAX_VIEW: usize = tilegame_protocol::v1::MAX_VIEW_PLAYERS as usize;
+
+/// Trims `in_view` (sorted by slot, packed with distances) to the players a client with `cap`
+/// places should be told about: a newcomer only if it is among the nearest four fifths of `cap`
+/// by (distance, slot), a player it already `known`s while it stays among the nearest `cap`;
+/// its `own` player ranks first whatever shares its spot. The margin keeps players near the cut
+/// from leaving and re-entering (a `gone`, then a full record) every tick. Keeps slot order; at
+/// most `cap` remain.
+fn nearest(
+    in_view: &mut Vec<u64>,
+    known: &[Known],
+    cap: usize,
+    own: Option<usize>,
+    rank: &mut Vec<u64>,
+) {
+    let key = |e: u64| {
+        let (slot, d) = unpack(e);
+        if own == Some(slot as usize) {
+            return 0;
+        }
+        ((u64::from(d as u32) << 32) | u64::from(slot)) + 1
+    };
+    if cap == 0 {
+        in_view.clear();
+        return;
+    }
+    rank.clear();
+    rank.extend(in_view.iter().map(|&e| key(e)));
+    let admit = (cap * 4 / 5).max(1);
+    let (_, &mut keep_to, _) = rank.select_nth_unstable(cap - 1);
+    let (_, &mut admit_to, _) = rank[..cap].select_nth_unstable(admit - 1);
+    let mut k = 0;
+    in_view.retain(|&e| {
+        let slot = unpack(e).0;
+        while k < known.len() && known[k].slot < slot {
+            k += 1;
+        }
+        let key = key(e);
+        key <= admit_to || (key <= keep_to && known.get(k).is_some_and(|n| n.slot == slot))
+    });
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -441,6 +490,8 @@ impl ClientView {
         view: Option<((i32, i32), i32)>,
         grid: Option<&SlotGrid>,
         shared: Option<&SharedDeltas>,
+        cap: usize,
+        own: Option<usize>,
         scratch: &mut ViewScratch,
         parts: &mut SnapshotParts,
     ) -> Result<bool, EncodeError> {
@@ -475,6 +526,9 @@ impl ClientView {
                     in_view.push(pack(slot as u32, d));
                 }
             }
+        }
+        if view.is_some() && in_view.len() > cap {
+            nearest(&mut in_view, &self.known, cap, own, &mut scratch.rank);
         }
         let half = view.map_or(i32::MAX, |(_, radius)| radius / 2);
         // Merge what the client knows with what it sees, both in slot order.
@@ -609,6 +663,21 @@ mod tests {
         grid: Option<&SlotGrid>,
         shared: Option<&SharedDeltas>,
     ) -> (bool, Vec<PlayerDelta>, Vec<u32>) {
+        run_capped(view, tick, slots, centre, grid, shared, usize::MAX, None)
+    }
+
+    /// [`run`] telling the client (whose player is in slot `own`) about at most `cap` players.
+    #[allow(clippy::too_many_arguments)]
+    fn run_capped(
+        view: &mut ClientView,
+        tick: u32,
+        slots: &[Option<Replica>],
+        centre: Option<((i32, i32), i32)>,
+        grid: Option<&SlotGrid>,
+        shared: Option<&SharedDeltas>,
+        cap: usize,
+        own: Option<usize>,
+    ) -> (bool, Vec<PlayerDelta>, Vec<u32>) {
         let mut parts = SnapshotParts::default();
         let send = view
             .diff(
@@ -620,6 +689,8 @@ mod tests {
                 centre,
                 grid,
                 shared,
+                cap,
+                own,
                 &mut ViewScratch::default(),
                 &mut parts,
             )
@@ -807,6 +878,47 @@ mod tests {
         }
         assert_eq!(near, 40);
         assert_eq!(far, 40 / FAR_EVERY as usize);
+    }
+
+    #[test]
+    fn a_crowded_view_describes_the_nearest_players_and_keeps_them_at_the_margin() {
+        // 30 players in a row, 10 px apart; a viewer at x = 0 with room for 10.
+        let mut slots: Vec<Option<Replica>> =
+            (0..30).map(|i| replica(i + 1, i as i32 * 10)).collect();
+        let centre = Some(((0, 0), 1000));
+        let mut view = ClientView::default();
+        let (_, first, _) = run_capped(&mut view, 1, &slots, centre, None, None, 10, None);
+        // Newcomers are admitted among the nearest 8 only.
+        let ids: Vec<u32> = first.iter().map(|d| d.id).collect();
+        assert_eq!(ids, (1..=8).collect::<Vec<u32>>());
+        // Two nearer players appear: the known ones stay (8 + 2 = 10 fit in the cap).
+        slots.push(replica(31, 1));
+        slots.push(replica(32, 2));
+        let (_, seen, gone) = run_capped(&mut view, 2, &slots, centre, None, None, 10, None);
+        assert!(
+            gone.is_empty(),
+            "known players kept at the margin: {gone:?}"
+        );
+        assert_eq!(seen.iter().filter(|d| d.name.is_some()).count(), 2);
+        assert_eq!(view.in_view(), 10);
+        // Three more: the farthest known ones fall out of the nearest 10 and are gone.
+        for (id, x) in [(33, 3), (34, 4), (35, 5)] {
+            slots.push(replica(id, x));
+        }
+        let (_, _, mut gone) = run_capped(&mut view, 3, &slots, centre, None, None, 10, None);
+        gone.sort_unstable();
+        assert_eq!(gone, vec![6, 7, 8]);
+        assert!(view.in_view() <= 10);
+        // Uncapped, everyone within the radius is described.
+        let mut all = ClientView::default();
+        run_capped(&mut all, 1, &slots, centre, None, None, usize::MAX, None);
+        assert_eq!(all.in_view(), 35);
+        // A crowd on one spot: the viewer's own player (the last slot) is still described.
+        let crowd: Vec<Option<Replica>> = (0..30).map(|i| replica(i + 1, 0)).collect();
+        let mut me = ClientView::default();
+        let (_, seen, _) = run_capped(&mut me, 1, &crowd, centre, None, None, 10, Some(29));
+        assert!(seen.iter().any(|d| d.id == 30), "own player described");
+        assert_eq!(seen.len(), 8);
     }
 
     #[test]

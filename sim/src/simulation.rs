@@ -223,6 +223,8 @@ fn build_snapshots(
             view,
             ctx.grid,
             Some(ctx.shared),
+            crate::replication::MAX_VIEW,
+            Some(c.slot),
             &mut scratch.view,
             &mut scratch.parts,
         );
