@@ -56,7 +56,7 @@ struct Args {
     /// Language of the interface (en, es, fr, ja, pl, ru, zh); default: settings, then system.
     #[arg(long)]
     lang: Option<String>,
-    /// Window: open this screen (menu, host, join, options; with --host or --connect also
+    /// Window: open this screen (menu, host, join, options, credits; with --host or --connect also
     /// pause, map, players) — for screenshots.
     #[arg(long)]
     screen: Option<String>,
@@ -233,13 +233,14 @@ fn run_window(args: &Args, connect: Option<String>) -> ExitCode {
         (Some("options"), None) => Start::Screen(Screen::Options(
             tilegame_client::ui::screens::OptionsFrom::Menu,
         )),
+        (Some("credits"), None) => Start::Screen(Screen::Credits),
         (None, Some(a)) => Start::Play(a, InGameView::World),
         (Some("pause"), Some(a)) => Start::Play(a, InGameView::Pause),
         (Some("map"), Some(a)) => Start::Play(a, InGameView::Map),
         (Some("players"), Some(a)) => Start::Play(a, InGameView::Players),
         (Some(other), _) => {
             eprintln!(
-                "error: --screen {other:?}: use menu, host, join or options, or with --host / \
+                "error: --screen {other:?}: use menu, host, join, options or credits, or with --host / \
                  --connect: pause, map or players"
             );
             return ExitCode::FAILURE;

@@ -65,9 +65,10 @@ fn small_map_with_players_and_hud() {
     write_png(&path, W, H, &rgba).expect("png");
     eprintln!("wrote {}", path.display());
 
-    // Two draw calls: every visible tile in one, every sprite in the other.
+    // At most three draw calls: every still tile in one, water and lava in another, every
+    // sprite in the last.
     let stats = r.last_stats();
-    assert_eq!(stats.draw_calls, 2);
+    assert!((2..=3).contains(&stats.draw_calls), "{stats:?}");
     assert!(stats.tiles >= 25 * 18, "only {} tiles drawn", stats.tiles);
 
     // Not uniform: many distinct colours.

@@ -139,6 +139,39 @@ fn menu_screens_at(size: &str) {
     }
 }
 
+/// The Credits screen (item: a distributed binary shows its licences), from the real binary at
+/// the smallest and a common size, in a Latin and a CJK language: drawn, not the menu, and
+/// translated. (That its title, the font licence and Back are whole on screen, and that the
+/// last crate's licence scrolls into view, is checked on egui's output in `ui::view`'s tests.)
+#[test]
+fn credits_screen_at_both_sizes() {
+    for size in SIZES {
+        let (w, h, menu) = shot(
+            &format!("credits-menu-en-{size}"),
+            &["--lang", "en", "--screen", "menu", "--window-size", size],
+        );
+        assert_eq!(format!("{w}x{h}"), size, "the picture's size");
+        let (_, _, en) = shot(
+            &format!("credits-en-{size}"),
+            &["--lang", "en", "--screen", "credits", "--window-size", size],
+        );
+        let (_, _, ja) = shot(
+            &format!("credits-ja-{size}"),
+            &["--lang", "ja", "--screen", "credits", "--window-size", size],
+        );
+        let n = differing(&menu, &en);
+        assert!(
+            n > 300,
+            "{size}: the Credits screen looks like the menu ({n})"
+        );
+        let n = differing(&en, &ja);
+        assert!(
+            n > 300,
+            "{size}: the Credits screen is not translated ({n})"
+        );
+    }
+}
+
 #[test]
 fn failure_and_in_game_screens() {
     // A port nobody listens on: bind one, note it, close it.

@@ -24,6 +24,19 @@ pub struct OffscreenRenderer {
     renderer: Renderer,
     adapter: String,
     last_stats: FrameStats,
+    /// The target [`Self::draw`] keeps between frames (recreated when the size changes).
+    target: Option<Target>,
+    /// egui's renderer for [`Self::draw_with_ui_frame`], created on first use.
+    ui_layer: Option<EguiLayer>,
+}
+
+/// A kept render target and the buffer it is read back through.
+struct Target {
+    texture: wgpu::Texture,
+    view: wgpu::TextureView,
+    buffer: wgpu::Buffer,
+    width: u32,
+    height: u32,
 }
 
 impl OffscreenRenderer {
@@ -39,6 +52,8 @@ impl OffscreenRenderer {
             renderer,
             adapter: gpu::describe(&adapter),
             last_stats: FrameStats::default(),
+            target: None,
+            ui_layer: None,
         })
     }
 
@@ -63,16 +78,93 @@ impl OffscreenRenderer {
         if !super::layout::tag_labels(scene, width, height).is_empty() {
             return self.render_with_ui(scene, width, height, &mut |_| {});
         }
-        let (rgba, stats) = render_with(
+        self.draw(scene, width, height)?;
+        self.read_back()
+    }
+}
+
+impl OffscreenRenderer {
+    /// Draws `scene` into a target kept between calls and waits until the device has finished
+    /// it, without reading it back: what a window's frame costs the device before `present`
+    /// (the benchmark's figure). [`Self::read_back`] then returns the pixels.
+    pub fn draw(&mut self, scene: &Scene, width: u32, height: u32) -> Result<(), RenderError> {
+        self.ensure_target(width, height)?;
+        let view = &self.target.as_ref().expect("target ensured").view;
+        self.last_stats =
+            self.renderer
+                .render(&self.device, &self.queue, view, scene, width, height);
+        self.finish()
+    }
+
+    /// Like [`Self::draw`], then paints an egui frame over the world (as the window paints its
+    /// UI layer each frame, with one egui context kept by the caller) and waits for both.
+    pub fn draw_with_ui_frame(
+        &mut self,
+        scene: &Scene,
+        width: u32,
+        height: u32,
+        ui: &mut EguiFrame,
+    ) -> Result<(), RenderError> {
+        self.ensure_target(width, height)?;
+        let view = &self.target.as_ref().expect("target ensured").view;
+        self.last_stats =
+            self.renderer
+                .render(&self.device, &self.queue, view, scene, width, height);
+        let layer = self
+            .ui_layer
+            .get_or_insert_with(|| EguiLayer::new(&self.device, OFFSCREEN_FORMAT));
+        layer.update_textures(&self.device, &self.queue, ui);
+        let free = ui.textures_applied();
+        layer.paint(&self.device, &self.queue, view, [width, height], ui);
+        layer.free_textures(&free);
+        self.finish()
+    }
+
+    /// The pixels of the last [`Self::draw`] (`width * height * 4` RGBA bytes, row-major);
+    /// an error when nothing was drawn yet.
+    pub fn read_back(&mut self) -> Result<Vec<u8>, RenderError> {
+        let t = self
+            .target
+            .as_ref()
+            .ok_or_else(|| RenderError::Readback("nothing drawn yet".into()))?;
+        read_texture(
             &self.device,
             &self.queue,
-            &mut self.renderer,
-            scene,
-            width,
-            height,
-        )?;
-        self.last_stats = stats;
-        Ok(rgba)
+            &t.texture,
+            &t.buffer,
+            t.width,
+            t.height,
+        )
+    }
+
+    fn ensure_target(&mut self, width: u32, height: u32) -> Result<(), RenderError> {
+        let max = self.device.limits().max_texture_dimension_2d;
+        if width == 0 || height == 0 || width > max || height > max {
+            return Err(RenderError::InvalidSize { width, height, max });
+        }
+        if self
+            .target
+            .as_ref()
+            .is_none_or(|t| (t.width, t.height) != (width, height))
+        {
+            let texture = target_texture(&self.device, width, height);
+            self.target = Some(Target {
+                view: texture.create_view(&wgpu::TextureViewDescriptor::default()),
+                texture,
+                buffer: readback_buffer(&self.device, width, height),
+                width,
+                height,
+            });
+        }
+        Ok(())
+    }
+
+    /// Waits until the device has executed everything submitted.
+    fn finish(&self) -> Result<(), RenderError> {
+        self.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map(|_| ())
+            .map_err(|e| RenderError::Readback(e.to_string()))
     }
 }
 
@@ -123,28 +215,9 @@ impl OffscreenRenderer {
     }
 }
 
-/// Renders `scene` into a fresh texture on an existing device and reads it back.
-/// `renderer` must have been created for [`OFFSCREEN_FORMAT`].
-pub(crate) fn render_with(
-    device: &wgpu::Device,
-    queue: &wgpu::Queue,
-    renderer: &mut Renderer,
-    scene: &Scene,
-    width: u32,
-    height: u32,
-) -> Result<(Vec<u8>, FrameStats), RenderError> {
-    render_with_overlay(
-        device,
-        queue,
-        renderer,
-        scene,
-        width,
-        height,
-        &mut |_, _, _| {},
-    )
-}
-
-/// Like [`render_with`], then `overlay` draws over the world (the UI layer) before read-back.
+/// Renders `scene` into a fresh texture on an existing device, then `overlay` draws over the
+/// world (the UI layer) before read-back. `renderer` must have been created for
+/// [`OFFSCREEN_FORMAT`].
 pub(crate) fn render_with_overlay(
     device: &wgpu::Device,
     queue: &wgpu::Queue,
@@ -158,53 +231,83 @@ pub(crate) fn render_with_overlay(
     if width == 0 || height == 0 || width > max || height > max {
         return Err(RenderError::InvalidSize { width, height, max });
     }
-    let extent = wgpu::Extent3d {
-        width,
-        height,
-        depth_or_array_layers: 1,
-    };
-    let texture = device.create_texture(&wgpu::TextureDescriptor {
+    let texture = target_texture(device, width, height);
+    let view = texture.create_view(&wgpu::TextureViewDescriptor::default());
+    let stats = renderer.render(device, queue, &view, scene, width, height);
+    overlay(device, queue, &view);
+    let buffer = readback_buffer(device, width, height);
+    let rgba = read_texture(device, queue, &texture, &buffer, width, height)?;
+    Ok((rgba, stats))
+}
+
+/// A `width` × `height` texture to draw into and copy from.
+fn target_texture(device: &wgpu::Device, width: u32, height: u32) -> wgpu::Texture {
+    device.create_texture(&wgpu::TextureDescriptor {
         label: Some("tilegame offscreen target"),
-        size: extent,
+        size: wgpu::Extent3d {
+            width,
+            height,
+            depth_or_array_layers: 1,
+        },
         mip_level_count: 1,
         sample_count: 1,
         dimension: wgpu::TextureDimension::D2,
         format: OFFSCREEN_FORMAT,
         usage: wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::COPY_SRC,
         view_formats: &[],
-    });
-    let view = texture.create_view(&wgpu::TextureViewDescriptor::default());
-    let stats = renderer.render(device, queue, &view, scene, width, height);
-    overlay(device, queue, &view);
+    })
+}
 
-    let unpadded = width * 4;
+/// Bytes per row of a read-back buffer (wgpu pads rows to 256 bytes).
+fn padded_row(width: u32) -> u32 {
     let align = wgpu::COPY_BYTES_PER_ROW_ALIGNMENT;
-    let padded = unpadded.div_ceil(align) * align;
-    let buffer = device.create_buffer(&wgpu::BufferDescriptor {
+    (width * 4).div_ceil(align) * align
+}
+
+/// A mappable buffer for reading back a `width` × `height` target.
+fn readback_buffer(device: &wgpu::Device, width: u32, height: u32) -> wgpu::Buffer {
+    device.create_buffer(&wgpu::BufferDescriptor {
         label: Some("tilegame readback"),
-        size: u64::from(padded) * u64::from(height),
+        size: u64::from(padded_row(width)) * u64::from(height),
         usage: wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::MAP_READ,
         mapped_at_creation: false,
-    });
+    })
+}
+
+/// Copies `texture` into `buffer`, maps it and returns the unpadded RGBA rows.
+fn read_texture(
+    device: &wgpu::Device,
+    queue: &wgpu::Queue,
+    texture: &wgpu::Texture,
+    buffer: &wgpu::Buffer,
+    width: u32,
+    height: u32,
+) -> Result<Vec<u8>, RenderError> {
+    let unpadded = width * 4;
+    let padded = padded_row(width);
     let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
         label: Some("tilegame readback copy"),
     });
     encoder.copy_texture_to_buffer(
         wgpu::TexelCopyTextureInfo {
-            texture: &texture,
+            texture,
             mip_level: 0,
             origin: wgpu::Origin3d::ZERO,
             aspect: wgpu::TextureAspect::All,
         },
         wgpu::TexelCopyBufferInfo {
-            buffer: &buffer,
+            buffer,
             layout: wgpu::TexelCopyBufferLayout {
                 offset: 0,
                 bytes_per_row: Some(padded),
                 rows_per_image: Some(height),
             },
         },
-        extent,
+        wgpu::Extent3d {
+            width,
+            height,
+            depth_or_array_layers: 1,
+        },
     );
     queue.submit(Some(encoder.finish()));
 
@@ -229,7 +332,7 @@ pub(crate) fn render_with_overlay(
         }
     }
     buffer.unmap();
-    Ok((out, stats))
+    Ok(out)
 }
 
 /// Renders `scene` offscreen at `width` × `height` and returns RGBA bytes (row-major).

@@ -1,9 +1,13 @@
-//! The wgpu pipelines: one instanced draw for the map, one for every sprite.
+//! The wgpu pipelines: two instanced draws for the map (still tiles; water and lava), one for
+//! every sprite.
 //!
 //! Why it looks like this: the map can hold 192×192 tiles, so tiles are never drawn one by one.
 //! Each visible tile is an 8-byte *vertex instance* (tile x, y, atlas cell, flags); the vertex
 //! shader places the quad from the camera uniform and the fragment shader fetches the texel from
-//! the sheet. Sprites (players, bars, name tags, HUD, text, overlays) are 36-byte instances
+//! the sheet. Without a GPU (Mesa's lavapipe) the frame time is the fragment stages' work per
+//! pixel, so still tiles (most of the screen) take a shader that does one texel fetch and
+//! nothing else; only water and lava pay for scrolling and glowing, and sRGB conversion is a
+//! pipeline variant chosen for the target, not a per-pixel branch. Sprites (players, bars, name tags, HUD, text, overlays) are 36-byte instances
 //! already in screen pixels. Both use vertex buffers and a uniform buffer only (no storage
 //! buffers, no samplers: `textureLoad` of exact texels), so the same code runs on Vulkan, Metal,
 //! DX12 and GL / WebGL2 limits. The shaders are inline WGSL.
@@ -14,14 +18,16 @@
 use wgpu::util::DeviceExt;
 
 use super::atlas;
-use super::layout::{build_frame, Frame, Globals, SpriteInstance, TileInstance};
+use super::layout::{
+    build_frame, Frame, Globals, SpriteInstance, TileInstance, TILE_FLAG_GLOW, TILE_FLAG_SCROLL,
+};
 use super::Scene;
 
 const SHADER: &str = r#"
 struct Globals {
     view: vec4<f32>,    // camera x, camera y, zoom, tick
     screen: vec4<f32>,  // width, height, map origin x, map origin y
-    flags: vec4<f32>,   // x: target is sRGB
+    flags: vec4<f32>,   // unused (the pipelines' entry points follow the target's format)
 };
 
 @group(0) @binding(0) var<uniform> g: Globals;
@@ -39,19 +45,21 @@ fn to_clip(p: vec2<f32>) -> vec4<f32> {
 }
 
 // Colours are authored in sRGB bytes; on an sRGB target, linearise so the bytes come back.
-fn out_color(c: vec4<f32>) -> vec4<f32> {
-    if (g.flags.x > 0.5) {
-        let lo = c.rgb / 12.92;
-        let hi = pow((c.rgb + vec3<f32>(0.055)) / 1.055, vec3<f32>(2.4));
-        return vec4<f32>(select(hi, lo, c.rgb <= vec3<f32>(0.04045)), c.a);
-    }
-    return c;
+// Only the `_srgb` entry points call it: the pipelines pick their variant for the target's
+// format, so a software rasteriser never evaluates it (nor a branch on it) per pixel.
+fn linear(c: vec4<f32>) -> vec4<f32> {
+    let lo = c.rgb / 12.92;
+    let hi = pow((c.rgb + vec3<f32>(0.055)) / 1.055, vec3<f32>(2.4));
+    return vec4<f32>(select(hi, lo, c.rgb <= vec3<f32>(0.04045)), c.a);
 }
 
 struct TileOut {
     @builtin(position) pos: vec4<f32>,
-    @location(0) local: vec2<f32>,
-    @location(1) @interpolate(flat) cell: vec4<u32>,
+    // The sheet texel under this point (cell origin + 0..32), and the cell's last texel.
+    @location(0) texel: vec2<f32>,
+    @location(1) @interpolate(flat) last: vec2<f32>,
+    @location(2) local: vec2<f32>,
+    @location(3) @interpolate(flat) cell: vec4<u32>,
 };
 
 @vertex
@@ -63,13 +71,31 @@ fn vs_tile(@builtin(vertex_index) vi: u32,
     let sp = (world - g.view.xy) * g.view.z + g.screen.xy * 0.5;
     var out: TileOut;
     out.pos = to_clip(sp);
+    let origin = vec2<f32>(cell.xy * 32u);
+    out.texel = origin + c * 32.0;
+    out.last = origin + vec2<f32>(31.0);
     out.local = c;
     out.cell = cell;
     return out;
 }
 
+// A still tile (most of the map): one texel fetch per pixel, nothing else.
+fn still_tile(in: TileOut) -> vec4<f32> {
+    return textureLoad(sheet, vec2<i32>(min(in.texel, in.last)), 0);
+}
+
 @fragment
 fn fs_tile(in: TileOut) -> @location(0) vec4<f32> {
+    return still_tile(in);
+}
+
+@fragment
+fn fs_tile_srgb(in: TileOut) -> @location(0) vec4<f32> {
+    return linear(still_tile(in));
+}
+
+// Water scrolls, lava scrolls slowly and glows (drawn in their own, second tile draw).
+fn moving_tile(in: TileOut) -> vec4<f32> {
     let l = clamp(in.local, vec2<f32>(0.0), vec2<f32>(0.99999));
     var t = vec2<u32>(l * 32.0);
     let tick = u32(g.view.w);
@@ -86,7 +112,17 @@ fn fs_tile(in: TileOut) -> @location(0) vec4<f32> {
         let wave = sin(g.view.w * 0.25 - phase);
         c = vec4<f32>(c.rgb * (0.86 + 0.14 * wave), 1.0);
     }
-    return out_color(c);
+    return c;
+}
+
+@fragment
+fn fs_tile_moving(in: TileOut) -> @location(0) vec4<f32> {
+    return moving_tile(in);
+}
+
+@fragment
+fn fs_tile_moving_srgb(in: TileOut) -> @location(0) vec4<f32> {
+    return linear(moving_tile(in));
 }
 
 struct SpriteOut {
@@ -110,8 +146,7 @@ fn vs_sprite(@builtin(vertex_index) vi: u32,
     return out;
 }
 
-@fragment
-fn fs_sprite(in: SpriteOut) -> @location(0) vec4<f32> {
+fn sprite(in: SpriteOut) -> vec4<f32> {
     var c = in.color;
     if (in.uv.z > 0.0) {
         let l = clamp(in.local, vec2<f32>(0.0), vec2<f32>(0.99999));
@@ -121,7 +156,17 @@ fn fs_sprite(in: SpriteOut) -> @location(0) vec4<f32> {
     if (c.a <= 0.0) {
         discard;
     }
-    return out_color(c);
+    return c;
+}
+
+@fragment
+fn fs_sprite(in: SpriteOut) -> @location(0) vec4<f32> {
+    return sprite(in);
+}
+
+@fragment
+fn fs_sprite_srgb(in: SpriteOut) -> @location(0) vec4<f32> {
+    return linear(sprite(in));
 }
 "#;
 
@@ -133,11 +178,14 @@ pub fn is_srgb(format: wgpu::TextureFormat) -> bool {
 /// GPU resources for drawing scenes into targets of one colour format.
 pub struct Renderer {
     tile_pipeline: wgpu::RenderPipeline,
+    moving_tile_pipeline: wgpu::RenderPipeline,
     sprite_pipeline: wgpu::RenderPipeline,
     bind_group: wgpu::BindGroup,
     globals: wgpu::Buffer,
     tiles: GrowBuffer,
     sprites: GrowBuffer,
+    /// This frame's tiles, still ones first, then water and lava (reused between frames).
+    sorted_tiles: Vec<TileInstance>,
     srgb_target: bool,
     format: wgpu::TextureFormat,
 }
@@ -304,10 +352,27 @@ impl Renderer {
                 cache: None,
             })
         };
+        // Each fragment stage in the variant for the target: sRGB targets linearise.
+        let srgb = is_srgb(format);
+        let fs = |name: &'static str| -> String {
+            if srgb {
+                format!("{name}_srgb")
+            } else {
+                name.to_owned()
+            }
+        };
         let tile_pipeline = make(
             "tilegame tiles",
             "vs_tile",
-            "fs_tile",
+            &fs("fs_tile"),
+            std::mem::size_of::<TileInstance>(),
+            &tile_attrs,
+            None,
+        );
+        let moving_tile_pipeline = make(
+            "tilegame water and lava",
+            "vs_tile",
+            &fs("fs_tile_moving"),
             std::mem::size_of::<TileInstance>(),
             &tile_attrs,
             None,
@@ -328,7 +393,7 @@ impl Renderer {
         let sprite_pipeline = make(
             "tilegame sprites",
             "vs_sprite",
-            "fs_sprite",
+            &fs("fs_sprite"),
             std::mem::size_of::<SpriteInstance>(),
             &sprite_attrs,
             Some(blend),
@@ -336,12 +401,14 @@ impl Renderer {
 
         Self {
             tile_pipeline,
+            moving_tile_pipeline,
             sprite_pipeline,
             bind_group,
             globals,
             tiles: GrowBuffer::new(device, "tilegame tile instances", 64 * 1024),
             sprites: GrowBuffer::new(device, "tilegame sprite instances", 64 * 1024),
-            srgb_target: is_srgb(format),
+            sorted_tiles: Vec::new(),
+            srgb_target: srgb,
             format,
         }
     }
@@ -366,7 +433,8 @@ impl Renderer {
         self.render_frame(device, queue, target, &frame)
     }
 
-    /// Draws an already laid-out frame into `target`. Two draw calls: tiles, then sprites.
+    /// Draws an already laid-out frame into `target`. Up to three draw calls: still tiles,
+    /// water and lava, then sprites.
     pub fn render_frame(
         &mut self,
         device: &wgpu::Device,
@@ -377,8 +445,18 @@ impl Renderer {
         let mut globals = frame.globals;
         globals.flags[0] = if self.srgb_target { 1.0 } else { 0.0 };
         queue.write_buffer(&self.globals, 0, bytemuck::bytes_of(&globals));
+        // Still tiles take the cheap pipeline; water and lava (few) the animated one. Tiles
+        // never overlap, so drawing them in two groups changes no pixel.
+        let moving = |t: &TileInstance| t.cell[2] & (TILE_FLAG_SCROLL | TILE_FLAG_GLOW) != 0;
+        self.sorted_tiles.clear();
+        self.sorted_tiles
+            .extend(frame.tiles.iter().filter(|t| !moving(t)));
+        let still = self.sorted_tiles.len() as u32;
+        self.sorted_tiles
+            .extend(frame.tiles.iter().filter(|t| moving(t)));
+        let all = self.sorted_tiles.len() as u32;
         self.tiles
-            .write(device, queue, bytemuck::cast_slice(&frame.tiles));
+            .write(device, queue, bytemuck::cast_slice(&self.sorted_tiles));
         self.sprites
             .write(device, queue, bytemuck::cast_slice(&frame.sprites));
 
@@ -424,10 +502,16 @@ impl Renderer {
                 multiview_mask: None,
             });
             pass.set_bind_group(0, &self.bind_group, &[]);
-            if !frame.tiles.is_empty() {
+            if still > 0 {
                 pass.set_pipeline(&self.tile_pipeline);
                 pass.set_vertex_buffer(0, self.tiles.buffer.slice(..));
-                pass.draw(0..6, 0..frame.tiles.len() as u32);
+                pass.draw(0..6, 0..still);
+                draws += 1;
+            }
+            if all > still {
+                pass.set_pipeline(&self.moving_tile_pipeline);
+                pass.set_vertex_buffer(0, self.tiles.buffer.slice(..));
+                pass.draw(0..6, still..all);
                 draws += 1;
             }
             if !frame.sprites.is_empty() {
@@ -449,10 +533,10 @@ impl Renderer {
 /// What one frame drew.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct FrameStats {
-    /// Tile instances (one draw call).
+    /// Tile instances (one draw call for still tiles, one for water and lava).
     pub tiles: usize,
     /// Sprite instances (one draw call).
     pub sprites: usize,
-    /// Draw calls issued (at most 2).
+    /// Draw calls issued (at most 3: still tiles, water and lava, sprites).
     pub draw_calls: u32,
 }

@@ -89,6 +89,7 @@ fn panel_inner(
                 .show(ui, |ui| {
                     ui.set_max_width(WIDTH + 40.0);
                     ui.vertical_centered(|ui| {
+                        let title = cjk(ui, title, egui::TextStyle::Heading, 0.0);
                         ui.label(RichText::new(title).heading().strong());
                         ui.add_space(if small { 4.0 } else { 8.0 });
                     });
@@ -571,7 +572,8 @@ fn credits(ctx: &egui::Context, i18n: &Localizer, events: &mut Vec<UiEvent>) {
         "credits",
         &i18n.text("credits-title"),
         |ui| {
-            ui.label(RichText::new(i18n.text("credits-fonts")).strong());
+            let fonts = cjk(ui, i18n.text("credits-fonts"), egui::TextStyle::Body, 0.0);
+            ui.label(RichText::new(fonts).strong());
             for (family, licence) in FONTS {
                 ui.label(format!("{family} — {licence}"));
             }
@@ -583,12 +585,9 @@ fn credits(ctx: &egui::Context, i18n: &Localizer, events: &mut Vec<UiEvent>) {
             ui.add_space(6.0);
             match &list {
                 Ok(list) => {
-                    ui.label(
-                        RichText::new(
-                            i18n.text_with("credits-crates", &[("n", list.len().into())]),
-                        )
-                        .strong(),
-                    );
+                    let title = i18n.text_with("credits-crates", &[("n", list.len().into())]);
+                    let title = cjk(ui, title, egui::TextStyle::Body, 0.0);
+                    ui.label(RichText::new(title).strong());
                     for c in list {
                         ui.label(format!("{} {} — {}", c.name, c.version, c.licence));
                         if !c.authors.is_empty() {
@@ -746,36 +745,39 @@ pub fn hud(ctx: &egui::Context, view: &HudView, i18n: &Localizer) -> bool {
                         i18n.text_with("hud-health", &[("n", u32::from(view.health).into())]),
                     );
                     if view.debug {
-                        let small = |s: String| RichText::new(s).small().color(Color32::WHITE);
-                        ui.label(small(i18n.text_with(
-                            "hud-coords",
-                            &[
-                                ("x", view.tile.0.to_string().into()),
-                                ("y", view.tile.1.to_string().into()),
-                            ],
-                        )));
-                        ui.label(small(
-                            i18n.text_with("hud-tick", &[("tick", view.tick.into())]),
-                        ));
-                        if let Some(p) = view.ping_ms {
-                            ui.label(small(i18n.text_with("hud-ping", &[("ping", p.into())])));
+                        let small = |ui: &egui::Ui, s: String| {
+                            let s = cjk(ui, s, egui::TextStyle::Small, 0.0);
+                            RichText::new(s).small().color(Color32::WHITE)
+                        };
+                        let lines = [
+                            Some(i18n.text_with(
+                                "hud-coords",
+                                &[
+                                    ("x", view.tile.0.to_string().into()),
+                                    ("y", view.tile.1.to_string().into()),
+                                ],
+                            )),
+                            Some(i18n.text_with("hud-tick", &[("tick", view.tick.into())])),
+                            view.ping_ms
+                                .map(|p| i18n.text_with("hud-ping", &[("ping", p.into())])),
+                            Some(unbroken_items(&i18n.text_with(
+                                "hud-rates",
+                                &[
+                                    ("kbin", format!("{:.1}", view.kb_per_min.0).into()),
+                                    ("kbout", format!("{:.1}", view.kb_per_min.1).into()),
+                                ],
+                            ))),
+                        ];
+                        for line in lines.into_iter().flatten() {
+                            let text = small(ui, line);
+                            ui.label(text);
                         }
-                        ui.label(small(unbroken_items(&i18n.text_with(
-                            "hud-rates",
-                            &[
-                                ("kbin", format!("{:.1}", view.kb_per_min.0).into()),
-                                ("kbout", format!("{:.1}", view.kb_per_min.1).into()),
-                            ],
-                        ))));
                     }
                     if let Some(fps) = view.fps {
-                        ui.label(
-                            RichText::new(
-                                i18n.text_with("hud-fps", &[("fps", (fps.round() as u32).into())]),
-                            )
-                            .small()
-                            .color(Color32::WHITE),
-                        );
+                        let text =
+                            i18n.text_with("hud-fps", &[("fps", (fps.round() as u32).into())]);
+                        let text = cjk(ui, text, egui::TextStyle::Small, 0.0);
+                        ui.label(RichText::new(text).small().color(Color32::WHITE));
                     }
                 });
         });
@@ -790,6 +792,7 @@ pub fn hud(ctx: &egui::Context, view: &HudView, i18n: &Localizer) -> bool {
                 .inner_margin(egui::Margin::same(8))
                 .show(ui, |ui| {
                     let text = online_text(i18n, view.online, view.max_players);
+                    let text = cjk(ui, text, egui::TextStyle::Body, 0.0);
                     ui.label(RichText::new(text).color(Color32::WHITE));
                 });
         });
@@ -893,8 +896,10 @@ pub fn hud(ctx: &egui::Context, view: &HudView, i18n: &Localizer) -> bool {
     if let Some(cause) = view.dead {
         panel(ctx, "dead", &i18n.text("dead-title"), |ui| {
             ui.vertical_centered(|ui| {
-                ui.label(RichText::new(i18n.text(cause)).color(ERROR));
-                ui.label(RichText::new(i18n.text("dead-respawn")).color(DIM));
+                let why = cjk(ui, i18n.text(cause), egui::TextStyle::Body, 0.0);
+                ui.label(RichText::new(why).color(ERROR));
+                let hint = cjk(ui, i18n.text("dead-respawn"), egui::TextStyle::Body, 0.0);
+                ui.label(RichText::new(hint).color(DIM));
                 respawn = wide_button(ui, &i18n.text("button-respawn"));
             });
         });
@@ -1306,11 +1311,12 @@ mod tests {
     /// Whether `text` is drawn whole (not clipped) inside a `w` × `h` window.
     fn fully_shown(drawn: &Drawn, text: &str, w: f32, h: f32) -> bool {
         let screen = egui::Rect::from_min_size(egui::Pos2::ZERO, egui::vec2(w, h));
-        drawn
-            .texts
-            .iter()
-            .zip(&drawn.whole)
-            .any(|((t, _), whole)| t == text && whole.is_positive() && screen.contains_rect(*whole))
+        drawn.texts.iter().zip(&drawn.whole).any(|((t, _), whole)| {
+            // Japanese and Chinese text may carry the newlines `cjk` put in.
+            (t == text || t.replace('\n', "") == text)
+                && whole.is_positive()
+                && screen.contains_rect(*whole)
+        })
     }
 
     #[test]
@@ -1635,6 +1641,191 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The Credits screen shows the fonts' licence and every crate's: at the smallest window and
+    /// a common one, in a Latin and a CJK language, its title and Back are whole on screen, the
+    /// fonts and the OFL are listed, and the wheel scrolls the last crate's licence into view
+    /// while Back stays reachable.
+    #[test]
+    fn credits_show_every_licence_and_keep_title_and_back_reachable() {
+        let list = crate::ui::credits::crates().expect("build.rs listed the crates");
+        let last = list.last().expect("crates in the binary");
+        let last_line = format!("{} {} — {}", last.name, last.version, last.licence);
+        let (family, licence) = crate::ui::credits::FONTS[0];
+        let font_line = format!("{family} — {licence}");
+        for code in ["en", "ja"] {
+            let i18n = Localizer::new(code).unwrap();
+            for (w, h) in [(640.0, 360.0), (1280.0, 800.0)] {
+                let mut ui = Ui::new(crate::ui::settings::Settings::default());
+                ui.open(Screen::Credits);
+                let mut harness = Harness::new(w, h);
+                let drawn = harness.settle(3, |ctx| screens_fn(ctx, &mut ui, &i18n));
+                let title = i18n.text("credits-title");
+                let back = i18n.text("button-back");
+                for text in [title.as_str(), back.as_str(), font_line.as_str()] {
+                    assert!(
+                        fully_shown(&drawn, text, w, h),
+                        "{code} {w}x{h}: {text:?} not fully shown"
+                    );
+                }
+                assert!(
+                    drawn.find("SIL Open Font License 1.1").is_some(),
+                    "{code} {w}x{h}: the OFL is not offered"
+                );
+                assert!(
+                    drawn.find(&last_line).is_none(),
+                    "{code} {w}x{h}: all fits?"
+                );
+                let centre = egui::pos2(w / 2.0, h / 2.0);
+                let mut seen = false;
+                for _ in 0..400 {
+                    let wheel = egui::Event::MouseWheel {
+                        unit: egui::MouseWheelUnit::Line,
+                        delta: egui::vec2(0.0, -10.0),
+                        phase: egui::TouchPhase::Move,
+                        source: egui::MouseWheelSource::Unknown,
+                        modifiers: egui::Modifiers::NONE,
+                    };
+                    let drawn = harness
+                        .pass(vec![egui::Event::PointerMoved(centre), wheel], |ctx| {
+                            screens_fn(ctx, &mut ui, &i18n)
+                        });
+                    if drawn.find(&last_line).is_some() {
+                        seen = true;
+                        break;
+                    }
+                }
+                assert!(
+                    seen,
+                    "{code} {w}x{h}: {last_line:?} never scrolled into view"
+                );
+                let drawn = harness.settle(3, |ctx| screens_fn(ctx, &mut ui, &i18n));
+                assert!(
+                    fully_shown(&drawn, &back, w, h),
+                    "{code} {w}x{h}: Back is gone after scrolling"
+                );
+            }
+        }
+    }
+
+    /// Problems with how `drawn` broke Japanese or Chinese text: a break egui made itself where
+    /// a line may not break, a line (after a newline `cjk` put in) starting with a character
+    /// that may not start one, or a word of the list cut in two.
+    fn cjk_line_problems(drawn: &Drawn, context: &str) -> Vec<String> {
+        const WORDS: [&str; 7] = [
+            "サーバー",
+            "バイト",
+            "スペース",
+            "ティック",
+            "コンピューター",
+            "クレジット",
+            "プレイヤー",
+        ];
+        let mut problems = Vec::new();
+        for (a, b, text) in &drawn.soft_breaks {
+            if crate::ui::line_break::has_cjk(text) && !crate::ui::line_break::break_allowed(*a, *b)
+            {
+                problems.push(format!("{context}: egui broke {a}/{b} in {text:?}"));
+            }
+        }
+        for (text, _) in &drawn.texts {
+            if !crate::ui::line_break::has_cjk(text) {
+                continue;
+            }
+            for line in text.lines().skip(1) {
+                if line.starts_with(['ー', 'ッ', 'ャ', 'ュ', 'ョ', '、', '。', '）']) {
+                    problems.push(format!(
+                        "{context}: a line starts with {line:?} in {text:?}"
+                    ));
+                }
+            }
+            let joined = text.replace('\n', "");
+            for word in WORDS {
+                if joined.contains(word) && !text.contains(word) {
+                    problems.push(format!("{context}: {word} split in {text:?}"));
+                }
+            }
+        }
+        problems
+    }
+
+    /// Item 7 beyond the forms: titles, the HUD, the death screen, the map and player list
+    /// titles and the Credits break Japanese and Chinese only between words, down to a window
+    /// so narrow that the titles must wrap.
+    #[test]
+    fn cjk_titles_hud_and_credits_break_only_between_words() {
+        use super::super::screens::{HostForm, JoinForm, OptionsFrom};
+        let mut problems = Vec::new();
+        let mut wrapped = 0;
+        for code in ["ja", "zh"] {
+            let i18n = Localizer::new(code).unwrap();
+            for (w, h) in [(640.0, 360.0), (320.0, 360.0), (240.0, 480.0)] {
+                let screens = [
+                    Screen::MainMenu,
+                    Screen::Host(HostForm {
+                        name: "alice".into(),
+                        seed: String::new(),
+                        size: "medium".into(),
+                        theme: "default".into(),
+                    }),
+                    Screen::Join(JoinForm {
+                        address: String::new(),
+                        name: "alice".into(),
+                    }),
+                    Screen::Options(OptionsFrom::Menu),
+                    Screen::Paused,
+                    Screen::Credits,
+                ];
+                for screen in screens {
+                    let mut ui = Ui::new(crate::ui::settings::Settings::default());
+                    ui.open(screen.clone());
+                    let drawn = Harness::new(w, h).settle(3, |ctx| screens_fn(ctx, &mut ui, &i18n));
+                    wrapped += drawn.texts.iter().filter(|(t, _)| t.contains('\n')).count();
+                    problems.extend(cjk_line_problems(
+                        &drawn,
+                        &format!("{code} {w}x{h} {screen:?}"),
+                    ));
+                }
+                let names: Vec<String> = (0..30).map(|i| format!("player{i}")).collect();
+                let views = [
+                    HudView {
+                        health: 50,
+                        online: 30,
+                        max_players: Some(64),
+                        player_list: Some(names),
+                        tick: 123_456,
+                        ping_ms: Some(42),
+                        kb_per_min: (1.3, 20.5),
+                        fps: Some(60.0),
+                        debug: true,
+                        ..HudView::default()
+                    },
+                    HudView {
+                        health: 0,
+                        dead: Some("dead-cause-lava"),
+                        ..HudView::default()
+                    },
+                    HudView {
+                        map: Some(MapView {
+                            texture: egui::TextureId::default(),
+                            size: [64, 64],
+                            players: vec![],
+                        }),
+                        ..HudView::default()
+                    },
+                ];
+                for view in views {
+                    let drawn = Harness::new(w, h).settle(3, |ctx| {
+                        hud(ctx, &view, &i18n);
+                    });
+                    wrapped += drawn.texts.iter().filter(|(t, _)| t.contains('\n')).count();
+                    problems.extend(cjk_line_problems(&drawn, &format!("{code} {w}x{h} HUD")));
+                }
+            }
+        }
+        assert!(problems.is_empty(), "{problems:#?}");
+        assert!(wrapped > 0, "no text had to wrap: the test checks nothing");
     }
 
     fn screens_fn(ctx: &egui::Context, ui: &mut Ui, i18n: &Localizer) {
