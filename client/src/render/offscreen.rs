@@ -399,6 +399,65 @@ pub fn write_png(
 mod tests {
     use super::*;
 
+    /// The pipelines' sRGB variants (chosen for sRGB targets, e.g. some window surfaces) give
+    /// the bytes the plain ones give: still tiles, water and lava alike (opaque, so blending in
+    /// linear space cannot differ); and the sprite variant draws.
+    #[test]
+    fn srgb_targets_give_the_same_bytes() {
+        use tilegame_game::{Map, Tile};
+        let mut r = match OffscreenRenderer::new() {
+            Ok(r) => r,
+            Err(e) => panic!("no adapter (install Mesa's lavapipe, see RENDERING.md): {e}"),
+        };
+        let mut map = Map::new(24, 16, Tile::Grass).expect("a map");
+        for x in 0..24 {
+            map.set(x, 5, Tile::Water).expect("water");
+            map.set(x, 9, Tile::Lava).expect("lava");
+        }
+        let mut scene = super::super::demo::demo_scene(&map, 37, None);
+        scene.players.clear();
+        scene.breaking = None;
+        scene.overlay = Some(super::super::Overlay::UiLayer);
+        let (w, h) = (200, 120);
+        let plain = r.render(&scene, w, h).expect("plain render");
+        assert!(r.last_stats().draw_calls >= 2, "{:?}", r.last_stats());
+
+        let format = wgpu::TextureFormat::Rgba8UnormSrgb;
+        let mut srgb = Renderer::new(&r.device, &r.queue, format);
+        let texture = r.device.create_texture(&wgpu::TextureDescriptor {
+            label: Some("srgb test target"),
+            size: wgpu::Extent3d {
+                width: w,
+                height: h,
+                depth_or_array_layers: 1,
+            },
+            mip_level_count: 1,
+            sample_count: 1,
+            dimension: wgpu::TextureDimension::D2,
+            format,
+            usage: wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::COPY_SRC,
+            view_formats: &[],
+        });
+        let view = texture.create_view(&wgpu::TextureViewDescriptor::default());
+        let read = |srgb: &mut Renderer, scene: &Scene| {
+            srgb.render(&r.device, &r.queue, &view, scene, w, h);
+            let buffer = readback_buffer(&r.device, w, h);
+            read_texture(&r.device, &r.queue, &texture, &buffer, w, h).expect("read back")
+        };
+        let encoded = read(&mut srgb, &scene);
+        let worst = plain
+            .iter()
+            .zip(&encoded)
+            .map(|(a, b)| a.abs_diff(*b))
+            .max()
+            .unwrap_or(0);
+        assert!(worst <= 1, "sRGB target differs by up to {worst}");
+        // With players (the sprite variant): drawn, and not the map alone.
+        let with_players = super::super::demo::demo_scene(&map, 37, None);
+        let drawn = read(&mut srgb, &with_players);
+        assert_ne!(drawn, encoded);
+    }
+
     #[test]
     fn png_round_trip_header() {
         let rgba = vec![255u8; 3 * 2 * 4];
