@@ -366,6 +366,9 @@ struct App<'s, S: FrameSource> {
     frames: u32,
     /// Frames drawn while the source was ready.
     ready_frames: u32,
+    /// When the ready frame [`TIMING_FROM`] was drawn (the frame rate printed at exit counts
+    /// from there, past start-up).
+    timing_from: Option<Instant>,
     last_view: ([f32; 2], f32),
     error: Option<RenderError>,
     modifiers: ModifiersState,
@@ -385,6 +388,7 @@ impl<'s, S: FrameSource> App<'s, S> {
             last_frame: None,
             frames: 0,
             ready_frames: 0,
+            timing_from: None,
             last_view: ([0.0; 2], 1.0),
             error: None,
             modifiers: ModifiersState::empty(),
@@ -761,15 +765,33 @@ impl<'s, S: FrameSource> App<'s, S> {
             self.fail(event_loop, e);
             return;
         }
+        if self.ready_frames == TIMING_FROM {
+            self.timing_from = Some(Instant::now());
+        }
         if self
             .options
             .exit_after_frames
             .is_some_and(|n| self.ready_frames >= n)
         {
+            // The window's own frame rate, for runs with a frame count (benchmarks under Xvfb).
+            if let Some(t) = self.timing_from {
+                let n = self.ready_frames - TIMING_FROM;
+                let secs = t.elapsed().as_secs_f64();
+                if n > 0 && secs > 0.0 {
+                    eprintln!(
+                        "tilegame: {n} frames in {secs:.2} s: {:.1} FPS, {:.1} ms a frame",
+                        f64::from(n) / secs,
+                        secs * 1000.0 / f64::from(n)
+                    );
+                }
+            }
             event_loop.exit();
         }
     }
 }
+
+/// The ready frame from which the frame rate printed at exit is counted.
+const TIMING_FROM: u32 = 10;
 
 impl<S: FrameSource> ApplicationHandler for App<'_, S> {
     fn resumed(&mut self, event_loop: &ActiveEventLoop) {
