@@ -399,6 +399,46 @@ pub fn write_png(
 mod tests {
     use super::*;
 
+    /// A camera at half a pixel puts tile edges exactly on pixel centres: every pixel of a map
+    /// of one tile must still be one of that tile's own texels (a seam of the neighbouring
+    /// atlas cell showed as lines down the screen).
+    #[test]
+    fn tile_edges_on_pixel_centres_show_no_seams() {
+        use tilegame_game::{Map, Tile};
+        let mut r = match OffscreenRenderer::new() {
+            Ok(r) => r,
+            Err(e) => panic!("no adapter (install Mesa's lavapipe, see RENDERING.md): {e}"),
+        };
+        let map = Map::new(64, 64, Tile::Grass).expect("a map");
+        let (cx, cy) = super::super::atlas::tile_cell(Tile::Grass);
+        let sheet = super::super::atlas::sheet();
+        let mut texels = std::collections::BTreeSet::new();
+        for y in 0..32 {
+            for x in 0..32 {
+                let (px, py) = (u32::from(cx) * 32 + x, u32::from(cy) * 32 + y);
+                let i = ((py * sheet.width + px) * 4) as usize;
+                texels.insert([sheet.data[i], sheet.data[i + 1], sheet.data[i + 2]]);
+            }
+        }
+        for camera in [[0.5, 0.5], [0.25, 0.75], [16.5, 3.5]] {
+            let mut scene = super::super::demo::demo_scene(&map, 0, None);
+            scene.players.clear();
+            scene.breaking = None;
+            scene.overlay = Some(super::super::Overlay::UiLayer);
+            scene.camera = camera;
+            let (w, h) = (320, 200);
+            let rgba = r.render(&scene, w, h).expect("render");
+            let strays = rgba
+                .chunks(4)
+                .filter(|p| !texels.contains(&[p[0], p[1], p[2]]))
+                .count();
+            assert_eq!(
+                strays, 0,
+                "camera {camera:?}: {strays} pixels not of the tile"
+            );
+        }
+    }
+
     /// The pipelines' sRGB variants (chosen for sRGB targets, e.g. some window surfaces) give
     /// the bytes the plain ones give: still tiles, water and lava alike (opaque, so blending in
     /// linear space cannot differ); and the sprite variant draws.

@@ -79,9 +79,12 @@ fn vs_tile(@builtin(vertex_index) vi: u32,
     return out;
 }
 
-// A still tile (most of the map): one texel fetch per pixel, nothing else.
+// A still tile (most of the map): one texel fetch per pixel, nothing else. Clamped to the cell
+// on both sides: a pixel centre exactly on a tile's edge (a camera at half a pixel) interpolates
+// to a hair outside it, which would fetch the neighbouring cell's texel.
 fn still_tile(in: TileOut) -> vec4<f32> {
-    return textureLoad(sheet, vec2<i32>(min(in.texel, in.last)), 0);
+    let t = clamp(in.texel, in.last - vec2<f32>(31.0), in.last);
+    return textureLoad(sheet, vec2<i32>(t), 0);
 }
 
 @fragment
