@@ -1260,44 +1260,25 @@ impl Differ<'_> {
             (
                 Encoding::Var {
                     signed: os,
-                    wide: false,
+                    wide: ow,
                 },
                 Encoding::Var {
                     signed: ns,
-                    wide: true,
+                    wide: nw,
                 },
-            ) if os == ns => {
+            ) if os == ns && ow != nw => {
                 let range = if *os {
                     "outside the i32 range"
                 } else {
                     "above u32::MAX"
                 };
-                self.widened(
-                    path,
-                    format!("{ctx}type {} → {}", old.words(), new.words()),
-                    &format!("values {range}"),
-                );
-            }
-            (
-                Encoding::Var {
-                    signed: os,
-                    wide: true,
-                },
-                Encoding::Var {
-                    signed: ns,
-                    wide: false,
-                },
-            ) if os == ns => {
-                let range = if *os {
-                    "outside the i32 range"
+                let head = format!("{ctx}type {} → {}", old.words(), new.words());
+                let excess = format!("values {range}");
+                if *nw {
+                    self.widened(path, head, &excess);
                 } else {
-                    "above u32::MAX"
-                };
-                self.narrowed(
-                    path,
-                    format!("{ctx}type {} → {}", old.words(), new.words()),
-                    &format!("values {range}"),
-                );
+                    self.narrowed(path, head, &excess);
+                }
             }
             _ => {
                 let why = match (old, new) {
