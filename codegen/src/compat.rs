@@ -26,7 +26,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use crate::layout::{self, Encoding, Layout, Prefix, TypeLayout};
-use crate::model::{Direction, Endian, EveryState, Field, Packet, Protocol, State, Ty, TypeDef};
+use crate::model::{
+    Direction, Endian, EveryState, Field, IntTy, Packet, Protocol, State, Ty, TypeDef,
+};
 use crate::names::to_snake_case;
 use crate::parse::SpecFile;
 use crate::span::Spanned;
@@ -628,27 +630,9 @@ impl Differ<'_> {
                     ..
                 },
             ) => {
-                if ot != nt {
-                    self.breaking(
-                        path,
-                        format!("tag type changed {} → {}", ot.rust(), nt.rust()),
-                    );
-                }
-                let old_vs: Vec<(&str, u64, &str)> = ov
-                    .iter()
-                    .map(|v| (v.name.as_str(), v.value, v.doc.as_str()))
-                    .collect();
-                let new_vs: Vec<(&str, u64, &str)> = nv
-                    .iter()
-                    .map(|v| (v.name.as_str(), v.value, v.doc.as_str()))
-                    .collect();
-                self.tags(path, "variant", &old_vs, &new_vs);
-                self.reordered(
-                    path,
-                    "variants",
-                    old_vs.iter().map(|v| v.0),
-                    new_vs.iter().map(|v| v.0),
-                );
+                self.variants(path, (*ot, *nt), ov, nv, |v| {
+                    (v.name.as_str(), v.value, v.doc.as_str())
+                });
                 self.properties(path, old, new);
             }
             (
@@ -721,27 +705,10 @@ impl Differ<'_> {
                     ..
                 },
             ) => {
-                if ot != nt {
-                    self.breaking(
-                        path,
-                        format!("tag type changed {} → {}", ot.rust(), nt.rust()),
-                    );
-                }
-                let old_vs: Vec<(&str, u64, &str)> = ov
-                    .iter()
-                    .map(|v| (v.name.as_str(), v.value, v.doc.as_str()))
-                    .collect();
-                let new_vs: Vec<(&str, u64, &str)> = nv
-                    .iter()
-                    .map(|v| (v.name.as_str(), v.value, v.doc.as_str()))
-                    .collect();
-                self.reordered(
-                    path,
-                    "variants",
-                    old_vs.iter().map(|v| v.0),
-                    new_vs.iter().map(|v| v.0),
-                );
-                for (o, n) in self.tags(path, "variant", &old_vs, &new_vs) {
+                let pairs = self.variants(path, (*ot, *nt), ov, nv, |v| {
+                    (v.name.as_str(), v.value, v.doc.as_str())
+                });
+                for (o, n) in pairs {
                     if let (Some(o), Some(n)) = (
                         ov.iter().find(|v| v.name == o),
                         nv.iter().find(|v| v.name == n),
@@ -757,6 +724,34 @@ impl Differ<'_> {
                 format!("changed from {} to {}", old.kind(), new.kind()),
             ),
         }
+    }
+
+    /// Compares the variants of an enum or a union: the tag type, each variant's name, value and
+    /// doc, and their order; returns each (old name, new name) pair that denotes the same tag.
+    fn variants<V>(
+        &mut self,
+        path: &str,
+        (old_tag, new_tag): (IntTy, IntTy),
+        old: &[Spanned<V>],
+        new: &[Spanned<V>],
+        key: impl Fn(&V) -> (&str, u64, &str),
+    ) -> Vec<(String, String)> {
+        if old_tag != new_tag {
+            self.breaking(
+                path,
+                format!("tag type changed {} → {}", old_tag.rust(), new_tag.rust()),
+            );
+        }
+        let old_vs: Vec<(&str, u64, &str)> = old.iter().map(|v| key(&v.node)).collect();
+        let new_vs: Vec<(&str, u64, &str)> = new.iter().map(|v| key(&v.node)).collect();
+        let pairs = self.tags(path, "variant", &old_vs, &new_vs);
+        self.reordered(
+            path,
+            "variants",
+            old_vs.iter().map(|v| v.0),
+            new_vs.iter().map(|v| v.0),
+        );
+        pairs
     }
 
     /// Compares tagged values (enum variants, union variants) by name and value; returns each
@@ -1265,44 +1260,25 @@ impl Differ<'_> {
             (
                 Encoding::Var {
                     signed: os,
-                    wide: false,
+                    wide: ow,
                 },
                 Encoding::Var {
                     signed: ns,
-                    wide: true,
+                    wide: nw,
                 },
-            ) if os == ns => {
+            ) if os == ns && ow != nw => {
                 let range = if *os {
                     "outside the i32 range"
                 } else {
                     "above u32::MAX"
                 };
-                self.widened(
-                    path,
-                    format!("{ctx}type {} → {}", old.words(), new.words()),
-                    &format!("values {range}"),
-                );
-            }
-            (
-                Encoding::Var {
-                    signed: os,
-                    wide: true,
-                },
-                Encoding::Var {
-                    signed: ns,
-                    wide: false,
-                },
-            ) if os == ns => {
-                let range = if *os {
-                    "outside the i32 range"
+                let head = format!("{ctx}type {} → {}", old.words(), new.words());
+                let excess = format!("values {range}");
+                if *nw {
+                    self.widened(path, head, &excess);
                 } else {
-                    "above u32::MAX"
-                };
-                self.narrowed(
-                    path,
-                    format!("{ctx}type {} → {}", old.words(), new.words()),
-                    &format!("values {range}"),
-                );
+                    self.narrowed(path, head, &excess);
+                }
             }
             _ => {
                 let why = match (old, new) {

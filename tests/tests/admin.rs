@@ -20,7 +20,7 @@ use tilegame_client::ui::messages::{failure_key, failure_text};
 use tilegame_client::ui::screens::{Attempt, Failure};
 use tilegame_game::Action;
 use tilegame_protocol::v1::{DisconnectReason, JoinError, CHAT_FROM_SERVER};
-use tilegame_server::ServerConfig;
+use tilegame_server::{ServerConfig, ServerHandle};
 use tilegame_tests::{start_server, test_config, ClientError, TestClient};
 
 const TOKEN: &str = "s3cret-admin-token-for-tests";
@@ -125,6 +125,18 @@ fn wait_for_players(addr: SocketAddr, want: &[&str]) {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// Joins "alice" and "bob", waits until both play and the roster lists them; returns the admin
+/// listener's address and the two clients.
+fn alice_and_bob(server: &ServerHandle) -> (SocketAddr, TestClient, TestClient) {
+    let http = server.metrics_addr().expect("listener");
+    let mut alice = TestClient::join(server.addr(), "alice").expect("alice joins");
+    let mut bob = TestClient::join(server.addr(), "bob").expect("bob joins");
+    alice.snapshot().expect("alice plays");
+    bob.snapshot().expect("bob plays");
+    wait_for_players(http, &["alice", "bob"]);
+    (http, alice, bob)
 }
 
 /// Receives snapshots until the server kicks `client`; returns the Kick.
@@ -249,12 +261,7 @@ fn the_token_is_required_and_the_api_is_off_without_one() {
 fn players_are_listed_and_a_kick_reaches_the_client() {
     let dir = scratch("kick");
     let server = start_server(admin_config(&dir));
-    let http = server.metrics_addr().expect("listener");
-    let mut alice = TestClient::join(server.addr(), "alice").expect("alice joins");
-    let mut bob = TestClient::join(server.addr(), "bob").expect("bob joins");
-    alice.snapshot().expect("alice plays");
-    bob.snapshot().expect("bob plays");
-    wait_for_players(http, &["alice", "bob"]);
+    let (http, mut alice, mut bob) = alice_and_bob(&server);
     let (_, list) = admin(http, "GET", "/admin/players", None);
     let alice_row = list
         .as_array()
@@ -506,12 +513,7 @@ fn hostile_requests_are_refused_and_the_game_keeps_ticking() {
 fn a_broadcast_reaches_every_player_as_a_chat_from_the_server() {
     let dir = scratch("broadcast");
     let server = start_server(admin_config(&dir));
-    let http = server.metrics_addr().expect("listener");
-    let mut alice = TestClient::join(server.addr(), "alice").expect("alice joins");
-    let mut bob = TestClient::join(server.addr(), "bob").expect("bob joins");
-    alice.snapshot().expect("alice plays");
-    bob.snapshot().expect("bob plays");
-    wait_for_players(http, &["alice", "bob"]);
+    let (http, mut alice, mut bob) = alice_and_bob(&server);
 
     let line = "Neustart um 12:00 \u{2014} bitte speichern";
     let (status, body) = admin(
