@@ -118,12 +118,15 @@ fn serve(size: &str, theme: &str) {
     println!("{}", server.addr());
     let _ = std::io::stdout().flush();
     let mut since = tilegame_server::ReplicationCounts::default();
+    let mut phases_since = tilegame_server::PhaseTimes::default();
     for line in std::io::stdin().lines() {
         let Ok(line) = line else { break };
         match line.trim() {
             "reset" => {
                 server.reset_tick_times();
-                since = server.stats().replication;
+                let s = server.stats();
+                since = s.replication;
+                phases_since = s.phases;
                 println!("ok");
             }
             "stats" => {
@@ -140,8 +143,9 @@ fn serve(size: &str, theme: &str) {
                 let per_client_tick = |now: u64, then: u64| {
                     now.saturating_sub(then) as f64 / ticks as f64 / s.players.max(1) as f64
                 };
+                let phases = s.phases.mean_micros_since(&phases_since);
                 println!(
-                    "{} {} {} {} {} {} {:.1} {:.1} {:.1}",
+                    "{} {} {} {} {} {} {:.1} {:.1} {:.1} {:.0} {:.0} {:.0} {:.0} {:.0}",
                     pct(0.5),
                     pct(0.99),
                     t.last().copied().unwrap_or(0),
@@ -151,6 +155,11 @@ fn serve(size: &str, theme: &str) {
                     per_client_tick(r.visible, since.visible),
                     per_client_tick(r.candidates, since.candidates),
                     per_client_tick(r.deltas, since.deltas),
+                    phases[0],
+                    phases[1],
+                    phases[2],
+                    phases[3],
+                    phases[4],
                 );
             }
             _ => break,
@@ -310,6 +319,7 @@ fn main() {
         "server KB/cl"
     );
     let mut n10_tick_p50 = None;
+    let mut phase_lines = Vec::new();
     for &n in &clients {
         // Bots roam a Large map (192², ±3,072 px) and spread beyond each other's view.
         let mut server = ServerChild::start("large", "default", pin);
@@ -362,10 +372,26 @@ fn main() {
             rss_after.saturating_sub(rss_before) as f64 / n as f64,
             if all { "" } else { "  (not all connected)" }
         );
+        phase_lines.push(format!(
+            "{n:>6} | {}",
+            (0..tilegame_server::PHASES.len())
+                .map(|i| format!("{} {:.0}", tilegame_server::PHASES[i], at(9 + i)))
+                .collect::<Vec<_>>()
+                .join(" / ")
+        ));
         if n == 10 {
             n10_tick_p50 = Some(p50);
         }
         fleet.stop(&rt);
+    }
+    if !phase_lines.is_empty() {
+        println!(
+            "\nserver tick by phase, mean µs per tick ({}):",
+            tilegame_server::PHASES.join(", ")
+        );
+        for line in &phase_lines {
+            println!("{line}");
+        }
     }
     if burst > 0 {
         // Everyone at once: joins and their events must evict nobody that reads its socket.
@@ -377,11 +403,13 @@ fn main() {
         let joined_in = started.elapsed().as_secs_f64();
         std::thread::sleep(Duration::from_secs(5));
         let stats = server.ask("stats");
+        // The same fields as the rows above (some are decimals).
         let f: Vec<u64> = stats
             .split_whitespace()
-            .filter_map(|v| v.parse().ok())
+            .map(|v| v.parse::<f64>().map_or(0, |v| v as u64))
             .collect();
         let connected = fleet.totals().connected;
+        let phase = |i: usize| f.get(9 + i).copied().unwrap_or(0);
         println!(
             "burst of {burst} joins at once: {connected} connected after {joined_in:.1} s{}, {} kicked as too slow, {} dropped; tick p50 {} µs p99 {} µs max {} µs during the burst",
             if all { "" } else { " (not all)" },
@@ -390,6 +418,13 @@ fn main() {
             f.first().copied().unwrap_or(0),
             f.get(1).copied().unwrap_or(0),
             f.get(2).copied().unwrap_or(0),
+        );
+        println!(
+            "  by phase, mean µs per tick: {}",
+            (0..tilegame_server::PHASES.len())
+                .map(|i| format!("{} {}", tilegame_server::PHASES[i], phase(i)))
+                .collect::<Vec<_>>()
+                .join(" / ")
         );
         fleet.stop(&rt);
         drop(server);

@@ -37,7 +37,7 @@ use tracing::{info, warn};
 
 pub use config::{ConfigError, ServerConfig};
 use tilegame_sim::{simlog, Sim};
-pub use tilegame_sim::{ReplicationCounts, TickStats};
+pub use tilegame_sim::{PhaseTimes, ReplicationCounts, TickStats, PHASES};
 
 /// How often refused connections are logged (as one line with counts), and the interval of
 /// the dropped-client warnings' summaries ([`warnings`]).

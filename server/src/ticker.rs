@@ -5,7 +5,7 @@
 //! the tick's work took; it stops on shutdown (kicking everyone with a reason) or, for an
 //! embedded server, once it has been empty long enough after its last player left.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use tilegame_protocol::v1::DisconnectReason;
@@ -14,6 +14,12 @@ use tokio::sync::{mpsc, watch};
 use tracing::{debug, info};
 
 use crate::metrics::Metrics;
+
+/// Nanoseconds since the first call: what the loop times its phases with (`TickStats::phases`).
+fn phase_clock() -> u64 {
+    static START: OnceLock<Instant> = OnceLock::new();
+    START.get_or_init(Instant::now).elapsed().as_nanos() as u64
+}
 
 /// Runs the loop until `shutdown` fires or, with `exit_when_empty`, the server has been empty
 /// that long after its last player left; then kicks every player with `shutdown_message`.
@@ -26,6 +32,7 @@ pub async fn run(
     shutdown_message: String,
     metrics: Arc<Metrics>,
 ) {
+    sim.set_phase_clock(phase_clock);
     let stats = sim.stats();
     let mut interval = tokio::time::interval(period);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -9,8 +9,16 @@
 
 use std::time::Instant;
 
+use std::sync::OnceLock;
+
 use tilegame_game::{self as game, SplitMix64};
-use tilegame_sim::{Command, MemoryLink, Sim};
+use tilegame_sim::{Command, MemoryLink, Sim, PHASES};
+
+/// Nanoseconds since the first call: the clock the loop's phases are timed with.
+fn phase_clock() -> u64 {
+    static START: OnceLock<Instant> = OnceLock::new();
+    START.get_or_init(Instant::now).elapsed().as_nanos() as u64
+}
 
 /// CPU time this process has used (all threads, live and ended), in clock ticks of 10 ms.
 fn cpu_ticks() -> u64 {
@@ -55,6 +63,7 @@ fn main() {
         0 => vec![10, 100, get("--players", 1000), 2000],
         n => vec![n],
     };
+    let mut phase_lines = Vec::new();
     for players in sizes {
         let map =
             game::generate("tickbench", game::Theme::Default, game::MapSize::Large).expect("map");
@@ -66,6 +75,7 @@ fn main() {
             20,
         );
         sim.set_view_radius(24);
+        sim.set_phase_clock(phase_clock);
         let mut queues = Vec::new();
         for i in 0..players {
             let link = MemoryLink::new(1 << 20);
@@ -90,6 +100,7 @@ fn main() {
         let out_for: Vec<u32> = (0..players).map(|_| rng.below(171) as u32).collect();
         let mut times = Vec::with_capacity(ticks);
         let mut since = None;
+        let mut phases_from = tilegame_sim::PhaseTimes::default();
         let mut cpu_from = 0;
         let mut bytes = 0usize;
         for t in 0..(SPREAD_TICKS + ticks) as u32 {
@@ -118,10 +129,10 @@ fn main() {
             if t >= SPREAD_TICKS as u32 {
                 since.get_or_insert_with(|| {
                     cpu_from = cpu_ticks();
-                    sim.stats()
-                        .lock()
-                        .map(|s| s.replication)
-                        .unwrap_or_default()
+                    let s = sim.stats();
+                    let s = s.lock().map(|s| s.clone()).unwrap_or_default();
+                    phases_from = s.phases;
+                    s.replication
                 });
                 times.push(took);
                 bytes += drained;
@@ -136,11 +147,9 @@ fn main() {
         };
         // Mean CPU time per measured tick (all threads; includes draining the queues).
         let cpu_us = cpu_ticks().saturating_sub(cpu_from) * 10_000 / ticks.max(1) as u64;
-        let now = sim
-            .stats()
-            .lock()
-            .map(|s| s.replication)
-            .unwrap_or_default();
+        let stats = sim.stats();
+        let stats = stats.lock().map(|s| s.clone()).unwrap_or_default();
+        let now = stats.replication;
         let since = since.unwrap_or_default();
         let per = |a: u64, b: u64| {
             a.saturating_sub(b) as f64
@@ -158,5 +167,16 @@ fn main() {
             per(now.deltas, since.deltas),
             bytes / ticks.max(1)
         );
+        phase_lines.push(format!(
+            "{players:>7} | {}",
+            stats.phases.summary_since(&phases_from)
+        ));
+    }
+    println!(
+        "\nMean wall time per tick by phase, µs ({}):",
+        PHASES.join(", ")
+    );
+    for line in phase_lines {
+        println!("{line}");
     }
 }

@@ -24,6 +24,6 @@ pub mod simulation;
 
 pub use link::{ClientLink, JoinAnswer, MemoryLink, PushError};
 pub use simulation::{
-    keyframe_differences, Command, Footprint, Frame, Joined, KeyframeError, Kick,
-    ReplicationCounts, Sim, TickStats,
+    keyframe_differences, Command, Footprint, Frame, Joined, KeyframeError, Kick, PhaseClock,
+    PhaseTimes, ReplicationCounts, Sim, TickStats, PHASES,
 };

@@ -202,6 +202,9 @@ pub struct ClientView {
     last_ack: u32,
     /// Slots the last diff looked at.
     looked: usize,
+    /// When the last diff was capped, the distance of the farthest player it could keep (the
+    /// cut); 0 otherwise. The next diff looks this far first ([`ClientView::diff`]).
+    cut: i32,
 }
 
 /// Most cells a [`SlotGrid`] allocates; a spread wider than this gets bigger cells.
@@ -246,32 +249,50 @@ pub struct ViewScratch {
 /// Most players a client is told about at once (the spec's `MAX_VIEW_PLAYERS`).
 pub const MAX_VIEW: usize = tilegame_protocol::v1::MAX_VIEW_PLAYERS as usize;
 
+/// How far past the last tick's cut a capped client's view is first looked at, in pixels: two
+/// players walking apart at top speed (350 px/s) part by 35 px in a tick, so the players that
+/// were within the cut are still within this (unless one respawned or left), and the narrow look
+/// holds more than the cap. (24 px looked at 5% fewer entries in the tick bench, within noise.)
+pub const CUT_MARGIN_PX: i32 = 48;
+
+/// A player's rank in a capped view, lower first: the client's `own` player (0), then by
+/// (distance, slot).
+fn rank_key(e: u64, own: Option<usize>) -> u64 {
+    let (slot, d) = unpack(e);
+    if own == Some(slot as usize) {
+        return 0;
+    }
+    ((u64::from(d as u32) << 32) | u64::from(slot)) + 1
+}
+
+/// The distance in a [`rank_key`] (0 for the own player).
+fn rank_distance(key: u64) -> i32 {
+    (key.saturating_sub(1) >> 32) as i32
+}
+
 /// Trims `in_view` (sorted by slot, packed with distances) to the players a client with `cap`
 /// places should be told about: a newcomer only if it is among the nearest four fifths of `cap`
-/// by (distance, slot), a player it already `known`s while it stays among the nearest `cap`;
-/// its `own` player ranks first whatever shares its spot. The margin keeps players near the cut
+/// by [`rank_key`], a player it already `known`s while it stays among the nearest `cap`; its
+/// `own` player ranks first whatever shares its spot. The margin keeps players near the cut
 /// from leaving and re-entering (a `gone`, then a full record) every tick. Keeps slot order; at
-/// most `cap` remain.
+/// most `cap` remain; call it only with more than `cap` in view. Returns the cut: the distance
+/// of the `cap`-th nearest (0 if `cap` is 0).
+///
+/// Only the players ranked within the nearest `cap` matter, so any superset of those gives the
+/// same result (what lets [`ClientView::diff`] look at a smaller radius first).
 fn nearest(
     in_view: &mut Vec<u64>,
     known: &[Known],
     cap: usize,
     own: Option<usize>,
     rank: &mut Vec<u64>,
-) {
-    let key = |e: u64| {
-        let (slot, d) = unpack(e);
-        if own == Some(slot as usize) {
-            return 0;
-        }
-        ((u64::from(d as u32) << 32) | u64::from(slot)) + 1
-    };
+) -> i32 {
     if cap == 0 {
         in_view.clear();
-        return;
+        return 0;
     }
     rank.clear();
-    rank.extend(in_view.iter().map(|&e| key(e)));
+    rank.extend(in_view.iter().map(|&e| rank_key(e, own)));
     let admit = (cap * 4 / 5).max(1);
     let (_, &mut keep_to, _) = rank.select_nth_unstable(cap - 1);
     let (_, &mut admit_to, _) = rank[..cap].select_nth_unstable(admit - 1);
@@ -281,9 +302,10 @@ fn nearest(
         while k < known.len() && known[k].slot < slot {
             k += 1;
         }
-        let key = key(e);
+        let key = rank_key(e, own);
         key <= admit_to || (key <= keep_to && known.get(k).is_some_and(|n| n.slot == slot))
     });
+    rank_distance(keep_to)
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -399,13 +421,14 @@ impl SlotGrid {
             let to = self.starts[row + x1 as usize + 1] as usize;
             looked += to - from;
             for e in &self.entries[from..to] {
-                let d = (e.pos.0.saturating_sub(centre.0))
-                    .saturating_abs()
-                    .max(e.pos.1.saturating_sub(centre.1).saturating_abs());
-                if d <= radius {
+                // In i64, no difference of two i32s overflows (and nothing saturates).
+                let d = (i64::from(e.pos.0) - i64::from(centre.0))
+                    .abs()
+                    .max((i64::from(e.pos.1) - i64::from(centre.1)).abs());
+                if d <= i64::from(radius) {
                     let slot = e.slot as usize;
                     scratch.bits[slot / 64] |= 1 << (slot % 64);
-                    scratch.dist[slot] = d;
+                    scratch.dist[slot] = d as i32;
                 }
             }
         }
@@ -463,6 +486,7 @@ impl ClientView {
             last_sent,
             last_ack,
             looked: 0,
+            cut: 0,
         }
     }
 
@@ -503,7 +527,30 @@ impl ClientView {
         in_view.clear();
         match (view, grid) {
             (Some((centre, radius)), Some(grid)) => {
-                self.looked = grid.query(centre, radius, scratch, &mut in_view);
+                self.looked = 0;
+                // Capped last tick: look just past last tick's cut first. More than `cap`
+                // players there means the nearest `cap` of the whole view are all among them
+                // (everyone outside is farther), so `nearest` keeps exactly what it would keep
+                // from the whole view; otherwise look at the whole view after all.
+                let near = self.cut.saturating_add(CUT_MARGIN_PX);
+                let own_within = own.is_none_or(|s| {
+                    slots.get(s).and_then(Option::as_ref).is_some_and(|r| {
+                        let (x, y) = r.state.pos;
+                        x.saturating_sub(centre.0)
+                            .saturating_abs()
+                            .max(y.saturating_sub(centre.1).saturating_abs())
+                            <= near
+                    })
+                });
+                if self.cut > 0 && near < radius && own_within {
+                    self.looked = grid.query(centre, near, scratch, &mut in_view);
+                    if in_view.len() <= cap {
+                        in_view.clear();
+                    }
+                }
+                if in_view.is_empty() {
+                    self.looked += grid.query(centre, radius, scratch, &mut in_view);
+                }
             }
             _ => {
                 self.looked = slots.len();
@@ -527,8 +574,9 @@ impl ClientView {
                 }
             }
         }
+        self.cut = 0;
         if view.is_some() && in_view.len() > cap {
-            nearest(&mut in_view, &self.known, cap, own, &mut scratch.rank);
+            self.cut = nearest(&mut in_view, &self.known, cap, own, &mut scratch.rank);
         }
         let half = view.map_or(i32::MAX, |(_, radius)| radius / 2);
         // Merge what the client knows with what it sees, both in slot order.
@@ -615,8 +663,8 @@ impl ClientView {
                 state: now,
             });
         }
-        self.known.clear();
-        self.known.extend_from_slice(&next);
+        // The new list becomes the client's, its old buffer the next client's scratch (no copy).
+        std::mem::swap(&mut self.known, &mut next);
         scratch.next = next;
         scratch.in_view = in_view;
         let heartbeat_due = self
@@ -854,6 +902,71 @@ mod tests {
                 assert!(m.len() <= slots.iter().flatten().count());
             }
         }
+    }
+
+    #[test]
+    fn a_capped_view_looks_near_its_last_cut_first_and_tells_what_the_whole_view_would() {
+        // 400 players walking in a 2,000 px square (a few jumping far now and then, as a
+        // respawn does), viewers with room for 12 of the ~100 in their view: each diffed through
+        // the grid (which first looks just past the last tick's cut) and through a full scan of
+        // every slot, with shared deltas; the snapshots must be the same bytes.
+        let (radius, cap) = (500, 12);
+        let mut seed = 23u64;
+        let mut rand = move |n: u64| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) % n
+        };
+        let mut slots: Vec<Option<Replica>> = (0..400u32)
+            .map(|i| {
+                let mut r = replica(i + 1, rand(2000) as i32 - 1000)?;
+                r.state.pos.1 = rand(2000) as i32 - 1000;
+                Some(r)
+            })
+            .collect();
+        let viewers = [0usize, 5, 77, 250, 399];
+        let mut by_grid: Vec<ClientView> = viewers.iter().map(|_| ClientView::default()).collect();
+        let mut by_scan: Vec<ClientView> = viewers.iter().map(|_| ClientView::default()).collect();
+        let mut grid = SlotGrid::default();
+        let mut shared = SharedDeltas::default();
+        let (mut narrowed, mut capped) = (0, 0);
+        for tick in 1..200u32 {
+            for r in slots.iter_mut().flatten() {
+                if rand(200) == 0 {
+                    r.state.pos = (rand(2000) as i32 - 1000, rand(2000) as i32 - 1000);
+                } else {
+                    r.state.pos.0 += rand(37) as i32 - 18;
+                    r.state.pos.1 += rand(37) as i32 - 18;
+                }
+            }
+            grid.build(&slots, radius / 6);
+            shared.build(tick, &slots).unwrap();
+            for (i, &me) in viewers.iter().enumerate() {
+                let centre = slots[me].as_ref().unwrap().state.pos;
+                let view = Some((centre, radius));
+                let full = grid.query(centre, radius, &mut ViewScratch::default(), &mut Vec::new());
+                let (a, b) = (&mut by_grid[i], &mut by_scan[i]);
+                let x = run_capped(
+                    a,
+                    tick,
+                    &slots,
+                    view,
+                    Some(&grid),
+                    Some(&shared),
+                    cap,
+                    Some(me),
+                );
+                let y = run_capped(b, tick, &slots, view, None, Some(&shared), cap, Some(me));
+                assert_eq!(format!("{x:?}"), format!("{y:?}"), "viewer {i} tick {tick}");
+                assert!(a.in_view() <= cap);
+                capped += usize::from(a.cut > 0);
+                narrowed += usize::from(a.candidates() < full);
+            }
+        }
+        // The narrow look was taken (and was enough) on most ticks.
+        assert!(capped > 900, "capped {capped} times");
+        assert!(narrowed > capped / 2, "narrowed {narrowed} of {capped}");
     }
 
     #[test]

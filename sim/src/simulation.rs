@@ -52,6 +52,11 @@ const MAX_LISTED: usize = tilegame_protocol::v1::map_transfer::MapEnd::PLAYERS_M
 /// Inputs a player may have waiting; older ones are dropped past this.
 const INPUT_QUEUE: usize = tilegame_protocol::v1::INPUT_QUEUE as usize;
 
+/// The replication grid's cells are this many to a view radius: fine enough that a view's
+/// cells hold little more than the view (a capped client looks at a radius smaller than the
+/// view), coarse enough that a query's rows stay few.
+const GRID_CELLS_PER_RADIUS: i32 = 6;
+
 /// An encoded frame on its way to one client.
 pub type Frame = Vec<u8>;
 
@@ -121,7 +126,45 @@ pub struct TickStats {
     pub tick: u64,
     /// Replication work since the start, summed over ticks and clients.
     pub replication: ReplicationCounts,
+    /// Time spent in each phase of the tick, summed (only with a [`Sim::set_phase_clock`]).
+    pub phases: PhaseTimes,
 }
+
+/// The phases of a tick, in order, as [`PhaseTimes`] names them.
+pub const PHASES: [&str; 5] = ["world", "replicas", "snapshots", "send", "log"];
+
+/// Time spent in each phase of the tick, summed over ticks, in nanoseconds (see [`PHASES`]):
+/// the world's tick (inputs, movement, events); the replicated states, the grid and the shared
+/// deltas; each client's snapshot; chat, rosters and queueing the frames; the recording.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct PhaseTimes {
+    /// Ticks timed.
+    pub ticks: u64,
+    /// Nanoseconds per phase, in [`PHASES`] order.
+    pub nanos: [u64; 5],
+}
+
+impl PhaseTimes {
+    /// Mean microseconds per tick of each phase since `then` (an earlier copy).
+    pub fn mean_micros_since(&self, then: &PhaseTimes) -> [f64; 5] {
+        let ticks = self.ticks.saturating_sub(then.ticks).max(1) as f64;
+        std::array::from_fn(|i| self.nanos[i].saturating_sub(then.nanos[i]) as f64 / ticks / 1e3)
+    }
+
+    /// One line: each phase's mean microseconds per tick since `then`.
+    pub fn summary_since(&self, then: &PhaseTimes) -> String {
+        let mean = self.mean_micros_since(then);
+        PHASES
+            .iter()
+            .zip(mean)
+            .map(|(name, us)| format!("{name} {us:.0}"))
+            .collect::<Vec<_>>()
+            .join(" / ")
+    }
+}
+
+/// A monotonic clock for [`Sim::set_phase_clock`]: nanoseconds since any fixed instant.
+pub type PhaseClock = fn() -> u64;
 
 /// How much replication work ticks did (summed; the load benchmark reports it per tick).
 #[derive(Debug, Default, Clone, Copy)]
@@ -170,6 +213,28 @@ struct Client {
     joined_frame: Frame,
     /// Joins and leaves of others not yet sent to this client, by player id (coalesced).
     roster: BTreeMap<u32, RosterEvent>,
+    /// The last input sequence applied to this player, as of this tick (its snapshot's ack).
+    ack: u32,
+}
+
+/// Snapshot frames built by one thread: back to back in one buffer, not one allocation each.
+#[derive(Default)]
+struct Built {
+    /// The frames' bytes.
+    bytes: Vec<u8>,
+    /// Each frame's client and its end in `bytes` (it starts where the previous one ends).
+    frames: Vec<(PlayerId, usize)>,
+}
+
+impl Built {
+    /// Each client's frame, in the order built.
+    fn iter(&self) -> impl Iterator<Item = (PlayerId, &[u8])> + '_ {
+        self.frames.iter().scan(0, |start, &(id, end)| {
+            let frame = &self.bytes[*start..end];
+            *start = end;
+            Some((id, frame))
+        })
+    }
 }
 
 /// Clients from which snapshot building is spread over threads.
@@ -194,7 +259,6 @@ struct SnapshotContext<'a> {
     tiles_encoded: &'a [u8],
     shared: &'a SharedDeltas,
     slots: &'a [Option<Replica>],
-    world: &'a World,
     heartbeat_ticks: u32,
     view_radius_px: Option<i32>,
     grid: Option<&'a SlotGrid>,
@@ -205,11 +269,11 @@ fn build_snapshots(
     clients: &mut [(PlayerId, &mut Client)],
     ctx: &SnapshotContext<'_>,
     scratch: &mut Scratch,
-) -> (Vec<(PlayerId, Frame)>, ReplicationCounts) {
-    let mut frames = Vec::with_capacity(clients.len());
+    out: &mut Built,
+) -> ReplicationCounts {
     let mut counts = ReplicationCounts::default();
     for (id, c) in clients.iter_mut() {
-        let ack = ctx.world.player(*id).map_or(0, |p| p.last_input_seq);
+        let ack = c.ack;
         let view = match (ctx.view_radius_px, &ctx.slots[c.slot]) {
             (Some(radius), Some(me)) => Some((me.state.pos, radius)),
             _ => None,
@@ -240,23 +304,24 @@ fn build_snapshots(
         }
         let parts = &scratch.parts;
         counts.deltas += parts.count as u64;
-        let mut out = Vec::with_capacity(16 + parts.deltas.len() + ctx.tiles_encoded.len());
+        let start = out.bytes.len();
         if let Err(e) = encode_snapshot(
             ctx.tick,
             ack,
             parts,
             ctx.tiles_encoded,
             &mut scratch.body,
-            &mut out,
+            &mut out.bytes,
         ) {
             warn!("cannot encode snapshot: {e}");
+            out.bytes.truncate(start);
             continue;
         }
         counts.snapshots += 1;
-        counts.bytes += out.len() as u64;
-        frames.push((*id, out));
+        counts.bytes += (out.bytes.len() - start) as u64;
+        out.frames.push((*id, out.bytes.len()));
     }
-    (frames, counts)
+    counts
 }
 
 /// The loop's state.
@@ -285,6 +350,10 @@ pub struct Sim {
     joined_since_tick: usize,
     /// Chat lines taken since the last tick, in order, as encoded Chat frames.
     chat: Vec<u8>,
+    /// The driver's clock, to time the tick's phases (the loop never reads a clock itself).
+    phase_clock: Option<PhaseClock>,
+    /// This thread's snapshot frames, kept between ticks for their buffers.
+    built: Built,
 }
 
 /// What the loop holds in proportion to its players, for a memory budget (a re-simulation of an
@@ -352,7 +421,15 @@ impl Sim {
             log: None,
             joined_since_tick: 0,
             chat: Vec::new(),
+            phase_clock: None,
+            built: Built::default(),
         }
+    }
+
+    /// Times each phase of every tick with the driver's `clock` into [`TickStats::phases`]. The
+    /// times go nowhere else: what the loop does never depends on them.
+    pub fn set_phase_clock(&mut self, clock: PhaseClock) {
+        self.phase_clock = Some(clock);
     }
 
     /// Replicates only players within `tiles` tiles of each client (0 = everyone).
@@ -580,6 +657,7 @@ impl Sim {
                 inputs: VecDeque::new(),
                 joined_frame,
                 roster,
+                ack: 0,
             },
         );
         Ok(Joined {
@@ -638,6 +716,14 @@ impl Sim {
 
     /// Runs one tick: inputs, simulation, snapshots.
     pub fn tick(&mut self) {
+        let clock = self.phase_clock;
+        let mut marks = [0u64; 6];
+        let mut mark = |phase: usize| {
+            if let Some(now) = clock {
+                marks[phase] = now();
+            }
+        };
+        mark(0);
         self.joined_since_tick = 0;
         let inputs: Vec<(PlayerId, game::Input)> = self
             .clients
@@ -660,8 +746,10 @@ impl Sim {
         if !tiles.is_empty() {
             self.transfer = None;
         }
-        for (id, c) in &self.clients {
+        mark(1);
+        for (id, c) in self.clients.iter_mut() {
             if let Some(p) = self.world.player(*id) {
+                c.ack = p.last_input_seq;
                 let state = Quantized::of(p);
                 match &mut self.slots[c.slot] {
                     Some(r) if r.id == id.0 => r.state = state,
@@ -674,11 +762,14 @@ impl Sim {
                         })
                     }
                 }
+            } else {
+                c.ack = 0;
             }
         }
         let tick = self.world.tick as u32;
         if let Some(radius) = self.view_radius_px {
-            self.grid.build(&self.slots, (radius / 2).max(128));
+            self.grid
+                .build(&self.slots, (radius / GRID_CELLS_PER_RADIUS).max(64));
         }
         if let Err(e) = self.shared.build(tick, &self.slots) {
             warn!("cannot encode shared deltas: {e}");
@@ -695,11 +786,11 @@ impl Sim {
             tiles_encoded: &self.tiles_encoded,
             shared: &self.shared,
             slots: &self.slots,
-            world: &self.world,
             heartbeat_ticks: self.heartbeat_ticks,
             view_radius_px: self.view_radius_px,
             grid: self.view_radius_px.map(|_| &self.grid),
         };
+        mark(2);
         let mut clients: Vec<(PlayerId, &mut Client)> =
             self.clients.iter_mut().map(|(id, c)| (*id, c)).collect();
         // Snapshots are independent per client: build them on several threads for big servers.
@@ -718,10 +809,13 @@ impl Sim {
             ticks: 1,
             ..ReplicationCounts::default()
         };
-        let frames: Vec<(PlayerId, Frame)> = if workers > 1 {
+        let mut built = std::mem::take(&mut self.built);
+        built.bytes.clear();
+        built.frames.clear();
+        let mut helpers_built = Vec::new();
+        if workers > 1 {
             let queue = Mutex::new(clients.chunks_mut(CHUNK));
-            let work = |scratch: &mut Scratch| {
-                let mut frames = Vec::new();
+            let work = |scratch: &mut Scratch, out: &mut Built| {
                 let mut counts = ReplicationCounts::default();
                 loop {
                     let chunk = match queue.lock() {
@@ -729,31 +823,37 @@ impl Sim {
                         Err(_) => None,
                     };
                     let Some(chunk) = chunk else { break };
-                    let (f, c) = build_snapshots(chunk, &ctx, scratch);
-                    frames.extend(f);
-                    counts.add(&c);
+                    counts.add(&build_snapshots(chunk, &ctx, scratch, out));
                 }
-                (frames, counts)
+                counts
             };
             let scratch = &mut self.scratch;
             std::thread::scope(|scope| {
                 let helpers: Vec<_> = (1..workers)
-                    .map(|_| scope.spawn(|| work(&mut Scratch::default())))
+                    .map(|_| {
+                        scope.spawn(|| {
+                            let mut out = Built::default();
+                            let c = work(&mut Scratch::default(), &mut out);
+                            (out, c)
+                        })
+                    })
                     .collect();
-                let (mut frames, c) = work(scratch);
-                counts.add(&c);
+                counts.add(&work(scratch, &mut built));
                 for h in helpers {
-                    let (f, c) = h.join().unwrap_or_default();
-                    frames.extend(f);
+                    let (out, c) = h.join().unwrap_or_default();
                     counts.add(&c);
+                    helpers_built.push(out);
                 }
-                frames
-            })
+            });
         } else {
-            let (frames, c) = build_snapshots(&mut clients, &ctx, &mut self.scratch);
-            counts.add(&c);
-            frames
-        };
+            counts.add(&build_snapshots(
+                &mut clients,
+                &ctx,
+                &mut self.scratch,
+                &mut built,
+            ));
+        }
+        mark(3);
         let mut slow = Vec::new();
         let mut closed = Vec::new();
         // Chat first: everyone in play gets every line, in order, before this tick's leaves
@@ -769,16 +869,20 @@ impl Sim {
             }
         }
         self.flush_rosters(&mut slow, &mut closed);
-        for (id, frame) in frames {
+        for (id, frame) in std::iter::once(&built)
+            .chain(&helpers_built)
+            .flat_map(Built::iter)
+        {
             let Some(c) = self.clients.get_mut(&id) else {
                 continue;
             };
-            match c.link.push_play(&frame) {
+            match c.link.push_play(frame) {
                 Ok(()) => {}
                 Err(PushError::Full) => slow.push(id),
                 Err(PushError::Closed) => closed.push(id),
             }
         }
+        self.built = built;
         slow.dedup();
         for id in slow {
             warn!(
@@ -794,6 +898,7 @@ impl Sim {
         for id in closed {
             self.drop_client(id, DisconnectReason::Quit, None);
         }
+        mark(4);
         let keyframe = self
             .log
             .as_ref()
@@ -802,10 +907,17 @@ impl Sim {
         if let Some(log) = &mut self.log {
             log.tick_done(&self.world, keyframe);
         }
+        mark(5);
         if let Ok(mut s) = self.stats.lock() {
             s.players = self.clients.len();
             s.tick = self.world.tick;
             s.replication.add(&counts);
+            if clock.is_some() {
+                s.phases.ticks += 1;
+                for (total, w) in s.phases.nanos.iter_mut().zip(marks.windows(2)) {
+                    *total += w[1].saturating_sub(w[0]);
+                }
+            }
         }
     }
 

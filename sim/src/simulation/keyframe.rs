@@ -563,6 +563,7 @@ impl Sim {
                     inputs,
                     joined_frame,
                     roster,
+                    ack: 0, // Set by the next tick, before its snapshots.
                 },
             );
         }
