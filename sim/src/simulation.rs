@@ -285,6 +285,9 @@ pub struct Sim {
     joined_since_tick: usize,
     /// Chat lines taken since the last tick, in order, as encoded Chat frames.
     chat: Vec<u8>,
+    /// Whether ticks build and push snapshots (a re-simulation that checks hashes only turns
+    /// this off: see [`Sim::set_replicate`]).
+    replicate: bool,
 }
 
 /// What the loop holds in proportion to its players, for a memory budget (a re-simulation of an
@@ -352,7 +355,18 @@ impl Sim {
             log: None,
             joined_since_tick: 0,
             chat: Vec::new(),
+            replicate: true,
         }
+    }
+
+    /// Whether ticks build and push each client's snapshot (on unless turned off). Off, a tick
+    /// still applies inputs, runs the world, sends chat and roster events and drops whom the
+    /// log says; the world and every player's state stay exactly those of a replicating loop
+    /// (snapshots read the world, never change it), but the clients' replication views stand
+    /// still, so a keyframe taken then is not the live loop's. For re-simulations that check
+    /// hashes only.
+    pub fn set_replicate(&mut self, on: bool) {
+        self.replicate = on;
     }
 
     /// Replicates only players within `tiles` tiles of each client (0 = everyone).
@@ -677,6 +691,25 @@ impl Sim {
             }
         }
         let tick = self.world.tick as u32;
+        let mut counts = ReplicationCounts {
+            ticks: 1,
+            ..ReplicationCounts::default()
+        };
+        let frames = if self.replicate {
+            self.snapshots(tick, tiles, &mut counts)
+        } else {
+            Vec::new()
+        };
+        self.push_tick(frames, tick, &counts);
+    }
+
+    /// Builds this tick's snapshot of every client that has something to receive.
+    fn snapshots(
+        &mut self,
+        tick: u32,
+        mut tiles: Vec<TileChange>,
+        counts: &mut ReplicationCounts,
+    ) -> Vec<(PlayerId, Frame)> {
         if let Some(radius) = self.view_radius_px {
             self.grid.build(&self.slots, (radius / 2).max(128));
         }
@@ -714,11 +747,7 @@ impl Sim {
         } else {
             1
         };
-        let mut counts = ReplicationCounts {
-            ticks: 1,
-            ..ReplicationCounts::default()
-        };
-        let frames: Vec<(PlayerId, Frame)> = if workers > 1 {
+        if workers > 1 {
             let queue = Mutex::new(clients.chunks_mut(CHUNK));
             let work = |scratch: &mut Scratch| {
                 let mut frames = Vec::new();
@@ -753,7 +782,12 @@ impl Sim {
             let (frames, c) = build_snapshots(&mut clients, &ctx, &mut self.scratch);
             counts.add(&c);
             frames
-        };
+        }
+    }
+
+    /// Pushes this tick's chat, roster events and `frames`, drops whom could not take them, and
+    /// ends the tick (log, statistics).
+    fn push_tick(&mut self, frames: Vec<(PlayerId, Frame)>, tick: u32, counts: &ReplicationCounts) {
         let mut slow = Vec::new();
         let mut closed = Vec::new();
         // Chat first: everyone in play gets every line, in order, before this tick's leaves
@@ -805,7 +839,7 @@ impl Sim {
         if let Ok(mut s) = self.stats.lock() {
             s.players = self.clients.len();
             s.tick = self.world.tick;
-            s.replication.add(&counts);
+            s.replication.add(counts);
         }
     }
 
