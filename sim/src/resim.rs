@@ -674,12 +674,12 @@ impl Resim {
             self.sim.remove(PlayerId(d.player), reason, d.kick);
         }
         // Which recorded input each applied one was (inputs dropped from a full queue skipped).
-        let mut applied_from = BTreeMap::new();
+        let mut applied_from = Vec::with_capacity(applied.len());
         for (id, input) in &applied {
             if let Some(q) = self.queued.get_mut(id) {
                 while let Some((queued, before)) = q.pop_front() {
                     if queued == *input {
-                        applied_from.insert(*id, (*input, before));
+                        applied_from.push((*id, (*input, before)));
                         break;
                     }
                 }
@@ -693,6 +693,21 @@ impl Resim {
                 player: id.0,
                 reason: *reason,
             }));
+        }
+        // The common case first, with nothing allocated: every hash as recorded.
+        let world = self.sim.world();
+        if recorded.tick == tick
+            && recorded.players.len() == world.players.len()
+            && recorded
+                .players
+                .iter()
+                .zip(world.players.values())
+                .all(|(r, p)| r.id == p.id.0 && r.hash == simlog::player_hash(p))
+        {
+            let world_hash = self.hasher.state_hash(world);
+            if world_hash == recorded.world_hash {
+                return Ok(Step::Ticked { tick, world_hash });
+            }
         }
         let now = simlog::tick_hashes_with(&mut self.hasher, self.sim.world());
         if now == *recorded {
@@ -731,7 +746,10 @@ impl Resim {
                         .map(|p| p.name.clone()),
                     recorded: r.copied(),
                     resimulated: n.copied(),
-                    input: applied_from.get(&PlayerId(id)).copied(),
+                    input: applied_from
+                        .iter()
+                        .find(|(p, _)| p.0 == id)
+                        .map(|(_, applied)| *applied),
                 });
             }
         }
