@@ -36,6 +36,11 @@ impl StableHasher {
         Self { state: FNV_OFFSET }
     }
 
+    /// Goes on from a hash state `finish` returned (to hash a long prefix once and resume).
+    pub const fn from_state(state: u64) -> Self {
+        Self { state }
+    }
+
     /// Feeds raw bytes.
     pub fn write_bytes(&mut self, bytes: &[u8]) {
         let mut s = self.state;

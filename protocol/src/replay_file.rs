@@ -437,8 +437,7 @@ impl<W: Write> ReplayWriter<W> {
     /// correct checksums and sequence number (after flushing any pending records). For fuzzing
     /// and damage tests: it lets hostile bytes reach the record decoder past the checksums.
     pub fn push_raw_chunk(&mut self, records: u32, body: &[u8]) -> Result<(), ReplayError> {
-        self.flush()?;
-        self.write_chunk(CODEC_STORED, body.len() as u32, records, body)
+        self.push_raw_compressed(CODEC_STORED, body.len() as u32, records, body)
     }
 
     /// Writes a chunk with any codec, declared inflated length and body, with correct checksums
@@ -862,6 +861,11 @@ impl<R: Read> ReplayReader<R> {
         }
     }
 
+    /// Damage inside the chunk being read (the whole chunk is named).
+    fn chunk_damage(&self, damage: Damage) -> ReplayError {
+        self.corrupt(self.chunk_offset, self.chunk_len, damage)
+    }
+
     /// Reads the next chunk's header and body; `false` at a clean end of the input.
     fn next_chunk(&mut self) -> Result<bool, ReplayError> {
         let version = self.header.format_version;
@@ -1056,50 +1060,34 @@ impl<R: Read> ReplayReader<R> {
         let record =
             <Record as binrw::BinRead>::read_options(&mut cursor, binrw::Endian::Little, ())
                 .map_err(|e| {
-                    self.corrupt(
-                        self.chunk_offset,
-                        self.chunk_len,
-                        Damage::Record {
-                            index: self.chunk_index,
-                            at,
-                            message: crate::wire::explain(&e, body.len()).2,
-                        },
-                    )
+                    self.chunk_damage(Damage::Record {
+                        index: self.chunk_index,
+                        at,
+                        message: crate::wire::explain(&e, body.len()).2,
+                    })
                 })?;
         self.chunk_pos += cursor.position() as usize;
         self.chunk_left -= 1;
         self.chunk_index += 1;
         if self.chunk_left == 0 && self.chunk_pos != self.chunk.len() {
-            return Err(self.corrupt(
-                self.chunk_offset,
-                self.chunk_len,
-                Damage::Leftover {
-                    bytes: self.chunk.len() - self.chunk_pos,
-                },
-            ));
+            return Err(self.chunk_damage(Damage::Leftover {
+                bytes: self.chunk.len() - self.chunk_pos,
+            }));
         }
         match &record {
             Record::Frame(Frame { .. }) => self.frames += 1,
             Record::End(_) if self.resumed => self.ended = true,
             Record::End(e) if v2 => {
                 if self.chunk_left > 0 {
-                    return Err(self.corrupt(
-                        self.chunk_offset,
-                        self.chunk_len,
-                        Damage::RecordsAfterEnd {
-                            records: self.chunk_left,
-                        },
-                    ));
+                    return Err(self.chunk_damage(Damage::RecordsAfterEnd {
+                        records: self.chunk_left,
+                    }));
                 }
                 if e.frames != self.frames {
-                    return Err(self.corrupt(
-                        self.chunk_offset,
-                        self.chunk_len,
-                        Damage::EndCount {
-                            recorded: e.frames,
-                            counted: self.frames,
-                        },
-                    ));
+                    return Err(self.chunk_damage(Damage::EndCount {
+                        recorded: e.frames,
+                        counted: self.frames,
+                    }));
                 }
                 self.ended = true;
             }

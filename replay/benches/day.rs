@@ -9,7 +9,8 @@
 //! the day (`tilegame_replay::sim_seek`, bisecting the file for keyframe chunks), each checked
 //! against the hash the full run reached at that tick (target ≤ 50 ms each). It also extrapolates
 //! the client-side equivalent (a client recording of the same length) from client `verify`'s
-//! ticks/s on the committed fixture. `TILEGAME_DAY_HOURS` shortens the day (default 24).
+//! ticks/s on the committed fixture. `TILEGAME_DAY_HOURS` shortens the day (default 24);
+//! `TILEGAME_DAY_FILE` keeps the recording at that path.
 //! Stops by itself; a bench (`cargo bench -p tilegame-replay --bench day`), not a test.
 
 use std::time::Instant;
@@ -126,7 +127,11 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(24.0);
     let ticks = (hours * 3600.0 * f64::from(TICK_RATE)) as u64;
-    let path = std::env::temp_dir().join(format!("tgr-day-{}.tgr", std::process::id()));
+    // `TILEGAME_DAY_FILE` keeps the recording there (to profile `verify` on it).
+    let keep = std::env::var_os("TILEGAME_DAY_FILE").map(std::path::PathBuf::from);
+    let path = keep.clone().unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("tgr-day-{}.tgr", std::process::id()))
+    });
     eprintln!(
         "synthesising {hours} h of {PLAYERS} players ({ticks} ticks) into {} …",
         path.display()
@@ -225,5 +230,7 @@ fn main() {
         2.0 * share,
         if client_day <= 2.0 * share { "met" } else { "NOT met" }
     );
-    let _ = std::fs::remove_file(&path);
+    if keep.is_none() {
+        let _ = std::fs::remove_file(&path);
+    }
 }

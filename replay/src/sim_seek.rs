@@ -8,7 +8,7 @@
 //! the ticks after the keyframe: the cost does not grow with the recording's length. Older
 //! formats have no such chunks: their seek reads from the start.
 
-use tilegame_protocol::replay_file::ReplayReader;
+use tilegame_protocol::replay_file::{ReplayError, ReplayReader};
 use tilegame_protocol::replay_format::{Record, SimKeyframe, SimStart};
 use tilegame_sim::resim::{Divergence, Resim, ResimError, Step};
 
@@ -49,8 +49,19 @@ fn keyframe_after(
     }
 }
 
-/// Re-simulates `file` to the end of tick `tick` from the latest keyframe at or before it.
+/// Re-simulates `file` to the end of tick `tick` from the latest keyframe at or before it,
+/// without building snapshots (`Resim::set_replicate`): the world and the hashes are exact, the
+/// clients' replication views are the keyframe's. [`seek_replicating`] keeps them too.
 pub fn seek(file: &ReplayFile, tick: u32) -> Result<Seeked, ToolError> {
+    seek_with(file, tick, false)
+}
+
+/// [`seek`] with every snapshot built on the way (for a stream derived from there on).
+pub fn seek_replicating(file: &ReplayFile, tick: u32) -> Result<Seeked, ToolError> {
+    seek_with(file, tick, true)
+}
+
+fn seek_with(file: &ReplayFile, tick: u32, replicate: bool) -> Result<Seeked, ToolError> {
     let mut first = file.reader(true)?;
     let start: SimStart = match first.try_next().map_err(|e| file.file_error(e))? {
         Some(Record::SimStart(s)) => s,
@@ -109,10 +120,18 @@ pub fn seek(file: &ReplayFile, tick: u32) -> Result<Seeked, ToolError> {
             (resim, reader, None)
         }
     };
+    resim.set_replicate(replicate);
     let mut ticks = 0;
     let mut diverged = None;
     if keyframe.is_none_or(|k| k < tick) {
-        while let Some(record) = reader.try_next().map_err(|e| file.file_error(e))? {
+        loop {
+            let record = match reader.try_next() {
+                Ok(Some(record)) => record,
+                Ok(None) => break,
+                // A cut tail ends the recording where it was cut (as `verify` reads it).
+                Err(ReplayError::Truncated { .. }) => break,
+                Err(e) => return Err(file.file_error(e)),
+            };
             let offset = reader.chunk_offset();
             match resim.apply(&record).map_err(|e| resim_error(offset, e))? {
                 Step::Applied => {}

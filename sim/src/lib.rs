@@ -7,8 +7,9 @@
 //! brings it up to date ([`replication`]), the simulation log that records the loop's commands
 //! and I/O outcomes into a replay file ([`simlog`]), keyframes of its whole state, the
 //! ranges of the settings it is built from ([`settings`], shared by the server's configuration
-//! and a recording's `SimStart`), and which names are taken ([`names`]: case and confusable
-//! look-alikes).
+//! and a recording's `SimStart`), which names are taken ([`names`]: case and confusable
+//! look-alikes), and the world hash a re-simulation checks every tick, its map part remembered
+//! ([`state_hash`]).
 //!
 //! Nothing here opens a socket, a file, a thread pool of its own beyond a scoped fan-out for
 //! large ticks, or reads the clock: the caller drives the loop (`tilegame-server` at a fixed
@@ -21,6 +22,7 @@ pub mod resim;
 pub mod settings;
 pub mod simlog;
 pub mod simulation;
+pub mod state_hash;
 
 pub use link::{ClientLink, JoinAnswer, MemoryLink, PushError};
 pub use simulation::{

@@ -20,6 +20,7 @@ use crate::link::MemoryLink;
 use crate::settings::{InvalidSetting, LoopSettings};
 use crate::simlog::{self, BadValue, SimLog};
 use crate::simulation::{keyframe_differences, Command, Footprint, Joined, KeyframeError, Sim};
+use crate::state_hash::WorldHasher;
 use tilegame_game::{self as game, PlayerId};
 use tilegame_protocol::codec::encode_any_state;
 use tilegame_protocol::replay_format::{self as rf, Record};
@@ -222,6 +223,20 @@ impl std::fmt::Display for Divergence {
     }
 }
 
+/// Copies the replication views (what each client had been sent) of the players `recorded`
+/// has into `now`, so that a comparison leaves them out.
+fn adopt_views(now: &mut rf::SimKeyframeState, recorded: &rf::SimKeyframeState) {
+    let by_id: BTreeMap<u32, &rf::SimKeyframePlayer> =
+        recorded.players.iter().map(|p| (p.id, p)).collect();
+    for p in &mut now.players {
+        if let Some(r) = by_id.get(&p.id) {
+            p.last_sent = r.last_sent;
+            p.last_ack = r.last_ack;
+            p.known.clone_from(&r.known);
+        }
+    }
+}
+
 /// An input on one line.
 pub fn describe_input(i: &game::Input) -> String {
     let action = match i.action {
@@ -301,6 +316,10 @@ pub struct Resim {
     /// Bytes the re-simulation may hold ([`RESIM_BUDGET`] unless set).
     budget: usize,
     counts: ResimCounts,
+    /// Whether the loop replicates (see [`Resim::set_replicate`]).
+    replicate: bool,
+    /// World hashes, the map's part remembered.
+    hasher: WorldHasher,
 }
 
 /// The name of a record kind, for messages.
@@ -377,6 +396,8 @@ impl Resim {
             stream_bytes: 0,
             budget: RESIM_BUDGET,
             counts: ResimCounts::default(),
+            replicate: true,
+            hasher: WorldHasher::new(),
         })
     }
 
@@ -425,6 +446,17 @@ impl Resim {
     /// Collects `player`'s play-state stream from now on (see [`Resim::take_stream`]).
     pub fn watch(&mut self, player: PlayerId) {
         self.watch = Some(player);
+    }
+
+    /// Whether the loop builds the clients' snapshots (on unless turned off). A check of the
+    /// recorded hashes needs none of them (they read the world, never change it): turned off,
+    /// ticks cost the world's simulation and the hashes, every tick's hashes and every
+    /// keyframe's world, players, queued inputs and rosters are still compared, but not the
+    /// keyframes' replication views (what each client had been sent), and the streams of
+    /// [`Resim::watch`] lack their snapshots. Turn it off before the first record only.
+    pub fn set_replicate(&mut self, on: bool) {
+        self.replicate = on;
+        self.sim.set_replicate(on);
     }
 
     /// The frames collected for the watched player since the last call.
@@ -526,7 +558,11 @@ impl Resim {
                 Step::Applied
             }
             Record::SimKeyframe(k) => {
-                let now = self.sim.keyframe();
+                let mut now = self.sim.keyframe();
+                if !self.replicate {
+                    // Views stood still: compare the rest.
+                    adopt_views(&mut now, &k.state);
+                }
                 let mut differences =
                     keyframe_differences(&k.state, &now, (self.start.width, self.start.height), 8);
                 if k.tick != self.tick() {
@@ -552,7 +588,10 @@ impl Resim {
             Record::End(_) => Step::Applied,
             other => return Err(ResimError::Unexpected(record_name(other))),
         };
-        self.collect(self.tick());
+        // An input reaches no connection (and inputs are most records).
+        if !matches!(record, Record::SimInput(_)) {
+            self.collect(self.tick());
+        }
         // Joins and leaves add to every client's roster, a tick to the views and the stream,
         // kicks to the stream; an input only replaces one in a bounded queue (and inputs are
         // most records, so they skip the walk over every client the check takes).
@@ -635,12 +674,12 @@ impl Resim {
             self.sim.remove(PlayerId(d.player), reason, d.kick);
         }
         // Which recorded input each applied one was (inputs dropped from a full queue skipped).
-        let mut applied_from = BTreeMap::new();
+        let mut applied_from = Vec::with_capacity(applied.len());
         for (id, input) in &applied {
             if let Some(q) = self.queued.get_mut(id) {
                 while let Some((queued, before)) = q.pop_front() {
                     if queued == *input {
-                        applied_from.insert(*id, (*input, before));
+                        applied_from.push((*id, (*input, before)));
                         break;
                     }
                 }
@@ -655,7 +694,22 @@ impl Resim {
                 reason: *reason,
             }));
         }
-        let now = simlog::tick_hashes(self.sim.world());
+        // The common case first, with nothing allocated: every hash as recorded.
+        let world = self.sim.world();
+        if recorded.tick == tick
+            && recorded.players.len() == world.players.len()
+            && recorded
+                .players
+                .iter()
+                .zip(world.players.values())
+                .all(|(r, p)| r.id == p.id.0 && r.hash == simlog::player_hash(p))
+        {
+            let world_hash = self.hasher.state_hash(world);
+            if world_hash == recorded.world_hash {
+                return Ok(Step::Ticked { tick, world_hash });
+            }
+        }
+        let now = simlog::tick_hashes_with(&mut self.hasher, self.sim.world());
         if now == *recorded {
             return Ok(Step::Ticked {
                 tick,
@@ -692,7 +746,10 @@ impl Resim {
                         .map(|p| p.name.clone()),
                     recorded: r.copied(),
                     resimulated: n.copied(),
-                    input: applied_from.get(&PlayerId(id)).copied(),
+                    input: applied_from
+                        .iter()
+                        .find(|(p, _)| p.0 == id)
+                        .map(|(_, applied)| *applied),
                 });
             }
         }
@@ -918,13 +975,24 @@ mod tests {
     }
 
     fn resim(path: &std::path::Path, watch: PlayerId) -> (Vec<u64>, Vec<StreamFrame>, ResimCounts) {
+        resim_with(path, Some(watch))
+    }
+
+    /// Re-simulates the file, watching `watch` (`None`: hashes only, no snapshots built).
+    fn resim_with(
+        path: &std::path::Path,
+        watch: Option<PlayerId>,
+    ) -> (Vec<u64>, Vec<StreamFrame>, ResimCounts) {
         let file = std::fs::File::open(path).expect("file");
         let mut reader = ReplayReader::new(std::io::BufReader::new(file)).expect("header");
         let Some(Record::SimStart(start)) = reader.next() else {
             panic!("no SimStart");
         };
         let mut resim = Resim::new(&start).expect("rebuilt");
-        resim.watch(watch);
+        match watch {
+            Some(id) => resim.watch(id),
+            None => resim.set_replicate(false),
+        }
         let mut hashes = Vec::new();
         for record in reader.by_ref() {
             match resim.apply(&record).expect("applies") {
@@ -952,6 +1020,14 @@ mod tests {
         let (b, _, _) = resim(&path, PlayerId(1));
         assert_eq!(a.len(), 60);
         assert_eq!(a, b, "twice the same");
+        // Without snapshots: the same hashes, every keyframe's world, players and rosters
+        // equal, the same I/O outcomes reapplied; twice the same.
+        let (fast, _, fast_counts) = resim_with(&path, None);
+        let (again, _, _) = resim_with(&path, None);
+        assert_eq!(fast, a, "hashes only");
+        assert_eq!(fast, again, "hashes only, twice");
+        assert_eq!(fast_counts, counts);
+        assert!(counts.keyframes >= 8, "{counts:?}");
         assert!(counts.drops >= 1, "{counts:?}");
         assert!(counts.roster_cuts >= 1, "{counts:?}");
         // What the watcher was pushed live, frame by frame, then the shutdown kick.

@@ -28,6 +28,8 @@ use std::collections::BTreeMap;
 use std::io::Write;
 
 use tilegame_game::{self as game, PlayerId, StableHasher, World};
+
+use crate::state_hash::WorldHasher;
 use tilegame_protocol::replay_file::{
     ReplayError, ReplayWriter, FLUSH_INTERVAL_MS, FORMAT_VERSION,
 };
@@ -61,6 +63,8 @@ pub struct RecordLog {
     keyframe_every: u32,
     /// Ticks between flushes ([`FLUSH_INTERVAL_MS`] at the recorded tick rate, at least 1).
     flush_every: u32,
+    /// World hashes, the map's part remembered.
+    hasher: WorldHasher,
 }
 
 /// What a re-simulation tells the loop, and what the loop tells it back.
@@ -107,6 +111,7 @@ impl SimLog {
             writer: Some(writer),
             keyframe_every,
             flush_every,
+            hasher: WorldHasher::new(),
         })))
     }
 
@@ -212,7 +217,8 @@ impl SimLog {
     /// chunk flushed every `flush_every` ticks.
     pub fn tick_done(&mut self, world: &World, keyframe: Option<rf::SimKeyframeState>) {
         if let SimLog::Record(r) = self {
-            r.push(&Record::SimTick(tick_hashes(world)));
+            let hashes = tick_hashes_with(&mut r.hasher, world);
+            r.push(&Record::SimTick(hashes));
             if let Some(state) = keyframe {
                 r.keyframe(rf::SimKeyframe {
                     tick: world.tick as u32,
@@ -292,9 +298,14 @@ impl Drop for RecordLog {
 
 /// The world's hash and each player's (low 32 bits), after a tick.
 pub fn tick_hashes(world: &World) -> rf::SimTick {
+    tick_hashes_with(&mut WorldHasher::new(), world)
+}
+
+/// [`tick_hashes`] with a hasher that remembers the map's part from tick to tick.
+pub fn tick_hashes_with(hasher: &mut WorldHasher, world: &World) -> rf::SimTick {
     rf::SimTick {
         tick: world.tick as u32,
-        world_hash: world.state_hash(),
+        world_hash: hasher.state_hash(world),
         players: world
             .players
             .values()

@@ -354,6 +354,9 @@ pub struct Sim {
     phase_clock: Option<PhaseClock>,
     /// This thread's snapshot frames, kept between ticks for their buffers.
     built: Built,
+    /// Whether ticks build and push snapshots (a re-simulation that checks hashes only turns
+    /// this off: see [`Sim::set_replicate`]).
+    replicate: bool,
 }
 
 /// What the loop holds in proportion to its players, for a memory budget (a re-simulation of an
@@ -423,6 +426,7 @@ impl Sim {
             chat: Vec::new(),
             phase_clock: None,
             built: Built::default(),
+            replicate: true,
         }
     }
 
@@ -430,6 +434,16 @@ impl Sim {
     /// times go nowhere else: what the loop does never depends on them.
     pub fn set_phase_clock(&mut self, clock: PhaseClock) {
         self.phase_clock = Some(clock);
+    }
+
+    /// Whether ticks build and push each client's snapshot (on unless turned off). Off, a tick
+    /// still applies inputs, runs the world, sends chat and roster events and drops whom the
+    /// log says; the world and every player's state stay exactly those of a replicating loop
+    /// (snapshots read the world, never change it), but the clients' replication views stand
+    /// still, so a keyframe taken then is not the live loop's. For re-simulations that check
+    /// hashes only.
+    pub fn set_replicate(&mut self, on: bool) {
+        self.replicate = on;
     }
 
     /// Replicates only players within `tiles` tiles of each client (0 = everyone).
@@ -767,44 +781,23 @@ impl Sim {
             }
         }
         let tick = self.world.tick as u32;
-        if let Some(radius) = self.view_radius_px {
-            self.grid
-                .build(&self.slots, (radius / GRID_CELLS_PER_RADIUS).max(64));
+        // A re-simulation that checks hashes only builds no snapshots (see `set_replicate`).
+        if self.replicate {
+            if let Some(radius) = self.view_radius_px {
+                self.grid
+                    .build(&self.slots, (radius / GRID_CELLS_PER_RADIUS).max(64));
+            }
+            if let Err(e) = self.shared.build(tick, &self.slots) {
+                warn!("cannot encode shared deltas: {e}");
+            }
+            if let Err(e) = encode_tiles(&tiles, &mut self.tiles_encoded) {
+                // More changes than a snapshot can carry: newcomers' maps still have them.
+                warn!("cannot encode this tick's tile changes: {e}");
+                tiles.clear();
+                let _ = encode_tiles(&tiles, &mut self.tiles_encoded);
+            }
         }
-        if let Err(e) = self.shared.build(tick, &self.slots) {
-            warn!("cannot encode shared deltas: {e}");
-        }
-        if let Err(e) = encode_tiles(&tiles, &mut self.tiles_encoded) {
-            // More changes than a snapshot can carry: newcomers' maps still have them.
-            warn!("cannot encode this tick's tile changes: {e}");
-            tiles.clear();
-            let _ = encode_tiles(&tiles, &mut self.tiles_encoded);
-        }
-        let ctx = SnapshotContext {
-            tick,
-            tiles: &tiles,
-            tiles_encoded: &self.tiles_encoded,
-            shared: &self.shared,
-            slots: &self.slots,
-            heartbeat_ticks: self.heartbeat_ticks,
-            view_radius_px: self.view_radius_px,
-            grid: self.view_radius_px.map(|_| &self.grid),
-        };
         mark(2);
-        let mut clients: Vec<(PlayerId, &mut Client)> =
-            self.clients.iter_mut().map(|(id, c)| (*id, c)).collect();
-        // Snapshots are independent per client: build them on several threads for big servers.
-        // The clients are dealt out in small chunks to whichever thread is free, this one
-        // included: on a busy machine a helper thread may wait long for a core, and a fixed
-        // half of the clients would make the whole tick wait for it.
-        let clients_len = clients.len();
-        let workers = if clients_len >= PARALLEL_FROM {
-            std::thread::available_parallelism()
-                .map_or(1, |n| n.get())
-                .clamp(1, 4)
-        } else {
-            1
-        };
         let mut counts = ReplicationCounts {
             ticks: 1,
             ..ReplicationCounts::default()
@@ -813,45 +806,71 @@ impl Sim {
         built.bytes.clear();
         built.frames.clear();
         let mut helpers_built = Vec::new();
-        if workers > 1 {
-            let queue = Mutex::new(clients.chunks_mut(CHUNK));
-            let work = |scratch: &mut Scratch, out: &mut Built| {
-                let mut counts = ReplicationCounts::default();
-                loop {
-                    let chunk = match queue.lock() {
-                        Ok(mut q) => q.next(),
-                        Err(_) => None,
-                    };
-                    let Some(chunk) = chunk else { break };
-                    counts.add(&build_snapshots(chunk, &ctx, scratch, out));
-                }
-                counts
+        if self.replicate {
+            let ctx = SnapshotContext {
+                tick,
+                tiles: &tiles,
+                tiles_encoded: &self.tiles_encoded,
+                shared: &self.shared,
+                slots: &self.slots,
+                heartbeat_ticks: self.heartbeat_ticks,
+                view_radius_px: self.view_radius_px,
+                grid: self.view_radius_px.map(|_| &self.grid),
             };
-            let scratch = &mut self.scratch;
-            std::thread::scope(|scope| {
-                let helpers: Vec<_> = (1..workers)
-                    .map(|_| {
-                        scope.spawn(|| {
-                            let mut out = Built::default();
-                            let c = work(&mut Scratch::default(), &mut out);
-                            (out, c)
+            let mut clients: Vec<(PlayerId, &mut Client)> =
+                self.clients.iter_mut().map(|(id, c)| (*id, c)).collect();
+            // Snapshots are independent per client: build them on several threads for big servers.
+            // The clients are dealt out in small chunks to whichever thread is free, this one
+            // included: on a busy machine a helper thread may wait long for a core, and a fixed
+            // half of the clients would make the whole tick wait for it.
+            let clients_len = clients.len();
+            let workers = if clients_len >= PARALLEL_FROM {
+                std::thread::available_parallelism()
+                    .map_or(1, |n| n.get())
+                    .clamp(1, 4)
+            } else {
+                1
+            };
+            if workers > 1 {
+                let queue = Mutex::new(clients.chunks_mut(CHUNK));
+                let work = |scratch: &mut Scratch, out: &mut Built| {
+                    let mut counts = ReplicationCounts::default();
+                    loop {
+                        let chunk = match queue.lock() {
+                            Ok(mut q) => q.next(),
+                            Err(_) => None,
+                        };
+                        let Some(chunk) = chunk else { break };
+                        counts.add(&build_snapshots(chunk, &ctx, scratch, out));
+                    }
+                    counts
+                };
+                let scratch = &mut self.scratch;
+                std::thread::scope(|scope| {
+                    let helpers: Vec<_> = (1..workers)
+                        .map(|_| {
+                            scope.spawn(|| {
+                                let mut out = Built::default();
+                                let c = work(&mut Scratch::default(), &mut out);
+                                (out, c)
+                            })
                         })
-                    })
-                    .collect();
-                counts.add(&work(scratch, &mut built));
-                for h in helpers {
-                    let (out, c) = h.join().unwrap_or_default();
-                    counts.add(&c);
-                    helpers_built.push(out);
-                }
-            });
-        } else {
-            counts.add(&build_snapshots(
-                &mut clients,
-                &ctx,
-                &mut self.scratch,
-                &mut built,
-            ));
+                        .collect();
+                    counts.add(&work(scratch, &mut built));
+                    for h in helpers {
+                        let (out, c) = h.join().unwrap_or_default();
+                        counts.add(&c);
+                        helpers_built.push(out);
+                    }
+                });
+            } else {
+                counts.add(&build_snapshots(
+                    &mut clients,
+                    &ctx,
+                    &mut self.scratch,
+                    &mut built,
+                ));
+            }
         }
         mark(3);
         let mut slow = Vec::new();

@@ -206,7 +206,7 @@ fn player_joined(file: &ReplayFile, id: u32) -> Result<bool, ToolError> {
 /// Re-simulates `file` from the start, collecting `watch`'s stream; stops at the first
 /// divergence.
 pub fn resimulate(file: &ReplayFile, watch: Option<&Who>) -> Result<SimRun, ToolError> {
-    run(file, watch, None, None).map(|(run, _)| run)
+    run(file, watch, None).map(|(run, _)| run)
 }
 
 /// The index of the record of `file`'s latest keyframe for a tick at or before `at_most`
@@ -227,12 +227,11 @@ pub fn find_keyframe(file: &ReplayFile, at_most: u32) -> Result<Option<(u64, u32
     Ok(best)
 }
 
-/// Re-simulates `file` up to the end of tick `until` (or the end), starting from the latest
+/// Re-simulates `file` to its end (or its first divergence), starting from the latest
 /// keyframe at or before tick `seek` (or from the start), returning the simulation.
 fn run(
     file: &ReplayFile,
     watch: Option<&Who>,
-    until: Option<u32>,
     seek: Option<u32>,
 ) -> Result<(SimRun, Resim), ToolError> {
     if !is_simulation(file)? {
@@ -290,8 +289,10 @@ fn run(
                 start = Some(s.clone());
                 if keyframe.is_none() {
                     let mut r = Resim::new(s).map_err(error)?;
-                    if let Some(id) = watch {
-                        r.watch(PlayerId(id));
+                    match watch {
+                        Some(id) => r.watch(PlayerId(id)),
+                        // Hashes only: no snapshots to build.
+                        None => r.set_replicate(false),
                     }
                     resim = Some(r);
                 }
@@ -301,13 +302,11 @@ fn run(
             if let (Some((k_index, _)), Record::SimKeyframe(k)) = (keyframe, record) {
                 if at == k_index {
                     let mut r = Resim::from_keyframe(s, k).map_err(error)?;
-                    if let Some(id) = watch {
-                        r.watch(PlayerId(id));
+                    match watch {
+                        Some(id) => r.watch(PlayerId(id)),
+                        None => r.set_replicate(false),
                     }
                     resim = Some(r);
-                    if until.is_some_and(|u| k.tick >= u) {
-                        return Ok(Flow::Stop);
-                    }
                 }
             }
             return Ok(Flow::Continue);
@@ -320,9 +319,6 @@ fn run(
                 hasher.write_u64(world_hash);
                 hashes.push(world_hash);
                 ticks = Some(ticks.map_or((tick, tick), |(a, _)| (a, tick)));
-                if until.is_some_and(|u| tick >= u) {
-                    return Ok(Flow::Stop);
-                }
             }
             Step::Diverged(d) => {
                 divergence = Some(d);
@@ -353,18 +349,26 @@ fn run(
 }
 
 /// `play --until T` on a simulation recording: re-simulates from the nearest keyframe at or
-/// before T (or from the start) to the end of tick T and shows the authoritative world there.
+/// before T (found by bisecting the file, [`crate::sim_seek`]; or from the start) to the end
+/// of tick T and shows the authoritative world there.
 pub fn play(
     file: &ReplayFile,
     until: u32,
     print_state: bool,
     out: &mut dyn Write,
 ) -> Result<u8, ToolError> {
-    let (run, resim) = run(file, None, Some(until), Some(until))?;
-    let from = run.from_keyframe.map_or("the start".to_owned(), |k| {
+    if !is_simulation(file)? {
+        return Err(ToolError::Usage(format!(
+            "{}: not a server simulation recording (made by `tilegame-server --record`)",
+            file.path.display()
+        )));
+    }
+    let seeked = crate::sim_seek::seek(file, until)?;
+    let from = seeked.keyframe.map_or("the start".to_owned(), |k| {
         format!("the keyframe of tick {k}")
     });
-    if let Some(d) = &run.divergence {
+    let resim = &seeked.resim;
+    if let Some(d) = &seeked.diverged {
         writeln!(
             out,
             "DIVERGED {d}
@@ -403,7 +407,11 @@ pub fn play(
             )?;
         }
     }
-    Ok(run.exit_code())
+    Ok(if seeked.diverged.is_some() {
+        EXIT_DIVERGED
+    } else {
+        0
+    })
 }
 
 /// `verify` on a simulation recording; a throughput line follows the report unless
@@ -469,7 +477,7 @@ pub fn derive(
 /// the keyframe before `from` is the one to start at).
 pub fn derive_run(file: &ReplayFile, who: &Who, from: Option<u32>) -> Result<SimRun, ToolError> {
     let seek = from.and_then(|t| t.checked_sub(1));
-    let (mut run, _) = run(file, Some(who), None, seek)?;
+    let (mut run, _) = run(file, Some(who), seek)?;
     if let Some(t) = from {
         run.stream.retain(|f| f.tick >= t);
     }
