@@ -78,7 +78,7 @@ pub fn frame(ctx: &egui::Context, i18n: &Localizer, screen: &Screen, in_game: bo
         return;
     }
     egui::Area::new(egui::Id::unique("web-download-recording"))
-        .anchor(Align2::CENTER_BOTTOM, [0.0, -24.0])
+        .anchor(Align2::CENTER_TOP, [0.0, 12.0])
         .show(ctx, |ui| {
             if ui.button(i18n.text("web-download-recording")).clicked() {
                 download();
