@@ -19,6 +19,7 @@ use browser::{
     bounded, bundle, hold, open_page, press, snapshots, target_dir, wait_snapshots, Chromedriver,
     ENTER, ESCAPE, STEP, TAB,
 };
+use fantoccini::actions::{InputSource, MouseActions, PointerAction, MOUSE_BUTTON_LEFT};
 use tilegame_server::ServerConfig;
 use tilegame_tests::{server_process, start_server, test_config};
 
@@ -41,6 +42,28 @@ fn downloaded(dir: &Path, len: u64) -> PathBuf {
         assert!(
             Instant::now() < deadline,
             "no downloaded .tgr of {len} bytes in {} within {STEP:?} (found {files:?})",
+            dir.display()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// A finished `.tgr` in `dir` other than `first` (bounded; Chromium names a partial download
+/// `.crdownload` until it is complete).
+fn another(dir: &Path, first: &Path) -> PathBuf {
+    let deadline = Instant::now() + STEP;
+    loop {
+        let found = std::fs::read_dir(dir).ok().and_then(|d| {
+            d.filter_map(Result::ok)
+                .map(|e| e.path())
+                .find(|p| p.extension().is_some_and(|x| x == "tgr") && p != first)
+        });
+        if let Some(p) = found {
+            return p;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the button saved no second .tgr in {} within {STEP:?}",
             dir.display()
         );
         std::thread::sleep(Duration::from_millis(200));
@@ -96,10 +119,33 @@ fn a_page_players_downloaded_recording_verifies_natively() {
         assert!(saved > 0, "the page saved no recording ({saved} bytes)");
         // The browser writes the file in its own time; the session stays open until then.
         let path = downloaded(&downloads, saved);
+        // The button itself (top centre of the canvas) saves a second file.
+        let click = MouseActions::new("mouse".into())
+            .then(PointerAction::MoveTo {
+                duration: None,
+                x: 640.0,
+                y: 32.0,
+            })
+            .then(PointerAction::Down {
+                button: MOUSE_BUTTON_LEFT,
+            })
+            .then(PointerAction::Up {
+                button: MOUSE_BUTTON_LEFT,
+            });
+        bounded("click Download recording", client.perform_actions(click)).await;
+        let clicked = another(&downloads, &path);
         bounded("leave the page", client.goto("about:blank")).await;
         bounded("close Chromium", client.close()).await;
-        path
+        (path, clicked)
     });
+    let (saved, clicked) = saved;
+    let (code, report) = server_process::replay(&[OsStr::new("verify"), clicked.as_os_str()]);
+    assert_eq!(
+        code,
+        Some(0),
+        "verify of the button's file failed:\n{report}"
+    );
+    assert!(report.starts_with("OK: "), "{report}");
     drop(server);
 
     let kept = out.join("page-recording.tgr");
