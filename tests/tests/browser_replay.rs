@@ -93,8 +93,12 @@ fn a_page_players_downloaded_recording_verifies_natively() {
         let client = driver.session(Some(&downloads)).await;
         open_page(&client, web, "").await;
         // Main menu: Tab to Join, Enter; the Join form's defaults (this server, "player").
-        press(&client, &format!("{TAB}{ENTER}")).await;
-        press(&client, &ENTER.to_string()).await;
+        // Each key waits for the screen before it to settle (the page may draw a few frames a
+        // second under software WebGL on a loaded machine).
+        for key in [TAB, ENTER, ENTER] {
+            press(&client, &key.to_string()).await;
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+        }
         wait_snapshots(&client, 20.0, "the page player to join").await;
         // A few seconds of play: moving right, then left.
         hold(&client, 'd', Duration::from_millis(1500)).await;

@@ -181,6 +181,9 @@ pub async fn open_page(client: &Client, web: SocketAddr, path: &str) {
         client.execute("document.getElementById('tilegame').focus();", vec![]),
     )
     .await;
+    // egui shows a new screen's widgets from its second pass on, and the focus reaches winit
+    // a frame later: keys sent at once can fall before the menu takes them.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
 }
 
 /// Presses and releases each key in turn, each in its own frames.
