@@ -381,6 +381,11 @@ impl ClientApp {
         if let Some(t) = self.play_timeout {
             options.play_timeout = t;
         }
+        // The page records every session into memory, for "Download recording".
+        #[cfg(all(target_arch = "wasm32", feature = "web"))]
+        if self.recorder.is_none() {
+            self.recorder = crate::web::recording::start(&attempt.name);
+        }
         let observer = self
             .recorder
             .clone()
@@ -717,6 +722,8 @@ impl FrameSource for ClientApp {
         }
         self.screen_frames = self.screen_frames.saturating_add(1);
         view::screens(ctx, &mut self.ui, &self.i18n, VERSION, &mut self.pending);
+        #[cfg(all(target_arch = "wasm32", feature = "web"))]
+        crate::web::recording::frame(ctx, &self.i18n, self.ui.screen(), self.ui.in_game());
         if self.ui.screen() == &Screen::MainMenu {
             view::controls_hint(ctx, &self.i18n);
         }

@@ -22,10 +22,12 @@
 
 use std::collections::VecDeque;
 use std::fs::File;
-use std::io::BufWriter;
+use std::io::{BufWriter, Write};
 use std::path::Path;
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use web_time::Instant;
 
 use crate::replay_file::{ReplayError, ReplayWriter, FLUSH_INTERVAL_MS, FORMAT_VERSION};
 use crate::replay_format::{self as rf, FrameDirection, Record};
@@ -40,9 +42,12 @@ pub const MAX_HELD: usize = 4096;
 /// Most frame bytes held while waiting for a snapshot's tick hash.
 pub const MAX_HELD_BYTES: usize = 8 << 20;
 
+/// Where a recording's bytes go: a file, or any writer (memory in the browser).
+pub type RecordingOutput = Box<dyn Write + Send>;
+
 /// A recorder's file: written by the recorder, flushed by it and by the flusher thread.
 struct Sink {
-    writer: Option<ReplayWriter<BufWriter<File>>>,
+    writer: Option<ReplayWriter<RecordingOutput>>,
     error: Option<String>,
     /// When the records not yet written were first gathered.
     pending_since: Option<Instant>,
@@ -69,7 +74,9 @@ fn lock(sink: &SharedSink) -> MutexGuard<'_, Sink> {
 }
 
 /// Every live recorder's sink, flushed every [`FLUSH_INTERVAL_MS`] by one thread.
-fn flusher() -> &'static Mutex<Vec<Weak<Mutex<Sink>>>> {
+#[cfg(not(target_arch = "wasm32"))]
+fn flusher() -> &'static Mutex<Vec<std::sync::Weak<Mutex<Sink>>>> {
+    use std::sync::{OnceLock, Weak};
     static SINKS: OnceLock<Mutex<Vec<Weak<Mutex<Sink>>>>> = OnceLock::new();
     SINKS.get_or_init(|| {
         let spawned = std::thread::Builder::new()
@@ -94,7 +101,21 @@ fn flusher() -> &'static Mutex<Vec<Weak<Mutex<Sink>>>> {
     })
 }
 
+/// Has `sink` flushed on the flusher thread's clock.
+#[cfg(not(target_arch = "wasm32"))]
+fn register(sink: &SharedSink) {
+    flusher()
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .push(Arc::downgrade(sink));
+}
+
+/// The browser has no threads: the page flushes ([`Recorder::flush`]) on its own clock.
+#[cfg(target_arch = "wasm32")]
+fn register(_sink: &SharedSink) {}
+
 /// Without a flusher thread, records are still written on every tick, snapshot and finish.
+#[cfg(not(target_arch = "wasm32"))]
 fn warn_no_flusher(e: &std::io::Error) {
     eprintln!("warning: no recorder flush thread ({e}); recordings flush as frames come");
 }
@@ -125,8 +146,8 @@ impl Recorder {
         player_name: &str,
         keyframe_interval: u32,
     ) -> Result<Recorder, ReplayError> {
-        let start_unix_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
+        let start_unix_ms = web_time::SystemTime::now()
+            .duration_since(web_time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
         Recorder::create_started(
             path,
@@ -150,6 +171,20 @@ impl Recorder {
         started: (Instant, u64),
     ) -> Result<Recorder, ReplayError> {
         let file = File::create(path)?;
+        let out: RecordingOutput = Box::new(BufWriter::with_capacity(64 * 1024, file));
+        Recorder::to_writer(out, who, software, player_name, keyframe_interval, started)
+    }
+
+    /// Like [`Recorder::create_started`] into any writer (the browser client records into
+    /// memory, for the player to download).
+    pub fn to_writer(
+        out: RecordingOutput,
+        who: rf::Recorder,
+        software: &str,
+        player_name: &str,
+        keyframe_interval: u32,
+        started: (Instant, u64),
+    ) -> Result<Recorder, ReplayError> {
         let (started, start_unix_ms) = started;
         let header = rf::FileHeader {
             format_version: FORMAT_VERSION,
@@ -161,16 +196,13 @@ impl Recorder {
             start_unix_ms,
             keyframe_interval,
         };
-        let writer = ReplayWriter::new(BufWriter::with_capacity(64 * 1024, file), &header)?;
+        let writer = ReplayWriter::new(out, &header)?;
         let sink = Arc::new(Mutex::new(Sink {
             writer: Some(writer),
             error: None,
             pending_since: None,
         }));
-        flusher()
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push(Arc::downgrade(&sink));
+        register(&sink);
         Ok(Recorder {
             sink,
             started,
@@ -521,6 +553,49 @@ mod tests {
             ]
         );
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// A writer the test can read back while the recorder owns its other end.
+    #[derive(Clone, Default)]
+    struct Shared(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_recording_into_memory_reads_back_before_and_after_it_ends() {
+        let out = Shared::default();
+        let mut r = Recorder::to_writer(
+            Box::new(out.clone()),
+            rf::Recorder::Client,
+            "test",
+            "p",
+            2,
+            (Instant::now(), 0),
+        )
+        .unwrap();
+        r.sequence_tick_hashes(true);
+        r.frame(Direction::ToClient, State::Play, 1, &snapshot(1), 9);
+        r.tick(1, (1, 1), state);
+        r.frame(Direction::ToServer, State::Play, 1, &ping(), 6);
+        // What a page downloads mid-game: everything so far, without an End.
+        r.flush();
+        let so_far = out.0.lock().unwrap().clone();
+        let mut reader = ReplayReader::new(so_far.as_slice()).unwrap();
+        assert_eq!(reader.records().len(), 4);
+        assert!(!reader.ended());
+        r.finish("done");
+        let all = out.0.lock().unwrap().clone();
+        let mut reader = ReplayReader::new(all.as_slice()).unwrap();
+        assert_eq!(reader.records().len(), 5);
+        assert!(reader.ended() && reader.stopped_early().is_none());
     }
 
     #[test]

@@ -78,6 +78,9 @@ pub struct ServerConfig {
     pub web: Option<SocketAddr>,
     /// The browser client's bundle folder, served by the web listener.
     pub web_root: std::path::PathBuf,
+    /// A folder of recordings the web listener serves under `/replays/` (`.tgr` files only),
+    /// for the page's `?replay=URL` (`None`: not served).
+    pub replays: Option<std::path::PathBuf>,
     /// A file holding the admin API's bearer token (the API is off without a token; the
     /// environment variable `TILEGAME_ADMIN_TOKEN` is read when no file is given).
     pub admin_token_file: Option<std::path::PathBuf>,
@@ -114,6 +117,7 @@ impl Default for ServerConfig {
             metrics: None,
             web: None,
             web_root: crate::web::DEFAULT_ROOT.into(),
+            replays: None,
             admin_token_file: None,
             bans: None,
         }

@@ -305,6 +305,7 @@ impl Server {
                 listener,
                 web::WebContext {
                     root: config.web_root.clone(),
+                    replays: config.replays.clone(),
                     session: Arc::clone(&session_config),
                     commands: commands_tx.clone(),
                     admission: admission.clone(),

@@ -87,6 +87,10 @@ struct Args {
     /// The browser client's folder that `--web` serves [default: web/dist].
     #[arg(long, value_name = "DIR")]
     web_root: Option<PathBuf>,
+    /// Serve the `.tgr` recordings in DIR under `/replays/` on the `--web` listener (for the
+    /// page's `?replay=/replays/NAME.tgr`) [default: not served].
+    #[arg(long, value_name = "DIR")]
+    replays: Option<PathBuf>,
 }
 
 impl Args {
@@ -145,6 +149,9 @@ impl Args {
         }
         if let Some(v) = self.web_root {
             c.web_root = v;
+        }
+        if self.replays.is_some() {
+            c.replays = self.replays;
         }
         if self.admin_token_file.is_some() {
             c.admin_token_file = self.admin_token_file;

@@ -57,6 +57,7 @@ error-detail = Detail: { $detail }
 pause-title = Paused
 pause-resume = Resume
 pause-disconnect = Disconnect
+web-download-recording = Download recording
 options-title = Options
 options-language = Language
 options-language-system = System language

@@ -57,6 +57,7 @@ error-detail = Detalle: { $detail }
 pause-title = En pausa
 pause-resume = Continuar
 pause-disconnect = Desconectar
+web-download-recording = Descargar grabación
 options-title = Opciones
 options-language = Idioma
 options-language-system = Idioma del sistema

@@ -57,6 +57,7 @@ error-detail = Détail : { $detail }
 pause-title = Pause
 pause-resume = Reprendre
 pause-disconnect = Se déconnecter
+web-download-recording = Télécharger l’enregistrement
 options-title = Options
 options-language = Langue
 options-language-system = Langue du système

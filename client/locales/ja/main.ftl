@@ -57,6 +57,7 @@ error-detail = 詳細：{ $detail }
 pause-title = 一時停止
 pause-resume = 再開
 pause-disconnect = 切断
+web-download-recording = 録画をダウンロード
 options-title = 設定
 options-language = 言語
 options-language-system = システムの言語

@@ -57,6 +57,7 @@ error-detail = Szczegóły: { $detail }
 pause-title = Pauza
 pause-resume = Wznów
 pause-disconnect = Rozłącz
+web-download-recording = Pobierz nagranie
 options-title = Opcje
 options-language = Język
 options-language-system = Język systemu

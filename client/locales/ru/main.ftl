@@ -57,6 +57,7 @@ error-detail = Подробности: { $detail }
 pause-title = Пауза
 pause-resume = Продолжить
 pause-disconnect = Отключиться
+web-download-recording = Скачать запись
 options-title = Настройки
 options-language = Язык
 options-language-system = Язык системы

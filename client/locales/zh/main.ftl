@@ -57,6 +57,7 @@ error-detail = 详情：{ $detail }
 pause-title = 已暂停
 pause-resume = 继续
 pause-disconnect = 断开连接
+web-download-recording = 下载录像
 options-title = 设置
 options-language = 语言
 options-language-system = 系统语言

@@ -6,6 +6,7 @@
 //! and reports errors on the page. Hosting a server is not offered (no `host` feature), and
 //! the Join form starts on the server the page came from.
 
+pub mod recording;
 pub mod storage;
 
 use crate::app::{AppOptions, ClientApp};

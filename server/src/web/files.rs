@@ -4,7 +4,8 @@
 //! is then located with symbolic links resolved, and refused unless it still lies inside the
 //! folder (so a link pointing out of it serves nothing). tower-http's `ServeFile` writes the
 //! answer: the content type from the extension (`.wasm` is `application/wasm`), lengths, ranges,
-//! conditional requests and HEAD.
+//! conditional requests and HEAD. The recordings of `--replays DIR` are served the same way,
+//! `.tgr` files only ([`serve_recording`]).
 
 use std::path::{Path, PathBuf};
 
@@ -20,12 +21,38 @@ pub async fn serve<B>(req: Request<B>, root: &Path) -> Response<Body>
 where
     B: Send + 'static,
 {
-    let relative = match path::resolve(req.uri().path()) {
+    let path = req.uri().path().to_owned();
+    serve_path(req, &path, root, |_| true).await
+}
+
+/// Answers a GET or HEAD for the recording `path` (the request's path after `/replays`) in
+/// `dir`: a `.tgr` file inside it, by the rules of [`serve`].
+pub async fn serve_recording<B>(req: Request<B>, path: &str, dir: &Path) -> Response<Body>
+where
+    B: Send + 'static,
+{
+    serve_path(req, path, dir, |file| {
+        file.extension().is_some_and(|e| e == "tgr")
+    })
+    .await
+}
+
+/// Answers for the file `path` names in `root` when `allowed` accepts it (else 404).
+async fn serve_path<B>(
+    req: Request<B>,
+    path: &str,
+    root: &Path,
+    allowed: impl Fn(&Path) -> bool,
+) -> Response<Body>
+where
+    B: Send + 'static,
+{
+    let relative = match path::resolve(path) {
         Ok(p) => p,
         Err(e) if e.is_bad_request() => return text(StatusCode::BAD_REQUEST, &e.to_string()),
         Err(_) => return not_found(),
     };
-    let Some(file) = locate(root, &relative).await else {
+    let Some(file) = locate(root, &relative).await.filter(|f| allowed(f)) else {
         return not_found();
     };
     match ServeFile::new(file).oneshot(req).await {

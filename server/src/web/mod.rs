@@ -14,6 +14,8 @@
 //! recordings, and TCP and web players meet in the same simulation. Any other path is a file of
 //! the bundle folder ([`files`], [`path`]): GET and HEAD only (else 405), no escape from the
 //! folder (400 for `..` and its encodings, 404 for what is not there or links out of it).
+//! With `--replays DIR`, paths under [`REPLAYS_PATH`] are the `.tgr` files of that folder, by
+//! the same rules (anything but a `.tgr` file there is 404).
 
 pub mod files;
 pub mod path;
@@ -52,6 +54,8 @@ use crate::session::{self, SessionConfig};
 pub const DEFAULT_PORT: u16 = 35080;
 /// The path that upgrades to the game's WebSocket.
 pub const WS_PATH: &str = "/ws";
+/// The prefix under which `--replays DIR` serves its recordings.
+pub const REPLAYS_PATH: &str = "/replays/";
 /// The bundle folder served unless told otherwise (`--web-root`), relative to the working
 /// directory.
 pub const DEFAULT_ROOT: &str = "web/dist";
@@ -75,6 +79,8 @@ pub type Body = UnsyncBoxBody<Bytes, io::Error>;
 pub struct WebContext {
     /// The bundle folder.
     pub root: PathBuf,
+    /// The recordings folder served under [`REPLAYS_PATH`] (`None`: not served).
+    pub replays: Option<PathBuf>,
     /// The sessions' settings.
     pub session: Arc<SessionConfig>,
     /// The simulation's command channel.
@@ -163,6 +169,12 @@ async fn handle(req: Request<Incoming>, peer: SocketAddr, shared: &Arc<Shared>) 
             .headers_mut()
             .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
         return response;
+    }
+    if let Some(dir) = &shared.ctx.replays {
+        if let Some(rest) = req.uri().path().strip_prefix(REPLAYS_PATH) {
+            let rest = format!("/{rest}");
+            return files::serve_recording(req, &rest, dir).await;
+        }
     }
     files::serve(req, &shared.ctx.root).await
 }
