@@ -97,22 +97,26 @@ async fn run(
     mut commands: mpsc::UnboundedReceiver<NetCommand>,
 ) {
     let mut report = |state: ConnectionState| {
+        crate::web::net_status(&state, "");
         let _ = events.unbounded_send(NetEvent::State(state, String::new()));
     };
     let (mut conn, joined) =
         match Connection::connect(&options, counters, observer, &mut report).await {
             Ok(ok) => ok,
             Err(e) => {
+                crate::web::net_status(&e.state, &e.detail);
                 let _ = events.unbounded_send(NetEvent::State(e.state, e.detail));
                 return;
             }
         };
+    crate::web::net_status(&ConnectionState::Success, "");
     let _ = events.unbounded_send(NetEvent::Joined(Box::new(joined)));
     let result = play_loop(&mut conn, &events, &mut commands).await;
     let (state, detail) = match result {
         Ok(detail) => (ConnectionState::Disconnected, detail),
         Err(ConnectError { state, detail }) => (state, detail),
     };
+    crate::web::net_status(&state, &detail);
     let _ = events.unbounded_send(NetEvent::State(state, detail));
 }
 
