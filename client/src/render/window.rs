@@ -230,6 +230,16 @@ pub fn spawn_window<S: FrameSource + 'static>(
     Ok(())
 }
 
+/// The longest step one update is given, in seconds. In the page a slow frame blocks the
+/// timers, and the game catches up on the time it took (the source runs a few ticks per
+/// update and carries the rest over), so inputs keep the tick rate on average: up to 8 ticks,
+/// the Inputs the server buffers (INPUT_QUEUE).
+#[cfg(target_arch = "wasm32")]
+const MAX_DT: f32 = 0.4;
+/// The longest step one update is given, in seconds.
+#[cfg(not(target_arch = "wasm32"))]
+const MAX_DT: f32 = 0.25;
+
 /// The canvas the page draws on.
 #[cfg(target_arch = "wasm32")]
 pub const CANVAS_ID: &str = "tilegame";
@@ -642,7 +652,7 @@ impl<'s, S: FrameSource> App<'s, S> {
             return Some(last + every);
         }
         self.last_update = Some(now);
-        self.update_source(size, now.duration_since(last).as_secs_f32().min(0.25));
+        self.update_source(size, now.duration_since(last).as_secs_f32().min(MAX_DT));
         Some(now + every)
     }
 
@@ -652,7 +662,7 @@ impl<'s, S: FrameSource> App<'s, S> {
         let now = Instant::now();
         let dt = self
             .last_update
-            .map_or(0.0, |t| now.duration_since(t).as_secs_f32().min(0.25));
+            .map_or(0.0, |t| now.duration_since(t).as_secs_f32().min(MAX_DT));
         self.last_frame = Some(now);
         self.last_update = Some(now);
         self.frames += 1;
