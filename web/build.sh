@@ -25,9 +25,10 @@ if ! wasm-bindgen --version 2>/dev/null | grep -qx "wasm-bindgen $version"; then
         cargo install wasm-bindgen-cli --version "$version"
 fi
 
-cargo build --locked --release -p tilegame-web --target wasm32-unknown-unknown
+# The wasm-release profile (Cargo.toml): release, optimised for size, symbols stripped.
+cargo build --locked --profile wasm-release -p tilegame-web --target wasm32-unknown-unknown
 target_dir=${CARGO_TARGET_DIR:-$root/target}
-wasm="$target_dir/wasm32-unknown-unknown/release/tilegame_web.wasm"
+wasm="$target_dir/wasm32-unknown-unknown/wasm-release/tilegame_web.wasm"
 
 out="$root/web/dist"
 rm -rf "$out"

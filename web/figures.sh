@@ -1,8 +1,9 @@
 #!/bin/sh
 # Prints the browser figures the README quotes: the bundle's size (wasm + js, gzip -9; the
 # fonts are inside the wasm), and from the browser test (headless Chromium on loopback) the
-# time from navigation to the first drawn frame and the Snapshots received per second while
-# moving. Build the bundle first: web/build.sh.
+# time from navigation to the first frame drawn over the map (a `?join&name=` link in a fresh
+# browser), to the menu's first frame, and the Snapshots received per second while moving.
+# Build the bundle first: web/build.sh.
 set -eu
 cd "$(dirname "$0")/.."
 for f in web/dist/tilegame_bg.wasm web/dist/tilegame.js; do

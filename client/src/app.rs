@@ -203,6 +203,9 @@ pub struct ClientApp {
     pending: Vec<UiEvent>,
     elapsed: f32,
     fps: f32,
+    /// Seconds since the last drawn frame, and that frame's number.
+    since_frame: f32,
+    last_drawn: u64,
     hotbar_slot: usize,
     show_list: bool,
     show_map: bool,
@@ -276,6 +279,8 @@ impl ClientApp {
             pending: Vec::new(),
             elapsed: 0.0,
             fps: 0.0,
+            since_frame: 0.0,
+            last_drawn: 0,
             hotbar_slot: 0,
             show_list: false,
             show_map: false,
@@ -623,8 +628,17 @@ fn map_image(map: &Map) -> egui::ColorImage {
 impl FrameSource for ClientApp {
     fn update(&mut self, input: &InputState, dt: f32) {
         self.elapsed += dt;
-        if dt > 0.0 {
-            let f = 1.0 / dt;
+        // Frames per second from the frames drawn (in the page the source is also updated
+        // between frames, at the tick rate).
+        self.since_frame += dt;
+        let frame_dt = if input.frame != self.last_drawn {
+            self.last_drawn = input.frame;
+            std::mem::take(&mut self.since_frame)
+        } else {
+            0.0
+        };
+        if frame_dt > 0.0 {
+            let f = 1.0 / frame_dt;
             self.fps = if self.fps == 0.0 {
                 f
             } else {
@@ -728,6 +742,11 @@ impl FrameSource for ClientApp {
             view::controls_hint(ctx, &self.i18n);
         }
         if self.ui.in_game() {
+            // This pass is drawn over the map (the frame presents right after it).
+            #[cfg(all(target_arch = "wasm32", feature = "web"))]
+            if self.session.as_ref().is_some_and(|s| s.joined) {
+                crate::web::map_frame();
+            }
             let hud = self.hud_view(ctx);
             if view::hud(ctx, &hud, &self.i18n) {
                 self.respawn_clicked = true;

@@ -16,7 +16,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+use fantoccini::actions::{
+    InputSource, KeyAction, KeyActions, MouseActions, PointerAction, MOUSE_BUTTON_LEFT,
+};
 use fantoccini::{Client, ClientBuilder, Locator};
 use tilegame_client::net::{ByteCounters, ConnectOptions, Connection};
 use tilegame_client::play::PlayState;
@@ -26,11 +28,19 @@ use tilegame_tests::{start_server, test_config};
 
 /// The longest any one step may take (page load, a join, a WebDriver command).
 const STEP: Duration = Duration::from_secs(60);
-/// The page player's name: the Join form's default (see the note in the test).
-const NAME: &str = "player";
+/// The page player's name, typed into the Join form (a non-ASCII letter on purpose).
+const NAME: &str = "Zoë_web";
+/// The name of the player the second page joins as straight from its address.
+const LINKED_NAME: &str = "Zoë_link";
+
+/// Where the Join form's Name field is, from the middle of the canvas (logical pixels, the
+/// form is centred in the window).
+const NAME_FIELD: (f64, f64) = (-40.0, 80.0);
 
 const TAB: char = '\u{e004}';
 const ENTER: char = '\u{e007}';
+const END: char = '\u{e010}';
+const BACKSPACE: char = '\u{e003}';
 
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -230,26 +240,102 @@ async fn press(client: &Client, keys: &str) {
     }
 }
 
-/// Holds `key` down for `held`.
-async fn hold(client: &Client, key: char, held: Duration) {
-    let actions = KeyActions::new("keyboard".into())
-        .then(KeyAction::Down { value: key })
-        .then(KeyAction::Pause { duration: held })
-        .then(KeyAction::Up { value: key });
-    bounded("held key", client.perform_actions(actions)).await;
-}
-
-/// The Snapshots the page has received (its `data-snapshots`).
-async fn snapshots(client: &Client) -> f64 {
+/// What the page says about its connection and errors: the client's last connection state
+/// and its cause (`data-net-state`, `data-net-detail` on `<html>`) and the error box's text.
+/// A version mismatch is what a bundle older than the server's protocol gets: it says so.
+async fn page_status(client: &Client) -> String {
     let v = bounded(
-        "read the snapshot count",
+        "read the page's status",
         client.execute(
-            "return document.documentElement.dataset.snapshots || '0';",
+            "const d = document.documentElement.dataset; \
+             return [d.netState || '', d.netDetail || '', \
+             (document.getElementById('tilegame-error') || {}).textContent || ''];",
             vec![],
         ),
     )
     .await;
-    v.as_str().and_then(|s| s.parse().ok()).unwrap_or(0.0)
+    let field = |i: usize| v[i].as_str().unwrap_or("").to_owned();
+    let (state, detail, error) = (field(0), field(1), field(2));
+    let hint = if state == "version mismatch" {
+        " -- the bundle in web/dist is older than the server's protocol: rebuild it with \
+         web/build.sh"
+    } else {
+        ""
+    };
+    format!("page connection state {state:?} ({detail}); page error {error:?}{hint}")
+}
+
+/// Waits (bounded) until the native client has seen a player called `name`; fails with the
+/// page's own account of its connection when the page gave up or the time ran out.
+async fn wait_for_join(client: &Client, seen: &Mutex<Observed>, name: &str) -> u32 {
+    let deadline = Instant::now() + STEP;
+    loop {
+        let (id, error) = {
+            let s = seen.lock().unwrap();
+            (s.id_of(name), s.error.clone())
+        };
+        assert!(error.is_none(), "the native client failed: {error:?}");
+        if let Some(id) = id {
+            return id;
+        }
+        let failed = bounded(
+            "read the page's connection state",
+            client.execute(
+                "const s = document.documentElement.dataset.netState || ''; \
+                 return !['', 'idle', 'pending', 'getting data', 'success'].includes(s);",
+                vec![],
+            ),
+        )
+        .await;
+        if failed.as_bool() == Some(true) || Instant::now() >= deadline {
+            let status = page_status(client).await;
+            let saw = format!("{:?}", seen.lock().unwrap());
+            panic!("the page player {name:?} did not join: {status}; the native client saw {saw}");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Types `text` as key presses (each character down and up, as a player's keyboard does).
+async fn type_text(client: &Client, text: &str) {
+    let mut actions = KeyActions::new("keyboard".into());
+    for c in text.chars() {
+        actions = actions
+            .then(KeyAction::Down { value: c })
+            .then(KeyAction::Pause {
+                duration: Duration::from_millis(40),
+            })
+            .then(KeyAction::Up { value: c })
+            .then(KeyAction::Pause {
+                duration: Duration::from_millis(60),
+            });
+    }
+    bounded("type", client.perform_actions(actions)).await;
+}
+
+/// The Snapshots the page has received (its `data-snapshots`) and the page's clock (ms).
+async fn snapshots(client: &Client) -> (f64, f64) {
+    let v = bounded(
+        "read the snapshot count",
+        client.execute(
+            "return [document.documentElement.dataset.snapshots || '0', performance.now()];",
+            vec![],
+        ),
+    )
+    .await;
+    let count = v[0].as_str().and_then(|s| s.parse().ok()).unwrap_or(0.0);
+    (count, v[1].as_f64().unwrap_or(0.0))
+}
+
+/// Presses (`down`) or releases a key, leaving it so until the next call.
+async fn key(client: &Client, key: char, down: bool) {
+    let action = if down {
+        KeyAction::Down { value: key }
+    } else {
+        KeyAction::Up { value: key }
+    };
+    let actions = KeyActions::new("keyboard".into()).then(action);
+    bounded("key", client.perform_actions(actions)).await;
 }
 
 /// Colours (quantised to 5 bits a channel) that each cover at least 0.2 % of a PNG.
@@ -327,6 +413,34 @@ fn a_page_player_joins_moves_is_seen_by_a_native_client_and_leaves() {
                 .connect(&format!("http://127.0.0.1:{}", driver.port)),
         )
         .await;
+        // First, in the fresh browser (nothing cached), a link straight into the game
+        // (`?join&name=`): the load-time figure is from navigation to the first frame that
+        // draws the map. Loading the menu next closes that page's connection.
+        let link = format!("http://{web}/?join&name=Zo%C3%AB_link");
+        bounded("load the linked page", client.goto(&link)).await;
+        wait_for_join(&client, &seen, LINKED_NAME).await;
+        let deadline = Instant::now() + STEP;
+        let map_ms = loop {
+            let v = bounded(
+                "read the first map frame time",
+                client.execute(
+                    "return document.documentElement.dataset.firstMapFrameMs || '';",
+                    vec![],
+                ),
+            )
+            .await;
+            if let Some(ms) = v.as_str().filter(|ms| !ms.is_empty()) {
+                break ms.to_owned();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the linked page drew no map within {STEP:?}: {}",
+                page_status(&client).await
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        println!("browser figure: first map frame drawn {map_ms} ms after navigation started");
+
         bounded("load the page", client.goto(&format!("http://{web}/"))).await;
         // The page marks <html data-tilegame="running"> once its first frame is drawn.
         let deadline = Instant::now() + STEP;
@@ -357,7 +471,7 @@ fn a_page_player_joins_moves_is_seen_by_a_native_client_and_leaves() {
             ),
         )
         .await;
-        println!("browser figure: first frame drawn {first_frame} ms after navigation started");
+        println!("browser figure: first frame (the menu, bundle cached) drawn {first_frame} ms after navigation started");
         let canvas = bounded("the canvas", client.find(Locator::Id("tilegame"))).await;
         // Focus without a click (a click would press the menu button under the pointer).
         bounded(
@@ -371,26 +485,54 @@ fn a_page_player_joins_moves_is_seen_by_a_native_client_and_leaves() {
 
         // Main menu: Tab to the first button (Join: hosting is not offered in the page), Enter.
         press(&client, &format!("{TAB}{ENTER}")).await;
-        // Join form: the address is the page's own server and the name the settings' default
-        // (typing into egui's text fields from WebDriver does not reach them yet).
+        // The Join form is laid out on its first pass and shown on the next: wait for it.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        // Join form: the address is the page's own server. Click into the Name field (egui's
+        // Tab does not move into text fields), clear the default name, type ours, Enter joins.
+        // The form is centred: the field is NAME_FIELD below the canvas's middle.
+        let click = MouseActions::new("mouse".into())
+            .then(PointerAction::MoveToElement {
+                element: canvas.clone(),
+                duration: None,
+                x: NAME_FIELD.0,
+                y: NAME_FIELD.1,
+            })
+            .then(PointerAction::Down {
+                button: MOUSE_BUTTON_LEFT,
+            })
+            .then(PointerAction::Pause {
+                duration: Duration::from_millis(100),
+            })
+            .then(PointerAction::Up {
+                button: MOUSE_BUTTON_LEFT,
+            });
+        bounded("click the name field", client.perform_actions(click)).await;
+        // The focus is the page's from its next frame on (a software canvas draws a few a
+        // second): keys before it would go nowhere.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        press(&client, &END.to_string()).await;
+        type_text(&client, &BACKSPACE.to_string().repeat(40)).await;
+        type_text(&client, NAME).await;
+        tokio::time::sleep(Duration::from_millis(1500)).await;
         let form = bounded("form screenshot", canvas.screenshot()).await;
         std::fs::write(shots.join("join-form.png"), &form).expect("save the form screenshot");
         press(&client, &ENTER.to_string()).await;
 
-        wait_for(&seen, "the page player to join by name", |s| {
-            s.id_of(NAME).is_some()
-        });
-        let id = seen.lock().unwrap().id_of(NAME).expect("joined");
+        let id = wait_for_join(&client, &seen, NAME).await;
         wait_for(&seen, "the page player's position", |s| {
             s.positions.contains_key(&id)
         });
         let start = seen.lock().unwrap().positions[&id].1;
-        // Figures (printed, not asserted): snapshots the page received per second while
-        // moving (one per tick expected), and when its first frame was drawn.
-        let before = (snapshots(&client).await, Instant::now());
-        hold(&client, 'd', Duration::from_millis(3000)).await;
-        let after = (snapshots(&client).await, Instant::now());
-        let rate = (after.0 - before.0) as f64 / after.1.duration_since(before.1).as_secs_f64();
+        // Figure (printed, not asserted): Snapshots the page received per second of its own
+        // clock while moving (one per tick expected), counted between two readings taken
+        // while 'd' is held.
+        key(&client, 'd', true).await;
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        let before = snapshots(&client).await;
+        tokio::time::sleep(Duration::from_millis(3000)).await;
+        let after = snapshots(&client).await;
+        key(&client, 'd', false).await;
+        let rate = (after.0 - before.0) / ((after.1 - before.1) / 1000.0).max(0.001);
         println!("browser figure: {rate:.1} snapshots/s received in the page while moving");
         wait_for(&seen, "the page player to move right", |s| {
             s.positions
@@ -427,6 +569,7 @@ fn a_page_player_joins_moves_is_seen_by_a_native_client_and_leaves() {
             Some(DisconnectReason::Quit),
             "a page that goes away quits"
         );
+
         bounded("close Chromium", client.close()).await;
     });
     stop.store(true, Ordering::SeqCst);

@@ -1,9 +1,10 @@
 //! The connection handler: the bridge between the network side and the game loop.
 //!
 //! Natively it runs a [`Connection`] on its own thread and runtime; in the page
-//! (`handler_web.rs`) the same loop is a browser task, as the page has one thread. The game loop never blocks on the
-//! network: it polls [`NetEvent`]s (state changes, the joined world, server packets, ping) and
-//! sends [`NetCommand`]s (inputs, disconnect) through channels. Nothing mutable is shared
+//! (`handler_web.rs`) it is a browser task, as the page has one thread. Both run the same
+//! loop ([`run`]), which hands what it has to an [`EventSink`]. The game loop never blocks on
+//! the network: it polls [`NetEvent`]s (state changes, the joined world, server packets, ping)
+//! and sends [`NetCommand`]s (inputs, disconnect) through channels. Nothing mutable is shared
 //! except the byte counters, which are atomics.
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -12,21 +13,19 @@ use std::sync::mpsc as std_mpsc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use futures_channel::mpsc;
+use futures_util::future::{select, Either};
+use futures_util::StreamExt;
 use tilegame_game as game;
+use tilegame_protocol::convert::input_to_wire;
 use tilegame_protocol::v1::play;
-#[cfg(not(target_arch = "wasm32"))]
-use {
-    super::connection::{ConnectOptions, Connection, FrameObserver},
-    super::counters::ByteCounters,
-    super::ping::PingTracker,
-    super::state::ConnectError,
-    tilegame_protocol::convert::input_to_wire,
-    tokio::sync::mpsc,
-    web_time::Instant,
-};
+use web_time::Instant;
 
-use super::connection::Joined;
-use super::state::ConnectionState;
+use super::connection::{ConnectOptions, Connection, FrameObserver, Joined};
+use super::counters::ByteCounters;
+use super::ping::PingTracker;
+use super::rt;
+use super::state::{ConnectError, ConnectionState};
 
 #[cfg(target_arch = "wasm32")]
 #[path = "handler_web.rs"]
@@ -61,6 +60,19 @@ pub enum NetCommand {
     Disconnect,
 }
 
+/// Where the connection's task hands what it has to the game loop.
+trait EventSink: Send {
+    /// Hands `event` over; false once the game loop has gone.
+    fn deliver(&mut self, event: NetEvent) -> bool;
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+impl EventSink for std_mpsc::Sender<NetEvent> {
+    fn deliver(&mut self, event: NetEvent) -> bool {
+        self.send(event).is_ok()
+    }
+}
+
 #[cfg(not(target_arch = "wasm32"))]
 /// Owns the network thread of one connection.
 pub struct ConnectionHandler {
@@ -78,7 +90,7 @@ impl ConnectionHandler {
         observer: Option<Box<dyn FrameObserver>>,
     ) -> ConnectionHandler {
         let (events_tx, events) = std_mpsc::channel();
-        let (commands, commands_rx) = mpsc::unbounded_channel();
+        let (commands, commands_rx) = mpsc::unbounded();
         let counters = ByteCounters::new();
         let thread_counters = counters.clone();
         let thread = std::thread::Builder::new()
@@ -125,12 +137,14 @@ impl ConnectionHandler {
 
     /// Queues a chat line for sending.
     pub fn say(&self, text: String) {
-        let _ = self.commands.send(NetCommand::Say(text));
+        let _ = self.commands.unbounded_send(NetCommand::Say(text));
     }
 
     /// Queues an input for sending.
     pub fn send_input(&self, input: game::Input, ack_tick: u32) {
-        let _ = self.commands.send(NetCommand::Input(input, ack_tick));
+        let _ = self
+            .commands
+            .unbounded_send(NetCommand::Input(input, ack_tick));
     }
 
     /// The socket's byte counters.
@@ -145,7 +159,7 @@ impl ConnectionHandler {
     }
 
     fn stop(&mut self) {
-        let _ = self.commands.send(NetCommand::Disconnect);
+        let _ = self.commands.unbounded_send(NetCommand::Disconnect);
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
@@ -159,74 +173,95 @@ impl Drop for ConnectionHandler {
     }
 }
 
-#[cfg(not(target_arch = "wasm32"))]
+/// Connects, then plays until the game loop leaves or the connection ends, telling `events`
+/// everything on the way (the last event is the state it ended in).
 async fn run(
     options: ConnectOptions,
     observer: Option<Box<dyn FrameObserver>>,
     counters: ByteCounters,
-    events: std_mpsc::Sender<NetEvent>,
+    mut events: impl EventSink,
     mut commands: mpsc::UnboundedReceiver<NetCommand>,
 ) {
     let mut report = |state: ConnectionState| {
-        let _ = events.send(NetEvent::State(state, String::new()));
+        events.deliver(NetEvent::State(state, String::new()));
     };
     let (mut conn, joined) =
         match Connection::connect(&options, counters, observer, &mut report).await {
             Ok(ok) => ok,
             Err(e) => {
-                let _ = events.send(NetEvent::State(e.state, e.detail));
+                events.deliver(NetEvent::State(e.state, e.detail));
                 return;
             }
         };
-    let _ = events.send(NetEvent::Joined(Box::new(joined)));
-    let result = play_loop(&mut conn, &events, &mut commands).await;
+    events.deliver(NetEvent::Joined(Box::new(joined)));
+    let result = play_loop(&mut conn, &mut events, &mut commands).await;
     let (state, detail) = match result {
         Ok(detail) => (ConnectionState::Disconnected, detail),
         Err(ConnectError { state, detail }) => (state, detail),
     };
-    let _ = events.send(NetEvent::State(state, detail));
+    events.deliver(NetEvent::State(state, detail));
 }
 
-#[cfg(not(target_arch = "wasm32"))]
+/// What woke the play loop.
+enum Wake {
+    Packet(Result<play::ToClient, ConnectError>),
+    Command(Option<NetCommand>),
+    PingDue,
+}
+
 async fn play_loop(
     conn: &mut Connection,
-    events: &std_mpsc::Sender<NetEvent>,
+    events: &mut impl EventSink,
     commands: &mut mpsc::UnboundedReceiver<NetCommand>,
 ) -> Result<String, ConnectError> {
     let mut ping = PingTracker::new();
-    let mut ping_timer = tokio::time::interval(PING_INTERVAL);
+    let mut next_ping = Instant::now();
     loop {
-        tokio::select! {
-            packet = conn.recv() => {
+        let wait = next_ping.saturating_duration_since(Instant::now());
+        // The futures borrow `conn`; they are dropped at the end of this statement, before
+        // the wake is acted on (the packet read is cancel-safe).
+        let wake = {
+            let packet = std::pin::pin!(conn.recv());
+            let command = commands.next();
+            let ping_due = std::pin::pin!(rt::sleep(wait));
+            match select(packet, select(command, ping_due)).await {
+                Either::Left((p, _)) => Wake::Packet(p),
+                Either::Right((Either::Left((c, _)), _)) => Wake::Command(c),
+                Either::Right((Either::Right(((), _)), _)) => Wake::PingDue,
+            }
+        };
+        match wake {
+            Wake::Packet(packet) => {
                 let packet = packet?;
                 match &packet {
                     play::ToClient::Pong(p) => {
                         if let Some(rtt) = ping.pong(p.nonce, Instant::now()) {
-                            let _ = events.send(NetEvent::Ping(rtt));
+                            events.deliver(NetEvent::Ping(rtt));
                         }
                     }
                     play::ToClient::Kick(k) => {
                         let error = ConnectError::kicked(k);
-                        let _ = events.send(NetEvent::Packet(packet));
+                        events.deliver(NetEvent::Packet(packet));
                         return Err(error);
                     }
                     _ => {}
                 }
-                if events.send(NetEvent::Packet(packet)).is_err() {
+                if !events.deliver(NetEvent::Packet(packet)) {
                     conn.disconnect().await;
                     return Ok("the game closed".into());
                 }
             }
-            command = commands.recv() => match command {
-                Some(NetCommand::Input(input, ack_tick)) => conn.send(&input_to_wire(&input, ack_tick)).await?,
-                Some(NetCommand::Say(text)) => conn.send(&play::Say { text }).await?,
-                Some(NetCommand::Disconnect) | None => {
-                    conn.disconnect().await;
-                    return Ok("you left the game".into());
-                }
-            },
-            _ = ping_timer.tick() => {
+            Wake::Command(Some(NetCommand::Input(input, ack_tick))) => {
+                conn.send(&input_to_wire(&input, ack_tick)).await?
+            }
+            Wake::Command(Some(NetCommand::Say(text))) => conn.send(&play::Say { text }).await?,
+            Wake::Command(Some(NetCommand::Disconnect) | None) => {
+                conn.disconnect().await;
+                return Ok("you left the game".into());
+            }
+            Wake::PingDue => {
                 let now = Instant::now();
+                next_ping = now + PING_INTERVAL;
                 if ping.due(now, PING_INTERVAL) {
                     let nonce = ping.sent(now);
                     conn.send(&play::Ping { nonce }).await?;

@@ -230,6 +230,16 @@ pub fn spawn_window<S: FrameSource + 'static>(
     Ok(())
 }
 
+/// The longest step one update is given, in seconds. In the page a slow frame blocks the
+/// timers, and the game catches up on the time it took (the source runs a few ticks per
+/// update and carries the rest over), so inputs keep the tick rate on average: up to 8 ticks,
+/// the Inputs the server buffers (INPUT_QUEUE).
+#[cfg(target_arch = "wasm32")]
+const MAX_DT: f32 = 0.4;
+/// The longest step one update is given, in seconds.
+#[cfg(not(target_arch = "wasm32"))]
+const MAX_DT: f32 = 0.25;
+
 /// The canvas the page draws on.
 #[cfg(target_arch = "wasm32")]
 pub const CANVAS_ID: &str = "tilegame";
@@ -363,6 +373,8 @@ struct App<'s, S: FrameSource> {
     input: InputState,
     held: Held,
     last_frame: Option<Instant>,
+    /// When the source was last updated (each frame; in the page also between frames).
+    last_update: Option<Instant>,
     frames: u32,
     /// Frames drawn while the source was ready.
     ready_frames: u32,
@@ -386,6 +398,7 @@ impl<'s, S: FrameSource> App<'s, S> {
             input: InputState::default(),
             held: Held::default(),
             last_frame: None,
+            last_update: None,
             frames: 0,
             ready_frames: 0,
             timing_from: None,
@@ -607,17 +620,9 @@ impl<'s, S: FrameSource> App<'s, S> {
         self.input.keys_pressed.push(key);
     }
 
-    /// One frame: update the source, draw its scene, present, maybe screenshot.
-    fn frame(&mut self, event_loop: &ActiveEventLoop) {
-        let Some(g) = &mut self.gfx else { return };
-        let now = Instant::now();
-        let dt = self
-            .last_frame
-            .map_or(0.0, |t| now.duration_since(t).as_secs_f32().min(0.25));
-        self.last_frame = Some(now);
-        self.frames += 1;
-
-        let size = [g.config.width, g.config.height];
+    /// Updates the source with the held keys and the pointer, then forgets the one-shot input
+    /// (keys pressed, text, scroll, clicks) it has seen.
+    fn update_source(&mut self, size: [u32; 2], dt: f32) {
         let fsize = size.map(|v| v as f32);
         let h = &self.held;
         self.input.up = h.w || h.up;
@@ -625,7 +630,6 @@ impl<'s, S: FrameSource> App<'s, S> {
         self.input.left = h.a || h.left;
         self.input.right = h.d || h.right;
         self.input.window_size = size;
-        self.input.frame = u64::from(self.frames);
         self.input.mouse_world = self
             .input
             .mouse_screen
@@ -635,6 +639,43 @@ impl<'s, S: FrameSource> App<'s, S> {
         self.input.text.clear();
         self.input.scroll = 0.0;
         self.input.mouse_left_pressed = false;
+    }
+
+    /// In the page, updates the source between frames once a game tick is due, so that inputs
+    /// go out and snapshots are applied at the server's rate even when the browser draws
+    /// fewer frames than that (a software-rendered canvas draws a few a second). Returns when
+    /// the next update is due. Natively every frame updates (the loop polls).
+    #[cfg(target_arch = "wasm32")]
+    fn update_between_frames(&mut self) -> Option<Instant> {
+        let every = Duration::from_secs_f64(1.0 / f64::from(tilegame_game::TICK_RATE));
+        let g = self.gfx.as_ref()?;
+        let size = [g.config.width, g.config.height];
+        let last = self.last_update?;
+        let now = Instant::now();
+        if now < last + every {
+            return Some(last + every);
+        }
+        self.last_update = Some(now);
+        self.update_source(size, now.duration_since(last).as_secs_f32().min(MAX_DT));
+        Some(now + every)
+    }
+
+    /// One frame: update the source, draw its scene, present, maybe screenshot.
+    fn frame(&mut self, event_loop: &ActiveEventLoop) {
+        let Some(g) = &mut self.gfx else { return };
+        let now = Instant::now();
+        let dt = self
+            .last_update
+            .map_or(0.0, |t| now.duration_since(t).as_secs_f32().min(MAX_DT));
+        self.last_frame = Some(now);
+        self.last_update = Some(now);
+        self.frames += 1;
+
+        let size = [g.config.width, g.config.height];
+        self.input.frame = u64::from(self.frames);
+        self.update_source(size, dt);
+        let Some(g) = &mut self.gfx else { return };
+        let fsize = size.map(|v| v as f32);
         let raw = g.egui_state.take_egui_input(&g.window);
         // Name tags the bitmap font cannot draw go to the UI layer, under its menus.
         let labels = super::layout::tag_labels(&self.source.scene(), size[0], size[1]);
@@ -911,19 +952,23 @@ impl<S: FrameSource> App<'_, S> {
     fn on_about_to_wait(&mut self, event_loop: &ActiveEventLoop) {
         #[cfg(target_arch = "wasm32")]
         self.poll_gpu(event_loop);
+        #[cfg(target_arch = "wasm32")]
+        let next_update = self.update_between_frames();
         let Some(g) = &self.gfx else { return };
         let limit = g.applied.fps_limit;
         if let (true, Some(last)) = (limit > 0, self.last_frame) {
             let next = last + Duration::from_secs_f64(1.0 / f64::from(limit));
             if Instant::now() < next {
+                #[cfg(target_arch = "wasm32")]
+                let next = next_update.map_or(next, |u| u.min(next));
                 event_loop.set_control_flow(ControlFlow::WaitUntil(next));
                 return;
             }
         }
-        // The page's frames come from the browser (requestAnimationFrame): waiting between
-        // them costs nothing; natively the loop polls.
+        // The page's frames come from the browser (requestAnimationFrame): between them the
+        // loop waits for the next game update; natively the loop polls.
         #[cfg(target_arch = "wasm32")]
-        event_loop.set_control_flow(ControlFlow::Wait);
+        event_loop.set_control_flow(next_update.map_or(ControlFlow::Wait, ControlFlow::WaitUntil));
         #[cfg(not(target_arch = "wasm32"))]
         event_loop.set_control_flow(ControlFlow::Poll);
         g.window.request_redraw();

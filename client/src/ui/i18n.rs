@@ -50,9 +50,10 @@ pub fn match_language(locale: &str) -> Option<&'static str> {
     codes().find(|c| *c == lang)
 }
 
-/// The system's language, when it is one we ship.
+/// The system's language: the first of its preferred languages (in the page,
+/// `navigator.languages`) that we ship.
 pub fn system_language() -> Option<&'static str> {
-    sys_locale::get_locale().and_then(|l| match_language(&l))
+    sys_locale::get_locales().find_map(|l| match_language(&l))
 }
 
 /// Picks the language: the command line, then the settings, then the system, then English.

@@ -6,6 +6,7 @@
 //! and reports errors on the page. Hosting a server is not offered (no `host` feature), and
 //! the Join form starts on the server the page came from.
 
+pub mod query;
 pub mod recording;
 pub mod storage;
 
@@ -18,7 +19,11 @@ pub const ERROR_ID: &str = "tilegame-error";
 /// Starts the game on the page (called once by the bundle's start function).
 pub fn start() {
     console_error_panic_hook::set_once();
-    let (app, warning) = ClientApp::new(&AppOptions::default(), None);
+    let options = AppOptions {
+        start: query::start(),
+        ..AppOptions::default()
+    };
+    let (app, warning) = ClientApp::new(&options, None);
     if let Some(w) = warning {
         log(&format!("tilegame: {w}"));
     }
@@ -75,5 +80,33 @@ pub fn count_snapshots(total: u64) {
         .and_then(|d| d.document_element());
     if let Some(root) = root {
         let _ = root.set_attribute("data-snapshots", &total.to_string());
+    }
+}
+
+/// Publishes the connection's latest state on `<html>`, where scripts and the browser test can
+/// read why a join failed: `data-net-state` (the state's short name, e.g. "version mismatch")
+/// and `data-net-detail` (the cause, e.g. the refusal and both protocol hashes).
+pub fn net_status(state: &crate::net::ConnectionState, detail: &str) {
+    let root = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.document_element());
+    if let Some(root) = root {
+        let _ = root.set_attribute("data-net-state", state.name());
+        let _ = root.set_attribute("data-net-detail", detail);
+    }
+}
+
+/// Marks the first frame that draws the game's map (once; the load-time figure reads it):
+/// `data-first-map-frame-ms` on `<html>`, the milliseconds since navigation started.
+pub fn map_frame() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    static MARKED: AtomicBool = AtomicBool::new(false);
+    if MARKED.swap(true, Ordering::Relaxed) {
+        return;
+    }
+    let Some(w) = web_sys::window() else { return };
+    let ms = w.performance().map_or(0.0, |p| p.now());
+    if let Some(root) = w.document().and_then(|d| d.document_element()) {
+        let _ = root.set_attribute("data-first-map-frame-ms", &format!("{ms:.0}"));
     }
 }
