@@ -8,26 +8,26 @@
 //! `chromium` and `chromedriver` programs (Debian: chromium, chromium-driver). Without them the
 //! test fails and says what is missing: nothing is skipped. Every wait is bounded.
 
+#[path = "support/browser.rs"]
+mod browser;
+
 use std::collections::{BTreeMap, HashMap};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use browser::{bounded, bundle, target_dir, Chromedriver, ENTER, STEP, TAB};
 use fantoccini::actions::{
     InputSource, KeyAction, KeyActions, MouseActions, PointerAction, MOUSE_BUTTON_LEFT,
 };
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::{Client, Locator};
 use tilegame_client::net::{ByteCounters, ConnectOptions, Connection};
 use tilegame_client::play::PlayState;
 use tilegame_protocol::v1::{play, DisconnectReason};
 use tilegame_server::ServerConfig;
 use tilegame_tests::{start_server, test_config};
 
-/// The longest any one step may take (page load, a join, a WebDriver command).
-const STEP: Duration = Duration::from_secs(60);
 /// The page player's name, typed into the Join form (a non-ASCII letter on purpose).
 const NAME: &str = "Zoë_web";
 /// The name of the player the second page joins as straight from its address.
@@ -37,90 +37,8 @@ const LINKED_NAME: &str = "Zoë_link";
 /// form is centred in the window).
 const NAME_FIELD: (f64, f64) = (-40.0, 80.0);
 
-const TAB: char = '\u{e004}';
-const ENTER: char = '\u{e007}';
 const END: char = '\u{e010}';
 const BACKSPACE: char = '\u{e003}';
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("tests/ sits in the repository")
-        .to_owned()
-}
-
-/// `target/`, from this test's own path (`<target>/<profile>/deps/<test>`).
-fn target_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test's own path");
-    exe.ancestors()
-        .nth(3)
-        .expect("tests run from <target>/<profile>/deps")
-        .to_owned()
-}
-
-/// The built bundle, or a failure that says how to build it.
-fn bundle() -> PathBuf {
-    let dist = repo_root().join("web/dist");
-    for file in ["index.html", "tilegame.js", "tilegame_bg.wasm"] {
-        assert!(
-            dist.join(file).is_file(),
-            "{} is missing: build the browser bundle first with web/build.sh (.ci/run does)",
-            dist.join(file).display()
-        );
-    }
-    dist
-}
-
-/// A program on the PATH, or a failure naming the Debian package.
-fn program(name: &str, package: &str) -> PathBuf {
-    std::env::var_os("PATH")
-        .iter()
-        .flat_map(std::env::split_paths)
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| {
-            panic!("`{name}` is not installed: apt-get install {package} (.ci/run does)")
-        })
-}
-
-/// chromedriver on a free loopback port; killed when dropped.
-struct Chromedriver {
-    child: Child,
-    port: u16,
-}
-
-impl Chromedriver {
-    fn start() -> Chromedriver {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let child = Command::new(program("chromedriver", "chromium-driver"))
-            .arg(format!("--port={port}"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("chromedriver starts");
-        let driver = Chromedriver { child, port };
-        let deadline = Instant::now() + STEP;
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "chromedriver did not listen on {port}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        driver
-    }
-}
-
-impl Drop for Chromedriver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// A position in world pixels.
 type Pixel = (i32, i32);
@@ -209,18 +127,6 @@ fn wait_for(seen: &Mutex<Observed>, what: &str, mut done: impl FnMut(&Observed) 
             "waited {STEP:?} for {what}; saw {state}"
         );
         std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-/// Bounds a WebDriver command.
-async fn bounded<T, E: std::fmt::Debug>(
-    what: &str,
-    f: impl std::future::Future<Output = Result<T, E>>,
-) -> T {
-    match tokio::time::timeout(STEP, f).await {
-        Ok(Ok(v)) => v,
-        Ok(Err(e)) => panic!("{what}: {e:?}"),
-        Err(_) => panic!("{what}: no answer within {STEP:?}"),
     }
 }
 
@@ -365,7 +271,6 @@ fn main_colours(png_bytes: &[u8]) -> usize {
 #[test]
 fn a_page_player_joins_moves_is_seen_by_a_native_client_and_leaves() {
     let dist = bundle();
-    let chromium = program("chromium", "chromium");
     let server = start_server(ServerConfig {
         web: Some("127.0.0.1:0".parse().unwrap()),
         web_root: dist,
@@ -396,23 +301,7 @@ fn a_page_player_joins_moves_is_seen_by_a_native_client_and_leaves() {
         .build()
         .expect("a runtime");
     rt.block_on(async {
-        let caps = serde_json::json!({
-            "goog:chromeOptions": {
-                "binary": chromium,
-                "args": [
-                    "--headless=new", "--use-angle=swiftshader", "--enable-unsafe-swiftshader",
-                    "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,720",
-                ],
-            }
-        });
-        let caps = caps.as_object().expect("an object").clone();
-        let client = bounded(
-            "a Chromium session",
-            ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-                .capabilities(caps)
-                .connect(&format!("http://127.0.0.1:{}", driver.port)),
-        )
-        .await;
+        let client = driver.session(None).await;
         // First, in the fresh browser (nothing cached), a link straight into the game
         // (`?join&name=`): the load-time figure is from navigation to the first frame that
         // draws the map. Loading the menu next closes that page's connection.
