@@ -16,9 +16,7 @@ use tilegame_replay::cmd::verify::{verify, VerifyOptions};
 use tilegame_replay::engine::Engine;
 use tilegame_replay::ReplayFile;
 
-#[path = "../tests/common/server_process.rs"]
-mod server_process;
-use server_process::ServerProcess;
+use tilegame_testkit::ServerProcess;
 
 fn record(path: &Path, simulation: &Path, seconds: f64) {
     let server = ServerProcess::start(&[

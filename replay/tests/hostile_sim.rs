@@ -73,19 +73,6 @@ fn joins_file(path: &Path, max_players: u32, joins: u32, vanished: bool) {
     std::fs::write(path, w.finish().expect("finish")).expect("written");
 }
 
-/// Runs the binary: exit code, stdout, stderr.
-fn run(args: &[&std::ffi::OsStr]) -> (Option<i32>, String, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tilegame-replay"))
-        .args(args)
-        .output()
-        .expect("the binary runs");
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 /// The file of issue #20: `SimStart` with `max_players = 2³²−1`, then joins and no tick. The
 /// server refuses such a configuration; so do `verify` and `play`, at the first record.
 #[test]
@@ -98,7 +85,7 @@ fn a_start_the_server_would_refuse_is_refused_by_verify_and_play() {
         let mut args: Vec<&std::ffi::OsStr> = command.iter().map(|a| a.as_ref()).collect();
         args.insert(1, path.as_os_str());
         let started = Instant::now();
-        let (code, out, err) = run(&args);
+        let (code, out, err) = common::replay_tool(&args);
         eprintln!(
             "{} on a {size} B file: exit {code:?} in {:.1} ms\n{out}{err}",
             command[0],
@@ -129,7 +116,7 @@ fn joins_beyond_what_the_loop_admits_between_ticks_are_a_divergence() {
     let dir = scratch("hostile-joins");
     let path = dir.join("joins.tgr");
     joins_file(&path, 64, 200, true);
-    let (code, out, err) = run(&["verify".as_ref(), path.as_os_str()]);
+    let (code, out, err) = common::replay_tool(&["verify".as_ref(), path.as_os_str()]);
     assert_eq!(code, Some(1), "{out}{err}");
     assert!(
         out.contains("DIVERGED before tick 1: the join of \"p64\" was answered refused (ServerFull), recorded player 65"),
@@ -147,7 +134,7 @@ fn a_flood_of_joins_stops_at_the_memory_budget() {
     let dir = scratch("hostile-flood");
     let path = dir.join("flood.tgr");
     joins_file(&path, 4096, 4097, false);
-    let (code, out, err) = run(&["verify".as_ref(), path.as_os_str()]);
+    let (code, out, err) = common::replay_tool(&["verify".as_ref(), path.as_os_str()]);
     eprintln!("{out}{err}");
     assert_eq!(code, Some(2), "{out}{err}");
     assert!(

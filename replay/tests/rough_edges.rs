@@ -89,19 +89,11 @@ fn recorded(path: &Path) {
     }
 }
 
-/// Runs the binary: exit code, stdout, stderr.
+/// Runs the binary on `args[0] file args[1..]`: exit code, stdout, stderr.
 fn run(args: &[&str], file: &Path) -> (Option<i32>, String, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tilegame-replay"))
-        .arg(args[0])
-        .arg(file)
-        .args(&args[1..])
-        .output()
-        .expect("the binary runs");
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let mut all: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_ref()).collect();
+    all.insert(1, file.as_os_str());
+    common::replay_tool(&all)
 }
 
 #[test]

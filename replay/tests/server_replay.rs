@@ -51,20 +51,6 @@ fn session(
     server.shutdown();
 }
 
-/// The header and records of a whole file.
-/// Runs the `tilegame-replay` binary: its exit code, stdout and stderr.
-fn run_replay(args: &[&std::ffi::OsStr]) -> (Option<i32>, String, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tilegame-replay"))
-        .args(args)
-        .output()
-        .expect("the binary runs");
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 fn records(file: &ReplayFile) -> (tilegame_protocol::replay_format::FileHeader, Vec<Record>) {
     common::records(&file.bytes().expect("readable"))
 }
@@ -202,7 +188,7 @@ fn a_server_recording_resimulates_detects_tampering_and_rederives_a_players_stre
     let tampered_path = dir.join("tampered.tgr");
     std::fs::write(&tampered_path, tampered.bytes().expect("in memory")).expect("written");
     let run = |args: &[&std::ffi::OsStr]| {
-        let (code, out, _) = run_replay(args);
+        let (code, out, _) = common::replay_tool(args);
         (code, out)
     };
     let (sim_arg, bot_arg) = (sim_path.as_os_str(), bot_path.as_os_str());
@@ -457,7 +443,7 @@ fn keyframes_seek_exactly_and_a_changed_hostile_or_cut_keyframe_is_caught() {
 
     // A keyframe changed in the file (checksums rewritten): verify names its tick and what
     // differs, and exits 1; seeking from it refuses to restore it.
-    let run = run_replay;
+    let run = |args: &[&std::ffi::OsStr]| common::replay_tool(args);
     let (index, k, _) = &kfs[1];
     let start = sim::gather(&file).expect("info").start.expect("start");
     let area = u32::from(start.width) * u32::from(start.height);

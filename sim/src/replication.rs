@@ -80,6 +80,28 @@ struct Shared {
     span: (usize, usize),
 }
 
+/// The delta of `r` from `last` (its state when last told), encoded into `bytes` when the slot
+/// still holds the same player and it changed; `last` becomes `r`'s state.
+fn shared_delta(
+    last: &mut Option<(u32, Quantized)>,
+    r: &Replica,
+    bytes: &mut Vec<u8>,
+) -> Result<Shared, EncodeError> {
+    let mut shared = Shared::default();
+    if let Some((id, was)) = last.filter(|(id, _)| *id == r.id) {
+        if was != r.state {
+            let start = bytes.len();
+            encode_body(&delta(id, &was, &r.state), "PlayerDelta", bytes)?;
+            shared = Shared {
+                base: Some((id, was)),
+                span: (start, bytes.len()),
+            };
+        }
+    }
+    *last = Some((r.id, r.state));
+    Ok(shared)
+}
+
 impl SharedDeltas {
     /// Encodes every slot's deltas for `tick`; call once per tick before the diffs.
     pub fn build(&mut self, tick: u32, slots: &[Option<Replica>]) -> Result<(), EncodeError> {
@@ -97,30 +119,9 @@ impl SharedDeltas {
                 self.last_far[slot] = None;
                 continue;
             };
-            let now = Some((r.id, r.state));
-            if let Some((id, was)) = self.last[slot].filter(|(id, _)| *id == r.id) {
-                if was != r.state {
-                    let start = self.bytes.len();
-                    encode_body(&delta(id, &was, &r.state), "PlayerDelta", &mut self.bytes)?;
-                    self.near[slot] = Shared {
-                        base: Some((id, was)),
-                        span: (start, self.bytes.len()),
-                    };
-                }
-            }
-            self.last[slot] = now;
+            self.near[slot] = shared_delta(&mut self.last[slot], r, &mut self.bytes)?;
             if far_due(tick, slot) {
-                if let Some((id, was)) = self.last_far[slot].filter(|(id, _)| *id == r.id) {
-                    if was != r.state {
-                        let start = self.bytes.len();
-                        encode_body(&delta(id, &was, &r.state), "PlayerDelta", &mut self.bytes)?;
-                        self.far[slot] = Shared {
-                            base: Some((id, was)),
-                            span: (start, self.bytes.len()),
-                        };
-                    }
-                }
-                self.last_far[slot] = now;
+                self.far[slot] = shared_delta(&mut self.last_far[slot], r, &mut self.bytes)?;
             }
         }
         Ok(())

@@ -8,8 +8,13 @@
 //! fails instead of hanging.
 
 pub mod proxy;
-pub mod server_process;
 pub mod web;
+
+/// The real `tilegame-server` and `tilegame-replay` binaries (shared with the replay crate's tests).
+pub mod server_process {
+    pub use tilegame_testkit::binaries::{replay, replay_binary, server_binary};
+    pub use tilegame_testkit::ServerProcess;
+}
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};

@@ -247,6 +247,52 @@ fn enter_pressed(ctx: &egui::Context) -> bool {
     ctx.input(|i| i.key_pressed(egui::Key::Enter))
 }
 
+/// A form on a [`panel_with_footer`]: `body` draws the fields and returns what blocks the
+/// submit button (`submit`, a message key), if anything; Back, the submit button and Enter
+/// become [`UiEvent`]s.
+fn form_panel(
+    ctx: &egui::Context,
+    i18n: &Localizer,
+    id: &str,
+    title: &str,
+    submit: &str,
+    events: &mut Vec<UiEvent>,
+    body: impl FnOnce(&mut egui::Ui) -> Option<FieldError>,
+) {
+    // What blocks the submit button, as the body leaves the form this pass (read by the footer).
+    let blocked = std::cell::Cell::new(None);
+    panel_with_footer(
+        ctx,
+        id,
+        &i18n.text(title),
+        |ui| blocked.set(body(ui)),
+        Some(&mut |ui: &mut egui::Ui| back_and_submit(ui, i18n, submit, blocked.get(), events)),
+    );
+    if enter_pressed(ctx) {
+        events.push(UiEvent::Submit);
+    }
+}
+
+/// A label (a message key) over a row of choices whose texts are the keys `{prefix}-{option}`;
+/// clicking one stores that option in `value`.
+fn labelled_choices(
+    ui: &mut egui::Ui,
+    i18n: &Localizer,
+    label: &str,
+    prefix: &str,
+    options: &[&str],
+    value: &mut String,
+) {
+    ui.label(i18n.text(label));
+    let choices: Vec<(String, bool)> = options
+        .iter()
+        .map(|option| (i18n.text(&format!("{prefix}-{option}")), value == option))
+        .collect();
+    if let Some(i) = balanced_choices(ui, &choices) {
+        *value = options[i].to_owned();
+    }
+}
+
 /// Draws the current screen (nothing while playing) and collects the player's events.
 pub fn screens(
     ctx: &egui::Context,
@@ -307,13 +353,13 @@ pub fn screens(
             }
         }
         Screen::Join(form) => {
-            let mut footer_events = Vec::new();
-            // What blocks Join, as the body leaves the form this pass (read by the footer).
-            let blocked = std::cell::Cell::new(None);
-            panel_with_footer(
+            form_panel(
                 ctx,
+                i18n,
                 "join",
-                &i18n.text("join-title"),
+                "join-title",
+                "button-join",
+                events,
                 |ui| {
                     text_field(ui, &i18n.text("field-address"), &mut form.address, 261);
                     ui.label(
@@ -339,24 +385,18 @@ pub fn screens(
                         form.name_error(),
                         show_errors || !form.name.is_empty(),
                     );
-                    blocked.set(form.blocker());
+                    form.blocker()
                 },
-                Some(&mut |ui: &mut egui::Ui| {
-                    back_and_submit(ui, i18n, "button-join", blocked.get(), &mut footer_events)
-                }),
             );
-            events.append(&mut footer_events);
-            if enter_pressed(ctx) {
-                events.push(UiEvent::Submit);
-            }
         }
         Screen::Host(form) => {
-            let mut footer_events = Vec::new();
-            let blocked = std::cell::Cell::new(None);
-            panel_with_footer(
+            form_panel(
                 ctx,
+                i18n,
                 "host",
-                &i18n.text("host-title"),
+                "host-title",
+                "button-start",
+                events,
                 |ui| {
                     text_field(ui, &i18n.text("field-name"), &mut form.name, 32);
                     field_error(
@@ -366,34 +406,25 @@ pub fn screens(
                         show_errors || !form.name.is_empty(),
                     );
                     text_field(ui, &i18n.text("field-seed"), &mut form.seed, 64);
-                    ui.label(i18n.text("field-size"));
-                    const SIZES: [&str; 3] = ["small", "medium", "large"];
-                    let sizes: Vec<(String, bool)> = SIZES
-                        .iter()
-                        .map(|size| (i18n.text(&format!("size-{size}")), form.size == *size))
-                        .collect();
-                    if let Some(i) = balanced_choices(ui, &sizes) {
-                        form.size = SIZES[i].to_owned();
-                    }
-                    ui.label(i18n.text("field-theme"));
-                    const THEMES: [&str; 4] = ["default", "hell", "islands", "hell_islands"];
-                    let themes: Vec<(String, bool)> = THEMES
-                        .iter()
-                        .map(|theme| (i18n.text(&format!("theme-{theme}")), form.theme == *theme))
-                        .collect();
-                    if let Some(i) = balanced_choices(ui, &themes) {
-                        form.theme = THEMES[i].to_owned();
-                    }
-                    blocked.set(form.name_error());
+                    labelled_choices(
+                        ui,
+                        i18n,
+                        "field-size",
+                        "size",
+                        &["small", "medium", "large"],
+                        &mut form.size,
+                    );
+                    labelled_choices(
+                        ui,
+                        i18n,
+                        "field-theme",
+                        "theme",
+                        &["default", "hell", "islands", "hell_islands"],
+                        &mut form.theme,
+                    );
+                    form.name_error()
                 },
-                Some(&mut |ui: &mut egui::Ui| {
-                    back_and_submit(ui, i18n, "button-start", blocked.get(), &mut footer_events)
-                }),
             );
-            events.append(&mut footer_events);
-            if enter_pressed(ctx) {
-                events.push(UiEvent::Submit);
-            }
         }
         Screen::Connecting { attempt, progress } => {
             let title = if attempt.host.is_some() && attempt.address.is_empty() {

@@ -1,8 +1,7 @@
 //! Helpers shared by the replay tests: the fixture, recording live sessions, running commands,
 //! and rewriting recordings (to tamper with them).
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
-pub mod server_process;
 pub mod x11;
 
 use std::path::{Path, PathBuf};
@@ -13,7 +12,7 @@ use tilegame_protocol::replay_file::{ReplayReader, ReplayWriter};
 use tilegame_protocol::replay_format::Record;
 use tilegame_replay::ReplayFile;
 
-pub use server_process::ServerProcess;
+pub use tilegame_testkit::{client_binary, ServerProcess};
 
 /// The committed fixture.
 pub fn fixture_path() -> PathBuf {
@@ -34,6 +33,19 @@ pub fn fixture() -> ReplayFile {
         );
     }
     file
+}
+
+/// Runs the `tilegame-replay` binary with `args`: its exit code, stdout and stderr.
+pub fn replay_tool<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> (Option<i32>, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tilegame-replay"))
+        .args(args)
+        .output()
+        .expect("the binary runs");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 /// A fresh scratch folder for one test.
@@ -152,41 +164,6 @@ pub fn output(
     let mut out = Vec::new();
     let r = f(&mut out);
     (r, String::from_utf8(out).expect("utf-8 output"))
-}
-
-/// The client binary `tilegame` (with its renderer), built by cargo into this test's target
-/// folder. A failed build fails the test: nothing is skipped.
-pub fn client_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test's own path");
-    // <target>/<profile>/deps/<test> → <target>/<profile>
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("tests run from <target>/<profile>/deps");
-    let target_dir = profile_dir.parent().expect("a target folder");
-    let bin = profile_dir.join(format!("tilegame{}", std::env::consts::EXE_SUFFIX));
-    let mut build = std::process::Command::new(env!("CARGO"));
-    build
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args([
-            "build",
-            "-p",
-            "tilegame-client",
-            "--bin",
-            "tilegame",
-            "--target-dir",
-        ])
-        .arg(target_dir);
-    if profile_dir.file_name().is_some_and(|n| n == "release") {
-        build.arg("--release");
-    }
-    let status = build.status().expect("cargo runs");
-    assert!(
-        status.success(),
-        "`cargo build -p tilegame-client --bin tilegame` failed ({status})"
-    );
-    assert!(bin.exists(), "{} was built", bin.display());
-    bin
 }
 
 /// Polls `f` until it gives a value (an event seen in a file or a process), failing after

@@ -1,73 +1,24 @@
 //! The real `tilegame-server` binary as an operator runs it: started with flags on a loopback
-//! port, stopped with a signal, its exit status read back; and the `tilegame-replay` binary that
-//! checks what it recorded.
+//! port, stopped with a signal, its exit status read back.
 //!
-//! The binaries are built by cargo into this test's own target folder (a failed build fails the
-//! test: nothing is skipped). The server's standard output says where it listens; its log
-//! (standard error) is kept, line by line, so a test can wait for what the server says.
+//! The server's standard output says where it listens; its log (standard error) is kept, line by
+//! line, so a test can wait for what the server says.
 
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::binaries::server_binary;
+
 /// How long the server may take to generate its world and listen.
 const START_LIMIT: Duration = Duration::from_secs(120);
 
-/// Builds `bin` of `package` into this test's target folder and returns its path.
-fn cargo_binary(package: &str, bin: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("the test's own path");
-    // <target>/<profile>/deps/<test> → <target>/<profile>
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("tests run from <target>/<profile>/deps");
-    let target_dir = profile_dir.parent().expect("a target folder");
-    let path = profile_dir.join(format!("{bin}{}", std::env::consts::EXE_SUFFIX));
-    let mut build = Command::new(env!("CARGO"));
-    build
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["build", "-p", package, "--bin", bin, "--target-dir"])
-        .arg(target_dir);
-    if profile_dir.file_name().is_some_and(|n| n == "release") {
-        build.arg("--release");
-    }
-    let status = build.status().expect("cargo runs");
-    assert!(
-        status.success(),
-        "`cargo build -p {package} --bin {bin}` failed ({status})"
-    );
-    assert!(path.exists(), "{} was built", path.display());
-    path
-}
-
-/// The server binary.
-pub fn server_binary() -> PathBuf {
-    cargo_binary("tilegame-server", "tilegame-server")
-}
-
-/// The replay tool's binary (`verify`, `diff`).
-pub fn replay_binary() -> PathBuf {
-    cargo_binary("tilegame-replay", "tilegame-replay")
-}
-
-/// Runs `tilegame-replay` with `args`: its exit code and its output (stdout then stderr).
-pub fn replay(args: &[&OsStr]) -> (Option<i32>, String) {
-    let out = Command::new(replay_binary())
-        .args(args)
-        .output()
-        .expect("tilegame-replay runs");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.code(), text)
-}
+/// How long a stopped server may take to kick everyone and seal its recordings.
+const STOP_LIMIT: Duration = Duration::from_secs(30);
 
 /// A running `tilegame-server` process; killed if dropped while running.
 pub struct ServerProcess {
@@ -178,6 +129,14 @@ impl ServerProcess {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// Stops it as Ctrl-C does (everyone kicked, recordings sealed), waits for it to exit and
+    /// checks that it exited successfully.
+    pub fn shutdown(mut self) {
+        self.signal("INT");
+        let status = self.wait_exit(STOP_LIMIT);
+        assert!(status.success(), "the server exited with {status}");
     }
 
     /// Waits for the process to exit, at most `bound` (then kills it and fails).
