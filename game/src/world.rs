@@ -245,12 +245,12 @@ fn step_player(
         return;
     }
 
-    p.motion = step_movement(&map, &p.motion, input.move_x, input.move_y);
+    p.motion = step_movement(map, &p.motion, input.move_x, input.move_y);
 
     // Breaking: the action must be held on the same, still breakable, reachable tile.
     let target = match input.action {
         Action::Break { x, y } if p.item == Item::Shovel => {
-            breaking::check_break(&map, &p.motion, x, y)
+            breaking::check_break(map, &p.motion, x, y)
                 .ok()
                 .map(|needed| (x, y, needed))
         }
