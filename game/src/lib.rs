@@ -39,7 +39,7 @@ pub use coords::{
     SUBPX, TICK_RATE, TILE_SIZE,
 };
 pub use dynatile::DynLayer;
-pub use hash::{fnv1a64, StableHasher};
+pub use hash::{fnv1a64, PairHasher, StableHasher, StableWrite};
 pub use map::{Map, MapError, MapSize, MAX_SIDE};
 pub use movement::{
     clamp_intent, position_bounds, step_movement, top_speed_at, MoveState, ACCEL, ACCEL_TICKS,

@@ -9,7 +9,7 @@ use thiserror::Error;
 use unicode_normalization::{is_nfc, UnicodeNormalization};
 use unicode_script::{Script, UnicodeScript};
 
-use crate::hash::StableHasher;
+use crate::hash::StableWrite;
 use crate::movement::MoveState;
 
 /// Full health.
@@ -245,7 +245,7 @@ impl Player {
     /// Order: id (u32), name (u32 length + UTF-8), x, y, vx, vy, prev_x, prev_y (i32 each),
     /// health (u8), alive (u8), last_input_seq (u32), item (u8), breaking (u8 0, or u8 1 then
     /// x, y (u16), ticks, needed (u32)), damage_ticks (u32); all big-endian.
-    pub fn hash_into(&self, h: &mut StableHasher) {
+    pub fn hash_into<H: StableWrite>(&self, h: &mut H) {
         h.write_u32(self.id.0);
         h.write_str(&self.name);
         let m = &self.motion;

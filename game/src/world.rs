@@ -158,151 +158,38 @@ impl World {
     /// tie) if it is newer than the last one applied; inputs for unknown players are ignored.
     pub fn tick(&mut self, inputs: &[(PlayerId, Input)]) -> Vec<Event> {
         self.tick += 1;
-        let mut chosen: BTreeMap<PlayerId, Input> = BTreeMap::new();
-        for (id, input) in inputs {
-            let Some(p) = self.players.get(id) else {
-                continue;
-            };
-            if input.seq <= p.last_input_seq {
-                continue;
-            }
-            match chosen.get(id) {
-                Some(prev) if prev.seq > input.seq => {}
-                _ => {
-                    chosen.insert(*id, *input);
+        // The loop gives at most one input per player, in id order: walk them beside the
+        // players. Anything else is first reduced to that (the highest sequence number per
+        // player, the later of equals), as it always was.
+        let chosen: Vec<(PlayerId, Input)>;
+        let inputs = if inputs.windows(2).all(|w| w[0].0 < w[1].0) {
+            inputs
+        } else {
+            let mut by_id: BTreeMap<PlayerId, Input> = BTreeMap::new();
+            for (id, input) in inputs {
+                match by_id.get(id) {
+                    Some(prev) if prev.seq > input.seq => {}
+                    _ => {
+                        by_id.insert(*id, *input);
+                    }
                 }
             }
-        }
+            chosen = by_id.into_iter().collect();
+            &chosen
+        };
         let mut events = Vec::new();
-        let ids: Vec<PlayerId> = self.players.keys().copied().collect();
-        for id in ids {
-            let input = chosen.get(&id).copied();
-            self.step_player(id, input, &mut events);
+        let mut next = inputs.iter().peekable();
+        let map = &mut self.map;
+        for (id, p) in self.players.iter_mut() {
+            while next.next_if(|(i, _)| i < id).is_some() {}
+            // An input no newer than the last one applied is ignored.
+            let input = next
+                .next_if(|(i, _)| i == id)
+                .map(|(_, input)| *input)
+                .filter(|input| input.seq > p.last_input_seq);
+            step_player(map, *id, p, input, &mut events);
         }
         events
-    }
-
-    /// Applies one tick to one player.
-    fn step_player(&mut self, id: PlayerId, input: Option<Input>, events: &mut Vec<Event>) {
-        let Some(p) = self.players.get_mut(&id) else {
-            return;
-        };
-        let input = match input {
-            Some(i) => {
-                p.last_input_seq = i.seq;
-                p.item = i.item;
-                i
-            }
-            None => Input {
-                seq: p.last_input_seq,
-                item: p.item,
-                ..Input::default()
-            },
-        };
-        p.prev_x = p.motion.x;
-        p.prev_y = p.motion.y;
-
-        if !p.alive {
-            if input.action == Action::Respawn {
-                p.motion = MoveState::default();
-                p.prev_x = 0;
-                p.prev_y = 0;
-                p.health = MAX_HEALTH;
-                p.alive = true;
-                p.damage_ticks = 0;
-                p.breaking = None;
-                events.push(Event::Respawned { id });
-            }
-            return;
-        }
-
-        p.motion = step_movement(&self.map, &p.motion, input.move_x, input.move_y);
-
-        // Breaking: the action must be held on the same, still breakable, reachable tile.
-        let target = match input.action {
-            Action::Break { x, y } if p.item == Item::Shovel => {
-                breaking::check_break(&self.map, &p.motion, x, y)
-                    .ok()
-                    .map(|needed| (x, y, needed))
-            }
-            _ => None,
-        };
-        match target {
-            Some((x, y, needed)) => {
-                let mut b = match p.breaking {
-                    Some(b) if b.x == x && b.y == y => b,
-                    other => {
-                        if other.is_some() {
-                            events.push(Event::BreakCancelled { id });
-                        }
-                        Breaking {
-                            x,
-                            y,
-                            ticks: 0,
-                            needed,
-                        }
-                    }
-                };
-                let before = b.stage();
-                b.ticks += 1;
-                if b.ticks >= b.needed {
-                    p.breaking = None;
-                    let result = self.map.get(x, y).map_or(BROKEN_TILE, Tile::becomes);
-                    if self.map.change(x, y, result).is_ok() {
-                        events.push(Event::TileBroken {
-                            x,
-                            y,
-                            tile: result,
-                            by: id,
-                        });
-                    }
-                } else {
-                    if b.ticks == 1 || b.stage() != before {
-                        events.push(Event::BreakProgress {
-                            id,
-                            x,
-                            y,
-                            stage: b.stage(),
-                        });
-                    }
-                    p.breaking = Some(b);
-                }
-            }
-            None => {
-                if p.breaking.take().is_some() {
-                    events.push(Event::BreakCancelled { id });
-                }
-            }
-        }
-
-        // Damage from the tile under the player's centre.
-        let under = self
-            .map
-            .tile_at_subpx(p.motion.x, p.motion.y)
-            .unwrap_or(Tile::Void);
-        match damage_period_ticks(under) {
-            Some(period) => {
-                p.damage_ticks += 1;
-                if p.damage_ticks >= period {
-                    p.damage_ticks = 0;
-                    p.health = p.health.saturating_sub(under.attrs().damage);
-                    events.push(Event::Damaged {
-                        id,
-                        health: p.health,
-                    });
-                    if p.health == 0 {
-                        p.alive = false;
-                        p.motion.vx = 0;
-                        p.motion.vy = 0;
-                        if p.breaking.take().is_some() {
-                            events.push(Event::BreakCancelled { id });
-                        }
-                        events.push(Event::Died { id });
-                    }
-                }
-            }
-            None => p.damage_ticks = 0,
-        }
     }
 
     /// FNV-1a 64 of the world's canonical bytes; stable across machines and runs.
@@ -318,6 +205,131 @@ impl World {
             p.hash_into(&mut h);
         }
         h.finish()
+    }
+}
+
+/// Applies one tick to one player (on `map`, which breaking may change).
+fn step_player(
+    map: &mut Map,
+    id: PlayerId,
+    p: &mut Player,
+    input: Option<Input>,
+    events: &mut Vec<Event>,
+) {
+    let input = match input {
+        Some(i) => {
+            p.last_input_seq = i.seq;
+            p.item = i.item;
+            i
+        }
+        None => Input {
+            seq: p.last_input_seq,
+            item: p.item,
+            ..Input::default()
+        },
+    };
+    p.prev_x = p.motion.x;
+    p.prev_y = p.motion.y;
+
+    if !p.alive {
+        if input.action == Action::Respawn {
+            p.motion = MoveState::default();
+            p.prev_x = 0;
+            p.prev_y = 0;
+            p.health = MAX_HEALTH;
+            p.alive = true;
+            p.damage_ticks = 0;
+            p.breaking = None;
+            events.push(Event::Respawned { id });
+        }
+        return;
+    }
+
+    p.motion = step_movement(map, &p.motion, input.move_x, input.move_y);
+
+    // Breaking: the action must be held on the same, still breakable, reachable tile.
+    let target = match input.action {
+        Action::Break { x, y } if p.item == Item::Shovel => {
+            breaking::check_break(map, &p.motion, x, y)
+                .ok()
+                .map(|needed| (x, y, needed))
+        }
+        _ => None,
+    };
+    match target {
+        Some((x, y, needed)) => {
+            let mut b = match p.breaking {
+                Some(b) if b.x == x && b.y == y => b,
+                other => {
+                    if other.is_some() {
+                        events.push(Event::BreakCancelled { id });
+                    }
+                    Breaking {
+                        x,
+                        y,
+                        ticks: 0,
+                        needed,
+                    }
+                }
+            };
+            let before = b.stage();
+            b.ticks += 1;
+            if b.ticks >= b.needed {
+                p.breaking = None;
+                let result = map.get(x, y).map_or(BROKEN_TILE, Tile::becomes);
+                if map.change(x, y, result).is_ok() {
+                    events.push(Event::TileBroken {
+                        x,
+                        y,
+                        tile: result,
+                        by: id,
+                    });
+                }
+            } else {
+                if b.ticks == 1 || b.stage() != before {
+                    events.push(Event::BreakProgress {
+                        id,
+                        x,
+                        y,
+                        stage: b.stage(),
+                    });
+                }
+                p.breaking = Some(b);
+            }
+        }
+        None => {
+            if p.breaking.take().is_some() {
+                events.push(Event::BreakCancelled { id });
+            }
+        }
+    }
+
+    // Damage from the tile under the player's centre.
+    let under = map
+        .tile_at_subpx(p.motion.x, p.motion.y)
+        .unwrap_or(Tile::Void);
+    match damage_period_ticks(under) {
+        Some(period) => {
+            p.damage_ticks += 1;
+            if p.damage_ticks >= period {
+                p.damage_ticks = 0;
+                p.health = p.health.saturating_sub(under.attrs().damage);
+                events.push(Event::Damaged {
+                    id,
+                    health: p.health,
+                });
+                if p.health == 0 {
+                    p.alive = false;
+                    p.motion.vx = 0;
+                    p.motion.vy = 0;
+                    if p.breaking.take().is_some() {
+                        events.push(Event::BreakCancelled { id });
+                    }
+                    events.push(Event::Died { id });
+                }
+            }
+        }
+        None => p.damage_ticks = 0,
     }
 }
 

@@ -12,6 +12,7 @@ pub mod codec;
 #[cfg(feature = "game")]
 pub mod convert;
 pub mod frame;
+pub mod record_read;
 pub mod recorder;
 pub mod replay_file;
 pub mod snapshot;

@@ -1057,15 +1057,13 @@ impl<R: Read> ReplayReader<R> {
         let body = &self.chunk[self.chunk_pos..];
         let mut cursor = io::Cursor::new(body);
         let at = self.chunk_pos as u64;
-        let record =
-            <Record as binrw::BinRead>::read_options(&mut cursor, binrw::Endian::Little, ())
-                .map_err(|e| {
-                    self.chunk_damage(Damage::Record {
-                        index: self.chunk_index,
-                        at,
-                        message: crate::wire::explain(&e, body.len()).2,
-                    })
-                })?;
+        let record = crate::record_read::read_record(&mut cursor).map_err(|e| {
+            self.chunk_damage(Damage::Record {
+                index: self.chunk_index,
+                at,
+                message: crate::wire::explain(&e, body.len()).2,
+            })
+        })?;
         self.chunk_pos += cursor.position() as usize;
         self.chunk_left -= 1;
         self.chunk_index += 1;

@@ -10,7 +10,9 @@
 //! against the hash the full run reached at that tick (target ≤ 50 ms each). It also extrapolates
 //! the client-side equivalent (a client recording of the same length) from client `verify`'s
 //! ticks/s on the committed fixture. `TILEGAME_DAY_HOURS` shortens the day (default 24);
-//! `TILEGAME_DAY_FILE` keeps the recording at that path.
+//! `TILEGAME_DAY_FILE` keeps the recording at that path (and re-uses it when it is already
+//! there, to time or profile the re-simulation alone). Each timed phase prints its CPU time as
+//! well as its wall time: the machine is shared.
 //! Stops by itself; a bench (`cargo bench -p tilegame-replay --bench day`), not a test.
 
 use std::time::Instant;
@@ -23,6 +25,10 @@ use tilegame_replay::cmd::verify::{verify, VerifyOptions};
 use tilegame_replay::ReplayFile;
 use tilegame_sim::simlog::SimLog;
 use tilegame_sim::{Command, MemoryLink, Sim};
+
+#[path = "common/cpu.rs"]
+mod cpu;
+use cpu::cpu_time;
 
 const PLAYERS: u32 = 20;
 const TICK_RATE: u32 = 20;
@@ -122,44 +128,58 @@ fn main() {
     if std::env::args().any(|a| a == "--test" || a == "--list") {
         return;
     }
-    let hours: f64 = std::env::var("TILEGAME_DAY_HOURS")
+    let mut hours: f64 = std::env::var("TILEGAME_DAY_HOURS")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(24.0);
-    let ticks = (hours * 3600.0 * f64::from(TICK_RATE)) as u64;
-    // `TILEGAME_DAY_FILE` keeps the recording there (to profile `verify` on it).
+    let mut ticks = (hours * 3600.0 * f64::from(TICK_RATE)) as u64;
+    // `TILEGAME_DAY_FILE` keeps the recording at that path (to profile `verify` on it), and a
+    // recording already there is re-used.
     let keep = std::env::var_os("TILEGAME_DAY_FILE").map(std::path::PathBuf::from);
     let path = keep.clone().unwrap_or_else(|| {
         std::env::temp_dir().join(format!("tgr-day-{}.tgr", std::process::id()))
     });
-    eprintln!(
-        "synthesising {hours} h of {PLAYERS} players ({ticks} ticks) into {} …",
-        path.display()
-    );
+    let reused = keep.is_some() && path.exists();
     let started = Instant::now();
-    synthesise(&path, ticks);
+    if reused {
+        eprintln!("re-using the recording {}", path.display());
+    } else {
+        eprintln!(
+            "synthesising {hours} h of {PLAYERS} players ({ticks} ticks) into {} …",
+            path.display()
+        );
+        synthesise(&path, ticks);
+    }
     let written = started.elapsed();
     let file = ReplayFile::open(&path).expect("the recording opens");
+
+    // The whole re-simulation.
+    let (started, cpu_started) = (Instant::now(), cpu_time());
+    let run = tilegame_replay::cmd::sim::resimulate(&file, None).expect("re-simulates");
+    let full = started.elapsed().as_secs_f64();
+    let cpu = (cpu_time() - cpu_started).as_secs_f64().max(1e-9);
+    assert_eq!(run.exit_code(), 0, "{}", run.render());
+    if reused {
+        ticks = run.hashes.len() as u64;
+        hours = ticks as f64 / 3600.0 / f64::from(TICK_RATE);
+    }
+    assert_eq!(run.hashes.len() as u64, ticks, "every tick re-simulated");
     let player_hours = hours * f64::from(PLAYERS);
     println!(
-        "day: {ticks} ticks, {PLAYERS} players, written in {:.1} s; file {} B = {:.0} B per player-hour",
+        "day: {ticks} ticks, {PLAYERS} players, {} in {:.1} s; file {} B = {:.0} B per player-hour",
+        if reused { "re-used" } else { "written" },
         written.as_secs_f64(),
         file.len(),
         file.len() as f64 / player_hours
     );
-
-    // The whole re-simulation.
-    let started = Instant::now();
-    let run = tilegame_replay::cmd::sim::resimulate(&file, None).expect("re-simulates");
-    let full = started.elapsed().as_secs_f64();
-    assert_eq!(run.exit_code(), 0, "{}", run.render());
-    assert_eq!(run.hashes.len() as u64, ticks, "every tick re-simulated");
     // The targets are for a whole day; a shorter run is held to its share.
     let share = hours / 24.0;
     println!(
-        "verify (simulation): {:.2} s = {:.0} ticks/s (target ≤ {:.2} s for {hours} h: {})",
+        "verify (simulation): {:.2} s = {:.0} ticks/s; CPU {:.2} s = {:.0} ticks/s of CPU (target ≤ {:.2} s for {hours} h: {})",
         full,
         ticks as f64 / full,
+        cpu,
+        ticks as f64 / cpu,
         20.0 * share,
         if full <= 20.0 * share {
             "met"

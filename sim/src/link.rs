@@ -6,6 +6,7 @@
 //! its own budget and nobody else's time. The server implements [`ClientLink`] over its socket
 //! outboxes; [`MemoryLink`] keeps everything in memory for re-simulation, tests and benchmarks.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tilegame_protocol::v1::JoinError;
@@ -56,6 +57,9 @@ struct MemoryState {
 pub struct MemoryLink {
     budget: usize,
     state: Arc<Mutex<MemoryState>>,
+    /// Set when frames or a kick are queued (under the lock), cleared by [`MemoryLink::discard`]:
+    /// a re-simulation discards every connection each tick, most of them with nothing queued.
+    queued: Arc<AtomicBool>,
 }
 
 impl MemoryLink {
@@ -64,6 +68,7 @@ impl MemoryLink {
         MemoryLink {
             budget: budget.max(1),
             state: Arc::new(Mutex::new(MemoryState::default())),
+            queued: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -88,6 +93,18 @@ impl MemoryLink {
     }
 
     /// Takes the kick, once the loop has removed the client.
+    /// Empties the queue (keeping its memory for the next pushes) and takes the kick, under
+    /// one lock: what a re-simulation does each tick with a connection nobody watches.
+    pub fn discard(&self) -> Option<Kick> {
+        if !self.queued.load(Ordering::Acquire) {
+            return None;
+        }
+        let mut s = self.lock();
+        self.queued.store(false, Ordering::Release);
+        s.queue.clear();
+        s.kick.take()
+    }
+
     pub fn take_kick(&self) -> Option<Kick> {
         self.lock().kick.take()
     }
@@ -110,6 +127,7 @@ impl ClientLink for MemoryLink {
             return Err(PushError::Full);
         }
         s.queue.extend_from_slice(frames);
+        self.queued.store(true, Ordering::Release);
         Ok(())
     }
 
@@ -123,6 +141,7 @@ impl ClientLink for MemoryLink {
 
     fn kick(&mut self, kick: Kick) {
         self.lock().kick = Some(kick);
+        self.queued.store(true, Ordering::Release);
     }
 }
 
@@ -140,6 +159,30 @@ mod tests {
             link.drain().is_empty(),
             "an overflowed link drops its queue"
         );
+    }
+
+    #[test]
+    fn discard_empties_the_queue_and_takes_the_kick() {
+        let link = MemoryLink::new(64);
+        assert_eq!(link.discard(), None);
+        let mut boxed = link.boxed();
+        boxed.push_play(&[7, 8]).expect("fits");
+        assert_eq!(link.discard(), None);
+        assert_eq!(boxed.pending_bytes(), 0);
+        boxed.push_play(&[9]).expect("fits");
+        boxed.kick((
+            tilegame_protocol::v1::DisconnectReason::ServerShutdown,
+            "bye".into(),
+        ));
+        assert_eq!(
+            link.discard(),
+            Some((
+                tilegame_protocol::v1::DisconnectReason::ServerShutdown,
+                "bye".into()
+            ))
+        );
+        assert_eq!(boxed.pending_bytes(), 0);
+        assert_eq!(link.discard(), None);
     }
 
     #[test]

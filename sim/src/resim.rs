@@ -696,16 +696,16 @@ impl Resim {
         }
         // The common case first, with nothing allocated: every hash as recorded.
         let world = self.sim.world();
-        if recorded.tick == tick
-            && recorded.players.len() == world.players.len()
-            && recorded
-                .players
-                .iter()
-                .zip(world.players.values())
-                .all(|(r, p)| r.id == p.id.0 && r.hash == simlog::player_hash(p))
-        {
-            let world_hash = self.hasher.state_hash(world);
-            if world_hash == recorded.world_hash {
+        if recorded.tick == tick && recorded.players.len() == world.players.len() {
+            // Each player's bytes are hashed once, for its own hash and the world's.
+            let mut listed = recorded.players.iter();
+            let mut same = true;
+            let world_hash = self.hasher.state_hash_and_players(world, |p, hash| {
+                same &= listed
+                    .next()
+                    .is_some_and(|r| r.id == p.id.0 && r.hash == hash);
+            });
+            if same && world_hash == recorded.world_hash {
                 return Ok(Step::Ticked { tick, world_hash });
             }
         }
@@ -777,34 +777,35 @@ impl Resim {
     fn collect(&mut self, tick: u32) {
         let mut gone = Vec::new();
         for (id, link) in &self.conns {
-            let bytes = link.drain();
-            let kick = link.take_kick();
-            if Some(*id) == self.watch {
-                for f in tilegame_protocol::frame::frames(&bytes, v1::MAX_FRAME) {
-                    self.stream_bytes +=
-                        f.packet_bytes().len() + std::mem::size_of::<StreamFrame>();
-                    self.stream.push(StreamFrame {
-                        tick,
-                        bytes: f.packet_bytes().to_vec(),
-                    });
-                }
-                if let Some((reason, message)) = kick {
-                    // The frame the connection sends for this kick (see session.rs).
-                    let mut out = Vec::new();
-                    let packet = v1::Kick { reason, message };
-                    if let Ok(frame) = encode_any_state(&packet, &mut out) {
-                        self.stream_bytes +=
-                            frame.packet_bytes().len() + std::mem::size_of::<StreamFrame>();
-                        self.stream.push(StreamFrame {
-                            tick,
-                            bytes: frame.packet_bytes().to_vec(),
-                        });
-                    }
-                }
-            }
-            // A player the loop removed has had its kick (if any) taken above.
+            // A player the loop removed has its kick (if any) taken here.
             if self.sim.world().player(*id).is_none() {
                 gone.push(*id);
+            }
+            if Some(*id) != self.watch {
+                // Nobody reads this connection's frames: empty its queue as the writer would.
+                link.discard();
+                continue;
+            }
+            let bytes = link.drain();
+            for f in tilegame_protocol::frame::frames(&bytes, v1::MAX_FRAME) {
+                self.stream_bytes += f.packet_bytes().len() + std::mem::size_of::<StreamFrame>();
+                self.stream.push(StreamFrame {
+                    tick,
+                    bytes: f.packet_bytes().to_vec(),
+                });
+            }
+            if let Some((reason, message)) = link.take_kick() {
+                // The frame the connection sends for this kick (see session.rs).
+                let mut out = Vec::new();
+                let packet = v1::Kick { reason, message };
+                if let Ok(frame) = encode_any_state(&packet, &mut out) {
+                    self.stream_bytes +=
+                        frame.packet_bytes().len() + std::mem::size_of::<StreamFrame>();
+                    self.stream.push(StreamFrame {
+                        tick,
+                        bytes: frame.packet_bytes().to_vec(),
+                    });
+                }
             }
         }
         for id in gone {

@@ -303,17 +303,14 @@ pub fn tick_hashes(world: &World) -> rf::SimTick {
 
 /// [`tick_hashes`] with a hasher that remembers the map's part from tick to tick.
 pub fn tick_hashes_with(hasher: &mut WorldHasher, world: &World) -> rf::SimTick {
+    let mut players = Vec::with_capacity(world.players.len());
+    let world_hash = hasher.state_hash_and_players(world, |p, hash| {
+        players.push(rf::SimPlayerHash { id: p.id.0, hash });
+    });
     rf::SimTick {
         tick: world.tick as u32,
-        world_hash: hasher.state_hash(world),
-        players: world
-            .players
-            .values()
-            .map(|p| rf::SimPlayerHash {
-                id: p.id.0,
-                hash: player_hash(p),
-            })
-            .collect(),
+        world_hash,
+        players,
     }
 }
 

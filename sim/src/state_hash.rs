@@ -7,12 +7,21 @@
 //! so over a fixed byte string of length n the state goes from `s` to `Pⁿ·s + K(s & 0xff)`, where
 //! `K` depends only on the bytes and the low byte of `s` (whose own sequence depends on nothing
 //! else: the low bits of a product depend only on the low bits of its factors). [`WorldHasher`]
-//! keeps `K` for each low byte it has met, computed from a full pass the first time, and
-//! forgets them when the map's bytes change. The result is bit-identical to
-//! `World::state_hash` (a test compares them over changing maps).
+//! keeps `K` for each low byte it has met, computed from a full pass the first time (and, once
+//! the map has stood still for a while, for every low byte in one pass with the chains side by
+//! side), and forgets them when the map's bytes change. The result
+//! is bit-identical to `World::state_hash` (a test compares them over changing maps).
 
-use tilegame_game::hash::FNV_PRIME;
-use tilegame_game::{StableHasher, World};
+use tilegame_game::hash::{FNV_OFFSET, FNV_PRIME};
+use tilegame_game::{PairHasher, Player, StableHasher, World};
+
+/// Chains [`WorldHasher::fill`] runs side by side.
+const LANES: usize = 8;
+
+/// Single passes over unchanged map bytes before the rest of `K` is filled at once (a fill
+/// costs about as much as 64 single passes: worth it once a map has stood still this long; a
+/// map that changes every few ticks never pays for one).
+const FILL_AFTER: u32 = 32;
 
 /// Computes world hashes as `World::state_hash` does, remembering the map's contribution.
 #[derive(Default)]
@@ -25,6 +34,8 @@ pub struct WorldHasher {
     power: u64,
     /// `K` per low byte of the state before the map, where known.
     k: Vec<Option<u64>>,
+    /// Single passes since the map's bytes last changed.
+    misses: u32,
 }
 
 impl WorldHasher {
@@ -61,6 +72,7 @@ impl WorldHasher {
         self.power = pow(FNV_PRIME, n);
         self.k.clear();
         self.k.resize(256, None);
+        self.misses = 0;
     }
 
     /// The map's part: the state after feeding the map's bytes from state `s`.
@@ -68,6 +80,14 @@ impl WorldHasher {
         let low = (s & 0xff) as usize;
         if let Some(k) = self.k[low] {
             return self.power.wrapping_mul(s).wrapping_add(k);
+        }
+        self.misses += 1;
+        if self.misses > FILL_AFTER {
+            // The map has stood still for a while: every other low byte at once is cheaper.
+            self.fill();
+            if let Some(k) = self.k[low] {
+                return self.power.wrapping_mul(s).wrapping_add(k);
+            }
         }
         let mut h = StableHasher::from_state(s);
         h.write_u16(self.dims.0);
@@ -81,17 +101,57 @@ impl WorldHasher {
         out
     }
 
+    /// Computes `K` for every low byte at once: one pass over the map's bytes with
+    /// [`LANES`] independent chains side by side (FNV-1a's chain is one dependent
+    /// multiplication per byte, so chains run in parallel on the CPU at little extra cost).
+    /// `K` does not depend on the state's other bits, so the low byte itself is the state.
+    fn fill(&mut self) {
+        let mut bytes = Vec::with_capacity(4 + self.tiles.len() + 8 * self.dyn_words.len());
+        bytes.extend_from_slice(&self.dims.0.to_be_bytes());
+        bytes.extend_from_slice(&self.dims.1.to_be_bytes());
+        bytes.extend_from_slice(&self.tiles);
+        for &w in &self.dyn_words {
+            bytes.extend_from_slice(&w.to_be_bytes());
+        }
+        for base in (0..256u64).step_by(LANES) {
+            let mut lanes: [u64; LANES] = std::array::from_fn(|i| base + i as u64);
+            for &b in &bytes {
+                for v in &mut lanes {
+                    *v = (*v ^ u64::from(b)).wrapping_mul(FNV_PRIME);
+                }
+            }
+            for (i, out) in lanes.into_iter().enumerate() {
+                let start = base + i as u64;
+                self.k[start as usize] = Some(out.wrapping_sub(self.power.wrapping_mul(start)));
+            }
+        }
+    }
+
     /// `world.state_hash()`, bit for bit.
     pub fn state_hash(&mut self, world: &World) -> u64 {
+        self.state_hash_and_players(world, |_, _| {})
+    }
+
+    /// `world.state_hash()`, bit for bit, handing each player's own hash (`simlog::player_hash`:
+    /// FNV-1a 64 of its canonical bytes, as a `u32`) to `each` in id order on the way: every
+    /// player's bytes are read once for both (two independent chains in one loop).
+    pub fn state_hash_and_players(
+        &mut self,
+        world: &World,
+        mut each: impl FnMut(&Player, u32),
+    ) -> u64 {
         self.sync(world);
         let mut h = StableHasher::new();
         h.write_u64(world.tick);
         let mut h = StableHasher::from_state(self.map_part(h.finish()));
         h.write_u32(u32::try_from(world.players.len()).unwrap_or(u32::MAX));
+        let mut pair = PairHasher::new(h.finish(), FNV_OFFSET);
         for p in world.players.values() {
-            p.hash_into(&mut h);
+            pair.b = FNV_OFFSET;
+            p.hash_into(&mut pair);
+            each(p, pair.b as u32);
         }
-        h.finish()
+        pair.a
     }
 }
 
@@ -149,6 +209,15 @@ mod tests {
                 let _ = world.map.change(x, y, Tile::Dirt);
             }
             assert_eq!(hasher.state_hash(&world), world.state_hash(), "tick {t}");
+            let mut players = Vec::new();
+            let both = hasher.state_hash_and_players(&world, |p, h| players.push((p.id, h)));
+            assert_eq!(both, world.state_hash(), "tick {t}");
+            let own: Vec<_> = world
+                .players
+                .values()
+                .map(|p| (p.id, crate::simlog::player_hash(p)))
+                .collect();
+            assert_eq!(players, own, "tick {t}");
         }
         // Every low byte met by now, most of them from the constants.
         assert!(hasher.k.iter().filter(|k| k.is_some()).count() > 16);
