@@ -6,6 +6,9 @@ use tilegame_protocol::replay_format::{Record, TickHashLow};
 fn main() {
     let path = std::env::args().nth(1).unwrap();
     let out = std::env::args().nth(2).unwrap();
+    let interval: u64 = std::env::args()
+        .nth(3)
+        .map_or(500_000, |s| s.parse().unwrap());
     let data = std::fs::read(&path).unwrap();
     let mut r = ReplayReader::from_slice(&data).unwrap();
     let header = r.header().clone();
@@ -17,7 +20,7 @@ fn main() {
                 wire += u64::from(f.wire_bytes);
                 f.micros = f.micros / 1000 * 1000;
                 let s = *chunk_start.get_or_insert(f.micros);
-                if f.micros - s >= 500_000 {
+                if f.micros - s >= interval {
                     w.flush().unwrap();
                     chunk_start = Some(f.micros);
                 }
