@@ -1428,6 +1428,57 @@ mod tests {
         assert!(r.ended());
     }
 
+    /// Format 4 stores frames and 16-bit tick hashes compactly where it can, and any other
+    /// frame (microseconds, a tick or time that goes back, lengths its bytes do not say) as it
+    /// is: every record reads back exactly, across chunks and stream restarts.
+    #[test]
+    fn compact_and_full_records_read_back_exactly() {
+        let frame = |seq: u64, tick: u32, micros: u64, bytes: Vec<u8>, wire: u32| {
+            Record::Frame(Frame {
+                seq,
+                direction: FrameDirection::ToClient,
+                state: crate::State::Play.tag(),
+                tick,
+                micros,
+                wire_bytes: wire,
+                payload_bytes: bytes.len().saturating_sub(1) as u32,
+                packet_id: bytes.first().copied().unwrap_or(0),
+                bytes,
+            })
+        };
+        let hash = |tick: u32| {
+            Record::TickHashLow(TickHashLow {
+                tick,
+                world: tick as u16 ^ 0xbeef,
+                players: 7,
+            })
+        };
+        let records = vec![
+            frame(0, 10, 1_000, vec![3, 1, 2], 4),
+            hash(10),
+            frame(1, 11, 51_000, vec![3, 9], 3),
+            frame(2, 11, 51_234, vec![3, 9], 3), // microseconds: stored whole
+            frame(5, 9, 40_000, vec![3], 2),     // tick and time go back, seq skips
+            frame(6, 12, 90_000, vec![], 1),     // no bytes
+            hash(8),                             // tick goes back
+            frame(7, 13, 100_000, vec![4, 4], 9), // framing of 7 bytes
+            hash(13),
+        ];
+        let mut w = ReplayWriter::new(Vec::new(), &header()).unwrap();
+        for (i, r) in records.iter().enumerate() {
+            w.push(r).unwrap();
+            if i % 3 == 2 {
+                w.flush().unwrap();
+            }
+            if i == 5 {
+                w.restart().unwrap();
+            }
+        }
+        let data = w.finish().unwrap();
+        let read = ReplayReader::new(data.as_slice()).unwrap().records();
+        assert_eq!(read, records);
+    }
+
     #[test]
     fn every_truncation_is_a_cut_keeping_the_whole_chunks_frames() {
         let data = sample();
