@@ -268,7 +268,7 @@ pub fn all(fixture: &[u8]) -> Vec<Seed> {
     for record in &records {
         let kind = match record {
             Record::Frame(_) => 0,
-            Record::TickHash(_) => 1,
+            Record::TickHash(_) | Record::TickHashLow(_) => 1,
             Record::Keyframe(_) => 2,
             Record::End(_) => 3,
             Record::LegacyKeyframe(_) => 4,

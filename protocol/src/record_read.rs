@@ -15,7 +15,7 @@ use binrw::{BinRead, BinResult, Endian};
 
 use crate::replay_format::{
     End, Frame, Keyframe, LegacyKeyframe, Record, SimChat, SimDrop, SimInput, SimJoin, SimKeyframe,
-    SimKickAll, SimLeave, SimRosterCut, SimStart, SimTick, TickHash,
+    SimKickAll, SimLeave, SimRosterCut, SimStart, SimTick, TickHash, TickHashLow,
 };
 
 /// One record from `cursor` (little-endian, as the container stores them).
@@ -50,6 +50,7 @@ fn read_tagged(cursor: &mut Cursor<&[u8]>) -> Option<Record> {
         0xc => Record::SimKickAll(body::<SimKickAll>(cursor)?),
         0xd => Record::SimKeyframe(body::<SimKeyframe>(cursor)?),
         0xe => Record::SimChat(body::<SimChat>(cursor)?),
+        0xf => Record::TickHashLow(body::<TickHashLow>(cursor)?),
         _ => return None,
     })
 }

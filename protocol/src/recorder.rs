@@ -3,12 +3,11 @@
 //! Both the client and the server record with it. It writes the [`crate::replay_file`]
 //! container, with records generated
 //! from `spec/replay.ron`: a frame record per frame (sequence, direction, protocol state, tick,
-//! monotonic microseconds since the start, wire and payload bytes, packet id, the bytes), the
+//! monotonic time since the start in whole milliseconds, wire and payload bytes, packet id, the bytes), the
 //! managers' state hashes after each applied tick, and a keyframe every `keyframe_interval`
 //! ticks. Records are gathered and written as one compressed, checksummed chunk at least every
 //! [`FLUSH_INTERVAL_MS`] (one thread per process flushes every recorder on that clock, whether
-//! or not more frames come), so `kill -9` loses at most the last 0.3 s of frames
-//! (0.5 s is the bound promised). Recording failures are reported once and then recording
+//! or not more frames come), so `kill -9` loses at most the last 0.5 s of frames. Recording failures are reported once and then recording
 //! stops; they never take the game down.
 //!
 //! **One writer sequences everything.** A replay checks each tick hash right after the snapshot
@@ -311,7 +310,8 @@ impl Recorder {
             },
             state: state.tag(),
             tick,
-            micros: at.saturating_duration_since(self.started).as_micros() as u64,
+            // Whole milliseconds: what a viewer needs, and what format 4 stores compactly.
+            micros: at.saturating_duration_since(self.started).as_millis() as u64 * 1000,
             wire_bytes: wire_len as u32,
             payload_bytes: frame.len().saturating_sub(1) as u32,
             packet_id: frame.first().copied().unwrap_or(0),
@@ -360,10 +360,11 @@ impl Recorder {
             Record::Frame(f) => f.seq,
             _ => self.seq,
         });
-        let mut records = vec![Record::TickHash(rf::TickHash {
+        // 16 bits of each hash (4 bytes a tick, see TickHashLow in spec/replay.ron).
+        let mut records = vec![Record::TickHashLow(rf::TickHashLow {
             tick,
-            world_hash: hashes.0,
-            players_hash: hashes.1,
+            world: hashes.0 as u16,
+            players: hashes.1 as u16,
         })];
         let due = self.keyframe_interval > 0
             && self
@@ -515,6 +516,7 @@ mod tests {
                     None => format!("F#{}", f.seq),
                 },
                 Record::TickHash(h) => format!("H{}", h.tick),
+                Record::TickHashLow(h) => format!("H{}", h.tick),
                 Record::Keyframe(k) => format!("K{}@{}", k.tick, k.frame_seq),
                 Record::LegacyKeyframe(_) => "L".into(),
                 Record::End(e) => format!("E{}", e.frames),

@@ -2,7 +2,13 @@
 //! records.
 //!
 //! Every record type is generated from `spec/replay.ron`; this module only frames them. Format
-//! 3 (written) groups records into chunks whose bodies are raw DEFLATE (one stream running on
+//! 4 (written) is format 3's container with shorter records ([`crate::replay_format::CompactRecord`]:
+//! a frame as its bytes plus increases of its sequence number, tick and milliseconds; tick
+//! hashes of 16 bits each), chunks flushed every 0.5 s, and each chunk's DEFLATE block written
+//! with fixed or dynamic Huffman codes, whichever is shorter (two compressors see the same
+//! bytes, so either output continues the stream), its sync-flush marker (00 00 FF FF) left out
+//! and put back by the reader (as WebSocket's permessage-deflate does). Format
+//! 3 groups records into chunks whose bodies are raw DEFLATE (one stream running on
 //! from chunk to chunk, restarted every [`RESTART_BYTES`] so the file stays close to the size of
 //! what it records) and makes any change to a file visible: the header carries a CRC-32 seal,
 //! every chunk header its sequence number and a CRC-32 of itself (lengths included), every chunk
@@ -24,15 +30,20 @@
 
 use std::io::{self, Read, Write};
 
-use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
+use flate2::{Decompress, FlushDecompress, Status};
+use miniz_oxide::deflate::core::{
+    compress as deflate_core, create_comp_flags_from_zip_params,
+    deflate_flags::TDEFL_FORCE_ALL_STATIC_BLOCKS, CompressorOxide, TDEFLFlush, TDEFLStatus,
+};
 
 use crate::replay_format::{
-    ChunkHeader, ChunkHeaderV1, ChunkHeaderV3, FileHeader, FileHeaderSeal, Frame, Record,
+    ChunkHeader, ChunkHeaderV1, ChunkHeaderV3, CompactFrame, CompactRecord, CompactTickHash,
+    FileHeader, FileHeaderSeal, Frame, Record, TickHashLow,
 };
 use crate::wire::{decode_body, encode_body};
 
 /// The format version this code writes.
-pub const FORMAT_VERSION: u16 = 3;
+pub const FORMAT_VERSION: u16 = 4;
 
 /// The oldest format version this code reads.
 pub const OLDEST_FORMAT_VERSION: u16 = 1;
@@ -54,7 +65,7 @@ pub const RESTART_BYTES: u64 = 4 << 20;
 
 /// How often the recorders flush what they gathered (ms): a killed recorder loses at most this
 /// much, plus the time its last write takes (the bound promised is 0.5 s).
-pub const FLUSH_INTERVAL_MS: u64 = 300;
+pub const FLUSH_INTERVAL_MS: u64 = 500;
 
 /// Chunk codec: records stored as they are.
 pub const CODEC_STORED: u8 = 0;
@@ -334,6 +345,161 @@ fn encode_error(e: crate::wire::EncodeError) -> ReplayError {
     ReplayError::Encode(e.to_string())
 }
 
+/// The sync-flush marker that ends every DEFLATE chunk body: format 4 leaves it out.
+const SYNC_MARKER: [u8; 4] = [0, 0, 0xff, 0xff];
+
+/// First tag of the compact records inside a format 4 chunk body.
+const COMPACT_TAG: u8 = 16;
+
+/// What format 4's compact records are increases over: the previous frame and tick hash of the
+/// same DEFLATE stream (reset where a stream starts, so a reader may start there).
+#[derive(Debug, Default, Clone, Copy)]
+struct Deltas {
+    next_seq: u64,
+    tick: u32,
+    millis: u64,
+    hash_tick: u32,
+}
+
+impl Deltas {
+    /// Follows a frame, whichever form it was stored in.
+    fn saw_frame(&mut self, f: &Frame) {
+        self.next_seq = f.seq.wrapping_add(1);
+        self.tick = f.tick;
+        self.millis = f.micros / 1000;
+    }
+
+    /// The compact form of `record`, when it holds it exactly.
+    fn compact(&self, record: &Record) -> Option<CompactRecord> {
+        match record {
+            Record::Frame(f) => {
+                let millis = f.micros / 1000;
+                let exact = f.micros % 1000 == 0
+                    && f.seq >= self.next_seq
+                    && f.tick >= self.tick
+                    && millis >= self.millis
+                    && f.bytes.first() == Some(&f.packet_id)
+                    && f.payload_bytes as usize == f.bytes.len() - 1
+                    && f.wire_bytes as usize >= f.bytes.len();
+                exact.then(|| {
+                    CompactRecord::CompactFrame(CompactFrame {
+                        direction: f.direction,
+                        state: f.state,
+                        seq_skip: f.seq - self.next_seq,
+                        tick_delta: f.tick - self.tick,
+                        millis_delta: millis - self.millis,
+                        framing: f.wire_bytes - f.bytes.len() as u32,
+                        bytes: f.bytes.clone(),
+                    })
+                })
+            }
+            Record::TickHashLow(h) if h.tick >= self.hash_tick => {
+                Some(CompactRecord::CompactTickHash(CompactTickHash {
+                    tick_delta: h.tick - self.hash_tick,
+                    world: h.world,
+                    players: h.players,
+                }))
+            }
+            _ => None,
+        }
+    }
+
+    /// Follows any record.
+    fn saw(&mut self, record: &Record) {
+        match record {
+            Record::Frame(f) => self.saw_frame(f),
+            Record::TickHashLow(h) => self.hash_tick = h.tick,
+            _ => {}
+        }
+    }
+
+    /// The record a compact one stands for; `None` when its increases overflow.
+    fn expand(&self, compact: CompactRecord) -> Option<Record> {
+        match compact {
+            CompactRecord::CompactFrame(c) => {
+                let micros = self.millis.checked_add(c.millis_delta)?.checked_mul(1000)?;
+                let packet_id = *c.bytes.first()?;
+                let len = u32::try_from(c.bytes.len()).ok()?;
+                Some(Record::Frame(Frame {
+                    seq: self.next_seq.checked_add(c.seq_skip)?,
+                    direction: c.direction,
+                    state: c.state,
+                    tick: self.tick.checked_add(c.tick_delta)?,
+                    micros,
+                    wire_bytes: len.checked_add(c.framing)?,
+                    payload_bytes: len - 1,
+                    packet_id,
+                    bytes: c.bytes,
+                }))
+            }
+            CompactRecord::CompactTickHash(c) => Some(Record::TickHashLow(TickHashLow {
+                tick: self.hash_tick.checked_add(c.tick_delta)?,
+                world: c.world,
+                players: c.players,
+            })),
+        }
+    }
+}
+
+/// Raw DEFLATE with a sync flush after each chunk, each chunk's block coded with fixed or
+/// dynamic Huffman codes, whichever is shorter: both compressors see every byte, so their
+/// windows agree and either output continues the stream (small chunks gain most from fixed
+/// codes, which carry no code tables).
+struct Deflater {
+    dynamic: Box<CompressorOxide>,
+    fixed: Box<CompressorOxide>,
+    spare: Vec<u8>,
+}
+
+impl Deflater {
+    fn new() -> Self {
+        let flags = create_comp_flags_from_zip_params(6, -15, 0);
+        Deflater {
+            dynamic: Box::new(CompressorOxide::new(flags)),
+            fixed: Box::new(CompressorOxide::new(flags | TDEFL_FORCE_ALL_STATIC_BLOCKS)),
+            spare: Vec::new(),
+        }
+    }
+
+    fn reset(&mut self) {
+        self.dynamic.reset();
+        self.fixed.reset();
+    }
+
+    /// Compresses `input` into `out` (cleared), without the trailing sync marker.
+    fn compress(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<(), ReplayError> {
+        sync_deflate(&mut self.dynamic, input, out)?;
+        sync_deflate(&mut self.fixed, input, &mut self.spare)?;
+        if self.spare.len() < out.len() {
+            std::mem::swap(out, &mut self.spare);
+        }
+        if out.ends_with(&SYNC_MARKER) {
+            out.truncate(out.len() - SYNC_MARKER.len());
+        }
+        Ok(())
+    }
+}
+
+/// Compresses `input` into `out` (cleared) with a sync flush, so the bytes are complete.
+fn sync_deflate(
+    c: &mut CompressorOxide,
+    input: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<(), ReplayError> {
+    // Fixed codes spend at most 9 bits a byte; blocks and the flush add a few bytes.
+    out.clear();
+    out.resize(input.len() + input.len() / 4 + 64, 0);
+    let (status, used, written) = deflate_core(c, input, out, TDEFLFlush::Sync);
+    if status != TDEFLStatus::Okay || used != input.len() {
+        return Err(ReplayError::Encode(format!(
+            "deflate: {status:?}, {used} of {} bytes taken",
+            input.len()
+        )));
+    }
+    out.truncate(written);
+    Ok(())
+}
+
 /// Writes a replay file (format [`FORMAT_VERSION`]).
 pub struct ReplayWriter<W: Write> {
     out: W,
@@ -342,9 +508,13 @@ pub struct ReplayWriter<W: Write> {
     records: u32,
     /// The chunk's compressed bytes (reused).
     packed: Vec<u8>,
-    deflate: Compress,
+    deflate: Deflater,
     /// Inflated bytes since the DEFLATE stream (re)started; `None` before the first chunk.
     stream_bytes: Option<u64>,
+    /// Whether the chunk being gathered starts a new stream.
+    restarts: bool,
+    /// What compact records are increases over.
+    deltas: Deltas,
     seal: u32,
     chunk_seq: u32,
     bytes_written: u64,
@@ -371,8 +541,10 @@ impl<W: Write> ReplayWriter<W> {
             chunk: Vec::with_capacity(4096),
             records: 0,
             packed: Vec::with_capacity(4096),
-            deflate: Compress::new(Compression::new(6), false),
+            deflate: Deflater::new(),
             stream_bytes: None,
+            restarts: true,
+            deltas: Deltas::default(),
             seal,
             chunk_seq: 0,
             bytes_written: bytes.len() as u64,
@@ -382,7 +554,22 @@ impl<W: Write> ReplayWriter<W> {
     /// Appends a record to the current chunk (written on the next [`flush`](Self::flush), or
     /// once the chunk holds [`CHUNK_TARGET`] bytes).
     pub fn push(&mut self, record: &Record) -> Result<(), ReplayError> {
-        encode_body(record, "Record", &mut self.chunk).map_err(encode_error)?;
+        if self.records == 0 {
+            // A chunk decides at its first record whether it starts a stream: its records'
+            // increases start from 0 there.
+            self.restarts = self
+                .stream_bytes
+                .is_none_or(|n| n > RESTART_BYTES - CHUNK_TARGET as u64);
+            if self.restarts {
+                self.deltas = Deltas::default();
+            }
+        }
+        match self.deltas.compact(record) {
+            Some(compact) => encode_body(&compact, "CompactRecord", &mut self.chunk),
+            None => encode_body(record, "Record", &mut self.chunk),
+        }
+        .map_err(encode_error)?;
+        self.deltas.saw(record);
         self.records += 1;
         if self.chunk.len() >= CHUNK_TARGET {
             self.flush()?;
@@ -409,15 +596,12 @@ impl<W: Write> ReplayWriter<W> {
         if self.records == 0 {
             return Ok(());
         }
-        let restart = self
-            .stream_bytes
-            .is_none_or(|n| n + self.chunk.len() as u64 > RESTART_BYTES);
+        let restart = self.restarts;
         if restart {
             self.deflate.reset();
             self.stream_bytes = Some(0);
         }
-        self.packed.clear();
-        deflate_sync(&mut self.deflate, &self.chunk, &mut self.packed)?;
+        self.deflate.compress(&self.chunk, &mut self.packed)?;
         self.stream_bytes = self.stream_bytes.map(|n| n + self.chunk.len() as u64);
         let codec = if restart {
             CODEC_DEFLATE_RESTART
@@ -451,6 +635,9 @@ impl<W: Write> ReplayWriter<W> {
         body: &[u8],
     ) -> Result<(), ReplayError> {
         self.flush()?;
+        // The records after it start a stream (and their increases from 0), as a reader expects
+        // after a stored chunk.
+        self.stream_bytes = None;
         self.write_chunk(codec, raw_length, records, body)
     }
 
@@ -493,23 +680,6 @@ impl<W: Write> ReplayWriter<W> {
     pub fn finish(mut self) -> Result<W, ReplayError> {
         self.flush()?;
         Ok(self.out)
-    }
-}
-
-/// Compresses `input` into `out`, ending with a sync flush (so the bytes are complete).
-fn deflate_sync(c: &mut Compress, input: &[u8], out: &mut Vec<u8>) -> Result<(), ReplayError> {
-    let start = c.total_in();
-    loop {
-        if out.capacity() - out.len() < 64 {
-            out.reserve(input.len() / 2 + 256);
-        }
-        let done = (c.total_in() - start) as usize;
-        c.compress_vec(&input[done..], out, FlushCompress::Sync)
-            .map_err(|e| ReplayError::Encode(format!("deflate: {e}")))?;
-        // Complete once every byte is in and the flush left room in the output.
-        if (c.total_in() - start) as usize == input.len() && out.len() < out.capacity() {
-            return Ok(());
-        }
     }
 }
 
@@ -620,6 +790,8 @@ pub struct ReplayReader<R: Read> {
     inflate: Decompress,
     /// Whether a DEFLATE stream is open (a continuing chunk may follow).
     stream: bool,
+    /// What format 4's compact records are increases over.
+    deltas: Deltas,
     chunk_pos: usize,
     chunk_left: u32,
     chunk_index: u32,
@@ -788,6 +960,7 @@ impl<R: Read> ReplayReader<R> {
             body: Vec::new(),
             inflate: Decompress::new(false),
             stream: false,
+            deltas: Deltas::default(),
             chunk_pos: 0,
             chunk_left: 0,
             chunk_index: 0,
@@ -1028,7 +1201,13 @@ impl<R: Read> ReplayReader<R> {
                 },
             ));
         }
+        if version >= 4 && codec != CODEC_DEFLATE {
+            self.deltas = Deltas::default();
+        }
         if codec != CODEC_STORED {
+            if version >= 4 {
+                self.body.extend_from_slice(&SYNC_MARKER);
+            }
             if codec == CODEC_DEFLATE_RESTART {
                 self.inflate.reset(false);
                 self.stream = true;
@@ -1057,13 +1236,29 @@ impl<R: Read> ReplayReader<R> {
         let body = &self.chunk[self.chunk_pos..];
         let mut cursor = io::Cursor::new(body);
         let at = self.chunk_pos as u64;
-        let record = crate::record_read::read_record(&mut cursor).map_err(|e| {
+        let damage = |message: String| {
             self.chunk_damage(Damage::Record {
                 index: self.chunk_index,
                 at,
-                message: crate::wire::explain(&e, body.len()).2,
+                message,
             })
-        })?;
+        };
+        let compact = self.header.format_version >= 4 && body.first() >= Some(&COMPACT_TAG);
+        let record = if compact {
+            let c = <CompactRecord as binrw::BinRead>::read_options(
+                &mut cursor,
+                binrw::Endian::Little,
+                (),
+            )
+            .map_err(|e| damage(crate::wire::explain(&e, body.len()).2))?;
+            self.deltas.expand(c).ok_or_else(|| {
+                damage("a compact record's increases overflow or its frame is empty".into())
+            })?
+        } else {
+            crate::record_read::read_record(&mut cursor)
+                .map_err(|e| damage(crate::wire::explain(&e, body.len()).2))?
+        };
+        self.deltas.saw(&record);
         self.chunk_pos += cursor.position() as usize;
         self.chunk_left -= 1;
         self.chunk_index += 1;
@@ -1141,6 +1336,7 @@ impl<R: Read> Iterator for ReplayReader<R> {
 mod tests {
     use super::*;
     use crate::replay_format::{End, FrameDirection, Recorder, TickHash};
+    use flate2::{Compress, Compression, FlushCompress};
 
     fn header() -> FileHeader {
         FileHeader {
@@ -1230,6 +1426,57 @@ mod tests {
         assert_eq!(r.records().len(), 11);
         assert!(r.stopped_early().is_none());
         assert!(r.ended());
+    }
+
+    /// Format 4 stores frames and 16-bit tick hashes compactly where it can, and any other
+    /// frame (microseconds, a tick or time that goes back, lengths its bytes do not say) as it
+    /// is: every record reads back exactly, across chunks and stream restarts.
+    #[test]
+    fn compact_and_full_records_read_back_exactly() {
+        let frame = |seq: u64, tick: u32, micros: u64, bytes: Vec<u8>, wire: u32| {
+            Record::Frame(Frame {
+                seq,
+                direction: FrameDirection::ToClient,
+                state: crate::State::Play.tag(),
+                tick,
+                micros,
+                wire_bytes: wire,
+                payload_bytes: bytes.len().saturating_sub(1) as u32,
+                packet_id: bytes.first().copied().unwrap_or(0),
+                bytes,
+            })
+        };
+        let hash = |tick: u32| {
+            Record::TickHashLow(TickHashLow {
+                tick,
+                world: tick as u16 ^ 0xbeef,
+                players: 7,
+            })
+        };
+        let records = vec![
+            frame(0, 10, 1_000, vec![3, 1, 2], 4),
+            hash(10),
+            frame(1, 11, 51_000, vec![3, 9], 3),
+            frame(2, 11, 51_234, vec![3, 9], 3), // microseconds: stored whole
+            frame(5, 9, 40_000, vec![3], 2),     // tick and time go back, seq skips
+            frame(6, 12, 90_000, vec![], 1),     // no bytes
+            hash(8),                             // tick goes back
+            frame(7, 13, 100_000, vec![4, 4], 9), // framing of 7 bytes
+            hash(13),
+        ];
+        let mut w = ReplayWriter::new(Vec::new(), &header()).unwrap();
+        for (i, r) in records.iter().enumerate() {
+            w.push(r).unwrap();
+            if i % 3 == 2 {
+                w.flush().unwrap();
+            }
+            if i == 5 {
+                w.restart().unwrap();
+            }
+        }
+        let data = w.finish().unwrap();
+        let read = ReplayReader::new(data.as_slice()).unwrap().records();
+        assert_eq!(read, records);
     }
 
     #[test]
@@ -1366,9 +1613,8 @@ mod tests {
     }
 
     fn deflated(raw: &[u8]) -> Vec<u8> {
-        let mut c = Compress::new(Compression::new(9), false);
         let mut out = Vec::new();
-        deflate_sync(&mut c, raw, &mut out).unwrap();
+        Deflater::new().compress(raw, &mut out).unwrap();
         out
     }
 

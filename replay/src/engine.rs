@@ -295,6 +295,16 @@ impl Engine {
         match record {
             Record::Frame(f) => self.frame(f),
             Record::TickHash(h) => self.tick_hash(h).map(Some),
+            Record::TickHashLow(h) => self
+                .tick_hash_masked(
+                    h.tick,
+                    StateHashes {
+                        world: h.world.into(),
+                        players: h.players.into(),
+                    },
+                    u64::from(u16::MAX),
+                )
+                .map(Some),
             Record::Keyframe(k) => self.recorded_keyframe(k).map(Some),
             // Format 1's JSON keyframes are not read: replay goes on from the frames.
             Record::LegacyKeyframe(_) => Ok(None),
@@ -398,15 +408,29 @@ impl Engine {
     }
 
     fn tick_hash(&mut self, h: &TickHash) -> Result<TickOutcome, EngineError> {
-        let Some((tick, actual)) = self.last.filter(|(t, _)| *t == h.tick) else {
-            return Err(EngineError::UnmatchedTickHash {
-                tick: h.tick,
-                last: self.last.map(|(t, _)| t),
-            });
-        };
         let expected = StateHashes {
             world: h.world_hash,
             players: h.players_hash,
+        };
+        self.tick_hash_masked(h.tick, expected, u64::MAX)
+    }
+
+    /// Checks the `mask` bits of the hashes recorded after `tick` (format 4 records 16 bits).
+    fn tick_hash_masked(
+        &mut self,
+        tick: u32,
+        expected: StateHashes,
+        mask: u64,
+    ) -> Result<TickOutcome, EngineError> {
+        let Some((tick, actual)) = self.last.filter(|(t, _)| *t == tick) else {
+            return Err(EngineError::UnmatchedTickHash {
+                tick,
+                last: self.last.map(|(t, _)| t),
+            });
+        };
+        let actual = StateHashes {
+            world: actual.world & mask,
+            players: actual.players & mask,
         };
         if expected == actual {
             self.counts.verified += 1;

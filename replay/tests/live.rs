@@ -59,7 +59,10 @@ fn tick_hashes_so_far(path: &Path) -> usize {
     };
     let mut n = 0;
     while let Ok(Some(record)) = reader.try_next() {
-        n += usize::from(matches!(record, Record::TickHash(_)));
+        n += usize::from(matches!(
+            record,
+            Record::TickHash(_) | Record::TickHashLow(_)
+        ));
     }
     n
 }

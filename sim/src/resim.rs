@@ -327,6 +327,7 @@ pub fn record_name(r: &Record) -> &'static str {
     match r {
         Record::Frame(_) => "Frame",
         Record::TickHash(_) => "TickHash",
+        Record::TickHashLow(_) => "TickHashLow",
         Record::LegacyKeyframe(_) => "LegacyKeyframe",
         Record::Keyframe(_) => "Keyframe",
         Record::SimStart(_) => "SimStart",

@@ -82,7 +82,7 @@ pub fn gather(file: &ReplayFile) -> Result<Info, ToolError> {
                 }
                 collect_names(&packets::decode(f).ok(), &mut info.players);
             }
-            Record::TickHash(_) => info.tick_hashes += 1,
+            Record::TickHash(_) | Record::TickHashLow(_) => info.tick_hashes += 1,
             Record::Keyframe(k) => info.keyframes.push(k.tick),
             Record::LegacyKeyframe(_) => info.legacy_keyframes += 1,
             _ => {}
