@@ -3,7 +3,7 @@
 //! `?replay=/replays/NAME`, runs `verify` on it and shows the viewer; what it publishes on
 //! `<html>` (`data-replay`, `data-replay-verified`, `data-replay-ticks`, `data-replay-report`)
 //! must say exactly what the native `tilegame-replay verify --no-timing` says of the same file.
-//! A garbage file must show its error on the page (not panic it). A screenshot of the canvas
+//! A garbage file and a cut one must show what is wrong on the page (not panic it). A screenshot of the canvas
 //! with the viewer is kept under `target/browser-replay-page/`.
 //!
 //! Needs the bundle in `web/dist` (`web/build.sh`; `.ci/run` builds it first) and the
@@ -103,6 +103,11 @@ fn the_page_opens_a_served_recording_and_verifies_it_like_the_native_tool() {
     let garbage = replays.dir.join("garbage.tgr");
     std::fs::write(&garbage, b"this is not a tilegame recording\n".repeat(40))
         .expect("write the garbage file");
+    // The fixture cut in the middle of a chunk, as a killed recorder leaves it.
+    let whole = std::fs::read(&fixture).expect("read the fixture");
+    let cut = replays.dir.join("cut.tgr");
+    std::fs::write(&cut, &whole[..whole.len() * 3 / 5]).expect("write the cut file");
+    let (cut_code, cut_native) = native_verify(&cut);
 
     let (code, native) = native_verify(&fixture);
     assert_eq!(code, Some(0), "native verify of the fixture:\n{native}");
@@ -181,6 +186,28 @@ fn the_page_opens_a_served_recording_and_verifies_it_like_the_native_tool() {
         );
         let shot = bounded("error screenshot", canvas_shot(&client)).await;
         std::fs::write(out.join("damaged.png"), &shot).expect("save the screenshot");
+
+        // Cut short: what native verify says of it (the part before the cut verified, the cut
+        // and its offset noted), or its error when the cut leaves nothing to replay.
+        open_page(&client, web, "?replay=/replays/cut.tgr").await;
+        let page = verdict(&client).await;
+        match cut_code {
+            Some(0) => {
+                assert_eq!(page.state, "cut", "{page:?}\nnative:\n{cut_native}");
+                assert!(cut_native.contains("was cut"), "{cut_native}");
+                assert_eq!(page.report, cut_native, "the cut file's report differs");
+            }
+            _ => {
+                assert_eq!(page.state, "damaged", "{page:?}\nnative:\n{cut_native}");
+                let reason = cut_native
+                    .trim_end()
+                    .strip_prefix(&format!("error: {}: ", cut.display()))
+                    .unwrap_or_else(|| {
+                        panic!("native verify's error names no path:\n{cut_native}")
+                    });
+                assert_eq!(page.report, format!("/replays/cut.tgr: {reason}"));
+            }
+        }
 
         // A file the server does not have: an error naming the answer, still no panic.
         open_page(&client, web, "?replay=/replays/missing.tgr").await;
