@@ -8,11 +8,17 @@
 //! simulation recording (`tilegame-server --record`) is re-simulated through the server's own
 //! loop instead ([`cmd::sim`]: `verify`, `derive`, `diff` against a player's recording).
 //!
+//! Feature `cli` (on by default) adds the program's argument parser, progress bar and plots;
+//! without it (`default-features = false`, plus `viewer` for the viewer) the library builds for
+//! wasm32-unknown-unknown, where the page (web/) opens recordings from bytes
+//! ([`ReplayFile::from_bytes`]) and runs [`cmd::verify`] and the [`viewer`] on its canvas.
+//!
 //! - [`engine`]: records in, managers' state out; verification of tick hashes; seeking;
 //! - [`packets`]: decoding a frame by its recorded state and direction;
 //! - [`sim_seek`]: seeking in a simulation recording by bisecting it for keyframe chunks;
 //! - [`state`]: printable states and field-by-field differences;
 //! - [`timeline`]: the viewer's HUD figures and timeline, from the recorded frames;
+//! - [`viewer`]: the viewer's state and drawing, hosted by a native window ([`view`]) or the page;
 //! - [`tool`]: files, errors and exit codes, progress, formatting.
 
 pub mod cmd;
@@ -24,6 +30,8 @@ pub mod timeline;
 pub mod tool;
 #[cfg(feature = "view")]
 pub mod view;
+#[cfg(feature = "viewer")]
+pub mod viewer;
 
 pub use engine::{Engine, EngineError, TickOutcome};
 pub use tool::{ReplayFile, ToolError};

@@ -211,7 +211,8 @@ fn json<T: Serialize>(v: &T) -> serde_json::Value {
 }
 
 /// How the players of two states are paired.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum Match {
     /// By player id (the same session replayed twice).
     #[default]

@@ -5,7 +5,9 @@
 //! The progress bar only appears when stderr is a terminal, so that piped output and tests see
 //! exactly the same bytes every time.
 
-use std::io::{IsTerminal, Read};
+#[cfg(feature = "cli")]
+use std::io::IsTerminal;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -14,6 +16,7 @@ use tilegame_protocol::replay_file::{ReplayError, ReplayReader};
 use crate::engine::{EngineError, SeekError};
 
 /// Files smaller than this get no progress bar.
+#[cfg(feature = "cli")]
 const PROGRESS_MIN_BYTES: u64 = 1 << 20;
 
 /// Exit status for a file that cannot be read, is corrupt, or is of another version/protocol.
@@ -226,10 +229,30 @@ impl ReplayFile {
 }
 
 /// A progress bar over a file's bytes, drawn only when stderr is a terminal.
+#[cfg(feature = "cli")]
 pub struct Progress {
     bar: Option<indicatif::ProgressBar>,
 }
 
+/// No progress bar: the library without the `cli` feature (the page) has no terminal.
+#[cfg(not(feature = "cli"))]
+pub struct Progress;
+
+#[cfg(not(feature = "cli"))]
+impl Progress {
+    /// Nothing to draw.
+    pub fn new(_len: u64, _what: &str) -> Self {
+        Progress
+    }
+
+    /// Nothing to move.
+    pub fn set(&self, _pos: u64) {}
+
+    /// Nothing to remove.
+    pub fn finish(&self) {}
+}
+
+#[cfg(feature = "cli")]
 impl Progress {
     /// A bar for `len` bytes labelled `what` (hidden for small files or when not a terminal).
     pub fn new(len: u64, what: &str) -> Self {

@@ -18,6 +18,16 @@ pub const ERROR_ID: &str = "tilegame-error";
 
 /// Starts the game on the page (called once by the bundle's start function).
 pub fn start() {
+    // The game lives as long as the page: the browser's event loop owns it from here.
+    let app: &'static mut ClientApp = Box::leak(Box::new(new_app()));
+    if let Err(e) = crate::render::window::spawn_window(app, WindowOptions::default()) {
+        show_error(&e.to_string());
+    }
+}
+
+/// The game as the page starts it (the page's query says where), for a host that wraps it in
+/// a frame source of its own (the page's replay viewer, web/). Installs the panic hook.
+pub fn new_app() -> ClientApp {
     console_error_panic_hook::set_once();
     let options = AppOptions {
         start: query::start(),
@@ -27,11 +37,7 @@ pub fn start() {
     if let Some(w) = warning {
         log(&format!("tilegame: {w}"));
     }
-    // The game lives as long as the page: the browser's event loop owns it from here.
-    let app: &'static mut ClientApp = Box::leak(Box::new(app));
-    if let Err(e) = crate::render::window::spawn_window(app, WindowOptions::default()) {
-        show_error(&e.to_string());
-    }
+    app
 }
 
 /// The page's own address (`host:port`), where its server listens for WebSockets too.

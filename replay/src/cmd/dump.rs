@@ -14,7 +14,8 @@ use crate::packets::{self, compact};
 use crate::tool::{ReplayFile, ToolError};
 
 /// Output format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum Format {
     /// One aligned text line per frame.
     #[default]

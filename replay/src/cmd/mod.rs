@@ -8,6 +8,7 @@ pub mod dump;
 pub mod export;
 pub mod info;
 pub mod play;
+#[cfg(feature = "cli")]
 pub mod plot;
 pub mod sim;
 pub mod stats;

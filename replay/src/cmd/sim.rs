@@ -417,7 +417,7 @@ pub fn play(
 /// `verify` on a simulation recording; a throughput line follows the report unless
 /// `no_timing` (it reads the wall clock, so it differs between runs).
 pub fn verify(file: &ReplayFile, no_timing: bool, out: &mut dyn Write) -> Result<u8, ToolError> {
-    let started = std::time::Instant::now();
+    let started = web_time::Instant::now();
     let run = resimulate(file, None)?;
     let elapsed = started.elapsed();
     write!(out, "{}", run.render())?;

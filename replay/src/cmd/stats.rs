@@ -255,7 +255,14 @@ pub fn run(
         width = line.chars().count().saturating_sub(1)
     )?;
     if let Some(path) = plot {
+        #[cfg(feature = "cli")]
         super::plot::draw(&s, &file.path, path)?;
+        #[cfg(not(feature = "cli"))]
+        return Err(ToolError::Usage(format!(
+            "cannot draw {}: built without the `cli` feature (plots)",
+            path.display()
+        )));
+        #[cfg(feature = "cli")]
         writeln!(out, "plot: {}", path.display())?;
     }
     if let Tail::Cut { message, .. } = &tail {
