@@ -6,7 +6,8 @@
 # ideographs of GB 2312 level 1 and the 2965 of JIS X 0208 level 1, 5009 in all, taken from
 # Python's own codecs), so the repository stays small:
 #   NotoSans-Subset.ttf       Noto Sans (Latin, Cyrillic: en es fr pl ru), tried first;
-#   NotoSansCJKsc-Subset.otf  Noto Sans CJK SC (kana, Han: ja zh), the fallback.
+#   NotoSansCJKsc-Subset.otf  Noto Sans CJK SC (kana, Han: ja zh), the fallback, holding only
+#                             the characters Noto Sans lacks.
 #
 # Needs: Debian's fonts-noto-core and fonts-noto-cjk
 # (apt-get install fonts-noto-core fonts-noto-cjk) and fonttools
@@ -47,6 +48,16 @@ PY
 "$python" -m fontTools.subset "$latin_font" --text-file="$chars" --layout-features='kern,liga' \
     --no-hinting --name-IDs='*' --name-languages='*' \
     --output-file="$here/NotoSans-Subset.ttf"
+# The fallback holds only what Noto Sans lacks (egui draws each character with the first
+# font that has it, so the Latin and Cyrillic glyphs of Noto Sans CJK would never be drawn).
+"$python" - "$here/NotoSans-Subset.ttf" "$chars" <<'PY'
+import pathlib, sys
+from fontTools.ttLib import TTFont
+drawn = set(map(chr, TTFont(sys.argv[1]).getBestCmap()))
+path = pathlib.Path(sys.argv[2])
+path.write_text("".join(c for c in path.read_text(encoding="utf-8") if c not in drawn),
+                encoding="utf-8")
+PY
 # Font number 2 of the collection is "Noto Sans CJK SC".
 "$python" -m fontTools.subset "$cjk_font" --font-number=2 --text-file="$chars" \
     --layout-features='kern,liga' --no-hinting --desubroutinize \

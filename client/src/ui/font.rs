@@ -5,7 +5,11 @@
 //!
 //! Why it exists: egui's built-in fonts have no CJK (and Noto Sans CJK has no Polish letters),
 //! and the renderer's procedural font is ASCII only. Together the two cover every language,
-//! "…" included.
+//! "…" included. They are the only fonts: egui is built without its `default_fonts` (Ubuntu
+//! Light, Hack and an icon font, 322 KB of the gzipped browser bundle, never drawn with),
+//! so the monospace family is Noto Sans too (its digits are tabular, which is all the tick
+//! counter needs), and the tests draw every screen with egui's missing-glyph policy set to
+//! panic.
 //! `client/assets/fonts/make-subset.sh` regenerates it after a translation changes; a test fails
 //! while any character of a translation has no glyph.
 
@@ -38,11 +42,22 @@ pub fn can_draw(c: char) -> bool {
     faces().iter().any(|f| f.glyph_index(c).is_some())
 }
 
-/// Makes the shipped font egui's first choice for both families (egui's own fonts stay behind it
-/// for the symbols its widgets draw).
+/// `text` without the characters no shipped font draws, spaces collapsed: for text we show but
+/// do not write (the crates' authors on the Credits screen: "خالد حسني (Khaled Hosny)" shows as
+/// "(Khaled Hosny)", where egui, which lays out no right-to-left text, would draw boxes).
+pub fn drawable(text: &str) -> String {
+    text.split_whitespace()
+        .map(|word| word.chars().filter(|c| can_draw(*c)).collect::<String>())
+        .filter(|word| !word.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Makes the shipped fonts egui's only fonts, for both families (egui's widgets draw their
+/// symbols, such as the check mark and the combo box arrow, as shapes, not text).
 #[cfg(feature = "render")]
 pub fn install(ctx: &egui::Context) {
-    let mut fonts = egui::FontDefinitions::default();
+    let mut fonts = egui::FontDefinitions::empty();
     for (i, (name, bytes)) in UI_FONTS.iter().enumerate() {
         fonts.font_data.insert(
             (*name).to_owned(),
@@ -85,7 +100,10 @@ mod tests {
                 }
             }
         }
-        for c in "…0123456789%/:"
+        // What the UI code writes itself around the translations: the progress and traffic
+        // figures ("Connecting…", "In 1.3 kB/min · Out …" with no-break spaces), the Credits
+        // lines ("egui 0.37.0 — MIT OR Apache-2.0") and the replay timeline.
+        for c in "…0123456789%/:—·\u{a0}"
             .chars()
             .chain((0x20u8..0x7f).map(char::from))
         {
@@ -93,10 +111,34 @@ mod tests {
                 missing.push(("ui", c));
             }
         }
+        // The Credits screen: the font licence and every crate's name, version and licence
+        // (egui has no fallback font behind ours; the authors are shown through `drawable`).
+        let credits = crate::ui::credits::crates().expect("build.rs listed the crates");
+        let credit_text = credits
+            .iter()
+            .flat_map(|c| [c.name, c.version, c.licence])
+            .chain([crate::ui::credits::FONT_LICENCE])
+            .chain(crate::ui::credits::FONTS.iter().flat_map(|(f, l)| [*f, *l]));
+        for c in credit_text.flat_map(str::chars).filter(|c| !c.is_control()) {
+            if !has_glyph(faces, c) && !missing.contains(&("credits", c)) {
+                missing.push(("credits", c));
+            }
+        }
         assert!(
             missing.is_empty(),
             "characters without a glyph (rerun client/assets/fonts/make-subset.sh): {missing:?}"
         );
+    }
+
+    #[test]
+    fn drawable_leaves_out_what_no_font_draws() {
+        assert_eq!(drawable("خالد حسني (Khaled Hosny)"), "(Khaled Hosny)");
+        assert_eq!(
+            drawable("Staś Małolepszy <stas@mozilla.com>"),
+            "Staś Małolepszy <stas@mozilla.com>"
+        );
+        assert_eq!(drawable("王小明😀 and  Zoë"), "王小明 and Zoë");
+        assert_eq!(drawable("😀"), "");
     }
 
     #[test]
@@ -121,6 +163,19 @@ mod tests {
         }
         // A rare ideograph (JIS level 2, not in GB 2312) is left out.
         assert!(!has_glyph(faces, '鬱'));
+        // The fallback holds nothing Noto Sans draws (egui would never draw it from there):
+        // its Latin and Cyrillic glyphs are left out.
+        let mut both = Vec::new();
+        for table in faces[1].tables().cmap.iter().flat_map(|c| c.subtables) {
+            table.codepoints(|cp| {
+                if let Some(c) = char::from_u32(cp) {
+                    if faces[0].glyph_index(c).is_some() && !both.contains(&c) {
+                        both.push(c);
+                    }
+                }
+            });
+        }
+        assert!(both.is_empty(), "in both fonts: {both:?}");
     }
 
     fn faces_with_limits(

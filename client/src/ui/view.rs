@@ -621,8 +621,9 @@ fn credits(ctx: &egui::Context, i18n: &Localizer, events: &mut Vec<UiEvent>) {
                     ui.label(RichText::new(title).strong());
                     for c in list {
                         ui.label(format!("{} {} — {}", c.name, c.version, c.licence));
-                        if !c.authors.is_empty() {
-                            ui.label(RichText::new(c.authors).small().color(DIM));
+                        let authors = crate::ui::font::drawable(c.authors);
+                        if !authors.is_empty() {
+                            ui.label(RichText::new(authors).small().color(DIM));
                         }
                     }
                 }
@@ -1157,7 +1158,9 @@ pub fn chat(
 mod tests {
     use super::*;
 
-    /// egui without a window: passes at a given screen size, and what they drew.
+    /// egui without a window: passes at a given screen size, and what they drew. A character
+    /// the shipped fonts cannot draw panics (egui has no fonts of its own behind ours), so every
+    /// screen these tests draw checks the fonts' coverage.
     pub(crate) struct Harness {
         ctx: egui::Context,
         size: egui::Vec2,
@@ -1168,12 +1171,21 @@ mod tests {
         pub(crate) fn new(w: f32, h: f32) -> Harness {
             let ctx = egui::Context::default();
             crate::ui::font::install(&ctx);
+            ctx.set_missing_glyph_policy(egui::MissingGlyphPolicy::Panic);
             apply_style(&ctx);
             Harness {
                 ctx,
                 size: egui::vec2(w, h),
                 time: 0.0,
             }
+        }
+
+        /// Draws characters the fonts lack as boxes instead of panicking (for a test that shows
+        /// what a player typed, which may be anything).
+        pub(crate) fn allowing_tofu(self) -> Harness {
+            self.ctx
+                .set_missing_glyph_policy(egui::MissingGlyphPolicy::Tofu);
+            self
         }
 
         /// Runs one pass with `events`; returns every text drawn and visible: (text, rect).
@@ -1581,7 +1593,10 @@ mod tests {
                     let mut ui = Ui::new(crate::ui::settings::Settings::default());
                     ui.open(screen.clone());
                     ui.show_errors = true;
-                    let drawn = Harness::new(w, h).settle(3, |ctx| screens_fn(ctx, &mut ui, &i18n));
+                    // The name field holds an emoji the form refuses: it shows as a box.
+                    let drawn = Harness::new(w, h)
+                        .allowing_tofu()
+                        .settle(3, |ctx| screens_fn(ctx, &mut ui, &i18n));
                     for (a, b, text) in &drawn.soft_breaks {
                         if crate::ui::line_break::has_cjk(text)
                             && !crate::ui::line_break::break_allowed(*a, *b)
@@ -1636,7 +1651,8 @@ mod tests {
                     address: "127.0.0.1:35000".into(),
                     name: name.into(),
                 }));
-                let mut harness = Harness::new(1280.0, 800.0);
+                // The field shows what was typed, boxes for what no font draws.
+                let mut harness = Harness::new(1280.0, 800.0).allowing_tofu();
                 let drawn = harness.settle(3, |ctx| screens_fn(ctx, &mut ui, &i18n));
                 let join = drawn
                     .find(&i18n.text("button-join"))
