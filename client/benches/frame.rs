@@ -144,7 +144,7 @@ fn main() {
         let t1 = Instant::now();
         let prims = run_ui(tick);
         let t2 = Instant::now();
-        instances = frame.tiles.len() + frame.sprites.len();
+        instances = frame.tiles.len() + frame.sprites.len() + frame.bodies.len() + frame.tags.len();
         std::hint::black_box((&frame, &prims));
         layout.push(t1 - t0);
         ui.push(t2 - t1);
@@ -281,8 +281,8 @@ fn main() {
     });
     if let Some(s) = stats {
         println!(
-            "    ({} tile + {} sprite instances, {} draw calls for the world)",
-            s.tiles, s.sprites, s.draw_calls
+            "    ({} tile + {} sprite + {} body + {} name tag instances, {} draw calls for the world)",
+            s.tiles, s.sprites, s.bodies, s.tags, s.draw_calls
         );
     }
 }
