@@ -7,10 +7,13 @@
 //!    debug lines, hotbar, the sorted player list) run and tessellated. Target: ≤ 1 ms.
 //! 2. GPU: the same frame drawn by the offscreen renderer (Mesa's lavapipe on machines without
 //!    a GPU) into a kept target and waited for: the map alone, the world, and the world with
-//!    the egui HUD over it (the window's frame before `present`; target ≤ 16 ms). The read-back
-//!    that tests and exports add is measured apart, and with the draw as before.
+//!    the egui HUD over it (the window's frame before `present`; target ≤ 16 ms), each with
+//!    1 player and with 100 players in view. The read-back that tests and exports add is
+//!    measured apart, and with the draw as before.
 //!
 //! Medians and 99th percentiles are printed; nothing is asserted (timings vary by machine).
+//! `-- --png PREFIX` also writes the 100-player world frame as `PREFIX-zoom1.png` and, zoomed
+//! to 1.37 with the camera off the pixel grid, `PREFIX-zoom137.png` (to compare renderers).
 
 use std::time::{Duration, Instant};
 
@@ -63,12 +66,13 @@ fn main() {
     let ctx = egui::Context::default();
     tilegame_client::ui::font::install(&ctx);
     view::apply_style(&ctx);
-    let scene_for = |tick: u32| Scene {
+    let scene_n = |tick: u32, n: usize| Scene {
         map: &map,
         camera: [0.0, 0.0],
         zoom: 1.0,
         players: people
             .iter()
+            .take(n)
             .map(|(name, pos, color)| DrawPlayer {
                 pos: *pos,
                 name: name.clone(),
@@ -86,6 +90,7 @@ fn main() {
         },
         overlay: Some(Overlay::UiLayer),
     };
+    let scene_for = |tick: u32| scene_n(tick, people.len());
     let hud_for = |tick: u32| {
         let mut names: Vec<String> = people.iter().map(|p| p.0.clone()).collect();
         names.sort_by(|a, b| natural_cmp(a, b));
@@ -139,7 +144,7 @@ fn main() {
         let t1 = Instant::now();
         let prims = run_ui(tick);
         let t2 = Instant::now();
-        instances = frame.tiles.len() + frame.sprites.len();
+        instances = frame.tiles.len() + frame.sprites.len() + frame.bodies.len() + frame.tags.len();
         std::hint::black_box((&frame, &prims));
         layout.push(t1 - t0);
         ui.push(t2 - t1);
@@ -162,6 +167,23 @@ fn main() {
         }
     };
     println!("GPU: {}", r.adapter());
+    if let Some(prefix) = std::env::args().skip_while(|a| a != "--png").nth(1) {
+        for (name, zoom, camera) in [("zoom1", 1.0, [0.0, 0.0]), ("zoom137", 1.37, [0.5, 0.25])] {
+            let scene = Scene {
+                zoom,
+                camera,
+                ..scene_for(0)
+            };
+            let path = format!("{prefix}-{name}.png");
+            match r.render(&scene, W, H) {
+                Ok(rgba) => match tilegame_client::render::write_png(&path, W, H, &rgba) {
+                    Ok(()) => println!("wrote {path}"),
+                    Err(e) => println!("{path}: {e}"),
+                },
+                Err(e) => println!("{path}: render failed: {e}"),
+            }
+        }
+    }
     let gpu_frames = (frames / 20).clamp(20, 200);
     // A fresh egui context: its first pass carries the font atlas the layer must upload.
     let gpu_ctx = egui::Context::default();
@@ -231,13 +253,20 @@ fn main() {
         empty.breaking = None;
         r.draw(&empty, W, H)
     });
-    measure("GPU: world drawn (tiles, players, tags)", &mut |r, tick| {
-        r.draw(&scene_for(tick), W, H)
-    });
-    measure(
-        "GPU: world + HUD drawn (target ≤ 16000 µs)",
-        &mut |r, tick| r.draw_with_ui_frame(&scene_for(tick), W, H, &mut ui_frame(tick, false)),
-    );
+    for n in [1, people.len()] {
+        measure(
+            &format!("GPU: world drawn, {n} player(s)"),
+            &mut |r, tick| r.draw(&scene_n(tick, n), W, H),
+        );
+    }
+    for n in [1, people.len()] {
+        measure(
+            &format!("GPU: world + HUD, {n} player(s) (target ≤ 16000 µs)"),
+            &mut |r, tick| {
+                r.draw_with_ui_frame(&scene_n(tick, n), W, H, &mut ui_frame(tick, false))
+            },
+        );
+    }
     measure(
         "GPU: world + HUD + Tab list of 100 drawn",
         &mut |r, tick| r.draw_with_ui_frame(&scene_for(tick), W, H, &mut ui_frame(tick, true)),
@@ -252,8 +281,8 @@ fn main() {
     });
     if let Some(s) = stats {
         println!(
-            "    ({} tile + {} sprite instances, {} draw calls for the world)",
-            s.tiles, s.sprites, s.draw_calls
+            "    ({} tile + {} sprite + {} body + {} name tag instances, {} draw calls for the world)",
+            s.tiles, s.sprites, s.bodies, s.tags, s.draw_calls
         );
     }
 }

@@ -65,10 +65,13 @@ fn small_map_with_players_and_hud() {
     write_png(&path, W, H, &rgba).expect("png");
     eprintln!("wrote {}", path.display());
 
-    // At most three draw calls: every still tile in one, water and lava in another, every
-    // sprite in the last.
+    // At most six draw calls, however many tiles and players: one quad for every still
+    // tile, water and lava, the sprites under the players, every body, every name tag, the
+    // sprites over them.
     let stats = r.last_stats();
-    assert!((2..=3).contains(&stats.draw_calls), "{stats:?}");
+    assert!((2..=6).contains(&stats.draw_calls), "{stats:?}");
+    assert_eq!(stats.bodies, scene.players.len(), "{stats:?}");
+    assert_eq!(stats.tags, scene.players.len(), "{stats:?}");
     assert!(stats.tiles >= 25 * 18, "only {} tiles drawn", stats.tiles);
 
     // Not uniform: many distinct colours.

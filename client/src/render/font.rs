@@ -23,6 +23,8 @@ pub const GRID_CELL: u32 = 8;
 
 const FIRST: u8 = b' ';
 const LAST: u8 = b'~';
+/// Glyphs in the grid (printable ASCII, ' ' to '~').
+pub const GLYPH_COUNT: u32 = (LAST - FIRST + 1) as u32;
 
 /// Column bitmaps of ' ' ..= '~'.
 #[rustfmt::skip]
@@ -132,6 +134,11 @@ pub fn drawn_char(c: char) -> u8 {
     }
 }
 
+/// `c`'s place in the glyph grid (0 for ' ', row-major, [`GRID_COLUMNS`] per row).
+pub fn glyph_index(c: char) -> u8 {
+    drawn_char(c) - FIRST
+}
+
 /// The five column bytes of `c`'s glyph.
 pub fn glyph_columns(c: char) -> [u8; 5] {
     GLYPHS[usize::from(drawn_char(c) - FIRST)]
@@ -144,7 +151,7 @@ pub fn glyph_pixel(c: char, x: u32, y: u32) -> bool {
 
 /// Top-left corner of `c`'s glyph in the texture sheet.
 pub fn glyph_origin(c: char) -> (u32, u32) {
-    let i = u32::from(drawn_char(c) - FIRST);
+    let i = u32::from(glyph_index(c));
     let (ox, oy) = super::atlas::FONT_ORIGIN;
     (
         ox + (i % GRID_COLUMNS) * GRID_CELL,

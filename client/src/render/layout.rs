@@ -49,6 +49,53 @@ pub struct SpriteInstance {
     pub color: [u8; 4],
 }
 
+/// One player's body, drawn as one quad whose fragment stage paints the soft shadow, the
+/// outline, the body with its lighter top and darker bottom, and the eyes (what seven solid
+/// rectangles drew before). 32 bytes.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Pod, Zeroable)]
+pub struct BodyInstance {
+    /// The body square's top-left corner and side in screen pixels, and the outline's
+    /// thickness: x, y, side, t.
+    pub rect: [f32; 4],
+    /// Body colour (RGBA).
+    pub body: [u8; 4],
+    /// The lighter top band's colour.
+    pub top: [u8; 4],
+    /// The darker bottom band's colour.
+    pub bottom: [u8; 4],
+    /// The outline's colour (light for the local player).
+    pub outline: [u8; 4],
+}
+
+/// Most characters of a name tag (names are cut to this many characters).
+pub const TAG_CHARS: usize = 24;
+/// A name tag's glyph slot that draws nothing (a space, or past the name's end).
+pub const TAG_NO_GLYPH: u8 = 0xff;
+
+/// One name tag, drawn as one quad: the translucent box with the name in the bitmap font, and
+/// the health bar under it (what a box, a quad per character and four bar rectangles drew
+/// before). 84 bytes.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Pod, Zeroable)]
+pub struct TagInstance {
+    /// The name's box: x, y, width, height in screen pixels.
+    pub tag_box: [f32; 4],
+    /// The health bar's inside (the outline is one pixel around it): x, y, width, height.
+    pub bar: [f32; 4],
+    /// The text's top-left corner, the bar's filled width, and the number of glyph slots.
+    pub text: [f32; 4],
+    /// Glyph indices into the font grid, four per word, low byte first; [`TAG_NO_GLYPH`] for
+    /// none.
+    pub glyphs: [u32; 6],
+    /// Text colour.
+    pub color: [u8; 4],
+    /// The bar's fill colour.
+    pub fill: [u8; 4],
+    /// The fill's lighter top line.
+    pub highlight: [u8; 4],
+}
+
 /// The uniform block shared by both pipelines (see the WGSL `Globals`).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Pod, Zeroable)]
@@ -68,8 +115,15 @@ pub struct Frame {
     pub globals: Globals,
     /// Visible, non-void map tiles, row-major: one instanced draw.
     pub tiles: Vec<TileInstance>,
-    /// Sprites in painting order: one instanced draw.
+    /// Sprites in painting order: one instanced draw before the players (the first
+    /// [`Frame::under`]) and one after them.
     pub sprites: Vec<SpriteInstance>,
+    /// How many of [`Frame::sprites`] are drawn under the players (the breaking tile's cracks).
+    pub under: usize,
+    /// Player bodies, drawn after the first [`Frame::under`] sprites, in order.
+    pub bodies: Vec<BodyInstance>,
+    /// Name tags with their health bars, drawn after every body (they never overlap).
+    pub tags: Vec<TagInstance>,
 }
 
 /// Camera values made safe: finite camera, positive finite zoom.
@@ -178,6 +232,7 @@ pub fn build_frame(scene: &Scene, width: u32, height: u32) -> Frame {
     if let Some((x, y, stage)) = scene.breaking {
         draw_breaking(&mut b, &view, x, y, stage);
     }
+    let under = b.sprites.len();
     let ui_layer = scene.overlay == Some(Overlay::UiLayer);
     draw_players(
         &mut b,
@@ -201,6 +256,9 @@ pub fn build_frame(scene: &Scene, width: u32, height: u32) -> Frame {
         },
         tiles,
         sprites: b.sprites,
+        under,
+        bodies: b.bodies,
+        tags: b.tags,
     }
 }
 
@@ -229,6 +287,10 @@ const ACCENT: [u8; 4] = [250, 210, 70, 255];
 #[derive(Default)]
 struct Batch {
     sprites: Vec<SpriteInstance>,
+    /// Player bodies (their own draw).
+    bodies: Vec<BodyInstance>,
+    /// Name tags (their own draw).
+    tags: Vec<TagInstance>,
     /// Name tag texts left to the UI layer (see [`TagLabel`]).
     labels: Vec<TagLabel>,
 }
@@ -343,13 +405,13 @@ impl Batch {
         let f = fraction.clamp(0.0, 1.0);
         self.rect(x, y, (w * f).round(), h, fill);
         // A lighter top line gives the fill some volume.
-        let hl = [
-            fill[0].saturating_add(40),
-            fill[1].saturating_add(40),
-            fill[2].saturating_add(40),
-            fill[3],
-        ];
-        self.rect(x, y, (w * f).round(), (h / 4.0).max(1.0).floor(), hl);
+        self.rect(
+            x,
+            y,
+            (w * f).round(),
+            (h / 4.0).max(1.0).floor(),
+            lighter(fill),
+        );
     }
 }
 
@@ -360,6 +422,16 @@ pub fn health_color(health: u8) -> [u8; 4] {
         31..=60 => [232, 196, 56, 255],
         _ => [220, 60, 50, 255],
     }
+}
+
+/// A bar fill's lighter top line.
+fn lighter(fill: [u8; 4]) -> [u8; 4] {
+    [
+        fill[0].saturating_add(40),
+        fill[1].saturating_add(40),
+        fill[2].saturating_add(40),
+        fill[3],
+    ]
 }
 
 fn shade(c: [u8; 4], f: f32) -> [u8; 4] {
@@ -520,27 +592,19 @@ fn draw_players(b: &mut Batch, v: &View, players: &[DrawPlayer], keep_clear: &[[
         }
         let t = (2.0 * v.zoom).clamp(1.0, 4.0).round();
         let body = rgb_u32(p.color, 255);
-        // Soft shadow, outline, body, lighter top, eyes.
-        b.rect(x + t, y + t * 2.0, side, side, [0, 0, 0, 90]);
+        // Soft shadow, outline, body, lighter top, darker bottom, eyes: one quad.
         let outline = if p.local {
             [250, 250, 250, 255]
         } else {
             [16, 16, 20, 255]
         };
-        b.rect(x - t, y - t, side + 2.0 * t, side + 2.0 * t, outline);
-        b.rect(x, y, side, side, body);
-        b.rect(x, y, side, (side / 4.0).round(), shade(body, 1.25));
-        b.rect(
-            x,
-            y + side - (side / 6.0).round(),
-            side,
-            (side / 6.0).round(),
-            shade(body, 0.75),
-        );
-        let eye = (side / 6.0).round().max(1.0);
-        let ey = y + side * 0.35;
-        b.rect(x + side * 0.25, ey, eye, eye, [20, 20, 24, 255]);
-        b.rect(x + side * 0.75 - eye, ey, eye, eye, [20, 20, 24, 255]);
+        b.bodies.push(BodyInstance {
+            rect: [x, y, side, t],
+            body,
+            top: shade(body, 1.25),
+            bottom: shade(body, 0.75),
+            outline,
+        });
         tags.push((sx, y - t, p));
     }
     // Name tags and health bars after every body, so that no body covers a tag. The local
@@ -551,7 +615,7 @@ fn draw_players(b: &mut Batch, v: &View, players: &[DrawPlayer], keep_clear: &[[
     let boxes: Vec<[f32; 4]> = tags
         .iter()
         .map(|(sx, top, p)| {
-            let name: String = p.name.chars().take(24).collect();
+            let name: String = p.name.chars().take(TAG_CHARS).collect();
             let w = tag_text_width(&name, th).max(bar_w) + 2.0 * pad;
             // Name box, 6 px, health bar, 4 px, then the body.
             let h = th + 2.0 * pad + 6.0 + bar_h;
@@ -562,28 +626,23 @@ fn draw_players(b: &mut Batch, v: &View, players: &[DrawPlayer], keep_clear: &[[
     for (((sx, _, p), place), bx) in tags.iter().zip(places).zip(&boxes) {
         let Some([_, y]) = place else { continue };
         let bar_y = y + bx[3] - bar_h;
-        b.bar(
-            (sx - bar_w / 2.0).round(),
-            bar_y.round(),
-            bar_w.round(),
-            bar_h,
-            f32::from(p.health.min(100)) / 100.0,
-            health_color(p.health),
-        );
-        let name: String = p.name.chars().take(24).collect();
+        let fill = health_color(p.health);
+        let bar_width = bar_w.round();
+        let fraction = f32::from(p.health.min(100)) / 100.0;
+        let name: String = p.name.chars().take(TAG_CHARS).collect();
         let tw = tag_text_width(&name, th);
         let tx = (sx - tw / 2.0).round();
         let ty = (y + pad).round();
-        b.rect(
-            tx - pad,
-            ty - pad,
-            tw + 2.0 * pad,
-            th + 2.0 * pad - 2.0,
-            [0, 0, 0, 140],
-        );
         let color = if p.local { ACCENT } else { WHITE };
+        let mut glyphs = [TAG_NO_GLYPH; TAG_CHARS];
+        let mut count = 0;
         if bitmap_drawable(&name) {
-            b.text(tx, ty, &name, TEXT_SCALE, color);
+            for (slot, c) in glyphs.iter_mut().zip(name.chars()) {
+                if c != ' ' {
+                    *slot = font::glyph_index(c);
+                }
+            }
+            count = name.chars().count();
         } else {
             b.labels.push(TagLabel {
                 rect: [tx, ty, tw, th],
@@ -591,6 +650,19 @@ fn draw_players(b: &mut Batch, v: &View, players: &[DrawPlayer], keep_clear: &[[
                 color,
             });
         }
+        let mut words = [0u32; TAG_CHARS / 4];
+        for (w, chunk) in words.iter_mut().zip(glyphs.chunks_exact(4)) {
+            *w = u32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
+        }
+        b.tags.push(TagInstance {
+            tag_box: [tx - pad, ty - pad, tw + 2.0 * pad, th + 2.0 * pad - 2.0],
+            bar: [(sx - bar_w / 2.0).round(), bar_y.round(), bar_width, bar_h],
+            text: [tx, ty, (bar_width * fraction).round(), count as f32],
+            glyphs: words,
+            color,
+            fill,
+            highlight: lighter(fill),
+        });
     }
 }
 
@@ -870,6 +942,8 @@ mod tests {
     fn instance_sizes_match_vertex_layouts() {
         assert_eq!(std::mem::size_of::<TileInstance>(), 8);
         assert_eq!(std::mem::size_of::<SpriteInstance>(), 36);
+        assert_eq!(std::mem::size_of::<BodyInstance>(), 32);
+        assert_eq!(std::mem::size_of::<TagInstance>(), 84);
         assert_eq!(std::mem::size_of::<Globals>(), 48);
     }
 
@@ -943,11 +1017,50 @@ mod tests {
         let s = scene(&map);
         let f = build_frame(&s, 400, 300);
         let body = f
-            .sprites
+            .bodies
             .iter()
-            .find(|sp| sp.color == [255, 0, 0, 255])
-            .expect("body sprite");
-        assert_eq!(body.rect, [200.0 - 12.0, 150.0 - 12.0, 24.0, 24.0]);
+            .find(|b| b.body == [255, 0, 0, 255])
+            .expect("body instance");
+        assert_eq!(body.rect, [200.0 - 12.0, 150.0 - 12.0, 24.0, 2.0]);
+        assert_eq!(
+            body.outline,
+            [250, 250, 250, 255],
+            "the local player's light outline"
+        );
+    }
+
+    #[test]
+    fn a_name_tag_carries_its_glyphs_and_bar() {
+        let map = Map::new(4, 4, Tile::Grass).unwrap();
+        let mut s = scene(&map);
+        s.players[0].name = "Bo b".into();
+        s.players.push(DrawPlayer {
+            pos: [100.0, 0.0],
+            name: "Zoë".into(),
+            color: 0x00ff00,
+            health: 20,
+            local: false,
+        });
+        let f = build_frame(&s, 640, 480);
+        assert_eq!(f.bodies.len(), 2);
+        assert_eq!(f.tags.len(), 2);
+        // The local player's tag is placed first.
+        let bob = f.tags[0];
+        let index = |c| u32::from(font::glyph_index(c));
+        let none = u32::from(TAG_NO_GLYPH);
+        assert_eq!(
+            bob.glyphs[0],
+            index('B') | index('o') << 8 | none << 16 | index('b') << 24
+        );
+        assert!(bob.glyphs[1..].iter().all(|w| *w == u32::MAX));
+        assert_eq!(bob.text[3], 4.0, "four glyph slots");
+        assert_eq!(bob.text[2], (bob.bar[2] * 0.8).round(), "80 % filled");
+        assert_eq!(bob.color, ACCENT);
+        // A name the bitmap font cannot draw: the box and bar here, the text for the UI layer.
+        let zoe = f.tags[1];
+        assert_eq!(zoe.text[3], 0.0);
+        assert_eq!(zoe.fill, health_color(20));
+        assert_eq!(tag_labels(&s, 640, 480).len(), 1);
     }
 
     #[test]
@@ -1020,12 +1133,7 @@ mod tests {
         let size = [1280.0, 720.0];
         let frame = build_frame(&scene, 1280, 720);
         // Tag backgrounds: the translucent black boxes behind names.
-        let tag_boxes: Vec<[f32; 4]> = frame
-            .sprites
-            .iter()
-            .filter(|s| s.color == [0, 0, 0, 140])
-            .map(|s| s.rect)
-            .collect();
+        let tag_boxes: Vec<[f32; 4]> = frame.tags.iter().map(|t| t.tag_box).collect();
         assert_eq!(tag_boxes.len(), 3, "{tag_boxes:?}");
         assert!(!overlaps(tag_boxes[0], tag_boxes[1]) && !overlaps(tag_boxes[1], tag_boxes[2]));
         assert!(!overlaps(tag_boxes[0], tag_boxes[2]));
@@ -1075,11 +1183,10 @@ mod tests {
         let frame = build_frame(&scene, w as u32, h as u32);
         let bar = [0.0, h - 160.0, w, 160.0];
         let bodies: Vec<[f32; 4]> = frame
-            .sprites
+            .bodies
             .iter()
-            .filter(|s| s.uv[2] == 0.0)
-            .filter(|s| s.color == rgb_u32(body, 255) || s.color == rgb_u32(0xcc6633, 255))
-            .map(|s| s.rect)
+            .filter(|b| b.body == rgb_u32(body, 255) || b.body == rgb_u32(0xcc6633, 255))
+            .map(|b| [b.rect[0], b.rect[1], b.rect[2], b.rect[2]])
             .collect();
         assert_eq!(bodies.len(), 2, "{bodies:?}");
         for b in &bodies {

@@ -1,16 +1,22 @@
-//! The wgpu pipelines: two instanced draws for the map (still tiles; water and lava), one for
-//! every sprite.
+//! The wgpu pipelines: two instanced draws for the map (still tiles; water and lava), one quad
+//! per player body and per name tag, and instanced sprites for the rest.
 //!
 //! Why it looks like this: the map can hold 192×192 tiles, so tiles are never drawn one by one.
 //! Each visible tile is an 8-byte *vertex instance* (tile x, y, atlas cell, flags); the vertex
 //! shader places the quad from the camera uniform and the fragment shader fetches the texel from
-//! the sheet. Without a GPU (Mesa's lavapipe) the frame time is the fragment stages' work per
-//! pixel, so still tiles (most of the screen) take a shader that does one texel fetch and
-//! nothing else; only water and lava pay for scrolling and glowing, and sRGB conversion is a
-//! pipeline variant chosen for the target, not a per-pixel branch. Sprites (players, bars, name tags, HUD, text, overlays) are 36-byte instances
-//! already in screen pixels. Both use vertex buffers and a uniform buffer only (no storage
-//! buffers, no samplers: `textureLoad` of exact texels), so the same code runs on Vulkan, Metal,
-//! DX12 and GL / WebGL2 limits. The shaders are inline WGSL.
+//! the sheet. Without a GPU (Mesa's lavapipe) a frame costs the fragment stages' work per pixel
+//! and the rasteriser's set-up per triangle, so still tiles (most of the screen) take a shader
+//! that does one texel fetch and nothing else; only water and lava pay for scrolling and
+//! glowing. (One screen-sized quad reading a tile-index texture instead measured slower here:
+//! two dependent fetches per pixel cost more than the tiles' triangles.) A player's body
+//! (shadow, outline, shading, eyes) and a name tag (box, bitmap-font name, health bar) are one
+//! quad each whose fragment stage paints, with selects and no branches, the layers that some
+//! sixteen sprite quads per player drew before, to the same pixels. Everything else (the
+//! breaking tile's cracks, the sprite HUD, text, overlays) is 36-byte sprite instances already
+//! in screen pixels. sRGB conversion is a pipeline variant chosen for the target, not a
+//! per-pixel branch. Only vertex buffers, a uniform buffer and `textureLoad` of exact texels
+//! (no storage buffers, no samplers), so the same code runs on Vulkan, Metal, DX12 and GL /
+//! WebGL2 limits. The shaders are inline WGSL.
 //!
 //! This module owns GPU objects but no device: callers (offscreen, window) bring the device,
 //! queue and target view. It must not read clocks or input.
@@ -19,7 +25,8 @@ use wgpu::util::DeviceExt;
 
 use super::atlas;
 use super::layout::{
-    build_frame, Frame, Globals, SpriteInstance, TileInstance, TILE_FLAG_GLOW, TILE_FLAG_SCROLL,
+    build_frame, BodyInstance, Frame, Globals, SpriteInstance, TagInstance, TileInstance,
+    TEXT_SCALE, TILE_FLAG_GLOW, TILE_FLAG_SCROLL,
 };
 use super::Scene;
 
@@ -171,7 +178,192 @@ fn fs_sprite(in: SpriteOut) -> @location(0) vec4<f32> {
 fn fs_sprite_srgb(in: SpriteOut) -> @location(0) vec4<f32> {
     return linear(sprite(in));
 }
+
+// Whether a pixel centre lies in a rectangle (left and top edges in, as the rasteriser's rule).
+fn inside(p: vec2<f32>, lo: vec2<f32>, size: vec2<f32>) -> bool {
+    return all(p >= lo) && all(p < lo + size);
+}
+
+// Rust's f32::round for the positive sizes below (WGSL's round() rounds halves to even).
+fn round_up_half(v: f32) -> f32 {
+    return floor(v + 0.5);
+}
+
+// A colour authored in sRGB bytes, as the target stores it. `srgb` is a constant at every call
+// site, so the branch folds away.
+fn enc(c: vec4<f32>, srgb: bool) -> vec4<f32> {
+    if (srgb) {
+        return linear(c);
+    }
+    return c;
+}
+
+// A player's body: one quad from the outline's top-left corner to the shadow's bottom-right.
+struct BodyOut {
+    @builtin(position) pos: vec4<f32>,
+    @location(0) @interpolate(flat) rect: vec4<f32>,
+    @location(1) @interpolate(flat) body: vec4<f32>,
+    @location(2) @interpolate(flat) top: vec4<f32>,
+    @location(3) @interpolate(flat) bottom: vec4<f32>,
+    @location(4) @interpolate(flat) outline: vec4<f32>,
+};
+
+@vertex
+fn vs_body(@builtin(vertex_index) vi: u32,
+           @location(0) rect: vec4<f32>,
+           @location(1) body: vec4<f32>,
+           @location(2) top: vec4<f32>,
+           @location(3) bottom: vec4<f32>,
+           @location(4) outline: vec4<f32>) -> BodyOut {
+    let t = rect.w;
+    let lo = rect.xy - vec2<f32>(t);
+    let hi = rect.xy + vec2<f32>(rect.z + t, rect.z + 2.0 * t);
+    var out: BodyOut;
+    out.pos = to_clip(lo + corner(vi) * (hi - lo));
+    out.rect = rect;
+    out.body = body;
+    out.top = top;
+    out.bottom = bottom;
+    out.outline = outline;
+    return out;
+}
+
+// The layers, bottom first: soft shadow, outline, body, lighter top, darker bottom, eyes.
+fn body_color(in: BodyOut, srgb: bool) -> vec4<f32> {
+    let p = in.pos.xy;
+    let o = in.rect.xy;
+    let side = in.rect.z;
+    let t = in.rect.w;
+    var c = vec4<f32>(0.0);
+    c = select(c, vec4<f32>(0.0, 0.0, 0.0, 90.0 / 255.0), inside(p, o + vec2<f32>(t, 2.0 * t), vec2<f32>(side)));
+    c = select(c, enc(in.outline, srgb), inside(p, o - vec2<f32>(t), vec2<f32>(side + 2.0 * t)));
+    c = select(c, enc(in.body, srgb), inside(p, o, vec2<f32>(side)));
+    c = select(c, enc(in.top, srgb), inside(p, o, vec2<f32>(side, round_up_half(side / 4.0))));
+    let band = round_up_half(side / 6.0);
+    c = select(c, enc(in.bottom, srgb), inside(p, o + vec2<f32>(0.0, side - band), vec2<f32>(side, band)));
+    let eye = max(band, 1.0);
+    let ey = o.y + side * 0.35;
+    let eyes = inside(p, vec2<f32>(o.x + side * 0.25, ey), vec2<f32>(eye))
+        || inside(p, vec2<f32>(o.x + side * 0.75 - eye, ey), vec2<f32>(eye));
+    c = select(c, enc(vec4<f32>(20.0, 20.0, 24.0, 255.0) / 255.0, srgb), eyes);
+    if (c.a <= 0.0) {
+        discard;
+    }
+    return c;
+}
+
+@fragment
+fn fs_body(in: BodyOut) -> @location(0) vec4<f32> {
+    return body_color(in, false);
+}
+
+@fragment
+fn fs_body_srgb(in: BodyOut) -> @location(0) vec4<f32> {
+    return body_color(in, true);
+}
+
+// A name tag: one quad over the name's box and the health bar under it.
+struct TagOut {
+    @builtin(position) pos: vec4<f32>,
+    @location(0) @interpolate(flat) tag_box: vec4<f32>,
+    @location(1) @interpolate(flat) bar: vec4<f32>,
+    @location(2) @interpolate(flat) text: vec4<f32>,
+    @location(3) @interpolate(flat) g0: vec4<u32>,
+    @location(4) @interpolate(flat) g1: vec2<u32>,
+    @location(5) @interpolate(flat) color: vec4<f32>,
+    @location(6) @interpolate(flat) fill: vec4<f32>,
+    @location(7) @interpolate(flat) highlight: vec4<f32>,
+};
+
+@vertex
+fn vs_tag(@builtin(vertex_index) vi: u32,
+          @location(0) tag_box: vec4<f32>,
+          @location(1) bar: vec4<f32>,
+          @location(2) text: vec4<f32>,
+          @location(3) g0: vec4<u32>,
+          @location(4) g1: vec2<u32>,
+          @location(5) color: vec4<f32>,
+          @location(6) fill: vec4<f32>,
+          @location(7) highlight: vec4<f32>) -> TagOut {
+    // The box and the bar with its one-pixel outline.
+    let lo = min(tag_box.xy, bar.xy - vec2<f32>(1.0));
+    let hi = max(tag_box.xy + tag_box.zw, bar.xy + bar.zw + vec2<f32>(1.0));
+    var out: TagOut;
+    out.pos = to_clip(lo + corner(vi) * (hi - lo));
+    out.tag_box = tag_box;
+    out.bar = bar;
+    out.text = text;
+    out.g0 = g0;
+    out.g1 = g1;
+    out.color = color;
+    out.fill = fill;
+    out.highlight = highlight;
+    return out;
+}
+
+fn tag_color(in: TagOut, srgb: bool) -> vec4<f32> {
+    let p = in.pos.xy;
+    var c = vec4<f32>(0.0);
+    // The bar: a black outline (alpha 200) under a grey inside (alpha 230), composited into
+    // one colour; then the fill and its lighter top line.
+    let a1 = 200.0 / 255.0;
+    let a2 = 230.0 / 255.0;
+    let a = 1.0 - (1.0 - a1) * (1.0 - a2);
+    let grey = enc(vec4<f32>(50.0, 50.0, 56.0, 255.0) / 255.0, srgb).rgb * (a2 / a);
+    c = select(c, vec4<f32>(0.0, 0.0, 0.0, a1), inside(p, in.bar.xy - vec2<f32>(1.0), in.bar.zw + vec2<f32>(2.0)));
+    c = select(c, vec4<f32>(grey, a), inside(p, in.bar.xy, in.bar.zw));
+    c = select(c, enc(in.fill, srgb), inside(p, in.bar.xy, vec2<f32>(in.text.z, in.bar.w)));
+    let line = max(floor(in.bar.w / 4.0), 1.0);
+    c = select(c, enc(in.highlight, srgb), inside(p, in.bar.xy, vec2<f32>(in.text.z, line)));
+    // The box (black, alpha 140) and the name's glyphs over it.
+    c = select(c, vec4<f32>(0.0, 0.0, 0.0, 140.0 / 255.0), inside(p, in.tag_box.xy, in.tag_box.zw));
+    let d = floor((p - in.text.xy) / TEXT_SCALE);
+    let col = floor(d.x / ADVANCE);
+    let gx = d.x - col * ADVANCE;
+    let on_glyph = all(d >= vec2<f32>(0.0)) && col < in.text.w && gx < GLYPH_W && d.y < GLYPH_H;
+    let i = u32(clamp(col, 0.0, 23.0));
+    let w = i / 4u;
+    let word = select(in.g0[min(w, 3u)], in.g1[min(w, 5u) - min(w, 4u)], w >= 4u);
+    let code = (word >> ((i % 4u) * 8u)) & 0xffu;
+    let index = select(code, 0u, code >= GLYPHS);
+    let cell = FONT_ORIGIN + vec2<u32>(index % GRID_COLUMNS, index / GRID_COLUMNS) * GRID_CELL;
+    let texel = vec2<u32>(u32(clamp(gx, 0.0, GLYPH_W - 1.0)), u32(clamp(d.y, 0.0, GLYPH_H - 1.0)));
+    let ink = textureLoad(sheet, vec2<i32>(cell + texel), 0).a;
+    c = select(c, enc(in.color, srgb), on_glyph && code < GLYPHS && ink > 0.0);
+    if (c.a <= 0.0) {
+        discard;
+    }
+    return c;
+}
+
+@fragment
+fn fs_tag(in: TagOut) -> @location(0) vec4<f32> {
+    return tag_color(in, false);
+}
+
+@fragment
+fn fs_tag_srgb(in: TagOut) -> @location(0) vec4<f32> {
+    return tag_color(in, true);
+}
 "#;
+
+/// The font's layout as WGSL constants, put before [`SHADER`].
+fn shader_source() -> String {
+    use super::font::{ADVANCE, GLYPH_H, GLYPH_W, GRID_CELL, GRID_COLUMNS};
+    let (ox, oy) = atlas::FONT_ORIGIN;
+    format!(
+        "const FONT_ORIGIN: vec2<u32> = vec2<u32>({ox}u, {oy}u);\n\
+         const GRID_COLUMNS: u32 = {GRID_COLUMNS}u;\n\
+         const GRID_CELL: u32 = {GRID_CELL}u;\n\
+         const GLYPHS: u32 = {glyphs}u;\n\
+         const GLYPH_W: f32 = {GLYPH_W}.0;\n\
+         const GLYPH_H: f32 = {GLYPH_H}.0;\n\
+         const ADVANCE: f32 = {ADVANCE}.0;\n\
+         const TEXT_SCALE: f32 = {scale:?};\n{SHADER}",
+        glyphs = super::font::GLYPH_COUNT,
+        scale = TEXT_SCALE,
+    )
+}
 
 /// Whether a texture format stores sRGB-encoded colours.
 pub fn is_srgb(format: wgpu::TextureFormat) -> bool {
@@ -183,10 +375,14 @@ pub struct Renderer {
     tile_pipeline: wgpu::RenderPipeline,
     moving_tile_pipeline: wgpu::RenderPipeline,
     sprite_pipeline: wgpu::RenderPipeline,
+    body_pipeline: wgpu::RenderPipeline,
+    tag_pipeline: wgpu::RenderPipeline,
     bind_group: wgpu::BindGroup,
     globals: wgpu::Buffer,
     tiles: GrowBuffer,
     sprites: GrowBuffer,
+    bodies: GrowBuffer,
+    tags: GrowBuffer,
     /// This frame's tiles, still ones first, then water and lava (reused between frames).
     sorted_tiles: Vec<TileInstance>,
     srgb_target: bool,
@@ -314,11 +510,18 @@ impl Renderer {
         });
         let shader = device.create_shader_module(wgpu::ShaderModuleDescriptor {
             label: Some("tilegame shader"),
-            source: wgpu::ShaderSource::Wgsl(SHADER.into()),
+            source: wgpu::ShaderSource::Wgsl(shader_source().into()),
         });
 
         let tile_attrs = wgpu::vertex_attr_array![0 => Uint16x2, 1 => Uint8x4];
         let sprite_attrs = wgpu::vertex_attr_array![0 => Float32x4, 1 => Float32x4, 2 => Unorm8x4];
+        let body_attrs = wgpu::vertex_attr_array![
+            0 => Float32x4, 1 => Unorm8x4, 2 => Unorm8x4, 3 => Unorm8x4, 4 => Unorm8x4
+        ];
+        let tag_attrs = wgpu::vertex_attr_array![
+            0 => Float32x4, 1 => Float32x4, 2 => Float32x4, 3 => Uint32x4, 4 => Uint32x2,
+            5 => Unorm8x4, 6 => Unorm8x4, 7 => Unorm8x4
+        ];
         let make = |label: &str,
                     vs: &str,
                     fs: &str,
@@ -402,14 +605,35 @@ impl Renderer {
             Some(blend),
         );
 
+        let body_pipeline = make(
+            "tilegame bodies",
+            "vs_body",
+            &fs("fs_body"),
+            std::mem::size_of::<BodyInstance>(),
+            &body_attrs,
+            Some(blend),
+        );
+        let tag_pipeline = make(
+            "tilegame name tags",
+            "vs_tag",
+            &fs("fs_tag"),
+            std::mem::size_of::<TagInstance>(),
+            &tag_attrs,
+            Some(blend),
+        );
+
         Self {
             tile_pipeline,
             moving_tile_pipeline,
             sprite_pipeline,
+            body_pipeline,
+            tag_pipeline,
             bind_group,
             globals,
             tiles: GrowBuffer::new(device, "tilegame tile instances", 64 * 1024),
             sprites: GrowBuffer::new(device, "tilegame sprite instances", 64 * 1024),
+            bodies: GrowBuffer::new(device, "tilegame body instances", 8 * 1024),
+            tags: GrowBuffer::new(device, "tilegame name tag instances", 16 * 1024),
             sorted_tiles: Vec::new(),
             srgb_target: srgb,
             format,
@@ -436,8 +660,8 @@ impl Renderer {
         self.render_frame(device, queue, target, &frame)
     }
 
-    /// Draws an already laid-out frame into `target`. Up to three draw calls: still tiles,
-    /// water and lava, then sprites.
+    /// Draws an already laid-out frame into `target`. Up to six draw calls: still tiles,
+    /// water and lava, sprites under the players, bodies, name tags, sprites over them.
     pub fn render_frame(
         &mut self,
         device: &wgpu::Device,
@@ -462,6 +686,10 @@ impl Renderer {
             .write(device, queue, bytemuck::cast_slice(&self.sorted_tiles));
         self.sprites
             .write(device, queue, bytemuck::cast_slice(&frame.sprites));
+        self.bodies
+            .write(device, queue, bytemuck::cast_slice(&frame.bodies));
+        self.tags
+            .write(device, queue, bytemuck::cast_slice(&frame.tags));
 
         let [r, g, b] = super::layout::BACKGROUND.map(|c| f64::from(c) / 255.0);
         let clear = if self.srgb_target {
@@ -505,32 +733,54 @@ impl Renderer {
                 multiview_mask: None,
             });
             pass.set_bind_group(0, &self.bind_group, &[]);
-            if still > 0 {
-                pass.set_pipeline(&self.tile_pipeline);
-                pass.set_vertex_buffer(0, self.tiles.buffer.slice(..));
-                pass.draw(0..6, 0..still);
-                draws += 1;
-            }
-            if all > still {
-                pass.set_pipeline(&self.moving_tile_pipeline);
-                pass.set_vertex_buffer(0, self.tiles.buffer.slice(..));
-                pass.draw(0..6, still..all);
-                draws += 1;
-            }
-            if !frame.sprites.is_empty() {
-                pass.set_pipeline(&self.sprite_pipeline);
-                pass.set_vertex_buffer(0, self.sprites.buffer.slice(..));
-                pass.draw(0..6, 0..frame.sprites.len() as u32);
-                draws += 1;
-            }
+            draws += draw_instances(&mut pass, &self.tile_pipeline, &self.tiles, 0..still);
+            draws += draw_instances(
+                &mut pass,
+                &self.moving_tile_pipeline,
+                &self.tiles,
+                still..all,
+            );
+            // Sprites under the players (the breaking tile's cracks), the bodies, the name
+            // tags, then the sprites over them (the sprite HUD and overlays).
+            let sprites = frame.sprites.len() as u32;
+            let under = (frame.under as u32).min(sprites);
+            draws += draw_instances(&mut pass, &self.sprite_pipeline, &self.sprites, 0..under);
+            let bodies = frame.bodies.len() as u32;
+            draws += draw_instances(&mut pass, &self.body_pipeline, &self.bodies, 0..bodies);
+            let tags = frame.tags.len() as u32;
+            draws += draw_instances(&mut pass, &self.tag_pipeline, &self.tags, 0..tags);
+            draws += draw_instances(
+                &mut pass,
+                &self.sprite_pipeline,
+                &self.sprites,
+                under..sprites,
+            );
         }
         queue.submit(Some(encoder.finish()));
         FrameStats {
             tiles: frame.tiles.len(),
             sprites: frame.sprites.len(),
+            bodies: frame.bodies.len(),
+            tags: frame.tags.len(),
             draw_calls: draws,
         }
     }
+}
+
+/// Draws instances `range` of `buffer` with `pipeline`; the number of draw calls (0 or 1).
+fn draw_instances(
+    pass: &mut wgpu::RenderPass,
+    pipeline: &wgpu::RenderPipeline,
+    buffer: &GrowBuffer,
+    range: std::ops::Range<u32>,
+) -> u32 {
+    if range.is_empty() {
+        return 0;
+    }
+    pass.set_pipeline(pipeline);
+    pass.set_vertex_buffer(0, buffer.buffer.slice(..));
+    pass.draw(0..6, range);
+    1
 }
 
 /// What one frame drew.
@@ -538,8 +788,13 @@ impl Renderer {
 pub struct FrameStats {
     /// Tile instances (one draw call for still tiles, one for water and lava).
     pub tiles: usize,
-    /// Sprite instances (one draw call).
+    /// Sprite instances (a draw call under the players and one over them).
     pub sprites: usize,
-    /// Draw calls issued (at most 3: still tiles, water and lava, sprites).
+    /// Player bodies (one draw call).
+    pub bodies: usize,
+    /// Name tags (one draw call).
+    pub tags: usize,
+    /// Draw calls issued (at most 6: still tiles, water and lava, sprites under the players,
+    /// bodies, name tags, sprites over them).
     pub draw_calls: u32,
 }
