@@ -3,8 +3,9 @@
 //! `?replay=/replays/NAME`, runs `verify` on it and shows the viewer; what it publishes on
 //! `<html>` (`data-replay`, `data-replay-verified`, `data-replay-ticks`, `data-replay-report`)
 //! must say exactly what the native `tilegame-replay verify --no-timing` says of the same file.
-//! A garbage file and a cut one must show what is wrong on the page (not panic it). A screenshot of the canvas
-//! with the viewer is kept under `target/browser-replay-page/`.
+//! A garbage file and a cut one must show what is wrong on the page (not panic it). The fixture
+//! opened with the "Open replay…" file picker and dropped on the page gives the same verdict. A
+//! screenshot of the canvas with the viewer is kept under `target/browser-replay-page/`.
 //!
 //! Needs the bundle in `web/dist` (`web/build.sh`; `.ci/run` builds it first) and the
 //! `chromium` and `chromedriver` programs (Debian: chromium, chromium-driver). Without them the
@@ -214,6 +215,38 @@ fn the_page_opens_a_served_recording_and_verifies_it_like_the_native_tool() {
         let page = verdict(&client).await;
         assert_eq!(page.state, "error", "{page:?}");
         assert!(page.report.contains("404"), "{page:?}");
+
+        // The "Open replay…" file picker: the fixture chosen as a player would choose it.
+        open_page(&client, web, "").await;
+        let picker = bounded(
+            "the file picker",
+            client.find(fantoccini::Locator::Id("tilegame-open-replay")),
+        )
+        .await;
+        let path = fixture.to_str().expect("a UTF-8 temp path");
+        bounded("choose the fixture", picker.send_keys(path)).await;
+        let page = verdict(&client).await;
+        assert_eq!(page.state, "ok", "picked: {page:?}");
+        assert_eq!(page.report, native, "the picked file's report differs");
+
+        // A file dropped on the page (a real `drop` event carrying the fixture's bytes).
+        open_page(&client, web, "").await;
+        bounded(
+            "drop the fixture on the page",
+            client.execute(
+                "return fetch('/replays/small.tgr').then((r) => r.arrayBuffer()).then((b) => { \
+                   const dt = new DataTransfer(); \
+                   dt.items.add(new File([b], 'dropped.tgr')); \
+                   document.body.dispatchEvent(new DragEvent('drop', \
+                     { bubbles: true, cancelable: true, dataTransfer: dt })); \
+                   return true; });",
+                vec![],
+            ),
+        )
+        .await;
+        let page = verdict(&client).await;
+        assert_eq!(page.state, "ok", "dropped: {page:?}");
+        assert_eq!(page.report, native, "the dropped file's report differs");
 
         bounded("leave the page", client.goto("about:blank")).await;
         bounded("close Chromium", client.close()).await;
