@@ -3,57 +3,20 @@
 //! A counting global allocator measures the peak memory of each decode. Random bodies are fed to
 //! every state and direction; crafted bodies claim huge lengths and carry an inflate bomb.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::io::Write;
 
 use proptest::prelude::*;
 use tilegame_protocol::frame::decode_frame;
 use tilegame_protocol::v1::{handshake, login, map_transfer, play};
 use tilegame_protocol::{DecodeError, FieldError};
-
-struct Counting;
-
-thread_local! {
-    /// Bytes this thread holds, and the most it held since the last reset. Per thread, so that
-    /// tests running in parallel do not count each other's allocations.
-    static CURRENT: Cell<isize> = const { Cell::new(0) };
-    static PEAK: Cell<isize> = const { Cell::new(0) };
-}
-
-fn account(delta: isize) {
-    let _ = CURRENT.try_with(|c| {
-        let now = c.get() + delta;
-        c.set(now);
-        let _ = PEAK.try_with(|p| p.set(p.get().max(now)));
-    });
-}
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        account(layout.size() as isize);
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        account(-(layout.size() as isize));
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
+use tilegame_testkit::alloc_meter::{thread_peak_during, Meter};
 
 #[global_allocator]
-static ALLOC: Counting = Counting;
+static METER: Meter = Meter;
 
 /// The most any single decode may allocate: the largest declared bound (a 64 KiB map chunk,
 /// inflated, plus its compressed form) with room for bookkeeping.
 const DECODE_BUDGET: usize = 4 << 20;
-
-/// The most this thread allocated on top of what it held while running `f`.
-fn peak_during(f: impl FnOnce()) -> usize {
-    let base = CURRENT.with(Cell::get);
-    PEAK.with(|p| p.set(base));
-    f();
-    (PEAK.with(Cell::get) - base).max(0) as usize
-}
 
 fn decode_everywhere(id: u8, body: &[u8]) {
     let _ = handshake::ToServer::decode(id, body);
@@ -71,7 +34,7 @@ proptest! {
 
     #[test]
     fn random_bodies_never_panic(id in 0u8..8, body in proptest::collection::vec(any::<u8>(), 0..256)) {
-        let peak = peak_during(|| decode_everywhere(id, &body));
+        let (_, peak) = thread_peak_during(|| decode_everywhere(id, &body));
         prop_assert!(peak <= DECODE_BUDGET, "decode allocated {peak} bytes");
     }
 
@@ -89,9 +52,8 @@ proptest! {
 fn huge_list_count_is_rejected_before_allocating() {
     // Snapshot: tick 0, ack 0, players count = u32::MAX as a varint.
     let body = [0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0x0f];
-    let mut result = None;
-    let peak = peak_during(|| result = Some(play::ToClient::decode(0, &body)));
-    let err = result.unwrap().unwrap_err();
+    let (result, peak) = thread_peak_during(|| play::ToClient::decode(0, &body));
+    let err = result.unwrap_err();
     assert!(peak < 1 << 20, "allocated {peak} bytes");
     match err {
         DecodeError::Parse {
@@ -132,9 +94,8 @@ fn inflate_bomb_is_rejected_within_its_bound() {
         }
     }
     body.extend_from_slice(&bomb);
-    let mut result = None;
-    let peak = peak_during(|| result = Some(login::ToServer::decode(0, &body)));
-    let err = result.unwrap().unwrap_err();
+    let (result, peak) = thread_peak_during(|| login::ToServer::decode(0, &body));
+    let err = result.unwrap_err();
     assert!(peak < 256 * 1024, "inflating allocated {peak} bytes");
     match err {
         DecodeError::Parse {

@@ -6,46 +6,17 @@
 //! the decoder allocate 16 MiB, and a 1 MiB file of such records in one chunk allocated the
 //! bound once per record tried. A counting allocator checks the peak of each decode.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use tilegame_protocol::replay_format::Record;
 use tilegame_protocol::wire::decode_body;
 use tilegame_protocol::{DecodeError, FieldError};
-
-struct Counting;
-
-static CURRENT: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: forwards every call to `System` unchanged; the counters never affect the result.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let now = CURRENT.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-        PEAK.fetch_max(now, Ordering::Relaxed);
-        // SAFETY: the caller's contract.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        CURRENT.fetch_sub(layout.size(), Ordering::Relaxed);
-        // SAFETY: the caller's contract.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
+use tilegame_testkit::alloc_meter::{peak_during, Meter};
 
 #[global_allocator]
-static ALLOC: Counting = Counting;
+static METER: Meter = Meter;
 
 /// Far below the claimed lengths, far above what the few bytes present need (tests run in
 /// parallel, so the peak includes the other test's small allocations).
 const BUDGET: usize = 1 << 20;
-
-fn peak_during<T>(f: impl FnOnce() -> T) -> (T, usize) {
-    let start = CURRENT.load(Ordering::Relaxed);
-    PEAK.store(start, Ordering::Relaxed);
-    let out = f();
-    (out, PEAK.load(Ordering::Relaxed).saturating_sub(start))
-}
 
 /// A varint (LEB128) of `n`.
 fn varint(mut n: u64, out: &mut Vec<u8>) {

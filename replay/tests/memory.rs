@@ -1,52 +1,21 @@
 //! Reading a crafted file costs a bounded amount of memory, whatever it claims: the reader
 //! streams records and holds one chunk at a time. A counting allocator measures the peak.
 //!
-//! This file holds one test so that no other test allocates while it measures.
-
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
+//! The allocator counts every thread (re-simulation may fan out), so the tests here take turns
+//! ([`TURN`]): no other test allocates while one measures.
 
 use tilegame_protocol::replay_file::{ReplayWriter, READ_BUDGET};
 use tilegame_protocol::replay_format::{
     FileHeader, Frame, FrameDirection, LegacyKeyframe, Record, Recorder,
 };
 use tilegame_replay::{cmd, ReplayFile};
-
-struct Counting;
-
-static CURRENT: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: every call is forwarded to the system allocator unchanged; only counters are added.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let now = CURRENT.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-        PEAK.fetch_max(now, Ordering::Relaxed);
-        // SAFETY: forwarded with the caller's layout.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        CURRENT.fetch_sub(layout.size(), Ordering::Relaxed);
-        // SAFETY: forwarded with the caller's pointer and layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if new_size > layout.size() {
-            let now = CURRENT.fetch_add(new_size - layout.size(), Ordering::Relaxed) + new_size
-                - layout.size();
-            PEAK.fetch_max(now, Ordering::Relaxed);
-        } else {
-            CURRENT.fetch_sub(layout.size() - new_size, Ordering::Relaxed);
-        }
-        // SAFETY: forwarded with the caller's pointer, layout and size.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+use tilegame_testkit::alloc_meter::{peak_during, Meter};
 
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
+static METER: Meter = Meter;
+
+/// Held by each test for its whole run.
+static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn header() -> FileHeader {
     FileHeader {
@@ -59,14 +28,6 @@ fn header() -> FileHeader {
         start_unix_ms: 0,
         keyframe_interval: 1,
     }
-}
-
-/// Peak bytes allocated above the starting level while `f` runs.
-fn peak_of(f: impl FnOnce()) -> usize {
-    let base = CURRENT.load(Ordering::Relaxed);
-    PEAK.store(base, Ordering::Relaxed);
-    f();
-    PEAK.load(Ordering::Relaxed) - base
 }
 
 /// A properly checksummed file of about 1 MiB: a chunk packed with keyframes, each an inflate
@@ -115,6 +76,7 @@ fn crafted() -> Vec<u8> {
 
 #[test]
 fn info_on_crafted_files_stays_within_the_read_budget() {
+    let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
     let bombs = crafted();
     assert!(bombs.len() <= (1 << 20) + (1 << 18), "{}", bombs.len());
     // A last chunk that declares far more than is there.
@@ -127,10 +89,8 @@ fn info_on_crafted_files_stays_within_the_read_budget() {
         drop(data);
         let file = ReplayFile::open(&path).unwrap();
         let mut out = Vec::with_capacity(1 << 16);
-        let peak = peak_of(|| {
-            let r = cmd::info::run(&file, &mut out);
-            assert!(r.is_ok(), "{name}: {r:?}");
-        });
+        let (r, peak) = peak_during(|| cmd::info::run(&file, &mut out));
+        assert!(r.is_ok(), "{name}: {r:?}");
         let text = String::from_utf8_lossy(&out);
         assert!(text.contains("keyframes:"), "{text}");
         eprintln!("{name}: peak {peak} bytes (budget {READ_BUDGET})");
@@ -163,13 +123,11 @@ fn info_on_crafted_files_stays_within_the_read_budget() {
         ("verify", Box::new(|out| cmd::sim::verify(&file, true, out))),
     ] {
         out.clear();
-        let mut result = None;
-        let peak = peak_of(|| result = Some(run(&mut out)));
+        let (result, peak) = peak_during(|| run(&mut out));
         eprintln!("simulation {what}: peak {peak} bytes (budget {READ_BUDGET}): {result:?}");
         match result {
-            Some(Err(e)) => assert!(e.to_string().contains("keyframe"), "{what}: {e}"),
-            Some(Ok(code)) => assert_eq!(code, 1, "{what}: {}", String::from_utf8_lossy(&out)),
-            None => unreachable!("ran"),
+            Err(e) => assert!(e.to_string().contains("keyframe"), "{what}: {e}"),
+            Ok(code) => assert_eq!(code, 1, "{what}: {}", String::from_utf8_lossy(&out)),
         }
         assert!(
             peak <= READ_BUDGET,
@@ -181,6 +139,7 @@ fn info_on_crafted_files_stays_within_the_read_budget() {
 
 #[test]
 fn a_chunk_that_inflates_without_end_is_stopped_within_the_budget() {
+    let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
     use flate2::{Compress, Compression, FlushCompress};
     // 64 MiB of zeros deflate to about 64 KiB; the chunk declares the most a chunk may hold.
     let zeros = vec![0u8; 64 << 20];
@@ -196,10 +155,9 @@ fn a_chunk_that_inflates_without_end_is_stopped_within_the_budget() {
     assert!(data.len() < 1 << 20, "{}", data.len());
     let file = ReplayFile::from_bytes("bomb.tgr", data);
     let mut out = Vec::with_capacity(1 << 16);
-    let mut result = None;
-    let peak = peak_of(|| result = Some(cmd::info::run(&file, &mut out)));
+    let (result, peak) = peak_during(|| cmd::info::run(&file, &mut out));
     eprintln!("bomb chunk: peak {peak} bytes (budget {READ_BUDGET}): {result:?}");
-    let e = result.unwrap().unwrap_err();
+    let e = result.unwrap_err();
     assert!(
         e.to_string()
             .contains(&format!("chunk inflates past its declared {max} bytes")),

@@ -17,7 +17,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use browser::{bounded, bundle, target_dir, Chromedriver, ENTER, STEP, TAB};
+use browser::{
+    bounded, page_server, png_pixels, target_dir, wait_running, Chromedriver, ENTER, STEP, TAB,
+};
 use fantoccini::actions::{
     InputSource, KeyAction, KeyActions, MouseActions, PointerAction, MOUSE_BUTTON_LEFT,
 };
@@ -25,8 +27,6 @@ use fantoccini::{Client, Locator};
 use tilegame_client::net::{ByteCounters, ConnectOptions, Connection};
 use tilegame_client::play::PlayState;
 use tilegame_protocol::v1::{play, DisconnectReason};
-use tilegame_server::ServerConfig;
-use tilegame_tests::{start_server, test_config};
 
 /// The page player's name, typed into the Join form (a non-ASCII letter on purpose).
 const NAME: &str = "Zoë_web";
@@ -246,17 +246,11 @@ async fn key(client: &Client, key: char, down: bool) {
 
 /// Colours (quantised to 5 bits a channel) that each cover at least 0.2 % of a PNG.
 fn main_colours(png_bytes: &[u8]) -> usize {
-    let decoder = png::Decoder::new(std::io::Cursor::new(png_bytes));
-    let mut reader = decoder.read_info().expect("a PNG");
-    let mut buf = vec![0; reader.output_buffer_size().expect("a sized PNG")];
-    let info = reader.next_frame(&mut buf).expect("a PNG frame");
-    let channels = info.color_type.samples();
+    let (pixels, channels) = png_pixels(png_bytes);
     assert!(
         channels >= 3,
-        "an RGB screenshot, got {:?}",
-        info.color_type
+        "an RGB screenshot, got {channels} samples a pixel"
     );
-    let pixels = &buf[..info.buffer_size()];
     let mut counts: HashMap<[u8; 3], usize> = HashMap::new();
     let mut total = 0usize;
     for px in pixels.chunks_exact(channels) {
@@ -270,13 +264,7 @@ fn main_colours(png_bytes: &[u8]) -> usize {
 
 #[test]
 fn a_page_player_joins_moves_is_seen_by_a_native_client_and_leaves() {
-    let dist = bundle();
-    let server = start_server(ServerConfig {
-        web: Some("127.0.0.1:0".parse().unwrap()),
-        web_root: dist,
-        ..test_config()
-    });
-    let web = server.web_addr().expect("the web listener is on");
+    let (server, web) = page_server(None);
 
     let seen = Arc::new(Mutex::new(Observed::default()));
     let stop = Arc::new(AtomicBool::new(false));
@@ -332,26 +320,7 @@ fn a_page_player_joins_moves_is_seen_by_a_native_client_and_leaves() {
 
         bounded("load the page", client.goto(&format!("http://{web}/"))).await;
         // The page marks <html data-tilegame="running"> once its first frame is drawn.
-        let deadline = Instant::now() + STEP;
-        loop {
-            let state = bounded(
-                "read the page state",
-                client.execute(
-                    "return [document.documentElement.dataset.tilegame || '', \
-                     (document.getElementById('tilegame-error') || {}).textContent || ''];",
-                    vec![],
-                ),
-            )
-            .await;
-            if state[0] == "running" {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the page drew no frame within {STEP:?} (page state {state})"
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        wait_running(&client).await;
         let first_frame = bounded(
             "read the first frame time",
             client.execute(

@@ -16,12 +16,11 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use browser::{
-    bounded, bundle, hold, open_page, press, snapshots, target_dir, wait_snapshots, Chromedriver,
-    ENTER, ESCAPE, STEP, TAB,
+    bounded, hold, open_page, page_server, press, snapshots, target_dir, wait_snapshots,
+    Chromedriver, ENTER, ESCAPE, STEP, TAB,
 };
 use fantoccini::actions::{InputSource, MouseActions, PointerAction, MOUSE_BUTTON_LEFT};
-use tilegame_server::ServerConfig;
-use tilegame_tests::{server_process, start_server, test_config};
+use tilegame_tests::server_process;
 
 /// The one finished `.tgr` in `dir` once the browser has written `len` bytes of it (bounded).
 fn downloaded(dir: &Path, len: u64) -> PathBuf {
@@ -72,13 +71,7 @@ fn another(dir: &Path, first: &Path) -> PathBuf {
 
 #[test]
 fn a_page_players_downloaded_recording_verifies_natively() {
-    let dist = bundle();
-    let server = start_server(ServerConfig {
-        web: Some("127.0.0.1:0".parse().unwrap()),
-        web_root: dist,
-        ..test_config()
-    });
-    let web = server.web_addr().expect("the web listener is on");
+    let (server, web) = page_server(None);
     let out = target_dir().join("browser-replay");
     let downloads = out.join(format!("downloads-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&downloads);

@@ -18,10 +18,11 @@ use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use browser::{bounded, bundle, open_page, repo_root, target_dir, Chromedriver, STEP};
+use browser::{
+    bounded, open_page, page_server, png_pixels, repo_root, target_dir, Chromedriver, STEP,
+};
 use fantoccini::Client;
-use tilegame_server::ServerConfig;
-use tilegame_tests::{server_process, start_server, test_config};
+use tilegame_tests::server_process;
 
 /// What the page published about the recording it opened.
 #[derive(Debug)]
@@ -89,7 +90,6 @@ impl Drop for Replays {
 
 #[test]
 fn the_page_opens_a_served_recording_and_verifies_it_like_the_native_tool() {
-    let dist = bundle();
     let replays = Replays {
         dir: std::env::temp_dir().join(format!("tilegame-page-replays-{}", std::process::id())),
     };
@@ -127,13 +127,7 @@ fn the_page_opens_a_served_recording_and_verifies_it_like_the_native_tool() {
     let (bad_code, bad_native) = native_verify(&garbage);
     assert_eq!(bad_code, Some(2), "native verify of garbage:\n{bad_native}");
 
-    let server = start_server(ServerConfig {
-        web: Some("127.0.0.1:0".parse().unwrap()),
-        web_root: dist,
-        replays: Some(replays.dir.clone()),
-        ..test_config()
-    });
-    let web = server.web_addr().expect("the web listener is on");
+    let (server, web) = page_server(Some(replays.dir.clone()));
     let out = target_dir().join("browser-replay-page");
     std::fs::create_dir_all(&out).expect("the screenshot folder");
 
@@ -265,13 +259,9 @@ async fn canvas_shot(client: &Client) -> Result<Vec<u8>, fantoccini::error::CmdE
 
 /// Distinct colours in a PNG (a blank or single-colour canvas has one or two).
 fn colours(png_bytes: &[u8]) -> usize {
-    let decoder = png::Decoder::new(std::io::Cursor::new(png_bytes));
-    let mut reader = decoder.read_info().expect("a PNG screenshot");
-    let mut buf = vec![0; reader.output_buffer_size().expect("a sized PNG")];
-    let info = reader.next_frame(&mut buf).expect("a PNG frame");
-    let channels = info.color_type.samples();
+    let (pixels, channels) = png_pixels(png_bytes);
     let mut seen = std::collections::HashSet::new();
-    for px in buf[..info.buffer_size()].chunks(channels) {
+    for px in pixels.chunks(channels) {
         seen.insert(px.to_vec());
         if seen.len() > 64 {
             break;

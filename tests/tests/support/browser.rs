@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 
 use fantoccini::actions::{InputSource, KeyAction, KeyActions};
 use fantoccini::{Client, ClientBuilder};
+use tilegame_server::{ServerConfig, ServerHandle};
+use tilegame_tests::{start_server, test_config};
 
 /// The longest any one step may take (page load, a join, a WebDriver command).
 pub const STEP: Duration = Duration::from_secs(60);
@@ -51,6 +53,29 @@ pub fn bundle() -> PathBuf {
         );
     }
     dist
+}
+
+/// A test server whose web listener (an ephemeral loopback port) serves the built bundle, and
+/// `replays` under `/replays/` when given; returns it with the web listener's address.
+pub fn page_server(replays: Option<PathBuf>) -> (ServerHandle, SocketAddr) {
+    let server = start_server(ServerConfig {
+        web: Some("127.0.0.1:0".parse().expect("a loopback address")),
+        web_root: bundle(),
+        replays,
+        ..test_config()
+    });
+    let web = server.web_addr().expect("the web listener is on");
+    (server, web)
+}
+
+/// A PNG's pixels (the decoded frame) and the samples per pixel.
+pub fn png_pixels(png_bytes: &[u8]) -> (Vec<u8>, usize) {
+    let decoder = png::Decoder::new(std::io::Cursor::new(png_bytes));
+    let mut reader = decoder.read_info().expect("a PNG");
+    let mut buf = vec![0; reader.output_buffer_size().expect("a sized PNG")];
+    let info = reader.next_frame(&mut buf).expect("a PNG frame");
+    buf.truncate(info.buffer_size());
+    (buf, info.color_type.samples())
 }
 
 /// A program on the PATH, or a failure naming the Debian package.
@@ -155,6 +180,21 @@ pub async fn open_page(client: &Client, web: SocketAddr, path: &str) {
         client.goto(&format!("http://{web}/{path}")),
     )
     .await;
+    wait_running(client).await;
+    // Focus without a click (a click would press the menu button under the pointer).
+    bounded(
+        "focus the canvas",
+        client.execute("document.getElementById('tilegame').focus();", vec![]),
+    )
+    .await;
+    // egui shows a new screen's widgets from its second pass on, and the focus reaches winit
+    // a frame later: keys sent at once can fall before the menu takes them.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+}
+
+/// Waits (bounded) until the loaded page drew its first frame (`<html
+/// data-tilegame="running">`).
+pub async fn wait_running(client: &Client) {
     let deadline = Instant::now() + STEP;
     loop {
         let state = bounded(
@@ -167,7 +207,7 @@ pub async fn open_page(client: &Client, web: SocketAddr, path: &str) {
         )
         .await;
         if state[0] == "running" {
-            break;
+            return;
         }
         assert!(
             Instant::now() < deadline,
@@ -175,15 +215,6 @@ pub async fn open_page(client: &Client, web: SocketAddr, path: &str) {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    // Focus without a click (a click would press the menu button under the pointer).
-    bounded(
-        "focus the canvas",
-        client.execute("document.getElementById('tilegame').focus();", vec![]),
-    )
-    .await;
-    // egui shows a new screen's widgets from its second pass on, and the focus reaches winit
-    // a frame later: keys sent at once can fall before the menu takes them.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
 }
 
 /// Presses and releases each key in turn, each in its own frames.
