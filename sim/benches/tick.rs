@@ -1,7 +1,12 @@
 //! The simulation loop alone: tick work for N players with no sockets, to separate the
 //! server's own cost from the cost of N clients sharing the same two cores.
 //!
-//! `cargo bench -p tilegame-sim --bench tick [-- --players 1000 --ticks 400 --only 2000]`
+//! `cargo bench -p tilegame-sim --bench tick [-- --players 1000 --ticks 400 --only 2000 --digest]`
+//!
+//! `--digest` also prints, per N, an FNV-1a digest of every byte sent to the clients over all
+//! ticks (tick by tick, client by client) and the world's state hash at the end: two builds that
+//! print the same digests sent the same frames and simulated the same world. The hashing counts
+//! in the CPU column: compare CPU only between runs without it.
 //!
 //! Players join through the same commands as real connections, spread out from the spawn
 //! (each walks in its own direction for up to ~3,000 px, unmeasured), then walk with seeded
@@ -45,6 +50,8 @@ fn main() {
             .unwrap_or(default)
     };
     let ticks = get("--ticks", 400);
+    let digest = args.iter().any(|a| a == "--digest");
+    let mut digest_lines = Vec::new();
     println!("\n== Simulation tick work, no sockets (Large map, view radius 24 tiles) ==");
     println!(
         "{:>7} | {:>9} {:>9} {:>9} {:>9} | {:>7} {:>7} {:>7} | {:>12}",
@@ -103,6 +110,7 @@ fn main() {
         let mut phases_from = tilegame_sim::PhaseTimes::default();
         let mut cpu_from = 0;
         let mut bytes = 0usize;
+        let mut sent = game::StableHasher::new();
         for t in 0..(SPREAD_TICKS + ticks) as u32 {
             for (i, dir) in dirs.iter_mut().enumerate() {
                 if t == out_for[i] {
@@ -125,7 +133,14 @@ fn main() {
             let started = Instant::now();
             sim.tick();
             let took = started.elapsed().as_micros() as u64;
-            let drained: usize = queues.iter().map(|q| q.drain().len()).sum();
+            let mut drained = 0;
+            for q in &queues {
+                let frames = q.drain();
+                drained += frames.len();
+                if digest {
+                    sent.write_bytes(&frames);
+                }
+            }
             if t >= SPREAD_TICKS as u32 {
                 since.get_or_insert_with(|| {
                     cpu_from = cpu_ticks();
@@ -167,6 +182,11 @@ fn main() {
             per(now.deltas, since.deltas),
             bytes / ticks.max(1)
         );
+        digest_lines.push(format!(
+            "{players:>7} | frames {:016x} / world {:016x}",
+            sent.finish(),
+            sim.world().state_hash()
+        ));
         phase_lines.push(format!(
             "{players:>7} | {}",
             stats.phases.summary_since(&phases_from)
@@ -178,5 +198,11 @@ fn main() {
     );
     for line in phase_lines {
         println!("{line}");
+    }
+    if digest {
+        println!("\nDigest of every frame sent (all ticks) and the world's hash at the end:");
+        for line in digest_lines {
+            println!("{line}");
+        }
     }
 }
