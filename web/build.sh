@@ -26,7 +26,11 @@ if ! wasm-bindgen --version 2>/dev/null | grep -qx "wasm-bindgen $version"; then
 fi
 
 # The wasm-release profile (Cargo.toml): release, optimised for size, symbols stripped.
-cargo build --locked --profile wasm-release -p tilegame-web --target wasm32-unknown-unknown
+# With wasm SIMD (simd128, in every current browser): egui's text rasterizer (vello_cpu on
+# fearless_simd) then compiles its SIMD path only, instead of the scalar fallback.
+# RUSTFLAGS with --target reaches the wasm crates only, not build scripts or proc-macros.
+RUSTFLAGS="${RUSTFLAGS:-} -C target-feature=+simd128" \
+    cargo build --locked --profile wasm-release -p tilegame-web --target wasm32-unknown-unknown
 target_dir=${CARGO_TARGET_DIR:-$root/target}
 wasm="$target_dir/wasm32-unknown-unknown/wasm-release/tilegame_web.wasm"
 

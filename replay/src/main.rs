@@ -214,12 +214,8 @@ fn run(command: Command, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8,
             out: out_dir,
             no_timing,
         } => {
-            let file = open(&file)?;
-            if cmd::sim::is_simulation(&file)? {
-                return cmd::sim::verify(&file, no_timing, out);
-            }
             let options = cmd::verify::VerifyOptions { out_dir, no_timing };
-            cmd::verify::run(&file, &options, out)
+            cmd::verify::run(&open(&file)?, &options, out)
         }
         Command::Diff { a, b, by } => {
             let (a, b) = (open(&a)?, open(&b)?);

@@ -373,24 +373,38 @@ impl Viewer {
     /// `speed` (the nearest of [`SPEEDS`]).
     pub fn open(file: &ReplayFile, speed: f64, from: Option<u32>) -> Result<Viewer, ToolError> {
         let mut reader = file.reader(true)?;
-        let header = reader.header().clone();
         let mut records = Vec::new();
-        let mut times = Vec::new();
-        let mut now = 0u64;
         loop {
-            let record = match reader.try_next() {
-                Ok(Some(r)) => r,
+            match reader.try_next() {
+                Ok(Some(r)) => records.push(r),
                 Ok(None) => break,
                 // A crash cut: play what was recorded, as `verify` and `info` read it.
                 Err(e) if e.is_cut() => break,
                 Err(e) => return Err(file.file_error(e)),
-            };
-            if let Record::Frame(f) = &record {
-                now = f.micros;
             }
-            times.push(now);
-            records.push(record);
         }
+        Viewer::from_records(file, records, speed, from)
+    }
+
+    /// [`Viewer::open`] with the file's records already read (the page reads a file once to
+    /// verify and play it: [`crate::cmd::verify::check_keeping`]).
+    pub fn from_records(
+        file: &ReplayFile,
+        records: Vec<Record>,
+        speed: f64,
+        from: Option<u32>,
+    ) -> Result<Viewer, ToolError> {
+        let header = file.reader(true)?.header().clone();
+        let mut now = 0u64;
+        let times: Vec<u64> = records
+            .iter()
+            .map(|record| {
+                if let Record::Frame(f) = record {
+                    now = f.micros;
+                }
+                now
+            })
+            .collect();
         let keyframe_times = records
             .iter()
             .zip(&times)

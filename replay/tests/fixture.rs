@@ -115,6 +115,43 @@ fn verify_passes_twice_with_identical_output() {
     );
 }
 
+/// What the page runs (`check_keeping`: read once, verified from memory, the records kept for
+/// the viewer) says what `verify` says, of a whole file, a cut one and a damaged one.
+#[test]
+fn checking_in_memory_gives_verify_s_verdict_and_the_records() {
+    let file = fixture();
+    let options = VerifyOptions {
+        no_timing: true,
+        ..VerifyOptions::default()
+    };
+    let bytes = file.bytes().unwrap();
+    let cut = ReplayFile::from_bytes("cut.tgr", bytes[..bytes.len() * 3 / 5].to_vec());
+    let mut damaged = bytes.clone();
+    let middle = damaged.len() / 2;
+    damaged[middle] ^= 0x55;
+    let damaged = ReplayFile::from_bytes("damaged.tgr", damaged);
+    for file in [&file, &cut, &damaged] {
+        let streamed = cmd::verify::check(file, &options, false);
+        let (kept, playable) = cmd::verify::check_keeping(file, &options);
+        match (streamed, kept) {
+            (Ok(a), Ok(b)) => {
+                assert_eq!(a.render(), b.render());
+                assert_eq!(a.exit_code(), b.exit_code());
+                let records = playable.expect("a readable file's records are kept");
+                assert!(!records.is_empty());
+                let viewer =
+                    tilegame_replay::viewer::Viewer::from_records(file, records, 1.0, None);
+                assert!(viewer.is_ok());
+            }
+            (Err(a), Err(b)) => {
+                assert_eq!(a.to_string(), b.to_string());
+                assert!(playable.is_err());
+            }
+            (a, b) => panic!("{}: streamed {a:?}, in memory {b:?}", file.path.display()),
+        }
+    }
+}
+
 #[test]
 fn seeking_from_a_keyframe_equals_replaying_from_the_start() {
     let file = fixture();

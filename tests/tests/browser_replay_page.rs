@@ -4,7 +4,8 @@
 //! `<html>` (`data-replay`, `data-replay-verified`, `data-replay-ticks`, `data-replay-report`)
 //! must say exactly what the native `tilegame-replay verify --no-timing` says of the same file.
 //! A garbage file and a cut one must show what is wrong on the page (not panic it). The fixture
-//! opened with the "Open replay…" file picker and dropped on the page gives the same verdict. A
+//! opened with the "Open replay…" file picker and dropped on the page gives the same verdict;
+//! "Back to the game" then closes it and the game's menu is drawn again, without a reload. A
 //! screenshot of the canvas with the viewer is kept under `target/browser-replay-page/`.
 //!
 //! Needs the bundle in `web/dist` (`web/build.sh`; `.ci/run` builds it first) and the
@@ -51,7 +52,8 @@ async fn verdict(client: &Client) -> PageVerdict {
         .await;
         let field = |i: usize| v[i].as_str().unwrap_or_default().to_owned();
         let state = field(0);
-        if !state.is_empty() && state != "loading" {
+        // `loading` while the bytes come, `verifying` while the page draws "Verifying…".
+        if !state.is_empty() && state != "loading" && state != "verifying" {
             return PageVerdict {
                 state,
                 verified: field(1),
@@ -241,6 +243,57 @@ fn the_page_opens_a_served_recording_and_verifies_it_like_the_native_tool() {
         let page = verdict(&client).await;
         assert_eq!(page.state, "ok", "dropped: {page:?}");
         assert_eq!(page.report, native, "the dropped file's report differs");
+
+        // "Back to the game": the recording closes, its state leaves `<html>`, the button hides
+        // again, and the game's menu is drawn, in the same page (a mark set before survives).
+        bounded(
+            "mark the page",
+            client.execute("window.tilegameMark = 'still here'; return true;", vec![]),
+        )
+        .await;
+        let viewer_shot = bounded("viewer screenshot", canvas_shot(&client)).await;
+        let back = bounded(
+            "the back button",
+            client.find(fantoccini::Locator::Id("tilegame-close-replay")),
+        )
+        .await;
+        bounded("click Back to the game", back.click()).await;
+        let deadline = Instant::now() + STEP;
+        loop {
+            let v = bounded(
+                "read the page after going back",
+                client.execute(
+                    "return [document.documentElement.dataset.replay || '', \
+                             document.getElementById('tilegame-close-replay').hidden, \
+                             window.tilegameMark || ''];",
+                    vec![],
+                ),
+            )
+            .await;
+            if v[0].as_str() == Some("") && v[1].as_bool() == Some(true) {
+                assert_eq!(v[2].as_str(), Some("still here"), "the page reloaded");
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the replay did not close within {STEP:?}: {v:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        // The game's frames again: the canvas changes from the viewer's picture.
+        let deadline = Instant::now() + STEP;
+        loop {
+            let shot = bounded("menu screenshot", canvas_shot(&client)).await;
+            if shot != viewer_shot && colours(&shot) >= 8 {
+                std::fs::write(out.join("back-to-game.png"), &shot).expect("save the screenshot");
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the canvas did not go back to the game within {STEP:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
 
         bounded("leave the page", client.goto("about:blank")).await;
         bounded("close Chromium", client.close()).await;

@@ -5,9 +5,10 @@
 //! in the page's frame loop; each way in reads the bytes (bounded by [`MAX_REPLAY_BYTES`]) and
 //! leaves them in a one-slot mailbox that the frame source takes from ([`take`]). A failure to
 //! get the bytes (a refused fetch, a file too large) goes through the same slot as an error, so
-//! the page shows it where a recording would be.
+//! the page shows it where a recording would be. The page's "Back to the game" button leaves a
+//! request in a second slot ([`take_close`]).
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
@@ -32,6 +33,12 @@ pub type Arrival = Result<Opened, String>;
 
 thread_local! {
     static MAILBOX: RefCell<Option<Arrival>> = const { RefCell::new(None) };
+    static CLOSE: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether "Back to the game" was pressed since the last call.
+pub fn take_close() -> bool {
+    CLOSE.with(|c| c.replace(false))
 }
 
 /// The recording that arrived since the last call, if any.
@@ -43,7 +50,7 @@ fn deliver(arrival: Arrival) {
     MAILBOX.with(|m| *m.borrow_mut() = Some(arrival));
 }
 
-/// Sets up the file picker, drag and drop, and the `?replay=URL` fetch.
+/// Sets up the file picker, drag and drop, the `?replay=URL` fetch and "Back to the game".
 pub fn install() {
     let Some(window) = web_sys::window() else {
         return;
@@ -85,6 +92,25 @@ pub fn install() {
         });
         let _ = input.add_event_listener_with_callback("change", change.as_ref().unchecked_ref());
         change.forget();
+    }
+
+    if let Some(button) = document
+        .get_element_by_id(crate::replay::CLOSE_ID)
+        .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok())
+    {
+        let close = Closure::<dyn FnMut(web_sys::Event)>::new(move |_: web_sys::Event| {
+            CLOSE.with(|c| c.set(true));
+            // The game's keys go to the canvas again.
+            let canvas = web_sys::window()
+                .and_then(|w| w.document())
+                .and_then(|d| d.get_element_by_id("tilegame"))
+                .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok());
+            if let Some(canvas) = canvas {
+                let _ = canvas.focus();
+            }
+        });
+        let _ = button.add_event_listener_with_callback("click", close.as_ref().unchecked_ref());
+        close.forget();
     }
 
     let search = window.location().search().unwrap_or_default();

@@ -3,7 +3,8 @@
 //! Why it exists: a page has one canvas and one event loop, so the replay viewer cannot open a
 //! window of its own; this source hands each frame to the game until a recording is opened
 //! ([`crate::open`]), then to the replay ([`crate::replay`]). Opening another recording
-//! replaces the one shown.
+//! replaces the one shown; "Back to the game" closes it and hands the frames back to the game,
+//! as it was left (the main menu when none was joined), without reloading the page.
 
 use tilegame_client::app::ClientApp;
 use tilegame_client::render::window::spawn_window;
@@ -34,6 +35,9 @@ impl FrameSource for Page {
     fn update(&mut self, input: &InputState, dt_seconds: f32) {
         if let Some(opened) = crate::open::take() {
             self.replay = Some(ReplayPage::open(opened));
+        }
+        if crate::open::take_close() && self.replay.take().is_some() {
+            crate::replay::unpublish();
         }
         match &mut self.replay {
             Some(r) => r.update(input, dt_seconds),

@@ -7,24 +7,32 @@
 //! ([`tilegame_replay::cmd::verify`]), whose report is shown on screen and published on
 //! `<html>` for scripts and tests:
 //!
-//! - `data-replay`: `loading`, then `ok` (every recorded tick hash matched), `cut` (matched, but
-//!   the file is cut short), `diverged`, `damaged` (the file cannot be read: the error names the
-//!   offset) or `error` (no bytes: a refused fetch, a file too large);
+//! - `data-replay`: `loading` (the bytes are on their way), `verifying` (they arrived; the page
+//!   draws "Verifying…" before it starts, since verify holds the page's thread while it runs),
+//!   then `ok` (every recorded tick hash matched), `cut` (matched, but the file is cut short),
+//!   `diverged`, `damaged` (the file cannot be read: the error names the offset) or `error` (no
+//!   bytes: a refused fetch, a file too large); removed when the page goes back to the game;
 //! - `data-replay-verified`: the tick hashes verified; `data-replay-ticks`: first..last tick;
 //! - `data-replay-report`: `verify`'s report (as `tilegame-replay verify --no-timing` prints
 //!   it), or the error; `data-replay-name`: the file or URL.
 //!
-//! A damaged file never panics the page: the error is shown on the canvas and in the page's
-//! error box, and another file can be opened.
+//! The file is inflated and decoded once: [`tilegame_replay::cmd::verify::check_keeping`]
+//! verifies the records from memory and hands them to the viewer. A damaged file never panics
+//! the page: the error is shown on the canvas and in the page's error box, and another file can
+//! be opened. The page's "Back to the game" button closes the recording and returns to the
+//! game where it was (the main menu when no game was joined), without reloading.
 
 use tilegame_client::render::{egui, FrameSource, Hud, InputState, Overlay, Scene};
 use tilegame_game::{Map, Tile};
-use tilegame_replay::cmd::verify::{verify, VerifyOptions};
-use tilegame_replay::cmd::{sim, Tail};
+use tilegame_replay::cmd::verify::{check_keeping, Checked, Playable, VerifyOptions};
+use tilegame_replay::cmd::Tail;
 use tilegame_replay::viewer::Viewer;
-use tilegame_replay::ReplayFile;
+use tilegame_replay::{ReplayFile, ToolError};
 
-use crate::open::Arrival;
+use crate::open::{Arrival, Opened};
+
+/// The page's button that closes the recording (`web/index.html`).
+pub const CLOSE_ID: &str = "tilegame-close-replay";
 
 /// What `verify` (or reading the file) found, as shown and published.
 struct Verdict {
@@ -45,59 +53,88 @@ pub struct ReplayPage {
     /// Why there is no viewer.
     no_viewer: Option<String>,
     verdict: Verdict,
+    /// The bytes waiting for verify, and the frames drawn since they arrived: "Verifying…" is
+    /// on screen once the second is being drawn (the page also updates between frames).
+    waiting: Option<(Opened, u32)>,
     /// Drawn when there is no viewer.
     placeholder: Map,
 }
 
 impl ReplayPage {
-    /// Verifies and opens what arrived, and publishes the verdict.
+    /// Takes what arrived: an error is shown at once; a file is verified and opened by
+    /// [`ReplayPage::update`] once a frame saying so has been drawn.
     pub fn open(arrival: Arrival) -> ReplayPage {
-        let (name, viewer, no_viewer, verdict) = match arrival {
+        show_close_button(true);
+        let mut page = ReplayPage {
+            name: String::new(),
+            viewer: None,
+            no_viewer: None,
+            verdict: Verdict {
+                state: "verifying",
+                verified: 0,
+                ticks: String::new(),
+                report: String::new(),
+            },
+            waiting: None,
+            placeholder: Map::new(1, 1, Tile::Void).expect("a 1x1 map is always valid"),
+        };
+        match arrival {
             Err(why) => {
-                let verdict = Verdict {
+                page.verdict = Verdict {
                     state: "error",
                     verified: 0,
                     ticks: String::new(),
                     report: why.clone(),
                 };
-                (String::new(), None, Some(why), verdict)
+                page.no_viewer = Some(why);
+                page.publish();
             }
             Ok(opened) => {
-                let name = opened.name;
-                let file = ReplayFile::from_bytes(name.clone(), opened.bytes);
-                let verdict = check(&file);
-                let (viewer, no_viewer) = match sim::is_simulation(&file) {
-                    Ok(true) => (
-                        None,
-                        Some(format!(
-                            "{name}: a server simulation recording; the viewer plays a player's recording"
-                        )),
-                    ),
-                    Ok(false) => match Viewer::open(&file, 1.0, None) {
-                        Ok(v) => (Some(v), None),
-                        Err(e) => (None, Some(e.to_string())),
-                    },
-                    Err(e) => (None, Some(e.to_string())),
-                };
-                (name, viewer, no_viewer, verdict)
+                page.name = opened.name.clone();
+                publish_state("verifying", &page.name);
+                hide_error();
+                page.waiting = Some((opened, 0));
             }
+        }
+        page
+    }
+
+    /// Verifies the file and opens the viewer (the page's thread is busy meanwhile; the frame
+    /// before shows "Verifying…").
+    fn verify_now(&mut self, opened: Opened) {
+        let file = ReplayFile::from_bytes(opened.name, opened.bytes);
+        let options = VerifyOptions {
+            out_dir: None,
+            no_timing: true,
         };
-        publish(&name, &verdict);
-        match &no_viewer {
+        let (checked, playable) = check_keeping(&file, &options);
+        self.verdict = verdict(checked);
+        match open_viewer(&file, playable) {
+            Ok(v) => self.viewer = Some(v),
+            Err(why) => self.no_viewer = Some(why),
+        }
+        self.publish();
+    }
+
+    /// Publishes the verdict, and shows why nothing plays, if so.
+    fn publish(&self) {
+        publish(&self.name, &self.verdict);
+        match &self.no_viewer {
             Some(why) => tilegame_client::web::show_error(why),
             None => hide_error(),
         }
-        ReplayPage {
-            name,
-            viewer,
-            no_viewer,
-            verdict,
-            placeholder: Map::new(1, 1, Tile::Void).expect("a 1x1 map is always valid"),
-        }
     }
 
-    /// Advances the viewer.
+    /// Advances the viewer, or verifies the file once "Verifying…" has been drawn.
     pub fn update(&mut self, input: &InputState, dt_seconds: f32) {
+        if let Some((opened, frames)) = self.waiting.take() {
+            if frames < 2 {
+                self.waiting = Some((opened, frames));
+            } else {
+                self.verify_now(opened);
+            }
+            return;
+        }
         if let Some(v) = &mut self.viewer {
             v.update(input, dt_seconds);
         }
@@ -105,6 +142,9 @@ impl ReplayPage {
 
     /// The viewer's timeline and chat, and the panel with the verdict.
     pub fn ui(&mut self, ctx: &egui::Context) {
+        if let Some((_, frames)) = &mut self.waiting {
+            *frames += 1;
+        }
         if let Some(v) = &mut self.viewer {
             v.ui(ctx);
         }
@@ -139,7 +179,10 @@ impl ReplayPage {
                          click or drag the bar to seek",
                     );
                 }
-                ui.label("Open another: the Open replay button, or drop a .tgr on the page.");
+                ui.label(
+                    "Open another: the Open replay button, or drop a .tgr on the page. \
+                     Back to the game: the button at the top right.",
+                );
             });
     }
 
@@ -148,6 +191,18 @@ impl ReplayPage {
         if let Some(v) = &self.viewer {
             return v.scene();
         }
+        let overlay = if self.waiting.is_some() {
+            Overlay::Connecting {
+                message: format!("Verifying {}…", self.name),
+                progress: None,
+            }
+        } else {
+            Overlay::Error(
+                self.no_viewer
+                    .clone()
+                    .unwrap_or_else(|| self.verdict.report.clone()),
+            )
+        };
         Scene {
             map: &self.placeholder,
             camera: [0.0, 0.0],
@@ -155,46 +210,15 @@ impl ReplayPage {
             players: Vec::new(),
             breaking: None,
             hud: Hud::default(),
-            overlay: Some(Overlay::Error(
-                self.no_viewer
-                    .clone()
-                    .unwrap_or_else(|| self.verdict.report.clone()),
-            )),
+            overlay: Some(overlay),
         }
     }
 }
 
-/// Runs `verify` on the file as `tilegame-replay verify --no-timing` does (a server's
-/// simulation recording is re-simulated).
-fn check(file: &ReplayFile) -> Verdict {
-    let damaged = |e: &dyn std::fmt::Display| Verdict {
-        state: "damaged",
-        verified: 0,
-        ticks: String::new(),
-        report: e.to_string(),
-    };
-    match sim::is_simulation(file) {
-        Err(e) => return damaged(&e),
-        Ok(true) => {
-            let mut out = Vec::new();
-            return match sim::verify(file, true, &mut out) {
-                Ok(code) => Verdict {
-                    state: if code == 0 { "ok" } else { "diverged" },
-                    verified: 0,
-                    ticks: String::new(),
-                    report: String::from_utf8_lossy(&out).into_owned(),
-                },
-                Err(e) => damaged(&e),
-            };
-        }
-        Ok(false) => {}
-    }
-    let options = VerifyOptions {
-        out_dir: None,
-        no_timing: true,
-    };
-    match verify(file, &options, false) {
-        Ok(report) => Verdict {
+/// The verdict on what `verify` (as `tilegame-replay verify --no-timing`) found.
+fn verdict(checked: Result<Checked, ToolError>) -> Verdict {
+    match checked {
+        Ok(Checked::Player(report)) => Verdict {
             state: if report.divergence.is_some() {
                 "diverged"
             } else if matches!(report.tail, Tail::Cut { .. } | Tail::Unfinished { .. }) {
@@ -208,8 +232,28 @@ fn check(file: &ReplayFile) -> Verdict {
                 .map_or(String::new(), |(a, b)| format!("{a}..{b}")),
             report: report.render(),
         },
-        Err(e) => damaged(&e),
+        Ok(sim @ Checked::Simulation { .. }) => Verdict {
+            state: if sim.exit_code() == 0 {
+                "ok"
+            } else {
+                "diverged"
+            },
+            verified: 0,
+            ticks: String::new(),
+            report: sim.render(),
+        },
+        Err(e) => Verdict {
+            state: "damaged",
+            verified: 0,
+            ticks: String::new(),
+            report: e.to_string(),
+        },
     }
+}
+
+/// The viewer on the records `verify` read, or why there is none.
+fn open_viewer(file: &ReplayFile, playable: Playable) -> Result<Viewer, String> {
+    Viewer::from_records(file, playable?, 1.0, None).map_err(|e| e.to_string())
 }
 
 fn root() -> Option<web_sys::Element> {
@@ -232,6 +276,37 @@ fn publish(name: &str, verdict: &Verdict) {
         let _ = root.set_attribute("data-replay-report", &verdict.report);
         // Last: a test waiting on it reads the others complete.
         let _ = root.set_attribute("data-replay", verdict.state);
+    }
+}
+
+/// Removes what [`publish`] put on `<html>` (the page went back to the game).
+pub fn unpublish() {
+    if let Some(root) = root() {
+        for name in [
+            "data-replay",
+            "data-replay-name",
+            "data-replay-verified",
+            "data-replay-ticks",
+            "data-replay-report",
+        ] {
+            let _ = root.remove_attribute(name);
+        }
+    }
+    hide_error();
+    show_close_button(false);
+}
+
+/// Shows or hides the page's "Back to the game" button.
+fn show_close_button(shown: bool) {
+    let element = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.get_element_by_id(CLOSE_ID));
+    if let Some(e) = element {
+        let _ = if shown {
+            e.remove_attribute("hidden")
+        } else {
+            e.set_attribute("hidden", "")
+        };
     }
 }
 

@@ -14,9 +14,9 @@ use std::time::Duration;
 use web_time::Instant;
 
 use serde::Serialize;
-use tilegame_protocol::replay_format::{Record, Recorder};
+use tilegame_protocol::replay_format::{FileHeader, Record, Recorder};
 
-use super::{scan, Flow, Tail};
+use super::{scan, sim, Flow, Tail};
 use crate::engine::{Divergence, Engine, TickOutcome};
 use crate::state::{StateDiff, StateHashes, StateView};
 use crate::tool::{ReplayFile, ToolError, EXIT_DIVERGED};
@@ -174,10 +174,27 @@ pub fn verify(
     options: &VerifyOptions,
     write: bool,
 ) -> Result<VerifyReport, ToolError> {
+    let header = file.reader(true)?.header().clone();
+    verify_records(file, &header, options, write, |f| {
+        scan(file, true, "verify", f)
+    })
+}
+
+/// What reads a recording's records for [`verify_records`]: it calls the function it is given
+/// with each record and its chunk's offset, and returns how the records ended (as [`scan`]).
+type RecordSource<'s> = dyn FnMut(&Record, u64) -> Result<Flow, ToolError> + 's;
+
+/// `verify` over the records `source` reads: from the file ([`verify`]) or from memory
+/// ([`Decoded::verify`]).
+fn verify_records(
+    file: &ReplayFile,
+    header: &FileHeader,
+    options: &VerifyOptions,
+    write: bool,
+    source: impl FnOnce(&mut RecordSource<'_>) -> Result<Tail, ToolError>,
+) -> Result<VerifyReport, ToolError> {
     let started = Instant::now();
-    let reader = file.reader(true)?;
-    let header = reader.header().clone();
-    let mut engine = Engine::new(&header);
+    let mut engine = Engine::new(header);
     let mut report = VerifyReport {
         recorder: header.recorder,
         frames: (0, 0),
@@ -193,7 +210,7 @@ pub fn verify(
     };
     let mut pending: Option<Divergence> = None;
     let mut found: Option<(Divergence, Option<StateDiff>)> = None;
-    report.tail = scan(file, true, "verify", |record, offset| {
+    report.tail = source(&mut |record, offset| {
         if let Record::Frame(f) = record {
             report.bytes.1 += u64::from(f.wire_bytes);
             if let Some(d) = pending.take() {
@@ -287,6 +304,173 @@ pub fn verify(
     Ok(report)
 }
 
+/// A player's recording read into memory once: what the page verifies and then plays, so the
+/// file is inflated and decoded once for both.
+pub struct Decoded {
+    header: FileHeader,
+    /// Every record read, in order, up to a crash cut or the damage that stopped reading.
+    records: Vec<Record>,
+    /// The offset of the chunk each record came from.
+    offsets: Vec<u64>,
+    /// How the records ended (as [`scan`] says), or the damage that stopped them.
+    end: Result<Tail, ToolError>,
+}
+
+impl Decoded {
+    /// Reads every record of `file` (a bad header or protocol is an error; damage further on
+    /// ends the records and is kept for [`Decoded::verify`]).
+    pub fn read(file: &ReplayFile) -> Result<Decoded, ToolError> {
+        let header = file.reader(true)?.header().clone();
+        let (mut records, mut offsets) = (Vec::new(), Vec::new());
+        let end = scan(file, true, "read", |record, offset| {
+            records.push(record.clone());
+            offsets.push(offset);
+            Ok(Flow::Continue)
+        });
+        Ok(Decoded {
+            header,
+            records,
+            offsets,
+            end,
+        })
+    }
+
+    /// [`verify`] of the records read, with the same report, verdict and errors as [`verify`]
+    /// of the file. Once only: the damage, if any, is handed over.
+    fn verify(
+        &mut self,
+        file: &ReplayFile,
+        options: &VerifyOptions,
+        write: bool,
+    ) -> Result<VerifyReport, ToolError> {
+        let end = std::mem::replace(&mut self.end, Ok(Tail::NotRead));
+        let (records, offsets) = (&self.records, &self.offsets);
+        verify_records(file, &self.header, options, write, |f| {
+            for (record, offset) in records.iter().zip(offsets) {
+                if let Flow::Stop = f(record, *offset)? {
+                    return Ok(Tail::NotRead);
+                }
+            }
+            end
+        })
+    }
+}
+
+/// What `verify` found in a recording of either kind.
+#[derive(Debug)]
+pub enum Checked {
+    /// A player's recording, replayed through the engine.
+    Player(Box<VerifyReport>),
+    /// A server's simulation recording, re-simulated through the server's own loop.
+    Simulation {
+        /// The run.
+        run: Box<sim::SimRun>,
+        /// Wall time it took (for the throughput line only).
+        elapsed: Duration,
+        /// The file's size.
+        file_bytes: u64,
+    },
+}
+
+impl Checked {
+    /// Exit status: 0 when everything matched, 1 on divergence.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Checked::Player(r) => r.exit_code(),
+            Checked::Simulation { run, .. } => run.exit_code(),
+        }
+    }
+
+    /// The deterministic report (what `verify --no-timing` prints).
+    pub fn render(&self) -> String {
+        match self {
+            Checked::Player(r) => r.render(),
+            Checked::Simulation { run, .. } => run.render(),
+        }
+    }
+
+    /// The throughput line (wall-clock: differs between runs).
+    pub fn throughput(&self) -> String {
+        match self {
+            Checked::Player(r) => r.throughput(),
+            Checked::Simulation {
+                run,
+                elapsed,
+                file_bytes,
+            } => run.throughput(*file_bytes, *elapsed),
+        }
+    }
+}
+
+/// Why a recording checked with [`check_keeping`] cannot be played, or its records.
+pub type Playable = Result<Vec<Record>, String>;
+
+/// `verify` of a recording of either kind, as `tilegame-replay verify` runs it: a server's
+/// simulation recording is re-simulated, a player's replayed (streamed from the file).
+pub fn check(
+    file: &ReplayFile,
+    options: &VerifyOptions,
+    write: bool,
+) -> Result<Checked, ToolError> {
+    check_reading(file, options, write, false).0
+}
+
+/// [`check`] for a page that shows the recording too: a player's recording is read into memory
+/// once, verified from there and its records handed back for the viewer (or why there are
+/// none: a simulation recording, damage). Nothing is written.
+pub fn check_keeping(
+    file: &ReplayFile,
+    options: &VerifyOptions,
+) -> (Result<Checked, ToolError>, Playable) {
+    check_reading(file, options, false, true)
+}
+
+/// The one dispatch of [`check`] and [`check_keeping`].
+fn check_reading(
+    file: &ReplayFile,
+    options: &VerifyOptions,
+    write: bool,
+    keep: bool,
+) -> (Result<Checked, ToolError>, Playable) {
+    let not_kept = || Err("the records were not kept".to_owned());
+    match sim::is_simulation(file) {
+        Err(e) => {
+            let why = e.to_string();
+            (Err(e), Err(why))
+        }
+        Ok(true) => {
+            let started = Instant::now();
+            let checked = sim::resimulate(file, None).map(|run| Checked::Simulation {
+                run: Box::new(run),
+                elapsed: started.elapsed(),
+                file_bytes: file.len(),
+            });
+            let why = format!(
+                "{}: a server simulation recording; the viewer plays a player's recording",
+                file.path.display()
+            );
+            (checked, if keep { Err(why) } else { not_kept() })
+        }
+        Ok(false) if !keep => (
+            verify(file, options, write).map(|r| Checked::Player(Box::new(r))),
+            not_kept(),
+        ),
+        Ok(false) => match Decoded::read(file) {
+            Err(e) => {
+                let why = e.to_string();
+                (Err(e), Err(why))
+            }
+            Ok(mut decoded) => {
+                let damage = decoded.end.as_ref().err().map(ToString::to_string);
+                let checked = decoded
+                    .verify(file, options, write)
+                    .map(|r| Checked::Player(Box::new(r)));
+                (checked, damage.map_or(Ok(decoded.records), Err))
+            }
+        },
+    }
+}
+
 fn write_json(path: PathBuf, value: &serde_json::Value) -> Result<PathBuf, ToolError> {
     let text = serde_json::to_string_pretty(value).unwrap_or_default();
     std::fs::write(&path, text + "\n").map_err(|source| ToolError::Write {
@@ -331,16 +515,16 @@ fn write_divergence(dir: &Path, d: &DivergenceReport) -> Result<Vec<PathBuf>, To
     ])
 }
 
-/// Runs `verify` and prints its report.
+/// Runs `verify` on a recording of either kind and prints its report.
 pub fn run(
     file: &ReplayFile,
     options: &VerifyOptions,
     out: &mut dyn Write,
 ) -> Result<u8, ToolError> {
-    let report = verify(file, options, true)?;
-    write!(out, "{}", report.render())?;
+    let checked = check(file, options, true)?;
+    write!(out, "{}", checked.render())?;
     if !options.no_timing {
-        writeln!(out, "{}", report.throughput())?;
+        writeln!(out, "{}", checked.throughput())?;
     }
-    Ok(report.exit_code())
+    Ok(checked.exit_code())
 }
