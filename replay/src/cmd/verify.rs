@@ -237,7 +237,7 @@ pub fn verify(
                     let expected = engine
                         .last_keyframe()
                         .and_then(|(_, k)| k.restore().ok())
-                        .map_or(actual, |p| StateHashes::of(&p));
+                        .map_or(actual, |p| engine.hashes(&p));
                     found = Some((
                         Divergence {
                             tick,
@@ -266,7 +266,7 @@ pub fn verify(
                 .last_keyframe()
                 .filter(|(t, _)| *t == d.tick)
                 .and_then(|(_, k)| k.restore().ok())
-                .map(|p| StateView::of(&p))
+                .map(|p| StateView::of_format(&p, engine.format_version()))
         });
         let mut div = DivergenceReport {
             tick: d.tick,
@@ -274,7 +274,9 @@ pub fn verify(
             expected: d.expected,
             replayed: d.actual,
             recorded_state,
-            replayed_state: engine.play().map(StateView::of),
+            replayed_state: engine
+                .play()
+                .map(|p| StateView::of_format(p, engine.format_version())),
             diff,
             written: Vec::new(),
         };
