@@ -97,8 +97,14 @@ impl PlayState {
         input.move_x != 0 || input.move_y != 0 || input.action != Action::None
     }
 
-    /// Combined state hash of both managers.
+    /// Combined state hash of both managers, as replay format 5 records it.
     pub fn state_hash(&self) -> (u64, u64) {
         (self.world.state_hash(), self.players.state_hash())
+    }
+
+    /// Combined state hash of both managers as replay formats 1 to 4 record it (the players'
+    /// part by FNV-1a, [`crate::managers::PlayerManager::state_hash_fnv`]).
+    pub fn state_hash_fnv(&self) -> (u64, u64) {
+        (self.world.state_hash(), self.players.state_hash_fnv())
     }
 }

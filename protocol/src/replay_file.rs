@@ -43,7 +43,19 @@ use crate::replay_format::{
 use crate::wire::{decode_body, encode_body};
 
 /// The format version this code writes.
-pub const FORMAT_VERSION: u16 = 4;
+pub const FORMAT_VERSION: u16 = 5;
+
+/// The format a writer gives a file whose header says `version`: [`FORMAT_VERSION`], except
+/// that a header from formats 1 to 4 is written as format 4 (the same container as 5), so that
+/// the client tick hashes copied from such a file keep the definition they were computed with
+/// (FNV-1a; format 5 hashes the players otherwise, see `spec/replay.ron`).
+pub fn written_format(version: u16) -> u16 {
+    if version < FORMAT_VERSION {
+        4
+    } else {
+        FORMAT_VERSION
+    }
+}
 
 /// The oldest format version this code reads.
 pub const OLDEST_FORMAT_VERSION: u16 = 1;
@@ -500,7 +512,8 @@ fn sync_deflate(
     Ok(())
 }
 
-/// Writes a replay file (format [`FORMAT_VERSION`]).
+/// Writes a replay file (format [`FORMAT_VERSION`], or 4 for a header of formats 1 to 4: see
+/// [`written_format`]).
 pub struct ReplayWriter<W: Write> {
     out: W,
     /// Records gathered for the next chunk.
@@ -524,7 +537,7 @@ impl<W: Write> ReplayWriter<W> {
     /// Writes the header and its seal and returns a writer for records.
     pub fn new(mut out: W, header: &FileHeader) -> Result<Self, ReplayError> {
         let mut header = header.clone();
-        header.format_version = FORMAT_VERSION;
+        header.format_version = written_format(header.format_version);
         let mut bytes = Vec::with_capacity(128);
         encode_body(&header, "FileHeader", &mut bytes).map_err(encode_error)?;
         let seal = crc32fast::hash(&bytes);

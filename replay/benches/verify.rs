@@ -1,10 +1,12 @@
-//! `verify` throughput on a 10-player recording (or any, with `TILEGAME_BENCH_FILE`): ticks per
-//! second through the managers.
+//! `verify` throughput on a 10-player recording (or any, with `TILEGAME_BENCH_FILE`) and on a
+//! longer synthesised one: ticks per second through the managers.
 //!
 //! Records bot 1 of 10 headless bots against an embedded server for `TILEGAME_BENCH_SECONDS`
 //! (default 20) — or reads `TILEGAME_BENCH_FILE` — then times the whole `verify` (container
 //! decode, engine, hashing) and the engine alone over records already decoded, and prints a
-//! table: ticks/s (target ≥ 100,000), frames/s, file bytes vs wire bytes. The server records
+//! table: ticks/s (target ≥ 1,000,000), frames/s, file bytes vs wire bytes. The same table
+//! follows for a recording synthesised from that one's join: `TILEGAME_BENCH_LONG_TICKS`
+//! (default 4,000; 0 for none) ticks of 20 moving players (`common/synth_client.rs`). The server records
 //! its simulation of the same session (`--record`), and re-simulating it is timed too, as is
 //! seeking in it (`play --until` a late tick) through its keyframes and, for comparison, in the
 //! same file without them (from the start). Each throughput is given in wall time and in the
@@ -20,6 +22,9 @@ use tilegame_replay::ReplayFile;
 #[path = "common/cpu.rs"]
 mod cpu;
 use cpu::cpu_time;
+
+#[path = "common/synth_client.rs"]
+mod synth_client;
 
 use tilegame_testkit::ServerProcess;
 
@@ -78,84 +83,26 @@ fn main() {
         }
     };
     let file = ReplayFile::open(&path).expect("the recording opens");
-    let options = VerifyOptions {
-        out_dir: None,
-        no_timing: true,
-    };
-    let first = verify(&file, &options, false).expect("verify");
-    assert_eq!(first.exit_code(), 0, "{}", first.render());
-    print!("{}", first.render());
-
-    // Whole verify: container + decode + managers + hashes.
-    let runs = 20u32;
-    let (started, cpu_started) = (Instant::now(), cpu_time());
-    for _ in 0..runs {
-        let r = verify(&file, &options, false).expect("verify");
-        assert_eq!(r.digest, first.digest);
-    }
-    let whole = started.elapsed() / runs;
-    let whole_cpu = (cpu_time() - cpu_started) / runs;
-
-    // Engine alone, over records decoded beforehand.
-    let mut reader = file.open_reader().expect("header");
-    let header = reader.header().clone();
-    let records = reader.records();
-    let (started, cpu_started) = (Instant::now(), cpu_time());
-    for _ in 0..runs {
-        let mut engine = Engine::new(&header);
-        for r in &records {
-            let _ = engine.feed(r).expect("replays");
-        }
-        assert_eq!(engine.counts().snapshots, first.snapshots);
-    }
-    let engine_only = started.elapsed() / runs;
-    let engine_cpu = (cpu_time() - cpu_started) / runs;
-
-    let ticks = first.snapshots as f64;
-    let frames = (first.frames.0 + first.frames.1) as f64;
-    let (file_bytes, wire_bytes) = first.bytes;
     // The players the recording saw (its own file's, not the 10 bots this bench records).
     let players = tilegame_replay::cmd::info::gather(&file)
         .expect("info")
         .players
         .len();
-    println!();
-    println!(
-        "recording: {} ticks, {} frames, {players} players",
-        first.snapshots, frames
-    );
-    println!(
-        "bytes: file {file_bytes} vs wire {wire_bytes} ({:.2}x: record framing, tick hashes, keyframes)",
-        file_bytes as f64 / wire_bytes.max(1) as f64
-    );
-    println!(
-        "{:<28} {:>12} {:>14} {:>14} {:>12} {:>16}",
-        "measure", "time/run", "ticks/s", "frames/s", "MB/s (file)", "ticks/s of CPU"
-    );
-    for (name, t, cpu) in [
-        ("verify (whole file)", whole, whole_cpu),
-        ("engine only (decoded)", engine_only, engine_cpu),
-    ] {
-        let s = t.as_secs_f64().max(1e-12);
-        println!(
-            "{:<28} {:>10.3}ms {:>14.0} {:>14.0} {:>12.1} {:>16.0}",
-            name,
-            s * 1000.0,
-            ticks / s,
-            frames / s,
-            file_bytes as f64 / s / 1e6,
-            ticks / cpu.as_secs_f64().max(1e-12)
+    measure(&format!("the recording ({players} players)"), &file);
+
+    // A longer recording of 20 players from the same join (see `common/synth_client.rs`).
+    let long_ticks = std::env::var("TILEGAME_BENCH_LONG_TICKS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(4000u32);
+    if long_ticks > 0 {
+        let bytes = synth_client::synthesise(&file, long_ticks, 20, 1200);
+        let long = ReplayFile::from_bytes("synthesised.tgr", bytes);
+        measure(
+            &format!("a synthesised recording ({long_ticks} ticks, 20 players)"),
+            &long,
         );
     }
-    let ticks_per_s = ticks / whole.as_secs_f64().max(1e-12);
-    println!(
-        "target ≥ 1,000,000 ticks/s through verify: {}",
-        if ticks_per_s >= 1_000_000.0 {
-            "met"
-        } else {
-            "NOT met"
-        }
-    );
     if let Some(sim_path) = simulation {
         // The server's simulation recording of the same session, re-simulated.
         let sim_file = ReplayFile::open(&sim_path).expect("the simulation recording opens");
@@ -186,6 +133,120 @@ fn main() {
     if std::env::var_os("TILEGAME_BENCH_FILE").is_none() {
         let _ = std::fs::remove_file(&path);
     }
+}
+
+/// Times the whole `verify` of `file` and the engine alone over its decoded records, and
+/// prints them (wall and CPU time).
+fn measure(label: &str, file: &ReplayFile) {
+    let options = VerifyOptions {
+        out_dir: None,
+        no_timing: true,
+    };
+    let first = verify(file, &options, false).expect("verify");
+    assert_eq!(first.exit_code(), 0, "{}", first.render());
+    println!();
+    println!("== {label}");
+    print!("{}", first.render());
+
+    // Whole verify: container + decode + managers + hashes. At least 20 runs and 0.5 s.
+    let (mut runs, started, cpu_started) = (0u32, Instant::now(), cpu_time());
+    while runs < 20 || started.elapsed() < Duration::from_millis(500) {
+        let r = verify(file, &options, false).expect("verify");
+        assert_eq!(r.digest, first.digest);
+        runs += 1;
+    }
+    let whole = started.elapsed() / runs;
+    let whole_cpu = (cpu_time() - cpu_started) / runs;
+
+    // Engine alone, over records decoded beforehand.
+    let mut reader = file.open_reader().expect("header");
+    let header = reader.header().clone();
+    let records = reader.records();
+    let (mut runs, started, cpu_started) = (0u32, Instant::now(), cpu_time());
+    while runs < 20 || started.elapsed() < Duration::from_millis(500) {
+        let mut engine = Engine::new(&header);
+        for r in &records {
+            let _ = engine.feed(r).expect("replays");
+        }
+        assert_eq!(engine.counts().snapshots, first.snapshots);
+        runs += 1;
+    }
+    let engine_only = started.elapsed() / runs;
+    let engine_cpu = (cpu_time() - cpu_started) / runs;
+
+    // The players' hash alone, both definitions on the same states, alternated: a snapshot's
+    // worth of work, free of the file's other costs (and of most of the machine's noise).
+    let mut engine = Engine::new(&header);
+    let mut states = Vec::new();
+    for r in &records {
+        if let Ok(Some(tilegame_replay::TickOutcome::Snapshot { .. })) = engine.feed(r) {
+            if engine.counts().snapshots.is_multiple_of(16) {
+                states.extend(engine.play().map(|p| p.players.clone()));
+            }
+        }
+    }
+    let (mut fnv, mut words, mut n) = (Duration::ZERO, Duration::ZERO, 0u32);
+    let mut sink = 0u64;
+    while n < 20 || fnv + words < Duration::from_millis(300) {
+        let t = cpu_time();
+        for s in &states {
+            sink ^= std::hint::black_box(s).state_hash_fnv();
+        }
+        fnv += cpu_time() - t;
+        let t = cpu_time();
+        for s in &states {
+            sink ^= std::hint::black_box(s).state_hash();
+        }
+        words += cpu_time() - t;
+        n += 1;
+    }
+    std::hint::black_box(sink);
+    let per = |d: Duration| d.as_nanos() as f64 / f64::from(n) / states.len().max(1) as f64;
+    let known = states.last().map_or(0, |s| s.len());
+
+    let ticks = first.snapshots as f64;
+    let frames = (first.frames.0 + first.frames.1) as f64;
+    let (file_bytes, wire_bytes) = first.bytes;
+    println!(
+        "format {}: {} ticks, {} frames",
+        header.format_version, first.snapshots, frames
+    );
+    println!(
+        "bytes: file {file_bytes} vs wire {wire_bytes} ({:.2}x: record framing, tick hashes, keyframes)",
+        file_bytes as f64 / wire_bytes.max(1) as f64
+    );
+    println!(
+        "{:<28} {:>12} {:>14} {:>14} {:>12} {:>16}",
+        "measure", "time/run", "ticks/s", "frames/s", "MB/s (file)", "ticks/s of CPU"
+    );
+    for (name, t, cpu) in [
+        ("verify (whole file)", whole, whole_cpu),
+        ("engine only (decoded)", engine_only, engine_cpu),
+    ] {
+        let s = t.as_secs_f64().max(1e-12);
+        println!(
+            "{:<28} {:>10.3}ms {:>14.0} {:>14.0} {:>12.1} {:>16.0}",
+            name,
+            s * 1000.0,
+            ticks / s,
+            frames / s,
+            file_bytes as f64 / s / 1e6,
+            ticks / cpu.as_secs_f64().max(1e-12)
+        );
+    }
+    println!(
+        "players' hash per tick ({known} players, CPU): {:.0} ns FNV-1a (formats 1-4), {:.0} ns format 5",
+        per(fnv),
+        per(words)
+    );
+    let per_cpu = ticks / whole_cpu.as_secs_f64().max(1e-12);
+    let per_wall = ticks / whole.as_secs_f64().max(1e-12);
+    let verdict = |v: f64| if v >= 1_000_000.0 { "met" } else { "NOT met" };
+    println!(
+        "target ≥ 1,000,000 ticks/s through verify: {} in CPU time, {} in wall time",
+        verdict(per_cpu),
+        verdict(per_wall)
+    );
 }
 
 /// Times `play --until` a late tick of a simulation recording: through its nearest keyframe,

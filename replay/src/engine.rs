@@ -217,6 +217,8 @@ pub struct Engine {
     first_tick: Option<u32>,
     counts: EngineCounts,
     keyframe: Option<(u32, StateKeyframe)>,
+    /// The file's format version, which defines its tick hashes.
+    format_version: u16,
 }
 
 impl Engine {
@@ -231,7 +233,18 @@ impl Engine {
             first_tick: None,
             counts: EngineCounts::default(),
             keyframe: None,
+            format_version: header.format_version,
         }
+    }
+
+    /// The recording's format version (it says how tick hashes are defined).
+    pub fn format_version(&self) -> u16 {
+        self.format_version
+    }
+
+    /// The hashes of `play` as this recording defines them.
+    pub fn hashes(&self, play: &PlayState) -> StateHashes {
+        StateHashes::of_format(play, self.format_version)
     }
 
     /// An engine restored from a recorded keyframe; frames continue at `keyframe.frame_seq`.
@@ -244,7 +257,7 @@ impl Engine {
             .restore()
             .map_err(bad)?;
         let mut engine = Engine::new(header);
-        engine.last = Some((keyframe.tick, StateHashes::of(&play)));
+        engine.last = Some((keyframe.tick, engine.hashes(&play)));
         engine.first_tick = Some(keyframe.tick);
         engine.phase = Phase::Playing(Box::new(play));
         engine.next_seq = keyframe.frame_seq;
@@ -393,7 +406,7 @@ impl Engine {
                 };
                 play.apply(&packet);
                 if let play::ToClient::Snapshot(s) = &packet {
-                    let hashes = StateHashes::of(play);
+                    let hashes = StateHashes::of_format(play, self.format_version);
                     self.last = Some((s.tick, hashes));
                     self.counts.snapshots += 1;
                     return Ok(Some(TickOutcome::Snapshot {

@@ -18,10 +18,24 @@ pub struct StateHashes {
     pub players: u64,
 }
 
+/// The newest replay format whose tick hashes hash the players by FNV-1a
+/// (`PlayerManager::state_hash_fnv`); later formats use `PlayerManager::state_hash`.
+pub const LAST_FNV_FORMAT: u16 = 4;
+
 impl StateHashes {
-    /// The hashes of a play state.
+    /// The hashes of a play state, as the recorders write them now (format 5).
     pub fn of(play: &PlayState) -> Self {
         let (world, players) = play.state_hash();
+        StateHashes { world, players }
+    }
+
+    /// The hashes of a play state as a recording of `format_version` records them.
+    pub fn of_format(play: &PlayState, format_version: u16) -> Self {
+        let (world, players) = if format_version <= LAST_FNV_FORMAT {
+            play.state_hash_fnv()
+        } else {
+            play.state_hash()
+        };
         StateHashes { world, players }
     }
 }
@@ -74,9 +88,14 @@ pub fn changed_tiles(play: &PlayState) -> usize {
 }
 
 impl StateView {
-    /// Captures a play state.
+    /// Captures a play state (hashes as format 5 defines them).
     pub fn of(play: &PlayState) -> Self {
-        let hashes = StateHashes::of(play);
+        Self::of_format(play, tilegame_protocol::replay_file::FORMAT_VERSION)
+    }
+
+    /// Captures a play state with hashes as a recording of `format_version` defines them.
+    pub fn of_format(play: &PlayState, format_version: u16) -> Self {
+        let hashes = StateHashes::of_format(play, format_version);
         StateView {
             tick: play.world.tick(),
             world_hash: format!("{:#018x}", hashes.world),

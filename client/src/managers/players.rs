@@ -265,7 +265,9 @@ impl PlayerManager {
 
     /// Re-bases the prediction on the server's state and replays unacknowledged inputs.
     fn reconcile(&mut self, map: &Map) {
-        let Some(local) = self.local().cloned() else {
+        // The fields used, not a clone (a clone allocates the name on every snapshot).
+        let Some((local_state, local_health)) = self.local().map(|p| (server_state(p), p.health))
+        else {
             return;
         };
         let ack = self.ack_seq;
@@ -277,7 +279,7 @@ impl PlayerManager {
         {
             self.prediction.pending.pop_front();
         }
-        let mut state = server_state(&local);
+        let mut state = local_state;
         // How far off were we for the acknowledged input? Compare before replaying the rest.
         let predicted_then = self.prediction.pending.iter().fold(state, |s, i| {
             game::step_movement(map, &s, i.move_x, i.move_y)
@@ -288,7 +290,7 @@ impl PlayerManager {
             / SUBPX;
         self.prediction.last_error_px = err;
         self.prediction.max_error_px = self.prediction.max_error_px.max(err);
-        if local.health > 0 {
+        if local_health > 0 {
             for i in &self.prediction.pending {
                 state = game::step_movement(map, &state, i.move_x, i.move_y);
             }
@@ -364,8 +366,25 @@ impl PlayerManager {
         self.anomalies
     }
 
-    /// Stable hash of the server-given state: every player in id order, the tick and the ack.
+    /// Stable hash of the server-given state (the tick, the ack, the local id and every player)
+    /// as replay format 5 records it: each player's fields are mixed a few words at a time
+    /// ([`player_hash`]) and the players combined by wrapping addition (their ids are in their
+    /// hashes), so no chain runs through all of them byte by byte.
     pub fn state_hash(&self) -> u64 {
+        let sum = self
+            .players
+            .values()
+            .fold(0u64, |acc, p| acc.wrapping_add(player_hash(p)));
+        let head = fold(
+            (u64::from(self.tick) | u64::from(self.ack_seq) << 32) ^ K[0],
+            (u64::from(self.local_id.unwrap_or(0)) | (self.players.len() as u64) << 32) ^ K[1],
+        );
+        fold(head ^ K[2], sum ^ K[3])
+    }
+
+    /// The same state hashed as replay formats 1 to 4 record it: FNV-1a over every player's
+    /// bytes in id order (one dependent multiplication per byte).
+    pub fn state_hash_fnv(&self) -> u64 {
         let mut h = tilegame_game::StableHasher::default();
         h.write_u32(self.tick);
         h.write_u32(self.ack_seq);
@@ -384,6 +403,59 @@ impl PlayerManager {
         }
         h.finish()
     }
+}
+
+/// The constants format 5's hashes mix in (wyhash's; any odd, dense 64-bit values would do).
+const K: [u64; 4] = [
+    0xa076_1d64_78bd_642f,
+    0xe703_7ed1_a0b4_28db,
+    0x8ebc_6af0_9c88_c6e3,
+    0x5899_65cc_7537_4cc3,
+];
+
+/// The 128-bit product of `a` and `b`, folded to 64 bits (high half xor low half).
+#[inline]
+fn fold(a: u64, b: u64) -> u64 {
+    let p = u128::from(a) * u128::from(b);
+    (p as u64) ^ ((p >> 64) as u64)
+}
+
+/// Eight little-endian bytes of `bytes` from `at`, zero-padded past its end.
+#[inline]
+fn word(bytes: &[u8], at: usize) -> u64 {
+    let rest = bytes.get(at..).unwrap_or_default();
+    match rest.first_chunk::<8>() {
+        Some(w) => u64::from_le_bytes(*w),
+        // A short tail byte by byte: a copy into a buffer read back whole stalls the load.
+        None => rest
+            .iter()
+            .rev()
+            .fold(0u64, |w, &b| (w << 8) | u64::from(b)),
+    }
+}
+
+/// One player's format-5 hash (see `spec/replay.ron`): two products of its fields' words, one
+/// per 16 bytes of its name, combined by one more. The products are independent of each other
+/// and of the other players', so a tick's players hash side by side rather than byte by byte.
+pub fn player_hash(p: &RemotePlayer) -> u64 {
+    let pair = |a: i32, b: i32| u64::from(a as u32) | u64::from(b as u32) << 32;
+    let name = p.name.as_bytes();
+    let a = fold(
+        (u64::from(p.id) | u64::from(p.color) << 32) ^ K[0],
+        pair(p.pos.0, p.pos.1) ^ K[1],
+    );
+    let b = fold(
+        pair(p.vel.0, p.vel.1) ^ K[2],
+        (u64::from(p.health) | u64::from(p.placed) << 8 | (name.len() as u64) << 16) ^ K[3],
+    );
+    let mut names = 0u64;
+    for (i, at) in (0..name.len()).step_by(16).enumerate() {
+        names = names.wrapping_add(fold(
+            word(name, at) ^ K[1] ^ i as u64,
+            word(name, at + 8) ^ K[2],
+        ));
+    }
+    fold(a ^ names ^ K[3], b ^ K[0])
 }
 
 #[cfg(test)]
@@ -450,6 +522,74 @@ mod tests {
             None,
         );
         assert_eq!(m.anomalies(), 1);
+    }
+
+    /// A known state: the local player and two others, one with a 9-byte name.
+    fn known_state() -> PlayerManager {
+        let mut m = PlayerManager::new();
+        m.set_local(1, "me", (100, 200));
+        let bob = PlayerDelta {
+            name: Some("bob".into()),
+            position: Some(Position { x: 10, y: 20 }),
+            velocity: Some(Position { x: -60, y: 0 }),
+            health: Some(90),
+            color: Some(0x12_34_56),
+            ..delta(2)
+        };
+        let long = PlayerDelta {
+            name: Some("ninebytes".into()),
+            position: Some(Position { x: -5, y: 7 }),
+            ..delta(300)
+        };
+        m.apply(&snap(41, 17, vec![bob, long]), None);
+        m
+    }
+
+    #[test]
+    fn the_state_hashes_of_a_known_state_are_pinned() {
+        let m = known_state();
+        // Format 5's definition (spec/replay.ron) and formats 1-4's FNV-1a: recordings carry
+        // these values, so they may never change.
+        assert_eq!(m.state_hash(), 0x443e_d475_118d_8d14);
+        assert_eq!(m.state_hash_fnv(), 0xb051_1788_a731_7898);
+    }
+
+    #[test]
+    fn every_hashed_field_changes_the_format_5_hash() {
+        let m = known_state();
+        let base = m.state_hash();
+        let p = m.players.get(&2).expect("bob").clone();
+        let changed: [fn(&mut RemotePlayer); 8] = [
+            |p| p.id += 1,
+            |p| p.name.push('x'),
+            |p| p.color ^= 1,
+            |p| p.pos.0 += 1,
+            |p| p.pos.1 -= 1,
+            |p| p.vel.1 += 1,
+            |p| p.health -= 1,
+            |p| p.placed = !p.placed,
+        ];
+        for (i, change) in changed.iter().enumerate() {
+            let mut q = p.clone();
+            change(&mut q);
+            assert_ne!(player_hash(&q), player_hash(&p), "field {i}");
+            let mut n = m.clone();
+            n.players.insert(2, q);
+            assert_ne!(n.state_hash(), base, "field {i}");
+        }
+        // The tick, the ack and the local id are hashed too; prev_pos and moved_at are not.
+        let mut n = m.clone();
+        n.tick += 1;
+        assert_ne!(n.state_hash(), base);
+        let mut n = m.clone();
+        n.ack_seq += 1;
+        assert_ne!(n.state_hash(), base);
+        let mut n = m.clone();
+        if let Some(p) = n.players.get_mut(&2) {
+            p.prev_pos.0 += 1;
+            p.moved_at += 1;
+        }
+        assert_eq!(n.state_hash(), base);
     }
 
     #[test]

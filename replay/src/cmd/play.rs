@@ -26,7 +26,7 @@ pub fn run(
     let Some(play) = engine.play() else {
         return Err(ToolError::Usage(format!("no state at tick {until}")));
     };
-    let view = StateView::of(play);
+    let view = StateView::of_format(play, engine.format_version());
     if print_state {
         let text = serde_json::to_string_pretty(&view).unwrap_or_default();
         writeln!(out, "{text}")?;

@@ -254,7 +254,7 @@ fn verify_records(
                     let expected = engine
                         .last_keyframe()
                         .and_then(|(_, k)| k.restore().ok())
-                        .map_or(actual, |p| StateHashes::of(&p));
+                        .map_or(actual, |p| engine.hashes(&p));
                     found = Some((
                         Divergence {
                             tick,
@@ -283,7 +283,7 @@ fn verify_records(
                 .last_keyframe()
                 .filter(|(t, _)| *t == d.tick)
                 .and_then(|(_, k)| k.restore().ok())
-                .map(|p| StateView::of(&p))
+                .map(|p| StateView::of_format(&p, engine.format_version()))
         });
         let mut div = DivergenceReport {
             tick: d.tick,
@@ -291,7 +291,9 @@ fn verify_records(
             expected: d.expected,
             replayed: d.actual,
             recorded_state,
-            replayed_state: engine.play().map(StateView::of),
+            replayed_state: engine
+                .play()
+                .map(|p| StateView::of_format(p, engine.format_version())),
             diff,
             written: Vec::new(),
         };
