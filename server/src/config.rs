@@ -86,6 +86,11 @@ pub struct ServerConfig {
     pub admin_token_file: Option<std::path::PathBuf>,
     /// Keep bans in this file (JSON), read back at start (`None`: bans last until the stop).
     pub bans: Option<std::path::PathBuf>,
+    /// Nice value (-20..=19, lower runs first) the simulation's thread asks for, so the tick
+    /// runs ahead of socket I/O (`None`: the process's own). Asking for a value below the
+    /// process's needs `CAP_SYS_NICE` or `RLIMIT_NICE`; without them the tick keeps the
+    /// process's priority.
+    pub tick_nice: Option<i32>,
 }
 
 impl Default for ServerConfig {
@@ -120,6 +125,7 @@ impl Default for ServerConfig {
             replays: None,
             admin_token_file: None,
             bans: None,
+            tick_nice: Some(crate::tick_thread::DEFAULT_TICK_NICE),
         }
     }
 }
@@ -227,6 +233,12 @@ impl ServerConfig {
                 message: "one line of at most 256 bytes".into(),
             });
         }
+        if self.tick_nice.is_some_and(|n| !(-20..=19).contains(&n)) {
+            return Err(ConfigError::Invalid {
+                key: "tick_nice",
+                message: "a nice value from -20 to 19".into(),
+            });
+        }
         if self.drain_secs > 3600 {
             return Err(ConfigError::Invalid {
                 key: "drain_secs",
@@ -324,6 +336,11 @@ mod tests {
         assert!(c.validate().is_err());
         let c = ServerConfig {
             size: "2000x10".into(),
+            ..ServerConfig::default()
+        };
+        assert!(c.validate().is_err());
+        let c = ServerConfig {
+            tick_nice: Some(-21),
             ..ServerConfig::default()
         };
         assert!(c.validate().is_err());

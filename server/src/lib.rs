@@ -22,6 +22,7 @@ pub mod reading;
 pub mod recording;
 pub mod refusal;
 pub mod session;
+pub mod tick_thread;
 pub mod ticker;
 pub mod warnings;
 pub mod web;
@@ -281,15 +282,19 @@ impl Server {
             warnings: Arc::clone(&warnings),
         });
         let connections = drain::Connections::default();
-        let sim_task = tokio::spawn(ticker::run(
-            sim,
-            commands_rx,
-            config.tick_period(),
-            config.exit_when_empty_secs.map(Duration::from_secs),
-            stop_rx,
-            config.shutdown_message.clone(),
-            Arc::clone(&metrics),
-        ));
+        // The loop runs on its own thread, ahead of the sockets (`tick_thread`).
+        let sim_task = tick_thread::spawn(
+            config.tick_nice,
+            ticker::run(
+                sim,
+                commands_rx,
+                config.tick_period(),
+                config.exit_when_empty_secs.map(Duration::from_secs),
+                stop_rx,
+                config.shutdown_message.clone(),
+                Arc::clone(&metrics),
+            ),
+        );
         // Connections that have not joined yet are limited, per address and in all, so a flood
         // cannot exhaust descriptors; a full table evicts the oldest place of the address holding
         // the most, so silent sockets from many addresses cannot lock honest players out.

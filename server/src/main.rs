@@ -66,6 +66,10 @@ struct Args {
     /// The message of the Kick(ServerShutdown) every connection gets when the server stops.
     #[arg(long, value_name = "TEXT")]
     shutdown_message: Option<String>,
+    /// Nice value the simulation's thread asks for, so the tick runs ahead of the sockets
+    /// (-20..=19; asking below the process's own needs CAP_SYS_NICE or RLIMIT_NICE) [default: -10].
+    #[arg(long, value_name = "NICE", allow_negative_numbers = true)]
+    tick_nice: Option<i32>,
     /// Serve /metrics (Prometheus), /healthz and /readyz on ADDR [default when given without
     /// ADDR: 127.0.0.1:35001].
     #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:35001")]
@@ -140,6 +144,9 @@ impl Args {
         }
         if let Some(v) = self.shutdown_message {
             c.shutdown_message = v;
+        }
+        if self.tick_nice.is_some() {
+            c.tick_nice = self.tick_nice;
         }
         if self.metrics.is_some() {
             c.metrics = self.metrics;
