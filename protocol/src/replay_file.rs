@@ -24,17 +24,23 @@
 //!
 //! The reader streams: it holds one chunk body (at most [`MAX_CHUNK`], and never more than the
 //! bytes actually present), its inflation (at most the `raw_length` it declares, itself at most
-//! [`MAX_CHUNK`]; a chunk that inflates to more is refused as soon as it does) and decodes one
-//! record at a time, so reading any file costs at most [`READ_BUDGET`] bytes whatever it claims.
+//! [`MAX_CHUNK`]; a chunk that inflates to more is refused as soon as it does) after at most
+//! 512 KiB of the stream's earlier output, and decodes one record at a time from it, so
+//! reading any file costs at most [`READ_BUDGET`] bytes whatever it claims.
 //! Nothing here panics on a hostile file.
 
 use std::io::{self, Read, Write};
 
-use flate2::{Decompress, FlushDecompress, Status};
 use miniz_oxide::deflate::core::{
     compress as deflate_core, create_comp_flags_from_zip_params,
     deflate_flags::TDEFL_FORCE_ALL_STATIC_BLOCKS, CompressorOxide, TDEFLFlush, TDEFLStatus,
 };
+use miniz_oxide::inflate::core::{
+    decompress as inflate_core,
+    inflate_flags::{TINFL_FLAG_HAS_MORE_INPUT, TINFL_FLAG_USING_NON_WRAPPING_OUTPUT_BUF},
+    DecompressorOxide,
+};
+use miniz_oxide::inflate::TINFLStatus;
 
 use crate::replay_format::{
     ChunkHeader, ChunkHeaderV1, ChunkHeaderV3, CompactFrame, CompactRecord, CompactTickHash,
@@ -696,61 +702,118 @@ impl<W: Write> ReplayWriter<W> {
     }
 }
 
-/// Inflates one chunk body into `out` (cleared), continuing `d`'s stream, never past `declared`.
-fn inflate_chunk(
-    d: &mut Decompress,
-    body: &[u8],
-    declared: u32,
-    out: &mut Vec<u8>,
-) -> Result<bool, Damage> {
-    let limit = declared as usize;
-    out.clear();
-    let start = d.total_in();
-    let mut ended = false;
-    loop {
-        if out.len() == out.capacity() {
-            // Grows with what the body gives, up to one byte past the declared length.
-            let room = (limit + 1 - out.len()).min(out.len().max(64 << 10));
-            out.reserve_exact(room);
-        }
-        let (in_before, out_before) = (d.total_in(), out.len());
-        let used = (in_before - start) as usize;
-        let status = d
-            .decompress_vec(&body[used..], out, FlushDecompress::Sync)
-            .map_err(|e| Damage::Inflate {
-                message: e.to_string(),
-            })?;
-        if out.len() > limit {
-            return Err(Damage::InflatesPast { declared });
-        }
-        if status == Status::StreamEnd {
-            ended = true;
-            break;
-        }
-        let progress = d.total_in() != in_before || out.len() != out_before;
-        let input_left = ((d.total_in() - start) as usize) < body.len();
-        if !progress && (!input_left || out.len() < out.capacity()) {
-            break;
+/// The bytes a DEFLATE back-reference may reach behind the output (RFC 1951: 32 KiB).
+const WINDOW: usize = 32 << 10;
+
+/// Inflated bytes kept before the oldest are dropped: the window is moved to the front of the
+/// buffer only once this much has gathered, so the move costs little per chunk.
+const KEEP: usize = 512 << 10;
+
+/// Room given to the inflater past a chunk's declared length, so that it decodes to the end of
+/// a chunk on its fast path (which wants 259 bytes of room); a chunk that writes into it
+/// inflates past its declared length and is refused.
+const SLACK: usize = 320;
+
+/// Raw DEFLATE inflation of the chunks of one stream into one flat buffer: the stream's recent
+/// output (at least the last [`WINDOW`] bytes, which back-references may reach) followed by the
+/// chunk just inflated, whose records are then read from it in place. Inflating straight into
+/// that buffer (miniz_oxide's non-wrapping output) spares the copy out of a 32 KiB ring and
+/// its slow path, and one decompressor serves the whole file.
+struct Inflater {
+    core: Box<DecompressorOxide>,
+    /// The stream's output: history, then the current chunk from `start`.
+    out: Vec<u8>,
+    /// Where the current chunk's inflated bytes start in `out`.
+    start: usize,
+}
+
+impl Inflater {
+    fn new() -> Self {
+        Inflater {
+            core: Box::default(),
+            out: Vec::new(),
+            start: 0,
         }
     }
-    let used = (d.total_in() - start) as usize;
-    if used < body.len() {
-        if ended {
-            return Err(Damage::AfterStream {
-                bytes: body.len() - used,
+
+    /// Starts a new stream: nothing before it may be referred to.
+    fn reset(&mut self) {
+        self.core.init();
+        self.out.clear();
+        self.out.shrink_to(KEEP + MAX_CHUNK as usize / 16);
+        self.start = 0;
+    }
+
+    /// The current chunk's inflated bytes.
+    fn chunk(&self) -> &[u8] {
+        &self.out[self.start..]
+    }
+
+    /// Inflates one chunk body (its sync marker put back), continuing the stream, never more
+    /// than [`SLACK`] bytes past `declared`; returns whether the stream ended in it.
+    fn inflate(&mut self, body: &[u8], declared: u32) -> Result<bool, Damage> {
+        if self.out.len() > KEEP {
+            // Keep the window, at the front.
+            let from = self.out.len() - WINDOW;
+            self.out.copy_within(from.., 0);
+            self.out.truncate(WINDOW);
+            self.out.shrink_to(KEEP + MAX_CHUNK as usize / 16);
+        }
+        let limit = declared as usize;
+        let start = self.out.len();
+        self.start = start;
+        let flags = TINFL_FLAG_USING_NON_WRAPPING_OUTPUT_BUF | TINFL_FLAG_HAS_MORE_INPUT;
+        let mut used = 0usize;
+        let ended = loop {
+            // Room grows with what the body gives (a crafted length costs no more than the
+            // output really produced), up to the slack past the declared length.
+            let produced = self.out.len() - start;
+            let room = (limit + SLACK - produced).min(produced.max(64 << 10));
+            let filled = self.out.len();
+            self.out.resize(filled + room, 0);
+            let (status, read, wrote) =
+                inflate_core(&mut self.core, &body[used..], &mut self.out, filled, flags);
+            self.out.truncate(filled + wrote);
+            used += read;
+            if self.out.len() - start > limit {
+                return Err(Damage::InflatesPast { declared });
+            }
+            match status {
+                TINFLStatus::Done => break true,
+                TINFLStatus::NeedsMoreInput => break false,
+                TINFLStatus::HasMoreOutput if read > 0 || wrote > 0 => {}
+                other => {
+                    return Err(Damage::Inflate {
+                        message: inflate_failure(other).into(),
+                    })
+                }
+            }
+        };
+        if used < body.len() {
+            if ended {
+                return Err(Damage::AfterStream {
+                    bytes: body.len() - used,
+                });
+            }
+            return Err(Damage::Inflate {
+                message: format!("{} bytes of the body were not consumed", body.len() - used),
             });
         }
-        return Err(Damage::Inflate {
-            message: format!("{} bytes of the body were not consumed", body.len() - used),
-        });
+        let inflated = self.out.len() - start;
+        if inflated != limit {
+            return Err(Damage::InflatesShort { declared, inflated });
+        }
+        Ok(ended)
     }
-    if out.len() != limit {
-        return Err(Damage::InflatesShort {
-            declared,
-            inflated: out.len(),
-        });
+}
+
+/// What a failed inflation says.
+fn inflate_failure(status: TINFLStatus) -> &'static str {
+    match status {
+        TINFLStatus::FailedCannotMakeProgress => "the compressed data ends early",
+        TINFLStatus::HasMoreOutput => "the inflater made no progress",
+        _ => "invalid DEFLATE data",
     }
-    Ok(ended)
 }
 
 /// The CRC of a chunk header's signed bytes, chained from the file header's seal.
@@ -796,11 +859,14 @@ pub struct ReplayReader<R: Read> {
     header: FileHeader,
     seal: u32,
     pos: u64,
-    /// The current chunk's records (inflated when compressed).
+    /// The current chunk's records when stored.
     chunk: Vec<u8>,
     /// The current chunk's stored bytes when compressed.
     body: Vec<u8>,
-    inflate: Decompress,
+    /// The compressed stream, whose buffer holds the current chunk's records when compressed.
+    inflate: Inflater,
+    /// Whether the current chunk's records are in `inflate` (else in `chunk`).
+    inflated: bool,
     /// Whether a DEFLATE stream is open (a continuing chunk may follow).
     stream: bool,
     /// What format 4's compact records are increases over.
@@ -971,7 +1037,8 @@ impl<R: Read> ReplayReader<R> {
             pos: end as u64,
             chunk: Vec::new(),
             body: Vec::new(),
-            inflate: Decompress::new(false),
+            inflate: Inflater::new(),
+            inflated: false,
             stream: false,
             deltas: Deltas::default(),
             chunk_pos: 0,
@@ -1222,18 +1289,20 @@ impl<R: Read> ReplayReader<R> {
                 self.body.extend_from_slice(&SYNC_MARKER);
             }
             if codec == CODEC_DEFLATE_RESTART {
-                self.inflate.reset(false);
+                self.inflate.reset();
                 self.stream = true;
             } else if !self.stream {
                 return Err(self.corrupt(offset, chunk_len, Damage::NoStream));
             }
-            self.chunk.shrink_to(1 << 20);
-            let ended = inflate_chunk(&mut self.inflate, &self.body, raw_length, &mut self.chunk)
+            let ended = self
+                .inflate
+                .inflate(&self.body, raw_length)
                 .map_err(|damage| self.corrupt(offset, chunk_len, damage))?;
             if ended {
                 self.stream = false;
             }
         }
+        self.inflated = codec != CODEC_STORED;
         self.chunk_offset = offset;
         self.chunk_len = chunk_len;
         self.chunk_pos = 0;
@@ -1243,10 +1312,21 @@ impl<R: Read> ReplayReader<R> {
         Ok(true)
     }
 
+    /// The current chunk's records (inflated when compressed).
+    fn records_bytes(&self) -> &[u8] {
+        if self.inflated {
+            self.inflate.chunk()
+        } else {
+            &self.chunk
+        }
+    }
+
     /// Decodes the next record of the current chunk.
     fn next_record(&mut self) -> Result<Record, ReplayError> {
         let v2 = self.header.format_version >= 2;
-        let body = &self.chunk[self.chunk_pos..];
+        let chunk = self.records_bytes();
+        let chunk_len = chunk.len();
+        let body = &chunk[self.chunk_pos..];
         let mut cursor = io::Cursor::new(body);
         let at = self.chunk_pos as u64;
         let damage = |message: String| {
@@ -1271,13 +1351,14 @@ impl<R: Read> ReplayReader<R> {
             crate::record_read::read_record(&mut cursor)
                 .map_err(|e| damage(crate::wire::explain(&e, body.len()).2))?
         };
+        let read = cursor.position() as usize;
         self.deltas.saw(&record);
-        self.chunk_pos += cursor.position() as usize;
+        self.chunk_pos += read;
         self.chunk_left -= 1;
         self.chunk_index += 1;
-        if self.chunk_left == 0 && self.chunk_pos != self.chunk.len() {
+        if self.chunk_left == 0 && self.chunk_pos != chunk_len {
             return Err(self.chunk_damage(Damage::Leftover {
-                bytes: self.chunk.len() - self.chunk_pos,
+                bytes: chunk_len - self.chunk_pos,
             }));
         }
         match &record {
