@@ -199,7 +199,7 @@ fn main() {
             first_tick + (rng.next() % ticks) as u32
         };
         let started = Instant::now();
-        let seeked = tilegame_replay::sim_seek::seek(&file, target).expect("seeks");
+        let mut seeked = tilegame_replay::sim_seek::seek(&file, target).expect("seeks");
         let t = started.elapsed().as_secs_f64();
         assert!(
             seeked.diverged.is_none(),
@@ -208,7 +208,7 @@ fn main() {
         );
         assert_eq!(seeked.resim.tick(), target, "reached tick {target}");
         assert_eq!(
-            seeked.resim.world().state_hash(),
+            seeked.resim.world_hash(),
             run.hashes[(target - first_tick) as usize],
             "the state at tick {target} is the one the full run reached"
         );
