@@ -58,84 +58,71 @@ fn fold(a: u64, b: u64) -> u64 {
     (p as u64) ^ ((p >> 64) as u64)
 }
 
-/// Block `i` (16 bytes, little-endian words) as format 5 sums it.
+/// Block `i` (its two little-endian words) as format 5 sums it.
 #[inline]
-fn block(i: u64, b: &[u8; 16]) -> u64 {
-    let (lo, hi) = b.split_at(8);
-    let w = |s: &[u8]| u64::from_le_bytes(s.try_into().unwrap_or([0; 8]));
-    fold(w(lo) ^ K[1] ^ i, w(hi) ^ K[2])
+fn block(i: u64, block: u128) -> u64 {
+    fold((block as u64) ^ K[1] ^ i, ((block >> 64) as u64) ^ K[2])
 }
 
 /// Format 5's hash of a byte string: with the bytes cut into 16-byte blocks (the last one
 /// zero-padded), `fold(S ^ K3, n ^ K0)` where `n` is the length and `S` the wrapping sum over
-/// blocks `i` of `fold(first word ^ K1 ^ i, second word ^ K2)`.
+/// blocks `i` of `fold(first word ^ K1 ^ i, second word ^ K2)`, the words little-endian.
 pub fn block_hash(bytes: &[u8]) -> u64 {
     let mut h = BlockHasher::new();
     h.write_bytes(bytes);
     h.finish()
 }
 
-/// Bytes [`BlockHasher`] gathers before folding them.
-const BUF: usize = 128;
-
 /// [`block_hash`] of the bytes written into it (a [`StableWrite`], as `Player::hash_into`
-/// takes): equal to `block_hash` of their concatenation however they were split.
-#[derive(Clone)]
+/// takes): equal to `block_hash` of their concatenation however they were split. The block
+/// being filled is kept in a register, each field shifted into place (a field stored into a
+/// buffer byte by byte and read back as a word would stall the load).
+#[derive(Debug, Clone, Copy, Default)]
 pub struct BlockHasher {
-    buf: [u8; BUF],
-    /// Bytes in `buf`.
-    len: usize,
+    /// The block being filled, its first byte in the low bits.
+    acc: u128,
+    /// Bytes in `acc`.
+    fill: u32,
     /// Blocks folded into `sum` so far.
     blocks: u64,
     sum: u64,
 }
 
-impl Default for BlockHasher {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl BlockHasher {
     /// A hash of nothing yet.
     pub fn new() -> BlockHasher {
-        BlockHasher {
-            buf: [0; BUF],
-            len: 0,
-            blocks: 0,
-            sum: 0,
-        }
+        BlockHasher::default()
     }
 
-    /// Folds the whole buffer's blocks.
-    #[cold]
-    fn spill(&mut self, mut bytes: &[u8]) {
-        while !bytes.is_empty() {
-            let take = (BUF - self.len).min(bytes.len());
-            self.buf[self.len..self.len + take].copy_from_slice(&bytes[..take]);
-            self.len += take;
-            bytes = &bytes[take..];
-            if self.len == BUF {
-                for b in self.buf.as_chunks::<16>().0 {
-                    self.sum = self.sum.wrapping_add(block(self.blocks, b));
-                    self.blocks += 1;
-                }
-                self.len = 0;
-            }
+    /// Appends `n` bytes (1 to 8), given in stream order from the low byte of `x` up (the bytes
+    /// of `x` above `n` are zero).
+    #[inline(always)]
+    fn push(&mut self, x: u64, n: u32) {
+        self.acc |= u128::from(x) << (8 * self.fill);
+        let room = 16 - self.fill;
+        if n < room {
+            self.fill += n;
+        } else {
+            self.sum = self.sum.wrapping_add(block(self.blocks, self.acc));
+            self.blocks += 1;
+            // What did not fit (n > room only when room < 8, so the shift stays below 64).
+            self.acc = if n > room {
+                u128::from(x >> (8 * room))
+            } else {
+                0
+            };
+            self.fill = n - room;
         }
     }
 
     /// The hash of every byte written.
     #[inline]
     pub fn finish(&self) -> u64 {
-        let mut buf = self.buf;
-        buf[self.len..].fill(0);
-        let full = self.len.div_ceil(16);
         let mut sum = self.sum;
-        for (i, b) in buf.as_chunks::<16>().0[..full].iter().enumerate() {
-            sum = sum.wrapping_add(block(self.blocks + i as u64, b));
+        if self.fill > 0 {
+            sum = sum.wrapping_add(block(self.blocks, self.acc));
         }
-        let n = self.blocks * 16 + self.len as u64;
+        let n = self.blocks * 16 + u64::from(self.fill);
         fold(sum ^ K[3], n ^ K[0])
     }
 }
@@ -143,13 +130,42 @@ impl BlockHasher {
 impl StableWrite for BlockHasher {
     #[inline]
     fn write_bytes(&mut self, bytes: &[u8]) {
-        let end = self.len + bytes.len();
-        if end < BUF {
-            self.buf[self.len..end].copy_from_slice(bytes);
-            self.len = end;
-        } else {
-            self.spill(bytes);
+        let (words, rest) = bytes.as_chunks::<8>();
+        for w in words {
+            self.push(u64::from_le_bytes(*w), 8);
         }
+        if !rest.is_empty() {
+            let x = rest
+                .iter()
+                .rev()
+                .fold(0u64, |w, &b| (w << 8) | u64::from(b));
+            self.push(x, rest.len() as u32);
+        }
+    }
+
+    #[inline]
+    fn write_u8(&mut self, v: u8) {
+        self.push(u64::from(v), 1);
+    }
+
+    #[inline]
+    fn write_u16(&mut self, v: u16) {
+        self.push(u64::from(v.swap_bytes()), 2);
+    }
+
+    #[inline]
+    fn write_u32(&mut self, v: u32) {
+        self.push(u64::from(v.swap_bytes()), 4);
+    }
+
+    #[inline]
+    fn write_i32(&mut self, v: i32) {
+        self.push(u64::from((v as u32).swap_bytes()), 4);
+    }
+
+    #[inline]
+    fn write_u64(&mut self, v: u64) {
+        self.push(v.swap_bytes(), 8);
     }
 }
 
@@ -500,6 +516,46 @@ mod tests {
                     h.write_bytes(piece);
                 }
                 assert_eq!(h.finish(), whole, "{n} bytes in pieces of {step}");
+            }
+            // Fields written whole are their big-endian bytes.
+            let mut fields = BlockHasher::new();
+            let mut flat = Vec::new();
+            fields.write_bytes(&bytes[..n]);
+            flat.extend_from_slice(&bytes[..n]);
+            for i in 0..40u32 {
+                let v = u64::from(bytes.get(i as usize).copied().unwrap_or(7));
+                let v = v.wrapping_mul(0x0102_0304_0506_0709) ^ u64::from(i);
+                match i % 6 {
+                    0 => {
+                        fields.write_u8(v as u8);
+                        flat.push(v as u8);
+                    }
+                    1 => {
+                        fields.write_u16(v as u16);
+                        flat.extend_from_slice(&(v as u16).to_be_bytes());
+                    }
+                    2 => {
+                        fields.write_u32(v as u32);
+                        flat.extend_from_slice(&(v as u32).to_be_bytes());
+                    }
+                    3 => {
+                        fields.write_i32(v as i32);
+                        flat.extend_from_slice(&(v as i32).to_be_bytes());
+                    }
+                    4 => {
+                        fields.write_u64(v);
+                        flat.extend_from_slice(&v.to_be_bytes());
+                    }
+                    _ => {
+                        fields.write_bool(v % 2 == 0);
+                        flat.push(u8::from(v % 2 == 0));
+                    }
+                }
+                assert_eq!(
+                    fields.finish(),
+                    block_hash(&flat),
+                    "{n} bytes, then {i} fields"
+                );
             }
             // Trailing zeros are not padding: the length is hashed.
             let mut longer = bytes[..n].to_vec();
