@@ -28,7 +28,8 @@ pub struct Seeked {
     pub diverged: Option<Divergence>,
 }
 
-type Reader<'a> = ReplayReader<Box<dyn ReadSeek + 'a>>;
+/// A reader that can start at any chunk.
+pub type Reader<'a> = ReplayReader<Box<dyn ReadSeek + 'a>>;
 
 /// The first keyframe chunk at or after byte `from`: its offset and keyframe.
 fn keyframe_after(
@@ -61,66 +62,31 @@ pub fn seek_replicating(file: &ReplayFile, tick: u32) -> Result<Seeked, ToolErro
     seek_with(file, tick, true)
 }
 
+/// Where a seek starts: the loop restored from the latest keyframe at or before a tick (or
+/// built from SimStart), and a reader at the record after it.
+pub struct Located<'a> {
+    /// The loop at the keyframe (or before the first tick).
+    pub resim: Resim,
+    /// The reader, next at the record after the keyframe (or after SimStart).
+    pub reader: Reader<'a>,
+    /// The keyframe's tick (`None`: from SimStart).
+    pub keyframe: Option<u32>,
+    /// Keyframe chunks read while bisecting.
+    pub probes: u32,
+}
+
 fn seek_with(file: &ReplayFile, tick: u32, replicate: bool) -> Result<Seeked, ToolError> {
-    let mut first = file.reader(true)?;
-    let start: SimStart = match first.try_next().map_err(|e| file.file_error(e))? {
-        Some(Record::SimStart(s)) => s,
-        _ => {
-            return Err(ToolError::Usage(format!(
-                "{}: not a server simulation recording (no SimStart first)",
-                file.path.display()
-            )))
-        }
-    };
-    let format = first.format_version();
-    drop(first);
+    let Located {
+        mut resim,
+        mut reader,
+        keyframe,
+        probes,
+    } = locate(file, tick, replicate)?;
     let resim_error = |offset, source: ResimError| ToolError::Resim {
         path: file.path.clone(),
         offset,
         source,
     };
-    let mut best: Option<(u64, SimKeyframe)> = None;
-    let mut probes = 0;
-    if format >= 3 {
-        let (mut lo, mut hi) = (0u64, file.len());
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            probes += 1;
-            match keyframe_after(file, mid)? {
-                Some((at, k)) if k.tick <= tick => {
-                    lo = at + 1;
-                    best = Some((at, k));
-                }
-                _ => hi = mid,
-            }
-        }
-    }
-    let (mut resim, mut reader, keyframe) = match best {
-        Some((at, k)) => {
-            let resim = Resim::from_keyframe(&start, &k).map_err(|e| resim_error(at, e))?;
-            let input = file.seekable().map_err(|e| file.file_error(e))?;
-            let mut reader = Reader::resume(input, at)
-                .map_err(|e| file.file_error(e))?
-                .ok_or_else(|| {
-                    ToolError::Usage(format!(
-                        "{}: the keyframe chunk at {at} is gone",
-                        file.path.display()
-                    ))
-                })?;
-            // The keyframe itself.
-            reader.try_next().map_err(|e| file.file_error(e))?;
-            (resim, reader, Some(k.tick))
-        }
-        None => {
-            let resim = Resim::new(&start).map_err(|e| resim_error(0, e))?;
-            let input = file.seekable().map_err(|e| file.file_error(e))?;
-            let mut reader = Reader::new(input).map_err(|e| file.file_error(e))?;
-            // SimStart.
-            reader.try_next().map_err(|e| file.file_error(e))?;
-            (resim, reader, None)
-        }
-    };
-    resim.set_replicate(replicate);
     let mut ticks = 0;
     let mut diverged = None;
     if keyframe.is_none_or(|k| k < tick) {
@@ -154,5 +120,76 @@ fn seek_with(file: &ReplayFile, tick: u32, replicate: bool) -> Result<Seeked, To
         probes,
         ticks,
         diverged,
+    })
+}
+
+/// Finds the latest keyframe at or before `tick` (bisecting the file) and restores the loop
+/// there, its format and replication set; nothing after the keyframe is applied yet.
+pub fn locate(file: &ReplayFile, tick: u32, replicate: bool) -> Result<Located<'_>, ToolError> {
+    let mut first = file.reader(true)?;
+    let start: SimStart = match first.try_next().map_err(|e| file.file_error(e))? {
+        Some(Record::SimStart(s)) => s,
+        _ => {
+            return Err(ToolError::Usage(format!(
+                "{}: not a server simulation recording (no SimStart first)",
+                file.path.display()
+            )))
+        }
+    };
+    let format = first.format_version();
+    drop(first);
+    let resim_error = |offset, source: ResimError| ToolError::Resim {
+        path: file.path.clone(),
+        offset,
+        source,
+    };
+    let mut best: Option<(u64, SimKeyframe)> = None;
+    let mut probes = 0;
+    if format >= 3 {
+        let (mut lo, mut hi) = (0u64, file.len());
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            probes += 1;
+            match keyframe_after(file, mid)? {
+                Some((at, k)) if k.tick <= tick => {
+                    lo = at + 1;
+                    best = Some((at, k));
+                }
+                _ => hi = mid,
+            }
+        }
+    }
+    let (mut resim, reader, keyframe) = match best {
+        Some((at, k)) => {
+            let resim = Resim::from_keyframe(&start, &k).map_err(|e| resim_error(at, e))?;
+            let input = file.seekable().map_err(|e| file.file_error(e))?;
+            let mut reader = Reader::resume(input, at)
+                .map_err(|e| file.file_error(e))?
+                .ok_or_else(|| {
+                    ToolError::Usage(format!(
+                        "{}: the keyframe chunk at {at} is gone",
+                        file.path.display()
+                    ))
+                })?;
+            // The keyframe itself.
+            reader.try_next().map_err(|e| file.file_error(e))?;
+            (resim, reader, Some(k.tick))
+        }
+        None => {
+            let resim = Resim::new(&start).map_err(|e| resim_error(0, e))?;
+            let input = file.seekable().map_err(|e| file.file_error(e))?;
+            let mut reader = Reader::new(input).map_err(|e| file.file_error(e))?;
+            // SimStart.
+            reader.try_next().map_err(|e| file.file_error(e))?;
+            (resim, reader, None)
+        }
+    };
+    resim.set_format(format);
+    resim.set_replicate(replicate);
+    Ok(Located {
+        resim,
+        reader,
+        keyframe,
+        probes,
     })
 }

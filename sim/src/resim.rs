@@ -20,7 +20,7 @@ use crate::link::MemoryLink;
 use crate::settings::{InvalidSetting, LoopSettings};
 use crate::simlog::{self, BadValue, SimLog};
 use crate::simulation::{keyframe_differences, Command, Footprint, Joined, KeyframeError, Sim};
-use crate::state_hash::WorldHasher;
+use crate::state_hash::{HashDef, WorldHasher};
 use tilegame_game::{self as game, PlayerId};
 use tilegame_protocol::codec::encode_any_state;
 use tilegame_protocol::replay_format::{self as rf, Record};
@@ -398,7 +398,9 @@ impl Resim {
             budget: RESIM_BUDGET,
             counts: ResimCounts::default(),
             replicate: true,
-            hasher: WorldHasher::new(),
+            hasher: WorldHasher::with_def(HashDef::for_format(
+                tilegame_protocol::replay_file::FORMAT_VERSION,
+            )),
         })
     }
 
@@ -437,6 +439,18 @@ impl Resim {
     /// The loop's state now, as a keyframe records it.
     pub fn keyframe(&self) -> rf::SimKeyframeState {
         self.sim.keyframe()
+    }
+
+    /// The recording's format (its header's `format_version`): which definition its tick
+    /// hashes follow ([`HashDef::for_format`]; the format written today unless set). Set it
+    /// before the first record.
+    pub fn set_format(&mut self, format_version: u16) {
+        self.hasher = WorldHasher::with_def(HashDef::for_format(format_version));
+    }
+
+    /// The world's hash now, as the recording's `SimTick` records it (its format's definition).
+    pub fn world_hash(&mut self) -> u64 {
+        self.hasher.state_hash(self.sim.world())
     }
 
     /// The recording's start.

@@ -29,9 +29,9 @@ use std::io::Write;
 
 use tilegame_game::{self as game, PlayerId, StableHasher, World};
 
-use crate::state_hash::WorldHasher;
+use crate::state_hash::{HashDef, WorldHasher};
 use tilegame_protocol::replay_file::{
-    ReplayError, ReplayWriter, FLUSH_INTERVAL_MS, FORMAT_VERSION,
+    written_format, ReplayError, ReplayWriter, FLUSH_INTERVAL_MS, FORMAT_VERSION,
 };
 use tilegame_protocol::replay_format::{self as rf, Record};
 use tilegame_protocol::v1::{DisconnectReason, JoinError};
@@ -111,7 +111,7 @@ impl SimLog {
             writer: Some(writer),
             keyframe_every,
             flush_every,
-            hasher: WorldHasher::new(),
+            hasher: WorldHasher::with_def(HashDef::for_format(written_format(FORMAT_VERSION))),
         })))
     }
 
@@ -296,9 +296,13 @@ impl Drop for RecordLog {
     }
 }
 
-/// The world's hash and each player's (low 32 bits), after a tick.
-pub fn tick_hashes(world: &World) -> rf::SimTick {
-    tick_hashes_with(&mut WorldHasher::new(), world)
+/// The world's hash and each player's (low 32 bits), after a tick, as a file of format
+/// `format_version` records them.
+pub fn tick_hashes(format_version: u16, world: &World) -> rf::SimTick {
+    tick_hashes_with(
+        &mut WorldHasher::with_def(HashDef::for_format(format_version)),
+        world,
+    )
 }
 
 /// [`tick_hashes`] with a hasher that remembers the map's part from tick to tick.
@@ -314,7 +318,8 @@ pub fn tick_hashes_with(hasher: &mut WorldHasher, world: &World) -> rf::SimTick 
     }
 }
 
-/// One player's hash as `SimTick` records it.
+/// One player's hash as `SimTick` records it in formats 1 to 4 (FNV-1a 64 of its canonical
+/// bytes; format 5's is `state_hash::player_hash_products`).
 pub fn player_hash(p: &game::Player) -> u32 {
     let mut h = StableHasher::new();
     p.hash_into(&mut h);

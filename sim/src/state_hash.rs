@@ -1,8 +1,15 @@
 //! `World::state_hash` without re-reading the map every tick.
 //!
-//! The world hash (FNV-1a 64, see `tilegame_game::hash`) feeds the tick, then every tile of the
-//! map, then the players: a re-simulation checks it after every tick, and the map's bytes are
-//! most of the work. FNV-1a has a property that makes the map's part nearly free while the map
+//! A simulation recording's tick hashes follow one of two definitions, picked by the file's
+//! format ([`HashDef::for_format`]). Formats 1 to 4 ([`HashDef::Fnv`]): the world hash is
+//! `World::state_hash` (FNV-1a 64 over the tick, every tile of the map, then the players) and a
+//! player's is FNV-1a 64 of its canonical bytes. Format 5 ([`HashDef::Products`], see
+//! `spec/replay.ron`): each player's canonical bytes are hashed 16 at a time by folded 64x64->128
+//! products ([`block_hash`]), independent of each other, and the world hash combines the tick,
+//! the player count, the map's block hash (computed again only when the map's bytes change) and
+//! the wrapping sum of the players' hashes, so no chain runs through 1,000 bytes a tick.
+//!
+//! For FNV-1a the map's bytes are most of the work. FNV-1a has a property that makes the map's part nearly free while the map
 //! does not change: one step is `s' = (s ^ b) · P`, and `s ^ b = s + ((s & 0xff) ^ b) − (s & 0xff)`,
 //! so over a fixed byte string of length n the state goes from `s` to `Pⁿ·s + K(s & 0xff)`, where
 //! `K` depends only on the bytes and the low byte of `s` (whose own sequence depends on nothing
@@ -13,7 +20,163 @@
 //! is bit-identical to `World::state_hash` (a test compares them over changing maps).
 
 use tilegame_game::hash::{FNV_OFFSET, FNV_PRIME};
-use tilegame_game::{PairHasher, Player, StableHasher, World};
+use tilegame_game::{PairHasher, Player, StableHasher, StableWrite, World};
+
+/// Which definition a simulation recording's tick hashes (`SimTick`) follow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HashDef {
+    /// Formats 1 to 4: FNV-1a 64 over the world's and each player's canonical bytes.
+    Fnv,
+    /// Format 5 on: folded 64-bit products over 16-byte blocks, players summed.
+    #[default]
+    Products,
+}
+
+impl HashDef {
+    /// The definition a file of format `version` records.
+    pub fn for_format(version: u16) -> HashDef {
+        if version >= 5 {
+            HashDef::Products
+        } else {
+            HashDef::Fnv
+        }
+    }
+}
+
+/// The constants format 5's hashes mix in (wyhash's, as the client recordings' format 5).
+const K: [u64; 4] = [
+    0xa076_1d64_78bd_642f,
+    0xe703_7ed1_a0b4_28db,
+    0x8ebc_6af0_9c88_c6e3,
+    0x5899_65cc_7537_4cc3,
+];
+
+/// The 128-bit product of `a` and `b`, folded to 64 bits (high half xor low half).
+#[inline]
+fn fold(a: u64, b: u64) -> u64 {
+    let p = u128::from(a) * u128::from(b);
+    (p as u64) ^ ((p >> 64) as u64)
+}
+
+/// Block `i` (its two little-endian words) as format 5 sums it.
+#[inline]
+fn block(i: u64, block: u128) -> u64 {
+    fold((block as u64) ^ K[1] ^ i, ((block >> 64) as u64) ^ K[2])
+}
+
+/// Format 5's hash of a byte string: with the bytes cut into 16-byte blocks (the last one
+/// zero-padded), `fold(S ^ K3, n ^ K0)` where `n` is the length and `S` the wrapping sum over
+/// blocks `i` of `fold(first word ^ K1 ^ i, second word ^ K2)`, the words little-endian.
+pub fn block_hash(bytes: &[u8]) -> u64 {
+    let mut h = BlockHasher::new();
+    h.write_bytes(bytes);
+    h.finish()
+}
+
+/// [`block_hash`] of the bytes written into it (a [`StableWrite`], as `Player::hash_into`
+/// takes): equal to `block_hash` of their concatenation however they were split. The block
+/// being filled is kept in a register, each field shifted into place (a field stored into a
+/// buffer byte by byte and read back as a word would stall the load).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BlockHasher {
+    /// The block being filled, its first byte in the low bits.
+    acc: u128,
+    /// Bytes in `acc`.
+    fill: u32,
+    /// Blocks folded into `sum` so far.
+    blocks: u64,
+    sum: u64,
+}
+
+impl BlockHasher {
+    /// A hash of nothing yet.
+    pub fn new() -> BlockHasher {
+        BlockHasher::default()
+    }
+
+    /// Appends `n` bytes (1 to 8), given in stream order from the low byte of `x` up (the bytes
+    /// of `x` above `n` are zero).
+    #[inline(always)]
+    fn push(&mut self, x: u64, n: u32) {
+        self.acc |= u128::from(x) << (8 * self.fill);
+        let room = 16 - self.fill;
+        if n < room {
+            self.fill += n;
+        } else {
+            self.sum = self.sum.wrapping_add(block(self.blocks, self.acc));
+            self.blocks += 1;
+            // What did not fit (n > room only when room < 8, so the shift stays below 64).
+            self.acc = if n > room {
+                u128::from(x >> (8 * room))
+            } else {
+                0
+            };
+            self.fill = n - room;
+        }
+    }
+
+    /// The hash of every byte written.
+    #[inline]
+    pub fn finish(&self) -> u64 {
+        let mut sum = self.sum;
+        if self.fill > 0 {
+            sum = sum.wrapping_add(block(self.blocks, self.acc));
+        }
+        let n = self.blocks * 16 + u64::from(self.fill);
+        fold(sum ^ K[3], n ^ K[0])
+    }
+}
+
+impl StableWrite for BlockHasher {
+    #[inline]
+    fn write_bytes(&mut self, bytes: &[u8]) {
+        let (words, rest) = bytes.as_chunks::<8>();
+        for w in words {
+            self.push(u64::from_le_bytes(*w), 8);
+        }
+        if !rest.is_empty() {
+            let x = rest
+                .iter()
+                .rev()
+                .fold(0u64, |w, &b| (w << 8) | u64::from(b));
+            self.push(x, rest.len() as u32);
+        }
+    }
+
+    #[inline]
+    fn write_u8(&mut self, v: u8) {
+        self.push(u64::from(v), 1);
+    }
+
+    #[inline]
+    fn write_u16(&mut self, v: u16) {
+        self.push(u64::from(v.swap_bytes()), 2);
+    }
+
+    #[inline]
+    fn write_u32(&mut self, v: u32) {
+        self.push(u64::from(v.swap_bytes()), 4);
+    }
+
+    #[inline]
+    fn write_i32(&mut self, v: i32) {
+        self.push(u64::from((v as u32).swap_bytes()), 4);
+    }
+
+    #[inline]
+    fn write_u64(&mut self, v: u64) {
+        self.push(v.swap_bytes(), 8);
+    }
+}
+
+/// A player's format-5 hash: [`block_hash`] of its canonical bytes (`Player::hash_into`, the
+/// bytes formats 1 to 4 feed FNV-1a). `SimTick` records its low 32 bits.
+#[inline]
+pub fn player_hash_products(p: &Player) -> u64 {
+    let mut h = BlockHasher::new();
+    p.hash_into(&mut h);
+    h.finish()
+}
 
 /// Chains [`WorldHasher::fill`] runs side by side.
 const LANES: usize = 8;
@@ -23,9 +186,13 @@ const LANES: usize = 8;
 /// map that changes every few ticks never pays for one).
 const FILL_AFTER: u32 = 32;
 
-/// Computes world hashes as `World::state_hash` does, remembering the map's contribution.
+/// Computes a recording's world hashes ([`HashDef`]), remembering the map's contribution.
 #[derive(Default)]
 pub struct WorldHasher {
+    /// The definition computed.
+    def: HashDef,
+    /// Format 5's hash of the map's bytes (valid while `k` is not empty).
+    map_blocks: u64,
     /// The map's canonical bytes the constants are for (dimensions, tile ids, dynamic words).
     tiles: Vec<u8>,
     dyn_words: Vec<u64>,
@@ -39,9 +206,22 @@ pub struct WorldHasher {
 }
 
 impl WorldHasher {
-    /// A hasher with nothing remembered.
+    /// A hasher with nothing remembered, computing `World::state_hash` ([`HashDef::Fnv`]).
     pub fn new() -> WorldHasher {
-        WorldHasher::default()
+        WorldHasher::with_def(HashDef::Fnv)
+    }
+
+    /// A hasher with nothing remembered, computing `def`.
+    pub fn with_def(def: HashDef) -> WorldHasher {
+        WorldHasher {
+            def,
+            ..WorldHasher::default()
+        }
+    }
+
+    /// The definition it computes.
+    pub fn def(&self) -> HashDef {
+        self.def
     }
 
     /// Whether the constants are for this map's bytes (resets them when not).
@@ -73,6 +253,16 @@ impl WorldHasher {
         self.k.clear();
         self.k.resize(256, None);
         self.misses = 0;
+        if self.def == HashDef::Products {
+            let mut h = BlockHasher::new();
+            h.write_u16(self.dims.0);
+            h.write_u16(self.dims.1);
+            h.write_bytes(&self.tiles);
+            for &w in &self.dyn_words {
+                h.write_u64(w);
+            }
+            self.map_blocks = h.finish();
+        }
     }
 
     /// The map's part: the state after feeding the map's bytes from state `s`.
@@ -127,20 +317,39 @@ impl WorldHasher {
         }
     }
 
-    /// `world.state_hash()`, bit for bit.
+    /// The world's hash under the hasher's definition (`world.state_hash()`, bit for bit, for
+    /// [`HashDef::Fnv`]).
     pub fn state_hash(&mut self, world: &World) -> u64 {
         self.state_hash_and_players(world, |_, _| {})
     }
 
-    /// `world.state_hash()`, bit for bit, handing each player's own hash (`simlog::player_hash`:
-    /// FNV-1a 64 of its canonical bytes, as a `u32`) to `each` in id order on the way: every
-    /// player's bytes are read once for both (two independent chains in one loop).
-    pub fn state_hash_and_players(
-        &mut self,
-        world: &World,
-        mut each: impl FnMut(&Player, u32),
-    ) -> u64 {
+    /// The world's hash under the hasher's definition, handing each player's own hash (as
+    /// `SimTick` records it: the low 32 bits) to `each` in id order on the way: every player's
+    /// bytes are read once for both.
+    pub fn state_hash_and_players(&mut self, world: &World, each: impl FnMut(&Player, u32)) -> u64 {
         self.sync(world);
+        match self.def {
+            HashDef::Fnv => self.fnv(world, each),
+            HashDef::Products => self.products(world, each),
+        }
+    }
+
+    /// Format 5's world hash: `fold(fold(tick ^ K0, player count ^ K1) ^ M ^ K2, S ^ K3)`, `M`
+    /// the map's [`block_hash`], `S` the wrapping sum of the players' [`player_hash_products`].
+    fn products(&mut self, world: &World, mut each: impl FnMut(&Player, u32)) -> u64 {
+        let mut sum = 0u64;
+        for p in world.players.values() {
+            let h = player_hash_products(p);
+            each(p, h as u32);
+            sum = sum.wrapping_add(h);
+        }
+        let head = fold(world.tick ^ K[0], world.players.len() as u64 ^ K[1]);
+        fold(head ^ self.map_blocks ^ K[2], sum ^ K[3])
+    }
+
+    /// `world.state_hash()` and FNV-1a 64 of each player's canonical bytes (two independent
+    /// chains in one loop).
+    fn fnv(&mut self, world: &World, mut each: impl FnMut(&Player, u32)) -> u64 {
         let mut h = StableHasher::new();
         h.write_u64(world.tick);
         let mut h = StableHasher::from_state(self.map_part(h.finish()));
@@ -184,6 +393,7 @@ mod tests {
                 .expect("added");
         }
         let mut hasher = WorldHasher::new();
+        let mut products = WorldHasher::with_def(HashDef::Products);
         let mut seed = 0x1234_5678u64;
         for t in 0..1500u32 {
             seed ^= seed << 13;
@@ -218,9 +428,239 @@ mod tests {
                 .map(|p| (p.id, crate::simlog::player_hash(p)))
                 .collect();
             assert_eq!(players, own, "tick {t}");
+            // Format 5: the remembered map part equals a fresh computation.
+            let mut new_players = Vec::new();
+            let new = products.state_hash_and_players(&world, |p, h| new_players.push((p.id, h)));
+            assert_eq!(
+                new,
+                WorldHasher::with_def(HashDef::Products).state_hash(&world)
+            );
+            let own: Vec<_> = world
+                .players
+                .values()
+                .map(|p| (p.id, player_hash_products(p) as u32))
+                .collect();
+            assert_eq!(new_players, own, "tick {t}");
         }
         // Every low byte met by now, most of them from the constants.
         assert!(hasher.k.iter().filter(|k| k.is_some()).count() > 16);
+    }
+
+    /// A world with two players in known states, one breaking a tile.
+    fn known_world() -> World {
+        let map =
+            game::generate("pinned", game::Theme::Default, game::MapSize::Small).expect("map");
+        let mut world = World::new(map);
+        world.add_player(PlayerId(3), "alice").expect("added");
+        world
+            .add_player(PlayerId(7), "bobbytables17ab")
+            .expect("added");
+        world.tick = 1234;
+        let p = world.players.get_mut(&PlayerId(3)).expect("alice");
+        p.motion.x = 1000;
+        p.motion.y = -20;
+        p.motion.vx = 5;
+        p.motion.vy = -7;
+        p.health = 42;
+        p.last_input_seq = 99;
+        p.breaking = Some(game::Breaking {
+            x: 4,
+            y: 9,
+            ticks: 2,
+            needed: 16,
+        });
+        world
+    }
+
+    #[test]
+    fn both_definitions_are_pinned_on_a_known_state() {
+        let world = known_world();
+        let hashes = |def| {
+            let mut players = Vec::new();
+            let w = WorldHasher::with_def(def)
+                .state_hash_and_players(&world, |p, h| players.push((p.id.0, h)));
+            (w, players)
+        };
+        let (fnv, fnv_players) = hashes(HashDef::Fnv);
+        assert_eq!(fnv, world.state_hash());
+        let (new, new_players) = hashes(HashDef::Products);
+        assert_eq!(
+            (fnv, fnv_players),
+            (
+                0xc5d5_411b_101c_83fc,
+                vec![(3, 0x2689_2bb8), (7, 0xf5d8_88a0)]
+            ),
+            "formats 1 to 4"
+        );
+        assert_eq!(
+            (new, new_players),
+            (
+                0x2b03_ff8d_c14d_de0f,
+                vec![(3, 0xf134_f0e1), (7, 0x0293_c4c6)]
+            ),
+            "format 5"
+        );
+        // Computed apart from this code, from the definition in spec/replay.ron.
+        assert_eq!(block_hash(b""), 0x4988_d7ce_e8a7_bb8d);
+        assert_eq!(block_hash(b"0123456789abcdefX"), 0x88db_3559_d872_2d07);
+    }
+
+    #[test]
+    fn the_block_hasher_is_one_hash_of_the_bytes_however_they_are_written() {
+        let bytes: Vec<u8> = (0..700u32).map(|i| (i * 31 + i / 7) as u8).collect();
+        for n in [0, 1, 15, 16, 17, 127, 128, 129, 255, 256, 700] {
+            let whole = block_hash(&bytes[..n]);
+            for step in [1, 3, 16, 50, 200] {
+                let mut h = BlockHasher::new();
+                for piece in bytes[..n].chunks(step) {
+                    h.write_bytes(piece);
+                }
+                assert_eq!(h.finish(), whole, "{n} bytes in pieces of {step}");
+            }
+            // Fields written whole are their big-endian bytes.
+            let mut fields = BlockHasher::new();
+            let mut flat = Vec::new();
+            fields.write_bytes(&bytes[..n]);
+            flat.extend_from_slice(&bytes[..n]);
+            for i in 0..40u32 {
+                let v = u64::from(bytes.get(i as usize).copied().unwrap_or(7));
+                let v = v.wrapping_mul(0x0102_0304_0506_0709) ^ u64::from(i);
+                match i % 6 {
+                    0 => {
+                        fields.write_u8(v as u8);
+                        flat.push(v as u8);
+                    }
+                    1 => {
+                        fields.write_u16(v as u16);
+                        flat.extend_from_slice(&(v as u16).to_be_bytes());
+                    }
+                    2 => {
+                        fields.write_u32(v as u32);
+                        flat.extend_from_slice(&(v as u32).to_be_bytes());
+                    }
+                    3 => {
+                        fields.write_i32(v as i32);
+                        flat.extend_from_slice(&(v as i32).to_be_bytes());
+                    }
+                    4 => {
+                        fields.write_u64(v);
+                        flat.extend_from_slice(&v.to_be_bytes());
+                    }
+                    _ => {
+                        fields.write_bool(v % 2 == 0);
+                        flat.push(u8::from(v % 2 == 0));
+                    }
+                }
+                assert_eq!(
+                    fields.finish(),
+                    block_hash(&flat),
+                    "{n} bytes, then {i} fields"
+                );
+            }
+            // Trailing zeros are not padding: the length is hashed.
+            let mut longer = bytes[..n].to_vec();
+            longer.push(0);
+            assert_ne!(block_hash(&longer), whole, "{n} bytes and a zero");
+        }
+    }
+
+    #[test]
+    fn every_hashed_field_changes_the_format_5_hashes() {
+        let base_world = known_world();
+        let base = WorldHasher::with_def(HashDef::Products).state_hash(&base_world);
+        let alice = |w: &mut World| w.players.get_mut(&PlayerId(3)).expect("alice").clone();
+        type WorldEdit = Box<dyn Fn(&mut World)>;
+        let edits: Vec<(&str, WorldEdit)> = vec![
+            ("tick", Box::new(|w: &mut World| w.tick += 1)),
+            (
+                "tile",
+                Box::new(|w: &mut World| {
+                    let _ = w.map.change(1, 1, Tile::Dirt);
+                }),
+            ),
+            (
+                "name",
+                Box::new(|w: &mut World| {
+                    w.players.get_mut(&PlayerId(7)).expect("bob").name.push('!')
+                }),
+            ),
+            (
+                "a player more",
+                Box::new(|w: &mut World| {
+                    w.add_player(PlayerId(9), "carol").expect("added");
+                }),
+            ),
+            (
+                "a player less",
+                Box::new(|w: &mut World| {
+                    w.players.remove(&PlayerId(7));
+                }),
+            ),
+        ];
+        let mut edits = edits;
+        type Edit = fn(&mut game::Player);
+        let fields: [(&str, Edit); 14] = [
+            ("id", |p| p.id.0 += 100),
+            ("x", |p| p.motion.x += 1),
+            ("y", |p| p.motion.y += 1),
+            ("vx", |p| p.motion.vx += 1),
+            ("vy", |p| p.motion.vy += 1),
+            ("prev_x", |p| p.prev_x += 1),
+            ("prev_y", |p| p.prev_y += 1),
+            ("health", |p| p.health -= 1),
+            ("alive", |p| p.alive = !p.alive),
+            ("last_input_seq", |p| p.last_input_seq += 1),
+            ("item", |p| p.item = game::Item::Gun),
+            ("breaking", |p| {
+                p.breaking.as_mut().expect("breaking").ticks += 1
+            }),
+            ("no breaking", |p| p.breaking = None),
+            ("damage_ticks", |p| p.damage_ticks += 1),
+        ];
+        for (name, f) in fields {
+            edits.push((
+                name,
+                Box::new(move |w: &mut World| {
+                    let mut p = alice(w);
+                    f(&mut p);
+                    w.players.remove(&PlayerId(3));
+                    w.players.insert(p.id, p);
+                }),
+            ));
+        }
+        let mut seen = vec![base];
+        for (name, edit) in &edits {
+            let mut w = known_world();
+            edit(&mut w);
+            let mut hasher = WorldHasher::with_def(HashDef::Products);
+            let now = hasher.state_hash(&w);
+            assert!(
+                !seen.contains(&now),
+                "{name}: the world hash did not change"
+            );
+            seen.push(now);
+            // The player's own hash changes with each of its fields.
+            if let Some(p) = w.players.get(&PlayerId(3)) {
+                let before = player_hash_products(&base_world.players[&PlayerId(3)]);
+                if !["tick", "tile", "name", "a player more", "a player less"].contains(name) {
+                    assert_ne!(player_hash_products(p), before, "{name}");
+                } else {
+                    assert_eq!(player_hash_products(p), before, "{name}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn format_picks_the_definition() {
+        for v in 1..=4 {
+            assert_eq!(HashDef::for_format(v), HashDef::Fnv);
+        }
+        assert_eq!(HashDef::for_format(5), HashDef::Products);
+        assert_eq!(
+            HashDef::for_format(tilegame_protocol::replay_file::FORMAT_VERSION),
+            HashDef::Products
+        );
     }
 
     #[test]

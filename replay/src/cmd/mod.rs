@@ -86,16 +86,27 @@ pub fn scan(
     file: &ReplayFile,
     check_protocol: bool,
     label: &str,
-    mut f: impl FnMut(&Record, u64) -> Result<Flow, ToolError>,
+    f: impl FnMut(&Record, u64) -> Result<Flow, ToolError>,
 ) -> Result<Tail, ToolError> {
     let mut reader = file.reader(check_protocol)?;
+    scan_from(file, &mut reader, None, label, f)
+}
+
+/// [`scan`] from where `reader` stands, `ticks` the simulation ticks already read before it
+/// (`None`: not a simulation recording, or none read).
+pub fn scan_from<R: std::io::Read>(
+    file: &ReplayFile,
+    reader: &mut tilegame_protocol::replay_file::ReplayReader<R>,
+    mut ticks: Option<u64>,
+    label: &str,
+    mut f: impl FnMut(&Record, u64) -> Result<Flow, ToolError>,
+) -> Result<Tail, ToolError> {
     let progress = Progress::new(file.len(), label);
     let mut end = None;
     let mut n = 0u64;
     // A simulation recording holds no frames: what a cut keeps of it is ticks.
-    let mut ticks: Option<u64> = None;
     let tail = loop {
-        match reader.try_next() {
+        match (*reader).try_next() {
             Ok(Some(record)) => {
                 n += 1;
                 match &record {
@@ -106,7 +117,7 @@ pub fn scan(
                     _ => {}
                 }
                 if n.is_multiple_of(4096) {
-                    progress.set(reader.position());
+                    progress.set((*reader).position());
                 }
                 if let Record::End(e) = &record {
                     end = Some(Tail::Ended {
@@ -114,13 +125,13 @@ pub fn scan(
                         reason: e.reason.clone(),
                     });
                 }
-                if let Flow::Stop = f(&record, reader.chunk_offset())? {
+                if let Flow::Stop = f(&record, (*reader).chunk_offset())? {
                     break Tail::NotRead;
                 }
             }
             Ok(None) => {
                 break end.unwrap_or(Tail::Unfinished {
-                    offset: reader.position(),
+                    offset: (*reader).position(),
                 })
             }
             Err(e @ ReplayError::Truncated { offset, frames, .. }) => {

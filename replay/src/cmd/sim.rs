@@ -262,6 +262,7 @@ fn run(
         Some(tick) => find_keyframe(file, tick)?,
         None => None,
     };
+    let format = file.reader(false)?.header().format_version;
     let from_keyframe = keyframe.map(|(_, tick)| tick);
     let mut resim: Option<Resim> = None;
     let mut start: Option<SimStart> = None;
@@ -289,6 +290,7 @@ fn run(
                 start = Some(s.clone());
                 if keyframe.is_none() {
                     let mut r = Resim::new(s).map_err(error)?;
+                    r.set_format(format);
                     match watch {
                         Some(id) => r.watch(PlayerId(id)),
                         // Hashes only: no snapshots to build.
@@ -302,6 +304,7 @@ fn run(
             if let (Some((k_index, _)), Record::SimKeyframe(k)) = (keyframe, record) {
                 if at == k_index {
                     let mut r = Resim::from_keyframe(s, k).map_err(error)?;
+                    r.set_format(format);
                     match watch {
                         Some(id) => r.watch(PlayerId(id)),
                         None => r.set_replicate(false),
@@ -363,7 +366,9 @@ pub fn play(
             file.path.display()
         )));
     }
-    let seeked = crate::sim_seek::seek(file, until)?;
+    let mut seeked = crate::sim_seek::seek(file, until)?;
+    // The hash as the recording's SimTick records it (its format's definition).
+    let world_hash = seeked.resim.world_hash();
     let from = seeked.keyframe.map_or("the start".to_owned(), |k| {
         format!("the keyframe of tick {k}")
     });
@@ -380,7 +385,7 @@ pub fn play(
         let players: Vec<&tilegame_game::Player> = world.players.values().collect();
         let text = serde_json::to_string_pretty(&serde_json::json!({
             "tick": world.tick,
-            "world_hash": format!("{:#018x}", world.state_hash()),
+            "world_hash": format!("{world_hash:#018x}"),
             "players": players,
         }))
         .unwrap_or_default();
@@ -390,7 +395,7 @@ pub fn play(
             out,
             "tick {} (asked {until}; re-simulated from {from}): world {:#018x}, {} players",
             world.tick,
-            world.state_hash(),
+            world_hash,
             world.players.len()
         )?;
         for p in world.players.values() {
@@ -475,13 +480,116 @@ pub fn derive(
 /// Re-simulates for `derive`: the whole stream, or with `from` the frames pushed from tick
 /// `from` on (the frames a keyframe of tick K is followed by were pushed at tick K or later, so
 /// the keyframe before `from` is the one to start at).
+///
+/// With `from`, the keyframe is found by bisecting the file ([`crate::sim_seek::locate`]) and
+/// nothing before it is read: a player named by id or name is the one in the keyframe's world
+/// (else the next to join with it), and the run's ticks, hashes and digest cover the ticks
+/// after the keyframe. Only a player found neither there nor later costs a search from the
+/// start (to tell a player who had left from one who never joined).
 pub fn derive_run(file: &ReplayFile, who: &Who, from: Option<u32>) -> Result<SimRun, ToolError> {
-    let seek = from.and_then(|t| t.checked_sub(1));
-    let (mut run, _) = run(file, Some(who), seek)?;
-    if let Some(t) = from {
-        run.stream.retain(|f| f.tick >= t);
+    let Some(seek) = from.and_then(|t| t.checked_sub(1)) else {
+        return run(file, Some(who), None).map(|(run, _)| run);
+    };
+    if !is_simulation(file)? {
+        return Err(ToolError::Usage(format!(
+            "{}: not a server simulation recording (made by `tilegame-server --record`)",
+            file.path.display()
+        )));
     }
-    Ok(run)
+    let crate::sim_seek::Located {
+        mut resim,
+        mut reader,
+        keyframe,
+        ..
+    } = crate::sim_seek::locate(file, seek, true)?;
+    let matches = |id: u32, name: &str| match who {
+        Who::Id(w) => *w == id,
+        Who::Name(n) => n == name,
+    };
+    let mut watching = resim
+        .world()
+        .players
+        .values()
+        .find(|p| matches(p.id.0, &p.name))
+        .map(|p| p.id.0);
+    if let Some(id) = watching {
+        resim.watch(PlayerId(id));
+    }
+    let mut hasher = StableHasher::new();
+    let mut hashes = Vec::new();
+    let mut ticks: Option<(u32, u32)> = None;
+    let mut divergence = None;
+    let mut peak_players = 0;
+    let tail = super::scan_from(
+        file,
+        &mut reader,
+        Some(u64::from(resim.tick())),
+        "re-simulating",
+        |record, offset| {
+            if watching.is_none() {
+                if let Record::SimJoin(j) = record {
+                    if let tilegame_protocol::replay_format::SimJoinResult::JoinedAs(a) = &j.result
+                    {
+                        if matches(a.player, &j.name) {
+                            watching = Some(a.player);
+                            resim.watch(PlayerId(a.player));
+                        }
+                    }
+                }
+            }
+            let step = resim.apply(record).map_err(|source| ToolError::Resim {
+                path: file.path.clone(),
+                offset,
+                source,
+            })?;
+            match step {
+                Step::Applied => {}
+                Step::Ticked { tick, world_hash } => {
+                    peak_players = peak_players.max(resim.world().players.len());
+                    hasher.write_u32(tick);
+                    hasher.write_u64(world_hash);
+                    hashes.push(world_hash);
+                    ticks = Some(ticks.map_or((tick, tick), |(a, _)| (a, tick)));
+                }
+                Step::Diverged(d) => {
+                    divergence = Some(d);
+                    return Ok(Flow::Stop);
+                }
+            }
+            Ok(Flow::Continue)
+        },
+    )?;
+    if watching.is_none() {
+        // Not there at the keyframe nor joining after it: one who left before, or no one.
+        let known = match who {
+            Who::Id(id) => player_joined(file, *id)?,
+            Who::Name(name) => find_player(file, name)?.is_some(),
+        };
+        if !known {
+            return Err(ToolError::Usage(match who {
+                Who::Id(id) => format!("{}: no player joined with id {id}", file.path.display()),
+                Who::Name(name) => {
+                    format!("{}: no player joined as {name:?}", file.path.display())
+                }
+            }));
+        }
+    }
+    let mut stream = resim.take_stream();
+    if let Some(t) = from {
+        stream.retain(|f| f.tick >= t);
+    }
+    Ok(SimRun {
+        start: resim.start().clone(),
+        counts: resim.counts(),
+        ticks,
+        digest: hasher.finish(),
+        hashes,
+        divergence,
+        from_keyframe: keyframe,
+        stream,
+        tail,
+        peak_players,
+    })
 }
 
 /// A client recording's frames that the simulation produces, and what was left out.
