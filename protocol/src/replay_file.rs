@@ -49,18 +49,15 @@ use crate::replay_format::{
 use crate::wire::{decode_body, encode_body};
 
 /// The format version this code writes.
-pub const FORMAT_VERSION: u16 = 5;
+pub const FORMAT_VERSION: u16 = 6;
 
 /// The format a writer gives a file whose header says `version`: [`FORMAT_VERSION`], except
-/// that a header from formats 1 to 4 is written as format 4 (the same container as 5), so that
-/// the client tick hashes copied from such a file keep the definition they were computed with
-/// (FNV-1a; format 5 hashes the players otherwise, see `spec/replay.ron`).
+/// that a header from an older format keeps its own (one from formats 1 to 3 becomes 4, the
+/// oldest with today's container), so that tick hashes copied from such a file keep the
+/// definition they were computed with: formats 1 to 4 hash client ticks by FNV-1a, 1 to 5
+/// simulation ticks (see `spec/replay.ron`).
 pub fn written_format(version: u16) -> u16 {
-    if version < FORMAT_VERSION {
-        4
-    } else {
-        FORMAT_VERSION
-    }
+    version.clamp(4, FORMAT_VERSION)
 }
 
 /// The oldest format version this code reads.
@@ -518,7 +515,7 @@ fn sync_deflate(
     Ok(())
 }
 
-/// Writes a replay file (format [`FORMAT_VERSION`], or 4 for a header of formats 1 to 4: see
+/// Writes a replay file (format [`FORMAT_VERSION`], or an older header's own format, 4 at least: see
 /// [`written_format`]).
 pub struct ReplayWriter<W: Write> {
     out: W,

@@ -23,7 +23,7 @@ pub struct StateHashes {
 pub const LAST_FNV_FORMAT: u16 = 4;
 
 impl StateHashes {
-    /// The hashes of a play state, as the recorders write them now (format 5).
+    /// The hashes of a play state, as the recorders write them now (format 5 on).
     pub fn of(play: &PlayState) -> Self {
         let (world, players) = play.state_hash();
         StateHashes { world, players }
@@ -88,7 +88,7 @@ pub fn changed_tiles(play: &PlayState) -> usize {
 }
 
 impl StateView {
-    /// Captures a play state (hashes as format 5 defines them).
+    /// Captures a play state (hashes as formats 5 and 6 define them).
     pub fn of(play: &PlayState) -> Self {
         Self::of_format(play, tilegame_protocol::replay_file::FORMAT_VERSION)
     }

@@ -291,7 +291,7 @@ fn wrong_magic_future_version_and_wrong_protocol_are_clear_errors() {
         (
             "future.tgr",
             future,
-            "format version 9 is newer than this program's 5",
+            "format version 9 is newer than this program's 6",
         ),
         ("protocol.tgr", protocol, "recorded with protocol v1 (hash"),
     ] {

@@ -1,6 +1,6 @@
 //! Simulation recordings across formats and seeks: a recording whose tick hashes follow the
-//! definition of formats 1 to 4 (FNV-1a) still verifies when its header says so (and not when
-//! it claims format 5), and `derive --from T` (which bisects the file for its keyframe) gives
+//! definition of formats 1 to 5 (FNV-1a) still verifies when its header says so (and not when
+//! it claims format 6), and `derive --from T` (which bisects the file for its keyframe) gives
 //! the frames a re-simulation from the start gives from tick T on.
 
 mod common;
@@ -165,7 +165,7 @@ fn derive_from_a_tick_seeks_and_gives_the_frames_of_a_run_from_the_start() {
 }
 
 #[test]
-fn a_recording_hashed_as_formats_1_to_4_verifies_under_its_format_only() {
+fn a_recording_hashed_as_formats_1_to_5_verifies_under_its_format_only() {
     let dir = scratch("sim-formats-fnv");
     let path = dir.join("sim.tgr");
     recorded(&path);
@@ -175,8 +175,8 @@ fn a_recording_hashed_as_formats_1_to_4_verifies_under_its_format_only() {
         header.format_version,
         tilegame_protocol::replay_file::FORMAT_VERSION
     );
-    // The same records with every SimTick hashed as formats 1 to 4 hash: the states come from
-    // re-simulating the format-5 recording.
+    // The same records with every SimTick hashed as formats 1 to 5 hash: the states come from
+    // re-simulating the format-6 recording.
     let Record::SimStart(start) = &recs[0] else {
         panic!("no SimStart");
     };
@@ -201,7 +201,7 @@ fn a_recording_hashed_as_formats_1_to_4_verifies_under_its_format_only() {
         }
     }
     assert_eq!(changed, TICKS);
-    for (format, verifies) in [(4, true), (3, true), (2, true), (5, false)] {
+    for (format, verifies) in [(5, true), (4, true), (3, true), (2, true), (6, false)] {
         let mut h = header.clone();
         h.format_version = format;
         let file = ReplayFile::from_bytes(dir.join(format!("v{format}.tgr")), rewrite(&h, &old));
@@ -217,9 +217,9 @@ fn a_recording_hashed_as_formats_1_to_4_verifies_under_its_format_only() {
             );
         }
     }
-    // And the format-5 hashes under a format-4 header diverge at once.
+    // And the format-6 hashes under a format-5 header diverge at once.
     let mut h = header.clone();
-    h.format_version = 4;
+    h.format_version = 5;
     let file = ReplayFile::from_bytes(dir.join("mislabelled.tgr"), rewrite(&h, &recs));
     let run = sim::resimulate(&file, None).expect("re-simulates");
     assert!(

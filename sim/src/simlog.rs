@@ -318,8 +318,8 @@ pub fn tick_hashes_with(hasher: &mut WorldHasher, world: &World) -> rf::SimTick 
     }
 }
 
-/// One player's hash as `SimTick` records it in formats 1 to 4 (FNV-1a 64 of its canonical
-/// bytes; format 5's is `state_hash::player_hash_products`).
+/// One player's hash as `SimTick` records it in formats 1 to 5 (FNV-1a 64 of its canonical
+/// bytes; format 6's is `state_hash::player_hash_products`).
 pub fn player_hash(p: &game::Player) -> u32 {
     let mut h = StableHasher::new();
     p.hash_into(&mut h);

@@ -1,9 +1,9 @@
 //! `World::state_hash` without re-reading the map every tick.
 //!
 //! A simulation recording's tick hashes follow one of two definitions, picked by the file's
-//! format ([`HashDef::for_format`]). Formats 1 to 4 ([`HashDef::Fnv`]): the world hash is
+//! format ([`HashDef::for_format`]). Formats 1 to 5 ([`HashDef::Fnv`]): the world hash is
 //! `World::state_hash` (FNV-1a 64 over the tick, every tile of the map, then the players) and a
-//! player's is FNV-1a 64 of its canonical bytes. Format 5 ([`HashDef::Products`], see
+//! player's is FNV-1a 64 of its canonical bytes. Format 6 ([`HashDef::Products`], see
 //! `spec/replay.ron`): each player's canonical bytes are hashed 16 at a time by folded 64x64->128
 //! products ([`block_hash`]), independent of each other, and the world hash combines the tick,
 //! the player count, the map's block hash (computed again only when the map's bytes change) and
@@ -25,9 +25,9 @@ use tilegame_game::{PairHasher, Player, StableHasher, StableWrite, World};
 /// Which definition a simulation recording's tick hashes (`SimTick`) follow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum HashDef {
-    /// Formats 1 to 4: FNV-1a 64 over the world's and each player's canonical bytes.
+    /// Formats 1 to 5: FNV-1a 64 over the world's and each player's canonical bytes.
     Fnv,
-    /// Format 5 on: folded 64-bit products over 16-byte blocks, players summed.
+    /// Format 6 on: folded 64-bit products over 16-byte blocks, players summed.
     #[default]
     Products,
 }
@@ -35,7 +35,7 @@ pub enum HashDef {
 impl HashDef {
     /// The definition a file of format `version` records.
     pub fn for_format(version: u16) -> HashDef {
-        if version >= 5 {
+        if version >= 6 {
             HashDef::Products
         } else {
             HashDef::Fnv
@@ -43,7 +43,7 @@ impl HashDef {
     }
 }
 
-/// The constants format 5's hashes mix in (wyhash's, as the client recordings' format 5).
+/// The constants format 6's hashes mix in (wyhash's, as the client recordings' format 5).
 const K: [u64; 4] = [
     0xa076_1d64_78bd_642f,
     0xe703_7ed1_a0b4_28db,
@@ -58,13 +58,13 @@ fn fold(a: u64, b: u64) -> u64 {
     (p as u64) ^ ((p >> 64) as u64)
 }
 
-/// Block `i` (its two little-endian words) as format 5 sums it.
+/// Block `i` (its two little-endian words) as format 6 sums it.
 #[inline]
 fn block(i: u64, block: u128) -> u64 {
     fold((block as u64) ^ K[1] ^ i, ((block >> 64) as u64) ^ K[2])
 }
 
-/// Format 5's hash of a byte string: with the bytes cut into 16-byte blocks (the last one
+/// Format 6's hash of a byte string: with the bytes cut into 16-byte blocks (the last one
 /// zero-padded), `fold(S ^ K3, n ^ K0)` where `n` is the length and `S` the wrapping sum over
 /// blocks `i` of `fold(first word ^ K1 ^ i, second word ^ K2)`, the words little-endian.
 pub fn block_hash(bytes: &[u8]) -> u64 {
@@ -169,8 +169,8 @@ impl StableWrite for BlockHasher {
     }
 }
 
-/// A player's format-5 hash: [`block_hash`] of its canonical bytes (`Player::hash_into`, the
-/// bytes formats 1 to 4 feed FNV-1a). `SimTick` records its low 32 bits.
+/// A player's format-6 hash: [`block_hash`] of its canonical bytes (`Player::hash_into`, the
+/// bytes formats 1 to 5 feed FNV-1a). `SimTick` records its low 32 bits.
 #[inline]
 pub fn player_hash_products(p: &Player) -> u64 {
     let mut h = BlockHasher::new();
@@ -191,7 +191,7 @@ const FILL_AFTER: u32 = 32;
 pub struct WorldHasher {
     /// The definition computed.
     def: HashDef,
-    /// Format 5's hash of the map's bytes (valid while `k` is not empty).
+    /// Format 6's hash of the map's bytes (valid while `k` is not empty).
     map_blocks: u64,
     /// The map's canonical bytes the constants are for (dimensions, tile ids, dynamic words).
     tiles: Vec<u8>,
@@ -334,7 +334,7 @@ impl WorldHasher {
         }
     }
 
-    /// Format 5's world hash: `fold(fold(tick ^ K0, player count ^ K1) ^ M ^ K2, S ^ K3)`, `M`
+    /// Format 6's world hash: `fold(fold(tick ^ K0, player count ^ K1) ^ M ^ K2, S ^ K3)`, `M`
     /// the map's [`block_hash`], `S` the wrapping sum of the players' [`player_hash_products`].
     fn products(&mut self, world: &World, mut each: impl FnMut(&Player, u32)) -> u64 {
         let mut sum = 0u64;
@@ -428,7 +428,7 @@ mod tests {
                 .map(|p| (p.id, crate::simlog::player_hash(p)))
                 .collect();
             assert_eq!(players, own, "tick {t}");
-            // Format 5: the remembered map part equals a fresh computation.
+            // Format 6: the remembered map part equals a fresh computation.
             let mut new_players = Vec::new();
             let new = products.state_hash_and_players(&world, |p, h| new_players.push((p.id, h)));
             assert_eq!(
@@ -490,7 +490,7 @@ mod tests {
                 0xc5d5_411b_101c_83fc,
                 vec![(3, 0x2689_2bb8), (7, 0xf5d8_88a0)]
             ),
-            "formats 1 to 4"
+            "formats 1 to 5"
         );
         assert_eq!(
             (new, new_players),
@@ -498,7 +498,7 @@ mod tests {
                 0x2b03_ff8d_c14d_de0f,
                 vec![(3, 0xf134_f0e1), (7, 0x0293_c4c6)]
             ),
-            "format 5"
+            "format 6"
         );
         // Computed apart from this code, from the definition in spec/replay.ron.
         assert_eq!(block_hash(b""), 0x4988_d7ce_e8a7_bb8d);
@@ -565,7 +565,7 @@ mod tests {
     }
 
     #[test]
-    fn every_hashed_field_changes_the_format_5_hashes() {
+    fn every_hashed_field_changes_the_format_6_hashes() {
         let base_world = known_world();
         let base = WorldHasher::with_def(HashDef::Products).state_hash(&base_world);
         let alice = |w: &mut World| w.players.get_mut(&PlayerId(3)).expect("alice").clone();
@@ -653,10 +653,10 @@ mod tests {
 
     #[test]
     fn format_picks_the_definition() {
-        for v in 1..=4 {
+        for v in 1..=5 {
             assert_eq!(HashDef::for_format(v), HashDef::Fnv);
         }
-        assert_eq!(HashDef::for_format(5), HashDef::Products);
+        assert_eq!(HashDef::for_format(6), HashDef::Products);
         assert_eq!(
             HashDef::for_format(tilegame_protocol::replay_file::FORMAT_VERSION),
             HashDef::Products
