@@ -292,6 +292,10 @@ pub struct ViewScratch {
     next: Vec<Known>,
     /// Scratch for [`nearest`]: the in-view players' (distance, slot) keys.
     rank: Vec<u64>,
+    /// The [`rank_key`]s of the players a grid look found, before trimming and sorting.
+    keys: Vec<u64>,
+    /// One bit per slot: known to the client being trimmed (always all clear between diffs).
+    known_bits: Vec<u64>,
 }
 
 /// Most players a client is told about at once (the spec's `MAX_VIEW_PLAYERS`).
@@ -434,22 +438,21 @@ impl SlotGrid {
         }
     }
 
-    /// Appends the slots within Chebyshev distance `radius` of `centre`, with their distance,
-    /// in slot order; returns how many entries it looked at. The cells' runs are merged into
-    /// slot order through `scratch`'s bitset (one bit per slot), not by sorting.
-    fn query(
+    /// Appends the [`rank_key`] of each slot within Chebyshev distance `radius` of `centre`
+    /// (`own` ranks 0), in no particular order; returns how many entries it looked at and, if
+    /// `own` was among them, its distance. Ranking and trimming happen on these keys before
+    /// anything is put in slot order ([`ViewScratch::keep`]), so the players past a capped
+    /// view's cut are never written anywhere.
+    fn gather(
         &self,
         centre: (i32, i32),
         radius: i32,
-        scratch: &mut ViewScratch,
-        out: &mut Vec<u64>,
-    ) -> usize {
+        own: Option<usize>,
+        keys: &mut Vec<u64>,
+    ) -> (usize, Option<i32>) {
         if self.starts.len() < 2 {
-            return 0;
+            return (0, None);
         }
-        let slots = self.slot_count;
-        scratch.bits.resize(slots.div_ceil(64), 0);
-        scratch.dist.resize(slots, 0);
         let c = self.cell_px;
         let clamp_x = |v: i32| (v.div_euclid(c) - self.origin.0).clamp(0, self.cols - 1);
         let clamp_y = |v: i32| (v.div_euclid(c) - self.origin.1).clamp(0, self.rows - 1);
@@ -461,6 +464,8 @@ impl SlotGrid {
             clamp_y(centre.1.saturating_sub(radius)),
             clamp_y(centre.1.saturating_add(radius)),
         );
+        let own = own.map_or(u32::MAX, |s| u32::try_from(s).unwrap_or(u32::MAX));
+        let mut own_d = None;
         let mut looked = 0;
         for y in y0..=y1 {
             // A row's cells are contiguous, and so are their entries.
@@ -474,21 +479,117 @@ impl SlotGrid {
                     .abs()
                     .max((i64::from(e.pos.1) - i64::from(centre.1)).abs());
                 if d <= i64::from(radius) {
-                    let slot = e.slot as usize;
-                    scratch.bits[slot / 64] |= 1 << (slot % 64);
-                    scratch.dist[slot] = d as i32;
+                    if e.slot == own {
+                        own_d = Some(d as i32);
+                        keys.push(0);
+                    } else {
+                        keys.push(((d as u64) << 32 | u64::from(e.slot)) + 1);
+                    }
                 }
             }
         }
-        for (w, word) in scratch.bits.iter_mut().enumerate() {
+        (looked, own_d)
+    }
+
+    /// Appends the slots within Chebyshev distance `radius` of `centre`, with their distance
+    /// ([`pack`]ed), in slot order; returns how many entries it looked at.
+    #[cfg(test)]
+    fn query(
+        &self,
+        centre: (i32, i32),
+        radius: i32,
+        scratch: &mut ViewScratch,
+        out: &mut Vec<u64>,
+    ) -> usize {
+        let mut keys = Vec::new();
+        let (looked, _) = self.gather(centre, radius, None, &mut keys);
+        scratch.keep(&keys, self.slot_count, None, out);
+        looked
+    }
+}
+
+impl ViewScratch {
+    /// Appends the slots of `keys` ([`rank_key`]s; key 0 is `own`'s slot and distance) to
+    /// `out` in slot order, [`pack`]ed with their distance. Merged through the bitset (one bit
+    /// per slot of `slot_count`), not by sorting.
+    fn keep(
+        &mut self,
+        keys: &[u64],
+        slot_count: usize,
+        own: Option<(usize, i32)>,
+        out: &mut Vec<u64>,
+    ) {
+        self.bits.resize(slot_count.div_ceil(64), 0);
+        self.dist.resize(slot_count, 0);
+        for &key in keys {
+            let (slot, d) = match key {
+                0 => match own {
+                    Some(own) => own,
+                    None => continue,
+                },
+                k => ((k - 1) as u32 as usize, ((k - 1) >> 32) as i32),
+            };
+            if let Some(word) = self.bits.get_mut(slot / 64) {
+                *word |= 1 << (slot % 64);
+                self.dist[slot] = d;
+            }
+        }
+        for (w, word) in self.bits.iter_mut().enumerate() {
             let mut bits = std::mem::take(word);
             while bits != 0 {
                 let slot = w * 64 + bits.trailing_zeros() as usize;
                 bits &= bits - 1;
-                out.push(pack(slot as u32, scratch.dist[slot]));
+                out.push(pack(slot as u32, self.dist[slot]));
             }
         }
-        looked
+    }
+
+    /// [`nearest`] on unordered [`rank_key`]s: trims `keys` to those a client with `cap`
+    /// places keeps (a newcomer only among the nearest four fifths, a `known` player while it
+    /// stays among the nearest `cap`), in no order; returns the cut. Call it only with more
+    /// than `cap` keys. Only the `cap` nearest can be kept, so after one selection only the
+    /// last fifth of them is checked against `known` (through a bitset of its slots).
+    fn keep_nearest(
+        &mut self,
+        keys: &mut Vec<u64>,
+        known: &[Known],
+        cap: usize,
+        slot_count: usize,
+    ) -> i32 {
+        if cap == 0 {
+            keys.clear();
+            return 0;
+        }
+        let admit = (cap * 4 / 5).max(1);
+        let (_, &mut keep_to, _) = keys.select_nth_unstable(cap - 1);
+        keys.truncate(cap);
+        if admit < cap {
+            keys.select_nth_unstable(admit - 1);
+            self.known_bits.resize(slot_count.div_ceil(64), 0);
+            let words = self.known_bits.len();
+            for k in known {
+                if let Some(w) = self.known_bits.get_mut(k.slot as usize / 64) {
+                    *w |= 1 << (k.slot % 64);
+                }
+            }
+            let mut i = admit;
+            while i < keys.len() {
+                let slot = (keys[i] - 1) as u32 as usize;
+                let is_known =
+                    slot / 64 < words && self.known_bits[slot / 64] >> (slot % 64) & 1 == 1;
+                if is_known {
+                    i += 1;
+                } else {
+                    keys.swap_remove(i);
+                }
+            }
+            for k in known {
+                if let Some(w) = self.known_bits.get_mut(k.slot as usize / 64) {
+                    *w = 0;
+                }
+            }
+        }
+        rank_distance(keep_to)
     }
 }
 
@@ -576,9 +677,11 @@ impl ClientView {
         match (view, grid) {
             (Some((centre, radius)), Some(grid)) => {
                 self.looked = 0;
+                let mut keys = std::mem::take(&mut scratch.keys);
+                keys.clear();
                 // Capped last tick: look just past last tick's cut first. More than `cap`
                 // players there means the nearest `cap` of the whole view are all among them
-                // (everyone outside is farther), so `nearest` keeps exactly what it would keep
+                // (everyone outside is farther), so the trim keeps exactly what it would keep
                 // from the whole view; otherwise look at the whole view after all.
                 let near = self.cut.saturating_add(CUT_MARGIN_PX);
                 let own_within = own.is_none_or(|s| {
@@ -590,15 +693,25 @@ impl ClientView {
                             <= near
                     })
                 });
+                let mut own_d = None;
                 if self.cut > 0 && near < radius && own_within {
-                    self.looked = grid.query(centre, near, scratch, &mut in_view);
-                    if in_view.len() <= cap {
-                        in_view.clear();
+                    (self.looked, own_d) = grid.gather(centre, near, own, &mut keys);
+                    if keys.len() <= cap {
+                        keys.clear();
                     }
                 }
-                if in_view.is_empty() {
-                    self.looked += grid.query(centre, radius, scratch, &mut in_view);
+                if keys.is_empty() {
+                    let (looked, d) = grid.gather(centre, radius, own, &mut keys);
+                    self.looked += looked;
+                    own_d = d;
                 }
+                self.cut = 0;
+                if keys.len() > cap {
+                    self.cut = scratch.keep_nearest(&mut keys, &self.known, cap, grid.slot_count);
+                }
+                let own = own.zip(own_d);
+                scratch.keep(&keys, grid.slot_count, own, &mut in_view);
+                scratch.keys = keys;
             }
             _ => {
                 self.looked = slots.len();
@@ -622,8 +735,10 @@ impl ClientView {
                 }
             }
         }
-        self.cut = 0;
-        if view.is_some() && in_view.len() > cap {
+        if grid.is_none() || view.is_none() {
+            self.cut = 0;
+        }
+        if view.is_some() && grid.is_none() && in_view.len() > cap {
             self.cut = nearest(&mut in_view, &self.known, cap, own, &mut scratch.rank);
         }
         let half = view.map_or(i32::MAX, |(_, radius)| radius / 2);
