@@ -276,7 +276,13 @@ pub struct SlotGrid {
     cell_of: Vec<(u32, u32)>,
     /// Slots there are (occupied or not).
     slot_count: usize,
+    /// Which build this is, unique in the process (a shared look is only reused on the grid
+    /// and the tick it was taken on).
+    build_id: u64,
 }
+
+/// Grid builds so far, for [`SlotGrid::build_id`].
+static GRID_BUILDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 /// Buffers a diff reuses from client to client (one per thread building snapshots).
 #[derive(Debug, Default)]
@@ -296,6 +302,26 @@ pub struct ViewScratch {
     keys: Vec<u64>,
     /// One bit per slot: known to the client being trimmed (always all clear between diffs).
     known_bits: Vec<u64>,
+    /// The last grid look, kept for the next client looking from the same spot.
+    look: SharedLook,
+}
+
+/// A grid look (its [`rank_key`]s with no player ranked as anyone's own) shared by the clients
+/// that look from the same spot with the same radius one after the other — a crowd standing on
+/// one point, such as newcomers at the spawn, where every look would find the whole crowd
+/// again. The clients are built in order of position, so such clients come together.
+#[derive(Debug, Default)]
+struct SharedLook {
+    /// The grid's build, the centre and the radius looked at (build 0: none).
+    grid: u64,
+    centre: (i32, i32),
+    radius: i32,
+    /// Every key found.
+    keys: Vec<u64>,
+    /// Clients that used this look after the one that took it.
+    reused: usize,
+    /// Once reused: the smallest keys, sorted (enough for any client's cap).
+    sorted: Vec<u64>,
 }
 
 /// Most players a client is told about at once (the spec's `MAX_VIEW_PLAYERS`).
@@ -379,6 +405,7 @@ impl SlotGrid {
     /// Buckets every occupied slot into square cells of `cell_px` pixels (bigger if the players
     /// are spread so far apart that the cells would not fit in [`MAX_CELLS`]).
     pub fn build(&mut self, slots: &[Option<Replica>], cell_px: i32) {
+        self.build_id = GRID_BUILDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut cell = cell_px.max(1);
         let (mut lo, mut hi) = ((i32::MAX, i32::MAX), (i32::MIN, i32::MIN));
         for r in slots.iter().flatten() {
@@ -509,6 +536,113 @@ impl SlotGrid {
 }
 
 impl ViewScratch {
+    /// Makes `look` the grid's keys within `radius` of `centre` (taking them only if the last
+    /// look was not the same); returns how many of them there are and the grid entries looked at
+    /// for them now (0 when reused).
+    fn look(&mut self, grid: &SlotGrid, centre: (i32, i32), radius: i32) -> (usize, usize) {
+        let l = &mut self.look;
+        if l.grid == grid.build_id && l.centre == centre && l.radius == radius {
+            return (l.keys.len(), 0);
+        }
+        l.keys.clear();
+        l.sorted.clear();
+        l.reused = 0;
+        (l.grid, l.centre, l.radius) = (grid.build_id, centre, radius);
+        let (looked, _) = grid.gather(centre, radius, None, &mut l.keys);
+        (l.keys.len(), looked)
+    }
+
+    /// The client's trimmed keys from the current look, `own` ranked first: those it keeps
+    /// when more than `cap` are in view (as [`ViewScratch::keep_nearest`] would), all of them
+    /// otherwise; returns its own player's distance if in view, and the cut (0 uncapped).
+    fn keys_from_look(
+        &mut self,
+        keys: &mut Vec<u64>,
+        own: Option<(usize, (i32, i32))>,
+        known: &[Known],
+        cap: usize,
+        slot_count: usize,
+    ) -> (Option<i32>, i32) {
+        keys.clear();
+        let centre = self.look.centre;
+        // The own player's key in the look, if it is in view.
+        let own_key = own.and_then(|(slot, pos)| {
+            let d = (i64::from(pos.0) - i64::from(centre.0))
+                .abs()
+                .max((i64::from(pos.1) - i64::from(centre.1)).abs());
+            (d <= i64::from(self.look.radius)).then(|| ((d as u64) << 32 | slot as u64) + 1)
+        });
+        let own_d = own_key.map(|k| ((k - 1) >> 32) as i32);
+        let n = self.look.keys.len();
+        if n <= cap || self.look.reused == 0 {
+            // Small, or the first client to use it: its own copy, trimmed by selection.
+            keys.extend(
+                self.look
+                    .keys
+                    .iter()
+                    .map(|&k| if Some(k) == own_key { 0 } else { k }),
+            );
+            self.look.reused += 1;
+            let cut = if n > cap {
+                self.keep_nearest(keys, known, cap, slot_count)
+            } else {
+                0
+            };
+            return (own_d, cut);
+        }
+        self.look.reused += 1;
+        if cap == 0 {
+            return (own_d, 0);
+        }
+        if self.look.sorted.is_empty() {
+            // The crowd's nearest, once: any client's nearest `cap` are its own player and
+            // the first of these that are not it.
+            let l = &mut self.look;
+            l.sorted.extend_from_slice(&l.keys);
+            let m = (cap + 1).min(n);
+            if m < n {
+                l.sorted.select_nth_unstable(m - 1);
+                l.sorted.truncate(m);
+            }
+            l.sorted.sort_unstable();
+        }
+        // This client's nearest `cap`, in rank order: its own player, then the crowd's.
+        if own_key.is_some() {
+            keys.push(0);
+        }
+        keys.extend(
+            self.look
+                .sorted
+                .iter()
+                .filter(|&&k| Some(k) != own_key)
+                .take(cap - keys.len()),
+        );
+        let keep_to = keys[cap - 1];
+        let admit = (cap * 4 / 5).max(1);
+        if admit < cap {
+            self.known_bits.resize(slot_count.div_ceil(64), 0);
+            for k in known {
+                if let Some(w) = self.known_bits.get_mut(k.slot as usize / 64) {
+                    *w |= 1 << (k.slot % 64);
+                }
+            }
+            let words = self.known_bits.len();
+            let bits = &self.known_bits;
+            let mut i = 0;
+            keys.retain(|&key| {
+                i += 1;
+                let slot = key.wrapping_sub(1) as u32 as usize;
+                i <= admit || (slot / 64 < words && bits[slot / 64] >> (slot % 64) & 1 == 1)
+            });
+            for k in known {
+                if let Some(w) = self.known_bits.get_mut(k.slot as usize / 64) {
+                    *w = 0;
+                }
+            }
+        }
+        (own_d, rank_distance(keep_to))
+    }
+
     /// Appends the slots of `keys` ([`rank_key`]s; key 0 is `own`'s slot and distance) to
     /// `out` in slot order, [`pack`]ed with their distance. Merged through the bitset (one bit
     /// per slot of `slot_count`), not by sorting.
@@ -693,22 +827,24 @@ impl ClientView {
                             <= near
                     })
                 });
-                let mut own_d = None;
+                let mut look_radius = radius;
                 if self.cut > 0 && near < radius && own_within {
-                    (self.looked, own_d) = grid.gather(centre, near, own, &mut keys);
-                    if keys.len() <= cap {
-                        keys.clear();
+                    let (n, looked) = scratch.look(grid, centre, near);
+                    self.looked = looked;
+                    if n > cap {
+                        look_radius = near;
                     }
                 }
-                if keys.is_empty() {
-                    let (looked, d) = grid.gather(centre, radius, own, &mut keys);
-                    self.looked += looked;
-                    own_d = d;
+                if look_radius == radius {
+                    self.looked += scratch.look(grid, centre, radius).1;
                 }
-                self.cut = 0;
-                if keys.len() > cap {
-                    self.cut = scratch.keep_nearest(&mut keys, &self.known, cap, grid.slot_count);
-                }
+                let own_at = own.and_then(|s| {
+                    let r = slots.get(s).and_then(Option::as_ref)?;
+                    Some((s, r.state.pos))
+                });
+                let (own_d, cut) =
+                    scratch.keys_from_look(&mut keys, own_at, &self.known, cap, grid.slot_count);
+                self.cut = cut;
                 let own = own.zip(own_d);
                 scratch.keep(&keys, grid.slot_count, own, &mut in_view);
                 scratch.keys = keys;
@@ -1078,6 +1214,91 @@ mod tests {
                 assert!(m.len() <= slots.iter().flatten().count());
             }
         }
+    }
+
+    #[test]
+    fn a_crowd_on_one_spot_shares_its_look_and_tells_each_what_a_full_scan_would() {
+        // 150 players, 120 of them standing on one spot (newcomers at the spawn), some
+        // stepping off and back; every player a viewer with room for 12, all diffed with one
+        // scratch in order of position (as the loop builds them, so the crowd shares one look)
+        // and each through a full scan: the snapshots must be the same bytes.
+        let (radius, cap) = (500, 12);
+        let mut seed = 5u64;
+        let mut rand = move |n: u64| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) % n
+        };
+        let mut slots: Vec<Option<Replica>> = (0..150u32)
+            .map(|i| {
+                let x = if i < 120 { 0 } else { rand(800) as i32 - 400 };
+                let mut r = replica(i + 1, x)?;
+                r.state.pos.1 = if i < 120 { 0 } else { rand(800) as i32 - 400 };
+                Some(r)
+            })
+            .collect();
+        let mut by_grid: Vec<ClientView> = slots.iter().map(|_| ClientView::default()).collect();
+        let mut by_scan: Vec<ClientView> = slots.iter().map(|_| ClientView::default()).collect();
+        let mut grid = SlotGrid::default();
+        let mut shared = SharedDeltas::default();
+        let mut scratch = ViewScratch::default();
+        let mut reused = 0;
+        for tick in 1..60u32 {
+            for r in slots.iter_mut().flatten() {
+                match rand(10) {
+                    0 => r.state.pos = (0, 0),
+                    1 => r.state.pos.0 += rand(7) as i32 - 3,
+                    _ => {}
+                }
+            }
+            grid.build(&slots, radius / 6);
+            shared.build(tick, &slots).unwrap();
+            let mut order: Vec<usize> = (0..slots.len()).collect();
+            order.sort_by_key(|&i| (slots[i].as_ref().unwrap().state.pos, i));
+            for &me in &order {
+                let view = Some((slots[me].as_ref().unwrap().state.pos, radius));
+                let mut parts = SnapshotParts::default();
+                let a = &mut by_grid[me];
+                let sent = a
+                    .diff(
+                        tick,
+                        0,
+                        &slots,
+                        &[],
+                        20,
+                        view,
+                        Some(&grid),
+                        Some(&shared),
+                        cap,
+                        Some(me),
+                        &mut scratch,
+                        &mut parts,
+                    )
+                    .expect("diff");
+                let snapshot = decode(&parts, tick);
+                let x = (sent, snapshot.players, snapshot.gone);
+                reused += usize::from(a.candidates() == 0);
+                let y = run_capped(
+                    &mut by_scan[me],
+                    tick,
+                    &slots,
+                    view,
+                    None,
+                    Some(&shared),
+                    cap,
+                    Some(me),
+                );
+                assert_eq!(
+                    format!("{x:?}"),
+                    format!("{y:?}"),
+                    "viewer {me} tick {tick}"
+                );
+                assert!(by_grid[me].in_view() <= cap);
+            }
+        }
+        // Most of the crowd reused the look of the one before it.
+        assert!(reused > 59 * 60, "reused {reused} times");
     }
 
     #[test]

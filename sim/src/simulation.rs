@@ -902,7 +902,8 @@ impl Sim {
             let cell = grid_cell_px(radius);
             clients.sort_by_cached_key(|(id, c)| {
                 let pos = self.slots[c.slot].as_ref().map_or((0, 0), |r| r.state.pos);
-                (build_order(pos, cell), *id)
+                // Clients on the same spot come together (they share their look at the grid).
+                (build_order(pos, cell), pos, *id)
             });
         }
         let mut refused = Vec::new();
