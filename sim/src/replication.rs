@@ -23,6 +23,8 @@
 //! `MAX_VIEW_PLAYERS`), the nearest, so on a fixed map the work and bytes per client stop
 //! growing with the number of players once its view is full ([`nearest`]).
 
+use std::sync::OnceLock;
+
 use tilegame_game::{Player, SUBPX, TICK_RATE};
 pub use tilegame_protocol::snapshot::{
     encode_snapshot, encode_tiles, SnapshotParts, MAX_DELTAS, MAX_GONE,
@@ -57,6 +59,26 @@ fn delta(id: u32, was: &Quantized, now: &Quantized) -> PlayerDelta {
     }
 }
 
+/// The record that tells a client about player `r` (in state `now`) it did not know.
+fn first_sight(r: &Replica, now: Quantized) -> PlayerDelta {
+    PlayerDelta {
+        id: r.id,
+        name: Some(r.name.clone()),
+        position: Some(Position {
+            x: now.pos.0,
+            y: now.pos.1,
+        }),
+        dx: None,
+        dy: None,
+        velocity: (now.vel != (0, 0)).then_some(Position {
+            x: now.vel.0,
+            y: now.vel.1,
+        }),
+        health: Some(now.health),
+        color: Some(r.color),
+    }
+}
+
 /// Each slot's delta this tick, encoded once: from the state it had on the previous tick (for
 /// viewers that were told every tick) and from the state it had on its previous far update (for
 /// far viewers).
@@ -77,6 +99,10 @@ pub struct SharedDeltas {
     /// Per slot: the state as of its previous far update.
     last_far: Vec<Option<(u32, Quantized)>>,
     bytes: Vec<u8>,
+    /// Per slot: its first-sight record this tick (player id, state, bytes), encoded by the
+    /// first diff that needs it and copied by the others (a crowd of newcomers is first seen by
+    /// hundreds of clients on the same tick).
+    first: Vec<OnceLock<(u32, Quantized, Vec<u8>)>>,
 }
 
 /// What a diff reads of one slot on every tick, in one cache line.
@@ -136,6 +162,8 @@ impl SharedDeltas {
         self.far.resize(n, Shared::default());
         self.last.resize(n, None);
         self.last_far.resize(n, None);
+        self.first.clear();
+        self.first.resize_with(n, OnceLock::new);
         for (slot, r) in slots.iter().enumerate() {
             let Some(r) = r else {
                 self.last[slot] = None;
@@ -176,6 +204,20 @@ impl SharedDeltas {
             .get(slot)
             .filter(|s| s.base == Some(known) && s.span.1 > s.span.0)
             .map(|s| &self.bytes[s.span.0..s.span.1])
+    }
+
+    /// The encoded first-sight record of `r` (in `slot`, in state `now`) this tick, if one can
+    /// be shared (built this tick; `None` also when it does not encode: the caller's own
+    /// encoding reports the error).
+    fn first_sight(&self, slot: usize, r: &Replica, now: Quantized) -> Option<&[u8]> {
+        let (id, state, bytes) = self.first.get(slot)?.get_or_init(|| {
+            let mut bytes = Vec::new();
+            if encode_body(&first_sight(r, now), "PlayerDelta", &mut bytes).is_err() {
+                bytes.clear();
+            }
+            (r.id, now, bytes)
+        });
+        (*id == r.id && *state == now && !bytes.is_empty()).then_some(&bytes[..])
     }
 
     /// Each slot's [`Hot`] line, if built from `slot_count` slots.
@@ -951,23 +993,10 @@ impl ClientView {
             let Some(Some(r)) = slots.get(slot as usize) else {
                 continue;
             };
-            let first = PlayerDelta {
-                id: r.id,
-                name: Some(r.name.clone()),
-                position: Some(Position {
-                    x: now.pos.0,
-                    y: now.pos.1,
-                }),
-                dx: None,
-                dy: None,
-                velocity: (now.vel != (0, 0)).then_some(Position {
-                    x: now.vel.0,
-                    y: now.vel.1,
-                }),
-                health: Some(now.health),
-                color: Some(r.color),
-            };
-            encode_body(&first, "PlayerDelta", &mut parts.deltas)?;
+            match shared.and_then(|s| s.first_sight(slot as usize, r, now)) {
+                Some(bytes) => parts.deltas.extend_from_slice(bytes),
+                None => encode_body(&first_sight(r, now), "PlayerDelta", &mut parts.deltas)?,
+            }
             parts.count += 1;
             next.push(Known {
                 slot,
