@@ -1011,15 +1011,27 @@ impl Sim {
             let room = (c.link.budget() / ROSTER_ROOM_SHARE).saturating_sub(c.link.pending_bytes());
             let cap = self.log.as_ref().map_or(usize::MAX, |l| l.roster_cap(id));
             batch.clear();
-            let mut sent = Vec::new();
+            // A long roster (a burst of joins) finds the newcomers' frames by walking the
+            // clients beside it (both in id order), a short one by looking each up.
+            let walk = c.roster.len() >= self.clients.len() / 16;
+            let mut others = self.clients.iter().peekable();
+            let mut sent = 0;
+            let mut unsent = None;
             for (&pid, event) in &c.roster {
-                if batch.len() >= room || sent.len() >= cap {
+                if batch.len() >= room || sent >= cap {
+                    unsent = Some(pid);
                     break;
                 }
                 match event {
                     // Always present: a leave replaces the pending join.
                     RosterEvent::Joined => {
-                        if let Some(other) = self.clients.get(&PlayerId(pid)) {
+                        let other = if walk {
+                            while others.next_if(|(id, _)| id.0 < pid).is_some() {}
+                            others.peek().filter(|(id, _)| id.0 == pid).map(|(_, c)| *c)
+                        } else {
+                            self.clients.get(&PlayerId(pid))
+                        };
+                        if let Some(other) = other {
                             batch.extend_from_slice(&other.joined_frame);
                         }
                     }
@@ -1033,10 +1045,10 @@ impl Sim {
                         }
                     }
                 }
-                sent.push(pid);
+                sent += 1;
             }
-            if let Some(log) = self.log.as_mut().filter(|_| sent.len() < c.roster.len()) {
-                log.roster_cut(id, sent.len());
+            if let Some(log) = self.log.as_mut().filter(|_| sent < c.roster.len()) {
+                log.roster_cut(id, sent);
             }
             if batch.is_empty() {
                 continue;
@@ -1046,9 +1058,11 @@ impl Sim {
             };
             match c.link.push_play(&batch) {
                 Ok(()) => {
-                    for pid in sent {
-                        c.roster.remove(&pid);
-                    }
+                    // What was sent is the roster's first `sent` events: keep the rest.
+                    c.roster = match unsent {
+                        Some(pid) => c.roster.split_off(&pid),
+                        None => BTreeMap::new(),
+                    };
                 }
                 Err(PushError::Full) => slow.push(id),
                 Err(PushError::Closed) => closed.push(id),
