@@ -223,6 +223,26 @@ struct Client {
     ack: u32,
 }
 
+/// Snapshot frames built by one thread: back to back in one buffer, not one allocation each.
+#[derive(Default)]
+struct Built {
+    /// The frames' bytes.
+    bytes: Vec<u8>,
+    /// Each frame's client and its end in `bytes` (it starts where the previous one ends).
+    frames: Vec<(PlayerId, usize)>,
+}
+
+impl Built {
+    /// Each client's frame, in the order built.
+    fn iter(&self) -> impl Iterator<Item = (PlayerId, &[u8])> + '_ {
+        self.frames.iter().scan(0, |start, &(id, end)| {
+            let frame = &self.bytes[*start..end];
+            *start = end;
+            Some((id, frame))
+        })
+    }
+}
+
 /// Clients from which snapshot building is spread over threads.
 const PARALLEL_FROM: usize = 128;
 
@@ -235,8 +255,6 @@ struct Scratch {
     body: Vec<u8>,
     parts: SnapshotParts,
     view: ViewScratch,
-    /// The snapshot frame being built, pushed into the client's link as soon as it is whole.
-    frame: Vec<u8>,
 }
 
 /// What every client's snapshot this tick is built from (shared read-only between threads).
@@ -252,15 +270,14 @@ struct SnapshotContext<'a> {
     grid: Option<&'a SlotGrid>,
 }
 
-/// Builds the snapshot frame of each client that has something to receive this tick and
-/// queues it on the client's link at once (the frame is still in this thread's cache, and the
-/// copies into the links are spread over the threads building). Links that refused their frame
-/// go to `refused`.
+/// Builds the snapshot frame of each client that has something to receive this tick into
+/// `out`. (They are queued on the links afterwards, by one thread: a push wakes the client's
+/// writer, which would take a core from the threads still building.)
 fn build_snapshots(
     clients: &mut [(PlayerId, &mut Client)],
     ctx: &SnapshotContext<'_>,
     scratch: &mut Scratch,
-    refused: &mut Vec<(PlayerId, PushError)>,
+    out: &mut Built,
 ) -> ReplicationCounts {
     let mut counts = ReplicationCounts::default();
     for (id, c) in clients.iter_mut() {
@@ -295,23 +312,22 @@ fn build_snapshots(
         }
         let parts = &scratch.parts;
         counts.deltas += parts.count as u64;
-        scratch.frame.clear();
+        let start = out.bytes.len();
         if let Err(e) = encode_snapshot(
             ctx.tick,
             ack,
             parts,
             ctx.tiles_encoded,
             &mut scratch.body,
-            &mut scratch.frame,
+            &mut out.bytes,
         ) {
             warn!("cannot encode snapshot: {e}");
+            out.bytes.truncate(start);
             continue;
         }
         counts.snapshots += 1;
-        counts.bytes += scratch.frame.len() as u64;
-        if let Err(e) = c.link.push_play(&scratch.frame) {
-            refused.push((*id, e));
-        }
+        counts.bytes += (out.bytes.len() - start) as u64;
+        out.frames.push((*id, out.bytes.len()));
     }
     counts
 }
@@ -361,6 +377,8 @@ pub struct Sim {
     chat: Vec<u8>,
     /// The driver's clock, to time the tick's phases (the loop never reads a clock itself).
     phase_clock: Option<PhaseClock>,
+    /// This thread's snapshot frames, kept between ticks for their buffers.
+    built: Built,
     /// Whether ticks build and push snapshots (a re-simulation that checks hashes only turns
     /// this off: see [`Sim::set_replicate`]).
     replicate: bool,
@@ -432,6 +450,7 @@ impl Sim {
             joined_since_tick: 0,
             chat: Vec::new(),
             phase_clock: None,
+            built: Built::default(),
             replicate: true,
         }
     }
@@ -906,7 +925,10 @@ impl Sim {
                 (build_order(pos, cell), pos, *id)
             });
         }
-        let mut refused = Vec::new();
+        let mut built = std::mem::take(&mut self.built);
+        built.bytes.clear();
+        built.frames.clear();
+        let mut helpers_built = Vec::new();
         // Snapshots are independent per client: build them on several threads for big servers.
         // The clients are dealt out in small chunks to whichever thread is free, this one
         // included: on a busy machine a helper thread may wait long for a core, and a fixed
@@ -920,7 +942,7 @@ impl Sim {
         };
         if workers > 1 {
             let queue = Mutex::new(clients.chunks_mut(CHUNK));
-            let work = |scratch: &mut Scratch, refused: &mut Vec<(PlayerId, PushError)>| {
+            let work = |scratch: &mut Scratch, out: &mut Built| {
                 let mut counts = ReplicationCounts::default();
                 loop {
                     let chunk = match queue.lock() {
@@ -928,7 +950,7 @@ impl Sim {
                         Err(_) => None,
                     };
                     let Some(chunk) = chunk else { break };
-                    counts.add(&build_snapshots(chunk, &ctx, scratch, refused));
+                    counts.add(&build_snapshots(chunk, &ctx, scratch, out));
                 }
                 counts
             };
@@ -937,17 +959,17 @@ impl Sim {
                 let helpers: Vec<_> = (1..workers)
                     .map(|_| {
                         scope.spawn(|| {
-                            let mut refused = Vec::new();
-                            let c = work(&mut Scratch::default(), &mut refused);
-                            (refused, c)
+                            let mut out = Built::default();
+                            let c = work(&mut Scratch::default(), &mut out);
+                            (out, c)
                         })
                     })
                     .collect();
-                counts.add(&work(scratch, &mut refused));
+                counts.add(&work(scratch, &mut built));
                 for h in helpers {
-                    let (r, c) = h.join().unwrap_or_default();
+                    let (out, c) = h.join().unwrap_or_default();
                     counts.add(&c);
-                    refused.extend(r);
+                    helpers_built.push(out);
                 }
             });
         } else {
@@ -955,15 +977,24 @@ impl Sim {
                 &mut clients,
                 &ctx,
                 &mut self.scratch,
-                &mut refused,
+                &mut built,
             ));
         }
-        for (id, e) in refused {
-            match e {
-                PushError::Full => slow.push(id),
-                PushError::Closed => closed.push(id),
+        drop(clients);
+        for (id, frame) in std::iter::once(&built)
+            .chain(&helpers_built)
+            .flat_map(Built::iter)
+        {
+            let Some(c) = self.clients.get_mut(&id) else {
+                continue;
+            };
+            match c.link.push_play(frame) {
+                Ok(()) => {}
+                Err(PushError::Full) => slow.push(id),
+                Err(PushError::Closed) => closed.push(id),
             }
         }
+        self.built = built;
         counts
     }
 
