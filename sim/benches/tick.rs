@@ -71,6 +71,7 @@ fn main() {
         n => vec![n],
     };
     let mut phase_lines = Vec::new();
+    let mut spread_lines = Vec::new();
     for players in sizes {
         let map =
             game::generate("tickbench", game::Theme::Default, game::MapSize::Large).expect("map");
@@ -106,6 +107,7 @@ fn main() {
             .collect();
         let out_for: Vec<u32> = (0..players).map(|_| rng.below(171) as u32).collect();
         let mut times = Vec::with_capacity(ticks);
+        let mut spreading = Vec::with_capacity(SPREAD_TICKS);
         let mut since = None;
         let mut phases_from = tilegame_sim::PhaseTimes::default();
         let mut cpu_from = 0;
@@ -151,6 +153,8 @@ fn main() {
                 });
                 times.push(took);
                 bytes += drained;
+            } else {
+                spreading.push(took);
             }
         }
         let mut t: Vec<u64> = times;
@@ -182,6 +186,16 @@ fn main() {
             per(now.deltas, since.deltas),
             bytes / ticks.max(1)
         );
+        spreading.sort_unstable();
+        spread_lines.push(format!(
+            "{players:>7} | p50 {} / p99 {} / max {} µs",
+            spreading.get(spreading.len() / 2).copied().unwrap_or(0),
+            spreading
+                .get((spreading.len() * 99 / 100).min(spreading.len().saturating_sub(1)))
+                .copied()
+                .unwrap_or(0),
+            spreading.last().copied().unwrap_or(0)
+        ));
         digest_lines.push(format!(
             "{players:>7} | frames {:016x} / world {:016x}",
             sent.finish(),
@@ -197,6 +211,13 @@ fn main() {
         PHASES.join(", ")
     );
     for line in phase_lines {
+        println!("{line}");
+    }
+    println!(
+        "\nWall time per tick while the players walk out from the spawn (first {SPREAD_TICKS} \
+         ticks, not measured above; all join on one spot):"
+    );
+    for line in spread_lines {
         println!("{line}");
     }
     if digest {

@@ -57,6 +57,11 @@ const INPUT_QUEUE: usize = tilegame_protocol::v1::INPUT_QUEUE as usize;
 /// view), coarse enough that a query's rows stay few.
 const GRID_CELLS_PER_RADIUS: i32 = 6;
 
+/// The grid's cell size for a view radius of `radius` pixels.
+fn grid_cell_px(radius: i32) -> i32 {
+    (radius / GRID_CELLS_PER_RADIUS).max(64)
+}
+
 /// An encoded frame on its way to one client.
 pub type Frame = Vec<u8>;
 
@@ -135,7 +140,8 @@ pub const PHASES: [&str; 5] = ["world", "replicas", "snapshots", "send", "log"];
 
 /// Time spent in each phase of the tick, summed over ticks, in nanoseconds (see [`PHASES`]):
 /// the world's tick (inputs, movement, events); the replicated states, the grid and the shared
-/// deltas; each client's snapshot; chat, rosters and queueing the frames; the recording.
+/// deltas; building and queueing each client's snapshot; chat, rosters and dropping the clients
+/// whose links refused frames; the recording.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct PhaseTimes {
     /// Ticks timed.
@@ -264,7 +270,9 @@ struct SnapshotContext<'a> {
     grid: Option<&'a SlotGrid>,
 }
 
-/// Builds the snapshot frame of each client that has something to receive this tick.
+/// Builds the snapshot frame of each client that has something to receive this tick into
+/// `out`. (They are queued on the links afterwards, by one thread: a push wakes the client's
+/// writer, which would take a core from the threads still building.)
 fn build_snapshots(
     clients: &mut [(PlayerId, &mut Client)],
     ctx: &SnapshotContext<'_>,
@@ -322,6 +330,23 @@ fn build_snapshots(
         out.frames.push((*id, out.bytes.len()));
     }
     counts
+}
+
+/// Where a client's snapshot is built in the tick's order: clients near each other on the
+/// map are built one after the other (a Z-order curve over cells of `cell_px`), so the players
+/// they all see are still in cache from the previous client. Only the order of work changes:
+/// each client's frame depends on that client alone.
+fn build_order(pos: (i32, i32), cell_px: i32) -> u64 {
+    // Spread the 32 bits of a cell coordinate (offset to be unsigned) over the even bits.
+    fn spread(v: i32, cell_px: i32) -> u64 {
+        let mut x = u64::from((v.div_euclid(cell_px.max(1)) as u32) ^ 0x8000_0000);
+        x = (x | (x << 16)) & 0x0000_ffff_0000_ffff;
+        x = (x | (x << 8)) & 0x00ff_00ff_00ff_00ff;
+        x = (x | (x << 4)) & 0x0f0f_0f0f_0f0f_0f0f;
+        x = (x | (x << 2)) & 0x3333_3333_3333_3333;
+        (x | (x << 1)) & 0x5555_5555_5555_5555
+    }
+    spread(pos.0, cell_px) | (spread(pos.1, cell_px) << 1)
 }
 
 /// The loop's state.
@@ -731,14 +756,58 @@ impl Sim {
     /// Runs one tick: inputs, simulation, snapshots.
     pub fn tick(&mut self) {
         let clock = self.phase_clock;
-        let mut marks = [0u64; 6];
-        let mut mark = |phase: usize| {
+        // Nanoseconds spent in each phase (see PHASES); `lap(phase)` ends a stretch of it.
+        let mut spent = [0u64; 5];
+        let mut last = clock.map_or(0, |now| now());
+        let mut lap = |phase: usize| {
             if let Some(now) = clock {
-                marks[phase] = now();
+                let t = now();
+                spent[phase] += t.saturating_sub(last);
+                last = t;
             }
         };
-        mark(0);
         self.joined_since_tick = 0;
+        let tiles = self.step_world();
+        lap(0);
+        let tick = self.world.tick as u32;
+        let tiles = self.replicate_states(tick, tiles);
+        lap(1);
+        let mut slow = Vec::new();
+        let mut closed = Vec::new();
+        // Chat and rosters are queued before the snapshots, as always: a snapshot never
+        // depends on them, and each client's stream is chat, roster events, then its snapshot.
+        self.queue_chat(&mut slow, &mut closed);
+        self.flush_rosters(&mut slow, &mut closed);
+        lap(3);
+        let counts = self.snapshots(tick, &tiles, &mut slow, &mut closed);
+        lap(2);
+        self.drop_refused(slow, closed);
+        lap(3);
+        let keyframe = self
+            .log
+            .as_ref()
+            .is_some_and(|l| l.keyframe_due(tick))
+            .then(|| self.keyframe());
+        if let Some(log) = &mut self.log {
+            log.tick_done(&self.world, keyframe);
+        }
+        lap(4);
+        if let Ok(mut s) = self.stats.lock() {
+            s.players = self.clients.len();
+            s.tick = self.world.tick;
+            s.replication.add(&counts);
+            if clock.is_some() {
+                s.phases.ticks += 1;
+                for (total, w) in s.phases.nanos.iter_mut().zip(spent) {
+                    *total += w;
+                }
+            }
+        }
+    }
+
+    /// The world's step: each client's oldest waiting input applied, movement and events;
+    /// returns the tiles broken.
+    fn step_world(&mut self) -> Vec<TileChange> {
         let inputs: Vec<(PlayerId, game::Input)> = self
             .clients
             .iter_mut()
@@ -760,7 +829,13 @@ impl Sim {
         if !tiles.is_empty() {
             self.transfer = None;
         }
-        mark(1);
+        tiles
+    }
+
+    /// Each player's replicated state and ack for this tick; when snapshots are built, the grid,
+    /// the shared deltas and the encoded tile changes too. Returns the tile changes snapshots
+    /// carry (none if more than one can).
+    fn replicate_states(&mut self, tick: u32, mut tiles: Vec<TileChange>) -> Vec<TileChange> {
         for (id, c) in self.clients.iter_mut() {
             if let Some(p) = self.world.player(*id) {
                 c.ack = p.last_input_seq;
@@ -780,12 +855,10 @@ impl Sim {
                 c.ack = 0;
             }
         }
-        let tick = self.world.tick as u32;
         // A re-simulation that checks hashes only builds no snapshots (see `set_replicate`).
         if self.replicate {
             if let Some(radius) = self.view_radius_px {
-                self.grid
-                    .build(&self.slots, (radius / GRID_CELLS_PER_RADIUS).max(64));
+                self.grid.build(&self.slots, grid_cell_px(radius));
             }
             if let Err(e) = self.shared.build(tick, &self.slots) {
                 warn!("cannot encode shared deltas: {e}");
@@ -797,97 +870,117 @@ impl Sim {
                 let _ = encode_tiles(&tiles, &mut self.tiles_encoded);
             }
         }
-        mark(2);
+        tiles
+    }
+
+    /// Queues this tick's chat lines to everyone in play, in order, before this tick's leaves
+    /// (a flooder's last lines come while its name is still known).
+    fn queue_chat(&mut self, slow: &mut Vec<PlayerId>, closed: &mut Vec<PlayerId>) {
+        if self.chat.is_empty() {
+            return;
+        }
+        let chat = std::mem::take(&mut self.chat);
+        for (id, c) in self.clients.iter_mut() {
+            match c.link.push_play(&chat) {
+                Ok(()) => {}
+                Err(PushError::Full) => slow.push(*id),
+                Err(PushError::Closed) => closed.push(*id),
+            }
+        }
+    }
+
+    /// Builds every client's snapshot and queues it on its link; links that refused theirs go
+    /// to `slow` or `closed`.
+    fn snapshots(
+        &mut self,
+        tick: u32,
+        tiles: &[TileChange],
+        slow: &mut Vec<PlayerId>,
+        closed: &mut Vec<PlayerId>,
+    ) -> ReplicationCounts {
         let mut counts = ReplicationCounts {
             ticks: 1,
             ..ReplicationCounts::default()
         };
+        if !self.replicate {
+            return counts;
+        }
+        let ctx = SnapshotContext {
+            tick,
+            tiles,
+            tiles_encoded: &self.tiles_encoded,
+            shared: &self.shared,
+            slots: &self.slots,
+            heartbeat_ticks: self.heartbeat_ticks,
+            view_radius_px: self.view_radius_px,
+            grid: self.view_radius_px.map(|_| &self.grid),
+        };
+        let mut clients: Vec<(PlayerId, &mut Client)> =
+            self.clients.iter_mut().map(|(id, c)| (*id, c)).collect();
+        if let Some(radius) = self.view_radius_px {
+            let cell = grid_cell_px(radius);
+            clients.sort_by_cached_key(|(id, c)| {
+                let pos = self.slots[c.slot].as_ref().map_or((0, 0), |r| r.state.pos);
+                // Clients on the same spot come together (they share their look at the grid).
+                (build_order(pos, cell), pos, *id)
+            });
+        }
         let mut built = std::mem::take(&mut self.built);
         built.bytes.clear();
         built.frames.clear();
         let mut helpers_built = Vec::new();
-        if self.replicate {
-            let ctx = SnapshotContext {
-                tick,
-                tiles: &tiles,
-                tiles_encoded: &self.tiles_encoded,
-                shared: &self.shared,
-                slots: &self.slots,
-                heartbeat_ticks: self.heartbeat_ticks,
-                view_radius_px: self.view_radius_px,
-                grid: self.view_radius_px.map(|_| &self.grid),
-            };
-            let mut clients: Vec<(PlayerId, &mut Client)> =
-                self.clients.iter_mut().map(|(id, c)| (*id, c)).collect();
-            // Snapshots are independent per client: build them on several threads for big servers.
-            // The clients are dealt out in small chunks to whichever thread is free, this one
-            // included: on a busy machine a helper thread may wait long for a core, and a fixed
-            // half of the clients would make the whole tick wait for it.
-            let clients_len = clients.len();
-            let workers = if clients_len >= PARALLEL_FROM {
-                std::thread::available_parallelism()
-                    .map_or(1, |n| n.get())
-                    .clamp(1, 4)
-            } else {
-                1
-            };
-            if workers > 1 {
-                let queue = Mutex::new(clients.chunks_mut(CHUNK));
-                let work = |scratch: &mut Scratch, out: &mut Built| {
-                    let mut counts = ReplicationCounts::default();
-                    loop {
-                        let chunk = match queue.lock() {
-                            Ok(mut q) => q.next(),
-                            Err(_) => None,
-                        };
-                        let Some(chunk) = chunk else { break };
-                        counts.add(&build_snapshots(chunk, &ctx, scratch, out));
-                    }
-                    counts
-                };
-                let scratch = &mut self.scratch;
-                std::thread::scope(|scope| {
-                    let helpers: Vec<_> = (1..workers)
-                        .map(|_| {
-                            scope.spawn(|| {
-                                let mut out = Built::default();
-                                let c = work(&mut Scratch::default(), &mut out);
-                                (out, c)
-                            })
-                        })
-                        .collect();
-                    counts.add(&work(scratch, &mut built));
-                    for h in helpers {
-                        let (out, c) = h.join().unwrap_or_default();
-                        counts.add(&c);
-                        helpers_built.push(out);
-                    }
-                });
-            } else {
-                counts.add(&build_snapshots(
-                    &mut clients,
-                    &ctx,
-                    &mut self.scratch,
-                    &mut built,
-                ));
-            }
-        }
-        mark(3);
-        let mut slow = Vec::new();
-        let mut closed = Vec::new();
-        // Chat first: everyone in play gets every line, in order, before this tick's leaves
-        // (a flooder's last lines come while its name is still known).
-        if !self.chat.is_empty() {
-            let chat = std::mem::take(&mut self.chat);
-            for (id, c) in self.clients.iter_mut() {
-                match c.link.push_play(&chat) {
-                    Ok(()) => {}
-                    Err(PushError::Full) => slow.push(*id),
-                    Err(PushError::Closed) => closed.push(*id),
+        // Snapshots are independent per client: build them on several threads for big servers.
+        // The clients are dealt out in small chunks to whichever thread is free, this one
+        // included: on a busy machine a helper thread may wait long for a core, and a fixed
+        // half of the clients would make the whole tick wait for it.
+        let workers = if clients.len() >= PARALLEL_FROM {
+            std::thread::available_parallelism()
+                .map_or(1, |n| n.get())
+                .clamp(1, 4)
+        } else {
+            1
+        };
+        if workers > 1 {
+            let queue = Mutex::new(clients.chunks_mut(CHUNK));
+            let work = |scratch: &mut Scratch, out: &mut Built| {
+                let mut counts = ReplicationCounts::default();
+                loop {
+                    let chunk = match queue.lock() {
+                        Ok(mut q) => q.next(),
+                        Err(_) => None,
+                    };
+                    let Some(chunk) = chunk else { break };
+                    counts.add(&build_snapshots(chunk, &ctx, scratch, out));
                 }
-            }
+                counts
+            };
+            let scratch = &mut self.scratch;
+            std::thread::scope(|scope| {
+                let helpers: Vec<_> = (1..workers)
+                    .map(|_| {
+                        scope.spawn(|| {
+                            let mut out = Built::default();
+                            let c = work(&mut Scratch::default(), &mut out);
+                            (out, c)
+                        })
+                    })
+                    .collect();
+                counts.add(&work(scratch, &mut built));
+                for h in helpers {
+                    let (out, c) = h.join().unwrap_or_default();
+                    counts.add(&c);
+                    helpers_built.push(out);
+                }
+            });
+        } else {
+            counts.add(&build_snapshots(
+                &mut clients,
+                &ctx,
+                &mut self.scratch,
+                &mut built,
+            ));
         }
-        self.flush_rosters(&mut slow, &mut closed);
+        drop(clients);
         for (id, frame) in std::iter::once(&built)
             .chain(&helpers_built)
             .flat_map(Built::iter)
@@ -902,7 +995,16 @@ impl Sim {
             }
         }
         self.built = built;
+        counts
+    }
+
+    /// Drops the clients whose links refused frames this tick: too slow first, then closed,
+    /// each in id order (whatever order the threads found them in).
+    fn drop_refused(&mut self, mut slow: Vec<PlayerId>, mut closed: Vec<PlayerId>) {
+        slow.sort_unstable();
         slow.dedup();
+        closed.sort_unstable();
+        closed.dedup();
         for id in slow {
             warn!(
                 player = id.0,
@@ -916,27 +1018,6 @@ impl Sim {
         }
         for id in closed {
             self.drop_client(id, DisconnectReason::Quit, None);
-        }
-        mark(4);
-        let keyframe = self
-            .log
-            .as_ref()
-            .is_some_and(|l| l.keyframe_due(tick))
-            .then(|| self.keyframe());
-        if let Some(log) = &mut self.log {
-            log.tick_done(&self.world, keyframe);
-        }
-        mark(5);
-        if let Ok(mut s) = self.stats.lock() {
-            s.players = self.clients.len();
-            s.tick = self.world.tick;
-            s.replication.add(&counts);
-            if clock.is_some() {
-                s.phases.ticks += 1;
-                for (total, w) in s.phases.nanos.iter_mut().zip(marks.windows(2)) {
-                    *total += w[1].saturating_sub(w[0]);
-                }
-            }
         }
     }
 
@@ -961,15 +1042,27 @@ impl Sim {
             let room = (c.link.budget() / ROSTER_ROOM_SHARE).saturating_sub(c.link.pending_bytes());
             let cap = self.log.as_ref().map_or(usize::MAX, |l| l.roster_cap(id));
             batch.clear();
-            let mut sent = Vec::new();
+            // A long roster (a burst of joins) finds the newcomers' frames by walking the
+            // clients beside it (both in id order), a short one by looking each up.
+            let walk = c.roster.len() >= self.clients.len() / 16;
+            let mut others = self.clients.iter().peekable();
+            let mut sent = 0;
+            let mut unsent = None;
             for (&pid, event) in &c.roster {
-                if batch.len() >= room || sent.len() >= cap {
+                if batch.len() >= room || sent >= cap {
+                    unsent = Some(pid);
                     break;
                 }
                 match event {
                     // Always present: a leave replaces the pending join.
                     RosterEvent::Joined => {
-                        if let Some(other) = self.clients.get(&PlayerId(pid)) {
+                        let other = if walk {
+                            while others.next_if(|(id, _)| id.0 < pid).is_some() {}
+                            others.peek().filter(|(id, _)| id.0 == pid).map(|(_, c)| *c)
+                        } else {
+                            self.clients.get(&PlayerId(pid))
+                        };
+                        if let Some(other) = other {
                             batch.extend_from_slice(&other.joined_frame);
                         }
                     }
@@ -983,10 +1076,10 @@ impl Sim {
                         }
                     }
                 }
-                sent.push(pid);
+                sent += 1;
             }
-            if let Some(log) = self.log.as_mut().filter(|_| sent.len() < c.roster.len()) {
-                log.roster_cut(id, sent.len());
+            if let Some(log) = self.log.as_mut().filter(|_| sent < c.roster.len()) {
+                log.roster_cut(id, sent);
             }
             if batch.is_empty() {
                 continue;
@@ -996,9 +1089,11 @@ impl Sim {
             };
             match c.link.push_play(&batch) {
                 Ok(()) => {
-                    for pid in sent {
-                        c.roster.remove(&pid);
-                    }
+                    // What was sent is the roster's first `sent` events: keep the rest.
+                    c.roster = match unsent {
+                        Some(pid) => c.roster.split_off(&pid),
+                        None => BTreeMap::new(),
+                    };
                 }
                 Err(PushError::Full) => slow.push(id),
                 Err(PushError::Closed) => closed.push(id),
