@@ -11,6 +11,23 @@ pub const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
 /// FNV-1a 64 prime.
 pub const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
 
+/// The constants the replay formats' product hashes mix in (wyhash's; any odd, dense 64-bit
+/// values would do): client tick hashes from format 5, simulation tick hashes from format 6.
+pub const PRODUCT_K: [u64; 4] = [
+    0xa076_1d64_78bd_642f,
+    0xe703_7ed1_a0b4_28db,
+    0x8ebc_6af0_9c88_c6e3,
+    0x5899_65cc_7537_4cc3,
+];
+
+/// The 128-bit product of `a` and `b`, folded to 64 bits (high half xor low half): the step of
+/// the replay formats' product hashes.
+#[inline]
+pub fn fold(a: u64, b: u64) -> u64 {
+    let p = u128::from(a) * u128::from(b);
+    (p as u64) ^ ((p >> 64) as u64)
+}
+
 /// Hashes a byte slice with FNV-1a 64.
 pub fn fnv1a64(bytes: &[u8]) -> u64 {
     let mut h = StableHasher::new();

@@ -19,7 +19,7 @@
 //! side), and forgets them when the map's bytes change. The result
 //! is bit-identical to `World::state_hash` (a test compares them over changing maps).
 
-use tilegame_game::hash::{FNV_OFFSET, FNV_PRIME};
+use tilegame_game::hash::{fold, FNV_OFFSET, FNV_PRIME, PRODUCT_K as K};
 use tilegame_game::{PairHasher, Player, StableHasher, StableWrite, World};
 
 /// Which definition a simulation recording's tick hashes (`SimTick`) follow.
@@ -41,21 +41,6 @@ impl HashDef {
             HashDef::Fnv
         }
     }
-}
-
-/// The constants format 6's hashes mix in (wyhash's, as the client recordings' format 5).
-const K: [u64; 4] = [
-    0xa076_1d64_78bd_642f,
-    0xe703_7ed1_a0b4_28db,
-    0x8ebc_6af0_9c88_c6e3,
-    0x5899_65cc_7537_4cc3,
-];
-
-/// The 128-bit product of `a` and `b`, folded to 64 bits (high half xor low half).
-#[inline]
-fn fold(a: u64, b: u64) -> u64 {
-    let p = u128::from(a) * u128::from(b);
-    (p as u64) ^ ((p >> 64) as u64)
 }
 
 /// Block `i` (its two little-endian words) as format 6 sums it.

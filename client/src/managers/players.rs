@@ -9,6 +9,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
+use tilegame_game::hash::{fold, PRODUCT_K as K};
 use tilegame_game::{self as game, Map, MoveState, SUBPX, TICK_RATE};
 use tilegame_protocol::v1::play;
 
@@ -403,21 +404,6 @@ impl PlayerManager {
         }
         h.finish()
     }
-}
-
-/// The constants format 5's hashes mix in (wyhash's; any odd, dense 64-bit values would do).
-const K: [u64; 4] = [
-    0xa076_1d64_78bd_642f,
-    0xe703_7ed1_a0b4_28db,
-    0x8ebc_6af0_9c88_c6e3,
-    0x5899_65cc_7537_4cc3,
-];
-
-/// The 128-bit product of `a` and `b`, folded to 64 bits (high half xor low half).
-#[inline]
-fn fold(a: u64, b: u64) -> u64 {
-    let p = u128::from(a) * u128::from(b);
-    (p as u64) ^ ((p >> 64) as u64)
 }
 
 /// Eight little-endian bytes of `bytes` from `at`, zero-padded past its end.

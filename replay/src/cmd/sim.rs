@@ -229,6 +229,59 @@ pub fn find_keyframe(file: &ReplayFile, at_most: u32) -> Result<Option<(u64, u32
 
 /// Re-simulates `file` to its end (or its first divergence), starting from the latest
 /// keyframe at or before tick `seek` (or from the start), returning the simulation.
+/// What a re-simulation gathers tick by tick for its [`SimRun`].
+#[derive(Default)]
+struct Tally {
+    hasher: StableHasher,
+    hashes: Vec<u64>,
+    ticks: Option<(u32, u32)>,
+    divergence: Option<Divergence>,
+    peak_players: usize,
+}
+
+impl Tally {
+    /// Notes what applying one record did; a divergence stops the run.
+    fn take(&mut self, step: Step, resim: &Resim) -> Flow {
+        match step {
+            Step::Applied => {}
+            Step::Ticked { tick, world_hash } => {
+                self.peak_players = self.peak_players.max(resim.world().players.len());
+                self.hasher.write_u32(tick);
+                self.hasher.write_u64(world_hash);
+                self.hashes.push(world_hash);
+                self.ticks = Some(self.ticks.map_or((tick, tick), |(a, _)| (a, tick)));
+            }
+            Step::Diverged(d) => {
+                self.divergence = Some(d);
+                return Flow::Stop;
+            }
+        }
+        Flow::Continue
+    }
+
+    /// The run's summary, with the re-simulator it ended in.
+    fn into_run(
+        self,
+        resim: &Resim,
+        from_keyframe: Option<u32>,
+        stream: Vec<StreamFrame>,
+        tail: Tail,
+    ) -> SimRun {
+        SimRun {
+            start: resim.start().clone(),
+            counts: resim.counts(),
+            ticks: self.ticks,
+            digest: self.hasher.finish(),
+            hashes: self.hashes,
+            divergence: self.divergence,
+            from_keyframe,
+            stream,
+            tail,
+            peak_players: self.peak_players,
+        }
+    }
+}
+
 fn run(
     file: &ReplayFile,
     watch: Option<&Who>,
@@ -267,11 +320,7 @@ fn run(
     let mut resim: Option<Resim> = None;
     let mut start: Option<SimStart> = None;
     let mut index = 0u64;
-    let mut hasher = StableHasher::new();
-    let mut hashes = Vec::new();
-    let mut ticks: Option<(u32, u32)> = None;
-    let mut divergence = None;
-    let mut peak_players = 0;
+    let mut tally = Tally::default();
     let tail = scan(file, true, "re-simulating", |record, offset| {
         let error = |source| ToolError::Resim {
             path: file.path.clone(),
@@ -314,21 +363,8 @@ fn run(
             }
             return Ok(Flow::Continue);
         };
-        match r.apply(record).map_err(error)? {
-            Step::Applied => {}
-            Step::Ticked { tick, world_hash } => {
-                peak_players = peak_players.max(r.world().players.len());
-                hasher.write_u32(tick);
-                hasher.write_u64(world_hash);
-                hashes.push(world_hash);
-                ticks = Some(ticks.map_or((tick, tick), |(a, _)| (a, tick)));
-            }
-            Step::Diverged(d) => {
-                divergence = Some(d);
-                return Ok(Flow::Stop);
-            }
-        }
-        Ok(Flow::Continue)
+        let step = r.apply(record).map_err(error)?;
+        Ok(tally.take(step, r))
     })?;
     let Some(mut r) = resim else {
         return Err(ToolError::Usage(format!(
@@ -336,19 +372,8 @@ fn run(
             file.path.display()
         )));
     };
-    let run = SimRun {
-        start: r.start().clone(),
-        counts: r.counts(),
-        ticks,
-        digest: hasher.finish(),
-        hashes,
-        divergence,
-        from_keyframe,
-        stream: r.take_stream(),
-        tail,
-        peak_players,
-    };
-    Ok((run, r))
+    let stream = r.take_stream();
+    Ok((tally.into_run(&r, from_keyframe, stream, tail), r))
 }
 
 /// `play --until T` on a simulation recording: re-simulates from the nearest keyframe at or
@@ -515,11 +540,7 @@ pub fn derive_run(file: &ReplayFile, who: &Who, from: Option<u32>) -> Result<Sim
     if let Some(id) = watching {
         resim.watch(PlayerId(id));
     }
-    let mut hasher = StableHasher::new();
-    let mut hashes = Vec::new();
-    let mut ticks: Option<(u32, u32)> = None;
-    let mut divergence = None;
-    let mut peak_players = 0;
+    let mut tally = Tally::default();
     let tail = super::scan_from(
         file,
         &mut reader,
@@ -542,21 +563,7 @@ pub fn derive_run(file: &ReplayFile, who: &Who, from: Option<u32>) -> Result<Sim
                 offset,
                 source,
             })?;
-            match step {
-                Step::Applied => {}
-                Step::Ticked { tick, world_hash } => {
-                    peak_players = peak_players.max(resim.world().players.len());
-                    hasher.write_u32(tick);
-                    hasher.write_u64(world_hash);
-                    hashes.push(world_hash);
-                    ticks = Some(ticks.map_or((tick, tick), |(a, _)| (a, tick)));
-                }
-                Step::Diverged(d) => {
-                    divergence = Some(d);
-                    return Ok(Flow::Stop);
-                }
-            }
-            Ok(Flow::Continue)
+            Ok(tally.take(step, &resim))
         },
     )?;
     if watching.is_none() {
@@ -578,18 +585,7 @@ pub fn derive_run(file: &ReplayFile, who: &Who, from: Option<u32>) -> Result<Sim
     if let Some(t) = from {
         stream.retain(|f| f.tick >= t);
     }
-    Ok(SimRun {
-        start: resim.start().clone(),
-        counts: resim.counts(),
-        ticks,
-        digest: hasher.finish(),
-        hashes,
-        divergence,
-        from_keyframe: keyframe,
-        stream,
-        tail,
-        peak_players,
-    })
+    Ok(tally.into_run(&resim, keyframe, stream, tail))
 }
 
 /// A client recording's frames that the simulation produces, and what was left out.
