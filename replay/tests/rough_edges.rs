@@ -6,11 +6,9 @@ mod common;
 
 use std::path::Path;
 
-use tilegame_game as game;
 use tilegame_protocol::replay_format::{self as rf, Record};
-use tilegame_sim::simlog::SimLog;
-use tilegame_sim::{Command, MemoryLink, Sim};
 
+use common::sim_script::SimScript;
 use common::{records, rewrite, scratch};
 
 const SEED: &str = "roughedges";
@@ -21,72 +19,17 @@ const TICKS: u32 = 60;
 /// A simulation recording written by the loop itself (as `tilegame-server --record` writes
 /// one): three players join, move and break tiles, one leaves; a keyframe every 20 ticks.
 fn recorded(path: &Path) {
-    let map = game::generate(SEED, game::Theme::Default, game::MapSize::Small).expect("map");
-    let start = rf::SimStart {
-        seed: SEED.into(),
-        theme: 0,
-        width: map.width(),
-        height: map.height(),
-        map_hash: map.hash(),
-        max_players: 8,
-        heartbeat_ticks: 20,
-        view_radius_tiles: 0,
-        outbox_bytes: 1 << 20,
-        tick_rate: 20,
-    };
-    let mut sim = Sim::new(
-        game::World::new(map),
-        SEED.into(),
-        game::Theme::Default,
-        8,
-        20,
+    common::sim_script::record(
+        path,
+        &SimScript {
+            seed: SEED,
+            names: &["player2", "player10", "player1"],
+            ticks: TICKS,
+            keyframe_every: 20,
+            late: None,
+            leave: (40, 0),
+        },
     );
-    let file = std::fs::File::create(path).expect("file");
-    let out = Box::new(std::io::BufWriter::new(file));
-    sim.set_log(SimLog::record(out, "test", start, 20, "test", 0).expect("recording"));
-    let mut links = Vec::new();
-    for name in ["player2", "player10", "player1"] {
-        let link = MemoryLink::new(1 << 20);
-        sim.handle(Command::Join {
-            name: name.into(),
-            color: 0x123456,
-            link: link.boxed(),
-        });
-        let joined = link.take_answer().expect("answered").expect("joined");
-        links.push((joined.id, link));
-    }
-    for t in 1..=TICKS {
-        for (i, (id, link)) in links.iter().enumerate() {
-            let input = game::Input {
-                seq: t,
-                move_x: if (t / 8 + i as u32).is_multiple_of(2) {
-                    1
-                } else {
-                    -1
-                },
-                move_y: 0,
-                item: game::Item::Shovel,
-                action: if t % 10 == 5 {
-                    game::Action::Break {
-                        x: 5 + i as u16,
-                        y: 30,
-                    }
-                } else {
-                    game::Action::None
-                },
-            };
-            sim.handle(Command::Input { id: *id, input });
-            let _ = link.drain();
-        }
-        if t == 40 {
-            let (id, _) = links.remove(0);
-            sim.handle(Command::Leave {
-                id,
-                reason: tilegame_protocol::v1::DisconnectReason::Quit,
-            });
-        }
-        sim.tick();
-    }
 }
 
 /// Runs the binary on `args[0] file args[1..]`: exit code, stdout, stderr.

@@ -7,14 +7,13 @@ mod common;
 
 use std::path::Path;
 
-use tilegame_game as game;
-use tilegame_protocol::replay_format::{self as rf, Record};
+use tilegame_protocol::replay_format::Record;
 use tilegame_replay::cmd::sim::{self, Who};
 use tilegame_replay::{ReplayFile, ToolError};
 use tilegame_sim::resim::{Divergence, Resim, Step};
-use tilegame_sim::simlog::{self, SimLog};
-use tilegame_sim::{Command, MemoryLink, Sim};
+use tilegame_sim::simlog;
 
+use common::sim_script::SimScript;
 use common::{records, rewrite, scratch};
 
 const SEED: &str = "simformats";
@@ -28,78 +27,17 @@ const EVERY: u32 = 20;
 /// A simulation recording written by the loop itself: players join (one late), move, break
 /// tiles; one leaves at tick 50.
 fn recorded(path: &Path) {
-    let map = game::generate(SEED, game::Theme::Default, game::MapSize::Small).expect("map");
-    let start = rf::SimStart {
-        seed: SEED.into(),
-        theme: 0,
-        width: map.width(),
-        height: map.height(),
-        map_hash: map.hash(),
-        max_players: 8,
-        heartbeat_ticks: 20,
-        view_radius_tiles: 0,
-        outbox_bytes: 1 << 20,
-        tick_rate: 20,
-    };
-    let mut sim = Sim::new(
-        game::World::new(map),
-        SEED.into(),
-        game::Theme::Default,
-        8,
-        20,
+    common::sim_script::record(
+        path,
+        &SimScript {
+            seed: SEED,
+            names: &["alice", "bob", "carol"],
+            ticks: TICKS,
+            keyframe_every: EVERY,
+            late: Some((90, "late")),
+            leave: (50, 1),
+        },
     );
-    let file = std::fs::File::create(path).expect("file");
-    let out = Box::new(std::io::BufWriter::new(file));
-    sim.set_log(SimLog::record(out, "test", start, EVERY, "test", 0).expect("recording"));
-    let mut links = Vec::new();
-    let join = |sim: &mut Sim, name: &str| {
-        let link = MemoryLink::new(1 << 20);
-        sim.handle(Command::Join {
-            name: name.into(),
-            color: 0x123456,
-            link: link.boxed(),
-        });
-        let joined = link.take_answer().expect("answered").expect("joined");
-        (joined.id, link)
-    };
-    for name in ["alice", "bob", "carol"] {
-        links.push(join(&mut sim, name));
-    }
-    for t in 1..=TICKS {
-        if t == 90 {
-            links.push(join(&mut sim, "late"));
-        }
-        for (i, (id, link)) in links.iter().enumerate() {
-            let input = game::Input {
-                seq: t,
-                move_x: if (t / 8 + i as u32).is_multiple_of(2) {
-                    1
-                } else {
-                    -1
-                },
-                move_y: 0,
-                item: game::Item::Shovel,
-                action: if t % 10 == 5 {
-                    game::Action::Break {
-                        x: 5 + i as u16,
-                        y: 30,
-                    }
-                } else {
-                    game::Action::None
-                },
-            };
-            sim.handle(Command::Input { id: *id, input });
-            let _ = link.drain();
-        }
-        if t == 50 {
-            let (id, _) = links.remove(1);
-            sim.handle(Command::Leave {
-                id,
-                reason: tilegame_protocol::v1::DisconnectReason::Quit,
-            });
-        }
-        sim.tick();
-    }
 }
 
 #[test]

@@ -2,6 +2,7 @@
 //! and rewriting recordings (to tamper with them).
 #![allow(dead_code, unused_imports)]
 
+pub mod sim_script;
 pub mod x11;
 
 use std::path::{Path, PathBuf};
