@@ -29,23 +29,14 @@ use tilegame_sim::{Command, MemoryLink, Sim};
 
 #[path = "common/cpu.rs"]
 mod cpu;
+#[path = "common/rng.rs"]
+mod rng;
 use cpu::cpu_time;
+use rng::Rng;
 
 const PLAYERS: u32 = 20;
 const TICK_RATE: u32 = 20;
 const SEED: &str = "adayofplay";
-
-/// xorshift64: the players' seeded generator (no clock, no entropy).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
 
 /// Plays `ticks` ticks of 20 players into a simulation recording at `path`.
 fn synthesise(path: &std::path::Path, ticks: u64) {

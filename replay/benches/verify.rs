@@ -23,6 +23,8 @@ use tilegame_replay::ReplayFile;
 mod cpu;
 use cpu::cpu_time;
 
+#[path = "common/rng.rs"]
+mod rng;
 #[path = "common/synth_client.rs"]
 mod synth_client;
 

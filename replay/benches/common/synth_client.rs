@@ -19,20 +19,11 @@ use tilegame_replay::engine::{Engine, TickOutcome};
 use tilegame_replay::packets::{self, AnyPacket};
 use tilegame_replay::ReplayFile;
 
-/// xorshift64 (no clock, no entropy).
-struct Rng(u64);
+use crate::rng::Rng;
 
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn step(&mut self) -> i32 {
-        (self.next() % 5) as i32 - 2
-    }
+/// A step of -2 to 2 pixels.
+fn step(rng: &mut Rng) -> i32 {
+    (rng.next() % 5) as i32 - 2
 }
 
 /// The bytes of a client recording: `file`'s join, then `ticks` ticks of `players` players.
@@ -129,7 +120,7 @@ pub fn synthesise(file: &ReplayFile, ticks: u32, players: u32, keyframe_interval
             if deltas.first().is_some_and(|d| d.id == id) {
                 continue;
             }
-            let (dx, dy) = (rng.step(), rng.step());
+            let (dx, dy) = (step(&mut rng), step(&mut rng));
             let turn = rng.next().is_multiple_of(8);
             deltas.push(PlayerDelta {
                 id,
