@@ -77,7 +77,12 @@ fn lines_that_break_the_rules_are_refused_to_the_sender_only() {
 
 #[test]
 fn a_flood_is_rate_limited_then_kicked_with_its_reason() {
-    let server = start_server(test_config());
+    // The watcher sends nothing while it waits; on loaded CI cores the wait has outlasted the
+    // 10 s idle timeout, which closed it before the flooder's leave arrived.
+    let server = start_server(tilegame_server::ServerConfig {
+        idle_timeout_secs: 120,
+        ..test_config()
+    });
     let mut watcher = TestClient::join(server.addr(), "watcher").expect("joins");
     let mut flooder = TestClient::join(server.addr(), "flooder").expect("joins");
     let flooder_id = flooder.id;
