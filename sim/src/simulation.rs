@@ -228,13 +228,20 @@ struct Client {
 struct Built {
     /// The frames' bytes.
     bytes: Vec<u8>,
-    /// Each frame's client and its end in `bytes` (it starts where the previous one ends).
-    frames: Vec<(PlayerId, usize)>,
+    /// Each frame's client (its index in the tick's build order) and its end in `bytes` (it
+    /// starts where the previous one ends).
+    frames: Vec<(usize, usize)>,
 }
 
 impl Built {
-    /// Each client's frame, in the order built.
-    fn iter(&self) -> impl Iterator<Item = (PlayerId, &[u8])> + '_ {
+    /// Empties it, keeping its buffers.
+    fn clear(&mut self) {
+        self.bytes.clear();
+        self.frames.clear();
+    }
+
+    /// Each client's frame (by index in the build order), in the order built.
+    fn iter(&self) -> impl Iterator<Item = (usize, &[u8])> + '_ {
         self.frames.iter().scan(0, |start, &(id, end)| {
             let frame = &self.bytes[*start..end];
             *start = end;
@@ -274,13 +281,13 @@ struct SnapshotContext<'a> {
 /// `out`. (They are queued on the links afterwards, by one thread: a push wakes the client's
 /// writer, which would take a core from the threads still building.)
 fn build_snapshots(
-    clients: &mut [(PlayerId, &mut Client)],
+    clients: &mut [(usize, &mut Client)],
     ctx: &SnapshotContext<'_>,
     scratch: &mut Scratch,
     out: &mut Built,
 ) -> ReplicationCounts {
     let mut counts = ReplicationCounts::default();
-    for (id, c) in clients.iter_mut() {
+    for (index, c) in clients.iter_mut() {
         let ack = c.ack;
         let view = match (ctx.view_radius_px, &ctx.slots[c.slot]) {
             (Some(radius), Some(me)) => Some((me.state.pos, radius)),
@@ -327,7 +334,7 @@ fn build_snapshots(
         }
         counts.snapshots += 1;
         counts.bytes += (out.bytes.len() - start) as u64;
-        out.frames.push((*id, out.bytes.len()));
+        out.frames.push((*index, out.bytes.len()));
     }
     counts
 }
@@ -379,6 +386,9 @@ pub struct Sim {
     phase_clock: Option<PhaseClock>,
     /// This thread's snapshot frames, kept between ticks for their buffers.
     built: Built,
+    /// Each helper thread's buffers and frames, kept between ticks (a helper that starts with
+    /// empty ones grows them by reallocation every tick: a tenth of a big tick was `malloc`).
+    helpers: Vec<(Scratch, Built)>,
     /// Whether ticks build and push snapshots (a re-simulation that checks hashes only turns
     /// this off: see [`Sim::set_replicate`]).
     replicate: bool,
@@ -451,6 +461,7 @@ impl Sim {
             chat: Vec::new(),
             phase_clock: None,
             built: Built::default(),
+            helpers: Vec::new(),
             replicate: true,
         }
     }
@@ -915,6 +926,8 @@ impl Sim {
             view_radius_px: self.view_radius_px,
             grid: self.view_radius_px.map(|_| &self.grid),
         };
+        // Each client with its id, in build order; frames name their client by its index here,
+        // and are queued through it (no look-up by id).
         let mut clients: Vec<(PlayerId, &mut Client)> =
             self.clients.iter_mut().map(|(id, c)| (*id, c)).collect();
         if let Some(radius) = self.view_radius_px {
@@ -925,23 +938,35 @@ impl Sim {
                 (build_order(pos, cell), pos, *id)
             });
         }
+        let ids: Vec<PlayerId> = clients.iter().map(|(id, _)| *id).collect();
+        let mut order: Vec<(usize, &mut Client)> = clients
+            .into_iter()
+            .enumerate()
+            .map(|(i, (_, c))| (i, c))
+            .collect();
         let mut built = std::mem::take(&mut self.built);
-        built.bytes.clear();
-        built.frames.clear();
-        let mut helpers_built = Vec::new();
+        built.clear();
         // Snapshots are independent per client: build them on several threads for big servers.
         // The clients are dealt out in small chunks to whichever thread is free, this one
         // included: on a busy machine a helper thread may wait long for a core, and a fixed
         // half of the clients would make the whole tick wait for it.
-        let workers = if clients.len() >= PARALLEL_FROM {
+        let workers = if order.len() >= PARALLEL_FROM {
             std::thread::available_parallelism()
                 .map_or(1, |n| n.get())
                 .clamp(1, 4)
         } else {
             1
         };
+        let helpers = &mut self.helpers;
+        if helpers.len() < workers - 1 {
+            helpers.resize_with(workers - 1, Default::default);
+        }
+        let helpers = &mut helpers[..workers - 1];
+        for (_, out) in helpers.iter_mut() {
+            out.clear();
+        }
         if workers > 1 {
-            let queue = Mutex::new(clients.chunks_mut(CHUNK));
+            let queue = Mutex::new(order.chunks_mut(CHUNK));
             let work = |scratch: &mut Scratch, out: &mut Built| {
                 let mut counts = ReplicationCounts::default();
                 loop {
@@ -956,36 +981,28 @@ impl Sim {
             };
             let scratch = &mut self.scratch;
             std::thread::scope(|scope| {
-                let helpers: Vec<_> = (1..workers)
-                    .map(|_| {
-                        scope.spawn(|| {
-                            let mut out = Built::default();
-                            let c = work(&mut Scratch::default(), &mut out);
-                            (out, c)
-                        })
-                    })
+                let spawned: Vec<_> = helpers
+                    .iter_mut()
+                    .map(|(scratch, out)| scope.spawn(|| work(scratch, out)))
                     .collect();
                 counts.add(&work(scratch, &mut built));
-                for h in helpers {
-                    let (out, c) = h.join().unwrap_or_default();
-                    counts.add(&c);
-                    helpers_built.push(out);
+                for h in spawned {
+                    counts.add(&h.join().unwrap_or_default());
                 }
             });
         } else {
             counts.add(&build_snapshots(
-                &mut clients,
+                &mut order,
                 &ctx,
                 &mut self.scratch,
                 &mut built,
             ));
         }
-        drop(clients);
-        for (id, frame) in std::iter::once(&built)
-            .chain(&helpers_built)
+        for (index, frame) in std::iter::once(&built)
+            .chain(helpers.iter().map(|(_, out)| out))
             .flat_map(Built::iter)
         {
-            let Some(c) = self.clients.get_mut(&id) else {
+            let (Some(&id), Some((_, c))) = (ids.get(index), order.get_mut(index)) else {
                 continue;
             };
             match c.link.push_play(frame) {
@@ -994,6 +1011,7 @@ impl Sim {
                 Err(PushError::Closed) => closed.push(id),
             }
         }
+        drop(order);
         self.built = built;
         counts
     }
