@@ -115,12 +115,22 @@ struct Hot {
     id: u32,
     /// Its state this tick.
     now: Quantized,
-    /// Its state on the previous tick, if it was there then and changed since (`near` is not
-    /// empty): viewers that hold this state get the bytes in `near`.
+    /// Its state on the previous tick, if it was there then and changed since (`near_len` is
+    /// not 0): viewers that hold this state get the bytes in `near`.
     near_base: Quantized,
-    /// Where its encoded delta from `near_base` lies in the shared bytes (empty: none).
-    near: (u32, u32),
+    /// How many bytes of `near` its encoded delta from `near_base` takes (0: none).
+    near_len: u8,
+    /// Its encoded delta from `near_base`, in the line itself: a viewer copies these 16 bytes
+    /// whole and keeps `near_len` of them (a copy of fixed size, where a copy of a few bytes
+    /// through `memcpy` cost a call per delta).
+    near: [u8; NEAR_BYTES],
 }
+
+const _: () = assert!(std::mem::size_of::<Hot>() == 64, "a Hot line is one cache line");
+
+/// Most bytes of a near delta kept in its slot's [`Hot`] line (a straight move takes 3 to 5,
+/// a change of velocity a few more); a longer one is encoded by each viewer that needs it.
+const NEAR_BYTES: usize = 16;
 
 #[derive(Debug, Default, Clone)]
 struct Shared {
@@ -171,20 +181,24 @@ impl SharedDeltas {
                 continue;
             };
             let near = shared_delta(&mut self.last[slot], r, &mut self.bytes)?;
-            let span = |s: (usize, usize)| {
-                // Shared bytes past 4 GiB are not shared (viewers encode their own).
-                u32::try_from(s.0)
-                    .ok()
-                    .zip(u32::try_from(s.1).ok())
-                    .unwrap_or((0, 0))
-            };
-            self.hot[slot] = Hot {
+            let mut line = Hot {
                 live: true,
                 id: r.id,
                 now: r.state,
                 near_base: near.base.map_or(r.state, |(_, was)| was),
-                near: span(near.span),
+                ..Hot::default()
             };
+            if let Some(b) = self.bytes.get(near.span.0..near.span.1) {
+                if let (Some(to), Ok(len)) = (line.near.get_mut(..b.len()), u8::try_from(b.len())) {
+                    to.copy_from_slice(b);
+                    line.near_len = len;
+                }
+            }
+            // The near delta lives in the line only (the far ones stay in `bytes`).
+            if near.span.1 > near.span.0 {
+                self.bytes.truncate(near.span.0);
+            }
+            self.hot[slot] = line;
             if far_due(tick, slot) {
                 self.far[slot] = shared_delta(&mut self.last_far[slot], r, &mut self.bytes)?;
             }
@@ -192,18 +206,30 @@ impl SharedDeltas {
         Ok(())
     }
 
-    /// The encoded delta of `slot` (which holds player `known.0`) for a viewer that holds
-    /// `known`, if one was built.
-    fn lookup(&self, slot: usize, known: (u32, Quantized)) -> Option<&[u8]> {
+    /// Appends to `out` the encoded delta of `slot` (which holds player `known.0`) for a
+    /// viewer that holds `known`, if one was built; returns whether it did.
+    fn append(&self, slot: usize, known: (u32, Quantized), out: &mut Vec<u8>) -> bool {
         if let Some(h) = self.hot.get(slot) {
-            if h.live && h.id == known.0 && h.near.1 > h.near.0 && h.near_base == known.1 {
-                return self.bytes.get(h.near.0 as usize..h.near.1 as usize);
+            if h.live && h.id == known.0 && h.near_len > 0 && h.near_base == known.1 {
+                let at = out.len();
+                out.extend_from_slice(&h.near);
+                out.truncate(at + usize::from(h.near_len));
+                return true;
             }
         }
-        self.far
+        match self
+            .far
             .get(slot)
-            .filter(|s| s.base == Some(known) && s.span.1 > s.span.0)
-            .map(|s| &self.bytes[s.span.0..s.span.1])
+            .filter(|s| s.base == Some(known))
+            .and_then(|s| self.bytes.get(s.span.0..s.span.1))
+            .filter(|b| !b.is_empty())
+        {
+            Some(bytes) => {
+                out.extend_from_slice(bytes);
+                true
+            }
+            None => false,
+        }
     }
 
     /// The encoded first-sight record of `r` (in `slot`, in state `now`) this tick, if one can
@@ -970,13 +996,15 @@ impl ClientView {
                         || full
                         || (far && !far_due(tick, slot as usize) && now.health == was.state.health))
                     {
-                        match shared.and_then(|s| s.lookup(slot as usize, (was.id, was.state))) {
-                            Some(bytes) => parts.deltas.extend_from_slice(bytes),
-                            None => encode_body(
+                        let known = (was.id, was.state);
+                        if !shared
+                            .is_some_and(|s| s.append(slot as usize, known, &mut parts.deltas))
+                        {
+                            encode_body(
                                 &delta(was.id, &was.state, &now),
                                 "PlayerDelta",
                                 &mut parts.deltas,
-                            )?,
+                            )?;
                         }
                         parts.count += 1;
                         was.state = now;
