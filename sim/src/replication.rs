@@ -126,7 +126,10 @@ struct Hot {
     near: [u8; NEAR_BYTES],
 }
 
-const _: () = assert!(std::mem::size_of::<Hot>() == 64, "a Hot line is one cache line");
+const _: () = assert!(
+    std::mem::size_of::<Hot>() == 64,
+    "a Hot line is one cache line"
+);
 
 /// Most bytes of a near delta kept in its slot's [`Hot`] line (a straight move takes 3 to 5,
 /// a change of velocity a few more); a longer one is encoded by each viewer that needs it.
