@@ -83,9 +83,9 @@ pub enum Flow {
 /// sequence, the end record's count, bytes after the end) is an error naming its offset. `f`
 /// returning [`Flow::Stop`] ends early with [`Tail::NotRead`].
 ///
-/// Natively, a connection's recording (client or server side: frames) is read on a second
-/// thread, a few batches of records ahead of `f` (`pipeline`): the container's work (reading,
-/// checksums, inflation, record decoding) overlaps the command's. The records, their offsets
+/// Natively, a connection's recording (client or server side: frames) of 64 KiB or more is
+/// read on a second thread, a few batches of records ahead of `f` (`pipeline`): the
+/// container's work (reading, checksums, inflation, record decoding) overlaps the command's. The records, their offsets
 /// and every error reach `f` and the caller in the same order as when read on one thread, so
 /// what a command reports does not depend on it. Simulation recordings (no frames; their
 /// records are mostly large) and the page (wasm32, one thread) read in turn.
@@ -97,7 +97,9 @@ pub fn scan(
 ) -> Result<Tail, ToolError> {
     let mut reader = file.reader(check_protocol)?;
     #[cfg(not(target_arch = "wasm32"))]
-    if reader.header().recorder != tilegame_protocol::replay_format::Recorder::Simulation {
+    if file.len() >= pipeline::MIN_FILE
+        && reader.header().recorder != tilegame_protocol::replay_format::Recorder::Simulation
+    {
         return pipeline::scan(file, reader, label, f);
     }
     scan_from(file, &mut reader, None, label, f)
@@ -235,6 +237,9 @@ mod pipeline {
     use super::{scan_stream, Flow, RecordStream, Tail};
     use crate::tool::{FileReader, ReplayFile, ToolError};
 
+    /// The smallest file read on two threads: below it (about 900 ticks of 20 players), the
+    /// second thread's start, milliseconds on a loaded machine, costs more than it saves.
+    pub(super) const MIN_FILE: u64 = 64 << 10;
     /// Batches in flight between the threads.
     const DEPTH: usize = 4;
     /// Records per batch at most.
@@ -398,8 +403,8 @@ mod tests {
     use super::*;
 
     /// Everything a scan shows its caller (each record with its chunk's offset, then how it
-    /// ended), read on two threads (`scan`) or on one (`scan_from`), stopping after `stop`
-    /// records.
+    /// ended), read on two threads (`pipeline::scan`) or on one (`scan_from`), stopping after
+    /// `stop` records.
     fn seen(file: &ReplayFile, pipelined: bool, stop: usize) -> String {
         let mut out = String::new();
         let mut n = 0;
@@ -413,7 +418,9 @@ mod tests {
             })
         };
         let result = if pipelined {
-            scan(file, true, "test", f)
+            // (Whatever the file's size.)
+            file.reader(true)
+                .and_then(|reader| pipeline::scan(file, reader, "test", f))
         } else {
             file.reader(true)
                 .and_then(|mut reader| scan_from(file, &mut reader, None, "test", f))
