@@ -123,8 +123,9 @@ pub struct ReplayFile {
     source: Source,
 }
 
-/// A reader over a [`ReplayFile`]'s records.
-pub type FileReader<'a> = ReplayReader<Box<dyn Read + 'a>>;
+/// A reader over a [`ReplayFile`]'s records (it may be handed to another thread: `scan`
+/// reads on one while the commands work on the records).
+pub type FileReader<'a> = ReplayReader<Box<dyn Read + Send + 'a>>;
 
 /// Bytes that can be read and sought in (a file on disk or in memory).
 pub trait ReadSeek: Read + std::io::Seek {}
@@ -180,7 +181,7 @@ impl ReplayFile {
 
     /// A fresh stream of the file's records, with the container's own errors.
     pub fn open_reader(&self) -> Result<FileReader<'_>, ReplayError> {
-        let input: Box<dyn Read + '_> = match &self.source {
+        let input: Box<dyn Read + Send + '_> = match &self.source {
             Source::Disk { .. } => Box::new(std::io::BufReader::with_capacity(
                 64 * 1024,
                 std::fs::File::open(&self.path)?,
