@@ -223,21 +223,30 @@ struct Client {
     ack: u32,
 }
 
-/// The clients whose links refused their snapshot on one thread, by index in the tick's build
-/// order.
+/// Snapshot frames built by one thread: back to back in one buffer, not one allocation each.
 #[derive(Default)]
-struct Refused {
-    /// Over their byte budget: too slow.
-    slow: Vec<usize>,
-    /// Already closed.
-    closed: Vec<usize>,
+struct Built {
+    /// The frames' bytes.
+    bytes: Vec<u8>,
+    /// Each frame's client (its index in the tick's build order) and its end in `bytes` (it
+    /// starts where the previous one ends).
+    frames: Vec<(usize, usize)>,
 }
 
-impl Refused {
+impl Built {
     /// Empties it, keeping its buffers.
     fn clear(&mut self) {
-        self.slow.clear();
-        self.closed.clear();
+        self.bytes.clear();
+        self.frames.clear();
+    }
+
+    /// Each client's frame (by index in the build order), in the order built.
+    fn iter(&self) -> impl Iterator<Item = (usize, &[u8])> + '_ {
+        self.frames.iter().scan(0, |start, &(id, end)| {
+            let frame = &self.bytes[*start..end];
+            *start = end;
+            Some((id, frame))
+        })
     }
 }
 
@@ -251,8 +260,6 @@ const CHUNK: usize = 32;
 #[derive(Default)]
 struct Scratch {
     body: Vec<u8>,
-    /// The snapshot frame being queued.
-    frame: Vec<u8>,
     parts: SnapshotParts,
     view: ViewScratch,
 }
@@ -270,16 +277,14 @@ struct SnapshotContext<'a> {
     grid: Option<&'a SlotGrid>,
 }
 
-/// Builds the snapshot frame of each client that has something to receive this tick and queues
-/// it on the client's link at once, noting in `refused` the links that would not take it.
-/// (Queueing costs about as much as building: the push wakes the client's writer. Done here,
-/// it is shared between the building threads, which run at the tick's raised priority, so the
-/// woken writers do not take their cores.)
+/// Builds the snapshot frame of each client that has something to receive this tick into
+/// `out`. (They are queued on the links afterwards, by one thread: a push wakes the client's
+/// writer, which would take a core from the threads still building.)
 fn build_snapshots(
     clients: &mut [(usize, &mut Client)],
     ctx: &SnapshotContext<'_>,
     scratch: &mut Scratch,
-    refused: &mut Refused,
+    out: &mut Built,
 ) -> ReplicationCounts {
     let mut counts = ReplicationCounts::default();
     for (index, c) in clients.iter_mut() {
@@ -314,25 +319,22 @@ fn build_snapshots(
         }
         let parts = &scratch.parts;
         counts.deltas += parts.count as u64;
-        scratch.frame.clear();
+        let start = out.bytes.len();
         if let Err(e) = encode_snapshot(
             ctx.tick,
             ack,
             parts,
             ctx.tiles_encoded,
             &mut scratch.body,
-            &mut scratch.frame,
+            &mut out.bytes,
         ) {
             warn!("cannot encode snapshot: {e}");
+            out.bytes.truncate(start);
             continue;
         }
         counts.snapshots += 1;
-        counts.bytes += scratch.frame.len() as u64;
-        match c.link.push_play(&scratch.frame) {
-            Ok(()) => {}
-            Err(PushError::Full) => refused.slow.push(*index),
-            Err(PushError::Closed) => refused.closed.push(*index),
-        }
+        counts.bytes += (out.bytes.len() - start) as u64;
+        out.frames.push((*index, out.bytes.len()));
     }
     counts
 }
@@ -382,11 +384,11 @@ pub struct Sim {
     chat: Vec<u8>,
     /// The driver's clock, to time the tick's phases (the loop never reads a clock itself).
     phase_clock: Option<PhaseClock>,
-    /// The links that refused this thread's snapshots, kept between ticks for its buffers.
-    refused: Refused,
-    /// Each helper thread's buffers and refusals, kept between ticks (a helper that starts with
+    /// This thread's snapshot frames, kept between ticks for their buffers.
+    built: Built,
+    /// Each helper thread's buffers and frames, kept between ticks (a helper that starts with
     /// empty ones grows them by reallocation every tick: a tenth of a big tick was `malloc`).
-    helpers: Vec<(Scratch, Refused)>,
+    helpers: Vec<(Scratch, Built)>,
     /// Whether ticks build and push snapshots (a re-simulation that checks hashes only turns
     /// this off: see [`Sim::set_replicate`]).
     replicate: bool,
@@ -458,7 +460,7 @@ impl Sim {
             joined_since_tick: 0,
             chat: Vec::new(),
             phase_clock: None,
-            refused: Refused::default(),
+            built: Built::default(),
             helpers: Vec::new(),
             replicate: true,
         }
@@ -942,8 +944,8 @@ impl Sim {
             .enumerate()
             .map(|(i, (_, c))| (i, c))
             .collect();
-        let mut refused = std::mem::take(&mut self.refused);
-        refused.clear();
+        let mut built = std::mem::take(&mut self.built);
+        built.clear();
         // Snapshots are independent per client: build them on several threads for big servers.
         // The clients are dealt out in small chunks to whichever thread is free, this one
         // included: on a busy machine a helper thread may wait long for a core, and a fixed
@@ -965,7 +967,7 @@ impl Sim {
         }
         if workers > 1 {
             let queue = Mutex::new(order.chunks_mut(CHUNK));
-            let work = |scratch: &mut Scratch, out: &mut Refused| {
+            let work = |scratch: &mut Scratch, out: &mut Built| {
                 let mut counts = ReplicationCounts::default();
                 loop {
                     let chunk = match queue.lock() {
@@ -983,7 +985,7 @@ impl Sim {
                     .iter_mut()
                     .map(|(scratch, out)| scope.spawn(|| work(scratch, out)))
                     .collect();
-                counts.add(&work(scratch, &mut refused));
+                counts.add(&work(scratch, &mut built));
                 for h in spawned {
                     counts.add(&h.join().unwrap_or_default());
                 }
@@ -993,16 +995,24 @@ impl Sim {
                 &mut order,
                 &ctx,
                 &mut self.scratch,
-                &mut refused,
+                &mut built,
             ));
         }
-        // Which thread found a refusal does not matter: `drop_refused` sorts them by id.
-        for r in std::iter::once(&refused).chain(helpers.iter().map(|(_, out)| out)) {
-            slow.extend(r.slow.iter().filter_map(|&i| ids.get(i).copied()));
-            closed.extend(r.closed.iter().filter_map(|&i| ids.get(i).copied()));
+        for (index, frame) in std::iter::once(&built)
+            .chain(helpers.iter().map(|(_, out)| out))
+            .flat_map(Built::iter)
+        {
+            let (Some(&id), Some((_, c))) = (ids.get(index), order.get_mut(index)) else {
+                continue;
+            };
+            match c.link.push_play(frame) {
+                Ok(()) => {}
+                Err(PushError::Full) => slow.push(id),
+                Err(PushError::Closed) => closed.push(id),
+            }
         }
         drop(order);
-        self.refused = refused;
+        self.built = built;
         counts
     }
 
