@@ -138,22 +138,17 @@ fn main() {
     }
     // `TILEGAME_DAY_FILE` keeps the recording at that path (to profile `verify` on it), and a
     // recording already there is re-used.
-    let keep = std::env::var_os("TILEGAME_DAY_FILE").map(std::path::PathBuf::from);
-    let path = keep.clone().unwrap_or_else(|| {
-        std::env::temp_dir().join(format!("tgr-day-{}.tgr", std::process::id()))
-    });
-    let reused = keep.is_some() && path.exists();
-    let started = Instant::now();
-    if reused {
-        eprintln!("re-using the recording {}", path.display());
-    } else {
-        eprintln!(
-            "synthesising {hours} h of {PLAYERS} players ({ticks} ticks) into {} …",
-            path.display()
-        );
-        synthesise(&path, ticks);
-    }
-    let written = started.elapsed();
+    let DayFile {
+        path,
+        kept,
+        reused,
+        written,
+    } = day_file(
+        "TILEGAME_DAY_FILE",
+        "tgr-day",
+        &format!("{hours} h of {PLAYERS} players ({ticks} ticks)"),
+        |path| synthesise(path, ticks),
+    );
     let file = ReplayFile::open(&path).expect("the recording opens");
 
     // The whole re-simulation, `TILEGAME_DAY_VERIFY_RUNS` times (default 1): the fastest
@@ -247,7 +242,7 @@ fn main() {
         if worst <= 0.05 { "met" } else { "NOT met" }
     );
 
-    if keep.is_none() {
+    if !kept {
         let _ = std::fs::remove_file(&path);
     }
     drop(file);
@@ -270,24 +265,21 @@ fn client_day(ticks: u64, share: f64) {
         &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/small.tgr"),
     )
     .expect("the fixture opens");
-    let keep = std::env::var_os("TILEGAME_DAY_CLIENT_FILE").map(std::path::PathBuf::from);
-    let path = keep.clone().unwrap_or_else(|| {
-        std::env::temp_dir().join(format!("tgr-day-client-{}.tgr", std::process::id()))
-    });
-    let reused = keep.is_some() && path.exists();
-    let started = Instant::now();
-    if reused {
-        eprintln!("re-using the client recording {}", path.display());
-    } else {
-        eprintln!(
-            "synthesising a client recording of {ticks} ticks of {PLAYERS} players into {} …",
-            path.display()
-        );
-        let ticks = u32::try_from(ticks).expect("a day's ticks fit in u32");
-        let bytes = synth_client::synthesise(&fixture, ticks, PLAYERS, 1200);
-        std::fs::write(&path, &bytes).expect("the client recording is written");
-    }
-    let written = started.elapsed();
+    let DayFile {
+        path,
+        kept,
+        reused,
+        written,
+    } = day_file(
+        "TILEGAME_DAY_CLIENT_FILE",
+        "tgr-day-client",
+        &format!("a client recording of {ticks} ticks of {PLAYERS} players"),
+        |path| {
+            let ticks = u32::try_from(ticks).expect("a day's ticks fit in u32");
+            let bytes = synth_client::synthesise(&fixture, ticks, PLAYERS, 1200);
+            std::fs::write(path, &bytes).expect("the client recording is written");
+        },
+    );
     let file = ReplayFile::open(&path).expect("the client recording opens");
     let options = VerifyOptions {
         out_dir: None,
@@ -332,7 +324,47 @@ fn client_day(ticks: u64, share: f64) {
         2.0 * share,
         if full <= 2.0 * share { "met" } else { "NOT met" }
     );
-    if keep.is_none() {
+    if !kept {
         let _ = std::fs::remove_file(&path);
+    }
+}
+
+/// The recording a part of the bench verifies, and how it came to be there.
+struct DayFile {
+    /// Where it is.
+    path: std::path::PathBuf,
+    /// Whether it stays after the bench (its path was given).
+    kept: bool,
+    /// Whether it was already there and re-used.
+    reused: bool,
+    /// The time taken to write it (or to find it).
+    written: std::time::Duration,
+}
+
+/// The recording at the path in `keep_var` (re-used when already there), else a new file named
+/// after `stem` in the temporary folder, written by `write`.
+fn day_file(
+    keep_var: &str,
+    stem: &str,
+    what: &str,
+    write: impl FnOnce(&std::path::Path),
+) -> DayFile {
+    let keep = std::env::var_os(keep_var).map(std::path::PathBuf::from);
+    let kept = keep.is_some();
+    let path = keep
+        .unwrap_or_else(|| std::env::temp_dir().join(format!("{stem}-{}.tgr", std::process::id())));
+    let reused = kept && path.exists();
+    let started = Instant::now();
+    if reused {
+        eprintln!("re-using the recording {}", path.display());
+    } else {
+        eprintln!("synthesising {what} into {} …", path.display());
+        write(&path);
+    }
+    DayFile {
+        path,
+        kept,
+        reused,
+        written: started.elapsed(),
     }
 }
