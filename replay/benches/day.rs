@@ -153,11 +153,7 @@ fn main() {
 
     // The whole re-simulation, `TILEGAME_DAY_VERIFY_RUNS` times (default 1): the fastest
     // run's wall and CPU time are reported (the machine is shared), each run's digest equal.
-    let runs: u32 = std::env::var("TILEGAME_DAY_VERIFY_RUNS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1)
-        .max(1);
+    let runs = verify_runs();
     let (mut full, mut cpu) = (f64::MAX, f64::MAX);
     let mut first_run: Option<tilegame_replay::cmd::sim::SimRun> = None;
     for _ in 0..runs {
@@ -285,11 +281,7 @@ fn client_day(ticks: u64, share: f64) {
         out_dir: None,
         no_timing: true,
     };
-    let runs: u32 = std::env::var("TILEGAME_DAY_VERIFY_RUNS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1)
-        .max(1);
+    let runs = verify_runs();
     let (mut full, mut cpu) = (f64::MAX, f64::MAX);
     let mut first: Option<tilegame_replay::cmd::verify::VerifyReport> = None;
     for _ in 0..runs {
@@ -367,4 +359,14 @@ fn day_file(
         reused,
         written: started.elapsed(),
     }
+}
+
+/// How many times each verify runs (`TILEGAME_DAY_VERIFY_RUNS`, default 1): the fastest run is
+/// reported, since the machine is shared.
+fn verify_runs() -> u32 {
+    std::env::var("TILEGAME_DAY_VERIFY_RUNS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1)
+        .max(1)
 }
