@@ -370,7 +370,6 @@ pub struct Sim {
     next_id: u32,
     transfer: Option<Arc<MapTransfer>>,
     encoder: PlayEncoder,
-    scratch: Scratch,
     view_radius_px: Option<i32>,
     grid: SlotGrid,
     shared: SharedDeltas,
@@ -384,11 +383,10 @@ pub struct Sim {
     chat: Vec<u8>,
     /// The driver's clock, to time the tick's phases (the loop never reads a clock itself).
     phase_clock: Option<PhaseClock>,
-    /// This thread's snapshot frames, kept between ticks for their buffers.
-    built: Built,
-    /// Each helper thread's buffers and frames, kept between ticks (a helper that starts with
-    /// empty ones grows them by reallocation every tick: a tenth of a big tick was `malloc`).
-    helpers: Vec<(Scratch, Built)>,
+    /// Each snapshot-building thread's buffers and frames, the tick thread's first, kept
+    /// between ticks (a thread that starts with empty ones grows them by reallocation every
+    /// tick: a tenth of a big tick was `malloc`).
+    builders: Vec<(Scratch, Built)>,
     /// Whether ticks build and push snapshots (a re-simulation that checks hashes only turns
     /// this off: see [`Sim::set_replicate`]).
     replicate: bool,
@@ -450,7 +448,6 @@ impl Sim {
             next_id: 1,
             transfer: None,
             encoder: PlayEncoder::new(),
-            scratch: Scratch::default(),
             view_radius_px: None,
             grid: SlotGrid::default(),
             shared: SharedDeltas::default(),
@@ -460,8 +457,7 @@ impl Sim {
             joined_since_tick: 0,
             chat: Vec::new(),
             phase_clock: None,
-            built: Built::default(),
-            helpers: Vec::new(),
+            builders: Vec::new(),
             replicate: true,
         }
     }
@@ -944,8 +940,6 @@ impl Sim {
             .enumerate()
             .map(|(i, (_, c))| (i, c))
             .collect();
-        let mut built = std::mem::take(&mut self.built);
-        built.clear();
         // Snapshots are independent per client: build them on several threads for big servers.
         // The clients are dealt out in small chunks to whichever thread is free, this one
         // included: on a busy machine a helper thread may wait long for a core, and a fixed
@@ -957,51 +951,44 @@ impl Sim {
         } else {
             1
         };
-        let helpers = &mut self.helpers;
-        if helpers.len() < workers - 1 {
-            helpers.resize_with(workers - 1, Default::default);
+        let builders = &mut self.builders;
+        if builders.len() < workers {
+            builders.resize_with(workers, Default::default);
         }
-        let helpers = &mut helpers[..workers - 1];
-        for (_, out) in helpers.iter_mut() {
+        let builders = &mut builders[..workers];
+        for (_, out) in builders.iter_mut() {
             out.clear();
         }
-        if workers > 1 {
-            let queue = Mutex::new(order.chunks_mut(CHUNK));
-            let work = |scratch: &mut Scratch, out: &mut Built| {
-                let mut counts = ReplicationCounts::default();
-                loop {
-                    let chunk = match queue.lock() {
-                        Ok(mut q) => q.next(),
-                        Err(_) => None,
-                    };
-                    let Some(chunk) = chunk else { break };
-                    counts.add(&build_snapshots(chunk, &ctx, scratch, out));
-                }
-                counts
-            };
-            let scratch = &mut self.scratch;
-            std::thread::scope(|scope| {
-                let spawned: Vec<_> = helpers
-                    .iter_mut()
-                    .map(|(scratch, out)| scope.spawn(|| work(scratch, out)))
-                    .collect();
-                counts.add(&work(scratch, &mut built));
-                for h in spawned {
-                    counts.add(&h.join().unwrap_or_default());
-                }
-            });
-        } else {
-            counts.add(&build_snapshots(
-                &mut order,
-                &ctx,
-                &mut self.scratch,
-                &mut built,
-            ));
+        if let Some(((scratch, built), helpers)) = builders.split_first_mut() {
+            if helpers.is_empty() {
+                counts.add(&build_snapshots(&mut order, &ctx, scratch, built));
+            } else {
+                let queue = Mutex::new(order.chunks_mut(CHUNK));
+                let work = |scratch: &mut Scratch, out: &mut Built| {
+                    let mut counts = ReplicationCounts::default();
+                    loop {
+                        let chunk = match queue.lock() {
+                            Ok(mut q) => q.next(),
+                            Err(_) => None,
+                        };
+                        let Some(chunk) = chunk else { break };
+                        counts.add(&build_snapshots(chunk, &ctx, scratch, out));
+                    }
+                    counts
+                };
+                std::thread::scope(|scope| {
+                    let spawned: Vec<_> = helpers
+                        .iter_mut()
+                        .map(|(scratch, out)| scope.spawn(|| work(scratch, out)))
+                        .collect();
+                    counts.add(&work(scratch, built));
+                    for h in spawned {
+                        counts.add(&h.join().unwrap_or_default());
+                    }
+                });
+            }
         }
-        for (index, frame) in std::iter::once(&built)
-            .chain(helpers.iter().map(|(_, out)| out))
-            .flat_map(Built::iter)
-        {
+        for (index, frame) in builders.iter().flat_map(|(_, out)| out.iter()) {
             let (Some(&id), Some((_, c))) = (ids.get(index), order.get_mut(index)) else {
                 continue;
             };
@@ -1012,7 +999,6 @@ impl Sim {
             }
         }
         drop(order);
-        self.built = built;
         counts
     }
 
