@@ -97,9 +97,27 @@ impl Prediction {
 }
 
 /// Everyone in the game, as this client knows it.
+/// A known player with the name's part of its hash ([`name_part`]), computed when the name is
+/// set rather than on every tick's hash (the name rarely changes; the fields hashed with it do).
+#[derive(Debug, Clone)]
+struct Known {
+    player: RemotePlayer,
+    /// `name_part(&player.name)`.
+    name_part: u64,
+}
+
+impl Known {
+    fn new(player: RemotePlayer) -> Self {
+        Known {
+            name_part: name_part(&player.name),
+            player,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct PlayerManager {
-    players: BTreeMap<u32, RemotePlayer>,
+    players: BTreeMap<u32, Known>,
     names: BTreeMap<String, u32>,
     local_id: Option<u32>,
     tick: u32,
@@ -126,12 +144,18 @@ impl PlayerManager {
     /// Sets who we are and where we spawn.
     pub fn set_local(&mut self, id: u32, name: &str, spawn: (i32, i32)) {
         self.local_id = Some(id);
-        let p = self.players.entry(id).or_insert_with(|| RemotePlayer {
-            pos: spawn,
-            prev_pos: spawn,
-            placed: true,
-            ..RemotePlayer::unplaced(id, name)
-        });
+        let p = &self
+            .players
+            .entry(id)
+            .or_insert_with(|| {
+                Known::new(RemotePlayer {
+                    pos: spawn,
+                    prev_pos: spawn,
+                    placed: true,
+                    ..RemotePlayer::unplaced(id, name)
+                })
+            })
+            .player;
         self.names.insert(p.name.clone(), id);
         self.prediction = Prediction {
             state: server_state(p),
@@ -155,7 +179,7 @@ impl PlayerManager {
         };
         for p in players {
             m.names.insert(p.name.clone(), p.id);
-            m.players.insert(p.id, p);
+            m.players.insert(p.id, Known::new(p));
         }
         if let Some(local) = m.local() {
             m.prediction = Prediction {
@@ -170,7 +194,7 @@ impl PlayerManager {
     pub fn add_listed(&mut self, id: u32, name: &str) {
         self.players
             .entry(id)
-            .or_insert_with(|| RemotePlayer::unplaced(id, name));
+            .or_insert_with(|| Known::new(RemotePlayer::unplaced(id, name)));
         self.names.insert(name.to_owned(), id);
     }
 
@@ -185,7 +209,7 @@ impl PlayerManager {
                 for d in &s.players {
                     // One look-up per delta: with a thousand players known, the tree's nodes
                     // are cache misses, and this loop is most of a crowded client's work.
-                    let p = match self.players.entry(d.id) {
+                    let known = match self.players.entry(d.id) {
                         std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
                         std::collections::btree_map::Entry::Vacant(_)
                             if d.name.is_none() || d.position.is_none() =>
@@ -194,15 +218,17 @@ impl PlayerManager {
                             continue;
                         }
                         std::collections::btree_map::Entry::Vacant(e) => {
-                            e.insert(RemotePlayer::unplaced(d.id, ""))
+                            e.insert(Known::new(RemotePlayer::unplaced(d.id, "")))
                         }
                     };
+                    let p = &mut known.player;
                     p.prev_pos = p.pos;
                     p.moved_at = s.tick;
                     if let Some(name) = &d.name {
                         if *name != p.name {
                             self.names.remove(&p.name);
                             p.name.clone_from(name);
+                            known.name_part = name_part(name);
                         }
                         self.names.insert(name.clone(), d.id);
                     }
@@ -230,8 +256,8 @@ impl PlayerManager {
                 for id in &s.gone {
                     if Some(*id) == self.local_id {
                         self.anomalies += 1;
-                    } else if let Some(p) = self.players.get_mut(id) {
-                        p.placed = false;
+                    } else if let Some(known) = self.players.get_mut(id) {
+                        known.player.placed = false;
                     }
                 }
                 if let Some(map) = map {
@@ -240,8 +266,8 @@ impl PlayerManager {
             }
             play::ToClient::PlayerJoined(j) => self.add_listed(j.player.id, &j.player.name),
             play::ToClient::PlayerLeft(l) => {
-                if let Some(p) = self.players.remove(&l.id) {
-                    self.names.remove(&p.name);
+                if let Some(known) = self.players.remove(&l.id) {
+                    self.names.remove(&known.player.name);
                 }
             }
             play::ToClient::Pong(_)
@@ -301,7 +327,7 @@ impl PlayerManager {
 
     /// Our own player, once joined.
     pub fn local(&self) -> Option<&RemotePlayer> {
-        self.local_id.and_then(|id| self.players.get(&id))
+        self.local_id.and_then(|id| self.get(id))
     }
 
     /// Our id.
@@ -316,17 +342,17 @@ impl PlayerManager {
 
     /// A player by id.
     pub fn get(&self, id: u32) -> Option<&RemotePlayer> {
-        self.players.get(&id)
+        self.players.get(&id).map(|k| &k.player)
     }
 
     /// A player by name.
     pub fn by_name(&self, name: &str) -> Option<&RemotePlayer> {
-        self.names.get(name).and_then(|id| self.players.get(id))
+        self.names.get(name).and_then(|id| self.get(*id))
     }
 
     /// All players in id order.
     pub fn iter(&self) -> impl Iterator<Item = &RemotePlayer> {
-        self.players.values()
+        self.players.values().map(|k| &k.player)
     }
 
     /// How many players.
@@ -341,7 +367,7 @@ impl PlayerManager {
 
     /// Position of a player between its last two snapshots (`alpha` 0 = previous, 1 = latest).
     pub fn interpolated(&self, id: u32, alpha: f32) -> Option<(f32, f32)> {
-        let p = self.players.get(&id)?;
+        let p = self.get(id)?;
         if p.moved_at != self.tick {
             return Some((p.pos.0 as f32, p.pos.1 as f32));
         }
@@ -372,10 +398,10 @@ impl PlayerManager {
     /// ([`player_hash`]) and the players combined by wrapping addition (their ids are in their
     /// hashes), so no chain runs through all of them byte by byte.
     pub fn state_hash(&self) -> u64 {
-        let sum = self
-            .players
-            .values()
-            .fold(0u64, |acc, p| acc.wrapping_add(player_hash(p)));
+        let sum = self.players.values().fold(0u64, |acc, k| {
+            debug_assert_eq!(k.name_part, name_part(&k.player.name));
+            acc.wrapping_add(hash_with_name_part(&k.player, k.name_part))
+        });
         let head = fold(
             (u64::from(self.tick) | u64::from(self.ack_seq) << 32) ^ K[0],
             (u64::from(self.local_id.unwrap_or(0)) | (self.players.len() as u64) << 32) ^ K[1],
@@ -391,7 +417,7 @@ impl PlayerManager {
         h.write_u32(self.ack_seq);
         h.write_u32(self.local_id.unwrap_or(0));
         h.write_u32(self.players.len() as u32);
-        for p in self.players.values() {
+        for p in self.iter() {
             h.write_u32(p.id);
             h.write_str(&p.name);
             h.write_u32(p.color);
@@ -439,16 +465,13 @@ fn word(bytes: &[u8], at: usize) -> u64 {
 /// per 16 bytes of its name, combined by one more. The products are independent of each other
 /// and of the other players', so a tick's players hash side by side rather than byte by byte.
 pub fn player_hash(p: &RemotePlayer) -> u64 {
-    let pair = |a: i32, b: i32| u64::from(a as u32) | u64::from(b as u32) << 32;
-    let name = p.name.as_bytes();
-    let a = fold(
-        (u64::from(p.id) | u64::from(p.color) << 32) ^ K[0],
-        pair(p.pos.0, p.pos.1) ^ K[1],
-    );
-    let b = fold(
-        pair(p.vel.0, p.vel.1) ^ K[2],
-        (u64::from(p.health) | u64::from(p.placed) << 8 | (name.len() as u64) << 16) ^ K[3],
-    );
+    hash_with_name_part(p, name_part(&p.name))
+}
+
+/// The part of a player's format-5 hash that depends on its name's bytes alone: the sum of one
+/// product per 16 bytes (their words, each block's index mixed in).
+fn name_part(name: &str) -> u64 {
+    let name = name.as_bytes();
     let mut names = 0u64;
     for (i, at) in (0..name.len()).step_by(16).enumerate() {
         names = names.wrapping_add(fold(
@@ -456,6 +479,21 @@ pub fn player_hash(p: &RemotePlayer) -> u64 {
             word(name, at + 8) ^ K[2],
         ));
     }
+    names
+}
+
+/// [`player_hash`] given its name's part ([`name_part`]).
+#[inline]
+fn hash_with_name_part(p: &RemotePlayer, names: u64) -> u64 {
+    let pair = |a: i32, b: i32| u64::from(a as u32) | u64::from(b as u32) << 32;
+    let a = fold(
+        (u64::from(p.id) | u64::from(p.color) << 32) ^ K[0],
+        pair(p.pos.0, p.pos.1) ^ K[1],
+    );
+    let b = fold(
+        pair(p.vel.0, p.vel.1) ^ K[2],
+        (u64::from(p.health) | u64::from(p.placed) << 8 | (p.name.len() as u64) << 16) ^ K[3],
+    );
     fold(a ^ names ^ K[3], b ^ K[0])
 }
 
@@ -580,7 +618,7 @@ mod tests {
     fn every_hashed_field_changes_the_format_5_hash() {
         let m = known_state();
         let base = m.state_hash();
-        let p = m.players.get(&2).expect("bob").clone();
+        let p = m.get(2).expect("bob").clone();
         let changed: [fn(&mut RemotePlayer); 8] = [
             |p| p.id += 1,
             |p| p.name.push('x'),
@@ -596,7 +634,7 @@ mod tests {
             change(&mut q);
             assert_ne!(player_hash(&q), player_hash(&p), "field {i}");
             let mut n = m.clone();
-            n.players.insert(2, q);
+            n.players.insert(2, Known::new(q));
             assert_ne!(n.state_hash(), base, "field {i}");
         }
         // The tick, the ack and the local id are hashed too; prev_pos and moved_at are not.
@@ -607,9 +645,9 @@ mod tests {
         n.ack_seq += 1;
         assert_ne!(n.state_hash(), base);
         let mut n = m.clone();
-        if let Some(p) = n.players.get_mut(&2) {
-            p.prev_pos.0 += 1;
-            p.moved_at += 1;
+        if let Some(k) = n.players.get_mut(&2) {
+            k.player.prev_pos.0 += 1;
+            k.player.moved_at += 1;
         }
         assert_eq!(n.state_hash(), base);
     }
