@@ -35,12 +35,6 @@ use miniz_oxide::deflate::core::{
     compress as deflate_core, create_comp_flags_from_zip_params,
     deflate_flags::TDEFL_FORCE_ALL_STATIC_BLOCKS, CompressorOxide, TDEFLFlush, TDEFLStatus,
 };
-use miniz_oxide::inflate::core::{
-    decompress as inflate_core,
-    inflate_flags::{TINFL_FLAG_HAS_MORE_INPUT, TINFL_FLAG_USING_NON_WRAPPING_OUTPUT_BUF},
-    DecompressorOxide,
-};
-use miniz_oxide::inflate::TINFLStatus;
 
 use crate::replay_format::{
     ChunkHeader, ChunkHeaderV1, ChunkHeaderV3, CompactFrame, CompactRecord, CompactTickHash,
@@ -711,13 +705,122 @@ const KEEP: usize = 512 << 10;
 /// inflates past its declared length and is refused.
 const SLACK: usize = 320;
 
+/// How one call of the inflater ended.
+enum Step {
+    /// The stream's last block ended.
+    Done,
+    /// Every input byte was used and more is needed.
+    NeedsInput,
+    /// The output room is used up (or nothing could be done).
+    NeedsRoom,
+    /// The data is not DEFLATE; why.
+    Failed(&'static str),
+}
+
+/// The inflater natively: zlib-rs, whose table building and decoding loops cost about half of
+/// miniz_oxide's on our chunks (each chunk is one short dynamic-Huffman block, so building
+/// its tables is a large part of the work). It keeps its own 32 KiB window, so `out` needs no
+/// history; compression is unchanged (miniz_oxide), so every byte written stays the same.
+#[cfg(not(target_arch = "wasm32"))]
+mod core {
+    use super::Step;
+    use zlib_rs::{Inflate, InflateFlush, Status};
+
+    /// A raw DEFLATE decompressor.
+    pub(super) struct Core(Box<Inflate>);
+
+    impl Core {
+        pub(super) fn new() -> Self {
+            Core(Box::new(Inflate::new(false, 15)))
+        }
+
+        /// Starts a new stream.
+        pub(super) fn reset(&mut self) {
+            self.0.reset(false);
+        }
+
+        /// Inflates from `input` into `out[filled..]`: how it ended, bytes read, bytes written.
+        pub(super) fn step(
+            &mut self,
+            input: &[u8],
+            out: &mut [u8],
+            filled: usize,
+        ) -> (Step, usize, usize) {
+            let (in0, out0) = (self.0.total_in(), self.0.total_out());
+            let room = out.len() - filled;
+            let result = self
+                .0
+                .decompress(input, &mut out[filled..], InflateFlush::NoFlush);
+            let read = usize::try_from(self.0.total_in() - in0).unwrap_or(usize::MAX);
+            let wrote = usize::try_from(self.0.total_out() - out0).unwrap_or(usize::MAX);
+            let step = match result {
+                Ok(Status::StreamEnd) => Step::Done,
+                Ok(Status::Ok | Status::BufError) if read == input.len() && wrote < room => {
+                    Step::NeedsInput
+                }
+                Ok(Status::Ok | Status::BufError) => Step::NeedsRoom,
+                Err(_) => Step::Failed("invalid DEFLATE data"),
+            };
+            (step, read, wrote)
+        }
+    }
+}
+
+/// The inflater in the page: miniz_oxide (already there for compression) into the flat buffer
+/// that holds the window (non-wrapping output: no copy out of a 32 KiB ring).
+#[cfg(target_arch = "wasm32")]
+mod core {
+    use super::Step;
+    use miniz_oxide::inflate::core::{
+        decompress as inflate_core,
+        inflate_flags::{TINFL_FLAG_HAS_MORE_INPUT, TINFL_FLAG_USING_NON_WRAPPING_OUTPUT_BUF},
+        DecompressorOxide,
+    };
+    use miniz_oxide::inflate::TINFLStatus;
+
+    /// A raw DEFLATE decompressor.
+    pub(super) struct Core(Box<DecompressorOxide>);
+
+    impl Core {
+        pub(super) fn new() -> Self {
+            Core(Box::default())
+        }
+
+        /// Starts a new stream.
+        pub(super) fn reset(&mut self) {
+            self.0.init();
+        }
+
+        /// Inflates from `input` into `out[filled..]` (`out[..filled]` being the stream's
+        /// output so far): how it ended, bytes read, bytes written.
+        pub(super) fn step(
+            &mut self,
+            input: &[u8],
+            out: &mut [u8],
+            filled: usize,
+        ) -> (Step, usize, usize) {
+            let flags = TINFL_FLAG_USING_NON_WRAPPING_OUTPUT_BUF | TINFL_FLAG_HAS_MORE_INPUT;
+            let (status, read, wrote) = inflate_core(&mut self.0, input, out, filled, flags);
+            let step = match status {
+                TINFLStatus::Done => Step::Done,
+                TINFLStatus::NeedsMoreInput => Step::NeedsInput,
+                TINFLStatus::HasMoreOutput => Step::NeedsRoom,
+                TINFLStatus::FailedCannotMakeProgress => {
+                    Step::Failed("the compressed data ends early")
+                }
+                _ => Step::Failed("invalid DEFLATE data"),
+            };
+            (step, read, wrote)
+        }
+    }
+}
+
 /// Raw DEFLATE inflation of the chunks of one stream into one flat buffer: the stream's recent
 /// output (at least the last [`WINDOW`] bytes, which back-references may reach) followed by the
-/// chunk just inflated, whose records are then read from it in place. Inflating straight into
-/// that buffer (miniz_oxide's non-wrapping output) spares the copy out of a 32 KiB ring and
-/// its slow path, and one decompressor serves the whole file.
+/// chunk just inflated, whose records are then read from it in place; one decompressor serves
+/// the whole file.
 struct Inflater {
-    core: Box<DecompressorOxide>,
+    core: core::Core,
     /// The stream's output: history, then the current chunk from `start`.
     out: Vec<u8>,
     /// Where the current chunk's inflated bytes start in `out`.
@@ -727,7 +830,7 @@ struct Inflater {
 impl Inflater {
     fn new() -> Self {
         Inflater {
-            core: Box::default(),
+            core: core::Core::new(),
             out: Vec::new(),
             start: 0,
         }
@@ -735,7 +838,7 @@ impl Inflater {
 
     /// Starts a new stream: nothing before it may be referred to.
     fn reset(&mut self) {
-        self.core.init();
+        self.core.reset();
         self.out.clear();
         self.out.shrink_to(KEEP + MAX_CHUNK as usize / 16);
         self.start = 0;
@@ -759,7 +862,6 @@ impl Inflater {
         let limit = declared as usize;
         let start = self.out.len();
         self.start = start;
-        let flags = TINFL_FLAG_USING_NON_WRAPPING_OUTPUT_BUF | TINFL_FLAG_HAS_MORE_INPUT;
         let mut used = 0usize;
         let ended = loop {
             // Room grows with what the body gives (a crafted length costs no more than the
@@ -768,20 +870,24 @@ impl Inflater {
             let room = (limit + SLACK - produced).min(produced.max(64 << 10));
             let filled = self.out.len();
             self.out.resize(filled + room, 0);
-            let (status, read, wrote) =
-                inflate_core(&mut self.core, &body[used..], &mut self.out, filled, flags);
+            let (step, read, wrote) = self.core.step(&body[used..], &mut self.out, filled);
             self.out.truncate(filled + wrote);
             used += read;
             if self.out.len() - start > limit {
                 return Err(Damage::InflatesPast { declared });
             }
-            match status {
-                TINFLStatus::Done => break true,
-                TINFLStatus::NeedsMoreInput => break false,
-                TINFLStatus::HasMoreOutput if read > 0 || wrote > 0 => {}
-                other => {
+            match step {
+                Step::Done => break true,
+                Step::NeedsInput => break false,
+                Step::NeedsRoom if read > 0 || wrote > 0 => {}
+                Step::NeedsRoom => {
                     return Err(Damage::Inflate {
-                        message: inflate_failure(other).into(),
+                        message: "the inflater made no progress".into(),
+                    })
+                }
+                Step::Failed(message) => {
+                    return Err(Damage::Inflate {
+                        message: message.into(),
                     })
                 }
             }
@@ -801,15 +907,6 @@ impl Inflater {
             return Err(Damage::InflatesShort { declared, inflated });
         }
         Ok(ended)
-    }
-}
-
-/// What a failed inflation says.
-fn inflate_failure(status: TINFLStatus) -> &'static str {
-    match status {
-        TINFLStatus::FailedCannotMakeProgress => "the compressed data ends early",
-        TINFLStatus::HasMoreOutput => "the inflater made no progress",
-        _ => "invalid DEFLATE data",
     }
 }
 
