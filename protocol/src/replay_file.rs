@@ -718,7 +718,7 @@ enum Step {
 }
 
 /// The inflater natively: zlib-rs, about 7% fewer instructions than miniz_oxide on our chunks
-/// and a tenth less wall time in the day bench (each chunk is one short dynamic-Huffman block,
+/// and about 7% less wall time in the day bench (each chunk is one short dynamic-Huffman block,
 /// so building its tables is a large part of the work either way). It keeps its own 32 KiB window, so `out` needs no
 /// history; compression is unchanged (miniz_oxide), so every byte written stays the same.
 #[cfg(not(target_arch = "wasm32"))]
