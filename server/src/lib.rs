@@ -22,6 +22,7 @@ pub mod reading;
 pub mod recording;
 pub mod refusal;
 pub mod session;
+pub mod tick_batch;
 pub mod tick_thread;
 pub mod ticker;
 pub mod warnings;
@@ -293,6 +294,7 @@ impl Server {
                 stop_rx,
                 config.shutdown_message.clone(),
                 Arc::clone(&metrics),
+                Some(tick_batch::spawn_waker()),
             ),
         );
         // Connections that have not joined yet are limited, per address and in all, so a flood

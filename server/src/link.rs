@@ -5,21 +5,31 @@
 //! frames into the connection's [`Outbox`] (whose writer task owns the socket), and delivers a
 //! kick through a second one-shot channel. When the loop drops the player the link is dropped
 //! with it, which closes both channels: the session sees that and ends.
+//!
+//! A push runs on the tick thread once per client per tick, so it is kept cheap: a Snapshot's
+//! kind and tick come from the loop ([`ClientLink::push_snapshot`]) rather than from decoding
+//! the frame, [`SentSnapshots`] is locked only when a Snapshot is to be remembered (every
+//! 250 ms), and the clock, the metric and the writer's wake are the tick's
+//! ([`crate::tick_batch`]).
 
 use tilegame_sim::{ClientLink, JoinAnswer, Kick, PushError};
 use tokio::sync::oneshot;
+use tokio::time::Instant;
 
 use std::sync::Arc;
 
 use crate::metrics::Metrics;
 use crate::outbox::{Closed, Outbox};
-use crate::reading::SentSnapshots;
+use crate::reading::{SentSnapshots, SAMPLE};
+use crate::tick_batch;
 
 /// One connection as the simulation sees it.
 pub struct SessionLink {
     outbox: Outbox,
     metrics: Arc<Metrics>,
     sent: SentSnapshots,
+    /// When the last Snapshot remembered in `sent` was queued (the link alone writes there).
+    last_sample: Option<Instant>,
     reply: Option<oneshot::Sender<JoinAnswer>>,
     kick: Option<oneshot::Sender<Kick>>,
 }
@@ -42,10 +52,37 @@ impl SessionLink {
             outbox,
             metrics,
             sent,
+            last_sample: None,
             reply: Some(reply),
             kick: Some(kick),
         };
         (link, reply_rx, kick_rx)
+    }
+}
+
+impl SessionLink {
+    /// Queues `frames` on the outbox.
+    fn push(&mut self, frames: &[u8]) -> Result<(), PushError> {
+        self.outbox
+            .push_play(frames)
+            .map_err(|closed| match closed {
+                Closed::Overflow { .. } => PushError::Full,
+                _ => PushError::Closed,
+            })
+    }
+
+    /// The Snapshot of `tick` was queued now: tells `sent` when it would remember it (the same
+    /// sampling it does, without taking its lock in between).
+    fn note_sent(&mut self, tick: u32) {
+        let now = tick_batch::now();
+        if self
+            .last_sample
+            .is_some_and(|at| now.duration_since(at) < SAMPLE)
+        {
+            return;
+        }
+        self.last_sample = Some(now);
+        self.sent.sent(tick, now);
     }
 }
 
@@ -58,23 +95,25 @@ impl ClientLink for SessionLink {
     }
 
     fn push_play(&mut self, frames: &[u8]) -> Result<(), PushError> {
-        self.outbox
-            .push_play(frames)
-            .map_err(|closed| match closed {
-                Closed::Overflow { .. } => PushError::Full,
-                _ => PushError::Closed,
-            })?;
+        self.push(frames)?;
         self.metrics.play_frames(frames);
-        let now = tokio::time::Instant::now();
         for f in tilegame_protocol::frame::frames(frames, tilegame_protocol::v1::MAX_FRAME) {
             if let Some(tick) = tilegame_protocol::snapshot::snapshot_tick(
                 tilegame_protocol::Direction::ToClient,
                 tilegame_protocol::State::Play,
                 f.packet_bytes(),
             ) {
-                self.sent.sent(tick, now);
+                self.note_sent(tick);
             }
         }
+        Ok(())
+    }
+
+    fn push_snapshot(&mut self, frame: &[u8], tick: u32) -> Result<(), PushError> {
+        self.push(frame)?;
+        // One whole Snapshot frame (the encoder keeps it within the frame limit).
+        tick_batch::count_snapshot(&self.metrics, frame.len());
+        self.note_sent(tick);
         Ok(())
     }
 

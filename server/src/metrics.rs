@@ -22,7 +22,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
-use tilegame_protocol::v1::{play, DisconnectReason};
+use tilegame_protocol::v1::{play, DisconnectReason, Packet};
 use tilegame_protocol::State;
 
 /// The loop counts as healthy if it ticked within this many tick periods (and at least
@@ -87,6 +87,8 @@ pub struct Metrics {
     bytes: Family<BytesLabels, Counter>,
     /// Outgoing play frames by packet id (the simulation pushes encoded frames).
     play_out: Vec<(u8, Counter)>,
+    /// The Snapshot's among them (counted in bulk: [`Metrics::snapshot_frames`]).
+    snapshot_out: Counter,
     kicks: Family<ReasonLabel, Counter>,
     refusals: Family<ReasonLabel, Counter>,
     recording_bytes: Family<RecordingLabel, Counter>,
@@ -142,7 +144,11 @@ impl Metrics {
                 };
                 (id, bytes.get_or_create_owned(&labels))
             })
-            .collect();
+            .collect::<Vec<_>>();
+        let snapshot_out = play_out
+            .iter()
+            .find(|(id, _)| *id == play::Snapshot::ID)
+            .map_or_else(Counter::default, |(_, counter)| counter.clone());
         let kicks = Family::<ReasonLabel, Counter>::default();
         registry.register("kicks", "Kicks sent, by reason", kicks.clone());
         let refusals = Family::<ReasonLabel, Counter>::default();
@@ -166,6 +172,7 @@ impl Metrics {
             tick_duration,
             bytes,
             play_out,
+            snapshot_out,
             kicks,
             refusals,
             recording_bytes,
@@ -236,6 +243,11 @@ impl Metrics {
                 None => self.bytes(Way::Out, "unknown", f.wire_len()),
             }
         }
+    }
+
+    /// Counts `bytes` of Snapshot frames (whole frames, as on the wire) pushed to clients.
+    pub fn snapshot_frames(&self, bytes: u64) {
+        self.snapshot_out.inc_by(bytes);
     }
 
     /// Counts a Kick sent.

@@ -21,6 +21,7 @@
 //! the session has sent the map and opens play ([`Outbox::open_play`]); held bytes count against
 //! the budget like any others.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -73,6 +74,10 @@ struct Inner {
     state: Mutex<State>,
     /// Wakes the writer: data queued or closed.
     wake_writer: Notify,
+    /// A wake for queued data is on its way to the writer (possibly deferred to the end of the
+    /// tick, see [`crate::tick_batch`]), which clears this before it looks at the queue: only the
+    /// first push after that wakes it.
+    wake_sent: AtomicBool,
     /// Wakes [`Outbox::send`] waiters: room freed or closed.
     room: Notify,
     /// Wakes the session when tapped frames arrive.
@@ -101,6 +106,7 @@ impl Outbox {
                     tap: None,
                 }),
                 wake_writer: Notify::new(),
+                wake_sent: AtomicBool::new(false),
                 room: Notify::new(),
                 tapped: Notify::new(),
                 closed_tx,
@@ -164,8 +170,24 @@ impl Outbox {
         }
         s.queue.extend_from_slice(frames);
         drop(s);
-        self.inner.wake_writer.notify_one();
+        self.wake();
         Ok(())
+    }
+
+    /// Data was queued: wakes the writer unless a wake is already on its way (on the tick
+    /// thread, at the end of the tick: see [`crate::tick_batch`]).
+    fn wake(&self) {
+        if self.inner.wake_sent.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        if !crate::tick_batch::defer_wake(self) {
+            self.wake_now();
+        }
+    }
+
+    /// Wakes the writer now.
+    pub(crate) fn wake_now(&self) {
+        self.inner.wake_writer.notify_one();
     }
 
     fn tap_locked(&self, s: &mut State, frames: &[u8]) {
@@ -185,7 +207,9 @@ impl Outbox {
             self.tap_locked(&mut s, &held);
             s.queue.extend_from_slice(&held);
             drop(s);
-            self.inner.wake_writer.notify_one();
+            if !held.is_empty() {
+                self.wake();
+            }
         }
     }
 
@@ -218,7 +242,7 @@ impl Outbox {
                 if s.used() + frames.len() <= limit || sending == 0 {
                     s.queue.extend_from_slice(frames);
                     drop(s);
-                    self.inner.wake_writer.notify_one();
+                    self.wake();
                     return Ok(());
                 }
             }
@@ -316,6 +340,8 @@ async fn write_loop<W: AsyncWrite + Unpin>(outbox: Outbox, mut writer: W, deadli
     let mut batch = Vec::new();
     loop {
         let woken = inner.wake_writer.notified();
+        // Pushes from now on must wake this loop again (what is queued so far is seen below).
+        inner.wake_sent.store(false, Ordering::SeqCst);
         let graceful = {
             let mut s = outbox.lock();
             match s.closed {

@@ -22,7 +22,7 @@ use tokio::time::Instant;
 pub const READ_LAG: Duration = Duration::from_millis(tilegame_protocol::v1::READ_TIMEOUT_MS as u64);
 
 /// At most one Snapshot per this interval is remembered (bounds the memory and the work).
-const SAMPLE: Duration = Duration::from_millis(250);
+pub(crate) const SAMPLE: Duration = Duration::from_millis(250);
 
 #[derive(Debug)]
 struct Sent {
@@ -45,7 +45,9 @@ impl SentSnapshots {
         })))
     }
 
-    /// The Snapshot of `tick` was queued at `now`.
+    /// The Snapshot of `tick` was queued at `now` (remembered only if the last one remembered
+    /// was queued at least 250 ms before: a caller that knows when that was can skip the lock,
+    /// see [`crate::link::SessionLink`]).
     pub fn sent(&self, tick: u32, now: Instant) {
         let mut s = self.0.lock().unwrap_or_else(|p| p.into_inner());
         let lag = s.lag;

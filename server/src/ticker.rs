@@ -14,6 +14,7 @@ use tokio::sync::{mpsc, watch};
 use tracing::{debug, info};
 
 use crate::metrics::Metrics;
+use crate::tick_batch::{TickBatch, Waker};
 
 /// Nanoseconds since the first call: what the loop times its phases with (`TickStats::phases`).
 fn phase_clock() -> u64 {
@@ -23,6 +24,9 @@ fn phase_clock() -> u64 {
 
 /// Runs the loop until `shutdown` fires or, with `exit_when_empty`, the server has been empty
 /// that long after its last player left; then kicks every player with `shutdown_message`.
+/// Each tick's pushes are batched ([`crate::tick_batch`]): their writers are woken by `waker`'s
+/// task once the tick is done (`None`: by this thread, then).
+#[allow(clippy::too_many_arguments)]
 pub async fn run(
     mut sim: Sim,
     mut commands: mpsc::Receiver<Command>,
@@ -31,6 +35,7 @@ pub async fn run(
     mut shutdown: watch::Receiver<bool>,
     shutdown_message: String,
     metrics: Arc<Metrics>,
+    waker: Option<Waker>,
 ) {
     sim.set_phase_clock(phase_clock);
     let stats = sim.stats();
@@ -46,7 +51,11 @@ pub async fn run(
                     sim.handle(command);
                 }
                 let started = Instant::now();
+                // What the tick queues is counted and its writers woken in bulk, on closing.
+                let players = stats.lock().map_or(0, |s| s.players);
+                let batch = TickBatch::open(&metrics, waker.clone(), players);
                 sim.tick();
+                drop(batch);
                 let took = started.elapsed();
                 let micros = took.as_micros().min(u128::from(u32::MAX)) as u32;
                 sim.record_tick_time(micros);

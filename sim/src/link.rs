@@ -33,6 +33,12 @@ pub trait ClientLink: Send {
     fn answer(&mut self, answer: JoinAnswer) -> Result<(), JoinAnswer>;
     /// Queues encoded play-state frames, or fails without queueing any of them.
     fn push_play(&mut self, frames: &[u8]) -> Result<(), PushError>;
+    /// Queues one encoded Snapshot frame of `tick`, as [`ClientLink::push_play`] would: the
+    /// loop says what it built, so a link need not decode the frame to learn its kind or tick.
+    fn push_snapshot(&mut self, frame: &[u8], tick: u32) -> Result<(), PushError> {
+        let _ = tick;
+        self.push_play(frame)
+    }
     /// The most bytes the client may have queued.
     fn budget(&self) -> usize;
     /// Bytes queued for the client and not yet delivered.

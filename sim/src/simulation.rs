@@ -992,7 +992,7 @@ impl Sim {
             let (Some(&id), Some((_, c))) = (ids.get(index), order.get_mut(index)) else {
                 continue;
             };
-            match c.link.push_play(frame) {
+            match c.link.push_snapshot(frame, tick) {
                 Ok(()) => {}
                 Err(PushError::Full) => slow.push(id),
                 Err(PushError::Closed) => closed.push(id),
