@@ -96,6 +96,7 @@ impl Prediction {
     }
 }
 
+/// Everyone in the game, as this client knows it.
 /// A known player with the name's part of its hash ([`name_part`]), computed when the name is
 /// set rather than on every tick's hash (the name rarely changes; the fields hashed with it do).
 #[derive(Debug, Clone)]
@@ -114,12 +115,9 @@ impl Known {
     }
 }
 
-/// Everyone in the game, as this client knows it.
 #[derive(Debug, Clone, Default)]
 pub struct PlayerManager {
-    /// Every player known, in id order (ids unique). A snapshot's deltas come in id order, so
-    /// each delta's player is looked for from where the previous one's was found.
-    players: Vec<Known>,
+    players: BTreeMap<u32, Known>,
     names: BTreeMap<String, u32>,
     local_id: Option<u32>,
     tick: u32,
@@ -146,20 +144,18 @@ impl PlayerManager {
     /// Sets who we are and where we spawn.
     pub fn set_local(&mut self, id: u32, name: &str, spawn: (i32, i32)) {
         self.local_id = Some(id);
-        let at = match self.find(id, 0) {
-            Ok(at) => at,
-            Err(at) => {
-                let p = RemotePlayer {
+        let p = &self
+            .players
+            .entry(id)
+            .or_insert_with(|| {
+                Known::new(RemotePlayer {
                     pos: spawn,
                     prev_pos: spawn,
                     placed: true,
                     ..RemotePlayer::unplaced(id, name)
-                };
-                self.players.insert(at, Known::new(p));
-                at
-            }
-        };
-        let p = &self.players[at].player;
+                })
+            })
+            .player;
         self.names.insert(p.name.clone(), id);
         self.prediction = Prediction {
             state: server_state(p),
@@ -183,10 +179,7 @@ impl PlayerManager {
         };
         for p in players {
             m.names.insert(p.name.clone(), p.id);
-            match m.find(p.id, 0) {
-                Ok(at) => m.players[at] = Known::new(p),
-                Err(at) => m.players.insert(at, Known::new(p)),
-            }
+            m.players.insert(p.id, Known::new(p));
         }
         if let Some(local) = m.local() {
             m.prediction = Prediction {
@@ -199,10 +192,9 @@ impl PlayerManager {
 
     /// Adds players listed at join (names only; positions come with the first snapshot).
     pub fn add_listed(&mut self, id: u32, name: &str) {
-        if let Err(at) = self.find(id, 0) {
-            self.players
-                .insert(at, Known::new(RemotePlayer::unplaced(id, name)));
-        }
+        self.players
+            .entry(id)
+            .or_insert_with(|| Known::new(RemotePlayer::unplaced(id, name)));
         self.names.insert(name.to_owned(), id);
     }
 
@@ -214,29 +206,21 @@ impl PlayerManager {
                 self.ack_seq = s.ack_seq;
                 // Only players in this snapshot move; `prev_pos`/`moved_at` record where each was
                 // before its latest delta, so a snapshot costs O(deltas), not O(players known).
-                // Deltas come in id order: each is looked for past the previous delta's
-                // player (usually right there), so a snapshot costs a comparison or two per
-                // delta, not a search of every player known. (Out of order, from the start.)
-                let mut prev: Option<(u32, usize)> = None;
                 for d in &s.players {
-                    let from = match prev {
-                        Some((id, at)) if id < d.id => at + 1,
-                        _ => 0,
-                    };
-                    let at = match self.find(d.id, from) {
-                        Ok(at) => at,
-                        Err(_) if d.name.is_none() || d.position.is_none() => {
+                    // One look-up per delta: with a thousand players known, the tree's nodes
+                    // are cache misses, and this loop is most of a crowded client's work.
+                    let known = match self.players.entry(d.id) {
+                        std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+                        std::collections::btree_map::Entry::Vacant(_)
+                            if d.name.is_none() || d.position.is_none() =>
+                        {
                             self.anomalies += 1;
                             continue;
                         }
-                        Err(at) => {
-                            self.players
-                                .insert(at, Known::new(RemotePlayer::unplaced(d.id, "")));
-                            at
+                        std::collections::btree_map::Entry::Vacant(e) => {
+                            e.insert(Known::new(RemotePlayer::unplaced(d.id, "")))
                         }
                     };
-                    prev = Some((d.id, at));
-                    let known = &mut self.players[at];
                     let p = &mut known.player;
                     p.prev_pos = p.pos;
                     p.moved_at = s.tick;
@@ -272,8 +256,8 @@ impl PlayerManager {
                 for id in &s.gone {
                     if Some(*id) == self.local_id {
                         self.anomalies += 1;
-                    } else if let Ok(at) = self.find(*id, 0) {
-                        self.players[at].player.placed = false;
+                    } else if let Some(known) = self.players.get_mut(id) {
+                        known.player.placed = false;
                     }
                 }
                 if let Some(map) = map {
@@ -282,8 +266,7 @@ impl PlayerManager {
             }
             play::ToClient::PlayerJoined(j) => self.add_listed(j.player.id, &j.player.name),
             play::ToClient::PlayerLeft(l) => {
-                if let Ok(at) = self.find(l.id, 0) {
-                    let known = self.players.remove(at);
+                if let Some(known) = self.players.remove(&l.id) {
                     self.names.remove(&known.player.name);
                 }
             }
@@ -359,8 +342,7 @@ impl PlayerManager {
 
     /// A player by id.
     pub fn get(&self, id: u32) -> Option<&RemotePlayer> {
-        let at = self.find(id, 0).ok()?;
-        Some(&self.players[at].player)
+        self.players.get(&id).map(|k| &k.player)
     }
 
     /// A player by name.
@@ -370,22 +352,7 @@ impl PlayerManager {
 
     /// All players in id order.
     pub fn iter(&self) -> impl Iterator<Item = &RemotePlayer> {
-        self.players.iter().map(|k| &k.player)
-    }
-
-    /// Where player `id` is in `players` (`Ok`), or where it would go (`Err`), looking from
-    /// `from` on (every id before `from` being lower).
-    fn find(&self, id: u32, from: usize) -> Result<usize, usize> {
-        let rest = self.players.get(from..).unwrap_or_default();
-        // The player at `from` is the one most often looked for: checked before the search.
-        match rest.first() {
-            Some(k) if k.player.id == id => return Ok(from),
-            None => return Err(from),
-            Some(_) => {}
-        }
-        rest.binary_search_by_key(&id, |k| k.player.id)
-            .map(|at| from + at)
-            .map_err(|at| from + at)
+        self.players.values().map(|k| &k.player)
     }
 
     /// How many players.
@@ -431,7 +398,7 @@ impl PlayerManager {
     /// ([`player_hash`]) and the players combined by wrapping addition (their ids are in their
     /// hashes), so no chain runs through all of them byte by byte.
     pub fn state_hash(&self) -> u64 {
-        let sum = self.players.iter().fold(0u64, |acc, k| {
+        let sum = self.players.values().fold(0u64, |acc, k| {
             debug_assert_eq!(k.name_part, name_part(&k.player.name));
             acc.wrapping_add(hash_with_name_part(&k.player, k.name_part))
         });
@@ -667,8 +634,7 @@ mod tests {
             change(&mut q);
             assert_ne!(player_hash(&q), player_hash(&p), "field {i}");
             let mut n = m.clone();
-            let at = n.find(2, 0).expect("bob");
-            n.players[at] = Known::new(q);
+            n.players.insert(2, Known::new(q));
             assert_ne!(n.state_hash(), base, "field {i}");
         }
         // The tick, the ack and the local id are hashed too; prev_pos and moved_at are not.
@@ -679,7 +645,7 @@ mod tests {
         n.ack_seq += 1;
         assert_ne!(n.state_hash(), base);
         let mut n = m.clone();
-        if let Some(k) = n.players.iter_mut().find(|k| k.player.id == 2) {
+        if let Some(k) = n.players.get_mut(&2) {
             k.player.prev_pos.0 += 1;
             k.player.moved_at += 1;
         }
