@@ -96,7 +96,6 @@ impl Prediction {
     }
 }
 
-/// Everyone in the game, as this client knows it.
 /// A known player with the name's part of its hash ([`name_part`]), computed when the name is
 /// set rather than on every tick's hash (the name rarely changes; the fields hashed with it do).
 #[derive(Debug, Clone)]
@@ -115,8 +114,12 @@ impl Known {
     }
 }
 
+/// Everyone in the game, as this client knows it.
 #[derive(Debug, Clone, Default)]
 pub struct PlayerManager {
+    /// Every player known, by id. A tree, not a sorted `Vec`: a `Vec` walks a snapshot's deltas
+    /// faster, but a hostile recording or server that keeps introducing ever lower ids would
+    /// make each insertion shift the whole list (quadratic time).
     players: BTreeMap<u32, Known>,
     names: BTreeMap<String, u32>,
     local_id: Option<u32>,
