@@ -28,6 +28,12 @@ pub fn read_record(cursor: &mut Cursor<&[u8]>) -> BinResult<Record> {
     <Record as BinRead>::read_options(cursor, Endian::Little, ())
 }
 
+/// Whether a record with this tag is one of the per-tick kinds whose size its caller can count
+/// (a frame, by its bytes; a tick hash; the end): every other may hold megabytes (keyframes).
+pub fn is_small_tag(tag: u8) -> bool {
+    matches!(tag, 0x0 | 0x1 | 0x3 | 0xf)
+}
+
 /// The record of the tag at the cursor, or `None` (an unknown tag or a bad body).
 fn read_tagged(cursor: &mut Cursor<&[u8]>) -> Option<Record> {
     fn body<T: for<'a> BinRead<Args<'a> = ()>>(cursor: &mut Cursor<&[u8]>) -> Option<T> {
@@ -77,6 +83,48 @@ mod tests {
         let mut c = Cursor::new(bytes);
         let r = read_record(&mut c);
         (format!("{r:?}"), c.position())
+    }
+
+    #[test]
+    fn small_tags_are_the_per_tick_records() {
+        let small = [
+            Record::Frame(Frame {
+                seq: 0,
+                direction: crate::replay_format::FrameDirection::ToClient,
+                state: 0,
+                tick: 0,
+                micros: 0,
+                wire_bytes: 1,
+                payload_bytes: 0,
+                packet_id: 0,
+                bytes: vec![0],
+            }),
+            Record::TickHash(TickHash {
+                tick: 1,
+                world_hash: 2,
+                players_hash: 3,
+            }),
+            Record::End(End {
+                frames: 0,
+                reason: String::new(),
+            }),
+            Record::TickHashLow(TickHashLow {
+                tick: 1,
+                world: 2,
+                players: 3,
+            }),
+        ];
+        for r in &small {
+            assert!(is_small_tag(encode(r)[0]), "{r:?}");
+        }
+        let large = Record::LegacyKeyframe(LegacyKeyframe {
+            tick: 1,
+            frame_seq: 0,
+            state: vec![0; 8],
+        });
+        assert!(!is_small_tag(encode(&large)[0]));
+        let small_tags = (0..=255u8).filter(|&t| is_small_tag(t)).count();
+        assert_eq!(small_tags, small.len());
     }
 
     #[test]

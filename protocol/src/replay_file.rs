@@ -1486,23 +1486,48 @@ impl<R: Read> ReplayReader<R> {
     /// The next record; `Ok(None)` at a clean end (with or without an End record: see
     /// [`Self::ended`]); a cut or damaged chunk is an error, after which reading stops.
     pub fn try_next(&mut self) -> Result<Option<Record>, ReplayError> {
-        if self.finished {
-            return Ok(None);
-        }
-        let result = loop {
-            if self.chunk_left > 0 {
-                break self.next_record().map(Some);
-            }
-            match self.next_chunk() {
-                Ok(true) => {}
-                Ok(false) => break Ok(None),
-                Err(e) => break Err(e),
-            }
+        let result = match self.ready() {
+            Ok(true) => self.next_record().map(Some),
+            other => other.map(|_| None),
         };
         if !matches!(result, Ok(Some(_))) {
             self.finished = true;
         }
         result
+    }
+
+    /// Whether the next record may be large (a keyframe, or any record but a frame, a tick
+    /// hash or the end), told from its tag without decoding it: a reader that hands records to
+    /// another thread lets go of one large record before it decodes the next. Reads the next
+    /// chunk when the current one is used up; `Ok(false)` at the end, and an error (a cut or
+    /// damage) is the one [`Self::try_next`] would give there, after which reading stops.
+    pub fn next_may_be_large(&mut self) -> Result<bool, ReplayError> {
+        match self.ready() {
+            Ok(true) => {}
+            other => {
+                self.finished = true;
+                return other;
+            }
+        }
+        let Some(&tag) = self.records_bytes().get(self.chunk_pos) else {
+            return Ok(true);
+        };
+        let compact = self.header.format_version >= 4 && tag >= COMPACT_TAG;
+        Ok(!compact && !crate::record_read::is_small_tag(tag))
+    }
+
+    /// Makes the next record's chunk current: `Ok(true)` when a record is there to read,
+    /// `Ok(false)` at the end (or once reading has stopped).
+    fn ready(&mut self) -> Result<bool, ReplayError> {
+        if self.finished {
+            return Ok(false);
+        }
+        while self.chunk_left == 0 {
+            if !self.next_chunk()? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 }
 

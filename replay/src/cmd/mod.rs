@@ -222,9 +222,10 @@ fn scan_stream(
 /// [`BATCH_RECORDS`] records or [`BATCH_BYTES`] bytes of frames; emptied batches go back to it
 /// to be refilled. Memory stays within the reader's budget: frames and tick hashes are small
 /// (at most [`DEPTH`] + 2 batches of them are held at once, about 3 MiB), and any other record
-/// (a keyframe, which may decode to megabytes) closes its batch, after which the reader waits
-/// until every batch has come back before it reads on: such a record is never held twice, as
-/// on one thread. The reader's end (a clean end, a cut or damage) travels after the last record
+/// (a keyframe, which may decode to megabytes) closes its batch, and the reader, which tells
+/// such a record from its tag before decoding it, decodes the next one only once that batch
+/// has come back: such a record is never held twice, as on one thread, and the frames between
+/// two keyframes flow without a pause. The reader's end (a clean end, a cut or damage) travels after the last record
 /// before it, so the caller sees exactly the sequence one thread would. When the caller stops
 /// early, the reader stops at its next batch.
 #[cfg(not(target_arch = "wasm32"))]
@@ -318,18 +319,20 @@ mod pipeline {
         tx: mpsc::SyncSender<Batch>,
         back: mpsc::Receiver<Vec<Item>>,
     ) {
-        // Batches sent and not yet given back, and those given back (emptied here, so that
-        // their records are freed on the thread that made them).
-        let mut out = 0usize;
+        // Batches sent and given back (they come back in order), the one holding the latest
+        // large record, and those given back (emptied here, so that their records are freed on
+        // the thread that made them).
+        let (mut sent, mut returned) = (0u64, 0u64);
+        let mut large_batch: Option<u64> = None;
         let mut spare: Vec<Vec<Item>> = Vec::new();
-        let take_back = |mut used: Vec<Item>, out: &mut usize, spare: &mut Vec<Vec<Item>>| {
+        let take_back = |mut used: Vec<Item>, returned: &mut u64, spare: &mut Vec<Vec<Item>>| {
             used.clear();
             spare.push(used);
-            *out = out.saturating_sub(1);
+            *returned += 1;
         };
         loop {
             while let Ok(used) = back.try_recv() {
-                take_back(used, &mut out, &mut spare);
+                take_back(used, &mut returned, &mut spare);
             }
             let mut records = spare
                 .pop()
@@ -337,6 +340,23 @@ mod pipeline {
             let mut bytes = 0usize;
             let mut large = false;
             let end = loop {
+                // A large record is decoded only once the previous one is let go of.
+                let large_out = large_batch.is_some_and(|b| returned <= b);
+                match reader.next_may_be_large() {
+                    Ok(true) if large_out => {
+                        if !records.is_empty() {
+                            break None;
+                        }
+                        while large_batch.is_some_and(|b| returned <= b) {
+                            match back.recv() {
+                                Ok(used) => take_back(used, &mut returned, &mut spare),
+                                Err(_) => return,
+                            }
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => break Some((Err(e), reader.position())),
+                }
                 match reader.try_next() {
                     Ok(Some(record)) => {
                         let size = small(&record);
@@ -357,14 +377,10 @@ mod pipeline {
             if tx.send(Batch { records, end }).is_err() || last {
                 return;
             }
-            out += 1;
-            // A large record is let go of before the next is read.
-            while large && out > 0 {
-                match back.recv() {
-                    Ok(used) => take_back(used, &mut out, &mut spare),
-                    Err(_) => return,
-                }
+            if large {
+                large_batch = Some(sent);
             }
+            sent += 1;
         }
     }
 
