@@ -7,14 +7,14 @@
 //! few bytes are read. [`read_record`] reads the tag, then only that variant's body. Any
 //! failure (an unknown tag, a body that does not decode) rewinds and defers to the derived
 //! reader, so errors, and what they say, are exactly the derived reader's; so is any variant
-//! this table does not list yet.
+//! this table does not list yet. [`read_compact`] does the same for format 4's compact records.
 
 use std::io::Cursor;
 
 use binrw::{BinRead, BinResult, Endian};
 
 use crate::replay_format::{
-    End, Frame, Keyframe, LegacyKeyframe, Record, SimChat, SimDrop, SimInput, SimJoin, SimKeyframe,
+    CompactFrame, CompactRecord, CompactTickHash, End, Frame, Keyframe, LegacyKeyframe, Record, SimChat, SimDrop, SimInput, SimJoin, SimKeyframe,
     SimKickAll, SimLeave, SimRosterCut, SimStart, SimTick, TickHash, TickHashLow,
 };
 
@@ -26,6 +26,31 @@ pub fn read_record(cursor: &mut Cursor<&[u8]>) -> BinResult<Record> {
     }
     cursor.set_position(start);
     <Record as BinRead>::read_options(cursor, Endian::Little, ())
+}
+
+/// One compact record (format 4's short forms, tags 16 and 17) from `cursor`, by its tag as
+/// [`read_record`] reads a `Record`: the derived reader builds and drops an error for the
+/// `CompactFrame` tag before it reads every `CompactTickHash` (one a tick). Any failure rewinds
+/// and defers to the derived reader, whose errors are the ones reported.
+pub fn read_compact(cursor: &mut Cursor<&[u8]>) -> BinResult<CompactRecord> {
+    let start = cursor.position();
+    let tagged = (|| {
+        let tag = u8::read_options(cursor, Endian::Little, ()).ok()?;
+        Some(match tag {
+            0x10 => CompactRecord::CompactFrame(
+                CompactFrame::read_options(cursor, Endian::Little, ()).ok()?,
+            ),
+            0x11 => CompactRecord::CompactTickHash(
+                CompactTickHash::read_options(cursor, Endian::Little, ()).ok()?,
+            ),
+            _ => return None,
+        })
+    })();
+    if let Some(record) = tagged {
+        return Ok(record);
+    }
+    cursor.set_position(start);
+    <CompactRecord as BinRead>::read_options(cursor, Endian::Little, ())
 }
 
 /// Whether a record with this tag is one of the per-tick kinds whose size its caller can count
@@ -83,6 +108,51 @@ mod tests {
         let mut c = Cursor::new(bytes);
         let r = read_record(&mut c);
         (format!("{r:?}"), c.position())
+    }
+
+    #[test]
+    fn compact_records_read_as_the_derived_reader_reads_them() {
+        let records = [
+            CompactRecord::CompactFrame(CompactFrame {
+                direction: crate::replay_format::FrameDirection::ToServer,
+                state: 3,
+                seq_skip: 0,
+                tick_delta: 1,
+                millis_delta: 50,
+                framing: 2,
+                bytes: vec![0x01, 2, 3],
+            }),
+            CompactRecord::CompactTickHash(CompactTickHash {
+                tick_delta: 1,
+                world: 0xbeef,
+                players: 7,
+            }),
+        ];
+        let derived = |bytes: &[u8]| {
+            let mut c = Cursor::new(bytes);
+            let r = <CompactRecord as BinRead>::read_options(&mut c, Endian::Little, ());
+            (format!("{r:?}"), c.position())
+        };
+        let tagged = |bytes: &[u8]| {
+            let mut c = Cursor::new(bytes);
+            let r = read_compact(&mut c);
+            (format!("{r:?}"), c.position())
+        };
+        for r in &records {
+            let mut out = Cursor::new(Vec::new());
+            r.write_options(&mut out, Endian::Little, ())
+                .expect("encodes");
+            let bytes = out.into_inner();
+            assert_eq!(tagged(&bytes), derived(&bytes), "{r:?}");
+            for cut in 0..bytes.len() {
+                assert_eq!(tagged(&bytes[..cut]), derived(&bytes[..cut]), "{r:?} cut {cut}");
+            }
+            for tag in 0..=255u8 {
+                let mut changed = bytes.clone();
+                changed[0] = tag;
+                assert_eq!(tagged(&changed), derived(&changed), "{r:?} tag {tag}");
+            }
+        }
     }
 
     #[test]

@@ -1432,12 +1432,8 @@ impl<R: Read> ReplayReader<R> {
         };
         let compact = self.header.format_version >= 4 && body.first() >= Some(&COMPACT_TAG);
         let record = if compact {
-            let c = <CompactRecord as binrw::BinRead>::read_options(
-                &mut cursor,
-                binrw::Endian::Little,
-                (),
-            )
-            .map_err(|e| damage(crate::wire::explain(&e, body.len()).2))?;
+            let c = crate::record_read::read_compact(&mut cursor)
+                .map_err(|e| damage(crate::wire::explain(&e, body.len()).2))?;
             self.deltas.expand(c).ok_or_else(|| {
                 damage("a compact record's increases overflow or its frame is empty".into())
             })?
