@@ -46,7 +46,9 @@ pub fn synthesise(file: &ReplayFile, ticks: u32, players: u32, keyframe_interval
                 continue;
             }
             seq = f.seq + 1;
-            micros = f.micros;
+            // The recorders keep whole milliseconds (so their frames take the compact form);
+            // the fixture's join is older and keeps microseconds.
+            micros = f.micros.div_ceil(1000) * 1000;
         }
         if joined || !matches!(record, Record::Frame(_)) {
             continue;
