@@ -244,7 +244,7 @@ mod pipeline {
     /// Batches in flight between the threads.
     const DEPTH: usize = 4;
     /// Records per batch at most.
-    const BATCH_RECORDS: usize = 256;
+    const BATCH_RECORDS: usize = 1024;
     /// Frame bytes per batch before it closes (a frame is at most 256 KiB).
     const BATCH_BYTES: usize = 256 << 10;
 
