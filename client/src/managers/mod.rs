@@ -7,6 +7,7 @@
 
 pub mod chat;
 pub mod players;
+mod roster;
 pub mod world;
 
 pub use chat::{ChatEntry, ChatItem, ChatLog};

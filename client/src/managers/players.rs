@@ -9,6 +9,8 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
+use super::roster::Roster;
+
 use tilegame_game::hash::{fold, PRODUCT_K as K};
 use tilegame_game::{self as game, Map, MoveState, SUBPX, TICK_RATE};
 use tilegame_protocol::v1::play;
@@ -117,10 +119,10 @@ impl Known {
 /// Everyone in the game, as this client knows it.
 #[derive(Debug, Clone, Default)]
 pub struct PlayerManager {
-    /// Every player known, by id. A tree, not a sorted `Vec`: a `Vec` walks a snapshot's deltas
-    /// faster, but a hostile recording or server that keeps introducing ever lower ids would
-    /// make each insertion shift the whole list (quadratic time).
-    players: BTreeMap<u32, Known>,
+    /// Every player known, by id: a [`Roster`], whose look-up is one load for the dense ids a
+    /// server hands out and stays logarithmic for any other (a hostile recording or server
+    /// may send any ids, in any order).
+    players: Roster<Known>,
     names: BTreeMap<String, u32>,
     local_id: Option<u32>,
     tick: u32,
@@ -149,8 +151,7 @@ impl PlayerManager {
         self.local_id = Some(id);
         let p = &self
             .players
-            .entry(id)
-            .or_insert_with(|| {
+            .get_or_insert_with(id, || {
                 Known::new(RemotePlayer {
                     pos: spawn,
                     prev_pos: spawn,
@@ -182,7 +183,12 @@ impl PlayerManager {
         };
         for p in players {
             m.names.insert(p.name.clone(), p.id);
-            m.players.insert(p.id, Known::new(p));
+            let id = p.id;
+            if let Some(known) = m.players.get_mut(id) {
+                *known = Known::new(p);
+            } else {
+                m.players.insert(id, Known::new(p));
+            }
         }
         if let Some(local) = m.local() {
             m.prediction = Prediction {
@@ -196,8 +202,7 @@ impl PlayerManager {
     /// Adds players listed at join (names only; positions come with the first snapshot).
     pub fn add_listed(&mut self, id: u32, name: &str) {
         self.players
-            .entry(id)
-            .or_insert_with(|| Known::new(RemotePlayer::unplaced(id, name)));
+            .get_or_insert_with(id, || Known::new(RemotePlayer::unplaced(id, name)));
         self.names.insert(name.to_owned(), id);
     }
 
@@ -212,17 +217,18 @@ impl PlayerManager {
                 for d in &s.players {
                     // One look-up per delta: with a thousand players known, the tree's nodes
                     // are cache misses, and this loop is most of a crowded client's work.
-                    let known = match self.players.entry(d.id) {
-                        std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
-                        std::collections::btree_map::Entry::Vacant(_)
-                            if d.name.is_none() || d.position.is_none() =>
-                        {
+                    let index = match self.players.index_of(d.id) {
+                        Some(index) => index,
+                        None if d.name.is_none() || d.position.is_none() => {
                             self.anomalies += 1;
                             continue;
                         }
-                        std::collections::btree_map::Entry::Vacant(e) => {
-                            e.insert(Known::new(RemotePlayer::unplaced(d.id, "")))
-                        }
+                        None => self
+                            .players
+                            .insert(d.id, Known::new(RemotePlayer::unplaced(d.id, ""))),
+                    };
+                    let Some(known) = self.players.at_mut(index) else {
+                        continue;
                     };
                     let p = &mut known.player;
                     p.prev_pos = p.pos;
@@ -259,7 +265,7 @@ impl PlayerManager {
                 for id in &s.gone {
                     if Some(*id) == self.local_id {
                         self.anomalies += 1;
-                    } else if let Some(known) = self.players.get_mut(id) {
+                    } else if let Some(known) = self.players.get_mut(*id) {
                         known.player.placed = false;
                     }
                 }
@@ -269,7 +275,7 @@ impl PlayerManager {
             }
             play::ToClient::PlayerJoined(j) => self.add_listed(j.player.id, &j.player.name),
             play::ToClient::PlayerLeft(l) => {
-                if let Some(known) = self.players.remove(&l.id) {
+                if let Some(known) = self.players.remove(l.id) {
                     self.names.remove(&known.player.name);
                 }
             }
@@ -345,7 +351,7 @@ impl PlayerManager {
 
     /// A player by id.
     pub fn get(&self, id: u32) -> Option<&RemotePlayer> {
-        self.players.get(&id).map(|k| &k.player)
+        self.players.get(id).map(|k| &k.player)
     }
 
     /// A player by name.
@@ -355,7 +361,7 @@ impl PlayerManager {
 
     /// All players in id order.
     pub fn iter(&self) -> impl Iterator<Item = &RemotePlayer> {
-        self.players.values().map(|k| &k.player)
+        self.players.iter().map(|(_, k)| &k.player)
     }
 
     /// How many players.
@@ -637,7 +643,9 @@ mod tests {
             change(&mut q);
             assert_ne!(player_hash(&q), player_hash(&p), "field {i}");
             let mut n = m.clone();
-            n.players.insert(2, Known::new(q));
+            if let Some(k) = n.players.get_mut(2) {
+                *k = Known::new(q);
+            }
             assert_ne!(n.state_hash(), base, "field {i}");
         }
         // The tick, the ack and the local id are hashed too; prev_pos and moved_at are not.
@@ -648,7 +656,7 @@ mod tests {
         n.ack_seq += 1;
         assert_ne!(n.state_hash(), base);
         let mut n = m.clone();
-        if let Some(k) = n.players.get_mut(&2) {
+        if let Some(k) = n.players.get_mut(2) {
             k.player.prev_pos.0 += 1;
             k.player.moved_at += 1;
         }
