@@ -22,6 +22,10 @@
 
 use std::time::Instant;
 
+/// The allocator `tilegame-replay` itself uses (see its `main.rs`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use tilegame_game::{self as game, PlayerId};
 use tilegame_protocol::convert::theme_to_wire;
 use tilegame_protocol::replay_format::SimStart;

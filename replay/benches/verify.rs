@@ -15,6 +15,10 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+/// The allocator `tilegame-replay` itself uses (see its `main.rs`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use tilegame_replay::cmd::verify::{verify, VerifyOptions};
 use tilegame_replay::engine::Engine;
 use tilegame_replay::ReplayFile;
