@@ -19,7 +19,7 @@ use tokio::time::Instant;
 use std::sync::Arc;
 
 use crate::metrics::Metrics;
-use crate::outbox::{Closed, Outbox};
+use crate::outbox::{Closed, Outbox, SharedBytes};
 use crate::reading::{SentSnapshots, SAMPLE};
 use crate::tick_batch;
 
@@ -115,6 +115,29 @@ impl ClientLink for SessionLink {
         tick_batch::count_snapshot(&self.metrics, frame.len());
         self.note_sent(tick);
         Ok(())
+    }
+
+    fn push_shared_snapshot(
+        &mut self,
+        frames: &Arc<Vec<u8>>,
+        range: std::ops::Range<usize>,
+        tick: u32,
+    ) -> Result<(), PushError> {
+        let shared = SharedBytes::new(Arc::clone(frames), range);
+        let len = shared.as_slice().len();
+        self.outbox
+            .push_shared(shared)
+            .map_err(|closed| match closed {
+                Closed::Overflow { .. } => PushError::Full,
+                _ => PushError::Closed,
+            })?;
+        tick_batch::count_snapshot(&self.metrics, len);
+        self.note_sent(tick);
+        Ok(())
+    }
+
+    fn prefetch(&self) {
+        self.outbox.prefetch();
     }
 
     fn budget(&self) -> usize {

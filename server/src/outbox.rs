@@ -20,6 +20,13 @@
 //! Frames of the play state pushed by the simulation ([`Outbox::push_play`]) are held back until
 //! the session has sent the map and opens play ([`Outbox::open_play`]); held bytes count against
 //! the budget like any others.
+//!
+//! A tick's snapshots are built back to back in one buffer shared by every client's outbox
+//! ([`Outbox::push_shared`]): the outbox keeps a reference to its frame's bytes there (its
+//! "tail") instead of a copy, and the writer writes them from there. Copying each client's frame
+//! into its queue cost the tick thread a write to every client's cold queue; now it touches one
+//! line of the outbox. Anything queued after the tail first moves the tail's bytes into the
+//! queue, so the bytes still go out in the order they were pushed.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -51,9 +58,39 @@ pub enum Closed {
     Finished,
 }
 
+/// Bytes of a buffer shared by many outboxes: `bytes[range]`.
+#[derive(Debug, Clone)]
+pub struct SharedBytes {
+    bytes: Arc<Vec<u8>>,
+    range: std::ops::Range<usize>,
+}
+
+impl SharedBytes {
+    /// `bytes[range]` (empty where `range` is not within `bytes`).
+    pub fn new(bytes: Arc<Vec<u8>>, range: std::ops::Range<usize>) -> SharedBytes {
+        let range = if bytes.get(range.clone()).is_some() {
+            range
+        } else {
+            0..0
+        };
+        SharedBytes { bytes, range }
+    }
+
+    /// The bytes.
+    pub fn as_slice(&self) -> &[u8] {
+        self.bytes.get(self.range.clone()).unwrap_or_default()
+    }
+
+    fn len(&self) -> usize {
+        self.range.len()
+    }
+}
+
 #[derive(Debug)]
 struct State {
     queue: Vec<u8>,
+    /// Bytes that go after `queue`, still in a shared buffer (see [`Outbox::push_shared`]).
+    tail: Option<SharedBytes>,
     in_flight: usize,
     /// Play frames waiting for [`Outbox::open_play`] (`None` once open).
     held: Option<Vec<u8>>,
@@ -64,7 +101,23 @@ struct State {
 
 impl State {
     fn used(&self) -> usize {
-        self.queue.len() + self.in_flight + self.held.as_ref().map_or(0, Vec::len)
+        self.queue.len()
+            + self.tail.as_ref().map_or(0, SharedBytes::len)
+            + self.in_flight
+            + self.held.as_ref().map_or(0, Vec::len)
+    }
+
+    /// Moves the tail's bytes into the queue (something is queued after them).
+    fn settle_tail(&mut self) {
+        if let Some(tail) = self.tail.take() {
+            self.queue.extend_from_slice(tail.as_slice());
+        }
+    }
+
+    /// Takes everything queued, the tail's bytes last.
+    fn take_all(&mut self) -> Vec<u8> {
+        self.settle_tail();
+        std::mem::take(&mut self.queue)
     }
 }
 
@@ -100,6 +153,7 @@ impl Outbox {
                 budget: budget.max(1),
                 state: Mutex::new(State {
                     queue: Vec::new(),
+                    tail: None,
                     in_flight: 0,
                     held: Some(Vec::new()),
                     closed: None,
@@ -120,6 +174,16 @@ impl Outbox {
             .state
             .lock()
             .unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    /// Starts loading the lines a push reads and writes (the count a wake's clone bumps, the
+    /// lock and the queue's state, the wake flag): a hint for the tick, which pushes to every
+    /// client in turn and asks a few clients ahead ([`tilegame_sim::link::prefetch`]).
+    pub fn prefetch(&self) {
+        let inner: &Inner = &self.inner;
+        tilegame_sim::link::prefetch(Arc::as_ptr(&self.inner));
+        tilegame_sim::link::prefetch(&inner.state);
+        tilegame_sim::link::prefetch(&inner.wake_sent);
     }
 
     /// The byte budget.
@@ -168,7 +232,36 @@ impl Outbox {
             }
             self.tap_locked(&mut s, frames);
         }
+        s.settle_tail();
         s.queue.extend_from_slice(frames);
+        drop(s);
+        self.wake();
+        Ok(())
+    }
+
+    /// [`Outbox::push_play`] of `frames`, a part of a buffer shared with other outboxes (a tick's
+    /// snapshots): kept by reference and written from there, not copied (unless play is not
+    /// open yet, or something is queued after it before the writer takes it).
+    pub fn push_shared(&self, frames: SharedBytes) -> Result<(), Closed> {
+        let mut s = self.lock();
+        if let Some(c) = s.closed {
+            return Err(c);
+        }
+        let bytes = frames.as_slice();
+        if s.used() + bytes.len() > self.inner.budget {
+            let c = Closed::Overflow {
+                budget: self.inner.budget,
+            };
+            self.close_locked(&mut s, c);
+            return Err(c);
+        }
+        if let Some(held) = &mut s.held {
+            held.extend_from_slice(bytes);
+            return Ok(());
+        }
+        self.tap_locked(&mut s, bytes);
+        s.settle_tail();
+        s.tail = Some(frames);
         drop(s);
         self.wake();
         Ok(())
@@ -205,6 +298,7 @@ impl Outbox {
         let mut s = self.lock();
         if let Some(held) = s.held.take() {
             self.tap_locked(&mut s, &held);
+            s.settle_tail();
             s.queue.extend_from_slice(&held);
             drop(s);
             if !held.is_empty() {
@@ -238,8 +332,10 @@ impl Outbox {
                 }
                 // An oversized frame is let through once nothing is being sent, rather than
                 // waiting forever (held play frames do not count: they wait for this one).
-                let sending = s.queue.len() + s.in_flight;
+                let sending =
+                    s.queue.len() + s.tail.as_ref().map_or(0, SharedBytes::len) + s.in_flight;
                 if s.used() + frames.len() <= limit || sending == 0 {
+                    s.settle_tail();
                     s.queue.extend_from_slice(frames);
                     drop(s);
                     self.wake();
@@ -274,6 +370,7 @@ impl Outbox {
         }
         s.closed = Some(reason);
         s.queue = Vec::new();
+        s.tail = None;
         s.held = None;
         s.tap = None;
         self.inner.closed_tx.send_replace(Some(reason));
@@ -302,7 +399,7 @@ impl Outbox {
     /// Takes everything queued, as the writer would (for consumers without a socket: unit
     /// tests and the tick benchmark).
     pub fn drain(&self) -> Vec<u8> {
-        let taken = std::mem::take(&mut self.lock().queue);
+        let taken = self.lock().take_all();
         self.inner.room.notify_waiters();
         taken
     }
@@ -338,6 +435,8 @@ async fn write_loop<W: AsyncWrite + Unpin>(outbox: Outbox, mut writer: W, deadli
     let inner = Arc::clone(&outbox.inner);
     let mut closed_rx = inner.closed_tx.subscribe();
     let mut batch = Vec::new();
+    // A batch that is only a shared tail is written from the shared buffer, uncopied.
+    let mut tail: Option<SharedBytes> = None;
     loop {
         let woken = inner.wake_writer.notified();
         // Pushes from now on must wake this loop again (what is queued so far is seen below).
@@ -349,17 +448,18 @@ async fn write_loop<W: AsyncWrite + Unpin>(outbox: Outbox, mut writer: W, deadli
                 Some(_) => return, // aborted: drop the socket now
                 None => {
                     if s.queue.is_empty() {
-                        false
+                        tail = s.tail.take();
                     } else {
+                        s.settle_tail();
                         std::mem::swap(&mut s.queue, &mut batch);
-                        s.in_flight = batch.len();
-                        false
                     }
+                    s.in_flight = batch.len() + tail.as_ref().map_or(0, SharedBytes::len);
+                    false
                 }
             }
         };
         if graceful {
-            let rest = std::mem::take(&mut outbox.lock().queue);
+            let rest = outbox.lock().take_all();
             let _ = tokio::time::timeout(GRACE.min(deadline), async {
                 writer.write_all(&rest).await?;
                 writer.shutdown().await
@@ -367,19 +467,24 @@ async fn write_loop<W: AsyncWrite + Unpin>(outbox: Outbox, mut writer: W, deadli
             .await;
             return;
         }
-        if batch.is_empty() {
+        if batch.is_empty() && tail.is_none() {
             woken.await;
             continue;
         }
+        let bytes = match &tail {
+            Some(t) => t.as_slice(),
+            None => &batch[..],
+        };
         let result = tokio::select! {
             r = tokio::time::timeout(deadline, async {
-                writer.write_all(&batch).await?;
+                writer.write_all(bytes).await?;
                 writer.flush().await
             }) => r,
             // An abort while writing: stop at once (the batch is abandoned mid-way).
             _ = closed_rx.wait_for(|c| c.is_some_and(|c| c != Closed::Finished)) => return,
         };
         batch.clear();
+        tail = None;
         let failure = match result {
             Ok(Ok(())) => None,
             Ok(Err(e)) => Some(Closed::Io(e.kind())),
@@ -413,6 +518,51 @@ mod tests {
         assert_eq!(o.closed_reason(), Some(Closed::Overflow { budget: 10 }));
         assert_eq!(o.pending_bytes(), 0, "queued bytes are released");
         assert!(o.push(&[0]).is_err(), "closed for good");
+    }
+
+    #[test]
+    fn shared_frames_keep_their_place_among_copied_ones_and_count_against_the_budget() {
+        let o = Outbox::new(12);
+        o.open_play();
+        let tick = Arc::new(vec![9, 1, 2, 3, 9]);
+        o.push_play(&[0]).unwrap();
+        o.push_shared(SharedBytes::new(Arc::clone(&tick), 1..4))
+            .unwrap();
+        assert_eq!(o.pending_bytes(), 4);
+        o.push_play(&[4]).unwrap();
+        o.push_shared(SharedBytes::new(Arc::clone(&tick), 2..3))
+            .unwrap();
+        o.push_shared(SharedBytes::new(Arc::clone(&tick), 3..4))
+            .unwrap();
+        assert_eq!(o.drain(), vec![0, 1, 2, 3, 4, 2, 3]);
+        assert_eq!(
+            Arc::strong_count(&tick),
+            1,
+            "no outbox keeps the buffer once drained"
+        );
+        o.push_shared(SharedBytes::new(Arc::clone(&tick), 0..5))
+            .unwrap();
+        o.push_play(&[0; 7]).unwrap();
+        assert_eq!(
+            o.push_shared(SharedBytes::new(Arc::clone(&tick), 0..1)),
+            Err(Closed::Overflow { budget: 12 })
+        );
+        assert_eq!(Arc::strong_count(&tick), 1, "a closed outbox lets go of it");
+    }
+
+    #[test]
+    fn a_shared_frame_pushed_before_play_is_held_in_order() {
+        let o = Outbox::new(100);
+        let tick = Arc::new(vec![5, 6]);
+        o.push_shared(SharedBytes::new(Arc::clone(&tick), 0..2))
+            .unwrap();
+        o.push(&[1]).unwrap();
+        o.open_play();
+        assert_eq!(o.drain(), vec![1, 5, 6]);
+        assert!(
+            SharedBytes::new(tick, 1..3).as_slice().is_empty(),
+            "a range past the end is empty"
+        );
     }
 
     #[test]

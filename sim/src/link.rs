@@ -13,6 +13,21 @@ use tilegame_protocol::v1::JoinError;
 
 use crate::simulation::{Joined, Kick};
 
+/// Asks the CPU to start loading the cache line at `p` (a hint: it never faults and changes no
+/// result). Per-client state is cold at each tick, and the loops over clients know which
+/// client comes next: loading its lines while the current one is worked on hides the misses.
+#[inline(always)]
+pub fn prefetch<T: ?Sized>(p: *const T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is a hint; it reads nothing the program sees and never faults, on
+    // any address.
+    unsafe {
+        core::arch::x86_64::_mm_prefetch(p.cast::<i8>(), core::arch::x86_64::_MM_HINT_T0);
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
 /// The loop's answer to a join: the new player, or why not (with a message for the player).
 pub type JoinAnswer = Result<Joined, (JoinError, String)>;
 
@@ -38,6 +53,23 @@ pub trait ClientLink: Send {
     fn push_snapshot(&mut self, frame: &[u8], tick: u32) -> Result<(), PushError> {
         let _ = tick;
         self.push_play(frame)
+    }
+    /// Starts loading what the next push reads (a hint, see [`prefetch`]): the loop asks a few
+    /// clients ahead of the one it pushes to. Does nothing unless a link implements it.
+    fn prefetch(&self) {}
+    /// [`ClientLink::push_snapshot`] of `frames[range]`, where `frames` holds this tick's
+    /// Snapshot frames of every client: a link may keep a reference to the bytes instead of a
+    /// copy (what every link does unless it implements this: copies them).
+    fn push_shared_snapshot(
+        &mut self,
+        frames: &Arc<Vec<u8>>,
+        range: std::ops::Range<usize>,
+        tick: u32,
+    ) -> Result<(), PushError> {
+        match frames.get(range) {
+            Some(frame) => self.push_snapshot(frame, tick),
+            None => Ok(()),
+        }
     }
     /// The most bytes the client may have queued.
     fn budget(&self) -> usize;
@@ -135,6 +167,10 @@ impl ClientLink for MemoryLink {
         s.queue.extend_from_slice(frames);
         self.queued.store(true, Ordering::Release);
         Ok(())
+    }
+
+    fn prefetch(&self) {
+        prefetch(Arc::as_ptr(&self.state));
     }
 
     fn budget(&self) -> usize {

@@ -25,6 +25,8 @@
 
 use std::sync::OnceLock;
 
+use crate::link::prefetch;
+
 use tilegame_game::{Player, SUBPX, TICK_RATE};
 pub use tilegame_protocol::snapshot::{
     encode_snapshot, encode_tiles, SnapshotParts, MAX_DELTAS, MAX_GONE,
@@ -326,6 +328,16 @@ pub struct ClientView {
     cut: i32,
 }
 
+/// Asks the CPU to start loading every cache line of `items` ([`prefetch`]).
+#[inline(always)]
+pub(crate) fn prefetch_slice<T>(items: &[T]) {
+    let bytes = std::mem::size_of_val(items);
+    let start = items.as_ptr().cast::<u8>();
+    for offset in (0..bytes).step_by(64) {
+        prefetch(start.wrapping_add(offset));
+    }
+}
+
 /// Most cells a [`SlotGrid`] allocates; a spread wider than this gets bigger cells.
 const MAX_CELLS: i64 = 1 << 16;
 
@@ -606,6 +618,42 @@ impl SlotGrid {
     }
 }
 
+/// Sets the bit of each `known` slot in `bits` (grown to `slot_count` bits). `known` is in
+/// slot order, so a word's bits are gathered in a register and stored once (a store per slot
+/// made every slot wait for the previous one's store to the same word).
+fn set_known_bits(bits: &mut Vec<u64>, known: &[Known], slot_count: usize) {
+    bits.resize(slot_count.div_ceil(64), 0);
+    let mut word = usize::MAX;
+    let mut acc = 0u64;
+    for k in known {
+        let w = k.slot as usize / 64;
+        if w != word {
+            if let Some(b) = bits.get_mut(word) {
+                *b |= acc;
+            }
+            (word, acc) = (w, 0);
+        }
+        acc |= 1 << (k.slot % 64);
+    }
+    if let Some(b) = bits.get_mut(word) {
+        *b |= acc;
+    }
+}
+
+/// Clears what [`set_known_bits`] set for `known`.
+fn clear_known_bits(bits: &mut [u64], known: &[Known]) {
+    let mut word = usize::MAX;
+    for k in known {
+        let w = k.slot as usize / 64;
+        if w != word {
+            if let Some(b) = bits.get_mut(w) {
+                *b = 0;
+            }
+            word = w;
+        }
+    }
+}
+
 impl ViewScratch {
     /// Makes `look` the grid's keys within `radius` of `centre` (taking them only if the last
     /// look was not the same); returns how many of them there are and the grid entries looked at
@@ -691,12 +739,7 @@ impl ViewScratch {
         let keep_to = keys[cap - 1];
         let admit = (cap * 4 / 5).max(1);
         if admit < cap {
-            self.known_bits.resize(slot_count.div_ceil(64), 0);
-            for k in known {
-                if let Some(w) = self.known_bits.get_mut(k.slot as usize / 64) {
-                    *w |= 1 << (k.slot % 64);
-                }
-            }
+            set_known_bits(&mut self.known_bits, known, slot_count);
             let words = self.known_bits.len();
             let bits = &self.known_bits;
             let mut i = 0;
@@ -705,11 +748,7 @@ impl ViewScratch {
                 let slot = key.wrapping_sub(1) as u32 as usize;
                 i <= admit || (slot / 64 < words && bits[slot / 64] >> (slot % 64) & 1 == 1)
             });
-            for k in known {
-                if let Some(w) = self.known_bits.get_mut(k.slot as usize / 64) {
-                    *w = 0;
-                }
-            }
+            clear_known_bits(&mut self.known_bits, known);
         }
         (own_d, rank_distance(keep_to))
     }
@@ -770,13 +809,8 @@ impl ViewScratch {
         keys.truncate(cap);
         if admit < cap {
             keys.select_nth_unstable(admit - 1);
-            self.known_bits.resize(slot_count.div_ceil(64), 0);
+            set_known_bits(&mut self.known_bits, known, slot_count);
             let words = self.known_bits.len();
-            for k in known {
-                if let Some(w) = self.known_bits.get_mut(k.slot as usize / 64) {
-                    *w |= 1 << (k.slot % 64);
-                }
-            }
             let mut i = admit;
             while i < keys.len() {
                 let slot = (keys[i] - 1) as u32 as usize;
@@ -788,11 +822,7 @@ impl ViewScratch {
                     keys.swap_remove(i);
                 }
             }
-            for k in known {
-                if let Some(w) = self.known_bits.get_mut(k.slot as usize / 64) {
-                    *w = 0;
-                }
-            }
+            clear_known_bits(&mut self.known_bits, known);
         }
         rank_distance(keep_to)
     }
@@ -802,6 +832,11 @@ impl ClientView {
     /// Players this client was told about and still sees (after the last diff).
     pub fn in_view(&self) -> usize {
         self.known.len()
+    }
+
+    /// Starts loading what the next diff reads first: the list of known players ([`prefetch`]).
+    pub fn prefetch(&self) {
+        prefetch_slice(&self.known);
     }
 
     /// Slots the last diff looked at (grid entries, or every slot without a grid).

@@ -223,29 +223,57 @@ struct Client {
     ack: u32,
 }
 
+impl Client {
+    /// Starts loading the lines of this struct a tick reads ([`crate::link::prefetch`]).
+    fn prefetch(&self) {
+        crate::link::prefetch(&self.view);
+        crate::link::prefetch(&self.slot);
+        crate::link::prefetch(&self.link);
+    }
+}
+
 /// Snapshot frames built by one thread: back to back in one buffer, not one allocation each.
 #[derive(Default)]
 struct Built {
-    /// The frames' bytes.
+    /// The frames' bytes, while they are built.
     bytes: Vec<u8>,
     /// Each frame's client (its index in the tick's build order) and its end in `bytes` (it
     /// starts where the previous one ends).
     frames: Vec<(usize, usize)>,
+    /// The last tick's bytes, handed to the links (which may still hold them): taken back
+    /// for the next tick's frames once nobody else does.
+    shared: Option<Arc<Vec<u8>>>,
 }
 
 impl Built {
-    /// Empties it, keeping its buffers.
+    /// Empties it, keeping its buffers (the shared one too, if the links are done with it).
     fn clear(&mut self) {
+        if let Some(shared) = self.shared.take() {
+            let capacity = shared.capacity();
+            match Arc::try_unwrap(shared) {
+                Ok(bytes) => self.bytes = bytes,
+                // Still being written somewhere: a new buffer, of the size the last one grew to.
+                Err(_) => self.bytes.reserve(capacity),
+            }
+        }
         self.bytes.clear();
         self.frames.clear();
     }
 
-    /// Each client's frame (by index in the build order), in the order built.
-    fn iter(&self) -> impl Iterator<Item = (usize, &[u8])> + '_ {
+    /// Hands the frames' bytes over to be shared with the links; returns them.
+    fn share(&mut self) -> Arc<Vec<u8>> {
+        let shared = Arc::new(std::mem::take(&mut self.bytes));
+        self.shared = Some(Arc::clone(&shared));
+        shared
+    }
+
+    /// Each client's frame (by index in the build order) as its range in the bytes, in the
+    /// order built.
+    fn ranges(&self) -> impl Iterator<Item = (usize, std::ops::Range<usize>)> + '_ {
         self.frames.iter().scan(0, |start, &(id, end)| {
-            let frame = &self.bytes[*start..end];
+            let range = *start..end;
             *start = end;
-            Some((id, frame))
+            Some((id, range))
         })
     }
 }
@@ -287,7 +315,18 @@ fn build_snapshots(
     out: &mut Built,
 ) -> ReplicationCounts {
     let mut counts = ReplicationCounts::default();
-    for (index, c) in clients.iter_mut() {
+    for i in 0..clients.len() {
+        // The clients' state is cold each tick: start loading the struct of the client after
+        // next, and the known list of the next one (its struct was asked for last time).
+        if let Some((_, c)) = clients.get(i + 2) {
+            c.prefetch();
+        }
+        if let Some((_, c)) = clients.get(i + 1) {
+            c.view.prefetch();
+        }
+        let Some((index, c)) = clients.get_mut(i) else {
+            break;
+        };
         let ack = c.ack;
         let view = match (ctx.view_radius_px, &ctx.slots[c.slot]) {
             (Some(radius), Some(me)) => Some((me.state.pos, radius)),
@@ -988,11 +1027,43 @@ impl Sim {
                 });
             }
         }
-        for (index, frame) in builders.iter().flat_map(|(_, out)| out.iter()) {
+        // Each push reads the client's struct, its link and its queue, all cold: a few frames
+        // ahead, each is asked to start loading (the struct, then the link it points to, then
+        // what the link points to), so the misses overlap instead of queueing one by one.
+        // The frames' bytes are shared with the links, which may keep them rather than copy
+        // them (see `ClientLink::push_shared_snapshot`).
+        let mut frames: Vec<(usize, std::ops::Range<usize>, usize)> = Vec::new();
+        let mut shared = Vec::with_capacity(builders.len());
+        for (b, (_, out)) in builders.iter_mut().enumerate() {
+            frames.extend(out.ranges().map(|(i, range)| (i, range, b)));
+            shared.push(out.share());
+        }
+        fn ahead<'a>(
+            frames: &[(usize, std::ops::Range<usize>, usize)],
+            order: &'a [(usize, &mut Client)],
+            j: usize,
+        ) -> Option<&'a Client> {
+            let (i, _, _) = frames.get(j)?;
+            order.get(*i).map(|(_, c)| &**c)
+        }
+        for (j, (index, range, b)) in frames.iter().enumerate() {
+            let index = *index;
+            if let Some(c) = ahead(&frames, &order, j + 8) {
+                c.prefetch();
+            }
+            if let Some(c) = ahead(&frames, &order, j + 4) {
+                crate::link::prefetch(&*c.link as *const dyn ClientLink);
+            }
+            if let Some(c) = ahead(&frames, &order, j + 2) {
+                c.link.prefetch();
+            }
             let (Some(&id), Some((_, c))) = (ids.get(index), order.get_mut(index)) else {
                 continue;
             };
-            match c.link.push_snapshot(frame, tick) {
+            let Some(bytes) = shared.get(*b) else {
+                continue;
+            };
+            match c.link.push_shared_snapshot(bytes, range.clone(), tick) {
                 Ok(()) => {}
                 Err(PushError::Full) => slow.push(id),
                 Err(PushError::Closed) => closed.push(id),
