@@ -14,8 +14,9 @@ use std::io::Cursor;
 use binrw::{BinRead, BinResult, Endian};
 
 use crate::replay_format::{
-    CompactFrame, CompactRecord, CompactTickHash, End, Frame, Keyframe, LegacyKeyframe, Record, SimChat, SimDrop, SimInput, SimJoin, SimKeyframe,
-    SimKickAll, SimLeave, SimRosterCut, SimStart, SimTick, TickHash, TickHashLow,
+    CompactFrame, CompactRecord, CompactTickHash, End, Frame, Keyframe, LegacyKeyframe, Record,
+    SimChat, SimDrop, SimInput, SimJoin, SimKeyframe, SimKickAll, SimLeave, SimRosterCut, SimStart,
+    SimTick, TickHash, TickHashLow,
 };
 
 /// One record from `cursor` (little-endian, as the container stores them).
@@ -145,7 +146,11 @@ mod tests {
             let bytes = out.into_inner();
             assert_eq!(tagged(&bytes), derived(&bytes), "{r:?}");
             for cut in 0..bytes.len() {
-                assert_eq!(tagged(&bytes[..cut]), derived(&bytes[..cut]), "{r:?} cut {cut}");
+                assert_eq!(
+                    tagged(&bytes[..cut]),
+                    derived(&bytes[..cut]),
+                    "{r:?} cut {cut}"
+                );
             }
             for tag in 0..=255u8 {
                 let mut changed = bytes.clone();

@@ -148,7 +148,10 @@ mod tests {
     /// Checks every read of `roster` against the same operations on a tree.
     fn check(roster: &Roster<u64>, model: &BTreeMap<u32, u64>, probes: &[u32]) {
         assert_eq!(roster.len(), model.len());
-        assert!(roster.iter().map(|(id, v)| (id, *v)).eq(model.iter().map(|(k, v)| (*k, *v))));
+        assert!(roster
+            .iter()
+            .map(|(id, v)| (id, *v))
+            .eq(model.iter().map(|(k, v)| (*k, *v))));
         let mut sum: Vec<u64> = roster.values().copied().collect();
         sum.sort_unstable();
         let mut expected: Vec<u64> = model.values().copied().collect();
