@@ -99,6 +99,29 @@ mod tests {
         out.into_inner()
     }
 
+    /// Checks that `tagged` reads `bytes`, every cut of them and every change of their tag
+    /// exactly as `derived` does (value or error, and where the cursor stops).
+    fn reads_as_derived(
+        bytes: &[u8],
+        label: &str,
+        tagged: impl Fn(&[u8]) -> (String, u64),
+        derived: impl Fn(&[u8]) -> (String, u64),
+    ) {
+        assert_eq!(tagged(bytes), derived(bytes), "{label}");
+        for cut in 0..bytes.len() {
+            assert_eq!(
+                tagged(&bytes[..cut]),
+                derived(&bytes[..cut]),
+                "{label} cut {cut}"
+            );
+        }
+        for tag in 0..=255u8 {
+            let mut changed = bytes.to_vec();
+            changed[0] = tag;
+            assert_eq!(tagged(&changed), derived(&changed), "{label} tag {tag}");
+        }
+    }
+
     fn derived(bytes: &[u8]) -> (String, u64) {
         let mut c = Cursor::new(bytes);
         let r = <Record as BinRead>::read_options(&mut c, Endian::Little, ());
@@ -143,20 +166,7 @@ mod tests {
             let mut out = Cursor::new(Vec::new());
             r.write_options(&mut out, Endian::Little, ())
                 .expect("encodes");
-            let bytes = out.into_inner();
-            assert_eq!(tagged(&bytes), derived(&bytes), "{r:?}");
-            for cut in 0..bytes.len() {
-                assert_eq!(
-                    tagged(&bytes[..cut]),
-                    derived(&bytes[..cut]),
-                    "{r:?} cut {cut}"
-                );
-            }
-            for tag in 0..=255u8 {
-                let mut changed = bytes.clone();
-                changed[0] = tag;
-                assert_eq!(tagged(&changed), derived(&changed), "{r:?} tag {tag}");
-            }
+            reads_as_derived(&out.into_inner(), &format!("{r:?}"), tagged, derived);
         }
     }
 
@@ -230,22 +240,10 @@ mod tests {
         ];
         for r in &records {
             let bytes = encode(r);
-            assert_eq!(tagged(&bytes), derived(&bytes), "{r:?}");
             let mut c = Cursor::new(bytes.as_slice());
             assert_eq!(&read_record(&mut c).expect("reads"), r);
             // Every cut and every changed tag reads (or fails) exactly as before.
-            for cut in 0..bytes.len() {
-                assert_eq!(
-                    tagged(&bytes[..cut]),
-                    derived(&bytes[..cut]),
-                    "{r:?} cut {cut}"
-                );
-            }
-            for tag in 0..=255u8 {
-                let mut changed = bytes.clone();
-                changed[0] = tag;
-                assert_eq!(tagged(&changed), derived(&changed), "{r:?} tag {tag}");
-            }
+            reads_as_derived(&bytes, &format!("{r:?}"), tagged, derived);
         }
     }
 }
