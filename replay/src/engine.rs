@@ -18,7 +18,7 @@ use tilegame_protocol::replay_file::{ReplayError, ReplayReader};
 use tilegame_protocol::replay_format::{
     FileHeader, Frame, FrameDirection, Keyframe, Record, TickHash,
 };
-use tilegame_protocol::v1::{play, State};
+use tilegame_protocol::v1::{handshake, play, State};
 
 use crate::packets::{self, AnyPacket, FrameDecodeError};
 use crate::state::{self, StateDiff, StateHashes};
@@ -356,7 +356,16 @@ impl Engine {
         if f.direction == FrameDirection::ToServer {
             // The server's side is not simulated, but every frame must still decode.
             self.counts.frames_out += 1;
-            packets::decode(f).map_err(|e| Self::decode_error(f, e))?;
+            let packet = packets::decode(f).map_err(|e| Self::decode_error(f, e))?;
+            if matches!(
+                packet,
+                AnyPacket::HandshakeToServer(handshake::ToServer::ClientHello(_))
+            ) {
+                // A new connection in the same recording (the client tried again after a
+                // refusal such as Busy, or reconnected after a kick): its join starts over
+                // from nothing, as the client's did.
+                self.phase = Phase::Joining(JoinAssembler::new());
+            }
             return Ok(None);
         }
         self.counts.frames_in += 1;
@@ -376,7 +385,7 @@ impl Engine {
                         let mut play = PlayState::new();
                         play.join(&joined, &self.player_name);
                         let tick = joined.tick;
-                        self.first_tick = Some(tick);
+                        self.first_tick.get_or_insert(tick);
                         self.phase = Phase::Playing(Box::new(play));
                         Ok(Some(TickOutcome::Joined { tick }))
                     }

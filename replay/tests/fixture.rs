@@ -417,3 +417,52 @@ fn stats_plots_png_and_svg() {
     assert!(matches!(r, Err(tilegame_replay::ToolError::Usage(_))));
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// A client refused with `Kick(Busy)` tries again on a new connection and records both in one
+/// file (20 bots from one address are past the server's 16 pending connections per address):
+/// the second connection's join starts over, and the file verifies as the fixture does.
+#[test]
+fn a_retry_after_a_refusal_verifies_in_the_same_recording() {
+    let file = fixture();
+    let options = VerifyOptions {
+        no_timing: true,
+        ..VerifyOptions::default()
+    };
+    let (header, mut original) = records(&file.bytes().unwrap());
+    let Some(Record::Frame(hello)) = original.first().cloned() else {
+        panic!("the fixture starts with its ClientHello");
+    };
+    let mut kick = vec![tilegame_protocol::v1::Kick::ID];
+    tilegame_protocol::v1::handshake::ToClient::Kick(tilegame_protocol::v1::Kick {
+        reason: tilegame_protocol::v1::DisconnectReason::Busy,
+        message: "too many pending connections from this address".into(),
+    })
+    .encode_body(&mut kick)
+    .unwrap();
+    let refused = tilegame_protocol::replay_format::Frame {
+        seq: 1,
+        direction: FrameDirection::ToClient,
+        wire_bytes: kick.len() as u32 + 2,
+        payload_bytes: kick.len() as u32 - 1,
+        packet_id: kick[0],
+        bytes: kick,
+        ..hello.clone()
+    };
+    for record in &mut original {
+        match record {
+            Record::Frame(f) => f.seq += 2,
+            Record::End(e) => e.frames += 2,
+            _ => {}
+        }
+    }
+    let mut retried = vec![Record::Frame(hello), Record::Frame(refused)];
+    retried.extend(original);
+    let copy = ReplayFile::from_bytes("retried.tgr", rewrite(&header, &retried));
+    let expected = cmd::verify::verify(&file, &options, false).unwrap();
+    let report = cmd::verify::verify(&copy, &options, false).unwrap();
+    assert_eq!(report.exit_code(), 0, "{}", report.render());
+    assert_eq!(report.verified, expected.verified);
+    assert_eq!(report.keyframes, expected.keyframes);
+    assert_eq!(report.ticks, expected.ticks);
+    assert_eq!(report.digest, expected.digest);
+}
