@@ -8,6 +8,8 @@
 //! file always yields the same states and hashes. Recorded [`TickHash`] records are compared
 //! with the recomputed hashes of the same tick; recorded keyframes are compared field by field.
 //! [`Engine::seek`] starts from the nearest keyframe at or before a tick instead of the join.
+//! A recording may hold several connections (a client refused with `Kick(Busy)` tries again,
+//! one kicked may reconnect): each `ClientHello` starts the join over, as it did for the client.
 
 use std::io::Read;
 
