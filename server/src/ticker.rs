@@ -8,6 +8,7 @@
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+use futures_util::FutureExt;
 use tilegame_protocol::v1::DisconnectReason;
 use tilegame_sim::{Command, Sim};
 use tokio::sync::{mpsc, watch};
@@ -15,6 +16,9 @@ use tracing::{debug, info};
 
 use crate::metrics::Metrics;
 use crate::tick_batch::{TickBatch, Waker};
+
+/// Commands taken from the sessions' channel at once (its capacity: one batch empties it).
+const COMMAND_BATCH: usize = 4096;
 
 /// Nanoseconds since the first call: what the loop times its phases with (`TickStats::phases`).
 fn phase_clock() -> u64 {
@@ -43,12 +47,25 @@ pub async fn run(
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut empty_since: Option<Instant> = None;
     let mut ever_joined = false;
+    let mut pending = Vec::with_capacity(COMMAND_BATCH);
     loop {
         tokio::select! {
             _ = interval.tick() => {
-                while let Ok(command) = commands.try_recv() {
-                    ever_joined |= matches!(command, Command::Join { .. });
-                    sim.handle(command);
+                // Taken in batches: each single receive hands its slot back to the senders
+                // under the channel's lock, which the sessions sending inputs contend for; a
+                // batch hands back all of its slots at once. (A batch is only taken if ready.)
+                loop {
+                    let n = commands
+                        .recv_many(&mut pending, COMMAND_BATCH)
+                        .now_or_never()
+                        .unwrap_or(0);
+                    for command in pending.drain(..) {
+                        ever_joined |= matches!(command, Command::Join { .. });
+                        sim.handle(command);
+                    }
+                    if n < COMMAND_BATCH {
+                        break;
+                    }
                 }
                 let started = Instant::now();
                 // What the tick queues is counted and its writers woken in bulk, on closing.
