@@ -28,7 +28,7 @@ struct Args {
     /// Headless: run this many walking bots instead of one idle client.
     #[arg(long, default_value_t = 0)]
     bots: usize,
-    /// Stop after this many seconds.
+    /// Stop after this many seconds (headless bots; a window runs until it is closed).
     #[arg(long)]
     seconds: Option<f64>,
     /// Seed for the bots' decisions.
