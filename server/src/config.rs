@@ -91,6 +91,11 @@ pub struct ServerConfig {
     /// process's needs `CAP_SYS_NICE` or `RLIMIT_NICE`; without them the tick keeps the
     /// process's priority.
     pub tick_nice: Option<i32>,
+    /// Real-time (`SCHED_FIFO`) priority, 1-99, the simulation's thread asks for after its nice
+    /// value, so the tick takes a core the moment it wakes (0: none). Needs `CAP_SYS_NICE` or
+    /// `RLIMIT_RTPRIO`; the thread leaves real time if it overruns its period (see
+    /// `tick_thread`).
+    pub tick_realtime: u8,
 }
 
 impl Default for ServerConfig {
@@ -126,6 +131,7 @@ impl Default for ServerConfig {
             admin_token_file: None,
             bans: None,
             tick_nice: Some(crate::tick_thread::DEFAULT_TICK_NICE),
+            tick_realtime: crate::tick_thread::DEFAULT_TICK_REALTIME,
         }
     }
 }
@@ -239,6 +245,12 @@ impl ServerConfig {
                 message: "a nice value from -20 to 19".into(),
             });
         }
+        if self.tick_realtime > 99 {
+            return Err(ConfigError::Invalid {
+                key: "tick_realtime",
+                message: "a real-time priority from 1 to 99, or 0 for none".into(),
+            });
+        }
         if self.drain_secs > 3600 {
             return Err(ConfigError::Invalid {
                 key: "drain_secs",
@@ -341,6 +353,11 @@ mod tests {
         assert!(c.validate().is_err());
         let c = ServerConfig {
             tick_nice: Some(-21),
+            ..ServerConfig::default()
+        };
+        assert!(c.validate().is_err());
+        let c = ServerConfig {
+            tick_realtime: 100,
             ..ServerConfig::default()
         };
         assert!(c.validate().is_err());

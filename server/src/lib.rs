@@ -285,7 +285,10 @@ impl Server {
         let connections = drain::Connections::default();
         // The loop runs on its own thread, ahead of the sockets (`tick_thread`).
         let sim_task = tick_thread::spawn(
-            config.tick_nice,
+            tick_thread::TickPriority {
+                nice: config.tick_nice,
+                realtime: config.tick_realtime,
+            },
             ticker::run(
                 sim,
                 commands_rx,

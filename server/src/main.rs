@@ -70,6 +70,11 @@ struct Args {
     /// (-20..=19; asking below the process's own needs CAP_SYS_NICE or RLIMIT_NICE) [default: -10].
     #[arg(long, value_name = "NICE", allow_negative_numbers = true)]
     tick_nice: Option<i32>,
+    /// Real-time (SCHED_FIFO) priority the simulation's thread asks for, so the tick takes a
+    /// core the moment it wakes (1..=99, 0: none; needs CAP_SYS_NICE or RLIMIT_RTPRIO; the
+    /// tick leaves real time if it overruns its period) [default: 10].
+    #[arg(long, value_name = "PRIO")]
+    tick_realtime: Option<u8>,
     /// Serve /metrics (Prometheus), /healthz and /readyz on ADDR [default when given without
     /// ADDR: 127.0.0.1:35001].
     #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:35001")]
@@ -147,6 +152,9 @@ impl Args {
         }
         if self.tick_nice.is_some() {
             c.tick_nice = self.tick_nice;
+        }
+        if let Some(v) = self.tick_realtime {
+            c.tick_realtime = v;
         }
         if self.metrics.is_some() {
             c.metrics = self.metrics;

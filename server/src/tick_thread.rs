@@ -5,33 +5,115 @@
 //! noticing. On the runtime's worker threads the tick shared its core with the same runtime's
 //! I/O, so a server alone on one core took about twice the tick's CPU time in wall time. Here
 //! the loop ([`crate::ticker::run`]) runs on a dedicated OS thread with a small runtime of its
-//! own (timers only), which asks the kernel for a lower nice value than the process's, so the
-//! scheduler lets the tick finish before it returns to the sockets (and to any other process on
-//! the machine). Raising a priority needs `CAP_SYS_NICE` or a raised `RLIMIT_NICE` (systemd's
-//! `LimitNICE=`); without either the thread runs at the process's priority and says so once.
+//! own (timers only).
+//!
+//! That thread asks the kernel to run it first, in two steps:
+//! - a lower nice value than the process's (`--tick-nice`, default -10);
+//! - then real-time scheduling (`SCHED_FIFO` at `--tick-realtime`, default priority 10), which
+//!   lets the tick (and the snapshot builders it starts, which inherit it) take a core the
+//!   moment it wakes. A nice value only weighs the share of a core: with 2,000 bots on the same
+//!   two cores, ticks still waited behind them (p99 12-13 ms at nice -10, 7 ms in real time).
+//!
+//! A real-time thread that never sleeps would starve every other thread of its core, so the
+//! tick gives real time up for good once it keeps the loop busy past its period
+//! [`OVERRUNS_BEFORE_STEP_DOWN`] ticks in a row (an overloaded server cannot hold its rate
+//! anyway, and its sockets must still be served): it goes on at its nice value and says so.
+//!
+//! Raising a priority needs `CAP_SYS_NICE`, or raised limits (systemd's `LimitNICE=` and
+//! `LimitRTPRIO=`); without them the thread keeps what it could get and says so once.
 
+use std::cell::RefCell;
 use std::future::Future;
+use std::time::Duration;
 
 use tokio::sync::oneshot;
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 /// The nice value the tick asks for by default (`--tick-nice`): ahead of every normal thread.
 pub const DEFAULT_TICK_NICE: i32 = -10;
 
-/// Runs `tick_loop` to its end on a new thread named `tilegame-tick` at nice value `nice`
-/// (`None`: the process's own); the returned receiver completes when the loop has ended (or
+/// The real-time priority the tick asks for by default (`--tick-realtime`; 0: none).
+pub const DEFAULT_TICK_REALTIME: u8 = 10;
+
+/// Ticks in a row that keep the loop busy past its period before a real-time tick steps down
+/// to its nice value.
+pub const OVERRUNS_BEFORE_STEP_DOWN: u32 = 3;
+
+/// What the tick thread asks the scheduler for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TickPriority {
+    /// Nice value (`None`: the process's own).
+    pub nice: Option<i32>,
+    /// `SCHED_FIFO` priority, 1-99 (0: none).
+    pub realtime: u8,
+}
+
+/// How the calling tick thread is scheduled now, and whether it should step down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Scheduling {
+    /// Whether the thread runs in real time.
+    realtime: bool,
+    /// Ticks in a row that kept the loop busy past its period.
+    overruns: u32,
+}
+
+impl Scheduling {
+    /// Notes a tick that kept the loop busy for `busy` of its `period`; returns whether the
+    /// thread should leave real time now (once).
+    fn note(&mut self, busy: Duration, period: Duration) -> bool {
+        if !self.realtime {
+            return false;
+        }
+        self.overruns = if busy > period { self.overruns + 1 } else { 0 };
+        if self.overruns >= OVERRUNS_BEFORE_STEP_DOWN {
+            self.realtime = false;
+            return true;
+        }
+        false
+    }
+}
+
+thread_local! {
+    /// The tick thread's scheduling (`None` on any other thread).
+    static SCHEDULING: RefCell<Option<Scheduling>> = const { RefCell::new(None) };
+}
+
+/// Tells the tick thread's scheduling how long the loop was busy for one tick (the commands
+/// and the tick) out of its `period`; a real-time thread that overran its period
+/// [`OVERRUNS_BEFORE_STEP_DOWN`] ticks in a row goes back to normal scheduling at its nice
+/// value. Does nothing on any other thread.
+pub fn after_tick(busy: Duration, period: Duration) {
+    let step_down = SCHEDULING.with(|s| {
+        s.borrow_mut()
+            .as_mut()
+            .is_some_and(|s| s.note(busy, period))
+    });
+    if step_down {
+        match set_normal_scheduling() {
+            Ok(()) => warn!(
+                busy_ms = busy.as_millis() as u64,
+                period_ms = period.as_millis() as u64,
+                "the tick overran its period {OVERRUNS_BEFORE_STEP_DOWN} times in a row; it \
+                 leaves real-time scheduling (so that it cannot starve the sockets) and runs at \
+                 its nice value from now on"
+            ),
+            Err(e) => warn!("the tick overran its period but cannot leave real time: {e}"),
+        }
+    }
+}
+
+/// Runs `tick_loop` to its end on a new thread named `tilegame-tick`, scheduled as `priority`
+/// asks where the kernel allows; the returned receiver completes when the loop has ended (or
 /// the thread could not start, which is logged).
 pub fn spawn(
-    nice: Option<i32>,
+    priority: TickPriority,
     tick_loop: impl Future<Output = ()> + Send + 'static,
 ) -> oneshot::Receiver<()> {
     let (done, ended) = oneshot::channel();
     let started = std::thread::Builder::new()
         .name("tilegame-tick".into())
         .spawn(move || {
-            if let Some(nice) = nice {
-                set_priority(nice);
-            }
+            set_priority(priority);
             match tokio::runtime::Builder::new_current_thread()
                 .enable_time()
                 .build()
@@ -48,16 +130,93 @@ pub fn spawn(
     ended
 }
 
-/// Asks for nice value `nice` for the calling thread, and logs what it got.
-fn set_priority(nice: i32) {
-    match renice_this_thread(nice) {
-        Ok(()) => info!(nice, "the tick runs ahead of the sockets"),
-        Err(e) => info!(
-            nice,
-            "the tick runs at the process's priority: {e} (grant CAP_SYS_NICE or raise \
-             RLIMIT_NICE, e.g. systemd's LimitNICE=, to let it run first)"
-        ),
+/// Asks for `priority` for the calling thread, and logs what it got.
+fn set_priority(priority: TickPriority) {
+    let mut got_nice = None;
+    if let Some(nice) = priority.nice {
+        match renice_this_thread(nice) {
+            Ok(()) => got_nice = Some(nice),
+            Err(e) => info!(
+                nice,
+                "the tick keeps the process's nice value: {e} (grant CAP_SYS_NICE or raise \
+                 RLIMIT_NICE, e.g. systemd's LimitNICE=, to let it run first)"
+            ),
+        }
     }
+    let realtime = match priority.realtime {
+        0 => false,
+        rt => match set_realtime_scheduling(rt) {
+            Ok(()) => true,
+            Err(e) => {
+                info!(
+                    priority = rt,
+                    "the tick runs without real-time scheduling: {e} (grant CAP_SYS_NICE or \
+                     raise RLIMIT_RTPRIO, e.g. systemd's LimitRTPRIO=, to let it take a core \
+                     the moment it wakes)"
+                );
+                false
+            }
+        },
+    };
+    SCHEDULING.with(|s| {
+        *s.borrow_mut() = Some(Scheduling {
+            realtime,
+            overruns: 0,
+        })
+    });
+    match (realtime, got_nice) {
+        (true, _) => info!(
+            priority = priority.realtime,
+            nice = got_nice,
+            "the tick runs ahead of the sockets, in real time (SCHED_FIFO)"
+        ),
+        (false, Some(nice)) => info!(nice, "the tick runs ahead of the sockets"),
+        (false, None) => {}
+    }
+}
+
+/// Makes the calling thread `SCHED_FIFO` at `priority` (the snapshot builders it starts
+/// inherit it).
+#[cfg(target_os = "linux")]
+fn set_realtime_scheduling(priority: u8) -> std::io::Result<()> {
+    set_scheduler(libc::SCHED_FIFO, i32::from(priority))
+}
+
+/// Puts the calling thread back under the normal scheduler (its nice value applies again).
+#[cfg(target_os = "linux")]
+fn set_normal_scheduling() -> std::io::Result<()> {
+    set_scheduler(libc::SCHED_OTHER, 0)
+}
+
+/// `sched_setscheduler` on the calling thread.
+#[cfg(target_os = "linux")]
+fn set_scheduler(policy: libc::c_int, priority: libc::c_int) -> std::io::Result<()> {
+    let param = libc::sched_param {
+        sched_priority: priority,
+    };
+    // SAFETY: the call only reads `param`, which lives until it returns. On Linux, pid 0 means
+    // the calling thread (each thread has its own policy; see sched_setscheduler(2)).
+    let rc = unsafe { libc::sched_setscheduler(0, policy, &param) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// Elsewhere the tick keeps the process's scheduling.
+#[cfg(not(target_os = "linux"))]
+fn set_realtime_scheduling(_priority: u8) -> std::io::Result<()> {
+    Err(std::io::Error::new(
+        std::io::ErrorKind::Unsupported,
+        "per-thread real-time scheduling is Linux-only",
+    ))
+}
+
+/// Elsewhere the tick never runs in real time.
+#[cfg(not(target_os = "linux"))]
+fn set_normal_scheduling() -> std::io::Result<()> {
+    Ok(())
 }
 
 /// Sets the calling thread's nice value (Linux keeps one per thread).
@@ -100,7 +259,11 @@ mod tests {
         // Lowering a priority (a higher nice value) is always allowed, so this runs unprivileged.
         let before = current_nice();
         let (seen_tx, seen_rx) = std::sync::mpsc::channel();
-        let ended = spawn(Some(before + 1), async move {
+        let priority = TickPriority {
+            nice: Some(before + 1),
+            realtime: 0,
+        };
+        let ended = spawn(priority, async move {
             let name = std::thread::current().name().map(str::to_owned);
             tokio::time::sleep(std::time::Duration::from_millis(1)).await;
             let _ = seen_tx.send((name, current_nice()));
@@ -114,5 +277,94 @@ mod tests {
             .expect("runtime")
             .block_on(ended)
             .expect("the thread says when the loop ends");
+    }
+
+    /// The calling thread's scheduling policy.
+    fn current_policy() -> libc::c_int {
+        // SAFETY: reads nothing of ours; pid 0 is the calling thread.
+        unsafe { libc::sched_getscheduler(0) }
+    }
+
+    #[test]
+    fn a_real_time_tick_says_what_it_got_and_steps_down_after_overrunning() {
+        // Real time needs CAP_SYS_NICE or RLIMIT_RTPRIO: where the kernel refuses it, the
+        // thread must say so and run under the normal scheduler; where it grants it, the
+        // thread runs SCHED_FIFO until it overruns its period three ticks in a row.
+        let before = current_nice();
+        let (seen_tx, seen_rx) = std::sync::mpsc::channel();
+        let priority = TickPriority {
+            nice: Some(before + 1),
+            realtime: 1,
+        };
+        let ended = spawn(priority, async move {
+            let said = SCHEDULING.with(|s| *s.borrow());
+            let policy = current_policy();
+            let period = Duration::from_millis(50);
+            let mut steps = Vec::new();
+            for busy in [60, 10, 60, 60, 60] {
+                after_tick(Duration::from_millis(busy), period);
+                steps.push(current_policy());
+            }
+            let _ = seen_tx.send((said, policy, steps, current_nice()));
+        });
+        let (said, policy, steps, nice) = seen_rx.recv().expect("the loop ran");
+        let said = said.expect("the tick thread knows its scheduling");
+        assert_eq!(nice, before + 1);
+        if said.realtime {
+            assert_eq!(policy, libc::SCHED_FIFO);
+            // An overrun, an on-time tick (the count starts over), then three overruns.
+            let fifo = libc::SCHED_FIFO;
+            let other = libc::SCHED_OTHER;
+            assert_eq!(steps, [fifo, fifo, fifo, fifo, other]);
+        } else {
+            assert_eq!(
+                policy,
+                libc::SCHED_OTHER,
+                "refused real time runs as normal"
+            );
+            assert!(steps.iter().all(|&p| p == libc::SCHED_OTHER));
+        }
+        assert_eq!(
+            current_policy(),
+            libc::SCHED_OTHER,
+            "the caller's policy is untouched"
+        );
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime")
+            .block_on(ended)
+            .expect("the thread says when the loop ends");
+    }
+
+    #[test]
+    fn only_overruns_in_a_row_step_down_and_only_once() {
+        let mut s = Scheduling {
+            realtime: true,
+            overruns: 0,
+        };
+        let period = Duration::from_millis(50);
+        let over = Duration::from_millis(51);
+        let on_time = period;
+        assert!(!s.note(over, period));
+        assert!(!s.note(over, period));
+        assert!(
+            !s.note(on_time, period),
+            "a tick within its period starts over"
+        );
+        assert!(!s.note(over, period));
+        assert!(!s.note(over, period));
+        assert!(
+            s.note(over, period),
+            "the third overrun in a row steps down"
+        );
+        assert!(!s.realtime);
+        assert!(!s.note(over, period), "once");
+        let mut normal = Scheduling {
+            realtime: false,
+            overruns: 0,
+        };
+        for _ in 0..10 {
+            assert!(!normal.note(over, period));
+        }
     }
 }

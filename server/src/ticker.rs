@@ -51,6 +51,7 @@ pub async fn run(
     loop {
         tokio::select! {
             _ = interval.tick() => {
+                let busy_from = Instant::now();
                 // Taken in batches: each single receive hands its slot back to the senders
                 // under the channel's lock, which the sessions sending inputs contend for; a
                 // batch hands back all of its slots at once. (A batch is only taken if ready.)
@@ -77,6 +78,8 @@ pub async fn run(
                 let micros = took.as_micros().min(u128::from(u32::MAX)) as u32;
                 sim.record_tick_time(micros);
                 metrics.tick(took, stats.lock().map_or(0, |s| s.players));
+                // A real-time tick that keeps overrunning its period gives real time up.
+                crate::tick_thread::after_tick(busy_from.elapsed(), period);
                 if sim.is_empty() && ever_joined {
                     let since = *empty_since.get_or_insert_with(Instant::now);
                     if exit_when_empty.is_some_and(|limit| since.elapsed() >= limit) {
