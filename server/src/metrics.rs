@@ -84,6 +84,8 @@ pub struct Metrics {
     connections: Family<StateLabel, Gauge>,
     ticks: Counter,
     tick_duration: Histogram,
+    /// 1 while the tick runs in real time (`tick_thread`), else 0.
+    tick_realtime: Gauge,
     bytes: Family<BytesLabels, Counter>,
     /// Outgoing play frames by packet id (the simulation pushes encoded frames).
     play_out: Vec<(u8, Counter)>,
@@ -118,6 +120,12 @@ impl Metrics {
         }
         let ticks = Counter::default();
         registry.register("ticks", "Simulation ticks run", ticks.clone());
+        let tick_realtime = Gauge::default();
+        registry.register(
+            "tick_realtime",
+            "1 while the tick runs under real-time scheduling (SCHED_FIFO), else 0",
+            tick_realtime.clone(),
+        );
         let tick_duration = Histogram::new(TICK_BUCKETS);
         registry.register_with_unit(
             "tick_duration",
@@ -170,6 +178,7 @@ impl Metrics {
             connections,
             ticks,
             tick_duration,
+            tick_realtime,
             bytes,
             play_out,
             snapshot_out,
@@ -198,6 +207,11 @@ impl Metrics {
         self.players.set(i64::try_from(players).unwrap_or(i64::MAX));
         let ms = self.started.elapsed().as_millis() as u64;
         self.last_tick_ms.store(ms, Ordering::Release);
+    }
+
+    /// Whether the tick runs in real time now (see `tick_thread::after_tick`).
+    pub fn tick_realtime(&self, realtime: bool) {
+        self.tick_realtime.set(i64::from(realtime));
     }
 
     /// Whether the loop ticked recently: `Err` says how long ago it last did.
@@ -424,6 +438,7 @@ mod tests {
     fn names_units_and_labels_follow_the_conventions() {
         let m = Arc::new(Metrics::new(Duration::from_millis(50)));
         m.tick(Duration::from_micros(1500), 3);
+        m.tick_realtime(true);
         m.bytes(Way::In, "Input", 12);
         m.kick(DisconnectReason::ServerShutdown);
         m.refusal("Busy");
@@ -436,6 +451,8 @@ mod tests {
             "tilegame_connections{state=\"play\"} 1",
             "tilegame_connections{state=\"handshake\"} 0",
             "tilegame_ticks_total 1",
+            "# TYPE tilegame_tick_realtime gauge",
+            "tilegame_tick_realtime 1",
             "# TYPE tilegame_tick_duration_seconds histogram",
             "tilegame_tick_duration_seconds_count 1",
             "tilegame_tick_duration_seconds_bucket{le=\"0.002\"} 1",

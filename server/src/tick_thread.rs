@@ -81,12 +81,12 @@ thread_local! {
 /// Tells the tick thread's scheduling how long the loop was busy for one tick (the commands
 /// and the tick) out of its `period`; a real-time thread that overran its period
 /// [`OVERRUNS_BEFORE_STEP_DOWN`] ticks in a row goes back to normal scheduling at its nice
-/// value. Does nothing on any other thread.
-pub fn after_tick(busy: Duration, period: Duration) {
-    let step_down = SCHEDULING.with(|s| {
-        s.borrow_mut()
-            .as_mut()
-            .is_some_and(|s| s.note(busy, period))
+/// value. Returns whether the thread runs in real time now (false on any other thread, where
+/// it does nothing else).
+pub fn after_tick(busy: Duration, period: Duration) -> bool {
+    let (step_down, realtime) = SCHEDULING.with(|s| match s.borrow_mut().as_mut() {
+        Some(s) => (s.note(busy, period), s.realtime),
+        None => (false, false),
     });
     if step_down {
         match set_normal_scheduling() {
@@ -100,6 +100,7 @@ pub fn after_tick(busy: Duration, period: Duration) {
             Err(e) => warn!("the tick overran its period but cannot leave real time: {e}"),
         }
     }
+    realtime
 }
 
 /// Runs `tick_loop` to its end on a new thread named `tilegame-tick`, scheduled as `priority`
@@ -302,8 +303,14 @@ mod tests {
             let period = Duration::from_millis(50);
             let mut steps = Vec::new();
             for busy in [60, 10, 60, 60, 60] {
-                after_tick(Duration::from_millis(busy), period);
-                steps.push(current_policy());
+                let realtime = after_tick(Duration::from_millis(busy), period);
+                let policy = current_policy();
+                assert_eq!(
+                    realtime,
+                    policy == libc::SCHED_FIFO,
+                    "it says what it runs as"
+                );
+                steps.push(policy);
             }
             let _ = seen_tx.send((said, policy, steps, current_nice()));
         });

@@ -79,7 +79,8 @@ pub async fn run(
                 sim.record_tick_time(micros);
                 metrics.tick(took, stats.lock().map_or(0, |s| s.players));
                 // A real-time tick that keeps overrunning its period gives real time up.
-                crate::tick_thread::after_tick(busy_from.elapsed(), period);
+                let realtime = crate::tick_thread::after_tick(busy_from.elapsed(), period);
+                metrics.tick_realtime(realtime);
                 if sim.is_empty() && ever_joined {
                     let since = *empty_since.get_or_insert_with(Instant::now);
                     if exit_when_empty.is_some_and(|limit| since.elapsed() >= limit) {
