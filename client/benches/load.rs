@@ -1,10 +1,12 @@
 //! Load and bandwidth benchmark: real headless clients against a real server on loopback.
 //!
-//! `cargo bench -p tilegame-client --bench load [-- --clients 10,100,1000,2000 --seconds 30 --scenario-seconds 10 --burst 1000 --pin]`
+//! `cargo bench -p tilegame-client --bench load [-- --clients 10,100,1000,2000 --seconds 30 --scenario-seconds 10 --burst 1000 --pin --tick-realtime N]`
 //!
 //! `--pin` runs the server child on core 0 and these clients on core 1 (with `taskset`), so the
 //! server's figures are its own rather than shared with a thousand clients. `--burst N` adds a
 //! row where N bots join at once (no pacing) and reports how many were kicked.
+//! `--tick-realtime N` sets the server's `--tick-realtime` (0: its tick at nice -10 only); each
+//! row says how the tick was scheduled (real time needs root or `CAP_SYS_NICE`).
 //!
 //! The server runs in a child process (this executable started with `--serve`), so its memory
 //! per client is measured alone and its tick timings come from its own counters; the clients run
@@ -53,6 +55,9 @@ impl ServerChild {
         } else {
             Command::new(exe)
         };
+        if let Some(Some(prio)) = TICK_REALTIME.get() {
+            command.env(TICK_REALTIME_ENV, prio.to_string());
+        }
         let mut child = command
             .args(["--serve", size, theme])
             .stdin(Stdio::piped())
@@ -97,6 +102,39 @@ impl Drop for ServerChild {
     }
 }
 
+/// `--tick-realtime N`: the server child's real-time priority for its tick (unset: the
+/// server's default), passed to the child in [`TICK_REALTIME_ENV`].
+static TICK_REALTIME: std::sync::OnceLock<Option<u8>> = std::sync::OnceLock::new();
+
+/// The environment variable that hands `--tick-realtime` to the server child.
+const TICK_REALTIME_ENV: &str = "LOADBENCH_TICK_REALTIME";
+
+/// How this process's `tilegame-tick` thread is scheduled now ("real-time", "normal" or
+/// "unknown"), from its `/proc` entry: what the tick figures were measured under.
+fn tick_scheduling() -> &'static str {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return "unknown";
+    };
+    for task in tasks.flatten() {
+        let path = task.path();
+        let is_tick =
+            std::fs::read_to_string(path.join("comm")).is_ok_and(|c| c.trim() == "tilegame-tick");
+        if !is_tick {
+            continue;
+        }
+        let stat = std::fs::read_to_string(path.join("stat")).unwrap_or_default();
+        // Fields after the command name: the policy is the 41st field of the line, the 39th
+        // after the name.
+        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+        return match rest.split_whitespace().nth(38) {
+            Some("1") | Some("2") => "real-time",
+            Some(_) => "normal",
+            None => "unknown",
+        };
+    }
+    "unknown"
+}
+
 /// The `--serve` mode: a server that answers `reset`, `stats` and `quit` on stdin.
 fn serve(size: &str, theme: &str) {
     let theme = match theme {
@@ -113,6 +151,16 @@ fn serve(size: &str, theme: &str) {
         max_pending: 2048,
         idle_timeout_secs: 30,
         ..tilegame_server::ServerConfig::default()
+    };
+    let config = match std::env::var(TICK_REALTIME_ENV)
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        Some(tick_realtime) => tilegame_server::ServerConfig {
+            tick_realtime,
+            ..config
+        },
+        None => config,
     };
     let server = tilegame_server::ServerHandle::start(config).expect("server starts");
     println!("{}", server.addr());
@@ -145,7 +193,7 @@ fn serve(size: &str, theme: &str) {
                 };
                 let phases = s.phases.mean_micros_since(&phases_since);
                 println!(
-                    "{} {} {} {} {} {} {:.1} {:.1} {:.1} {:.0} {:.0} {:.0} {:.0} {:.0}",
+                    "{} {} {} {} {} {} {:.1} {:.1} {:.1} {:.0} {:.0} {:.0} {:.0} {:.0} {}",
                     pct(0.5),
                     pct(0.99),
                     t.last().copied().unwrap_or(0),
@@ -160,6 +208,7 @@ fn serve(size: &str, theme: &str) {
                     phases[2],
                     phases[3],
                     phases[4],
+                    tick_scheduling(),
                 );
             }
             _ => break,
@@ -280,6 +329,7 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(10.0);
     let pin = args.iter().any(|a| a == "--pin");
+    let _ = TICK_REALTIME.set(arg(&args, "--tick-realtime").and_then(|s| s.parse().ok()));
     let burst: usize = arg(&args, "--burst")
         .and_then(|s| s.parse().ok())
         .unwrap_or(1000);
@@ -373,11 +423,12 @@ fn main() {
             if all { "" } else { "  (not all connected)" }
         );
         phase_lines.push(format!(
-            "{n:>6} | {}",
+            "{n:>6} | {} | tick scheduling: {}",
             (0..tilegame_server::PHASES.len())
                 .map(|i| format!("{} {:.0}", tilegame_server::PHASES[i], at(9 + i)))
                 .collect::<Vec<_>>()
-                .join(" / ")
+                .join(" / "),
+            stats.split_whitespace().last().unwrap_or("unknown")
         ));
         if n == 10 {
             n10_tick_p50 = Some(p50);
@@ -418,6 +469,10 @@ fn main() {
             f.first().copied().unwrap_or(0),
             f.get(1).copied().unwrap_or(0),
             f.get(2).copied().unwrap_or(0),
+        );
+        println!(
+            "  tick scheduling: {}",
+            stats.split_whitespace().last().unwrap_or("unknown")
         );
         println!(
             "  by phase, mean µs per tick: {}",
