@@ -197,7 +197,12 @@ fn set_scheduler(policy: libc::c_int, priority: libc::c_int) -> std::io::Result<
     };
     // SAFETY: the call only reads `param`, which lives until it returns. On Linux, pid 0 means
     // the calling thread (each thread has its own policy; see sched_setscheduler(2)).
-    let rc = unsafe { libc::sched_setscheduler(0, policy, &param) };
+    os_result(unsafe { libc::sched_setscheduler(0, policy, &param) })
+}
+
+/// A libc call's return code as a result (0 is success; otherwise the error is in errno).
+#[cfg(target_os = "linux")]
+fn os_result(rc: libc::c_int) -> std::io::Result<()> {
     if rc == 0 {
         Ok(())
     } else {
@@ -205,13 +210,19 @@ fn set_scheduler(policy: libc::c_int, priority: libc::c_int) -> std::io::Result<
     }
 }
 
+/// The error of a priority this platform cannot give one thread.
+#[cfg(not(target_os = "linux"))]
+fn unsupported(what: &str) -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::Unsupported,
+        format!("{what} is Linux-only"),
+    )
+}
+
 /// Elsewhere the tick keeps the process's scheduling.
 #[cfg(not(target_os = "linux"))]
 fn set_realtime_scheduling(_priority: u8) -> std::io::Result<()> {
-    Err(std::io::Error::new(
-        std::io::ErrorKind::Unsupported,
-        "per-thread real-time scheduling is Linux-only",
-    ))
+    Err(unsupported("per-thread real-time scheduling"))
 }
 
 /// Elsewhere the tick never runs in real time.
@@ -225,21 +236,13 @@ fn set_normal_scheduling() -> std::io::Result<()> {
 fn renice_this_thread(nice: i32) -> std::io::Result<()> {
     // SAFETY: `setpriority` reads no memory of ours. On Linux, `PRIO_PROCESS` with `who == 0`
     // sets the calling thread's nice value only (see setpriority(2), "BUGS").
-    let rc = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, nice) };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
-    }
+    os_result(unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, nice) })
 }
 
 /// Elsewhere a nice value is the whole process's: the tick keeps the process's priority.
 #[cfg(not(target_os = "linux"))]
 fn renice_this_thread(_nice: i32) -> std::io::Result<()> {
-    Err(std::io::Error::new(
-        std::io::ErrorKind::Unsupported,
-        "per-thread priorities are Linux-only",
-    ))
+    Err(unsupported("a per-thread nice value"))
 }
 
 #[cfg(all(test, target_os = "linux"))]
@@ -273,6 +276,11 @@ mod tests {
         assert_eq!(name.as_deref(), Some("tilegame-tick"));
         assert_eq!(nice, before + 1);
         assert_eq!(current_nice(), before, "the caller's priority is untouched");
+        wait_for(ended);
+    }
+
+    /// Waits until the tick thread says its loop ended.
+    fn wait_for(ended: oneshot::Receiver<()>) {
         tokio::runtime::Builder::new_current_thread()
             .build()
             .expect("runtime")
@@ -336,11 +344,7 @@ mod tests {
             libc::SCHED_OTHER,
             "the caller's policy is untouched"
         );
-        tokio::runtime::Builder::new_current_thread()
-            .build()
-            .expect("runtime")
-            .block_on(ended)
-            .expect("the thread says when the loop ends");
+        wait_for(ended);
     }
 
     #[test]
