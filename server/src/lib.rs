@@ -292,12 +292,14 @@ impl Server {
             ticker::run(
                 sim,
                 commands_rx,
-                config.tick_period(),
-                config.exit_when_empty_secs.map(Duration::from_secs),
                 stop_rx,
-                config.shutdown_message.clone(),
-                Arc::clone(&metrics),
-                Some(tick_batch::spawn_waker()),
+                ticker::LoopOptions {
+                    period: config.tick_period(),
+                    exit_when_empty: config.exit_when_empty_secs.map(Duration::from_secs),
+                    shutdown_message: config.shutdown_message.clone(),
+                    metrics: Arc::clone(&metrics),
+                    waker: Some(tick_batch::spawn_waker()),
+                },
             ),
         );
         // Connections that have not joined yet are limited, per address and in all, so a flood

@@ -26,21 +26,37 @@ fn phase_clock() -> u64 {
     START.get_or_init(Instant::now).elapsed().as_nanos() as u64
 }
 
+/// How the loop runs, besides its simulation and its channels.
+pub struct LoopOptions {
+    /// Time between ticks.
+    pub period: Duration,
+    /// For an embedded server: stop once empty this long after the last player left.
+    pub exit_when_empty: Option<Duration>,
+    /// The text of the `Kick(ServerShutdown)` every player gets at the stop.
+    pub shutdown_message: String,
+    /// Where ticks, tick times and the tick's scheduling are counted.
+    pub metrics: Arc<Metrics>,
+    /// The task that wakes each tick's writers in bulk (`None`: this thread wakes them).
+    pub waker: Option<Waker>,
+}
+
 /// Runs the loop until `shutdown` fires or, with `exit_when_empty`, the server has been empty
 /// that long after its last player left; then kicks every player with `shutdown_message`.
 /// Each tick's pushes are batched ([`crate::tick_batch`]): their writers are woken by `waker`'s
 /// task once the tick is done (`None`: by this thread, then).
-#[allow(clippy::too_many_arguments)]
 pub async fn run(
     mut sim: Sim,
     mut commands: mpsc::Receiver<Command>,
-    period: Duration,
-    exit_when_empty: Option<Duration>,
     mut shutdown: watch::Receiver<bool>,
-    shutdown_message: String,
-    metrics: Arc<Metrics>,
-    waker: Option<Waker>,
+    options: LoopOptions,
 ) {
+    let LoopOptions {
+        period,
+        exit_when_empty,
+        shutdown_message,
+        metrics,
+        waker,
+    } = options;
     sim.set_phase_clock(phase_clock);
     let stats = sim.stats();
     let mut interval = tokio::time::interval(period);
